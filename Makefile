@@ -1,0 +1,31 @@
+# The few targets everybody needs. Each installs what it needs itself.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_OUT ?= demo-output
+
+.PHONY: install test demo lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install the package with its dev extras
+
+test: $(STAMP)  ## lint, then the whole test suite
+	$(VENV)/bin/ruff check augment tests
+	$(PY) -m pytest
+
+demo: $(STAMP)  ## augment the bundled sample photos with the `light` preset, locally
+	@rm -rf $(DEMO_OUT)
+	$(VENV)/bin/augment process --spec light --input-dir "$$($(VENV)/bin/augment samples --dir)" \
+		--output-dir $(DEMO_OUT) --progress lines
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check augment tests
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info

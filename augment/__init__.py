@@ -1,0 +1,56 @@
+"""augment: torchvision v2 image augmentation as SageMaker Processing jobs.
+
+The public API. Names are imported on first use, so ``augment --help`` and the
+container's start-up do not pay for importing torch until they need it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # specs and presets
+    "Spec": "augment.spec",
+    "load_spec": "augment.spec",
+    "parse_spec": "augment.spec",
+    "dump_spec": "augment.spec",
+    "list_presets": "augment.spec",
+    "load_preset": "augment.spec",
+    # ops and pipelines
+    "REGISTRY": "augment.ops",
+    "op_names": "augment.ops",
+    "Pipeline": "augment.pipeline",
+    "derive_seed": "augment.pipeline",
+    # jobs
+    "run_job": "augment.engine",
+    "Summary": "augment.engine",
+    "read_manifest": "augment.engine",
+    "replay": "augment.engine",
+    "output_name": "augment.engine",
+    # images and samples
+    "decode": "augment.images",
+    "encode": "augment.images",
+    "samples_dir": "augment.samples",
+    "list_samples": "augment.samples",
+    "load_sample": "augment.samples",
+    # errors
+    "AugmentError": "augment.errors",
+    "SpecError": "augment.errors",
+    "UsageError": "augment.errors",
+    "JobFailed": "augment.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'augment' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

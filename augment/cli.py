@@ -1,0 +1,225 @@
+"""The ``augment`` command.
+
+Exit status: 0 success, 1 the job ran but failed (too many bad inputs, a replay that
+is not bit-exact), 2 a usage or spec error found before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from augment import __version__
+from augment.errors import AugmentError
+
+_EPILOG = """\
+examples:
+  augment presets                                 list the shipped presets
+  augment validate my_spec.yaml                   check a spec (exit 2 if invalid)
+  augment process --spec light --input-dir photos/ --output-dir out/
+  augment replay out/_augment/manifest-local.jsonl --record 3 --out again.jpg
+  augment ops ColorJitter                         parameters of one op
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="augment",
+        description="torchvision v2 image augmentation, run as a SageMaker Processing job or on this machine.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"augment {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "process", help="augment every image under a directory (what a processing job runs)",
+        description="Augment every file under --input-dir (recursively) with a pipeline spec. Writes "
+                    "<name>.aug<copy>.<ext> in the same relative layout under --output-dir, plus "
+                    "_augment/spec.yaml, _augment/manifest-<host>.jsonl (one line per input and copy) and "
+                    "_augment/summary-<host>.json. Bad inputs are recorded with a reason, never dropped.",
+    )  # fmt: skip
+    p.add_argument("--spec", required=True, help="spec file (.yaml/.yml/.json) or preset name (see `augment presets`)")
+    p.add_argument("--input-dir", required=True, help="folder of input images, read recursively")
+    p.add_argument("--output-dir", required=True, help="folder for outputs (created; must not contain the input)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes, one torch thread each (default: one per CPU)")
+    p.add_argument("--host", default="local", help="names this host's manifest and summary (default: local)")
+    p.add_argument("--seed", type=int, default=None, help="override the spec's seed")
+    p.add_argument("--copies", type=int, default=None, help="override the spec's copies per input")
+    p.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None,
+                   help="override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)")
+    p.add_argument("--quality", type=int, default=None, help="override the spec's JPEG/WebP quality (1-100)")
+    p.add_argument("--max-error-rate", type=float, default=None,
+                   help="fail the job (exit 1) when more than this fraction of inputs fail (default: 0.01)")
+    p.add_argument("--max-pixels", type=_positive_int, default=None,
+                   help="refuse inputs whose header claims more pixels than this (default: 100000000)")
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
+                   help="progress display: a bar on a terminal, plain lines in logs (default: auto)")
+    p.set_defaults(func=_cmd_process)
+
+    p = sub.add_parser("validate", help="check a spec; exit 0 if valid, 2 if not",
+                       description="Validate a spec file or preset without touching any image. Every problem is "
+                                   "listed with its field path.")
+    p.add_argument("spec", help="spec file or preset name")
+    p.add_argument("--print", action="store_true", help="print the canonical spec (all defaults filled in)")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("replay", help="re-create one output, bit-exactly, from its manifest record",
+                       description="Re-run the pipeline for one manifest record with its recorded seed and check "
+                                   "that the bytes (and the sampled parameters) equal the original's. Exit 0 when "
+                                   "bit-exact, 1 when not.")
+    p.add_argument("manifest", help="a _augment/manifest-<host>.jsonl file")
+    p.add_argument("--record", type=int, required=True, help="line number of the record in the manifest, from 1")
+    p.add_argument("--out", required=True, help="where to write the re-created image")
+    p.add_argument("--input-dir", default=None, help="the job's input root (default: from the job's summary)")
+    p.add_argument("--spec", default=None, help="the job's spec (default: spec.yaml beside the manifest)")
+    p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("presets", help="list the shipped presets, or print one",
+                       description="Without NAME, list the presets with their first comment line; with NAME, "
+                                   "print that preset's YAML (a good start for your own spec).")
+    p.add_argument("name", nargs="?", help="preset to print")
+    p.set_defaults(func=_cmd_presets)
+
+    p = sub.add_parser("ops", help="list the registered ops, or show one op's parameters",
+                       description="The op registry: torchvision v2 transforms with their parameter schema.")
+    p.add_argument("name", nargs="?", help="op to describe")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_ops)
+
+    p = sub.add_parser("samples", help="list the bundled sample photos",
+                       description="The sample photos that ship inside the package, with their licences.")
+    p.add_argument("--dir", action="store_true", help="print only the folder that holds them")
+    p.set_defaults(func=_cmd_samples)
+    return parser
+
+
+def _cmd_process(args: argparse.Namespace) -> int:
+    from augment.engine import DEFAULT_MAX_ERROR_RATE, run_job
+    from augment.images import DEFAULT_MAX_PIXELS
+    from augment.spec import load_spec
+
+    spec = load_spec(args.spec)
+    overrides = {k: getattr(args, k) for k in ("seed", "copies", "format", "quality") if getattr(args, k) is not None}
+    if overrides:
+        spec = spec.replace(**overrides)
+    summary = run_job(
+        spec, args.input_dir, args.output_dir, workers=args.workers, host=args.host,
+        max_error_rate=DEFAULT_MAX_ERROR_RATE if args.max_error_rate is None else args.max_error_rate,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        progress=None if args.progress == "auto" else args.progress,
+    )  # fmt: skip
+    print(f"images:   {summary.output_dir}")
+    print(f"manifest: {summary.manifest}")
+    print(summary.line())
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from augment.pipeline import Pipeline
+
+    pipeline = Pipeline(args.spec)  # also proves torchvision accepts every op
+    spec = pipeline.spec
+    if args.print:
+        sys.stdout.write(spec.to_yaml())
+    else:
+        print(f"ok: {args.spec}: {len(spec.ops)} ops, {spec.copies} copies, seed {spec.seed}, "
+              f"digest {spec.digest[:12]}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from augment.engine import replay
+
+    result = replay(args.manifest, args.record, args.out, input_dir=args.input_dir, spec=args.spec)
+    rec = result.record
+    print(f"record {args.record}: {rec['source']} copy {rec['copy']} -> {result.out}")
+    print(f"bytes: {'bit-exact' if result.bit_exact else 'DIFFERENT'} (sha256 {result.sha256[:16]})")
+    print(f"sampled parameters: {'same as recorded' if result.params_match else 'DIFFERENT'}")
+    if not result.bit_exact:
+        print("the library versions may differ from the job's; see versions in its summary-<host>.json",
+              file=sys.stderr)
+    return 0 if result.bit_exact and result.params_match else 1
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from augment.spec import list_presets, preset_text
+
+    if args.name:
+        sys.stdout.write(preset_text(args.name))
+        return 0
+    for name in list_presets():
+        first = preset_text(name).splitlines()[0].lstrip("# ").strip()
+        print(f"{name:10s} {first.removeprefix(name + ':').strip()}")
+    return 0
+
+
+def _cmd_ops(args: argparse.Namespace) -> int:
+    from augment.ops import REGISTRY, get_op
+
+    if args.name:
+        op = get_op(args.name)
+        if args.json:
+            print(json.dumps(_op_json(op), indent=2))
+            return 0
+        print(f"{op.name} ({op.category}): {op.help}")
+        print(f"  torchvision: {op.cls.__module__.split('._')[0]}.{op.cls.__name__}")
+        for prm in op.params:
+            req = " (required)" if prm.required else f" (default {json.dumps(prm.default)})"
+            print(f"  {prm.name}: {prm.help}{req}")
+            print(textwrap.indent(f"allowed: {prm.describe()}", "      "))
+        return 0
+    if args.json:
+        print(json.dumps([_op_json(op) for op in REGISTRY.values()], indent=2))
+        return 0
+    for op in REGISTRY.values():
+        print(f"{op.name:22s} {op.category:12s} {op.help}")
+    return 0
+
+
+def _op_json(op: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {"name": op.name, "category": op.category, "help": op.help,
+            "params": [asdict(p) for p in op.params]}
+
+
+def _cmd_samples(args: argparse.Namespace) -> int:
+    from augment.samples import list_samples, samples_dir
+
+    if args.dir:
+        print(samples_dir())
+        return 0
+    for name in list_samples():
+        print(samples_dir() / name)
+    print(f"licences: {samples_dir().parent / 'LICENSES.md'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AugmentError as e:
+        print(f"augment {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"augment {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

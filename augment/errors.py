@@ -1,0 +1,39 @@
+"""Exceptions that users see. Each maps to one exit status of the CLI."""
+
+from __future__ import annotations
+
+
+class AugmentError(Exception):
+    """Base class of the errors the kit raises on purpose."""
+
+    exit_code = 1
+
+
+class SpecError(AugmentError, ValueError):
+    """A pipeline spec (or a value in it) is invalid.
+
+    ``problems`` holds one line per problem, each starting with the path of the
+    offending field (``ops[2].ColorJitter.hue``), so a user sees everything that is
+    wrong at once instead of fixing one field per run.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str] | str, source: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        head = f"invalid spec {source}" if source else "invalid spec"
+        body = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{head}:\n{body}")
+
+
+class UsageError(AugmentError):
+    """A command-line argument or path is wrong; nothing was processed."""
+
+    exit_code = 2
+
+
+class JobFailed(AugmentError):
+    """The job ran but its result is not acceptable (for example too many bad inputs)."""
+
+    exit_code = 1

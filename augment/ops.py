@@ -1,0 +1,655 @@
+"""The op registry: op name -> torchvision v2 transform class + parameter schema.
+
+The schema is the single description of what an op accepts. It drives three things:
+
+* validation (:func:`canonical_params`): every value is checked and brought to one
+  canonical JSON form, with defaults filled in, before any image is touched;
+* construction (:func:`build_transform`): the canonical values are passed to the
+  torchvision class unchanged;
+* introspection (:func:`extract_params`): the canonical values are read back from a
+  built transform's attributes, so ``spec -> pipeline -> spec`` is the identity and a
+  test proves our reading of each parameter agrees with torchvision's own.
+
+The preview generates its widgets from the same schema, so every parameter of every
+op carries a kind, bounds or choices, a default and a one-line help.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torchvision.transforms import v2
+
+from augment.errors import SpecError
+
+INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic")
+"""Interpolation modes that work on the uint8 tensors the pipeline runs on."""
+
+KINDS = (
+    "int", "float", "bool", "choice", "size", "resize", "range", "int_range", "pair",
+    "fill", "padding", "shear", "point", "erase_value", "weights", "ops",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an op.
+
+    Attributes:
+        name: keyword of the torchvision constructor (and the spec field).
+        kind: one of :data:`KINDS`; says which JSON shapes are accepted and how a
+            widget edits it.
+        default: canonical default; for ``required`` params only the widget's start value.
+        help: one line for ``augment ops`` and the preview.
+        min, max: inclusive bounds of each number in the value.
+        choices: allowed strings for ``choice``.
+        required: the spec must give it (torchvision has no default).
+        nullable: ``null`` is allowed (means "off" for that parameter).
+        scalar: for ``range``: how one number ``v`` expands to ``[lo, hi]``:
+            ``"sym"`` -> ``[-v, v]``, ``"center1"`` -> ``[max(0, 1 - v), 1 + v]``,
+            ``"same"`` -> ``[v, v]``; ``None``: a number is not accepted.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    required: bool = False
+    nullable: bool = False
+    scalar: str | None = None
+
+    def describe(self) -> str:
+        """Say in words what values are allowed (used in error messages and help)."""
+        bounds = ""
+        if self.min is not None or self.max is not None:
+            lo = "-inf" if self.min is None else _num(self.min)
+            hi = "inf" if self.max is None else _num(self.max)
+            bounds = f" in [{lo}, {hi}]"
+        text = {
+            "int": f"an integer{bounds}",
+            "float": f"a number{bounds}",
+            "bool": "true or false",
+            "choice": "one of " + ", ".join(repr(c) for c in self.choices or ()),
+            "size": f"an integer or [height, width]{bounds}",
+            "resize": f"an integer (shorter side) or [height, width]{bounds}",
+            "range": f"[min, max] with min <= max{bounds}"
+            + ("" if self.scalar is None else f", or one number v{_SCALAR_TEXT[self.scalar]}"),
+            "int_range": f"an integer or [min, max] integers{bounds}",
+            "pair": f"a number or [x, y]{bounds}",
+            "fill": f"a number or one number per channel{bounds}",
+            "padding": "an integer >= 0, [left/right, top/bottom] or [left, top, right, bottom]",
+            "shear": "a number v (-> [-v, v]), [min, max] along x, or [xmin, xmax, ymin, ymax]",
+            "point": "[x, y] in pixels",
+            "erase_value": f"'random' or a number or one number per channel{bounds}",
+            "weights": "one weight > 0 per op",
+            "ops": "a non-empty list of ops",
+        }[self.kind]
+        return text + (" or null" if self.nullable else "")
+
+
+_SCALAR_TEXT = {"sym": " (-> [-v, v])", "center1": " (-> [1 - v, 1 + v])", "same": " (-> [v, v])"}
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """A registered op.
+
+    Attributes:
+        name: the name used in specs (torchvision's class name).
+        cls: the ``torchvision.transforms.v2`` class it builds.
+        category: ``geometric``, ``photometric``, ``policy``, ``erasing`` or ``container``.
+        help: one line.
+        params: the schema, in constructor order.
+        finish: cross-field validation on the canonical params; returns problems and may
+            fill in defaults that depend on other fields.
+        make: converters from canonical values to constructor arguments, where
+            torchvision wants another type (an enum).
+        read: per-parameter readers for attributes that torchvision stores in another
+            shape than the canonical one.
+    """
+
+    name: str
+    cls: type[v2.Transform]
+    category: str
+    help: str
+    params: tuple[Param, ...]
+    finish: Callable[[dict[str, Any]], list[str]] | None = None
+    make: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    read: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+    @property
+    def is_container(self) -> bool:
+        return any(p.kind == "ops" for p in self.params)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+# ---------------------------------------------------------------------------
+# Canonicalisation of single values. Each returns the canonical value or raises
+# _Bad with a message that says what was expected.
+
+
+class _Bad(Exception):
+    pass
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _bounded(p: Param, x: float) -> None:
+    if (p.min is not None and x < p.min) or (p.max is not None and x > p.max):
+        raise _Bad(f"{_num(x)} is out of range")
+
+
+def _number(p: Param, x: Any, integer: bool = False) -> float | int:
+    if integer:
+        if isinstance(x, float) and x.is_integer():
+            x = int(x)
+        if not _is_int(x):
+            raise _Bad("not an integer")
+    elif not _is_number(x):
+        raise _Bad("not a number")
+    _bounded(p, x)
+    return int(x) if integer else float(x)
+
+
+def _seq(x: Any, lengths: Sequence[int]) -> list[Any]:
+    if not isinstance(x, (list, tuple)) or len(x) not in lengths:
+        raise _Bad("wrong shape")
+    return list(x)
+
+
+def canonical_value(p: Param, value: Any) -> Any:
+    """Return ``value`` in canonical form for parameter ``p``.
+
+    Raises:
+        _Bad: the value does not fit the schema (the caller adds field and allowed values).
+    """
+    if value is None:
+        if p.nullable:
+            return None
+        raise _Bad("null is not allowed")
+    kind = p.kind
+    if kind == "int":
+        return _number(p, value, integer=True)
+    if kind == "float":
+        return _number(p, value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise _Bad("not a boolean")
+        return value
+    if kind == "choice":
+        if not isinstance(value, str) or value.lower() not in (p.choices or ()):
+            raise _Bad("not an allowed choice")
+        return value.lower()
+    if kind in ("size", "resize"):
+        if _is_int(value) or (isinstance(value, float) and value.is_integer()):
+            v = _number(p, value, integer=True)
+            return v if kind == "resize" else [v, v]
+        return [_number(p, v, integer=True) for v in _seq(value, (2,))]
+    if kind == "range":
+        if _is_number(value):
+            if p.scalar is None:
+                raise _Bad("a single number is not accepted")
+            if value < 0:
+                raise _Bad("a single number must be >= 0")
+            v = float(value)
+            lo, hi = {"sym": (0.0 - v, v), "center1": (max(1.0 - v, 0.0), 1.0 + v), "same": (v, v)}[p.scalar]
+        else:
+            lo, hi = (float(_number(p, v)) for v in _seq(value, (2,)))
+        if lo > hi:
+            raise _Bad("min > max")
+        _bounded(p, lo)
+        _bounded(p, hi)
+        return [lo, hi]
+    if kind == "int_range":
+        if _is_int(value):
+            value = [value, value]
+        lo, hi = (_number(p, v, integer=True) for v in _seq(value, (2,)))
+        if lo > hi:
+            raise _Bad("min > max")
+        return [lo, hi]
+    if kind == "pair":
+        if _is_number(value):
+            value = [value, value]
+        return [_number(p, v) for v in _seq(value, (2,))]
+    if kind == "fill":
+        if _is_number(value):
+            return _number(p, value)
+        return [_number(p, v) for v in _seq(value, (1, 3))]
+    if kind == "padding":
+        if _is_int(value):
+            value = [value]
+        vals = [_number(p, v, integer=True) for v in _seq(value, (1, 2, 4))]
+        if len(vals) == 1:
+            vals = vals * 4
+        elif len(vals) == 2:
+            vals = vals * 2
+        return vals
+    if kind == "shear":
+        if _is_number(value):
+            if value < 0:
+                raise _Bad("a single number must be >= 0")
+            return [0.0 - value, float(value)]
+        vals = [float(_number(p, v)) for v in _seq(value, (2, 4))]
+        if vals[0] > vals[1] or (len(vals) == 4 and vals[2] > vals[3]):
+            raise _Bad("min > max")
+        return vals
+    if kind == "point":
+        return [float(_number(p, v)) for v in _seq(value, (2,))]
+    if kind == "erase_value":
+        if value == "random":
+            return "random"
+        if _is_number(value):
+            value = [value]
+        return [_number(p, v) for v in _seq(value, (1, 3))]
+    if kind == "weights":
+        vals = [float(_number(p, v)) for v in _seq(value, range(1, 1000))]
+        if any(v <= 0 for v in vals):
+            raise _Bad("weights must be > 0")
+        # v2.RandomChoice divides by the sum again; iterate to a fixed point of that
+        # normalisation so that building from the canonical weights keeps them bit-exact.
+        for _ in range(10):
+            total = sum(vals)
+            new = [v / total for v in vals]
+            if new == vals:
+                break
+            vals = new
+        return vals
+    raise AssertionError(f"unhandled kind {kind}")  # pragma: no cover - registry bug
+
+
+# ---------------------------------------------------------------------------
+# Parameter helpers, to keep the registry table short and uniform.
+
+_P_HELP = "probability of applying the op"
+
+
+def _p(default: float = 0.5) -> Param:
+    return Param("p", "float", default, _P_HELP, min=0.0, max=1.0)
+
+
+def _interp(default: str) -> Param:
+    return Param("interpolation", "choice", default, "resampling filter", choices=INTERPOLATIONS)
+
+
+def _fill(nullable: bool = False) -> Param:
+    return Param(
+        "fill", "fill", None if nullable else 0.0,
+        "value (0-255) for pixels outside the image" + (" (null: black)" if nullable else ""),
+        min=0, max=255, nullable=nullable,
+    )  # fmt: skip
+
+
+def _crop_size(default: int = 224) -> Param:
+    return Param("size", "size", [default, default], "output [height, width] in pixels", min=1, max=65535,
+                 required=True)
+
+
+_ANTIALIAS = Param("antialias", "bool", True, "low-pass filter when shrinking (as PIL does)")
+
+
+def _as_float_list(value: Any) -> Any:
+    return None if value is None else [float(v) for v in value]
+
+
+def _read_jitter(center: float) -> Callable[[Any], Any]:
+    # torchvision stores "no change" as None; the canonical form is [center, center].
+    return lambda v: [center, center] if v is None else [float(x) for x in v]
+
+
+def _read_padding(value: Any) -> Any:
+    # torchvision keeps padding as [left, right, top, bottom]; the spec uses its
+    # documented order [left, top, right, bottom].
+    return None if value is None else [value[0], value[2], value[1], value[3]]
+
+
+def _check_resize(params: dict[str, Any]) -> list[str]:
+    size, max_size = params["size"], params["max_size"]
+    if size is None and max_size is None:
+        return ["size: null needs max_size"]
+    if max_size is not None and isinstance(size, list):
+        return ["max_size: only allowed when size is one integer (the shorter side)"]
+    if max_size is not None and isinstance(size, int) and max_size <= size:
+        return [f"max_size: must be greater than size ({size}), got {max_size}"]
+    return []
+
+
+def _check_kernel(params: dict[str, Any]) -> list[str]:
+    k = params["kernel_size"]
+    return [] if all(v % 2 == 1 for v in k) else [f"kernel_size: must be odd, got {k}"]
+
+
+def _check_choice(params: dict[str, Any]) -> list[str]:
+    p, n = params["p"], len(params["ops"])
+    if p is None:
+        params["p"] = [1 / n] * n  # what v2.RandomChoice computes for p=None
+    elif len(p) != n:
+        return [f"p: needs one weight per op ({n}), got {len(p)}"]
+    return []
+
+
+def _check_randaugment(params: dict[str, Any]) -> list[str]:
+    if params["magnitude"] >= params["num_magnitude_bins"]:
+        return [f"magnitude: must be < num_magnitude_bins ({params['num_magnitude_bins']})"]
+    return []
+
+
+_OPS_PARAM = Param("ops", "ops", [], "the ops inside this container", required=True)
+
+_POLICY_COMMON = (_interp("nearest"), _fill(nullable=True))
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def _register(*defs: OpDef) -> None:
+    for d in defs:
+        REGISTRY[d.name] = d
+
+
+_register(
+    # geometric
+    OpDef("Resize", v2.Resize, "geometric", "resize to a size; one integer sets the shorter side", (
+        Param("size", "resize", 256, "shorter side, or [height, width]; null with max_size", min=1, max=65535,
+              required=True, nullable=True),
+        _interp("bilinear"),
+        Param("max_size", "int", None, "cap on the longer side after resizing", min=1, max=65535, nullable=True),
+        _ANTIALIAS,
+    ), finish=_check_resize, read={"size": lambda v: v[0] if v is not None and len(v) == 1 else v}),
+    OpDef("CenterCrop", v2.CenterCrop, "geometric", "crop the center to a size (pads if smaller)",
+          (_crop_size(),)),
+    OpDef("RandomCrop", v2.RandomCrop, "geometric", "crop at a random position", (
+        _crop_size(),
+        Param("padding", "padding", None, "pad borders first, [left, top, right, bottom]", min=0, max=65535,
+              nullable=True),
+        Param("pad_if_needed", "bool", False, "pad when the image is smaller than size"),
+        _fill(),
+        Param("padding_mode", "choice", "constant", "how padding is filled",
+              choices=("constant", "edge", "reflect", "symmetric")),
+    ), read={"padding": _read_padding}),
+    OpDef("RandomResizedCrop", v2.RandomResizedCrop, "geometric",
+          "crop a random area and aspect ratio, then resize", (
+        _crop_size(),
+        Param("scale", "range", [0.08, 1.0], "area of the crop as a fraction of the image", min=0.0, max=1.0),
+        Param("ratio", "range", [3 / 4, 4 / 3], "aspect ratio (width / height) of the crop", min=0.0, max=100.0),
+        _interp("bilinear"),
+        _ANTIALIAS,
+    ), read={"scale": _as_float_list, "ratio": _as_float_list}),
+    OpDef("RandomHorizontalFlip", v2.RandomHorizontalFlip, "geometric", "mirror left-right", (_p(),)),
+    OpDef("RandomVerticalFlip", v2.RandomVerticalFlip, "geometric", "mirror top-bottom", (_p(),)),
+    OpDef("RandomRotation", v2.RandomRotation, "geometric", "rotate by a random angle", (
+        Param("degrees", "range", [-15.0, 15.0], "angle range in degrees", min=-360.0, max=360.0, scalar="sym",
+              required=True),
+        _interp("nearest"),
+        Param("expand", "bool", False, "grow the canvas to hold the whole rotated image"),
+        Param("center", "point", None, "rotation center [x, y] in pixels (null: image center)", nullable=True),
+        _fill(),
+    )),
+    OpDef("RandomAffine", v2.RandomAffine, "geometric", "random rotation, translation, scale and shear", (
+        Param("degrees", "range", [0.0, 0.0], "rotation range in degrees", min=-360.0, max=360.0, scalar="sym",
+              required=True),
+        Param("translate", "pair", None, "max shift as a fraction of [width, height]", min=0.0, max=1.0,
+              nullable=True),
+        Param("scale", "range", None, "scale factor range", min=0.01, max=100.0, nullable=True),
+        Param("shear", "shear", None, "shear range in degrees", min=-360.0, max=360.0, nullable=True),
+        _interp("nearest"),
+        _fill(),
+        Param("center", "point", None, "center [x, y] in pixels (null: image center)", nullable=True),
+    ), read={"translate": _as_float_list, "scale": _as_float_list}),
+    OpDef("RandomPerspective", v2.RandomPerspective, "geometric", "random perspective distortion", (
+        Param("distortion_scale", "float", 0.5, "strength of the distortion", min=0.0, max=1.0),
+        _p(),
+        _interp("bilinear"),
+        _fill(),
+    )),
+    OpDef("ElasticTransform", v2.ElasticTransform, "geometric", "random elastic (rubber sheet) distortion", (
+        Param("alpha", "pair", [50.0, 50.0], "displacement strength along [x, y]", min=0.0, max=10000.0),
+        Param("sigma", "pair", [5.0, 5.0], "smoothness of the displacement along [x, y]", min=0.0, max=1000.0),
+        _interp("bilinear"),
+        _fill(),
+    )),
+    # photometric
+    OpDef("ColorJitter", v2.ColorJitter, "photometric", "random brightness, contrast, saturation and hue", (
+        Param("brightness", "range", [1.0, 1.0], "brightness factor range (1: unchanged)", min=0.0, max=100.0,
+              scalar="center1"),
+        Param("contrast", "range", [1.0, 1.0], "contrast factor range (1: unchanged)", min=0.0, max=100.0,
+              scalar="center1"),
+        Param("saturation", "range", [1.0, 1.0], "saturation factor range (1: unchanged)", min=0.0, max=100.0,
+              scalar="center1"),
+        Param("hue", "range", [0.0, 0.0], "hue shift range, in turns (0: unchanged)", min=-0.5, max=0.5,
+              scalar="sym"),
+    ), read={k: _read_jitter(1.0) for k in ("brightness", "contrast", "saturation")} | {"hue": _read_jitter(0.0)}),
+    OpDef("RandomGrayscale", v2.RandomGrayscale, "photometric", "convert to grayscale (keeps the channel count)",
+          (_p(0.1),)),
+    OpDef("GaussianBlur", v2.GaussianBlur, "photometric", "blur with a random Gaussian sigma", (
+        Param("kernel_size", "size", [5, 5], "odd kernel size, or [width, height]", min=1, max=255, required=True),
+        Param("sigma", "range", [0.1, 2.0], "sigma range in pixels", min=0.001, max=100.0, scalar="same"),
+    ), finish=_check_kernel, read={"kernel_size": list}),
+    OpDef("GaussianNoise", v2.GaussianNoise, "photometric", "add Gaussian noise (on a 0-1 intensity scale)", (
+        Param("mean", "float", 0.0, "noise mean, as a fraction of full scale", min=-1.0, max=1.0),
+        Param("sigma", "float", 0.1, "noise standard deviation, as a fraction of full scale", min=0.0, max=1.0),
+        Param("clip", "bool", True, "clip to the valid range (false wraps uint8 values around)"),
+    )),
+    OpDef("RandomInvert", v2.RandomInvert, "photometric", "invert the colours", (_p(),)),
+    OpDef("RandomPosterize", v2.RandomPosterize, "photometric", "keep only the top bits of each channel", (
+        Param("bits", "int", 4, "bits to keep per channel", min=0, max=8, required=True),
+        _p(),
+    )),
+    OpDef("RandomSolarize", v2.RandomSolarize, "photometric", "invert pixels above a threshold", (
+        Param("threshold", "float", 128.0, "threshold on the 0-255 scale", min=0.0, max=255.0, required=True),
+        _p(),
+    )),
+    OpDef("RandomAdjustSharpness", v2.RandomAdjustSharpness, "photometric", "sharpen (>1) or soften (<1)", (
+        Param("sharpness_factor", "float", 2.0, "0 blurs, 1 keeps, 2 doubles the sharpness", min=0.0, max=100.0,
+              required=True),
+        _p(),
+    )),
+    OpDef("RandomAutocontrast", v2.RandomAutocontrast, "photometric", "stretch each channel to full range",
+          (_p(),)),
+    OpDef("RandomEqualize", v2.RandomEqualize, "photometric", "equalize the histogram", (_p(),)),
+    OpDef("JPEG", v2.JPEG, "photometric", "JPEG compress and decompress at a random quality", (
+        Param("quality", "int_range", [75, 75], "JPEG quality range, 1-100", min=1, max=100, required=True),
+    )),
+    # policies
+    OpDef("AutoAugment", v2.AutoAugment, "policy", "learned AutoAugment policy", (
+        Param("policy", "choice", "imagenet", "which learned policy", choices=("imagenet", "cifar10", "svhn")),
+        *_POLICY_COMMON,
+    ), make={"policy": v2.AutoAugmentPolicy}),
+    OpDef("RandAugment", v2.RandAugment, "policy", "num_ops random ops at a fixed magnitude", (
+        Param("num_ops", "int", 2, "ops applied in a row", min=0, max=20),
+        Param("magnitude", "int", 9, "magnitude bin of every op", min=0, max=100),
+        Param("num_magnitude_bins", "int", 31, "number of magnitude bins", min=2, max=101),
+        *_POLICY_COMMON,
+    ), finish=_check_randaugment),
+    OpDef("TrivialAugmentWide", v2.TrivialAugmentWide, "policy", "one random op at a random magnitude", (
+        Param("num_magnitude_bins", "int", 31, "number of magnitude bins", min=2, max=101),
+        *_POLICY_COMMON,
+    )),
+    OpDef("AugMix", v2.AugMix, "policy", "mix several random augmentation chains", (
+        Param("severity", "int", 3, "magnitude bound of the base ops", min=1, max=10),
+        Param("mixture_width", "int", 3, "number of chains", min=1, max=10),
+        Param("chain_depth", "int", -1, "ops per chain (-1: random 1-3)", min=-1, max=10),
+        Param("alpha", "float", 1.0, "Dirichlet/Beta concentration", min=0.01, max=100.0),
+        Param("all_ops", "bool", True, "include brightness, contrast, color and sharpness"),
+        _interp("bilinear"),
+        _fill(nullable=True),
+    )),
+    # erasing
+    OpDef("RandomErasing", v2.RandomErasing, "erasing", "erase a random rectangle", (
+        _p(),
+        Param("scale", "range", [0.02, 0.33], "erased area as a fraction of the image", min=0.0, max=1.0),
+        Param("ratio", "range", [0.3, 3.3], "aspect ratio of the erased area", min=0.001, max=1000.0),
+        Param("value", "erase_value", [0.0], "fill value(s) on the 0-255 scale, or 'random'", min=0, max=255),
+    ), read={"scale": _as_float_list, "ratio": _as_float_list, "value": lambda v: "random" if v is None else v}),
+    # containers
+    OpDef("RandomApply", v2.RandomApply, "container", "apply the ops in order, or none of them",
+          (_OPS_PARAM, _p())),
+    OpDef("RandomChoice", v2.RandomChoice, "container", "apply one op picked at random", (
+        _OPS_PARAM,
+        Param("p", "weights", None, "relative weight of each op (null: equal)", min=0.0, nullable=True),
+    ), finish=_check_choice),
+    OpDef("RandomOrder", v2.RandomOrder, "container", "apply all ops in a random order", (_OPS_PARAM,)),
+)
+
+
+# ---------------------------------------------------------------------------
+# Public helpers.
+
+
+def op_names() -> list[str]:
+    """Registered op names, in registry order."""
+    return list(REGISTRY)
+
+
+def get_op(name: str, where: str = "ops") -> OpDef:
+    """Return the registered op called ``name``.
+
+    Raises:
+        SpecError: unknown name; the message suggests the closest registered names.
+    """
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise SpecError([_unknown_op_message(name, where)]) from None
+
+
+def _unknown_op_message(name: Any, where: str) -> str:
+    close = difflib.get_close_matches(str(name), REGISTRY, n=3, cutoff=0.5)
+    if not close:
+        lowered = {n.lower(): n for n in REGISTRY}
+        close = [lowered[n] for n in difflib.get_close_matches(str(name).lower(), lowered, n=3, cutoff=0.5)]
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"{where}: unknown op {name!r}{hint} (see `augment ops` for all {len(REGISTRY)})"
+
+
+def canonical_op(entry: Any, where: str, problems: list[str]) -> dict[str, dict[str, Any]] | None:
+    """Validate one op entry of a spec and return it canonical: ``{Name: {param: value}}``.
+
+    ``entry`` is ``{Name: {params}}``, ``{Name: null}`` or the bare string ``Name``.
+    Problems are appended to ``problems`` (so every problem of a spec is reported at
+    once); the return value is ``None`` when the entry is unusable.
+    """
+    if isinstance(entry, str):
+        entry = {entry: {}}
+    if not isinstance(entry, dict) or len(entry) != 1:
+        problems.append(f"{where}: each op must be a mapping with one key, the op name (like "
+                        f"'- RandomHorizontalFlip: {{p: 0.5}}'), got {entry!r}")
+        return None
+    (name, given), = entry.items()
+    if name not in REGISTRY:
+        problems.append(_unknown_op_message(name, where))
+        return None
+    op = REGISTRY[name]
+    where = f"{where}.{name}"
+    given = {} if given is None else given
+    if not isinstance(given, dict):
+        problems.append(f"{where}: parameters must be a mapping of field: value, got {given!r}")
+        return None
+    known = [p.name for p in op.params]
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(f"{where}: unknown field {key!r}; {hint}allowed: {', '.join(known)}")
+    out: dict[str, Any] = {}
+    before = len(problems)
+    for p in op.params:
+        if p.name not in given:
+            if p.required:
+                problems.append(f"{where}.{p.name}: required; {p.help}; {p.describe()}")
+                continue
+            out[p.name] = _copy(p.default)
+            continue
+        value = given[p.name]
+        if p.kind == "ops":
+            if not isinstance(value, list) or not value:
+                problems.append(f"{where}.ops: must be {p.describe()}, got {value!r}")
+                continue
+            children = [canonical_op(c, f"{where}.ops[{i}]", problems) for i, c in enumerate(value)]
+            out["ops"] = children
+            continue
+        try:
+            out[p.name] = canonical_value(p, value)
+        except _Bad as e:
+            problems.append(f"{where}.{p.name}: {e}: must be {p.describe()}, got {value!r}")
+    if len(problems) == before and op.finish is not None:
+        problems.extend(f"{where}.{msg}" for msg in op.finish(out))
+    return {name: out} if len(problems) == before else None
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def build_transform(op: dict[str, dict[str, Any]]) -> v2.Transform:
+    """Build the torchvision transform of one canonical op (children included)."""
+    (name, params), = op.items()
+    opdef = REGISTRY[name]
+    kwargs = {k: opdef.make[k](v) if k in opdef.make else v for k, v in params.items()}
+    if opdef.is_container:
+        kwargs["ops"] = [build_transform(child) for child in params["ops"]]
+        kwargs["transforms"] = kwargs.pop("ops")
+    return opdef.cls(**kwargs)
+
+
+def extract_params(transform: v2.Transform) -> dict[str, dict[str, Any]]:
+    """Read a built transform back into a canonical op (the inverse of :func:`build_transform`)."""
+    name = type(transform).__name__
+    opdef = REGISTRY[name]
+    out: dict[str, Any] = {}
+    for p in opdef.params:
+        if p.kind == "ops":
+            out["ops"] = [extract_params(t) for t in transform.transforms]
+            continue
+        raw = getattr(transform, p.name)
+        reader = opdef.read.get(p.name)
+        value = reader(raw) if reader else to_json(raw)
+        if p.kind in ("float", "range", "pair", "point", "shear") and value is not None:
+            value = float(value) if p.kind == "float" else [float(v) for v in value]
+        out[p.name] = to_json(value)
+    return {name: out}
+
+
+def to_json(value: Any, max_elems: int = 64) -> Any:
+    """Convert transform attributes and sampled params to plain JSON values.
+
+    Tensors with more than ``max_elems`` elements (an elastic displacement field, a
+    random erasing patch) are summarised by shape, dtype and a SHA-256 of their bytes,
+    which identifies them without bloating the manifest.
+    """
+    if isinstance(value, torch.Tensor):
+        if value.numel() <= max_elems:
+            return to_json(value.tolist())
+        import hashlib
+
+        digest = hashlib.sha256(value.detach().contiguous().cpu().numpy().tobytes()).hexdigest()
+        return {"tensor": list(value.shape), "dtype": str(value.dtype).removeprefix("torch."), "sha256": digest}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [to_json(v, max_elems) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v, max_elems) for k, v in value.items()}
+    return value

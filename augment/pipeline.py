@@ -1,0 +1,188 @@
+"""Spec -> torchvision pipeline, per-image seeding, and capture of sampled parameters.
+
+The pipeline *is* torchvision: :attr:`Pipeline.transform` is a ``v2.Compose`` of the
+registered ``v2`` classes, and running it runs torchvision's own ``forward`` methods.
+What this module adds:
+
+* **Seeding.** Every (input, copy) gets its own seed, derived from the spec's seed,
+  the input's path relative to the input root and the copy index
+  (:func:`derive_seed`). The global torch generator is seeded with it for that one
+  image (and restored afterwards), so an output does not depend on worker count,
+  order or host.
+* **Capture.** Each transform's ``forward`` and ``make_params`` are observed
+  (instance attributes, no subclassing), so every output comes with the parameters
+  torchvision drew for it: crop boxes, angles, jitter factors, which branch of
+  ``RandomChoice`` fired, the order ``RandomOrder`` used, the ops a policy applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torchvision.transforms import v2
+from torchvision.transforms.v2._transform import _RandomApplyTransform
+
+from augment.ops import REGISTRY, build_transform, extract_params, to_json
+from augment.spec import Spec, load_spec
+
+SEED_BITS = 53
+"""Seeds are < 2**53 so they survive a round trip through any JSON parser."""
+
+
+def derive_seed(spec_seed: int, rel_path: str, copy: int) -> int:
+    """The seed of one output: a hash of (spec seed, relative POSIX path, copy index).
+
+    Args:
+        spec_seed: the spec's ``seed``.
+        rel_path: the input's path relative to the input root, with ``/`` separators.
+        copy: the copy index, from 0.
+
+    Returns:
+        An integer in ``[0, 2**53)``.
+    """
+    key = f"augment-v1\0{spec_seed}\0{rel_path}\0{copy}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> (64 - SEED_BITS)
+
+
+@dataclass
+class _Node:
+    """One op of the pipeline with what was observed during the current image."""
+
+    name: str
+    transform: v2.Transform
+    children: list[_Node]
+    calls: int = 0
+    stamp: int = 0
+    params: dict[str, Any] | None = None
+    policy_ops: list[dict[str, Any]] = field(default_factory=list)
+    mix: list[Any] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.calls, self.stamp, self.params = 0, 0, None
+        self.policy_ops.clear()
+        self.mix.clear()
+        for c in self.children:
+            c.reset()
+
+    def record(self) -> dict[str, Any]:
+        """What this op did to the current image, as plain JSON."""
+        rec: dict[str, Any] = {"op": self.name, "applied": self.calls > 0}
+        if not self.calls:
+            return rec
+        category = REGISTRY[self.name].category
+        if self.name == "RandomApply":
+            rec["applied"] = self.children[0].calls > 0
+            if rec["applied"]:
+                rec["ops"] = [c.record() for c in self.children]
+        elif self.name == "RandomChoice":
+            chosen = next(i for i, c in enumerate(self.children) if c.calls)
+            rec["choice"] = chosen
+            rec["ops"] = [self.children[chosen].record()]
+        elif self.name == "RandomOrder":
+            rec["order"] = sorted(range(len(self.children)), key=lambda i: self.children[i].stamp)
+            rec["ops"] = [c.record() for c in self.children]
+        elif category == "policy":
+            rec["params"] = {"ops": list(self.policy_ops)}
+            if self.mix:
+                rec["params"]["weights"] = self.mix
+        elif isinstance(self.transform, _RandomApplyTransform) and self.params is None:
+            rec["applied"] = False  # called, but its own coin said no
+        else:
+            rec["params"] = to_json(self.params or {})
+        return rec
+
+
+class Pipeline:
+    """A spec built into torchvision transforms, with seeding and capture.
+
+    Args:
+        spec: anything :func:`augment.spec.load_spec` accepts.
+
+    Example:
+        >>> p = Pipeline("light")
+        >>> out, record = p.apply(image, seed=derive_seed(p.spec.seed, "cat.jpg", 0))
+    """
+
+    def __init__(self, spec: Spec | str | dict[str, Any]) -> None:
+        self.spec = load_spec(spec)
+        self._counter = itertools.count(1)
+        self._nodes = [self._build(op) for op in self.spec.ops]
+        self.transform = v2.Compose([n.transform for n in self._nodes])
+
+    def _build(self, op: dict[str, dict[str, Any]]) -> _Node:
+        (name, params), = op.items()
+        if REGISTRY[name].is_container:
+            children = [self._build(child) for child in params["ops"]]
+            transform = REGISTRY[name].cls(
+                [c.transform for c in children],
+                **{k: v for k, v in params.items() if k != "ops"},
+            )
+        else:
+            children = []
+            transform = build_transform(op)
+        node = _Node(name, transform, children)
+        self._observe(node)
+        return node
+
+    def _observe(self, node: _Node) -> None:
+        t = node.transform
+        forward = t.forward
+
+        def observed_forward(*inputs: Any) -> Any:
+            node.calls += 1
+            node.stamp = next(self._counter)
+            return forward(*inputs)
+
+        t.forward = observed_forward
+        if REGISTRY[node.name].category == "policy":
+            apply = t._apply_image_or_video_transform
+
+            def observed_apply(image: Any, transform_id: str, magnitude: float, **kw: Any) -> Any:
+                node.policy_ops.append({"name": transform_id, "magnitude": float(magnitude)})
+                return apply(image, transform_id, magnitude, **kw)
+
+            t._apply_image_or_video_transform = observed_apply
+            if isinstance(t, v2.AugMix):
+                sample = t._sample_dirichlet
+
+                def observed_sample(params: torch.Tensor) -> torch.Tensor:
+                    out = sample(params)
+                    node.mix.append(to_json(out[0]))
+                    return out
+
+                t._sample_dirichlet = observed_sample
+        elif not node.children:
+            make_params = t.make_params
+
+            def observed_make_params(flat_inputs: list[Any]) -> dict[str, Any]:
+                params = make_params(flat_inputs)
+                node.params = params
+                return params
+
+            t.make_params = observed_make_params
+
+    def to_spec(self) -> Spec:
+        """Read the spec back from the built transforms (the round trip)."""
+        ops = [extract_params(n.transform) for n in self._nodes]
+        return load_spec({**self.spec.to_dict(), "ops": ops})
+
+    def apply(self, image: torch.Tensor, seed: int) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """Augment one image with one seed.
+
+        Args:
+            image: uint8 ``tv_tensors.Image`` of shape (C, H, W).
+            seed: from :func:`derive_seed`.
+
+        Returns:
+            The augmented uint8 image and the sampled parameters, one record per op.
+        """
+        for n in self._nodes:
+            n.reset()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            out = self.transform(image)
+        return out, [n.record() for n in self._nodes]

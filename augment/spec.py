@@ -1,0 +1,235 @@
+"""Pipeline specs: load, validate, normalise, dump; presets.
+
+A spec is YAML or JSON::
+
+    version: 1          # format version (required)
+    seed: 1234          # the root of all randomness of a job
+    copies: 2           # augmented variants per input image
+    output: {format: same, quality: 95}
+    ops:
+      - RandomResizedCrop: {size: [224, 224], scale: [0.5, 1.0]}
+      - RandomHorizontalFlip: {p: 0.5}
+
+:func:`load_spec` validates everything before any image is read and raises
+:class:`~augment.errors.SpecError` listing every problem with its field path.
+The canonical (normalised) form has every default filled in; ``Spec.to_dict()`` returns
+it, and ``load_spec(spec.to_dict()) == spec``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from augment.errors import SpecError
+from augment.ops import canonical_op
+
+SPEC_VERSION = 1
+MAX_SEED = 2**63 - 1
+MAX_COPIES = 1000
+FORMATS = ("same", "jpeg", "png", "webp")
+_TOP_KEYS = ("version", "seed", "copies", "output", "ops")
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How augmented images are encoded.
+
+    Attributes:
+        format: ``same`` (JPEG, PNG and WebP inputs keep their format; everything
+            else becomes PNG), ``jpeg``, ``png`` or ``webp``.
+        quality: JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+    """
+
+    format: str = "same"
+    quality: int = 95
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated, canonical pipeline spec. Build one with :func:`load_spec`."""
+
+    version: int
+    seed: int
+    copies: int
+    output: OutputOptions
+    ops: tuple[dict[str, dict[str, Any]], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical spec as plain data (every default filled in)."""
+        return {
+            "version": self.version,
+            "seed": self.seed,
+            "copies": self.copies,
+            "output": {"format": self.output.format, "quality": self.output.quality},
+            "ops": json.loads(json.dumps(list(self.ops))),
+        }
+
+    def to_yaml(self) -> str:
+        """The canonical spec as YAML (op order and parameter order kept)."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical spec; equal digests mean equal outputs."""
+        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+    def replace(self, **changes: Any) -> Spec:
+        """A copy with top-level fields changed, validated again."""
+        data = self.to_dict()
+        for key, value in changes.items():
+            if key in ("format", "quality"):
+                data["output"][key] = value
+            else:
+                data[key] = value
+        return load_spec(data)
+
+
+def _int_field(data: dict[str, Any], key: str, default: int | None, lo: int, hi: int, problems: list[str]) -> int:
+    value = data.get(key, default)
+    if value is None:
+        problems.append(f"{key}: required; an integer in [{lo}, {hi}]")
+        return lo
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        problems.append(f"{key}: must be an integer in [{lo}, {hi}], got {value!r}")
+        return lo
+    return value
+
+
+def _output(data: Any, problems: list[str]) -> OutputOptions:
+    if data is None:
+        return OutputOptions()
+    if not isinstance(data, dict):
+        problems.append(f"output: must be a mapping like {{format: jpeg, quality: 90}}, got {data!r}")
+        return OutputOptions()
+    for key in data:
+        if key not in ("format", "quality"):
+            problems.append(f"output: unknown field {key!r}; allowed: format, quality")
+    fmt = data.get("format", "same")
+    if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
+        problems.append(f"output.format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        fmt = "same"
+    quality = _int_field({"output.quality": data.get("quality", 95)}, "output.quality", 95, 1, 100, problems)
+    return OutputOptions(fmt.lower(), quality)
+
+
+def parse_spec(data: Any, source: str | None = None) -> Spec:
+    """Validate spec data (already parsed from YAML/JSON) into a canonical :class:`Spec`.
+
+    Raises:
+        SpecError: with every problem found, each naming its field.
+    """
+    if isinstance(data, Spec):
+        return data
+    if not isinstance(data, dict):
+        raise SpecError([f"the spec must be a mapping with {', '.join(_TOP_KEYS)}, got {type(data).__name__}"],
+                        source)
+    problems: list[str] = []
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.append(f"{key}: unknown top-level field; allowed: {', '.join(_TOP_KEYS)}")
+    if "version" not in data:
+        problems.append(f"version: required; this kit reads version {SPEC_VERSION}")
+    elif data["version"] != SPEC_VERSION:
+        problems.append(f"version: this kit reads version {SPEC_VERSION}, got {data['version']!r}")
+    seed = _int_field(data, "seed", 0, 0, MAX_SEED, problems)
+    copies = _int_field(data, "copies", 1, 1, MAX_COPIES, problems)
+    output = _output(data.get("output"), problems)
+    raw_ops = data.get("ops")
+    ops: list[dict[str, dict[str, Any]]] = []
+    if raw_ops is None:
+        problems.append("ops: required; a list of ops (an empty list only re-encodes)")
+    elif not isinstance(raw_ops, list):
+        problems.append(f"ops: must be a list of ops, got {type(raw_ops).__name__}")
+    else:
+        for i, entry in enumerate(raw_ops):
+            op = canonical_op(entry, f"ops[{i}]", problems)
+            if op is not None:
+                ops.append(op)
+    if problems:
+        raise SpecError(problems, source)
+    return Spec(SPEC_VERSION, seed, copies, output, tuple(ops))
+
+
+def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:
+    """Load and validate a spec.
+
+    Args:
+        spec: a :class:`Spec`, spec data (a dict), a path to a ``.yaml``/``.yml``/
+            ``.json`` file, or the name of a shipped preset (``light``, ``strong``,
+            ``defense``; see :func:`list_presets`).
+
+    Returns:
+        The canonical spec.
+
+    Raises:
+        SpecError: the spec is invalid, unreadable or not found.
+    """
+    if isinstance(spec, (Spec, dict)):
+        return parse_spec(spec)
+    path = Path(spec)
+    if not path.is_file():
+        if str(spec) in list_presets():
+            return load_preset(str(spec))
+        raise SpecError([f"no such spec file, and no preset named {str(spec)!r}; "
+                         f"presets: {', '.join(list_presets())}"], str(spec))
+    return parse_spec(_parse_text(path.read_text(encoding="utf-8"), path.name), str(path))
+
+
+def _parse_text(text: str, name: str) -> Any:
+    try:
+        if name.endswith(".json"):
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as e:
+        raise SpecError([f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"], name) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError([f"not valid YAML{where}: {getattr(e, 'problem', None) or e}"], name) from None
+
+
+def dump_spec(spec: Spec, path: str | Path) -> Path:
+    """Write the canonical spec to ``path`` (JSON if it ends in ``.json``, else YAML), atomically."""
+    from augment.images import atomic_write_bytes
+
+    path = Path(path)
+    text = spec.to_json() if path.suffix == ".json" else spec.to_yaml()
+    atomic_write_bytes(path, text.encode())
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Presets ship as YAML files inside the package.
+
+
+def list_presets() -> list[str]:
+    """Names of the presets that ship with the package."""
+    folder = resources.files("augment") / "presets"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_text(name: str) -> str:
+    """The YAML text of a preset, with its comments.
+
+    Raises:
+        SpecError: no such preset.
+    """
+    if name not in list_presets():
+        raise SpecError([f"no preset named {name!r}; presets: {', '.join(list_presets())}"])
+    return (resources.files("augment") / "presets" / f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load_preset(name: str) -> Spec:
+    """Load a shipped preset by name."""
+    return parse_spec(yaml.safe_load(preset_text(name)), f"preset {name!r}")
