@@ -48,6 +48,10 @@ def derive_seed(spec_seed: int, rel_path: str, copy: int) -> int:
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> (64 - SEED_BITS)
 
 
+class OpFailed(RuntimeError):
+    """An op raised while augmenting one image; the message names the op."""
+
+
 @dataclass
 class _Node:
     """One op of the pipeline with what was observed during the current image."""
@@ -88,7 +92,7 @@ class _Node:
         elif category == "policy":
             rec["params"] = {"ops": list(self.policy_ops)}
             if self.mix:
-                rec["params"]["weights"] = self.mix
+                rec["params"]["weights"] = list(self.mix)
         elif isinstance(self.transform, _RandomApplyTransform) and self.params is None:
             rec["applied"] = False  # called, but its own coin said no
         else:
@@ -135,7 +139,13 @@ class Pipeline:
         def observed_forward(*inputs: Any) -> Any:
             node.calls += 1
             node.stamp = next(self._counter)
-            return forward(*inputs)
+            try:
+                return forward(*inputs)
+            except OpFailed:
+                raise
+            except Exception as e:  # name the op: torchvision's own messages rarely do
+                shape = "x".join(map(str, getattr(inputs[0], "shape", ())))
+                raise OpFailed(f"{node.name} failed on a {shape} (CxHxW) image: {e}") from e
 
         t.forward = observed_forward
         if REGISTRY[node.name].category == "policy":

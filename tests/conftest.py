@@ -1,0 +1,55 @@
+"""Shared fixtures: real sample photos, at full size and shrunk for speed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import PIL.Image
+import pytest
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import functional as F
+
+from augment.samples import list_samples, samples_dir
+
+
+@pytest.fixture(scope="session")
+def small_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled photos shrunk to at most 160 px (JPEG q 90), in a read-only input folder.
+
+    Real photographs (brick.jpg is grayscale) at a size that keeps per-op tests fast.
+    """
+    root = tmp_path_factory.mktemp("small_samples")
+    for name in list_samples():
+        with PIL.Image.open(samples_dir() / name) as img:
+            img.thumbnail((160, 160))
+            img.save(root / name, quality=90)
+    return root
+
+
+@pytest.fixture()
+def inputs(tmp_path: Path, small_samples: Path) -> Path:
+    """A fresh copy of the small samples that a test may add files to."""
+    dst = tmp_path / "in"
+    shutil.copytree(small_samples, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def rgb_image(small_samples: Path) -> tv_tensors.Image:
+    with PIL.Image.open(small_samples / "chelsea.jpg") as img:
+        return tv_tensors.Image(F.pil_to_tensor(img.convert("RGB")))
+
+
+@pytest.fixture(scope="session")
+def gray_image(small_samples: Path) -> tv_tensors.Image:
+    with PIL.Image.open(small_samples / "brick.jpg") as img:
+        assert img.mode == "L"
+        return tv_tensors.Image(F.pil_to_tensor(img))
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` except the job's metadata, by relative path."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "_augment" not in p.parts}
+

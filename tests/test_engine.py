@@ -1,0 +1,193 @@
+"""End-to-end jobs on real photos: outputs, manifest, determinism across worker counts,
+replay, and bad inputs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import PIL.Image
+import pytest
+
+from augment.engine import read_manifest, replay, run_job
+from augment.errors import JobFailed, SpecError, UsageError
+from augment.spec import load_spec
+from tests.conftest import tree_bytes
+from tests.op_cases import OP_CASES, one_op_spec
+
+MIXED_SPEC = {
+    "version": 1, "seed": 1234, "copies": 3,
+    "ops": [
+        {"RandomResizedCrop": {"size": [96, 96], "scale": [0.5, 1.0]}},
+        {"RandomHorizontalFlip": {"p": 0.5}},
+        {"RandomChoice": {"ops": ["TrivialAugmentWide", {"ColorJitter": {"brightness": 0.4, "hue": 0.1}}]}},
+        {"RandomApply": {"p": 0.3, "ops": [{"GaussianBlur": {"kernel_size": 5}}]}},
+        {"RandomErasing": {"p": 0.5}},
+    ],
+}  # fmt: skip
+
+
+def _records(out: Path, host: str = "local") -> list[dict]:
+    return read_manifest(out / "_augment" / f"manifest-{host}.jsonl")
+
+
+def _key(rec: dict) -> tuple[str, int]:
+    return rec["source"], rec["copy"]
+
+
+def test_job_writes_outputs_manifest_spec_and_summary(inputs, tmp_path):
+    (inputs / "nested" / "deeper").mkdir(parents=True)
+    (inputs / "chelsea.jpg").rename(inputs / "nested" / "deeper" / "Chelsea the cat ü.JPG")
+    out = tmp_path / "out"
+    summary = run_job(MIXED_SPEC, inputs, out, workers=2, progress="off")
+    records = _records(out)
+    assert summary.status == "completed" and summary.inputs == 7 and summary.copies == 3
+    assert summary.written == 21 and summary.failed_inputs == 0
+    assert Counter(map(_key, records)) == {(src, k): 1 for src in
+                                           ["astronaut.jpg", "brick.jpg", "coffee.jpg", "hubble_deep_field.jpg",
+                                            "retina.jpg", "rocket.jpg", "nested/deeper/Chelsea the cat ü.JPG"]
+                                           for k in range(3)}, "every input exactly once per copy"
+    for rec in records:
+        assert rec["status"] == "ok" and rec["error"] is None
+        assert rec["output"] == f"{rec['source']}.aug{rec['copy']}.jpg", "same relative layout, stable names"
+        with PIL.Image.open(out / rec["output"]) as img:
+            assert img.format == "JPEG" and img.size == (96, 96)
+            assert img.mode == ("L" if rec["source"] == "brick.jpg" else "RGB"), "grayscale stays grayscale"
+        assert [p["op"] for p in rec["params"]] == [next(iter(op)) for op in MIXED_SPEC["ops"]]
+    assert load_spec(out / "_augment" / "spec.yaml") == load_spec(MIXED_SPEC)
+    saved = json.loads((out / "_augment" / "summary-local.json").read_text())
+    assert saved["status"] == "completed" and saved["written"] == 21 and saved["versions"]["torchvision"]
+    assert not list(out.rglob("*.tmp")), "no temporary files left behind"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(OP_CASES))
+def test_every_op_gives_identical_bytes_with_1_and_2_workers_and_replays_bit_exactly(name, small_samples,
+                                                                                     tmp_path):
+    params = OP_CASES[name][-1]
+    spec = one_op_spec(name, params, copies=2)
+    fill3 = any(isinstance(params.get(k), list) and len(params[k]) == 3 for k in ("fill", "value"))
+    # brick.jpg is grayscale: a colour fill cannot apply to it, and the job records that.
+    rate = 1.0 if fill3 else 0.0
+    one = run_job(spec, small_samples, tmp_path / "w1", workers=1, progress="off", max_error_rate=rate)
+    two = run_job(spec, small_samples, tmp_path / "w2", workers=2, progress="off", max_error_rate=rate)
+    assert one.written == two.written
+    assert 12 <= one.written <= 14 if fill3 else one.written == 14
+    assert tree_bytes(tmp_path / "w1") == tree_bytes(tmp_path / "w2"), "bytes do not depend on worker count"
+    recs1 = sorted(_records(tmp_path / "w1"), key=_key)
+    assert recs1 == sorted(_records(tmp_path / "w2"), key=_key)
+    manifest = tmp_path / "w2" / "_augment" / "manifest-local.jsonl"
+    for line_no, rec in enumerate(read_manifest(manifest), start=1):
+        if rec["status"] != "ok":
+            assert fill3 and rec["source"] == "brick.jpg" and f"{name} failed on a 1x" in rec["error"]
+            continue
+        result = replay(manifest, line_no, tmp_path / "replayed" / rec["output"])
+        assert result.bit_exact and result.params_match
+        assert result.out.read_bytes() == (tmp_path / "w2" / rec["output"]).read_bytes()
+
+
+def test_order_and_input_set_do_not_change_an_output(small_samples, tmp_path):
+    """An output depends on its own relative path, not on which other files are in the job."""
+    run_job(MIXED_SPEC, small_samples, tmp_path / "all", workers=1, progress="off")
+    subset = tmp_path / "subset"
+    subset.mkdir()
+    (subset / "rocket.jpg").write_bytes((small_samples / "rocket.jpg").read_bytes())
+    run_job(MIXED_SPEC, subset, tmp_path / "one", workers=1, progress="off")
+    full, single = tree_bytes(tmp_path / "all"), tree_bytes(tmp_path / "one")
+    assert single and all(full[k] == v for k, v in single.items())
+
+
+def test_a_different_seed_or_path_changes_outputs(small_samples, tmp_path):
+    run_job(MIXED_SPEC, small_samples, tmp_path / "a", workers=1, progress="off")
+    run_job({**MIXED_SPEC, "seed": 1235}, small_samples, tmp_path / "b", workers=1, progress="off")
+    a, b = tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "b")
+    assert a.keys() == b.keys() and all(a[k] != b[k] for k in a)
+
+
+def test_bad_inputs_are_recorded_with_a_reason_and_the_job_goes_on(inputs, tmp_path):
+    good = (inputs / "coffee.jpg").read_bytes()
+    (inputs / "empty.jpg").write_bytes(b"")
+    (inputs / "notes.txt").write_text("not an image")
+    (inputs / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (inputs / "random.png").write_bytes(bytes(range(256)) * 8)
+    out = tmp_path / "out"
+    summary = run_job(MIXED_SPEC, inputs, out, workers=2, progress="off", max_error_rate=0.5)
+    records = _records(out)
+    assert summary.inputs == 11 and summary.failed_inputs == 4 and summary.written == 21
+    assert len(records) == 33 and len(set(map(_key, records))) == 33
+    errors = {r["source"]: r["error"] for r in records if r["status"] == "failed"}
+    assert "empty file" in errors["empty.jpg"]
+    assert "not an image" in errors["notes.txt"] and "not an image" in errors["random.png"]
+    assert "cannot decode" in errors["truncated.jpg"] or "truncated" in errors["truncated.jpg"]
+    assert all(r["output"] is None and r["source_sha256"] for r in records if r["status"] == "failed")
+
+
+def test_too_many_bad_inputs_fail_the_job_with_reasons(inputs, tmp_path):
+    (inputs / "a.txt").write_text("x")
+    with pytest.raises(JobFailed, match=r"1 of 8 inputs failed .*a.txt: ImageError: not an image"):
+        run_job(MIXED_SPEC, inputs, tmp_path / "out", workers=1, progress="off")
+    summary = json.loads((tmp_path / "out" / "_augment" / "summary-local.json").read_text())
+    assert summary["status"] == "failed" and summary["written"] == 21, "the good outputs are kept"
+
+
+def test_outputs_of_same_named_inputs_never_collide(tmp_path, small_samples):
+    src = tmp_path / "in"
+    src.mkdir()
+    with PIL.Image.open(small_samples / "rocket.jpg") as img:
+        img.save(src / "x.jpg")
+        img.save(src / "x.png")
+        img.save(src / "x.jpg.aug0.jpg")  # a name that looks like an output
+        img.save(src / "noext", format="PNG")  # the format comes from the content
+    run_job({**MIXED_SPEC, "copies": 1}, src, tmp_path / "out", workers=1, progress="off")
+    names = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_file())
+    assert names == ["noext.aug0.png", "x.jpg.aug0.jpg", "x.jpg.aug0.jpg.aug0.jpg", "x.png.aug0.png"]
+
+
+def test_output_format_and_quality(inputs, tmp_path):
+    run_job({**MIXED_SPEC, "copies": 1, "output": {"format": "webp", "quality": 80}}, inputs, tmp_path / "o",
+            workers=1, progress="off")
+    files = [p for p in (tmp_path / "o").iterdir() if p.is_file()]
+    assert len(files) == 7 and all(p.suffix == ".webp" for p in files)
+    with PIL.Image.open(files[0]) as img:
+        assert img.format == "WEBP"
+
+
+def test_bad_arguments_fail_before_any_work(inputs, tmp_path):
+    with pytest.raises(SpecError):
+        run_job({"version": 1, "ops": ["Nope"]}, inputs, tmp_path / "o")
+    with pytest.raises(UsageError, match="not a directory"):
+        run_job("light", tmp_path / "missing", tmp_path / "o")
+    with pytest.raises(UsageError, match="must not contain each other"):
+        run_job("light", inputs, inputs / "out")
+    with pytest.raises(UsageError, match="workers"):
+        run_job("light", inputs, tmp_path / "o", workers=0)
+    assert not (tmp_path / "o").exists(), "nothing written"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match="no files"):
+        run_job("light", empty, tmp_path / "o")
+
+
+def test_refuses_to_mix_two_jobs_in_one_output_dir(inputs, tmp_path):
+    run_job(MIXED_SPEC, inputs, tmp_path / "o", workers=1, progress="off")
+    with pytest.raises(UsageError, match="already holds"):
+        run_job(MIXED_SPEC, inputs, tmp_path / "o", workers=1, progress="off")
+    run_job(MIXED_SPEC, inputs, tmp_path / "o", workers=1, progress="off", host="algo-2")
+    assert len(_records(tmp_path / "o", "algo-2")) == 21, "another host writes its own manifest"
+
+
+def test_replay_refuses_what_it_cannot_reproduce(inputs, tmp_path):
+    out = tmp_path / "o"
+    run_job(MIXED_SPEC, inputs, out, workers=1, progress="off")
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    with pytest.raises(UsageError, match="records 1 to 21"):
+        replay(manifest, 22, tmp_path / "r.jpg")
+    records = read_manifest(manifest)
+    other = next(i for i, r in enumerate(records, 1) if r["source"] != records[0]["source"])
+    with pytest.raises(UsageError, match=r"seed .* does not match"):
+        replay(manifest, other, tmp_path / "r.jpg", spec={**MIXED_SPEC, "seed": 1})
+    (inputs / records[0]["source"]).write_bytes((inputs / records[0]["source"]).read_bytes() + b"\0")
+    with pytest.raises(UsageError, match="changed since the job ran"):
+        replay(manifest, 1, tmp_path / "r.jpg")
+    assert replay(manifest, other, tmp_path / "r.jpg").bit_exact
