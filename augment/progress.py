@@ -60,8 +60,12 @@ class Progress:
         return f"progress: {self.done}/{self.total} {self.unit} ({pct:.1f}%), {rate:.1f} {self.unit}/s, ETA {eta}"
 
     def close(self) -> None:
+        """Finish the bar, or write the final plain line."""
         if self._bar is not None:
             self._bar.close()
+        elif self.mode == "lines":
+            self.stream.write(self.line() + "\n")
+            self.stream.flush()
 
 
 def _interactive(stream: TextIO) -> bool:

@@ -1,0 +1,181 @@
+"""The `augment` console script, run as users run it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from augment.engine import read_manifest
+from augment.spec import list_presets
+
+AUGMENT = Path(sys.executable).with_name("augment")
+COMMANDS = ["process", "validate", "replay", "presets", "ops", "samples"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(AUGMENT), *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def test_console_script_and_module_give_the_same_help():
+    script = run("--help")
+    module = subprocess.run([sys.executable, "-m", "augment", "--help"], capture_output=True, text=True)
+    assert script.returncode == module.returncode == 0
+    assert script.stdout == module.stdout
+    for command in COMMANDS:
+        assert command in script.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_subcommand_has_help(command):
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: augment " + command)
+    assert len(result.stdout.splitlines()) > 4
+
+
+@pytest.mark.parametrize("preset", list_presets())
+def test_validate_accepts_every_shipped_preset(preset):
+    result = run("validate", preset)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"ok: {preset}:")
+
+
+def test_presets_cover_light_strong_and_defense():
+    result = run("presets")
+    assert result.returncode == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert {"light", "strong", "defense"} <= set(names)
+    defense = run("presets", "defense").stdout
+    assert "JPEG" in defense and "RandomPosterize" in defense and "GaussianBlur" in defense
+
+
+def test_validate_names_the_wrong_op_and_field_and_exits_2(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(
+        "version: 1\nseed: 1\ncopies: 2\nops:\n"
+        "  - RandomResizedCrop: {size: 224}\n"
+        "  - RandomHorizontalFlp: {p: 0.5}\n"
+        "  - ColorJitter: {brightness: 0.4, hue: 0.7}\n"
+    )
+    result = run("validate", str(bad))
+    assert result.returncode == 2
+    assert "ops[1]: unknown op 'RandomHorizontalFlp'; did you mean 'RandomHorizontalFlip'" in result.stderr
+    assert "ops[2].ColorJitter.hue:" in result.stderr and "[-0.5, 0.5]" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("version: 1\nops: [RandomInvert\n", "not valid YAML at line"),
+        ("version: 2\nops: []\n", "version: this kit reads version 1"),
+        ("version: 1\nseed: -1\nops: []\n", "seed: must be an integer"),
+        ("version: 1\ncopys: 2\nops: []\n", "copys: unknown top-level field"),
+        ("- just a list\n", "the spec must be a mapping"),
+    ],
+)
+def test_validate_reports_malformed_files(tmp_path, text, expect):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    result = run("validate", str(path))
+    assert result.returncode == 2 and expect in result.stderr, result.stderr
+
+
+def test_validate_print_shows_the_canonical_spec():
+    result = run("validate", "light", "--print")
+    assert result.returncode == 0
+    assert "ratio: [0.75, 1.3333333333333333]" in result.stdout
+
+
+def test_missing_spec_file_is_a_usage_error(tmp_path):
+    result = run("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "no such spec file" in result.stderr and "light" in result.stderr
+
+
+def test_process_then_replay(small_samples, tmp_path):
+    out = tmp_path / "out"
+    result = run("process", "--spec", "strong", "--input-dir", str(small_samples), "--output-dir", str(out),
+                 "--workers", "2", "--copies", "2", "--seed", "5", "--format", "png")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"images:   {out}"
+    assert lines[1].startswith("manifest: ") and lines[1].endswith("_augment/manifest-local.jsonl")
+    assert lines[2].startswith("augment: 7 inputs x 2 copies -> 14 images, 0 failed inputs, in ")
+    assert lines[2].endswith(" images/s)")
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    records = read_manifest(manifest)
+    assert all(r["format"] == "png" for r in records)
+    assert {r["seed"] for r in records} and (out / "_augment" / "spec.yaml").read_text().startswith("version: 1")
+    again = tmp_path / "again.png"
+    result = run("replay", str(manifest), "--record", "4", "--out", str(again))
+    assert result.returncode == 0, result.stderr
+    assert "bit-exact" in result.stdout
+    assert again.read_bytes() == (out / records[3]["output"]).read_bytes()
+
+
+def test_replay_exits_1_when_the_bytes_differ(small_samples, tmp_path):
+    out = tmp_path / "out"
+    assert run("process", "--spec", "light", "--input-dir", str(small_samples), "--output-dir", str(out),
+               "--workers", "1").returncode == 0
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    lines = manifest.read_text().splitlines()
+    rec = json.loads(lines[0])
+    rec["output_sha256"] = "0" * 64  # as if the original was produced by other library versions
+    manifest.write_text("\n".join([json.dumps(rec), *lines[1:]]) + "\n")
+    result = run("replay", str(manifest), "--record", "1", "--out", str(tmp_path / "r.jpg"))
+    assert result.returncode == 1 and "DIFFERENT" in result.stdout
+    result = run("replay", str(manifest), "--record", "0", "--out", str(tmp_path / "r.jpg"))
+    assert result.returncode == 2 and "records 1 to 14" in result.stderr
+
+
+def test_process_fails_with_exit_1_and_a_reason_on_bad_inputs(tmp_path, small_samples):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_bytes((small_samples / "rocket.jpg").read_bytes())
+    (src / "b.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    result = run("process", "--spec", "light", "--input-dir", str(src), "--output-dir", str(tmp_path / "o"),
+                 "--workers", "1")
+    assert result.returncode == 1
+    assert "1 of 2 inputs failed" in result.stderr and "b.jpg" in result.stderr
+    ok = run("process", "--spec", "light", "--input-dir", str(src), "--output-dir", str(tmp_path / "o2"),
+             "--workers", "1", "--max-error-rate", "0.5")
+    assert ok.returncode == 0
+
+
+def test_process_rejects_bad_arguments_with_exit_2(tmp_path, small_samples):
+    result = run("process", "--spec", "light", "--input-dir", str(small_samples), "--output-dir",
+                 str(tmp_path / "o"), "--workers", "0")
+    assert result.returncode == 2 and "--workers" in result.stderr
+    result = run("process", "--spec", "light", "--input-dir", str(tmp_path / "missing"), "--output-dir",
+                 str(tmp_path / "o"))
+    assert result.returncode == 2 and "not a directory" in result.stderr
+    result = run("process", "--spec", "light", "--input-dir", str(small_samples), "--output-dir",
+                 str(tmp_path / "o"), "--quality", "101")
+    assert result.returncode == 2 and "output.quality" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_progress_lines_in_logs(small_samples, tmp_path):
+    result = run("process", "--spec", "light", "--input-dir", str(small_samples), "--output-dir",
+                 str(tmp_path / "o"), "--workers", "1", "--progress", "lines")
+    assert result.returncode == 0
+    assert "\r" not in result.stderr, "no carriage-return bars in container logs"
+
+
+def test_ops_and_samples_listings():
+    ops = run("ops")
+    assert ops.returncode == 0 and len(ops.stdout.splitlines()) == 29
+    one = run("ops", "ColorJitter")
+    assert "brightness" in one.stdout and "torchvision.transforms.v2.ColorJitter" in one.stdout
+    schema = json.loads(run("ops", "--json").stdout)
+    assert {op["name"] for op in schema} >= {"RandomApply", "AugMix", "JPEG"}
+    bad = run("ops", "ColourJitter")
+    assert bad.returncode == 2 and "did you mean 'ColorJitter'" in bad.stderr
+    samples = run("samples")
+    assert samples.returncode == 0 and "chelsea.jpg" in samples.stdout and "LICENSES.md" in samples.stdout

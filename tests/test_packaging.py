@@ -1,0 +1,80 @@
+"""Set-up: environment.yml agrees with pyproject.toml; the package data ships;
+`make demo` works end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _normalise(reqs: list[str]) -> dict[str, str]:
+    out = {}
+    for text in reqs:
+        req = Requirement(text)
+        out[re.sub(r"[-_.]+", "-", req.name).lower()] = str(req.specifier)
+    return out
+
+
+def test_environment_yml_names_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _normalise(project["dependencies"] + project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    assert any(d.startswith("python") for d in conda) and "pip" in conda
+    (pip,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    assert "-e ." in pip, "the environment installs the package itself"
+    listed = _normalise([p for p in pip if p != "-e ."])
+    assert listed == declared, "environment.yml and pyproject.toml disagree; update both together"
+
+
+def test_declared_ranges_admit_the_tested_torch():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = {Requirement(r).name: Requirement(r) for r in project["dependencies"]}
+    assert reqs["torch"].specifier.contains("2.14.1")
+    assert reqs["torchvision"].specifier.contains("0.29.1")
+
+
+def test_console_script_is_declared():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"augment": "augment.cli:main"}
+
+
+@pytest.mark.slow
+def test_wheel_ships_presets_samples_and_licences(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("augment-*.whl")
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in ["augment/presets/light.yaml", "augment/presets/strong.yaml", "augment/presets/defense.yaml",
+                     "augment/samples/LICENSES.md", "augment/samples/photos/chelsea.jpg",
+                     "augment/samples/photos/brick.jpg"]:
+        assert required in names
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_demo_augments_the_samples(tmp_path):
+    out = tmp_path / "demo"
+    result = subprocess.run(["make", "-s", "demo", f"DEMO_OUT={out}", f"VENV={Path(sys.prefix)}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-3] == f"images:   {out}"
+    assert lines[-2] == f"manifest: {out}/_augment/manifest-local.jsonl"
+    assert re.fullmatch(r"augment: 7 inputs x 2 copies -> 14 images, 0 failed inputs, in [\d.]+ s "
+                        r"\([\d.]+ images/s\)", lines[-1])
+    assert len(list(out.glob("*.aug[01].jpg"))) == 14
+    assert len((out / "_augment" / "manifest-local.jsonl").read_text().splitlines()) == 14

@@ -1,0 +1,41 @@
+"""Progress: plain lines for logs, a tqdm bar for people."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from augment.progress import Progress
+
+
+def test_plain_lines_report_count_rate_and_eta():
+    stream = io.StringIO()
+    bar = Progress(4, mode="lines", interval=0.0, stream=stream)
+    for _ in range(4):
+        bar.update()
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 5, "one line per update at interval 0, and a final one"
+    assert re.fullmatch(r"progress: 1/4 img \(25\.0%\), [\d.]+ img/s, ETA \d+m\d\ds", lines[0])
+    assert lines[-1].startswith("progress: 4/4 img (100.0%)")
+    assert "\r" not in stream.getvalue()
+
+
+def test_plain_lines_are_throttled():
+    stream = io.StringIO()
+    bar = Progress(1000, mode="lines", interval=3600, stream=stream)
+    for _ in range(1000):
+        bar.update()
+    assert stream.getvalue() == ""
+
+
+def test_bar_mode_uses_tqdm():
+    stream = io.StringIO()
+    bar = Progress(3, mode="bar", stream=stream)
+    bar.update(3)
+    bar.close()
+    assert "3/3" in stream.getvalue()
+
+
+def test_auto_mode_picks_lines_off_a_terminal():
+    assert Progress(1, stream=io.StringIO()).mode == "lines"

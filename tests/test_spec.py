@@ -1,0 +1,109 @@
+"""Spec files: YAML and JSON, top-level fields, presets, digests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from augment.errors import SpecError
+from augment.pipeline import Pipeline
+from augment.spec import dump_spec, list_presets, load_preset, load_spec, preset_text
+
+ISSUE_EXAMPLE = """\
+version: 1
+seed: 1234
+copies: 2
+ops:
+  - RandomResizedCrop: {size: [224, 224], scale: [0.5, 1.0]}
+  - RandomHorizontalFlip: {p: 0.5}
+  - ColorJitter: {brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}
+  - RandomApply: {p: 0.3, ops: [{GaussianBlur: {kernel_size: 5}}]}
+"""
+
+
+def test_yaml_and_json_files_load_to_the_same_spec(tmp_path):
+    yml = tmp_path / "s.yaml"
+    yml.write_text(ISSUE_EXAMPLE)
+    spec = load_spec(yml)
+    assert (spec.version, spec.seed, spec.copies) == (1, 1234, 2)
+    assert [next(iter(op)) for op in spec.ops] == ["RandomResizedCrop", "RandomHorizontalFlip", "ColorJitter",
+                                                   "RandomApply"]
+    js = tmp_path / "s.json"
+    js.write_text(spec.to_json())
+    assert load_spec(js) == spec
+    assert load_spec(dump_spec(spec, tmp_path / "again.yml")) == spec
+    assert load_spec(dump_spec(spec, tmp_path / "again.json")) == spec
+
+
+def test_defaults_for_seed_copies_and_output():
+    spec = load_spec({"version": 1, "ops": []})
+    assert (spec.seed, spec.copies, spec.output.format, spec.output.quality) == (0, 1, "same", 95)
+
+
+def test_digest_changes_with_any_field_and_only_then():
+    base = load_spec({"version": 1, "seed": 1, "ops": ["RandomInvert"]})
+    assert load_spec(base.to_dict()).digest == base.digest
+    assert load_spec({"version": 1, "seed": 1, "ops": [{"RandomInvert": {"p": 0.5}}]}).digest == base.digest
+    assert base.replace(seed=2).digest != base.digest
+    assert base.replace(format="png").digest != base.digest
+    assert base.replace(copies=3).digest != base.digest
+
+
+def test_replace_validates():
+    with pytest.raises(SpecError, match="copies"):
+        load_spec("light").replace(copies=0)
+
+
+@pytest.mark.parametrize(
+    ("data", "expect"),
+    [
+        ({"ops": []}, "version: required"),
+        ({"version": 1}, "ops: required"),
+        ({"version": 1, "ops": {"RandomInvert": {}}}, "ops: must be a list"),
+        ({"version": 1, "ops": [{"RandomInvert": {}, "RandomEqualize": {}}]}, "ops[0]: each op must be a mapping"),
+        ({"version": 1, "ops": [{"RandomInvert": 0.5}]}, "ops[0].RandomInvert: parameters must be a mapping"),
+        ({"version": 1, "copies": 0, "ops": []}, "copies: must be an integer in [1, 1000]"),
+        ({"version": 1, "seed": "abc", "ops": []}, "seed: must be an integer"),
+        ({"version": 1, "output": {"format": "gif"}, "ops": []}, "output.format: must be one of same, jpeg"),
+        ({"version": 1, "output": {"qualty": 3}, "ops": []}, "output: unknown field 'qualty'"),
+    ],
+)
+def test_top_level_problems_name_the_field(data, expect):
+    with pytest.raises(SpecError) as info:
+        load_spec(data)
+    assert any(p.startswith(expect) for p in info.value.problems), info.value.problems
+
+
+def test_json_syntax_errors_have_a_position(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text('{"version": 1, "ops": [}')
+    with pytest.raises(SpecError, match=r"not valid JSON: .* at line 1, column"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_presets_are_valid_and_build(name):
+    spec = load_preset(name)
+    assert load_spec(name) == spec
+    assert Pipeline(spec).to_spec() == spec
+    assert preset_text(name).startswith(f"# {name}:"), "each preset starts with a line that says what it is for"
+
+
+def test_the_promised_presets_exist_and_defense_squeezes_features():
+    assert {"light", "strong", "defense"} <= set(list_presets())
+    defense = load_preset("defense")
+    names = [next(iter(op)) for op in defense.ops]
+    assert names == ["JPEG", "RandomPosterize", "GaussianBlur"]
+    assert defense.ops[1]["RandomPosterize"]["p"] == 1.0
+    assert defense.output.format == "png"
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(SpecError, match="presets: defense, light, strong"):
+        load_spec("medium")
+
+
+def test_spec_to_dict_is_plain_json():
+    spec = load_spec("strong")
+    assert json.loads(json.dumps(spec.to_dict())) == spec.to_dict()
