@@ -203,14 +203,9 @@ def _run_in_pool(args: tuple[Any, ...], items: list[str], workers: int) -> Itera
 
 
 def _run_in_process(args: tuple[Any, ...], items: list[str]) -> Iterator[list[dict[str, Any]]]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same arithmetic as a worker process, hence the same bytes
-    try:
-        worker = _Worker(*args)
-        for rel in items:
-            yield worker.process(rel)
-    finally:
-        torch.set_num_threads(threads)
+    worker = _Worker(*args)  # Pipeline.apply runs on one thread, as in a worker process
+    for rel in items:
+        yield worker.process(rel)
 
 
 # ---------------------------------------------------------------------------

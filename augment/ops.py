@@ -221,8 +221,13 @@ def canonical_value(p: Param, value: Any) -> Any:
             lo, hi = (float(_number(p, v)) for v in _seq(value, (2,)))
         if lo > hi:
             raise _Bad("min > max")
-        _bounded(p, lo)
-        _bounded(p, hi)
+        try:
+            _bounded(p, lo)
+            _bounded(p, hi)
+        except _Bad:
+            if _is_number(value):
+                raise _Bad(f"{_num(value)} expands to [{_num(lo)}, {_num(hi)}], which is out of range") from None
+            raise
         return [lo, hi]
     if kind == "int_range":
         if _is_int(value):
@@ -603,14 +608,19 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
-def build_transform(op: dict[str, dict[str, Any]]) -> v2.Transform:
-    """Build the torchvision transform of one canonical op (children included)."""
+def build_transform(op: dict[str, dict[str, Any]], children: list[v2.Transform] | None = None) -> v2.Transform:
+    """Build the torchvision transform of one canonical op.
+
+    Args:
+        op: a canonical op, ``{Name: {param: value}}``.
+        children: for a container, its already built children (default: built here
+            from ``params["ops"]``).
+    """
     (name, params), = op.items()
     opdef = REGISTRY[name]
-    kwargs = {k: opdef.make[k](v) if k in opdef.make else v for k, v in params.items()}
+    kwargs = {k: opdef.make[k](v) if k in opdef.make else v for k, v in params.items() if k != "ops"}
     if opdef.is_container:
-        kwargs["ops"] = [build_transform(child) for child in params["ops"]]
-        kwargs["transforms"] = kwargs.pop("ops")
+        kwargs["transforms"] = children if children is not None else [build_transform(c) for c in params["ops"]]
     return opdef.cls(**kwargs)
 
 

@@ -119,15 +119,8 @@ class Pipeline:
 
     def _build(self, op: dict[str, dict[str, Any]]) -> _Node:
         (name, params), = op.items()
-        if REGISTRY[name].is_container:
-            children = [self._build(child) for child in params["ops"]]
-            transform = REGISTRY[name].cls(
-                [c.transform for c in children],
-                **{k: v for k, v in params.items() if k != "ops"},
-            )
-        else:
-            children = []
-            transform = build_transform(op)
+        children = [self._build(child) for child in params.get("ops", [])] if REGISTRY[name].is_container else []
+        transform = build_transform(op, [c.transform for c in children] if children else None)
         node = _Node(name, transform, children)
         self._observe(node)
         return node
@@ -192,7 +185,17 @@ class Pipeline:
         """
         for n in self._nodes:
             n.reset()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            out = self.transform(image)
+        threads = torch.get_num_threads()
+        if threads != 1:
+            # Some kernels reduce in parallel (the mean of adjust_contrast), and a sum's
+            # rounding depends on how it was split: one thread, as in every worker, makes
+            # a replay or a preview in a notebook give the job's exact bytes.
+            torch.set_num_threads(1)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                out = self.transform(image)
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
         return out, [n.record() for n in self._nodes]

@@ -179,3 +179,14 @@ def test_ops_and_samples_listings():
     assert bad.returncode == 2 and "did you mean 'ColorJitter'" in bad.stderr
     samples = run("samples")
     assert samples.returncode == 0 and "chelsea.jpg" in samples.stdout and "LICENSES.md" in samples.stdout
+
+
+def test_readme_validate_example_is_what_the_command_prints(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("Given this\n`broken.yaml`"):]
+    spec_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shown = section.split("$ augment validate broken.yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "broken.yaml").write_text(spec_text)
+    result = run("validate", "broken.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == shown

@@ -169,3 +169,21 @@ def test_big_random_tensors_are_summarised(rgb_image):
     _, (rec,) = Pipeline(one_op_spec("ElasticTransform", {})).apply(rgb_image, SEEDS[0])
     disp = rec["params"]["displacement"]
     assert disp["tensor"] == [1, rgb_image.shape[1], rgb_image.shape[2], 2] and len(disp["sha256"]) == 64
+
+
+def test_output_does_not_depend_on_the_callers_thread_count(rgb_image):
+    """A notebook (many torch threads) previews and replays the bytes a worker (one thread) wrote."""
+    from augment.images import decode
+    from augment.samples import sample_path
+
+    image = decode(sample_path("hubble_deep_field.jpg").read_bytes()).image  # full size, past parallel grain sizes
+    pipeline = Pipeline(one_op_spec("ColorJitter", {"contrast": 0.5, "saturation": 0.5}))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        expected = pipeline.apply(image, SEEDS[0])[0]
+        torch.set_num_threads(4)
+        assert torch.equal(pipeline.apply(image, SEEDS[0])[0], expected)
+        assert torch.get_num_threads() == 4, "the caller's setting is restored"
+    finally:
+        torch.set_num_threads(before)
