@@ -27,8 +27,9 @@ _EXPORTS = {
     # jobs
     "run_job": "augment.engine",
     "Summary": "augment.engine",
-    "read_manifest": "augment.engine",
-    "replay": "augment.engine",
+    "read_manifest": "augment.manifest",
+    "replay": "augment.replay",
+    "read_context": "augment.contract",
     "output_name": "augment.engine",
     # images and samples
     "decode": "augment.images",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "SpecError": "augment.errors",
     "UsageError": "augment.errors",
     "JobFailed": "augment.errors",
+    "JobStopped": "augment.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -10,11 +10,12 @@ import argparse
 import json
 import sys
 import textwrap
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
 from augment import __version__
-from augment.errors import AugmentError
+from augment.errors import AugmentError, JobFailed, UsageError
 
 _EPILOG = """\
 examples:
@@ -48,25 +49,46 @@ def _parser() -> argparse.ArgumentParser:
         description="Augment every file under --input-dir (recursively) with a pipeline spec. Writes "
                     "<name>.aug<copy>.<ext> in the same relative layout under --output-dir, plus "
                     "_augment/spec.yaml, _augment/manifest-<host>.jsonl (one line per input and copy) and "
-                    "_augment/summary-<host>.json. Bad inputs are recorded with a reason, never dropped.",
+                    "_augment/summary-<host>.json. Bad inputs are recorded with a reason, never dropped. "
+                    "Inside a SageMaker Processing job the defaults come from /opt/ml (its config files); "
+                    "AUGMENT_OPT_ML moves that root. Exit status: 0 done, 1 job failed, 2 usage or spec "
+                    "error, 130/143 stopped by SIGINT/SIGTERM (re-run with --resume to finish).",
     )  # fmt: skip
-    p.add_argument("--spec", required=True, help="spec file (.yaml/.yml/.json) or preset name (see `augment presets`)")
-    p.add_argument("--input-dir", required=True, help="folder of input images, read recursively")
-    p.add_argument("--output-dir", required=True, help="folder for outputs (created; must not contain the input)")
+    p.add_argument("--spec", default=None,
+                   help="spec file (.yaml/.yml/.json) or preset name (see `augment presets`); default: the file "
+                        "in the job's 'spec' processing input")
+    p.add_argument("--input-dir", default=None,
+                   help="folder of input images, read recursively (default: the job's images input, else "
+                        "/opt/ml/processing/input)")
+    p.add_argument("--output-dir", default=None,
+                   help="folder for outputs, created if missing; must not contain the input (default: the "
+                        "job's output, else /opt/ml/processing/output)")
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="worker processes, one torch thread each (default: one per CPU)")
-    p.add_argument("--host", default="local", help="names this host's manifest and summary (default: local)")
+    p.add_argument("--host", default=None,
+                   help="names this host's manifest and summary (default: current_host from "
+                        "/opt/ml/config/resourceconfig.json, else 'local')")
+    p.add_argument("--resume", action="store_true",
+                   help="finish a job this host started in --output-dir (after a crash, a kill or a stop); "
+                        "does nothing when it is complete")
     p.add_argument("--seed", type=int, default=None, help="override the spec's seed")
     p.add_argument("--copies", type=int, default=None, help="override the spec's copies per input")
     p.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None,
                    help="override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)")
     p.add_argument("--quality", type=int, default=None, help="override the spec's JPEG/WebP quality (1-100)")
+    p.add_argument("--keep-original", action="store_true", default=None,
+                   help="also copy each input, unchanged, next to its copies as <name>.orig.<ext>")
     p.add_argument("--max-error-rate", type=float, default=None,
-                   help="fail the job (exit 1) when more than this fraction of inputs fail (default: 0.01)")
+                   help="fail the job (exit 1) when more than this share of inputs fail (default: 0.01)")
     p.add_argument("--max-pixels", type=_positive_int, default=None,
-                   help="refuse inputs whose header claims more pixels than this (default: 100000000)")
+                   help="refuse inputs whose header claims more pixels than this, without decoding them "
+                        "(default: 100000000)")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
-                   help="progress display: a bar on a terminal, plain lines in logs (default: auto)")
+                   help="progress display: a bar on a terminal or in Jupyter, plain lines in logs (default: auto)")
+    p.add_argument("--progress-interval", type=float, default=5.0,
+                   help="seconds between plain progress lines (default: 5)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="log lines on stderr as text or as one JSON object per line (default: text)")
     p.set_defaults(func=_cmd_process)
 
     p = sub.add_parser("validate", help="check a spec; exit 0 if valid, 2 if not",
@@ -107,24 +129,57 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_process(args: argparse.Namespace) -> int:
+    from augment import contract
     from augment.engine import DEFAULT_MAX_ERROR_RATE, run_job
     from augment.images import DEFAULT_MAX_PIXELS
+    from augment.logs import Log
     from augment.spec import load_spec
 
-    spec = load_spec(args.spec)
-    overrides = {k: getattr(args, k) for k in ("seed", "copies", "format", "quality") if getattr(args, k) is not None}
+    log = Log(args.log_format)
+    ctx = contract.read_context()
+    if ctx.job_name:
+        log.event("job", f"job {ctx.job_name} on {ctx.instance_type}, host {ctx.current_host} of "
+                  f"{', '.join(ctx.hosts)}", job_name=ctx.job_name, current_host=ctx.current_host,
+                  hosts=list(ctx.hosts), instance_type=ctx.instance_type)
+    spec_arg = args.spec or ctx.spec_path()
+    if spec_arg is None:
+        raise UsageError("--spec is required (a spec file or a preset name) outside a job with a 'spec' input")
+    spec = load_spec(spec_arg)
+    overrides = {k: getattr(args, k) for k in ("seed", "copies", "format", "quality", "keep_original")
+                 if getattr(args, k) is not None}
     if overrides:
         spec = spec.replace(**overrides)
-    summary = run_job(
-        spec, args.input_dir, args.output_dir, workers=args.workers, host=args.host,
-        max_error_rate=DEFAULT_MAX_ERROR_RATE if args.max_error_rate is None else args.max_error_rate,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-        progress=None if args.progress == "auto" else args.progress,
-    )  # fmt: skip
-    print(f"images:   {summary.output_dir}")
-    print(f"manifest: {summary.manifest}")
-    print(summary.line())
+    input_dir = args.input_dir or (ctx.image_input() if ctx.inputs else contract.default_input_dir())
+    output_dir = args.output_dir or (ctx.image_output() if ctx.outputs else contract.default_output_dir())
+    try:
+        summary = run_job(
+            spec, input_dir, output_dir, workers=args.workers, host=args.host or ctx.current_host,
+            hosts=list(ctx.hosts), job_name=ctx.job_name, resume=args.resume,
+            max_error_rate=DEFAULT_MAX_ERROR_RATE if args.max_error_rate is None else args.max_error_rate,
+            max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+            progress=None if args.progress == "auto" else args.progress,
+            progress_interval=args.progress_interval, log=log,
+        )  # fmt: skip
+    except JobFailed as e:
+        if e.summary is not None:
+            _log_summary(log, e.summary)
+        raise
+    _log_summary(log, summary)
+    if args.log_format == "text":
+        print(f"images:   {summary.output_dir}")
+        print(f"manifest: {summary.manifest}")
+        print(summary.line())
     return 0
+
+
+def _log_summary(log: Any, summary: Any) -> None:
+    """The summary as one structured event (JSON logs); text logs print the line instead."""
+    from dataclasses import asdict
+
+    if log.fmt == "json":
+        fields = {k: v for k, v in asdict(summary).items() if k not in ("message",)}
+        log.event("summary", summary.line(), level="info" if summary.status == "completed" else "error",
+                  reason=summary.message or None, **fields)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -141,7 +196,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from augment.engine import replay
+    from augment.replay import replay
 
     result = replay(args.manifest, args.record, args.out, input_dir=args.input_dir, spec=args.spec)
     rec = result.record
@@ -209,16 +264,30 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    Errors are one readable line (or a list of spec problems), never a bare
+    traceback. Inside a container the reason also goes to ``/opt/ml/output/message``,
+    which SageMaker shows as the job's exit message.
+    """
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
     except AugmentError as e:
-        print(f"augment {args.command}: error: {e}", file=sys.stderr)
-        return e.exit_code
+        message, code = str(e), e.exit_code
     except KeyboardInterrupt:
-        print(f"augment {args.command}: interrupted", file=sys.stderr)
-        return 130
+        message, code = "interrupted", 130
+    except Exception as e:  # a bug: keep the traceback for us, and a reason for the user
+        traceback.print_exc()
+        message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
+                   "traceback above has the details")
+        code = 1
+    print(f"augment {args.command}: error: {message}", file=sys.stderr)
+    if args.command == "process":
+        from augment.contract import write_failure_message
+
+        write_failure_message(message)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

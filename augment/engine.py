@@ -1,4 +1,4 @@
-"""Process many images: workers, outputs, manifest, summary, replay.
+"""Process many images: workers, outputs, manifest, summary, resume, graceful stop.
 
 Output layout under the output directory::
 
@@ -13,9 +13,24 @@ The output name keeps the input's whole file name (extension included) and adds
 recovers (path, copy, format), so two different outputs can never share a name, and
 ``chelsea.png`` and ``chelsea.jpg`` never overwrite each other.
 
+With ``keep_original`` each input is also copied byte for byte as
+``<name>.orig.<ext>`` (``ext`` from its detected format); the ``orig`` tag can never be
+read as a copy index, so originals cannot collide with augmented outputs either.
+
 Every image is written to a temporary file and renamed into place; its manifest
 line is written only after the rename, so a line with ``"status": "ok"`` always points
-at a complete file.
+at a complete file (see :mod:`augment.manifest`).
+
+**Resume.** A job killed at any moment (SIGKILL included) is finished by running it
+again with ``resume=True``: the torn manifest tail is cut off, stale temporary files
+are removed, and exactly the (input, copy) pairs without a record are processed. As
+outputs depend only on (spec, path, copy), the result equals an uninterrupted run
+byte for byte, with one record per (input, copy). A resume with another spec is
+refused.
+
+**Stop.** SIGTERM (what ``StopProcessingJob`` sends) or SIGINT stops submitting work;
+in-flight inputs finish and are recorded, the manifest is synced, and the job ends
+with :class:`~augment.errors.JobStopped`.
 """
 
 from __future__ import annotations
@@ -25,17 +40,21 @@ import json
 import multiprocessing
 import os
 import platform
-import sys
+import resource
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from augment.errors import JobFailed, UsageError
+from augment import manifest as mf
+from augment.errors import JobFailed, JobStopped, UsageError
 from augment.images import (
     DEFAULT_MAX_PIXELS,
     EXTENSIONS,
@@ -46,16 +65,28 @@ from augment.images import (
     list_images,
     output_format,
 )
-from augment.pipeline import Pipeline, derive_seed
+from augment.logs import Log
+from augment.manifest import ORIGINAL
+from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.progress import Progress
 from augment.spec import Spec, dump_spec, load_spec
 
 META_DIR = "_augment"
 DEFAULT_MAX_ERROR_RATE = 0.01
+"""Default share of inputs that may fail before the job fails: a few corrupt files in
+a large bucket are normal, one in a hundred says something is systematically wrong
+(a wrong prefix, a format the decoder lacks, a spec that does not fit the images)."""
+ORIGINAL_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 
 
 def output_name(rel_path: str, copy: int, fmt: str) -> str:
-    """The output path (relative to the output root) of one (input, copy)."""
+    """The output path (relative to the output root) of one (input, copy).
+
+    ``copy`` is :data:`~augment.manifest.ORIGINAL` for a kept original, whose
+    ``fmt`` is the input's own (detected) format.
+    """
+    if copy == ORIGINAL:
+        return f"{rel_path}.orig.{ORIGINAL_EXTENSIONS.get(fmt, fmt.lower())}"
     return f"{rel_path}.aug{copy}.{EXTENSIONS[fmt]}"
 
 
@@ -86,16 +117,19 @@ def versions() -> dict[str, str]:
 
 @dataclass
 class Summary:
-    """What a job did. Written to ``_augment/summary-<host>.json``.
+    """What a job did. Written to ``_augment/summary-<host>.json`` at the start (status
+    ``running``) and at the end.
 
     Attributes:
-        status: ``running``, ``completed`` or ``failed``.
+        status: ``running``, ``completed``, ``failed`` or ``stopped``.
         inputs: files found under the input directory.
         copies: augmented variants per input.
-        written: augmented images written.
-        failed_inputs: inputs that produced no output, each recorded with a reason.
-        seconds: wall time of the processing.
-        images_per_s: ``written / seconds``.
+        written: augmented images recorded as written (this run and earlier ones).
+        failed_inputs: inputs with a failed record, each with a reason in the manifest.
+        failures_by_reason: ``{reason code: inputs}``.
+        resumed_records: records already in the manifest when this run started.
+        seconds, images_per_s: wall time of this run, and its augmented images per second.
+        peak_worker_rss_mb: the largest resident memory of any worker (MiB).
     """
 
     host: str
@@ -103,14 +137,23 @@ class Summary:
     output_dir: str
     spec_digest: str
     workers: int
+    hosts: list[str] = field(default_factory=list)
+    job_name: str | None = None
     status: str = "running"
     inputs: int = 0
     copies: int = 0
     written: int = 0
+    originals: int = 0
     failed_inputs: int = 0
     failed_records: int = 0
+    failures_by_reason: dict[str, int] = field(default_factory=dict)
+    resumed_records: int = 0
+    processed_inputs: int = 0
     seconds: float = 0.0
     images_per_s: float = 0.0
+    peak_worker_rss_mb: float = 0.0
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    max_pixels: int = DEFAULT_MAX_PIXELS
     manifest: str = ""
     spec_path: str = ""
     message: str = ""
@@ -118,8 +161,10 @@ class Summary:
 
     def line(self) -> str:
         """The one-line summary printed at the end of a job."""
+        resumed = f", {self.resumed_records} records from before" if self.resumed_records else ""
         return (f"augment: {self.inputs} inputs x {self.copies} copies -> {self.written} images, "
-                f"{self.failed_inputs} failed inputs, in {self.seconds:.1f} s ({self.images_per_s:.1f} images/s)")
+                f"{self.failed_inputs} failed inputs{resumed}, in {self.seconds:.1f} s "
+                f"({self.images_per_s:.1f} images/s)")
 
 
 # ---------------------------------------------------------------------------
@@ -133,40 +178,58 @@ class _Worker:
         self.output_dir = Path(output_dir)
         self.max_pixels = max_pixels
 
-    def process(self, rel: str) -> list[dict[str, Any]]:
-        """Augment every copy of one input; return its manifest records (never raises
-        for a bad input: the reason goes into the records)."""
+    def process(self, rel: str, copies: tuple[int, ...]) -> list[dict[str, Any]]:
+        """Make the given copies of one input (``ORIGINAL`` for the kept original) and
+        return their manifest records. A bad input never raises: its reason goes
+        into the records."""
         spec = self.pipeline.spec
-        base = {"source": rel, "source_sha256": None}
+        base: dict[str, Any] = {"source": rel, "source_sha256": None}
         try:
             data = (self.input_dir / rel).read_bytes()
             base["source_sha256"] = hashlib.sha256(data).hexdigest()
             decoded = decode(data, self.max_pixels)
-        except (ImageError, OSError) as e:
-            return [_failed(base, rel, spec.seed, k, f"{type(e).__name__}: {e}") for k in range(spec.copies)]
+        except ImageError as e:
+            return [_failed(base, spec.seed, k, str(e), e.reason) for k in copies]
+        except OSError as e:
+            return [_failed(base, spec.seed, k, f"cannot read: {e}", "unreadable") for k in copies]
         fmt = output_format(spec.output.format, decoded.format)
         records = []
-        for k in range(spec.copies):
-            seed = derive_seed(spec.seed, rel, k)
+        for k in copies:
             try:
+                if k == ORIGINAL:
+                    name = output_name(rel, k, decoded.format)
+                    atomic_write_bytes(self.output_dir / name, data)
+                    records.append({**base, "copy": k, "output": name, "output_sha256": base["source_sha256"],
+                                    "seed": None, "params": None, "status": "ok", "error": None, "reason": None,
+                                    "format": decoded.format.lower(), "size": list(decoded.image.shape[:0:-1])})
+                    continue
+                seed = derive_seed(spec.seed, rel, k)
                 out, params = self.pipeline.apply(decoded.image, seed)
                 blob = encode(out, fmt, spec.output.quality)
                 name = output_name(rel, k, fmt)
                 atomic_write_bytes(self.output_dir / name, blob)
-            except Exception as e:  # recorded in the manifest and counted, never hidden
-                records.append(_failed(base, rel, spec.seed, k, f"{type(e).__name__}: {e}"))
+            except OpFailed as e:
+                records.append(_failed(base, spec.seed, k, str(e), "op_failed"))
+                continue
+            except OSError as e:
+                records.append(_failed(base, spec.seed, k, f"cannot write: {e}", "write_failed"))
                 continue
             records.append({
                 **base, "copy": k, "output": name, "output_sha256": hashlib.sha256(blob).hexdigest(),
-                "seed": seed, "params": params, "status": "ok", "error": None,
+                "seed": seed, "params": params, "status": "ok", "error": None, "reason": None,
                 "format": fmt, "size": [int(out.shape[-1]), int(out.shape[-2])],
             })  # fmt: skip
         return records
 
 
-def _failed(base: dict[str, Any], rel: str, spec_seed: int, copy: int, error: str) -> dict[str, Any]:
-    return {**base, "copy": copy, "output": None, "output_sha256": None, "seed": derive_seed(spec_seed, rel, copy),
-            "params": None, "status": "failed", "error": error}
+def _failed(base: dict[str, Any], spec_seed: int, copy: int, error: str, reason: str) -> dict[str, Any]:
+    seed = None if copy == ORIGINAL else derive_seed(spec_seed, base["source"], copy)
+    return {**base, "copy": copy, "output": None, "output_sha256": None, "seed": seed, "params": None,
+            "status": "failed", "error": error, "reason": reason}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 _WORKER: _Worker | None = None
@@ -174,27 +237,35 @@ _WORKER: _Worker | None = None
 
 def _init_worker(spec: dict[str, Any], input_dir: str, output_dir: str, max_pixels: int) -> None:
     global _WORKER
+    # The parent coordinates a stop: workers finish their image instead of dying mid-write.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     torch.set_num_threads(1)
     _WORKER = _Worker(spec, input_dir, output_dir, max_pixels)
 
 
-def _work(rel: str) -> list[dict[str, Any]]:
+def _work(rel: str, copies: tuple[int, ...]) -> tuple[list[dict[str, Any]], float]:
     assert _WORKER is not None
-    return _WORKER.process(rel)
+    return _WORKER.process(rel, copies), _peak_rss_mb()
 
 
-def _run_in_pool(args: tuple[Any, ...], items: list[str], workers: int) -> Iterator[list[dict[str, Any]]]:
+Task = tuple[str, tuple[int, ...]]
+Result = tuple[list[dict[str, Any]], float]
+
+
+def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _Stop) -> Iterator[Result]:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["augment.engine"])
-    window = workers * 4
+    window = workers * 4  # bounded: memory does not grow with the number of inputs
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=args) as pool:
-        todo = iter(items)
-        pending: set[Future[list[dict[str, Any]]]] = set()
+        todo = iter(tasks)
+        pending: set[Future[Result]] = set()
         while True:
-            for rel in todo:
-                pending.add(pool.submit(_work, rel))
-                if len(pending) >= window:
+            while not stop.signum and len(pending) < window:
+                task = next(todo, None)
+                if task is None:
                     break
+                pending.add(pool.submit(_work, *task))
             if not pending:
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -202,10 +273,35 @@ def _run_in_pool(args: tuple[Any, ...], items: list[str], workers: int) -> Itera
                 yield fut.result()
 
 
-def _run_in_process(args: tuple[Any, ...], items: list[str]) -> Iterator[list[dict[str, Any]]]:
+def _run_in_process(args: tuple[Any, ...], tasks: list[Task], stop: _Stop) -> Iterator[Result]:
     worker = _Worker(*args)  # Pipeline.apply runs on one thread, as in a worker process
-    for rel in items:
-        yield worker.process(rel)
+    for task in tasks:
+        if stop.signum:
+            return
+        yield worker.process(*task), _peak_rss_mb()
+
+
+class _Stop:
+    """Records the first SIGTERM/SIGINT; a second SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = self.signum or signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
 
 
 # ---------------------------------------------------------------------------
@@ -220,6 +316,29 @@ def _check_dirs(input_dir: Path, output_dir: Path) -> None:
                          "outputs would be read back as inputs")
 
 
+def _previous_records(spec: Spec, meta: Path, manifest_path: Path, resume: bool) -> list[dict[str, Any]]:
+    """Check an output directory that may hold earlier work; return the records to keep."""
+    spec_path = meta / "spec.yaml"
+    if spec_path.exists():
+        old = load_spec(spec_path)
+        if old.digest != spec.digest:
+            raise UsageError(
+                f"{meta.parent} holds a job made with another spec ({spec_path}, digest {old.digest[:12]}; this "
+                f"spec: {spec.digest[:12]}). Outputs of two specs must not mix: use a new --output-dir.")
+    if not manifest_path.exists():
+        return []
+    if not resume:
+        raise UsageError(f"{manifest_path} exists: this output directory already holds this host's job. "
+                         "Pass --resume to finish it, or use a new --output-dir.")
+    return mf.read_manifest(manifest_path)
+
+
+def _remove_stale_temps(output_dir: Path) -> None:
+    for tmp in output_dir.rglob(".*.tmp"):
+        if tmp.is_file():
+            tmp.unlink()
+
+
 def run_job(
     spec: Spec | str | dict[str, Any],
     input_dir: str | Path,
@@ -227,34 +346,46 @@ def run_job(
     *,
     workers: int | None = None,
     host: str = "local",
+    hosts: list[str] | None = None,
+    job_name: str | None = None,
+    resume: bool = False,
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: str | None = None,
+    progress_interval: float = 10.0,
+    log: Log | None = None,
 ) -> Summary:
     """Augment every file under ``input_dir`` into ``output_dir``.
 
     Args:
         spec: a :class:`~augment.spec.Spec`, spec data, a spec file or a preset name.
         input_dir: read recursively; every regular file is an input.
-        output_dir: created if missing; must not hold a manifest of this host yet.
+        output_dir: created if missing.
         workers: worker processes (default: one per CPU); each uses one torch thread.
         host: names this host's manifest and summary, so hosts sharing an output
             prefix never overwrite each other.
-        max_error_rate: the job fails when more than this fraction of inputs fail.
+        hosts, job_name: recorded in the summary (from the job's config files).
+        resume: finish the job this host started in ``output_dir`` (see module docs).
+        max_error_rate: the job fails when more than this share of inputs fail.
         max_pixels: inputs larger than this (from the header) are refused unread.
         progress: ``bar``, ``lines``, ``off`` or ``None`` (auto).
+        progress_interval: seconds between plain progress lines.
+        log: where events go (default: text lines on stderr).
 
     Returns:
         The :class:`Summary`, also written to ``_augment/summary-<host>.json``.
 
     Raises:
         SpecError: invalid spec (before anything is read).
-        UsageError: bad directories or arguments (before anything is written).
-        JobFailed: more inputs failed than ``max_error_rate`` allows; outputs and
-            manifest are complete for everything that succeeded.
+        UsageError: bad directories or arguments, or an output directory that holds
+            another job (before anything is written).
+        JobFailed: more inputs failed than ``max_error_rate`` allows, or a worker
+            died; everything recorded so far is intact.
+        JobStopped: SIGTERM or SIGINT; re-run with ``resume=True`` to finish.
     """
     spec = load_spec(spec)
     Pipeline(spec)  # build once here, so a spec torchvision refuses fails before any work
+    log = log or Log()
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     _check_dirs(input_dir, output_dir)
     workers = default_workers() if workers is None else workers
@@ -264,143 +395,81 @@ def run_job(
         raise UsageError(f"--max-error-rate must be in [0, 1], got {max_error_rate}")
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
-    if manifest_path.exists():
-        raise UsageError(f"{manifest_path} exists: this output directory already holds this host's job; "
-                         "use a new --output-dir or delete the old one")
+    previous = _previous_records(spec, meta, manifest_path, resume)
     items = list_images(input_dir)
     if not items:
         raise UsageError(f"--input-dir {input_dir}: no files found")
 
+    wanted = tuple(range(spec.copies)) + ((ORIGINAL,) if spec.output.keep_original else ())
+    done: dict[str, set[int]] = {}
+    for rec in previous:
+        done.setdefault(rec["source"], set()).add(rec["copy"])
+    tasks = [(rel, missing) for rel in items
+             if (missing := tuple(k for k in wanted if k not in done.get(rel, ())))]
     meta.mkdir(parents=True, exist_ok=True)
-    spec_path = dump_spec(spec, meta / "spec.yaml")
-    summary = Summary(host=host, input_dir=str(input_dir.resolve()), output_dir=str(output_dir.resolve()),
-                      spec_digest=spec.digest, workers=workers, inputs=len(items), copies=spec.copies,
-                      manifest=str(manifest_path), spec_path=str(spec_path))
+    if previous:
+        _remove_stale_temps(output_dir)
+    summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
+                      output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
+                      inputs=len(items), copies=spec.copies, resumed_records=len(previous),
+                      max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
+                      spec_path=str(meta / "spec.yaml"))
+    dump_spec(spec, meta / "spec.yaml")
     summary_path = meta / f"summary-{host}.json"
     _write_summary(summary, summary_path)
+    log.event("start", f"{len(items)} inputs x {spec.copies} copies on {workers} workers, host {host}; "
+              f"{len(tasks)} inputs to do" + (f" ({len(previous)} records from before)" if previous else ""),
+              inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
+              resumed_records=len(previous), spec_digest=spec.digest)
 
     args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
-    results = _run_in_process(args, items) if workers == 1 else _run_in_pool(args, items, workers)
-    bar = Progress(len(items), mode=progress)
+    records = list(previous)
+    bar = Progress(len(tasks), mode=progress, interval=progress_interval,
+                   emit=lambda text, fields: log.event("progress", text, **fields))
     start = time.monotonic()
-    failures: list[str] = []
-    with open(manifest_path, "a", encoding="utf-8") as manifest:
-        for records in results:
-            manifest.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
-            ok = sum(r["status"] == "ok" for r in records)
-            summary.written += ok
-            summary.failed_records += len(records) - ok
-            if not ok:
-                summary.failed_inputs += 1
-                failures.append(f"{records[0]['source']}: {records[0]['error']}")
-            bar.update()
-        manifest.flush()
-        os.fsync(manifest.fileno())
-    bar.close()
+    with _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
+        results = _run_in_process(args, tasks, stop) if workers == 1 else _run_in_pool(args, tasks, workers, stop)
+        try:
+            for new, rss in results:
+                mf.write_records(manifest, new)
+                records.extend(new)
+                summary.processed_inputs += 1
+                summary.peak_worker_rss_mb = max(summary.peak_worker_rss_mb, round(rss, 1))
+                bar.update(errors=int(any(r["status"] != "ok" for r in new)))
+        except BrokenProcessPool:
+            summary.status = "failed"
+            summary.message = ("a worker process died (killed for memory? see the logs); everything recorded in "
+                               f"{manifest_path} is intact: re-run with --resume to finish")
+        finally:
+            mf.sync(manifest)
+            bar.close()
     summary.seconds = round(time.monotonic() - start, 3)
-    summary.images_per_s = round(summary.written / summary.seconds, 2) if summary.seconds else 0.0
+    counts = mf.tally(records)
+    first_failures = counts.pop("first_failures")
+    for key, value in counts.items():
+        setattr(summary, key, value)
+    new_images = summary.written - mf.tally(previous)["written"]
+    summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
     rate = summary.failed_inputs / summary.inputs
-    summary.status = "completed" if rate <= max_error_rate else "failed"
-    if summary.status == "failed":
-        shown = "; ".join(failures[:3]) + ("; ..." if len(failures) > 3 else "")
+    if stop.signum and summary.status == "running":
+        summary.status = "stopped"
+        summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
+                           f"{len(tasks)} inputs; everything recorded is intact: re-run with --resume to finish")
+    elif summary.status == "running" and rate > max_error_rate:
+        summary.status = "failed"
+        shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")
         summary.message = (f"{summary.failed_inputs} of {summary.inputs} inputs failed ({rate:.1%}), more than "
                            f"--max-error-rate {max_error_rate:.1%} allows. First: {shown}. Every reason is in "
                            f"{manifest_path}; fix or remove those files, or raise --max-error-rate.")
+    elif summary.status == "running":
+        summary.status = "completed"
     _write_summary(summary, summary_path)
+    if summary.status == "stopped":
+        raise JobStopped(summary.message, stop.signum or signal.SIGTERM, summary=summary)
     if summary.status == "failed":
-        raise JobFailed(summary.message)
+        raise JobFailed(summary.message, summary=summary)
     return summary
 
 
 def _write_summary(summary: Summary, path: Path) -> None:
     atomic_write_bytes(path, (json.dumps(asdict(summary), indent=2) + "\n").encode())
-
-
-# ---------------------------------------------------------------------------
-# Manifest reading and replay.
-
-
-def read_manifest(path: str | Path) -> list[dict[str, Any]]:
-    """Every complete record of a manifest. A last line cut short by a crash is ignored."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break  # a write interrupted by a kill: not a record
-            records.append(json.loads(line))
-    return records
-
-
-@dataclass
-class ReplayResult:
-    """Outcome of :func:`replay`.
-
-    Attributes:
-        record: the manifest record replayed.
-        out: where the re-created image was written.
-        sha256: SHA-256 of the re-created bytes.
-        bit_exact: the bytes equal the original output's (by recorded SHA-256).
-        params_match: torchvision drew the same parameters as recorded.
-    """
-
-    record: dict[str, Any]
-    out: Path
-    sha256: str
-    bit_exact: bool
-    params_match: bool
-
-
-def replay(
-    manifest: str | Path,
-    record: int,
-    out: str | Path,
-    *,
-    input_dir: str | Path | None = None,
-    spec: Spec | str | Path | None = None,
-) -> ReplayResult:
-    """Re-create one output of a job from its manifest record.
-
-    Args:
-        manifest: a ``manifest-<host>.jsonl``.
-        record: the record's line number in the manifest, from 1.
-        out: where to write the re-created image.
-        input_dir: the job's input root (default: the one in the job's summary).
-        spec: the job's spec (default: ``spec.yaml`` beside the manifest).
-
-    Raises:
-        UsageError: no such record, a failed record, missing input or spec, or an
-            input whose bytes changed since the job ran.
-    """
-    manifest = Path(manifest)
-    if not manifest.is_file():
-        raise UsageError(f"manifest {manifest}: no such file")
-    records = read_manifest(manifest)
-    if not 1 <= record <= len(records):
-        raise UsageError(f"--record {record}: the manifest has records 1 to {len(records)}")
-    rec = records[record - 1]
-    if rec["status"] != "ok":
-        raise UsageError(f"record {record} ({rec['source']}, copy {rec['copy']}) failed in the job, "
-                         f"so there is no output to re-create: {rec['error']}")
-    spec = load_spec(spec if spec is not None else manifest.parent / "spec.yaml")
-    if input_dir is None:
-        summary_path = manifest.parent / manifest.name.replace("manifest-", "summary-").replace(".jsonl", ".json")
-        if not summary_path.is_file():
-            raise UsageError(f"no {summary_path.name} beside the manifest; pass --input-dir")
-        input_dir = json.loads(summary_path.read_text())["input_dir"]
-    source = Path(input_dir) / rec["source"]
-    if not source.is_file():
-        raise UsageError(f"input {source} not found; pass --input-dir with the job's input root")
-    data = source.read_bytes()
-    if hashlib.sha256(data).hexdigest() != rec["source_sha256"]:
-        raise UsageError(f"input {source} changed since the job ran (SHA-256 differs)")
-    seed = derive_seed(spec.seed, rec["source"], rec["copy"])
-    if seed != rec["seed"]:
-        raise UsageError(f"record {record}: seed {rec['seed']} does not match this spec (expected {seed}); "
-                         "is this the job's spec?")
-    decoded = decode(data, max_pixels=sys.maxsize)  # the job already accepted this input
-    image, params = Pipeline(spec).apply(decoded.image, seed)
-    blob = encode(image, rec["format"], spec.output.quality)
-    out = Path(out)
-    atomic_write_bytes(out, blob)
-    digest = hashlib.sha256(blob).hexdigest()
-    return ReplayResult(rec, out, digest, digest == rec["output_sha256"], params == rec["params"])

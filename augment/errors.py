@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AugmentError(Exception):
     """Base class of the errors the kit raises on purpose."""
@@ -34,6 +36,25 @@ class UsageError(AugmentError):
 
 
 class JobFailed(AugmentError):
-    """The job ran but its result is not acceptable (for example too many bad inputs)."""
+    """The job ran but its result is not acceptable (for example too many bad inputs).
+
+    Attributes:
+        summary: the job's :class:`~augment.engine.Summary`, where there is one.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, summary: Any = None) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class JobStopped(JobFailed):
+    """SIGTERM or SIGINT stopped the job; what was recorded is intact.
+
+    The exit status is the shell's convention for that signal (143, 130).
+    """
+
+    def __init__(self, message: str, signum: int, summary: Any = None) -> None:
+        super().__init__(message, summary)
+        self.exit_code = 128 + int(signum)

@@ -1,24 +1,44 @@
 """Listing, decoding and encoding images, and atomic writes.
 
-Decoding policy (what the pipeline sees):
+Decoding policy (what the pipeline sees), applied in this order:
 
-* The format is detected from the content, never from the file name.
-* Multi-frame files (GIF, multi-page TIFF) contribute their first frame.
-* EXIF orientation is applied first, so a photo is augmented the way it is shown.
-* Grayscale inputs (modes ``1``, ``L``, ``I``, ``I;16``, ``F``) stay one channel;
-  every other mode becomes RGB.
-* A pixel limit is checked from the header before any pixel is decoded.
+1. The format is detected from the content, never from the file name.
+2. The size in the header is checked against the pixel limit before any pixel is
+   decoded, so a file that claims 65000 x 65000 pixels is refused unread.
+3. Multi-frame files (GIF, multi-page TIFF) contribute their first frame.
+4. EXIF orientation is applied, so a photo is augmented the way it is shown.
+5. Modes:
+
+   ========================  =============================================
+   input mode                what the pipeline gets
+   ========================  =============================================
+   ``RGB``                   RGB
+   ``L``, ``1``              L (one channel; ``1`` becomes 0 / 255)
+   ``I;16*``, ``I`` (16-bit) L, scaled from 0-65535 to 0-255 (not clipped)
+   ``F`` (float)             L, clipped to 0-255
+   ``LA``, ``La``            L, flattened onto white by its alpha
+   ``RGBA``, ``RGBa``, ``P``  RGB; alpha (or palette transparency) flattened
+   with transparency         onto white
+   ``P``                     RGB
+   ``CMYK``, ``YCbCr``,      RGB, by Pillow's conversion (an embedded ICC
+   ``LAB``, ``HSV``          profile is not applied)
+   ========================  =============================================
+
+   Alpha is flattened before augmenting because the ops' fills, the JPEG output and
+   most training code have no alpha; flattening onto white matches how the image is
+   seen on a page. Grayscale stays one channel so a grayscale dataset stays grayscale.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import PIL.Image
 import PIL.ImageOps
 import torch
@@ -28,13 +48,21 @@ from torchvision.transforms.v2 import functional as F
 DEFAULT_MAX_PIXELS = 100_000_000
 """Largest image (width x height) decoded by default: a 10000 x 10000 photo fits."""
 
-_GRAY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "F"}
 _SAME_FORMAT = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
 class ImageError(ValueError):
-    """An input cannot be used; the message says why (recorded in the manifest)."""
+    """An input cannot be used; the message says why (recorded in the manifest).
+
+    Attributes:
+        reason: a short code for counting failures by kind: ``empty``,
+            ``not_an_image``, ``too_large`` or ``undecodable``.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -76,26 +104,50 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
         ImageError: empty, unrecognised, truncated or too large.
     """
     if not data:
-        raise ImageError("empty file (0 bytes)")
+        raise ImageError("empty", "empty file (0 bytes)")
+    pil_limit = PIL.Image.MAX_IMAGE_PIXELS
+    PIL.Image.MAX_IMAGE_PIXELS = None  # our own limit below replaces Pillow's warning
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
-            img = PIL.Image.open(io.BytesIO(data))
-            fmt = img.format or "unknown"
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ImageError(f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} (refused unread)")
-            img.seek(0)
-            img = PIL.ImageOps.exif_transpose(img)
-            mode = img.mode
-            img = img.convert("L" if mode in _GRAY_MODES else "RGB")
+        img = PIL.Image.open(io.BytesIO(data))
+        fmt = img.format or "unknown"
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageError("too_large", f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
+                             "(refused from the header, not decoded; raise --max-pixels to accept it)")
+        img.seek(0)
+        img = PIL.ImageOps.exif_transpose(img)
+        mode = img.mode
+        img = _to_l_or_rgb(img)
     except ImageError:
         raise
     except PIL.UnidentifiedImageError:
-        raise ImageError("not an image (no known image format in the content)") from None
-    except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError, EOFError) as e:
-        raise ImageError(f"cannot decode: {e}") from None
+        raise ImageError("not_an_image", "not an image (no known image format in the content)") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as e:
+        raise ImageError("undecodable", f"cannot decode: {e}") from None
+    finally:
+        PIL.Image.MAX_IMAGE_PIXELS = pil_limit
     return Decoded(tv_tensors.Image(F.pil_to_tensor(img)), fmt, mode)
+
+
+def _to_l_or_rgb(img: PIL.Image.Image) -> PIL.Image.Image:
+    mode = img.mode
+    if mode in ("L", "RGB"):
+        img.load()
+        return img
+    if mode == "P" and "transparency" in img.info:
+        img, mode = img.convert("RGBA"), "RGBA"
+    if mode in ("LA", "La", "RGBA", "RGBa", "PA"):
+        gray = mode in ("LA", "La")
+        base = PIL.Image.new("L" if gray else "RGB", img.size, 255 if gray else (255, 255, 255))
+        base.paste(img.convert("L" if gray else "RGB"), mask=img.getchannel("A"))
+        return base
+    if mode.startswith("I"):
+        values = np.asarray(img).astype(np.int64)
+        scaled = (np.clip(values, 0, 65535) + 128) // 257
+        return PIL.Image.fromarray(scaled.astype(np.uint8), "L")
+    if mode in ("1", "F"):
+        return img.convert("L")
+    return img.convert("RGB")
 
 
 def output_format(requested: str, source_format: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 
 def _fmt_seconds(s: float) -> str:
@@ -22,14 +23,18 @@ class Progress:
         mode: ``"bar"`` (tqdm), ``"lines"`` (a plain line every ``interval`` seconds),
             ``"off"``, or ``None`` to pick ``bar`` on a TTY or in Jupyter and ``lines`` otherwise.
         interval: seconds between plain lines.
-        stream: where lines go (default stderr).
+        stream: where the bar or lines go (default stderr).
+        emit: writes one plain line with its fields (default: to ``stream``); the job
+            passes its logger so ``--log-format json`` applies to progress too.
     """
 
     def __init__(self, total: int, unit: str = "img", mode: str | None = None, interval: float = 10.0,
-                 stream: TextIO | None = None) -> None:
+                 stream: TextIO | None = None, emit: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.total, self.unit, self.interval = total, unit, interval
         self.stream = stream or sys.stderr
+        self.emit = emit or self._write
         self.done = 0
+        self.errors = 0
         self.start = self._last = time.monotonic()
         if mode is None:
             mode = "bar" if _interactive(self.stream) else "lines"
@@ -40,32 +45,43 @@ class Progress:
 
             self._bar = tqdm(total=total, unit=unit, file=self.stream, smoothing=0.1)
 
-    def update(self, n: int = 1) -> None:
+    def _write(self, line: str, fields: dict[str, Any]) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def update(self, n: int = 1, errors: int = 0) -> None:
+        """Count ``n`` finished inputs, ``errors`` of which failed."""
         self.done += n
+        self.errors += errors
         if self._bar is not None:
             self._bar.update(n)
+            if errors:
+                self._bar.set_postfix(errors=self.errors, refresh=False)
         elif self.mode == "lines":
             now = time.monotonic()
             if now - self._last >= self.interval:
                 self._last = now
-                self.stream.write(self.line() + "\n")
-                self.stream.flush()
+                self.emit(*self.line())
 
-    def line(self) -> str:
-        """One plain progress line: done/total, percent, rate, ETA."""
+    def line(self) -> tuple[str, dict[str, Any]]:
+        """One plain progress line (done/total, percent, rate, ETA, errors) and its fields."""
         elapsed = max(time.monotonic() - self.start, 1e-9)
         rate = self.done / elapsed
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        eta = _fmt_seconds((self.total - self.done) / rate) if rate > 0 else "?"
-        return f"progress: {self.done}/{self.total} {self.unit} ({pct:.1f}%), {rate:.1f} {self.unit}/s, ETA {eta}"
+        eta_s = (self.total - self.done) / rate if rate > 0 else None
+        eta = "?" if eta_s is None else _fmt_seconds(eta_s)
+        text = (f"progress: {self.done}/{self.total} {self.unit} ({pct:.1f}%), {rate:.1f} {self.unit}/s, "
+                f"ETA {eta}, {self.errors} errors")
+        fields = {"done": self.done, "total": self.total, "rate": round(rate, 2),
+                  "eta_s": None if eta_s is None else round(eta_s), "errors": self.errors}
+        return text, fields
 
     def close(self) -> None:
         """Finish the bar, or write the final plain line."""
         if self._bar is not None:
             self._bar.close()
         elif self.mode == "lines":
-            self.stream.write(self.line() + "\n")
-            self.stream.flush()
+            self.emit(*self.line())
 
 
 def _interactive(stream: TextIO) -> bool:

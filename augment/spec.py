@@ -35,6 +35,7 @@ MAX_SEED = 2**63 - 1
 MAX_COPIES = 1000
 FORMATS = ("same", "jpeg", "png", "webp")
 _TOP_KEYS = ("version", "seed", "copies", "output", "ops")
+_OUTPUT_KEYS = ("format", "quality", "keep_original")
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,13 @@ class OutputOptions:
         format: ``same`` (JPEG, PNG and WebP inputs keep their format; everything
             else becomes PNG), ``jpeg``, ``png`` or ``webp``.
         quality: JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+        keep_original: also copy each input, byte for byte, next to its augmented
+            copies (as ``<name>.orig.<ext>``).
     """
 
     format: str = "same"
     quality: int = 95
+    keep_original: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,8 @@ class Spec:
             "version": self.version,
             "seed": self.seed,
             "copies": self.copies,
-            "output": {"format": self.output.format, "quality": self.output.quality},
+            "output": {"format": self.output.format, "quality": self.output.quality,
+                       "keep_original": self.output.keep_original},
             "ops": json.loads(json.dumps(list(self.ops))),
         }
 
@@ -88,7 +93,7 @@ class Spec:
         """A copy with top-level fields changed, validated again."""
         data = self.to_dict()
         for key, value in changes.items():
-            if key in ("format", "quality"):
+            if key in _OUTPUT_KEYS:
                 data["output"][key] = value
             else:
                 data[key] = value
@@ -113,14 +118,18 @@ def _output(data: Any, problems: list[str]) -> OutputOptions:
         problems.append(f"output: must be a mapping like {{format: jpeg, quality: 90}}, got {data!r}")
         return OutputOptions()
     for key in data:
-        if key not in ("format", "quality"):
-            problems.append(f"output: unknown field {key!r}; allowed: format, quality")
+        if key not in _OUTPUT_KEYS:
+            problems.append(f"output: unknown field {key!r}; allowed: {', '.join(_OUTPUT_KEYS)}")
     fmt = data.get("format", "same")
     if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
         problems.append(f"output.format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
         fmt = "same"
     quality = _int_field({"output.quality": data.get("quality", 95)}, "output.quality", 95, 1, 100, problems)
-    return OutputOptions(fmt.lower(), quality)
+    keep = data.get("keep_original", False)
+    if not isinstance(keep, bool):
+        problems.append(f"output.keep_original: must be true or false, got {keep!r}")
+        keep = False
+    return OutputOptions(fmt.lower(), quality, keep)
 
 
 def parse_spec(data: Any, source: str | None = None) -> Spec:

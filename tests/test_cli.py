@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from augment.engine import read_manifest
+from augment.manifest import read_manifest
 from augment.spec import list_presets
 
 AUGMENT = Path(sys.executable).with_name("augment")

@@ -11,13 +11,13 @@ from augment.progress import Progress
 def test_plain_lines_report_count_rate_and_eta():
     stream = io.StringIO()
     bar = Progress(4, mode="lines", interval=0.0, stream=stream)
-    for _ in range(4):
-        bar.update()
+    for i in range(4):
+        bar.update(errors=int(i == 2))
     bar.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 5, "one line per update at interval 0, and a final one"
-    assert re.fullmatch(r"progress: 1/4 img \(25\.0%\), [\d.]+ img/s, ETA \d+m\d\ds", lines[0])
-    assert lines[-1].startswith("progress: 4/4 img (100.0%)")
+    assert re.fullmatch(r"progress: 1/4 img \(25\.0%\), [\d.]+ img/s, ETA \d+m\d\ds, 0 errors", lines[0])
+    assert lines[-1].startswith("progress: 4/4 img (100.0%)") and lines[-1].endswith(", 1 errors")
     assert "\r" not in stream.getvalue()
 
 

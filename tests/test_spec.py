@@ -39,6 +39,7 @@ def test_yaml_and_json_files_load_to_the_same_spec(tmp_path):
 def test_defaults_for_seed_copies_and_output():
     spec = load_spec({"version": 1, "ops": []})
     assert (spec.seed, spec.copies, spec.output.format, spec.output.quality) == (0, 1, "same", 95)
+    assert spec.output.keep_original is False
 
 
 def test_digest_changes_with_any_field_and_only_then():
@@ -48,6 +49,7 @@ def test_digest_changes_with_any_field_and_only_then():
     assert base.replace(seed=2).digest != base.digest
     assert base.replace(format="png").digest != base.digest
     assert base.replace(copies=3).digest != base.digest
+    assert base.replace(keep_original=True).digest != base.digest
 
 
 def test_replace_validates():

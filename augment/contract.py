@@ -1,0 +1,183 @@
+"""The SageMaker Processing container contract: the one module that knows ``/opt/ml``.
+
+What SageMaker gives a processing container, and what it expects back:
+
+* inputs and outputs under ``/opt/ml/processing/`` (their ``LocalPath``);
+* ``/opt/ml/config/processingjobconfig.json``: the ``CreateProcessingJob`` request
+  (job name, ``ProcessingInputs``, ``ProcessingOutputConfig``, resources...);
+* ``/opt/ml/config/resourceconfig.json``: ``{"current_host": "algo-1", "hosts": [...]}``;
+* exit status 0 for success; on failure a UTF-8 reason of at most 1 KB in
+  ``/opt/ml/output/message``, shown as the job's ``ExitMessage``;
+* logs on stdout/stderr, line by line (CloudWatch keeps one event per line).
+
+The environment variable ``AUGMENT_OPT_ML`` moves the whole root (default ``/opt/ml``),
+so the local runtime can run several simulated hosts side by side, each with its own
+root. ``LocalPath`` values in the job config, which always say ``/opt/ml/...``, are
+mapped onto that root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from augment.errors import UsageError
+
+ROOT_ENV = "AUGMENT_OPT_ML"
+SAGEMAKER_ROOT = PurePosixPath("/opt/ml")
+MESSAGE_LIMIT = 1024
+"""SageMaker reads at most this many bytes of ``/opt/ml/output/message``."""
+RESERVED_INPUTS = ("code", "spec")
+"""Processing inputs that carry the package or the spec, not images."""
+
+
+def ml_root() -> Path:
+    """The ``/opt/ml`` root, or where ``AUGMENT_OPT_ML`` moved it."""
+    return Path(os.environ.get(ROOT_ENV, str(SAGEMAKER_ROOT)))
+
+
+def local_path(sagemaker_path: str) -> Path:
+    """Map a ``LocalPath`` from the job config (``/opt/ml/...``) onto :func:`ml_root`."""
+    p = PurePosixPath(sagemaker_path)
+    if p == SAGEMAKER_ROOT or SAGEMAKER_ROOT in p.parents:
+        return ml_root() / p.relative_to(SAGEMAKER_ROOT)
+    return Path(sagemaker_path)
+
+
+def default_input_dir() -> Path:
+    return ml_root() / "processing" / "input"
+
+
+def default_output_dir() -> Path:
+    return ml_root() / "processing" / "output"
+
+
+def in_container() -> bool:
+    """True where an ``/opt/ml`` root exists: a SageMaker job or a local-runtime host."""
+    return ml_root().is_dir()
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What the job's config files say. Every field has a stand-alone default.
+
+    Attributes:
+        job_name: ``ProcessingJobName``, or ``None`` outside a job.
+        current_host: this instance (``algo-1``...), or ``local``.
+        hosts: every instance of the job.
+        instance_type: ``ml.m5.xlarge``..., or ``None``.
+        inputs: ``InputName`` -> local path, for each ``ProcessingInputs`` entry.
+        outputs: ``OutputName`` -> local path, for each output.
+    """
+
+    job_name: str | None = None
+    current_host: str = "local"
+    hosts: tuple[str, ...] = ("local",)
+    instance_type: str | None = None
+    inputs: dict[str, Path] = field(default_factory=dict)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def host_index(self) -> int:
+        return self.hosts.index(self.current_host) if self.current_host in self.hosts else 0
+
+    def image_input(self) -> Path:
+        """The local folder of the images input.
+
+        The inputs named ``code`` and ``spec`` are not images. Of the others, the one
+        named ``images`` or ``input`` wins, else the only one.
+
+        Raises:
+            UsageError: none, or several that cannot be told apart.
+        """
+        candidates = {k: v for k, v in self.inputs.items() if k not in RESERVED_INPUTS}
+        return _pick(candidates, ("images", "input"), "ProcessingInputs", "--input-dir")
+
+    def image_output(self) -> Path:
+        """The local folder of the output (named ``output`` or ``images``, else the only one)."""
+        return _pick(self.outputs, ("output", "images"), "ProcessingOutputConfig.Outputs", "--output-dir")
+
+    def spec_path(self) -> Path | None:
+        """The spec file delivered by a processing input named ``spec``, if any."""
+        folder = self.inputs.get("spec")
+        if folder is None:
+            return None
+        if folder.is_file():
+            return folder
+        found = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json")) if folder.is_dir() else []
+        if len(found) != 1:
+            raise UsageError(f"the 'spec' processing input at {folder} must hold one .yaml/.yml/.json file, "
+                             f"found {len(found)}")
+        return found[0]
+
+
+def _pick(paths: dict[str, Path], preferred: tuple[str, ...], where: str, flag: str) -> Path:
+    for name in preferred:
+        if name in paths:
+            return paths[name]
+    if len(paths) == 1:
+        return next(iter(paths.values()))
+    names = ", ".join(sorted(paths)) or "none"
+    raise UsageError(f"cannot tell which of the job's {where} to use ({names}); name it "
+                     f"{' or '.join(repr(p) for p in preferred)}, or pass {flag}")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a JSON object")
+    return data
+
+
+def read_context() -> JobContext:
+    """Read the job's config files under :func:`ml_root`; defaults where they are absent."""
+    config = ml_root() / "config"
+    kwargs: dict[str, Any] = {}
+    resource = config / "resourceconfig.json"
+    if resource.is_file():
+        data = _read_json(resource)
+        kwargs["current_host"] = str(data.get("current_host", "local"))
+        kwargs["hosts"] = tuple(data.get("hosts") or [kwargs["current_host"]])
+    job = config / "processingjobconfig.json"
+    if job.is_file():
+        data = _read_json(job)
+        kwargs["job_name"] = data.get("ProcessingJobName")
+        cluster = data.get("ProcessingResources", {}).get("ClusterConfig", {})
+        kwargs["instance_type"] = cluster.get("InstanceType")
+        kwargs["inputs"] = {
+            i.get("InputName", f"input-{n}"): local_path(i["S3Input"]["LocalPath"])
+            for n, i in enumerate(data.get("ProcessingInputs") or [])
+            if "S3Input" in i
+        }
+        kwargs["outputs"] = {
+            o.get("OutputName", f"output-{n}"): local_path(o["S3Output"]["LocalPath"])
+            for n, o in enumerate((data.get("ProcessingOutputConfig") or {}).get("Outputs") or [])
+            if "S3Output" in o
+        }
+    return JobContext(**kwargs)
+
+
+def write_failure_message(message: str) -> Path | None:
+    """Write the job's exit message (UTF-8, cut to 1 KB on a character boundary).
+
+    Only where an ``/opt/ml`` root exists: on a laptop nothing is written.
+
+    Returns:
+        The message file, or ``None`` when not in a container.
+    """
+    if not in_container():
+        return None
+    data = message.encode("utf-8")
+    if len(data) > MESSAGE_LIMIT:
+        data = data[: MESSAGE_LIMIT - 3].decode("utf-8", errors="ignore").encode("utf-8") + b"..."
+    path = ml_root() / "output" / "message"
+    from augment.images import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
+    return path
