@@ -316,8 +316,13 @@ def _check_dirs(input_dir: Path, output_dir: Path) -> None:
                          "outputs would be read back as inputs")
 
 
-def _previous_records(spec: Spec, meta: Path, manifest_path: Path, resume: bool) -> list[dict[str, Any]]:
-    """Check an output directory that may hold earlier work; return the records to keep."""
+def _previous_work(spec: Spec, meta: Path, manifest_path: Path, resume: bool,
+                   ) -> tuple[dict[str, set[int]], mf.Tally]:
+    """Check an output directory that may hold earlier work.
+
+    Returns:
+        The copies already recorded per input, and the counts of those records.
+    """
     spec_path = meta / "spec.yaml"
     if spec_path.exists():
         old = load_spec(spec_path)
@@ -325,12 +330,17 @@ def _previous_records(spec: Spec, meta: Path, manifest_path: Path, resume: bool)
             raise UsageError(
                 f"{meta.parent} holds a job made with another spec ({spec_path}, digest {old.digest[:12]}; this "
                 f"spec: {spec.digest[:12]}). Outputs of two specs must not mix: use a new --output-dir.")
+    done: dict[str, set[int]] = {}
+    tally = mf.Tally()
     if not manifest_path.exists():
-        return []
+        return done, tally
     if not resume:
         raise UsageError(f"{manifest_path} exists: this output directory already holds this host's job. "
                          "Pass --resume to finish it, or use a new --output-dir.")
-    return mf.read_manifest(manifest_path)
+    for rec in mf.iter_manifest(manifest_path):  # streamed: a resumed manifest can be millions of lines
+        done.setdefault(rec["source"], set()).add(rec["copy"])
+        tally.add([rec])
+    return done, tally
 
 
 def _remove_stale_temps(output_dir: Path) -> None:
@@ -395,35 +405,34 @@ def run_job(
         raise UsageError(f"--max-error-rate must be in [0, 1], got {max_error_rate}")
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
-    previous = _previous_records(spec, meta, manifest_path, resume)
+    done, tally = _previous_work(spec, meta, manifest_path, resume)
+    previous = tally.records
     items = list_images(input_dir)
     if not items:
         raise UsageError(f"--input-dir {input_dir}: no files found")
 
     wanted = tuple(range(spec.copies)) + ((ORIGINAL,) if spec.output.keep_original else ())
-    done: dict[str, set[int]] = {}
-    for rec in previous:
-        done.setdefault(rec["source"], set()).add(rec["copy"])
     tasks = [(rel, missing) for rel in items
              if (missing := tuple(k for k in wanted if k not in done.get(rel, ())))]
+    del done  # from here on memory does not grow with the number of inputs done
     meta.mkdir(parents=True, exist_ok=True)
     if previous:
         _remove_stale_temps(output_dir)
     summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
                       output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
-                      inputs=len(items), copies=spec.copies, resumed_records=len(previous),
+                      inputs=len(items), copies=spec.copies, resumed_records=previous,
                       max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
                       spec_path=str(meta / "spec.yaml"))
     dump_spec(spec, meta / "spec.yaml")
     summary_path = meta / f"summary-{host}.json"
     _write_summary(summary, summary_path)
     log.event("start", f"{len(items)} inputs x {spec.copies} copies on {workers} workers, host {host}; "
-              f"{len(tasks)} inputs to do" + (f" ({len(previous)} records from before)" if previous else ""),
+              f"{len(tasks)} inputs to do" + (f" ({previous} records from before)" if previous else ""),
               inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
-              resumed_records=len(previous), spec_digest=spec.digest)
+              resumed_records=previous, spec_digest=spec.digest)
 
     args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
-    records = list(previous)
+    written_before = tally.written
     bar = Progress(len(tasks), mode=progress, interval=progress_interval,
                    emit=lambda text, fields: log.event("progress", text, **fields))
     start = time.monotonic()
@@ -432,7 +441,7 @@ def run_job(
         try:
             for new, rss in results:
                 mf.write_records(manifest, new)
-                records.extend(new)
+                tally.add(new)
                 summary.processed_inputs += 1
                 summary.peak_worker_rss_mb = max(summary.peak_worker_rss_mb, round(rss, 1))
                 bar.update(errors=int(any(r["status"] != "ok" for r in new)))
@@ -444,11 +453,10 @@ def run_job(
             mf.sync(manifest)
             bar.close()
     summary.seconds = round(time.monotonic() - start, 3)
-    counts = mf.tally(records)
-    first_failures = counts.pop("first_failures")
-    for key, value in counts.items():
-        setattr(summary, key, value)
-    new_images = summary.written - mf.tally(previous)["written"]
+    summary.written, summary.originals, summary.failed_records = tally.written, tally.originals, tally.failed_records
+    summary.failed_inputs, summary.failures_by_reason = tally.failed_inputs, tally.failures_by_reason
+    first_failures = tally.first_failures()
+    new_images = tally.written - written_before
     summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
     rate = summary.failed_inputs / summary.inputs
     if stop.signum and summary.status == "running":

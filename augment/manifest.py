@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,15 +29,19 @@ ORIGINAL = -1
 """The ``copy`` index of a kept original."""
 
 
-def read_manifest(path: str | Path) -> list[dict[str, Any]]:
-    """Every complete record of a manifest, in file order; a torn last line is ignored."""
-    records = []
+def iter_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Every complete record of a manifest, in file order, one at a time; a torn last
+    line is ignored."""
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.endswith("\n"):
-                break
-            records.append(json.loads(line))
-    return records
+                return
+            yield json.loads(line)
+
+
+def read_manifest(path: str | Path) -> list[dict[str, Any]]:
+    """Every complete record of a manifest, in file order; a torn last line is ignored."""
+    return list(iter_manifest(path))
 
 
 def open_for_append(path: Path) -> TextIO:
@@ -65,22 +70,44 @@ def sync(f: TextIO) -> None:
     os.fsync(f.fileno())
 
 
-def tally(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts over records: outputs written, failed records, failed inputs by reason.
+class Tally:
+    """Running counts over records, so a job of any size keeps O(1) of them in memory
+    (plus one entry per failed input).
 
     An input counts as failed when any of its records failed; it is counted once,
     under the reason of its first failure.
     """
-    written = sum(r["status"] == "ok" and r["copy"] != ORIGINAL for r in records)
-    failed = [r for r in records if r["status"] != "ok"]
-    first: dict[str, dict[str, Any]] = {}
-    for r in failed:
-        first.setdefault(r["source"], r)
-    return {
-        "written": written,
-        "originals": sum(r["copy"] == ORIGINAL and r["status"] == "ok" for r in records),
-        "failed_records": len(failed),
-        "failed_inputs": len(first),
-        "failures_by_reason": dict(sorted(Counter(r.get("reason") or "error" for r in first.values()).items())),
-        "first_failures": [f"{source}: {r['error']}" for source, r in list(first.items())[:3]],
-    }
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.originals = 0
+        self.failed_records = 0
+        self._first_failure: dict[str, dict[str, Any]] = {}
+
+    @property
+    def records(self) -> int:
+        return self.written + self.originals + self.failed_records
+
+    def add(self, records: Iterable[dict[str, Any]]) -> None:
+        for r in records:
+            if r["status"] == "ok":
+                if r["copy"] == ORIGINAL:
+                    self.originals += 1
+                else:
+                    self.written += 1
+            else:
+                self.failed_records += 1
+                self._first_failure.setdefault(r["source"], r)
+
+    @property
+    def failed_inputs(self) -> int:
+        return len(self._first_failure)
+
+    @property
+    def failures_by_reason(self) -> dict[str, int]:
+        counts = Counter(r.get("reason") or "error" for r in self._first_failure.values())
+        return dict(sorted(counts.items()))
+
+    def first_failures(self, n: int = 3) -> list[str]:
+        """``source: error`` of the first ``n`` failed inputs."""
+        return [f"{source}: {r['error']}" for source, r in list(self._first_failure.items())[:n]]

@@ -193,3 +193,19 @@ def test_replay_refuses_what_it_cannot_reproduce(inputs, tmp_path):
     with pytest.raises(UsageError, match="changed since the job ran"):
         replay(manifest, 1, tmp_path / "r.jpg")
     assert replay(manifest, other, tmp_path / "r.jpg").bit_exact
+
+
+@pytest.mark.slow
+def test_worker_memory_does_not_grow_with_the_number_of_inputs(small_samples, tmp_path):
+    few, many = tmp_path / "few", tmp_path / "many"
+    few.mkdir()
+    many.mkdir()
+    for p in small_samples.iterdir():
+        (few / p.name).write_bytes(p.read_bytes())
+        for i in range(12):
+            (many / f"{i}-{p.name}").write_bytes(p.read_bytes())
+    small = run_job(MIXED_SPEC, few, tmp_path / "o1", workers=2, progress="off")
+    large = run_job(MIXED_SPEC, many, tmp_path / "o2", workers=2, progress="off")
+    assert large.inputs == 12 * small.inputs
+    assert 0 < small.peak_worker_rss_mb
+    assert large.peak_worker_rss_mb < small.peak_worker_rss_mb + 64, "12x the inputs, about the same memory"

@@ -104,3 +104,77 @@ def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path):
     atomic_write_bytes(target, b"two")
     assert target.read_bytes() == b"two"
     assert os.listdir(target.parent) == ["x.bin"]
+
+
+# --- the mode policy (documented in augment/images.py and the README) ---------------
+
+
+def test_rgba_and_la_are_flattened_onto_white():
+    rgba = PIL.Image.new("RGBA", (4, 2), (200, 10, 10, 255))
+    rgba.putpixel((0, 0), (0, 0, 0, 0))  # fully transparent black
+    rgba.putpixel((1, 0), (0, 0, 0, 128))  # half transparent black
+    img = decode(_bytes(rgba, "PNG")).image
+    assert img.shape == (3, 2, 4)
+    assert img[:, 0, 0].tolist() == [255, 255, 255] and img[:, 0, 2].tolist() == [200, 10, 10]
+    assert 120 <= img[0, 0, 1] <= 135, "half transparent: half way to white"
+    la = PIL.Image.new("LA", (2, 1), (30, 0))
+    decoded = decode(_bytes(la, "PNG"))
+    assert decoded.mode == "LA" and decoded.image.shape == (1, 1, 2) and decoded.image.max() == 255
+
+
+def test_palette_with_and_without_transparency():
+    pal = load_sample("coffee.jpg").resize((8, 8)).convert("P")
+    plain = decode(_bytes(pal, "PNG"))
+    assert plain.mode == "P" and plain.image.shape == (3, 8, 8)
+    index = pal.getpixel((0, 0))
+    clear = decode(_bytes(pal, "PNG", transparency=index)).image
+    assert clear[:, 0, 0].tolist() == [255, 255, 255], "the transparent palette entry becomes white"
+
+
+def test_sixteen_bit_grayscale_is_scaled_not_clipped():
+    import numpy as np
+
+    values = np.array([[0, 257, 32768, 65535]], dtype=np.uint16)
+    decoded = decode(_bytes(PIL.Image.fromarray(values), "PNG"))
+    assert decoded.mode.startswith("I")
+    assert decoded.image.shape == (1, 1, 4) and decoded.image[0, 0].tolist() == [0, 1, 128, 255]
+
+
+def test_cmyk_becomes_rgb():
+    cmyk = PIL.Image.new("CMYK", (3, 3), (0, 255, 255, 0))  # pure red in CMYK
+    decoded = decode(_bytes(cmyk, "JPEG", quality=100))
+    assert decoded.mode == "CMYK" and decoded.image.shape == (3, 3, 3)
+    r, g, b = decoded.image[:, 1, 1].tolist()
+    assert r > 240 and g < 15 and b < 15
+
+
+def test_one_bit_becomes_black_and_white_l():
+    img = PIL.Image.new("1", (2, 1), 0)
+    img.putpixel((1, 0), 1)
+    assert decode(_bytes(img, "PNG")).image[0, 0].tolist() == [0, 255]
+
+
+def test_exif_rotated_photo_comes_out_upright():
+    """A photo stored sideways with orientation 8 decodes to the upright original."""
+    upright = load_sample("rocket.jpg").resize((48, 96))
+    stored = upright.transpose(PIL.Image.Transpose.ROTATE_270)  # how a sideways camera stores it
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 8
+    decoded = decode(_bytes(stored, "PNG", exif=exif)).image
+    expected = decode(_bytes(upright, "PNG")).image
+    assert decoded.shape == expected.shape and torch.equal(decoded, expected)
+
+
+# --- bombs ----------------------------------------------------------------------------
+
+
+def test_header_bomb_jpeg_and_gigapixel_png_are_refused_from_the_header():
+    from tests.bombs import gigapixel_png, header_bomb_jpeg
+
+    with pytest.raises(ImageError, match=r"65000x65000 = 4225000000 pixels exceeds") as info:
+        decode(header_bomb_jpeg(sample_path("chelsea.jpg")))
+    assert info.value.reason == "too_large"
+    png = gigapixel_png()
+    assert len(png) < 1_000_000
+    with pytest.raises(ImageError, match=r"32768x32768 = 1073741824 pixels exceeds"):
+        decode(png)

@@ -1,0 +1,184 @@
+"""Nothing lost, nothing twice: kills, stops and resumes on real photos."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import PIL.Image
+import pytest
+
+from augment import contract
+from augment.engine import run_job
+from augment.errors import UsageError
+from augment.manifest import read_manifest
+from augment.samples import list_samples, samples_dir
+from tests.conftest import tree_bytes
+
+AUGMENT = Path(sys.executable).with_name("augment")
+# Slow enough per image (elastic warps of full-size photos) to be caught mid-run.
+SLOW_SPEC = """\
+version: 1
+seed: 11
+copies: 2
+ops:
+  - ElasticTransform: {alpha: 40.0, sigma: 5.0}
+  - RandomResizedCrop: {size: 128}
+  - ColorJitter: {brightness: 0.3, hue: 0.05}
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """42 real photos (the samples under several names and sizes) in nested folders."""
+    root = tmp_path_factory.mktemp("corpus")
+    for i in range(6):
+        for name in list_samples():
+            with PIL.Image.open(samples_dir() / name) as img:
+                img = img.resize((img.width * (6 - i) // 6 + 64, img.height * (6 - i) // 6 + 64))
+                (root / f"set{i % 3}").mkdir(exist_ok=True)
+                img.save(root / f"set{i % 3}" / f"{i}-{name}", quality=90)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reference") / "out"
+    (out.parent / "spec.yaml").write_text(SLOW_SPEC)
+    run_job(out.parent / "spec.yaml", corpus, out, workers=2, progress="off")
+    return out
+
+
+def _start(spec: Path, corpus: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(AUGMENT), "process", "--spec", str(spec), "--input-dir", str(corpus), "--output-dir", str(out),
+         "--workers", "2", "--progress", "off", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+    )  # fmt: skip
+
+
+def _wait_for_records(manifest: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if manifest.exists() and manifest.read_bytes().count(b"\n") >= n:
+            return
+        assert proc.poll() is None, f"the job ended before it could be interrupted: {proc.communicate()}"
+        time.sleep(0.02)
+    raise AssertionError("no progress")
+
+
+def _check_complete(out: Path, reference: Path) -> None:
+    records = read_manifest(out / "_augment" / "manifest-local.jsonl")
+    counts = Counter((r["source"], r["copy"]) for r in records)
+    assert len(counts) == 84 and set(counts.values()) == {1}, "exactly one record per (input, copy)"
+    expected = read_manifest(reference / "_augment" / "manifest-local.jsonl")
+    key = lambda r: (r["source"], r["copy"])  # noqa: E731
+    assert sorted(records, key=key) == sorted(expected, key=key)
+    assert tree_bytes(out) == tree_bytes(reference), "byte for byte the uninterrupted run"
+    assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(corpus, reference, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SLOW_SPEC)
+    out = tmp_path / "out"
+    proc = _start(spec, corpus, out)
+    _wait_for_records(out / "_augment" / "manifest-local.jsonl", 20, proc)
+    os.killpg(proc.pid, signal.SIGKILL)  # the job, its workers and the forkserver, at once
+    proc.wait()
+    done_before = len(read_manifest(out / "_augment" / "manifest-local.jsonl"))
+    assert 20 <= done_before < 84, "killed part-way"
+    result = subprocess.run([str(AUGMENT), "process", "--spec", str(spec), "--input-dir", str(corpus),
+                             "--output-dir", str(out), "--workers", "2", "--resume"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stderr
+    assert f"{done_before} records from before" in result.stdout
+    _check_complete(out, reference)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_gracefully_with_a_message_then_resume_finishes(corpus, reference, tmp_path):
+    ml = tmp_path / "opt" / "ml"
+    ml.mkdir(parents=True)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SLOW_SPEC)
+    out = tmp_path / "out"
+    proc = _start(spec, corpus, out, env={contract.ROOT_ENV: str(ml)})
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    _wait_for_records(manifest, 10, proc)
+    proc.send_signal(signal.SIGTERM)  # what StopProcessingJob sends to the container's process
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    message = (ml / "output" / "message").read_text()
+    assert message.startswith("stopped by SIGTERM after ") and "--resume" in message
+    data = manifest.read_bytes()
+    assert data.endswith(b"\n"), "the manifest was flushed to a whole line"
+    records = [json.loads(line) for line in data.splitlines()]
+    assert 10 <= len(records) < 84 and all((out / r["output"]).is_file() for r in records)
+    summary = json.loads((out / "_augment" / "summary-local.json").read_text())
+    assert summary["status"] == "stopped"
+    run_job(spec, corpus, out, workers=2, progress="off", resume=True)
+    _check_complete(out, reference)
+
+
+def test_torn_last_line_and_stale_temps_are_repaired_on_resume(small_samples, tmp_path):
+    spec = {"version": 1, "seed": 2, "copies": 2, "ops": [{"RandomResizedCrop": {"size": 64}}]}
+    full = tmp_path / "full"
+    run_job(spec, small_samples, full, workers=1, progress="off")
+    out = tmp_path / "out"
+    run_job(spec, small_samples, out, workers=1, progress="off")
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    manifest.write_bytes(b"".join(lines[:5]) + lines[5][:40])  # killed in the middle of a write
+    assert len(read_manifest(manifest)) == 5, "a torn line is not a record"
+    lost = json.loads(lines[6])["output"]
+    (out / lost).unlink()
+    (out / f".{Path(lost).name}.x1y2.tmp").write_bytes(b"half an image")
+    summary = run_job(spec, small_samples, out, workers=1, progress="off", resume=True)
+    assert summary.resumed_records == 5 and summary.processed_inputs == 5
+    records = read_manifest(manifest)
+    assert len(records) == 14 and len({(r["source"], r["copy"]) for r in records}) == 14
+    assert manifest.read_bytes().count(b"\n") == 14
+    assert tree_bytes(out) == tree_bytes(full)
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_rerunning_a_finished_job_does_no_work(small_samples, tmp_path):
+    out = tmp_path / "out"
+    run_job("light", small_samples, out, workers=1, progress="off")
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")}
+    summary = run_job("light", small_samples, out, workers=1, progress="off", resume=True)
+    assert summary.processed_inputs == 0 and summary.written == 14 and summary.status == "completed"
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")} == stamps
+    assert len(read_manifest(out / "_augment" / "manifest-local.jsonl")) == 14
+
+
+def test_resume_with_another_spec_is_refused(small_samples, tmp_path):
+    out = tmp_path / "out"
+    run_job("light", small_samples, out, workers=1, progress="off")
+    with pytest.raises(UsageError, match="holds a job made with another spec"):
+        run_job("strong", small_samples, out, workers=1, progress="off", resume=True)
+    with pytest.raises(UsageError, match="another spec"):
+        run_job("strong", small_samples, out, workers=1, progress="off", host="algo-2")
+
+
+def test_keep_original_copies_inputs_unchanged_and_resumes(small_samples, tmp_path):
+    spec = {"version": 1, "copies": 1, "output": {"keep_original": True}, "ops": ["RandomInvert"]}
+    out = tmp_path / "out"
+    summary = run_job(spec, small_samples, out, workers=1, progress="off")
+    assert summary.written == 7 and summary.originals == 7
+    for name in list_samples():
+        assert (out / f"{name}.orig.jpg").read_bytes() == (small_samples / name).read_bytes()
+    records = read_manifest(out / "_augment" / "manifest-local.jsonl")
+    originals = [r for r in records if r["copy"] == -1]
+    assert len(originals) == 7 and all(r["output_sha256"] == r["source_sha256"] for r in originals)
+    assert run_job(spec, small_samples, out, workers=1, progress="off", resume=True).processed_inputs == 0
