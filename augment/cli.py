@@ -137,7 +137,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
 
     log = Log(args.log_format)
     ctx = contract.read_context()
-    if ctx.job_name:
+    if ctx.job_name or ctx.current_host != "local":
         log.event("job", f"job {ctx.job_name} on {ctx.instance_type}, host {ctx.current_host} of "
                   f"{', '.join(ctx.hosts)}", job_name=ctx.job_name, current_host=ctx.current_host,
                   hosts=list(ctx.hosts), instance_type=ctx.instance_type)

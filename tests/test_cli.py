@@ -190,3 +190,18 @@ def test_readme_validate_example_is_what_the_command_prints(tmp_path):
     result = run("validate", "broken.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == shown
+
+
+def test_json_logs_are_one_object_per_line(small_samples, tmp_path):
+    result = run("process", "--spec", "light", "--input-dir", str(small_samples), "--output-dir",
+                 str(tmp_path / "o"), "--workers", "1", "--log-format", "json", "--progress-interval", "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "", "in JSON mode everything is an event on stderr"
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "summary" and kinds.count("progress") >= 7
+    assert all({"time", "level", "event", "message"} <= e.keys() for e in events)
+    summary = events[-1]
+    assert summary["status"] == "completed" and summary["written"] == 14 and summary["failures_by_reason"] == {}
+    assert summary["versions"]["torch"] and len(summary["spec_digest"]) == 64
+    assert events[-2]["done"] == 7 and events[-2]["errors"] == 0
