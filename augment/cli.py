@@ -91,6 +91,40 @@ def _parser() -> argparse.ArgumentParser:
                    help="log lines on stderr as text or as one JSON object per line (default: text)")
     p.set_defaults(func=_cmd_process)
 
+    p = sub.add_parser(
+        "run", help="launch augment as a processing job (local runtime)",
+        description="Build the CreateProcessingJob request of a launch mode and execute it. The local backend "
+                    "runs it on this machine without AWS or Docker: each simulated instance gets its own /opt/ml "
+                    "root, inputs are staged from S3 (AWS_ENDPOINT_URL is honoured) or a local folder, and outputs "
+                    "are uploaded at the end. Prints the DescribeProcessingJob-shaped result as JSON.",
+    )  # fmt: skip
+    p.add_argument("--backend", choices=("local",), default="local",
+                   help="where the job runs (the SageMaker backend is not built yet)")
+    p.add_argument("--mode", choices=("standalone", "sharded"), default="standalone",
+                   help="standalone: one instance; sharded: --instance-count instances, inputs ShardedByS3Key")
+    p.add_argument("--input", required=True, help="images: s3://bucket/prefix/ or a local folder")
+    p.add_argument("--output", required=True, help="outputs: s3://bucket/prefix/ or a local folder")
+    p.add_argument("--spec", required=True, help="spec file or preset name")
+    p.add_argument("--instance-count", type=_positive_int, default=None,
+                   help="instances (sharded mode; default 2)")
+    p.add_argument("--instance-type", default="ml.m5.large", help="instance type written into the request")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes per instance")
+    p.add_argument("--job-name", default=None, help="job name (default: augment-<mode>-<time>-<hash>)")
+    p.add_argument("--workdir", default=None, help="keep the instances' /opt/ml roots here for inspection")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "local-run", help="run a job created with plain SageMaker SDK code, by name, on this machine",
+        description="Read a processing job from DescribeProcessingJob on the configured endpoint "
+                    "(AWS_ENDPOINT_URL) and execute it with the local runtime: a dry run of existing "
+                    "ScriptProcessor/Processor code, no kit code involved.",
+    )  # fmt: skip
+    p.add_argument("job_name", help="the processing job's name")
+    p.add_argument("--instance-count", type=_positive_int, default=None,
+                   help="override InstanceCount (some endpoints, like moto, do not describe it)")
+    p.add_argument("--workdir", default=None, help="keep the instances' /opt/ml roots here for inspection")
+    p.set_defaults(func=_cmd_local_run)
+
     p = sub.add_parser("validate", help="check a spec; exit 0 if valid, 2 if not",
                        description="Validate a spec file or preset without touching any image. Every problem is "
                                    "listed with its field path.")
@@ -180,6 +214,45 @@ def _log_summary(log: Any, summary: Any) -> None:
         fields = {k: v for k, v in asdict(summary).items() if k not in ("message",)}
         log.event("summary", summary.line(), level="info" if summary.status == "completed" else "error",
                   reason=summary.message or None, **fields)
+
+
+def _print_description(description: dict[str, Any]) -> int:
+    shown = {k: v for k, v in description.items() if k != "ResponseMetadata"}
+    print(json.dumps(shown, indent=2, default=str))
+    status = description["ProcessingJobStatus"]
+    outputs = [o["S3Output"]["S3Uri"] for o in description.get("ProcessingOutputConfig", {}).get("Outputs", [])]
+    print(f"job {description['ProcessingJobName']}: {status}; outputs: {', '.join(outputs) or 'none'}",
+          file=sys.stderr)
+    if status != "Completed":
+        raise JobFailed(description.get("FailureReason", status))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from augment.jobs import build_request, run_local
+
+    request = build_request(args.spec, args.input, args.output, mode=args.mode,
+                            instance_count=args.instance_count, instance_type=args.instance_type,
+                            workers=args.workers, name=args.job_name)
+    return _print_description(run_local(request, workdir=args.workdir))
+
+
+def _cmd_local_run(args: argparse.Namespace) -> int:
+    import boto3
+    import botocore.exceptions
+
+    from augment.jobs import JobRequest, run_local
+
+    try:
+        described = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=args.job_name)
+    except botocore.exceptions.ClientError as e:
+        raise UsageError(f"cannot describe processing job {args.job_name!r}: {e}") from None
+    except botocore.exceptions.BotoCoreError as e:
+        raise UsageError(f"cannot reach the SageMaker endpoint (set AWS_ENDPOINT_URL and credentials): {e}") from None
+    request = JobRequest.from_request(described)
+    if args.instance_count:
+        request = request.with_changes(instance_count=args.instance_count)
+    return _print_description(run_local(request, workdir=args.workdir))
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -1,0 +1,304 @@
+"""The local runtime: execute a :class:`~augment.jobs.request.JobRequest` on this machine,
+with no AWS account and no Docker.
+
+For each of ``InstanceCount`` simulated hosts (``algo-1``, ``algo-2``...) it lays out an
+``/opt/ml`` root of its own, as SageMaker does on each instance:
+
+1. **Inputs are staged** into each ``LocalPath``: ``S3Prefix`` and ``ManifestFile``
+   inputs from any S3 endpoint (real S3, or an S3-compatible server named by
+   ``AWS_ENDPOINT_URL``), and, for convenience, local folders or files.
+
+   * ``S3Prefix``: every object whose key starts with the prefix; its local path is
+     the key after the prefix's last ``/`` (``s3://b/train/`` and key
+     ``train/cats/1.jpg`` give ``<LocalPath>/cats/1.jpg``).
+   * ``ManifestFile``: a JSON array whose first element is
+     ``{"prefix": "s3://bucket/p/"}``, followed by keys relative to it; each lands at
+     ``<LocalPath>/<key>``. Keys with ``..`` or a leading ``/`` are refused.
+   * ``FullyReplicated`` gives every host every object. ``ShardedByS3Key`` sorts the
+     objects by key and deals them round-robin: host *i* of *n* gets objects *i*,
+     *i + n*, *i + 2n*... The shards are disjoint and their union is the input.
+   * ``Pipe`` mode is refused: it needs SageMaker's FIFO channels.
+
+2. **Config files**: ``config/processingjobconfig.json`` (the request) and
+   ``config/resourceconfig.json`` (``current_host``, ``hosts``).
+
+3. **The hosts run in parallel**: the entrypoint and arguments as a subprocess with
+   ``AUGMENT_OPT_ML`` pointing at the host's root, the request's ``Environment``, and
+   ``/opt/ml`` in arguments rewritten to that root. ``python``/``python3``/``augment``
+   run from this Python environment (the image is not pulled). Every log line is
+   streamed with a ``[algo-N]`` prefix.
+
+4. **Outputs are uploaded** at the end, from every host's output ``LocalPath`` to its
+   ``S3Uri`` (or a local folder), all hosts into the same prefix, as on SageMaker.
+
+5. The result is shaped like ``DescribeProcessingJob``: status, ``ExitMessage`` and
+   ``FailureReason`` from the first failing host's ``/opt/ml/output/message``, and
+   timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, TextIO
+
+from augment.contract import ROOT_ENV, SAGEMAKER_ROOT
+from augment.errors import UsageError
+from augment.jobs.request import Input, JobRequest
+
+LOCAL_ACCOUNT = "000000000000"
+
+
+@dataclass(frozen=True)
+class _Object:
+    """One thing to stage: where it comes from and its path under the LocalPath."""
+
+    key: str  # sort key (S3 key or local relative path)
+    rel: str
+    fetch: Callable[[Path], None]
+
+
+def _s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")  # honours AWS_ENDPOINT_URL
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key)."""
+    rest = uri.removeprefix("s3://")
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+def safe_rel(rel: str, where: str) -> str:
+    """Refuse a relative path that would escape its root (``..``, absolute).
+
+    Raises:
+        UsageError: naming ``where`` and the offending path.
+    """
+    p = PurePosixPath(rel)
+    if not rel or p.is_absolute() or rel.startswith("/") or ".." in p.parts or "\\" in rel:
+        raise UsageError(f"{where}: {rel!r} would escape its prefix or root; refused")
+    return p.as_posix()
+
+
+def _list_objects(inp: Input) -> list[_Object]:
+    source = inp.source
+    where = f"input {inp.name!r}"
+    if not source.startswith("s3://"):
+        root = Path(source)
+        if root.is_file():
+            return [_Object(root.name, root.name, lambda dst, f=root: shutil.copyfile(f, dst))]
+        if not root.is_dir():
+            raise UsageError(f"{where}: {source} is neither an s3:// URI nor a local folder or file")
+        files = sorted(p for p in root.rglob("*") if p.is_file())
+        return [_Object(p.relative_to(root).as_posix(), p.relative_to(root).as_posix(),
+                        lambda dst, f=p: shutil.copyfile(f, dst)) for p in files]
+    s3 = _s3_client()
+    if inp.data_type == "ManifestFile":
+        bucket, key = split_s3_uri(source)
+        entries = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict) \
+                or not str(entries[0].get("prefix", "")).startswith("s3://"):
+            raise UsageError(f"{where}: manifest {source} must be a JSON array starting with "
+                             '{"prefix": "s3://bucket/prefix/"}')
+        pbucket, pkey = split_s3_uri(entries[0]["prefix"])
+        objects = []
+        for rel in entries[1:]:
+            rel = safe_rel(str(rel), f"{where}: manifest {source} key")
+            objects.append(_Object(pkey + rel, rel, lambda dst, k=pkey + rel: s3.download_file(pbucket, k, str(dst))))
+        return objects
+    bucket, prefix = split_s3_uri(source)
+    base = prefix[: prefix.rfind("/") + 1]
+    objects = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if key.endswith("/"):
+                continue  # a "folder" marker object
+            rel = safe_rel(key[len(base):], f"{where}: object")
+            objects.append(_Object(key, rel, lambda dst, k=key: s3.download_file(bucket, k, str(dst))))
+    return objects
+
+
+def shard(objects: list[Any], index: int, count: int, key: Callable[[Any], str]) -> list[Any]:
+    """Host ``index``'s share under ``ShardedByS3Key``: sorted by key, dealt round-robin."""
+    return sorted(objects, key=key)[index::count]
+
+
+def _stage(inp: Input, root: Path, index: int, count: int, objects: list[_Object]) -> int:
+    chosen = shard(objects, index, count, key=lambda o: o.key) if inp.distribution == "ShardedByS3Key" else objects
+    dest = _host_path(root, inp.destination)
+    dest.mkdir(parents=True, exist_ok=True)
+    for obj in chosen:
+        target = dest / obj.rel
+        if dest.resolve() not in target.resolve().parents:
+            raise UsageError(f"input {inp.name!r}: {obj.rel!r} would escape {inp.destination}; refused")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        obj.fetch(target)
+    return len(chosen)
+
+
+def _host_path(root: Path, sagemaker_path: str) -> Path:
+    return root / PurePosixPath(sagemaker_path).relative_to(SAGEMAKER_ROOT)
+
+
+def _command(request: JobRequest, root: Path) -> list[str]:
+    bindir = Path(sys.executable).parent
+    cmd = []
+    for n, part in enumerate([*request.entrypoint, *request.arguments]):
+        if n == 0 and part in ("python", "python3"):
+            part = sys.executable
+        elif n == 0 and part == "augment" and (bindir / "augment").exists():
+            part = str(bindir / "augment")
+        cmd.append(_rewrite(part, root))
+    return cmd
+
+
+def _rewrite(arg: str, root: Path) -> str:
+    """Point ``/opt/ml/...`` (alone or after ``--flag=``) at the host's root."""
+    prefix, sep, value = arg.partition("=") if arg.startswith("-") and "=" in arg else ("", "", arg)
+    p = PurePosixPath(value)
+    if p == SAGEMAKER_ROOT or SAGEMAKER_ROOT in p.parents:
+        value = str(root / p.relative_to(SAGEMAKER_ROOT))
+    return f"{prefix}{sep}{value}"
+
+
+def _stream(pipe: TextIO, prefix: str, out: TextIO, lock: threading.Lock) -> None:
+    for line in pipe:
+        with lock:
+            out.write(f"{prefix} {line if line.endswith(chr(10)) else line + chr(10)}")
+            out.flush()
+
+
+def _upload(request: JobRequest, roots: list[Path]) -> None:
+    for out in request.outputs:
+        for root in roots:
+            src = _host_path(root, out.source)
+            if not src.is_dir():
+                continue
+            files = sorted(p for p in src.rglob("*") if p.is_file())
+            if out.destination.startswith("s3://"):
+                s3 = _s3_client()
+                bucket, prefix = split_s3_uri(out.destination)
+                prefix = prefix.rstrip("/") + "/" if prefix else ""
+                for f in files:
+                    s3.upload_file(str(f), bucket, prefix + f.relative_to(src).as_posix())
+            else:
+                dest = Path(out.destination)
+                for f in files:
+                    target = dest / f.relative_to(src)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(f, target)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: bool = False,
+              log: TextIO | None = None) -> dict[str, Any]:
+    """Execute a job request on this machine.
+
+    Args:
+        request: the job; validated here (local folders allowed where S3 URIs go).
+        workdir: where the hosts' ``/opt/ml`` roots go (default: a temporary folder,
+            removed afterwards unless ``keep``).
+        keep: keep the hosts' roots for inspection.
+        log: where the hosts' prefixed log lines go (default: stderr).
+
+    Returns:
+        A ``DescribeProcessingJob``-shaped dict, plus ``LocalRuntime`` with each host's
+        root and exit code.
+
+    Raises:
+        RequestError: an invalid request (before anything is staged).
+        UsageError: an input that cannot be staged (missing, escaping its root, Pipe).
+    """
+    request.validate(local=True)
+    for inp in request.inputs:
+        if inp.mode == "Pipe":
+            raise UsageError(f"input {inp.name!r}: S3InputMode Pipe needs SageMaker's FIFO channels; the local "
+                             "runtime stages File mode only")
+    log = log or sys.stderr
+    created = _now()
+    base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="augment-local-"))
+    hosts = [f"algo-{i + 1}" for i in range(request.instance_count)]
+    roots = [base / request.job_name / host / "opt" / "ml" for host in hosts]
+    description: dict[str, Any] = {
+        **request.to_request(),
+        "ProcessingJobArn": f"arn:aws:sagemaker:local:{LOCAL_ACCOUNT}:processing-job/{request.job_name}",
+        "CreationTime": created,
+    }
+    try:
+        listed = {inp.name: _list_objects(inp) for inp in request.inputs}
+        config = json.dumps({**request.to_request(), "ProcessingJobArn": description["ProcessingJobArn"]}, indent=2)
+        for i, (host, root) in enumerate(zip(hosts, roots, strict=True)):
+            (root / "config").mkdir(parents=True, exist_ok=True)
+            (root / "output").mkdir(exist_ok=True)
+            (root / "config" / "processingjobconfig.json").write_text(config)
+            (root / "config" / "resourceconfig.json").write_text(json.dumps(
+                {"current_host": host, "hosts": hosts, "network_interface_name": "eth0"}))
+            for inp in request.inputs:
+                _stage(inp, root, i, len(hosts), listed[inp.name])
+            for out in request.outputs:
+                _host_path(root, out.source).mkdir(parents=True, exist_ok=True)
+        started = _now()
+        codes = _run_hosts(request, hosts, roots, log)
+        _upload(request, roots)
+        ended = _now()
+        results = list(zip(hosts, roots, codes, strict=True))
+        failed = [(h, r, c) for h, r, c in results if c != 0]
+        description.update({
+            "ProcessingJobStatus": "Failed" if failed else "Completed",
+            "ProcessingStartTime": started, "ProcessingEndTime": ended, "LastModifiedTime": ended,
+            "LocalRuntime": {"hosts": {h: {"root": str(r), "exit_code": c} for h, r, c in results},
+                             "kept": bool(keep or workdir)},
+        })  # fmt: skip
+        if failed:
+            host, root, code = failed[0]
+            message_file = root / "output" / "message"
+            message = message_file.read_text(encoding="utf-8", errors="replace") if message_file.exists() else ""
+            reason = "MaxRuntimeExceeded" if code == -9 else f"AlgorithmError: {message or f'exit code {code}'}"
+            description["FailureReason"] = f"{reason} (host {host})"
+            if message:
+                description["ExitMessage"] = message
+        return description
+    finally:
+        if not (keep or workdir):
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _run_hosts(request: JobRequest, hosts: list[str], roots: list[Path], log: TextIO) -> list[int]:
+    lock = threading.Lock()
+    procs, threads = [], []
+    deadline = time.monotonic() + request.max_runtime_s
+    for host, root in zip(hosts, roots, strict=True):
+        env = {**os.environ, **request.environment, ROOT_ENV: str(root), "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(_command(request, root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=env, cwd=root, errors="replace")
+        procs.append(proc)
+        t = threading.Thread(target=_stream, args=(proc.stdout, f"[{host}]", log, lock), daemon=True)
+        t.start()
+        threads.append(t)
+    codes = []
+    for proc in procs:
+        try:
+            codes.append(proc.wait(timeout=max(deadline - time.monotonic(), 0.001)))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes.append(-9)
+    for t in threads:
+        t.join()
+    return codes
