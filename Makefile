@@ -19,10 +19,10 @@ test: $(STAMP)  ## lint, then the whole test suite
 	$(VENV)/bin/ruff check augment tests
 	$(PY) -m pytest
 
-demo: $(STAMP)  ## augment the bundled sample photos with the `light` preset, locally
+demo: $(STAMP)  ## the main job on the local runtime: 2 simulated instances shard the sample photos
 	@rm -rf $(DEMO_OUT)
-	$(VENV)/bin/augment process --spec light --input-dir "$$($(VENV)/bin/augment samples --dir)" \
-		--output-dir $(DEMO_OUT) --progress lines
+	$(VENV)/bin/augment run --backend local --mode sharded --instance-count 2 --spec light \
+		--input "$$($(VENV)/bin/augment samples --dir)" --output $(DEMO_OUT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check augment tests

@@ -217,14 +217,12 @@ def _log_summary(log: Any, summary: Any) -> None:
 
 
 def _print_description(description: dict[str, Any]) -> int:
+    """Print the DescribeProcessingJob-shaped result as JSON; fail when the job did."""
     shown = {k: v for k, v in description.items() if k != "ResponseMetadata"}
     print(json.dumps(shown, indent=2, default=str))
     status = description["ProcessingJobStatus"]
-    outputs = [o["S3Output"]["S3Uri"] for o in description.get("ProcessingOutputConfig", {}).get("Outputs", [])]
-    print(f"job {description['ProcessingJobName']}: {status}; outputs: {', '.join(outputs) or 'none'}",
-          file=sys.stderr)
     if status != "Completed":
-        raise JobFailed(description.get("FailureReason", status))
+        raise JobFailed(f"job {description['ProcessingJobName']} {status}: {description.get('FailureReason', '')}")
     return 0
 
 
@@ -234,7 +232,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     request = build_request(args.spec, args.input, args.output, mode=args.mode,
                             instance_count=args.instance_count, instance_type=args.instance_type,
                             workers=args.workers, name=args.job_name)
-    return _print_description(run_local(request, workdir=args.workdir))
+    description = run_local(request, workdir=args.workdir)
+    code = _print_description(description)
+    summaries = [h["summary"] for h in description["LocalRuntime"]["hosts"].values() if "summary" in h]
+    if summaries:
+        written = sum(s["written"] for s in summaries)
+        seconds = max(s["seconds"] for s in summaries)
+        rate = written / seconds if seconds else 0.0
+        print(f"augment: {sum(s['inputs'] for s in summaries)} inputs x {summaries[0]['copies']} copies -> "
+              f"{written} images on {len(summaries)} instances, {sum(s['failed_inputs'] for s in summaries)} failed "
+              f"inputs, in {seconds:.1f} s ({rate:.1f} images/s)")
+    base = args.output.rstrip("/")
+    print(f"images:    {args.output}")
+    hosts = description["LocalRuntime"]["hosts"]
+    print("manifests: " + ", ".join(f"{base}/_augment/manifest-{h}.jsonl" for h in hosts))
+    return code
 
 
 def _cmd_local_run(args: argparse.Namespace) -> int:

@@ -259,12 +259,12 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
         _upload(request, roots)
         ended = _now()
         results = list(zip(hosts, roots, codes, strict=True))
+        host_info = {h: {"root": str(r), "exit_code": c, **_augment_summary(request, h, r)} for h, r, c in results}
         failed = [(h, r, c) for h, r, c in results if c != 0]
         description.update({
             "ProcessingJobStatus": "Failed" if failed else "Completed",
             "ProcessingStartTime": started, "ProcessingEndTime": ended, "LastModifiedTime": ended,
-            "LocalRuntime": {"hosts": {h: {"root": str(r), "exit_code": c} for h, r, c in results},
-                             "kept": bool(keep or workdir)},
+            "LocalRuntime": {"hosts": host_info, "kept": bool(keep or workdir)},
         })  # fmt: skip
         if failed:
             host, root, code = failed[0]
@@ -278,6 +278,15 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
     finally:
         if not (keep or workdir):
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _augment_summary(request: JobRequest, host: str, root: Path) -> dict[str, Any]:
+    """An augment job's summary for this host, when the job is augment's (else nothing)."""
+    for out in request.outputs:
+        path = _host_path(root, out.source) / "_augment" / f"summary-{host}.json"
+        if path.is_file():
+            return {"summary": json.loads(path.read_text())}
+    return {}
 
 
 def _run_hosts(request: JobRequest, hosts: list[str], roots: list[Path], log: TextIO) -> list[int]:
