@@ -92,25 +92,37 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_process)
 
     p = sub.add_parser(
-        "run", help="launch augment as a processing job (local runtime)",
-        description="Build the CreateProcessingJob request of a launch mode and execute it. The local backend "
-                    "runs it on this machine without AWS or Docker: each simulated instance gets its own /opt/ml "
-                    "root, inputs are staged from S3 (AWS_ENDPOINT_URL is honoured) or a local folder, and outputs "
-                    "are uploaded at the end. Prints the DescribeProcessingJob-shaped result as JSON.",
+        "run", help="launch augment as processing jobs: locally or on SageMaker",
+        description="Build the CreateProcessingJob request of a launch mode and run it. --backend local runs it "
+                    "on this machine without AWS or Docker: each simulated instance gets its own /opt/ml root, "
+                    "inputs are staged from S3 (AWS_ENDPOINT_URL is honoured) or a local folder, outputs are "
+                    "uploaded at the end. --backend sagemaker submits the same request to SageMaker Processing. "
+                    "Modes: standalone (one instance), sharded (N instances, ShardedByS3Key: the cheap way to fan "
+                    "out), batched (one job per --batch-size keys, each reading only its own ManifestFile).",
     )  # fmt: skip
-    p.add_argument("--backend", choices=("local",), default="local",
-                   help="where the job runs (the SageMaker backend is not built yet)")
-    p.add_argument("--mode", choices=("standalone", "sharded"), default="standalone",
-                   help="standalone: one instance; sharded: --instance-count instances, inputs ShardedByS3Key")
-    p.add_argument("--input", required=True, help="images: s3://bucket/prefix/ or a local folder")
-    p.add_argument("--output", required=True, help="outputs: s3://bucket/prefix/ or a local folder")
+    p.add_argument("--backend", choices=("local", "sagemaker"), default="local", help="where jobs run")
+    p.add_argument("--mode", choices=("standalone", "sharded", "batched"), default="standalone", help="launch mode")
+    p.add_argument("--input", required=True, help="images: s3://bucket/prefix/ (or a local folder, local backend)")
+    p.add_argument("--output", required=True, help="outputs: s3://bucket/prefix/ (or a local folder, local backend)")
     p.add_argument("--spec", required=True, help="spec file or preset name")
     p.add_argument("--instance-count", type=_positive_int, default=None,
-                   help="instances (sharded mode; default 2)")
-    p.add_argument("--instance-type", default="ml.m5.large", help="instance type written into the request")
+                   help="instances per job (sharded: default 2; otherwise 1)")
+    p.add_argument("--instance-type", default="ml.m5.large", help="instance type (default ml.m5.large)")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes per instance")
     p.add_argument("--job-name", default=None, help="job name (default: augment-<mode>-<time>-<hash>)")
-    p.add_argument("--workdir", default=None, help="keep the instances' /opt/ml roots here for inspection")
+    p.add_argument("--batch-size", type=_positive_int, default=128, help="batched: keys per job (default 128)")
+    p.add_argument("--max-in-flight", type=_positive_int, default=4,
+                   help="batched: jobs running at once (default 4; account quotas are low by default)")
+    p.add_argument("--retries", type=int, default=2, help="batched: extra attempts for a failed batch (default 2)")
+    p.add_argument("--workdir", default=None, help="local: keep the instances' /opt/ml roots here for inspection")
+    g = p.add_argument_group("SageMaker backend")
+    g.add_argument("--image-uri", default=None, help="the processing image (see `augment image uri`)")
+    g.add_argument("--role", default=None, help="IAM role ARN (default: the Studio execution role)")
+    g.add_argument("--bucket", default=None, help="bucket for the spec and shipped code (default: session default)")
+    g.add_argument("--region", default=None, help="AWS region (default: the session's)")
+    g.add_argument("--ship-code", action="store_true",
+                   help="upload this package's source and run it instead of the image's (no rebuild after an edit)")
+    g.add_argument("--no-wait", action="store_true", help="submit and print the job name without waiting")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser(
@@ -226,12 +238,46 @@ def _print_description(description: dict[str, Any]) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from augment.jobs import build_request, run_local
+def _backend(args: argparse.Namespace) -> Any:
+    if args.backend == "local":
+        from augment.jobs import LocalBackend
 
-    request = build_request(args.spec, args.input, args.output, mode=args.mode,
-                            instance_count=args.instance_count, instance_type=args.instance_type,
-                            workers=args.workers, name=args.job_name)
+        return LocalBackend(args.workdir)
+    from augment.jobs.sagemaker import SageMakerBackend
+
+    if not args.image_uri:
+        raise UsageError("--image-uri is required with --backend sagemaker")
+    return SageMakerBackend(role=args.role, bucket=args.bucket, region=args.region)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from augment.jobs import build_request, run_batched, run_local
+
+    backend = _backend(args)
+    extra: dict[str, Any] = {"instance_type": args.instance_type, "workers": args.workers}
+    if args.backend == "sagemaker":
+        extra.update(image_uri=args.image_uri, role_arn=backend.role)
+    if args.mode == "batched":
+        if args.backend == "sagemaker" and args.ship_code:
+            raise UsageError("--ship-code is not supported with --mode batched yet")
+        report = run_batched(backend, args.spec, args.input, args.output, batch_size=args.batch_size,
+                             max_in_flight=args.max_in_flight, retries=args.retries,
+                             poll=0.5 if args.backend == "local" else 15.0, **extra)
+        print(json.dumps(report.to_dict(), indent=2))
+        print(report.line())
+        if report.failed:
+            raise JobFailed(f"{len(report.failed)} batches failed after every retry: "
+                            + "; ".join(b.failures[-1] for b in report.failed[:3]))
+        return 0
+    request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
+                            name=args.job_name, **extra)
+    if args.backend == "sagemaker":
+        job = backend.submit(request, ship_code=args.ship_code)
+        print(f"submitted {job.name}", file=sys.stderr)
+        if args.no_wait:
+            print(job.name)
+            return 0
+        return _print_description(job.wait())
     description = run_local(request, workdir=args.workdir)
     code = _print_description(description)
     summaries = [h["summary"] for h in description["LocalRuntime"]["hosts"].values() if "summary" in h]
@@ -243,8 +289,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
               f"{written} images on {len(summaries)} instances, {sum(s['failed_inputs'] for s in summaries)} failed "
               f"inputs, in {seconds:.1f} s ({rate:.1f} images/s)")
     base = args.output.rstrip("/")
-    print(f"images:    {args.output}")
     hosts = description["LocalRuntime"]["hosts"]
+    print(f"images:    {args.output}")
     print("manifests: " + ", ".join(f"{base}/_augment/manifest-{h}.jsonl" for h in hosts))
     return code
 

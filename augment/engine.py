@@ -426,10 +426,13 @@ def run_job(
     dump_spec(spec, meta / "spec.yaml")
     summary_path = meta / f"summary-{host}.json"
     _write_summary(summary, summary_path)
+    import augment
+
     log.event("start", f"{len(items)} inputs x {spec.copies} copies on {workers} workers, host {host}; "
-              f"{len(tasks)} inputs to do" + (f" ({previous} records from before)" if previous else ""),
+              f"{len(tasks)} inputs to do" + (f" ({previous} records from before)" if previous else "")
+              + f" (augment {augment.__version__} from {Path(augment.__file__).parent})",
               inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
-              resumed_records=previous, spec_digest=spec.digest)
+              resumed_records=previous, spec_digest=spec.digest, package=str(Path(augment.__file__).parent))
 
     args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
     written_before = tally.written

@@ -1,7 +1,13 @@
-"""Launching jobs: the request model, the local runtime and the launch modes."""
+"""Launching jobs: the request model, the backends (local runtime, SageMaker) and the
+launch modes (standalone, sharded, batched, prefetch)."""
 
+from augment.jobs.batch import BatchReport, JobGroup, Prefetch, run_batched
+from augment.jobs.handles import LocalBackend, LocalJob
 from augment.jobs.launch import build_request
 from augment.jobs.local import run_local
 from augment.jobs.request import Input, JobRequest, Output, RequestError
 
-__all__ = ["Input", "JobRequest", "Output", "RequestError", "build_request", "run_local"]
+__all__ = [
+    "BatchReport", "Input", "JobGroup", "JobRequest", "LocalBackend", "LocalJob", "Output", "Prefetch",
+    "RequestError", "build_request", "run_batched", "run_local",
+]  # fmt: skip

@@ -96,6 +96,8 @@ def safe_rel(rel: str, where: str) -> str:
 def _list_objects(inp: Input) -> list[_Object]:
     source = inp.source
     where = f"input {inp.name!r}"
+    if inp.data_type == "ManifestFile":
+        return _manifest_objects(inp, where)
     if not source.startswith("s3://"):
         root = Path(source)
         if root.is_file():
@@ -106,19 +108,6 @@ def _list_objects(inp: Input) -> list[_Object]:
         return [_Object(p.relative_to(root).as_posix(), p.relative_to(root).as_posix(),
                         lambda dst, f=p: shutil.copyfile(f, dst)) for p in files]
     s3 = _s3_client()
-    if inp.data_type == "ManifestFile":
-        bucket, key = split_s3_uri(source)
-        entries = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict) \
-                or not str(entries[0].get("prefix", "")).startswith("s3://"):
-            raise UsageError(f"{where}: manifest {source} must be a JSON array starting with "
-                             '{"prefix": "s3://bucket/prefix/"}')
-        pbucket, pkey = split_s3_uri(entries[0]["prefix"])
-        objects = []
-        for rel in entries[1:]:
-            rel = safe_rel(str(rel), f"{where}: manifest {source} key")
-            objects.append(_Object(pkey + rel, rel, lambda dst, k=pkey + rel: s3.download_file(pbucket, k, str(dst))))
-        return objects
     bucket, prefix = split_s3_uri(source)
     base = prefix[: prefix.rfind("/") + 1]
     objects = []
@@ -129,6 +118,38 @@ def _list_objects(inp: Input) -> list[_Object]:
                 continue  # a "folder" marker object
             rel = safe_rel(key[len(base):], f"{where}: object")
             objects.append(_Object(key, rel, lambda dst, k=key: s3.download_file(bucket, k, str(dst))))
+    return objects
+
+
+def _manifest_objects(inp: Input, where: str) -> list[_Object]:
+    """The objects a ``ManifestFile`` lists: ``[{"prefix": ...}, "key", ...]``. The manifest
+    and its prefix are S3 URIs (or, for the local runtime, local paths)."""
+    source = inp.source
+    if source.startswith("s3://"):
+        bucket, key = split_s3_uri(source)
+        text = _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    else:
+        text = Path(source).read_bytes()
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{where}: manifest {source} is not JSON: {e}") from None
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict) \
+            or not isinstance(entries[0].get("prefix"), str):
+        raise UsageError(f"{where}: manifest {source} must be a JSON array starting with "
+                         '{"prefix": "s3://bucket/prefix/"}')
+    prefix = entries[0]["prefix"]
+    objects = []
+    if prefix.startswith("s3://"):
+        s3 = _s3_client()
+        pbucket, pkey = split_s3_uri(prefix)
+        for rel in entries[1:]:
+            rel = safe_rel(str(rel), f"{where}: manifest {source} key")
+            objects.append(_Object(pkey + rel, rel, lambda dst, k=pkey + rel: s3.download_file(pbucket, k, str(dst))))
+    else:
+        for rel in entries[1:]:
+            rel = safe_rel(str(rel), f"{where}: manifest {source} key")
+            objects.append(_Object(rel, rel, lambda dst, f=Path(prefix) / rel: shutil.copyfile(f, dst)))
     return objects
 
 
@@ -208,7 +229,7 @@ def _now() -> dt.datetime:
 
 
 def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: bool = False,
-              log: TextIO | None = None) -> dict[str, Any]:
+              log: TextIO | None = None, stop: threading.Event | None = None) -> dict[str, Any]:
     """Execute a job request on this machine.
 
     Args:
@@ -217,6 +238,8 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
             removed afterwards unless ``keep``).
         keep: keep the hosts' roots for inspection.
         log: where the hosts' prefixed log lines go (default: stderr).
+        stop: when set, every host gets SIGTERM (as ``StopProcessingJob`` sends) and
+            the job ends ``Stopped``.
 
     Returns:
         A ``DescribeProcessingJob``-shaped dict, plus ``LocalRuntime`` with each host's
@@ -255,18 +278,19 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
             for out in request.outputs:
                 _host_path(root, out.source).mkdir(parents=True, exist_ok=True)
         started = _now()
-        codes = _run_hosts(request, hosts, roots, log)
+        codes = _run_hosts(request, hosts, roots, log, stop or threading.Event())
         _upload(request, roots)
         ended = _now()
         results = list(zip(hosts, roots, codes, strict=True))
         host_info = {h: {"root": str(r), "exit_code": c, **_augment_summary(request, h, r)} for h, r, c in results}
         failed = [(h, r, c) for h, r, c in results if c != 0]
+        stopped = stop is not None and stop.is_set()
         description.update({
-            "ProcessingJobStatus": "Failed" if failed else "Completed",
+            "ProcessingJobStatus": "Stopped" if stopped else "Failed" if failed else "Completed",
             "ProcessingStartTime": started, "ProcessingEndTime": ended, "LastModifiedTime": ended,
             "LocalRuntime": {"hosts": host_info, "kept": bool(keep or workdir)},
         })  # fmt: skip
-        if failed:
+        if failed and not stopped:
             host, root, code = failed[0]
             message_file = root / "output" / "message"
             message = message_file.read_text(encoding="utf-8", errors="replace") if message_file.exists() else ""
@@ -289,25 +313,33 @@ def _augment_summary(request: JobRequest, host: str, root: Path) -> dict[str, An
     return {}
 
 
-def _run_hosts(request: JobRequest, hosts: list[str], roots: list[Path], log: TextIO) -> list[int]:
+def _run_hosts(request: JobRequest, hosts: list[str], roots: list[Path], log: TextIO,
+               stop: threading.Event) -> list[int]:
     lock = threading.Lock()
     procs, threads = [], []
     deadline = time.monotonic() + request.max_runtime_s
     for host, root in zip(hosts, roots, strict=True):
-        env = {**os.environ, **request.environment, ROOT_ENV: str(root), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **{k: _rewrite(v, root) for k, v in request.environment.items()},
+               ROOT_ENV: str(root), "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(_command(request, root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env, cwd=root, errors="replace")
         procs.append(proc)
         t = threading.Thread(target=_stream, args=(proc.stdout, f"[{host}]", log, lock), daemon=True)
         t.start()
         threads.append(t)
-    codes = []
-    for proc in procs:
-        try:
-            codes.append(proc.wait(timeout=max(deadline - time.monotonic(), 0.001)))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            codes.append(-9)
+    signalled = timed_out = False
+    while any(p.poll() is None for p in procs):
+        if stop.is_set() and not signalled:
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()  # SIGTERM: the entrypoint stops gracefully
+            signalled = True
+        if time.monotonic() > deadline and not timed_out:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+            timed_out = True
+        time.sleep(0.05)
     for t in threads:
         t.join()
-    return codes
+    return [-9 if timed_out and p.returncode < 0 else p.returncode for p in procs]

@@ -1,0 +1,264 @@
+"""Many jobs: batched launches done right, prefetching ahead of a training loop, and a
+group handle with one progress bar across jobs.
+
+**Batched.** The naive loop launches one job per 128 images with ``--input-dir``
+arguments, and every job still downloads the whole prefix. Here each batch gets a
+``ManifestFile`` that lists exactly its keys, written next to the outputs
+(``<output>/_batches/batch-00000.json``), so each job downloads only its batch and
+writes to its own prefix (``<output>/batch-00000/``). At most ``max_in_flight`` jobs
+run at once (default account quotas are low); a failed batch is retried up to
+``retries`` times under a new job name; the report at the end
+(``<output>/_batches/report.json``) lists every attempt.
+
+Each job pays the start-up (minutes on SageMaker) again: for one large dataset a
+single sharded job is cheaper. Batches fit when the keys arrive over time, or to feed
+a training loop (:func:`prefetch`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augment.errors import JobFailed, UsageError
+from augment.jobs.handles import TERMINAL, Job
+from augment.jobs.launch import IMAGES_PATH, build_request, job_name
+from augment.jobs.local import _s3_client, safe_rel, split_s3_uri
+from augment.jobs.request import Input, JobRequest
+from augment.progress import Progress
+
+
+def list_keys(input_uri: str) -> list[str]:
+    """Every object under an ``s3://`` prefix or local folder, as sorted relative keys."""
+    if input_uri.startswith("s3://"):
+        bucket, prefix = split_s3_uri(input_uri)
+        base = prefix[: prefix.rfind("/") + 1]
+        pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        keys = [o["Key"][len(base):] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+    else:
+        root = Path(input_uri)
+        if not root.is_dir():
+            raise UsageError(f"--input {input_uri}: neither an s3:// prefix nor a local folder")
+        keys = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    return sorted(safe_rel(k, f"--input {input_uri}") for k in keys)
+
+
+def _join(uri: str, *parts: str) -> str:
+    return "/".join([uri.rstrip("/"), *parts])
+
+
+def _put_json(uri: str, data: Any) -> None:
+    body = json.dumps(data, indent=1).encode()
+    if uri.startswith("s3://"):
+        bucket, key = split_s3_uri(uri)
+        _s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+    else:
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri).write_bytes(body)
+
+
+@dataclass
+class Batch:
+    """One batch: its keys, its manifest, its output prefix, and every attempt."""
+
+    index: int
+    keys: list[str]
+    manifest_uri: str
+    output_uri: str
+    attempts: list[str] = field(default_factory=list)
+    status: str = "Pending"
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchReport:
+    """What a batched launch did, batch by batch."""
+
+    batches: list[Batch]
+    seconds: float = 0.0
+
+    @property
+    def completed(self) -> list[Batch]:
+        return [b for b in self.batches if b.status == "Completed"]
+
+    @property
+    def failed(self) -> list[Batch]:
+        return [b for b in self.batches if b.status != "Completed"]
+
+    @property
+    def retried(self) -> list[Batch]:
+        return [b for b in self.batches if len(b.attempts) > 1]
+
+    def line(self) -> str:
+        return (f"batched: {len(self.batches)} batches of {sum(len(b.keys) for b in self.batches)} images: "
+                f"{len(self.completed)} completed, {len(self.failed)} failed, {len(self.retried)} retried, "
+                f"in {self.seconds:.1f} s")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"summary": self.line(), "seconds": self.seconds, "batches": [asdict(b) for b in self.batches]}
+
+
+def plan_batches(input_uri: str, output_uri: str, batch_size: int) -> list[Batch]:
+    """Split the input's keys into batches and write each batch's ManifestFile."""
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    keys = list_keys(input_uri)
+    if not keys:
+        raise UsageError(f"--input {input_uri}: no objects found")
+    prefix = input_uri if input_uri.startswith("s3://") else str(Path(input_uri).resolve())
+    prefix = prefix.rstrip("/") + "/"
+    batches = []
+    for n, start in enumerate(range(0, len(keys), batch_size)):
+        chunk = keys[start : start + batch_size]
+        manifest = _join(output_uri, "_batches", f"batch-{n:05d}.json")
+        _put_json(manifest, [{"prefix": prefix}, *chunk])
+        batches.append(Batch(n, chunk, manifest, _join(output_uri, f"batch-{n:05d}") + "/"))
+    return batches
+
+
+def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> JobRequest:
+    """The request of one attempt at one batch: its ManifestFile in, its prefix out."""
+    request = build_request(spec, batch.manifest_uri, batch.output_uri,
+                            name=f"{base_name}-b{batch.index:05d}-a{len(batch.attempts)}", **kwargs)
+    images = Input("images", batch.manifest_uri, IMAGES_PATH, data_type="ManifestFile")
+    return request.with_changes(inputs=(images, *request.inputs[1:]),
+                                tags=({"Key": "augment:mode", "Value": "batched"},))
+
+
+class JobGroup:
+    """Runs many requests with at most ``max_in_flight`` at once and ``retries`` retries,
+    with one progress bar across them.
+
+    Args:
+        backend: anything with ``submit(request) -> Job``.
+        max_in_flight: jobs running at once.
+        retries: extra attempts for a failed job.
+        poll: seconds between status checks.
+        progress: ``bar``, ``lines``, ``off`` or ``None`` (auto).
+    """
+
+    def __init__(self, backend: Any, max_in_flight: int = 4, retries: int = 2, poll: float = 5.0,
+                 progress: str | None = None) -> None:
+        if max_in_flight < 1 or retries < 0:
+            raise UsageError("--max-in-flight must be >= 1 and --retries >= 0")
+        self.backend, self.max_in_flight, self.retries = backend, max_in_flight, retries
+        self.poll, self.progress = poll, progress
+        self.jobs: list[Job] = []
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for job in self.jobs:
+            s = job.status()
+            counts[s] = counts.get(s, 0) + 1
+        return counts
+
+    def run(self, items: list[Batch], make_request: Callable[[Batch], JobRequest]) -> None:
+        """Run one job per item until each completed or used up its retries; items get
+        their attempts, status and failure reasons filled in."""
+        todo = list(items)
+        running: dict[int, tuple[Batch, Job]] = {}
+        bar = Progress(len(items), unit="batch", mode=self.progress, interval=self.poll)
+        try:
+            while todo or running:
+                while todo and len(running) < self.max_in_flight:
+                    item = todo.pop(0)
+                    request = make_request(item)
+                    item.attempts.append(request.job_name)
+                    job = self.backend.submit(request)
+                    self.jobs.append(job)
+                    running[id(job)] = (item, job)
+                for key, (item, job) in list(running.items()):
+                    if job.status() not in TERMINAL:
+                        continue
+                    del running[key]
+                    try:
+                        job.wait(timeout=0, poll=0)
+                    except JobFailed as e:
+                        item.failures.append(str(e))
+                        if len(item.attempts) <= self.retries:
+                            todo.insert(0, item)  # retried first, so batches finish roughly in order
+                            continue
+                        item.status = "Failed"
+                        bar.update(errors=1)
+                        continue
+                    item.status = "Completed"
+                    bar.update()
+                if running:
+                    time.sleep(self.poll)
+        finally:
+            bar.close()
+
+
+def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, batch_size: int = 128,
+                max_in_flight: int = 4, retries: int = 2, poll: float = 5.0, progress: str | None = None,
+                **request_kwargs: Any) -> BatchReport:
+    """The seed's batch loop done right (see module docs); returns the report, also
+    written to ``<output>/_batches/report.json``."""
+    start = time.monotonic()
+    batches = plan_batches(input_uri, output_uri, batch_size)
+    base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
+    group = JobGroup(backend, max_in_flight, retries, poll, progress)
+    group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
+    report = BatchReport(batches, round(time.monotonic() - start, 2))
+    _put_json(_join(output_uri, "_batches", "report.json"), report.to_dict())
+    return report
+
+
+class Prefetch:
+    """Augment upcoming batches on cheap instances while a training loop consumes earlier ones.
+
+    Iterating keeps up to ``ahead`` batch jobs in flight beyond the one being consumed
+    and yields each :class:`Batch` (its ``output_uri`` holds the images) in order, as
+    soon as it completes. The next job is submitted before a batch is handed over, so
+    the consumer's work overlaps the jobs'.
+
+    Example:
+        >>> for batch in Prefetch(backend, "light", "s3://data/train/", "s3://data/aug/", batch_size=512):
+        ...     train_on(batch.output_uri)
+
+    Raises:
+        JobFailed: (while iterating) a batch failed ``retries + 1`` times.
+    """
+
+    def __init__(self, backend: Any, spec: str, input_uri: str, output_uri: str, *, batch_size: int = 128,
+                 ahead: int = 2, retries: int = 1, poll: float = 5.0, **request_kwargs: Any) -> None:
+        if ahead < 1:
+            raise UsageError(f"ahead must be >= 1, got {ahead}")
+        self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
+        self.request_kwargs = request_kwargs
+        self.batches = plan_batches(input_uri, output_uri, batch_size)
+        self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
+        self.jobs: dict[int, Job] = {}
+
+    def _submit(self, b: Batch) -> None:
+        request = batch_request(self.spec, b, self.base, **self.request_kwargs)
+        b.attempts.append(request.job_name)
+        self.jobs[b.index] = self.backend.submit(request)
+
+    def in_flight(self) -> list[int]:
+        """Indexes of the batches whose jobs are still running."""
+        return [i for i, job in self.jobs.items() if job.status() not in TERMINAL]
+
+    def __iter__(self) -> Iterator[Batch]:
+        for b in self.batches[: self.ahead]:
+            self._submit(b)
+        for b in self.batches:
+            while True:
+                try:
+                    self.jobs[b.index].wait(poll=self.poll)
+                    break
+                except JobFailed as e:
+                    b.failures.append(str(e))
+                    if len(b.attempts) > self.retries:
+                        b.status = "Failed"
+                        raise
+                    self._submit(b)
+            b.status = "Completed"
+            following = b.index + self.ahead
+            if following < len(self.batches):
+                self._submit(self.batches[following])
+            yield b

@@ -1,0 +1,144 @@
+"""Job handles: one interface over a job on SageMaker or on the local runtime.
+
+A handle has ``status()``, ``describe()``, ``wait(timeout)``, ``logs()`` (lines with a
+host prefix), ``stop()`` and ``outputs()``. Launchers (batched, prefetch, groups) use
+only this interface, so they run the same on both backends.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from typing import Any, Protocol
+
+from augment.errors import JobFailed
+from augment.jobs.local import run_local
+from augment.jobs.request import JobRequest
+
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+class Job(Protocol):
+    """What a launched job offers, whatever runs it."""
+
+    name: str
+    request: JobRequest
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def status(self) -> str: ...
+
+    def logs(self) -> list[str]: ...
+
+    def stop(self) -> None: ...
+
+    def outputs(self) -> list[str]: ...
+
+    def wait(self, timeout: float | None = None, poll: float = 5.0) -> dict[str, Any]: ...
+
+
+def wait_for(job: Job, timeout: float | None, poll: float) -> dict[str, Any]:
+    """Poll ``job`` until it ends; return its description.
+
+    Raises:
+        TimeoutError: still running after ``timeout`` seconds (the job goes on).
+        JobFailed: it ended ``Failed`` or ``Stopped``; the message carries SageMaker's
+            ``FailureReason`` and the container's ``ExitMessage``.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        description = job.describe()
+        status = description["ProcessingJobStatus"]
+        if status in TERMINAL:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError(f"job {job.name} still {status} after {timeout} s")
+        time.sleep(poll)
+    if status != "Completed":
+        reason = description.get("FailureReason") or status
+        exit_message = description.get("ExitMessage")
+        detail = f"; exit message: {exit_message}" if exit_message and exit_message not in reason else ""
+        raise JobFailed(f"job {job.name} {status}: {reason}{detail}", summary=description)
+    return description
+
+
+def output_uris(request: JobRequest) -> list[str]:
+    return [o.destination for o in request.outputs]
+
+
+class LocalJob:
+    """A job running on the local runtime in a background thread."""
+
+    def __init__(self, request: JobRequest, workdir: str | None = None) -> None:
+        self.name = request.job_name
+        self.request = request
+        self._log = io.StringIO()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._result: dict[str, Any] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(workdir,), name=f"local-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self, workdir: str | None) -> None:
+        try:
+            self._result = run_local(self.request, workdir=workdir, log=_Locked(self._log, self._lock),
+                                     stop=self._stop)
+        except BaseException as e:  # kept and reported as this job's failure by describe()
+            self._error = e
+
+    def describe(self) -> dict[str, Any]:
+        if self._thread.is_alive():
+            return {**self.request.to_request(), "ProcessingJobStatus": "Stopping" if self._stop.is_set()
+                    else "InProgress"}
+        if self._error is not None:
+            return {**self.request.to_request(), "ProcessingJobStatus": "Failed",
+                    "FailureReason": f"{type(self._error).__name__}: {self._error}"}
+        assert self._result is not None
+        return self._result
+
+    def status(self) -> str:
+        return self.describe()["ProcessingJobStatus"]
+
+    def logs(self) -> list[str]:
+        with self._lock:
+            return self._log.getvalue().splitlines()
+
+    def stop(self) -> None:
+        """Send SIGTERM to every host (a graceful stop, as StopProcessingJob does)."""
+        self._stop.set()
+
+    def outputs(self) -> list[str]:
+        return output_uris(self.request)
+
+    def wait(self, timeout: float | None = None, poll: float = 0.2) -> dict[str, Any]:
+        return wait_for(self, timeout, poll)
+
+
+class _Locked(io.TextIOBase):
+    """A text stream that many host threads write whole lines to."""
+
+    def __init__(self, target: io.StringIO, lock: threading.Lock) -> None:
+        self.target, self.lock = target, lock
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            return self.target.write(text)
+
+
+class LocalBackend:
+    """Submits requests to the local runtime.
+
+    Args:
+        workdir: keep each job's ``/opt/ml`` roots under this folder (default: temporary).
+    """
+
+    name = "local"
+
+    def __init__(self, workdir: str | None = None) -> None:
+        self.workdir = workdir
+
+    def submit(self, request: JobRequest) -> LocalJob:
+        request.validate(local=True)
+        return LocalJob(request, self.workdir)

@@ -1,0 +1,165 @@
+"""The SageMaker backend. Every call into the SageMaker SDK (v3) lives in this module,
+so an SDK major version touches one file.
+
+The backend submits a :class:`~augment.jobs.request.JobRequest` as it is
+(``create_processing_job(**request.to_request())`` through the SDK session's client),
+so what runs on AWS is what the local runtime runs. Role, bucket and region come from
+the Studio session by default, or from parameters. Jobs are described through the
+session passed in, never through the SDK's global-client ``refresh()``/``wait()``,
+which break with assumed roles and other regions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from augment.jobs.handles import output_uris, wait_for
+from augment.jobs.launch import LOCAL_ROLE, SPEC_PATH
+from augment.jobs.local import split_s3_uri
+from augment.jobs.request import Input, JobRequest
+
+LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+CODE_PATH = "/opt/ml/processing/input/code"
+
+
+def _sdk_session(boto_session: Any, bucket: str | None) -> Any:
+    from sagemaker.core.helper.session_helper import Session
+
+    # A default_bucket given up front also spares the SDK an STS call at a hard-coded endpoint.
+    return Session(boto_session=boto_session, default_bucket=bucket)
+
+
+def _execution_role(session: Any) -> str:
+    from sagemaker.core.helper.session_helper import get_execution_role
+
+    return get_execution_role(session)
+
+
+class SageMakerBackend:
+    """Submits requests to SageMaker Processing.
+
+    Args:
+        boto_session: a ``boto3.Session`` (default: a new one, for ``region``).
+        role: the job's IAM role ARN (default: the Studio notebook's execution role).
+        bucket: for the spec and shipped code (default: the session's default bucket).
+        region: AWS region for a new session.
+        prefix: key prefix under ``bucket`` for what the kit uploads.
+    """
+
+    name = "sagemaker"
+
+    def __init__(self, *, boto_session: Any = None, role: str | None = None, bucket: str | None = None,
+                 region: str | None = None, prefix: str = "augment") -> None:
+        import boto3
+
+        self.boto_session = boto_session or boto3.Session(region_name=region)
+        self.session = _sdk_session(self.boto_session, bucket)
+        self.role = role or _execution_role(self.session)
+        self.bucket = bucket or self.session.default_bucket()
+        self.prefix = prefix.strip("/")
+        self.client = self.session.sagemaker_client
+        self.s3 = self.boto_session.client("s3")
+        self.logs_client = self.boto_session.client("logs")
+
+    def prepare(self, request: JobRequest, ship_code: bool = False) -> JobRequest:
+        """Fill in the role, upload a local spec, and optionally ship this package's source.
+
+        With ``ship_code`` the local ``augment`` package is uploaded as a ``code``
+        input and run with ``python3 -m augment``, so an edit takes effect without an
+        image rebuild.
+        """
+        changes: dict[str, Any] = {}
+        if request.role_arn in ("", LOCAL_ROLE):
+            changes["role_arn"] = self.role
+        inputs = list(request.inputs)
+        for n, inp in enumerate(inputs):
+            if inp.destination == SPEC_PATH and not inp.source.startswith("s3://"):
+                spec = Path(inp.source)
+                key = f"{self.prefix}/{request.job_name}/spec/{spec.name}"
+                self.s3.upload_file(str(spec), self.bucket, key)
+                inputs[n] = Input(inp.name, f"s3://{self.bucket}/{key}", inp.destination)
+        if ship_code:
+            inputs.append(Input("code", self.upload_code(), CODE_PATH))
+            changes["entrypoint"] = ("python3", "-m", "augment", *request.entrypoint[1:])
+            changes["environment"] = {**request.environment, "PYTHONPATH": CODE_PATH}
+        changes["inputs"] = tuple(inputs)
+        return request.with_changes(**changes)
+
+    def upload_code(self) -> str:
+        """Upload the local ``augment`` package under a content-addressed prefix; return its URI."""
+        root = Path(__file__).resolve().parents[1]
+        files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+        base = f"{self.prefix}/code/{digest.hexdigest()[:16]}"
+        for f in files:
+            self.s3.upload_file(str(f), self.bucket, f"{base}/augment/{f.relative_to(root).as_posix()}")
+        return f"s3://{self.bucket}/{base}/"
+
+    def submit(self, request: JobRequest, ship_code: bool = False) -> SageMakerJob:
+        """Validate and create the job (``wait=False``: returns at once with a handle)."""
+        request = self.prepare(request, ship_code).validate()  # S3 URIs only: SageMaker reads nothing local
+        self.client.create_processing_job(**request.to_request())
+        return SageMakerJob(request, self)
+
+    def attach(self, name: str) -> SageMakerJob:
+        """A handle on an existing job."""
+        return SageMakerJob(JobRequest.from_request(self.client.describe_processing_job(ProcessingJobName=name)),
+                            self)
+
+
+class SageMakerJob:
+    """A handle on one SageMaker processing job."""
+
+    def __init__(self, request: JobRequest, backend: SageMakerBackend) -> None:
+        self.name = request.job_name
+        self.request = request
+        self.backend = backend
+
+    def describe(self) -> dict[str, Any]:
+        return self.backend.client.describe_processing_job(ProcessingJobName=self.name)
+
+    def status(self) -> str:
+        return self.describe()["ProcessingJobStatus"]
+
+    def wait(self, timeout: float | None = None, poll: float = 15.0) -> dict[str, Any]:
+        """Poll until the job ends; raise :class:`~augment.errors.JobFailed` with its
+        ``FailureReason`` and ``ExitMessage`` when it failed or was stopped."""
+        return wait_for(self, timeout, poll)
+
+    def logs(self) -> list[str]:
+        """CloudWatch lines of every instance, each prefixed ``[algo-N]``."""
+        client = self.backend.logs_client
+        try:
+            streams = client.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{self.name}/")
+        except client.exceptions.ResourceNotFoundException:
+            return []
+        lines = []
+        for stream in sorted(streams["logStreams"], key=lambda s: s["logStreamName"]):
+            host = stream["logStreamName"].split("/", 1)[1].rsplit("-", 1)[0]
+            kwargs = {"logGroupName": LOG_GROUP, "logStreamName": stream["logStreamName"], "startFromHead": True}
+            while True:
+                page = client.get_log_events(**kwargs)
+                lines += [f"[{host}] {e['message'].rstrip()}" for e in page["events"]]
+                if not page["events"] or page.get("nextForwardToken") == kwargs.get("nextToken"):
+                    break
+                kwargs["nextToken"] = page["nextForwardToken"]
+        return lines
+
+    def stop(self) -> None:
+        self.backend.client.stop_processing_job(ProcessingJobName=self.name)
+
+    def outputs(self) -> list[str]:
+        return output_uris(self.request)
+
+    def output_keys(self) -> list[str]:
+        """Every object written under the job's outputs, as ``s3://`` URIs."""
+        found = []
+        for uri in self.outputs():
+            bucket, prefix = split_s3_uri(uri)
+            pages = self.backend.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            found += [f"s3://{bucket}/{o['Key']}" for page in pages for o in page.get("Contents", [])]
+        return found

@@ -1,0 +1,237 @@
+"""Launch modes and backends: the SageMaker backend against moto's server, batched
+jobs, prefetching, groups, and stopping a job."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import PIL.Image
+import pytest
+
+from augment.errors import JobFailed, UsageError
+from augment.jobs import LocalBackend, Prefetch, build_request, run_batched, run_local
+from augment.jobs.sagemaker import CODE_PATH, SageMakerBackend
+from augment.manifest import read_manifest
+from augment.samples import list_samples, samples_dir
+from tests.aws import moto_server
+
+AUGMENT = Path(sys.executable).with_name("augment")
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/augment:0.1.0"
+FLIP = "version: 1\nseed: 9\ncopies: 1\nops: [RandomHorizontalFlip]\n"
+
+
+@pytest.fixture(scope="module")
+def aws():
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture()
+def bucket(aws, request):
+    name = "l-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture()
+def backend(bucket):
+    return SageMakerBackend(boto_session=boto3.Session(), role=ROLE, bucket=bucket)
+
+
+def _keys(bucket: str, prefix: str) -> list[str]:
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+def _upload_samples(bucket: str, prefix: str) -> None:
+    for name in list_samples():
+        boto3.client("s3").upload_file(str(samples_dir() / name), bucket, f"{prefix}{name}")
+
+
+def _tiny_images(n: int) -> list[tuple[str, bytes]]:
+    """``n`` small real photos (the samples, shrunk, under numbered names)."""
+    out = []
+    names = list_samples()
+    for i in range(n):
+        with PIL.Image.open(samples_dir() / names[i % len(names)]) as img:
+            img = img.convert("RGB").resize((24 + i % 7, 20 + i % 5))
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=85)
+        out.append((f"img-{i:04d}.jpg", buf.getvalue()))
+    return out
+
+
+# --- the SageMaker backend ---------------------------------------------------------------
+
+
+def test_submit_creates_the_request_with_the_spec_uploaded(backend, bucket, tmp_path):
+    spec = tmp_path / "my-spec.yaml"
+    spec.write_text(FLIP)
+    request = build_request(str(spec), f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded",
+                            instance_count=3, image_uri=IMAGE, role_arn=ROLE)
+    job = backend.submit(request)
+    described = job.describe()
+    spec_input = next(i for i in described["ProcessingInputs"] if i["InputName"] == "spec")
+    assert spec_input["S3Input"]["S3Uri"] == f"s3://{bucket}/augment/{job.name}/spec/my-spec.yaml"
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=f"augment/{job.name}/spec/my-spec.yaml")["Body"]
+    assert body.read().decode() == FLIP, "the spec travels with the job"
+    assert job.request.to_request()["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
+    assert described["AppSpecification"]["ContainerEntrypoint"] == ["augment", "process"]
+    assert job.status() == "Completed" and job.wait(timeout=5, poll=0.1)["ProcessingJobStatus"] == "Completed"
+    assert job.outputs() == [f"s3://{bucket}/out/"]
+
+
+def test_local_folders_are_refused_for_sagemaker(backend, tmp_path):
+    request = build_request("light", str(tmp_path), "s3://x-bucket/out/", image_uri=IMAGE, role_arn=ROLE)
+    with pytest.raises(UsageError, match=r"ProcessingInputs\[0\] \(images\)\.S3Input\.S3Uri: must be an s3:// URI"):
+        backend.submit(request)
+
+
+def test_logs_are_read_from_cloudwatch_with_a_host_prefix(backend, bucket):
+    job = backend.submit(build_request("light", f"s3://{bucket}/in/", f"s3://{bucket}/out/", image_uri=IMAGE,
+                                       role_arn=ROLE))
+    logs = boto3.client("logs")
+    group = "/aws/sagemaker/ProcessingJobs"
+    if group not in [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]:
+        logs.create_log_group(logGroupName=group)
+    for host in ("algo-1", "algo-2"):
+        stream = f"{job.name}/{host}-1700000000"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        logs.put_log_events(logGroupName=group, logStreamName=stream,
+                            logEvents=[{"timestamp": int(time.time() * 1000), "message": f"hello from {host}"}])
+    assert job.logs() == ["[algo-1] hello from algo-1", "[algo-2] hello from algo-2"]
+
+
+def test_stop_and_failure_reason_surface_in_wait(backend, bucket):
+    job = backend.submit(build_request("light", f"s3://{bucket}/in/", f"s3://{bucket}/out/", image_uri=IMAGE,
+                                       role_arn=ROLE))
+    job.stop()
+    with pytest.raises(JobFailed, match=f"job {job.name} Stopped"):
+        job.wait(timeout=5, poll=0.1)
+    assert backend.attach(job.name).status() == "Stopped"
+
+
+@pytest.mark.slow
+def test_what_the_backend_submits_runs_on_the_local_runtime(backend, bucket):
+    """Kit -> SageMaker API -> `augment local-run`: the request is the single source of truth."""
+    _upload_samples(bucket, "train/")
+    job = backend.submit(build_request("light", f"s3://{bucket}/train/", f"s3://{bucket}/aug/", mode="sharded",
+                                       instance_count=2, image_uri=IMAGE, role_arn=ROLE, workers=1))
+    result = subprocess.run([str(AUGMENT), "local-run", job.name, "--instance-count", "2"], capture_output=True,
+                            text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    keys = _keys(bucket, "aug/")
+    assert len([k for k in keys if ".aug" in k]) == 14
+    assert {"aug/_augment/manifest-algo-1.jsonl", "aug/_augment/manifest-algo-2.jsonl"} <= set(keys)
+
+
+@pytest.mark.slow
+def test_ship_code_runs_the_uploaded_package(backend, bucket, tmp_path):
+    _upload_samples(bucket, "train/")
+    request = build_request("light", f"s3://{bucket}/train/", f"s3://{bucket}/shipped/", image_uri=IMAGE,
+                            role_arn=ROLE, workers=1)
+    job = backend.submit(request, ship_code=True)
+    assert job.request.entrypoint == ("python3", "-m", "augment", "process")
+    assert job.request.environment["PYTHONPATH"] == CODE_PATH
+    code = next(i for i in job.request.inputs if i.name == "code")
+    assert f"{code.source.removeprefix(f's3://{bucket}/')}augment/engine.py" in _keys(bucket, "augment/code/")
+    log = io.StringIO()
+    description = run_local(job.request, workdir=tmp_path, log=log)  # moto does not describe Environment
+    assert description["ProcessingJobStatus"] == "Completed", log.getvalue()
+    assert "processing/input/code/augment)" in log.getvalue(), "the job ran the shipped package"
+    assert len([k for k in _keys(bucket, "shipped/") if ".aug" in k]) == 14
+
+
+# --- batched, prefetch, groups -------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_batched_jobs_read_only_their_batch_and_a_failing_batch_is_retried(bucket, tmp_path):
+    s3 = boto3.client("s3")
+    images = _tiny_images(298)
+    for name, data in images:
+        s3.put_object(Bucket=bucket, Key=f"train/{name}", Body=data)
+    for name in ("zz-bad-1.jpg", "zz-bad-2.jpg"):  # both sort into the last batch, and fail it
+        s3.put_object(Bucket=bucket, Key=f"train/{name}", Body=b"not a jpeg")
+    report = run_batched(LocalBackend(), "light", f"s3://{bucket}/train/", f"s3://{bucket}/aug/", batch_size=128,
+                         max_in_flight=2, retries=1, poll=0.2, progress="off", workers=1)
+    assert [len(b.keys) for b in report.batches] == [128, 128, 44]
+    for b in report.batches:
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"aug/_batches/batch-{b.index:05d}.json")["Body"]
+                              .read())
+        assert manifest == [{"prefix": f"s3://{bucket}/train/"}, *b.keys], "a ManifestFile of exactly its batch"
+    first, second, last = report.batches
+    assert first.status == second.status == "Completed" and len(first.attempts) == 1
+    for b in (first, second):
+        body = s3.get_object(Bucket=bucket, Key=f"aug/batch-{b.index:05d}/_augment/manifest-algo-1.jsonl")["Body"]
+        records = [json.loads(line) for line in body.read().decode().splitlines()]
+        assert sorted({r["source"] for r in records}) == b.keys, "each job saw only its batch"
+    assert last.status == "Failed" and len(last.attempts) == 2, "retried once, then reported"
+    assert "2 of 44 inputs failed" in last.failures[-1]
+    assert report.retried == [last] and report.failed == [last]
+    saved = json.loads(s3.get_object(Bucket=bucket, Key="aug/_batches/report.json")["Body"].read())
+    assert saved["summary"] == report.line()
+    assert "3 batches of 300 images: 2 completed, 1 failed, 1 retried" in report.line()
+
+
+@pytest.mark.slow
+def test_prefetch_yields_in_order_while_later_batches_run(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, data in _tiny_images(40):
+        (src / name).write_bytes(data)
+    prefetch = Prefetch(LocalBackend(), "light", str(src), str(tmp_path / "out"), batch_size=10, ahead=2, poll=0.1,
+                        workers=1)
+    seen = []
+    for batch in prefetch:
+        running = prefetch.in_flight()
+        seen.append((batch.index, running))
+        records = read_manifest(Path(batch.output_uri) / "_augment" / "manifest-algo-1.jsonl")
+        assert sorted({r["source"] for r in records}) == batch.keys
+    assert [i for i, _ in seen] == [0, 1, 2, 3], "in order"
+    assert all(any(j > i for j in running) for i, running in seen[:-2]), "later batches were running"
+    assert len(prefetch.jobs) == 4
+
+
+@pytest.mark.slow
+def test_a_local_job_stops_gracefully(tmp_path, small_samples):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(30):
+        for p in small_samples.iterdir():
+            (src / f"{i}-{p.name}").write_bytes(p.read_bytes())
+    job = LocalBackend(str(tmp_path / "work")).submit(
+        build_request("strong", str(src), str(tmp_path / "out"), workers=1))
+    deadline = time.monotonic() + 60
+    while not any("progress" in line or "inputs to do" in line for line in job.logs()):
+        assert time.monotonic() < deadline and job.status() == "InProgress"
+        time.sleep(0.05)
+    job.stop()
+    with pytest.raises(JobFailed, match="Stopped"):
+        job.wait(timeout=120)
+    summary = json.loads((tmp_path / "out" / "_augment" / "summary-algo-1.json").read_text())
+    assert summary["status"] == "stopped"
+
+
+@pytest.mark.slow
+def test_cli_batched_on_the_local_backend(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, data in _tiny_images(12):
+        (src / name).write_bytes(data)
+    result = subprocess.run([str(AUGMENT), "run", "--mode", "batched", "--batch-size", "5", "--input", str(src),
+                             "--output", str(tmp_path / "out"), "--spec", "light", "--workers", "1"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("batched: 3 batches of 12 images: 3 completed")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_batches", "batch-00000", "batch-00001",
+                                                                    "batch-00002"]
