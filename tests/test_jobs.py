@@ -271,3 +271,19 @@ def test_local_run_of_an_unknown_job_is_a_clear_error(aws):
     result = subprocess.run([str(AUGMENT), "local-run", "no-such-job"], capture_output=True, text=True,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=120)
     assert result.returncode == 2 and "cannot describe processing job 'no-such-job'" in result.stderr
+
+
+def test_docker_mode_command_runs_the_real_image_with_the_host_root_mounted(tmp_path):
+    from augment.jobs.local import docker_available, docker_command
+
+    request = _request(environment={"A": "1"})
+    cmd = docker_command(request, "algo-2", tmp_path, dict(request.environment))
+    assert cmd[:3] == ["docker", "run", "--rm"]
+    assert cmd[cmd.index("-v") + 1] == f"{tmp_path.resolve()}:/opt/ml"
+    assert cmd[cmd.index("--hostname") + 1] == "algo-2"
+    assert cmd[cmd.index("-e") + 1] == "A=1"
+    tail = cmd[cmd.index("--entrypoint") + 1 :]
+    assert tail == ["augment", request.image_uri, "process", "--spec", "light"], "ENTRYPOINT, image, its arguments"
+    if not docker_available():  # this machine has a docker client but no engine
+        with pytest.raises(UsageError, match="needs a running Docker engine"):
+            run_local(request.with_changes(inputs=(), outputs=()), docker=True)

@@ -235,3 +235,19 @@ def test_cli_batched_on_the_local_backend(tmp_path):
     assert result.stdout.strip().splitlines()[-1].startswith("batched: 3 batches of 12 images: 3 completed")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_batches", "batch-00000", "batch-00001",
                                                                     "batch-00002"]
+
+
+def test_cli_submits_to_sagemaker(bucket):
+    result = subprocess.run([str(AUGMENT), "run", "--backend", "sagemaker", "--mode", "sharded", "--instance-count",
+                             "3", "--input", f"s3://{bucket}/train/", "--output", f"s3://{bucket}/out/", "--spec",
+                             "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket", bucket, "--no-wait"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    name = result.stdout.strip()
+    described = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)
+    assert described["RoleArn"] == ROLE and described["AppSpecification"]["ImageUri"] == IMAGE
+    assert described["ProcessingInputs"][0]["S3Input"]["S3DataDistributionType"] == "ShardedByS3Key"
+    missing = subprocess.run([str(AUGMENT), "run", "--backend", "sagemaker", "--input", "s3://b/i/", "--output",
+                              "s3://b/o/", "--spec", "light"], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "--image-uri is required" in missing.stderr

@@ -196,6 +196,27 @@ def _rewrite(arg: str, root: Path) -> str:
     return f"{prefix}{sep}{value}"
 
 
+def docker_command(request: JobRequest, host: str, root: Path, env: dict[str, str]) -> list[str]:
+    """The ``docker run`` that runs one host in the job's real image, with the host's
+    root mounted at ``/opt/ml`` (used where a Docker engine is present)."""
+    cmd = ["docker", "run", "--rm", "--name", f"{request.job_name}-{host}"[:128], "--hostname", host,
+           "--network", "host", "-v", f"{root.resolve()}:/opt/ml"]
+    for key, value in sorted(env.items()):
+        cmd += ["-e", f"{key}={value}"]
+    cmd += ["--entrypoint", request.entrypoint[0], request.image_uri, *request.entrypoint[1:], *request.arguments]
+    return cmd
+
+
+def docker_available() -> bool:
+    """True where a Docker engine answers (a client alone is not enough)."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def _stream(pipe: TextIO, prefix: str, out: TextIO, lock: threading.Lock) -> None:
     for line in pipe:
         with lock:
@@ -229,7 +250,8 @@ def _now() -> dt.datetime:
 
 
 def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: bool = False,
-              log: TextIO | None = None, stop: threading.Event | None = None) -> dict[str, Any]:
+              log: TextIO | None = None, stop: threading.Event | None = None, docker: bool = False,
+              ) -> dict[str, Any]:
     """Execute a job request on this machine.
 
     Args:
@@ -240,6 +262,8 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
         log: where the hosts' prefixed log lines go (default: stderr).
         stop: when set, every host gets SIGTERM (as ``StopProcessingJob`` sends) and
             the job ends ``Stopped``.
+        docker: run each host in the job's image with ``docker run`` (needs a Docker
+            engine) instead of a subprocess of this Python environment.
 
     Returns:
         A ``DescribeProcessingJob``-shaped dict, plus ``LocalRuntime`` with each host's
@@ -250,6 +274,8 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
         UsageError: an input that cannot be staged (missing, escaping its root, Pipe).
     """
     request.validate(local=True)
+    if docker and not docker_available():
+        raise UsageError("docker=True needs a running Docker engine; none answers `docker info` here")
     for inp in request.inputs:
         if inp.mode == "Pipe":
             raise UsageError(f"input {inp.name!r}: S3InputMode Pipe needs SageMaker's FIFO channels; the local "
@@ -278,7 +304,7 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
             for out in request.outputs:
                 _host_path(root, out.source).mkdir(parents=True, exist_ok=True)
         started = _now()
-        codes = _run_hosts(request, hosts, roots, log, stop or threading.Event())
+        codes = _run_hosts(request, hosts, roots, log, stop or threading.Event(), docker)
         _upload(request, roots)
         ended = _now()
         results = list(zip(hosts, roots, codes, strict=True))
@@ -314,14 +340,19 @@ def _augment_summary(request: JobRequest, host: str, root: Path) -> dict[str, An
 
 
 def _run_hosts(request: JobRequest, hosts: list[str], roots: list[Path], log: TextIO,
-               stop: threading.Event) -> list[int]:
+               stop: threading.Event, docker: bool = False) -> list[int]:
     lock = threading.Lock()
     procs, threads = [], []
     deadline = time.monotonic() + request.max_runtime_s
     for host, root in zip(hosts, roots, strict=True):
-        env = {**os.environ, **{k: _rewrite(v, root) for k, v in request.environment.items()},
-               ROOT_ENV: str(root), "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(_command(request, root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        if docker:
+            cmd = docker_command(request, host, root, dict(request.environment))
+            env = dict(os.environ)
+        else:
+            cmd = _command(request, root)
+            env = {**os.environ, **{k: _rewrite(v, root) for k, v in request.environment.items()},
+                   ROOT_ENV: str(root), "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env, cwd=root, errors="replace")
         procs.append(proc)
         t = threading.Thread(target=_stream, args=(proc.stdout, f"[{host}]", log, lock), daemon=True)
