@@ -1,7 +1,8 @@
 """The ``augment`` command.
 
 Exit status: 0 success, 1 the job ran but failed (too many bad inputs, a replay that
-is not bit-exact), 2 a usage or spec error found before any work.
+is not bit-exact, a launched job that failed), 2 a usage or spec error found before any
+work, 130/143 stopped by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ examples:
   augment validate my_spec.yaml                   check a spec (exit 2 if invalid)
   augment process --spec light --input-dir photos/ --output-dir out/
   augment replay out/_augment/manifest-local.jsonl --record 3 --out again.jpg
+  augment run --mode sharded --instance-count 2 --input photos/ --output out/ --spec light
+  augment local-run my-processing-job             run a SageMaker job's request locally
   augment ops ColorJitter                         parameters of one op
 """
 
