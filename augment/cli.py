@@ -140,6 +140,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=None, help="keep the instances' /opt/ml roots here for inspection")
     p.set_defaults(func=_cmd_local_run)
 
+    p = sub.add_parser(
+        "image", help="build, push or name the processing image",
+        description="build: docker build container/Dockerfile (in SageMaker Studio with --network sagemaker). "
+                    "push: create the ECR repository if missing, log in (the password goes to docker on stdin, "
+                    "never printed), tag and push. uri: print the image URI for the launcher. --codebuild builds "
+                    "and pushes with AWS CodeBuild instead, for Studio without Docker; --dlc prints the AWS "
+                    "PyTorch Deep Learning Container for the region (no build; run jobs with --ship-code). "
+                    "Tags: <version>-<git revision>[-gpu] and <version>[-gpu], never 'latest'.",
+    )  # fmt: skip
+    p.add_argument("action", choices=("build", "push", "uri"), help="what to do")
+    p.add_argument("--variant", choices=("cpu", "gpu"), default="cpu", help="CPU (default) or CUDA wheels")
+    p.add_argument("--repository", default="augment", help="ECR repository name (default: augment)")
+    p.add_argument("--account", default=None, help="AWS account (default: from STS for the session)")
+    p.add_argument("--region", default=None, help="AWS region (default: the session's)")
+    p.add_argument("--dry-run", action="store_true", help="print the exact commands instead of running them")
+    p.add_argument("--codebuild", action="store_true",
+                   help="build and push with AWS CodeBuild (needs --bucket and --role)")
+    p.add_argument("--bucket", default=None, help="CodeBuild: bucket for the zipped build context")
+    p.add_argument("--role", default=None, help="CodeBuild: the project's service role ARN")
+    p.add_argument("--dlc", action="store_true", help="uri: the AWS PyTorch Deep Learning Container instead")
+    p.set_defaults(func=_cmd_image)
+
     p = sub.add_parser("validate", help="check a spec; exit 0 if valid, 2 if not",
                        description="Validate a spec file or preset without touching any image. Every problem is "
                                    "listed with its field path.")
@@ -314,6 +336,36 @@ def _cmd_local_run(args: argparse.Namespace) -> int:
     if args.instance_count:
         request = request.with_changes(instance_count=args.instance_count)
     return _print_description(run_local(request, workdir=args.workdir))
+
+
+def _cmd_image(args: argparse.Namespace) -> int:
+    from augment import container
+
+    if args.action == "build" and not args.codebuild:
+        run = container.Runner(dry_run=args.dry_run)
+        if not args.dry_run and not container.docker_engine():
+            raise UsageError("no Docker engine answers here; use --codebuild (SageMaker Studio without Docker), "
+                             "--dry-run to see the commands, or `augment image uri --dlc` to skip the build")
+        for name in container.build(args.repository, args.variant, run):
+            print(name)
+        return 0
+    if args.dlc:
+        import boto3
+
+        print(container.dlc_image_uri(args.region or boto3.Session().region_name or "us-east-1"))
+        return 0
+    target = container.ImageTarget.from_session(repository=args.repository, account=args.account,
+                                                region=args.region)
+    if args.action == "uri":
+        print(target.uri(container.image_tags(args.variant)[0]))
+        return 0
+    if args.codebuild:
+        if not (args.bucket and args.role):
+            raise UsageError("--codebuild needs --bucket (for the build context) and --role (the project's role)")
+        print(container.codebuild(target, args.bucket, args.role, args.variant))
+        return 0
+    print(container.push(target, args.variant, container.Runner(dry_run=args.dry_run)))
+    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from augment.manifest import read_manifest
 from augment.spec import list_presets
 
 AUGMENT = Path(sys.executable).with_name("augment")
-COMMANDS = ["process", "run", "local-run", "validate", "replay", "presets", "ops", "samples"]
+COMMANDS = ["process", "run", "local-run", "image", "validate", "replay", "presets", "ops", "samples"]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,344 @@
+"""Build and push the processing image, from a laptop, from SageMaker Studio, or not at all.
+
+* **Docker** (a laptop, or a Studio domain with Docker access): ``docker build`` with
+  argument lists, never a shell string; in Studio with ``--network sagemaker``.
+* **CodeBuild** (Studio without Docker): the build context is zipped to S3, a CodeBuild
+  project builds and pushes, and the build is polled with its logs shown.
+* **No build**: jobs run on the AWS PyTorch Deep Learning Container for the region,
+  with this package shipped as code (:func:`dlc_image_uri`).
+
+The ECR repository is created idempotently; the registry password comes from
+``get_authorization_token`` and goes to ``docker login`` on stdin, never on a command
+line, in a log or in ``--dry-run`` output. Tags come from the package version and the
+git revision (``0.1.0-4296448``, ``-dirty`` when the tree has uncommitted changes), never
+``latest`` alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augment import __version__
+from augment.errors import AugmentError, UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = "container/Dockerfile"
+VARIANTS = {"cpu": "https://download.pytorch.org/whl/cpu", "gpu": "https://download.pytorch.org/whl/cu128"}
+CONTEXT_FILES = ("pyproject.toml", "README.md", "container", "augment")
+STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
+REDACTED = "<password from ecr:GetAuthorizationToken, on stdin>"
+
+
+class BuildFailed(AugmentError):
+    """A docker or CodeBuild step failed; the message says which."""
+
+
+def git_revision(root: Path = ROOT) -> str:
+    """Short git revision of ``root``, with ``-dirty`` for uncommitted changes; ``nogit`` outside git."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "nogit"
+    return f"{rev}-dirty" if dirty else rev
+
+
+def image_tags(variant: str = "cpu", revision: str | None = None) -> list[str]:
+    """Tags of a build: ``<version>-<revision>[-gpu]`` (unique) and ``<version>[-gpu]``."""
+    if variant not in VARIANTS:
+        raise UsageError(f"--variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    suffix = "" if variant == "cpu" else f"-{variant}"
+    revision = revision or git_revision()
+    return [f"{__version__}-{revision}{suffix}", f"{__version__}{suffix}"]
+
+
+def ecr_uri(account: str, region: str, repository: str, tag: str) -> str:
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}"
+
+
+def build_command(repository: str, tags: Sequence[str], variant: str = "cpu", network: str | None = None,
+                  context: Path = ROOT, revision: str | None = None) -> list[str]:
+    """The ``docker build`` argument list (labels carry version and revision)."""
+    cmd = ["docker", "build", "-f", str(context / DOCKERFILE),
+           "--build-arg", f"TORCH_INDEX_URL={VARIANTS[variant]}",
+           "--build-arg", f"VERSION={__version__}",
+           "--build-arg", f"GIT_REVISION={revision or git_revision(context)}"]
+    if network:
+        cmd += ["--network", network]
+    for tag in tags:
+        cmd += ["-t", f"{repository}:{tag}"]
+    return [*cmd, str(context)]
+
+
+def login_command(registry: str) -> list[str]:
+    """``docker login`` reading the password from stdin."""
+    return ["docker", "login", "--username", "AWS", "--password-stdin", registry]
+
+
+def push_commands(local: str, remote: str) -> list[list[str]]:
+    return [["docker", "tag", local, remote], ["docker", "push", remote]]
+
+
+@dataclass
+class Runner:
+    """Runs argument lists, or with ``dry_run`` only prints them.
+
+    A step's secret goes to the process on stdin; printed commands never contain it.
+    """
+
+    dry_run: bool = False
+    out: Any = None
+    ran: list[list[str]] = field(default_factory=list)
+
+    def __call__(self, cmd: list[str], stdin: str | None = None) -> None:
+        out = self.out or sys.stdout
+        shown = " ".join(_quote(c) for c in cmd) + (f"   # stdin: {REDACTED}" if stdin is not None else "")
+        print(("would run: " if self.dry_run else "+ ") + shown, file=out, flush=True)
+        self.ran.append(list(cmd))
+        if self.dry_run:
+            return
+        result = subprocess.run(cmd, input=stdin, text=True)
+        if result.returncode != 0:
+            raise BuildFailed(f"`{' '.join(cmd[:2])}` failed with exit status {result.returncode}")
+
+
+def _quote(arg: str) -> str:
+    return arg if re.fullmatch(r"[\w@%+=:,./-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
+
+
+def ensure_repository(ecr: Any, name: str) -> str:
+    """Create the ECR repository if missing (idempotent); return its URI."""
+    try:
+        repo = ecr.create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": True},
+                                     imageTagMutability="MUTABLE")["repository"]
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        repo = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+    return repo["repositoryUri"]
+
+
+def registry_credentials(ecr: Any) -> tuple[str, str]:
+    """(registry host, password) from ``get_authorization_token``."""
+    data = ecr.get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    if user != "AWS" or not password:
+        raise BuildFailed("unexpected ECR authorization token")
+    return data["proxyEndpoint"].removeprefix("https://"), password
+
+
+def in_studio() -> bool:
+    """True inside a SageMaker Studio app (its resource metadata file exists)."""
+    return STUDIO_METADATA.is_file()
+
+
+def docker_engine() -> bool:
+    from augment.jobs.local import docker_available
+
+    return docker_available()
+
+
+@dataclass
+class ImageTarget:
+    """Where an image goes: account, region and repository (from the session by default)."""
+
+    account: str
+    region: str
+    repository: str = "augment"
+
+    @classmethod
+    def from_session(cls, boto_session: Any = None, repository: str = "augment", account: str | None = None,
+                     region: str | None = None) -> ImageTarget:
+        import boto3
+
+        boto_session = boto_session or boto3.Session(region_name=region)
+        region = region or boto_session.region_name
+        if not region:
+            raise UsageError("no AWS region: pass --region or configure one (AWS_DEFAULT_REGION)")
+        account = account or boto_session.client("sts").get_caller_identity()["Account"]
+        return cls(account, region, repository)
+
+    def uri(self, tag: str) -> str:
+        return ecr_uri(self.account, self.region, self.repository, tag)
+
+
+def build(repository: str = "augment", variant: str = "cpu", run: Runner | None = None,
+          network: str | None = None) -> list[str]:
+    """Build the image locally with docker; return the local ``repository:tag`` names."""
+    run = run or Runner()
+    tags = image_tags(variant)
+    if network is None and in_studio():
+        network = "sagemaker"  # Studio's Docker access needs the sagemaker network
+    run(build_command(repository, tags, variant, network))
+    return [f"{repository}:{t}" for t in tags]
+
+
+def push(target: ImageTarget, variant: str = "cpu", run: Runner | None = None, boto_session: Any = None) -> str:
+    """Create the repository, log in (password on stdin), tag and push; return the image URI."""
+    import boto3
+
+    run = run or Runner()
+    ecr = (boto_session or boto3.Session(region_name=target.region)).client("ecr", region_name=target.region)
+    ensure_repository(ecr, target.repository)
+    registry, password = registry_credentials(ecr)
+    run(login_command(registry), stdin=password)
+    tags = image_tags(variant)
+    for tag in tags:
+        for cmd in push_commands(f"{target.repository}:{tag}", target.uri(tag)):
+            run(cmd)
+    return target.uri(tags[0])
+
+
+# --- CodeBuild, for Studio without Docker -----------------------------------------------------
+
+BUILDSPEC = """\
+version: 0.2
+phases:
+  pre_build:
+    commands:
+      - aws ecr get-login-password --region $AWS_REGION | docker login --username AWS --password-stdin $REGISTRY
+  build:
+    commands:
+      - docker build -f container/Dockerfile --build-arg TORCH_INDEX_URL=$TORCH_INDEX_URL
+        --build-arg VERSION=$VERSION --build-arg GIT_REVISION=$GIT_REVISION -t $IMAGE_URI -t $IMAGE_URI_VERSION .
+  post_build:
+    commands:
+      - docker push $IMAGE_URI
+      - docker push $IMAGE_URI_VERSION
+"""
+
+
+def context_zip(root: Path = ROOT) -> bytes:
+    """The build context (package, Dockerfile, pyproject, README) as a zip, in a stable order."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in CONTEXT_FILES:
+            path = root / name
+            files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()
+                                                         and "__pycache__" not in p.parts)
+            for f in files:
+                info = zipfile.ZipInfo(f.relative_to(root).as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, f.read_bytes())
+        zf.writestr("buildspec.yml", BUILDSPEC)
+    return buf.getvalue()
+
+
+def codebuild(target: ImageTarget, bucket: str, role_arn: str, variant: str = "cpu", boto_session: Any = None,
+              project: str = "augment-image", poll: float = 10.0, timeout: float = 3600.0,
+              out: Any = None) -> str:
+    """Build and push with AWS CodeBuild; return the image URI.
+
+    Zips the context to ``s3://bucket/augment/codebuild/<revision>.zip``, creates the
+    project if missing, starts a build, polls it and shows its logs.
+
+    Raises:
+        BuildFailed: the build ended in another state than ``SUCCEEDED``.
+    """
+    import boto3
+
+    out = out or sys.stdout
+    session = boto_session or boto3.Session(region_name=target.region)
+    ensure_repository(session.client("ecr", region_name=target.region), target.repository)
+    tags = image_tags(variant)
+    key = f"augment/codebuild/{tags[0]}.zip"
+    session.client("s3").put_object(Bucket=bucket, Key=key, Body=context_zip())
+    cb = session.client("codebuild", region_name=target.region)
+    env = {"AWS_REGION": target.region, "REGISTRY": f"{target.account}.dkr.ecr.{target.region}.amazonaws.com",
+           "TORCH_INDEX_URL": VARIANTS[variant], "VERSION": __version__, "GIT_REVISION": git_revision(),
+           "IMAGE_URI": target.uri(tags[0]), "IMAGE_URI_VERSION": target.uri(tags[1])}
+    existing = {p["name"] for p in cb.batch_get_projects(names=[project]).get("projects", [])}
+    if project not in existing:
+        cb.create_project(
+            name=project, source={"type": "S3", "location": f"{bucket}/{key}"}, artifacts={"type": "NO_ARTIFACTS"},
+            environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                         "computeType": "BUILD_GENERAL1_MEDIUM", "privilegedMode": True},
+            serviceRole=role_arn, logsConfig={"cloudWatchLogs": {"status": "ENABLED"}},
+        )  # fmt: skip
+    build_id = cb.start_build(
+        projectName=project, sourceLocationOverride=f"{bucket}/{key}",
+        environmentVariablesOverride=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in env.items()],
+    )["build"]["id"]  # fmt: skip
+    print(f"codebuild: started {build_id}", file=out, flush=True)
+    deadline = time.monotonic() + timeout
+    shown = 0
+    while True:
+        info = cb.batch_get_builds(ids=[build_id])["builds"][0]
+        shown = _show_build_logs(session, info, shown, out)
+        status = info["buildStatus"]
+        if status != "IN_PROGRESS":
+            break
+        if time.monotonic() > deadline:
+            raise BuildFailed(f"CodeBuild {build_id} still running after {timeout:.0f} s")
+        print(f"codebuild: {info.get('currentPhase', status)}", file=out, flush=True)
+        time.sleep(poll)
+    if status != "SUCCEEDED":
+        raise BuildFailed(f"CodeBuild {build_id} ended {status}; see its logs above or in the CodeBuild console")
+    print(f"codebuild: {status}: {env['IMAGE_URI']}", file=out, flush=True)
+    return env["IMAGE_URI"]
+
+
+def _show_build_logs(session: Any, info: dict[str, Any], shown: int, out: Any) -> int:
+    logs = info.get("logs") or {}
+    group, stream = logs.get("groupName"), logs.get("streamName")
+    if not group or not stream:
+        return shown
+    client = session.client("logs")
+    try:
+        events = client.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]
+    except client.exceptions.ResourceNotFoundException:
+        return shown
+    for event in events[shown:]:
+        print(f"[codebuild] {event['message'].rstrip()}", file=out, flush=True)
+    return len(events)
+
+
+# --- no build ----------------------------------------------------------------------------------
+
+
+def dlc_image_uri(region: str, framework_version: str = "2.6", py_version: str = "py312",
+                  instance_type: str = "ml.m5.xlarge") -> str:
+    """The AWS PyTorch Deep Learning Container (CPU) for ``region``, resolved by the SDK.
+
+    Run jobs on it with ``ship_code=True``: the package then travels as code. Its
+    runtime dependencies (torch, torchvision, numpy, Pillow, PyYAML, tqdm) are part of
+    that image, so the job needs no pip access.
+    """
+    from sagemaker.core import image_uris
+
+    return image_uris.retrieve("pytorch", region=region, version=framework_version, py_version=py_version,
+                               instance_type=instance_type, image_scope="training")
+
+
+def entrypoint_of(dockerfile: Path = ROOT / DOCKERFILE) -> list[str]:
+    """The exec-form ``ENTRYPOINT`` of the Dockerfile's final stage.
+
+    Raises:
+        UsageError: none, or not in exec (JSON) form.
+    """
+    entry: list[str] | None = None
+    for line in dockerfile.read_text().splitlines():
+        line = line.strip()
+        if line.upper().startswith("FROM "):
+            entry = None  # a new stage starts
+        elif line.upper().startswith("ENTRYPOINT"):
+            try:
+                value = json.loads(line[len("ENTRYPOINT"):].strip())
+            except json.JSONDecodeError:
+                raise UsageError(f"{dockerfile}: ENTRYPOINT must be in exec form (a JSON list)") from None
+            entry = [str(v) for v in value]
+    if not entry:
+        raise UsageError(f"{dockerfile}: the final stage has no ENTRYPOINT")
+    return entry
+

@@ -1,0 +1,214 @@
+"""The processing image: Dockerfile lint and contract, build/push command construction,
+ECR and CodeBuild against moto's server. No test needs a Docker engine."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from packaging.requirements import Requirement
+
+from augment import __version__, container
+from augment.jobs import Input, JobRequest, Output, run_local
+from augment.samples import samples_dir
+from tests.aws import moto_server
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILES = sorted((ROOT / "container").glob("Dockerfile*"))
+AUGMENT = Path(sys.executable).with_name("augment")
+
+
+@pytest.fixture(scope="module")
+def aws():
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_hadolint_passes(dockerfile):
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
+    result = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_settings():
+    text = (ROOT / "container" / "Dockerfile").read_text()
+    assert text.count("FROM ") >= 3, "multi-stage: dependencies, package, runtime"
+    assert text.index("requirements.txt") < text.index("COPY augment"), "dependency layers come first"
+    assert "PYTHONUNBUFFERED=1" in text and "org.opencontainers.image.revision" in text
+    assert "latest" not in text.lower()
+    assert container.entrypoint_of() == ["augment", "process"]
+
+
+def test_image_pins_satisfy_the_package_ranges():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    ranges = {Requirement(r).name.lower(): Requirement(r).specifier for r in project["dependencies"]}
+    pins = {}
+    for line in (ROOT / "container" / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            (spec,) = req.specifier
+            assert spec.operator == "==", f"{line}: the image pins exact versions"
+            pins[req.name.lower()] = spec.version
+    assert pins.keys() == ranges.keys(), "the image installs exactly the runtime dependencies"
+    for name, version in pins.items():
+        assert ranges[name].contains(version), f"{name}=={version} is outside pyproject's {ranges[name]}"
+
+
+def test_build_command_is_an_argument_list_with_version_tags():
+    tags = container.image_tags("cpu", revision="abc1234")
+    assert tags == [f"{__version__}-abc1234", __version__]
+    assert container.image_tags("gpu", revision="abc1234") == [f"{__version__}-abc1234-gpu", f"{__version__}-gpu"]
+    cmd = container.build_command("augment", tags, "gpu", revision="abc1234")
+    assert isinstance(cmd, list) and all(isinstance(c, str) for c in cmd)
+    assert cmd[:4] == ["docker", "build", "-f", str(ROOT / "container" / "Dockerfile")]
+    assert f"TORCH_INDEX_URL={container.VARIANTS['gpu']}" in cmd and "GIT_REVISION=abc1234" in cmd
+    assert [cmd[i + 1] for i, c in enumerate(cmd) if c == "-t"] == [f"augment:{t}" for t in tags]
+    assert cmd[-1] == str(ROOT) and "--network" not in cmd
+    assert "--network" in container.build_command("augment", tags, network="sagemaker")
+    assert all("latest" not in t for t in tags)
+
+
+def test_studio_builds_on_the_sagemaker_network(tmp_path, monkeypatch):
+    metadata = tmp_path / "resource-metadata.json"
+    metadata.write_text("{}")
+    monkeypatch.setattr(container, "STUDIO_METADATA", metadata)
+    run = container.Runner(dry_run=True, out=io.StringIO())
+    container.build("augment", "cpu", run)
+    (cmd,) = run.ran
+    assert cmd[cmd.index("--network") + 1] == "sagemaker"
+
+
+def test_git_revision_marks_uncommitted_changes(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "f").write_text("1")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "-C", str(tmp_path), "add", "f"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "x"], check=True, env=env)
+    clean = container.git_revision(tmp_path)
+    assert len(clean) == 7 and "dirty" not in clean
+    (tmp_path / "f").write_text("2")
+    assert container.git_revision(tmp_path) == f"{clean}-dirty"
+    assert container.git_revision(tmp_path / "nowhere") == "nogit"
+
+
+def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdin(aws, tmp_path, monkeypatch):
+    """A recording `docker` on PATH shows what the real client would receive."""
+    record = tmp_path / "calls.jsonl"
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                    f"stdin = sys.stdin.read() if '--password-stdin' in sys.argv else None\n"
+                    f"open({str(record)!r}, 'a').write(json.dumps({{'argv': sys.argv[1:], 'stdin': stdin}}) + '\\n')\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    target = container.ImageTarget.from_session(region="us-east-1", repository="augment-test")
+    printed = io.StringIO()
+    uri = container.push(target, run=container.Runner(out=printed))
+    container.push(target, run=container.Runner(out=io.StringIO()))  # again: the repository exists, no error
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]].count("augment-test") == 1
+    _, password = container.registry_credentials(ecr)
+    calls = [json.loads(line) for line in record.read_text().splitlines()][:5]
+    login, *rest = calls
+    assert login["argv"][:4] == ["login", "--username", "AWS", "--password-stdin"]
+    assert login["stdin"] == password, "the password reaches docker on stdin"
+    assert all(password not in " ".join(c["argv"]) for c in calls), "and never on a command line"
+    assert password not in printed.getvalue() and container.REDACTED in printed.getvalue()
+    tags = container.image_tags()
+    assert [c["argv"] for c in rest] == [
+        ["tag", f"augment-test:{tags[0]}", target.uri(tags[0])], ["push", target.uri(tags[0])],
+        ["tag", f"augment-test:{tags[1]}", target.uri(tags[1])], ["push", target.uri(tags[1])],
+    ]  # fmt: skip
+    assert uri == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/augment-test:{tags[0]}"
+
+
+def test_push_dry_run_prints_the_exact_commands_and_no_password(aws):
+    result = subprocess.run([str(AUGMENT), "image", "push", "--dry-run", "--region", "us-east-1"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("would run: docker login --username AWS --password-stdin 123456789012.dkr.ecr")
+    assert lines[0].endswith(container.REDACTED)
+    assert lines[1].startswith("would run: docker tag augment:") and lines[2].startswith("would run: docker push ")
+    _, password = container.registry_credentials(boto3.client("ecr", region_name="us-east-1"))
+    assert password not in result.stdout + result.stderr
+    uri = subprocess.run([str(AUGMENT), "image", "uri", "--region", "us-east-1"], capture_output=True, text=True,
+                         timeout=300).stdout.strip()
+    assert uri == lines[-1] and uri.startswith("123456789012.dkr.ecr.us-east-1.amazonaws.com/augment:")
+
+
+def test_build_without_an_engine_says_what_to_do():
+    result = subprocess.run([str(AUGMENT), "image", "build"], capture_output=True, text=True, timeout=300)
+    if container.docker_engine():  # pragma: no cover - only where an engine runs
+        pytest.skip("a Docker engine is present")
+    assert result.returncode == 2 and "--codebuild" in result.stderr and "--dlc" in result.stderr
+
+
+def test_codebuild_zips_the_context_creates_the_project_and_polls(aws):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="build-context")
+    target = container.ImageTarget.from_session(region="us-east-1", repository="augment-cb")
+    out = io.StringIO()
+    uri = container.codebuild(target, "build-context", "arn:aws:iam::123456789012:role/codebuild", poll=0.1,
+                              timeout=60, out=out)
+    tag = container.image_tags()[0]
+    assert uri == target.uri(tag)
+    body = s3.get_object(Bucket="build-context", Key=f"augment/codebuild/{tag}.zip")["Body"].read()
+    names = set(zipfile.ZipFile(io.BytesIO(body)).namelist())
+    assert {"container/Dockerfile", "container/requirements.txt", "pyproject.toml", "buildspec.yml",
+            "augment/cli.py", "augment/presets/light.yaml"} <= names
+    project = boto3.client("codebuild").batch_get_projects(names=["augment-image"])["projects"][0]
+    assert project["environment"]["privilegedMode"] is True, "docker builds need privileged mode"
+    assert "codebuild: started augment-image:" in out.getvalue() and "SUCCEEDED" in out.getvalue()
+    container.codebuild(target, "build-context", "arn:aws:iam::123456789012:role/codebuild", poll=0.1,
+                        out=io.StringIO())  # the project exists now: reused
+
+
+def test_no_build_resolves_the_pytorch_dlc():
+    uri = container.dlc_image_uri("eu-west-1")
+    assert uri.startswith("763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:") and "cpu" in uri
+
+
+def _contract_request(entrypoint: list[str], out: Path) -> JobRequest:
+    return JobRequest(
+        job_name="contract", image_uri="augment:test", role_arn="arn:aws:iam::000000000000:role/x",
+        entrypoint=tuple(entrypoint), arguments=("--spec", "light", "--workers", "1"),
+        inputs=(Input("images", str(samples_dir()), "/opt/ml/processing/input/images"),),
+        outputs=(Output("output", "/opt/ml/processing/output", str(out)),),
+    )
+
+
+@pytest.mark.slow
+def test_the_images_entrypoint_serves_the_container_contract(tmp_path):
+    """Run the Dockerfile's ENTRYPOINT, as declared, on a fake /opt/ml (local runtime, subprocess mode)."""
+    entrypoint = container.entrypoint_of()
+    description = run_local(_contract_request(entrypoint, tmp_path / "out"), log=io.StringIO())
+    assert description["ProcessingJobStatus"] == "Completed", description.get("FailureReason")
+    assert len(list((tmp_path / "out").glob("*.aug[01].jpg"))) == 14
+    assert (tmp_path / "out" / "_augment" / "manifest-algo-1.jsonl").is_file()
+
+
+@pytest.mark.slow
+def test_an_entrypoint_the_package_cannot_serve_fails_the_contract(tmp_path):
+    broken = tmp_path / "Dockerfile"
+    broken.write_text((ROOT / "container" / "Dockerfile").read_text().replace(
+        'ENTRYPOINT ["augment", "process"]', 'ENTRYPOINT ["augment", "serve"]'))
+    description = run_local(_contract_request(container.entrypoint_of(broken), tmp_path / "out"), log=io.StringIO())
+    assert description["ProcessingJobStatus"] == "Failed"
+    shell_form = tmp_path / "Dockerfile.shell"
+    shell_form.write_text("FROM python:3.11-slim\nENTRYPOINT augment process\n")
+    with pytest.raises(Exception, match="exec form"):
+        container.entrypoint_of(shell_form)
