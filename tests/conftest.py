@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import PIL.Image
@@ -53,3 +54,22 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and "_augment" not in p.parts}
 
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[str]:
+    """moto's server on 127.0.0.1 as the AWS peer (S3, ECR, STS, SageMaker, Logs, CodeBuild)."""
+    from tests.aws import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture()
+def bucket(aws: str, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket on moto, named after the test."""
+    import boto3
+
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name

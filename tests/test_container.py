@@ -21,17 +21,11 @@ from packaging.requirements import Requirement
 from augment import __version__, container
 from augment.jobs import Input, JobRequest, Output, run_local
 from augment.samples import samples_dir
-from tests.aws import moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILES = sorted((ROOT / "container").glob("Dockerfile*"))
 AUGMENT = Path(sys.executable).with_name("augment")
 
-
-@pytest.fixture(scope="module")
-def aws():
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)

@@ -17,24 +17,11 @@ from augment.jobs import Input, JobRequest, Output, RequestError, build_request,
 from augment.jobs.local import safe_rel, shard
 from augment.manifest import read_manifest
 from augment.samples import list_samples, samples_dir
-from tests.aws import moto_server
 
 AUGMENT = Path(sys.executable).with_name("augment")
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
-@pytest.fixture(scope="module")
-def aws():
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture()
-def bucket(aws, request):
-    name = "b-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def _upload_samples(bucket: str, prefix: str, copies: int = 1) -> list[str]:

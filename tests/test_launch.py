@@ -20,7 +20,6 @@ from augment.jobs import LocalBackend, Prefetch, build_request, run_batched, run
 from augment.jobs.sagemaker import CODE_PATH, SageMakerBackend
 from augment.manifest import read_manifest
 from augment.samples import list_samples, samples_dir
-from tests.aws import moto_server
 
 AUGMENT = Path(sys.executable).with_name("augment")
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -28,17 +27,6 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/augment:0.1.0"
 FLIP = "version: 1\nseed: 9\ncopies: 1\nops: [RandomHorizontalFlip]\n"
 
 
-@pytest.fixture(scope="module")
-def aws():
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture()
-def bucket(aws, request):
-    name = "l-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    boto3.client("s3").create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture()
