@@ -134,12 +134,6 @@ class OpDef:
     def is_container(self) -> bool:
         return any(p.kind == "ops" for p in self.params)
 
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
 
 # ---------------------------------------------------------------------------
 # Canonicalisation of single values. Each returns the canonical value or raises

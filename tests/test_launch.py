@@ -119,6 +119,7 @@ def test_what_the_backend_submits_runs_on_the_local_runtime(backend, bucket):
     keys = _keys(bucket, "aug/")
     assert len([k for k in keys if ".aug" in k]) == 14
     assert {"aug/_augment/manifest-algo-1.jsonl", "aug/_augment/manifest-algo-2.jsonl"} <= set(keys)
+    assert job.output_keys() == [f"s3://{bucket}/{k}" for k in keys]
 
 
 @pytest.mark.slow
@@ -239,3 +240,20 @@ def test_cli_submits_to_sagemaker(bucket):
     missing = subprocess.run([str(AUGMENT), "run", "--backend", "sagemaker", "--input", "s3://b/i/", "--output",
                               "s3://b/o/", "--spec", "light"], capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "--image-uri is required" in missing.stderr
+
+
+@pytest.mark.slow
+def test_a_group_runs_every_job_and_counts_their_states(tmp_path):
+    from augment.jobs import JobGroup
+    from augment.jobs.batch import Batch
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, data in _tiny_images(6):
+        (src / name).write_bytes(data)
+    items = [Batch(i, [], "", str(tmp_path / f"out{i}")) for i in range(3)]
+    group = JobGroup(LocalBackend(), max_in_flight=2, retries=0, poll=0.1, progress="off")
+    group.run(items, lambda b: build_request("light", str(src), b.output_uri, workers=1,
+                                             name=f"group-{b.index}-a{len(b.attempts)}"))
+    assert group.status_counts() == {"Completed": 3}
+    assert [b.status for b in items] == ["Completed"] * 3 and all(len(b.attempts) == 1 for b in items)
