@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: install test demo lint clean
+.PHONY: install test demo bench lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install the package with its dev extras
 
 test: $(STAMP)  ## lint, then the whole test suite
-	$(VENV)/bin/ruff check augment tests
+	$(VENV)/bin/ruff check augment tests benchmarks
 	$(PY) -m pytest
 
 demo: $(STAMP)  ## the main job on the local runtime: 2 simulated instances shard the sample photos
@@ -24,8 +24,11 @@ demo: $(STAMP)  ## the main job on the local runtime: 2 simulated instances shar
 	$(VENV)/bin/augment run --backend local --mode sharded --instance-count 2 --spec light \
 		--input "$$($(VENV)/bin/augment samples --dir)" --output $(DEMO_OUT)
 
+bench: $(STAMP)  ## throughput of the kit against its peers, in one run (a few minutes)
+	$(PY) benchmarks/bench.py --json benchmarks/results/latest.json
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check augment tests
+	$(VENV)/bin/ruff check augment tests benchmarks
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build *.egg-info

@@ -1,0 +1,309 @@
+"""Throughput of the kit against its peers, in one run, on one corpus.
+
+    python benchmarks/bench.py [--images 1000] [--workers 1 2] [--pipelines crop full] [--json FILE]
+
+(``make bench`` installs the benchmark extras and runs this.)
+
+Every contender decodes each JPEG of a deterministic corpus, augments it, encodes it as
+JPEG quality 90 and writes it, with one thread per worker, at each worker count:
+
+* ``io-pil``, ``io-tvio``, ``io-cv2``: decode + encode only; the fastest is the I/O limit;
+* ``seed-v1``: the seed's way, PIL + ``torchvision.transforms`` (v1), image by image;
+* ``tv2-tensor``: ``torchvision.transforms.v2`` on uint8 tensors;
+* ``albumentations``: albumentations 2.0.8 (MIT) with OpenCV I/O;
+* ``kit``: ``augment process``, run as a job runs it: the CLI, end to end, worker start-up
+  included.
+
+Pipelines: ``crop`` is RandomResizedCrop(224), HorizontalFlip, ColorJitter(0.4, 0.4, 0.4,
+0.1) and Rotation(15); ``full`` is the same without the crop. The table reports
+images/s, the ratios to albumentations, to the seed's way and to the I/O limit, and the
+peak resident memory per worker. Ratios, not absolute figures, are what carry over
+between machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+QUALITY = 90
+PIPELINES = ("crop", "full")
+CONTENDERS = ("io-pil", "io-tvio", "io-cv2", "seed-v1", "tv2-tensor", "albumentations", "kit")
+IO_CONTENDERS = ("io-pil", "io-tvio", "io-cv2")
+
+
+def make_corpus(folder: Path, n: int, seed: int = 0) -> list[Path]:
+    """``n`` ImageNet-sized JPEGs (longest side 400-640 px, quality 90) cut from the bundled
+    photos with a fixed seed: the same corpus on every run."""
+    import random
+
+    import PIL.Image
+
+    from augment.samples import list_samples, samples_dir
+
+    rng = random.Random(seed)
+    sources = []
+    for name in list_samples():
+        with PIL.Image.open(samples_dir() / name) as img:
+            sources.append(img.convert("RGB"))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        src = sources[i % len(sources)]
+        w, h = src.size
+        cw, ch = rng.randint(w // 2, w), rng.randint(h // 2, h)
+        x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
+        crop = src.crop((x, y, x + cw, y + ch))
+        side = rng.randint(400, 640)
+        scale = side / max(crop.size)
+        img = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))),
+                          PIL.Image.Resampling.BICUBIC)
+        path = folder / f"img-{i:05d}.jpg"
+        img.save(path, "JPEG", quality=QUALITY)
+        paths.append(path)
+    return paths
+
+
+# --- per-image work of each in-process contender --------------------------------------------
+
+
+def _setup(name: str, pipeline: str) -> Callable[[Path, Path], None]:
+    """Build one contender's per-image function (runs once per worker)."""
+    crop = pipeline == "crop"
+    if name == "io-pil":
+        import PIL.Image
+
+        def run(src: Path, dst: Path) -> None:
+            with PIL.Image.open(src) as img:
+                img.convert("RGB").save(dst, "JPEG", quality=QUALITY)
+
+        return run
+    if name == "io-tvio":
+        from torchvision.io import decode_jpeg, encode_jpeg, read_file, write_file
+
+        return lambda src, dst: write_file(str(dst), encode_jpeg(decode_jpeg(read_file(str(src))), quality=QUALITY))
+    if name in ("io-cv2", "albumentations"):
+        import cv2
+
+        cv2.setNumThreads(1)
+        params = [cv2.IMWRITE_JPEG_QUALITY, QUALITY]
+        if name == "io-cv2":
+            return lambda src, dst: cv2.imwrite(str(dst), cv2.imread(str(src)), params)
+        import albumentations as A
+
+        ops = [A.HorizontalFlip(p=0.5), A.ColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0), A.Rotate(limit=15, p=1.0)]
+        if crop:
+            ops.insert(0, A.RandomResizedCrop(size=(224, 224), p=1.0))
+        compose = A.Compose(ops)
+
+        def run(src: Path, dst: Path) -> None:
+            img = cv2.cvtColor(cv2.imread(str(src)), cv2.COLOR_BGR2RGB)
+            out = compose(image=img)["image"]
+            cv2.imwrite(str(dst), cv2.cvtColor(out, cv2.COLOR_RGB2BGR), params)
+
+        return run
+    if name == "seed-v1":
+        import PIL.Image
+        from torchvision import transforms as T
+
+        ops = [T.RandomHorizontalFlip(), T.ColorJitter(0.4, 0.4, 0.4, 0.1), T.RandomRotation(15)]
+        if crop:
+            ops.insert(0, T.RandomResizedCrop(224))
+        compose = T.Compose(ops)
+
+        def run(src: Path, dst: Path) -> None:
+            with PIL.Image.open(src) as img:
+                compose(img.convert("RGB")).save(dst, "JPEG", quality=QUALITY)
+
+        return run
+    if name == "tv2-tensor":
+        from torchvision.io import decode_jpeg, encode_jpeg, read_file, write_file
+        from torchvision.transforms import v2
+
+        ops = [v2.RandomHorizontalFlip(), v2.ColorJitter(0.4, 0.4, 0.4, 0.1), v2.RandomRotation(15)]
+        if crop:
+            ops.insert(0, v2.RandomResizedCrop(224))
+        compose = v2.Compose(ops)
+        return lambda src, dst: write_file(str(dst), encode_jpeg(compose(decode_jpeg(read_file(str(src)))),
+                                                                 quality=QUALITY))
+    raise ValueError(name)
+
+
+_RUN: Callable[[Path, Path], None] | None = None
+
+
+def _init(name: str, pipeline: str) -> None:
+    global _RUN
+    import torch
+
+    torch.set_num_threads(1)
+    _RUN = _setup(name, pipeline)
+
+
+def _work(job: tuple[Path, Path]) -> float:
+    assert _RUN is not None
+    _RUN(*job)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _run_pool(name: str, pipeline: str, paths: list[Path], out: Path, workers: int) -> tuple[float, float]:
+    """(seconds, peak RSS MiB per worker) of one in-process contender."""
+    out.mkdir(parents=True)
+    jobs = [(p, out / p.name) for p in paths]
+    ctx = multiprocessing.get_context("forkserver")
+    with ctx.Pool(workers, initializer=_init, initargs=(name, pipeline)) as pool:
+        pool.map(_work, jobs[: workers * 2], chunksize=1)  # warm up every worker before the clock starts
+        start = time.perf_counter()
+        rss = pool.map(_work, jobs, chunksize=8)
+        seconds = time.perf_counter() - start
+    return seconds, max(rss)
+
+
+def _run_kit(pipeline: str, corpus: Path, out: Path, workers: int) -> tuple[float, float, float]:
+    """(wall seconds of the CLI, peak RSS MiB per worker, images/s by the job's own clock)."""
+    spec = {"version": 1, "seed": 0, "copies": 1, "output": {"format": "jpeg", "quality": QUALITY},
+            "ops": [{"RandomHorizontalFlip": {"p": 0.5}},
+                    {"ColorJitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}},
+                    {"RandomRotation": {"degrees": 15}}]}
+    if pipeline == "crop":
+        spec["ops"].insert(0, {"RandomResizedCrop": {"size": 224}})
+    spec_path = out.parent / f"kit-{pipeline}-{workers}.json"
+    spec_path.write_text(json.dumps(spec))
+    augment = Path(sys.executable).with_name("augment")
+    start = time.perf_counter()
+    subprocess.run([str(augment), "process", "--spec", str(spec_path), "--input-dir", str(corpus), "--output-dir",
+                    str(out), "--workers", str(workers), "--progress", "off"], check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    summary = json.loads((out / "_augment" / "summary-local.json").read_text())
+    return seconds, summary["peak_worker_rss_mb"], summary["images_per_s"]
+
+
+def available(name: str) -> bool:
+    if name in ("io-cv2", "albumentations"):
+        try:
+            import cv2  # noqa: F401
+
+            if name == "albumentations":
+                import albumentations  # noqa: F401
+        except ImportError:
+            return False
+    return True
+
+
+def run(n_images: int, workers: list[int], pipelines: list[str], contenders: list[str],
+        workdir: Path) -> dict[str, Any]:
+    """Run every contender on one corpus; return the results with their ratios."""
+    corpus = workdir / "corpus"
+    paths = make_corpus(corpus, n_images)
+    rows = []
+    for pipeline in pipelines:
+        for w in workers:
+            for name in contenders:
+                if not available(name):
+                    rows.append({"contender": name, "pipeline": pipeline, "workers": w, "skipped": "not installed"})
+                    continue
+                if name in IO_CONTENDERS and pipeline != pipelines[0]:
+                    # decode + encode does not depend on the pipeline: measured once, reported for each
+                    prior = next(r for r in rows if r["contender"] == name and r["workers"] == w)
+                    rows.append({**prior, "pipeline": pipeline})
+                    continue
+                out = workdir / f"out-{name}-{pipeline}-{w}"
+                extra = {}
+                if name == "kit":
+                    # Wall time of the whole CLI, start-up included; the job's own clock (from its
+                    # summary) leaves out the interpreter and torch import.
+                    seconds, rss, job_rate = _run_kit(pipeline, corpus, out, w)
+                    extra["job_images_per_s"] = job_rate
+                else:
+                    seconds, rss = _run_pool(name, pipeline, paths, out, w)
+                rows.append({"contender": name, "pipeline": pipeline, "workers": w, "seconds": round(seconds, 3),
+                             "images_per_s": round(len(paths) / seconds, 1), "peak_rss_mb": round(rss, 1), **extra})
+                shutil.rmtree(out, ignore_errors=True)
+    _add_ratios(rows)
+    return {"images": n_images, "workers": workers, "pipelines": pipelines, "quality": QUALITY,
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+            "versions": _versions(), "rows": rows}
+
+
+def _add_ratios(rows: list[dict[str, Any]]) -> None:
+    def rate(name: str, pipeline: str, w: int) -> float | None:
+        for r in rows:
+            if (r["contender"], r["pipeline"], r["workers"]) == (name, pipeline, w) and "images_per_s" in r:
+                return r["images_per_s"]
+        return None
+
+    for r in rows:
+        if "images_per_s" not in r:
+            continue
+        p, w = r["pipeline"], r["workers"]
+        io_limit = max((x for x in (rate(n, p, w) for n in IO_CONTENDERS) if x), default=None)
+        for key, ref in (("vs_albumentations", rate("albumentations", p, w)), ("vs_seed", rate("seed-v1", p, w)),
+                         ("vs_io_limit", io_limit), ("vs_1_worker", rate(r["contender"], p, 1))):
+            r[key] = round(r["images_per_s"] / ref, 3) if ref else None
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for pkg in ("augment", "torch", "torchvision", "pillow", "albumentations", "opencv-python-headless", "numpy"):
+        try:
+            found[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def table(result: dict[str, Any]) -> str:
+    """The results as one Markdown table."""
+    head = ("| pipeline | workers | contender | images/s | × albumentations | × seed | × I/O limit | "
+            "× 1 worker | peak RSS/worker (MB) |")
+    lines = [head, "|" + " --- |" * 9]
+    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+    for r in result["rows"]:
+        if "images_per_s" not in r:
+            lines.append(f"| {r['pipeline']} | {r['workers']} | {r['contender']} | {r['skipped']} | | | | | |")
+            continue
+        lines.append(f"| {r['pipeline']} | {r['workers']} | {r['contender']} | {r['images_per_s']:.1f} | "
+                     f"{fmt(r['vs_albumentations'])} | {fmt(r['vs_seed'])} | {fmt(r['vs_io_limit'])} | "
+                     f"{fmt(r['vs_1_worker'])} | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=1000, help="corpus size (default 1000)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default: 1 2)")
+    parser.add_argument("--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES))
+    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--workdir", default=None, help="where the corpus and outputs go (default: temporary)")
+    args = parser.parse_args(argv)
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="augment-bench-"))
+    try:
+        result = run(args.images, args.workers, args.pipelines, args.contenders, workdir)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(table(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

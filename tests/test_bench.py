@@ -1,0 +1,48 @@
+"""The benchmark harness runs every contender end to end on a tiny corpus.
+
+No timing is asserted (machines are noisy): the speed targets live in benchmarks/ and
+the README, as ratios measured in one run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import PIL.Image
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench  # noqa: E402
+
+
+def test_corpus_is_deterministic_and_imagenet_sized(tmp_path):
+    a = bench.make_corpus(tmp_path / "a", 5)
+    b = bench.make_corpus(tmp_path / "b", 5)
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    for p in a:
+        with PIL.Image.open(p) as img:
+            assert img.format == "JPEG" and 400 <= max(img.size) <= 640
+
+
+@pytest.mark.slow
+def test_harness_runs_every_contender_and_reports_ratios(tmp_path):
+    out = tmp_path / "result.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--images", "6", "--workers", "1",
+                             "2", "--pipelines", "crop", "--json", str(out)], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["contender"], r["workers"]) for r in rows} == {(c, w) for c in bench.CONTENDERS for w in (1, 2)}
+    for r in rows:
+        assert "skipped" not in r, f"{r['contender']} did not run: the bench extras are part of dev"
+        assert r["images_per_s"] > 0 and r["peak_rss_mb"] > 0
+        assert all(r[k] is not None for k in ("vs_albumentations", "vs_seed", "vs_io_limit", "vs_1_worker"))
+    kit = next(r for r in rows if r["contender"] == "kit" and r["workers"] == 1)
+    assert kit["job_images_per_s"] > 0
+    table = result.stdout.strip().splitlines()
+    assert table[0].startswith("| pipeline | workers | contender | images/s | × albumentations")
+    assert len(table) == 2 + len(rows)
