@@ -27,7 +27,7 @@ from typing import Any
 from augment.errors import JobFailed, UsageError
 from augment.jobs.handles import TERMINAL, Job
 from augment.jobs.launch import IMAGES_PATH, build_request, job_name
-from augment.jobs.local import _s3_client, safe_rel, split_s3_uri
+from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
 from augment.progress import Progress
 
@@ -37,7 +37,7 @@ def list_keys(input_uri: str) -> list[str]:
     if input_uri.startswith("s3://"):
         bucket, prefix = split_s3_uri(input_uri)
         base = prefix[: prefix.rfind("/") + 1]
-        pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         keys = [o["Key"][len(base):] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
     else:
         root = Path(input_uri)
@@ -55,7 +55,7 @@ def _put_json(uri: str, data: Any) -> None:
     body = json.dumps(data, indent=1).encode()
     if uri.startswith("s3://"):
         bucket, key = split_s3_uri(uri)
-        _s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+        s3_client().put_object(Bucket=bucket, Key=key, Body=body)
     else:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
         Path(uri).write_bytes(body)

@@ -68,7 +68,7 @@ class _Object:
     fetch: Callable[[Path], None]
 
 
-def _s3_client() -> Any:
+def s3_client() -> Any:
     import boto3
 
     return boto3.client("s3")  # honours AWS_ENDPOINT_URL
@@ -107,7 +107,7 @@ def _list_objects(inp: Input) -> list[_Object]:
         files = sorted(p for p in root.rglob("*") if p.is_file())
         return [_Object(p.relative_to(root).as_posix(), p.relative_to(root).as_posix(),
                         lambda dst, f=p: shutil.copyfile(f, dst)) for p in files]
-    s3 = _s3_client()
+    s3 = s3_client()
     bucket, prefix = split_s3_uri(source)
     base = prefix[: prefix.rfind("/") + 1]
     objects = []
@@ -127,7 +127,7 @@ def _manifest_objects(inp: Input, where: str) -> list[_Object]:
     source = inp.source
     if source.startswith("s3://"):
         bucket, key = split_s3_uri(source)
-        text = _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        text = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
     else:
         text = Path(source).read_bytes()
     try:
@@ -141,7 +141,7 @@ def _manifest_objects(inp: Input, where: str) -> list[_Object]:
     prefix = entries[0]["prefix"]
     objects = []
     if prefix.startswith("s3://"):
-        s3 = _s3_client()
+        s3 = s3_client()
         pbucket, pkey = split_s3_uri(prefix)
         for rel in entries[1:]:
             rel = safe_rel(str(rel), f"{where}: manifest {source} key")
@@ -232,7 +232,7 @@ def _upload(request: JobRequest, roots: list[Path]) -> None:
                 continue
             files = sorted(p for p in src.rglob("*") if p.is_file())
             if out.destination.startswith("s3://"):
-                s3 = _s3_client()
+                s3 = s3_client()
                 bucket, prefix = split_s3_uri(out.destination)
                 prefix = prefix.rstrip("/") + "/" if prefix else ""
                 for f in files:
