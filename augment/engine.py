@@ -253,9 +253,11 @@ Task = tuple[str, tuple[int, ...]]
 Result = tuple[list[dict[str, Any]], float]
 
 
-def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _Stop) -> Iterator[Result]:
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["augment.engine"])
+def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _Stop,
+                 start_method: str) -> Iterator[Result]:
+    ctx = multiprocessing.get_context(start_method)
+    if start_method == "forkserver":
+        ctx.set_forkserver_preload(["augment.engine"])
     window = workers * 4  # bounded: memory does not grow with the number of inputs
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=args) as pool:
         todo = iter(tasks)
@@ -364,6 +366,7 @@ def run_job(
     progress: str | None = None,
     progress_interval: float = 10.0,
     log: Log | None = None,
+    start_method: str = "forkserver",
 ) -> Summary:
     """Augment every file under ``input_dir`` into ``output_dir``.
 
@@ -381,6 +384,11 @@ def run_job(
         progress: ``bar``, ``lines``, ``off`` or ``None`` (auto).
         progress_interval: seconds between plain progress lines.
         log: where events go (default: text lines on stderr).
+        start_method: how worker processes start. ``forkserver`` (the default) is safe
+            from any caller, a notebook that already ran torch in parallel included;
+            ``fork`` starts workers in milliseconds instead of re-importing torch, and is
+            what the CLI uses, since a fresh ``augment process`` has run nothing in
+            parallel before it forks.
 
     Returns:
         The :class:`Summary`, also written to ``_augment/summary-<host>.json``.
@@ -440,7 +448,8 @@ def run_job(
                    emit=lambda text, fields: log.event("progress", text, **fields))
     start = time.monotonic()
     with _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
-        results = _run_in_process(args, tasks, stop) if workers == 1 else _run_in_pool(args, tasks, workers, stop)
+        results = (_run_in_process(args, tasks, stop) if workers == 1
+                   else _run_in_pool(args, tasks, workers, stop, start_method))
         try:
             for new, rss in results:
                 mf.write_records(manifest, new)

@@ -209,3 +209,10 @@ def test_worker_memory_does_not_grow_with_the_number_of_inputs(small_samples, tm
     assert large.inputs == 12 * small.inputs
     assert 0 < small.peak_worker_rss_mb
     assert large.peak_worker_rss_mb < small.peak_worker_rss_mb + 64, "12x the inputs, about the same memory"
+
+
+def test_worker_start_method_does_not_change_outputs(small_samples, tmp_path):
+    """The CLI forks its workers, a library caller gets forkserver: same bytes."""
+    run_job(MIXED_SPEC, small_samples, tmp_path / "fs", workers=2, progress="off", start_method="forkserver")
+    run_job(MIXED_SPEC, small_samples, tmp_path / "fk", workers=2, progress="off", start_method="fork")
+    assert tree_bytes(tmp_path / "fs") == tree_bytes(tmp_path / "fk")
