@@ -53,6 +53,7 @@ from typing import Any
 
 import torch
 
+from augment import __version__
 from augment import manifest as mf
 from augment.errors import JobFailed, JobStopped, UsageError
 from augment.images import (
@@ -72,6 +73,7 @@ from augment.progress import Progress
 from augment.spec import Spec, dump_spec, load_spec
 
 META_DIR = "_augment"
+PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MAX_ERROR_RATE = 0.01
 """Default share of inputs that may fail before the job fails: a few corrupt files in
 a large bucket are normal, one in a hundred says something is systematically wrong
@@ -102,8 +104,6 @@ def versions() -> dict[str, str]:
     """Library versions an output's bytes depend on."""
     import PIL
     import torchvision
-
-    from augment import __version__
 
     return {
         "augment": __version__,
@@ -424,8 +424,8 @@ def run_job(
              if (missing := tuple(k for k in wanted if k not in done.get(rel, ())))]
     del done  # from here on memory does not grow with the number of inputs done
     meta.mkdir(parents=True, exist_ok=True)
-    if previous:
-        _remove_stale_temps(output_dir)
+    if resume:
+        _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
     summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
                       output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
                       inputs=len(items), copies=spec.copies, resumed_records=previous,
@@ -434,13 +434,11 @@ def run_job(
     dump_spec(spec, meta / "spec.yaml")
     summary_path = meta / f"summary-{host}.json"
     _write_summary(summary, summary_path)
-    import augment
-
     log.event("start", f"{len(items)} inputs x {spec.copies} copies on {workers} workers, host {host}; "
               f"{len(tasks)} inputs to do" + (f" ({previous} records from before)" if previous else "")
-              + f" (augment {augment.__version__} from {Path(augment.__file__).parent})",
+              + f" (augment {__version__} from {PACKAGE_DIR})",
               inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
-              resumed_records=previous, spec_digest=spec.digest, package=str(Path(augment.__file__).parent))
+              resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
 
     args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
     written_before = tally.written
