@@ -79,6 +79,14 @@ def make_corpus(folder: Path, n: int, seed: int = 0) -> list[Path]:
 # --- per-image work of each in-process contender --------------------------------------------
 
 
+def _torchvision_pipeline(module: Any, crop: bool) -> Any:
+    """The benchmark pipeline from ``torchvision.transforms`` (v1) or ``.v2``: same names, same order."""
+    ops = [module.RandomHorizontalFlip(), module.ColorJitter(0.4, 0.4, 0.4, 0.1), module.RandomRotation(15)]
+    if crop:
+        ops.insert(0, module.RandomResizedCrop(224))
+    return module.Compose(ops)
+
+
 def _setup(name: str, pipeline: str) -> Callable[[Path, Path], None]:
     """Build one contender's per-image function (runs once per worker)."""
     crop = pipeline == "crop"
@@ -118,10 +126,7 @@ def _setup(name: str, pipeline: str) -> Callable[[Path, Path], None]:
         import PIL.Image
         from torchvision import transforms as T
 
-        ops = [T.RandomHorizontalFlip(), T.ColorJitter(0.4, 0.4, 0.4, 0.1), T.RandomRotation(15)]
-        if crop:
-            ops.insert(0, T.RandomResizedCrop(224))
-        compose = T.Compose(ops)
+        compose = _torchvision_pipeline(T, crop)
 
         def run(src: Path, dst: Path) -> None:
             with PIL.Image.open(src) as img:
@@ -132,10 +137,7 @@ def _setup(name: str, pipeline: str) -> Callable[[Path, Path], None]:
         from torchvision.io import decode_jpeg, encode_jpeg, read_file, write_file
         from torchvision.transforms import v2
 
-        ops = [v2.RandomHorizontalFlip(), v2.ColorJitter(0.4, 0.4, 0.4, 0.1), v2.RandomRotation(15)]
-        if crop:
-            ops.insert(0, v2.RandomResizedCrop(224))
-        compose = v2.Compose(ops)
+        compose = _torchvision_pipeline(v2, crop)
         return lambda src, dst: write_file(str(dst), encode_jpeg(compose(decode_jpeg(read_file(str(src)))),
                                                                  quality=QUALITY))
     raise ValueError(name)

@@ -44,6 +44,15 @@ def _upload_samples(bucket: str, prefix: str) -> None:
         boto3.client("s3").upload_file(str(samples_dir() / name), bucket, f"{prefix}{name}")
 
 
+def _tiny_folder(tmp_path: Path, n: int) -> Path:
+    """A local input folder of ``n`` tiny real photos."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, data in _tiny_images(n):
+        (src / name).write_bytes(data)
+    return src
+
+
 def _tiny_images(n: int) -> list[tuple[str, bytes]]:
     """``n`` small real photos (the samples, shrunk, under numbered names)."""
     out = []
@@ -173,10 +182,7 @@ def test_batched_jobs_read_only_their_batch_and_a_failing_batch_is_retried(bucke
 
 @pytest.mark.slow
 def test_prefetch_yields_in_order_while_later_batches_run(tmp_path):
-    src = tmp_path / "in"
-    src.mkdir()
-    for name, data in _tiny_images(40):
-        (src / name).write_bytes(data)
+    src = _tiny_folder(tmp_path, 40)
     prefetch = Prefetch(LocalBackend(), "light", str(src), str(tmp_path / "out"), batch_size=10, ahead=2, poll=0.1,
                         workers=1)
     seen = []
@@ -212,10 +218,7 @@ def test_a_local_job_stops_gracefully(tmp_path, small_samples):
 
 @pytest.mark.slow
 def test_cli_batched_on_the_local_backend(tmp_path):
-    src = tmp_path / "in"
-    src.mkdir()
-    for name, data in _tiny_images(12):
-        (src / name).write_bytes(data)
+    src = _tiny_folder(tmp_path, 12)
     result = subprocess.run([str(AUGMENT), "run", "--mode", "batched", "--batch-size", "5", "--input", str(src),
                              "--output", str(tmp_path / "out"), "--spec", "light", "--workers", "1"],
                             capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
@@ -247,10 +250,7 @@ def test_a_group_runs_every_job_and_counts_their_states(tmp_path):
     from augment.jobs import JobGroup
     from augment.jobs.batch import Batch
 
-    src = tmp_path / "in"
-    src.mkdir()
-    for name, data in _tiny_images(6):
-        (src / name).write_bytes(data)
+    src = _tiny_folder(tmp_path, 6)
     items = [Batch(i, [], "", str(tmp_path / f"out{i}")) for i in range(3)]
     group = JobGroup(LocalBackend(), max_in_flight=2, retries=0, poll=0.1, progress="off")
     group.run(items, lambda b: build_request("light", str(src), b.output_uri, workers=1,
