@@ -200,7 +200,7 @@ def test_prefetch_yields_in_order_while_later_batches_run(tmp_path):
 def test_a_local_job_stops_gracefully(tmp_path, small_samples):
     src = tmp_path / "in"
     src.mkdir()
-    for i in range(30):
+    for i in range(60):  # long enough that the stop arrives mid-run on a busy machine
         for p in small_samples.iterdir():
             (src / f"{i}-{p.name}").write_bytes(p.read_bytes())
     job = LocalBackend(str(tmp_path / "work")).submit(
