@@ -201,10 +201,10 @@ class _Worker:
                     atomic_write_bytes(self.output_dir / name, data)
                     records.append({**base, "copy": k, "output": name, "output_sha256": base["source_sha256"],
                                     "seed": None, "params": None, "status": "ok", "error": None, "reason": None,
-                                    "format": decoded.format.lower(), "size": list(decoded.image.shape[:0:-1])})
+                                    "format": decoded.format.lower(), "size": list(decoded.size)})
                     continue
                 seed = derive_seed(spec.seed, rel, k)
-                out, params = self.pipeline.apply(decoded.image, seed)
+                out, params = self.pipeline.apply(decoded.pil, seed)
                 blob = encode(out, fmt, spec.output.quality)
                 name = output_name(rel, k, fmt)
                 atomic_write_bytes(self.output_dir / name, blob)
@@ -217,7 +217,7 @@ class _Worker:
             records.append({
                 **base, "copy": k, "output": name, "output_sha256": hashlib.sha256(blob).hexdigest(),
                 "seed": seed, "params": params, "status": "ok", "error": None, "reason": None,
-                "format": fmt, "size": [int(out.shape[-1]), int(out.shape[-2])],
+                "format": fmt, "size": list(out.size),
             })  # fmt: skip
         return records
 

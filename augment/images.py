@@ -70,14 +70,24 @@ class Decoded:
     """A decoded input.
 
     Attributes:
-        image: uint8 tensor image, shape (C, H, W), C = 1 or 3.
+        pil: the image as the pipeline gets it, an ``RGB`` or ``L`` PIL image.
         format: the container format PIL detected (``JPEG``, ``PNG``...).
         mode: the original PIL mode, before conversion.
     """
 
-    image: tv_tensors.Image
+    pil: PIL.Image.Image
     format: str
     mode: str
+
+    @property
+    def image(self) -> tv_tensors.Image:
+        """The image as a uint8 tensor, shape (C, H, W), C = 1 or 3."""
+        return tv_tensors.Image(F.pil_to_tensor(self.pil))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return self.pil.size
 
 
 def list_images(root: str | Path) -> list[str]:
@@ -126,7 +136,7 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
         raise ImageError("undecodable", f"cannot decode: {e}") from None
     finally:
         PIL.Image.MAX_IMAGE_PIXELS = pil_limit
-    return Decoded(tv_tensors.Image(F.pil_to_tensor(img)), fmt, mode)
+    return Decoded(img, fmt, mode)
 
 
 def _to_l_or_rgb(img: PIL.Image.Image) -> PIL.Image.Image:
@@ -158,12 +168,12 @@ def output_format(requested: str, source_format: str) -> str:
     return _SAME_FORMAT.get(source_format, "png")
 
 
-def encode(image: torch.Tensor, fmt: str, quality: int) -> bytes:
-    """Encode a uint8 (C, H, W) tensor as ``jpeg``, ``png`` or ``webp``.
+def encode(image: PIL.Image.Image | torch.Tensor, fmt: str, quality: int) -> bytes:
+    """Encode a PIL image or a uint8 (C, H, W) tensor as ``jpeg``, ``png`` or ``webp``.
 
     Encoder settings are fixed so that equal pixels give equal bytes.
     """
-    pil = F.to_pil_image(image)
+    pil = image if isinstance(image, PIL.Image.Image) else F.to_pil_image(image)
     buf = io.BytesIO()
     if fmt == "jpeg":
         pil.save(buf, "JPEG", quality=quality)

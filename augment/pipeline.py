@@ -22,10 +22,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+import PIL.Image
 import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2._transform import _RandomApplyTransform
 
+from augment.kernels import FAST_TRANSFORMS, needs_tensor, to_pil, to_tensor
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
 from augment.spec import Spec, load_spec
 
@@ -113,6 +115,7 @@ class Pipeline:
 
     def __init__(self, spec: Spec | str | dict[str, Any]) -> None:
         self.spec = load_spec(spec)
+        self.fast = self.spec.kernels == "fast"
         self._counter = itertools.count(1)
         self._nodes = [self._build(op) for op in self.spec.ops]
         self.transform = v2.Compose([n.transform for n in self._nodes])
@@ -122,10 +125,14 @@ class Pipeline:
         children = [self._build(child) for child in params.get("ops", [])] if REGISTRY[name].is_container else []
         transform = build_transform(op, [c.transform for c in children] if children else None)
         node = _Node(name, transform, children)
-        self._observe(node)
+        self._observe(node, tensor=self.fast and needs_tensor(name, params))
+        if self.fast and name in FAST_TRANSFORMS:
+            _use_fast_kernel(transform, FAST_TRANSFORMS[name])
         return node
 
-    def _observe(self, node: _Node) -> None:
+    def _observe(self, node: _Node, tensor: bool) -> None:
+        """Wrap the node's transform so each call is counted and its params kept;
+        ``tensor``: hand it a tensor (and give the pipeline a PIL image back)."""
         t = node.transform
         forward = t.forward
 
@@ -133,12 +140,13 @@ class Pipeline:
             node.calls += 1
             node.stamp = next(self._counter)
             try:
+                if tensor and isinstance(inputs[0], PIL.Image.Image):
+                    return to_pil(forward(to_tensor(inputs[0])))
                 return forward(*inputs)
             except OpFailed:
                 raise
             except Exception as e:  # name the op: torchvision's own messages rarely do
-                shape = "x".join(map(str, getattr(inputs[0], "shape", ())))
-                raise OpFailed(f"{node.name} failed on a {shape} (CxHxW) image: {e}") from e
+                raise OpFailed(f"{node.name} failed on a {_describe(inputs[0])} image: {e}") from e
 
         t.forward = observed_forward
         if REGISTRY[node.name].category == "policy":
@@ -173,15 +181,18 @@ class Pipeline:
         ops = [extract_params(n.transform) for n in self._nodes]
         return load_spec({**self.spec.to_dict(), "ops": ops})
 
-    def apply(self, image: torch.Tensor, seed: int) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    def apply(self, image: PIL.Image.Image | torch.Tensor, seed: int) -> tuple[Any, list[dict[str, Any]]]:
         """Augment one image with one seed.
 
         Args:
-            image: uint8 ``tv_tensors.Image`` of shape (C, H, W).
+            image: an RGB or L PIL image, or a uint8 (C, H, W) tensor, C = 1 or 3.
+                The result does not depend on which: it is converted to what the
+                spec's kernels run on.
             seed: from :func:`derive_seed`.
 
         Returns:
-            The augmented uint8 image and the sampled parameters, one record per op.
+            The augmented image, of the type given, and the sampled parameters, one
+            record per op.
         """
         for n in self._nodes:
             n.reset()
@@ -192,10 +203,38 @@ class Pipeline:
             # a replay or a preview in a notebook give the job's exact bytes.
             torch.set_num_threads(1)
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                out = self.transform(image)
+            # Only the CPU generator: torchvision draws every parameter from it, and
+            # torch.manual_seed would also queue seeds for CUDA, MTIA and XPU, with a
+            # stack trace each, at a third of a millisecond per image.
+            generator = torch.default_generator
+            state = generator.get_state()
+            generator.manual_seed(seed)
+            try:
+                out = self.transform(to_pil(image) if self.fast else to_tensor(image))
+            finally:
+                generator.set_state(state)
         finally:
             if threads != 1:
                 torch.set_num_threads(threads)
+        out = to_pil(out) if isinstance(image, PIL.Image.Image) else to_tensor(out)
         return out, [n.record() for n in self._nodes]
+
+
+def _use_fast_kernel(transform: v2.Transform, kernel: Any) -> None:
+    """Route PIL inputs of ``transform.transform(inpt, params)`` to ``kernel``; the
+    params still come from the transform's own ``make_params``."""
+    original = transform.transform
+
+    def transform_fast(inpt: Any, params: dict[str, Any]) -> Any:
+        return kernel(inpt, params) if isinstance(inpt, PIL.Image.Image) else original(inpt, params)
+
+    transform.transform = transform_fast
+
+
+def _describe(image: Any) -> str:
+    """``CxHxW``, as torchvision's messages count channels."""
+    if isinstance(image, PIL.Image.Image):
+        shape: tuple[int, ...] = (len(image.getbands()), image.height, image.width)
+    else:
+        shape = tuple(getattr(image, "shape", ()))
+    return "x".join(map(str, shape)) + " (CxHxW)"

@@ -87,7 +87,7 @@ def replay(
         raise UsageError(f"record {record}: seed {rec['seed']} does not match this spec (expected {seed}); "
                          "is this the job's spec?")
     decoded = decode(data, max_pixels=sys.maxsize)  # the job already accepted this input
-    image, params = Pipeline(spec).apply(decoded.image, seed)
+    image, params = Pipeline(spec).apply(decoded.pil, seed)
     blob = encode(image, rec["format"], spec.output.quality)
     atomic_write_bytes(out, blob)
     digest = hashlib.sha256(blob).hexdigest()

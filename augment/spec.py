@@ -6,6 +6,7 @@ A spec is YAML or JSON::
     seed: 1234          # the root of all randomness of a job
     copies: 2           # augmented variants per input image
     output: {format: same, quality: 95}
+    kernels: fast       # or torchvision: see below
     ops:
       - RandomResizedCrop: {size: [224, 224], scale: [0.5, 1.0]}
       - RandomHorizontalFlip: {p: 0.5}
@@ -14,6 +15,13 @@ A spec is YAML or JSON::
 :class:`~augment.errors.SpecError` listing every problem with its field path.
 The canonical (normalised) form has every default filled in; ``Spec.to_dict()`` returns
 it, and ``load_spec(spec.to_dict()) == spec``.
+
+``kernels`` chooses how the ops' pixels are computed; the parameters torchvision draws
+are the same either way. ``fast`` (the default) runs the pipeline on PIL images with
+the fastest kernel per op (see :mod:`augment.kernels`, whose differences from
+torchvision's tensor kernels are bounded by tests). ``torchvision`` runs every op's own
+uint8 tensor kernel, the reference. The choice is part of the spec (and its digest)
+because it changes output bytes.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ SPEC_VERSION = 1
 MAX_SEED = 2**63 - 1
 MAX_COPIES = 1000
 FORMATS = ("same", "jpeg", "png", "webp")
-_TOP_KEYS = ("version", "seed", "copies", "output", "ops")
+_TOP_KEYS = ("version", "seed", "copies", "output", "kernels", "ops")
+KERNELS = ("fast", "torchvision")
 _OUTPUT_KEYS = ("format", "quality", "keep_original")
 
 
@@ -64,6 +73,7 @@ class Spec:
     copies: int
     output: OutputOptions
     ops: tuple[dict[str, dict[str, Any]], ...]
+    kernels: str = "fast"
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical spec as plain data (every default filled in)."""
@@ -73,6 +83,7 @@ class Spec:
             "copies": self.copies,
             "output": {"format": self.output.format, "quality": self.output.quality,
                        "keep_original": self.output.keep_original},
+            "kernels": self.kernels,
             "ops": json.loads(json.dumps(list(self.ops))),
         }
 
@@ -154,6 +165,9 @@ def parse_spec(data: Any, source: str | None = None) -> Spec:
     seed = _int_field(data, "seed", 0, 0, MAX_SEED, problems)
     copies = _int_field(data, "copies", 1, 1, MAX_COPIES, problems)
     output = _output(data.get("output"), problems)
+    kernels = data.get("kernels", "fast")
+    if kernels not in KERNELS:
+        problems.append(f"kernels: must be one of {', '.join(KERNELS)}, got {kernels!r}")
     raw_ops = data.get("ops")
     ops: list[dict[str, dict[str, Any]]] = []
     if raw_ops is None:
@@ -167,7 +181,7 @@ def parse_spec(data: Any, source: str | None = None) -> Spec:
                 ops.append(op)
     if problems:
         raise SpecError(problems, source)
-    return Spec(SPEC_VERSION, seed, copies, output, tuple(ops))
+    return Spec(SPEC_VERSION, seed, copies, output, tuple(ops), kernels)
 
 
 def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:

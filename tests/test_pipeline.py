@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import PIL.Image
 import pytest
 import torch
 from torchvision.transforms.v2 import functional as F
 
+from augment.kernels import color_jitter, to_pil, to_tensor
 from augment.pipeline import SEED_BITS, OpFailed, Pipeline, derive_seed
+from augment.spec import KERNELS, load_spec
 from tests.op_cases import case_id, cases, one_op_spec
 
 SEEDS = [derive_seed(7, "chelsea.jpg", k) for k in range(4)]
@@ -42,13 +45,24 @@ def test_every_op_runs_deterministically_and_records_json_params(case, which, rg
         assert len(rec) == 1 and rec[0]["op"] == name and isinstance(rec[0]["applied"], bool)
 
 
-def test_the_pipeline_is_torchvision_itself(rgb_image):
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_the_pipeline_is_torchvision_itself(rgb_image, kernels):
     """Running the plain v2.Compose under the same seed gives the same pixels as apply()."""
-    pipeline = Pipeline("strong")
+    pipeline = Pipeline({**load_spec("strong").to_dict(), "kernels": kernels})
+    image = to_pil(rgb_image) if kernels == "fast" else rgb_image
     for seed in SEEDS:
-        out, _ = pipeline.apply(rgb_image, seed)
+        out, _ = pipeline.apply(image, seed)
         torch.manual_seed(seed)
-        assert torch.equal(pipeline.transform(rgb_image), out)
+        assert _same(pipeline.transform(image), out)
+
+
+def test_the_result_has_the_type_given_and_does_not_depend_on_it(rgb_image):
+    for kernels in KERNELS:
+        pipeline = Pipeline({**load_spec("strong").to_dict(), "kernels": kernels})
+        from_tensor, rec = pipeline.apply(rgb_image, SEEDS[0])
+        from_pil, rec2 = pipeline.apply(to_pil(rgb_image), SEEDS[0])
+        assert isinstance(from_tensor, torch.Tensor) and isinstance(from_pil, PIL.Image.Image)
+        assert _same(from_tensor, from_pil) and rec == rec2
 
 
 def test_apply_restores_the_global_generator(rgb_image):
@@ -76,35 +90,51 @@ def test_copies_differ(rgb_image):
 
 
 # The recorded parameters are the truth: re-applying them with torchvision's functional
-# API reproduces the output exactly.
+# API (on the image type the kernels run on) reproduces the output exactly.
 
 
-def test_crop_box_reproduces_the_output(rgb_image):
-    pipeline = Pipeline(one_op_spec("RandomResizedCrop", {"size": 64}))
+def _same(a, b) -> bool:
+    return torch.equal(to_tensor(a).as_subclass(torch.Tensor), to_tensor(b).as_subclass(torch.Tensor))
+
+
+def _spec(name, params, kernels):
+    return {**one_op_spec(name, params), "kernels": kernels}
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_crop_box_reproduces_the_output(rgb_image, kernels):
+    pipeline = Pipeline(_spec("RandomResizedCrop", {"size": 64}, kernels))
+    image = to_pil(rgb_image) if kernels == "fast" else rgb_image
     for seed in SEEDS:
-        out, (rec,) = pipeline.apply(rgb_image, seed)
+        out, (rec,) = pipeline.apply(image, seed)
         p = rec["params"]
-        expected = F.resized_crop(rgb_image, p["top"], p["left"], p["height"], p["width"], [64, 64], antialias=True)
-        assert torch.equal(out, expected)
+        expected = F.resized_crop(image, p["top"], p["left"], p["height"], p["width"], [64, 64], antialias=True)
+        assert _same(out, expected)
 
 
-def test_rotation_angle_reproduces_the_output(rgb_image):
-    pipeline = Pipeline(one_op_spec("RandomRotation", {"degrees": 40}))
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_rotation_angle_reproduces_the_output(rgb_image, kernels):
+    pipeline = Pipeline(_spec("RandomRotation", {"degrees": 40}, kernels))
+    image = to_pil(rgb_image) if kernels == "fast" else rgb_image
     for seed in SEEDS:
-        out, (rec,) = pipeline.apply(rgb_image, seed)
+        out, (rec,) = pipeline.apply(image, seed)
         assert -40 <= rec["params"]["angle"] <= 40
-        assert torch.equal(out, F.rotate(rgb_image, rec["params"]["angle"]))
+        assert _same(out, F.rotate(image, rec["params"]["angle"]))
 
 
-def test_jitter_factors_and_order_reproduce_the_output(rgb_image):
-    pipeline = Pipeline(one_op_spec("ColorJitter", {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4,
-                                                    "hue": 0.1}))
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_jitter_factors_and_order_reproduce_the_output(rgb_image, kernels):
+    pipeline = Pipeline(_spec("ColorJitter", {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1},
+                              kernels))
     fns = [F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue]
     keys = ["brightness_factor", "contrast_factor", "saturation_factor", "hue_factor"]
     for seed in SEEDS:
         out, (rec,) = pipeline.apply(rgb_image, seed)
         p = rec["params"]
         assert sorted(p["fn_idx"]) == [0, 1, 2, 3]
+        if kernels == "fast":  # the kit's own kernel (bounded against torchvision's in test_kernels)
+            assert _same(out, color_jitter(to_pil(rgb_image), p))
+            continue
         img = rgb_image
         for i in p["fn_idx"]:
             img = fns[i](img, p[keys[i]])

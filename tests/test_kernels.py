@@ -1,0 +1,154 @@
+"""The fast kernels against torchvision's tensor kernels, op by op, on real photos.
+
+``kernels: fast`` and ``kernels: torchvision`` must draw the same parameters and give
+images of the same size whose pixels differ by at most the bounds below (mean and
+maximum absolute difference per channel, in 8-bit levels). The README's table is
+checked against these bounds, so the documentation cannot drift from what is tested.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import PIL.Image
+import pytest
+import torch
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
+
+from augment import kernels as K
+from augment.ops import op_names
+from augment.pipeline import OpFailed, Pipeline, derive_seed
+from augment.samples import list_samples, samples_dir
+from tests.op_cases import OP_CASES, one_op_spec
+
+GEOMETRY = (1.5, 255)
+"""Resampling ops: Pillow and torch sample a rotated/warped border differently (one
+kernel takes the fill where the other takes an image pixel), so the maximum is a
+border pixel; inside, the mean bounds the difference."""
+
+BOUNDS: dict[str, tuple[float, int]] = {
+    "Resize": (0.1, 2), "CenterCrop": (0, 0), "RandomCrop": (0, 0), "RandomResizedCrop": (0.5, 2),
+    "RandomHorizontalFlip": (0, 0), "RandomVerticalFlip": (0, 0), "RandomRotation": GEOMETRY,
+    "RandomAffine": GEOMETRY, "RandomPerspective": GEOMETRY, "ElasticTransform": (0, 0),
+    "ColorJitter": (1.5, 8), "RandomGrayscale": (1.0, 1), "GaussianBlur": (0, 0), "GaussianNoise": (0, 0),
+    "RandomInvert": (0, 0), "RandomPosterize": (0, 0), "RandomSolarize": (0, 0), "RandomAdjustSharpness": (0, 0),
+    "RandomAutocontrast": (0.1, 1), "RandomEqualize": (0, 0), "JPEG": (0, 0), "AutoAugment": GEOMETRY,
+    "RandAugment": GEOMETRY, "TrivialAugmentWide": GEOMETRY, "AugMix": (0, 0), "RandomErasing": (0, 0),
+    "RandomApply": GEOMETRY, "RandomChoice": (1.5, 8), "RandomOrder": GEOMETRY,
+}  # fmt: skip
+"""Per op: (mean, max) absolute difference per channel; containers and policies take
+the bound of what they can run."""
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[tuple[str, PIL.Image.Image]]:
+    """Every bundled photo (one is grayscale) at most 192 px."""
+    found = []
+    for name in list_samples():
+        with PIL.Image.open(samples_dir() / name) as img:
+            img.thumbnail((192, 192))
+            found.append((name, img.convert("L" if img.mode == "L" else "RGB")))
+    return found
+
+
+def _difference(a, b) -> tuple[float, int]:
+    d = (K.to_tensor(a).int() - K.to_tensor(b).int()).abs().float()
+    return d.mean(dim=(1, 2)).max().item(), int(d.max().item())
+
+
+def test_every_op_has_a_bound():
+    assert set(BOUNDS) == set(op_names())
+
+
+@pytest.mark.parametrize("name", list(OP_CASES))
+def test_fast_kernels_stay_within_their_bound_of_torchvision(name, photos):
+    bound_mean, bound_max = BOUNDS[name]
+    worst = (0.0, 0)
+    for params in OP_CASES[name]:
+        fast = Pipeline({**one_op_spec(name, params), "kernels": "fast"})
+        reference = Pipeline({**one_op_spec(name, params), "kernels": "torchvision"})
+        for (photo, image), copy in itertools.product(photos, range(2)):
+            seed = derive_seed(3, photo, copy)
+            try:
+                expected, expected_rec = reference.apply(image, seed)
+            except OpFailed:  # a colour fill on the grayscale photo: both refuse (test_pipeline)
+                with pytest.raises(OpFailed):
+                    fast.apply(image, seed)
+                continue
+            got, rec = fast.apply(image, seed)
+            assert rec == expected_rec, "the same parameters are drawn"
+            assert K.size_of(got) == K.size_of(expected) and got.mode == expected.mode
+            mean, peak = _difference(got, expected)
+            worst = (max(worst[0], mean), max(worst[1], peak))
+    assert worst[0] <= bound_mean and worst[1] <= bound_max, f"{name}: {worst} exceeds {BOUNDS[name]}"
+
+
+def test_the_readme_documents_the_tested_bounds():
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", text, flags=re.M))
+    for name, (mean, peak) in BOUNDS.items():
+        assert name in rows, f"README's kernel table lacks {name}"
+        assert rows[name].strip() == f"{mean:g} / {peak}", f"README's bound for {name}: {rows[name]!r}"
+
+
+# ---------------------------------------------------------------------------
+# ColorJitter's kernel, adjustment by adjustment, over the whole parameter ranges.
+
+def _rgb_photos(photos):
+    return [im for _, im in photos if im.mode == "RGB"]
+
+
+def _as_tensor(img):
+    return K.to_tensor(img).as_subclass(torch.Tensor)
+
+
+@pytest.mark.parametrize("factor", [0.0, 0.3, 1.0, 1.7, 4.0])
+def test_brightness_is_exact(factor, photos):
+    for _, img in photos:
+        got = K._apply_lut(img, K._blend_lut(factor, 0.0))
+        assert torch.equal(_as_tensor(got), F.adjust_brightness(_as_tensor(img), factor))
+
+
+@pytest.mark.parametrize("factor", [0.0, 0.5, 1.5, 3.0])
+def test_contrast_is_within_one_level(factor, photos):
+    for _, img in photos:
+        got = K._apply_lut(img, K._blend_lut(factor, K._gray_mean(img, None)))
+        assert _difference(got, F.adjust_contrast(_as_tensor(img), factor))[1] <= 1
+
+
+@pytest.mark.parametrize("factor", [0.0, 0.4, 1.0, 1.6, 3.0])
+def test_saturation_is_within_one_level(factor, photos):
+    for img in _rgb_photos(photos):
+        mean, peak = _difference(K.adjust_saturation(img, factor), F.adjust_saturation(_as_tensor(img), factor))
+        assert peak <= 1 and mean <= 0.2
+
+
+@pytest.mark.parametrize("factor", [-0.5, -0.27, -0.1, 0.0, 0.05, 0.33, 0.5])
+def test_hue_is_within_a_few_levels(factor, photos):
+    worst_torchvision_pil = 0
+    for img in _rgb_photos(photos):
+        reference = F.adjust_hue(_as_tensor(img), factor)
+        mean, peak = _difference(K.adjust_hue(img, factor), reference)
+        assert peak <= 4 and mean <= 1.0, (factor, mean, peak)
+        worst_torchvision_pil = max(worst_torchvision_pil, _difference(F.adjust_hue(img, factor), reference)[1])
+    assert worst_torchvision_pil >= 4, "torchvision's own PIL kernel is no closer to its tensor kernel"
+
+
+def test_one_channel_images_keep_torchvision_behaviour(photos):
+    (gray,) = [im for _, im in photos if im.mode == "L"]
+    assert K.adjust_hue(gray, 0.3) is gray and K.adjust_saturation(gray, 2.0) is gray
+    got = K._apply_lut(gray, K._blend_lut(0.5, K._gray_mean(gray, None)))
+    assert _difference(got, F.adjust_contrast(_as_tensor(gray), 0.5))[1] <= 1
+
+
+def test_every_order_of_the_four_adjustments(photos):
+    jitter = v2.ColorJitter(0.4, 0.4, 0.4, 0.1)
+    img = _rgb_photos(photos)[0]
+    for order in itertools.permutations(range(4)):
+        params = {"fn_idx": torch.tensor(order), "brightness_factor": 1.3, "contrast_factor": 0.7,
+                  "saturation_factor": 1.4, "hue_factor": -0.08}
+        mean, peak = _difference(K.color_jitter(img, params), jitter.transform(_as_tensor(img), params))
+        assert mean <= BOUNDS["ColorJitter"][0] and peak <= BOUNDS["ColorJitter"][1], (order, mean, peak)
