@@ -125,7 +125,7 @@ def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
             raise ImageError("too_large", f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
                              "(refused from the header, not decoded; raise --max-pixels to accept it)")
         img.seek(0)
-        img = PIL.ImageOps.exif_transpose(img)
+        PIL.ImageOps.exif_transpose(img, in_place=True)  # in place: no copy of an upright photo
         mode = img.mode
         img = _to_l_or_rgb(img)
     except ImageError:

@@ -117,6 +117,7 @@ def adjust_saturation(img: PIL.Image.Image, factor: float) -> PIL.Image.Image:
 
 
 _HUE_STEPS = np.arange(256, dtype=np.float64)
+_HUE_OFFSETS = np.array([[5.0], [3.0], [1.0]])
 
 
 def adjust_hue(img: PIL.Image.Image, factor: float) -> PIL.Image.Image:
@@ -134,13 +135,10 @@ def adjust_hue(img: PIL.Image.Image, factor: float) -> PIL.Image.Image:
     r, g, b = img.split()
     low = ImageChops.darker(ImageChops.darker(r, g), b)
     chroma = ImageChops.subtract(v, low)
-    k6 = ((_HUE_STEPS + 0.5) / 255.0 + float(factor)) * 6.0  # each step's centre, in sixths of a turn
-    bands = []
-    for n in (5.0, 3.0, 1.0):  # R, G, B in torchvision's _hsv_to_rgb
-        k = np.mod(n + k6, 6.0)
-        ramp = 1.0 - np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
-        lut = np.floor(ramp * 255.0 + 0.5).astype(np.uint8).tolist()
-        bands.append(ImageChops.add(low, ImageChops.multiply(chroma, h.point(lut))))
+    # each step's centre, in sixths of a turn, shifted; rows R, G, B as in torchvision's _hsv_to_rgb
+    k = np.mod(_HUE_OFFSETS + ((_HUE_STEPS + 0.5) / 255.0 + float(factor)) * 6.0, 6.0)
+    ramps = np.floor((1.0 - np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8).tolist()
+    bands = [ImageChops.add(low, ImageChops.multiply(chroma, h.point(ramp))) for ramp in ramps]
     return PIL.Image.merge("RGB", bands)
 
 
