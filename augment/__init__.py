@@ -32,6 +32,8 @@ _EXPORTS = {
     "read_context": "augment.contract",
     "output_name": "augment.engine",
     # images and samples
+    "open_image": "augment.images",
+    "Source": "augment.images",
     "decode": "augment.images",
     "encode": "augment.images",
     "samples_dir": "augment.samples",

@@ -62,9 +62,9 @@ from augment.images import (
     EXTENSIONS,
     ImageError,
     atomic_write_bytes,
-    decode,
     encode,
     list_images,
+    open_image,
     output_format,
 )
 from augment.logs import Log
@@ -188,27 +188,30 @@ class _Worker:
         try:
             data = (self.input_dir / rel).read_bytes()
             base["source_sha256"] = hashlib.sha256(data).hexdigest()
-            decoded = decode(data, self.max_pixels)
+            source = open_image(data, self.max_pixels)  # the header; pixels are decoded on demand
         except ImageError as e:
             return [_failed(base, spec.seed, k, str(e), e.reason) for k in copies]
         except OSError as e:
             return [_failed(base, spec.seed, k, f"cannot read: {e}", "unreadable") for k in copies]
-        fmt = output_format(spec.output.format, decoded.format)
-        records = []
-        for k in copies:
+        records: list[dict[str, Any]] = []
+        for k in copies:  # augmented copies first: an input that cannot be decoded is not kept either
             try:
                 if k == ORIGINAL:
-                    name = output_name(rel, k, decoded.format)
+                    name = output_name(rel, k, source.format)
+                    size = list(source.size)
                     atomic_write_bytes(self.output_dir / name, data)
                     records.append({**base, "copy": k, "output": name, "output_sha256": base["source_sha256"],
                                     "seed": None, "params": None, "status": "ok", "error": None, "reason": None,
-                                    "format": decoded.format.lower(), "size": list(decoded.size)})
+                                    "format": source.format.lower(), "size": size})
                     continue
                 seed = derive_seed(spec.seed, rel, k)
-                out, params = self.pipeline.apply(decoded.pil, seed)
+                out, params = self.pipeline.apply(source, seed)
+                fmt = output_format(spec.output.format, source.format)
                 blob = encode(out, fmt, spec.output.quality)
                 name = output_name(rel, k, fmt)
                 atomic_write_bytes(self.output_dir / name, blob)
+            except ImageError as e:  # the pixels, decoded on demand, are broken: no copy can be made
+                return records + [_failed(base, spec.seed, c, str(e), e.reason) for c in copies[len(records):]]
             except OpFailed as e:
                 records.append(_failed(base, spec.seed, k, str(e), "op_failed"))
                 continue

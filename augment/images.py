@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import PIL.ExifTags
 import PIL.Image
 import PIL.ImageOps
 import torch
@@ -107,36 +108,116 @@ def list_images(root: str | Path) -> list[str]:
     return sorted(found)
 
 
+_ROTATED = (5, 6, 7, 8)
+"""EXIF orientations that swap width and height."""
+
+
+class Source:
+    """An input whose header has been read and checked, decoded on demand.
+
+    Opening reads the header only: the format, the size and the EXIF orientation, and
+    refuses an image over the pixel limit before a pixel is decoded. :meth:`load`
+    decodes under the policy in the module docstring; for a JPEG it can ask libjpeg
+    to decode at 1/2, 1/4 or 1/8 of the size (DCT scaling, ``PIL.Image.draft``),
+    which the fast kernels use when the first op throws that resolution away anyway.
+
+    Attributes:
+        data: the file's bytes.
+        format: the container format PIL detected (``JPEG``, ``PNG``...).
+        mode: the original PIL mode, before conversion.
+
+    Raises:
+        ImageError: empty, unrecognised or too large (from the header).
+    """
+
+    def __init__(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        if not data:
+            raise ImageError("empty", "empty file (0 bytes)")
+        self.data = data
+        self._decoded: dict[int, PIL.Image.Image] = {}
+        with _decoding():
+            img = PIL.Image.open(io.BytesIO(data))
+            self.format = img.format or "unknown"
+            self.mode = img.mode
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError("too_large", f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
+                                 "(refused from the header, not decoded; raise --max-pixels to accept it)")
+            self._stored_size = (w, h)
+            self._size: tuple[int, int] | None = None
+            if self.can_reduce:  # a JPEG's EXIF is in its header (a PNG's may follow the pixels)
+                rotated = img.getexif().get(PIL.ExifTags.Base.Orientation, 1) in _ROTATED
+                self._size = (h, w) if rotated else (w, h)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) as the pipeline sees it, EXIF orientation applied."""
+        if self._size is None:
+            self._size = self.load().size
+        return self._size
+
+    @property
+    def can_reduce(self) -> bool:
+        """Whether :meth:`load` can decode at a reduced size (JPEG)."""
+        return self.format == "JPEG"
+
+    def load(self, reduce: int = 1) -> PIL.Image.Image:
+        """The image, upright, as an ``RGB`` or ``L`` PIL image; decoded once per ``reduce``.
+
+        Args:
+            reduce: 1, 2, 4 or 8: decode a JPEG at ``ceil(size / reduce)`` (other
+                formats ignore it). The result may be larger when the JPEG's
+                chroma subsampling does not allow that scale; divide by
+                :attr:`size` for the actual scale.
+
+        Raises:
+            ImageError: truncated or otherwise undecodable.
+        """
+        reduce = reduce if self.can_reduce else 1
+        if reduce not in self._decoded:
+            with _decoding():
+                img = PIL.Image.open(io.BytesIO(self.data))
+                if reduce > 1:
+                    w, h = self._stored_size
+                    img.draft(img.mode, (-(-w // reduce), -(-h // reduce)))
+                img.seek(0)
+                PIL.ImageOps.exif_transpose(img, in_place=True)  # in place: no copy of an upright photo
+                self._decoded[reduce] = _to_l_or_rgb(img)
+        return self._decoded[reduce]
+
+
+class _decoding:
+    """Pillow's errors as :class:`ImageError`; Pillow's own pixel-limit warning off
+    (:class:`Source` applies the kit's limit)."""
+
+    def __enter__(self) -> None:
+        self.limit = PIL.Image.MAX_IMAGE_PIXELS
+        PIL.Image.MAX_IMAGE_PIXELS = None
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None, tb: object) -> bool:
+        PIL.Image.MAX_IMAGE_PIXELS = self.limit
+        if kind is None or issubclass(kind, ImageError):
+            return False
+        if issubclass(kind, PIL.UnidentifiedImageError):
+            raise ImageError("not_an_image", "not an image (no known image format in the content)") from None
+        if issubclass(kind, (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)):
+            raise ImageError("undecodable", f"cannot decode: {e}") from None
+        return False
+
+
+def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Source:
+    """Read the header of image bytes: a :class:`Source` to decode on demand."""
+    return Source(data, max_pixels)
+
+
 def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
     """Decode image bytes under the policy in the module docstring.
 
     Raises:
         ImageError: empty, unrecognised, truncated or too large.
     """
-    if not data:
-        raise ImageError("empty", "empty file (0 bytes)")
-    pil_limit = PIL.Image.MAX_IMAGE_PIXELS
-    PIL.Image.MAX_IMAGE_PIXELS = None  # our own limit below replaces Pillow's warning
-    try:
-        img = PIL.Image.open(io.BytesIO(data))
-        fmt = img.format or "unknown"
-        w, h = img.size
-        if w * h > max_pixels:
-            raise ImageError("too_large", f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
-                             "(refused from the header, not decoded; raise --max-pixels to accept it)")
-        img.seek(0)
-        PIL.ImageOps.exif_transpose(img, in_place=True)  # in place: no copy of an upright photo
-        mode = img.mode
-        img = _to_l_or_rgb(img)
-    except ImageError:
-        raise
-    except PIL.UnidentifiedImageError:
-        raise ImageError("not_an_image", "not an image (no known image format in the content)") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as e:
-        raise ImageError("undecodable", f"cannot decode: {e}") from None
-    finally:
-        PIL.Image.MAX_IMAGE_PIXELS = pil_limit
-    return Decoded(img, fmt, mode)
+    source = Source(data, max_pixels)
+    return Decoded(source.load(), source.format, source.mode)
 
 
 def _to_l_or_rgb(img: PIL.Image.Image) -> PIL.Image.Image:

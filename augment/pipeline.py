@@ -25,8 +25,11 @@ from typing import Any
 import PIL.Image
 import torch
 from torchvision.transforms import v2
+from torchvision.transforms.functional import InterpolationMode, pil_modes_mapping
 from torchvision.transforms.v2._transform import _RandomApplyTransform
+from torchvision.transforms.v2.functional._geometry import _compute_resized_output_size as _resized_output_size
 
+from augment.images import Source
 from augment.kernels import FAST_TRANSFORMS, needs_tensor, to_pil, to_tensor
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
 from augment.spec import Spec, load_spec
@@ -119,6 +122,13 @@ class Pipeline:
         self._counter = itertools.count(1)
         self._nodes = [self._build(op) for op in self.spec.ops]
         self.transform = v2.Compose([n.transform for n in self._nodes])
+        first = self._nodes[0] if self._nodes else None
+        # Under fast kernels a JPEG may be decoded at a reduced size when the first op
+        # keeps less resolution than that anyway (see _first_from_source).
+        self._reducing = first if (first is not None and self.fast and first.name in _REDUCING
+                                   and not needs_tensor(first.name, self.spec.ops[0][first.name])) else None
+        rest = [n.transform for n in self._nodes[1:]]
+        self._rest = v2.Compose(rest) if rest else v2.Identity()
 
     def _build(self, op: dict[str, dict[str, Any]]) -> _Node:
         (name, params), = op.items()
@@ -181,18 +191,26 @@ class Pipeline:
         ops = [extract_params(n.transform) for n in self._nodes]
         return load_spec({**self.spec.to_dict(), "ops": ops})
 
-    def apply(self, image: PIL.Image.Image | torch.Tensor, seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    def apply(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int) -> tuple[Any, list[dict[str, Any]]]:
         """Augment one image with one seed.
 
         Args:
-            image: an RGB or L PIL image, or a uint8 (C, H, W) tensor, C = 1 or 3.
-                The result does not depend on which: it is converted to what the
-                spec's kernels run on.
+            image: a :class:`~augment.images.Source` (what a job passes: image bytes
+                read by :func:`~augment.images.open_image`), an RGB or L PIL image, or a
+                uint8 (C, H, W) tensor, C = 1 or 3. A decoded image gives the same
+                result as a PIL image or a tensor; a ``Source`` gives the job's exact
+                bytes, since under fast kernels it lets a JPEG be decoded at 1/2, 1/4
+                or 1/8 of its size when the first op (``RandomResizedCrop`` or
+                ``Resize``) keeps at most half of that resolution.
             seed: from :func:`derive_seed`.
 
         Returns:
-            The augmented image, of the type given, and the sampled parameters, one
-            record per op.
+            The augmented image (a PIL image for a ``Source``, else of the type
+            given) and the sampled parameters, one record per op.
+
+        Raises:
+            OpFailed: an op raised.
+            augment.images.ImageError: a ``Source`` that cannot be decoded.
         """
         for n in self._nodes:
             n.reset()
@@ -210,14 +228,65 @@ class Pipeline:
             state = generator.get_state()
             generator.manual_seed(seed)
             try:
-                out = self.transform(to_pil(image) if self.fast else to_tensor(image))
+                if isinstance(image, Source) and self._reducing is not None:
+                    out = self._rest(self._first_from_source(image))
+                else:
+                    decoded = image.load() if isinstance(image, Source) else image
+                    out = self.transform(to_pil(decoded) if self.fast else to_tensor(decoded))
             finally:
                 generator.set_state(state)
         finally:
             if threads != 1:
                 torch.set_num_threads(threads)
-        out = to_pil(out) if isinstance(image, PIL.Image.Image) else to_tensor(out)
+        out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
         return out, [n.record() for n in self._nodes]
+
+    def _first_from_source(self, source: Source) -> PIL.Image.Image:
+        """Run the first op (``RandomResizedCrop`` or ``Resize``) on a source, decoding a
+        JPEG at the smallest DCT scale that still leaves the crop twice the output's
+        size in both directions (so Pillow's filter still does half the downscaling):
+        torchvision's ``make_params`` draws the crop box at full size, as always; the box
+        is scaled onto the reduced image and resampled with the op's Pillow filter.
+        Unreduced, torchvision's own PIL kernel runs."""
+        node = self._reducing
+        assert node is not None
+        t = node.transform
+        node.calls += 1
+        node.stamp = next(self._counter)
+        w, h = source.size
+        try:
+            params = t.make_params([_SizeOnly(w, h)])  # observed: recorded as usual
+            if node.name == "RandomResizedCrop":
+                top, left, height, width = params["top"], params["left"], params["height"], params["width"]
+                out_h, out_w = t.size
+            else:
+                top, left, height, width = 0, 0, h, w
+                out_h, out_w = _resized_output_size((h, w), t.size, t.max_size)
+        except Exception as e:
+            raise OpFailed(f"{node.name} failed on a {w}x{h} image: {e}") from e
+        reduce = next((r for r in (8, 4, 2) if width >= 2 * out_w * r and height >= 2 * out_h * r), 1)
+        image = source.load(reduce)  # ImageError goes to the caller as is
+        try:
+            if image.size == (w, h):
+                return t.transform(image, params)
+            sx, sy = image.width / w, image.height / h
+            box = (left * sx, top * sy, (left + width) * sx, (top + height) * sy)
+            return image.resize((out_w, out_h), pil_modes_mapping[InterpolationMode(t.interpolation)], box=box)
+        except Exception as e:
+            raise OpFailed(f"{node.name} failed on a {_describe(image)} image: {e}") from e
+
+
+_REDUCING = ("RandomResizedCrop", "Resize")
+"""First ops after which a JPEG may be decoded at a reduced size."""
+
+
+class _SizeOnly(PIL.Image.Image):
+    """A pixel-less stand-in of a given size, for a transform's ``make_params``."""
+
+    def __init__(self, width: int, height: int) -> None:
+        super().__init__()
+        self._mode = "RGB"
+        self._size = (width, height)
 
 
 def _use_fast_kernel(transform: v2.Transform, kernel: Any) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
-from augment.images import atomic_write_bytes, decode, encode
+from augment.images import atomic_write_bytes, encode, open_image
 from augment.manifest import ORIGINAL, read_manifest
 from augment.pipeline import Pipeline, derive_seed
 from augment.spec import Spec, load_spec
@@ -86,8 +86,8 @@ def replay(
     if seed != rec["seed"]:
         raise UsageError(f"record {record}: seed {rec['seed']} does not match this spec (expected {seed}); "
                          "is this the job's spec?")
-    decoded = decode(data, max_pixels=sys.maxsize)  # the job already accepted this input
-    image, params = Pipeline(spec).apply(decoded.pil, seed)
+    source = open_image(data, max_pixels=sys.maxsize)  # the job already accepted this input
+    image, params = Pipeline(spec).apply(source, seed)  # a source, as the job passed it
     blob = encode(image, rec["format"], spec.output.quality)
     atomic_write_bytes(out, blob)
     digest = hashlib.sha256(blob).hexdigest()

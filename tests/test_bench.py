@@ -36,13 +36,14 @@ def test_harness_runs_every_contender_and_reports_ratios(tmp_path):
                             timeout=600)
     assert result.returncode == 0, result.stderr
     rows = json.loads(out.read_text())["rows"]
-    assert {(r["contender"], r["workers"]) for r in rows} == {(c, w) for c in bench.CONTENDERS for w in (1, 2)}
+    expected = (*bench.CONTENDERS, "kit-wall")
+    assert {(r["contender"], r["workers"]) for r in rows} == {(c, w) for c in expected for w in (1, 2)}
     for r in rows:
         assert "skipped" not in r, f"{r['contender']} did not run: the bench extras are part of dev"
         assert r["images_per_s"] > 0 and r["peak_rss_mb"] > 0
         assert all(r[k] is not None for k in ("vs_albumentations", "vs_seed", "vs_io_limit", "vs_1_worker"))
-    kit = next(r for r in rows if r["contender"] == "kit" and r["workers"] == 1)
-    assert kit["job_images_per_s"] > 0
+    kit, wall = (next(r for r in rows if r["contender"] == c and r["workers"] == 1) for c in ("kit", "kit-wall"))
+    assert kit["startup_s"] > 0 and wall["seconds"] > kit["seconds"], "the wall clock includes start-up"
     table = result.stdout.strip().splitlines()
     assert table[0].startswith("| pipeline | workers | contender | images/s | × albumentations")
     assert len(table) == 2 + len(rows)

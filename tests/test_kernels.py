@@ -19,6 +19,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from augment import kernels as K
+from augment.images import open_image
 from augment.ops import op_names
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.samples import list_samples, samples_dir
@@ -41,6 +42,12 @@ BOUNDS: dict[str, tuple[float, int]] = {
 }  # fmt: skip
 """Per op: (mean, max) absolute difference per channel; containers and policies take
 the bound of what they can run."""
+
+REDUCED = (1.5, 32)
+"""``RandomResizedCrop`` or ``Resize`` as the first op, on a JPEG the fast path decodes
+at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling is a different low-pass filter
+from Pillow's and torch's antialiasing: the maximum is at sharp edges)."""
+REDUCED_ROW = "| `RandomResizedCrop` or `Resize` first, JPEG decoded at a reduced size |"
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +93,47 @@ def test_fast_kernels_stay_within_their_bound_of_torchvision(name, photos):
     assert worst[0] <= bound_mean and worst[1] <= bound_max, f"{name}: {worst} exceeds {BOUNDS[name]}"
 
 
+@pytest.mark.parametrize("name, params", [
+    ("RandomResizedCrop", {"size": 48}), ("RandomResizedCrop", {"size": 96}),
+    ("RandomResizedCrop", {"size": [64, 96], "scale": [0.3, 0.9], "ratio": [0.5, 2.0], "interpolation": "bicubic"}),
+    ("Resize", {"size": 64}), ("Resize", {"size": 100, "interpolation": "bicubic"}), ("Resize", {"size": [40, 60]}),
+])  # fmt: skip
+def test_reduced_jpeg_decoding_stays_within_its_bound(name, params):
+    """Full-size JPEGs through the job's path (a Source), against torchvision's tensor
+    kernel on the fully decoded image."""
+    fast = Pipeline({**one_op_spec(name, params), "kernels": "fast"})
+    reference = Pipeline({**one_op_spec(name, params), "kernels": "torchvision"})
+    worst, reductions = (0.0, 0), []
+    for photo in list_samples():
+        data = (samples_dir() / photo).read_bytes()
+        for copy in range(4):
+            seed = derive_seed(1, photo, copy)
+            source = open_image(data)
+            got, rec = fast.apply(source, seed)
+            expected, expected_rec = reference.apply(open_image(data), seed)
+            assert rec == expected_rec and got.size == expected.size
+            reductions.append(max(source._decoded))
+            mean, peak = _difference(got, expected)
+            worst = (max(worst[0], mean), max(worst[1], peak))
+    assert sum(r > 1 for r in reductions) >= len(reductions) // 6, "a good share of these decode reduced"
+    assert worst[0] <= REDUCED[0] and worst[1] <= REDUCED[1], worst
+
+
+def test_no_reduced_decoding_unless_the_first_op_discards_the_resolution():
+    data = (samples_dir() / "astronaut.jpg").read_bytes()  # 512 x 512
+    for spec, expected in (({"Resize": {"size": 300}}, {1}), ({"Resize": {"size": 128}}, {2}),
+                           ({"Resize": {"size": 64}}, {4}), ({"CenterCrop": {"size": 64}}, {1})):
+        source = open_image(data)
+        Pipeline({"version": 1, "ops": [spec]}).apply(source, 1)
+        assert set(source._decoded) == expected, spec
+        source = open_image(data)
+        Pipeline({"version": 1, "ops": [spec], "kernels": "torchvision"}).apply(source, 1)
+        assert set(source._decoded) == {1}, "the reference always decodes in full"
+
+
 def test_the_readme_documents_the_tested_bounds():
     text = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"{REDUCED_ROW} {REDUCED[0]:g} / {REDUCED[1]} |" in text
     rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", text, flags=re.M))
     for name, (mean, peak) in BOUNDS.items():
         assert name in rows, f"README's kernel table lacks {name}"
