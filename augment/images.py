@@ -31,10 +31,10 @@ Decoding policy (what the pipeline sees), applied in this order:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,13 +274,21 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     ``path``; a process killed midway leaves at most a hidden ``.*.tmp`` file, never a
     truncated ``path``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    # One writer per output (each belongs to one task), so the process id makes the
+    # temporary name unique; the file gets the usual permissions (0666 minus umask).
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise

@@ -81,10 +81,24 @@ def _blend_lut(ratio: float, other: float) -> np.ndarray:
     return out.clamp_(0, 255).to(torch.uint8).numpy()
 
 
+def _point(img: PIL.Image.Image, table: list[int]) -> PIL.Image.Image:
+    """``img.point(table)`` for an ``L`` or ``RGB`` image and a table of ints in 0-255.
+
+    Pillow's ``point`` first rounds every entry of the table in Python, which costs more
+    than mapping a 224 x 224 image; the tables here are ints already, so they go to
+    Pillow's core directly (the public call where the core does not have it).
+    """
+    img.load()
+    try:
+        return img._new(img.im.point(table, None))
+    except (AttributeError, TypeError):  # a Pillow without this core call
+        return img.point(table)
+
+
 def _apply_lut(img: PIL.Image.Image, lut: np.ndarray | None) -> PIL.Image.Image:
     if lut is None:
         return img
-    return img.point(lut.tolist() * len(img.getbands()))
+    return _point(img, lut.tolist() * len(img.getbands()))
 
 
 def _gray_mean(img: PIL.Image.Image, lut: np.ndarray | None) -> float:
@@ -138,7 +152,7 @@ def adjust_hue(img: PIL.Image.Image, factor: float) -> PIL.Image.Image:
     # each step's centre, in sixths of a turn, shifted; rows R, G, B as in torchvision's _hsv_to_rgb
     k = np.mod(_HUE_OFFSETS + ((_HUE_STEPS + 0.5) / 255.0 + float(factor)) * 6.0, 6.0)
     ramps = np.floor((1.0 - np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8).tolist()
-    bands = [ImageChops.add(low, ImageChops.multiply(chroma, h.point(ramp))) for ramp in ramps]
+    bands = [ImageChops.add(low, ImageChops.multiply(chroma, _point(h, ramp))) for ramp in ramps]
     return PIL.Image.merge("RGB", bands)
 
 
