@@ -135,8 +135,9 @@ class Source:
             raise ImageError("empty", "empty file (0 bytes)")
         self.data = data
         self._decoded: dict[int, PIL.Image.Image] = {}
+        self._opened: PIL.Image.Image | None
         with _decoding():
-            img = PIL.Image.open(io.BytesIO(data))
+            img = self._opened = PIL.Image.open(io.BytesIO(data))  # the first load() reuses it
             self.format = img.format or "unknown"
             self.mode = img.mode
             w, h = img.size
@@ -176,7 +177,7 @@ class Source:
         reduce = reduce if self.can_reduce else 1
         if reduce not in self._decoded:
             with _decoding():
-                img = PIL.Image.open(io.BytesIO(self.data))
+                img, self._opened = self._opened or PIL.Image.open(io.BytesIO(self.data)), None
                 if reduce > 1:
                     w, h = self._stored_size
                     img.draft(img.mode, (-(-w // reduce), -(-h // reduce)))

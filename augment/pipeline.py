@@ -125,8 +125,7 @@ class Pipeline:
         first = self._nodes[0] if self._nodes else None
         # Under fast kernels a JPEG may be decoded at a reduced size when the first op
         # keeps less resolution than that anyway (see _first_from_source).
-        self._reducing = first if (first is not None and self.fast and first.name in _REDUCING
-                                   and not needs_tensor(first.name, self.spec.ops[0][first.name])) else None
+        self._reducing = first if first is not None and self.fast and _reduces(self.spec.ops[0]) else None
         rest = [n.transform for n in self._nodes[1:]]
         self._rest = v2.Compose(rest) if rest else v2.Identity()
 
@@ -276,8 +275,12 @@ class Pipeline:
             raise OpFailed(f"{node.name} failed on a {_describe(image)} image: {e}") from e
 
 
-_REDUCING = ("RandomResizedCrop", "Resize")
-"""First ops after which a JPEG may be decoded at a reduced size."""
+def _reduces(op: dict[str, dict[str, Any]]) -> bool:
+    """Whether a JPEG may be decoded at a reduced size when ``op`` comes first: a
+    resize that antialiases with a filter Pillow has."""
+    (name, params), = op.items()
+    return (name in ("RandomResizedCrop", "Resize") and params["antialias"]
+            and params["interpolation"] in ("bilinear", "bicubic"))
 
 
 class _SizeOnly(PIL.Image.Image):
@@ -290,9 +293,10 @@ class _SizeOnly(PIL.Image.Image):
 
 
 def _use_fast_kernel(transform: v2.Transform, kernel: Any) -> None:
-    """Route PIL inputs of ``transform.transform(inpt, params)`` to ``kernel``; the
-    params still come from the transform's own ``make_params``."""
+    """Route PIL inputs of ``transform.transform(inpt, params)`` to ``kernel(original)``;
+    the params still come from the transform's own ``make_params``."""
     original = transform.transform
+    kernel = kernel(original)
 
     def transform_fast(inpt: Any, params: dict[str, Any]) -> Any:
         return kernel(inpt, params) if isinstance(inpt, PIL.Image.Image) else original(inpt, params)

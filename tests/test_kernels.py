@@ -31,7 +31,7 @@ kernel takes the fill where the other takes an image pixel), so the maximum is a
 border pixel; inside, the mean bounds the difference."""
 
 BOUNDS: dict[str, tuple[float, int]] = {
-    "Resize": (0.1, 2), "CenterCrop": (0, 0), "RandomCrop": (0, 0), "RandomResizedCrop": (0.5, 2),
+    "Resize": (0, 0), "CenterCrop": (0, 0), "RandomCrop": (0, 0), "RandomResizedCrop": (0, 0),
     "RandomHorizontalFlip": (0, 0), "RandomVerticalFlip": (0, 0), "RandomRotation": GEOMETRY,
     "RandomAffine": GEOMETRY, "RandomPerspective": GEOMETRY, "ElasticTransform": (0, 0),
     "ColorJitter": (1.5, 8), "RandomGrayscale": (1.0, 1), "GaussianBlur": (0, 0), "GaussianNoise": (0, 0),
