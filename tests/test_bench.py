@@ -31,13 +31,14 @@ def test_corpus_is_deterministic_and_imagenet_sized(tmp_path):
 @pytest.mark.slow
 def test_harness_runs_every_contender_and_reports_ratios(tmp_path):
     out = tmp_path / "result.json"
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--images", "6", "--workers", "1",
-                             "2", "--pipelines", "crop", "--json", str(out)], capture_output=True, text=True,
-                            timeout=600)
+    command = [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--images", "6", "--workers", "1", "2",
+               "--pipelines", "crop", "crop-6mp", "--json", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     rows = json.loads(out.read_text())["rows"]
     expected = (*bench.CONTENDERS, "kit-wall")
-    assert {(r["contender"], r["workers"]) for r in rows} == {(c, w) for c in expected for w in (1, 2)}
+    assert {(r["contender"], r["pipeline"], r["workers"]) for r in rows} == {
+        (c, p, w) for c in expected for p in ("crop", "crop-6mp") for w in (1, 2)}
     for r in rows:
         assert "skipped" not in r, f"{r['contender']} did not run: the bench extras are part of dev"
         assert r["images_per_s"] > 0 and r["peak_rss_mb"] > 0
