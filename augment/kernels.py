@@ -22,7 +22,9 @@ bounds.
 channels-last view of the PIL image's memory, where torch's uint8 antialiased resize
 is vectorised: faster than Pillow's, and exactly torchvision's reference output.
 ``GaussianNoise`` has no PIL kernel; :func:`needs_tensor` names it, and the pipeline
-hands it a tensor.
+hands it a tensor. Reduced JPEG decoding, the other part of the fast path, is the
+pipeline's (:meth:`augment.pipeline.Pipeline.apply` with an
+:class:`augment.images.Source`).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from torchvision.transforms import v2
 from augment.errors import SpecError
 
 INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic")
-"""Interpolation modes that work on the uint8 tensors the pipeline runs on."""
+"""Interpolation modes that work under both kernels (PIL images and uint8 tensors)."""
 
 KINDS = (
     "int", "float", "bool", "choice", "size", "resize", "range", "int_range", "pair",

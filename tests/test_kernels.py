@@ -97,6 +97,7 @@ def test_fast_kernels_stay_within_their_bound_of_torchvision(name, photos):
     ("RandomResizedCrop", {"size": 48}), ("RandomResizedCrop", {"size": 96}),
     ("RandomResizedCrop", {"size": [64, 96], "scale": [0.3, 0.9], "ratio": [0.5, 2.0], "interpolation": "bicubic"}),
     ("Resize", {"size": 64}), ("Resize", {"size": 100, "interpolation": "bicubic"}), ("Resize", {"size": [40, 60]}),
+    ("Resize", {"size": None, "max_size": 100}), ("Resize", {"size": 48, "max_size": 60}),
 ])  # fmt: skip
 def test_reduced_jpeg_decoding_stays_within_its_bound(name, params):
     """Full-size JPEGs through the job's path (a Source), against torchvision's tensor
