@@ -13,6 +13,13 @@ What this module adds:
   (instance attributes, no subclassing), so every output comes with the parameters
   torchvision drew for it: crop boxes, angles, jitter factors, which branch of
   ``RandomChoice`` fired, the order ``RandomOrder`` used, the ops a policy applied.
+* **Kernels.** Under the spec's ``kernels: fast`` (the default) the image travels as a
+  PIL image, so each op runs torchvision's PIL kernel, or the faster one in
+  :mod:`augment.kernels` (``ColorJitter``, the resizes); ``GaussianNoise`` gets a
+  tensor; and a JPEG given as a :class:`~augment.images.Source` may be decoded at a
+  reduced size when the first op discards that resolution. ``kernels: torchvision``
+  runs every op's uint8 tensor kernel. Either way the parameters are drawn by
+  torchvision's own ``make_params``, identically.
 """
 
 from __future__ import annotations
@@ -246,7 +253,7 @@ class Pipeline:
         size in both directions (so Pillow's filter still does half the downscaling):
         torchvision's ``make_params`` draws the crop box at full size, as always; the box
         is scaled onto the reduced image and resampled with the op's Pillow filter.
-        Unreduced, torchvision's own PIL kernel runs."""
+        Unreduced, the op's own fast kernel runs, exactly as on a decoded image."""
         node = self._reducing
         assert node is not None
         t = node.transform
@@ -292,11 +299,12 @@ class _SizeOnly(PIL.Image.Image):
         self._size = (width, height)
 
 
-def _use_fast_kernel(transform: v2.Transform, kernel: Any) -> None:
-    """Route PIL inputs of ``transform.transform(inpt, params)`` to ``kernel(original)``;
-    the params still come from the transform's own ``make_params``."""
+def _use_fast_kernel(transform: v2.Transform, make_kernel: Any) -> None:
+    """Route PIL inputs of ``transform.transform(inpt, params)`` to
+    ``make_kernel(original)``; the params still come from the transform's own
+    ``make_params``."""
     original = transform.transform
-    kernel = kernel(original)
+    kernel = make_kernel(original)
 
     def transform_fast(inpt: Any, params: dict[str, Any]) -> Any:
         return kernel(inpt, params) if isinstance(inpt, PIL.Image.Image) else original(inpt, params)
