@@ -120,6 +120,29 @@ def test_reduced_jpeg_decoding_stays_within_its_bound(name, params):
     assert worst[0] <= REDUCED[0] and worst[1] <= REDUCED[1], worst
 
 
+@pytest.mark.parametrize("kind", ["exif-rotated", "cmyk", "gray"])
+def test_reduced_decoding_of_odd_jpegs(kind):
+    """EXIF orientation, CMYK and grayscale JPEGs decode reduced and upright, as in full."""
+    import io
+
+    with PIL.Image.open(samples_dir() / "coffee.jpg") as photo:  # 600 x 400
+        base = photo.convert("RGB")
+    buf, exif = io.BytesIO(), PIL.Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to show
+    {"exif-rotated": lambda: base.save(buf, "JPEG", quality=95, exif=exif.tobytes()),
+     "cmyk": lambda: base.convert("CMYK").save(buf, "JPEG", quality=95),
+     "gray": lambda: base.convert("L").save(buf, "JPEG", quality=95)}[kind]()
+    spec = {"version": 1, "ops": [{"Resize": {"size": 64}}]}
+    source = open_image(buf.getvalue())
+    got, _ = Pipeline(spec).apply(source, 1)
+    expected, _ = Pipeline({**spec, "kernels": "torchvision"}).apply(open_image(buf.getvalue()), 1)
+    assert set(source._decoded) == {2}
+    assert got.size == expected.size == ((64, 96) if kind == "exif-rotated" else (96, 64))
+    assert got.mode == expected.mode == ("L" if kind == "gray" else "RGB")
+    mean, peak = _difference(got, expected)
+    assert mean <= REDUCED[0] and peak <= REDUCED[1]
+
+
 def test_no_reduced_decoding_unless_the_first_op_discards_the_resolution():
     data = (samples_dir() / "astronaut.jpg").read_bytes()  # 512 x 512
     for spec, expected in (({"Resize": {"size": 300}}, {1}), ({"Resize": {"size": 128}}, {2}),
