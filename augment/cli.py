@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None,
                    help="override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)")
     p.add_argument("--quality", type=int, default=None, help="override the spec's JPEG/WebP quality (1-100)")
+    p.add_argument("--kernels", choices=("fast", "torchvision"), default=None,
+                   help="override the spec's kernels: fast (default; PIL kernels and reduced JPEG decoding, "
+                        "within tested bounds of torchvision) or torchvision (its uint8 tensor kernels, the "
+                        "reference); the parameters drawn are the same")
     p.add_argument("--keep-original", action="store_true", default=None,
                    help="also copy each input, unchanged, next to its copies as <name>.orig.<ext>")
     p.add_argument("--max-error-rate", type=float, default=None,
@@ -218,7 +222,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
     if spec_arg is None:
         raise UsageError("--spec is required (a spec file or a preset name) outside a job with a 'spec' input")
     spec = load_spec(spec_arg)
-    overrides = {k: getattr(args, k) for k in ("seed", "copies", "format", "quality", "keep_original")
+    overrides = {k: getattr(args, k) for k in ("seed", "copies", "format", "quality", "keep_original", "kernels")
                  if getattr(args, k) is not None}
     if overrides:
         spec = spec.replace(**overrides)
