@@ -193,6 +193,7 @@ class _Worker:
             return [_failed(base, spec.seed, k, str(e), e.reason) for k in copies]
         except OSError as e:
             return [_failed(base, spec.seed, k, f"cannot read: {e}", "unreadable") for k in copies]
+        fmt = output_format(spec.output.format, source.format)
         records: list[dict[str, Any]] = []
         for k in copies:  # augmented copies first: an input that cannot be decoded is not kept either
             try:
@@ -206,7 +207,6 @@ class _Worker:
                     continue
                 seed = derive_seed(spec.seed, rel, k)
                 out, params = self.pipeline.apply(source, seed)
-                fmt = output_format(spec.output.format, source.format)
                 blob = encode(out, fmt, spec.output.quality)
                 name = output_name(rel, k, fmt)
                 atomic_write_bytes(self.output_dir / name, blob)

@@ -43,9 +43,8 @@ _GRAY = (0.2989, 0.587, 0.114)
 """torchvision's grayscale weights (``rgb_to_grayscale``)."""
 
 
-def needs_tensor(name: str, params: dict[str, Any]) -> bool:
-    """Whether op ``name`` with canonical ``params`` must run on a tensor to keep
-    torchvision's semantics (no PIL kernel, or a PIL kernel that ignores a parameter)."""
+def needs_tensor(name: str) -> bool:
+    """Whether op ``name`` must run on a tensor: torchvision has no PIL kernel for it."""
     return name == "GaussianNoise"
 
 
@@ -57,13 +56,6 @@ def to_pil(image: Any) -> PIL.Image.Image:
 def to_tensor(image: Any) -> torch.Tensor:
     """A PIL image (or a tensor, returned as is) as a uint8 ``tv_tensors.Image``."""
     return tv_tensors.Image(F.pil_to_tensor(image)) if isinstance(image, PIL.Image.Image) else image
-
-
-def size_of(image: Any) -> tuple[int, int]:
-    """(width, height) of a PIL image or a (..., H, W) tensor."""
-    if isinstance(image, PIL.Image.Image):
-        return image.size
-    return int(image.shape[-1]), int(image.shape[-2])
 
 
 # ---------------------------------------------------------------------------

@@ -141,7 +141,7 @@ class Pipeline:
         children = [self._build(child) for child in params.get("ops", [])] if REGISTRY[name].is_container else []
         transform = build_transform(op, [c.transform for c in children] if children else None)
         node = _Node(name, transform, children)
-        self._observe(node, tensor=self.fast and needs_tensor(name, params))
+        self._observe(node, tensor=self.fast and needs_tensor(name))
         if self.fast and name in FAST_TRANSFORMS:
             _use_fast_kernel(transform, FAST_TRANSFORMS[name])
         return node

@@ -200,7 +200,7 @@ def _run_kit(pipeline: str, corpus: Path, out: Path, workers: int) -> tuple[floa
                     str(out), "--workers", str(workers), "--progress", "off"], check=True, capture_output=True)
     seconds = time.perf_counter() - start
     summary = json.loads((out / "_augment" / "summary-local.json").read_text())
-    return seconds, summary["peak_worker_rss_mb"], summary["seconds"]
+    return seconds, summary["peak_worker_rss_mb"], max(summary["seconds"], 0.001)  # it is rounded to ms
 
 
 def available(name: str) -> bool:

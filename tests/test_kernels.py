@@ -87,7 +87,7 @@ def test_fast_kernels_stay_within_their_bound_of_torchvision(name, photos):
                 continue
             got, rec = fast.apply(image, seed)
             assert rec == expected_rec, "the same parameters are drawn"
-            assert K.size_of(got) == K.size_of(expected) and got.mode == expected.mode
+            assert got.size == expected.size and got.mode == expected.mode
             mean, peak = _difference(got, expected)
             worst = (max(worst[0], mean), max(worst[1], peak))
     assert worst[0] <= bound_mean and worst[1] <= bound_max, f"{name}: {worst} exceeds {BOUNDS[name]}"
