@@ -40,6 +40,7 @@ def test_defaults_for_seed_copies_and_output():
     spec = load_spec({"version": 1, "ops": []})
     assert (spec.seed, spec.copies, spec.output.format, spec.output.quality) == (0, 1, "same", 95)
     assert spec.output.keep_original is False
+    assert spec.kernels == "fast"
 
 
 def test_digest_changes_with_any_field_and_only_then():
@@ -50,6 +51,7 @@ def test_digest_changes_with_any_field_and_only_then():
     assert base.replace(format="png").digest != base.digest
     assert base.replace(copies=3).digest != base.digest
     assert base.replace(keep_original=True).digest != base.digest
+    assert base.replace(kernels="torchvision").digest != base.digest, "kernels change the bytes"
 
 
 def test_replace_validates():
@@ -69,6 +71,7 @@ def test_replace_validates():
         ({"version": 1, "seed": "abc", "ops": []}, "seed: must be an integer"),
         ({"version": 1, "output": {"format": "gif"}, "ops": []}, "output.format: must be one of same, jpeg"),
         ({"version": 1, "output": {"qualty": 3}, "ops": []}, "output: unknown field 'qualty'"),
+        ({"version": 1, "kernels": "turbo", "ops": []}, "kernels: must be one of fast, torchvision, got 'turbo'"),
     ],
 )
 def test_top_level_problems_name_the_field(data, expect):
