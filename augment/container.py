@@ -10,7 +10,7 @@
 The ECR repository is created idempotently; the registry password comes from
 ``get_authorization_token`` and goes to ``docker login`` on stdin, never on a command
 line, in a log or in ``--dry-run`` output. Tags come from the package version and the
-git revision (``0.1.0-4296448``, ``-dirty`` when the tree has uncommitted changes), never
+git revision (``0.2.0-4296448``, ``-dirty`` when the tree has uncommitted changes), never
 ``latest`` alone.
 """
 

@@ -330,7 +330,7 @@ def _check_dirs(input_dir: Path, output_dir: Path) -> None:
                          "outputs would be read back as inputs")
 
 
-def _previous_work(spec: Spec, meta: Path, manifest_path: Path, resume: bool,
+def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
                    ) -> tuple[dict[str, set[int]], mf.Tally]:
     """Check an output directory that may hold earlier work.
 
@@ -351,10 +351,32 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, resume: bool,
     if not resume:
         raise UsageError(f"{manifest_path} exists: this output directory already holds this host's job. "
                          "Pass --resume to finish it, or use a new --output-dir.")
+    _check_same_libraries(summary_path)
     for rec in mf.iter_manifest(manifest_path):  # streamed: a resumed manifest can be millions of lines
         done.setdefault(rec["source"], set()).add(rec["copy"])
         tally.add([rec])
     return done, tally
+
+
+PIXEL_LIBRARIES = ("augment", "torch", "torchvision", "pillow")
+"""The recorded versions a resumed job must match: each can change an output's bytes."""
+
+
+def _check_same_libraries(summary_path: Path) -> None:
+    """Refuse to resume a job whose earlier part was made with other versions of the
+    libraries that compute pixels: one job's outputs must come from one implementation
+    (a job started before its summary was written has nothing to compare, and resumes)."""
+    try:
+        before = json.loads(summary_path.read_text()).get("versions") or {}
+    except (OSError, ValueError):
+        return
+    now = versions()
+    changed = [f"{lib} {before[lib]} -> {now[lib]}" for lib in PIXEL_LIBRARIES
+               if lib in before and before[lib] != now[lib]]
+    if changed:
+        raise UsageError(f"{summary_path.parent.parent} holds a job started with other library versions "
+                         f"({', '.join(changed)}); resuming would mix outputs of two implementations. "
+                         "Finish it with the versions it started with, or start over in a new --output-dir.")
 
 
 def _remove_stale_temps(output_dir: Path) -> None:
@@ -425,7 +447,8 @@ def run_job(
         raise UsageError(f"--max-error-rate must be in [0, 1], got {max_error_rate}")
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
-    done, tally = _previous_work(spec, meta, manifest_path, resume)
+    summary_path = meta / f"summary-{host}.json"
+    done, tally = _previous_work(spec, meta, manifest_path, summary_path, resume)
     previous = tally.records
     items = list_images(input_dir)
     if not items:
@@ -444,7 +467,6 @@ def run_job(
                       max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
                       spec_path=str(meta / "spec.yaml"))
     dump_spec(spec, meta / "spec.yaml")
-    summary_path = meta / f"summary-{host}.json"
     _write_summary(summary, summary_path)
     log.event("start", f"{len(items)} inputs x {spec.copies} copies on {workers} workers, host {host}; "
               f"{len(tasks)} inputs to do" + (f" ({previous} records from before)" if previous else "")

@@ -14,6 +14,7 @@ from pathlib import Path
 import PIL.Image
 import pytest
 
+import augment
 from augment import contract
 from augment.engine import run_job
 from augment.errors import UsageError
@@ -169,6 +170,25 @@ def test_resume_with_another_spec_is_refused(small_samples, tmp_path):
         run_job("strong", small_samples, out, workers=1, progress="off", resume=True)
     with pytest.raises(UsageError, match="another spec"):
         run_job("strong", small_samples, out, workers=1, progress="off", host="algo-2")
+
+
+def test_resume_with_other_pixel_libraries_is_refused(small_samples, tmp_path):
+    """A job started by another augment (or torch, torchvision, Pillow) must not be finished
+    by this one: its outputs would come from two implementations."""
+    out = tmp_path / "out"
+    run_job("light", small_samples, out, workers=1, progress="off")
+    summary_path = out / "_augment" / "summary-local.json"
+    summary = json.loads(summary_path.read_text())
+    manifest = (out / "_augment" / "manifest-local.jsonl").read_bytes()
+    summary["versions"]["augment"] = "0.1.0"
+    summary_path.write_text(json.dumps(summary))
+    with pytest.raises(UsageError, match=r"other library versions \(augment 0\.1\.0 -> "):
+        run_job("light", small_samples, out, workers=1, progress="off", resume=True)
+    assert (out / "_augment" / "manifest-local.jsonl").read_bytes() == manifest, "nothing touched"
+    summary["versions"]["augment"] = augment.__version__
+    summary["versions"]["python"] = "3.0.0"  # does not compute pixels
+    summary_path.write_text(json.dumps(summary))
+    assert run_job("light", small_samples, out, workers=1, progress="off", resume=True).status == "completed"
 
 
 def test_keep_original_copies_inputs_unchanged_and_resumes(small_samples, tmp_path):
