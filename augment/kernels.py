@@ -21,10 +21,9 @@ bounds.
 ``Resize`` and ``RandomResizedCrop`` run torchvision's own tensor kernel on a
 channels-last view of the PIL image's memory, where torch's uint8 antialiased resize
 is vectorised: faster than Pillow's, and exactly torchvision's reference output.
-``GaussianNoise`` has no PIL kernel; :func:`needs_tensor` names it, and the pipeline
-hands it a tensor. Reduced JPEG decoding, the other part of the fast path, is the
-pipeline's (:meth:`augment.pipeline.Pipeline.apply` with an
-:class:`augment.images.Source`).
+``GaussianNoise``, which has no PIL kernel, runs its tensor kernel the same way.
+Reduced JPEG decoding, the other part of the fast path, is the pipeline's
+(:meth:`augment.pipeline.Pipeline.apply` with an :class:`augment.images.Source`).
 """
 
 from __future__ import annotations
@@ -41,11 +40,6 @@ from torchvision.transforms.v2 import functional as F
 
 _GRAY = (0.2989, 0.587, 0.114)
 """torchvision's grayscale weights (``rgb_to_grayscale``)."""
-
-
-def needs_tensor(name: str) -> bool:
-    """Whether op ``name`` must run on a tensor: torchvision has no PIL kernel for it."""
-    return name == "GaussianNoise"
 
 
 def to_pil(image: Any) -> PIL.Image.Image:
@@ -198,7 +192,8 @@ def _resized_crop(original: Kernel) -> Kernel:
 
 
 def _via_tensor(original: Kernel) -> Kernel:
-    """Any op: torchvision's tensor kernel on a channels-last view (``Resize``)."""
+    """Any op: torchvision's tensor kernel on a channels-last view (``Resize``, and
+    ``GaussianNoise``, which has no PIL kernel)."""
     return lambda img, params: _from_channels_last(original(_channels_last(img), params))
 
 
@@ -208,6 +203,7 @@ FAST_TRANSFORMS: dict[str, Callable[[Kernel], Kernel]] = {
     "ColorJitter": lambda original: color_jitter,
     "RandomResizedCrop": _resized_crop,
     "Resize": _via_tensor,
+    "GaussianNoise": _via_tensor,
 }
 """Per op, given the transform's own ``transform(inpt, params)``, the kernel that
 replaces it for PIL inputs."""

@@ -15,11 +15,11 @@ What this module adds:
   ``RandomChoice`` fired, the order ``RandomOrder`` used, the ops a policy applied.
 * **Kernels.** Under the spec's ``kernels: fast`` (the default) the image travels as a
   PIL image, so each op runs torchvision's PIL kernel, or the faster one in
-  :mod:`augment.kernels` (``ColorJitter``, the resizes); ``GaussianNoise`` gets a
-  tensor; and a JPEG given as a :class:`~augment.images.Source` may be decoded at a
-  reduced size when the first op discards that resolution. ``kernels: torchvision``
-  runs every op's uint8 tensor kernel. Either way the parameters are drawn by
-  torchvision's own ``make_params``, identically.
+  :mod:`augment.kernels` (``ColorJitter``, the resizes, ``GaussianNoise``); and a JPEG
+  given as a :class:`~augment.images.Source` may be decoded at a reduced size when the
+  first op discards that resolution. ``kernels: torchvision`` runs every op's uint8
+  tensor kernel. Either way the parameters are drawn by torchvision's own
+  ``make_params``, identically.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from torchvision.transforms.v2._transform import _RandomApplyTransform
 from torchvision.transforms.v2.functional._geometry import _compute_resized_output_size as _resized_output_size
 
 from augment.images import Source
-from augment.kernels import FAST_TRANSFORMS, needs_tensor, to_pil, to_tensor
+from augment.kernels import FAST_TRANSFORMS, to_pil, to_tensor
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
 from augment.spec import Spec, load_spec
 
@@ -141,14 +141,13 @@ class Pipeline:
         children = [self._build(child) for child in params.get("ops", [])] if REGISTRY[name].is_container else []
         transform = build_transform(op, [c.transform for c in children] if children else None)
         node = _Node(name, transform, children)
-        self._observe(node, tensor=self.fast and needs_tensor(name))
+        self._observe(node)
         if self.fast and name in FAST_TRANSFORMS:
             _use_fast_kernel(transform, FAST_TRANSFORMS[name])
         return node
 
-    def _observe(self, node: _Node, tensor: bool) -> None:
-        """Wrap the node's transform so each call is counted and its params kept;
-        ``tensor``: hand it a tensor (and give the pipeline a PIL image back)."""
+    def _observe(self, node: _Node) -> None:
+        """Wrap the node's transform so each call is counted and its params kept."""
         t = node.transform
         forward = t.forward
 
@@ -156,8 +155,6 @@ class Pipeline:
             node.calls += 1
             node.stamp = next(self._counter)
             try:
-                if tensor and isinstance(inputs[0], PIL.Image.Image):
-                    return to_pil(forward(to_tensor(inputs[0])))
                 return forward(*inputs)
             except OpFailed:
                 raise
