@@ -5,15 +5,16 @@ uint8 tensors. torchvision's ``v2`` transforms dispatch on PIL images as well as
 tensors, so for most ops this only chooses torchvision's own PIL kernel (Pillow's C
 code: resampling, rotation, flips, enhancement), which is several times faster than
 the tensor kernel on one CPU thread. Where neither of torchvision's kernels is fast,
-this module has its own: :func:`color_jitter` (brightness and contrast as uint8 lookup
-tables, saturation as a blend with the floored gray, hue from Pillow's 8-bit HSV), which
-replaces the float HSV round trip that made ``ColorJitter`` the slowest op of a
-typical pipeline.
+this module has its own: :func:`color_jitter`, on compiled kernels
+(``augment/_native.c``) that repeat the uint8 tensor kernel's float32 arithmetic bit
+for bit, several times faster; they replace the float HSV round trip that made
+``ColorJitter`` the slowest op of a typical pipeline. Without them (an install
+without a C compiler), ``ColorJitter`` runs the tensor kernel itself: same bytes.
 
 What never changes is what torchvision *draws*: every transform's own ``make_params``
 runs, with the same random numbers in the same order, so crop boxes, angles and
 jitter factors are identical under ``kernels: fast`` and ``kernels: torchvision``;
-only the pixel arithmetic differs (rounding, Pillow's resampling filters, 8-bit hue).
+only the pixel arithmetic of some ops differs (rounding, Pillow's resampling filters).
 ``tests/test_kernels.py`` bounds that difference per op, against the tensor kernels,
 as the mean and the maximum absolute difference per channel; the README lists the
 bounds.
@@ -34,12 +35,18 @@ from typing import Any
 import numpy as np
 import PIL.Image
 import torch
-from PIL import ImageChops
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
-_GRAY = (0.2989, 0.587, 0.114)
-"""torchvision's grayscale weights (``rgb_to_grayscale``)."""
+try:
+    from augment import _native
+except ImportError:  # built without a C compiler: torchvision's own kernels, same bytes
+    _native = None
+
+NATIVE: str | None = getattr(_native, "VARIANT", None)
+"""Which build of the compiled kernels runs: ``"avx2"``, ``"generic"``, or ``None``
+where the package was installed without a C compiler (then torchvision's tensor
+kernels run instead: the same bytes, several times slower)."""
 
 
 def to_pil(image: Any) -> PIL.Image.Image:
@@ -56,107 +63,69 @@ def to_tensor(image: Any) -> torch.Tensor:
 # ColorJitter
 
 
-def _blend_lut(ratio: float, other: float) -> np.ndarray:
+def _blend_lut(ratio: float, other: float | torch.Tensor) -> np.ndarray:
     """torchvision's uint8 ``_blend(image, other, ratio)`` for every value 0-255: the same
-    float32 operations in the same order, so the table is exact."""
-    values = torch.arange(256, dtype=torch.uint8)
-    out = values.mul(float(ratio)).add_(torch.tensor(other, dtype=torch.float32), alpha=1.0 - float(ratio))
-    return out.clamp_(0, 255).to(torch.uint8).numpy()
+    float32 operations in the same order, on the same shapes, so the table is exact.
+    ``other``: 0 (brightness) or the (1, 1, 1) mean of ``adjust_contrast``."""
+    values = torch.arange(256, dtype=torch.uint8).view(1, 1, 256)
+    if not isinstance(other, torch.Tensor):
+        other = torch.tensor(other, dtype=torch.float32).view(1, 1, 1)
+    out = values.mul(float(ratio)).add_(other, alpha=1.0 - float(ratio))
+    return out.clamp_(0, 255).to(torch.uint8).view(256).numpy()
 
 
-def _point(img: PIL.Image.Image, table: list[int]) -> PIL.Image.Image:
-    """``img.point(table)`` for an ``L`` or ``RGB`` image and a table of ints in 0-255.
-
-    Pillow's ``point`` first rounds every entry of the table in Python, which costs more
-    than mapping a 224 x 224 image; the tables here are ints already, so they go to
-    Pillow's core directly (the public call where the core does not have it).
-    """
-    img.load()
-    try:
-        return img._new(img.im.point(table, None))
-    except (AttributeError, TypeError):  # a Pillow without this core call
-        return img.point(table)
-
-
-def _apply_lut(img: PIL.Image.Image, lut: np.ndarray | None) -> PIL.Image.Image:
-    if lut is None:
-        return img
-    return _point(img, lut.tolist() * len(img.getbands()))
+def _contrast_mean(pixels: bytearray, table: np.ndarray | None, mode: str, size: tuple[int, int]) -> torch.Tensor:
+    """The (1, 1, 1) mean ``adjust_contrast_image`` blends towards, of ``pixels``
+    mapped through ``table``: the floored gray of RGB pixels (compiled), or the pixels
+    of an L image, averaged by torch itself."""
+    width, height = size
+    if mode == "RGB":
+        gray = _native.gray(pixels, None if table is None else table.tobytes())
+    else:
+        gray = bytearray(pixels if table is None else table[np.frombuffer(pixels, dtype=np.uint8)].tobytes())
+    plane = torch.frombuffer(gray, dtype=torch.uint8).view(1, height, width).to(torch.float32)
+    return torch.mean(plane, dim=(-3, -2, -1), keepdim=True)
 
 
-def _gray_mean(img: PIL.Image.Image, lut: np.ndarray | None) -> float:
-    """The mean torchvision's ``adjust_contrast`` blends towards, of ``lut`` applied to
-    ``img``, from the per-band histograms (no pass over the pixels). torchvision floors
-    each pixel's gray value before averaging; the floor is approximated by its mean
-    effect, half a level (the contrast test bounds the result)."""
-    hist = np.asarray(img.histogram(), dtype=np.float64).reshape(len(img.getbands()), 256)
-    values = np.arange(256, dtype=np.float64) if lut is None else lut.astype(np.float64)
-    count = hist[0].sum()
-    if count == 0:
-        return 0.0
-    band_means = hist @ values / count
-    if img.mode == "L":
-        return float(band_means[0])
-    return max(0.0, float(np.dot(_GRAY, band_means)) - 0.5)
-
-
-def adjust_saturation(img: PIL.Image.Image, factor: float) -> PIL.Image.Image:
-    """torchvision's ``adjust_saturation``: blend with the floored grayscale, truncate.
-
-    Pillow's ``convert("L", matrix)`` with torchvision's weights and a -0.5 offset gives
-    the floored gray (it rounds), and ``Image.blend`` computes ``gray + s * (x - gray)``
-    in float and truncates, as torchvision's uint8 ``_blend`` does.
-    """
-    if img.mode != "RGB":
-        return img  # torchvision: one channel has no saturation
-    gray = img.convert("L", (*_GRAY, -0.5))
-    return PIL.Image.blend(PIL.Image.merge("RGB", (gray, gray, gray)), img, float(factor))
-
-
-_HUE_STEPS = np.arange(256, dtype=np.float64)
-_HUE_OFFSETS = np.array([[5.0], [3.0], [1.0]])
-
-
-def adjust_hue(img: PIL.Image.Image, factor: float) -> PIL.Image.Image:
-    """torchvision's ``adjust_hue`` (rotate the HSV hue by ``factor`` turns) with 8-bit
-    hue.
-
-    Pillow's HSV conversion gives the hue band (step ``k`` covers hues ``[k, k+1) / 255``);
-    max and min come exactly from the RGB bands; each output channel is
-    ``min + chroma * ramp(hue + factor)``, with torchvision's HSV-to-RGB ramp as a
-    lookup table on the hue band, floored as torchvision's float-to-uint8 conversion does.
-    """
-    if img.mode != "RGB":
-        return img  # torchvision: one channel has no hue
-    h, _, v = img.convert("HSV").split()
-    r, g, b = img.split()
-    low = ImageChops.darker(ImageChops.darker(r, g), b)
-    chroma = ImageChops.subtract(v, low)
-    # each step's centre, in sixths of a turn, shifted; rows R, G, B as in torchvision's _hsv_to_rgb
-    k = np.mod(_HUE_OFFSETS + ((_HUE_STEPS + 0.5) / 255.0 + float(factor)) * 6.0, 6.0)
-    ramps = np.floor((1.0 - np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8).tolist()
-    bands = [ImageChops.add(low, ImageChops.multiply(chroma, _point(h, ramp))) for ramp in ramps]
-    return PIL.Image.merge("RGB", bands)
+_FACTORS = ("brightness_factor", "contrast_factor", "saturation_factor", "hue_factor")
 
 
 def color_jitter(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
     """``v2.ColorJitter.transform`` on a PIL image, with the params its ``make_params``
-    drew: the four adjustments in the drawn order (``fn_idx``). Consecutive brightness
-    and contrast steps fold into one lookup table, applied once."""
-    lut: np.ndarray | None = None
-    for fn_id in params["fn_idx"]:
-        fn_id = int(fn_id)
-        if fn_id == 0 and params["brightness_factor"] is not None:
-            step = _blend_lut(params["brightness_factor"], 0.0)
-            lut = step if lut is None else step[lut]
-        elif fn_id == 1 and params["contrast_factor"] is not None:
-            step = _blend_lut(params["contrast_factor"], _gray_mean(img, lut))
-            lut = step if lut is None else step[lut]
-        elif fn_id == 2 and params["saturation_factor"] is not None:
-            img, lut = adjust_saturation(_apply_lut(img, lut), params["saturation_factor"]), None
-        elif fn_id == 3 and params["hue_factor"] is not None:
-            img, lut = adjust_hue(_apply_lut(img, lut), params["hue_factor"]), None
-    return _apply_lut(img, lut)
+    drew: the four adjustments in the drawn order (``fn_idx``), each exactly as
+    torchvision's uint8 tensor kernel computes it.
+
+    Brightness and contrast are per-value tables made by torch's own arithmetic
+    (contrast's mean by torch, of the floored gray the compiled kernel computes); a
+    table is not applied on its own but composed with the next one, or folded into the
+    next compiled pass (saturation, hue: ``augment._native``), which reads the pixels
+    through it. The pixels leave Pillow once and come back once.
+
+    Only with the compiled kernels; without them ``ColorJitter`` runs torchvision's
+    tensor kernel (see :data:`FAST_TRANSFORMS`).
+    """
+    steps = [(int(i), params[_FACTORS[int(i)]]) for i in params["fn_idx"] if params[_FACTORS[int(i)]] is not None]
+    if img.mode == "L":  # torchvision: one channel has no saturation and no hue
+        steps = [(fn_id, factor) for fn_id, factor in steps if fn_id < 2]
+    if not steps:
+        return img
+    assert _native is not None
+    pixels = bytearray(img.tobytes())
+    table: np.ndarray | None = None  # applies to pixels before anything else
+    for fn_id, factor in steps:
+        if fn_id == 0:
+            step = _blend_lut(factor, 0.0)
+        elif fn_id == 1:
+            step = _blend_lut(factor, _contrast_mean(pixels, table, img.mode, img.size))
+        else:
+            pending = None if table is None else table.tobytes()
+            (_native.saturation if fn_id == 2 else _native.hue)(pixels, factor, pending)
+            table = None
+            continue
+        table = step if table is None else step[table]
+    if table is not None:
+        _native.lut(pixels, table.tobytes())
+    return PIL.Image.frombytes(img.mode, img.size, bytes(pixels))
 
 
 # ---------------------------------------------------------------------------
@@ -200,7 +169,7 @@ def _via_tensor(original: Kernel) -> Kernel:
 Kernel = Callable[[Any, dict[str, Any]], Any]
 
 FAST_TRANSFORMS: dict[str, Callable[[Kernel], Kernel]] = {
-    "ColorJitter": lambda original: color_jitter,
+    "ColorJitter": lambda original: color_jitter if _native is not None else _via_tensor(original),
     "RandomResizedCrop": _resized_crop,
     "Resize": _via_tensor,
     "GaussianNoise": _via_tensor,

@@ -1,0 +1,16 @@
+"""The compiled kernels (``augment._native``); everything else is in pyproject.toml.
+
+The extension is optional: where no C compiler is at hand the build goes on without
+it, and augment runs torchvision's own kernels instead, which give the same bytes,
+only slower (``augment.kernels.NATIVE`` says which is in use).
+"""
+
+import sys
+
+from setuptools import Extension, setup
+
+# Exactness before speed: no fast-math, and no fused multiply-adds that torch does not
+# do (the kernels must equal torchvision's float32 arithmetic bit for bit).
+flags = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=gnu11", "-Wno-psabi"]
+
+setup(ext_modules=[Extension("augment._native", ["augment/_native.c"], extra_compile_args=flags, optional=True)])
