@@ -35,7 +35,7 @@ from augment.errors import AugmentError, UsageError
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = "container/Dockerfile"
 VARIANTS = {"cpu": "https://download.pytorch.org/whl/cpu", "gpu": "https://download.pytorch.org/whl/cu128"}
-CONTEXT_FILES = ("pyproject.toml", "README.md", "container", "augment")
+CONTEXT_FILES = ("pyproject.toml", "setup.py", "README.md", "container", "augment")
 STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
 REDACTED = "<password from ecr:GetAuthorizationToken, on stdin>"
 
@@ -219,14 +219,21 @@ phases:
 """
 
 
+def source_files(folder: Path) -> list[Path]:
+    """The files under ``folder`` that belong in a build context or shipped code, sorted:
+    not bytecode, and not extension modules built here for this machine's Python (the
+    image compiles its own; shipped code runs torchvision's kernels instead)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                  and p.suffix not in (".so", ".pyd", ".pyc"))
+
+
 def context_zip(root: Path = ROOT) -> bytes:
     """The build context (package, Dockerfile, pyproject, README) as a zip, in a stable order."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in CONTEXT_FILES:
             path = root / name
-            files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()
-                                                         and "__pycache__" not in p.parts)
+            files = [path] if path.is_file() else source_files(path)
             for f in files:
                 info = zipfile.ZipInfo(f.relative_to(root).as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
                 info.external_attr = 0o644 << 16

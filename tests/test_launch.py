@@ -140,7 +140,10 @@ def test_ship_code_runs_the_uploaded_package(backend, bucket, tmp_path):
     assert job.request.entrypoint == ("python3", "-m", "augment", "process")
     assert job.request.environment["PYTHONPATH"] == CODE_PATH
     code = next(i for i in job.request.inputs if i.name == "code")
-    assert f"{code.source.removeprefix(f's3://{bucket}/')}augment/engine.py" in _keys(bucket, "augment/code/")
+    shipped = _keys(bucket, "augment/code/")
+    prefix = code.source.removeprefix(f"s3://{bucket}/")
+    assert {f"{prefix}augment/engine.py", f"{prefix}augment/_native.c"} <= set(shipped)
+    assert not [k for k in shipped if k.endswith(".so")], "no extension built for this machine's Python"
     log = io.StringIO()
     description = run_local(job.request, workdir=tmp_path, log=log)  # moto does not describe Environment
     assert description["ProcessingJobStatus"] == "Completed", log.getvalue()

@@ -65,6 +65,7 @@ def test_wheel_ships_presets_samples_and_licences(tmp_path):
                      "augment/samples/LICENSES.md", "augment/samples/photos/chelsea.jpg",
                      "augment/samples/photos/brick.jpg"]:
         assert required in names
+    assert [n for n in names if n.startswith("augment/_native.") and n.endswith(".so")], "the compiled kernels"
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from augment.container import source_files
 from augment.jobs.handles import output_uris, wait_for
 from augment.jobs.launch import LOCAL_ROLE, SPEC_PATH
 from augment.jobs.local import split_s3_uri
@@ -90,7 +91,7 @@ class SageMakerBackend:
     def upload_code(self) -> str:
         """Upload the local ``augment`` package under a content-addressed prefix; return its URI."""
         root = Path(__file__).resolve().parents[1]
-        files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        files = source_files(root)
         digest = hashlib.sha256()
         for f in files:
             digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
