@@ -67,6 +67,7 @@ from augment.images import (
     open_image,
     output_format,
 )
+from augment.kernels import NATIVE
 from augment.logs import Log
 from augment.manifest import ORIGINAL
 from augment.pipeline import OpFailed, Pipeline, derive_seed
@@ -102,7 +103,8 @@ def default_workers() -> int:
 
 
 def versions() -> dict[str, str]:
-    """Library versions an output's bytes depend on."""
+    """Library versions an output's bytes depend on, and the build of the compiled
+    kernels, which changes only the speed."""
     import PIL
     import torchvision
 
@@ -111,6 +113,7 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "pillow": PIL.__version__,
+        "compiled_kernels": NATIVE or "none",  # speed only: the same bytes without them
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
@@ -473,6 +476,10 @@ def run_job(
               + f" (augment {__version__} from {PACKAGE_DIR})",
               inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
               resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
+    if spec.kernels == "fast" and NATIVE is None:
+        log.event("slow_kernels", "augment was installed without its compiled kernels (no C compiler at the "
+                  "time): ColorJitter runs torchvision's tensor kernel, which gives the same bytes several times "
+                  "slower. Reinstall with a C compiler (gcc or clang) to get them.", level="warning")
 
     args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
     written_before = tally.written

@@ -238,3 +238,24 @@ def test_worker_start_method_does_not_change_outputs(small_samples, tmp_path):
     run_job(MIXED_SPEC, small_samples, tmp_path / "fs", workers=2, progress="off", start_method="forkserver")
     run_job(MIXED_SPEC, small_samples, tmp_path / "fk", workers=2, progress="off", start_method="fork")
     assert tree_bytes(tmp_path / "fs") == tree_bytes(tmp_path / "fk")
+
+
+def test_an_install_without_compiled_kernels_warns_and_gives_the_same_bytes(small_samples, tmp_path, monkeypatch):
+    """No C compiler at install time: the job says so once, and its outputs do not change."""
+    import io
+
+    from augment import engine, kernels
+    from augment.logs import Log
+
+    spec = {"version": 1, "seed": 5, "copies": 2,
+            "ops": [{"ColorJitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}}]}
+    built = io.StringIO()
+    summary = run_job(spec, small_samples, tmp_path / "built", workers=1, progress="off", log=Log(stream=built))
+    assert summary.versions["compiled_kernels"] == kernels.NATIVE != "none"
+    assert "slow_kernels" not in built.getvalue()
+    monkeypatch.setattr(kernels, "_native", None)  # what a failed optional build leaves
+    monkeypatch.setattr(engine, "NATIVE", None)
+    without = io.StringIO()
+    run_job(spec, small_samples, tmp_path / "without", workers=1, progress="off", log=Log(stream=without))
+    assert "without its compiled kernels" in without.getvalue() and "same bytes" in without.getvalue()
+    assert tree_bytes(tmp_path / "without") == tree_bytes(tmp_path / "built")
