@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,13 @@ import pytest
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
+from augment.kernels import NATIVE
 from augment.samples import list_samples, samples_dir
+
+needs_native = pytest.mark.skipif(NATIVE is None and bool(os.environ.get("AUGMENT_ALLOW_NO_NATIVE")),
+                                  reason="compares with the compiled kernels, which this install lacks")
+"""For tests that compare with ``augment._native``. Without it they fail (CI must not lose
+the compiled kernels silently) unless ``AUGMENT_ALLOW_NO_NATIVE`` is set."""
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from augment.errors import JobFailed, SpecError, UsageError
 from augment.manifest import read_manifest
 from augment.replay import replay
 from augment.spec import load_spec
-from tests.conftest import tree_bytes
+from tests.conftest import needs_native, tree_bytes
 from tests.op_cases import OP_CASES, one_op_spec
 
 MIXED_SPEC = {
@@ -240,6 +240,7 @@ def test_worker_start_method_does_not_change_outputs(small_samples, tmp_path):
     assert tree_bytes(tmp_path / "fs") == tree_bytes(tmp_path / "fk")
 
 
+@needs_native
 def test_an_install_without_compiled_kernels_warns_and_gives_the_same_bytes(small_samples, tmp_path, monkeypatch):
     """No C compiler at install time: the job says so once, and its outputs do not change."""
     import io

@@ -23,6 +23,7 @@ from augment.images import open_image
 from augment.ops import op_names
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.samples import list_samples, samples_dir
+from tests.conftest import needs_native
 from tests.op_cases import OP_CASES, one_op_spec
 
 GEOMETRY = (1.5, 255)
@@ -179,6 +180,7 @@ def _odd_images(photos):
     return [im for _, im in photos] + [rgb.resize((223, 151)), rgb.crop((0, 0, 301, 1)), rgb.crop((5, 5, 6, 6))]
 
 
+@needs_native  # without the compiled kernels it checks torchvision against itself
 @pytest.mark.parametrize("factors", [(1.3, 0.7, 1.4, -0.08), (0.6, 1.4, 0.0, 0.5), (1.0, 0.0, 2.0, -0.5),
                                      (1.9, 3.0, 0.3, 0.0)])
 def test_color_jitter_is_torchvision_exactly_in_every_order(factors, photos):
@@ -194,6 +196,7 @@ def test_color_jitter_is_torchvision_exactly_in_every_order(factors, photos):
             assert torch.equal(got, jitter.transform(tensor, params)), (img.size, img.mode, order)
 
 
+@needs_native
 def test_color_jitter_skips_the_adjustments_not_drawn(photos):
     img = photos[0][1]
     params = {"fn_idx": torch.tensor([3, 1, 0, 2]), "brightness_factor": None, "contrast_factor": None,
@@ -203,6 +206,7 @@ def test_color_jitter_skips_the_adjustments_not_drawn(photos):
     assert torch.equal(_as_tensor(K.color_jitter(img, params)), F.adjust_contrast(_as_tensor(img), 0.5))
 
 
+@needs_native
 def test_without_compiled_kernels_color_jitter_runs_torchvision_itself(photos, monkeypatch):
     """An install without a C compiler: the same bytes, from torchvision's kernel."""
     monkeypatch.setattr(K, "_native", None)
