@@ -23,6 +23,8 @@ bounds.
 channels-last view of the PIL image's memory, where torch's uint8 antialiased resize
 is vectorised: faster than Pillow's, and exactly torchvision's reference output.
 ``GaussianNoise``, which has no PIL kernel, runs its tensor kernel the same way.
+``RandomGrayscale`` (the compiled gray) and ``RandomAutocontrast`` (lookup tables made
+by torch's arithmetic) are exact too, where Pillow's conversions round differently.
 Reduced JPEG decoding, the other part of the fast path, is the pipeline's
 (:meth:`augment.pipeline.Pipeline.apply` with an :class:`augment.images.Source`).
 """
@@ -128,6 +130,52 @@ def color_jitter(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Imag
     return PIL.Image.frombytes(img.mode, img.size, bytes(pixels))
 
 
+def rgb_to_grayscale(original: Kernel) -> Kernel:
+    """``RandomGrayscale``: torchvision's weighted, truncated gray (Pillow's ``convert("L")``
+    rounds, and so differed by a level on half the pixels), from the compiled kernel;
+    as many channels out as in."""
+    if _native is None:
+        return _via_tensor(original)
+
+    def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
+        if img.mode != "RGB":
+            return img.copy()  # torchvision: one channel stays as it is
+        gray = PIL.Image.frombytes("L", img.size, bytes(_native.gray(img.tobytes())))
+        return PIL.Image.merge("RGB", (gray, gray, gray)) if params["num_input_channels"] == 3 else gray
+
+    return kernel
+
+
+def _point(img: PIL.Image.Image, table: list[int]) -> PIL.Image.Image:
+    """``img.point(table)`` for an ``L`` or ``RGB`` image and a table of ints in 0-255 (256
+    per band). Pillow's ``point`` first rounds every entry of the table in Python, which
+    costs more than mapping a 224 x 224 image; the tables here are ints already, so they
+    go to Pillow's core directly (the public call where the core does not have it)."""
+    img.load()
+    try:
+        return img._new(img.im.point(table, None))
+    except (AttributeError, TypeError):  # a Pillow without this core call
+        return img.point(table)
+
+
+def autocontrast(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
+    """``RandomAutocontrast``: torchvision's ``autocontrast_image`` as one lookup table per
+    channel, computed by torch's own arithmetic from each channel's extremes (Pillow's
+    ``getextrema``), so the result is exact."""
+    extrema = img.getextrema()
+    if img.mode == "L":
+        extrema = (extrema,)
+    bounds = torch.tensor(extrema, dtype=torch.float32)  # (C, 2): min, max
+    minimum, maximum = bounds[:, :1].clone(), bounds[:, 1:].clone()
+    eq_idxs = maximum == minimum
+    inv_scale = maximum.sub_(minimum).mul_(1.0 / 255)
+    minimum[eq_idxs] = 0.0
+    inv_scale[eq_idxs] = 1.0
+    values = torch.arange(256, dtype=torch.uint8).to(torch.float32).expand(len(extrema), 256)
+    tables = values.sub(minimum).div_(inv_scale).clamp_(0, 255).to(torch.uint8)
+    return _point(img, tables.flatten().tolist())
+
+
 # ---------------------------------------------------------------------------
 # Resizing: torchvision's tensor kernel, on a view of the PIL image's memory
 
@@ -173,6 +221,8 @@ FAST_TRANSFORMS: dict[str, Callable[[Kernel], Kernel]] = {
     "RandomResizedCrop": _resized_crop,
     "Resize": _via_tensor,
     "GaussianNoise": _via_tensor,
+    "RandomGrayscale": rgb_to_grayscale,
+    "RandomAutocontrast": lambda original: autocontrast,
 }
 """Per op, given the transform's own ``transform(inpt, params)``, the kernel that
 replaces it for PIL inputs."""

@@ -35,9 +35,9 @@ BOUNDS: dict[str, tuple[float, int]] = {
     "Resize": (0, 0), "CenterCrop": (0, 0), "RandomCrop": (0, 0), "RandomResizedCrop": (0, 0),
     "RandomHorizontalFlip": (0, 0), "RandomVerticalFlip": (0, 0), "RandomRotation": GEOMETRY,
     "RandomAffine": GEOMETRY, "RandomPerspective": GEOMETRY, "ElasticTransform": (0, 0),
-    "ColorJitter": (0, 0), "RandomGrayscale": (1.0, 1), "GaussianBlur": (0, 0), "GaussianNoise": (0, 0),
+    "ColorJitter": (0, 0), "RandomGrayscale": (0, 0), "GaussianBlur": (0, 0), "GaussianNoise": (0, 0),
     "RandomInvert": (0, 0), "RandomPosterize": (0, 0), "RandomSolarize": (0, 0), "RandomAdjustSharpness": (0, 0),
-    "RandomAutocontrast": (0.1, 1), "RandomEqualize": (0, 0), "JPEG": (0, 0), "AutoAugment": GEOMETRY,
+    "RandomAutocontrast": (0, 0), "RandomEqualize": (0, 0), "JPEG": (0, 0), "AutoAugment": GEOMETRY,
     "RandAugment": GEOMETRY, "TrivialAugmentWide": GEOMETRY, "AugMix": (0, 0), "RandomErasing": (0, 0),
     "RandomApply": GEOMETRY, "RandomChoice": (0, 0), "RandomOrder": GEOMETRY,
 }  # fmt: skip
@@ -218,3 +218,31 @@ def test_without_compiled_kernels_color_jitter_runs_torchvision_itself(photos, m
     monkeypatch.undo()
     assert K.NATIVE, "this check compares with the compiled kernels"
     assert torch.equal(_as_tensor(kernel(img, params)), _as_tensor(K.color_jitter(img, params)))
+
+
+# ---------------------------------------------------------------------------
+# RandomGrayscale and RandomAutocontrast: exact, including flat channels and one channel.
+
+
+def _flat_images(photos):
+    rgb = photos[0][1].convert("RGB")
+    r, g, b = rgb.split()
+    return [PIL.Image.new("RGB", (17, 9), (40, 40, 40)), PIL.Image.new("L", (5, 3), 7),
+            PIL.Image.merge("RGB", (r, PIL.Image.new("L", rgb.size, 200), b)), rgb.crop((3, 3, 4, 4))]
+
+
+def test_autocontrast_is_exact_on_flat_channels_too(photos):
+    for img in _flat_images(photos) + [im for _, im in photos]:
+        assert torch.equal(_as_tensor(K.autocontrast(img, {})), F.autocontrast(_as_tensor(img))), (img.mode, img.size)
+
+
+@needs_native
+@pytest.mark.parametrize("channels", [1, 3])
+def test_grayscale_is_exact(channels, photos):
+    kernel = K.FAST_TRANSFORMS["RandomGrayscale"](v2.RandomGrayscale(p=1.0).transform)
+    for img in _flat_images(photos) + [im for _, im in photos]:
+        params = {"num_input_channels": channels if img.mode == "RGB" else 1}
+        got = kernel(img, params)
+        expected = F.rgb_to_grayscale(_as_tensor(img), num_output_channels=params["num_input_channels"])
+        assert got.mode == ("RGB" if params["num_input_channels"] == 3 else "L")
+        assert torch.equal(_as_tensor(got), expected), (img.mode, img.size)
