@@ -127,7 +127,7 @@ def color_jitter(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Imag
         table = step if table is None else step[table]
     if table is not None:
         _native.lut(pixels, table.tobytes())
-    return PIL.Image.frombytes(img.mode, img.size, bytes(pixels))
+    return PIL.Image.frombytes(img.mode, img.size, pixels)
 
 
 def rgb_to_grayscale(original: Kernel) -> Kernel:
@@ -140,7 +140,7 @@ def rgb_to_grayscale(original: Kernel) -> Kernel:
     def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
         if img.mode != "RGB":
             return img.copy()  # torchvision: one channel stays as it is
-        gray = PIL.Image.frombytes("L", img.size, bytes(_native.gray(img.tobytes())))
+        gray = PIL.Image.frombytes("L", img.size, _native.gray(img.tobytes()))
         return PIL.Image.merge("RGB", (gray, gray, gray)) if params["num_input_channels"] == 3 else gray
 
     return kernel

@@ -38,27 +38,37 @@ def test_the_fast_path_uses_the_compiled_kernels():
     assert K.NATIVE == native.VARIANT in ("avx2", "generic")
 
 
+ADJUSTMENTS = {"hue": F.adjust_hue, "saturation": F.adjust_saturation}
+CASES = ([("hue", factor) for factor in (-0.5, -0.2999, -0.0371, 0.0, 0.1, 0.25, 0.5)]
+         + [("saturation", factor) for factor in (0.0, 0.6, 1.0, 1.37, 2.5)])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("factor", [-0.5, -0.2999, -0.0371, 0.0, 0.1, 0.25, 0.5])
-def test_hue_of_every_colour(factor, every_colour):
+@pytest.mark.parametrize("name, factor", CASES)
+def test_adjustment_of_every_colour(name, factor, every_colour):
     packed, tensor = every_colour
     factor = float(np.float32(factor))  # what ColorJitter draws: float32 values
-    expected = _hwc(F.adjust_hue(tensor, factor))
+    expected = _hwc(ADJUSTMENTS[name](tensor, factor))
     for generic in BUILDS:
         pixels = bytearray(packed)
-        native.hue(pixels, factor, None, generic)
+        getattr(native, name)(pixels, factor, None, generic)
         assert pixels == expected, (factor, generic)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("factor", [0.0, 0.6, 1.0, 1.37, 2.5])
-def test_saturation_of_every_colour(factor, every_colour):
-    packed, tensor = every_colour
-    expected = _hwc(F.adjust_saturation(tensor, factor))
-    for generic in BUILDS:
-        pixels = bytearray(packed)
-        native.saturation(pixels, factor, None, generic)
-        assert pixels == expected, (factor, generic)
+def test_a_table_is_applied_as_the_pixels_are_read():
+    """A pending brightness or contrast table, folded into the next pass, gives what
+    applying it first gives."""
+    rng = np.random.default_rng(0)
+    pixels = bytearray(rng.integers(0, 256, 3 * 1001, dtype=np.uint8).tobytes())
+    table = bytes(rng.integers(0, 256, 256, dtype=np.uint8).tobytes())
+    mapped = bytearray(pixels)
+    native.lut(mapped, table)
+    assert native.gray(pixels, table) == native.gray(mapped)
+    for name, factor in [("hue", 0.3), ("saturation", 1.7)]:
+        folded, first = bytearray(pixels), bytearray(mapped)
+        getattr(native, name)(folded, factor, table)
+        getattr(native, name)(first, factor)
+        assert folded == first, name
 
 
 @pytest.mark.slow
@@ -91,6 +101,8 @@ def test_kernels_work_in_place_on_writable_buffers_only():
     (lambda: native.hue(bytearray(3), 0.6), "factor 0.6 is not in [-0.5, 0.5]"),
     (lambda: native.saturation(bytearray(3), -1.0), "factor -1.0 is negative"),
     (lambda: native.lut(bytearray(3), bytes(255)), "the table has 255 bytes, not 256"),
+    (lambda: native.hue(bytearray(3), 0.1, bytes(5)), "hue: the table has 5 bytes, not 256"),
+    (lambda: native.gray(bytes(3), bytes(300)), "gray: the table has 300 bytes, not 256"),
 ])  # fmt: skip
 def test_bad_arguments_are_refused_with_a_reason(call, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
