@@ -109,7 +109,7 @@ def color_jitter(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Imag
     steps = [(int(i), params[_FACTORS[int(i)]]) for i in params["fn_idx"] if params[_FACTORS[int(i)]] is not None]
     if img.mode == "L":  # torchvision: one channel has no saturation and no hue
         steps = [(fn_id, factor) for fn_id, factor in steps if fn_id < 2]
-    if not steps:
+    if not steps or img.width * img.height == 0:
         return img
     assert _native is not None
     pixels = bytearray(img.tobytes())
