@@ -197,7 +197,6 @@ def test_color_jitter_is_torchvision_exactly_in_every_order(factors, photos):
 
 
 @needs_native
-@needs_native
 def test_color_jitter_is_exact_on_full_size_photos():
     """Past 65,793 pixels a float32 sum of gray levels rounds, so contrast's mean is only
     exact because torch computes it, on the same (1, H, W) plane as torchvision does."""
@@ -214,6 +213,7 @@ def test_color_jitter_is_exact_on_full_size_photos():
             assert torch.equal(_as_tensor(kernel(img, params)), expected), (name, order)
 
 
+@needs_native
 def test_color_jitter_skips_the_adjustments_not_drawn(photos):
     img = photos[0][1]
     params = {"fn_idx": torch.tensor([3, 1, 0, 2]), "brightness_factor": None, "contrast_factor": None,
