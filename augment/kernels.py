@@ -84,7 +84,9 @@ def _contrast_mean(pixels: bytearray, table: np.ndarray | None, mode: str, size:
     if mode == "RGB":
         gray = _native.gray(pixels, None if table is None else table.tobytes())
     else:
-        gray = bytearray(pixels if table is None else table[np.frombuffer(pixels, dtype=np.uint8)].tobytes())
+        gray = bytearray(pixels)
+        if table is not None:
+            _native.lut(gray, table.tobytes())
     plane = torch.frombuffer(gray, dtype=torch.uint8).view(1, height, width).to(torch.float32)
     return torch.mean(plane, dim=(-3, -2, -1), keepdim=True)
 
