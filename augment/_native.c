@@ -95,6 +95,8 @@ INLINE void hue_lanes(vf *rgb_r, vf *rgb_g, vf *rgb_b, float factor) {
     *rgb_b = B * to_u8;
 }
 
+static uint8_t identity[256];
+
 /* Pixels are processed CHUNK at a time: unpacked to planar floats (through the map),
  * computed W lanes at a time, truncated and packed back. */
 typedef struct {
@@ -106,10 +108,25 @@ typedef struct {
 INLINE Py_ssize_t unpack(const uint8_t *px, Py_ssize_t start, Py_ssize_t n, const uint8_t *map, Planar *x) {
     Py_ssize_t m = n - start < CHUNK ? n - start : CHUNK;
     const uint8_t *p8 = px + 3 * start;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        x->r[j] = map[p8[3 * j]];
-        x->g[j] = map[p8[3 * j + 1]];
-        x->b[j] = map[p8[3 * j + 2]];
+    if (map != identity) { /* a pending table: looked up byte by byte */
+        for (Py_ssize_t j = 0; j < m; j++) {
+            x->r[j] = map[p8[3 * j]];
+            x->g[j] = map[p8[3 * j + 1]];
+            x->b[j] = map[p8[3 * j + 2]];
+        }
+    } else if (m == CHUNK) { /* no table, a fixed trip count: the compiler vectorises this */
+        for (Py_ssize_t j = 0; j < CHUNK; j++) {
+            x->r[j] = p8[3 * j];
+            x->g[j] = p8[3 * j + 1];
+            x->b[j] = p8[3 * j + 2];
+        }
+        return m;
+    } else {
+        for (Py_ssize_t j = 0; j < m; j++) {
+            x->r[j] = p8[3 * j];
+            x->g[j] = p8[3 * j + 1];
+            x->b[j] = p8[3 * j + 2];
+        }
     }
     for (Py_ssize_t j = m; j < CHUNK; j++)
         x->r[j] = x->g[j] = x->b[j] = 0.0f;
@@ -119,10 +136,18 @@ INLINE Py_ssize_t unpack(const uint8_t *px, Py_ssize_t start, Py_ssize_t n, cons
 /* .to(uint8) of values in [0, 256): truncation */
 INLINE void pack(const Planar *x, Py_ssize_t start, Py_ssize_t m, uint8_t *px) {
     uint8_t *p8 = px + 3 * start;
+    if (m == CHUNK) {
+        for (Py_ssize_t j = 0; j < CHUNK; j++) {
+            p8[3 * j] = (uint8_t)(int32_t)x->r[j];
+            p8[3 * j + 1] = (uint8_t)(int32_t)x->g[j];
+            p8[3 * j + 2] = (uint8_t)(int32_t)x->b[j];
+        }
+        return;
+    }
     for (Py_ssize_t j = 0; j < m; j++) {
-        p8[3 * j] = (uint8_t)(int)x->r[j];
-        p8[3 * j + 1] = (uint8_t)(int)x->g[j];
-        p8[3 * j + 2] = (uint8_t)(int)x->b[j];
+        p8[3 * j] = (uint8_t)(int32_t)x->r[j];
+        p8[3 * j + 1] = (uint8_t)(int32_t)x->g[j];
+        p8[3 * j + 2] = (uint8_t)(int32_t)x->b[j];
     }
 }
 
@@ -215,8 +240,6 @@ static int use_avx2(int generic) { (void)generic; return 0; }
 #define gray_avx2 gray_generic
 #define saturation_avx2 saturation_generic
 #endif
-
-static uint8_t identity[256];
 
 static void release(Py_buffer *view, Py_buffer *table) {
     PyBuffer_Release(view);

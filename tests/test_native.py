@@ -71,6 +71,26 @@ def test_a_table_is_applied_as_the_pixels_are_read():
         assert folded == first, name
 
 
+@pytest.mark.parametrize("generic", BUILDS)
+@pytest.mark.parametrize("with_table", [False, True])
+def test_a_pixel_gets_the_same_value_wherever_it_falls_in_a_chunk(generic, with_table):
+    """The kernels convert 256 pixels at a time, a full chunk by a vectorised loop and
+    the last, partial one by a plain loop: an image of any length gives each pixel
+    what a longer image gives it."""
+    rng = np.random.default_rng(1)
+    pixels = bytearray(rng.integers(0, 256, 3 * 1024, dtype=np.uint8).tobytes())
+    table = bytes(rng.integers(0, 256, 256, dtype=np.uint8).tobytes()) if with_table else None
+    full_gray = native.gray(pixels, table, generic)
+    for name, factor in [("hue", -0.2), ("saturation", 0.6)]:
+        full = bytearray(pixels)
+        getattr(native, name)(full, factor, table, generic)
+        for n in (1, 255, 256, 257, 700):
+            part = bytearray(pixels[: 3 * n])
+            getattr(native, name)(part, factor, table, generic)
+            assert part == full[: 3 * n], (name, n)
+            assert native.gray(pixels[: 3 * n], table, generic) == full_gray[:n]
+
+
 @pytest.mark.slow
 def test_gray_of_every_colour(every_colour):
     """The floored gray adjust_contrast averages: torch computes it with fused
