@@ -253,18 +253,25 @@ def output_format(requested: str, source_format: str) -> str:
 def encode(image: PIL.Image.Image | torch.Tensor, fmt: str, quality: int) -> bytes:
     """Encode a PIL image or a uint8 (C, H, W) tensor as ``jpeg``, ``png`` or ``webp``.
 
-    Encoder settings are fixed so that equal pixels give equal bytes.
+    Encoder settings are fixed so that equal pixels give equal bytes, and only the
+    pixels reach them: Pillow's encoders also write some of ``image.info`` (a source
+    JPEG's comment; a PNG's ICC profile or transparent colour), which an image keeps
+    through Pillow's own ops, so it is set aside while encoding.
     """
     pil = image if isinstance(image, PIL.Image.Image) else F.to_pil_image(image)
-    buf = io.BytesIO()
-    if fmt == "jpeg":
-        pil.save(buf, "JPEG", quality=quality)
-    elif fmt == "png":
-        pil.save(buf, "PNG", compress_level=6)
-    elif fmt == "webp":
-        pil.save(buf, "WEBP", quality=quality, method=4)
-    else:
+    if fmt not in ("jpeg", "png", "webp"):
         raise ValueError(f"unknown output format {fmt!r}")
+    buf = io.BytesIO()
+    info, pil.info = pil.info, {}
+    try:
+        if fmt == "jpeg":
+            pil.save(buf, "JPEG", quality=quality)
+        elif fmt == "png":
+            pil.save(buf, "PNG", compress_level=6)
+        else:
+            pil.save(buf, "WEBP", quality=quality, method=4)
+    finally:
+        pil.info = info
     return buf.getvalue()
 
 

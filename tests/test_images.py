@@ -91,6 +91,34 @@ def test_encoding_is_deterministic(fmt):
     assert PIL.Image.open(io.BytesIO(a)).format == fmt.upper()
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_only_the_pixels_reach_the_encoded_bytes(fmt):
+    """Pillow's ops keep a decoded image's ``info``, and its encoders write some of it
+    (a JPEG's comment; a PNG's ICC profile and transparent colour): equal pixels must
+    still give equal bytes, whatever the source carried."""
+    image = load_sample("chelsea.jpg").resize((64, 48))
+    plain = encode(image.copy(), fmt, 90)
+    image.info.update({"comment": b"from the source", "icc_profile": b"not a profile", "transparency": (1, 2, 3)})
+    assert encode(image, fmt, 90) == plain
+    assert image.info["comment"] == b"from the source"  # the caller's image is left as it was
+
+
+def test_a_source_comment_does_not_reach_fast_outputs():
+    """rocket.jpg carries a JPEG comment; a flip under fast kernels (Pillow's transpose
+    keeps the decoded image's info) gives the bytes torchvision's kernels give."""
+    from augment.images import open_image
+    from augment.pipeline import Pipeline
+
+    data = sample_path("rocket.jpg").read_bytes()
+    assert PIL.Image.open(io.BytesIO(data)).info.get("comment")
+    blobs = set()
+    for kernels in ("fast", "torchvision"):
+        spec = {"version": 1, "seed": 0, "kernels": kernels, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]}
+        pipeline = Pipeline(spec)
+        blobs.add(encode(pipeline.apply(open_image(data), 1)[0], "jpeg", 90))
+    assert len(blobs) == 1
+
+
 def test_list_images_is_recursive_sorted_and_keeps_odd_names(tmp_path):
     for rel in ["b.jpg", "a/z.PNG", "a/ü ñ space.jpeg", ".hidden.jpg", "noext"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
