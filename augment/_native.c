@@ -98,34 +98,36 @@ INLINE void hue_lanes(vf *rgb_r, vf *rgb_g, vf *rgb_b, float factor) {
 static uint8_t identity[256];
 
 /* Pixels are processed CHUNK at a time: unpacked to planar floats (through the map),
- * computed W lanes at a time, truncated and packed back. */
+ * computed W lanes at a time, truncated and packed back. S is the bytes per pixel:
+ * 3 (packed RGB) or 4 (Pillow's own memory: RGB and a padding byte, left as it is);
+ * each kernel is compiled for both, with S a constant. */
 typedef struct {
     float r[CHUNK] __attribute__((aligned(32)));
     float g[CHUNK] __attribute__((aligned(32)));
     float b[CHUNK] __attribute__((aligned(32)));
 } Planar;
 
-INLINE Py_ssize_t unpack(const uint8_t *px, Py_ssize_t start, Py_ssize_t n, const uint8_t *map, Planar *x) {
+INLINE Py_ssize_t unpack(const uint8_t *px, Py_ssize_t start, Py_ssize_t n, const uint8_t *map, Planar *x, int S) {
     Py_ssize_t m = n - start < CHUNK ? n - start : CHUNK;
-    const uint8_t *p8 = px + 3 * start;
+    const uint8_t *p8 = px + S * start;
     if (map != identity) { /* a pending table: looked up byte by byte */
         for (Py_ssize_t j = 0; j < m; j++) {
-            x->r[j] = map[p8[3 * j]];
-            x->g[j] = map[p8[3 * j + 1]];
-            x->b[j] = map[p8[3 * j + 2]];
+            x->r[j] = map[p8[S * j]];
+            x->g[j] = map[p8[S * j + 1]];
+            x->b[j] = map[p8[S * j + 2]];
         }
     } else if (m == CHUNK) { /* no table, a fixed trip count: the compiler vectorises this */
         for (Py_ssize_t j = 0; j < CHUNK; j++) {
-            x->r[j] = p8[3 * j];
-            x->g[j] = p8[3 * j + 1];
-            x->b[j] = p8[3 * j + 2];
+            x->r[j] = p8[S * j];
+            x->g[j] = p8[S * j + 1];
+            x->b[j] = p8[S * j + 2];
         }
         return m;
     } else {
         for (Py_ssize_t j = 0; j < m; j++) {
-            x->r[j] = p8[3 * j];
-            x->g[j] = p8[3 * j + 1];
-            x->b[j] = p8[3 * j + 2];
+            x->r[j] = p8[S * j];
+            x->g[j] = p8[S * j + 1];
+            x->b[j] = p8[S * j + 2];
         }
     }
     for (Py_ssize_t j = m; j < CHUNK; j++)
@@ -134,27 +136,27 @@ INLINE Py_ssize_t unpack(const uint8_t *px, Py_ssize_t start, Py_ssize_t n, cons
 }
 
 /* .to(uint8) of values in [0, 256): truncation */
-INLINE void pack(const Planar *x, Py_ssize_t start, Py_ssize_t m, uint8_t *px) {
-    uint8_t *p8 = px + 3 * start;
+INLINE void pack(const Planar *x, Py_ssize_t start, Py_ssize_t m, uint8_t *px, int S) {
+    uint8_t *p8 = px + S * start;
     if (m == CHUNK) {
         for (Py_ssize_t j = 0; j < CHUNK; j++) {
-            p8[3 * j] = (uint8_t)(int32_t)x->r[j];
-            p8[3 * j + 1] = (uint8_t)(int32_t)x->g[j];
-            p8[3 * j + 2] = (uint8_t)(int32_t)x->b[j];
+            p8[S * j] = (uint8_t)(int32_t)x->r[j];
+            p8[S * j + 1] = (uint8_t)(int32_t)x->g[j];
+            p8[S * j + 2] = (uint8_t)(int32_t)x->b[j];
         }
         return;
     }
     for (Py_ssize_t j = 0; j < m; j++) {
-        p8[3 * j] = (uint8_t)(int32_t)x->r[j];
-        p8[3 * j + 1] = (uint8_t)(int32_t)x->g[j];
-        p8[3 * j + 2] = (uint8_t)(int32_t)x->b[j];
+        p8[S * j] = (uint8_t)(int32_t)x->r[j];
+        p8[S * j + 1] = (uint8_t)(int32_t)x->g[j];
+        p8[S * j + 2] = (uint8_t)(int32_t)x->b[j];
     }
 }
 
-INLINE void hue_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor) {
+INLINE void hue_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor, int S) {
     Planar x;
     for (Py_ssize_t start = 0; start < n; start += CHUNK) {
-        Py_ssize_t m = unpack(px, start, n, map, &x);
+        Py_ssize_t m = unpack(px, start, n, map, &x, S);
         for (Py_ssize_t j = 0; j < CHUNK; j += W) {
             vf r, g, b;
             memcpy(&r, x.r + j, sizeof r);
@@ -165,7 +167,7 @@ INLINE void hue_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor
             memcpy(x.g + j, &g, sizeof g);
             memcpy(x.b + j, &b, sizeof b);
         }
-        pack(&x, start, m, px);
+        pack(&x, start, m, px, S);
     }
 }
 
@@ -177,10 +179,10 @@ INLINE float gray_of(float r, float g, float b) {
     return (float)(int)l; /* floor: l >= 0 */
 }
 
-INLINE void gray_impl(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map) {
+INLINE void gray_impl(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map, int S) {
     Planar x;
     for (Py_ssize_t start = 0; start < n; start += CHUNK) {
-        Py_ssize_t m = unpack(px, start, n, map, &x);
+        Py_ssize_t m = unpack(px, start, n, map, &x, S);
         for (Py_ssize_t j = 0; j < CHUNK; j++)
             x.r[j] = gray_of(x.r[j], x.g[j], x.b[j]);
         for (Py_ssize_t j = 0; j < m; j++)
@@ -188,49 +190,58 @@ INLINE void gray_impl(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8
     }
 }
 
-/* _blend(image, gray, factor): image.mul(factor).add_(gray, alpha=1 - factor).clamp_(0, 255),
- * with gray as above (adjust_saturation_image). */
+/* _blend(image, other, ratio): image.mul(ratio).add_(other, alpha=1 - ratio).clamp_(0, 255),
+ * other being the gray above (adjust_saturation_image), the image's mean
+ * (adjust_contrast_image) or 0 (adjust_brightness_image). */
 INLINE float blend_one(float x, float other, float ratio, float alpha) {
     float v = fmaf(other, alpha, x * ratio);
     v = v < 0.0f ? 0.0f : v;
     return v > 255.0f ? 255.0f : v;
 }
 
-INLINE void saturation_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha) {
+INLINE void saturation_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha, int S) {
     Planar x;
     for (Py_ssize_t start = 0; start < n; start += CHUNK) {
-        Py_ssize_t m = unpack(px, start, n, map, &x);
+        Py_ssize_t m = unpack(px, start, n, map, &x, S);
         for (Py_ssize_t j = 0; j < CHUNK; j++) {
             float l = gray_of(x.r[j], x.g[j], x.b[j]);
             x.r[j] = blend_one(x.r[j], l, ratio, alpha);
             x.g[j] = blend_one(x.g[j], l, ratio, alpha);
             x.b[j] = blend_one(x.b[j], l, ratio, alpha);
         }
-        pack(&x, start, m, px);
+        pack(&x, start, m, px, S);
     }
 }
 
 /* A portable build of each kernel, and on x86-64 an AVX2+FMA build chosen at run time.
  * The build changes the speed, never the result: every operation is IEEE float32, lane
  * by lane, and fmaf is fused in both (an instruction, or libm's exact fmaf). */
-static void hue_generic(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor) { hue_impl(px, n, map, factor); }
-static void gray_generic(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map) {
-    gray_impl(px, out, n, map);
-}
-static void saturation_generic(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha) {
-    saturation_impl(px, n, map, ratio, alpha);
-}
+#define BUILD(ATTR, SUFFIX)                                                                                        \
+    ATTR static void hue_##SUFFIX(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor, int S) {          \
+        if (S == 4)                                                                                                \
+            hue_impl(px, n, map, factor, 4);                                                                       \
+        else                                                                                                       \
+            hue_impl(px, n, map, factor, 3);                                                                       \
+    }                                                                                                              \
+    ATTR static void gray_##SUFFIX(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map, int S) {   \
+        if (S == 4)                                                                                                \
+            gray_impl(px, out, n, map, 4);                                                                         \
+        else                                                                                                       \
+            gray_impl(px, out, n, map, 3);                                                                         \
+    }                                                                                                              \
+    ATTR static void saturation_##SUFFIX(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha, \
+                                         int S) {                                                                  \
+        if (S == 4)                                                                                                \
+            saturation_impl(px, n, map, ratio, alpha, 4);                                                          \
+        else                                                                                                       \
+            saturation_impl(px, n, map, ratio, alpha, 3);                                                          \
+    }
+
+BUILD(, generic)
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_AVX2_BUILD 1
-#define AVX2 __attribute__((target("avx2,fma")))
-AVX2 static void hue_avx2(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor) { hue_impl(px, n, map, factor); }
-AVX2 static void gray_avx2(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map) {
-    gray_impl(px, out, n, map);
-}
-AVX2 static void saturation_avx2(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha) {
-    saturation_impl(px, n, map, ratio, alpha);
-}
+BUILD(__attribute__((target("avx2,fma"))), avx2)
 static int use_avx2(int generic) {
     return !generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
@@ -247,13 +258,17 @@ static void release(Py_buffer *view, Py_buffer *table) {
         PyBuffer_Release(table);
 }
 
-/* The pixels must be packed RGB (3 bytes each); the table, where one is given, the
- * 256 values every byte is mapped through as it is read (a pending brightness or
- * contrast step, folded into this pass). Returns the map, or NULL with an exception
- * set and the buffers released. */
-static const uint8_t *check_args(Py_buffer *view, Py_buffer *table, const char *name) {
-    if (view->len % 3 != 0) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd bytes is not a whole number of RGB pixels", name, view->len);
+/* The pixels must be 3 or 4 bytes each (``stride``): packed RGB, or RGB and a padding
+ * byte; the table, where one is given, the 256 values every byte is mapped through as
+ * it is read (a pending brightness or contrast step, folded into this pass). Returns the
+ * map, or NULL with an exception set and the buffers released. */
+static const uint8_t *check_args(Py_buffer *view, Py_buffer *table, int stride, const char *name) {
+    if (stride != 3 && stride != 4) {
+        PyErr_Format(PyExc_ValueError, "%s: stride %d is neither 3 (RGB) nor 4 (RGB and a padding byte)", name,
+                     stride);
+    } else if (view->len % stride != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd bytes is not a whole number of %d-byte pixels", name, view->len,
+                     stride);
     } else if (table->buf != NULL && table->len != 256) {
         PyErr_Format(PyExc_ValueError, "%s: the table has %zd bytes, not 256", name, table->len);
     } else {
@@ -264,20 +279,21 @@ static const uint8_t *check_args(Py_buffer *view, Py_buffer *table, const char *
 }
 
 PyDoc_STRVAR(hue_doc,
-             "hue(rgb, factor, table=None, generic=False, /)\n\n"
-             "torchvision's adjust_hue, in place, on a writable buffer of packed 8-bit RGB pixels\n"
-             "(3 bytes each). factor: the hue shift in turns, in [-0.5, 0.5]. table: 256 bytes\n"
-             "every value is mapped through first (a pending brightness or contrast step), or\n"
-             "None. generic: run the portable build even where the AVX2 one would (the tests\n"
-             "compare the two). The same arguments for saturation and gray.");
+             "hue(rgb, factor, table=None, generic=False, stride=3, /)\n\n"
+             "torchvision's adjust_hue, in place, on a writable buffer of 8-bit RGB pixels.\n"
+             "factor: the hue shift in turns, in [-0.5, 0.5]. table: 256 bytes every value is\n"
+             "mapped through first (a pending brightness or contrast step), or None. generic:\n"
+             "run the portable build even where the AVX2 one would (the tests compare the two).\n"
+             "stride: bytes per pixel, 3 (packed RGB) or 4 (RGB and a padding byte, untouched:\n"
+             "Pillow's memory). The same arguments for saturation and gray.");
 
 static PyObject *hue(PyObject *self, PyObject *args) {
     float factor;
-    int generic = 0;
+    int generic = 0, stride = 3;
     Py_buffer view, table = {0};
-    if (!PyArg_ParseTuple(args, "w*f|z*p:hue", &view, &factor, &table, &generic))
+    if (!PyArg_ParseTuple(args, "w*f|z*pi:hue", &view, &factor, &table, &generic, &stride))
         return NULL;
-    const uint8_t *map = check_args(&view, &table, "hue");
+    const uint8_t *map = check_args(&view, &table, stride, "hue");
     if (map == NULL)
         return NULL;
     if (!(factor >= -0.5f && factor <= 0.5f)) {
@@ -287,26 +303,26 @@ static PyObject *hue(PyObject *self, PyObject *args) {
     int avx2 = use_avx2(generic);
     Py_BEGIN_ALLOW_THREADS
     if (avx2)
-        hue_avx2((uint8_t *)view.buf, view.len / 3, map, factor);
+        hue_avx2((uint8_t *)view.buf, view.len / stride, map, factor, stride);
     else
-        hue_generic((uint8_t *)view.buf, view.len / 3, map, factor);
+        hue_generic((uint8_t *)view.buf, view.len / stride, map, factor, stride);
     Py_END_ALLOW_THREADS
     release(&view, &table);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(saturation_doc,
-             "saturation(rgb, factor, table=None, generic=False, /)\n\n"
-             "torchvision's adjust_saturation, in place, on a writable buffer of packed 8-bit RGB\n"
-             "pixels: a blend with the floored gray. factor >= 0. table, generic: as for hue.");
+             "saturation(rgb, factor, table=None, generic=False, stride=3, /)\n\n"
+             "torchvision's adjust_saturation, in place, on a writable buffer of 8-bit RGB\n"
+             "pixels: a blend with the floored gray. factor >= 0. The rest as for hue.");
 
 static PyObject *saturation(PyObject *self, PyObject *args) {
     double factor;
-    int generic = 0;
+    int generic = 0, stride = 3;
     Py_buffer view, table = {0};
-    if (!PyArg_ParseTuple(args, "w*d|z*p:saturation", &view, &factor, &table, &generic))
+    if (!PyArg_ParseTuple(args, "w*d|z*pi:saturation", &view, &factor, &table, &generic, &stride))
         return NULL;
-    const uint8_t *map = check_args(&view, &table, "saturation");
+    const uint8_t *map = check_args(&view, &table, stride, "saturation");
     if (map == NULL)
         return NULL;
     if (!(factor >= 0.0)) {
@@ -318,60 +334,94 @@ static PyObject *saturation(PyObject *self, PyObject *args) {
     int avx2 = use_avx2(generic);
     Py_BEGIN_ALLOW_THREADS
     if (avx2)
-        saturation_avx2((uint8_t *)view.buf, view.len / 3, map, ratio, alpha);
+        saturation_avx2((uint8_t *)view.buf, view.len / stride, map, ratio, alpha, stride);
     else
-        saturation_generic((uint8_t *)view.buf, view.len / 3, map, ratio, alpha);
+        saturation_generic((uint8_t *)view.buf, view.len / stride, map, ratio, alpha, stride);
     Py_END_ALLOW_THREADS
     release(&view, &table);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(gray_doc,
-             "gray(rgb, table=None, generic=False, /) -> bytearray\n\n"
-             "The floored gray of packed 8-bit RGB pixels, one byte each, as torchvision's\n"
-             "adjust_contrast and adjust_saturation compute it before blending. table, generic:\n"
-             "as for hue.");
+             "gray(rgb, table=None, generic=False, stride=3, /) -> bytearray\n\n"
+             "The floored gray of 8-bit RGB pixels, one byte each, as torchvision's\n"
+             "adjust_contrast and adjust_saturation compute it before blending. The rest as\n"
+             "for hue.");
 
 static PyObject *gray(PyObject *self, PyObject *args) {
     Py_buffer view, table = {0};
-    int generic = 0;
-    if (!PyArg_ParseTuple(args, "y*|z*p:gray", &view, &table, &generic))
+    int generic = 0, stride = 3;
+    if (!PyArg_ParseTuple(args, "y*|z*pi:gray", &view, &table, &generic, &stride))
         return NULL;
-    const uint8_t *map = check_args(&view, &table, "gray");
+    const uint8_t *map = check_args(&view, &table, stride, "gray");
     if (map == NULL)
         return NULL;
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, view.len / 3);
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, view.len / stride);
     if (out != NULL) {
         int avx2 = use_avx2(generic);
         uint8_t *dst = (uint8_t *)PyByteArray_AS_STRING(out);
         Py_BEGIN_ALLOW_THREADS
         if (avx2)
-            gray_avx2((const uint8_t *)view.buf, dst, view.len / 3, map);
+            gray_avx2((const uint8_t *)view.buf, dst, view.len / stride, map, stride);
         else
-            gray_generic((const uint8_t *)view.buf, dst, view.len / 3, map);
+            gray_generic((const uint8_t *)view.buf, dst, view.len / stride, map, stride);
         Py_END_ALLOW_THREADS
     }
     release(&view, &table);
     return out;
 }
 
+PyDoc_STRVAR(blend_table_doc,
+             "blend_table(ratio, other, /) -> bytes\n\n"
+             "torchvision's uint8 _blend(image, other, ratio) for each of the 256 values, with\n"
+             "other a float32 (0 for adjust_brightness, the mean for adjust_contrast): the\n"
+             "lookup table of those steps.");
+
+static PyObject *blend_table(PyObject *self, PyObject *args) {
+    double ratio_d, other_d;
+    if (!PyArg_ParseTuple(args, "dd:blend_table", &ratio_d, &other_d))
+        return NULL;
+    if (!(ratio_d >= 0.0))
+        return PyErr_Format(PyExc_ValueError, "blend_table: ratio %R is negative", PyTuple_GET_ITEM(args, 0));
+    /* as in saturation: both scalars cast to float32, alpha computed in double first */
+    float ratio = (float)ratio_d, alpha = (float)(1.0 - ratio_d), other = (float)other_d;
+    uint8_t out[256];
+    for (int v = 0; v < 256; v++)
+        out[v] = (uint8_t)(int)blend_one((float)v, other, ratio, alpha);
+    return PyBytes_FromStringAndSize((const char *)out, 256);
+}
+
 PyDoc_STRVAR(lut_doc,
-             "lut(pixels, table, /)\n\n"
-             "Map every byte of a writable buffer through a 256-byte table, in place.");
+             "lut(pixels, table, stride=1, /)\n\n"
+             "Map the bytes of a writable buffer through a 256-byte table, in place. stride 4:\n"
+             "the first three bytes of every four (RGB pixels with a padding byte, left as it is).");
 
 static PyObject *lut(PyObject *self, PyObject *args) {
     Py_buffer view, table;
-    if (!PyArg_ParseTuple(args, "w*y*:lut", &view, &table))
+    int stride = 1;
+    if (!PyArg_ParseTuple(args, "w*y*|i:lut", &view, &table, &stride))
         return NULL;
     if (table.len != 256) {
         PyErr_Format(PyExc_ValueError, "lut: the table has %zd bytes, not 256", table.len);
+    } else if (stride != 1 && stride != 4) {
+        PyErr_Format(PyExc_ValueError, "lut: stride %d is neither 1 nor 4", stride);
+    } else if (view.len % stride != 0) {
+        PyErr_Format(PyExc_ValueError, "lut: %zd bytes is not a whole number of %d-byte pixels", view.len, stride);
     } else {
         uint8_t map[256];
         uint8_t *px = (uint8_t *)view.buf;
         memcpy(map, table.buf, 256);
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t j = 0; j < view.len; j++)
-            px[j] = map[px[j]];
+        if (stride == 1) {
+            for (Py_ssize_t j = 0; j < view.len; j++)
+                px[j] = map[px[j]];
+        } else {
+            for (Py_ssize_t j = 0; j < view.len; j += 4) {
+                px[j] = map[px[j]];
+                px[j + 1] = map[px[j + 1]];
+                px[j + 2] = map[px[j + 2]];
+            }
+        }
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&view);
@@ -381,11 +431,135 @@ static PyObject *lut(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(drop_padding_doc,
+             "drop_padding(pixels, width, box=None, /) -> bytearray\n\n"
+             "Packed RGB (3 bytes a pixel) from an image of RGB pixels with a padding byte (4 bytes\n"
+             "a pixel, ``width`` pixels a row, as Pillow keeps RGB): the whole image, or the box\n"
+             "(left, top, right, bottom) of it.");
+
+static PyObject *drop_padding(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t width, left = 0, top = 0, right = -1, bottom = -1;
+    PyObject *box = Py_None;
+    if (!PyArg_ParseTuple(args, "y*n|O:drop_padding", &view, &width, &box))
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t rows = width > 0 ? view.len / 4 / width : 0;
+    if (width <= 0 || view.len != 4 * width * rows) {
+        PyErr_Format(PyExc_ValueError, "drop_padding: %zd bytes is not whole rows of %zd 4-byte pixels", view.len,
+                     width);
+    } else if (box != Py_None && !PyArg_ParseTuple(box, "nnnn", &left, &top, &right, &bottom)) {
+        /* the exception is set */
+    } else {
+        if (box == Py_None)
+            right = width, bottom = rows;
+        if (left < 0 || top < 0 || right < left || bottom < top || right > width || bottom > rows) {
+            PyErr_Format(PyExc_ValueError, "drop_padding: box %R is not inside the %zdx%zd image", box, width, rows);
+        } else if ((out = PyByteArray_FromStringAndSize(NULL, 3 * (right - left) * (bottom - top))) != NULL) {
+            const uint8_t *src = (const uint8_t *)view.buf;
+            uint8_t *dst = (uint8_t *)PyByteArray_AS_STRING(out);
+            Py_ssize_t n = right - left;
+            Py_BEGIN_ALLOW_THREADS
+            for (Py_ssize_t y = top; y < bottom && n > 0; y++) {
+                const uint8_t *row = src + 4 * (y * width + left);
+                /* four bytes at a time, the fourth overwritten by the next pixel's first */
+                for (Py_ssize_t j = 0; j + 1 < n; j++)
+                    memcpy(dst + 3 * j, row + 4 * j, 4);
+                memcpy(dst + 3 * (n - 1), row + 4 * (n - 1), 3);
+                dst += 3 * n;
+            }
+            Py_END_ALLOW_THREADS
+        }
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
+/* --- Pillow's pixel memory, through its Arrow export (Pillow >= 11.2) --------------- */
+
+struct ArrowArray { /* the Arrow C data interface, https://arrow.apache.org/docs/format/CDataInterface.html */
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+/* A writable buffer over an exported array's bytes; it holds the capsule, which holds
+ * the image's memory, for as long as anything (a numpy array) holds it. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *capsule;
+    void *data;
+    Py_ssize_t len;
+} Memory;
+
+static int memory_getbuffer(PyObject *obj, Py_buffer *view, int flags) {
+    Memory *m = (Memory *)obj;
+    return PyBuffer_FillInfo(view, obj, m->data, m->len, 0, flags);
+}
+
+static void memory_dealloc(PyObject *obj) {
+    Py_XDECREF(((Memory *)obj)->capsule);
+    Py_TYPE(obj)->tp_free(obj);
+}
+
+static PyBufferProcs memory_as_buffer = {memory_getbuffer, NULL};
+
+static PyTypeObject MemoryType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "augment._native.Memory",
+    .tp_basicsize = sizeof(Memory),
+    .tp_dealloc = memory_dealloc,
+    .tp_as_buffer = &memory_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Writable bytes of a Pillow image's memory (see memory()).",
+};
+
+PyDoc_STRVAR(memory_doc,
+             "memory(array_capsule, nbytes, /) -> Memory\n\n"
+             "The bytes of an 8-bit Pillow image, writable and shared with the image, from the\n"
+             "ArrowArray capsule of image.__arrow_c_array__(): an L image's pixels (one byte\n"
+             "each), or a multi-band image's (four bytes each: Pillow's RGB has a padding byte).\n"
+             "nbytes: the size the caller expects; anything else is refused.");
+
+static PyObject *memory(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_ssize_t nbytes;
+    if (!PyArg_ParseTuple(args, "On:memory", &capsule, &nbytes))
+        return NULL;
+    struct ArrowArray *array = PyCapsule_GetPointer(capsule, "arrow_array");
+    if (array == NULL)
+        return NULL;
+    if (array->release == NULL)
+        return PyErr_Format(PyExc_ValueError, "memory: the array was released");
+    if (array->n_children == 1) /* fixed-size list of the bands: the bytes are the child's */
+        array = array->children[0];
+    if (array->n_children != 0 || array->n_buffers != 2 || array->offset != 0 || array->buffers[1] == NULL ||
+        array->length != nbytes)
+        return PyErr_Format(PyExc_ValueError, "memory: not an array of %zd bytes", nbytes);
+    Memory *m = PyObject_New(Memory, &MemoryType);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(capsule);
+    m->capsule = capsule;
+    m->data = (void *)array->buffers[1];
+    m->len = nbytes;
+    return (PyObject *)m;
+}
+
 static PyMethodDef methods[] = {
     {"lut", lut, METH_VARARGS, lut_doc},
     {"hue", hue, METH_VARARGS, hue_doc},
     {"saturation", saturation, METH_VARARGS, saturation_doc},
     {"gray", gray, METH_VARARGS, gray_doc},
+    {"blend_table", blend_table, METH_VARARGS, blend_table_doc},
+    {"drop_padding", drop_padding, METH_VARARGS, drop_padding_doc},
+    {"memory", memory, METH_VARARGS, memory_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -400,6 +574,8 @@ PyMODINIT_FUNC PyInit__native(void) {
 #ifdef HAVE_AVX2_BUILD
     __builtin_cpu_init();
 #endif
+    if (PyType_Ready(&MemoryType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddStringConstant(m, "VARIANT", use_avx2(0) ? "avx2" : "generic") < 0) {
         Py_DECREF(m);

@@ -61,34 +61,45 @@ def to_tensor(image: Any) -> torch.Tensor:
     return tv_tensors.Image(F.pil_to_tensor(image)) if isinstance(image, PIL.Image.Image) else image
 
 
+def _pixels(img: PIL.Image.Image) -> Any:
+    """The bytes of an ``RGB`` or ``L`` image's own memory, writable, without a copy: four
+    a pixel for RGB (Pillow keeps a padding byte after each pixel), one for L. None
+    where they cannot be had: without the compiled kernels, with a Pillow older than
+    11.2 (no Arrow export), for an empty image or one Pillow keeps in several blocks
+    (over 16 MiB by default). Callers then copy, to the same result."""
+    if _native is None or img.mode not in ("RGB", "L") or img.width * img.height == 0:
+        return None
+    try:
+        _, array = img.__arrow_c_array__()
+    except (AttributeError, ValueError):
+        return None
+    return _native.memory(array, img.width * img.height * (4 if img.mode == "RGB" else 1))
+
+
 # ---------------------------------------------------------------------------
 # ColorJitter
 
 
-def _blend_lut(ratio: float, other: float | torch.Tensor) -> np.ndarray:
+def _blend_lut(ratio: float, other: float) -> np.ndarray:
     """torchvision's uint8 ``_blend(image, other, ratio)`` for every value 0-255: the same
-    float32 operations in the same order, on the same shapes, so the table is exact.
-    ``other``: 0 (brightness) or the (1, 1, 1) mean of ``adjust_contrast``."""
-    values = torch.arange(256, dtype=torch.uint8).view(1, 1, 256)
-    if not isinstance(other, torch.Tensor):
-        other = torch.tensor(other, dtype=torch.float32).view(1, 1, 1)
-    out = values.mul(float(ratio)).add_(other, alpha=1.0 - float(ratio))
-    return out.clamp_(0, 255).to(torch.uint8).view(256).numpy()
+    float32 operations in the same order (compiled: ``_native.blend_table``), so the
+    table is exact. ``other``: 0 (brightness) or the mean of ``adjust_contrast``."""
+    return np.frombuffer(_native.blend_table(float(ratio), float(other)), dtype=np.uint8)
 
 
-def _contrast_mean(pixels: bytearray, table: np.ndarray | None, mode: str, size: tuple[int, int]) -> torch.Tensor:
-    """The (1, 1, 1) mean ``adjust_contrast_image`` blends towards, of ``pixels``
-    mapped through ``table``: the floored gray of RGB pixels (compiled), or the pixels
-    of an L image, averaged by torch itself."""
+def _contrast_mean(pixels: Any, table: np.ndarray | None, mode: str, size: tuple[int, int], stride: int) -> float:
+    """The mean ``adjust_contrast_image`` blends towards, of ``pixels`` (``stride``
+    bytes each) mapped through ``table``: the floored gray of RGB pixels (compiled), or
+    the pixels of an L image, averaged by torch itself, as a float32 value."""
     width, height = size
     if mode == "RGB":
-        gray = _native.gray(pixels, None if table is None else table.tobytes())
+        gray = _native.gray(pixels, None if table is None else table.tobytes(), False, stride)
     else:
         gray = bytearray(pixels)
         if table is not None:
             _native.lut(gray, table.tobytes())
     plane = torch.frombuffer(gray, dtype=torch.uint8).view(1, height, width).to(torch.float32)
-    return torch.mean(plane, dim=(-3, -2, -1), keepdim=True)
+    return torch.mean(plane, dim=(-3, -2, -1), keepdim=True).item()
 
 
 _FACTORS = ("brightness_factor", "contrast_factor", "saturation_factor", "hue_factor")
@@ -99,11 +110,13 @@ def color_jitter(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Imag
     drew: the four adjustments in the drawn order (``fn_idx``), each exactly as
     torchvision's uint8 tensor kernel computes it.
 
-    Brightness and contrast are per-value tables made by torch's own arithmetic
-    (contrast's mean by torch, of the floored gray the compiled kernel computes); a
-    table is not applied on its own but composed with the next one, or folded into the
-    next compiled pass (saturation, hue: ``augment._native``), which reads the pixels
-    through it. The pixels leave Pillow once and come back once.
+    Brightness and contrast are per-value tables of torch's float32 arithmetic
+    (contrast's mean by torch itself, of the floored gray the compiled kernel
+    computes); a table is not applied on its own but composed with the next one, or
+    folded into the next compiled pass (saturation, hue: ``augment._native``), which
+    reads the pixels through it. The passes change a copy of the image in place, in
+    Pillow's own memory (:func:`_pixels`); where Pillow does not export it, the pixels
+    are copied out once and back once.
 
     Only with the compiled kernels; without them ``ColorJitter`` runs torchvision's
     tensor kernel (see :data:`FAST_TRANSFORMS`).
@@ -114,22 +127,29 @@ def color_jitter(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Imag
     if not steps or img.width * img.height == 0:
         return img
     assert _native is not None
-    pixels = bytearray(img.tobytes())
+    out: PIL.Image.Image | None = None
+    if _pixels(img) is not None:  # the memory of a copy, changed in place
+        out = img.copy()
+        pixels, stride = _pixels(out), 4
+    else:  # packed bytes, and a new image at the end
+        pixels, stride = bytearray(img.tobytes()), 3
+    if img.mode == "L":
+        stride = 1
     table: np.ndarray | None = None  # applies to pixels before anything else
     for fn_id, factor in steps:
         if fn_id == 0:
             step = _blend_lut(factor, 0.0)
         elif fn_id == 1:
-            step = _blend_lut(factor, _contrast_mean(pixels, table, img.mode, img.size))
+            step = _blend_lut(factor, _contrast_mean(pixels, table, img.mode, img.size, stride))
         else:
             pending = None if table is None else table.tobytes()
-            (_native.saturation if fn_id == 2 else _native.hue)(pixels, factor, pending)
+            (_native.saturation if fn_id == 2 else _native.hue)(pixels, factor, pending, False, stride)
             table = None
             continue
         table = step if table is None else step[table]
     if table is not None:
-        _native.lut(pixels, table.tobytes())
-    return PIL.Image.frombytes(img.mode, img.size, pixels)
+        _native.lut(pixels, table.tobytes(), 4 if stride == 4 else 1)
+    return out if out is not None else PIL.Image.frombytes(img.mode, img.size, pixels)
 
 
 def rgb_to_grayscale(original: Kernel) -> Kernel:
@@ -142,7 +162,9 @@ def rgb_to_grayscale(original: Kernel) -> Kernel:
     def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
         if img.mode != "RGB":
             return img.copy()  # torchvision: one channel stays as it is
-        gray = PIL.Image.frombytes("L", img.size, _native.gray(img.tobytes()))
+        memory = _pixels(img)
+        gray = _native.gray(img.tobytes()) if memory is None else _native.gray(memory, None, False, 4)
+        gray = PIL.Image.frombytes("L", img.size, gray)
         return PIL.Image.merge("RGB", (gray, gray, gray)) if params["num_input_channels"] == 3 else gray
 
     return kernel
@@ -188,7 +210,14 @@ def _channels_last(img: PIL.Image.Image) -> torch.Tensor:
     torch's antialiased uint8 resize runs its vectorised kernel on this layout, and
     its output equals that of the contiguous (C, H, W) layout bit for bit.
     """
-    pixels = torch.from_numpy(np.array(img))
+    memory = _pixels(img)
+    if memory is None:
+        pixels = torch.from_numpy(np.array(img))
+    elif img.mode == "RGB":  # one copy, without the padding byte
+        pixels = torch.frombuffer(_native.drop_padding(memory, img.width), dtype=torch.uint8)
+        pixels = pixels.view(img.height, img.width, 3)
+    else:
+        pixels = torch.frombuffer(bytearray(memory), dtype=torch.uint8).view(img.height, img.width)
     return pixels.unsqueeze(0) if pixels.ndim == 2 else pixels.permute(2, 0, 1)
 
 
@@ -199,13 +228,19 @@ def _from_channels_last(image: torch.Tensor) -> PIL.Image.Image:
 
 
 def _resized_crop(original: Kernel) -> Kernel:
-    """``RandomResizedCrop``: Pillow crops (a copy of the box only), torchvision's tensor
+    """``RandomResizedCrop``: the box is copied out of Pillow's memory (only the box, as
+    packed RGB: the layout torch's vectorised uint8 resize reads), torchvision's tensor
     kernel resizes, so the result is torchvision's reference output, exactly."""
 
     def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
-        top, left = params["top"], params["left"]
-        box = img.crop((left, top, left + params["width"], top + params["height"]))
-        return _from_channels_last(original(_channels_last(box), {**params, "top": 0, "left": 0}))
+        top, left, height, width = params["top"], params["left"], params["height"], params["width"]
+        memory = _pixels(img) if img.mode == "RGB" else None
+        if memory is None:
+            box = _channels_last(img.crop((left, top, left + width, top + height)))
+        else:  # one copy of the box, straight from the image's memory
+            box = torch.frombuffer(_native.drop_padding(memory, img.width, (left, top, left + width, top + height)),
+                                   dtype=torch.uint8).view(height, width, 3).permute(2, 0, 1)
+        return _from_channels_last(original(box, {**params, "top": 0, "left": 0}))
 
     return kernel
 

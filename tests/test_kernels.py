@@ -237,6 +237,48 @@ def test_without_compiled_kernels_color_jitter_runs_torchvision_itself(photos, m
     assert torch.equal(_as_tensor(kernel(img, params)), _as_tensor(K.color_jitter(img, params)))
 
 
+@needs_native
+def test_kernels_give_the_same_bytes_without_zero_copy_access(photos, monkeypatch):
+    """Where Pillow's memory cannot be reached without a copy (a Pillow before 11.2, an
+    image Pillow keeps in several blocks), the kernels copy the pixels out and back:
+    the same bytes."""
+    jitter = v2.ColorJitter(0.4, 0.4, 0.4, 0.1)
+    crop = v2.RandomResizedCrop(57)
+    kernels = {name: K.FAST_TRANSFORMS[name](t.transform) for name, t in
+               [("ColorJitter", jitter), ("RandomResizedCrop", crop), ("Resize", v2.Resize(41)),
+                ("RandomGrayscale", v2.RandomGrayscale(p=1.0))]}
+
+    def outputs():
+        torch.manual_seed(0)
+        got = []
+        for img in _odd_images(photos):
+            for order in ([1, 0, 2, 3], [3, 2, 1, 0], [0, 3, 1, 2]):
+                params = {"fn_idx": torch.tensor(order), "brightness_factor": 1.3, "contrast_factor": 0.7,
+                          "saturation_factor": 1.4, "hue_factor": -0.08}
+                got.append(kernels["ColorJitter"](img, params).tobytes())
+            got.append(kernels["RandomResizedCrop"](img, crop.make_params([img])).tobytes())
+            got.append(kernels["Resize"](img, v2.Resize(41).make_params([img])).tobytes())
+            got.append(kernels["RandomGrayscale"](img, {"num_input_channels": 3 if img.mode == "RGB" else 1}).tobytes())
+        return got
+
+    zero_copy = outputs()
+    if hasattr(PIL.Image.Image, "__arrow_c_array__"):
+        assert K._pixels(photos[0][1]) is not None, "this Pillow exports its memory: both paths are compared"
+    monkeypatch.setattr(K, "_pixels", lambda img: None)
+    assert outputs() == zero_copy
+
+
+@needs_native
+def test_an_image_in_several_blocks_is_copied_instead():
+    """Pillow keeps an image over 16 MiB in several blocks, which it does not export."""
+    img = PIL.Image.new("RGB", (3000, 2000), (200, 40, 90))
+    assert K._pixels(img) is None
+    params = {"fn_idx": torch.tensor([2, 3, 1, 0]), "brightness_factor": 1.1, "contrast_factor": 0.9,
+              "saturation_factor": 0.5, "hue_factor": 0.3}
+    expected = v2.ColorJitter(0.4, 0.4, 0.4, 0.1).transform(_as_tensor(img.crop((0, 0, 8, 8))), params)
+    assert torch.equal(_as_tensor(K.color_jitter(img, params).crop((0, 0, 8, 8))), expected)
+
+
 # ---------------------------------------------------------------------------
 # RandomGrayscale and RandomAutocontrast: exact, including flat channels and one channel.
 
