@@ -636,6 +636,9 @@ def extract_params(transform: v2.Transform) -> dict[str, dict[str, Any]]:
     return {name: out}
 
 
+_JSON_SCALARS = frozenset({int, float, str, bool})
+
+
 def to_json(value: Any, max_elems: int = 64) -> Any:
     """Convert transform attributes and sampled params to plain JSON values.
 
@@ -643,6 +646,8 @@ def to_json(value: Any, max_elems: int = 64) -> Any:
     random erasing patch) are summarised by shape, dtype and a SHA-256 of their bytes,
     which identifies them without bloating the manifest.
     """
+    if value is None or type(value) in _JSON_SCALARS:  # most values: no isinstance chain
+        return value
     if isinstance(value, torch.Tensor):
         if value.numel() <= max_elems:
             return to_json(value.tolist())
