@@ -69,11 +69,11 @@ def _pixels(img: PIL.Image.Image) -> Any:
     (over 16 MiB by default). Callers then copy, to the same result."""
     if _native is None or img.mode not in ("RGB", "L") or img.width * img.height == 0:
         return None
-    try:
+    try:  # _native.memory refuses a layout other than the one above (another Pillow's)
         _, array = img.__arrow_c_array__()
+        return _native.memory(array, img.width * img.height * (4 if img.mode == "RGB" else 1))
     except (AttributeError, ValueError):
         return None
-    return _native.memory(array, img.width * img.height * (4 if img.mode == "RGB" else 1))
 
 
 # ---------------------------------------------------------------------------

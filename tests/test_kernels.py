@@ -269,6 +269,17 @@ def test_kernels_give_the_same_bytes_without_zero_copy_access(photos, monkeypatc
 
 
 @needs_native
+@pytest.mark.skipif(not hasattr(PIL.Image.Image, "__arrow_c_array__"), reason="Pillow < 11.2 has no Arrow export")
+def test_an_export_in_another_layout_is_not_used(monkeypatch):
+    """A Pillow whose export of RGB is not four bytes a pixel: the kernels copy instead."""
+    img = PIL.Image.new("RGB", (6, 4), (1, 2, 3))
+    assert K._pixels(img) is not None
+    gray = PIL.Image.new("L", (6, 4)).__arrow_c_array__()  # one byte a pixel
+    monkeypatch.setattr(PIL.Image.Image, "__arrow_c_array__", lambda self, schema=None: gray)
+    assert K._pixels(img) is None
+
+
+@needs_native
 def test_an_image_in_several_blocks_is_copied_instead():
     """Pillow keeps an image over 16 MiB in several blocks, which it does not export."""
     img = PIL.Image.new("RGB", (3000, 2000), (200, 40, 90))
