@@ -213,9 +213,10 @@ INLINE void saturation_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float
     }
 }
 
-/* A portable build of each kernel, and on x86-64 an AVX2+FMA build chosen at run time.
- * The build changes the speed, never the result: every operation is IEEE float32, lane
- * by lane, and fmaf is fused in both (an instruction, or libm's exact fmaf). */
+/* Each kernel is compiled several times (the builds below), the fastest the CPU runs
+ * chosen at run time. The build changes the speed, never the result: every operation
+ * is IEEE float32, lane by lane, and fmaf is fused in all (an instruction, or libm's
+ * exact fmaf). */
 #define BUILD(ATTR, SUFFIX)                                                                                        \
     ATTR static void hue_##SUFFIX(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor, int S) {          \
         if (S == 4)                                                                                                \
@@ -239,18 +240,48 @@ INLINE void saturation_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float
 
 BUILD(, generic)
 
+/* Builds, by index: the portable one, and on x86-64 (GCC or clang) AVX2+FMA, and the
+ * same code with AVX-512 VL/DQ/BW allowed on the same 8-lane vectors (masks and
+ * three-way logic shorten the selects; no 512-bit registers, so no clock penalty). */
+enum { GENERIC, AVX2, AVX512, N_BUILDS };
+static const char *const build_names[N_BUILDS] = {"generic", "avx2", "avx512"};
+static int best_build = GENERIC;
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_AVX2_BUILD 1
+#define HAVE_X86_BUILDS 1
 BUILD(__attribute__((target("avx2,fma"))), avx2)
-static int use_avx2(int generic) {
-    return !generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+BUILD(__attribute__((target("avx2,fma,avx512f,avx512vl,avx512dq,avx512bw"))), avx512)
+static int detect_build(void) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return GENERIC;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return AVX512;
+    return AVX2;
 }
 #else
-static int use_avx2(int generic) { (void)generic; return 0; }
+static int detect_build(void) { return GENERIC; }
 #define hue_avx2 hue_generic
 #define gray_avx2 gray_generic
 #define saturation_avx2 saturation_generic
+#define hue_avx512 hue_generic
+#define gray_avx512 gray_generic
+#define saturation_avx512 saturation_generic
 #endif
+
+/* The build a call asks for by name (None: the best this CPU runs), or -1 with an
+ * exception set. */
+static int pick_build(const char *name, const char *func) {
+    if (name == NULL)
+        return best_build;
+    for (int b = 0; b <= best_build; b++)
+        if (strcmp(name, build_names[b]) == 0)
+            return b;
+    PyErr_Format(PyExc_ValueError, "%s: build %s is not one this CPU runs (it runs up to %s)", func, name,
+                 build_names[best_build]);
+    return -1;
+}
 
 static void release(Py_buffer *view, Py_buffer *table) {
     PyBuffer_Release(view);
@@ -279,19 +310,21 @@ static const uint8_t *check_args(Py_buffer *view, Py_buffer *table, int stride, 
 }
 
 PyDoc_STRVAR(hue_doc,
-             "hue(rgb, factor, table=None, generic=False, stride=3, /)\n\n"
+             "hue(rgb, factor, table=None, build=None, stride=3, /)\n\n"
              "torchvision's adjust_hue, in place, on a writable buffer of 8-bit RGB pixels.\n"
              "factor: the hue shift in turns, in [-0.5, 0.5]. table: 256 bytes every value is\n"
-             "mapped through first (a pending brightness or contrast step), or None. generic:\n"
-             "run the portable build even where the AVX2 one would (the tests compare the two).\n"
+             "mapped through first (a pending brightness or contrast step), or None. build:\n"
+             "None for the fastest this CPU runs (VARIANT), or one of BUILDS by name (the tests\n"
+             "compare them; all give the same bytes).\n"
              "stride: bytes per pixel, 3 (packed RGB) or 4 (RGB and a padding byte, untouched:\n"
              "Pillow's memory). The same arguments for saturation and gray.");
 
 static PyObject *hue(PyObject *self, PyObject *args) {
     float factor;
-    int generic = 0, stride = 3;
+    int stride = 3;
+    const char *build_name = NULL;
     Py_buffer view, table = {0};
-    if (!PyArg_ParseTuple(args, "w*f|z*pi:hue", &view, &factor, &table, &generic, &stride))
+    if (!PyArg_ParseTuple(args, "w*f|z*zi:hue", &view, &factor, &table, &build_name, &stride))
         return NULL;
     const uint8_t *map = check_args(&view, &table, stride, "hue");
     if (map == NULL)
@@ -300,27 +333,30 @@ static PyObject *hue(PyObject *self, PyObject *args) {
         release(&view, &table);
         return PyErr_Format(PyExc_ValueError, "hue: factor %R is not in [-0.5, 0.5]", PyTuple_GET_ITEM(args, 1));
     }
-    int avx2 = use_avx2(generic);
+    int build = pick_build(build_name, "hue");
+    if (build < 0) {
+        release(&view, &table);
+        return NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
-    if (avx2)
-        hue_avx2((uint8_t *)view.buf, view.len / stride, map, factor, stride);
-    else
-        hue_generic((uint8_t *)view.buf, view.len / stride, map, factor, stride);
+    (build == AVX512 ? hue_avx512 : build == AVX2 ? hue_avx2 : hue_generic)((uint8_t *)view.buf, view.len / stride,
+                                                                             map, factor, stride);
     Py_END_ALLOW_THREADS
     release(&view, &table);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(saturation_doc,
-             "saturation(rgb, factor, table=None, generic=False, stride=3, /)\n\n"
+             "saturation(rgb, factor, table=None, build=None, stride=3, /)\n\n"
              "torchvision's adjust_saturation, in place, on a writable buffer of 8-bit RGB\n"
              "pixels: a blend with the floored gray. factor >= 0. The rest as for hue.");
 
 static PyObject *saturation(PyObject *self, PyObject *args) {
     double factor;
-    int generic = 0, stride = 3;
+    int stride = 3;
+    const char *build_name = NULL;
     Py_buffer view, table = {0};
-    if (!PyArg_ParseTuple(args, "w*d|z*pi:saturation", &view, &factor, &table, &generic, &stride))
+    if (!PyArg_ParseTuple(args, "w*d|z*zi:saturation", &view, &factor, &table, &build_name, &stride))
         return NULL;
     const uint8_t *map = check_args(&view, &table, stride, "saturation");
     if (map == NULL)
@@ -331,40 +367,41 @@ static PyObject *saturation(PyObject *self, PyObject *args) {
     }
     /* torch casts both Python scalars to float32: ratio, and alpha = 1.0 - ratio in double */
     float ratio = (float)factor, alpha = (float)(1.0 - factor);
-    int avx2 = use_avx2(generic);
+    int build = pick_build(build_name, "saturation");
+    if (build < 0) {
+        release(&view, &table);
+        return NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
-    if (avx2)
-        saturation_avx2((uint8_t *)view.buf, view.len / stride, map, ratio, alpha, stride);
-    else
-        saturation_generic((uint8_t *)view.buf, view.len / stride, map, ratio, alpha, stride);
+    (build == AVX512 ? saturation_avx512 : build == AVX2 ? saturation_avx2 : saturation_generic)(
+        (uint8_t *)view.buf, view.len / stride, map, ratio, alpha, stride);
     Py_END_ALLOW_THREADS
     release(&view, &table);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(gray_doc,
-             "gray(rgb, table=None, generic=False, stride=3, /) -> bytearray\n\n"
+             "gray(rgb, table=None, build=None, stride=3, /) -> bytearray\n\n"
              "The floored gray of 8-bit RGB pixels, one byte each, as torchvision's\n"
              "adjust_contrast and adjust_saturation compute it before blending. The rest as\n"
              "for hue.");
 
 static PyObject *gray(PyObject *self, PyObject *args) {
     Py_buffer view, table = {0};
-    int generic = 0, stride = 3;
-    if (!PyArg_ParseTuple(args, "y*|z*pi:gray", &view, &table, &generic, &stride))
+    int stride = 3;
+    const char *build_name = NULL;
+    if (!PyArg_ParseTuple(args, "y*|z*zi:gray", &view, &table, &build_name, &stride))
         return NULL;
     const uint8_t *map = check_args(&view, &table, stride, "gray");
     if (map == NULL)
         return NULL;
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, view.len / stride);
+    int build = pick_build(build_name, "gray");
+    PyObject *out = build < 0 ? NULL : PyByteArray_FromStringAndSize(NULL, view.len / stride);
     if (out != NULL) {
-        int avx2 = use_avx2(generic);
         uint8_t *dst = (uint8_t *)PyByteArray_AS_STRING(out);
         Py_BEGIN_ALLOW_THREADS
-        if (avx2)
-            gray_avx2((const uint8_t *)view.buf, dst, view.len / stride, map, stride);
-        else
-            gray_generic((const uint8_t *)view.buf, dst, view.len / stride, map, stride);
+        (build == AVX512 ? gray_avx512 : build == AVX2 ? gray_avx2 : gray_generic)((const uint8_t *)view.buf, dst,
+                                                                                  view.len / stride, map, stride);
         Py_END_ALLOW_THREADS
     }
     release(&view, &table);
@@ -571,14 +608,22 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__native(void) {
     for (int v = 0; v < 256; v++)
         identity[v] = (uint8_t)v;
-#ifdef HAVE_AVX2_BUILD
-    __builtin_cpu_init();
-#endif
+    best_build = detect_build();
     if (PyType_Ready(&MemoryType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddStringConstant(m, "VARIANT", use_avx2(0) ? "avx2" : "generic") < 0) {
-        Py_DECREF(m);
+    PyObject *builds = PyTuple_New(best_build + 1);
+    for (int b = 0; builds != NULL && b <= best_build; b++) {
+        PyObject *name = PyUnicode_FromString(build_names[b]);
+        if (name == NULL)
+            Py_CLEAR(builds);
+        else
+            PyTuple_SET_ITEM(builds, b, name);
+    }
+    if (m == NULL || builds == NULL || PyModule_AddStringConstant(m, "VARIANT", build_names[best_build]) < 0 ||
+        PyModule_AddObject(m, "BUILDS", builds) < 0) {
+        Py_XDECREF(builds);
+        Py_XDECREF(m);
         return NULL;
     }
     return m;

@@ -46,7 +46,7 @@ except ImportError:  # built without a C compiler: torchvision's own kernels, sa
     _native = None
 
 NATIVE: str | None = getattr(_native, "VARIANT", None)
-"""Which build of the compiled kernels runs: ``"avx2"``, ``"generic"``, or ``None``
+"""Which build of the compiled kernels runs: ``"avx512"``, ``"avx2"``, ``"generic"``, or ``None``
 where the package was installed without a C compiler (then torchvision's tensor
 kernels run instead: the same bytes, several times slower)."""
 
@@ -93,7 +93,7 @@ def _contrast_mean(pixels: Any, table: np.ndarray | None, mode: str, size: tuple
     the pixels of an L image, averaged by torch itself, as a float32 value."""
     width, height = size
     if mode == "RGB":
-        gray = _native.gray(pixels, None if table is None else table.tobytes(), False, stride)
+        gray = _native.gray(pixels, None if table is None else table.tobytes(), None, stride)
     else:
         gray = bytearray(pixels)
         if table is not None:
@@ -143,7 +143,7 @@ def color_jitter(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Imag
             step = _blend_lut(factor, _contrast_mean(pixels, table, img.mode, img.size, stride))
         else:
             pending = None if table is None else table.tobytes()
-            (_native.saturation if fn_id == 2 else _native.hue)(pixels, factor, pending, False, stride)
+            (_native.saturation if fn_id == 2 else _native.hue)(pixels, factor, pending, None, stride)
             table = None
             continue
         table = step if table is None else step[table]
@@ -163,7 +163,7 @@ def rgb_to_grayscale(original: Kernel) -> Kernel:
         if img.mode != "RGB":
             return img.copy()  # torchvision: one channel stays as it is
         memory = _pixels(img)
-        gray = _native.gray(img.tobytes()) if memory is None else _native.gray(memory, None, False, 4)
+        gray = _native.gray(img.tobytes()) if memory is None else _native.gray(memory, None, None, 4)
         gray = PIL.Image.frombytes("L", img.size, gray)
         return PIL.Image.merge("RGB", (gray, gray, gray)) if params["num_input_channels"] == 3 else gray
 
