@@ -285,6 +285,9 @@ def _versions() -> dict[str, str]:
             found[pkg] = version(pkg)
         except PackageNotFoundError:
             pass
+    from augment.kernels import NATIVE
+
+    found["augment-compiled-kernels"] = NATIVE or "none"  # which build ran: it sets the kit's speed
     return found
 
 
