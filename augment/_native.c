@@ -574,10 +574,11 @@ static PyObject *memory(PyObject *self, PyObject *args) {
         return NULL;
     if (array->release == NULL)
         return PyErr_Format(PyExc_ValueError, "memory: the array was released");
-    if (array->n_children == 1) /* fixed-size list of the bands: the bytes are the child's */
+    /* a multi-band image is a fixed-size list of its bands: the bytes are the child's */
+    if (array->n_children == 1 && array->children != NULL)
         array = array->children[0];
-    if (array->n_children != 0 || array->n_buffers != 2 || array->offset != 0 || array->buffers[1] == NULL ||
-        array->length != nbytes)
+    if (array == NULL || array->n_children != 0 || array->n_buffers != 2 || array->offset != 0 ||
+        array->buffers[1] == NULL || array->length != nbytes)
         return PyErr_Format(PyExc_ValueError, "memory: not an array of %zd bytes", nbytes);
     Memory *m = PyObject_New(Memory, &MemoryType);
     if (m == NULL)

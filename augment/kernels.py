@@ -204,19 +204,23 @@ def autocontrast(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Imag
 # Resizing: torchvision's tensor kernel, on a view of the PIL image's memory
 
 
-def _channels_last(img: PIL.Image.Image) -> torch.Tensor:
-    """A PIL image as a (C, H, W) uint8 tensor whose memory is (H, W, C), as Pillow's is.
+def _channels_last(img: PIL.Image.Image, box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """A PIL image, or its ``box`` (left, top, right, bottom), as a (C, H, W) uint8
+    tensor whose memory is (H, W, C), as Pillow's is.
 
     torch's antialiased uint8 resize runs its vectorised kernel on this layout, and
     its output equals that of the contiguous (C, H, W) layout bit for bit.
     """
     memory = _pixels(img)
+    if memory is not None and img.mode == "RGB":  # one copy, of the box only, without the padding byte
+        left, top, right, bottom = box if box is not None else (0, 0, img.width, img.height)
+        pixels = torch.frombuffer(_native.drop_padding(memory, img.width, box), dtype=torch.uint8)
+        return pixels.view(bottom - top, right - left, 3).permute(2, 0, 1)
+    if box is not None:
+        return _channels_last(img.crop(box))
     if memory is None:
         pixels = torch.from_numpy(np.array(img))
-    elif img.mode == "RGB":  # one copy, without the padding byte
-        pixels = torch.frombuffer(_native.drop_padding(memory, img.width), dtype=torch.uint8)
-        pixels = pixels.view(img.height, img.width, 3)
-    else:
+    else:  # L
         pixels = torch.frombuffer(bytearray(memory), dtype=torch.uint8).view(img.height, img.width)
     return pixels.unsqueeze(0) if pixels.ndim == 2 else pixels.permute(2, 0, 1)
 
@@ -233,13 +237,8 @@ def _resized_crop(original: Kernel) -> Kernel:
     kernel resizes, so the result is torchvision's reference output, exactly."""
 
     def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
-        top, left, height, width = params["top"], params["left"], params["height"], params["width"]
-        memory = _pixels(img) if img.mode == "RGB" else None
-        if memory is None:
-            box = _channels_last(img.crop((left, top, left + width, top + height)))
-        else:  # one copy of the box, straight from the image's memory
-            box = torch.frombuffer(_native.drop_padding(memory, img.width, (left, top, left + width, top + height)),
-                                   dtype=torch.uint8).view(height, width, 3).permute(2, 0, 1)
+        top, left = params["top"], params["left"]
+        box = _channels_last(img, (left, top, left + params["width"], top + params["height"]))
         return _from_channels_last(original(box, {**params, "top": 0, "left": 0}))
 
     return kernel
