@@ -280,7 +280,6 @@ static const char *const build_names[N_BUILDS] = {"generic", "avx2"};
 static int best_build = GENERIC;
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_X86_BUILDS 1
 BUILD(__attribute__((target("avx2,fma"))), avx2)
 static int detect_build(void) {
     __builtin_cpu_init();
