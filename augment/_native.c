@@ -313,10 +313,14 @@ static void release(Py_buffer *view, Py_buffer *table) {
 
 /* The pixels must be 3 or 4 bytes each (``stride``): packed RGB, or RGB and a padding
  * byte; the table, where one is given, the 256 values every byte is mapped through as
- * it is read (a pending brightness or contrast step, folded into this pass). Returns the
- * map, or NULL with an exception set and the buffers released. */
-static const uint8_t *check_args(Py_buffer *view, Py_buffer *table, int stride, const char *name) {
-    if (stride != 3 && stride != 4) {
+ * it is read (a pending brightness or contrast step, folded into this pass). Sets *build
+ * to the build asked for by name (pick_build). Returns the map, or NULL with an
+ * exception set and the buffers released. */
+static const uint8_t *check_args(Py_buffer *view, Py_buffer *table, int stride, const char *build_name, int *build,
+                                  const char *name) {
+    if ((*build = pick_build(build_name, name)) < 0) {
+        /* the exception is set */
+    } else if (stride != 3 && stride != 4) {
         PyErr_Format(PyExc_ValueError, "%s: stride %d is neither 3 (RGB) nor 4 (RGB and a padding byte)", name,
                      stride);
     } else if (view->len % stride != 0) {
@@ -348,17 +352,13 @@ static PyObject *hue(PyObject *self, PyObject *args) {
     Py_buffer view, table = {0};
     if (!PyArg_ParseTuple(args, "w*f|z*zi:hue", &view, &factor, &table, &build_name, &stride))
         return NULL;
-    const uint8_t *map = check_args(&view, &table, stride, "hue");
+    int build;
+    const uint8_t *map = check_args(&view, &table, stride, build_name, &build, "hue");
     if (map == NULL)
         return NULL;
     if (!(factor >= -0.5f && factor <= 0.5f)) {
         release(&view, &table);
         return PyErr_Format(PyExc_ValueError, "hue: factor %R is not in [-0.5, 0.5]", PyTuple_GET_ITEM(args, 1));
-    }
-    int build = pick_build(build_name, "hue");
-    if (build < 0) {
-        release(&view, &table);
-        return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
     (build == AVX2 ? hue_avx2 : hue_generic)((uint8_t *)view.buf, view.len / stride, map, factor, stride);
@@ -379,7 +379,8 @@ static PyObject *saturation(PyObject *self, PyObject *args) {
     Py_buffer view, table = {0};
     if (!PyArg_ParseTuple(args, "w*d|z*zi:saturation", &view, &factor, &table, &build_name, &stride))
         return NULL;
-    const uint8_t *map = check_args(&view, &table, stride, "saturation");
+    int build;
+    const uint8_t *map = check_args(&view, &table, stride, build_name, &build, "saturation");
     if (map == NULL)
         return NULL;
     if (!(factor >= 0.0)) {
@@ -388,11 +389,6 @@ static PyObject *saturation(PyObject *self, PyObject *args) {
     }
     /* torch casts both Python scalars to float32: ratio, and alpha = 1.0 - ratio in double */
     float ratio = (float)factor, alpha = (float)(1.0 - factor);
-    int build = pick_build(build_name, "saturation");
-    if (build < 0) {
-        release(&view, &table);
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
     (build == AVX2 ? saturation_avx2 : saturation_generic)((uint8_t *)view.buf, view.len / stride, map, ratio, alpha,
                                                            stride);
@@ -413,11 +409,11 @@ static PyObject *gray(PyObject *self, PyObject *args) {
     const char *build_name = NULL;
     if (!PyArg_ParseTuple(args, "y*|z*zi:gray", &view, &table, &build_name, &stride))
         return NULL;
-    const uint8_t *map = check_args(&view, &table, stride, "gray");
+    int build;
+    const uint8_t *map = check_args(&view, &table, stride, build_name, &build, "gray");
     if (map == NULL)
         return NULL;
-    int build = pick_build(build_name, "gray");
-    PyObject *out = build < 0 ? NULL : PyByteArray_FromStringAndSize(NULL, view.len / stride);
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, view.len / stride);
     if (out != NULL) {
         uint8_t *dst = (uint8_t *)PyByteArray_AS_STRING(out);
         Py_BEGIN_ALLOW_THREADS
