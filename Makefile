@@ -7,7 +7,7 @@ DEMO_OUT ?= demo-output
 
 .PHONY: install test demo bench lint clean
 
-$(STAMP): pyproject.toml setup.py augment/_native.c
+$(STAMP): pyproject.toml setup.py augment/_native.c augment/_jpeg.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

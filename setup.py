@@ -13,4 +13,10 @@ from setuptools import Extension, setup
 # do (the kernels must equal torchvision's float32 arithmetic bit for bit).
 flags = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=gnu11", "-Wno-psabi"]
 
-setup(ext_modules=[Extension("augment._native", ["augment/_native.c"], extra_compile_args=flags, optional=True)])
+setup(ext_modules=[
+    Extension("augment._native", ["augment/_native.c"], extra_compile_args=flags, optional=True),
+    # Partial JPEG decoding with Pillow's own libjpeg, bound at run time (dlopen), so
+    # nothing links against it here; the header files are vendored.
+    Extension("augment._jpeg", ["augment/_jpeg.c"], include_dirs=["augment/_vendor/libjpeg-turbo"],
+              extra_compile_args=flags, optional=True),
+])

@@ -60,6 +60,7 @@ from augment.errors import JobFailed, JobStopped, UsageError
 from augment.images import (
     DEFAULT_MAX_PIXELS,
     EXTENSIONS,
+    PARTIAL_JPEG,
     ImageError,
     atomic_write_bytes,
     encode,
@@ -104,7 +105,8 @@ def default_workers() -> int:
 
 def versions() -> dict[str, str]:
     """Library versions an output's bytes depend on, and the build of the compiled
-    kernels, which changes only the speed."""
+    kernels and whether a JPEG's crop can be decoded alone, which change only the
+    speed."""
     import PIL
     import torchvision
 
@@ -114,6 +116,7 @@ def versions() -> dict[str, str]:
         "torchvision": torchvision.__version__,
         "pillow": PIL.__version__,
         "compiled_kernels": NATIVE or "none",  # speed only: the same bytes without them
+        "partial_jpeg_decoding": "yes" if PARTIAL_JPEG else "no",  # speed only, likewise
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
@@ -191,7 +194,8 @@ class _Worker:
         try:
             data = (self.input_dir / rel).read_bytes()
             base["source_sha256"] = hashlib.sha256(data).hexdigest()
-            source = open_image(data, self.max_pixels)  # the header; pixels are decoded on demand
+            # the header; pixels are decoded on demand, in part where one output needs only part
+            source = open_image(data, self.max_pixels, outputs=sum(k != ORIGINAL for k in copies))
         except ImageError as e:
             return [_failed(base, spec.seed, k, str(e), e.reason) for k in copies]
         except OSError as e:

@@ -111,15 +111,67 @@ def list_images(root: str | Path) -> list[str]:
 _ROTATED = (5, 6, 7, 8)
 """EXIF orientations that swap width and height."""
 
+try:
+    from augment import _jpeg
+
+    _PARTIAL = _jpeg.load(PIL.Image.core.__file__)  # Pillow's _imaging
+except (ImportError, AttributeError, OSError):  # built without a C compiler, or an unusual Pillow
+    _PARTIAL = False
+PARTIAL_JPEG: bool = bool(_PARTIAL)
+"""Whether a JPEG's crop can be decoded alone (:meth:`Source.load_box`): with the
+compiled ``augment._jpeg``, bound to the libjpeg(-turbo) Pillow itself uses."""
+
+
+def _stored_box(box: tuple[int, int, int, int], size: tuple[int, int], orientation: int) -> tuple[int, int, int, int]:
+    """The box (left, top, right, bottom) of an upright image of ``size`` (EXIF
+    ``orientation`` applied), in the coordinates of the image as stored."""
+    left, top, right, bottom = box
+    width, height = size  # upright
+    return {
+        1: (left, top, right, bottom),
+        2: (width - right, top, width - left, bottom),
+        3: (width - right, height - bottom, width - left, height - top),
+        4: (left, height - bottom, right, height - top),
+        5: (top, left, bottom, right),
+        6: (top, width - right, bottom, width - left),
+        7: (height - bottom, width - right, height - top, width - left),
+        8: (height - bottom, left, height - top, right),
+    }[orientation]
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Stored (H, W, C) pixels turned as ``PIL.ImageOps.exif_transpose`` turns them."""
+    if orientation in _ROTATED:
+        pixels = pixels.transpose(1, 0, 2)  # 5: transpose
+        if orientation == 6:
+            pixels = pixels[:, ::-1]
+        elif orientation == 7:
+            pixels = pixels[::-1, ::-1]
+        elif orientation == 8:
+            pixels = pixels[::-1]
+    elif orientation in (2, 3):
+        pixels = pixels[::-1, ::-1] if orientation == 3 else pixels[:, ::-1]
+    elif orientation == 4:
+        pixels = pixels[::-1]
+    return pixels
+
 
 class Source:
     """An input whose header has been read and checked, decoded on demand.
 
     Opening reads the header only: the format, the size and the EXIF orientation, and
     refuses an image over the pixel limit before a pixel is decoded. :meth:`load`
-    decodes under the policy in the module docstring; for a JPEG it can ask libjpeg
-    to decode at 1/2, 1/4 or 1/8 of the size (DCT scaling, ``PIL.Image.draft``),
-    which the fast kernels use when the first op throws that resolution away anyway.
+    decodes under the policy in the module docstring. For a JPEG, which the fast
+    kernels' first op may mostly throw away, it can ask libjpeg to decode at 1/2, 1/4
+    or 1/8 of the size (DCT scaling, ``PIL.Image.draft``: :meth:`load`), or to decode
+    only a crop's box (:meth:`load_box`: the same pixels as the full decode).
+
+    Args:
+        data: the file's bytes.
+        max_pixels: the pixel limit (width x height).
+        outputs: how many outputs will be made from it. With one, a crop may be
+            decoded alone (:meth:`load_box`); with more, one whole decode, kept,
+            costs less than a partial decode per output.
 
     Attributes:
         data: the file's bytes.
@@ -130,10 +182,12 @@ class Source:
         ImageError: empty, unrecognised or too large (from the header).
     """
 
-    def __init__(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, outputs: int = 1) -> None:
         if not data:
             raise ImageError("empty", "empty file (0 bytes)")
         self.data = data
+        self._partial = outputs == 1 and PARTIAL_JPEG
+        self._orientation = 1
         self._decoded: dict[int, PIL.Image.Image] = {}
         self._opened: PIL.Image.Image | None
         with _decoding():
@@ -147,8 +201,9 @@ class Source:
             self._stored_size = (w, h)
             self._size: tuple[int, int] | None = None
             if self.can_reduce:  # a JPEG's EXIF is in its header (a PNG's may follow the pixels)
-                rotated = img.getexif().get(PIL.ExifTags.Base.Orientation, 1) in _ROTATED
-                self._size = (h, w) if rotated else (w, h)
+                orientation = img.getexif().get(PIL.ExifTags.Base.Orientation, 1)
+                self._orientation = orientation if orientation in range(1, 9) else 1  # as exif_transpose
+                self._size = (h, w) if orientation in _ROTATED else (w, h)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -186,6 +241,34 @@ class Source:
                 self._decoded[reduce] = _to_l_or_rgb(img)
         return self._decoded[reduce]
 
+    def load_box(self, box: tuple[int, int, int, int]) -> torch.Tensor | None:
+        """The pixels of ``box`` (left, top, right, bottom) of the upright image,
+        decoding only what the box needs, or None where that does not apply (then
+        crop :meth:`load`, to the same pixels).
+
+        It applies to an RGB or grayscale JPEG (EXIF orientation included) of a
+        source opened for one output, before anything else was decoded, with the
+        compiled ``augment._jpeg`` (:data:`PARTIAL_JPEG`). A truncated or corrupt
+        file, or anything libjpeg warns about, also gives None, so that :meth:`load`
+        decodes it and fails (or not) exactly as it always does.
+
+        Returns:
+            A uint8 (C, H, W) tensor, C = 3 or 1, whose memory is (H, W, C).
+        """
+        if not (self._partial and self.can_reduce and not self._decoded and self.mode in ("RGB", "L")):
+            return None
+        self._partial = False  # once: a second use of this source decodes it whole
+        channels = 3 if self.mode == "RGB" else 1
+        stored = _stored_box(box, self.size, self._orientation)
+        pixels = _jpeg.decode_box(self.data, self._stored_size, channels, stored)
+        if pixels is None:
+            return None
+        left, top, right, bottom = stored
+        array = np.frombuffer(pixels, dtype=np.uint8).reshape(bottom - top, right - left, channels)
+        if self._orientation != 1:
+            array = _upright(array, self._orientation).copy()  # copy(): positive strides, for torch
+        return torch.from_numpy(array).permute(2, 0, 1)
+
 
 class _decoding:
     """Pillow's errors as :class:`ImageError`; Pillow's own pixel-limit warning off
@@ -206,9 +289,10 @@ class _decoding:
         return False
 
 
-def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Source:
-    """Read the header of image bytes: a :class:`Source` to decode on demand."""
-    return Source(data, max_pixels)
+def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, outputs: int = 1) -> Source:
+    """Read the header of image bytes: a :class:`Source` to decode on demand, for
+    ``outputs`` outputs."""
+    return Source(data, max_pixels, outputs)
 
 
 def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:

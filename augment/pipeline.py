@@ -37,7 +37,7 @@ from torchvision.transforms.v2._transform import _RandomApplyTransform
 from torchvision.transforms.v2.functional._geometry import _compute_resized_output_size as _resized_output_size
 
 from augment.images import Source
-from augment.kernels import FAST_TRANSFORMS, to_pil, to_tensor
+from augment.kernels import FAST_TRANSFORMS, from_channels_last, to_pil, to_tensor
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
 from augment.spec import Spec, load_spec
 
@@ -130,9 +130,12 @@ class Pipeline:
         self._nodes = [self._build(op) for op in self.spec.ops]
         self.transform = v2.Compose([n.transform for n in self._nodes])
         first = self._nodes[0] if self._nodes else None
-        # Under fast kernels a JPEG may be decoded at a reduced size when the first op
-        # keeps less resolution than that anyway (see _first_from_source).
-        self._reducing = first if first is not None and self.fast and _reduces(self.spec.ops[0]) else None
+        # Under fast kernels a JPEG may be decoded at a reduced size, or only in part,
+        # when the first op keeps less than the whole image (see _first_from_source).
+        reduces = first is not None and self.fast and _reduces(self.spec.ops[0])
+        crops = first is not None and self.fast and first.name == "RandomResizedCrop"
+        self._on_source = first if reduces or crops else None
+        self._reduces = reduces
         rest = [n.transform for n in self._nodes[1:]]
         self._rest = v2.Compose(rest) if rest else v2.Identity()
 
@@ -231,7 +234,7 @@ class Pipeline:
             state = generator.get_state()
             generator.manual_seed(seed)
             try:
-                if isinstance(image, Source) and self._reducing is not None:
+                if isinstance(image, Source) and self._on_source is not None:
                     out = self._rest(self._first_from_source(image))
                 else:
                     decoded = image.load() if isinstance(image, Source) else image
@@ -245,13 +248,21 @@ class Pipeline:
         return out, [n.record() for n in self._nodes]
 
     def _first_from_source(self, source: Source) -> PIL.Image.Image:
-        """Run the first op (``RandomResizedCrop`` or ``Resize``) on a source, decoding a
-        JPEG at the smallest DCT scale that still leaves the crop twice the output's
-        size in both directions (so Pillow's filter still does half the downscaling):
-        torchvision's ``make_params`` draws the crop box at full size, as always; the box
-        is scaled onto the reduced image and resampled with the op's Pillow filter.
-        Unreduced, the op's own fast kernel runs, exactly as on a decoded image."""
-        node = self._reducing
+        """Run the first op (``RandomResizedCrop`` or ``Resize``) on a source.
+
+        torchvision's ``make_params`` draws the crop box at full size, from the header,
+        as always. Then, for a JPEG:
+
+        * where the op antialiases and the crop is at least twice the output's size
+          in both directions, it is decoded at the smallest DCT scale that keeps
+          that (so Pillow's filter still does half the downscaling); the box is
+          scaled onto the reduced image and resampled with the op's Pillow filter;
+        * else ``RandomResizedCrop`` decodes only its box where it can
+          (:meth:`~augment.images.Source.load_box`: the same pixels as a whole
+          decode) and runs torchvision's tensor kernel on them, which is what its
+          fast kernel runs on a decoded image: the same bytes;
+        * else the op's own fast kernel runs, exactly as on a decoded image."""
+        node = self._on_source
         assert node is not None
         t = node.transform
         node.calls += 1
@@ -267,7 +278,16 @@ class Pipeline:
                 out_h, out_w = _resized_output_size((h, w), t.size, t.max_size)
         except Exception as e:
             raise OpFailed(f"{node.name} failed on a {w}x{h} image: {e}") from e
-        reduce = next((r for r in (8, 4, 2) if width >= 2 * out_w * r and height >= 2 * out_h * r), 1)
+        reduce = 1
+        if self._reduces:
+            reduce = next((r for r in (8, 4, 2) if width >= 2 * out_w * r and height >= 2 * out_h * r), 1)
+        if reduce == 1 and node.name == "RandomResizedCrop":
+            pixels = source.load_box((left, top, left + width, top + height))
+            if pixels is not None:
+                try:  # a tensor goes to torchvision's own kernel (see kernels._use_fast_kernel)
+                    return from_channels_last(t.transform(pixels, {**params, "top": 0, "left": 0}))
+                except Exception as e:
+                    raise OpFailed(f"{node.name} failed on a {_describe(pixels)} image: {e}") from e
         image = source.load(reduce)  # ImageError goes to the caller as is
         try:
             if image.size == (w, h):

@@ -285,9 +285,11 @@ def _versions() -> dict[str, str]:
             found[pkg] = version(pkg)
         except PackageNotFoundError:
             pass
+    from augment.images import PARTIAL_JPEG
     from augment.kernels import NATIVE
 
     found["augment-compiled-kernels"] = NATIVE or "none"  # which build ran: it sets the kit's speed
+    found["augment-partial-jpeg-decoding"] = "yes" if PARTIAL_JPEG else "no"  # and so does this
     return found
 
 

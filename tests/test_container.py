@@ -44,7 +44,8 @@ def test_dockerfile_settings():
     assert container.entrypoint_of() == ["augment", "process"]
     build_stage = text[text.index("AS package"):text.index("# --- runtime")]
     assert "gcc" in build_stage and "COPY pyproject.toml setup.py" in build_stage
-    assert 'python -c "import augment._native"' in build_stage, "an image without the compiled kernels fails to build"
+    assert ('python -c "import augment._native, augment.images; assert augment.images.PARTIAL_JPEG"'
+            in build_stage), "an image without the compiled kernels or partial JPEG decoding fails to build"
     assert "gcc" not in text[text.index("# --- runtime"):], "no compiler in the runtime image"
 
 
@@ -167,7 +168,8 @@ def test_codebuild_zips_the_context_creates_the_project_and_polls(aws):
     body = s3.get_object(Bucket="build-context", Key=f"augment/codebuild/{tag}.zip")["Body"].read()
     names = set(zipfile.ZipFile(io.BytesIO(body)).namelist())
     assert {"container/Dockerfile", "container/requirements.txt", "pyproject.toml", "setup.py", "buildspec.yml",
-            "augment/cli.py", "augment/_native.c", "augment/presets/light.yaml"} <= names
+            "augment/cli.py", "augment/_native.c", "augment/_jpeg.c", "augment/_vendor/libjpeg-turbo/jpeglib.h",
+            "augment/presets/light.yaml"} <= names
     assert not [n for n in names if n.endswith(".so")], "the image compiles its own extension"
     project = boto3.client("codebuild").batch_get_projects(names=["augment-image"])["projects"][0]
     assert project["environment"]["privilegedMode"] is True, "docker builds need privileged mode"

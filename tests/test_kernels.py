@@ -114,7 +114,7 @@ def test_reduced_jpeg_decoding_stays_within_its_bound(name, params):
             got, rec = fast.apply(source, seed)
             expected, expected_rec = reference.apply(open_image(data), seed)
             assert rec == expected_rec and got.size == expected.size
-            reductions.append(max(source._decoded))
+            reductions.append(max(source._decoded, default=1))  # none: the crop decoded in part
             mean, peak = _difference(got, expected)
             worst = (max(worst[0], mean), max(worst[1], peak))
     assert sum(r > 1 for r in reductions) >= len(reductions) // 6, "a good share of these decode reduced"

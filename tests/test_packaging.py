@@ -66,6 +66,8 @@ def test_wheel_ships_presets_samples_and_licences(tmp_path):
                      "augment/samples/photos/brick.jpg"]:
         assert required in names
     assert [n for n in names if n.startswith("augment/_native.") and n.endswith(".so")], "the compiled kernels"
+    assert [n for n in names if n.startswith("augment/_jpeg.") and n.endswith(".so")], "partial JPEG decoding"
+    assert not [n for n in names if n.startswith("augment/_vendor/")], "the vendored headers are for the build only"
 
 
 @pytest.mark.slow

@@ -1,0 +1,248 @@
+/*
+ * augment._jpeg: decode only the rows and columns of a JPEG that a crop keeps, with
+ * Pillow's own libjpeg, so the pixels are Pillow's.
+ *
+ * RandomResizedCrop keeps a box of, on average, about half of the image; the rest is
+ * decoded and thrown away. libjpeg-turbo can skip that work: jpeg_crop_scanline()
+ * limits the inverse DCT, upsampling and colour conversion to the columns of the box,
+ * and jpeg_skip_scanlines() skips them for the rows around it (the entropy decoding
+ * still reads every block: Huffman data cannot be skipped).
+ *
+ * Same pixels as Pillow's full decode, by construction and by test:
+ *
+ * - The library is the very one Pillow's ``_imaging`` module is linked against, found
+ *   through that module (dlopen of its path, then dlsym, which searches the module's
+ *   own dependencies first), with Pillow's decoder settings: the library's defaults,
+ *   out_color_space RGB (three components) or grayscale (one).
+ * - "Fancy" chroma upsampling treats the edges of a partial row as the image's edges,
+ *   so a margin of one iMCU is decoded on each side of the box and dropped.
+ * - Any warning or error (a truncated or corrupt file, an unexpected layout) gives
+ *   None, and the caller decodes with Pillow, which then does what it always does.
+ *   Every row is entropy-decoded and the file is read to its end, so a file that
+ *   Pillow would refuse is noticed here too.
+ *
+ * The header files are libjpeg-turbo's (augment/_vendor/libjpeg-turbo, the stable
+ * JPEG_LIB_VERSION 62 ABI that Pillow's wheels ship); a library with another ABI
+ * refuses the struct size in jpeg_CreateDecompress, and load() then returns False.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdio.h>
+#include <setjmp.h>
+#include <string.h>
+#include <dlfcn.h>
+#include "jpeglib.h"
+
+static struct {
+    struct jpeg_error_mgr *(*std_error)(struct jpeg_error_mgr *);
+    void (*create)(j_decompress_ptr, int, size_t);
+    void (*destroy)(j_decompress_ptr);
+    void (*mem_src)(j_decompress_ptr, const unsigned char *, unsigned long);
+    int (*read_header)(j_decompress_ptr, boolean);
+    boolean (*start)(j_decompress_ptr);
+    void (*crop)(j_decompress_ptr, JDIMENSION *, JDIMENSION *);
+    JDIMENSION (*skip)(j_decompress_ptr, JDIMENSION);
+    JDIMENSION (*read)(j_decompress_ptr, JSAMPARRAY, JDIMENSION);
+    boolean (*finish)(j_decompress_ptr);
+} api;
+static int loaded = 0;
+
+struct errors {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    int warned;
+};
+
+static void on_error(j_common_ptr cinfo) { longjmp(((struct errors *)cinfo->err)->jump, 1); }
+
+static void on_message(j_common_ptr cinfo, int level) {
+    if (level < 0) /* a warning: corrupt data, a premature end of the file... */
+        ((struct errors *)cinfo->err)->warned = 1;
+}
+
+static void no_output(j_common_ptr cinfo) { (void)cinfo; }
+
+static void init_errors(struct errors *err) {
+    api.std_error(&err->pub);
+    err->pub.error_exit = on_error;
+    err->pub.emit_message = on_message;
+    err->pub.output_message = no_output;
+    err->warned = 0;
+}
+
+/* Whether the library answers with the ABI these headers describe. */
+static int abi_matches(void) {
+    struct jpeg_decompress_struct cinfo;
+    struct errors err;
+    init_errors(&err);
+    cinfo.err = &err.pub;
+    if (setjmp(err.jump))
+        return 0; /* "Wrong JPEG library version" or "JPEG parameter struct mismatch" */
+    api.create(&cinfo, JPEG_LIB_VERSION, sizeof cinfo);
+    api.destroy(&cinfo);
+    return 1;
+}
+
+PyDoc_STRVAR(load_doc,
+"load(module_path) -> bool\n\n"
+"Bind to the libjpeg that the extension module at module_path (Pillow's _imaging) is\n"
+"linked against. False where that library lacks the partial-decoding calls or has\n"
+"another ABI; decode_box() then always returns None.");
+
+static PyObject *load(PyObject *self, PyObject *args) {
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s:load", &path))
+        return NULL;
+    void *handle = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == NULL)
+        handle = dlopen(path, RTLD_LAZY);
+    loaded = 0;
+    if (handle == NULL)
+        Py_RETURN_FALSE;
+#define BIND(field, name) \
+    if ((*(void **)&api.field = dlsym(handle, name)) == NULL) \
+        Py_RETURN_FALSE;
+    BIND(std_error, "jpeg_std_error")
+    BIND(create, "jpeg_CreateDecompress")
+    BIND(destroy, "jpeg_destroy_decompress")
+    BIND(mem_src, "jpeg_mem_src")
+    BIND(read_header, "jpeg_read_header")
+    BIND(start, "jpeg_start_decompress")
+    BIND(crop, "jpeg_crop_scanline")
+    BIND(skip, "jpeg_skip_scanlines")
+    BIND(read, "jpeg_read_scanlines")
+    BIND(finish, "jpeg_finish_decompress")
+#undef BIND
+    loaded = abi_matches();
+    return PyBool_FromLong(loaded);
+}
+
+/*
+ * Decode rows [top, bottom) and columns [left, right) of the JPEG in data into out
+ * (packed, channels bytes a pixel, row after row). Returns 1, or 0 where the caller
+ * should decode with Pillow instead. Runs without the GIL.
+ */
+static int decode_into(const unsigned char *data, size_t size, JDIMENSION left, JDIMENSION top, JDIMENSION right,
+                       JDIMENSION bottom, JDIMENSION width, JDIMENSION height, int channels, unsigned char *out) {
+    struct jpeg_decompress_struct cinfo;
+    struct errors err;
+    unsigned char *volatile row = NULL;
+    init_errors(&err);
+    cinfo.err = &err.pub;
+    if (setjmp(err.jump)) {
+        free(row);
+        api.destroy(&cinfo);
+        return 0;
+    }
+    api.create(&cinfo, JPEG_LIB_VERSION, sizeof cinfo);
+    api.mem_src(&cinfo, data, (unsigned long)size);
+    if (api.read_header(&cinfo, TRUE) != JPEG_HEADER_OK || cinfo.data_precision != 8 ||
+        cinfo.num_components != channels || cinfo.image_width != width || cinfo.image_height != height)
+        goto refuse;
+    cinfo.out_color_space = channels == 3 ? JCS_RGB : JCS_GRAYSCALE; /* as Pillow asks */
+    if (!api.start(&cinfo) || cinfo.output_width != width || cinfo.output_height != height ||
+        cinfo.output_components != channels)
+        goto refuse;
+
+    /* One iMCU of margin on each side, where the edges of a partial decode may differ. */
+    JDIMENSION margin_x = (JDIMENSION)cinfo.max_h_samp_factor * DCTSIZE;
+    JDIMENSION margin_y = (JDIMENSION)cinfo.max_v_samp_factor * DCTSIZE;
+    JDIMENSION x0 = left > margin_x ? left - margin_x : 0;
+    JDIMENSION x1 = right + margin_x < width ? right + margin_x : width;
+    JDIMENSION y0 = top > margin_y ? top - margin_y : 0;
+    JDIMENSION span = x1 - x0;
+    if (span < width)
+        api.crop(&cinfo, &x0, &span); /* x0 moves left to an iMCU boundary */
+    if (x0 > left || x0 + cinfo.output_width < right)
+        goto refuse;
+    row = malloc((size_t)cinfo.output_width * channels);
+    if (row == NULL)
+        goto refuse;
+    if (y0 > 0 && api.skip(&cinfo, y0) != y0)
+        goto refuse;
+    size_t offset = (size_t)(left - x0) * channels, length = (size_t)(right - left) * channels;
+    while (cinfo.output_scanline < bottom) {
+        JDIMENSION y = cinfo.output_scanline;
+        JSAMPROW rows[1] = {row};
+        if (api.read(&cinfo, rows, 1) != 1)
+            goto refuse;
+        if (y >= top)
+            memcpy(out + (size_t)(y - top) * length, row + offset, length);
+    }
+    /* The rest of the file, so that a truncated or corrupt tail warns: skipped rows are
+     * entropy-decoded, except that a skip to the very end only marks the end as
+     * reached; so skip to the last row, and read that. */
+    if (cinfo.output_scanline + 1 < height)
+        api.skip(&cinfo, height - 1 - cinfo.output_scanline);
+    if (cinfo.output_scanline < height) {
+        JSAMPROW rows[1] = {row};
+        if (api.read(&cinfo, rows, 1) != 1)
+            goto refuse;
+    }
+    if (!api.finish(&cinfo) || err.warned)
+        goto refuse;
+    free(row);
+    api.destroy(&cinfo);
+    return 1;
+
+refuse:
+    free(row);
+    api.destroy(&cinfo);
+    return 0;
+}
+
+PyDoc_STRVAR(decode_box_doc,
+"decode_box(data, size, channels, box) -> bytearray | None\n\n"
+"The pixels of box = (left, top, right, bottom) of the JPEG in data, whose header says\n"
+"size = (width, height) and channels = 3 (RGB) or 1 (L): packed, channels bytes a pixel,\n"
+"row after row; the same bytes as Pillow's full decode cropped to the box. None where\n"
+"the caller should let Pillow decode instead: load() has not bound a library, the\n"
+"file is not what the header promised, or libjpeg warned or failed (a truncated or\n"
+"corrupt file).");
+
+static PyObject *decode_box(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    unsigned int width, height, left, top, right, bottom;
+    int channels;
+    if (!PyArg_ParseTuple(args, "y*(II)i(IIII):decode_box", &data, &width, &height, &channels, &left, &top, &right,
+                          &bottom))
+        return NULL;
+    if ((channels != 1 && channels != 3) || left >= right || top >= bottom || right > width || bottom > height) {
+        PyBuffer_Release(&data);
+        return PyErr_Format(PyExc_ValueError, "decode_box: box (%u, %u, %u, %u) is not inside a %ux%u image, "
+                            "or channels %d is not 1 or 3", left, top, right, bottom, width, height, channels);
+    }
+    if (!loaded) {
+        PyBuffer_Release(&data);
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(right - left) * (bottom - top) * channels);
+    if (out == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = decode_into(data.buf, (size_t)data.len, left, top, right, bottom, width, height, channels,
+                     (unsigned char *)PyByteArray_AS_STRING(out));
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    if (!ok) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"load", load, METH_VARARGS, load_doc},
+    {"decode_box", decode_box, METH_VARARGS, decode_box_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "augment._jpeg",
+    "Decode only a box of a JPEG, with Pillow's own libjpeg (see augment/_jpeg.c).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__jpeg(void) { return PyModule_Create(&module); }

@@ -1,0 +1,221 @@
+"""Partial JPEG decoding (``augment._jpeg``, :meth:`augment.images.Source.load_box`):
+only a crop's box is decoded, and it must be exactly Pillow's full decode cropped to
+that box, for every kind of JPEG Pillow writes, and for none of them may it hide a
+broken file."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+from augment import images
+from augment.engine import run_job
+from augment.images import ImageError, open_image
+from augment.pipeline import Pipeline, derive_seed
+from augment.samples import list_samples, samples_dir
+from tests.conftest import tree_bytes
+
+needs_partial = pytest.mark.skipif(not images.PARTIAL_JPEG and bool(os.environ.get("AUGMENT_ALLOW_NO_NATIVE")),
+                                   reason="augment._jpeg is not built in this install")
+"""Without ``augment._jpeg`` these tests fail (CI must not lose it silently) unless
+``AUGMENT_ALLOW_NO_NATIVE`` is set."""
+
+pytestmark = needs_partial
+
+
+def _photo(size: tuple[int, int] = (333, 251)) -> PIL.Image.Image:
+    with PIL.Image.open(samples_dir() / "coffee.jpg") as img:
+        return img.convert("RGB").resize(size)
+
+
+def _jpeg(img: PIL.Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", **{"quality": 90, **kw})
+    return buf.getvalue()
+
+
+VARIANTS = {
+    "4:2:0": {"subsampling": "4:2:0"},
+    "4:2:2": {"subsampling": "4:2:2"},
+    "4:4:4": {"subsampling": "4:4:4"},
+    "progressive": {"progressive": True},
+    "optimized, q100": {"optimize": True, "quality": 100},
+    "q30": {"quality": 30},
+    "restart markers": {"restart_marker_rows": 1},
+}
+
+
+def _boxes(width: int, height: int, rng: random.Random, n: int) -> list[tuple[int, int, int, int]]:
+    """The whole image, single pixels at the corners, and random boxes."""
+    boxes = [(0, 0, width, height), (0, 0, 1, 1), (width - 1, height - 1, width, height)]
+    while len(boxes) < n:
+        left, top = rng.randrange(width), rng.randrange(height)
+        boxes.append((left, top, rng.randrange(left + 1, width + 1), rng.randrange(top + 1, height + 1)))
+    return boxes
+
+
+def _assert_box_is_pillows(data: bytes, boxes: list[tuple[int, int, int, int]]) -> None:
+    with PIL.Image.open(io.BytesIO(data)) as img:
+        full = np.asarray(img.convert(img.mode))
+        mode, size = img.mode, img.size
+    channels = 3 if mode == "RGB" else 1
+    for box in boxes:
+        got = images._jpeg.decode_box(data, size, channels, box)
+        assert got is not None, box
+        left, top, right, bottom = box
+        expected = full[top:bottom, left:right].reshape(bottom - top, right - left, channels)
+        assert np.array_equal(np.frombuffer(got, np.uint8).reshape(expected.shape), expected), box
+
+
+def test_the_library_pillow_uses_is_bound():
+    assert images.PARTIAL_JPEG
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("size", [(333, 251), (17, 9), (1, 1), (64, 48)])
+def test_a_box_is_exactly_pillows_full_decode_cropped(variant, size):
+    """Every chroma layout, progressive and restart-marked files, odd sizes: boxes at the
+    edges and in the middle, where a partial row's chroma upsampling would differ
+    without the margin."""
+    data = _jpeg(_photo(size), **VARIANTS[variant])
+    _assert_box_is_pillows(data, _boxes(*size, random.Random(f"{variant}{size}"), 40))
+
+
+def test_grayscale_boxes_are_exact():
+    data = _jpeg(_photo().convert("L"))
+    _assert_box_is_pillows(data, _boxes(333, 251, random.Random(1), 40))
+
+
+@pytest.mark.parametrize("name", list_samples())
+def test_sample_photos_at_full_size(name):
+    data = (samples_dir() / name).read_bytes()
+    with PIL.Image.open(io.BytesIO(data)) as img:
+        if img.format != "JPEG":
+            pytest.skip("not a JPEG")
+        size = img.size
+    _assert_box_is_pillows(data, _boxes(*size, random.Random(name), 12))
+
+
+def test_what_it_cannot_decode_is_left_to_pillow():
+    """None, never wrong pixels: a CMYK file asked for RGB, a header that lies about the
+    size, a truncated file, and corrupt entropy data (which libjpeg only warns about,
+    and Pillow decodes anyway) all go back to the caller."""
+    photo = _photo()
+    data = _jpeg(photo)
+    box = (10, 10, 50, 50)
+    assert images._jpeg.decode_box(_jpeg(photo.convert("CMYK")), (333, 251), 3, box) is None
+    assert images._jpeg.decode_box(data, (334, 251), 3, box) is None
+    assert images._jpeg.decode_box(data, (333, 251), 1, box) is None
+    # truncated below the box: only the rest of the file shows it
+    assert images._jpeg.decode_box(data[: len(data) * 3 // 4], (333, 251), 3, box) is None
+    corrupt = bytearray(data)
+    corrupt[len(data) * 3 // 4: len(data) * 3 // 4 + 64] = bytes(range(0xC0, 0x100))  # markers amid the data
+    assert images._jpeg.decode_box(bytes(corrupt), (333, 251), 3, box) is None
+    # and above the box, in rows that are skipped
+    corrupt = bytearray(data)
+    corrupt[len(data) // 3: len(data) // 3 + 64] = bytes(range(0xC0, 0x100))
+    assert images._jpeg.decode_box(bytes(corrupt), (333, 251), 3, (300, 230, 333, 251)) is None
+    assert images._jpeg.decode_box(b"not a jpeg at all", (333, 251), 3, box) is None
+
+
+@pytest.mark.parametrize("box", [(5, 5, 5, 6), (0, 0, 334, 10), (3, 7, 2, 9), (0, 0, 10, 252)])
+def test_a_box_outside_the_image_is_a_clear_error(box):
+    with pytest.raises(ValueError, match="not inside a 333x251 image"):
+        images._jpeg.decode_box(_jpeg(_photo()), (333, 251), 3, box)
+
+
+def test_a_library_without_the_calls_is_refused(monkeypatch):
+    """Bound to something else (here the compiled kernels, which have no libjpeg), it
+    says False and then always answers None; bound again, it works again."""
+    from augment import _native
+
+    try:
+        assert images._jpeg.load(_native.__file__) is False
+        assert images._jpeg.decode_box(_jpeg(_photo()), (333, 251), 3, (0, 0, 8, 8)) is None
+    finally:
+        assert images._jpeg.load(PIL.Image.core.__file__) is True
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_to_the_box(orientation):
+    exif = PIL.Image.Exif()
+    exif[0x0112] = orientation
+    data = _jpeg(_photo(), exif=exif.tobytes())
+    upright = open_image(data).load()
+    rng = random.Random(orientation)
+    for box in _boxes(*upright.size, rng, 20):
+        source = open_image(data)
+        got = source.load_box(box)
+        assert got is not None and not source._decoded, "decoded in part, not whole"
+        expected = torch.from_numpy(np.array(upright.crop(box))).permute(2, 0, 1)
+        assert torch.equal(got, expected), box
+
+
+def test_load_box_applies_once_to_a_one_output_jpeg():
+    data = _jpeg(_photo())
+    source = open_image(data)
+    assert source.load_box((0, 0, 10, 10)) is not None
+    assert source.load_box((0, 0, 10, 10)) is None, "a second use decodes the whole image"
+    assert open_image(data, outputs=2).load_box((0, 0, 10, 10)) is None
+    source = open_image(data)
+    source.load()
+    assert source.load_box((0, 0, 10, 10)) is None, "already decoded whole: crop that"
+    png = io.BytesIO()
+    _photo().save(png, "PNG")
+    assert open_image(png.getvalue()).load_box((0, 0, 10, 10)) is None
+
+
+def test_a_truncated_jpeg_still_fails_as_before():
+    """The partial decode gives up; the whole decode then refuses the file, as it did."""
+    data = _jpeg(_photo())[:-2000]
+    source = open_image(data)
+    assert source.load_box((0, 0, 10, 10)) is None
+    with pytest.raises(ImageError, match="truncated"):
+        source.load()
+
+
+CROP = {"version": 1, "seed": 5, "copies": 1, "output": {"format": "png"},
+        "ops": [{"RandomResizedCrop": {"size": 96}}, {"ColorJitter": {"brightness": 0.4, "hue": 0.1}}]}
+
+
+@pytest.mark.parametrize("params", [{"size": 96}, {"size": [40, 72], "interpolation": "nearest"},
+                                    {"size": 64, "antialias": False}, {"size": 160, "scale": [0.9, 1.0]}])
+def test_the_pipeline_gives_the_same_bytes_decoding_in_part(params):
+    """The job's path (a source for one output) against ``kernels: torchvision`` on the
+    decoded image: the same parameters and pixels, wherever the crop decoded in part
+    (a crop that decodes at a reduced size instead is bounded in test_kernels)."""
+    spec = {**CROP, "ops": [{"RandomResizedCrop": params}]}
+    fast, reference = Pipeline(spec), Pipeline({**spec, "kernels": "torchvision"})
+    partial = 0
+    for name in list_samples():
+        data = (samples_dir() / name).read_bytes()
+        for copy in range(3):
+            seed = derive_seed(5, name, copy)
+            source = open_image(data)
+            got, rec = fast.apply(source, seed)
+            if any(r > 1 for r in source._decoded):
+                continue
+            partial += source.format == "JPEG" and not source._decoded
+            expected, expected_rec = reference.apply(open_image(data).load(), seed)
+            assert rec == expected_rec
+            assert np.array_equal(np.asarray(got), np.asarray(expected)), name
+    assert partial >= 6
+
+
+def test_a_job_writes_the_same_bytes_with_one_copy_as_with_two(tmp_path):
+    """copies: 1 decodes in part; copies: 2 decodes whole; copy 0 is the same file."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in list_samples():
+        (src / name).write_bytes((samples_dir() / name).read_bytes())
+    one, two = tmp_path / "one", tmp_path / "two"
+    run_job(CROP, src, one, workers=1, progress="off")
+    run_job({**CROP, "copies": 2}, src, two, workers=1, progress="off")
+    first = tree_bytes(one)
+    assert first and all(tree_bytes(two)[name] == blob for name, blob in first.items())
