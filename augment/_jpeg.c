@@ -17,7 +17,8 @@
  * - "Fancy" chroma upsampling treats the edges of a partial row as the image's edges,
  *   so a margin of one iMCU is decoded on each side of the box and dropped.
  * - Any warning or error (a truncated or corrupt file, an unexpected layout) gives
- *   None, and the caller decodes with Pillow, which then does what it always does.
+ *   None, and the caller decodes with Pillow, which then does what it always does; so
+ *   do arithmetic-coded and lossless files, which Pillow's chunked reading may refuse.
  *   Every row is entropy-decoded and the file is read to its end, so a file that
  *   Pillow would refuse is noticed here too.
  *
@@ -138,6 +139,13 @@ static int decode_into(const unsigned char *data, size_t size, JDIMENSION left, 
     api.mem_src(&cinfo, data, (unsigned long)size);
     if (api.read_header(&cinfo, TRUE) != JPEG_HEADER_OK || cinfo.data_precision != 8 ||
         cinfo.num_components != channels || cinfo.image_width != width || cinfo.image_height != height)
+        goto refuse;
+    /* Huffman-coded DCT only (baseline, extended or progressive). Pillow feeds libjpeg
+     * the file in chunks, which an arithmetic decoder cannot resume across: Pillow
+     * refuses such a file over 64 KiB, and this decoder, which reads it whole, would
+     * not. Lossless JPEG (a first scan other than 0-63 outside progressive mode) is
+     * left to Pillow too. */
+    if (cinfo.arith_code || (!cinfo.progressive_mode && (cinfo.Ss != 0 || cinfo.Se != DCTSIZE2 - 1)))
         goto refuse;
     cinfo.out_color_space = channels == 3 ? JCS_RGB : JCS_GRAYSCALE; /* as Pillow asks */
     if (!api.start(&cinfo) || cinfo.output_width != width || cinfo.output_height != height ||

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -171,6 +172,19 @@ def test_damaged_files_give_pillows_pixels_or_none():
             answered += 1
             assert np.array_equal(got.permute(1, 2, 0).numpy(), whole[box[1]:box[3], box[0]:box[2]])
     assert answered > 40 and refused > 100, (answered, refused)
+
+
+def test_arithmetic_coding_is_left_to_pillow():
+    """Pillow refuses this arithmetic-coded file (over 64 KiB, read in chunks that its
+    arithmetic decoder cannot resume across); decoded whole from memory it would
+    succeed, so the partial decode must leave it to Pillow, and the job refuses it as
+    before."""
+    data = (Path(__file__).parent / "data" / "arithmetic-coded.jpg").read_bytes()
+    assert images._jpeg.decode_box(data, (560, 380), 3, (0, 0, 10, 10)) is None
+    source = open_image(data)
+    assert source.load_box((100, 100, 300, 250)) is None
+    with pytest.raises(ImageError, match="broken data stream"):
+        source.load()
 
 
 @pytest.mark.parametrize("box", [(5, 5, 5, 6), (0, 0, 334, 10), (3, 7, 2, 9), (0, 0, 10, 252)])
