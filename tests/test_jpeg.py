@@ -88,6 +88,14 @@ def test_a_box_is_exactly_pillows_full_decode_cropped(variant, size):
     _assert_box_is_pillows(data, _boxes(*size, random.Random(f"{variant}{size}"), 40))
 
 
+@pytest.mark.parametrize("name", ["sampled-4x1.jpg", "sampled-1x2-progressive.jpg", "sampled-mixed-restart.jpg",
+                                  "rgb-colorspace.jpg"])
+def test_layouts_pillow_cannot_write_are_exact(name):
+    """4:1:1, 4:4:0, a different sampling per component, an RGB JPEG (tests/data)."""
+    data = (Path(__file__).parent / "data" / name).read_bytes()
+    _assert_box_is_pillows(data, _boxes(97, 61, random.Random(name), 60))
+
+
 def test_grayscale_boxes_are_exact():
     data = _jpeg(_photo().convert("L"))
     _assert_box_is_pillows(data, _boxes(333, 251, random.Random(1), 40))
