@@ -1,8 +1,10 @@
-"""The compiled kernels (``augment._native``); everything else is in pyproject.toml.
+"""The compiled extensions; everything else is in pyproject.toml.
 
-The extension is optional: where no C compiler is at hand the build goes on without
-it, and augment runs torchvision's own kernels instead, which give the same bytes,
-only slower (``augment.kernels.NATIVE`` says which is in use).
+``augment._native`` (the compiled kernels) and ``augment._jpeg`` (partial JPEG
+decoding) are optional: where no C compiler is at hand the build goes on without
+them, and augment runs torchvision's own kernels and decodes JPEGs whole instead,
+which give the same bytes, only slower (``augment.kernels.NATIVE`` and
+``augment.images.PARTIAL_JPEG`` say what is in use).
 """
 
 import sys

@@ -249,8 +249,9 @@ class Source:
         It applies to an RGB or grayscale JPEG (EXIF orientation included) of a
         source opened for one output, before anything else was decoded, with the
         compiled ``augment._jpeg`` (:data:`PARTIAL_JPEG`). A truncated or corrupt
-        file, or anything libjpeg warns about, also gives None, so that :meth:`load`
-        decodes it and fails (or not) exactly as it always does.
+        file, anything libjpeg warns about, and an arithmetic-coded or lossless JPEG
+        also give None, so that :meth:`load` decodes it and fails (or not) exactly as
+        it always does.
 
         Returns:
             A uint8 (C, H, W) tensor, C = 3 or 1, whose memory is (H, W, C).

@@ -25,8 +25,9 @@ is vectorised: faster than Pillow's, and exactly torchvision's reference output.
 ``GaussianNoise``, which has no PIL kernel, runs its tensor kernel the same way.
 ``RandomGrayscale`` (the compiled gray) and ``RandomAutocontrast`` (lookup tables made
 by torch's arithmetic) are exact too, where Pillow's conversions round differently.
-Reduced JPEG decoding, the other part of the fast path, is the pipeline's
-(:meth:`augment.pipeline.Pipeline.apply` with an :class:`augment.images.Source`).
+Reduced and partial JPEG decoding, the other parts of the fast path, are the
+pipeline's (:meth:`augment.pipeline.Pipeline.apply` with an
+:class:`augment.images.Source`).
 """
 
 from __future__ import annotations

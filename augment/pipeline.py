@@ -17,7 +17,8 @@ What this module adds:
   PIL image, so each op runs torchvision's PIL kernel, or the faster one in
   :mod:`augment.kernels` (``ColorJitter``, the resizes, ``GaussianNoise``); and a JPEG
   given as a :class:`~augment.images.Source` may be decoded at a reduced size when the
-  first op discards that resolution. ``kernels: torchvision`` runs every op's uint8
+  first op discards that resolution, or only in part (a first ``RandomResizedCrop``'s
+  box, to the same pixels). ``kernels: torchvision`` runs every op's uint8
   tensor kernel. Either way the parameters are drawn by torchvision's own
   ``make_params``, identically.
 """
@@ -207,7 +208,8 @@ class Pipeline:
                 result as a PIL image or a tensor; a ``Source`` gives the job's exact
                 bytes, since under fast kernels it lets a JPEG be decoded at 1/2, 1/4
                 or 1/8 of its size when the first op (``RandomResizedCrop`` or
-                ``Resize``) keeps at most half of that resolution.
+                ``Resize``) keeps at most half of that resolution (and a first
+                ``RandomResizedCrop`` decode only its box, which changes no byte).
             seed: from :func:`derive_seed`.
 
         Returns:
