@@ -12,7 +12,9 @@ import pytest
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
+from augment.images import Source, open_image
 from augment.kernels import NATIVE
+from augment.pipeline import Pipeline, derive_seed
 from augment.samples import list_samples, samples_dir
 
 needs_native = pytest.mark.skipif(NATIVE is None and bool(os.environ.get("AUGMENT_ALLOW_NO_NATIVE")),
@@ -54,6 +56,19 @@ def gray_image(small_samples: Path) -> tv_tensors.Image:
     with PIL.Image.open(small_samples / "brick.jpg") as img:
         assert img.mode == "L"
         return tv_tensors.Image(F.pil_to_tensor(img))
+
+
+def through_the_job_path(fast: Pipeline, reference: Pipeline, copies: int, spec_seed: int) -> Iterator[tuple]:
+    """Every bundled photo at full size, ``copies`` seeds each, as a job passes it (a
+    :class:`~augment.images.Source` for one output) through ``fast`` and through
+    ``reference``: yields (photo, the fast path's source, (image, records),
+    (reference image, records))."""
+    for photo in list_samples():
+        data = (samples_dir() / photo).read_bytes()
+        for copy in range(copies):
+            seed = derive_seed(spec_seed, photo, copy)
+            source: Source = open_image(data)
+            yield photo, source, fast.apply(source, seed), reference.apply(open_image(data), seed)
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:

@@ -18,9 +18,9 @@ import torch
 from augment import images
 from augment.engine import run_job
 from augment.images import ImageError, open_image
-from augment.pipeline import Pipeline, derive_seed
+from augment.pipeline import Pipeline
 from augment.samples import list_samples, samples_dir
-from tests.conftest import tree_bytes
+from tests.conftest import through_the_job_path, tree_bytes
 
 needs_partial = pytest.mark.skipif(not images.PARTIAL_JPEG and bool(os.environ.get("AUGMENT_ALLOW_NO_NATIVE")),
                                    reason="augment._jpeg is not built in this install")
@@ -264,18 +264,12 @@ def test_the_pipeline_gives_the_same_bytes_decoding_in_part(params):
     spec = {**CROP, "ops": [{"RandomResizedCrop": params}]}
     fast, reference = Pipeline(spec), Pipeline({**spec, "kernels": "torchvision"})
     partial = 0
-    for name in list_samples():
-        data = (samples_dir() / name).read_bytes()
-        for copy in range(3):
-            seed = derive_seed(5, name, copy)
-            source = open_image(data)
-            got, rec = fast.apply(source, seed)
-            if any(r > 1 for r in source._decoded):
-                continue
-            partial += source.format == "JPEG" and not source._decoded
-            expected, expected_rec = reference.apply(open_image(data).load(), seed)
-            assert rec == expected_rec
-            assert np.array_equal(np.asarray(got), np.asarray(expected)), name
+    for name, source, (got, rec), (expected, expected_rec) in through_the_job_path(fast, reference, 3, 5):
+        assert rec == expected_rec
+        if any(r > 1 for r in source._decoded):
+            continue
+        partial += source.format == "JPEG" and not source._decoded
+        assert np.array_equal(np.asarray(got), np.asarray(expected)), name
     assert partial >= 6
 
 

@@ -23,7 +23,7 @@ from augment.images import open_image
 from augment.ops import op_names
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.samples import list_samples, samples_dir
-from tests.conftest import needs_native
+from tests.conftest import needs_native, through_the_job_path
 from tests.op_cases import OP_CASES, one_op_spec
 
 GEOMETRY = (1.5, 255)
@@ -106,17 +106,11 @@ def test_reduced_jpeg_decoding_stays_within_its_bound(name, params):
     fast = Pipeline({**one_op_spec(name, params), "kernels": "fast"})
     reference = Pipeline({**one_op_spec(name, params), "kernels": "torchvision"})
     worst, reductions = (0.0, 0), []
-    for photo in list_samples():
-        data = (samples_dir() / photo).read_bytes()
-        for copy in range(4):
-            seed = derive_seed(1, photo, copy)
-            source = open_image(data)
-            got, rec = fast.apply(source, seed)
-            expected, expected_rec = reference.apply(open_image(data), seed)
-            assert rec == expected_rec and got.size == expected.size
-            reductions.append(max(source._decoded, default=1))  # none: the crop decoded in part
-            mean, peak = _difference(got, expected)
-            worst = (max(worst[0], mean), max(worst[1], peak))
+    for _, source, (got, rec), (expected, expected_rec) in through_the_job_path(fast, reference, 4, 1):
+        assert rec == expected_rec and got.size == expected.size
+        reductions.append(max(source._decoded, default=1))  # none: the crop decoded in part
+        mean, peak = _difference(got, expected)
+        worst = (max(worst[0], mean), max(worst[1], peak))
     assert sum(r > 1 for r in reductions) >= len(reductions) // 6, "a good share of these decode reduced"
     assert worst[0] <= REDUCED[0] and worst[1] <= REDUCED[1], worst
 
