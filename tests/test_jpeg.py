@@ -182,6 +182,23 @@ def test_damaged_files_give_pillows_pixels_or_none():
     assert answered > 40 and refused > 100, (answered, refused)
 
 
+@pytest.mark.parametrize("tail", [
+    "sos", b"\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"],
+    ids=["second SOS", "SOF"])
+def test_markers_after_the_scan_fail_as_in_pillow(tail):
+    """A second SOS or an SOF after the image's scan: Pillow's whole decode refuses the
+    file when it reads on to the end, so the partial decode must read on to the end
+    too, even for a box at the top."""
+    data = _jpeg(_photo((240, 160)))
+    if tail == "sos":
+        at = data.index(b"\xff\xda")
+        tail = data[at: at + 2 + int.from_bytes(data[at + 2: at + 4], "big")] + b"\x12\x34\x56"
+    bad = data[:-2] + tail + b"\xff\xd9"
+    with pytest.raises(ImageError, match="broken data stream"):
+        open_image(bad).load()
+    assert images._jpeg.decode_box(bad, (240, 160), 3, (0, 0, 10, 10)) is None
+
+
 def test_arithmetic_coding_is_left_to_pillow():
     """Pillow refuses this arithmetic-coded file (over 64 KiB, read in chunks that its
     arithmetic decoder cannot resume across); decoded whole from memory it would
