@@ -1,7 +1,7 @@
 """Partial JPEG decoding (``augment._jpeg``, :meth:`augment.images.Source.load_box`):
 only a crop's box is decoded, and it must be exactly Pillow's full decode cropped to
-that box, for every kind of JPEG Pillow writes, and for none of them may it hide a
-broken file."""
+that box, for every kind of JPEG Pillow writes and several it only reads, and it must
+never hide a broken file that Pillow refuses."""
 
 from __future__ import annotations
 
