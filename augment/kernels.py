@@ -226,13 +226,22 @@ def _channels_last(img: PIL.Image.Image, box: tuple[int, int, int, int] | None =
     return pixels.unsqueeze(0) if pixels.ndim == 2 else pixels.permute(2, 0, 1)
 
 
-def from_channels_last(image: torch.Tensor) -> PIL.Image.Image:
+def _from_channels_last(image: torch.Tensor) -> PIL.Image.Image:
     """A uint8 (C, H, W) tensor, C = 1 or 3, as a PIL image (one copy where its memory
     is (H, W, C), as :func:`_channels_last` and :meth:`augment.images.Source.load_box`
     make it)."""
     if image.shape[0] == 1:
         return PIL.Image.fromarray(image[0].contiguous().numpy())
     return PIL.Image.fromarray(image.permute(1, 2, 0).contiguous().numpy())
+
+
+def resize_box(transform: Kernel, box: torch.Tensor, params: dict[str, Any]) -> PIL.Image.Image:
+    """``RandomResizedCrop``'s resize of its crop box, already cut out as a channels-last
+    (C, H, W) tensor (:func:`_channels_last`, or
+    :meth:`augment.images.Source.load_box`): torchvision's tensor kernel, through
+    ``transform`` (the op's own, or its ``transform`` method, which sends a tensor to
+    it), with the box at the origin; as a PIL image."""
+    return _from_channels_last(transform(box, {**params, "top": 0, "left": 0}))
 
 
 def _resized_crop(original: Kernel) -> Kernel:
@@ -242,8 +251,8 @@ def _resized_crop(original: Kernel) -> Kernel:
 
     def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
         top, left = params["top"], params["left"]
-        box = _channels_last(img, (left, top, left + params["width"], top + params["height"]))
-        return from_channels_last(original(box, {**params, "top": 0, "left": 0}))
+        return resize_box(original, _channels_last(img, (left, top, left + params["width"], top + params["height"])),
+                          params)
 
     return kernel
 
@@ -251,7 +260,7 @@ def _resized_crop(original: Kernel) -> Kernel:
 def _via_tensor(original: Kernel) -> Kernel:
     """Any op: torchvision's tensor kernel on a channels-last view (``Resize``, and
     ``GaussianNoise``, which has no PIL kernel)."""
-    return lambda img, params: from_channels_last(original(_channels_last(img), params))
+    return lambda img, params: _from_channels_last(original(_channels_last(img), params))
 
 
 Kernel = Callable[[Any, dict[str, Any]], Any]

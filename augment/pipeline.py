@@ -38,7 +38,7 @@ from torchvision.transforms.v2._transform import _RandomApplyTransform
 from torchvision.transforms.v2.functional._geometry import _compute_resized_output_size as _resized_output_size
 
 from augment.images import Source
-from augment.kernels import FAST_TRANSFORMS, from_channels_last, to_pil, to_tensor
+from augment.kernels import FAST_TRANSFORMS, resize_box, to_pil, to_tensor
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
 from augment.spec import Spec, load_spec
 
@@ -286,8 +286,8 @@ class Pipeline:
         if reduce == 1 and node.name == "RandomResizedCrop":
             pixels = source.load_box((left, top, left + width, top + height))
             if pixels is not None:
-                try:  # a tensor goes to torchvision's own kernel (see kernels._use_fast_kernel)
-                    return from_channels_last(t.transform(pixels, {**params, "top": 0, "left": 0}))
+                try:  # as the op's fast kernel does with the box it cuts out of a decoded image
+                    return resize_box(t.transform, pixels, params)
                 except Exception as e:
                     raise OpFailed(f"{node.name} failed on a {_describe(pixels)} image: {e}") from e
         image = source.load(reduce)  # ImageError goes to the caller as is
