@@ -107,9 +107,21 @@ typedef struct {
     float b[CHUNK] __attribute__((aligned(32)));
 } Planar;
 
-INLINE Py_ssize_t unpack(const uint8_t *px, Py_ssize_t start, Py_ssize_t n, const uint8_t *map, Planar *x, int S) {
+/* Maps n bytes through a 256-byte table, src to dst (which may be src); with S = 4 the
+ * fourth byte of every four (the padding byte) is copied as it is. NULL where the build
+ * has no vector table lookup: the kernels then look bytes up one by one as they read. */
+typedef void (*Mapper)(const uint8_t *src, uint8_t *dst, Py_ssize_t n, const uint8_t *map, int S);
+
+INLINE Py_ssize_t unpack(const uint8_t *px, Py_ssize_t start, Py_ssize_t n, const uint8_t *map, Planar *x, int S,
+                         Mapper mapper) {
     Py_ssize_t m = n - start < CHUNK ? n - start : CHUNK;
     const uint8_t *p8 = px + S * start;
+    uint8_t mapped[4 * CHUNK];
+    if (map != identity && mapper != NULL) { /* a pending table, looked up by vectors first */
+        mapper(p8, mapped, S * m, map, S);
+        p8 = mapped;
+        map = identity;
+    }
     if (map != identity) { /* a pending table: looked up byte by byte */
         for (Py_ssize_t j = 0; j < m; j++) {
             x->r[j] = map[p8[S * j]];
@@ -185,10 +197,10 @@ INLINE void pack(const Planar *x, Py_ssize_t start, Py_ssize_t m, uint8_t *px, i
     }
 }
 
-INLINE void hue_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor, int S) {
+INLINE void hue_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor, int S, Mapper mapper) {
     Planar x;
     for (Py_ssize_t start = 0; start < n; start += CHUNK) {
-        Py_ssize_t m = unpack(px, start, n, map, &x, S);
+        Py_ssize_t m = unpack(px, start, n, map, &x, S, mapper);
         for (Py_ssize_t j = 0; j < CHUNK; j += W) {
             vf r, g, b;
             memcpy(&r, x.r + j, sizeof r);
@@ -211,10 +223,10 @@ INLINE float gray_of(float r, float g, float b) {
     return (float)(int)l; /* floor: l >= 0 */
 }
 
-INLINE void gray_impl(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map, int S) {
+INLINE void gray_impl(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map, int S, Mapper mapper) {
     Planar x;
     for (Py_ssize_t start = 0; start < n; start += CHUNK) {
-        Py_ssize_t m = unpack(px, start, n, map, &x, S);
+        Py_ssize_t m = unpack(px, start, n, map, &x, S, mapper);
         for (Py_ssize_t j = 0; j < CHUNK; j++)
             x.r[j] = gray_of(x.r[j], x.g[j], x.b[j]);
         for (Py_ssize_t j = 0; j < m; j++)
@@ -231,10 +243,11 @@ INLINE float blend_one(float x, float other, float ratio, float alpha) {
     return v > 255.0f ? 255.0f : v;
 }
 
-INLINE void saturation_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha, int S) {
+INLINE void saturation_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha, int S,
+                            Mapper mapper) {
     Planar x;
     for (Py_ssize_t start = 0; start < n; start += CHUNK) {
-        Py_ssize_t m = unpack(px, start, n, map, &x, S);
+        Py_ssize_t m = unpack(px, start, n, map, &x, S, mapper);
         for (Py_ssize_t j = 0; j < CHUNK; j++) {
             float l = gray_of(x.r[j], x.g[j], x.b[j]);
             x.r[j] = blend_one(x.r[j], l, ratio, alpha);
@@ -248,49 +261,84 @@ INLINE void saturation_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float
 /* Each kernel is compiled several times (the builds below), the fastest the CPU runs
  * chosen at run time. The build changes the speed, never the result: every operation
  * is IEEE float32, lane by lane, and fmaf is fused in all (an instruction, or libm's
- * exact fmaf). */
+ * exact fmaf); a table lookup is a table lookup however it is done. */
 #define BUILD(ATTR, SUFFIX)                                                                                        \
-    ATTR static void hue_##SUFFIX(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor, int S) {          \
+    ATTR static void hue_##SUFFIX(uint8_t *px, Py_ssize_t n, const uint8_t *map, float factor, int S,            \
+                                  Mapper mapper) {                                                                 \
         if (S == 4)                                                                                                \
-            hue_impl(px, n, map, factor, 4);                                                                       \
+            hue_impl(px, n, map, factor, 4, mapper);                                                               \
         else                                                                                                       \
-            hue_impl(px, n, map, factor, 3);                                                                       \
+            hue_impl(px, n, map, factor, 3, mapper);                                                               \
     }                                                                                                              \
-    ATTR static void gray_##SUFFIX(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map, int S) {   \
+    ATTR static void gray_##SUFFIX(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8_t *map, int S,     \
+                                   Mapper mapper) {                                                                \
         if (S == 4)                                                                                                \
-            gray_impl(px, out, n, map, 4);                                                                         \
+            gray_impl(px, out, n, map, 4, mapper);                                                                 \
         else                                                                                                       \
-            gray_impl(px, out, n, map, 3);                                                                         \
+            gray_impl(px, out, n, map, 3, mapper);                                                                 \
     }                                                                                                              \
     ATTR static void saturation_##SUFFIX(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha, \
-                                         int S) {                                                                  \
+                                         int S, Mapper mapper) {                                                   \
         if (S == 4)                                                                                                \
-            saturation_impl(px, n, map, ratio, alpha, 4);                                                          \
+            saturation_impl(px, n, map, ratio, alpha, 4, mapper);                                                  \
         else                                                                                                       \
-            saturation_impl(px, n, map, ratio, alpha, 3);                                                          \
+            saturation_impl(px, n, map, ratio, alpha, 3, mapper);                                                  \
     }
 
 BUILD(, generic)
 
-/* Builds, by index: the portable one, and on x86-64 (GCC or clang) AVX2+FMA. (The same
- * code with AVX-512 VL/DQ/BW allowed was tried: ColorJitter was 5% slower with it on
- * an AVX-512 CPU, so there is no such build.) */
-enum { GENERIC, AVX2, N_BUILDS };
-static const char *const build_names[N_BUILDS] = {"generic", "avx2"};
+/* Builds, by index: the portable one; on x86-64 (GCC or clang) AVX2+FMA; and the same
+ * AVX2+FMA code with table lookups by AVX-512 VBMI byte permutes, 64 bytes at a time
+ * (brightness and contrast are tables, applied on their own or folded into the next
+ * pass; byte by byte they cost as much as a hue pass's arithmetic). (The float code
+ * compiled with AVX-512 allowed was tried: ColorJitter was 5% slower with it on an
+ * AVX-512 CPU, so no build compiles it so.) */
+enum { GENERIC, AVX2, VBMI, N_BUILDS };
+static const char *const build_names[N_BUILDS] = {"generic", "avx2", "vbmi"};
 static int best_build = GENERIC;
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
 BUILD(__attribute__((target("avx2,fma"))), avx2)
+
+/* vpermi2b looks 64 bytes up in a 128-byte table by their low 7 bits: once in each half
+ * of the table, then the high bit picks the half. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void map_vbmi(const uint8_t *src, uint8_t *dst,
+                                                                             Py_ssize_t n, const uint8_t *map,
+                                                                             int S) {
+    const __m512i t0 = _mm512_loadu_si512((const void *)map), t1 = _mm512_loadu_si512((const void *)(map + 64)),
+                  t2 = _mm512_loadu_si512((const void *)(map + 128)),
+                  t3 = _mm512_loadu_si512((const void *)(map + 192));
+    const __mmask64 keep = S == 4 ? 0x8888888888888888ULL : 0; /* every fourth byte, as it is */
+    Py_ssize_t i = 0;
+    for (; i < n; i += 64) {
+        __mmask64 part = n - i >= 64 ? ~0ULL : (~0ULL >> (64 - (n - i))); /* the last, partial vector */
+        __m512i v = _mm512_maskz_loadu_epi8(part, (const void *)(src + i));
+        __m512i low = _mm512_permutex2var_epi8(t0, v, t1), high = _mm512_permutex2var_epi8(t2, v, t3);
+        __m512i out = _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), low, high);
+        _mm512_mask_storeu_epi8((void *)(dst + i), part, _mm512_mask_blend_epi8(keep, out, v));
+    }
+}
+
 static int detect_build(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? AVX2 : GENERIC;
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        return GENERIC;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vbmi")
+               ? VBMI
+               : AVX2;
 }
 #else
 static int detect_build(void) { return GENERIC; }
 #define hue_avx2 hue_generic
 #define gray_avx2 gray_generic
 #define saturation_avx2 saturation_generic
+#define map_vbmi NULL
 #endif
+
+/* A build's table lookup: vectors (VBMI), or byte by byte as the pixels are read. */
+static Mapper mapper_of(int build) { return build == VBMI ? map_vbmi : NULL; }
 
 /* The build a call asks for by name (None: the best this CPU runs), or -1 with an
  * exception set. */
@@ -361,7 +409,8 @@ static PyObject *hue(PyObject *self, PyObject *args) {
         return PyErr_Format(PyExc_ValueError, "hue: factor %R is not in [-0.5, 0.5]", PyTuple_GET_ITEM(args, 1));
     }
     Py_BEGIN_ALLOW_THREADS
-    (build == AVX2 ? hue_avx2 : hue_generic)((uint8_t *)view.buf, view.len / stride, map, factor, stride);
+    (build == GENERIC ? hue_generic : hue_avx2)((uint8_t *)view.buf, view.len / stride, map, factor, stride,
+                                               mapper_of(build));
     Py_END_ALLOW_THREADS
     release(&view, &table);
     Py_RETURN_NONE;
@@ -390,8 +439,8 @@ static PyObject *saturation(PyObject *self, PyObject *args) {
     /* torch casts both Python scalars to float32: ratio, and alpha = 1.0 - ratio in double */
     float ratio = (float)factor, alpha = (float)(1.0 - factor);
     Py_BEGIN_ALLOW_THREADS
-    (build == AVX2 ? saturation_avx2 : saturation_generic)((uint8_t *)view.buf, view.len / stride, map, ratio, alpha,
-                                                           stride);
+    (build == GENERIC ? saturation_generic : saturation_avx2)((uint8_t *)view.buf, view.len / stride, map, ratio,
+                                                              alpha, stride, mapper_of(build));
     Py_END_ALLOW_THREADS
     release(&view, &table);
     Py_RETURN_NONE;
@@ -417,7 +466,8 @@ static PyObject *gray(PyObject *self, PyObject *args) {
     if (out != NULL) {
         uint8_t *dst = (uint8_t *)PyByteArray_AS_STRING(out);
         Py_BEGIN_ALLOW_THREADS
-        (build == AVX2 ? gray_avx2 : gray_generic)((const uint8_t *)view.buf, dst, view.len / stride, map, stride);
+        (build == GENERIC ? gray_generic : gray_avx2)((const uint8_t *)view.buf, dst, view.len / stride, map, stride,
+                                                     mapper_of(build));
         Py_END_ALLOW_THREADS
     }
     release(&view, &table);
@@ -445,16 +495,20 @@ static PyObject *blend_table(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(lut_doc,
-             "lut(pixels, table, stride=1, /)\n\n"
+             "lut(pixels, table, stride=1, build=None, /)\n\n"
              "Map the bytes of a writable buffer through a 256-byte table, in place. stride 4:\n"
-             "the first three bytes of every four (RGB pixels with a padding byte, left as it is).");
+             "the first three bytes of every four (RGB pixels with a padding byte, left as it is).\n"
+             "build: as for hue.");
 
 static PyObject *lut(PyObject *self, PyObject *args) {
     Py_buffer view, table;
-    int stride = 1;
-    if (!PyArg_ParseTuple(args, "w*y*|i:lut", &view, &table, &stride))
+    int stride = 1, build = 0;
+    const char *build_name = NULL;
+    if (!PyArg_ParseTuple(args, "w*y*|iz:lut", &view, &table, &stride, &build_name))
         return NULL;
-    if (table.len != 256) {
+    if ((build = pick_build(build_name, "lut")) < 0) {
+        /* the exception is set */
+    } else if (table.len != 256) {
         PyErr_Format(PyExc_ValueError, "lut: the table has %zd bytes, not 256", table.len);
     } else if (stride != 1 && stride != 4) {
         PyErr_Format(PyExc_ValueError, "lut: stride %d is neither 1 nor 4", stride);
@@ -463,9 +517,12 @@ static PyObject *lut(PyObject *self, PyObject *args) {
     } else {
         uint8_t map[256];
         uint8_t *px = (uint8_t *)view.buf;
+        Mapper mapper = mapper_of(build);
         memcpy(map, table.buf, 256);
         Py_BEGIN_ALLOW_THREADS
-        if (stride == 1) {
+        if (mapper != NULL) {
+            mapper(px, px, view.len, map, stride);
+        } else if (stride == 1) {
             for (Py_ssize_t j = 0; j < view.len; j++)
                 px[j] = map[px[j]];
         } else {

@@ -1,6 +1,7 @@
 """The compiled kernels (``augment._native``) against torchvision's uint8 tensor
-kernels, on every one of the 2^24 RGB colours: equal, bit for bit, in both builds (AVX2
-and portable). ``tests/test_kernels.py`` checks ColorJitter as a whole on photos."""
+kernels, on every one of the 2^24 RGB colours: equal, bit for bit, in every build this
+CPU runs (portable, AVX2, AVX2 with VBMI table lookups). ``tests/test_kernels.py``
+checks ColorJitter as a whole on photos."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ if native is None:
     from augment import _native as native  # CI builds it: a silent build failure must fail here
 
 BUILDS = list(native.BUILDS)
-"""Every build this CPU runs (the portable one, and on x86-64 AVX2): each must give the
-same bytes."""
+"""Every build this CPU runs (the portable one; on x86-64 AVX2, and AVX2 with AVX-512
+VBMI table lookups): each must give the same bytes."""
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def _padded(packed: bytes, pad: int = 0x5A) -> bytearray:
 
 def test_the_fast_path_uses_the_compiled_kernels():
     assert K.NATIVE == native.VARIANT == native.BUILDS[-1]
-    assert native.BUILDS[0] == "generic" and set(native.BUILDS) <= {"generic", "avx2"}
+    assert native.BUILDS[0] == "generic" and set(native.BUILDS) <= {"generic", "avx2", "vbmi"}
 
 
 ADJUSTMENTS = {"hue": F.adjust_hue, "saturation": F.adjust_saturation}
@@ -67,19 +68,20 @@ def test_adjustment_of_every_colour(name, factor, every_colour):
         assert four == _padded(expected), (factor, build, 4)
 
 
-def test_a_table_is_applied_as_the_pixels_are_read():
+@pytest.mark.parametrize("build", BUILDS)
+def test_a_table_is_applied_as_the_pixels_are_read(build):
     """A pending brightness or contrast table, folded into the next pass, gives what
     applying it first gives."""
     rng = np.random.default_rng(0)
     pixels = bytearray(rng.integers(0, 256, 3 * 1001, dtype=np.uint8).tobytes())
     table = bytes(rng.integers(0, 256, 256, dtype=np.uint8).tobytes())
     mapped = bytearray(pixels)
-    native.lut(mapped, table)
-    assert native.gray(pixels, table) == native.gray(mapped)
+    native.lut(mapped, table, 1, "generic")
+    assert native.gray(pixels, table, build) == native.gray(mapped, None, "generic")
     for name, factor in [("hue", 0.3), ("saturation", 1.7)]:
         folded, first = bytearray(pixels), bytearray(mapped)
-        getattr(native, name)(folded, factor, table)
-        getattr(native, name)(first, factor)
+        getattr(native, name)(folded, factor, table, build)
+        getattr(native, name)(first, factor, None, "generic")
         assert folded == first, name
 
 
@@ -114,10 +116,30 @@ def test_gray_of_every_colour(every_colour):
         assert native.gray(_padded(packed), None, build, 4) == expected, (build, 4)
 
 
-def test_lut_maps_every_byte():
+@pytest.mark.parametrize("build", BUILDS)
+def test_lut_maps_every_byte(build):
     pixels = bytearray(range(256)) * 3
-    native.lut(pixels, bytes(255 - v for v in range(256)))
+    native.lut(pixels, bytes(255 - v for v in range(256)), 1, build)
     assert pixels == bytearray(255 - v for v in range(256)) * 3
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_lut_of_any_length_leaves_the_bytes_around_it(build):
+    """The vector lookup takes 64 bytes at a time and the rest with a masked load and
+    store: every length maps every byte, and nothing beyond the buffer is written."""
+    rng = np.random.default_rng(4)
+    table = rng.integers(0, 256, 256, dtype=np.uint8)
+    data = rng.integers(0, 256, 4 * 300, dtype=np.uint8)
+    for stride in (1, 4):
+        for n in [stride * k for k in (0, 1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 299)]:
+            whole = bytearray(data.tobytes())
+            view = memoryview(whole)[4:4 + n]  # bytes before and after stay as they are
+            native.lut(view, table.tobytes(), stride, build)
+            out = np.frombuffer(whole, dtype=np.uint8)
+            expected = data.copy()
+            part = expected[4:4 + n].reshape(-1, stride)
+            part[:, :3] = table[part[:, :3]]
+            assert np.array_equal(out, expected), (stride, n)
 
 
 def test_kernels_work_in_place_on_writable_buffers_only():
@@ -135,6 +157,7 @@ def test_kernels_work_in_place_on_writable_buffers_only():
     (lambda: native.hue(bytearray(6), 0.1, None, None, 2), r"stride 2 is neither 3 \(RGB\) nor 4"),
     (lambda: native.hue(bytearray(6), 0.1, None, "neon"), "build neon is not one this CPU runs"),
     (lambda: native.gray(bytes(6), None, "sse9"), "gray: build sse9 is not one this CPU runs"),
+    (lambda: native.lut(bytearray(6), bytes(256), 1, "sse9"), "lut: build sse9 is not one this CPU runs"),
     (lambda: native.lut(bytearray(6), bytes(256), 3), "stride 3 is neither 1 nor 4"),
     (lambda: native.blend_table(-0.5, 3.0), "ratio -0.5 is negative"),
     (lambda: native.drop_padding(bytes(12), 2), "12 bytes is not whole rows of 2 4-byte pixels"),
