@@ -47,9 +47,10 @@ except ImportError:  # built without a C compiler: torchvision's own kernels, sa
     _native = None
 
 NATIVE: str | None = getattr(_native, "VARIANT", None)
-"""Which build of the compiled kernels runs: ``"avx2"``, ``"generic"``, or ``None``
-where the package was installed without a C compiler (then torchvision's tensor
-kernels run instead: the same bytes, several times slower)."""
+"""Which build of the compiled kernels runs: ``"vbmi"`` (AVX2, with table lookups by
+AVX-512 VBMI), ``"avx2"``, ``"generic"``, or ``None`` where the package was installed
+without a C compiler (then torchvision's tensor kernels run instead: the same bytes,
+several times slower)."""
 
 
 def to_pil(image: Any) -> PIL.Image.Image:
