@@ -264,11 +264,17 @@ def _work(chunk: list[Task]) -> list[Result]:
     return [(_WORKER.process(rel, copies), _peak_rss_mb()) for rel, copies in chunk]
 
 
-def chunk_size(tasks: int, workers: int) -> int:
-    """Inputs per pool task: enough to spread the submit/pickle/wake-up cost of a task
-    over several images (it is a fifth of an image's time at 224 px), few enough that
-    every worker gets many chunks and a stop or a kill loses little."""
-    return max(1, min(8, tasks // (workers * 16)))
+MAX_CHUNK = 16
+"""The most inputs in one pool task."""
+
+
+def chunk_size(remaining: int, workers: int) -> int:
+    """Inputs in the next pool task: a share of the inputs not yet handed out (guided
+    self-scheduling). While much is left, tasks of up to :data:`MAX_CHUNK` inputs spread
+    the submit/pickle/wake-up cost of a task (a third of an image's time at 224 px, in
+    the parent, which shares the CPUs with the workers) over many images; the last tasks
+    are single inputs, so no worker idles at the end while another finishes a long one."""
+    return max(1, min(MAX_CHUNK, remaining // (workers * 4)))
 
 
 def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _Stop,
@@ -276,22 +282,27 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
     ctx = multiprocessing.get_context(start_method)
     if start_method == "forkserver":
         ctx.set_forkserver_preload(["augment.engine"])
-    window = workers * 4  # bounded: memory does not grow with the number of inputs
-    size = chunk_size(len(tasks), workers)
+    window = workers * 2  # tasks in flight, one running and one queued per worker: memory stays bounded
+    remaining = len(tasks)
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=args) as pool:
         todo = iter(tasks)
         pending: set[Future[list[Result]]] = set()
         while True:
             while not stop.signum and len(pending) < window:
-                chunk = list(itertools.islice(todo, size))
+                chunk = list(itertools.islice(todo, chunk_size(remaining, workers)))
                 if not chunk:
                     break
+                remaining -= len(chunk)
                 pending.add(pool.submit(_work, chunk))
+            if stop.signum:
+                for fut in pending:
+                    fut.cancel()  # succeeds for tasks no worker has taken yet: left for --resume
             if not pending:
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                yield from fut.result()
+                if not fut.cancelled():
+                    yield from fut.result()
 
 
 def _run_in_process(args: tuple[Any, ...], tasks: list[Task], stop: _Stop) -> Iterator[Result]:

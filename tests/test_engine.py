@@ -10,7 +10,7 @@ from pathlib import Path
 import PIL.Image
 import pytest
 
-from augment.engine import run_job
+from augment.engine import MAX_CHUNK, chunk_size, run_job
 from augment.errors import JobFailed, SpecError, UsageError
 from augment.manifest import read_manifest
 from augment.replay import replay
@@ -238,6 +238,20 @@ def test_worker_start_method_does_not_change_outputs(small_samples, tmp_path):
     run_job(MIXED_SPEC, small_samples, tmp_path / "fs", workers=2, progress="off", start_method="forkserver")
     run_job(MIXED_SPEC, small_samples, tmp_path / "fk", workers=2, progress="off", start_method="fork")
     assert tree_bytes(tmp_path / "fs") == tree_bytes(tmp_path / "fk")
+
+
+@pytest.mark.parametrize("tasks, workers", [(1, 1), (7, 2), (42, 2), (1000, 2), (100_000, 8)])
+def test_pool_tasks_shrink_from_the_largest_to_single_inputs(tasks, workers):
+    """Guided scheduling: large tasks while much is left, single inputs at the end, every
+    input handed out once."""
+    sizes, remaining = [], tasks
+    while remaining:
+        sizes.append(min(remaining, chunk_size(remaining, workers)))
+        remaining -= sizes[-1]
+    assert sum(sizes) == tasks and sizes == sorted(sizes, reverse=True)
+    assert max(sizes) <= MAX_CHUNK and sizes[-1] == 1
+    if tasks >= 4 * workers * MAX_CHUNK:
+        assert sizes[0] == MAX_CHUNK and len(sizes) < tasks / MAX_CHUNK + 4 * workers * 4
 
 
 @needs_native
