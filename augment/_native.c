@@ -340,6 +340,83 @@ static int detect_build(void) { return GENERIC; }
 /* A build's table lookup: vectors (VBMI), or byte by byte as the pixels are read. */
 static Mapper mapper_of(int build) { return build == VBMI ? map_vbmi : NULL; }
 
+/* --- Rotation: Pillow's nearest-neighbour affine transform ---------------------------
+ *
+ * What Pillow's ImagingTransformAffine computes for a nearest-neighbour affine map whose
+ * corners fit its 16.16 fixed-point range (its affine_fixed): output pixel (x, y) takes
+ * input pixel (xx >> 16, yy >> 16), xx = a2 + y * a1 + x * a0 (and yy likewise) in
+ * 32-bit integers, where that is inside the input; other pixels keep what the output
+ * holds (the fill colour). Integer sums are exact in any order, so the columns are
+ * computed 8 at a time, with gathers where the CPU has AVX2. */
+
+/* Pillow's FLOOR(v * 65536.0 + 0.5), for |v| < 32768 */
+static int32_t fix16(double v) {
+    double x = v * 65536.0 + 0.5;
+    return x < 0.0 ? (int32_t)floor(x) : (int32_t)x;
+}
+
+/* Pillow's check_fixed: a corner's coordinates are within the fixed-point range */
+static int fits_fixed(const double a[6], int x, int y) {
+    return fabs(x * a[0] + y * a[1] + a[2]) < 32768.0 && fabs(x * a[3] + y * a[4] + a[5]) < 32768.0;
+}
+
+typedef struct {
+    int32_t a0, a1, a2, a3, a4, a5;
+} Fixed;
+
+INLINE void affine_row_scalar(const uint8_t *src, Py_ssize_t sw, Py_ssize_t sh, uint8_t *out, Py_ssize_t from,
+                              Py_ssize_t dw, int32_t xx, int32_t yy, const Fixed *f, int S) {
+    xx += (int32_t)from * f->a0;
+    yy += (int32_t)from * f->a3;
+    for (Py_ssize_t x = from; x < dw; x++, xx += f->a0, yy += f->a3) {
+        int32_t xin = xx >> 16, yin = yy >> 16;
+        if (xin >= 0 && xin < sw && yin >= 0 && yin < sh)
+            memcpy(out + S * x, src + S * (yin * sw + xin), S);
+    }
+}
+
+INLINE void affine_generic(const uint8_t *src, Py_ssize_t sw, Py_ssize_t sh, uint8_t *dst, Py_ssize_t dw,
+                           Py_ssize_t dh, const Fixed *f, int S) {
+    for (Py_ssize_t y = 0; y < dh; y++)
+        affine_row_scalar(src, sw, sh, dst + S * dw * y, 0, dw, f->a2 + (int32_t)y * f->a1,
+                          f->a5 + (int32_t)y * f->a4, f, S);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* 4-byte pixels, 8 columns at a time: a masked gather (lanes outside keep what they held) */
+__attribute__((target("avx2,fma"))) static void affine_avx2(const uint8_t *src, Py_ssize_t sw, Py_ssize_t sh,
+                                                            uint8_t *dst, Py_ssize_t dw, Py_ssize_t dh,
+                                                            const Fixed *f) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step_x = _mm256_mullo_epi32(lanes, _mm256_set1_epi32(f->a0)),
+                  step_y = _mm256_mullo_epi32(lanes, _mm256_set1_epi32(f->a3));
+    const __m256i width = _mm256_set1_epi32((int32_t)sw), height = _mm256_set1_epi32((int32_t)sh),
+                  minus1 = _mm256_set1_epi32(-1);
+    for (Py_ssize_t y = 0; y < dh; y++) {
+        int32_t row_x = f->a2 + (int32_t)y * f->a1, row_y = f->a5 + (int32_t)y * f->a4;
+        int32_t *out = (int32_t *)(dst + 4 * dw * y);
+        Py_ssize_t x = 0;
+        for (; x + 8 <= dw; x += 8) {
+            __m256i xx = _mm256_add_epi32(_mm256_set1_epi32(row_x + (int32_t)x * f->a0), step_x);
+            __m256i yy = _mm256_add_epi32(_mm256_set1_epi32(row_y + (int32_t)x * f->a3), step_y);
+            __m256i xin = _mm256_srai_epi32(xx, 16), yin = _mm256_srai_epi32(yy, 16);
+            __m256i inside = _mm256_and_si256(
+                _mm256_and_si256(_mm256_cmpgt_epi32(xin, minus1), _mm256_cmpgt_epi32(width, xin)),
+                _mm256_and_si256(_mm256_cmpgt_epi32(yin, minus1), _mm256_cmpgt_epi32(height, yin)));
+            if (_mm256_testz_si256(inside, inside))
+                continue;
+            __m256i index = _mm256_add_epi32(_mm256_mullo_epi32(yin, width), xin);
+            __m256i kept = _mm256_loadu_si256((const __m256i *)(out + x)); /* lanes outside keep the fill */
+            _mm256_storeu_si256((__m256i *)(out + x),
+                                _mm256_mask_i32gather_epi32(kept, (const int *)src, index, inside, 4));
+        }
+        affine_row_scalar(src, sw, sh, (uint8_t *)out, x, dw, row_x, row_y, f, 4);
+    }
+}
+#else
+#define affine_avx2(src, sw, sh, dst, dw, dh, f) affine_generic(src, sw, sh, dst, dw, dh, f, 4)
+#endif
+
 /* The build a call asks for by name (None: the best this CPU runs), or -1 with an
  * exception set. */
 static int pick_build(const char *name, const char *func) {
@@ -541,6 +618,55 @@ static PyObject *lut(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(affine_nearest_doc,
+             "affine_nearest(src, width, height, dst, out_width, out_height, stride, matrix, build=None, /) -> bool\n\n"
+             "Pillow's nearest-neighbour affine transform (Image.transform with AFFINE, NEAREST),\n"
+             "from the pixels of src (width x height) into dst (out_width x out_height), both\n"
+             "stride bytes a pixel (1, or 4: Pillow's memory). matrix: Pillow's six coefficients.\n"
+             "Pixels that map outside src are left as dst holds them (the fill colour). Returns\n"
+             "False, touching nothing, where Pillow would not take its fixed-point path (a scaling\n"
+             "matrix, or corners beyond its range): the caller then asks Pillow.");
+
+static PyObject *affine_nearest(PyObject *self, PyObject *args) {
+    Py_buffer src, dst;
+    Py_ssize_t sw, sh, dw, dh;
+    int stride;
+    double a[6];
+    const char *build_name = NULL;
+    if (!PyArg_ParseTuple(args, "y*nnw*nni(dddddd)|z:affine_nearest", &src, &sw, &sh, &dst, &dw, &dh, &stride, &a[0],
+                          &a[1], &a[2], &a[3], &a[4], &a[5], &build_name))
+        return NULL;
+    PyObject *result = NULL;
+    int build = pick_build(build_name, "affine_nearest");
+    if (build < 0) {
+        /* the exception is set */
+    } else if (stride != 1 && stride != 4) {
+        PyErr_Format(PyExc_ValueError, "affine_nearest: stride %d is neither 1 nor 4", stride);
+    } else if (sw < 0 || sh < 0 || dw < 0 || dh < 0 || src.len != stride * sw * sh || dst.len != stride * dw * dh ||
+               sw > INT32_MAX || sh > INT32_MAX || dw > INT32_MAX || dh > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "affine_nearest: %zd and %zd bytes are not %zdx%zd and %zdx%zd pixels of %d bytes",
+                     src.len, dst.len, sw, sh, dw, dh, stride);
+    } else if ((a[1] == 0 && a[3] == 0) || !(fits_fixed(a, 0, 0) && fits_fixed(a, (int)dw, (int)dh) &&
+                                              fits_fixed(a, 0, (int)dh) && fits_fixed(a, (int)dw, 0))) {
+        result = Py_NewRef(Py_False); /* Pillow's scaling path, or its floating-point one */
+    } else {
+        Fixed f = {fix16(a[0]), fix16(a[1]), fix16(a[2] + a[0] * 0.5 + a[1] * 0.5), fix16(a[3]), fix16(a[4]),
+                   fix16(a[5] + a[3] * 0.5 + a[4] * 0.5)};
+        Py_BEGIN_ALLOW_THREADS
+        if (stride == 4 && build != GENERIC)
+            affine_avx2((const uint8_t *)src.buf, sw, sh, (uint8_t *)dst.buf, dw, dh, &f);
+        else if (stride == 4)
+            affine_generic((const uint8_t *)src.buf, sw, sh, (uint8_t *)dst.buf, dw, dh, &f, 4);
+        else
+            affine_generic((const uint8_t *)src.buf, sw, sh, (uint8_t *)dst.buf, dw, dh, &f, 1);
+        Py_END_ALLOW_THREADS
+        result = Py_NewRef(Py_True);
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    return result;
+}
+
 PyDoc_STRVAR(drop_padding_doc,
              "drop_padding(pixels, width, box=None, /) -> bytearray\n\n"
              "Packed RGB (3 bytes a pixel) from an image of RGB pixels with a padding byte (4 bytes\n"
@@ -669,6 +795,7 @@ static PyMethodDef methods[] = {
     {"saturation", saturation, METH_VARARGS, saturation_doc},
     {"gray", gray, METH_VARARGS, gray_doc},
     {"blend_table", blend_table, METH_VARARGS, blend_table_doc},
+    {"affine_nearest", affine_nearest, METH_VARARGS, affine_nearest_doc},
     {"drop_padding", drop_padding, METH_VARARGS, drop_padding_doc},
     {"memory", memory, METH_VARARGS, memory_doc},
     {NULL, NULL, 0, NULL},

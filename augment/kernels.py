@@ -32,6 +32,7 @@ pipeline's (:meth:`augment.pipeline.Pipeline.apply` with an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,11 @@ import numpy as np
 import PIL.Image
 import torch
 from torchvision import tv_tensors
+from torchvision.transforms._functional_pil import _parse_fill
+from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
+from torchvision.transforms.v2._utils import _get_fill
+from torchvision.transforms.v2.functional._geometry import _check_interpolation
 
 try:
     from augment import _native
@@ -203,6 +208,57 @@ def autocontrast(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Imag
 
 
 # ---------------------------------------------------------------------------
+# Rotation: Pillow's own arithmetic, compiled
+
+
+def _pil_rotation_matrix(size: tuple[int, int], angle: float, center: Any) -> list[float] | None:
+    """The affine matrix ``PIL.Image.Image.rotate(angle, center=center)`` (no expand, no
+    translate) hands to its transform, computed as Pillow computes it, or None where
+    Pillow takes a fast path instead (a copy or a transpose, for multiples of 90°)."""
+    width, height = size
+    angle = angle % 360.0
+    if not center:
+        if angle in (0, 180) or (angle in (90, 270) and width == height):
+            return None
+        center = (width / 2, height / 2)
+    angle = -math.radians(angle)
+    a, b, d, e = (round(math.cos(angle), 15), round(math.sin(angle), 15), round(-math.sin(angle), 15),
+                  round(math.cos(angle), 15))
+    x, y = -center[0] - 0, -center[1] - 0
+    return [a, b, a * x + b * y + 0.0 + center[0], d, e, d * x + e * y + 0.0 + center[1]]
+
+
+def rotation(original: Kernel) -> Kernel:
+    """``RandomRotation`` with nearest-neighbour interpolation and ``expand=False`` (its
+    defaults): Pillow's rotate, which torchvision's PIL kernel calls, with the
+    transform itself computed by the compiled kernel (``_native.affine_nearest``:
+    Pillow's fixed-point arithmetic, 8 pixels at a time), so the bytes are Pillow's.
+    Anything else, and any case Pillow computes another way (multiples of 90°, a
+    matrix beyond its fixed-point range), runs torchvision's PIL kernel itself."""
+    transform = getattr(original, "__self__", None)
+    if _native is None or transform is None:
+        return original
+
+    def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
+        if (img.mode not in ("RGB", "L") or transform.expand
+                or _check_interpolation(transform.interpolation) != InterpolationMode.NEAREST):
+            return original(img, params)
+        matrix = _pil_rotation_matrix(img.size, params["angle"], transform.center)
+        if matrix is None:
+            return original(img, params)
+        fill = _parse_fill(_get_fill(transform._fill, type(img)), img)["fillcolor"]
+        out = PIL.Image.new(img.mode, img.size, fill)
+        src, dst = _pixels(img), _pixels(out)
+        stride = 4 if img.mode == "RGB" else 1
+        if (src is None or dst is None
+                or not _native.affine_nearest(src, img.width, img.height, dst, out.width, out.height, stride, matrix)):
+            return original(img, params)
+        return out
+
+    return kernel
+
+
+# ---------------------------------------------------------------------------
 # Resizing: torchvision's tensor kernel, on a view of the PIL image's memory
 
 
@@ -273,6 +329,7 @@ FAST_TRANSFORMS: dict[str, Callable[[Kernel], Kernel]] = {
     "GaussianNoise": _via_tensor,
     "RandomGrayscale": rgb_to_grayscale,
     "RandomAutocontrast": lambda original: autocontrast,
+    "RandomRotation": rotation,
 }
 """Per op, given the transform's own ``transform(inpt, params)``, the kernel that
 replaces it for PIL inputs."""

@@ -9,9 +9,11 @@ checked against these bounds, so the documentation cannot drift from what is tes
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from pathlib import Path
 
+import numpy as np
 import PIL.Image
 import pytest
 import torch
@@ -240,7 +242,7 @@ def test_kernels_give_the_same_bytes_without_zero_copy_access(photos, monkeypatc
     crop = v2.RandomResizedCrop(57)
     kernels = {name: K.FAST_TRANSFORMS[name](t.transform) for name, t in
                [("ColorJitter", jitter), ("RandomResizedCrop", crop), ("Resize", v2.Resize(41)),
-                ("RandomGrayscale", v2.RandomGrayscale(p=1.0))]}
+                ("RandomGrayscale", v2.RandomGrayscale(p=1.0)), ("RandomRotation", v2.RandomRotation(15))]}
 
     def outputs():
         torch.manual_seed(0)
@@ -253,6 +255,7 @@ def test_kernels_give_the_same_bytes_without_zero_copy_access(photos, monkeypatc
             got.append(kernels["RandomResizedCrop"](img, crop.make_params([img])).tobytes())
             got.append(kernels["Resize"](img, v2.Resize(41).make_params([img])).tobytes())
             got.append(kernels["RandomGrayscale"](img, {"num_input_channels": 3 if img.mode == "RGB" else 1}).tobytes())
+            got.append(kernels["RandomRotation"](img, {"angle": 11.5}).tobytes())
         return got
 
     zero_copy = outputs()
@@ -310,3 +313,53 @@ def test_grayscale_is_exact(channels, photos):
         expected = F.rgb_to_grayscale(_as_tensor(img), num_output_channels=params["num_input_channels"])
         assert got.mode == ("RGB" if params["num_input_channels"] == 3 else "L")
         assert torch.equal(_as_tensor(got), expected), (img.mode, img.size)
+
+
+# ---------------------------------------------------------------------------
+# RandomRotation: Pillow's rotate, with the transform computed by the compiled kernel.
+
+
+def _rotation_cases(n: int):
+    """Random images (RGB and L, 1 to 150 px, some square), angles (uniform, small,
+    multiples of 90°, near 0 and 360), centers (none, inside, outside) and fills."""
+    rng = random.Random(0)
+    pixels = np.random.default_rng(0)
+    for _ in range(n):
+        w, h = rng.randint(1, 150), rng.randint(1, 150)
+        h = w if rng.random() < 0.2 else h
+        mode = rng.choice(["RGB", "RGB", "L"])
+        img = PIL.Image.fromarray(pixels.integers(0, 256, (h, w, 3) if mode == "RGB" else (h, w), dtype=np.uint8))
+        center = rng.choice([None, None, [rng.uniform(-50, w + 50), rng.uniform(-50, h + 50)], [w / 2, h / 2]])
+        fill = rng.choice([0, 255, [1, 2, 3] if mode == "RGB" else 7])
+        angle = rng.choice([rng.uniform(-180, 180), rng.uniform(-15, 15), 0.0, 90.0, -90.0, 180.0, 270.0, 45.0,
+                            1e-9, 359.9999999])
+        yield img, v2.RandomRotation(180, center=center, fill=fill), {"angle": angle}
+
+
+_affine_nearest = K._native.affine_nearest if K._native is not None else None
+
+
+@needs_native
+def test_rotation_is_pillows_rotate_byte_for_byte(monkeypatch):
+    """torchvision's PIL kernel calls Pillow's rotate; the fast kernel computes Pillow's
+    fixed-point transform itself (or hands Pillow the cases it computes another way:
+    multiples of 90°, or a matrix beyond its fixed-point range): the same bytes."""
+    native = K._native
+    compiled = []
+    monkeypatch.setattr(native, "affine_nearest", lambda *a: compiled.append(1) or _affine_nearest(*a))
+    for img, transform, params in _rotation_cases(600):
+        expected = transform.transform(img, params)
+        got = K.FAST_TRANSFORMS["RandomRotation"](transform.transform)(img, params)
+        assert (got.mode, got.size, got.tobytes()) == (expected.mode, expected.size, expected.tobytes()), (
+            img.mode, img.size, transform.center, transform.fill, params)
+    assert len(compiled) > 450, "most cases ran the compiled kernel"
+
+
+@needs_native
+def test_rotation_other_than_nearest_and_in_place_is_pillows_own():
+    img = PIL.Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8))
+    for transform in (v2.RandomRotation(30, interpolation=v2.InterpolationMode.BILINEAR),
+                      v2.RandomRotation(30, expand=True)):
+        params = {"angle": 17.0}
+        got = K.FAST_TRANSFORMS["RandomRotation"](transform.transform)(img, params)
+        assert got.tobytes() == transform.transform(img, params).tobytes()

@@ -158,6 +158,9 @@ def test_kernels_work_in_place_on_writable_buffers_only():
     (lambda: native.hue(bytearray(6), 0.1, None, "neon"), "build neon is not one this CPU runs"),
     (lambda: native.gray(bytes(6), None, "sse9"), "gray: build sse9 is not one this CPU runs"),
     (lambda: native.lut(bytearray(6), bytes(256), 1, "sse9"), "lut: build sse9 is not one this CPU runs"),
+    (lambda: native.affine_nearest(bytes(4), 1, 1, bytearray(4), 1, 1, 3, (1, 0, 0, 0, 1, 0)), "stride 3 is neither"),
+    (lambda: native.affine_nearest(bytes(4), 2, 1, bytearray(4), 1, 1, 4, (1, 0, 0, 0, 1, 0)),
+     "4 and 4 bytes are not 2x1 and 1x1 pixels of 4 bytes"),
     (lambda: native.lut(bytearray(6), bytes(256), 3), "stride 3 is neither 1 nor 4"),
     (lambda: native.blend_table(-0.5, 3.0), "ratio -0.5 is negative"),
     (lambda: native.drop_padding(bytes(12), 2), "12 bytes is not whole rows of 2 4-byte pixels"),
@@ -203,6 +206,47 @@ def test_four_byte_pixels_give_what_packed_ones_give_and_keep_their_padding(buil
     out = np.frombuffer(four, dtype=np.uint8).reshape(1000, 4)
     assert np.array_equal(out[:, :3], np.frombuffer(table, dtype=np.uint8)[rgb])
     assert np.array_equal(out[:, 3], padded[:, 3])
+
+
+@pytest.mark.parametrize("stride", [1, 4])
+def test_affine_nearest_is_the_same_in_every_build_and_leaves_outside_pixels(stride):
+    """Pillow's fixed-point nearest-neighbour affine map: the AVX2 build gathers 8 pixels
+    at a time, the portable one goes pixel by pixel; both leave the pixels that map
+    outside the source as they were (the fill)."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        sw, sh, dw, dh = (int(v) for v in rng.integers(1, 70, 4))
+        src = rng.integers(0, 256, stride * sw * sh, dtype=np.uint8).tobytes()
+        angle, scale = rng.uniform(-np.pi, np.pi), rng.uniform(0.5, 2.0)
+        matrix = (scale * np.cos(angle), scale * np.sin(angle), rng.uniform(-80, 80),
+                  -scale * np.sin(angle), scale * np.cos(angle), rng.uniform(-80, 80))
+        outs = []
+        for build in BUILDS:
+            dst = bytearray([0xA5]) * (stride * dw * dh)
+            assert native.affine_nearest(src, sw, sh, dst, dw, dh, stride, matrix, build) is True
+            outs.append(bytes(dst))
+        assert len(set(outs)) == 1, (sw, sh, dw, dh, matrix)
+        # pixel by pixel, as Pillow's affine_fixed states it
+        fix = lambda v: int(np.floor(v * 65536.0 + 0.5))  # noqa: E731
+        a0, a1, a3, a4 = fix(matrix[0]), fix(matrix[1]), fix(matrix[3]), fix(matrix[4])
+        a2 = fix(matrix[2] + matrix[0] * 0.5 + matrix[1] * 0.5)
+        a5 = fix(matrix[5] + matrix[3] * 0.5 + matrix[4] * 0.5)
+        x, y = np.meshgrid(np.arange(dw), np.arange(dh))
+        xin, yin = (a2 + y * a1 + x * a0) >> 16, (a5 + y * a4 + x * a3) >> 16
+        inside = (xin >= 0) & (xin < sw) & (yin >= 0) & (yin < sh)
+        source = np.frombuffer(src, dtype=np.uint8).reshape(sh, sw, stride)
+        expected = np.full((dh, dw, stride), 0xA5, dtype=np.uint8)
+        expected[inside] = source[yin[inside], xin[inside]]
+        assert outs[0] == expected.tobytes()
+
+
+def test_affine_nearest_leaves_pillows_other_paths_to_pillow():
+    """A scaling matrix, or corners beyond 16.16 fixed point: False, nothing written."""
+    dst = bytearray(4 * 6)
+    for matrix in [(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), (0.5, 0.0, 3.0, 0.0, 2.0, 1.0),
+                   (1.0, 0.1, 40000.0, 0.1, 1.0, 0.0), (0.9, 0.4, 0.0, -0.4, 0.9, -32767.9)]:
+        assert native.affine_nearest(bytes(4 * 6), 3, 2, dst, 3, 2, 4, matrix) is False
+    assert dst == bytearray(4 * 6)
 
 
 def _torch_blend(ratio: float, other: float) -> bytes:
