@@ -24,7 +24,7 @@ demo: $(STAMP)  ## the main job on the local runtime: 2 simulated instances shar
 	$(VENV)/bin/augment run --backend local --mode sharded --instance-count 2 --spec light \
 		--input "$$($(VENV)/bin/augment samples --dir)" --output $(DEMO_OUT)
 
-bench: $(STAMP)  ## throughput of the kit against its peers, in one run (a few minutes)
+bench: $(STAMP)  ## throughput of the kit against its peers, in one run (three rounds each: about a quarter of an hour)
 	$(PY) benchmarks/bench.py --json benchmarks/results/latest.json
 
 lint: $(STAMP)
