@@ -667,6 +667,56 @@ static PyObject *affine_nearest(PyObject *self, PyObject *args) {
     return result;
 }
 
+PyDoc_STRVAR(add_padding_doc,
+             "add_padding(rgb, pixels, /)\n\n"
+             "The reverse of drop_padding: packed RGB (3 bytes a pixel) written into a buffer of\n"
+             "RGB pixels with a padding byte (4 bytes a pixel, Pillow's memory), the padding\n"
+             "byte 255 as Pillow's own RGB unpacker writes it.");
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* 4 pixels per 12 bytes read: a byte shuffle and the padding bytes set */
+__attribute__((target("avx2"))) static Py_ssize_t add_padding_avx2(const uint8_t *src, uint8_t *dst, Py_ssize_t n) {
+    const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+    const __m128i pad = _mm_set1_epi32((int)0xff000000u);
+    Py_ssize_t i = 0;
+    for (; i + 6 <= n; i += 4) /* reads 16 bytes: 4 pixels and the next 4 bytes, inside the buffer */
+        _mm_storeu_si128((__m128i *)(dst + 4 * i),
+                         _mm_or_si128(_mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(src + 3 * i)), spread), pad));
+    return i;
+}
+#endif
+
+static PyObject *add_padding(PyObject *self, PyObject *args) {
+    Py_buffer rgb, pixels;
+    if (!PyArg_ParseTuple(args, "y*w*:add_padding", &rgb, &pixels))
+        return NULL;
+    if (rgb.len % 3 != 0 || pixels.len != rgb.len / 3 * 4) {
+        PyErr_Format(PyExc_ValueError, "add_padding: %zd bytes of RGB do not fill %zd bytes of 4-byte pixels", rgb.len,
+                     pixels.len);
+    } else {
+        const uint8_t *src = (const uint8_t *)rgb.buf;
+        uint8_t *dst = (uint8_t *)pixels.buf;
+        Py_ssize_t n = rgb.len / 3, i = 0;
+        Py_BEGIN_ALLOW_THREADS
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (best_build != GENERIC)
+            i = add_padding_avx2(src, dst, n);
+#endif
+        for (; i < n; i++) {
+            dst[4 * i] = src[3 * i];
+            dst[4 * i + 1] = src[3 * i + 1];
+            dst[4 * i + 2] = src[3 * i + 2];
+            dst[4 * i + 3] = 255;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&rgb);
+    PyBuffer_Release(&pixels);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(drop_padding_doc,
              "drop_padding(pixels, width, box=None, /) -> bytearray\n\n"
              "Packed RGB (3 bytes a pixel) from an image of RGB pixels with a padding byte (4 bytes\n"
@@ -797,6 +847,7 @@ static PyMethodDef methods[] = {
     {"blend_table", blend_table, METH_VARARGS, blend_table_doc},
     {"affine_nearest", affine_nearest, METH_VARARGS, affine_nearest_doc},
     {"drop_padding", drop_padding, METH_VARARGS, drop_padding_doc},
+    {"add_padding", add_padding, METH_VARARGS, add_padding_doc},
     {"memory", memory, METH_VARARGS, memory_doc},
     {NULL, NULL, 0, NULL},
 };

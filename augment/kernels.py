@@ -286,10 +286,16 @@ def _channels_last(img: PIL.Image.Image, box: tuple[int, int, int, int] | None =
 def _from_channels_last(image: torch.Tensor) -> PIL.Image.Image:
     """A uint8 (C, H, W) tensor, C = 1 or 3, as a PIL image (one copy where its memory
     is (H, W, C), as :func:`_channels_last` and :meth:`augment.images.Source.load_box`
-    make it)."""
+    make it: for RGB, straight into the new image's memory where it can be reached)."""
     if image.shape[0] == 1:
         return PIL.Image.fromarray(image[0].contiguous().numpy())
-    return PIL.Image.fromarray(image.permute(1, 2, 0).contiguous().numpy())
+    packed = image.permute(1, 2, 0).contiguous().numpy()
+    out = PIL.Image.new("RGB", (packed.shape[1], packed.shape[0]))
+    memory = _pixels(out)
+    if memory is None:
+        return PIL.Image.fromarray(packed)
+    _native.add_padding(packed, memory)
+    return out
 
 
 def resize_box(transform: Kernel, box: torch.Tensor, params: dict[str, Any]) -> PIL.Image.Image:

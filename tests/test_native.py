@@ -164,6 +164,7 @@ def test_kernels_work_in_place_on_writable_buffers_only():
     (lambda: native.lut(bytearray(6), bytes(256), 3), "stride 3 is neither 1 nor 4"),
     (lambda: native.blend_table(-0.5, 3.0), "ratio -0.5 is negative"),
     (lambda: native.drop_padding(bytes(12), 2), "12 bytes is not whole rows of 2 4-byte pixels"),
+    (lambda: native.add_padding(bytes(6), bytearray(4)), "6 bytes of RGB do not fill 4 bytes of 4-byte pixels"),
     (lambda: native.drop_padding(bytes(16), 2, (0, 0, 3, 1)), r"box \(0, 0, 3, 1\) is not inside the 2x2 image"),
     (lambda: native.drop_padding(bytes(16), 2, (1, 1, 0, 2)), "is not inside the 2x2 image"),
     (lambda: native.hue(bytearray(3), 0.6), "factor 0.6 is not in [-0.5, 0.5]"),
@@ -278,6 +279,26 @@ def test_drop_padding_copies_the_whole_image_or_a_box():
 
 
 @pytest.mark.skipif(not hasattr(PIL.Image.Image, "__arrow_c_array__"), reason="Pillow < 11.2 has no Arrow export")
+def test_add_padding_is_the_reverse_of_drop_padding_at_any_length():
+    """Four pixels per vector step, the rest one by one: every length from 0 to 40
+    pixels, the padding byte 255 as Pillow's RGB unpacker writes it, nothing written
+    beyond the buffer."""
+    rng = np.random.default_rng(6)
+    for n in range(41):
+        rgb = rng.integers(0, 256, 3 * n, dtype=np.uint8).tobytes()
+        whole = bytearray(b"\x5a" * (4 * n + 8))
+        native.add_padding(rgb, memoryview(whole)[4:4 + 4 * n])
+        assert whole[:4] == whole[4 + 4 * n:] == b"\x5a" * 4
+        pixels = bytes(whole[4:4 + 4 * n])
+        assert pixels[3::4] == b"\xff" * n
+        if n:
+            assert bytes(native.drop_padding(pixels, n)) == rgb
+    image = PIL.Image.frombytes("RGB", (7, 3), rgb := rng.integers(0, 256, 63, dtype=np.uint8).tobytes())
+    mine = PIL.Image.new("RGB", (7, 3))
+    native.add_padding(rgb, K._pixels(mine))
+    assert mine.tobytes() == image.tobytes() and bytes(K._pixels(mine)) == bytes(K._pixels(image))
+
+
 def test_memory_is_the_images_own_and_outlives_it():
     img = PIL.Image.new("RGB", (3, 2), (10, 20, 30))
     memory = native.memory(img.__arrow_c_array__()[1], 3 * 2 * 4)
