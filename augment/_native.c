@@ -364,10 +364,13 @@ typedef struct {
     int32_t a0, a1, a2, a3, a4, a5;
 } Fixed;
 
+/* Where an output row or column starts: in range (the corners are), though a product
+ * alone may not be, so it is formed in 64 bits. */
+INLINE int32_t fixed_at(int32_t base, int64_t n, int32_t step) { return (int32_t)(base + n * step); }
+
 INLINE void affine_row_scalar(const uint8_t *src, Py_ssize_t sw, Py_ssize_t sh, uint8_t *out, Py_ssize_t from,
-                              Py_ssize_t dw, int32_t xx, int32_t yy, const Fixed *f, int S) {
-    xx += (int32_t)from * f->a0;
-    yy += (int32_t)from * f->a3;
+                              Py_ssize_t dw, int32_t row_x, int32_t row_y, const Fixed *f, int S) {
+    int32_t xx = fixed_at(row_x, from, f->a0), yy = fixed_at(row_y, from, f->a3);
     for (Py_ssize_t x = from; x < dw; x++, xx += f->a0, yy += f->a3) {
         int32_t xin = xx >> 16, yin = yy >> 16;
         if (xin >= 0 && xin < sw && yin >= 0 && yin < sh)
@@ -378,8 +381,8 @@ INLINE void affine_row_scalar(const uint8_t *src, Py_ssize_t sw, Py_ssize_t sh, 
 INLINE void affine_generic(const uint8_t *src, Py_ssize_t sw, Py_ssize_t sh, uint8_t *dst, Py_ssize_t dw,
                            Py_ssize_t dh, const Fixed *f, int S) {
     for (Py_ssize_t y = 0; y < dh; y++)
-        affine_row_scalar(src, sw, sh, dst + S * dw * y, 0, dw, f->a2 + (int32_t)y * f->a1,
-                          f->a5 + (int32_t)y * f->a4, f, S);
+        affine_row_scalar(src, sw, sh, dst + S * dw * y, 0, dw, fixed_at(f->a2, y, f->a1), fixed_at(f->a5, y, f->a4), f,
+                          S);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -393,12 +396,13 @@ __attribute__((target("avx2,fma"))) static void affine_avx2(const uint8_t *src, 
     const __m256i width = _mm256_set1_epi32((int32_t)sw), height = _mm256_set1_epi32((int32_t)sh),
                   minus1 = _mm256_set1_epi32(-1);
     for (Py_ssize_t y = 0; y < dh; y++) {
-        int32_t row_x = f->a2 + (int32_t)y * f->a1, row_y = f->a5 + (int32_t)y * f->a4;
+        int32_t row_x = fixed_at(f->a2, y, f->a1), row_y = fixed_at(f->a5, y, f->a4);
         int32_t *out = (int32_t *)(dst + 4 * dw * y);
         Py_ssize_t x = 0;
         for (; x + 8 <= dw; x += 8) {
-            __m256i xx = _mm256_add_epi32(_mm256_set1_epi32(row_x + (int32_t)x * f->a0), step_x);
-            __m256i yy = _mm256_add_epi32(_mm256_set1_epi32(row_y + (int32_t)x * f->a3), step_y);
+            /* lane sums wrap modulo 2^32, and the true values are in range: exact */
+            __m256i xx = _mm256_add_epi32(_mm256_set1_epi32(fixed_at(row_x, x, f->a0)), step_x);
+            __m256i yy = _mm256_add_epi32(_mm256_set1_epi32(fixed_at(row_y, x, f->a3)), step_y);
             __m256i xin = _mm256_srai_epi32(xx, 16), yin = _mm256_srai_epi32(yy, 16);
             __m256i inside = _mm256_and_si256(
                 _mm256_and_si256(_mm256_cmpgt_epi32(xin, minus1), _mm256_cmpgt_epi32(width, xin)),
@@ -653,7 +657,7 @@ static PyObject *affine_nearest(PyObject *self, PyObject *args) {
         Fixed f = {fix16(a[0]), fix16(a[1]), fix16(a[2] + a[0] * 0.5 + a[1] * 0.5), fix16(a[3]), fix16(a[4]),
                    fix16(a[5] + a[3] * 0.5 + a[4] * 0.5)};
         Py_BEGIN_ALLOW_THREADS
-        if (stride == 4 && build != GENERIC)
+        if (stride == 4 && build != GENERIC && sw * sh <= INT32_MAX) /* the gather's indices are 32-bit */
             affine_avx2((const uint8_t *)src.buf, sw, sh, (uint8_t *)dst.buf, dw, dh, &f);
         else if (stride == 4)
             affine_generic((const uint8_t *)src.buf, sw, sh, (uint8_t *)dst.buf, dw, dh, &f, 4);

@@ -209,6 +209,28 @@ def test_four_byte_pixels_give_what_packed_ones_give_and_keep_their_padding(buil
     assert np.array_equal(out[:, 3], padded[:, 3])
 
 
+def _check_affine(rng, sw, sh, dw, dh, stride, matrix):
+    src = rng.integers(0, 256, stride * sw * sh, dtype=np.uint8).tobytes()
+    outs = []
+    for build in BUILDS:
+        dst = bytearray([0xA5]) * (stride * dw * dh)
+        assert native.affine_nearest(src, sw, sh, dst, dw, dh, stride, matrix, build) is True
+        outs.append(bytes(dst))
+    assert len(set(outs)) == 1, (sw, sh, dw, dh, matrix)
+    # pixel by pixel, as Pillow's affine_fixed states it, in Python's unbounded integers
+    fix = lambda v: int(np.floor(v * 65536.0 + 0.5))  # noqa: E731
+    a0, a1, a3, a4 = fix(matrix[0]), fix(matrix[1]), fix(matrix[3]), fix(matrix[4])
+    a2 = fix(matrix[2] + matrix[0] * 0.5 + matrix[1] * 0.5)
+    a5 = fix(matrix[5] + matrix[3] * 0.5 + matrix[4] * 0.5)
+    x, y = np.meshgrid(np.arange(dw, dtype=np.int64), np.arange(dh, dtype=np.int64))
+    xin, yin = (a2 + y * a1 + x * a0) >> 16, (a5 + y * a4 + x * a3) >> 16
+    inside = (xin >= 0) & (xin < sw) & (yin >= 0) & (yin < sh)
+    source = np.frombuffer(src, dtype=np.uint8).reshape(sh, sw, stride)
+    expected = np.full((dh, dw, stride), 0xA5, dtype=np.uint8)
+    expected[inside] = source[yin[inside], xin[inside]]
+    assert outs[0] == expected.tobytes(), (sw, sh, dw, dh, matrix)
+
+
 @pytest.mark.parametrize("stride", [1, 4])
 def test_affine_nearest_is_the_same_in_every_build_and_leaves_outside_pixels(stride):
     """Pillow's fixed-point nearest-neighbour affine map: the AVX2 build gathers 8 pixels
@@ -217,28 +239,12 @@ def test_affine_nearest_is_the_same_in_every_build_and_leaves_outside_pixels(str
     rng = np.random.default_rng(5)
     for _ in range(200):
         sw, sh, dw, dh = (int(v) for v in rng.integers(1, 70, 4))
-        src = rng.integers(0, 256, stride * sw * sh, dtype=np.uint8).tobytes()
         angle, scale = rng.uniform(-np.pi, np.pi), rng.uniform(0.5, 2.0)
         matrix = (scale * np.cos(angle), scale * np.sin(angle), rng.uniform(-80, 80),
                   -scale * np.sin(angle), scale * np.cos(angle), rng.uniform(-80, 80))
-        outs = []
-        for build in BUILDS:
-            dst = bytearray([0xA5]) * (stride * dw * dh)
-            assert native.affine_nearest(src, sw, sh, dst, dw, dh, stride, matrix, build) is True
-            outs.append(bytes(dst))
-        assert len(set(outs)) == 1, (sw, sh, dw, dh, matrix)
-        # pixel by pixel, as Pillow's affine_fixed states it
-        fix = lambda v: int(np.floor(v * 65536.0 + 0.5))  # noqa: E731
-        a0, a1, a3, a4 = fix(matrix[0]), fix(matrix[1]), fix(matrix[3]), fix(matrix[4])
-        a2 = fix(matrix[2] + matrix[0] * 0.5 + matrix[1] * 0.5)
-        a5 = fix(matrix[5] + matrix[3] * 0.5 + matrix[4] * 0.5)
-        x, y = np.meshgrid(np.arange(dw), np.arange(dh))
-        xin, yin = (a2 + y * a1 + x * a0) >> 16, (a5 + y * a4 + x * a3) >> 16
-        inside = (xin >= 0) & (xin < sw) & (yin >= 0) & (yin < sh)
-        source = np.frombuffer(src, dtype=np.uint8).reshape(sh, sw, stride)
-        expected = np.full((dh, dw, stride), 0xA5, dtype=np.uint8)
-        expected[inside] = source[yin[inside], xin[inside]]
-        assert outs[0] == expected.tobytes()
+        _check_affine(rng, sw, sh, dw, dh, stride, matrix)
+    # corners inside the fixed-point range, while a row's start alone (y * a1) is not
+    _check_affine(rng, 3, 3, 9, 3, stride, (1.0, -21000.0, 32000.0, 0.5, 1.0, 0.0))
 
 
 def test_affine_nearest_leaves_pillows_other_paths_to_pillow():
