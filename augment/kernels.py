@@ -10,6 +10,8 @@ this module has its own: :func:`color_jitter`, on compiled kernels
 for bit, several times faster; they replace the float HSV round trip that made
 ``ColorJitter`` the slowest op of a typical pipeline. Without them (an install
 without a C compiler), ``ColorJitter`` runs the tensor kernel itself: same bytes.
+:func:`rotation` keeps Pillow's rotate, which torchvision's PIL kernel calls, and
+computes its nearest-neighbour transform in compiled code: Pillow's bytes.
 
 What never changes is what torchvision *draws*: every transform's own ``make_params``
 runs, with the same random numbers in the same order, so crop boxes, angles and
