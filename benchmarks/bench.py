@@ -348,10 +348,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the corpora and outputs go (default: a temporary folder in /dev/shm where "
                              "there is one, so the disk's write-back stalls do not decide the ratios)")
     args = parser.parse_args(argv)
+    for name, values in (("--images", [args.images]), ("--rounds", [args.rounds]), ("--workers", args.workers)):
+        if min(values) < 1:
+            parser.error(f"{name} must be at least 1, got {min(values)}")
     memory = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="augment-bench-", dir=memory))
     try:
-        result = run(args.images, args.workers, args.pipelines, args.contenders, workdir, max(1, args.rounds))
+        result = run(args.images, args.workers, args.pipelines, args.contenders, workdir, args.rounds)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

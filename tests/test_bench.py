@@ -51,3 +51,12 @@ def test_harness_runs_every_contender_and_reports_ratios(tmp_path):
     table = result.stdout.strip().splitlines()
     assert table[0].startswith("| pipeline | workers | contender | images/s | × albumentations")
     assert len(table) == 2 + len(rows)
+
+
+@pytest.mark.parametrize("argv, message", [(["--rounds", "0"], "--rounds must be at least 1, got 0"),
+                                           (["--images", "-3"], "--images must be at least 1, got -3"),
+                                           (["--workers", "1", "0"], "--workers must be at least 1, got 0")])
+def test_bad_arguments_fail_before_any_work_with_the_flag_named(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
