@@ -2,9 +2,10 @@
  * augment._native: compiled pixel kernels for ``kernels: fast``.
  *
  * Each kernel computes exactly what torchvision's uint8 tensor kernel computes: the
- * same float32 operations, in the same order, with the same rounding, so its output
- * equals torchvision's reference bit for bit (tests/test_native.py checks every one of
- * the 2^24 RGB colours). Without this module, augment runs torchvision's kernel
+ * same float32 operations, in the same order, with the same rounding (or, for the
+ * resize, torch's integer arithmetic), so its output equals torchvision's reference bit
+ * for bit (tests/test_native.py checks every one of the 2^24 RGB colours, and the
+ * resize on random images and boxes). Without this module, augment runs torchvision's kernel
  * itself: the same bytes, only slower. So a job's output never depends on whether
  * the extension was built.
  *
@@ -671,6 +672,355 @@ static PyObject *affine_nearest(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* --- Antialiased bilinear resize: torch's uint8 kernel ----------------------------------
+ *
+ * What torch's _upsample_bilinear2d_aa computes for a uint8 image with antialiasing (its
+ * AVX2 kernel and its portable one give the same bytes): separable, the width first,
+ * then the height, each pass rounding to 8 bits. Each axis has Pillow's triangle-filter
+ * weights, computed in double as torch computes them (_compute_indices_min_size_weights_aa
+ * in ATen's UpSampleKernel.cpp), then scaled to int16 at one precision p for the whole
+ * axis (_compute_index_ranges_int16_weights). An output value is
+ * (2^(p-1) + sum of weight * input) >> p, clamped to 0..255: integer arithmetic, exact in
+ * any order, so the vector and the scalar code give the same bytes. */
+
+typedef struct {
+    Py_ssize_t *start; /* the first input index of each output */
+    int *count;        /* its number of taps */
+    int16_t *k;        /* its weights, `taps` per output */
+    int taps, precision;
+} Axis;
+
+static void axis_free(Axis *a) {
+    PyMem_RawFree(a->start);
+    PyMem_RawFree(a->count);
+    PyMem_RawFree(a->k);
+    a->start = NULL, a->count = NULL, a->k = NULL;
+}
+
+/* Returns 0, or -1 out of memory. in, out >= 1. */
+static int axis_init(Axis *a, Py_ssize_t in, Py_ssize_t out) {
+    const double scale = (double)in / (double)out;
+    const double support = scale >= 1.0 ? 1.0 * scale : 1.0; /* bilinear: half its 2 taps, widened */
+    const double invscale = scale >= 1.0 ? 1.0 / scale : 1.0;
+    const int max_taps = (int)ceil(support) * 2 + 1;
+    a->taps = max_taps;
+    a->start = PyMem_RawMalloc(sizeof(Py_ssize_t) * out);
+    a->count = PyMem_RawMalloc(sizeof(int) * out);
+    a->k = PyMem_RawMalloc(sizeof(int16_t) * out * max_taps);
+    double *w = PyMem_RawMalloc(sizeof(double) * out * max_taps);
+    if (a->start == NULL || a->count == NULL || a->k == NULL || w == NULL) {
+        PyMem_RawFree(w);
+        axis_free(a);
+        return -1;
+    }
+    double wt_max = 0.0;
+    for (Py_ssize_t i = 0; i < out; i++) {
+        const double center = scale * ((double)i + 0.5);
+        int64_t xmin = (int64_t)(center - support + 0.5), xmax = (int64_t)(center + support + 0.5);
+        xmin = xmin < 0 ? 0 : xmin;
+        xmax = xmax > in ? in : xmax;
+        int64_t n = xmax - xmin;
+        n = n < 0 ? 0 : n > max_taps ? max_taps : n; /* torch's clamp: rounding can give one more */
+        double *wi = w + i * max_taps, total = 0.0;
+        int64_t j = 0;
+        for (; j < n; j++) {
+            double x = fabs(((double)(j + xmin) - center + 0.5) * invscale);
+            wi[j] = x < 1.0 ? 1.0 - x : 0.0;
+            total += wi[j];
+        }
+        if (total != 0.0)
+            for (j = 0; j < n; j++) {
+                wi[j] /= total;
+                wt_max = wi[j] > wt_max ? wi[j] : wt_max;
+            }
+        for (; j < max_taps; j++)
+            wi[j] = 0.0;
+        a->start[i] = (Py_ssize_t)xmin;
+        a->count[i] = (int)n;
+    }
+    int p = 0;
+    for (; p < 22; p++) /* the most bits that keep the largest weight below 2^15 */
+        if ((int)(0.5 + wt_max * (1 << (p + 1))) >= (1 << 15))
+            break;
+    a->precision = p;
+    for (Py_ssize_t i = 0; i < out * max_taps; i++) {
+        double v = w[i] * (1 << p);
+        a->k[i] = (int16_t)(v < 0 ? (int)(-0.5 + v) : (int)(0.5 + v));
+    }
+    PyMem_RawFree(w);
+    return 0;
+}
+
+INLINE uint8_t clip8(int32_t v, int p) {
+    v >>= p; /* arithmetic shift: floor, as torch's */
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* One row through the width's weights: `S`-byte pixels in (S = 3 or 4), 4-byte pixels
+ * out, the padding byte 255. */
+INLINE void hrow_scalar(const uint8_t *in, uint8_t *out, const Axis *a, Py_ssize_t from, Py_ssize_t ow, int S) {
+    const int32_t half = 1 << (a->precision - 1);
+    for (Py_ssize_t x = from; x < ow; x++) {
+        const uint8_t *p = in + S * a->start[x];
+        const int16_t *k = a->k + x * a->taps;
+        int32_t r = half, g = half, b = half;
+        for (int j = 0; j < a->count[x]; j++) {
+            r += k[j] * p[S * j];
+            g += k[j] * p[S * j + 1];
+            b += k[j] * p[S * j + 2];
+        }
+        out[4 * x] = clip8(r, a->precision);
+        out[4 * x + 1] = clip8(g, a->precision);
+        out[4 * x + 2] = clip8(b, a->precision);
+        out[4 * x + 3] = 255;
+    }
+}
+
+/* One output row through the height's weights, from 4-byte pixels rows `stride` bytes
+ * apart, columns [from, ow). */
+INLINE void vrow_scalar(const uint8_t *in, Py_ssize_t stride, uint8_t *out, const Axis *a, Py_ssize_t y,
+                        Py_ssize_t from, Py_ssize_t ow) {
+    const int32_t half = 1 << (a->precision - 1);
+    const uint8_t *top = in + stride * a->start[y];
+    const int16_t *k = a->k + y * a->taps;
+    for (Py_ssize_t x = from; x < ow; x++) {
+        int32_t r = half, g = half, b = half;
+        for (int j = 0; j < a->count[y]; j++) {
+            const uint8_t *p = top + stride * j + 4 * x;
+            r += k[j] * p[0];
+            g += k[j] * p[1];
+            b += k[j] * p[2];
+        }
+        out[4 * x] = clip8(r, a->precision);
+        out[4 * x + 1] = clip8(g, a->precision);
+        out[4 * x + 2] = clip8(b, a->precision);
+        out[4 * x + 3] = 255;
+    }
+}
+
+/* The width's pass: h rows of w S-byte pixels, `row` bytes apart, into rows of ow 4-byte
+ * pixels. */
+static void hpass_generic(const uint8_t *src, Py_ssize_t row, Py_ssize_t h, int S, uint8_t *dst, const Axis *a,
+                          Py_ssize_t ow) {
+    for (Py_ssize_t y = 0; y < h; y++)
+        hrow_scalar(src + row * y, dst + 4 * ow * y, a, 0, ow, S);
+}
+
+/* The height's pass: rows of ow 4-byte pixels, `row` bytes apart, into oh such rows. */
+static void vpass_generic(const uint8_t *src, Py_ssize_t row, Py_ssize_t ow, uint8_t *dst, const Axis *a,
+                          Py_ssize_t oh) {
+    for (Py_ssize_t y = 0; y < oh; y++)
+        vrow_scalar(src, row, dst + 4 * ow * y, a, y, 0, ow);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* Two rows at a time, one in each 128-bit lane; two taps at a time: a pair of pixels
+ * spread to 16-bit (p0, p1) pairs per channel, multiplied by (k0, k1) and summed in one
+ * madd. A lone last tap pairs its pixel with weight 0. */
+INLINE __m128i pair_mask(int S) {
+    return S == 4 ? _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1)
+                  : _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+}
+
+#define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2")))
+
+INLINE_AVX2 __m256i hpair_avx2(const uint8_t *in0, const uint8_t *in1, Py_ssize_t at, const int16_t *k, int n, int S,
+                          __m256i mask, __m256i acc) {
+    int j = 0;
+    for (; j + 1 < n; j += 2) {
+        int32_t kk;
+        memcpy(&kk, k + j, 4);
+        __m256i px = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(in0 + at + S * j))),
+                                             _mm_loadl_epi64((const __m128i *)(in1 + at + S * j)), 1);
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_shuffle_epi8(px, mask), _mm256_set1_epi32(kk)));
+    }
+    if (j < n) { /* a lone last tap: the pixel after it is read too, and weighs 0 */
+        __m128i p0, p1;
+        if (S == 4) {
+            int32_t v0, v1;
+            memcpy(&v0, in0 + at + 4 * j, 4);
+            memcpy(&v1, in1 + at + 4 * j, 4);
+            p0 = _mm_cvtsi32_si128(v0), p1 = _mm_cvtsi32_si128(v1);
+        } else { /* 8 bytes: inside the buffer, since a row follows in1 (see hpass_avx2) */
+            p0 = _mm_loadl_epi64((const __m128i *)(in0 + at + 3 * j));
+            p1 = _mm_loadl_epi64((const __m128i *)(in1 + at + 3 * j));
+        }
+        __m256i px = _mm256_inserti128_si256(_mm256_castsi128_si256(p0), p1, 1);
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_shuffle_epi8(px, mask), _mm256_set1_epi32((uint16_t)k[j])));
+    }
+    return acc;
+}
+
+/* srai, then the int32 lanes of a, b, c, d (each a pixel of two rows) as clamped bytes:
+ * lane 0 holds the four pixels of the first row, lane 1 those of the second */
+INLINE_AVX2 __m256i hpack_avx2(__m256i a, __m256i b, __m256i c, __m256i d, __m128i shift) {
+    a = _mm256_sra_epi32(a, shift), b = _mm256_sra_epi32(b, shift);
+    c = _mm256_sra_epi32(c, shift), d = _mm256_sra_epi32(d, shift);
+    return _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+}
+
+INLINE_AVX2 void hrows2_avx2(const uint8_t *in0, const uint8_t *in1, uint8_t *out0, uint8_t *out1, const Axis *a,
+                             Py_ssize_t ow, int S) {
+    const __m256i mask = _mm256_broadcastsi128_si256(pair_mask(S));
+    const __m256i half = _mm256_set1_epi32(1 << (a->precision - 1)), pad = _mm256_set1_epi32((int)0xff000000u);
+    const __m128i shift = _mm_cvtsi32_si128(a->precision);
+    const Py_ssize_t *start = a->start;
+    const int *count = a->count;
+    const int16_t *k = a->k;
+    const int taps = a->taps;
+    Py_ssize_t x = 0;
+    for (; x + 4 <= ow; x += 4) { /* four pixels of each row, packed and stored together */
+        __m256i p0 = hpair_avx2(in0, in1, S * start[x], k + x * taps, count[x], S, mask, half);
+        __m256i p1 = hpair_avx2(in0, in1, S * start[x + 1], k + (x + 1) * taps, count[x + 1], S, mask, half);
+        __m256i p2 = hpair_avx2(in0, in1, S * start[x + 2], k + (x + 2) * taps, count[x + 2], S, mask, half);
+        __m256i p3 = hpair_avx2(in0, in1, S * start[x + 3], k + (x + 3) * taps, count[x + 3], S, mask, half);
+        __m256i px = _mm256_or_si256(hpack_avx2(p0, p1, p2, p3, shift), pad);
+        _mm_storeu_si128((__m128i *)(out0 + 4 * x), _mm256_castsi256_si128(px));
+        _mm_storeu_si128((__m128i *)(out1 + 4 * x), _mm256_extracti128_si256(px, 1));
+    }
+    for (; x < ow; x++) {
+        __m256i p = hpair_avx2(in0, in1, S * start[x], k + x * taps, count[x], S, mask, half);
+        p = _mm256_or_si256(hpack_avx2(p, p, p, p, shift), pad);
+        int32_t v0 = _mm256_cvtsi256_si32(p), v1 = _mm_cvtsi128_si32(_mm256_extracti128_si256(p, 1));
+        memcpy(out0 + 4 * x, &v0, 4);
+        memcpy(out1 + 4 * x, &v1, 4);
+    }
+}
+
+/* The width's pass, rows in pairs. With 3-byte pixels a load reads 8 bytes, up to five
+ * past the last pixel it needs: only rows with that many bytes after them in the buffer
+ * (`end` bytes from src) are read so; the rest by the scalar code. */
+__attribute__((target("avx2"))) static void hpass_avx2(const uint8_t *src, Py_ssize_t row, Py_ssize_t h, int S,
+                                                         Py_ssize_t end, uint8_t *dst, const Axis *a, Py_ssize_t ow,
+                                                         Py_ssize_t w) {
+    Py_ssize_t y = 0, safe = h;
+    if (S == 3)
+        safe = end < 3 * w + 5 ? 0 : (end - 3 * w - 5) / row + 1;
+    safe = safe < h ? safe : h;
+    for (; y + 2 <= safe; y += 2) /* S a constant in each: the loads and shuffles are its own */
+        if (S == 4)
+            hrows2_avx2(src + row * y, src + row * (y + 1), dst + 4 * ow * y, dst + 4 * ow * (y + 1), a, ow, 4);
+        else
+            hrows2_avx2(src + row * y, src + row * (y + 1), dst + 4 * ow * y, dst + 4 * ow * (y + 1), a, ow, 3);
+    for (; y < h; y++)
+        hrow_scalar(src + row * y, dst + 4 * ow * y, a, 0, ow, S);
+}
+
+/* The height's pass, 8 pixels (32 bytes) at a time: two rows' bytes interleaved into
+ * 16-bit (row0, row1) pairs, multiplied by (k0, k1) and summed in one madd. */
+__attribute__((target("avx2"))) static void vpass_avx2(const uint8_t *src, Py_ssize_t stride, Py_ssize_t ow,
+                                                         uint8_t *dst, const Axis *a, Py_ssize_t oh) {
+    const __m256i zero = _mm256_setzero_si256(), pad = _mm256_set1_epi32((int)0xff000000u);
+    const __m256i half = _mm256_set1_epi32(1 << (a->precision - 1));
+    const __m128i shift = _mm_cvtsi32_si128(a->precision);
+    for (Py_ssize_t y = 0; y < oh; y++) {
+        const uint8_t *top = src + stride * a->start[y];
+        const int16_t *k = a->k + y * a->taps;
+        const int n = a->count[y];
+        uint8_t *out = dst + 4 * ow * y;
+        Py_ssize_t x = 0;
+        for (; x + 8 <= ow; x += 8) {
+            __m256i s0 = half, s1 = half, s2 = half, s3 = half;
+            for (int j = 0; j < n; j += 2) {
+                const __m256i r0 = _mm256_loadu_si256((const __m256i *)(top + stride * j + 4 * x));
+                const __m256i r1 = j + 1 < n ? _mm256_loadu_si256((const __m256i *)(top + stride * (j + 1) + 4 * x))
+                                             : zero;
+                const __m256i kk = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)k[j] |
+                                                                ((uint32_t)(uint16_t)(j + 1 < n ? k[j + 1] : 0) << 16)));
+                const __m256i lo = _mm256_unpacklo_epi8(r0, r1), hi = _mm256_unpackhi_epi8(r0, r1);
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_unpacklo_epi8(lo, zero), kk));
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_unpackhi_epi8(lo, zero), kk));
+                s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(_mm256_unpacklo_epi8(hi, zero), kk));
+                s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(_mm256_unpackhi_epi8(hi, zero), kk));
+            }
+            s0 = _mm256_sra_epi32(s0, shift);
+            s1 = _mm256_sra_epi32(s1, shift);
+            s2 = _mm256_sra_epi32(s2, shift);
+            s3 = _mm256_sra_epi32(s3, shift);
+            __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(s0, s1), _mm256_packs_epi32(s2, s3));
+            _mm256_storeu_si256((__m256i *)(out + 4 * x), _mm256_or_si256(bytes, pad));
+        }
+        vrow_scalar(src, stride, out, a, y, x, ow);
+    }
+}
+#else
+#define hpass_avx2(src, row, h, S, end, dst, a, ow, w) hpass_generic(src, row, h, S, dst, a, ow)
+#define vpass_avx2 vpass_generic
+#endif
+
+PyDoc_STRVAR(resize_bilinear_doc,
+             "resize_bilinear(src, offset, row, width, height, stride, dst, out_width, out_height, build=None, /)\n\n"
+             "torch's antialiased bilinear resize of a uint8 RGB image (what torchvision's\n"
+             "resize gives a uint8 tensor where torch resizes uint8 natively). The image is\n"
+             "height rows of width pixels in src, the first at byte offset, each row bytes after\n"
+             "the one before, stride bytes a pixel (3: packed RGB; 4: Pillow's memory, whose\n"
+             "padding byte is ignored). dst receives out_width x out_height 4-byte pixels\n"
+             "(Pillow's RGB memory, the padding byte 255).");
+
+static PyObject *resize_bilinear(PyObject *self, PyObject *args) {
+    Py_buffer src, dst;
+    Py_ssize_t offset, row, w, h, ow, oh;
+    int stride;
+    const char *build_name = NULL;
+    if (!PyArg_ParseTuple(args, "y*nnnniw*nn|z:resize_bilinear", &src, &offset, &row, &w, &h, &stride, &dst, &ow, &oh,
+                          &build_name))
+        return NULL;
+    int build = pick_build(build_name, "resize_bilinear");
+    if (build < 0) {
+        /* the exception is set */
+    } else if (stride != 3 && stride != 4) {
+        PyErr_Format(PyExc_ValueError, "resize_bilinear: stride %d is neither 3 nor 4", stride);
+    } else if (w < 1 || h < 1 || ow < 1 || oh < 1 || w > INT32_MAX / 4 || h > INT32_MAX / 4 || ow > INT32_MAX / 4 ||
+               oh > INT32_MAX / 4 || offset < 0 || row < stride * w || offset > src.len ||
+               (src.len - offset - stride * w) / row < h - 1 || src.len - offset < stride * w ||
+               dst.len != 4 * ow * oh) {
+        PyErr_Format(PyExc_ValueError, "resize_bilinear: %zd bytes do not hold %zd rows of %zd %d-byte pixels, %zd "
+                     "bytes apart from byte %zd, or %zd bytes are not %zdx%zd 4-byte pixels", src.len, h, w, stride,
+                     row, offset, dst.len, ow, oh);
+    } else {
+        Axis across = {0}, down = {0};
+        uint8_t *mid = NULL;
+        const int wide = ow != w, tall = oh != h;
+        if ((wide && axis_init(&across, w, ow) < 0) || (tall && axis_init(&down, h, oh) < 0) ||
+            (tall && (wide || stride == 3) && (mid = PyMem_RawMalloc(4 * ow * h)) == NULL)) {
+            PyErr_NoMemory();
+        } else {
+            const uint8_t *in = (const uint8_t *)src.buf + offset;
+            const Py_ssize_t end = src.len - offset;
+            uint8_t *out = (uint8_t *)dst.buf;
+            Py_BEGIN_ALLOW_THREADS
+            uint8_t *first = tall ? mid : out; /* where the width's pass (or a copy) goes, ow pixels a row */
+            if (wide && build != GENERIC)
+                hpass_avx2(in, row, h, stride, end, first, &across, ow, w);
+            else if (wide)
+                hpass_generic(in, row, h, stride, first, &across, ow);
+            else if (first != NULL) /* the width stays: the pixels as they are, 4 bytes each */
+                for (Py_ssize_t y = 0; y < h; y++)
+                    for (Py_ssize_t x = 0; x < w; x++) {
+                        memcpy(first + 4 * (w * y + x), in + row * y + stride * x, 3);
+                        first[4 * (w * y + x) + 3] = 255;
+                    }
+            if (tall) { /* from the width's pass, or straight from src's 4-byte pixels */
+                const uint8_t *rows = first != NULL ? first : in;
+                const Py_ssize_t apart = first != NULL ? 4 * ow : row;
+                if (build != GENERIC)
+                    vpass_avx2(rows, apart, ow, out, &down, oh);
+                else
+                    vpass_generic(rows, apart, ow, out, &down, oh);
+            }
+            Py_END_ALLOW_THREADS
+        }
+        PyMem_RawFree(mid);
+        axis_free(&across);
+        axis_free(&down);
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(add_padding_doc,
              "add_padding(rgb, pixels, /)\n\n"
              "The reverse of drop_padding: packed RGB (3 bytes a pixel) written into a buffer of\n"
@@ -852,6 +1202,7 @@ static PyMethodDef methods[] = {
     {"affine_nearest", affine_nearest, METH_VARARGS, affine_nearest_doc},
     {"drop_padding", drop_padding, METH_VARARGS, drop_padding_doc},
     {"add_padding", add_padding, METH_VARARGS, add_padding_doc},
+    {"resize_bilinear", resize_bilinear, METH_VARARGS, resize_bilinear_doc},
     {"memory", memory, METH_VARARGS, memory_doc},
     {NULL, NULL, 0, NULL},
 };

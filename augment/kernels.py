@@ -21,10 +21,13 @@ only the pixel arithmetic of some ops differs (rounding, Pillow's resampling fil
 as the mean and the maximum absolute difference per channel; the README lists the
 bounds.
 
-``Resize`` and ``RandomResizedCrop`` run torchvision's own tensor kernel on a
-channels-last view of the PIL image's memory, where torch's uint8 antialiased resize
-is vectorised: faster than Pillow's, and exactly torchvision's reference output.
-``GaussianNoise``, which has no PIL kernel, runs its tensor kernel the same way.
+``Resize`` and ``RandomResizedCrop`` give torchvision's tensor kernel's output
+exactly: antialiased bilinear (the default) is torch's uint8 resize repeated in
+compiled code (``_native.resize_bilinear``: the same int16 weights and integer
+rounding), read in place from Pillow's memory and written straight into the new
+image's; anything else runs torchvision's tensor kernel on a channels-last copy of the
+box, the layout where torch's uint8 resize is vectorised. ``GaussianNoise``, which has
+no PIL kernel, runs its tensor kernel the same way.
 ``RandomGrayscale`` (the compiled gray) and ``RandomAutocontrast`` (lookup tables made
 by torch's arithmetic) are exact too, where Pillow's conversions round differently.
 Reduced and partial JPEG decoding, the other parts of the fast path, are the
@@ -46,7 +49,11 @@ from torchvision.transforms._functional_pil import _parse_fill
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 from torchvision.transforms.v2._utils import _get_fill
-from torchvision.transforms.v2.functional._geometry import _check_interpolation
+from torchvision.transforms.v2.functional._geometry import (
+    _check_interpolation,
+    _compute_resized_output_size,
+    _do_native_uint8_resize_on_cpu,
+)
 
 try:
     from augment import _native
@@ -261,7 +268,7 @@ def rotation(original: Kernel) -> Kernel:
 
 
 # ---------------------------------------------------------------------------
-# Resizing: torchvision's tensor kernel, on a view of the PIL image's memory
+# Resizing: torch's uint8 resize compiled, or torchvision's tensor kernel on a copy
 
 
 def _channels_last(img: PIL.Image.Image, box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
@@ -300,24 +307,99 @@ def _from_channels_last(image: torch.Tensor) -> PIL.Image.Image:
     return out
 
 
-def resize_box(transform: Kernel, box: torch.Tensor, params: dict[str, Any]) -> PIL.Image.Image:
-    """``RandomResizedCrop``'s resize of its crop box, already cut out as a channels-last
-    (C, H, W) tensor (:func:`_channels_last`, or
-    :meth:`augment.images.Source.load_box`): torchvision's tensor kernel, through
-    ``transform`` (the op's own, or its ``transform`` method, which sends a tensor to
-    it), with the box at the origin; as a PIL image."""
-    return _from_channels_last(transform(box, {**params, "top": 0, "left": 0}))
+_UINT8_BILINEAR = _do_native_uint8_resize_on_cpu(InterpolationMode.BILINEAR)
+"""Whether torchvision resizes a uint8 tensor bilinearly in uint8 here (torch's integer
+kernel, which :func:`_native.resize_bilinear` repeats), rather than through float32 (on
+x86 CPUs without AVX2)."""
+
+
+def _native_bilinear(op: Any) -> bool:
+    """Whether ``op`` (``Resize`` or ``RandomResizedCrop``) resizes as
+    ``_native.resize_bilinear`` does: antialiased bilinear, in uint8."""
+    return (_native is not None and _UINT8_BILINEAR and getattr(op, "antialias", None) is True
+            and _check_interpolation(op.interpolation) == InterpolationMode.BILINEAR)
+
+
+def _resize_native(pixels: Any, offset: int, row: int, size: tuple[int, int], stride: int,
+                   out_size: tuple[int, int]) -> PIL.Image.Image | None:
+    """``_native.resize_bilinear`` of an RGB image of ``size`` (width, height) in
+    ``pixels`` (``row`` bytes a row from byte ``offset``, ``stride`` bytes a pixel),
+    straight into a new PIL image's memory; None where that memory cannot be had, or
+    for an empty image (torchvision's kernel then says what it says of that)."""
+    if 0 in size or 0 in out_size:
+        return None
+    out = PIL.Image.new("RGB", out_size)
+    memory = _pixels(out)
+    if memory is None:
+        return None
+    _native.resize_bilinear(pixels, offset, row, *size, stride, memory, *out_size)
+    return out
+
+
+def resize_box(op: Any, box: torch.Tensor, params: dict[str, Any]) -> PIL.Image.Image:
+    """``RandomResizedCrop`` ``op``'s resize of its crop box, already cut out as a
+    channels-last (C, H, W) tensor (:func:`_channels_last`, or
+    :meth:`augment.images.Source.load_box`), as a PIL image: torch's uint8 antialiased
+    bilinear resize, compiled (``_native.resize_bilinear``: the same integer arithmetic,
+    so the same bytes), or else torchvision's tensor kernel itself, with the box at the
+    origin."""
+    if box.shape[0] == 3 and _native_bilinear(op):
+        packed = box.permute(1, 2, 0)
+        if packed.is_contiguous():
+            height, width = op.size
+            out = _resize_native(packed.numpy(), 0, 3 * box.shape[2], (box.shape[2], box.shape[1]), 3,
+                                 (width, height))
+            if out is not None:
+                return out
+    return _from_channels_last(op.transform(box, {**params, "top": 0, "left": 0}))
+
+
+def _in_place_resize(img: PIL.Image.Image, box: tuple[int, int, int, int], out_size: tuple[int, int],
+                     ) -> PIL.Image.Image | None:
+    """``_native.resize_bilinear`` of ``box`` (left, top, right, bottom) of an RGB image,
+    read in place from its memory; None where that does not apply."""
+    left, top, right, bottom = box
+    if img.mode != "RGB" or not (0 <= left < right <= img.width and 0 <= top < bottom <= img.height):
+        return None
+    memory = _pixels(img)
+    if memory is None:
+        return None
+    offset = 4 * (top * img.width + left)
+    return _resize_native(memory, offset, 4 * img.width, (right - left, bottom - top), 4, out_size)
 
 
 def _resized_crop(original: Kernel) -> Kernel:
-    """``RandomResizedCrop``: the box is copied out of Pillow's memory (only the box, as
-    packed RGB: the layout torch's vectorised uint8 resize reads), torchvision's tensor
-    kernel resizes, so the result is torchvision's reference output, exactly."""
+    """``RandomResizedCrop``: the box is resized as :func:`resize_box` does, read in place
+    from Pillow's memory where the compiled resize applies, else copied out (only the
+    box, as packed RGB: the layout torch's vectorised uint8 resize reads) for
+    torchvision's tensor kernel; either way torchvision's reference output, exactly."""
+    op = original.__self__
 
     def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
         top, left = params["top"], params["left"]
-        return resize_box(original, _channels_last(img, (left, top, left + params["width"], top + params["height"])),
-                          params)
+        box = (left, top, left + params["width"], top + params["height"])
+        if _native_bilinear(op):
+            height, width = op.size
+            out = _in_place_resize(img, box, (width, height))
+            if out is not None:
+                return out
+        return resize_box(op, _channels_last(img, box), params)
+
+    return kernel
+
+
+def _resize(original: Kernel) -> Kernel:
+    """``Resize``: as :func:`_resized_crop`, of the whole image, to the size torchvision
+    computes from the op's ``size`` and ``max_size``."""
+    op = original.__self__
+
+    def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
+        if _native_bilinear(op):
+            height, width = _compute_resized_output_size((img.height, img.width), op.size, op.max_size)
+            out = _in_place_resize(img, (0, 0, img.width, img.height), (width, height))
+            if out is not None:
+                return out
+        return _from_channels_last(original(_channels_last(img), params))
 
     return kernel
 
@@ -333,7 +415,7 @@ Kernel = Callable[[Any, dict[str, Any]], Any]
 FAST_TRANSFORMS: dict[str, Callable[[Kernel], Kernel]] = {
     "ColorJitter": lambda original: color_jitter if _native is not None else _via_tensor(original),
     "RandomResizedCrop": _resized_crop,
-    "Resize": _via_tensor,
+    "Resize": _resize,
     "GaussianNoise": _via_tensor,
     "RandomGrayscale": rgb_to_grayscale,
     "RandomAutocontrast": lambda original: autocontrast,

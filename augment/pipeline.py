@@ -287,7 +287,7 @@ class Pipeline:
             pixels = source.load_box((left, top, left + width, top + height))
             if pixels is not None:
                 try:  # as the op's fast kernel does with the box it cuts out of a decoded image
-                    return resize_box(t.transform, pixels, params)
+                    return resize_box(t, pixels, params)
                 except Exception as e:
                     raise OpFailed(f"{node.name} failed on a {_describe(pixels)} image: {e}") from e
         image = source.load(reduce)  # ImageError goes to the caller as is

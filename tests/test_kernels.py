@@ -363,3 +363,64 @@ def test_rotation_other_than_nearest_and_in_place_is_pillows_own():
         params = {"angle": 17.0}
         got = K.FAST_TRANSFORMS["RandomRotation"](transform.transform)(img, params)
         assert got.tobytes() == transform.transform(img, params).tobytes()
+
+
+# ---------------------------------------------------------------------------
+# Resizing: torch's uint8 antialiased bilinear resize, compiled, where torchvision runs it
+
+
+_resize_bilinear = K._native.resize_bilinear if K._native is not None else None
+
+
+def _resize_cases(photos):
+    """(image, transform, params) of RandomResizedCrop and Resize, bilinear and bicubic."""
+    torch.manual_seed(0)
+    for img in _odd_images(photos):
+        for transform in (v2.RandomResizedCrop(57), v2.RandomResizedCrop((31, 90), scale=(0.01, 1.0)),
+                          v2.RandomResizedCrop(64, interpolation=v2.InterpolationMode.BICUBIC),
+                          v2.Resize(41), v2.Resize([300, 17]), v2.Resize(None, max_size=50),
+                          v2.Resize(41, antialias=False)):
+            yield img, transform, transform.make_params([img])
+
+
+@needs_native
+def test_resizes_run_the_compiled_kernel_where_torchvision_resizes_in_uint8(photos, monkeypatch):
+    """RandomResizedCrop and Resize, bilinear with antialiasing, on RGB: the compiled
+    resize, torchvision's tensor kernel's bytes; bicubic, no antialiasing and grayscale
+    images: torchvision's kernel itself. On a CPU where torchvision resizes through
+    float32 instead (x86 without AVX2), the compiled resize is not used at all."""
+    compiled = []
+    monkeypatch.setattr(K._native, "resize_bilinear", lambda *a: compiled.append(1) or _resize_bilinear(*a))
+
+    def check(expect_compiled: bool) -> None:
+        for img, transform, params in _resize_cases(photos):
+            compiled.clear()
+            try:
+                expected = transform.transform(K.to_tensor(img), params)
+            except RuntimeError:  # an output of no pixels (a 1-pixel row to max_size 50): refused alike
+                with pytest.raises(RuntimeError):
+                    K.FAST_TRANSFORMS[type(transform).__name__](transform.transform)(img, params)
+                continue
+            got = K.FAST_TRANSFORMS[type(transform).__name__](transform.transform)(img, params)
+            assert torch.equal(_as_tensor(got), expected.as_subclass(torch.Tensor)), (transform, img.size, img.mode)
+            uses = (expect_compiled and img.mode == "RGB" and transform.antialias
+                    and v2.InterpolationMode(transform.interpolation) == v2.InterpolationMode.BILINEAR)
+            assert bool(compiled) == uses, (transform, img.mode)
+
+    assert K._UINT8_BILINEAR, "this CPU resizes uint8 natively (AVX2): the compiled path is what runs here"
+    check(expect_compiled=True)
+    monkeypatch.setattr(K, "_UINT8_BILINEAR", False)
+    check(expect_compiled=False)
+
+
+@needs_native
+def test_the_crop_box_of_a_partly_decoded_jpeg_is_resized_compiled(monkeypatch):
+    """The job's path: a JPEG's crop box decoded alone, then the compiled resize: the bytes
+    of torchvision's RandomResizedCrop on the whole decoded image."""
+    compiled = []
+    monkeypatch.setattr(K._native, "resize_bilinear", lambda *a: compiled.append(1) or _resize_bilinear(*a))
+    ops = {"version": 1, "ops": [{"RandomResizedCrop": {"size": 224}}]}
+    fast, reference = Pipeline({**ops, "kernels": "fast"}), Pipeline({**ops, "kernels": "torchvision"})
+    for photo, _, (got, rec), (expected, expected_rec) in through_the_job_path(fast, reference, 2, 5):
+        assert rec == expected_rec and got.tobytes() == expected.tobytes(), photo
+    assert compiled, "the compiled resize ran"

@@ -167,6 +167,13 @@ def test_kernels_work_in_place_on_writable_buffers_only():
     (lambda: native.add_padding(bytes(6), bytearray(4)), "6 bytes of RGB do not fill 4 bytes of 4-byte pixels"),
     (lambda: native.drop_padding(bytes(16), 2, (0, 0, 3, 1)), r"box \(0, 0, 3, 1\) is not inside the 2x2 image"),
     (lambda: native.drop_padding(bytes(16), 2, (1, 1, 0, 2)), "is not inside the 2x2 image"),
+    (lambda: native.resize_bilinear(bytes(12), 0, 6, 0, 2, 3, bytearray(4), 1, 1), "do not hold 2 rows of 0 3-byte"),
+    (lambda: native.resize_bilinear(bytes(12), 0, 6, 2, 2, 2, bytearray(4), 1, 1), "stride 2 is neither 3 nor 4"),
+    (lambda: native.resize_bilinear(bytes(12), 0, 5, 2, 2, 3, bytearray(4), 1, 1), "12 bytes do not hold 2 rows"),
+    (lambda: native.resize_bilinear(bytes(12), 1, 6, 2, 2, 3, bytearray(4), 1, 1), "12 bytes do not hold 2 rows"),
+    (lambda: native.resize_bilinear(bytes(12), 0, 6, 2, 2, 3, bytearray(5), 1, 1), "5 bytes are not 1x1 4-byte"),
+    (lambda: native.resize_bilinear(bytes(12), 0, 6, 2, 2, 3, bytearray(0), 0, 1), "0 bytes are not 0x1 4-byte"),
+    (lambda: native.resize_bilinear(bytes(12), 0, 6, 2, 2, 3, bytearray(4), 1, 1, "sse9"), "build sse9 is not"),
     (lambda: native.hue(bytearray(3), 0.6), "factor 0.6 is not in [-0.5, 0.5]"),
     (lambda: native.saturation(bytearray(3), -1.0), "factor -1.0 is negative"),
     (lambda: native.lut(bytearray(3), bytes(255)), "the table has 255 bytes, not 256"),
@@ -320,3 +327,81 @@ def test_memory_is_the_images_own_and_outlives_it():
         native.memory(gray.__arrow_c_array__()[1], 21)
     with pytest.raises(ValueError):  # the wrong capsule
         native.memory(gray.__arrow_c_array__()[0], 20)
+
+
+def _resize_reference(pixels: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """torchvision's resize of a uint8 (H, W, 3) image, antialiased bilinear, as (H, W, 3)."""
+    t = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
+    return F.resize(t, [out_h, out_w], antialias=True).permute(1, 2, 0).numpy()
+
+
+def _resize(src: bytes, offset: int, row: int, w: int, h: int, stride: int, out_w: int, out_h: int,
+            build: str) -> np.ndarray:
+    dst = bytearray(b"\x5a" * (4 * out_w * out_h))
+    native.resize_bilinear(src, offset, row, w, h, stride, dst, out_w, out_h, build)
+    out = np.frombuffer(bytes(dst), dtype=np.uint8).reshape(out_h, out_w, 4)
+    assert (out[..., 3] == 255).all(), "the padding byte is Pillow's 255"
+    return out[..., :3]
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_resize_bilinear_is_torchvisions_uint8_resize(build):
+    """Byte for byte torchvision's antialiased bilinear resize of uint8 images (torch's
+    integer kernel): down and up, one axis or both or neither, of a whole image or a box
+    of a bigger one, from packed RGB or from 4-byte pixels whose padding byte is noise;
+    flat, random and black-and-white pixels (which reach the clamp at 0 and 255)."""
+    rng = np.random.default_rng(11)
+    for case in range(400):
+        big_h, big_w = (int(v) for v in rng.integers(1, 300, 2))
+        top, left = int(rng.integers(0, big_h)), int(rng.integers(0, big_w))
+        h, w = int(rng.integers(1, big_h - top + 1)), int(rng.integers(1, big_w - left + 1))
+        other_h, other_w = int(rng.integers(1, 250)), int(rng.integers(1, 250))
+        out_h, out_w = [(other_h, other_w), (224, 224), (h, other_w), (other_h, w), (h, w)][case % 5]
+        kind = case % 3
+        image = (rng.integers(0, 256, (big_h, big_w, 3), dtype=np.uint8) if kind == 0 else
+                 np.full((big_h, big_w, 3), rng.integers(0, 256), dtype=np.uint8) if kind == 1 else
+                 np.where(rng.random((big_h, big_w, 3)) < 0.5, 0, 255).astype(np.uint8))
+        expected = _resize_reference(image[top:top + h, left:left + w], out_h, out_w)
+        noise = rng.integers(0, 256, (big_h, big_w, 1), dtype=np.uint8)
+        for stride, pixels in ((3, image), (4, np.concatenate([image, noise], axis=2))):
+            whole = _resize(pixels.tobytes(), stride * (top * big_w + left), stride * big_w, w, h, stride, out_w, out_h,
+                            build)
+            box = np.ascontiguousarray(pixels[top:top + h, left:left + w]).tobytes()
+            alone = _resize(box, 0, stride * w, w, h, stride, out_w, out_h, build)
+            assert np.array_equal(whole, expected), (case, stride, h, w, out_h, out_w)
+            assert np.array_equal(alone, expected), (case, stride, h, w, out_h, out_w)
+
+
+_GUARDED = """
+import ctypes, mmap, sys
+import numpy as np
+from augment import _native
+PAGE = mmap.PAGESIZE
+area = mmap.mmap(-1, 2 * PAGE)
+base = ctypes.addressof(ctypes.c_char.from_buffer(area))
+assert ctypes.CDLL(None).mprotect(ctypes.c_void_p(base + PAGE), PAGE, 0) == 0  # the next page: no access
+rng = np.random.default_rng(12)
+for build in _native.BUILDS:
+    for stride in (3, 4):
+        for w in range(1, 12):
+            for h in range(1, 5):
+                n = stride * w * h
+                area[PAGE - n:PAGE] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+                src = memoryview(area)[PAGE - n:PAGE]  # the image's last byte is the page's
+                for out_w, out_h in ((1, 1), (w, 7), (9, h), (2 * w + 1, 3), (max(1, w // 2), max(1, h // 2))):
+                    _native.resize_bilinear(src, 0, stride * w, w, h, stride, bytearray(4 * out_w * out_h), out_w,
+                                            out_h, build)
+                del src
+print("read nothing past the buffer")
+"""
+
+
+def test_resize_bilinear_reads_nothing_past_its_buffer():
+    """The vector code reads 8 bytes at a time, past the pixels it needs: never past the
+    buffer. Each image ends where a page that cannot be read begins; a read beyond it
+    would kill the process."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _GUARDED], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "read nothing past the buffer" in done.stdout, done.stderr[-2000:]
