@@ -240,6 +240,37 @@ def test_worker_start_method_does_not_change_outputs(small_samples, tmp_path):
     assert tree_bytes(tmp_path / "fs") == tree_bytes(tmp_path / "fk")
 
 
+def test_a_bug_in_a_worker_is_raised_in_the_caller_and_no_worker_is_left(small_samples, tmp_path, monkeypatch):
+    """An exception that is not a bad input (those become records) comes back to the
+    caller as it was raised; the pool's workers are gone when run_job returns."""
+    import multiprocessing
+
+    from augment import engine
+
+    process = engine._Worker.process
+
+    def broken(self, rel, copies):
+        if rel == sorted(p.name for p in small_samples.iterdir())[-1]:
+            raise ZeroDivisionError(f"a bug, on {rel}")
+        return process(self, rel, copies)
+
+    monkeypatch.setattr(engine._Worker, "process", broken)  # forked workers inherit it
+    with pytest.raises(ZeroDivisionError, match="a bug, on"):
+        run_job(MIXED_SPEC, small_samples, tmp_path / "o", workers=2, progress="off", start_method="fork")
+    assert not multiprocessing.active_children()
+
+
+def test_no_pool_is_started_for_a_finished_job(small_samples, tmp_path, monkeypatch):
+    import multiprocessing
+
+    run_job(MIXED_SPEC, small_samples, tmp_path / "o", workers=2, progress="off", start_method="fork")
+    started = []
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", lambda self: started.append(self))
+    summary = run_job(MIXED_SPEC, small_samples, tmp_path / "o", workers=2, progress="off", start_method="fork",
+                      resume=True)
+    assert summary.processed_inputs == 0 and not started
+
+
 @pytest.mark.parametrize("tasks, workers", [(1, 1), (7, 2), (42, 2), (1000, 2), (100_000, 8)])
 def test_pool_tasks_shrink_from_the_largest_to_single_inputs(tasks, workers):
     """Guided scheduling: large tasks while much is left, single inputs at the end, every

@@ -105,6 +105,40 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(corpus, reference, tmp_
     _check_complete(out, reference)
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the workers through Linux's /proc")
+def test_a_worker_killed_mid_job_fails_it_cleanly_then_resume_finishes(corpus, reference, tmp_path):
+    """What the kernel's OOM killer does to one worker: the job ends failed, saying so,
+    with everything recorded intact; the other worker is stopped, not left running; a
+    resume finishes the job to the uninterrupted run's bytes."""
+    ml = tmp_path / "opt" / "ml"
+    ml.mkdir(parents=True)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SLOW_SPEC)
+    out = tmp_path / "out"
+    proc = _start(spec, corpus, out, env={contract.ROOT_ENV: str(ml)})
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    _wait_for_records(manifest, 10, proc)
+    workers = _children(proc.pid)
+    assert len(workers) == 2, workers
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in stderr, stderr
+    assert "a worker process died" in (ml / "output" / "message").read_text()
+    summary = json.loads((out / "_augment" / "summary-local.json").read_text())
+    assert summary["status"] == "failed" and "--resume" in summary["message"]
+    for pid in workers:  # none left behind
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    records = read_manifest(manifest)
+    assert 10 <= len(records) < 84 and all((out / r["output"]).is_file() for r in records)
+    run_job(spec, corpus, out, workers=2, progress="off", resume=True)
+    _check_complete(out, reference)
+
+
 @pytest.mark.slow
 def test_sigterm_stops_gracefully_with_a_message_then_resume_finishes(corpus, reference, tmp_path):
     ml = tmp_path / "opt" / "ml"
