@@ -118,20 +118,64 @@ static PyObject *load(PyObject *self, PyObject *args) {
     return PyBool_FromLong(loaded);
 }
 
+/* Pixels decoded here: malloc'd memory, writable, shared through the buffer protocol
+ * (no copy into a bytearray), freed with the object. */
+typedef struct {
+    PyObject_HEAD
+    unsigned char *data;
+    Py_ssize_t len;
+} Pixels;
+
+static int pixels_getbuffer(PyObject *obj, Py_buffer *view, int flags) {
+    Pixels *p = (Pixels *)obj;
+    return PyBuffer_FillInfo(view, obj, p->data, p->len, 0, flags);
+}
+
+static void pixels_dealloc(PyObject *obj) {
+    free(((Pixels *)obj)->data);
+    Py_TYPE(obj)->tp_free(obj);
+}
+
+static Py_ssize_t pixels_length(PyObject *obj) { return ((Pixels *)obj)->len; }
+
+static PyBufferProcs pixels_as_buffer = {pixels_getbuffer, NULL};
+static PySequenceMethods pixels_as_sequence = {.sq_length = pixels_length};
+
+static PyTypeObject PixelsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "augment._jpeg.Pixels",
+    .tp_basicsize = sizeof(Pixels),
+    .tp_dealloc = pixels_dealloc,
+    .tp_as_buffer = &pixels_as_buffer,
+    .tp_as_sequence = &pixels_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Decoded pixels (a writable buffer; len() is its size in bytes).",
+};
+
+/* Where decode_into puts the box: `rows` rows of `row` bytes, the box's columns from
+ * byte `offset` of each row, `length` bytes of them. */
+struct box_rows {
+    unsigned char *data;
+    size_t row, offset, length;
+};
+
 /*
- * Decode rows [top, bottom) and columns [left, right) of the JPEG in data into out
- * (packed, channels bytes a pixel, row after row). Returns 1, or 0 where the caller
- * should decode with Pillow instead. Runs without the GIL.
+ * Decode rows [top, bottom) and columns [left, right) of the JPEG in data into newly
+ * allocated memory (out->data, for the caller to free): each row as libjpeg gives it
+ * (the columns of the box and a margin around them), or, if packed, only the box's
+ * bytes, row after row. Returns 1, or 0 where the caller should decode with Pillow
+ * instead. Runs without the GIL.
  */
 static int decode_into(const unsigned char *data, size_t size, JDIMENSION left, JDIMENSION top, JDIMENSION right,
-                       JDIMENSION bottom, JDIMENSION width, JDIMENSION height, int channels, unsigned char *out) {
+                       JDIMENSION bottom, JDIMENSION width, JDIMENSION height, int channels, int packed,
+                       struct box_rows *out) {
     struct jpeg_decompress_struct cinfo;
     struct errors err;
-    unsigned char *volatile row = NULL;
+    unsigned char *volatile rows = NULL, *volatile spare = NULL;
     init_errors(&err);
     cinfo.err = &err.pub;
     if (setjmp(err.jump)) {
-        free(row);
+        free(rows);
+        free(spare);
         api.destroy(&cinfo);
         return 0;
     }
@@ -163,57 +207,70 @@ static int decode_into(const unsigned char *data, size_t size, JDIMENSION left, 
         api.crop(&cinfo, &x0, &span); /* x0 moves left to an iMCU boundary */
     if (x0 > left || x0 + cinfo.output_width < right)
         goto refuse;
-    row = malloc((size_t)cinfo.output_width * channels);
-    if (row == NULL)
+    const size_t row = (size_t)cinfo.output_width * channels, offset = (size_t)(left - x0) * channels;
+    const size_t length = (size_t)(right - left) * channels, n = bottom - top;
+    /* the rows as libjpeg writes them, straight into the result; the margin above the box
+     * goes into its first row, written over after */
+    rows = malloc(row * n);
+    if (rows == NULL)
         goto refuse;
     if (y0 > 0 && api.skip(&cinfo, y0) != y0)
         goto refuse;
-    size_t offset = (size_t)(left - x0) * channels, length = (size_t)(right - left) * channels;
     while (cinfo.output_scanline < bottom) {
         JDIMENSION y = cinfo.output_scanline;
-        JSAMPROW rows[1] = {row};
-        if (api.read(&cinfo, rows, 1) != 1)
+        JSAMPROW at[1] = {rows + (y >= top ? (size_t)(y - top) * row : 0)};
+        if (api.read(&cinfo, at, 1) != 1)
             goto refuse;
-        if (y >= top)
-            memcpy(out + (size_t)(y - top) * length, row + offset, length);
     }
     /* The rest of the file, so that a truncated or corrupt tail warns: skipped rows are
      * entropy-decoded, except that a skip to the very end only marks the end as
-     * reached; so skip to the last row, and read that. */
+     * reached; so skip to the last row, and read that (into a spare row). */
+    if (cinfo.output_scanline < height && (spare = malloc(row)) == NULL)
+        goto refuse;
     if (cinfo.output_scanline + 1 < height)
         api.skip(&cinfo, height - 1 - cinfo.output_scanline);
     if (cinfo.output_scanline < height) {
-        JSAMPROW rows[1] = {row};
-        if (api.read(&cinfo, rows, 1) != 1)
+        JSAMPROW last[1] = {spare};
+        if (api.read(&cinfo, last, 1) != 1)
             goto refuse;
     }
     if (!api.finish(&cinfo) || err.warned)
         goto refuse;
-    free(row);
+    free(spare);
     api.destroy(&cinfo);
+    if (packed) { /* row i moves from i * row + offset to i * length: never over a row not yet moved */
+        for (size_t i = 0; i < n; i++)
+            memmove(rows + i * length, rows + i * row + offset, length);
+        out->row = length, out->offset = 0;
+    } else {
+        out->row = row, out->offset = offset;
+    }
+    out->data = rows, out->length = length;
     return 1;
 
 refuse:
-    free(row);
+    free(rows);
+    free(spare);
     api.destroy(&cinfo);
     return 0;
 }
 
 PyDoc_STRVAR(decode_box_doc,
-"decode_box(data, size, channels, box) -> bytearray | None\n\n"
+"decode_box(data, size, channels, box, packed=True) -> Pixels | (Pixels, offset, row) | None\n\n"
 "The pixels of box = (left, top, right, bottom) of the JPEG in data, whose header says\n"
-"size = (width, height) and channels = 3 (RGB) or 1 (L): packed, channels bytes a pixel,\n"
-"row after row; the same bytes as Pillow's full decode cropped to the box. None where\n"
-"the caller should let Pillow decode instead: load() has not bound a library, the\n"
-"file is not what the header promised, or libjpeg warned or failed (a truncated or\n"
-"corrupt file).");
+"size = (width, height) and channels = 3 (RGB) or 1 (L); the same bytes as Pillow's full\n"
+"decode cropped to the box. packed: channels bytes a pixel, row after row. Not packed:\n"
+"the rows as libjpeg decodes them (wider than the box), row bytes apart, the box's\n"
+"first pixel offset bytes into each; no copy is made. None where the caller should let\n"
+"Pillow decode instead: load() has not bound a library, the file is not what the header\n"
+"promised, or libjpeg warned or failed (a truncated or corrupt file).");
 
 static PyObject *decode_box(PyObject *self, PyObject *args) {
     Py_buffer data;
     unsigned int width, height, left, top, right, bottom;
-    int channels;
-    if (!PyArg_ParseTuple(args, "y*(II)i(IIII):decode_box", &data, &width, &height, &channels, &left, &top, &right,
-                          &bottom))
+    int channels, packed = 1;
+    if (!PyArg_ParseTuple(args, "y*(II)i(IIII)|p:decode_box", &data, &width, &height, &channels, &left, &top, &right,
+                          &bottom, &packed))
         return NULL;
     if ((channels != 1 && channels != 3) || left >= right || top >= bottom || right > width || bottom > height) {
         PyBuffer_Release(&data);
@@ -224,22 +281,26 @@ static PyObject *decode_box(PyObject *self, PyObject *args) {
         PyBuffer_Release(&data);
         Py_RETURN_NONE;
     }
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(right - left) * (bottom - top) * channels);
-    if (out == NULL) {
+    Pixels *pixels = PyObject_New(Pixels, &PixelsType);
+    if (pixels == NULL) {
         PyBuffer_Release(&data);
         return NULL;
     }
+    struct box_rows out = {NULL, 0, 0, 0};
     int ok;
     Py_BEGIN_ALLOW_THREADS
-    ok = decode_into(data.buf, (size_t)data.len, left, top, right, bottom, width, height, channels,
-                     (unsigned char *)PyByteArray_AS_STRING(out));
+    ok = decode_into(data.buf, (size_t)data.len, left, top, right, bottom, width, height, channels, packed, &out);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
+    pixels->data = out.data; /* NULL where refused: freeing it is a no-op */
+    pixels->len = ok ? (Py_ssize_t)(out.row * (bottom - top)) : 0;
     if (!ok) {
-        Py_DECREF(out);
+        Py_DECREF(pixels);
         Py_RETURN_NONE;
     }
-    return out;
+    if (packed)
+        return (PyObject *)pixels;
+    return Py_BuildValue("Nnn", (PyObject *)pixels, (Py_ssize_t)out.offset, (Py_ssize_t)out.row);
 }
 
 static PyMethodDef methods[] = {
@@ -253,4 +314,8 @@ static struct PyModuleDef module = {
     "Decode only a box of a JPEG, with Pillow's own libjpeg (see augment/_jpeg.c).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__jpeg(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__jpeg(void) {
+    if (PyType_Ready(&PixelsType) < 0)
+        return NULL;
+    return PyModule_Create(&module);
+}

@@ -37,6 +37,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import PIL.ExifTags
@@ -260,7 +261,7 @@ class Source:
         Returns:
             A uint8 (C, H, W) tensor, C = 3 or 1, whose memory is (H, W, C).
         """
-        if not (self._partial and self.can_reduce and not self._decoded and self.mode in ("RGB", "L")):
+        if not self._box_applies():
             return None
         self._partial = False  # once: a second use of this source decodes it whole
         channels = 3 if self.mode == "RGB" else 1
@@ -273,6 +274,48 @@ class Source:
         if self._orientation != 1:
             array = _upright(array, self._orientation).copy()  # copy(): positive strides, for torch
         return torch.from_numpy(array).permute(2, 0, 1)
+
+    def load_box_rows(self, box: tuple[int, int, int, int]) -> BoxRows | None:
+        """:meth:`load_box` without its last copy: the rows as libjpeg decoded them,
+        for a reader that takes a row stride (the compiled resize). It applies where
+        :meth:`load_box` does, to an upright RGB JPEG; None elsewhere, before anything
+        is decoded (then :meth:`load_box` may still apply), and where libjpeg warned or
+        failed (then decode with :meth:`load`)."""
+        if not (self._box_applies() and self.mode == "RGB" and self._orientation == 1):
+            return None
+        self._partial = False  # once, as load_box
+        decoded = _jpeg.decode_box(self.data, self._stored_size, 3, box, False)
+        if decoded is None:
+            return None
+        pixels, offset, row = decoded
+        left, top, right, bottom = box
+        return BoxRows(pixels, offset, row, right - left, bottom - top)
+
+    def _box_applies(self) -> bool:
+        return bool(self._partial and self.can_reduce and not self._decoded and self.mode in ("RGB", "L"))
+
+
+class BoxRows(NamedTuple):
+    """A box of RGB pixels in rows wider than the box (:meth:`Source.load_box_rows`):
+    ``height`` rows ``row`` bytes apart in ``pixels``, each with the box's ``width``
+    pixels (3 bytes each) from byte ``offset``."""
+
+    pixels: Any
+    offset: int
+    row: int
+    width: int
+    height: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W), as a tensor's."""
+        return 3, self.height, self.width
+
+    def packed(self) -> torch.Tensor:
+        """The box as a uint8 (3, H, W) tensor whose memory is (H, W, 3) (a copy)."""
+        rows = np.frombuffer(self.pixels, dtype=np.uint8).reshape(self.height, self.row)
+        box = rows[:, self.offset:self.offset + 3 * self.width].reshape(self.height, self.width, 3)
+        return torch.from_numpy(np.ascontiguousarray(box)).permute(2, 0, 1)
 
 
 class _decoding:

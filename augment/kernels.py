@@ -55,6 +55,8 @@ from torchvision.transforms.v2.functional._geometry import (
     _do_native_uint8_resize_on_cpu,
 )
 
+from augment.images import BoxRows
+
 try:
     from augment import _native
 except ImportError:  # built without a C compiler: torchvision's own kernels, same bytes
@@ -313,7 +315,7 @@ kernel, which :func:`_native.resize_bilinear` repeats), rather than through floa
 x86 CPUs without AVX2)."""
 
 
-def _native_bilinear(op: Any) -> bool:
+def native_bilinear(op: Any) -> bool:
     """Whether ``op`` (``Resize`` or ``RandomResizedCrop``) resizes as
     ``_native.resize_bilinear`` does: antialiased bilinear, in uint8."""
     return (_native is not None and _UINT8_BILINEAR and getattr(op, "antialias", None) is True
@@ -343,7 +345,7 @@ def resize_box(op: Any, box: torch.Tensor, params: dict[str, Any]) -> PIL.Image.
     bilinear resize, compiled (``_native.resize_bilinear``: the same integer arithmetic,
     so the same bytes), or else torchvision's tensor kernel itself, with the box at the
     origin."""
-    if box.shape[0] == 3 and _native_bilinear(op):
+    if box.shape[0] == 3 and native_bilinear(op):
         packed = box.permute(1, 2, 0)
         if packed.is_contiguous():
             height, width = op.size
@@ -352,6 +354,17 @@ def resize_box(op: Any, box: torch.Tensor, params: dict[str, Any]) -> PIL.Image.
             if out is not None:
                 return out
     return _from_channels_last(op.transform(box, {**params, "top": 0, "left": 0}))
+
+
+def resize_rows(op: Any, rows: BoxRows, params: dict[str, Any]) -> PIL.Image.Image:
+    """:func:`resize_box` of a box given as rows wider than it
+    (:meth:`augment.images.Source.load_box_rows`): the compiled resize reads them in
+    place; torchvision's kernel gets them packed."""
+    out = None
+    if native_bilinear(op):
+        height, width = op.size
+        out = _resize_native(rows.pixels, rows.offset, rows.row, (rows.width, rows.height), 3, (width, height))
+    return out if out is not None else resize_box(op, rows.packed(), params)
 
 
 def _in_place_resize(img: PIL.Image.Image, box: tuple[int, int, int, int], out_size: tuple[int, int],
@@ -378,7 +391,7 @@ def _resized_crop(original: Kernel) -> Kernel:
     def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
         top, left = params["top"], params["left"]
         box = (left, top, left + params["width"], top + params["height"])
-        if _native_bilinear(op):
+        if native_bilinear(op):
             height, width = op.size
             out = _in_place_resize(img, box, (width, height))
             if out is not None:
@@ -394,7 +407,7 @@ def _resize(original: Kernel) -> Kernel:
     op = original.__self__
 
     def kernel(img: PIL.Image.Image, params: dict[str, Any]) -> PIL.Image.Image:
-        if _native_bilinear(op):
+        if native_bilinear(op):
             height, width = _compute_resized_output_size((img.height, img.width), op.size, op.max_size)
             out = _in_place_resize(img, (0, 0, img.width, img.height), (width, height))
             if out is not None:

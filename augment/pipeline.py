@@ -38,7 +38,7 @@ from torchvision.transforms.v2._transform import _RandomApplyTransform
 from torchvision.transforms.v2.functional._geometry import _compute_resized_output_size as _resized_output_size
 
 from augment.images import Source
-from augment.kernels import FAST_TRANSFORMS, resize_box, to_pil, to_tensor
+from augment.kernels import FAST_TRANSFORMS, native_bilinear, resize_box, resize_rows, to_pil, to_tensor
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
 from augment.spec import Spec, load_spec
 
@@ -284,10 +284,12 @@ class Pipeline:
         if self._reduces:
             reduce = next((r for r in (8, 4, 2) if width >= 2 * out_w * r and height >= 2 * out_h * r), 1)
         if reduce == 1 and node.name == "RandomResizedCrop":
-            pixels = source.load_box((left, top, left + width, top + height))
+            box = (left, top, left + width, top + height)
+            rows = source.load_box_rows(box) if native_bilinear(t) else None
+            pixels = rows if rows is not None else source.load_box(box)
             if pixels is not None:
                 try:  # as the op's fast kernel does with the box it cuts out of a decoded image
-                    return resize_box(t, pixels, params)
+                    return resize_rows(t, pixels, params) if rows is not None else resize_box(t, pixels, params)
                 except Exception as e:
                     raise OpFailed(f"{node.name} failed on a {_describe(pixels)} image: {e}") from e
         image = source.load(reduce)  # ImageError goes to the caller as is

@@ -71,7 +71,13 @@ def _assert_box_is_pillows(data: bytes, boxes: list[tuple[int, int, int, int]]) 
         assert got is not None, box
         left, top, right, bottom = box
         expected = full[top:bottom, left:right].reshape(bottom - top, right - left, channels)
+        assert len(got) == expected.size
         assert np.array_equal(np.frombuffer(got, np.uint8).reshape(expected.shape), expected), box
+        # unpacked: the rows as libjpeg decoded them, the box at an offset in each, no copy
+        rows, offset, row = images._jpeg.decode_box(data, size, channels, box, False)
+        assert len(rows) == row * (bottom - top) and offset + channels * (right - left) <= row <= channels * size[0]
+        box_bytes = np.frombuffer(rows, np.uint8).reshape(bottom - top, row)[:, offset:offset + expected[0].size]
+        assert np.array_equal(box_bytes.reshape(expected.shape), expected), box
 
 
 def test_the_library_pillow_uses_is_bound():
@@ -131,6 +137,8 @@ def test_what_it_cannot_decode_is_left_to_pillow():
     corrupt[len(data) // 3: len(data) // 3 + 64] = bytes(range(0xC0, 0x100))
     assert images._jpeg.decode_box(bytes(corrupt), (333, 251), 3, (300, 230, 333, 251)) is None
     assert images._jpeg.decode_box(b"not a jpeg at all", (333, 251), 3, box) is None
+    assert images._jpeg.decode_box(bytes(corrupt), (333, 251), 3, (300, 230, 333, 251), False) is None
+    assert images._jpeg.decode_box(data[: len(data) * 3 // 4], (333, 251), 3, box, False) is None
 
 
 def _damaged(data: bytes, rng: random.Random) -> bytes:
@@ -257,6 +265,30 @@ def test_load_box_applies_once_to_a_one_output_jpeg():
     png = io.BytesIO()
     _photo().save(png, "PNG")
     assert open_image(png.getvalue()).load_box((0, 0, 10, 10)) is None
+
+
+def test_box_rows_apply_to_upright_rgb_jpegs_only_and_once():
+    """load_box_rows: the box in libjpeg's rows, for an upright RGB JPEG of one output;
+    elsewhere None, before anything is decoded, so load_box still applies (a rotated
+    photo, a grayscale one)."""
+    photo = _photo()
+    data = _jpeg(photo)
+    source = open_image(data)
+    rows = source.load_box_rows((5, 7, 45, 30))
+    assert rows is not None and rows.shape == (3, 23, 40) and not source._decoded
+    expected = torch.from_numpy(np.array(open_image(data).load().crop((5, 7, 45, 30)))).permute(2, 0, 1)
+    assert torch.equal(rows.packed(), expected)
+    assert source.load_box_rows((0, 0, 10, 10)) is None and source.load_box((0, 0, 10, 10)) is None, "once"
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6
+    for other in (_jpeg(photo, exif=exif.tobytes()), _jpeg(photo.convert("L"))):
+        source = open_image(other)
+        assert source.load_box_rows((0, 0, 10, 10)) is None
+        assert source.load_box((0, 0, 10, 10)) is not None, "load_box still applies"
+    truncated = open_image(data[:-2000])
+    assert truncated.load_box_rows((0, 0, 10, 10)) is None
+    with pytest.raises(ImageError, match="truncated"):
+        truncated.load()
 
 
 def test_a_truncated_jpeg_still_fails_as_before():

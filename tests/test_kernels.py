@@ -417,10 +417,15 @@ def test_resizes_run_the_compiled_kernel_where_torchvision_resizes_in_uint8(phot
 def test_the_crop_box_of_a_partly_decoded_jpeg_is_resized_compiled(monkeypatch):
     """The job's path: a JPEG's crop box decoded alone, then the compiled resize: the bytes
     of torchvision's RandomResizedCrop on the whole decoded image."""
-    compiled = []
+    from augment.images import Source
+
+    compiled, rows = [], []
     monkeypatch.setattr(K._native, "resize_bilinear", lambda *a: compiled.append(1) or _resize_bilinear(*a))
+    load_box_rows = Source.load_box_rows
+    monkeypatch.setattr(Source, "load_box_rows", lambda self, box: rows.append(load_box_rows(self, box)) or rows[-1])
     ops = {"version": 1, "ops": [{"RandomResizedCrop": {"size": 224}}]}
     fast, reference = Pipeline({**ops, "kernels": "fast"}), Pipeline({**ops, "kernels": "torchvision"})
     for photo, _, (got, rec), (expected, expected_rec) in through_the_job_path(fast, reference, 2, 5):
         assert rec == expected_rec and got.tobytes() == expected.tobytes(), photo
     assert compiled, "the compiled resize ran"
+    assert any(r is not None for r in rows), "on the box's rows as libjpeg decoded them, without a copy"
