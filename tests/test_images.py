@@ -134,6 +134,25 @@ def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path):
     assert os.listdir(target.parent) == ["x.bin"]
 
 
+def test_atomic_write_survives_short_writes_and_cleans_up_after_a_full_disk(tmp_path, monkeypatch):
+    import errno
+
+    target = tmp_path / "x.bin"
+    atomic_write_bytes(target, b"old")
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:3])))  # 3 bytes a call
+    atomic_write_bytes(target, b"0123456789" * 10)
+    assert target.read_bytes() == b"0123456789" * 10
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"0123456789" * 10 and os.listdir(tmp_path) == ["x.bin"], "no temporary left"
+
+
 # --- the mode policy (documented in augment/images.py and the README) ---------------
 
 
