@@ -273,9 +273,9 @@ MAX_CHUNK = 16
 def chunk_size(remaining: int, workers: int) -> int:
     """Inputs in the next pool task: a share of the inputs not yet handed out (guided
     self-scheduling). While much is left, tasks of up to :data:`MAX_CHUNK` inputs spread
-    the submit/pickle/wake-up cost of a task (a third of an image's time at 224 px, in
-    the parent, which shares the CPUs with the workers) over many images; the last tasks
-    are single inputs, so no worker idles at the end while another finishes a long one."""
+    the send/pickle/wake-up cost of a task (in the parent, which shares the CPUs with
+    the workers) over many images; the last tasks are single inputs, so no worker idles
+    at the end while another finishes a long one."""
     return max(1, min(MAX_CHUNK, remaining // (workers * 4)))
 
 
