@@ -105,6 +105,20 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(corpus, reference, tmp_
     _check_complete(out, reference)
 
 
+def _start_and_wait(tmp_path: Path, corpus: Path) -> tuple[subprocess.Popen, Path, Path, Path, Path]:
+    """The slow job started as the container starts it (its /opt/ml under ``tmp_path``),
+    once it has written 10 records: (process, spec, output dir, manifest, /opt/ml)."""
+    ml = tmp_path / "opt" / "ml"
+    ml.mkdir(parents=True)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SLOW_SPEC)
+    out = tmp_path / "out"
+    proc = _start(spec, corpus, out, env={contract.ROOT_ENV: str(ml)})
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    _wait_for_records(manifest, 10, proc)
+    return proc, spec, out, manifest, ml
+
+
 def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -115,14 +129,7 @@ def test_a_worker_killed_mid_job_fails_it_cleanly_then_resume_finishes(corpus, r
     """What the kernel's OOM killer does to one worker: the job ends failed, saying so,
     with everything recorded intact; the other worker is stopped, not left running; a
     resume finishes the job to the uninterrupted run's bytes."""
-    ml = tmp_path / "opt" / "ml"
-    ml.mkdir(parents=True)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(SLOW_SPEC)
-    out = tmp_path / "out"
-    proc = _start(spec, corpus, out, env={contract.ROOT_ENV: str(ml)})
-    manifest = out / "_augment" / "manifest-local.jsonl"
-    _wait_for_records(manifest, 10, proc)
+    proc, spec, out, manifest, ml = _start_and_wait(tmp_path, corpus)
     workers = _children(proc.pid)
     assert len(workers) == 2, workers
     os.kill(workers[0], signal.SIGKILL)
@@ -141,14 +148,7 @@ def test_a_worker_killed_mid_job_fails_it_cleanly_then_resume_finishes(corpus, r
 
 @pytest.mark.slow
 def test_sigterm_stops_gracefully_with_a_message_then_resume_finishes(corpus, reference, tmp_path):
-    ml = tmp_path / "opt" / "ml"
-    ml.mkdir(parents=True)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(SLOW_SPEC)
-    out = tmp_path / "out"
-    proc = _start(spec, corpus, out, env={contract.ROOT_ENV: str(ml)})
-    manifest = out / "_augment" / "manifest-local.jsonl"
-    _wait_for_records(manifest, 10, proc)
+    proc, spec, out, manifest, ml = _start_and_wait(tmp_path, corpus)
     proc.send_signal(signal.SIGTERM)  # what StopProcessingJob sends to the container's process
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143, stderr
