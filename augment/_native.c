@@ -42,11 +42,6 @@ INLINE vf sel(vi mask, vf a, vf b) {
 
 INLINE vf trunc_v(vf x) { return __builtin_convertvector(__builtin_convertvector(x, vi), vf); }
 
-INLINE vf clamp01(vf x) {
-    const vf zero = {0}, one = zero + 1.0f;
-    return sel(x < zero, zero, sel(x > one, one, x));
-}
-
 /*
  * torchvision.transforms.v2.functional.adjust_hue_image on uint8 RGB, W pixels:
  * to_dtype(float32, scale) -> _rgb_to_hsv -> h.add_(factor).remainder_(1) ->
@@ -66,12 +61,16 @@ INLINE void hue_lanes(vf *rgb_r, vf *rgb_g, vf *rgb_b, float factor) {
     vf range = maxc - minc;
     vf s = range / sel(eqc, one, maxc);
     vf div = sel(eqc, one, range);
-    vf rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div;
-    vf is_r = sel(maxc == r, one, zero), is_g = sel(maxc == g, one, zero);
-    vf hg = ((rc + 2.0f) - bc) * (is_g * (one - is_r));  /* rc.add(2).sub_(bc).mul_(mask) */
-    vf hr = (bc - gc) * is_r;
-    vf hb = ((gc + 4.0f) - rc) * ((one - is_r) * (one - is_g));
-    vf x = ((hr + hg) + hb) * sixth + 1.0f;              /* h.mul_(1 / 6).add_(1).fmod_(1) */
+    /* rc, gc, bc = (maxc - r) / div, ...; h = hr + hg + hb, where
+     * hr = (bc - gc) * mask_r, hg = (rc + 2 - bc) * mask_g, hb = (gc + 4 - rc) * mask_b
+     * and the masks are 0 or 1, one of them 1: the other two terms are +-0 and leave
+     * the sum as it is, so only the term its mask keeps is computed, from the two
+     * quotients it needs (bc - gc is (bc + 0) - gc exactly: bc >= 0). Three divisions,
+     * not four, and the same bits. */
+    vi mask_r = maxc == r, mask_g = (maxc == g) & ~mask_r;
+    vf first = sel(mask_r, b, sel(mask_g, r, g)), second = sel(mask_r, g, sel(mask_g, b, r));
+    vf add = sel(mask_r, zero, sel(mask_g, zero + 2.0f, zero + 4.0f));
+    vf x = (((maxc - first) / div + add) - (maxc - second) / div) * sixth + 1.0f; /* .mul_(1/6).add_(1).fmod_(1) */
     vf h = x - trunc_v(x);
     /* h.add_(hue_factor).remainder_(1.0): fmod, then + 1 where the result is negative */
     h = h + factor;
@@ -83,9 +82,14 @@ INLINE void hue_lanes(vf *rgb_r, vf *rgb_g, vf *rgb_b, float factor) {
     vf f = h6 - i;
     i = sel(i == 6.0f, zero, i); /* i.remainder_(6) */
     vf sxf = s * f, oms = one - s;
-    vf q = clamp01((one - sxf) * maxc);
-    vf t = clamp01((sxf + oms) * maxc);
-    vf p = clamp01(oms * maxc);
+    /* torchvision clamps q, t and p to [0, 1]; they are in it already, so the clamps are
+     * left out: s = range / maxc and f are in [0, 1] (f < 1), and rounding is monotone,
+     * so sxf <= s <= 1, one - sxf >= 0, and sxf + oms <= fl(s + fl(1 - s)) = 1
+     * (fl(1 - s) is off by at most 2^-25, which the sum rounds away), and products of
+     * values in [0, 1] stay in [0, 1]. (The test of every colour checks it too.) */
+    vf q = (one - sxf) * maxc;
+    vf t = (sxf + oms) * maxc;
+    vf p = oms * maxc;
     vf v = maxc;
     vi i0 = i == 0.0f, i1 = i == 1.0f, i2 = i == 2.0f, i3 = i == 3.0f, i4 = i == 4.0f, i5 = i == 5.0f;
     vf R = sel(i0 | i5, v, sel(i1, q, sel(i2 | i3, p, t)));
