@@ -239,6 +239,20 @@ INLINE void gray_impl(const uint8_t *px, uint8_t *out, Py_ssize_t n, const uint8
     }
 }
 
+/* The sum of those floored grays, for adjust_contrast's mean */
+INLINE int64_t gray_sum_impl(const uint8_t *px, Py_ssize_t n, const uint8_t *map, int S, Mapper mapper) {
+    Planar x;
+    int64_t total = 0;
+    for (Py_ssize_t start = 0; start < n; start += CHUNK) {
+        unpack(px, start, n, map, &x, S, mapper); /* lanes past the last pixel are 0: gray 0 */
+        int32_t part = 0;                         /* at most 255 * CHUNK */
+        for (Py_ssize_t j = 0; j < CHUNK; j++)
+            part += (int32_t)gray_of(x.r[j], x.g[j], x.b[j]);
+        total += part;
+    }
+    return total;
+}
+
 /* _blend(image, other, ratio): image.mul(ratio).add_(other, alpha=1 - ratio).clamp_(0, 255),
  * other being the gray above (adjust_saturation_image), the image's mean
  * (adjust_contrast_image) or 0 (adjust_brightness_image). */
@@ -281,6 +295,10 @@ INLINE void saturation_impl(uint8_t *px, Py_ssize_t n, const uint8_t *map, float
             gray_impl(px, out, n, map, 4, mapper);                                                                 \
         else                                                                                                       \
             gray_impl(px, out, n, map, 3, mapper);                                                                 \
+    }                                                                                                              \
+    ATTR static int64_t gray_sum_##SUFFIX(const uint8_t *px, Py_ssize_t n, const uint8_t *map, int S,            \
+                                          Mapper mapper) {                                                         \
+        return S == 4 ? gray_sum_impl(px, n, map, 4, mapper) : gray_sum_impl(px, n, map, 3, mapper);              \
     }                                                                                                              \
     ATTR static void saturation_##SUFFIX(uint8_t *px, Py_ssize_t n, const uint8_t *map, float ratio, float alpha, \
                                          int S, Mapper mapper) {                                                   \
@@ -338,6 +356,7 @@ static int detect_build(void) {
 static int detect_build(void) { return GENERIC; }
 #define hue_avx2 hue_generic
 #define gray_avx2 gray_generic
+#define gray_sum_avx2 gray_sum_generic
 #define saturation_avx2 saturation_generic
 #define map_vbmi NULL
 #endif
@@ -558,6 +577,30 @@ static PyObject *gray(PyObject *self, PyObject *args) {
     }
     release(&view, &table);
     return out;
+}
+
+PyDoc_STRVAR(gray_sum_doc,
+             "gray_sum(rgb, table=None, build=None, stride=3, /) -> int\n\n"
+             "The sum of the floored grays gray() gives, without making them: adjust_contrast's\n"
+             "mean is this over the number of pixels. The arguments as for gray.");
+
+static PyObject *gray_sum(PyObject *self, PyObject *args) {
+    Py_buffer view, table = {0};
+    int stride = 3;
+    const char *build_name = NULL;
+    if (!PyArg_ParseTuple(args, "y*|z*zi:gray_sum", &view, &table, &build_name, &stride))
+        return NULL;
+    int build;
+    const uint8_t *map = check_args(&view, &table, stride, build_name, &build, "gray_sum");
+    if (map == NULL)
+        return NULL;
+    int64_t total;
+    Py_BEGIN_ALLOW_THREADS
+    total = (build == GENERIC ? gray_sum_generic : gray_sum_avx2)((const uint8_t *)view.buf, view.len / stride, map,
+                                                                  stride, mapper_of(build));
+    Py_END_ALLOW_THREADS
+    release(&view, &table);
+    return PyLong_FromLongLong(total);
 }
 
 PyDoc_STRVAR(blend_table_doc,
@@ -1202,6 +1245,7 @@ static PyMethodDef methods[] = {
     {"hue", hue, METH_VARARGS, hue_doc},
     {"saturation", saturation, METH_VARARGS, saturation_doc},
     {"gray", gray, METH_VARARGS, gray_doc},
+    {"gray_sum", gray_sum, METH_VARARGS, gray_sum_doc},
     {"blend_table", blend_table, METH_VARARGS, blend_table_doc},
     {"affine_nearest", affine_nearest, METH_VARARGS, affine_nearest_doc},
     {"drop_padding", drop_padding, METH_VARARGS, drop_padding_doc},

@@ -105,11 +105,25 @@ def _blend_lut(ratio: float, other: float) -> np.ndarray:
     return np.frombuffer(_native.blend_table(float(ratio), float(other)), dtype=np.uint8)
 
 
+_EXACT_SUMS = 2**24 // 255
+"""Images of up to this many pixels have an exact float32 sum of their grays."""
+
+
 def _contrast_mean(pixels: Any, table: np.ndarray | None, mode: str, size: tuple[int, int], stride: int) -> float:
     """The mean ``adjust_contrast_image`` blends towards, of ``pixels`` (``stride``
     bytes each) mapped through ``table``: the floored gray of RGB pixels (compiled), or
-    the pixels of an L image, averaged by torch itself, as a float32 value."""
+    the pixels of an L image, as a float32 value.
+
+    torch's float32 mean on the CPU is the sum, then a division by the count. Up to
+    :data:`_EXACT_SUMS` pixels (a 224 x 224 crop has 50176) every partial sum of the
+    grays, in whatever order torch adds them, is an integer below 2^24, which float32
+    holds exactly; so the sum is the integer sum, computed without making the grays,
+    and one float32 division gives torch's mean. Larger images are averaged by torch
+    itself."""
     width, height = size
+    if mode == "RGB" and width * height <= _EXACT_SUMS:
+        total = _native.gray_sum(pixels, None if table is None else table.tobytes(), None, stride)
+        return float(np.float32(total) / np.float32(width * height))
     if mode == "RGB":
         gray = _native.gray(pixels, None if table is None else table.tobytes(), None, stride)
     else:

@@ -210,6 +210,26 @@ def test_color_jitter_is_exact_on_full_size_photos():
 
 
 @needs_native
+@pytest.mark.parametrize("pixels", [K._EXACT_SUMS, K._EXACT_SUMS + 1])
+@pytest.mark.parametrize("fill", ["white", "bright noise"])
+def test_contrast_mean_is_exact_at_the_largest_exact_sum(pixels, fill):
+    """Up to 65,793 pixels the mean is an integer sum over a float32 division; one more
+    pixel, and torch averages. Both at the edge, white (the largest sum: 2^24 - 1 at the
+    edge) and bright noise, whose partial sums would round first if any could."""
+    rng = np.random.default_rng(pixels)
+    shape = (1, pixels, 3)  # one row: any count of pixels
+    rgb = np.full(shape, 255, np.uint8) if fill == "white" else rng.integers(200, 256, shape, dtype=np.uint8)
+    img = PIL.Image.fromarray(rgb)
+    tensor = _as_tensor(img)
+    for order in ([1, 0, 2, 3], [0, 1, 2, 3]):  # contrast on the pixels, and through a brightness table
+        params = {"fn_idx": torch.tensor(order), "brightness_factor": 0.9, "contrast_factor": 0.55,
+                  "saturation_factor": None, "hue_factor": None}
+        expected = (F.adjust_brightness(F.adjust_contrast(tensor, 0.55), 0.9) if order[0] == 1
+                    else F.adjust_contrast(F.adjust_brightness(tensor, 0.9), 0.55))
+        assert torch.equal(_as_tensor(K.color_jitter(img, params)), expected), order
+
+
+@needs_native
 def test_color_jitter_skips_the_adjustments_not_drawn(photos):
     img = photos[0][1]
     params = {"fn_idx": torch.tensor([3, 1, 0, 2]), "brightness_factor": None, "contrast_factor": None,

@@ -103,6 +103,8 @@ def test_a_pixel_gets_the_same_value_wherever_it_falls_in_a_chunk(build, with_ta
             getattr(native, name)(part, factor, table, build)
             assert part == full[: 3 * n], (name, n)
             assert native.gray(pixels[: 3 * n], table, build) == full_gray[:n]
+            assert native.gray_sum(pixels[: 3 * n], table, build) == sum(full_gray[:n])
+            assert native.gray_sum(_padded(pixels[: 3 * n]), table, build, 4) == sum(full_gray[:n])
 
 
 @pytest.mark.slow
@@ -114,6 +116,7 @@ def test_gray_of_every_colour(every_colour):
     for build in BUILDS:
         assert native.gray(packed, None, build) == expected
         assert native.gray(_padded(packed), None, build, 4) == expected, (build, 4)
+    assert native.gray_sum(packed) == sum(expected)
 
 
 @pytest.mark.parametrize("build", BUILDS)
