@@ -120,8 +120,9 @@ try:
     from augment import _jpeg
 
     _PARTIAL = _jpeg.load(PIL.Image.core.__file__)  # Pillow's _imaging
+    _HEADER = True
 except (ImportError, AttributeError, OSError):  # built without a C compiler, or an unusual Pillow
-    _PARTIAL = False
+    _PARTIAL = _HEADER = False
 PARTIAL_JPEG: bool = bool(_PARTIAL)
 """Whether a JPEG's crop can be decoded alone (:meth:`Source.load_box`): with the
 compiled ``augment._jpeg``, bound to the libjpeg(-turbo) Pillow itself uses."""
@@ -165,7 +166,9 @@ class Source:
     """An input whose header has been read and checked, decoded on demand.
 
     Opening reads the header only: the format, the size and the EXIF orientation, and
-    refuses an image over the pixel limit before a pixel is decoded. :meth:`load`
+    refuses an image over the pixel limit before a pixel is decoded (a plain JPEG's
+    header, without EXIF, is read by ``augment._jpeg.header``, to what Pillow would
+    report; any other by Pillow, whose image the first :meth:`load` then reuses). :meth:`load`
     decodes under the policy in the module docstring. For a JPEG, which the fast
     kernels' first op may mostly throw away, it can ask libjpeg to decode at 1/2, 1/4
     or 1/8 of the size (DCT scaling, ``PIL.Image.draft``: :meth:`load`), or to decode
@@ -194,21 +197,31 @@ class Source:
         self._partial = outputs == 1 and PARTIAL_JPEG
         self._orientation = 1
         self._decoded: dict[int, PIL.Image.Image] = {}
-        self._opened: PIL.Image.Image | None
+        self._opened: PIL.Image.Image | None = None
+        self._size: tuple[int, int] | None = None
+        plain = _jpeg.header(data) if _HEADER else None
+        if plain is not None:  # what Pillow would report, no EXIF orientation; Pillow opens it if decoding needs it
+            w, h, channels = plain
+            self.format, self.mode = "JPEG", "RGB" if channels == 3 else "L"
+            self._check_size(w, h, max_pixels)
+            self._size = (w, h)
+            return
         with _decoding():
             img = self._opened = PIL.Image.open(io.BytesIO(data))  # the first load() reuses it
             self.format = img.format or "unknown"
             self.mode = img.mode
             w, h = img.size
-            if w * h > max_pixels:
-                raise ImageError("too_large", f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
-                                 "(refused from the header, not decoded; raise --max-pixels to accept it)")
-            self._stored_size = (w, h)
-            self._size: tuple[int, int] | None = None
+            self._check_size(w, h, max_pixels)
             if self.can_reduce:  # a JPEG's EXIF is in its header (a PNG's may follow the pixels)
                 orientation = img.getexif().get(PIL.ExifTags.Base.Orientation, 1)
                 self._orientation = orientation if orientation in range(1, 9) else 1  # as exif_transpose
                 self._size = (h, w) if orientation in _ROTATED else (w, h)
+
+    def _check_size(self, w: int, h: int, max_pixels: int) -> None:
+        if w * h > max_pixels:
+            raise ImageError("too_large", f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
+                             "(refused from the header, not decoded; raise --max-pixels to accept it)")
+        self._stored_size = (w, h)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -333,3 +333,142 @@ def test_a_job_writes_the_same_bytes_with_one_copy_as_with_two(tmp_path):
     run_job({**CROP, "copies": 2}, src, two, workers=1, progress="off")
     first = tree_bytes(one)
     assert first and all(tree_bytes(two)[name] == blob for name, blob in first.items())
+
+
+# --- augment._jpeg.header: the header of a plain JPEG, as Pillow reads it ----------------
+
+
+def _app(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _with_segments(data: bytes, *segments: bytes) -> bytes:
+    """``data`` with ``segments`` right after its SOI marker."""
+    return data[:2] + b"".join(segments) + data[2:]
+
+
+def _pillow_header(data: bytes) -> tuple[str, str, tuple[int, int], int | None] | str:
+    """What Pillow's open reports: format, mode, size and EXIF orientation, or the error."""
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as img:
+            return img.format, img.mode, img.size, img.getexif().get(0x0112)
+    except Exception as e:  # any error: the header parser must have said None
+        return type(e).__name__
+
+
+def _plain_headers() -> dict[str, bytes]:
+    photo = _photo((97, 61))
+    files = {f"{name} RGB": _jpeg(photo, **kw) for name, kw in VARIANTS.items()}
+    files["L"] = _jpeg(photo.convert("L"))
+    files["comment, dpi"] = _jpeg(photo, comment=b"hello", dpi=(300, 300))
+    files["ICC profile"] = _jpeg(photo, icc_profile=b"\0" * 3000)
+    files["Adobe APP14, 4 bytes of APP3"] = _with_segments(_jpeg(photo), _app(0xEE, b"Adobe\0\x64\0\0\0\0\1"),
+                                                           _app(0xE3, b"abcd"))
+    for name in list_samples():
+        files[name] = (samples_dir() / name).read_bytes()
+    return files
+
+
+def test_plain_headers_are_read_as_pillow_reads_them():
+    for name, data in _plain_headers().items():
+        fmt, mode, size, orientation = _pillow_header(data)
+        assert images._jpeg.header(data) == (*size, 3 if mode == "RGB" else 1), name
+        assert fmt == "JPEG" and orientation is None
+        source = open_image(data)
+        assert (source.format, source.mode, source.size, source._opened) == (fmt, mode, size, None), name
+
+
+def _left_to_pillow() -> dict[str, bytes]:
+    photo = _photo((97, 61))
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6
+    mpo = io.BytesIO()
+    photo.save(mpo, "MPO", save_all=True, append_images=[photo.rotate(90)])
+    plain = _jpeg(photo)
+    return {
+        "EXIF": _jpeg(photo, exif=exif.tobytes()),
+        "XMP": _jpeg(photo, xmp=b'<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'),
+        "MPO": mpo.getvalue(),
+        "CMYK": _jpeg(photo.convert("CMYK")),
+        "Photoshop APP13": _with_segments(plain, _app(0xED, b"Photoshop 3.0\0" + b"8BIM\x03\xed")),
+        "short ICC APP2": _with_segments(plain, _app(0xE2, b"ICC_PROFILE\0\1")),
+        "short JFIF APP0": _with_segments(plain[:2] + plain[20:], _app(0xE0, b"JFIF\0\1")),
+        "short Adobe APP14": _with_segments(plain, _app(0xEE, b"Adobe\0")),
+        "fill bytes": plain[:2] + b"\xff" + plain[2:],
+        "two frames": _with_segments(plain, plain[plain.index(b"\xff\xc0"):][:19]),
+        "12-bit": plain.replace(b"\xff\xc0\x00\x11\x08", b"\xff\xc0\x00\x11\x0c", 1),
+        "lossless SOF3": plain.replace(b"\xff\xc0", b"\xff\xc3", 1),
+        "zero width": plain.replace(b"\xff\xc0\x00\x11\x08\x00\x3d\x00\x61", b"\xff\xc0\x00\x11\x08\x00\x3d\x00\x00"),
+        "no SOS": plain[:plain.index(b"\xff\xda")],
+        "SOS past the end": plain[:plain.index(b"\xff\xda") + 6],
+        "not a JPEG": b"\x89PNG\r\n\x1a\n" + plain,
+    }
+
+
+@pytest.mark.parametrize("name", list(_left_to_pillow()))
+def test_other_headers_are_left_to_pillow(name):
+    """EXIF or XMP (an orientation), MPO, CMYK, and whatever Pillow might read another
+    way or refuse: None, so that Pillow opens the file as it always did."""
+    data = _left_to_pillow()[name]
+    assert images._jpeg.header(data) is None
+    if name == "EXIF":
+        assert open_image(data)._orientation == 6 and open_image(data).size == (61, 97)
+
+
+def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
+    """``n`` copies of ``data`` damaged in its header: bytes changed (often to a marker's
+    or a length's worth), inserted, deleted, or the file cut short."""
+    end = data.index(b"\xff\xda") + 14
+    out = []
+    for _ in range(n):
+        b = bytearray(data)
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            at = rng.randrange(min(end, len(b)))
+            kind = rng.random()
+            value = rng.choice((0x00, 0x01, 0x02, 0x06, 0x08, 0x0C, 0xFF, 0xC0, 0xC2, 0xC3, 0xD8, 0xDA, 0xE1,
+                                rng.randrange(256)))
+            if kind < 0.55:
+                b[at] = value
+            elif kind < 0.7:
+                b.insert(at, value)
+            elif kind < 0.85:
+                del b[at]
+            else:
+                del b[at:]
+                break
+        out.append(bytes(b))
+    return out
+
+
+def test_damaged_headers_are_either_pillows_reading_or_left_to_pillow(monkeypatch):
+    """Thousands of damaged headers: wherever the parser answers, Pillow's open agrees on
+    format, mode and size and finds no orientation, and a Source reports the same with
+    and without it (too large, included)."""
+    rng = random.Random(7)
+    answered = 0
+    bases = list(_plain_headers().values())[::2]
+    for base in bases:
+        for data in _mutations(base, rng, 600):
+            got = images._jpeg.header(data)
+            if got is None:
+                continue
+            answered += 1
+            fmt, mode, size, orientation = _pillow_header(data)
+            assert (fmt, mode, size, orientation) == ("JPEG", "RGB" if got[2] == 3 else "L", got[:2], None), data
+            limit = got[0] * got[1] - rng.randrange(2)  # at the limit, or one pixel over it
+            with monkeypatch.context() as m:
+                m.setattr(images, "_HEADER", False)
+                try:
+                    by_pillow = open_image(data, limit)
+                except ImageError as e:
+                    by_pillow = e.reason
+            try:
+                by_header = open_image(data, limit)
+            except ImageError as e:
+                by_header = e.reason
+            if isinstance(by_pillow, str):
+                assert by_header == by_pillow == "too_large"
+            else:
+                assert (by_header.format, by_header.mode, by_header.size, by_header._orientation) == (
+                    by_pillow.format, by_pillow.mode, by_pillow.size, by_pillow._orientation)
+    assert answered > len(bases) * 100  # most damage leaves a header that parses (a DQT value, a DHT byte)
