@@ -45,8 +45,17 @@ static struct {
     JDIMENSION (*skip)(j_decompress_ptr, JDIMENSION);
     JDIMENSION (*read)(j_decompress_ptr, JSAMPARRAY, JDIMENSION);
     boolean (*finish)(j_decompress_ptr);
+    /* encoding (encode()): optional, `encoding` says whether they were all found */
+    void (*create_c)(j_compress_ptr, int, size_t);
+    void (*destroy_c)(j_compress_ptr);
+    void (*mem_dest)(j_compress_ptr, unsigned char **, unsigned long *);
+    void (*defaults)(j_compress_ptr);
+    void (*quality)(j_compress_ptr, int, boolean);
+    void (*start_c)(j_compress_ptr, boolean);
+    JDIMENSION (*write)(j_compress_ptr, JSAMPARRAY, JDIMENSION);
+    void (*finish_c)(j_compress_ptr);
 } api;
-static int loaded = 0;
+static int loaded = 0, encoding = 0;
 
 struct errors {
     struct jpeg_error_mgr pub;
@@ -115,6 +124,19 @@ static PyObject *load(PyObject *self, PyObject *args) {
     BIND(finish, "jpeg_finish_decompress")
 #undef BIND
     loaded = abi_matches();
+    encoding = loaded;
+#define BIND_OPTIONAL(field, name) \
+    if ((*(void **)&api.field = dlsym(handle, name)) == NULL) \
+        encoding = 0;
+    BIND_OPTIONAL(create_c, "jpeg_CreateCompress")
+    BIND_OPTIONAL(destroy_c, "jpeg_destroy_compress")
+    BIND_OPTIONAL(mem_dest, "jpeg_mem_dest")
+    BIND_OPTIONAL(defaults, "jpeg_set_defaults")
+    BIND_OPTIONAL(quality, "jpeg_set_quality")
+    BIND_OPTIONAL(start_c, "jpeg_start_compress")
+    BIND_OPTIONAL(write, "jpeg_write_scanlines")
+    BIND_OPTIONAL(finish_c, "jpeg_finish_compress")
+#undef BIND_OPTIONAL
     return PyBool_FromLong(loaded);
 }
 
@@ -303,6 +325,98 @@ static PyObject *decode_box(PyObject *self, PyObject *args) {
     return Py_BuildValue("Nnn", (PyObject *)pixels, (Py_ssize_t)out.offset, (Py_ssize_t)out.row);
 }
 
+/* --- Encoding, as Pillow's JPEG encoder does with its defaults ----------------------
+ *
+ * Image.save(f, "JPEG", quality=q) of an RGB or L image with no metadata runs, in
+ * Pillow's JpegEncode.c: in_color_space JCS_RGB (3 components) or JCS_GRAYSCALE,
+ * jpeg_set_defaults, jpeg_set_quality(q, TRUE), jpeg_start_compress(TRUE), the rows,
+ * jpeg_finish_compress. This does the same calls on the same library, so the bytes are
+ * the same (images.encode checks that once, against Pillow, before relying on it),
+ * without Pillow's Python layers, and reads Pillow's own 4-byte pixels in place
+ * (JCS_EXT_RGBX: libjpeg-turbo's colour conversion takes the 4-byte layout as it takes
+ * the 3-byte one) instead of packing every row to 3 bytes first. */
+
+static void no_warning(j_common_ptr cinfo, int level) { (void)cinfo, (void)level; }
+
+/* The JPEG of rows height rows of width pixels, stride bytes each (4: RGB and a padding
+ * byte; 3: RGB; 1: gray), row bytes apart; into *out (malloc'd, for the caller to free).
+ * Returns 1, or 0 on any error. Runs without the GIL. */
+static int encode_into(const unsigned char *pixels, JDIMENSION width, JDIMENSION height, int stride, size_t row,
+                       int quality, unsigned char **out, unsigned long *size) {
+    struct jpeg_compress_struct cinfo;
+    struct errors err;
+    JSAMPROW *volatile rows = NULL;
+    init_errors(&err);
+    err.pub.emit_message = no_warning;
+    cinfo.err = &err.pub;
+    *out = NULL, *size = 0;
+    if (setjmp(err.jump)) {
+        free(rows);
+        free(*out);
+        *out = NULL;
+        api.destroy_c(&cinfo);
+        return 0;
+    }
+    api.create_c(&cinfo, JPEG_LIB_VERSION, sizeof cinfo);
+    rows = malloc(sizeof(JSAMPROW) * height);
+    if (rows == NULL) {
+        api.destroy_c(&cinfo);
+        return 0;
+    }
+    for (JDIMENSION y = 0; y < height; y++)
+        rows[y] = (JSAMPROW)(pixels + y * row);
+    api.mem_dest(&cinfo, out, size); /* grows its own buffer as it needs */
+    cinfo.image_width = width, cinfo.image_height = height;
+    cinfo.input_components = stride;
+    cinfo.in_color_space = stride == 4 ? JCS_EXT_RGBX : stride == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    api.defaults(&cinfo);
+    api.quality(&cinfo, quality, TRUE);
+    api.start_c(&cinfo, TRUE);
+    while (cinfo.next_scanline < height)
+        api.write(&cinfo, rows + cinfo.next_scanline, height - cinfo.next_scanline);
+    api.finish_c(&cinfo);
+    api.destroy_c(&cinfo);
+    free(rows);
+    return 1;
+}
+
+PyDoc_STRVAR(encode_doc,
+"encode(pixels, size, stride, quality) -> bytes | None\n\n"
+"The JPEG Pillow's encoder makes of an RGB (stride 3, or 4: RGB and a padding byte, as\n"
+"Pillow keeps it) or L (stride 1) image of size = (width, height) whose pixels are the\n"
+"buffer pixels, at quality 1-100, with Pillow's defaults (see augment/_jpeg.c). None\n"
+"where load() bound no library with the encoding calls, or libjpeg failed.");
+
+static PyObject *encode(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    unsigned int width, height;
+    int stride, quality;
+    if (!PyArg_ParseTuple(args, "y*(II)ii:encode", &view, &width, &height, &stride, &quality))
+        return NULL;
+    if ((stride != 1 && stride != 3 && stride != 4) || quality < 1 || quality > 100 || width == 0 || height == 0 ||
+        (size_t)view.len != (size_t)width * height * stride) {
+        PyBuffer_Release(&view);
+        return PyErr_Format(PyExc_ValueError, "encode: %zd bytes are not a %ux%u image of %d-byte pixels, or "
+                            "quality %d is not in 1-100", view.len, width, height, stride, quality);
+    }
+    if (!encoding) {
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
+    unsigned char *out;
+    unsigned long size;
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = encode_into(view.buf, width, height, stride, (size_t)width * stride, quality, &out, &size);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (!ok)
+        Py_RETURN_NONE;
+    PyObject *result = PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)size);
+    free(out);
+    return result;
+}
+
 /* --- The header, as Pillow's JPEG plugin reads it, for plain files ------------------
  *
  * Pillow's Image.open parses a JPEG's markers in Python: some 15 us an image, 40 in a
@@ -415,6 +529,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"header", header, METH_VARARGS, header_doc},
+    {"encode", encode, METH_VARARGS, encode_doc},
     {"load", load, METH_VARARGS, load_doc},
     {"decode_box", decode_box, METH_VARARGS, decode_box_doc},
     {NULL, NULL, 0, NULL},

@@ -117,6 +117,10 @@ _ROTATED = (5, 6, 7, 8)
 """EXIF orientations that swap width and height."""
 
 try:
+    from augment import _native
+except ImportError:  # built without a C compiler
+    _native = None
+try:
     from augment import _jpeg
 
     _PARTIAL = _jpeg.load(PIL.Image.core.__file__)  # Pillow's _imaging
@@ -126,6 +130,21 @@ except (ImportError, AttributeError, OSError):  # built without a C compiler, or
 PARTIAL_JPEG: bool = bool(_PARTIAL)
 """Whether a JPEG's crop can be decoded alone (:meth:`Source.load_box`): with the
 compiled ``augment._jpeg``, bound to the libjpeg(-turbo) Pillow itself uses."""
+
+
+def pixel_memory(img: PIL.Image.Image) -> Any:
+    """The bytes of an ``RGB`` or ``L`` image's own memory, writable, without a copy: four
+    a pixel for RGB (Pillow keeps a padding byte after each pixel), one for L. None
+    where they cannot be had: without the compiled kernels, with a Pillow older than
+    11.2 (no Arrow export), for an empty image or one Pillow keeps in several blocks
+    (over 16 MiB by default). Callers then copy, to the same result."""
+    if _native is None or img.mode not in ("RGB", "L") or img.width * img.height == 0:
+        return None
+    try:  # _native.memory refuses a layout other than the one above (another Pillow's)
+        _, array = img.__arrow_c_array__()
+        return _native.memory(array, img.width * img.height * (4 if img.mode == "RGB" else 1))
+    except (AttributeError, ValueError):
+        return None
 
 
 def _stored_box(box: tuple[int, int, int, int], size: tuple[int, int], orientation: int) -> tuple[int, int, int, int]:
@@ -406,6 +425,10 @@ def encode(image: PIL.Image.Image | torch.Tensor, fmt: str, quality: int) -> byt
     pil = image if isinstance(image, PIL.Image.Image) else F.to_pil_image(image)
     if fmt not in ("jpeg", "png", "webp"):
         raise ValueError(f"unknown output format {fmt!r}")
+    if fmt == "jpeg" and 1 <= quality <= 100 and pil.mode in ("RGB", "L") and _encodes_as_pillow():
+        blob = _encode_jpeg(pil, quality)
+        if blob is not None:
+            return blob
     buf = io.BytesIO()
     info, pil.info = pil.info, {}
     try:
@@ -418,6 +441,48 @@ def encode(image: PIL.Image.Image | torch.Tensor, fmt: str, quality: int) -> byt
     finally:
         pil.info = info
     return buf.getvalue()
+
+
+def _encode_jpeg(pil: PIL.Image.Image, quality: int) -> bytes | None:
+    """``pil.save(f, "JPEG", quality=quality)``'s bytes from ``augment._jpeg.encode``: the
+    same calls on the same libjpeg, without Pillow's Python layers, reading Pillow's
+    memory in place (a copy where it cannot be had). None where it does not apply
+    (no library bound, a size JPEG cannot hold, libjpeg failed): then Pillow encodes,
+    and fails if it must."""
+    if not (0 < pil.width <= 65_500 and 0 < pil.height <= 65_500):
+        return None
+    memory = pixel_memory(pil)
+    if memory is not None:
+        return _jpeg.encode(memory, pil.size, 4 if pil.mode == "RGB" else 1, quality)
+    return _jpeg.encode(pil.tobytes(), pil.size, 3 if pil.mode == "RGB" else 1, quality)
+
+
+_ENCODER_CHECKED: bool | None = None
+
+
+def _encodes_as_pillow() -> bool:
+    """Whether :func:`_encode_jpeg` gives Pillow's bytes here, checked once per process
+    on a few small images (both modes, both memory layouts, several qualities); False
+    without ``augment._jpeg``, where the library lacks the encoding calls, or where
+    Pillow sets its encoder up differently (a Pillow built with MozJPEG, a new
+    default): then Pillow encodes every image, as before."""
+    global _ENCODER_CHECKED
+    if _ENCODER_CHECKED is None:
+        _ENCODER_CHECKED = False
+        if _PARTIAL:
+            ramp = np.arange(37 * 23 * 3, dtype=np.uint32).reshape(23, 37, 3)
+            rgb = PIL.Image.fromarray(((ramp * 7919) % 251).astype(np.uint8), "RGB")
+            samples = [rgb, rgb.convert("L"), rgb.crop((1, 2, 30, 21))]
+            agree = True
+            for img in samples:
+                for quality in (1, 50, 90, 100):
+                    buf = io.BytesIO()
+                    img.save(buf, "JPEG", quality=quality)
+                    agree = agree and _encode_jpeg(img, quality) == buf.getvalue()
+                    packed = _jpeg.encode(img.tobytes(), img.size, 3 if img.mode == "RGB" else 1, quality)
+                    agree = agree and packed == buf.getvalue()
+            _ENCODER_CHECKED = agree
+    return _ENCODER_CHECKED
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

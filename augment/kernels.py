@@ -56,6 +56,7 @@ from torchvision.transforms.v2.functional._geometry import (
 )
 
 from augment.images import BoxRows
+from augment.images import pixel_memory as _pixels
 
 try:
     from augment import _native
@@ -77,21 +78,6 @@ def to_pil(image: Any) -> PIL.Image.Image:
 def to_tensor(image: Any) -> torch.Tensor:
     """A PIL image (or a tensor, returned as is) as a uint8 ``tv_tensors.Image``."""
     return tv_tensors.Image(F.pil_to_tensor(image)) if isinstance(image, PIL.Image.Image) else image
-
-
-def _pixels(img: PIL.Image.Image) -> Any:
-    """The bytes of an ``RGB`` or ``L`` image's own memory, writable, without a copy: four
-    a pixel for RGB (Pillow keeps a padding byte after each pixel), one for L. None
-    where they cannot be had: without the compiled kernels, with a Pillow older than
-    11.2 (no Arrow export), for an empty image or one Pillow keeps in several blocks
-    (over 16 MiB by default). Callers then copy, to the same result."""
-    if _native is None or img.mode not in ("RGB", "L") or img.width * img.height == 0:
-        return None
-    try:  # _native.memory refuses a layout other than the one above (another Pillow's)
-        _, array = img.__arrow_c_array__()
-        return _native.memory(array, img.width * img.height * (4 if img.mode == "RGB" else 1))
-    except (AttributeError, ValueError):
-        return None
 
 
 # ---------------------------------------------------------------------------

@@ -290,7 +290,7 @@ def test_an_install_without_compiled_kernels_warns_and_gives_the_same_bytes(smal
     """No C compiler at install time: the job says so once, and its outputs do not change."""
     import io
 
-    from augment import engine, kernels
+    from augment import engine, images, kernels
     from augment.logs import Log
 
     spec = {"version": 1, "seed": 5, "copies": 2,
@@ -300,6 +300,7 @@ def test_an_install_without_compiled_kernels_warns_and_gives_the_same_bytes(smal
     assert summary.versions["compiled_kernels"] == kernels.NATIVE != "none"
     assert "slow_kernels" not in built.getvalue()
     monkeypatch.setattr(kernels, "_native", None)  # what a failed optional build leaves
+    monkeypatch.setattr(images, "_native", None)
     monkeypatch.setattr(engine, "NATIVE", None)
     without = io.StringIO()
     run_job(spec, small_samples, tmp_path / "without", workers=1, progress="off", log=Log(stream=without))

@@ -9,6 +9,7 @@ import PIL.Image
 import pytest
 import torch
 
+from augment import images
 from augment.images import ImageError, atomic_write_bytes, decode, encode, list_images, output_format
 from augment.samples import licenses, list_samples, load_sample, sample_path, samples_dir
 
@@ -225,3 +226,51 @@ def test_header_bomb_jpeg_and_gigapixel_png_are_refused_from_the_header():
     assert len(png) < 1_000_000
     with pytest.raises(ImageError, match=r"32768x32768 = 1073741824 pixels exceeds"):
         decode(png)
+
+
+@pytest.mark.skipif(not images.PARTIAL_JPEG, reason="augment._jpeg is not built in this install")
+def test_jpeg_encoding_is_pillows_byte_for_byte(monkeypatch):
+    """JPEGs are encoded by augment._jpeg, from Pillow's memory: Pillow's bytes, for
+    both modes, odd sizes, every tenth quality and the extremes, and from a copy of
+    the pixels where Pillow's memory cannot be had."""
+    assert images._encodes_as_pillow()
+    calls = []
+    encode_c = images._jpeg.encode
+    monkeypatch.setattr(images._jpeg, "encode", lambda *a: calls.append(a[2]) or encode_c(*a))
+    photo = load_sample("chelsea.jpg")
+    cases = [photo.resize(size) for size in ((224, 224), (97, 61), (1, 1), (1, 300), (301, 2))]
+    cases += [case.convert("L") for case in cases[:3]] + [photo]
+    for image in cases:
+        for quality in (1, 2, 10, 30, 50, 75, 90, 95, 100):
+            expected = _bytes(image, "JPEG", quality=quality)
+            assert encode(image, "jpeg", quality) == expected, (image.mode, image.size, quality)
+    assert calls and set(calls) == {4, 1}, "the compiled encoder read Pillow's memory"
+    calls.clear()
+    monkeypatch.setattr(images, "pixel_memory", lambda image: None)
+    for image in cases[:1] + cases[5:6]:
+        assert encode(image, "jpeg", 90) == _bytes(image, "JPEG", quality=90)
+    assert calls == [3, 1], "and packed copies of the pixels where it could not"
+
+
+@pytest.mark.skipif(not images.PARTIAL_JPEG, reason="augment._jpeg is not built in this install")
+def test_an_encoder_that_differs_from_pillows_is_not_used(monkeypatch):
+    """The one check per process: a compiled encoder whose bytes are not Pillow's (a
+    Pillow set up another way) leaves every image to Pillow."""
+    monkeypatch.setattr(images, "_ENCODER_CHECKED", None)
+    encode_c = images._jpeg.encode
+    monkeypatch.setattr(images._jpeg, "encode", lambda *a: encode_c(*a[:3], max(1, a[3] - 1)))
+    assert not images._encodes_as_pillow()
+    image = load_sample("chelsea.jpg").resize((64, 48))
+    assert encode(image, "jpeg", 90) == _bytes(image, "JPEG", quality=90)
+
+
+@pytest.mark.skipif(not images.PARTIAL_JPEG, reason="augment._jpeg is not built in this install")
+@pytest.mark.parametrize("args, message", [
+    ((b"\0" * 12, (2, 2), 2, 90), "are not a 2x2 image of 2-byte pixels"),
+    ((b"\0" * 11, (2, 2), 3, 90), "11 bytes are not a 2x2 image of 3-byte pixels"),
+    ((b"\0" * 12, (2, 2), 3, 0), "quality 0 is not in 1-100"),
+    ((b"", (0, 5), 1, 90), "are not a 0x5 image"),
+])
+def test_the_compiled_encoder_refuses_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        images._jpeg.encode(*args)
