@@ -557,14 +557,21 @@ PyDoc_STRVAR(gray_doc,
              "adjust_contrast and adjust_saturation compute it before blending. The rest as\n"
              "for hue.");
 
+/* The arguments of gray and gray_sum: (rgb, table=None, build=None, stride=3). Returns
+ * the map (check_args), or NULL with an exception set and nothing held. */
+static const uint8_t *gray_args(PyObject *args, const char *format, const char *name, Py_buffer *view,
+                                Py_buffer *table, int *build, int *stride) {
+    const char *build_name = NULL;
+    *stride = 3;
+    if (!PyArg_ParseTuple(args, format, view, table, &build_name, stride))
+        return NULL;
+    return check_args(view, table, *stride, build_name, build, name);
+}
+
 static PyObject *gray(PyObject *self, PyObject *args) {
     Py_buffer view, table = {0};
-    int stride = 3;
-    const char *build_name = NULL;
-    if (!PyArg_ParseTuple(args, "y*|z*zi:gray", &view, &table, &build_name, &stride))
-        return NULL;
-    int build;
-    const uint8_t *map = check_args(&view, &table, stride, build_name, &build, "gray");
+    int build, stride;
+    const uint8_t *map = gray_args(args, "y*|z*zi:gray", "gray", &view, &table, &build, &stride);
     if (map == NULL)
         return NULL;
     PyObject *out = PyByteArray_FromStringAndSize(NULL, view.len / stride);
@@ -586,12 +593,8 @@ PyDoc_STRVAR(gray_sum_doc,
 
 static PyObject *gray_sum(PyObject *self, PyObject *args) {
     Py_buffer view, table = {0};
-    int stride = 3;
-    const char *build_name = NULL;
-    if (!PyArg_ParseTuple(args, "y*|z*zi:gray_sum", &view, &table, &build_name, &stride))
-        return NULL;
-    int build;
-    const uint8_t *map = check_args(&view, &table, stride, build_name, &build, "gray_sum");
+    int build, stride;
+    const uint8_t *map = gray_args(args, "y*|z*zi:gray_sum", "gray_sum", &view, &table, &build, &stride);
     if (map == NULL)
         return NULL;
     int64_t total;

@@ -182,6 +182,9 @@ def test_kernels_work_in_place_on_writable_buffers_only():
     (lambda: native.lut(bytearray(3), bytes(255)), "the table has 255 bytes, not 256"),
     (lambda: native.hue(bytearray(3), 0.1, bytes(5)), "hue: the table has 5 bytes, not 256"),
     (lambda: native.gray(bytes(3), bytes(300)), "gray: the table has 300 bytes, not 256"),
+    (lambda: native.gray_sum(bytes(7)), "gray_sum: 7 bytes is not a whole number of 3-byte pixels"),
+    (lambda: native.gray_sum(bytes(8), bytes(2), None, 4), "gray_sum: the table has 2 bytes, not 256"),
+    (lambda: native.gray_sum(bytes(6), None, "sse9"), "gray_sum: build sse9 is not one this CPU runs"),
 ])  # fmt: skip
 def test_bad_arguments_are_refused_with_a_reason(call, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
