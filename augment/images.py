@@ -420,7 +420,9 @@ def encode(image: PIL.Image.Image | torch.Tensor, fmt: str, quality: int) -> byt
     Encoder settings are fixed so that equal pixels give equal bytes, and only the
     pixels reach them: Pillow's encoders also write some of ``image.info`` (a source
     JPEG's comment; a PNG's ICC profile or transparent colour), which an image keeps
-    through Pillow's own ops, so it is set aside while encoding.
+    through Pillow's own ops, so it is set aside while encoding. An RGB or L image's
+    JPEG comes from ``augment._jpeg.encode`` where that gives ``Image.save``'s very
+    bytes (:func:`_encodes_as_pillow`), faster; from ``Image.save`` elsewhere.
     """
     pil = image if isinstance(image, PIL.Image.Image) else F.to_pil_image(image)
     if fmt not in ("jpeg", "png", "webp"):
