@@ -346,6 +346,7 @@ static int encode_into(const unsigned char *pixels, JDIMENSION width, JDIMENSION
     struct jpeg_compress_struct cinfo;
     struct errors err;
     JSAMPROW *volatile rows = NULL;
+    memset(&cinfo, 0, sizeof cinfo); /* a failed create leaves nothing for destroy to free */
     init_errors(&err);
     err.pub.emit_message = no_warning;
     cinfo.err = &err.pub;
