@@ -336,8 +336,6 @@ static PyObject *decode_box(PyObject *self, PyObject *args) {
  * (JCS_EXT_RGBX: libjpeg-turbo's colour conversion takes the 4-byte layout as it takes
  * the 3-byte one) instead of packing every row to 3 bytes first. */
 
-static void no_warning(j_common_ptr cinfo, int level) { (void)cinfo, (void)level; }
-
 /* The JPEG of rows height rows of width pixels, stride bytes each (4: RGB and a padding
  * byte; 3: RGB; 1: gray), row bytes apart; into *out (malloc'd, for the caller to free).
  * Returns 1, or 0 on any error. Runs without the GIL. */
@@ -348,7 +346,6 @@ static int encode_into(const unsigned char *pixels, JDIMENSION width, JDIMENSION
     JSAMPROW *volatile rows = NULL;
     memset(&cinfo, 0, sizeof cinfo); /* a failed create leaves nothing for destroy to free */
     init_errors(&err);
-    err.pub.emit_message = no_warning;
     cinfo.err = &err.pub;
     *out = NULL, *size = 0;
     if (setjmp(err.jump)) {

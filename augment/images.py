@@ -445,15 +445,15 @@ def encode(image: PIL.Image.Image | torch.Tensor, fmt: str, quality: int) -> byt
     return buf.getvalue()
 
 
-def _encode_jpeg(pil: PIL.Image.Image, quality: int) -> bytes | None:
+def _encode_jpeg(pil: PIL.Image.Image, quality: int, in_place: bool = True) -> bytes | None:
     """``pil.save(f, "JPEG", quality=quality)``'s bytes from ``augment._jpeg.encode``: the
     same calls on the same libjpeg, without Pillow's Python layers, reading Pillow's
-    memory in place (a copy where it cannot be had). None where it does not apply
-    (no library bound, a size JPEG cannot hold, libjpeg failed): then Pillow encodes,
-    and fails if it must."""
+    memory in place (``in_place``, where it can be had) or a packed copy of the pixels.
+    None where it does not apply (no library bound, a size JPEG cannot hold, libjpeg
+    failed): then Pillow encodes, and fails if it must."""
     if not (0 < pil.width <= 65_500 and 0 < pil.height <= 65_500):
         return None
-    memory = pixel_memory(pil)
+    memory = pixel_memory(pil) if in_place else None
     if memory is not None:
         return _jpeg.encode(memory, pil.size, 4 if pil.mode == "RGB" else 1, quality)
     return _jpeg.encode(pil.tobytes(), pil.size, 3 if pil.mode == "RGB" else 1, quality)
@@ -480,9 +480,8 @@ def _encodes_as_pillow() -> bool:
                 for quality in (1, 50, 90, 100):
                     buf = io.BytesIO()
                     img.save(buf, "JPEG", quality=quality)
-                    agree = agree and _encode_jpeg(img, quality) == buf.getvalue()
-                    packed = _jpeg.encode(img.tobytes(), img.size, 3 if img.mode == "RGB" else 1, quality)
-                    agree = agree and packed == buf.getvalue()
+                    for in_place in (True, False):
+                        agree = agree and _encode_jpeg(img, quality, in_place) == buf.getvalue()
             _ENCODER_CHECKED = agree
     return _ENCODER_CHECKED
 
