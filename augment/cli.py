@@ -27,6 +27,9 @@ examples:
   augment run --mode sharded --instance-count 2 --input photos/ --output out/ --spec light
   augment local-run my-processing-job             run a SageMaker job's request locally
   augment ops ColorJitter                         parameters of one op
+  augment preview light --input photos/ --out grid.png   see what a spec does, before any job
+  augment plan --images 1000000 --instance-type ml.t3.medium --mode batched --mode sharded
+                                                  time and cost of each way to run it, before launch
 """
 
 
@@ -122,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="batched: jobs running at once (default 4; account quotas are low by default)")
     p.add_argument("--retries", type=int, default=2, help="batched: extra attempts for a failed batch (default 2)")
     p.add_argument("--workdir", default=None, help="local: keep the instances' /opt/ml roots here for inspection")
+    p.add_argument("--max-cost", type=float, default=None, metavar="USD",
+                   help="estimate first (see `augment plan`) and refuse, before any request, when it costs more")
+    p.add_argument("--quota", type=int, default=None, metavar="N",
+                   help="instances of the type allowed at once: never exceeded (batched runs fewer jobs at once)")
     g = p.add_argument_group("SageMaker backend")
     g.add_argument("--image-uri", default=None, help="the processing image (see `augment image uri`)")
     g.add_argument("--role", default=None, help="IAM role ARN (default: the Studio execution role)")
@@ -131,6 +138,50 @@ def _parser() -> argparse.ArgumentParser:
                    help="upload this package's source and run it instead of the image's (no rebuild after an edit)")
     g.add_argument("--no-wait", action="store_true", help="submit and print the job name without waiting")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "plan", help="time and cost of every way to run a job, before launch; estimate against actual after",
+        description="One row per (mode, instance type, count): jobs, wall time, billed instance-hours, cost, the "
+                    "share of the bill spent starting up, and where the throughput and price come from; the "
+                    "cheapest row within --deadline, --quota and --max-cost is recommended. --calibrate measures "
+                    "this spec's throughput on a sample first; --compare JOB shows a finished job's estimate "
+                    "beside its timings and stores its throughput for the next plan.",
+    )  # fmt: skip
+    work = p.add_mutually_exclusive_group()
+    work.add_argument("--images", type=int, default=None, metavar="N", help="input images")
+    work.add_argument("--input", default=None, metavar="DIR|s3://",
+                      help="count the objects (and their mean size) of a folder or S3 prefix, downloading nothing "
+                           "(default: the bundled samples)")
+    p.add_argument("--spec", default="light", help="spec file or preset name (default light)")
+    p.add_argument("--copies", type=int, default=None, help="outputs per image (default: the spec's)")
+    p.add_argument("--instance-type", action="append", default=None, metavar="T",
+                   help="repeatable (default: ml.t3.medium, ml.m5.large, ml.m5.xlarge, ml.c5.xlarge, ml.c5.2xlarge)")
+    p.add_argument("--instance-count", action="append", type=int, default=None, metavar="K",
+                   help="repeatable: instances of a sharded job, jobs at once when batched (default 1 2 4 8)")
+    p.add_argument("--mode", action="append", default=None, choices=("standalone", "sharded", "batched", "prefetch"),
+                   help="repeatable (default: all four)")
+    p.add_argument("--batch-size", type=int, default=128, help="images per batched or prefetch job (default 128)")
+    p.add_argument("--max-in-flight", type=int, default=None,
+                   help="batched and prefetch jobs at once (default: each --instance-count)")
+    p.add_argument("--startup", type=float, default=None, metavar="SECONDS",
+                   help="start-up per job (default 300; the plan also shows 120-480, the range users report)")
+    p.add_argument("--throughput", type=float, default=None, metavar="IMG_PER_S_PER_VCPU",
+                   help="output images/s per vCPU (default: measured for this spec, else the benchmark's)")
+    p.add_argument("--deadline", default=None, metavar="DURATION", help="e.g. 90m, 2h, 1h30m, 3600")
+    p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="do not recommend dearer options")
+    p.add_argument("--quota", type=int, default=None, metavar="N", help="instances of a type allowed at once")
+    p.add_argument("--workers", type=int, default=None, help="worker processes per instance (default: one per vCPU)")
+    p.add_argument("--region", default=None, help="AWS region of the jobs (default: the session's, else us-east-1)")
+    p.add_argument("--prices", choices=("auto", "offline", "api"), default="auto",
+                   help="auto: the AWS Price List API where credentials exist, else the shipped dated table")
+    p.add_argument("--json", action="store_true", help='print {"options": [...], "recommended": i, "assumptions"}')
+    p.add_argument("--plot", default=None, metavar="OUT.png", help="draw cost and wall time against instance count")
+    p.add_argument("--calibrate", nargs="?", const="", default=None, metavar="DIR",
+                   help="first measure this spec's throughput on a sample of DIR or s3:// (default: the bundled "
+                        "samples) on this machine, and cache it")
+    p.add_argument("--compare", default=None, metavar="JOB",
+                   help="a finished job: a local run's description (JSON file) or a SageMaker job name")
+    p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser(
         "local-run", help="run a job created with plain SageMaker SDK code, by name, on this machine",
@@ -172,6 +223,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="spec file or preset name")
     p.add_argument("--print", action="store_true", help="print the canonical spec (all defaults filled in)")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser(
+        "preview", help="render a spec on a few images, as the job would write them, into one grid",
+        description="Render SPEC on a few images (picked at random with --pick-seed, or named with --paths) "
+                    "exactly as `augment process` would write them: the same decoding, pipeline, seeds and output "
+                    "encoding. Writes a grid (a row per image: the original, then each copy, captioned with what "
+                    "was drawn) and, with --json, every variant's sampled parameters. A bad image becomes a tile "
+                    "with its reason. In a notebook, augment.preview.Previewer is the interactive form.",
+    )  # fmt: skip
+    p.add_argument("spec", help="spec file (.yaml/.yml/.json) or preset name")
+    p.add_argument("--input", default=None,
+                   help="images: a folder or s3://bucket/prefix/ (only the shown images are downloaded); "
+                        "default: the bundled samples")
+    p.add_argument("--n", type=_positive_int, default=4, help="images to pick at random (default 4)")
+    p.add_argument("--copies", type=_positive_int, default=None, help="variants per image (default: the spec's)")
+    p.add_argument("--paths", nargs="+", default=None, metavar="PATH",
+                   help="show these images (paths relative to --input) instead of a random pick")
+    p.add_argument("--pick-seed", type=int, default=0, help="seed of the random pick (default 0)")
+    p.add_argument("--out", default="preview.png", help="where to write the grid (PNG or JPEG; default preview.png)")
+    p.add_argument("--max-side", type=_positive_int, default=256, help="largest side of a tile in pixels (default 256)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write every variant's sampled parameters here")
+    p.set_defaults(func=_cmd_preview)
 
     p = sub.add_parser("replay", help="re-create one output, bit-exactly, from its manifest record",
                        description="Re-run the pipeline for one manifest record with its recorded seed and check "
@@ -285,8 +358,13 @@ def _backend(args: argparse.Namespace) -> Any:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from augment.jobs import build_request, run_batched, run_local
+    from augment.jobs import build_request, check_limits, run_batched, run_local
 
+    if args.max_cost is not None or args.quota is not None:  # before the backend: nothing is sent if refused
+        args.max_in_flight = check_limits(
+            args.spec, args.input, mode=args.mode, instance_count=args.instance_count,
+            instance_type=args.instance_type, max_cost=args.max_cost, quota=args.quota, batch_size=args.batch_size,
+            max_in_flight=args.max_in_flight, workers=args.workers)
     backend = _backend(args)
     extra: dict[str, Any] = {"instance_type": args.instance_type, "workers": args.workers}
     if args.backend == "sagemaker":
@@ -327,6 +405,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"images:    {args.output}")
     print("manifests: " + ", ".join(f"{base}/_augment/manifest-{h}.jsonl" for h in hosts))
     return code
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from augment import plan as planner
+
+    if args.compare is not None:
+        comparison = planner.compare(args.compare, prices=args.prices)
+        print(json.dumps(comparison.to_dict(), indent=2, default=str) if args.json else comparison)
+        return 0
+    if args.calibrate is not None:
+        calibration = planner.calibrate(args.spec, args.calibrate or None)
+        print(calibration.line(), file=sys.stderr if args.json else sys.stdout)
+    plan = planner.estimate(
+        args.spec, args.input, images=args.images, copies=args.copies, modes=args.mode,
+        instance_types=args.instance_type, instance_counts=args.instance_count, batch_size=args.batch_size,
+        max_in_flight=args.max_in_flight, startup_s=args.startup, throughput=args.throughput, deadline=args.deadline,
+        max_cost=args.max_cost, quota=args.quota, workers=args.workers, region=args.region, prices=args.prices)
+    print(json.dumps(plan.to_dict(), indent=2) if args.json else plan)
+    if args.plot:
+        plan.plot(args.plot)
+        print(f"plot: {args.plot}", file=sys.stderr)
+    return 0
 
 
 def _cmd_local_run(args: argparse.Namespace) -> int:
@@ -387,6 +487,32 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     else:
         print(f"ok: {args.spec}: {len(spec.ops)} ops, {spec.copies} copies, seed {spec.seed}, "
               f"digest {spec.digest[:12]}")
+    return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from augment.preview import render
+
+    if args.max_side < 16:
+        raise UsageError(f"--max-side must be >= 16, got {args.max_side}")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UsageError(f"--out {args.out}: must end in .png, .jpg or .jpeg")
+    preview = render(args.spec, args.input, n=args.n, copies=args.copies, pick_seed=args.pick_seed, paths=args.paths)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    preview.grid(args.max_side).save(out)
+    failed = [i for i in preview.items if i.error]
+    print(f"preview: {len(preview.originals)} images x {preview.spec.copies} copies of {args.spec} from "
+          f"{preview.source}, {len(failed)} failed" + (f" ({', '.join(sorted({i.reason or '' for i in failed}))})"
+                                                        if failed else ""))
+    for item in preview.items:
+        print(f"  {item.rel_path} {item.caption}")
+    print(f"grid: {out}")
+    if args.json:
+        Path(args.json).write_text(preview.to_json() + "\n", encoding="utf-8")
+        print(f"params: {args.json}")
     return 0
 
 

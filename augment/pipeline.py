@@ -128,6 +128,7 @@ class Pipeline:
         self.spec = load_spec(spec)
         self.fast = self.spec.kernels == "fast"
         self._counter = itertools.count(1)
+        self._steps: list[PIL.Image.Image] | None = None
         self._nodes = [self._build(op) for op in self.spec.ops]
         self.transform = v2.Compose([n.transform for n in self._nodes])
         first = self._nodes[0] if self._nodes else None
@@ -159,11 +160,14 @@ class Pipeline:
             node.calls += 1
             node.stamp = next(self._counter)
             try:
-                return forward(*inputs)
+                out = forward(*inputs)
             except OpFailed:
                 raise
             except Exception as e:  # name the op: torchvision's own messages rarely do
                 raise OpFailed(f"{node.name} failed on a {_describe(inputs[0])} image: {e}") from e
+            if self._steps is not None and any(node is top for top in self._nodes):
+                self._steps.append(to_pil(out).copy())
+            return out
 
         t.forward = observed_forward
         if REGISTRY[node.name].category == "policy":
@@ -198,7 +202,8 @@ class Pipeline:
         ops = [extract_params(n.transform) for n in self._nodes]
         return load_spec({**self.spec.to_dict(), "ops": ops})
 
-    def apply(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int) -> tuple[Any, list[dict[str, Any]]]:
+    def apply(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int,
+              steps: list[PIL.Image.Image] | None = None) -> tuple[Any, list[dict[str, Any]]]:
         """Augment one image with one seed.
 
         Args:
@@ -211,6 +216,8 @@ class Pipeline:
                 ``Resize``) keeps at most half of that resolution (and a first
                 ``RandomResizedCrop`` decode only its box, which changes no byte).
             seed: from :func:`derive_seed`.
+            steps: when given, the image after each top-level op is appended to it
+                (a copy, as a PIL image), in order: the same render, op by op.
 
         Returns:
             The augmented image (a PIL image for a ``Source``, else of the type
@@ -222,6 +229,7 @@ class Pipeline:
         """
         for n in self._nodes:
             n.reset()
+        self._steps = steps
         threads = torch.get_num_threads()
         if threads != 1:
             # Some kernels reduce in parallel (the mean of adjust_contrast), and a sum's
@@ -237,12 +245,16 @@ class Pipeline:
             generator.manual_seed(seed)
             try:
                 if isinstance(image, Source) and self._on_source is not None:
-                    out = self._rest(self._first_from_source(image))
+                    first = self._first_from_source(image)
+                    if steps is not None:
+                        steps.append(to_pil(first).copy())
+                    out = self._rest(first)
                 else:
                     decoded = image.load() if isinstance(image, Source) else image
                     out = self.transform(to_pil(decoded) if self.fast else to_tensor(decoded))
             finally:
                 generator.set_state(state)
+                self._steps = None
         finally:
             if threads != 1:
                 torch.set_num_threads(threads)

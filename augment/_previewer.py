@@ -1,0 +1,519 @@
+"""The preview widget: thin ipywidgets wiring around :func:`augment.preview.render`.
+
+Every control is generated from the op registry's schema (:class:`augment.ops.Param`):
+a range slider for a range, a slider for a number, a dropdown for a choice, a checkbox
+for a boolean and for a nullable parameter's "set", a text box for sizes and the other
+list-shaped values. Nothing here is written op by op.
+
+The state is a tree of :class:`_Op` (name, canonical parameters, on/off, children for
+containers); the spec is derived from it on every change, validated, rendered, and the
+grid, the parameter table, the YAML and the torchvision code are updated. An invalid
+spec or an op that fails shows the message, naming the field as ``augment validate``
+does, and the last good grid stays.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import html
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import yaml
+
+from augment.errors import SpecError, UsageError
+from augment.ops import REGISTRY, Param
+from augment.preview import Images, Preview, render, step_through, to_code
+from augment.spec import dump_spec, list_presets, load_spec
+
+_ADD = "+ add op"
+_CUSTOM = "(edited)"
+_TEXT_KINDS = ("size", "resize", "pair", "fill", "padding", "shear", "point", "erase_value", "weights")
+_STEP_SIDE = 160
+
+
+@dataclass
+class _Op:
+    """One op of the spec being edited."""
+
+    name: str
+    params: dict[str, Any]
+    enabled: bool = True
+    children: list[_Op] = field(default_factory=list)
+
+    @classmethod
+    def from_canonical(cls, op: dict[str, dict[str, Any]]) -> _Op:
+        (name, params), = op.items()
+        children = [cls.from_canonical(c) for c in params.get("ops", [])]
+        return cls(name, {k: v for k, v in params.items() if k != "ops"}, True, children)
+
+    @classmethod
+    def new(cls, name: str) -> _Op:
+        """An op as the registry's defaults make it (required ones get their start value)."""
+        opdef = REGISTRY[name]
+        params = {p.name: _copy.deepcopy(p.default) for p in opdef.params if p.kind != "ops"}
+        if opdef.name == "RandomChoice":
+            params["p"] = None
+        children = [cls.new("RandomHorizontalFlip")] if opdef.is_container else []
+        return cls(name, params, True, children)
+
+    def to_spec(self) -> dict[str, dict[str, Any]] | None:
+        if not self.enabled:
+            return None
+        params = dict(self.params)
+        if REGISTRY[self.name].is_container:
+            params["ops"] = [c for c in (child.to_spec() for child in self.children) if c is not None]
+            if self.name == "RandomChoice" and isinstance(params.get("p"), list) \
+                    and len(params["p"]) != len(params["ops"]):
+                params["p"] = None  # weights of the ops that are on only; equal when they no longer match
+        return {self.name: params}
+
+
+def _soft_bounds(p: Param, values: list[float]) -> tuple[float, float]:
+    """Slider bounds: the schema's, except that an upper bound far above any useful
+    value (a factor allowed up to 100) is brought down to a few times the default."""
+    lo = p.min if p.min is not None else min([0.0, *values])
+    hi = p.max if p.max is not None else max([1.0, *values]) * 4
+    if hi >= 100 and p.kind in ("range", "float"):
+        default = p.default if isinstance(p.default, list) else [p.default] if p.default is not None else []
+        hi = max(3 * max([abs(v) for v in default] + [1.0]), *values, lo + 1)
+    return float(lo), float(hi)
+
+
+def _step(lo: float, hi: float) -> float:
+    span = hi - lo
+    return 0.01 if span <= 10 else 0.1 if span <= 100 else 0.5
+
+
+class Previewer(w.VBox):
+    """Tune a spec on your own images; what it shows is what the job writes.
+
+    Args:
+        spec: a preset name, a spec file, a dict or a :class:`~augment.spec.Spec`.
+        source: ``None`` (the bundled samples), a folder or an ``s3://`` prefix.
+        n: images shown.
+        copies: variants per image (``None``: the spec's own).
+        pick_seed: which images are picked.
+        export_path: the Export button's default path.
+        max_side: the grid's tile size, in pixels.
+
+    Attributes:
+        preview: the last :class:`~augment.preview.Preview` rendered without an error.
+        message: what the status line says (an error, or nothing).
+    """
+
+    def __init__(self, spec: Any = "light", source: str | None = None, n: int = 4, copies: int | None = None,
+                 pick_seed: int = 0, export_path: str = "spec.yaml", max_side: int = 192) -> None:
+        loaded = load_spec(spec)
+        self._top = loaded.to_dict()
+        self._ops = [_Op.from_canonical(op) for op in loaded.ops]
+        self._images = Images(source)
+        self.max_side = max_side
+        self.pick_seed = pick_seed
+        self.preview: Preview | None = None
+        self.message = ""
+        self.controls: dict[str, w.Widget] = {}
+        self.rows: dict[str, dict[str, w.Widget]] = {}
+        self._quiet = False
+        style = {"description_width": "initial"}
+
+        presets = list_presets()
+        self.preset = w.Dropdown(options=[*presets, _CUSTOM], value=spec if spec in presets else _CUSTOM,
+                                 description="preset", style=style, layout=w.Layout(width="180px"))
+        self.seed = w.IntText(value=loaded.seed, description="seed", style=style, layout=w.Layout(width="220px"))
+        self.resample = w.Button(description="resample", tooltip="draw a new seed", icon="random")
+        self.copies = w.BoundedIntText(value=copies or loaded.copies, min=1, max=16, description="copies",
+                                       style=style, layout=w.Layout(width="110px"))
+        self.n_images = w.BoundedIntText(value=n, min=1, max=16, description="images", style=style,
+                                         layout=w.Layout(width="110px"))
+        self.source = w.Text(value="" if source is None else str(source), description="source",
+                             placeholder="bundled samples; or a folder, or s3://bucket/prefix/",
+                             continuous_update=False, style=style, layout=w.Layout(width="340px"))
+        self.other = w.Button(description="other images", tooltip="pick other images", icon="images")
+        self.status = w.HTML()
+        self.grid = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.grid.add_class("augment-grid")
+        self.table = w.HTML()
+        self.step_choice = w.Dropdown(description="step through", style=style, layout=w.Layout(width="360px"))
+        self.step_button = w.Button(description="open", tooltip="show this variant op by op")
+        self.steps = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.yaml = w.HTML()
+        self.code = w.HTML()
+        self.export_path = w.Text(value=export_path, description="export to", style=style,
+                                  layout=w.Layout(width="300px"))
+        self.export_button = w.Button(description="Export", button_style="primary", icon="save",
+                                      tooltip="validate and write the spec")
+        self.export_status = w.Label()
+        self.ops_box = w.VBox()
+
+        self.preset.observe(self._on_preset, "value")
+        for control in (self.seed, self.copies, self.n_images):
+            control.observe(lambda _change: self.refresh(), "value")
+        self.source.observe(self._on_source, "value")
+        self.resample.on_click(lambda _b: setattr(self.seed, "value", random.randrange(2**31)))
+        self.other.on_click(self._on_other)
+        self.step_button.on_click(lambda _b: self.open_steps(self.step_choice.value))
+        self.export_button.on_click(self._on_export)
+        self._click_events()
+
+        spec_tabs = w.Tab(children=[self.yaml, self.code])
+        spec_tabs.set_title(0, "spec (YAML)")
+        spec_tabs.set_title(1, "torchvision code")
+        header = w.HBox([self.preset, self.seed, self.resample, self.copies, self.n_images, self.source, self.other],
+                        layout=w.Layout(flex_flow="row wrap"))
+        left = w.VBox([w.HTML("<b>ops</b>"), self.ops_box], layout=w.Layout(width="400px", min_width="340px"))
+        right = w.VBox([self.status, self.grid, w.HBox([self.step_choice, self.step_button]), self.steps,
+                        self.table], layout=w.Layout(flex="1 1 auto"))
+        export = w.HBox([self.export_path, self.export_button, self.export_status])
+        super().__init__([header, w.HBox([left, right]), export, spec_tabs])
+        self.add_class("augment-previewer")
+        self._build_ops()
+        self.refresh()
+
+    # -- the spec ----------------------------------------------------------------------------
+
+    def spec_data(self) -> dict[str, Any]:
+        """The spec being edited, as data (not validated)."""
+        return {**self._top, "seed": self.seed.value, "copies": self.copies.value,
+                "ops": [op for op in (o.to_spec() for o in self._ops) if op is not None]}
+
+    @property
+    def spec(self) -> Any:
+        """The current :class:`~augment.spec.Spec`.
+
+        Raises:
+            SpecError: the current settings are not a valid spec.
+        """
+        return load_spec(self.spec_data())
+
+    def export(self, path: str | Path | None = None) -> Path:
+        """Validate the current spec and write it (YAML, or JSON for a ``.json`` path).
+
+        Raises:
+            SpecError: the current settings are not a valid spec (nothing is written).
+        """
+        from augment.pipeline import Pipeline
+
+        spec = Pipeline(self.spec).spec  # torchvision accepts every op, as `augment validate` checks
+        return dump_spec(spec, path or self.export_path.value)
+
+    # -- ops: the tree and its rows ----------------------------------------------------------------
+
+    def _find(self, path: str) -> tuple[list[_Op], int]:
+        """The list holding the op at ``path`` (``ops[2]`` or ``ops[2].ops[0]``) and its index."""
+        parts = [part for part in path.split(".") if part.startswith("ops[")]  # ops[2].RandomChoice.ops[0]
+        ops = self._ops
+        for part in parts[:-1]:
+            ops = ops[int(part[4:-1])].children
+        return ops, int(parts[-1][4:-1])
+
+    def op(self, path: str) -> _Op:
+        ops, i = self._find(path)
+        return ops[i]
+
+    def add_op(self, name: str, parent: str | None = None) -> None:
+        """Append op ``name`` with its defaults, at the top or inside container ``parent``."""
+        target = self.op(parent).children if parent else self._ops
+        target.append(_Op.new(name))
+        self._changed_structure()
+
+    def remove_op(self, path: str) -> None:
+        ops, i = self._find(path)
+        del ops[i]
+        self._changed_structure()
+
+    def move_op(self, path: str, by: int) -> None:
+        ops, i = self._find(path)
+        j = i + by
+        if 0 <= j < len(ops):
+            ops[i], ops[j] = ops[j], ops[i]
+            self._changed_structure()
+
+    def toggle_op(self, path: str, enabled: bool) -> None:
+        self.op(path).enabled = enabled
+        self._changed_structure(rebuild=False)
+
+    def _changed_structure(self, rebuild: bool = True) -> None:
+        self._set_quietly(self.preset, _CUSTOM)
+        if rebuild:
+            self._build_ops()
+        self.refresh()
+
+    def _build_ops(self) -> None:
+        self.controls, self.rows = {}, {}
+        self.ops_box.children = [*self._op_rows(self._ops, "", 0), self._add_dropdown(None)]
+
+    def _add_dropdown(self, parent: str | None) -> w.Dropdown:
+        add = w.Dropdown(options=[_ADD, *REGISTRY], value=_ADD, layout=w.Layout(width="200px"),
+                         tooltip="add an op with its defaults")
+
+        def on_add(change: dict[str, Any]) -> None:
+            if change["new"] != _ADD:
+                self.add_op(change["new"], parent)
+
+        add.observe(on_add, "value")
+        self.rows.setdefault(parent or "", {})["add"] = add
+        return add
+
+    def _op_rows(self, ops: list[_Op], prefix: str, depth: int) -> list[w.Widget]:
+        rows: list[w.Widget] = []
+        for i, op in enumerate(ops):
+            path = f"{prefix}ops[{i}]"
+            toggle = w.Checkbox(value=op.enabled, description=op.name, indent=False,
+                                tooltip=f"{REGISTRY[op.name].help} (untick to leave it out)",
+                                layout=w.Layout(width="210px"))
+            up = w.Button(icon="arrow-up", tooltip="move up", layout=w.Layout(width="32px"))
+            down = w.Button(icon="arrow-down", tooltip="move down", layout=w.Layout(width="32px"))
+            remove = w.Button(icon="times", tooltip="remove", layout=w.Layout(width="32px"))
+            toggle.observe(lambda c, p=path: self.toggle_op(p, c["new"]), "value")
+            up.on_click(lambda _b, p=path: self.move_op(p, -1))
+            down.on_click(lambda _b, p=path: self.move_op(p, +1))
+            remove.on_click(lambda _b, p=path: self.remove_op(p))
+            toggle.add_class("augment-op-toggle")
+            self.rows[path] = {"toggle": toggle, "up": up, "down": down, "remove": remove}
+            params = [self._param_control(path, op, p) for p in REGISTRY[op.name].params if p.kind != "ops"]
+            inner: list[w.Widget] = [w.HBox([toggle, up, down, remove]), *params]
+            if REGISTRY[op.name].is_container:
+                inner += [*self._op_rows(op.children, f"{path}.{op.name}.", depth + 1), self._add_dropdown(path)]
+            rows.append(w.VBox(inner, layout=w.Layout(margin=f"0 0 6px {16 * depth}px",
+                                                      border="1px solid #ddd", padding="2px")))
+        return rows
+
+    def _param_control(self, path: str, op: _Op, p: Param) -> w.Widget:
+        key = f"{path}.{op.name}.{p.name}"
+        value = op.params.get(p.name)
+        control = self._make_control(p, value)
+        control.tooltip = p.help
+        self.controls[key] = control
+        enabled: w.Checkbox | None = None
+        if p.nullable:
+            enabled = w.Checkbox(value=value is not None, description="set", indent=False,
+                                 tooltip=f"{p.name}: unticked means null ({p.help})", layout=w.Layout(width="60px"))
+            control.disabled = value is None
+            self.controls[f"{key}:set"] = enabled
+
+        def on_value(change: dict[str, Any]) -> None:
+            if self._quiet or (enabled is not None and not enabled.value):
+                return
+            self._set_param(op, p, control)
+
+        def on_set(change: dict[str, Any]) -> None:
+            control.disabled = not change["new"]
+            if change["new"]:
+                self._set_param(op, p, control)
+            else:
+                op.params[p.name] = None
+                self.refresh()
+
+        control.observe(on_value, "value")
+        if enabled is not None:
+            enabled.observe(on_set, "value")
+            return w.HBox([control, enabled])
+        return control
+
+    def _make_control(self, p: Param, value: Any) -> w.Widget:
+        start = value if value is not None else p.default
+        common = {"description": p.name, "continuous_update": False, "style": {"description_width": "110px"},
+                  "layout": w.Layout(width="330px")}
+        if p.kind in ("range", "int_range") or (p.kind in ("int", "float") and p.min is not None):
+            numbers = [float(v) for v in (start if isinstance(start, list) else [start] if start is not None else [])]
+            lo, hi = _soft_bounds(p, numbers)
+            if p.kind == "int_range":
+                return w.IntRangeSlider(value=start or [int(lo), int(hi)], min=int(lo), max=int(hi), **common)
+            if p.kind == "int":
+                if hi - lo > 1000:
+                    return w.BoundedIntText(value=start if start is not None else int(lo), min=int(lo), max=int(hi),
+                                            **common)
+                return w.IntSlider(value=start if start is not None else int(lo), min=int(lo), max=int(hi), **common)
+            step = _step(lo, hi)
+            if p.kind == "float":
+                return w.FloatSlider(value=start if start is not None else lo, min=lo, max=hi, step=step,
+                                     readout_format=".2f", **common)
+            if start is None:
+                start = [lo + (hi - lo) / 4, lo + (hi - lo) * 3 / 4]
+            return w.FloatRangeSlider(value=start, min=lo, max=hi, step=step, readout_format=".2f", **common)
+        if p.kind == "bool":
+            return w.Checkbox(value=bool(start), description=p.name, indent=False)
+        if p.kind == "choice":
+            return w.Dropdown(options=list(p.choices or ()), value=start, description=p.name,
+                              style=common["style"], layout=common["layout"])
+        text = "" if start is None else yaml.safe_dump(start, default_flow_style=True).strip()
+        return w.Text(value=text, placeholder=p.describe(), **common)
+
+    def _set_param(self, op: _Op, p: Param, control: w.Widget) -> None:
+        value = control.value
+        if isinstance(control, w.Text):
+            try:
+                value = yaml.safe_load(value) if value.strip() else None
+            except yaml.YAMLError as e:
+                self._show_error(f"{op.name}.{p.name}: cannot read {control.value!r}: {e}")
+                return
+        elif isinstance(value, tuple):
+            value = list(value)
+        op.params[p.name] = value
+        self._set_quietly(self.preset, _CUSTOM)
+        self.refresh()
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def _set_quietly(self, widget: w.Widget, value: Any) -> None:
+        self._quiet = True
+        try:
+            widget.value = value
+        finally:
+            self._quiet = False
+
+    def _on_preset(self, change: dict[str, Any]) -> None:
+        if self._quiet or change["new"] == _CUSTOM:
+            return
+        loaded = load_spec(change["new"])
+        self._top = loaded.to_dict()
+        self._ops = [_Op.from_canonical(op) for op in loaded.ops]
+        self._quiet = True
+        try:
+            self.seed.value, self.copies.value = loaded.seed, loaded.copies
+        finally:
+            self._quiet = False
+        self._build_ops()
+        self.refresh()
+
+    def _on_source(self, change: dict[str, Any]) -> None:
+        text = change["new"].strip()
+        try:
+            self._images = Images(None if text in ("", "samples") else text)
+        except UsageError as e:
+            self._show_error(str(e))
+            return
+        self.refresh()
+
+    def _on_other(self, _button: Any) -> None:
+        self.pick_seed += 1
+        self.refresh()
+
+    def _on_export(self, _button: Any) -> None:
+        try:
+            path = self.export()
+        except (SpecError, UsageError) as e:
+            self.export_status.value = f"not written: {e}"
+            return
+        self.export_status.value = f"wrote {path} (valid)"
+
+    def _click_events(self) -> None:
+        """A click on a tile opens it op by op, where ipyevents is installed."""
+        try:
+            from ipyevents import Event
+        except ImportError:
+            return
+        self._events = Event(source=self.grid, watched_events=["click"])
+        self._events.on_dom_event(self._on_click)
+
+    def _on_click(self, event: dict[str, Any]) -> None:
+        if "dataX" in event:  # ipyevents gives an Image's own pixel coordinates
+            index = self.tile_at(event["dataX"], event["dataY"])
+        else:
+            index = self.tile_at(event.get("relativeX", 0), event.get("relativeY", 0), event.get("boundingRectWidth"))
+        if index is not None:
+            self.open_steps(index)
+
+    def tile_at(self, x: float, y: float, shown_width: float | None = None) -> int | None:
+        """The variant under a point of the grid (in the grid's pixels, or scaled from
+        ``shown_width`` when the page shows it smaller); None for an original or a gap."""
+        from augment.preview import _CAPTION_LINES, _PAD
+
+        if self.preview is None:
+            return None
+        cols = 1 + max((len(items) for _rel, items in self.preview.rows()), default=0)
+        width = cols * (self.max_side + _PAD) + _PAD
+        if shown_width:
+            x, y = x * width / shown_width, y * width / shown_width
+        col = int((x - _PAD) // (self.max_side + _PAD))
+        row = int((y - _PAD) // (self.max_side + _PAD + 14 * _CAPTION_LINES))
+        rows = self.preview.rows()
+        if not (0 <= row < len(rows)) or not (1 <= col <= len(rows[row][1])):
+            return None
+        return self.preview.items.index(rows[row][1][col - 1])
+
+    # -- rendering ---------------------------------------------------------------------------------
+
+    def _show_error(self, text: str) -> None:
+        self.message = text
+        self.status.value = (f"<div style='color:#a00;white-space:pre-wrap;font-family:monospace'>"
+                             f"{html.escape(text)}</div>")
+
+    def refresh(self) -> None:
+        """Render the current spec; on an error show it and keep the last good grid."""
+        if self._quiet:
+            return
+        data = self.spec_data()
+        self.yaml.value = f"<pre>{html.escape(yaml.safe_dump(data, sort_keys=False, default_flow_style=None))}</pre>"
+        try:
+            spec = load_spec(data)
+            preview = render(spec, self._images, n=self.n_images.value, pick_seed=self.pick_seed)
+        except (SpecError, UsageError) as e:
+            self._show_error(str(e))
+            return
+        except Exception as e:  # torchvision refused an argument the schema let through
+            self._show_error(f"invalid spec: {type(e).__name__}: {e}")
+            return
+        self.yaml.value = f"<pre>{html.escape(spec.to_yaml())}</pre>"
+        self.code.value = f"<pre>{html.escape(to_code(spec))}</pre>"
+        self._images.keep(list(preview.originals))
+        failed = [i for i in preview.items if i.reason == "op_failed"]
+        if failed:
+            self._show_error(_op_path(spec.to_dict()["ops"], failed[0].error or "") + (failed[0].error or ""))
+            if self.preview is not None:
+                return  # the last good grid stays
+        else:
+            self.message = ""
+            self.status.value = ""
+        self.preview = preview
+        self.grid.value = preview.png(self.max_side)
+        self.table.value = preview.html_table()
+        self._quiet = True
+        try:
+            self.step_choice.options = [(f"{i.rel_path} #{i.copy}", n) for n, i in enumerate(preview.items)
+                                        if i.error is None]
+        finally:
+            self._quiet = False
+        self.steps.children = []
+
+    def open_steps(self, index: int | None) -> None:
+        """Show variant ``index`` op by op (one render with its seed; the last step is its tile)."""
+        if index is None or self.preview is None:
+            return
+        try:
+            steps = step_through(self.preview, index)
+        except UsageError as e:
+            self._show_error(str(e))
+            return
+        tiles = []
+        for label, image, _record in steps:
+            thumb = image.copy()
+            thumb.thumbnail((_STEP_SIDE, _STEP_SIDE))
+            caption = f"<div style='width:{_STEP_SIDE}px;font-size:11px'>{html.escape(label)}</div>"
+            tiles.append(w.VBox([w.Image(value=_png(thumb), format="png"), w.HTML(caption)]))
+        self.steps.children = tiles
+        self.last_steps = steps
+
+
+def _png(image: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _op_path(ops: list[dict[str, Any]], error: str, prefix: str = "") -> str:
+    """``ops[i].Name: `` of the op an OpFailed message names (its first occurrence)."""
+    for i, op in enumerate(ops):
+        (name, params), = op.items()
+        if error.startswith(f"{name} failed"):
+            return f"{prefix}ops[{i}].{name}: "
+        found = _op_path(params.get("ops", []), error, f"{prefix}ops[{i}].{name}.")
+        if found:
+            return found
+    return ""

@@ -1,0 +1,670 @@
+"""See what a spec does to your images, exactly as the job will write them.
+
+:func:`render` is a pure function: a spec and a handful of images in, a
+:class:`Preview` out. It takes the job's own path for every variant: the input's bytes
+opened as a :class:`~augment.images.Source` for as many outputs as the job makes of it,
+the seed from :func:`~augment.pipeline.derive_seed` with the path relative to the input
+root, :meth:`~augment.pipeline.Pipeline.apply`, and the output encoded in the format and
+quality the job would write and decoded again. So a variant's pixels are the pixels of
+the job's output file, and its parameters are the manifest's (tests compare both). Only
+the grid scales the images down, after all that.
+
+Where the images come from (``source``): ``None`` for the bundled samples, a local
+folder, or an ``s3://bucket/prefix/`` (any endpoint, through ``AWS_ENDPOINT_URL``),
+listed once; only the images shown are read or downloaded.
+
+:func:`from_job` builds the same grid from a finished job: inputs beside the outputs
+it wrote, captioned from the manifest.
+
+The widget, :class:`Previewer` (ipywidgets), is thin wiring around :func:`render`; it
+is imported from :mod:`augment._previewer` on first use, so this module needs no
+ipywidgets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import PIL.Image
+import PIL.ImageDraw
+import PIL.ImageFont
+
+from augment.errors import UsageError
+from augment.images import DEFAULT_MAX_PIXELS, ImageError, encode, list_images, open_image, output_format
+from augment.pipeline import OpFailed, Pipeline, derive_seed
+from augment.spec import Spec, load_spec
+
+DEFAULT_N = 4
+
+
+# ---------------------------------------------------------------------------
+# Where the images come from.
+
+
+class Images:
+    """The images under a source, listed once, each read at most once.
+
+    Args:
+        source: ``None`` (the bundled samples), a local folder, or ``s3://bucket/prefix``.
+            An S3 prefix maps keys to relative paths as the job stages them: the part
+            of the key after the prefix's last ``/``.
+
+    Raises:
+        UsageError: a folder that does not exist, or an S3 prefix with nothing under it.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | None = None) -> None:
+        from augment.samples import samples_dir
+
+        self.source = str(samples_dir()) if source is None else os.fspath(source)
+        self._data: dict[str, bytes] = {}
+        self._keys: list[str] | None = None
+        self.fetched: list[str] = []
+        """Relative paths read so far, in order (each once)."""
+        if self.is_s3:
+            from augment.jobs.local import split_s3_uri
+
+            self._bucket, prefix = split_s3_uri(self.source)
+            self._base = prefix[: prefix.rfind("/") + 1]
+        elif not Path(self.source).is_dir():
+            raise UsageError(f"--input {self.source}: no such folder (give a folder, an s3:// prefix, or nothing "
+                             "for the bundled samples)")
+
+    @property
+    def is_s3(self) -> bool:
+        return self.source.startswith("s3://")
+
+    def keys(self) -> list[str]:
+        """Every input, as the job names it: its path relative to the root, sorted."""
+        if self._keys is None:
+            if self.is_s3:
+                from augment.jobs.batch import list_keys
+
+                self._keys = list_keys(self.source)
+            else:
+                self._keys = list_images(self.source)
+            if not self._keys:
+                raise UsageError(f"--input {self.source}: no files found")
+        return self._keys
+
+    def read(self, rel: str) -> bytes:
+        """The bytes of one input (downloaded once for S3).
+
+        Raises:
+            OSError: it cannot be read.
+        """
+        if rel not in self._data:
+            if self.is_s3:
+                from botocore.exceptions import ClientError
+
+                from augment.jobs.local import s3_client
+
+                try:
+                    body = s3_client().get_object(Bucket=self._bucket, Key=self._base + rel)["Body"].read()
+                except ClientError as e:
+                    raise OSError(f"cannot download s3://{self._bucket}/{self._base}{rel}: {e}") from None
+            else:
+                with open(os.path.join(self.source, rel), "rb") as f:
+                    body = f.read()
+            self._data[rel] = body
+            self.fetched.append(rel)
+        return self._data[rel]
+
+    def keep(self, rels: list[str]) -> None:
+        """Forget the bytes of every input but ``rels`` (a widget re-picks often)."""
+        wanted = set(rels)
+        self._data = {k: v for k, v in self._data.items() if k in wanted}
+
+    def pick(self, n: int = DEFAULT_N, pick_seed: int = 0, paths: list[str] | None = None) -> list[str]:
+        """The inputs to show: ``paths`` as given (checked), else ``n`` drawn with ``pick_seed``.
+
+        Raises:
+            UsageError: a path that is not an input, or ``n`` below 1.
+        """
+        keys = self.keys()
+        if paths:
+            known = set(keys)
+            missing = [p for p in paths if p not in known]
+            if missing:
+                raise UsageError(f"--paths: {', '.join(missing)} not under {self.source} (paths are relative to "
+                                 f"it; e.g. {', '.join(keys[:3])})")
+            return list(paths)
+        if n < 1:
+            raise UsageError(f"--n must be >= 1, got {n}")
+        return sorted(random.Random(pick_seed).sample(keys, min(n, len(keys))))
+
+
+# ---------------------------------------------------------------------------
+# The result.
+
+
+@dataclass
+class Item:
+    """One variant: an (input, copy) as the job would write it.
+
+    Attributes:
+        rel_path: the input's path relative to the source root.
+        copy: the copy index.
+        seed: the variant's seed.
+        image: the output's pixels (decoded from the bytes the job would write), or None.
+        params: the sampled parameters, one record per op, as in the manifest.
+        error, reason: why the variant could not be made (as the manifest records it).
+        output_sha256: SHA-256 of the bytes the job would write.
+    """
+
+    rel_path: str
+    copy: int
+    seed: int | None
+    image: PIL.Image.Image | None = None
+    params: list[dict[str, Any]] | None = None
+    error: str | None = None
+    reason: str | None = None
+    output_sha256: str | None = None
+
+    @property
+    def caption(self) -> str:
+        """``#copy`` and a short summary of what was drawn, or the failure reason."""
+        if self.error is not None:
+            return f"#{self.copy} failed: {self.reason}"
+        drawn = summarize(self.params or [])
+        return f"#{self.copy} · {drawn}" if drawn else f"#{self.copy} · nothing applied"
+
+
+@dataclass
+class Preview:
+    """A rendered preview: every (image, copy) of a spec on a few images.
+
+    Attributes:
+        spec: the spec rendered.
+        items: one :class:`Item` per (image, copy), image by image.
+        originals: ``rel_path`` -> the upright original (None where it failed to decode).
+        source: where the images came from.
+        errors: ``rel_path`` -> why the original could not be read or decoded.
+    """
+
+    spec: Spec
+    items: list[Item]
+    originals: dict[str, PIL.Image.Image | None]
+    source: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[tuple[str, list[Item]]]:
+        """(rel_path, its items) per image, in order."""
+        return [(rel, [i for i in self.items if i.rel_path == rel]) for rel in self.originals]
+
+    def grid(self, max_side: int = 256) -> PIL.Image.Image:
+        """A row per image: the original, then its copies, each captioned."""
+        rows = []
+        for rel, items in self.rows():
+            original = self.originals[rel]
+            head = (original, _original_caption(rel, original, self.errors.get(rel)), None)
+            rows.append([head, *((i.image, i.caption, i.error) for i in items)])
+        return draw_grid(rows, max_side)
+
+    def png(self, max_side: int = 256, compress_level: int = 1) -> bytes:
+        """The grid as PNG bytes (fast compression: it is for the screen)."""
+        buf = io.BytesIO()
+        self.grid(max_side).save(buf, "PNG", compress_level=compress_level)
+        return buf.getvalue()
+
+    def figure(self, max_side: int = 256) -> Any:
+        """The grid as a matplotlib figure (made without pyplot, so it is never left
+        open in pyplot's registry; display it, save it, or let it go)."""
+        from matplotlib.figure import Figure
+
+        grid = self.grid(max_side)
+        dpi = 100
+        fig = Figure(figsize=(grid.width / dpi, grid.height / dpi), dpi=dpi)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.imshow(grid)
+        ax.set_axis_off()
+        return fig
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per variant: path, copy, seed, status and each applied op's parameters."""
+        return [{"rel_path": i.rel_path, "copy": i.copy, "seed": i.seed,
+                 "status": "failed" if i.error else "ok", "reason": i.reason, "error": i.error,
+                 "drawn": summarize(i.params or []), "params": i.params} for i in self.items]
+
+    def to_json(self) -> str:
+        """The spec digest, the source and every variant's parameters, as JSON."""
+        return json.dumps({"spec_digest": self.spec.digest, "source": self.source, "items": self.table()},
+                          indent=2)
+
+    def html_table(self) -> str:
+        """Every variant's sampled parameters as an HTML table."""
+        import html
+
+        rows = []
+        for i in self.items:
+            ops = "<br>".join(html.escape(_record_text(r)) for r in _flatten(i.params or []))
+            status = html.escape(f"{i.reason}: {i.error}") if i.error else ops or "nothing applied"
+            rows.append(f"<tr><td>{html.escape(i.rel_path)}</td><td>{i.copy}</td><td>{i.seed}</td>"
+                        f"<td style='text-align:left'>{status}</td></tr>")
+        return ("<table class='augment-params'><thead><tr><th>image</th><th>copy</th><th>seed</th>"
+                "<th>what each op drew</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+    def _repr_png_(self) -> bytes:
+        return self.png()
+
+
+# ---------------------------------------------------------------------------
+# Rendering.
+
+
+def render(
+    spec: Spec | str | dict[str, Any],
+    source: str | os.PathLike[str] | Images | None = None,
+    *,
+    n: int = DEFAULT_N,
+    copies: int | None = None,
+    pick_seed: int = 0,
+    paths: list[str] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Preview:
+    """Render a spec on a few images, as the job would write them.
+
+    Args:
+        spec: anything :func:`~augment.spec.load_spec` takes: a preset name, a path,
+            a dict or a :class:`~augment.spec.Spec`.
+        source: ``None`` (the bundled samples), a local folder, an ``s3://`` prefix,
+            or an :class:`Images` (which keeps what it has read, for re-renders).
+        n: images to pick at random when ``paths`` is not given.
+        copies: variants per image (``None``: the spec's own).
+        pick_seed: the random pick's seed: the same seed picks the same images.
+        paths: the images to show, by their path relative to ``source``.
+        max_pixels: inputs larger than this are refused from the header, as in a job.
+
+    Returns:
+        The :class:`Preview`. A bad image never raises: its variants carry the
+        reason, as the manifest would record it.
+
+    Raises:
+        SpecError: the spec is invalid.
+        UsageError: a bad source, path or count.
+    """
+    spec = load_spec(spec)
+    if copies is not None:
+        spec = spec.replace(copies=copies)
+    images = source if isinstance(source, Images) else Images(source)
+    pipeline = Pipeline(spec)
+    items: list[Item] = []
+    originals: dict[str, PIL.Image.Image | None] = {}
+    errors: dict[str, str] = {}
+    for rel in images.pick(n, pick_seed, paths):
+        row, original, error = _render_one(pipeline, images, rel, max_pixels)
+        items += row
+        originals[rel] = original
+        if error:
+            errors[rel] = error
+    return Preview(spec, items, originals, images.source, errors)
+
+
+def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
+                ) -> tuple[list[Item], PIL.Image.Image | None, str | None]:
+    """One input's variants, as ``engine._Worker.process`` makes them."""
+    spec = pipeline.spec
+    seeds = [derive_seed(spec.seed, rel, k) for k in range(spec.copies)]
+    try:
+        data = images.read(rel)
+        source = open_image(data, max_pixels, outputs=spec.copies)
+    except ImageError as e:
+        return [Item(rel, k, seeds[k], error=str(e), reason=e.reason) for k in range(spec.copies)], None, str(e)
+    except OSError as e:
+        error = f"cannot read: {e}"
+        return [Item(rel, k, seeds[k], error=error, reason="unreadable") for k in range(spec.copies)], None, error
+    fmt = output_format(spec.output.format, source.format)
+    items = []
+    for k, seed in enumerate(seeds):
+        try:
+            out, params = pipeline.apply(source, seed)
+        except ImageError as e:  # the pixels are broken: no copy can be made
+            return ([*items, *(Item(rel, c, seeds[c], error=str(e), reason=e.reason)
+                               for c in range(k, spec.copies))], None, str(e))
+        except OpFailed as e:
+            items.append(Item(rel, k, seed, error=str(e), reason="op_failed"))
+            continue
+        blob = encode(out, fmt, spec.output.quality)
+        items.append(Item(rel, k, seed, _decode_output(blob), params, output_sha256=hashlib.sha256(blob).hexdigest()))
+    try:
+        original = open_image(images.read(rel), max_pixels).load()
+    except ImageError as e:
+        return items, None, str(e)
+    return items, original, None
+
+
+def _decode_output(blob: bytes) -> PIL.Image.Image:
+    with PIL.Image.open(io.BytesIO(blob)) as img:
+        img.load()
+        return img.copy() if img.mode in ("RGB", "L") else img.convert("RGB")
+
+
+def step_through(preview: Preview, index: int) -> list[tuple[str, PIL.Image.Image, dict[str, Any] | None]]:
+    """One variant op by op: the input, the image after each op with what that op
+    drew, and the output as written. One render with the variant's own seed, so the
+    last step is the tile.
+
+    Args:
+        preview: a :class:`Preview` from :func:`render`.
+        index: the variant's index in ``preview.items``.
+
+    Returns:
+        ``(label, image, record)`` per step: ``input``, one per top-level op, then
+        ``written as <format>``.
+
+    Raises:
+        UsageError: no such item, or one that failed.
+    """
+    if not 0 <= index < len(preview.items):
+        raise UsageError(f"no variant {index}: the preview has {len(preview.items)}")
+    item = preview.items[index]
+    if item.error is not None or item.seed is None:
+        raise UsageError(f"{item.rel_path} copy {item.copy} failed ({item.reason}): nothing to step through")
+    images = Images(preview.source)
+    data = images.read(item.rel_path)
+    spec = preview.spec
+    pipeline = Pipeline(spec)
+    steps: list[PIL.Image.Image] = []
+    source = open_image(data, outputs=spec.copies)
+    out, params = pipeline.apply(source, item.seed, steps=steps)
+    fmt = output_format(spec.output.format, source.format)
+    blob = encode(out, fmt, spec.output.quality)
+    result: list[tuple[str, PIL.Image.Image, dict[str, Any] | None]] = [("input", open_image(data).load(), None)]
+    for record, image in zip(params, steps, strict=True):
+        drawn = summarize([record])
+        result.append((f"{record['op']}: {drawn or 'not applied'}", image, record))
+    quality = f" q{spec.output.quality}" if fmt in ("jpeg", "webp") else ""
+    result.append((f"written as {fmt}{quality}", _decode_output(blob), None))
+    return result
+
+
+def to_code(spec: Spec | str | dict[str, Any]) -> str:
+    """The spec's ops as plain torchvision v2 Python, for a training script: the same
+    classes with the same arguments the kit builds (without the kit's per-image seeding
+    and parameter capture)."""
+    from augment.ops import REGISTRY
+
+    spec = load_spec(spec)
+
+    def call(op: dict[str, dict[str, Any]], indent: str) -> str:
+        (name, params), = op.items()
+        opdef = REGISTRY[name]
+        args = []
+        if opdef.is_container:
+            inner = "".join(f"{indent}        {call(c, indent + '    ')},\n" for c in params["ops"])
+            args.append(f"[\n{inner}{indent}    ]")
+        for key, value in params.items():
+            if key == "ops":
+                continue
+            text = f"v2.AutoAugmentPolicy({value!r})" if key in opdef.make else repr(value)
+            args.append(f"{key}={text}")
+        return f"v2.{name}({', '.join(args)})"
+
+    body = "".join(f"    {call(op, '')},\n" for op in spec.ops)
+    return ("from torchvision.transforms import v2\n\n"
+            f"# spec digest {spec.digest[:12]}; {spec.copies} outputs per image, seed {spec.seed} (the kit seeds\n"
+            "# each image from the spec's seed, its path and the copy; here torch's global generator decides).\n"
+            "# Pixel values (fill, threshold) are on the 0-255 scale: apply it to PIL or uint8 images.\n"
+            f"transform = v2.Compose([\n{body}])\n")
+
+
+# ---------------------------------------------------------------------------
+# From a finished job.
+
+
+def from_job(output: str | os.PathLike[str], input: str | os.PathLike[str] | None = None, *, n: int = DEFAULT_N,
+             pick_seed: int = 0, paths: list[str] | None = None) -> Preview:
+    """Inputs beside the outputs a finished job wrote, captioned from its manifests.
+
+    Args:
+        output: the job's output folder or ``s3://`` prefix (its ``_augment/`` holds
+            the spec and the manifests).
+        input: the job's input (folder or ``s3://`` prefix), for the originals;
+            default: the input folder the job recorded, where it still exists.
+        n, pick_seed, paths: which inputs to show, as in :func:`render`.
+
+    Raises:
+        UsageError: no job there.
+    """
+    out = Images(output)
+    meta = [k for k in out.keys() if k.startswith("_augment/")]
+    manifests = [k for k in meta if k.startswith("_augment/manifest-") and k.endswith(".jsonl")]
+    if "_augment/spec.yaml" not in meta or not manifests:
+        raise UsageError(f"{output}: no finished job here (no _augment/spec.yaml and manifests)")
+    spec = load_spec(_yaml(out.read("_augment/spec.yaml")))
+    records: dict[str, list[dict[str, Any]]] = {}
+    for key in manifests:
+        for line in out.read(key).decode().splitlines():
+            rec = json.loads(line)
+            if rec["copy"] >= 0:
+                records.setdefault(rec["source"], []).append(rec)
+    if input is None:
+        input = _recorded_input(out, meta)
+    inputs = Images(input) if input is not None else None
+    if paths:
+        missing = [p for p in paths if p not in records]
+        if missing:
+            raise UsageError(f"--paths: {', '.join(missing)} not in the job's manifests")
+        chosen = list(paths)
+    else:
+        chosen = sorted(random.Random(pick_seed).sample(sorted(records), min(n, len(records))))
+    items, originals, errors = [], {}, {}
+    for rel in chosen:
+        for rec in sorted(records[rel], key=lambda r: r["copy"]):
+            image = _decode_output(out.read(rec["output"])) if rec["status"] == "ok" else None
+            items.append(Item(rel, rec["copy"], rec["seed"], image, rec["params"], rec["error"], rec["reason"],
+                              rec.get("output_sha256")))
+        originals[rel] = None
+        if inputs is None:
+            errors[rel] = "original not available (pass input=)"
+            continue
+        try:
+            originals[rel] = open_image(inputs.read(rel), sys.maxsize).load()  # the job accepted it
+        except (ImageError, OSError) as e:
+            errors[rel] = str(e)
+    return Preview(spec, items, originals, inputs.source if inputs else "", errors)
+
+
+def _yaml(data: bytes) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(data)
+
+
+def _recorded_input(out: Images, meta: list[str]) -> str | None:
+    """The input folder a job's summary names, where it still exists here."""
+    for key in meta:
+        if key.startswith("_augment/summary-"):
+            folder = json.loads(out.read(key)).get("input_dir")
+            if folder and Path(folder).is_dir():
+                return folder
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Captions: what was drawn, in a few words.
+
+
+def _num(x: float, digits: int = 2) -> str:
+    return f"{x:.{digits}f}".replace("-", "\u2212")
+
+
+def _record_text(rec: dict[str, Any]) -> str:
+    """One op's record in a line: its name and the parameters drawn."""
+    params = rec.get("params")
+    if not rec.get("applied"):
+        return f"{rec['op']}: not applied"
+    if not params:
+        return f"{rec['op']}: applied"
+    return f"{rec['op']}: {json.dumps(params, separators=(', ', ': '))[:300]}"
+
+
+def _flatten(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Applied leaf records, containers opened, in the order they ran."""
+    out = []
+    for rec in records:
+        if not rec.get("applied"):
+            continue
+        children = rec.get("ops")
+        if children is not None and rec["op"] in ("RandomApply", "RandomChoice", "RandomOrder"):
+            if rec["op"] == "RandomOrder":
+                children = [children[i] for i in rec["order"]]
+            out += _flatten(children)
+        else:
+            out.append(rec)
+    return out
+
+
+def _short(rec: dict[str, Any]) -> str:
+    op, p = rec["op"], rec.get("params") or {}
+    if op in ("RandomResizedCrop", "RandomCrop") and "width" in p:
+        return f"crop {p['width']}\u00d7{p['height']} @ ({p['left']},{p['top']})"
+    if op == "RandomRotation":
+        return f"rot {_num(p['angle'], 1)}\u00b0"
+    if op == "RandomAffine":
+        parts = [f"affine {_num(p['angle'], 1)}\u00b0"]
+        if any(p.get("translate", [0, 0])):
+            parts.append(f"t({p['translate'][0]},{p['translate'][1]})")
+        if p.get("scale", 1.0) != 1.0:
+            parts.append(f"s{_num(p['scale'])}")
+        if any(p.get("shear", [0, 0])):
+            parts.append(f"sh{_num(p['shear'][0], 1)}")
+        return " ".join(parts)
+    if op == "ColorJitter":
+        factors = [(k, p.get(f"{name}_factor")) for k, name in
+                   (("b", "brightness"), ("c", "contrast"), ("s", "saturation"), ("h", "hue"))]
+        return "jitter " + " ".join(f"{k}{_num(v)}" for k, v in factors if v is not None)
+    if op == "GaussianBlur":
+        return f"blur \u03c3{_num(p['sigma'][0])}"
+    if op == "JPEG":
+        return f"jpeg q{p['quality']}"
+    if op == "RandomErasing":
+        return f"erase {p['w']}\u00d7{p['h']}"
+    if op in ("AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix"):
+        names = [o["name"] for o in p.get("ops", [])]
+        label = {"AutoAugment": "auto", "RandAugment": "rand", "TrivialAugmentWide": "trivial", "AugMix": "augmix"}[op]
+        return f"{label} " + (", ".join(names[:3]) + ("\u2026" if len(names) > 3 else "") if names else "identity")
+    return _WORDS.get(op, op)
+
+
+_WORDS = {
+    "RandomHorizontalFlip": "flip", "RandomVerticalFlip": "vflip", "RandomPerspective": "perspective",
+    "RandomGrayscale": "gray", "GaussianNoise": "noise", "RandomInvert": "invert", "RandomPosterize": "posterize",
+    "RandomSolarize": "solarize", "RandomAdjustSharpness": "sharpen", "RandomAutocontrast": "autocontrast",
+    "RandomEqualize": "equalize", "Resize": "resize", "CenterCrop": "center crop", "ElasticTransform": "elastic",
+}  # fmt: skip
+
+
+def summarize(records: list[dict[str, Any]]) -> str:
+    """What was drawn, in a few words: ``crop 243×258 @ (33,17) · flip · rot −7.2°``."""
+    return " \u00b7 ".join(_short(r) for r in _flatten(records))
+
+
+# ---------------------------------------------------------------------------
+# Drawing the grid.
+
+_CAPTION_LINES = 3
+_PAD = 6
+_BACKGROUND = (255, 255, 255)
+_FAILED = (250, 232, 232)
+
+
+def _font(size: int = 11) -> PIL.ImageFont.ImageFont | PIL.ImageFont.FreeTypeFont:
+    """DejaVu Sans from matplotlib where it is installed (it has ×, −, σ and °);
+    Pillow's own font elsewhere."""
+    import importlib.util
+
+    found = importlib.util.find_spec("matplotlib")  # found, not imported: that takes a quarter of a second
+    try:
+        if found is None or not found.submodule_search_locations:
+            raise OSError("no matplotlib")
+        folder = found.submodule_search_locations[0]
+        return PIL.ImageFont.truetype(os.path.join(folder, "mpl-data", "fonts", "ttf", "DejaVuSans.ttf"), size)
+    except OSError:
+        return PIL.ImageFont.load_default(size=size)
+
+
+_FONTS: dict[int, Any] = {}
+
+
+def _cached_font(size: int = 11) -> Any:
+    if size not in _FONTS:
+        _FONTS[size] = _font(size)
+    return _FONTS[size]
+
+
+def _wrap(text: str, font: Any, width: int, lines: int) -> list[str]:
+    out: list[str] = []
+    words = text.split(" ")
+    line = ""
+    for word in words:
+        candidate = f"{line} {word}" if line else word
+        if font.getlength(candidate) <= width or not line:
+            line = candidate
+        else:
+            out.append(line)
+            line = word
+    out.append(line)
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1].rstrip() + " \u2026"
+    return out
+
+
+def _original_caption(rel: str, image: PIL.Image.Image | None, error: str | None) -> str:
+    if image is None:
+        return f"{rel} · {error or 'not available'}"
+    return f"{rel} · original {image.width}\u00d7{image.height}"
+
+
+def draw_grid(rows: list[list[tuple[PIL.Image.Image | None, str, str | None]]], max_side: int = 256,
+              ) -> PIL.Image.Image:
+    """Tiles in rows, each scaled to fit ``max_side`` (never enlarged) with its caption
+    below; a tile without an image shows its error.
+
+    Args:
+        rows: per row, ``(image or None, caption, error or None)`` per tile.
+        max_side: the largest side of a tile, in pixels.
+    """
+    if max_side < 16:
+        raise UsageError(f"max_side must be >= 16, got {max_side}")
+    font = _cached_font(11)
+    line_h = 14
+    cols = max((len(r) for r in rows), default=1)
+    cell_w, cell_h = max_side + _PAD, max_side + _PAD + line_h * _CAPTION_LINES
+    grid = PIL.Image.new("RGB", (max(cols, 1) * cell_w + _PAD, max(len(rows), 1) * cell_h + _PAD), _BACKGROUND)
+    draw = PIL.ImageDraw.Draw(grid)
+    for r, row in enumerate(rows):
+        for c, (image, caption, error) in enumerate(row):
+            x, y = _PAD + c * cell_w, _PAD + r * cell_h
+            if image is not None:
+                tile = image if image.mode == "RGB" else image.convert("RGB")
+                scale = min(1.0, max_side / max(tile.width, tile.height))
+                if scale < 1.0:
+                    size = (max(1, round(tile.width * scale)), max(1, round(tile.height * scale)))
+                    tile = tile.resize(size, PIL.Image.Resampling.BILINEAR, reducing_gap=2.0)
+                grid.paste(tile, (x + (max_side - tile.width) // 2, y + (max_side - tile.height) // 2))
+            else:
+                draw.rectangle((x, y, x + max_side - 1, y + max_side - 1), fill=_FAILED, outline=(200, 80, 80))
+                for n, line in enumerate(_wrap(error or "no image", font, max_side - 12, 12)):
+                    draw.text((x + 6, y + 6 + n * line_h), line, font=font, fill=(150, 20, 20))
+            for n, line in enumerate(_wrap(caption, font, max_side, _CAPTION_LINES)):
+                draw.text((x, y + max_side + 2 + n * line_h), line, font=font,
+                          fill=(150, 20, 20) if error else (30, 30, 30))
+    return grid
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Previewer":  # the widget needs ipywidgets: imported on first use
+        from augment._previewer import Previewer
+
+        return Previewer
+    raise AttributeError(f"module 'augment.preview' has no attribute {name!r}")
