@@ -31,6 +31,12 @@ _EXPORTS = {
     "replay": "augment.replay",
     "read_context": "augment.contract",
     "output_name": "augment.engine",
+    "launch": "augment.jobs",
+    # planning: time and cost before launch, estimate against actual after
+    "estimate": "augment.plan",
+    "compare": "augment.plan",
+    "calibrate": "augment.plan",
+    "Plan": "augment.plan",
     # images and samples
     "open_image": "augment.images",
     "Source": "augment.images",

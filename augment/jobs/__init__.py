@@ -3,11 +3,11 @@ launch modes (standalone, sharded, batched, prefetch)."""
 
 from augment.jobs.batch import BatchReport, JobGroup, Prefetch, run_batched
 from augment.jobs.handles import LocalBackend, LocalJob
-from augment.jobs.launch import build_request
+from augment.jobs.launch import build_request, check_limits, launch
 from augment.jobs.local import run_local
 from augment.jobs.request import Input, JobRequest, Output, RequestError
 
 __all__ = [
     "BatchReport", "Input", "JobGroup", "JobRequest", "LocalBackend", "LocalJob", "Output", "Prefetch",
-    "RequestError", "build_request", "run_batched", "run_local",
+    "RequestError", "build_request", "check_limits", "launch", "run_batched", "run_local",
 ]  # fmt: skip

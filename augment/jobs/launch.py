@@ -4,6 +4,9 @@
 * ``sharded``: one job, N instances, the images input ``ShardedByS3Key``, so each
   instance gets a disjoint share and the start-up is paid once.
 
+:func:`launch` runs any mode (batched and prefetch too) after :func:`check_limits`: the
+estimate against ``max_cost`` and the ``quota``, before any request is sent.
+
 The spec travels with the job: a spec file as a processing input named ``spec``, a
 preset by name as an argument. The job writes the canonical spec next to its outputs
 (``_augment/spec.yaml``), so every output can be traced to the spec that made it.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest, Output
@@ -89,3 +93,102 @@ def build_request(
         max_runtime_s=max_runtime_s,
         tags=({"Key": "augment:mode", "Value": mode},),
     )
+
+
+LAUNCH_MODES = ("standalone", "sharded", "batched", "prefetch")
+
+
+def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instance_count: int | None = None,
+                 instance_type: str = "ml.m5.large", max_cost: float | None = None, quota: int | None = None,
+                 batch_size: int = 128, max_in_flight: int = 4, workers: int | None = None,
+                 prices: str = "auto") -> int:
+    """The guard rails of a launch, checked before any request is sent.
+
+    Args:
+        spec, input_uri: the job's spec and input (counted, not downloaded, for the estimate).
+        mode: ``standalone``, ``sharded``, ``batched`` or ``prefetch``.
+        instance_count: instances of a standalone or sharded job.
+        max_cost: refuse when the estimated cost (USD) exceeds it.
+        quota: instances of the type that may run at once; never exceeded.
+        batch_size, max_in_flight: batched and prefetch (``max_in_flight`` is ``ahead``).
+        workers: worker processes per instance, for the memory check of the estimate.
+        prices: ``offline``, ``api`` or ``auto`` (see :func:`augment.plan.estimate`).
+
+    Returns:
+        The jobs that may run at once: ``max_in_flight``, lowered to the quota.
+
+    Raises:
+        UsageError: over the cost limit (with the estimate's figures), over the quota,
+            or a bad argument.
+    """
+    if mode not in LAUNCH_MODES:
+        raise UsageError(f"--mode must be one of {', '.join(LAUNCH_MODES)}, got {mode!r}")
+    if quota is not None and quota < 1:
+        raise UsageError(f"--quota must be >= 1, got {quota}")
+    count = instance_count if instance_count is not None else (2 if mode == "sharded" else 1)
+    if mode in ("standalone", "sharded") and quota is not None and count > quota:
+        raise UsageError(f"--instance-count {count} exceeds --quota {quota} (instances of {instance_type} at once)")
+    in_flight = min(max_in_flight, quota) if quota is not None else max_in_flight
+    if max_cost is not None:
+        from augment.plan import estimate, format_duration
+
+        at_once = in_flight if mode in ("batched", "prefetch") else count
+        plan = estimate(spec, input_uri, modes=[mode], instance_types=[instance_type], instance_counts=[at_once],
+                        batch_size=batch_size, max_in_flight=at_once if mode in ("batched", "prefetch") else None,
+                        quota=quota, workers=workers, prices=prices)
+        o = plan.options[0]
+        if o.cost_usd > max_cost:
+            raise UsageError(
+                f"--max-cost {max_cost:g}: the estimate for {o.label} is ${o.cost_usd:,.2f} (range "
+                f"${o.cost_usd_low:,.2f}-${o.cost_usd_high:,.2f}) for {o.jobs:,} job(s), "
+                f"{o.billed_instance_s / 3600:,.2f} billed instance-hours at ${o.price_usd_per_h}/h "
+                f"({o.price_source}), wall {format_duration(o.wall_s)}, start-up {o.startup_share:.0%} of the "
+                f"bill; nothing was launched. See `augment plan` for cheaper ways")
+    return in_flight
+
+
+def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "standalone",
+           instance_count: int | None = None, instance_type: str = "ml.m5.large", max_cost: float | None = None,
+           quota: int | None = None, batch_size: int = 128, max_in_flight: int = 4, **request_kwargs: Any) -> Any:
+    """Launch a job in any mode, after checking the cost limit and the quota (see :func:`check_limits`).
+
+    Args:
+        backend: ``LocalBackend()`` or ``SageMakerBackend()`` (anything with ``submit``).
+        spec, input, output: as for :func:`build_request`.
+        mode: ``standalone``, ``sharded``, ``batched`` or ``prefetch``.
+        instance_count: instances of a standalone or sharded job.
+        instance_type: the instance type of every job.
+        max_cost: refuse, before any request is sent, when the estimate exceeds it (USD).
+        quota: instances of the type that may run at once: a sharded job may not have
+            more, and batched or prefetch jobs run at most that many at once.
+        batch_size, max_in_flight: batched and prefetch (``max_in_flight`` is ``ahead``).
+        request_kwargs: for :func:`build_request` (``image_uri``, ``role_arn``,
+            ``workers``...); batched also takes ``retries``, ``poll``, ``progress``;
+            standalone and sharded take ``ship_code`` (for ``SageMakerBackend.submit``).
+
+    Returns:
+        standalone and sharded: the job handle; batched: the
+        :class:`~augment.jobs.batch.BatchReport` (when every batch ended);
+        prefetch: a :class:`~augment.jobs.batch.Prefetch` to iterate.
+
+    Raises:
+        UsageError: over the cost limit or the quota, before anything is created.
+    """
+    prices = request_kwargs.pop("prices", "auto")
+    in_flight = check_limits(spec, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
+                             max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
+                             workers=request_kwargs.get("workers"), prices=prices)
+    if mode == "batched":
+        from augment.jobs.batch import run_batched
+
+        return run_batched(backend, spec, input, output, batch_size=batch_size, max_in_flight=in_flight,
+                           instance_type=instance_type, **request_kwargs)
+    if mode == "prefetch":
+        from augment.jobs.batch import Prefetch
+
+        return Prefetch(backend, spec, input, output, batch_size=batch_size, ahead=in_flight,
+                        instance_type=instance_type, **request_kwargs)
+    submit_kwargs = {"ship_code": request_kwargs.pop("ship_code")} if "ship_code" in request_kwargs else {}
+    request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
+                            instance_type=instance_type, **request_kwargs)
+    return backend.submit(request, **submit_kwargs)

@@ -1,0 +1,473 @@
+"""``estimate``: every way of running a job, costed and timed, and a recommendation."""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augment.errors import UsageError
+from augment.plan import _model
+from augment.plan._data import (
+    InstanceType,
+    format_duration,
+    instance_type,
+    parse_duration,
+    table,
+)
+from augment.plan._data import prices as lookup_prices
+
+MODES = ("standalone", "sharded", "batched", "prefetch")
+DEFAULT_TYPES = ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge")
+DEFAULT_COUNTS = (1, 2, 4, 8)
+STARTUP_SOURCE = ("users report 2-8 minutes from CreateProcessingJob to the script running (issue #17, "
+                  "DESIGN.md); AWS documents no figure")
+BILLING_NOTE = ("start-up counted as billed: for training jobs AWS bills from TrainingStartTime, after the "
+                "instances are launched but including the image and data download (DescribeTrainingJob); "
+                "for processing jobs AWS documents no such boundary (DescribeProcessingJob: ProcessingStartTime "
+                "is only 'the time at which the processing job started'), so the conservative choice is to bill "
+                "all of it; per-second billing, no minimum, assumed")
+
+
+@dataclass
+class Option:
+    """One way of running the work: a mode on an instance type and count.
+
+    For ``batched`` and ``prefetch``, every job has one instance and ``instance_count``
+    is how many run at once (``max_in_flight``, or ``ahead``). Times are seconds; the
+    ``_low``/``_high`` figures take the start-up range and the throughput range.
+    """
+
+    mode: str
+    instance_type: str
+    instance_count: int
+    jobs: int
+    wall_s: float
+    billed_instance_s: float
+    cost_usd: float
+    startup_share: float
+    throughput_img_s: float
+    throughput_source: str
+    price_usd_per_h: float
+    price_source: str
+    wall_s_low: float = 0.0
+    wall_s_high: float = 0.0
+    cost_usd_low: float = 0.0
+    cost_usd_high: float = 0.0
+    billed_startup_s: float = 0.0
+    sustained_img_s: float = 0.0
+    burst_img_s: float = 0.0
+    batch_size: int | None = None
+    stall_s: float | None = None
+    workers: int = 1
+    memory_need_mb: float = 0.0
+    memory_available_mb: float = 0.0
+    memory_fits: bool = True
+    proposed_workers: int = 1
+    within_quota: bool = True
+    meets_deadline: bool = True
+    within_max_cost: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def feasible(self) -> bool:
+        """Within the quota, the deadline and the cost limit."""
+        return self.within_quota and self.meets_deadline and self.within_max_cost
+
+    @property
+    def label(self) -> str:
+        return f"{self.mode} {self.instance_count} x {self.instance_type}"
+
+    def __getitem__(self, key: str) -> Any:  # dict-style access, as in the --json output
+        return getattr(self, key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class Plan:
+    """Options, the recommended one (an index into ``options``, or ``None``) and why, and
+    every assumption behind the figures."""
+
+    options: list[Option]
+    recommended: int | None
+    reason: str
+    assumptions: dict[str, Any]
+
+    @property
+    def best(self) -> Option | None:
+        return None if self.recommended is None else self.options[self.recommended]
+
+    def option(self, mode: str, instance_type: str | None = None, instance_count: int | None = None) -> Option:
+        """The first option of ``mode`` (and type and count, when given).
+
+        Raises:
+            KeyError: no such option in this plan.
+        """
+        for o in self.options:
+            if o.mode == mode and instance_type in (None, o.instance_type) \
+                    and instance_count in (None, o.instance_count):
+                return o
+        raise KeyError(f"no {mode} option for {instance_type or 'any type'} x {instance_count or 'any count'}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape: ``{"options": [...], "recommended": i, "reason": ..., "assumptions": {...}}``."""
+        return {"options": [o.to_dict() for o in self.options], "recommended": self.recommended,
+                "reason": self.reason, "assumptions": self.assumptions}
+
+    def rows(self) -> list[list[str]]:
+        """The table's cells, one list per option, header first."""
+        head = ["#", "mode", "instances at once", "jobs", "wall", "billed inst-h", "cost (low-high)",
+                "start-up share", "img/s per instance", "notes"]
+        body = []
+        for i, o in enumerate(self.options):
+            flags = [] if o.within_quota else ["over quota"]
+            flags += [] if o.meets_deadline else ["misses deadline"]
+            flags += [] if o.within_max_cost else ["over max cost"]
+            flags += [] if o.memory_fits else [f"memory: {o.proposed_workers} workers"]
+            flags += ["burstable"] if o.burst_img_s > o.sustained_img_s else []
+            mark = "*" if i == self.recommended else ""
+            body.append([f"{mark}{i}", o.mode, f"{o.instance_count} x {o.instance_type}", f"{o.jobs:,}",
+                         format_duration(o.wall_s), f"{o.billed_instance_s / 3600:,.2f}",
+                         f"{usd(o.cost_usd)} ({usd(o.cost_usd_low)}-{usd(o.cost_usd_high)})",
+                         f"{o.startup_share:.0%}", f"{o.throughput_img_s:,.0f}", ", ".join(flags)])
+        return [head, *body]
+
+    def footer(self) -> list[str]:
+        a = self.assumptions
+        return [
+            f"recommended: {self.reason}",
+            f"work: {a['images']:,} images x {a['copies']} copies = {a['outputs']:,} outputs ({a['images_source']})",
+            f"throughput: {a['throughput_per_vcpu']:,.1f} output images/s per vCPU "
+            f"(range {a['throughput_per_vcpu_low']:,.1f}-{a['throughput_per_vcpu_high']:,.1f}); "
+            f"{a['throughput_source']}",
+            f"start-up: {a['startup_s']:.0f} s per job (range {a['startup_range_s'][0]:.0f}-"
+            f"{a['startup_range_s'][1]:.0f} s), billed ({a['startup_source']})",
+            f"prices: {a['price_source']}",
+            f"burstable ml.t3: {a['burstable']}",
+        ]
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join([*lines, "", *self.footer()])
+
+    def _repr_html_(self) -> str:
+        rows = self.rows()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        body = []
+        for i, r in enumerate(rows[1:]):
+            style = ' style="background-color:#d9f2d9;font-weight:bold"' if i == self.recommended else ""
+            body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
+        notes = "".join(f"<li>{html.escape(line)}</li>" for line in self.footer())
+        return (f'<table class="augment-plan"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+                f"<ul>{notes}</ul>")
+
+    def plot(self, path: str | Path | None = None) -> Any:
+        """Cost and wall time against instance count, one line per mode (and type).
+
+        Args:
+            path: also save the figure there (PNG, SVG, PDF by extension).
+
+        Returns:
+            The :class:`matplotlib.figure.Figure`. It is made without pyplot, so no
+            figure stays open in pyplot's registry, saved or not.
+        """
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(10, 4), layout="constrained")
+        cost_ax, wall_ax = fig.subplots(1, 2)
+        types = sorted({o.instance_type for o in self.options})
+        for mode in MODES:
+            for t in types:
+                points = sorted((o.instance_count, o.cost_usd, o.wall_s / 3600) for o in self.options
+                                if o.mode == mode and o.instance_type == t)
+                if not points:
+                    continue
+                label = mode if len(types) == 1 else f"{mode} {t}"
+                xs, costs, walls = zip(*points, strict=True)
+                cost_ax.plot(xs, costs, marker="o", label=label)
+                wall_ax.plot(xs, walls, marker="o", label=label)
+        best = self.best
+        if best is not None:
+            cost_ax.plot([best.instance_count], [best.cost_usd], marker="*", markersize=16, color="gold",
+                         markeredgecolor="black", linestyle="none", label=f"recommended: {best.label}")
+        cost_ax.set(xlabel="instances (at once)", ylabel="cost (USD)", title="cost", xscale="log", yscale="log")
+        wall_ax.set(xlabel="instances (at once)", ylabel="wall time (h)", title="wall time", xscale="log",
+                    yscale="log")
+        cost_ax.legend(fontsize="small")
+        a = self.assumptions
+        fig.suptitle(f"{a['images']:,} images x {a['copies']} copies, start-up {a['startup_s']:.0f} s")
+        if path is not None:
+            fig.savefig(path)  # a pyplot-free Figure saves through the Agg canvas; nothing is left open
+        return fig
+
+
+def usd(value: float) -> str:
+    """``$1,234``, ``$12.34``, ``$0.093``: enough digits to tell small costs apart."""
+    if value >= 100:
+        return f"${value:,.0f}"
+    return f"${value:.2f}" if value >= 1 else f"${value:.3f}"
+
+
+def _count_input(input: str | Path | None) -> tuple[int, float | None, str]:
+    """Objects under ``input`` and their mean size, without downloading anything."""
+    from augment.samples import samples_dir
+
+    where = str(input) if input is not None else str(samples_dir())
+    if where.startswith("s3://"):
+        from augment.jobs.local import s3_client, split_s3_uri
+
+        bucket, prefix = split_s3_uri(where)
+        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        sizes = [o["Size"] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+    else:
+        root = Path(where)
+        if not root.is_dir():
+            raise UsageError(f"--input {where}: neither an s3:// prefix nor a local folder")
+        sizes = [p.stat().st_size for p in root.rglob("*") if p.is_file()]
+    if not sizes:
+        raise UsageError(f"--input {where}: no objects found")
+    label = "the bundled samples" if input is None else where
+    return len(sizes), sum(sizes) / len(sizes), f"counted under {label}, mean {sum(sizes) / len(sizes) / 1024:,.0f} KiB"
+
+
+def _check_counts(values: list[int], flag: str) -> None:
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise UsageError(f"{flag} must be >= 1, got {v!r}")
+
+
+def _region(region: str | None) -> str:
+    if region:
+        return region
+    import boto3
+
+    return boto3.Session().region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def estimate(
+    spec: Any = "light",
+    input: str | Path | None = None,
+    *,
+    images: int | None = None,
+    copies: int | None = None,
+    modes: list[str] | tuple[str, ...] | None = None,
+    instance_types: list[str] | tuple[str, ...] | None = None,
+    instance_counts: list[int] | tuple[int, ...] | None = None,
+    batch_size: int = 128,
+    max_in_flight: int | None = None,
+    startup_s: float | None = None,
+    throughput: float | None = None,
+    deadline: str | float | None = None,
+    max_cost: float | None = None,
+    quota: int | None = None,
+    workers: int | None = None,
+    region: str | None = None,
+    prices: str = "auto",
+    pricing_client: Any = None,
+    consume_s: float = 0.0,
+    digest: str | None = None,
+) -> Plan:
+    """Time and cost of every way of running a job, before anything is launched.
+
+    Args:
+        spec: a preset name, a spec file, spec data or a :class:`~augment.spec.Spec`;
+            its digest selects the measured throughput, its ``copies`` the outputs.
+        input: a folder or ``s3://`` prefix to count (objects and mean size, nothing
+            downloaded); ``None``: the bundled samples. Ignored for the count when
+            ``images`` is given.
+        images: the number of input images.
+        copies: outputs per image (default: the spec's).
+        modes: of ``standalone``, ``sharded``, ``batched``, ``prefetch`` (default all).
+        instance_types: default :data:`DEFAULT_TYPES`.
+        instance_counts: instances per sharded job, and jobs at once for batched and
+            prefetch (default :data:`DEFAULT_COUNTS`).
+        batch_size: images per batched or prefetch job.
+        max_in_flight: batched and prefetch jobs at once (overrides ``instance_counts``
+            for those modes).
+        startup_s: seconds from request to script per job (default 300; range 120-480).
+        throughput: output images/s per vCPU, by hand (default: measured, else the
+            benchmark's figure).
+        deadline: ``90m``, ``2h``, ``1h30m`` or seconds; slower options are not recommended.
+        max_cost: USD; dearer options are not recommended.
+        quota: instances of a type that may run at once; never exceeded (batched and
+            prefetch run fewer jobs at once instead).
+        workers: worker processes per instance (default: one per vCPU).
+        region: AWS region of the jobs (default: the session's, else us-east-1).
+        prices: ``offline``, ``api`` or ``auto`` (see :func:`augment.plan._data.prices`).
+        pricing_client: a ``pricing`` client to use instead of a new one.
+        consume_s: prefetch only: seconds the training loop spends on each batch.
+        digest: the spec digest to look measurements up by, when ``spec`` is not at
+            hand (as :func:`compare` uses it).
+
+    Returns:
+        The :class:`Plan`.
+
+    Raises:
+        UsageError: a bad value, naming its flag (a negative count, an unknown instance
+            type, a deadline that cannot be read, a batch size of 0...).
+        SpecError: an invalid spec.
+    """
+    from augment.spec import load_spec
+
+    modes = list(modes or MODES)
+    for m in modes:
+        if m not in MODES:
+            raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {m!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size!r}")
+    counts = list(instance_counts or DEFAULT_COUNTS)
+    _check_counts(counts, "--instance-count")
+    for value, flag in ((max_in_flight, "--max-in-flight"), (quota, "--quota"), (workers, "--workers"),
+                        (copies, "--copies")):
+        if value is not None:
+            _check_counts([value], flag)
+    types = [instance_type(t) for t in (instance_types or DEFAULT_TYPES)]
+    deadline_s = parse_duration(deadline) if deadline is not None else None
+    if max_cost is not None and max_cost < 0:
+        raise UsageError(f"--max-cost must be >= 0, got {max_cost}")
+    if startup_s is not None and startup_s < 0:
+        raise UsageError(f"--startup must be >= 0 seconds, got {startup_s}")
+    if throughput is not None and throughput <= 0:
+        raise UsageError(f"--throughput must be > 0 images/s per vCPU, got {throughput}")
+    if consume_s < 0:
+        raise UsageError(f"consume_s must be >= 0, got {consume_s}")
+
+    if digest is None or copies is None:
+        loaded = load_spec(spec)
+        digest = digest or loaded.digest
+        copies = copies or loaded.copies
+    if images is not None:
+        _check_counts([images], "--images")
+        mean_bytes = _count_input(input)[1] if input is not None else None
+        images_source = "given (--images)"
+    else:
+        images, mean_bytes, images_source = _count_input(input)
+
+    rate = _model.throughput(digest, throughput, mean_bytes)
+    startup = _model.STARTUP_S if startup_s is None else float(startup_s)
+    s_low, s_high = min(_model.STARTUP_RANGE_S[0], startup), max(_model.STARTUP_RANGE_S[1], startup)
+    where = _region(region)
+    priced, price_line = lookup_prices(sorted({t.name for t in types}), where, prices, pricing_client)
+
+    options: list[Option] = []
+    for t in types:
+        for mode in modes:
+            for count in _counts_for(mode, counts, max_in_flight):
+                options.append(_option(mode, t, count, images, copies, batch_size, rate, startup, (s_low, s_high),
+                                       priced[t.name], workers, quota, deadline_s, max_cost, consume_s))
+    recommended, reason = _recommend(options, deadline, quota, max_cost)
+    assumptions = {
+        "images": images, "copies": copies, "outputs": images * copies, "images_source": images_source,
+        "mean_input_bytes": mean_bytes, "spec_digest": digest, "region": where, "batch_size": batch_size,
+        "throughput_per_vcpu": rate.per_vcpu, "throughput_per_vcpu_low": rate.low,
+        "throughput_per_vcpu_high": rate.high, "throughput_source": rate.source,
+        "throughput_scaling": ("images/s of an instance = images/s per vCPU x workers (one per vCPU); a measured "
+                               f"core counts as one vCPU, the low figure as {_model.VCPU_SHARE_LOW} of one"),
+        "peak_worker_mb": rate.peak_worker_mb, "memory_source": rate.memory_source,
+        "memory_reserve_mb": _model.MEMORY_RESERVE_MB,
+        "startup_s": startup, "startup_range_s": [s_low, s_high], "startup_source": STARTUP_SOURCE,
+        "startup_billed": BILLING_NOTE,
+        "price_source": price_line, "price_table_date": table()["date"],
+        "burstable": ("ml.t3 types are assumed to run at their CPU baseline (t3.medium 20%, t3.large 30%, "
+                      "t3.xlarge 40% per vCPU, EC2 burstable-instance docs): SageMaker does not document their "
+                      "credit mode, and a job that runs for long spends its credits; the expected and sustained "
+                      "figures are the baseline, the high figure full speed"),
+        "prefetch_model": ("the first `ahead` jobs start together; batch b's job is submitted when batch "
+                           f"b - ahead is handed over; the consumer spends {consume_s:.0f} s per batch"),
+        "deadline_s": deadline_s, "max_cost_usd": max_cost, "quota": quota,
+        "not_modelled": ("polling delays between jobs; S3 transfer beyond what start-up covers; account "
+                         "limits on job creation rate"),
+    }  # fmt: skip
+    return Plan(options, recommended, reason, assumptions)
+
+
+def _counts_for(mode: str, counts: list[int], max_in_flight: int | None) -> list[int]:
+    if mode == "standalone":
+        return [1]
+    if mode == "sharded":
+        return [c for c in counts if c > 1] or counts  # sharded over one instance is standalone
+    return [max_in_flight] if max_in_flight is not None else counts
+
+
+def _option(mode: str, t: InstanceType, count: int, images: int, copies: int, batch_size: int,
+            rate: _model.Throughput, startup: float, startup_range: tuple[float, float], price: Any,
+            workers: int | None, quota: int | None, deadline_s: float | None, max_cost: float | None,
+            consume_s: float) -> Option:
+    notes: list[str] = []
+    planned = workers or t.vcpu
+    available = t.memory_gib * 1024 - _model.MEMORY_RESERVE_MB
+    fit = max(1, math.floor(available / rate.peak_worker_mb))
+    need = planned * rate.peak_worker_mb
+    used = min(planned, fit, t.vcpu)
+    if need > available:
+        notes.append(f"{planned} workers x {rate.peak_worker_mb:.0f} MB do not fit in {available:.0f} MB; "
+                     f"estimated with {used} (--workers {used})")
+    share = t.baseline if t.baseline is not None else 1.0
+    instance_rate = rate.per_vcpu * used * share
+    low_rate, high_rate = rate.low * used * share, rate.high * used  # high: a burstable type at full speed
+    in_flight = count
+    if mode in ("batched", "prefetch") and quota is not None and count > quota:
+        in_flight = quota
+        notes.append(f"{count} jobs at once capped to the quota {quota}")
+
+    def timing(r: float, s: float) -> _model.Timing:
+        if mode == "standalone":
+            return _model.standalone(images, copies, r, s)
+        if mode == "sharded":
+            return _model.sharded(images, copies, count, r, s)
+        if mode == "batched":
+            return _model.batched(images, copies, batch_size, in_flight, r, s)
+        return _model.prefetch(images, copies, batch_size, in_flight, r, s, consume_s)
+
+    mid, fast, slow = timing(instance_rate, startup), timing(high_rate, startup_range[0]), \
+        timing(low_rate, startup_range[1])
+    per_s = price.usd_per_h / 3600
+    cost = mid.billed_instance_s * per_s
+    return Option(
+        mode=mode, instance_type=t.name, instance_count=mid.instances, jobs=mid.jobs, wall_s=mid.wall_s,
+        billed_instance_s=mid.billed_instance_s, cost_usd=cost,
+        startup_share=mid.startup_instance_s / mid.billed_instance_s if mid.billed_instance_s else 0.0,
+        throughput_img_s=instance_rate, throughput_source=rate.source, price_usd_per_h=price.usd_per_h,
+        price_source=price.source, wall_s_low=fast.wall_s, wall_s_high=slow.wall_s,
+        cost_usd_low=fast.billed_instance_s * per_s, cost_usd_high=slow.billed_instance_s * per_s,
+        billed_startup_s=mid.startup_instance_s, sustained_img_s=rate.per_vcpu * used * share,
+        burst_img_s=rate.per_vcpu * used, batch_size=batch_size if mode in ("batched", "prefetch") else None,
+        stall_s=mid.stall_s if mode == "prefetch" else None, workers=used, memory_need_mb=need,
+        memory_available_mb=available, memory_fits=need <= available, proposed_workers=min(fit, planned),
+        within_quota=quota is None or mid.instances <= quota,
+        meets_deadline=deadline_s is None or mid.wall_s <= deadline_s,
+        within_max_cost=max_cost is None or cost <= max_cost, notes=notes,
+    )  # fmt: skip
+
+
+def _recommend(options: list[Option], deadline: Any, quota: int | None,
+               max_cost: float | None) -> tuple[int | None, str]:
+    """The cheapest option within the quota, the deadline and the cost limit (ties: the faster)."""
+    limits = [f"the deadline {deadline}" if deadline is not None else "",
+              f"the quota {quota}" if quota is not None else "",
+              f"the cost limit ${max_cost:,.2f}" if max_cost is not None else ""]
+    within = " and ".join(x for x in limits if x)
+    feasible = [i for i, o in enumerate(options) if o.feasible]
+    if not feasible:
+        fastest = min(options, key=lambda o: o.wall_s)
+        cheapest = min(options, key=lambda o: o.cost_usd)
+        return None, (f"no option meets {within}: the fastest, {fastest.label}, takes "
+                      f"{format_duration(fastest.wall_s)} for {usd(fastest.cost_usd)}; the cheapest, "
+                      f"{cheapest.label}, costs {usd(cheapest.cost_usd)} in {format_duration(cheapest.wall_s)}")
+    best = min(feasible, key=lambda i: (round(options[i].cost_usd, 6), options[i].wall_s))
+    o = options[best]
+    text = (f"{o.label}: the cheapest of {len(feasible)} option(s)" + (f" that meet {within}" if within else "")
+            + f", {usd(o.cost_usd)} and {format_duration(o.wall_s)}, start-up {o.startup_share:.0%} of the bill")
+    dearest = max(options, key=lambda x: x.cost_usd)
+    if dearest.cost_usd > o.cost_usd * 1.5:
+        text += (f"; the dearest, {dearest.label}, costs {usd(dearest.cost_usd)} "
+                 f"({dearest.cost_usd / o.cost_usd:,.0f}x)")
+    return best, text
