@@ -173,6 +173,16 @@ class Previewer(w.VBox):
         self._build_ops()
         self.refresh()
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, and the grid as a picture for where no widget can show (papermill,
+        nbval, a static render); a live frontend shows the widget."""
+        import base64
+
+        data = super()._repr_mimebundle_(**kwargs)
+        if isinstance(data, dict) and self.preview is not None:
+            data["image/png"] = base64.b64encode(self.preview.png(self.max_side)).decode()
+        return data
+
     # -- the spec ----------------------------------------------------------------------------
 
     def spec_data(self) -> dict[str, Any]:

@@ -1,0 +1,415 @@
+"""The preview: what it shows is what the job writes; the widget, headless; the CLI; S3."""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import PIL.Image
+import pytest
+
+from augment import preview as pv
+from augment.errors import SpecError, UsageError
+from augment.manifest import read_manifest
+from augment.ops import REGISTRY, extract_params
+from augment.samples import list_samples, samples_dir
+from augment.spec import load_spec
+from tests.op_cases import OP_CASES
+
+AUGMENT = Path(sys.executable).with_name("augment")
+EVERY_CONTAINER = {
+    "version": 1, "seed": 11, "copies": 3,
+    "ops": [
+        {"RandomResizedCrop": {"size": 128, "scale": [0.3, 1.0]}},
+        {"RandomApply": {"p": 0.6, "ops": [{"GaussianBlur": {"kernel_size": 3}}, "RandomInvert"]}},
+        {"RandomChoice": {"ops": [{"ColorJitter": {"brightness": 0.5, "hue": 0.1}}, "TrivialAugmentWide",
+                                  {"RandomRotation": {"degrees": 20}}], "p": [2, 1, 1]}},
+        {"RandomOrder": {"ops": [{"RandomHorizontalFlip": {"p": 0.5}}, {"RandomErasing": {"p": 0.5}}]}},
+    ],
+}  # fmt: skip
+
+
+def _pixels(image: PIL.Image.Image) -> bytes:
+    return image.convert("RGB").tobytes() if image.mode not in ("RGB", "L") else image.tobytes()
+
+
+# --- render --------------------------------------------------------------------------------------
+
+
+def test_render_picks_n_images_with_the_seed_and_makes_every_copy():
+    a = pv.render("light", n=3, pick_seed=5)
+    assert len(a.originals) == 3 and len(a.items) == 3 * 2
+    assert [(i.rel_path, i.copy) for i in a.items] == [(r, k) for r in a.originals for k in range(2)]
+    assert list(pv.render("light", n=3, pick_seed=5).originals) == list(a.originals)
+    picks = {tuple(pv.render("light", n=3, pick_seed=s).originals) for s in range(6)}
+    assert len(picks) > 1, "another pick seed picks other images"
+    b = pv.render("light", paths=["brick.jpg", "chelsea.jpg"], copies=3)
+    assert list(b.originals) == ["brick.jpg", "chelsea.jpg"] and len(b.items) == 6
+    assert b.originals["brick.jpg"].mode == "L" and b.items[0].image.mode == "L", "grayscale stays grayscale"
+    assert all(i.image.size == (224, 224) and i.params and i.output_sha256 for i in b.items)
+
+
+def test_render_refuses_bad_arguments_naming_them(tmp_path):
+    with pytest.raises(UsageError, match=r"--paths: nope\.jpg"):
+        pv.render("light", paths=["nope.jpg"])
+    with pytest.raises(UsageError, match="--n must be >= 1"):
+        pv.render("light", n=0)
+    with pytest.raises(UsageError, match="no such folder"):
+        pv.render("light", tmp_path / "missing")
+    with pytest.raises(SpecError, match=r"ops\[0\]"):
+        pv.render({"version": 1, "ops": [{"ColorJitter": {"hue": 0.9}}]})
+
+
+def test_a_bad_image_becomes_a_tile_with_its_reason(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(samples_dir() / "chelsea.jpg", src / "good.jpg")
+    (src / "notes.txt").write_text("not a picture")
+    (src / "empty.jpg").write_bytes(b"")
+    data = (samples_dir() / "rocket.jpg").read_bytes()
+    (src / "cut.jpg").write_bytes(data[: len(data) // 3])
+    big = PIL.Image.new("L", (600, 600))
+    big.save(src / "big.png")
+    result = pv.render("light", src, n=10, max_pixels=300_000)
+    reasons = {i.rel_path: i.reason for i in result.items}
+    assert reasons == {"good.jpg": None, "notes.txt": "not_an_image", "empty.jpg": "empty",
+                       "cut.jpg": "undecodable", "big.png": "too_large"}
+    assert all(i.error for i in result.items if i.rel_path != "good.jpg")
+    assert "failed: not_an_image" in next(i for i in result.items if i.rel_path == "notes.txt").caption
+    grid = result.grid(96)
+    assert grid.size == (6 + 3 * 102, 6 + 5 * (102 + 42))
+
+
+def test_an_op_that_fails_is_recorded_as_op_failed_not_raised():
+    spec = {"version": 1, "ops": [{"RandomCrop": {"size": 2000}}]}
+    result = pv.render(spec, paths=["chelsea.jpg"])
+    (item,) = result.items
+    assert item.reason == "op_failed" and "RandomCrop failed" in item.error and item.image is None
+
+
+def test_captions_say_what_was_drawn():
+    (item,) = pv.render("light", paths=["astronaut.jpg"], copies=1).items
+    crop = item.params[0]["params"]
+    assert item.caption.startswith(f"#0 · crop {crop['width']}×{crop['height']} @ ({crop['left']},{crop['top']})")
+    assert "jitter b" in item.caption
+    records = [{"op": "RandomRotation", "applied": True, "params": {"angle": -7.24}},
+               {"op": "RandomHorizontalFlip", "applied": True, "params": {}},
+               {"op": "RandomApply", "applied": True, "ops": [
+                   {"op": "GaussianBlur", "applied": True, "params": {"sigma": [0.5, 0.5]}}]},
+               {"op": "RandomVerticalFlip", "applied": False}]
+    assert pv.summarize(records) == "rot −7.2° · flip · blur σ0.50"
+
+
+@pytest.mark.parametrize("spec", ["light", "strong", "defense", EVERY_CONTAINER], ids=["light", "strong", "defense",
+                                                                                       "containers"])
+def test_step_through_ends_on_the_tile(spec):
+    result = pv.render(spec, paths=["coffee.jpg", "brick.jpg"])
+    for index in (0, len(result.items) - 1):
+        steps = pv.step_through(result, index)
+        assert steps[0][0] == "input" and steps[-1][0].startswith("written as")
+        assert len(steps) == len(result.spec.ops) + 2
+        assert _pixels(steps[-1][1]) == _pixels(result.items[index].image)
+        assert [s[2] for s in steps[1:-1]] == result.items[index].params
+
+
+# --- what you see is what the job writes ---------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["light", "strong", EVERY_CONTAINER], ids=["light", "strong", "containers"])
+def test_what_the_preview_shows_is_what_the_job_writes(spec, tmp_path):
+    previewer = pv.Previewer(spec, n=7)
+    path = previewer.export(tmp_path / "exported.yaml")
+    assert load_spec(path) == previewer.spec
+    exported = load_spec(path).replace(format="png")
+    path = tmp_path / "png.yaml"
+    path.write_text(exported.to_yaml())
+    shown = pv.render(path, n=7)
+    out = tmp_path / "out"
+    subprocess.run([str(AUGMENT), "process", "--spec", str(path), "--input-dir", str(samples_dir()),
+                    "--output-dir", str(out), "--workers", "2", "--progress", "off"], check=True, capture_output=True)
+    records = {(r["source"], r["copy"]): r for r in read_manifest(out / "_augment" / "manifest-local.jsonl")}
+    assert len(shown.items) == len(records) == 7 * exported.copies
+    for item in shown.items:
+        record = records[(item.rel_path, item.copy)]
+        with PIL.Image.open(out / record["output"]) as written:
+            assert _pixels(written) == _pixels(item.image), (item.rel_path, item.copy)
+        assert item.params == record["params"] and item.seed == record["seed"]
+        assert item.output_sha256 == record["output_sha256"]
+
+
+def test_jpeg_outputs_are_shown_as_written(tmp_path):
+    """With JPEG outputs the tile is the encoded file decoded, not the pixels before encoding."""
+    result = pv.render("light", paths=["chelsea.jpg"])
+    from augment.images import encode, open_image
+    from augment.pipeline import Pipeline
+
+    item = result.items[1]
+    source = open_image((samples_dir() / "chelsea.jpg").read_bytes(), outputs=2)
+    image, _ = Pipeline("light").apply(source, item.seed)
+    blob = encode(image, "jpeg", 95)
+    assert _pixels(PIL.Image.open(io.BytesIO(blob))) == _pixels(item.image) != _pixels(image)
+
+
+@pytest.mark.slow
+def test_from_job_shows_the_job_outputs_beside_the_inputs(tmp_path):
+    from augment.engine import run_job
+
+    run_job("strong", samples_dir(), tmp_path / "out", workers=1, progress="off")
+    result = pv.from_job(tmp_path / "out", n=2, pick_seed=3)
+    assert len(result.originals) == 2 and len(result.items) == 8
+    assert all(result.originals[r] is not None for r in result.originals), "the input folder the job recorded"
+    for item in result.items:
+        with PIL.Image.open(tmp_path / "out" / f"{item.rel_path}.aug{item.copy}.jpg") as written:
+            assert _pixels(written) == _pixels(item.image)
+    assert result.grid(64).size[0] == 6 + 5 * 70
+    with pytest.raises(UsageError, match="no finished job"):
+        pv.from_job(samples_dir())
+
+
+# --- copy as code ----------------------------------------------------------------------------------
+
+
+def test_the_torchvision_code_builds_the_same_transforms():
+    specs = ["light", "strong", "defense", EVERY_CONTAINER]
+    specs += [{"version": 1, "ops": [{name: params}]} for name, cases in OP_CASES.items() for params in cases]
+    for spec in specs:
+        spec = load_spec(spec)
+        namespace: dict = {}
+        exec(pv.to_code(spec), namespace)
+        built = namespace["transform"].transforms
+        assert [extract_params(t) for t in built] == [dict(op) for op in spec.ops], spec.ops
+
+
+# --- S3 ------------------------------------------------------------------------------------------------
+
+
+def test_an_s3_prefix_is_listed_once_and_only_the_picked_images_are_fetched(monkeypatch, tmp_path):
+    import boto3
+    import requests
+
+    from tests.aws import moto_server
+
+    monkeypatch.setenv("MOTO_ENABLE_RECORDING", "true")
+    with moto_server() as endpoint:
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="previews")
+        for name in list_samples():
+            s3.upload_file(str(samples_dir() / name), "previews", f"train/photos/{name}")
+        requests.post(f"{endpoint}/moto-api/recorder/reset-recording", timeout=10)
+        requests.post(f"{endpoint}/moto-api/recorder/start-recording", timeout=10)
+        result = pv.render("light", "s3://previews/train/", n=2, pick_seed=1)
+        requests.post(f"{endpoint}/moto-api/recorder/stop-recording", timeout=10)
+        recording = requests.get(f"{endpoint}/moto-api/recorder/download-recording", timeout=10).text
+    calls = [json.loads(line) for line in recording.splitlines()]
+    gets = sorted(c["url"].split("/previews/", 1)[1] for c in calls
+                  if c["method"] == "GET" and "list-type" not in c["url"])
+    lists = [c for c in calls if "list-type=2" in c["url"]]
+    picked = list(result.originals)
+    assert len(lists) == 1 and gets == sorted(f"train/{rel}" for rel in picked)
+    assert all(rel.startswith("photos/") for rel in picked), "keys relative to the prefix, as the job stages them"
+    local = tmp_path / "photos"
+    shutil.copytree(samples_dir(), local)
+    same = pv.render("light", tmp_path, paths=picked)
+    assert [_pixels(i.image) for i in same.items] == [_pixels(i.image) for i in result.items]
+
+
+# --- the widget, headless -------------------------------------------------------------------------------
+
+
+def test_a_control_changes_the_spec_and_the_grid():
+    w = pv.Previewer("light", n=2)
+    before_png, before_spec = w.grid.value, w.spec
+    w.controls["ops[2].ColorJitter.brightness"].value = (0.2, 0.4)
+    assert w.spec.ops[2]["ColorJitter"]["brightness"] == [0.2, 0.4] and w.spec != before_spec
+    assert w.grid.value != before_png and w.message == ""
+    assert w.preset.value == "(edited)"
+    w.controls["ops[0].RandomResizedCrop.size"].value = "[96, 64]"
+    assert w.spec.ops[0]["RandomResizedCrop"]["size"] == [96, 64]
+    assert {i.image.size for i in w.preview.items} == {(64, 96)}
+    w.seed.value = 99
+    assert w.spec.seed == 99
+    w.copies.value = 3
+    assert len(w.preview.items) == 2 * 3
+
+
+def test_every_control_comes_from_the_schema_with_its_help():
+    w = pv.Previewer({"version": 1, "ops": []}, n=1)
+    widgets: dict[str, set[str]] = {}
+    for name, opdef in REGISTRY.items():
+        w.add_op(name)
+        for p in opdef.params:
+            if p.kind == "ops":
+                continue
+            control = w.controls[f"ops[0].{name}.{p.name}"]
+            assert control.tooltip == p.help
+            if hasattr(control, "continuous_update"):
+                assert control.continuous_update is False
+            if p.nullable:
+                assert type(w.controls[f"ops[0].{name}.{p.name}:set"]).__name__ == "Checkbox"
+            widgets.setdefault(p.kind, set()).add(type(control).__name__)
+        w.remove_op("ops[0]")
+    assert widgets["range"] == {"FloatRangeSlider"} and widgets["int_range"] == {"IntRangeSlider"}
+    assert widgets["float"] == {"FloatSlider"} and widgets["choice"] == {"Dropdown"}
+    assert widgets["bool"] == {"Checkbox"} and widgets["size"] == widgets["resize"] == {"Text"}
+    assert widgets["int"] <= {"IntSlider", "BoundedIntText"}
+
+
+def test_every_op_can_be_added_with_its_defaults_and_renders():
+    w = pv.Previewer({"version": 1, "ops": []}, n=1)
+    for name in REGISTRY:
+        w.add_op(name)
+        assert w.message == "", (name, w.message)
+        w.remove_op("ops[0]")
+
+
+def test_toggling_an_op_off_removes_it_from_every_variant():
+    w = pv.Previewer("light", n=2)
+    assert all(any(r["op"] == "RandomHorizontalFlip" for r in i.params) for i in w.preview.items)
+    png = w.grid.value
+    w.rows["ops[1]"]["toggle"].value = False
+    assert [next(iter(op)) for op in w.spec.ops] == ["RandomResizedCrop", "ColorJitter"]
+    assert not any(r["op"] == "RandomHorizontalFlip" for i in w.preview.items for r in i.params)
+    assert w.grid.value != png
+    w.rows["ops[1]"]["toggle"].value = True
+    assert len(w.spec.ops) == 3
+
+
+def test_adding_removing_and_reordering_ops_nested_ones_included():
+    w = pv.Previewer("strong", n=1)
+    w.rows[""]["add"].value = "GaussianNoise"
+    assert next(iter(w.spec.ops[-1])) == "GaussianNoise"
+    assert w.rows[""]["add"].value != "GaussianNoise", "the dropdown is ready for the next op"
+    w.rows["ops[3]"]["add"].value = "RandomInvert"  # inside RandomApply
+    assert [next(iter(c)) for c in w.spec.ops[3]["RandomApply"]["ops"]] == ["GaussianBlur", "RandomInvert"]
+    w.rows["ops[3].RandomApply.ops[1]"]["up"].click()
+    assert [next(iter(c)) for c in w.spec.ops[3]["RandomApply"]["ops"]] == ["RandomInvert", "GaussianBlur"]
+    w.rows["ops[2].RandomChoice.ops[0]"]["remove"].click()
+    assert [next(iter(c)) for c in w.spec.ops[2]["RandomChoice"]["ops"]] == ["ColorJitter"]
+    assert w.spec.ops[2]["RandomChoice"]["p"] == [1.0], "weights follow the ops left"
+    w.rows["ops[0]"]["down"].click()
+    assert [next(iter(op)) for op in w.spec.ops][:2] == ["RandomHorizontalFlip", "RandomResizedCrop"]
+    w.rows["ops[2].RandomChoice.ops[0]"]["toggle"].value = False
+    assert "ops[2].RandomChoice.ops" in w.message, "a container left empty is refused, naming it"
+    assert w.message == "" or w.preview is not None
+
+
+def test_an_invalid_value_shows_the_message_and_keeps_the_last_grid():
+    w = pv.Previewer("light", n=2)
+    w.add_op("RandomAffine")
+    good = w.grid.value
+    w.controls["ops[3].RandomAffine.shear:set"].value = True
+    w.controls["ops[3].RandomAffine.shear"].value = "[10, -10]"
+    assert "ops[3].RandomAffine.shear: min > max" in w.message
+    assert w.grid.value == good and "min &gt; max" in w.status.value
+    with pytest.raises(SpecError):
+        w.spec  # noqa: B018
+    w.controls["ops[3].RandomAffine.shear"].value = "[-10, 10]"
+    assert w.message == "" and w.grid.value != good
+    w.add_op("RandomCrop")
+    good = w.grid.value
+    w.controls["ops[4].RandomCrop.size"].value = "[4000, 4000]"
+    assert w.message.startswith("ops[4].RandomCrop: RandomCrop failed") and w.grid.value == good
+    w.remove_op("ops[4]")
+    w.add_op("RandomRotation")
+    w.controls["ops[4].RandomRotation.fill"].value = "[255, 0, 0]"
+    assert w.message == "", "the images shown are RGB"
+    good = w.grid.value
+    w.source.value = str(samples_dir())
+    w.n_images.value = 7  # brick.jpg is grayscale: a colour fill cannot apply
+    assert "ops[4].RandomRotation" in w.message and "fill" in w.message and w.grid.value == good
+
+
+def test_export_writes_a_valid_spec_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    w = pv.Previewer("strong", n=1)
+    w.controls["ops[4].RandomErasing.p"].value = 0.75
+    w.export_button.click()
+    assert w.export_status.value == "wrote spec.yaml (valid)"
+    assert load_spec(tmp_path / "spec.yaml") == w.spec
+    assert load_spec(tmp_path / "spec.yaml").ops[4]["RandomErasing"]["p"] == 0.75
+    w.controls["ops[0].RandomResizedCrop.scale"].value = (0.5, 0.5)
+    w.export_path.value = "sub/other.json"
+    w.export_button.click()
+    assert json.loads((tmp_path / "sub" / "other.json").read_text())["ops"][0]["RandomResizedCrop"]["scale"] == [0.5,
+                                                                                                               0.5]
+
+
+def test_a_tile_opens_that_variant_op_by_op():
+    w = pv.Previewer("light", n=2)
+    side = w.max_side
+    index = w.tile_at(6 + (side + 6) * 2 + 10, 6 + (side + 6 + 42) + 10)  # row 1, copy 1
+    assert index == 3
+    assert w.tile_at(10, 10) is None, "an original has no steps"
+    w.open_steps(index)
+    assert len(w.steps.children) == len(w.spec.ops) + 2
+    assert _pixels(w.last_steps[-1][1]) == _pixels(w.preview.items[3].image)
+    w.step_choice.value = 0
+    w.step_button.click()
+    assert _pixels(w.last_steps[-1][1]) == _pixels(w.preview.items[0].image)
+
+
+@pytest.mark.slow
+def test_many_rerenders_leave_no_figure_open_and_memory_flat():
+    import matplotlib.pyplot as plt
+
+    w = pv.Previewer("light", n=2)
+    fig = w.preview.figure()
+    assert plt.get_fignums() == [] and fig.axes
+    control = w.controls["ops[1].RandomHorizontalFlip.p"]
+    for k in range(5):
+        control.value = 0.1 * k
+    gc.collect()
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    for k in range(50):  # fifty re-renders: a control moved, or other images picked
+        if k % 2:
+            w.other.click()
+        else:
+            control.value = 0.5 + 0.01 * k
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - start
+    tracemalloc.stop()
+    assert plt.get_fignums() == []
+    assert grown < 8 * 2**20, f"{grown / 2**20:.1f} MiB more after 50 re-renders"
+
+
+# --- the CLI ---------------------------------------------------------------------------------------------
+
+
+def test_cli_writes_the_grid_and_the_params(tmp_path):
+    result = subprocess.run([str(AUGMENT), "preview", "strong", "--paths", "chelsea.jpg", "rocket.jpg", "--copies",
+                             "2", "--out", str(tmp_path / "g.png"), "--json", str(tmp_path / "p.json")],
+                            capture_output=True, text=True, check=True)
+    assert f"grid: {tmp_path / 'g.png'}" in result.stdout and "2 images x 2 copies" in result.stdout
+    with PIL.Image.open(tmp_path / "g.png") as grid:
+        assert grid.size == (6 + 3 * 262, 6 + 2 * (262 + 42))
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert [(i["rel_path"], i["copy"]) for i in data["items"]] == [("chelsea.jpg", 0), ("chelsea.jpg", 1),
+                                                                  ("rocket.jpg", 0), ("rocket.jpg", 1)]
+    assert data["spec_digest"] == load_spec("strong").replace(copies=2).digest
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--n", "0"], "argument --n: must be >= 1"),
+    (["--paths", "missing.jpg"], "--paths: missing.jpg"),
+    (["--input", "/nonexistent/folder"], "--input /nonexistent/folder: no such folder"),
+    (["--out", "grid.gif"], "--out grid.gif: must end in .png"),
+    (["--max-side", "8"], "--max-side must be >= 16"),
+])  # fmt: skip
+def test_cli_refuses_bad_arguments_naming_the_flag(args, message, tmp_path, monkeypatch, capsys):
+    from augment.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["preview", "light", *args])
+    except SystemExit as e:  # argparse's own refusals
+        code = e.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "preview.png").exists(), "nothing is written"
