@@ -127,6 +127,9 @@ def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: i
     return result
 
 
+_PHASES = {"startup_s": "start-up", "work_s": "work", "total_s": "total"}
+
+
 @dataclass
 class Comparison:
     """A finished job's estimate beside what happened: start-up, work, total (seconds)."""
@@ -156,7 +159,7 @@ class Comparison:
         out = [["phase", "estimated", "actual", "actual / estimated"]]
         for name, est, act in self.rows():
             ratio = f"{act / est:.2f}" if est and act is not None else "-"
-            out.append([name.removesuffix("_s"), show(est), show(act), ratio])
+            out.append([_PHASES[name], show(est), show(act), ratio])
         return out
 
     def lines(self) -> list[str]:

@@ -1,0 +1,447 @@
+"""The planner: its arithmetic against hand-computed cases, the 1,000,000-image plan, prices
+(the Price List API through botocore's Stubber, the dated offline table), bad input, the
+guard rails on moto's server, and estimate against actual after a local-runtime job."""
+
+from __future__ import annotations
+
+import heapq
+import io
+import json
+import math
+import threading
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+import augment.plan as plan
+from augment import cli
+from augment.errors import UsageError
+from augment.jobs import LocalBackend, build_request, launch, run_local
+from augment.jobs.sagemaker import SageMakerBackend
+from augment.plan import _data, _model
+from augment.samples import list_samples, samples_dir
+from augment.spec import load_spec
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/augment:0.1.0"
+LIGHT = load_spec("light")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    """Every test gets its own empty throughput cache."""
+    monkeypatch.setenv("AUGMENT_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _offline(**kwargs):
+    return plan.estimate("light", prices="offline", **kwargs)
+
+
+# --- the arithmetic, by hand ---------------------------------------------------------------
+
+
+def test_standalone_by_hand():
+    t = plan.standalone(1000, 2, rate=10.0, startup_s=300.0)  # 2000 outputs at 10/s: 200 s of work
+    assert (t.jobs, t.instances, t.wall_s, t.billed_instance_s, t.startup_instance_s) == (1, 1, 500.0, 500.0, 300.0)
+
+
+def test_one_sharded_job_over_several_instances_by_hand():
+    t = plan.sharded(1000, 2, 3, rate=10.0, startup_s=300.0)
+    # round-robin: the largest share has ceil(1000 / 3) = 334 images, 668 outputs, 66.8 s
+    assert t.jobs == 1 and t.instances == 3
+    assert t.wall_s == pytest.approx(366.8)
+    assert t.billed_instance_s == pytest.approx(3 * 366.8), "every instance billed until the job ends"
+    assert t.startup_instance_s == pytest.approx(900.0), "start-up paid once per instance, one job"
+
+
+def _simulate_group(durations: list[float], in_flight: int) -> float:
+    """JobGroup's policy, event by event: the next job starts when one of ``in_flight`` ends."""
+    ends: list[float] = []
+    for d in durations:
+        start = heapq.heappop(ends) if len(ends) == in_flight else 0.0
+        heapq.heappush(ends, start + d)
+    return max(ends)
+
+
+@pytest.mark.parametrize(("in_flight", "wall"), [
+    (1, 7 * 325.6 + 320.8),  # one job at a time: every start-up in a row
+    (3, 3 * 325.6),  # rounds of 3: jobs 0-2, 3-5, then 6 (full) beside 7 (the short one)
+    (4, 2 * 325.6),
+    (8, 325.6),  # all at once
+])  # fmt: skip
+def test_the_per_128_loop_by_hand(in_flight, wall):
+    # 1000 images, 2 copies, 128 per job: 8 jobs, 7 of 128 (25.6 s of work each) and one of 104 (20.8 s)
+    t = plan.batched(1000, 2, 128, in_flight, rate=10.0, startup_s=300.0)
+    assert t.jobs == 8 and t.instances == min(in_flight, 8)
+    assert t.wall_s == pytest.approx(wall)
+    assert t.wall_s == pytest.approx(_simulate_group([325.6] * 7 + [320.8], in_flight))
+    assert t.billed_instance_s == pytest.approx(8 * 300 + 200), "every job pays the start-up"
+    assert t.startup_instance_s == pytest.approx(2400.0)
+
+
+@pytest.mark.parametrize(("images", "batch", "in_flight"), [(1, 128, 1), (129, 128, 2), (5000, 100, 7),
+                                                              (1001, 10, 13), (640, 128, 5)])
+def test_the_batched_formula_matches_a_simulation(images, batch, in_flight):
+    t = plan.batched(images, 3, batch, in_flight, rate=7.0, startup_s=111.0)
+    jobs = math.ceil(images / batch)
+    durations = [111.0 + min(batch, images - j * batch) * 3 / 7.0 for j in range(jobs)]
+    assert t.jobs == jobs
+    assert t.wall_s == pytest.approx(_simulate_group(durations, in_flight))
+
+
+def test_prefetch_by_hand():
+    # 512 images, 128 per job, 2 ahead: 4 jobs of 100 + 12.8 s
+    fast = plan.prefetch(512, 1, 128, 2, rate=10.0, startup_s=100.0)
+    assert (fast.jobs, fast.instances) == (4, 2)
+    assert fast.wall_s == pytest.approx(225.6), "a consumer that takes no time: two rounds of two"
+    assert fast.stall_s == pytest.approx(225.6)
+    assert fast.billed_instance_s == pytest.approx(4 * 100 + 51.2)
+    slow = plan.prefetch(512, 1, 128, 2, rate=10.0, startup_s=100.0, consume_s=200.0)
+    # batch 0 ready at 112.8; batch 2 submitted then, ready at 225.6; batch 1 asked at 312.8 (ready);
+    # batch 3 submitted at 312.8, ready at 425.6; asked at 712.8; the consumer is done at 912.8
+    assert slow.wall_s == pytest.approx(912.8)
+    assert slow.stall_s == pytest.approx(112.8), "only the first batch is waited for"
+    assert slow.billed_instance_s == fast.billed_instance_s
+
+
+def test_an_option_is_the_arithmetic_times_the_instance_and_the_price():
+    p = _offline(images=1000, throughput=5.0, startup_s=300, modes=["standalone", "sharded", "batched"],
+                 instance_types=["ml.m5.large"], instance_counts=[2])
+    standalone, sharded, batched = p.options
+    rate = 5.0 * 2  # per vCPU x 2 vCPUs (one worker each)
+    assert standalone.throughput_img_s == rate
+    assert standalone.wall_s == pytest.approx(300 + 2000 / rate)
+    assert standalone.cost_usd == pytest.approx((300 + 200) / 3600 * 0.115)
+    assert sharded.wall_s == pytest.approx(300 + 1000 / rate)
+    assert sharded.cost_usd == pytest.approx(2 * (300 + 100) / 3600 * 0.115)
+    assert batched.jobs == 8 and batched.instance_count == 2
+    assert batched.billed_instance_s == pytest.approx(8 * 300 + 200)
+    assert batched.startup_share == pytest.approx(2400 / 2600)
+    assert standalone.cost_usd_low < standalone.cost_usd < standalone.cost_usd_high
+    assert standalone.wall_s_low == pytest.approx(120 + 200), "low: the least start-up (given throughput)"
+    assert standalone.wall_s_high == pytest.approx(480 + 200)
+
+
+# --- 1,000,000 images on ml.t3.medium ----------------------------------------------------
+
+
+def test_a_million_images_per_128_loop_beside_one_sharded_job():
+    p = _offline(images=1_000_000, throughput=50.0, modes=["batched", "sharded"], instance_types=["ml.t3.medium"],
+                 instance_counts=[1, 4])
+    loop_1, loop_4, sharded = p.options
+    assert [o.mode for o in p.options] == ["batched", "batched", "sharded"]
+    # t3.medium: 2 vCPUs at their 20% baseline: 50 x 2 x 0.2 = 20 outputs/s; 2,000,000 outputs
+    assert sharded.throughput_img_s == pytest.approx(20.0) and sharded.burst_img_s == pytest.approx(100.0)
+    assert loop_1.jobs == loop_4.jobs == 7813 == math.ceil(1_000_000 / 128)
+    assert sharded.jobs == 1 and sharded.instance_count == 4
+    assert loop_1.billed_instance_s == pytest.approx(7813 * 300 + 100_000)
+    assert loop_1.cost_usd == pytest.approx((7813 * 300 + 100_000) / 3600 * 0.05)
+    assert loop_4.cost_usd == loop_1.cost_usd, "more jobs in flight: sooner, not cheaper"
+    # the last batch has 1,000,000 - 7,812 x 128 = 64 images and runs alone in the last round
+    assert loop_4.wall_s == pytest.approx(1953 * (300 + 128 * 2 / 20) + 300 + 64 * 2 / 20)
+    assert loop_1.wall_s == pytest.approx(7812 * (300 + 128 * 2 / 20) + 300 + 64 * 2 / 20)
+    assert sharded.wall_s == pytest.approx(300 + 250_000 * 2 / 20)
+    assert sharded.cost_usd == pytest.approx(4 * 25_300 / 3600 * 0.05)
+    assert loop_1.startup_share == pytest.approx(7813 * 300 / (7813 * 300 + 100_000))
+    assert loop_1.startup_share > 0.95 and sharded.startup_share < 0.05
+    assert loop_1.cost_usd > 20 * sharded.cost_usd
+    assert p.best is sharded and "sharded 4 x ml.t3.medium" in p.reason
+    text = str(p)
+    assert "7,813" in text and "*2" in text and "offline table dated 2026-12-02" in text
+    assert "baseline" in text, "the burstable assumption is stated"
+
+
+# --- recommendation, limits, memory --------------------------------------------------------
+
+
+def test_the_deadline_quota_and_cost_limit_shape_the_recommendation():
+    base = dict(images=100_000, throughput=20.0, modes=["standalone", "sharded"], instance_types=["ml.m5.large"],
+                instance_counts=[2, 8])
+    cheapest = _offline(**base)
+    assert cheapest.best.mode == "standalone"
+    fast = _offline(**base, deadline="1h")
+    assert fast.best.mode == "sharded" and fast.best.wall_s <= 3600
+    assert not fast.option("standalone").meets_deadline
+    assert fast.best.instance_count == 2, "the cheapest of those that meet the deadline"
+    quota = _offline(**base, deadline="20m", quota=4)
+    assert not quota.option("sharded", instance_count=8).within_quota
+    assert quota.recommended is None and "no option meets the deadline 20m and the quota 4" in quota.reason
+    capped = _offline(images=1000, modes=["batched"], instance_types=["ml.m5.large"], max_in_flight=10, quota=3)
+    assert capped.options[0].instance_count == 3, "batched never runs more jobs at once than the quota"
+    costly = _offline(**base, max_cost=0.001)
+    assert costly.recommended is None and not any(o.within_max_cost for o in costly.options)
+
+
+def test_a_plan_that_does_not_fit_in_memory_proposes_fewer_workers(cache):
+    _model.record(LIGHT.digest, per_vcpu=10.0, peak_worker_mb=2500.0, source="test: 6 MP photos")
+    p = _offline(images=100, modes=["standalone"], instance_types=["ml.t3.medium", "ml.m5.xlarge"])
+    small, big = p.options
+    assert not small.memory_fits and small.proposed_workers == 1, "2 x 2500 MB > 4 GiB less the reserve"
+    assert small.throughput_img_s == pytest.approx(10.0 * 1 * 0.2), "estimated with the worker count that fits"
+    assert "--workers 1" in small.notes[0] and "memory: 1 workers" in str(p)
+    assert big.memory_fits and big.workers == 4
+    assert p.assumptions["throughput_source"].startswith("measured")
+
+
+def test_durations():
+    assert [plan.parse_duration(t) for t in ("90m", "2h", "1h30m", "3600", "45s", "1d", 120)] == \
+        [5400, 7200, 5400, 3600, 45, 86400, 120]
+    for bad in ("1x", "", "h", "-5", "0"):
+        with pytest.raises(UsageError, match="--deadline"):
+            plan.parse_duration(bad)
+
+
+# --- bad input names its flag -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--images", "-5"], "--images must be >= 1, got -5"),
+    (["--instance-count", "-2"], "--instance-count must be >= 1, got -2"),
+    (["--instance-type", "ml.m5.larg"], "--instance-type: unknown instance type 'ml.m5.larg'; did you mean ml.m5.lar"),
+    (["--deadline", "soon"], "--deadline: cannot read 'soon' as a duration"),
+    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["--quota", "0"], "--quota must be >= 1"),
+    (["--max-in-flight", "-1"], "--max-in-flight must be >= 1"),
+])  # fmt: skip
+def test_bad_input_exits_2_naming_the_flag(args, message, capsys):
+    assert cli.main(["plan", "--prices", "offline", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_instance_types_suggest_close_names():
+    with pytest.raises(UsageError, match=r"did you mean ml\.c5\.xlarge"):
+        plan.estimate("light", images=10, instance_types=["ml.c5.xlarg"], prices="offline")
+
+
+# --- prices ---------------------------------------------------------------------------------
+
+
+def _price_list_item(name: str, usd: str, component: str = "Processing") -> str:
+    """One GetProducts PriceList entry, shaped as the Price List API documents it (a JSON string
+    per product: product attributes, OnDemand terms with hourly priceDimensions)."""
+    sku = "TESTSKU" + component.upper()[:6]
+    return json.dumps({
+        "product": {"productFamily": "ML Instance", "sku": sku, "attributes": {
+            "servicecode": "AmazonSageMaker", "servicename": "Amazon SageMaker", "location": "US East (N. Virginia)",
+            "locationType": "AWS Region", "regionCode": "us-east-1", "instanceName": name,
+            "instanceType": f"{name}-{component}", "platoinstancetype": component, "component": component,
+            "usagetype": f"USE1-{component}:{name}", "operation": "RunInstance", "vCpu": "2", "memory": "8 GiB"}},
+        "serviceCode": "AmazonSageMaker",
+        "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {
+            "offerTermCode": "JRTCKXETXF", "sku": sku, "effectiveDate": "2026-11-01T00:00:00Z", "termAttributes": {},
+            "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
+                "rateCode": f"{sku}.JRTCKXETXF.6YS6EN2CT7", "unit": "Hrs", "beginRange": "0", "endRange": "Inf",
+                "description": f"${usd} per On Demand {component} {name} instance hour", "appliesTo": [],
+                "pricePerUnit": {"USD": usd}}}}}},
+        "version": "20261101000000", "publicationDate": "2026-11-01T00:00:00Z",
+    })  # fmt: skip
+
+
+def _stubbed_pricing(answers: dict[str, list[str]]) -> tuple[object, Stubber]:
+    client = boto3.client("pricing", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)
+    for name, items in answers.items():
+        filters = [{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in (
+            ("productFamily", "ML Instance"), ("regionCode", "us-east-1"), ("instanceName", name),
+            ("platoinstancetype", "Processing"))]  # fmt: skip
+        stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": items},
+                          {"ServiceCode": "AmazonSageMaker", "Filters": filters, "FormatVersion": "aws_v1",
+                           "MaxResults": 10})
+    return client, stub
+
+
+def test_prices_come_from_the_price_list_api():
+    # a Hosting product slipped into the answer must not price a Processing job
+    client, stub = _stubbed_pricing({"ml.c5.xlarge": [_price_list_item("ml.c5.xlarge", "0.2380000000")],
+                                     "ml.m5.large": [_price_list_item("ml.m5.large", "9.9990000000", "Hosting"),
+                                                     _price_list_item("ml.m5.large", "0.1340000000")]})
+    with stub:
+        p = plan.estimate("light", images=3600, throughput=1.0, modes=["standalone"], startup_s=0,
+                          instance_types=["ml.m5.large", "ml.c5.xlarge"], prices="api", pricing_client=client,
+                          region="us-east-1")
+        stub.assert_no_pending_responses()
+    m5, c5 = p.options
+    assert m5.price_usd_per_h == 0.134 and c5.price_usd_per_h == 0.238
+    assert m5.price_source == "AWS Price List API (us-east-1, Processing, On-Demand)"
+    assert m5.cost_usd == pytest.approx(7200 / 2 / 3600 * 0.134), "3600 images x 2 copies at 2 images/s"
+    assert "offline" not in p.assumptions["price_source"]
+
+
+def test_the_offline_table_is_used_and_dated_when_the_api_fails():
+    client, stub = _stubbed_pricing({})
+    stub.add_client_error("get_products", "AccessDeniedException", "not authorized to perform pricing:GetProducts")
+    with stub:
+        p = plan.estimate("light", images=10, modes=["standalone"], instance_types=["ml.t3.medium"],
+                          prices="auto", pricing_client=client, region="us-east-1")
+    o = p.options[0]
+    assert o.price_usd_per_h == 0.05
+    assert o.price_source.startswith("offline table 2026-12-02 (us-east-1; third-party table (issue #17), unverified")
+    assert p.assumptions["price_source"].startswith("AWS Price List API unavailable (AccessDeniedException); offline "
+                                                    "table dated 2026-12-02")
+    assert "2026-12-02" in str(p) and "2026-12-02" in p._repr_html_()
+    client, stub = _stubbed_pricing({})
+    stub.add_client_error("get_products", "AccessDeniedException", "denied")
+    with stub, pytest.raises(UsageError, match="--prices api"):
+        plan.estimate("light", images=10, modes=["standalone"], instance_types=["ml.t3.medium"], prices="api",
+                      pricing_client=client)
+    other = plan.estimate("light", images=10, modes=["standalone"], instance_types=["ml.m5.large"],
+                          prices="offline", region="eu-west-1")
+    assert "us-east-1 figure used for eu-west-1" in other.options[0].price_source
+
+
+def test_every_offline_price_is_labelled():
+    for name, entry in _data.table()["instances"].items():
+        assert entry["vcpu"] >= 1 and entry["memory_gib"] > 0, name
+        if "price" in entry:
+            assert "unverified" in entry["price_source"], name
+    assert {n: _data.table()["instances"][n]["price"] for n in ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge",
+            "ml.c5.xlarge", "ml.c5.2xlarge", "ml.g4dn.xlarge")} == {  # the figures issue #17 collected
+        "ml.t3.medium": 0.05, "ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.c5.xlarge": 0.204,
+        "ml.c5.2xlarge": 0.408, "ml.g4dn.xlarge": 0.736}  # fmt: skip
+
+
+# --- output shapes ---------------------------------------------------------------------------
+
+
+def test_json_html_and_plot(tmp_path, capsys):
+    import matplotlib.pyplot as plt
+
+    assert cli.main(["plan", "--images", "5000", "--prices", "offline", "--json", "--plot",
+                     str(tmp_path / "plan.png")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= {"options", "recommended", "assumptions"}
+    required = {"mode", "instance_type", "instance_count", "jobs", "wall_s", "billed_instance_s", "cost_usd",
+                "startup_share", "throughput_img_s", "throughput_source", "price_usd_per_h", "price_source"}
+    assert all(required <= set(o) for o in data["options"])
+    assert {o["mode"] for o in data["options"]} == set(plan.MODES)
+    assert len({o["instance_type"] for o in data["options"]}) == len(plan.DEFAULT_TYPES)
+    best = data["options"][data["recommended"]]
+    assert best["cost_usd"] == min(o["cost_usd"] for o in data["options"])
+    assert (tmp_path / "plan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plt.get_fignums() == [], "no figure left open"
+
+    p = _offline(images=5000)
+    html = p._repr_html_()
+    assert html.count("<tr") == len(p.options) + 1
+    assert html.count("background-color") == 1 and f"<td>*{p.recommended}</td>" in html
+    fig = p.plot()
+    lines = {line.get_label() for ax in fig.axes for line in ax.get_lines()}
+    assert {f"{m} ml.m5.large" for m in ("sharded", "batched", "prefetch")} <= lines
+    assert plt.get_fignums() == []
+
+
+# --- guard rails ------------------------------------------------------------------------------
+
+
+class _CountingBackend(LocalBackend):
+    """The local backend, noting the most jobs running at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list = []
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def submit(self, request):
+        with self.lock:
+            running = sum(j.status() not in ("Completed", "Failed", "Stopped") for j in self.jobs)
+            self.most = max(self.most, running + 1)
+            job = super().submit(request)
+            self.jobs.append(job)
+            return job
+
+
+@pytest.mark.slow
+def test_batched_launch_never_exceeds_the_quota(tmp_path, small_samples):
+    backend = _CountingBackend()
+    report = launch(backend, "light", str(small_samples), str(tmp_path / "out"), mode="batched", batch_size=4,
+                    max_in_flight=4, quota=1, workers=1, poll=0.05, progress="off")
+    assert len(report.batches) == math.ceil(len(list_samples()) / 2) and not report.failed
+    assert backend.most == 1
+
+
+# --- after a job: estimate against actual -----------------------------------------------------
+
+
+def test_compare_after_a_local_job_and_the_next_estimate_uses_it(tmp_path, small_samples, capsys):
+    before = _offline(images=1000, modes=["standalone"], instance_types=["ml.m5.large"])
+    assert before.assumptions["throughput_source"].startswith("default")
+    description = run_local(build_request("light", str(small_samples), str(tmp_path / "out"), workers=1,
+                                          instance_type="ml.m5.large"), log=io.StringIO())
+    summary = description["LocalRuntime"]["hosts"]["algo-1"]["summary"]
+    comparison = plan.compare(description)
+    assert comparison.runtime == "local runtime" and comparison.job == description["ProcessingJobName"]
+    assert comparison.actual["work_s"] == summary["seconds"]
+    total = (description["ProcessingEndTime"] - description["CreationTime"]).total_seconds()
+    assert comparison.actual["total_s"] == pytest.approx(total)
+    assert comparison.actual["startup_s"] == pytest.approx(total - summary["seconds"])
+    assert comparison.estimated["startup_s"] == 300.0, "the estimate made before the job's figures were stored"
+    assert comparison.estimated["total_s"] == pytest.approx(comparison.option.wall_s)
+    assert comparison.option.throughput_source.startswith("default")
+    measured = summary["images_per_s"]  # its images over its seconds, on one worker: one vCPU
+    assert comparison.per_vcpu == pytest.approx(measured)
+    text = str(comparison)
+    assert all(phase in text for phase in ("start-up", "work", "total")) and "local runtime" in text
+    assert "<table>" in comparison._repr_html_()
+
+    after = _offline(images=1000, modes=["standalone"], instance_types=["ml.m5.large"])
+    assert after.assumptions["throughput_source"].startswith("measured: median of 1 cached")
+    assert f"job {description['ProcessingJobName']}" in after.assumptions["throughput_source"]
+    assert after.assumptions["throughput_per_vcpu"] == pytest.approx(round(measured, 3))
+    assert after.options[0].throughput_img_s == pytest.approx(round(measured, 3) * 2)
+
+    saved = tmp_path / "job.json"
+    saved.write_text(json.dumps(description, default=str))
+    assert cli.main(["plan", "--compare", str(saved), "--json", "--prices", "offline"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["actual"]["work_s"] == summary["seconds"] and shown["recorded_to"]
+    assert shown["option"]["throughput_source"].startswith("measured"), "the second compare saw the first's figure"
+
+
+def test_compare_refuses_what_is_not_a_finished_job():
+    with pytest.raises(UsageError, match="compare it when it ends"):
+        plan.compare({"ProcessingJobName": "j", "ProcessingJobStatus": "InProgress"})
+    with pytest.raises(UsageError, match="expected a job handle"):
+        plan.compare([{"nothing": 1}])
+
+
+@pytest.mark.slow
+def test_calibrate_measures_this_machine_and_the_estimate_names_it(tmp_path, capsys):
+    result = plan.calibrate("light", images=8, workers=1)
+    assert result.images == 8 and result.outputs == 8 * LIGHT.copies and result.per_vcpu > 0
+    assert result.per_vcpu == pytest.approx(result.images_per_s)
+    p = _offline(images=1000, modes=["standalone"], instance_types=["ml.m5.large"])
+    assert "calibrate on this machine" in p.assumptions["throughput_source"]
+    assert p.assumptions["throughput_per_vcpu"] == pytest.approx(round(result.per_vcpu, 3))
+    assert p.assumptions["peak_worker_mb"] == pytest.approx(round(result.peak_worker_mb, 1))
+
+
+# --- guard rails on moto's server (last: the aws fixture's environment lasts until the module ends) ---
+
+
+def _upload_samples(bucket: str) -> None:
+    for name in list_samples():
+        boto3.client("s3").upload_file(str(samples_dir() / name), bucket, f"train/{name}")
+
+
+def test_max_cost_refuses_before_any_request(bucket):
+    _upload_samples(bucket)
+    backend = SageMakerBackend(boto_session=boto3.Session(), role=ROLE, bucket=bucket)
+    sm = boto3.client("sagemaker")
+    with pytest.raises(UsageError, match=r"--max-cost 0.001: the estimate for sharded 4 x ml.m5.large is \$0\.04"):
+        launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=4,
+               max_cost=0.001, image_uri=IMAGE, role_arn=ROLE, prices="offline")
+    with pytest.raises(UsageError, match="--instance-count 3 exceeds --quota 2"):
+        launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=3,
+               quota=2, image_uri=IMAGE, role_arn=ROLE)
+    assert sm.list_processing_jobs()["ProcessingJobSummaries"] == []
+    args = ["run", "--backend", "sagemaker", "--mode", "sharded", "--instance-count", "2", "--input",
+            f"s3://{bucket}/train/", "--output", f"s3://{bucket}/out/", "--spec", "light", "--image-uri", IMAGE,
+            "--role", ROLE, "--bucket", bucket, "--no-wait"]
+    assert cli.main([*args, "--max-cost", "0.0001"]) == 2
+    assert sm.list_processing_jobs()["ProcessingJobSummaries"] == [], "no job was created"
+    job = launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=2,
+                 max_cost=5.0, quota=2, image_uri=IMAGE, role_arn=ROLE, prices="offline")
+    assert [s["ProcessingJobName"] for s in sm.list_processing_jobs()["ProcessingJobSummaries"]] == [job.name]
