@@ -1,7 +1,7 @@
 """The benchmark harness runs every contender end to end on a tiny corpus.
 
-No timing is asserted (machines are noisy): the speed targets live in benchmarks/ and
-the README, as ratios measured in one run.
+No timing is asserted (machines are noisy): the speed targets live in benchmarks/README.md
+(summarised in the README's Performance table), as ratios measured in one run.
 """
 
 from __future__ import annotations
