@@ -26,7 +26,7 @@ import yaml
 
 from augment.errors import SpecError, UsageError
 from augment.ops import REGISTRY, Param
-from augment.preview import Images, Preview, render, step_through, to_code
+from augment.preview import Images, Preview, png_bytes, render, step_through, to_code
 from augment.spec import dump_spec, list_presets, load_spec
 
 _ADD = "+ add op"
@@ -140,6 +140,7 @@ class Previewer(w.VBox):
         self.step_choice = w.Dropdown(description="step through", style=style, layout=w.Layout(width="360px"))
         self.step_button = w.Button(description="open", tooltip="show this variant op by op")
         self.steps = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.steps.add_class("augment-steps")
         self.yaml = w.HTML()
         self.code = w.HTML()
         self.export_path = w.Text(value=export_path, description="export to", style=style,
@@ -165,8 +166,8 @@ class Previewer(w.VBox):
         header = w.HBox([self.preset, self.seed, self.resample, self.copies, self.n_images, self.source, self.other],
                         layout=w.Layout(flex_flow="row wrap"))
         left = w.VBox([w.HTML("<b>ops</b>"), self.ops_box], layout=w.Layout(width="400px", min_width="340px"))
-        right = w.VBox([self.status, self.grid, w.HBox([self.step_choice, self.step_button]), self.steps,
-                        self.table], layout=w.Layout(flex="1 1 auto"))
+        right = w.VBox([self.status, w.HBox([self.grid, self.table], layout=w.Layout(flex_flow="row wrap")),
+                        w.HBox([self.step_choice, self.step_button]), self.steps], layout=w.Layout(flex="1 1 auto"))
         export = w.HBox([self.export_path, self.export_button, self.export_status])
         super().__init__([header, w.HBox([left, right]), export, spec_tabs])
         self.add_class("augment-previewer")
@@ -283,6 +284,7 @@ class Previewer(w.VBox):
             down.on_click(lambda _b, p=path: self.move_op(p, +1))
             remove.on_click(lambda _b, p=path: self.remove_op(p))
             toggle.add_class("augment-op-toggle")
+            toggle.add_class(f"augment-toggle-{op.name}")
             self.rows[path] = {"toggle": toggle, "up": up, "down": down, "remove": remove}
             params = [self._param_control(path, op, p) for p in REGISTRY[op.name].params if p.kind != "ops"]
             inner: list[w.Widget] = [w.HBox([toggle, up, down, remove]), *params]
@@ -297,6 +299,7 @@ class Previewer(w.VBox):
         value = op.params.get(p.name)
         control = self._make_control(p, value)
         control.tooltip = p.help
+        control.add_class(f"augment-{op.name}-{p.name}")  # for a page's tests and styles
         self.controls[key] = control
         enabled: w.Checkbox | None = None
         if p.nullable:
@@ -480,7 +483,9 @@ class Previewer(w.VBox):
             self.message = ""
             self.status.value = ""
         self.preview = preview
-        self.grid.value = preview.png(self.max_side)
+        grid = preview.grid(self.max_side)
+        self.grid.width = str(grid.width)  # shown at its own size: never enlarged
+        self.grid.value = png_bytes(grid)
         self.table.value = preview.html_table()
         self._quiet = True
         try:
@@ -504,17 +509,9 @@ class Previewer(w.VBox):
             thumb = image.copy()
             thumb.thumbnail((_STEP_SIDE, _STEP_SIDE))
             caption = f"<div style='width:{_STEP_SIDE}px;font-size:11px'>{html.escape(label)}</div>"
-            tiles.append(w.VBox([w.Image(value=_png(thumb), format="png"), w.HTML(caption)]))
+            tiles.append(w.VBox([w.Image(value=png_bytes(thumb), format="png"), w.HTML(caption)]))
         self.steps.children = tiles
         self.last_steps = steps
-
-
-def _png(image: Any) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    image.save(buf, "PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def _op_path(ops: list[dict[str, Any]], error: str, prefix: str = "") -> str:

@@ -209,11 +209,9 @@ class Preview:
             rows.append([head, *((i.image, i.caption, i.error) for i in items)])
         return draw_grid(rows, max_side)
 
-    def png(self, max_side: int = 256, compress_level: int = 1) -> bytes:
+    def png(self, max_side: int = 256) -> bytes:
         """The grid as PNG bytes (fast compression: it is for the screen)."""
-        buf = io.BytesIO()
-        self.grid(max_side).save(buf, "PNG", compress_level=compress_level)
-        return buf.getvalue()
+        return png_bytes(self.grid(max_side))
 
     def figure(self, max_side: int = 256) -> Any:
         """The grid as a matplotlib figure (made without pyplot, so it is never left
@@ -246,6 +244,7 @@ class Preview:
         rows = []
         for i in self.items:
             ops = "<br>".join(html.escape(_record_text(r)) for r in _flatten(i.params or []))
+            ops = f"<span style='font-size:11px;font-family:monospace'>{ops}</span>" if ops else ops
             status = html.escape(f"{i.reason}: {i.error}") if i.error else ops or "nothing applied"
             rows.append(f"<tr><td>{html.escape(i.rel_path)}</td><td>{i.copy}</td><td>{i.seed}</td>"
                         f"<td style='text-align:left'>{status}</td></tr>")
@@ -339,6 +338,14 @@ def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
     except ImageError as e:
         return items, None, str(e)
     return items, original, None
+
+
+def png_bytes(image: PIL.Image.Image) -> bytes:
+    """``image`` as PNG with fast compression: for the screen, where encoding time is
+    waiting time (a third of the time Pillow's default level takes on a grid)."""
+    buf = io.BytesIO()
+    image.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def _decode_output(blob: bytes) -> PIL.Image.Image:
@@ -504,7 +511,18 @@ def _record_text(rec: dict[str, Any]) -> str:
         return f"{rec['op']}: not applied"
     if not params:
         return f"{rec['op']}: applied"
-    return f"{rec['op']}: {json.dumps(params, separators=(', ', ': '))[:300]}"
+    return f"{rec['op']}: {json.dumps(_rounded(params), separators=(', ', ': '))[:300]}"
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 4 decimals, for reading (the manifest keeps them whole)."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def _flatten(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
