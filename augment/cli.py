@@ -27,6 +27,8 @@ examples:
   augment run --mode sharded --instance-count 2 --input photos/ --output out/ --spec light
   augment local-run my-processing-job             run a SageMaker job's request locally
   augment ops ColorJitter                         parameters of one op
+  augment sweep notebooks/03_standalone_job.ipynb --grid grid.yaml --out runs/jitter
+                                                  run a notebook over a parameter grid
   augment preview light --input photos/ --out grid.png   see what a spec does, before any job
   augment plan --images 1000000 --instance-type ml.t3.medium --mode batched --mode sharded
                                                   time and cost of each way to run it, before launch
@@ -273,6 +275,24 @@ def _parser() -> argparse.ArgumentParser:
                        description="The sample photos that ship inside the package, with their licences.")
     p.add_argument("--dir", action="store_true", help="print only the folder that holds them")
     p.set_defaults(func=_cmd_samples)
+
+    p = sub.add_parser(
+        "sweep", help="run a notebook over a parameter grid with papermill and collect the results",
+        description="Run NOTEBOOK once per point of --grid (a YAML mapping of parameter names to lists of values, "
+                    "whose product is run, or a list of runs), each with papermill in a fresh python3 kernel. "
+                    "Writes <run>.ipynb and <run>.json (parameters, papermill's metadata, the notebook's results "
+                    "from its results_path) per run, and summary.csv, summary.md and figure.png, under --out. "
+                    "Unknown parameter names are refused before any run. Exit status 1 when a run failed (the "
+                    "others still ran).",
+    )  # fmt: skip
+    p.add_argument("notebook", help="the notebook, e.g. notebooks/03_standalone_job.ipynb")
+    p.add_argument("--grid", required=True, help="grid YAML file")
+    p.add_argument("--out", required=True, help="the sweep's folder, e.g. runs/jitter")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter for every run (repeatable; VALUE is read as YAML: 2, true, null, text)")
+    p.add_argument("--parallel", type=_positive_int, default=1, help="notebooks running at once (default 1)")
+    p.add_argument("--resume", action="store_true", help="skip runs whose results say they completed")
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 
@@ -582,6 +602,24 @@ def _cmd_samples(args: argparse.Namespace) -> int:
         print(samples_dir() / name)
     print(f"licences: {samples_dir().parent / 'LICENSES.md'}")
     return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import yaml
+
+    from augment.sweep import run_sweep
+
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-p {item}: expected KEY=VALUE")
+        params[key] = yaml.safe_load(value)
+    sweep = run_sweep(args.notebook, args.grid, args.out, params=params, parallel=args.parallel, resume=args.resume)
+    for run in sweep.failed:
+        print(f"failed: {run.name}: cell {run.failed_cell}: {run.error}", file=sys.stderr)
+    print(sweep.line())
+    return 1 if sweep.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

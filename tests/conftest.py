@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,6 +80,34 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and "_augment" not in p.parts}
 
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the ``python3`` kernel to this Python, and, for an nbval pass over the
+    notebooks (whose cells get no fixtures), start moto's server for the session so that
+    any AWS call a notebook makes goes to it."""
+    stack = contextlib.ExitStack()
+    config.add_cleanup(stack.close)
+    _pin_python3_kernel(stack)
+    if config.getoption("nbval", default=False) or config.getoption("nbval_lax", default=False):
+        from tests.aws import moto_server
+
+        stack.enter_context(moto_server())
+
+
+def _pin_python3_kernel(stack: contextlib.ExitStack) -> None:
+    """Papermill and nbval start kernels by name: make ``python3`` this interpreter's (a
+    kernelspec on ``JUPYTER_PATH``, which comes before the user's and the system's)."""
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="augment-kernels-")))
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python"}))
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(folder), saved) if p)
+    stack.callback(lambda: os.environ.pop("JUPYTER_PATH") if saved is None
+                   else os.environ.__setitem__("JUPYTER_PATH", saved))
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,15 @@
 """Launching jobs: the request model, the backends (local runtime, SageMaker) and the
 launch modes (standalone, sharded, batched, prefetch)."""
 
-from augment.jobs.batch import BatchReport, JobGroup, Prefetch, run_batched
+from augment.jobs.batch import AugmentedImages, BatchReport, JobGroup, Prefetch, run_batched
+from augment.jobs.follow import follow, locations, make_backend, preview, request_options, results, timelines
 from augment.jobs.handles import LocalBackend, LocalJob
 from augment.jobs.launch import build_request, check_limits, launch
 from augment.jobs.local import run_local
 from augment.jobs.request import Input, JobRequest, Output, RequestError
 
 __all__ = [
-    "BatchReport", "Input", "JobGroup", "JobRequest", "LocalBackend", "LocalJob", "Output", "Prefetch",
-    "RequestError", "build_request", "check_limits", "launch", "run_batched", "run_local",
+    "AugmentedImages", "BatchReport", "Input", "JobGroup", "JobRequest", "LocalBackend", "LocalJob", "Output",
+    "Prefetch", "RequestError", "build_request", "check_limits", "follow", "launch", "locations", "make_backend",
+    "preview", "request_options", "results", "run_batched", "run_local", "timelines",
 ]  # fmt: skip

@@ -80,6 +80,7 @@ class BatchReport:
 
     batches: list[Batch]
     seconds: float = 0.0
+    jobs: list[Job] = field(default_factory=list, repr=False)  # every attempt's handle, for timelines
 
     @property
     def completed(self) -> list[Batch]:
@@ -203,7 +204,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
     group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
-    report = BatchReport(batches, round(time.monotonic() - start, 2))
+    report = BatchReport(batches, round(time.monotonic() - start, 2), jobs=group.jobs)
     _put_json(_join(output_uri, "_batches", "report.json"), report.to_dict())
     return report
 
@@ -262,3 +263,58 @@ class Prefetch:
             if following < len(self.batches):
                 self._submit(self.batches[following])
             yield b
+
+
+class AugmentedImages:
+    """The images a job (or one batch) wrote, as a torch ``Dataset`` for a ``DataLoader``.
+
+    Reads the output's manifests (``_augment/manifest-*.jsonl``); each written copy is
+    one item: ``(image, label)``, the image a ``float32`` tensor ``3 x size x size`` in
+    [0, 1], the label the index of its source among the sorted sources (a toy task:
+    which photo was this made from). An ``s3://`` output is downloaded first, into
+    ``cache`` (default: a temporary folder).
+
+    Args:
+        output: the job's or batch's output folder or ``s3://`` prefix.
+        size: the side images are resized to.
+        cache: where an S3 output is downloaded.
+
+    Raises:
+        UsageError: the output holds no manifest.
+    """
+
+    def __init__(self, output: str, size: int = 64, cache: str | None = None) -> None:
+        from augment.manifest import read_manifest
+
+        root = Path(output)
+        if output.startswith("s3://"):
+            import tempfile
+
+            root = Path(cache or tempfile.mkdtemp(prefix="augment-batch-"))
+            bucket, prefix = split_s3_uri(output.rstrip("/") + "/")
+            s3 = s3_client()
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for o in page.get("Contents", []):
+                    target = root / safe_rel(o["Key"][len(prefix):], f"output {output}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    s3.download_file(bucket, o["Key"], str(target))
+        manifests = sorted(root.glob("_augment/manifest-*.jsonl"))
+        if not manifests:
+            raise UsageError(f"{output}: no _augment/manifest-*.jsonl, so no finished job there")
+        records = [r for m in manifests for r in read_manifest(m) if r["status"] == "ok" and r["copy"] >= 0]
+        sources = sorted({r["source"] for r in records})
+        self.root, self.size, self.classes = root, size, sources
+        self.items = [(r["output"], sources.index(r["source"])) for r in records]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        import PIL.Image
+        import torch
+        from torchvision.transforms.v2 import functional as F
+
+        rel, label = self.items[index]
+        with PIL.Image.open(self.root / rel) as img:
+            image = F.pil_to_tensor(img.convert("RGB").resize((self.size, self.size)))
+        return image.to(torch.float32) / 255.0, label

@@ -1,0 +1,264 @@
+"""The notebooks' housekeeping, and what notebook 01 (the image) calls.
+
+**Committed notebooks carry no outputs** and use the kernel name ``python3``: Studio
+saves its own kernel names, which break papermill and nbval elsewhere, and outputs
+carry account ids, paths and timings. :func:`strip` cleans a notebook,
+:func:`problems` says what is wrong with one; from the shell::
+
+    python -m augment.notebooks strip notebooks/*.ipynb     # make strip-notebooks
+    python -m augment.notebooks check notebooks/*.ipynb     # exit 1 when one is not clean
+
+**Account ids never appear in outputs**: :func:`redact` and :class:`Redacting` replace
+them with ``<account>``, and a dry run of the image build uses that placeholder
+instead of asking STS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from augment.errors import UsageError
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+METHODS = ("docker", "codebuild", "dlc")
+ACCOUNT = re.compile(r"(?<![\d.])\d{12}(?!\d)")  # not the digits of a decimal fraction
+PLACEHOLDER = "<account>"
+_CELL_METADATA_DROPPED = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
+
+
+# --- clean notebooks --------------------------------------------------------------------------
+
+
+def strip(path: str | Path) -> bool:
+    """Remove outputs, execution counts and run metadata; set the kernel to ``python3``.
+
+    Returns:
+        True when the file changed.
+    """
+    import nbformat
+
+    path = Path(path)
+    before = path.read_text(encoding="utf-8")
+    nb = nbformat.reads(before, as_version=4)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    for key in ("widgets", "papermill", "execution"):
+        nb.metadata.pop(key, None)
+    for cell in nb.cells:
+        for key in _CELL_METADATA_DROPPED:
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    after = nbformat.writes(nb) + "\n"
+    if after != before:
+        path.write_text(after, encoding="utf-8")
+    return after != before
+
+
+def problems(path: str | Path) -> list[str]:
+    """What keeps a notebook from being committed: outputs, execution counts, a kernel
+    other than ``python3``, no cell tagged ``parameters``. Empty when clean."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    found = []
+    kernel = nb.metadata.get("kernelspec", {}).get("name")
+    if kernel != "python3":
+        found.append(f"kernel name {kernel!r}, not 'python3'")
+    for n, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.outputs:
+            found.append(f"cell {n} has outputs")
+        if cell.execution_count is not None:
+            found.append(f"cell {n} has an execution count")
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(tagged) != 1 or tagged[0].cell_type != "code":
+        found.append(f"{len(tagged)} cells tagged 'parameters', not one code cell")
+    return found
+
+
+# --- account ids ------------------------------------------------------------------------------
+
+
+def redact(text: str) -> str:
+    """``text`` with every 12-digit account id (in an ARN, an ECR host, Studio's default
+    bucket ``sagemaker-<region>-<account>``) replaced by ``<account>``."""
+    return ACCOUNT.sub(PLACEHOLDER, text)
+
+
+class Redacting(io.TextIOBase):
+    """A text stream that writes to ``target`` with account ids redacted."""
+
+    def __init__(self, target: TextIO | None = None) -> None:
+        self.target = target
+
+    def write(self, text: str) -> int:
+        (self.target or sys.stdout).write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        (self.target or sys.stdout).flush()
+
+
+class Redacted:
+    """Shows ``obj`` as it shows itself in a notebook (HTML, Markdown, text), with
+    account ids redacted: e.g. a plan whose footer names an input in Studio's default
+    bucket (``sagemaker-<region>-<account>``)."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def _show(self, method: str) -> str | None:
+        show = getattr(self.obj, method, None)
+        text = show() if callable(show) else None
+        return redact(text) if isinstance(text, str) else None
+
+    def _repr_html_(self) -> str | None:
+        return self._show("_repr_html_")
+
+    def _repr_markdown_(self) -> str | None:
+        return self._show("_repr_markdown_")
+
+    def __repr__(self) -> str:
+        return redact(str(self.obj))
+
+
+# --- notebook 01: the image ------------------------------------------------------------------
+
+
+def build_environment() -> dict[str, Any]:
+    """Where this notebook runs: a Docker engine? SageMaker Studio? and the build method
+    that fits (``docker`` with an engine, ``codebuild`` in Studio without one, else ``dlc``)."""
+    from augment.container import docker_engine, in_studio
+
+    engine, studio = docker_engine(), in_studio()
+    method = "docker" if engine else "codebuild" if studio else "dlc"
+    return {"docker_engine": engine, "studio": studio, "suggested_method": method}
+
+
+def image_target(repository: str = "augment", region: str | None = None, *, dry_run: bool = True) -> Any:
+    """Where the image goes. A dry run asks no AWS service: the account is ``<account>``
+    and the region, when neither given nor configured, ``<region>``.
+
+    Returns:
+        An :class:`~augment.container.ImageTarget`.
+    """
+    from augment.container import ImageTarget
+
+    if dry_run:
+        import boto3
+
+        return ImageTarget(PLACEHOLDER, region or boto3.Session().region_name or "<region>", repository)
+    return ImageTarget.from_session(repository=repository, region=region)
+
+
+def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool = True, bucket: str | None = None,
+                role: str | None = None, out: TextIO | None = None) -> str:
+    """Build and push the processing image (or name the no-build image), showing every
+    command and AWS call; account ids are redacted from what is shown.
+
+    Args:
+        method: ``docker`` (build here, push to ECR), ``codebuild`` (build and push on
+            AWS CodeBuild, for Studio without Docker) or ``dlc`` (no build: the AWS
+            PyTorch Deep Learning Container, with this package shipped as code).
+        target: from :func:`image_target`.
+        variant: ``cpu`` or ``gpu``.
+        dry_run: show the commands and calls, run nothing. ``docker`` without a Docker
+            engine is always a dry run (and says so).
+        bucket, role: ``codebuild``: the bucket for the zipped build context and the
+            project's service role (default: the SageMaker session's bucket and the
+            Studio execution role).
+        out: where the commands go (default stdout).
+
+    Returns:
+        The image URI to pass to notebook 03's ``image_uri`` (with ``<account>`` in a dry run).
+
+    Raises:
+        UsageError: an unknown method.
+        BuildFailed: a build or push step failed.
+    """
+    from augment import container
+
+    shown = Redacting(out)
+    if method == "docker":
+        if not dry_run and not container.docker_engine():
+            print("no Docker engine answers here (`docker info`): showing the commands instead. In SageMaker "
+                  "Studio, enable Docker access for the domain or use method='codebuild'.", file=shown)
+            dry_run = True
+        run = container.Runner(dry_run=dry_run, out=shown)
+        container.build(target.repository, variant, run)
+        if not dry_run:
+            return container.push(target, variant, run)
+        registry = target.uri("x").split("/")[0]
+        print(f"would call: ecr.create_repository(repositoryName={target.repository!r}) unless it exists", file=shown)
+        print("would call: ecr.get_authorization_token()", file=shown)
+        run(container.login_command(registry), stdin="")
+        tags = container.image_tags(variant)
+        for tag in tags:
+            for cmd in container.push_commands(f"{target.repository}:{tag}", target.uri(tag)):
+                run(cmd)
+        return target.uri(tags[0])
+    if method == "codebuild":
+        if dry_run:
+            return _codebuild_dry_run(target, variant, bucket, role, shown)
+        if bucket is None or role is None:
+            from augment.jobs.sagemaker import SageMakerBackend
+
+            session = SageMakerBackend(role=role, bucket=bucket, region=target.region)
+            bucket, role = session.bucket, session.role
+        return container.codebuild(target, bucket, role, variant, out=shown)
+    if method == "dlc":
+        uri = container.dlc_image_uri(target.region if not target.region.startswith("<") else "us-east-1")
+        print(f"no build: jobs run on {redact(uri)} with this package shipped as code (ship_code=True)", file=shown)
+        return uri
+    raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+
+
+def _codebuild_dry_run(target: Any, variant: str, bucket: str | None, role: str | None, out: TextIO) -> str:
+    from augment import container
+
+    tags = container.image_tags(variant)
+    bucket = bucket or "<the session's default bucket>"
+    role = role or "<the Studio execution role>"
+    size = len(container.context_zip())
+    key = f"augment/codebuild/{tags[0]}.zip"
+    print(f"would call: ecr.create_repository(repositoryName={target.repository!r}) unless it exists", file=out)
+    print(f"would call: s3.put_object(Bucket={bucket!r}, Key={key!r}, Body=<build context, {size / 1e6:.1f} MB zip>)",
+          file=out)
+    print(f"would call: codebuild.create_project(name='augment-image', serviceRole={role!r}, privilegedMode=True) "
+          "unless it exists", file=out)
+    print(f"would call: codebuild.start_build(projectName='augment-image', IMAGE_URI={target.uri(tags[0])!r})",
+          file=out)
+    print("the build runs this buildspec:\n" + container.BUILDSPEC, file=out)
+    return target.uri(tags[0])
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m augment.notebooks strip|check NOTEBOOK...``; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m augment.notebooks",
+                                     description="Strip notebooks for commit, or check that they are stripped.")
+    parser.add_argument("action", choices=("strip", "check"))
+    parser.add_argument("notebooks", nargs="+")
+    args = parser.parse_args(argv)
+    bad = 0
+    for name in args.notebooks:
+        if args.action == "strip":
+            print(f"{'stripped' if strip(name) else 'clean   '} {name}")
+        for problem in problems(name):
+            print(f"{name}: {problem}", file=sys.stderr)
+            bad += 1
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

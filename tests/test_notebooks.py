@@ -1,0 +1,247 @@
+"""The notebooks: committed clean, run with their defaults through papermill (and
+through nbval, by `make test`), and notebook 03 with injected parameters, on the local
+runtime and against SageMaker's API (moto's server), asserting on what each run produced."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import nbformat
+import PIL.Image
+import pytest
+import requests
+
+from augment.manifest import read_manifest
+from augment.notebooks import KERNELSPEC, problems, strip
+from augment.notebooks import main as notebooks_main
+from augment.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
+AUGMENT = Path(sys.executable).with_name("augment")
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
+IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/augment:0.4.0"
+ACCOUNT_ID = re.compile(r"(?<![\d.])\d{12}(?!\d)")
+
+
+def execute(name: str, out: Path, **parameters: object) -> nbformat.NotebookNode:
+    """Run a notebook of notebooks/ with papermill (cwd: notebooks/, kernel python3); return the executed one."""
+    import papermill
+
+    papermill.execute_notebook(str(NOTEBOOKS / name), str(out), parameters=parameters, kernel_name="python3",
+                               cwd=str(NOTEBOOKS), progress_bar=False)
+    return nbformat.read(str(out), as_version=4)
+
+
+def output_text(nb: nbformat.NotebookNode) -> str:
+    """Every text a run showed: streams, plain text, HTML and Markdown."""
+    parts = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            parts.append(o.get("text", ""))
+            for kind in ("text/plain", "text/html", "text/markdown"):
+                parts.append(o.get("data", {}).get(kind, ""))
+    return "\n".join(parts)
+
+
+def images_shown(nb: nbformat.NotebookNode, source_contains: str) -> int:
+    """PNG outputs of the code cells whose source contains ``source_contains``."""
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if source_contains in c.source
+               for o in c.get("outputs", []))
+
+
+def aug_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.aug*") if "_augment" not in p.parts)
+
+
+# --- committed clean ------------------------------------------------------------------------
+
+
+def test_the_notebooks_are_there():
+    names = [p.name for p in ALL]
+    for prefix in ("01_", "03_", "04_", "05_"):
+        assert any(n.startswith(prefix) for n in names), f"no notebook {prefix}*"
+
+
+@pytest.mark.parametrize("notebook", ALL, ids=lambda p: p.name)
+def test_committed_notebooks_are_stripped(notebook):
+    """No outputs, no execution counts, kernel python3, one `parameters` cell: else `make strip-notebooks`."""
+    assert problems(notebook) == [], f"{notebook.name}: run `make strip-notebooks`"
+
+
+def test_strip_cleans_what_studio_and_papermill_leave(tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "conda-env-augment-py", "display_name": "augment", "language": "python"}
+    nb.metadata["papermill"] = {"parameters": {"spec": "strong"}}
+    nb.cells = [nbformat.v4.new_code_cell("spec = 'light'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print(spec)", execution_count=3, metadata={"papermill": {"duration": 1}},
+                                          outputs=[nbformat.v4.new_output("stream", name="stdout", text="light\n")])]
+    path = tmp_path / "dirty.ipynb"
+    nbformat.write(nb, str(path))
+    assert problems(path) == ["kernel name 'conda-env-augment-py', not 'python3'", "cell 1 has outputs",
+                              "cell 1 has an execution count"]
+    assert notebooks_main(["check", str(path)]) == 1
+    assert strip(path) is True and strip(path) is False, "strip is idempotent"
+    assert problems(path) == [] and notebooks_main(["check", str(path)]) == 0
+    clean = nbformat.read(str(path), as_version=4)
+    assert clean.metadata.kernelspec.name == "python3" and "papermill" not in clean.metadata
+    assert clean.cells[1].outputs == [] and clean.cells[1].metadata == {}
+    assert clean.cells[0].metadata["tags"] == ["parameters"], "the tag stays"
+    untagged = tmp_path / "untagged.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")],
+                                            metadata={"kernelspec": dict(KERNELSPEC)}), str(untagged))
+    assert problems(untagged) == ["0 cells tagged 'parameters', not one code cell"]
+    capsys.readouterr()
+
+
+def test_the_python3_kernel_is_this_python():
+    """conftest pins `python3` to this interpreter, so papermill runs the notebooks in this environment."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    assert KernelSpecManager().get_kernel_spec("python3").argv[0] == sys.executable
+
+
+# --- every notebook with its defaults ------------------------------------------------------
+
+
+def _check_01(nb: nbformat.NotebookNode, results: dict | None) -> None:
+    text = output_text(nb)
+    assert "would run: docker build -f" in text and "--password-stdin" in text
+    assert "<account>.dkr.ecr." in text, "a dry run names no account"
+
+
+def _check_03(nb: nbformat.NotebookNode, results: dict | None) -> None:
+    assert results is not None
+    assert results["status"] == "Completed" and results["spec"] == "light"
+    assert results["inputs"] == 7 and results["copies"] == 2 and results["written"] == 14
+    assert len(aug_files(Path(results["output"]))) == 14
+    assert images_shown(nb, "augment.jobs.preview") == 1, "the grid of inputs beside outputs"
+
+
+def _check_04(nb: nbformat.NotebookNode, results: dict | None) -> None:
+    assert results is not None and results["mode"] == "both"
+    assert results["sharded"]["written"] == 14 and results["sharded"]["hosts_reported"] == 2
+    batches = results["batched"]["batches"]
+    assert [len(b["keys"]) for b in batches] == [4, 3] and {b["status"] for b in batches} == {"Completed"}
+    assert images_shown(nb, "augment.jobs.timelines") == 1, "the timeline figure"
+    assert len(re.findall(r"batch \d: loss \d", output_text(nb))) == 2, "the training loop saw every batch"
+
+
+def _check_05(nb: nbformat.NotebookNode, results: dict | None) -> None:
+    assert results is not None and results["runs"] == 4 and results["failed"] == 0
+    folder = Path(results["folder"])
+    assert {"summary.csv", "summary.md", "figure.png"} <= {p.name for p in folder.iterdir()}
+    assert [row["status"] for row in results["table"]] == ["completed"] * 4
+    assert sorted((Path(r["spec"]).name, r["copies"]) for r in results["table"]) == [
+        ("light-jitter0.1.yaml", 1), ("light-jitter0.1.yaml", 2), ("light-jitter0.5.yaml", 1),
+        ("light-jitter0.5.yaml", 2)]
+    assert all(r["written"] == 7 * r["copies"] and r["images_per_s"] > 0 for r in results["table"])
+    assert images_shown(nb, "augment.sweep.figure") == 1
+
+
+CHECKS = {"01": _check_01, "03": _check_03, "04": _check_04, "05": _check_05}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", ALL, ids=lambda p: p.name)
+def test_every_notebook_runs_with_its_defaults(notebook, aws, tmp_path):
+    """papermill with the defaults (only `results_path` injected, where a notebook has one), on the
+    local backend; AWS calls, were there any, would reach moto's server."""
+    from augment.sweep import notebook_parameters
+
+    results_path = tmp_path / "results.json"
+    injected = {"results_path": str(results_path)} if "results_path" in notebook_parameters(notebook) else {}
+    nb = execute(notebook.name, tmp_path / notebook.name, **injected)
+    assert not ACCOUNT_ID.search(output_text(nb)), "no account id in any output"
+    check = CHECKS.get(notebook.name[:2])
+    if check:
+        check(nb, json.loads(results_path.read_text()) if injected else None)
+
+
+# --- notebook 03 with injected parameters -----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_03_with_another_preset_two_copies_and_its_own_images(aws, tmp_path, small_samples):
+    src = tmp_path / "mine"
+    (src / "sub").mkdir(parents=True)
+    for i, name in enumerate(["chelsea.jpg", "coffee.jpg", "rocket.jpg"]):
+        with PIL.Image.open(small_samples / name) as img:
+            img.save(src / ("sub" if i == 2 else "") / f"mine-{i}.jpg", quality=90)
+    out, results_path = tmp_path / "out", tmp_path / "results.json"
+    execute("03_standalone_job.ipynb", tmp_path / "03.ipynb", spec="strong", copies=2, input=str(src),
+            output=str(out), results_path=str(results_path))
+
+    inputs = ["mine-0.jpg", "mine-1.jpg", "sub/mine-2.jpg"]
+    assert len(aug_files(out)) == len(inputs) * 2
+    used = load_spec(str(out / "_augment" / "spec.yaml"))
+    assert used == load_spec("strong").replace(copies=2), "the spec used: strong, with copies overridden"
+    records = read_manifest(out / "_augment" / "manifest-algo-1.jsonl")
+    assert sorted((r["source"], r["copy"]) for r in records) == [(s, c) for s in inputs for c in (0, 1)]
+    assert all(r["status"] == "ok" and (out / r["output"]).is_file() and r["params"] for r in records)
+    results = json.loads(results_path.read_text())
+    assert results["status"] == "Completed" and results["spec"] == "strong" and results["output"] == str(out)
+    assert (results["inputs"], results["copies"], results["written"]) == (3, 2, 6)
+    assert results["failed_inputs"] == 0 and results["failures_by_reason"] == {}
+    assert results["spec_digest"] == used.digest
+    assert results["images_per_s"] > 0 and results["wall_s"] >= results["work_s"] > 0
+
+
+# --- notebook 03 against SageMaker's API ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_03_on_sagemaker_sends_the_request_that_local_run_executes(aws, tmp_path, monkeypatch):
+    """The kernel's CreateProcessingJob (moto's recorder) is the request `augment local-run` runs."""
+    from moto.moto_api import recorder
+
+    # an absolute file: by default the recorder writes into the working directory, which papermill changes
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))
+    bucket = f"sagemaker-us-east-1-{ACCOUNT}"  # Studio's default bucket is named after the account
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    requests.post(f"{aws}/moto-api/recorder/reset-recording").raise_for_status()
+    requests.post(f"{aws}/moto-api/recorder/start-recording").raise_for_status()
+    try:
+        nb = execute("03_standalone_job.ipynb", tmp_path / "03.ipynb", backend="sagemaker", role=ROLE, bucket=bucket,
+                     region="us-east-1", image_uri=IMAGE, instance_type="ml.c5.xlarge", instance_count=2, copies=1,
+                     output=f"s3://{bucket}/aug/")
+    finally:
+        requests.post(f"{aws}/moto-api/recorder/stop-recording").raise_for_status()
+    recording = [json.loads(line) for line in requests.get(f"{aws}/moto-api/recorder/download-recording")
+                 .text.splitlines()]
+    creates = [json.loads(base64.b64decode(r["body"])) for r in recording
+               if r["headers"].get("X-Amz-Target") == "SageMaker.CreateProcessingJob"]
+    assert len(creates) == 1
+    sent = creates[0]
+    assert sent["AppSpecification"] == {"ImageUri": IMAGE, "ContainerEntrypoint": ["augment", "process"],
+                                        "ContainerArguments": ["--progress", "lines", "--spec", "light",
+                                                               "--copies", "1"]}
+    assert sent["ProcessingResources"]["ClusterConfig"] == {"InstanceCount": 2, "InstanceType": "ml.c5.xlarge",
+                                                            "VolumeSizeInGB": 30}
+    assert sent["RoleArn"] == ROLE
+    (images,) = sent["ProcessingInputs"]
+    assert images["InputName"] == "images" and images["S3Input"]["LocalPath"] == "/opt/ml/processing/input/images"
+    assert images["S3Input"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert re.fullmatch(rf"s3://{bucket}/augment/inputs/[0-9a-f]{{16}}/", images["S3Input"]["S3Uri"]), \
+        "the bundled samples, uploaded under a content-named prefix"
+    assert sent["ProcessingOutputConfig"]["Outputs"] == [{"OutputName": "output", "AppManaged": False, "S3Output": {
+        "S3Uri": f"s3://{bucket}/aug/", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]
+    assert ACCOUNT not in output_text(nb), "the account id (in the role, the image, the bucket) is never shown"
+
+    result = subprocess.run([str(AUGMENT), "local-run", sent["ProcessingJobName"], "--instance-count", "2"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                            timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="aug/")
+    keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+    assert len([k for k in keys if ".aug0." in k]) == 7 and not [k for k in keys if ".aug1." in k]
+    assert {"aug/_augment/manifest-algo-1.jsonl", "aug/_augment/manifest-algo-2.jsonl"} <= set(keys)
