@@ -197,6 +197,7 @@ def test_an_s3_prefix_is_listed_once_and_only_the_picked_images_are_fetched(monk
     from tests.aws import moto_server
 
     monkeypatch.setenv("MOTO_ENABLE_RECORDING", "true")
+    monkeypatch.setenv("MOTO_RECORDER_FILEPATH", str(tmp_path / "moto-recording"))  # not the working folder
     with moto_server() as endpoint:
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="previews")
@@ -413,3 +414,16 @@ def test_cli_refuses_bad_arguments_naming_the_flag(args, message, tmp_path, monk
         code = e.code
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "preview.png").exists(), "nothing is written"
+
+
+def test_the_preview_benchmark_runs_and_reports_both_figures(tmp_path):
+    """No timing is asserted (machines are noisy): benchmarks/README.md reports them."""
+    out = tmp_path / "preview.json"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "preview.py"
+    result = subprocess.run([sys.executable, str(script), "--presets", "light", "defense", "--images", "2",
+                             "--copies", "2", "--rounds", "1", "--json", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["preset"], r["images"], r["copies"]) for r in rows] == [("light", 2, 2), ("defense", 2, 2)]
+    assert all(0 < r["render_best_s"] <= r["widget_best_s"] for r in rows)
+    assert "light" in result.stdout and "goal" in result.stdout
