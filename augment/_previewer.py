@@ -27,7 +27,7 @@ import yaml
 from augment.errors import SpecError, UsageError
 from augment.ops import REGISTRY, Param
 from augment.preview import Images, Preview, png_bytes, render, step_through, to_code
-from augment.spec import dump_spec, list_presets, load_spec
+from augment.spec import MAX_COPIES, dump_spec, list_presets, load_spec
 
 _ADD = "+ add op"
 _CUSTOM = "(edited)"
@@ -125,7 +125,7 @@ class Previewer(w.VBox):
                                  description="preset", style=style, layout=w.Layout(width="180px"))
         self.seed = w.IntText(value=loaded.seed, description="seed", style=style, layout=w.Layout(width="220px"))
         self.resample = w.Button(description="resample", tooltip="draw a new seed", icon="random")
-        self.copies = w.BoundedIntText(value=copies or loaded.copies, min=1, max=16, description="copies",
+        self.copies = w.BoundedIntText(value=copies or loaded.copies, min=1, max=MAX_COPIES, description="copies",
                                        style=style, layout=w.Layout(width="110px"))
         self.n_images = w.BoundedIntText(value=n, min=1, max=16, description="images", style=style,
                                          layout=w.Layout(width="110px"))
