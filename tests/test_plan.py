@@ -19,7 +19,7 @@ from augment import cli
 from augment.errors import UsageError
 from augment.jobs import LocalBackend, build_request, launch, run_local
 from augment.jobs.sagemaker import SageMakerBackend
-from augment.plan import _data, _model
+from augment.plan import _data, _estimate, _model
 from augment.samples import list_samples, samples_dir
 from augment.spec import load_spec
 
@@ -150,7 +150,10 @@ def test_a_million_images_per_128_loop_beside_one_sharded_job():
     assert p.best is sharded and "sharded 4 x ml.t3.medium" in p.reason
     text = str(p)
     assert "7,813" in text and "*2" in text and "offline table dated 2026-12-02" in text
-    assert "baseline" in text, "the burstable assumption is stated"
+    assert "ml.t3.medium (burstable): sustained 20 images/s per instance at its CPU baseline (20%), 100 at full" \
+        in text, "the burstable assumption and the sustained figure are stated"
+    assert " 96% " in text and " 1% " in text, "the start-up shares"
+    assert _estimate._share(0.9989) == "99.9%" and _estimate._share(1.0) == "100%", "never rounded up to all of it"
 
 
 # --- recommendation, limits, memory --------------------------------------------------------
@@ -445,3 +448,34 @@ def test_max_cost_refuses_before_any_request(bucket):
     job = launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=2,
                  max_cost=5.0, quota=2, image_uri=IMAGE, role_arn=ROLE, prices="offline")
     assert [s["ProcessingJobName"] for s in sm.list_processing_jobs()["ProcessingJobSummaries"]] == [job.name]
+
+
+def test_compare_a_sagemaker_description_reads_the_summaries_from_s3(bucket):
+    import datetime as dt
+
+    s3 = boto3.client("s3")
+    for host, inputs, seconds in (("algo-1", 500, 50.0), ("algo-2", 500, 40.0)):
+        summary = {"host": host, "inputs": inputs, "copies": 2, "written": inputs * 2, "seconds": seconds,
+                   "images_per_s": inputs * 2 / seconds, "workers": 4, "peak_worker_rss_mb": 410.0,
+                   "spec_digest": LIGHT.digest}
+        s3.put_object(Bucket=bucket, Key=f"out/_augment/summary-{host}.json", Body=json.dumps(summary))
+    created = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+    description = {  # DescribeProcessingJob's shape (API reference), for a finished sharded job
+        "ProcessingJobName": "augment-sharded-x", "ProcessingJobStatus": "Completed", "CreationTime": created,
+        "ProcessingStartTime": created + dt.timedelta(seconds=200),
+        "ProcessingEndTime": created + dt.timedelta(seconds=290),
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.xlarge",
+                                                  "VolumeSizeInGB": 30}},
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "output", "S3Output": {
+            "S3Uri": f"s3://{bucket}/out/", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
+        "Tags": [{"Key": "augment:mode", "Value": "sharded"}],
+    }  # fmt: skip
+    comparison = plan.compare(description)
+    assert comparison.runtime == "SageMaker"
+    assert comparison.actual == {"startup_s": 240.0, "work_s": 50.0, "total_s": 290.0}
+    assert comparison.per_vcpu == pytest.approx(2000 / 50.0 / (4 * 2)), "2 instances of 4 vCPUs"
+    assert comparison.option.label == "sharded 2 x ml.m5.xlarge"
+    assert comparison.estimated["startup_s"] == 300.0
+    next_plan = _offline(images=10, modes=["standalone"], instance_types=["ml.m5.xlarge"])
+    assert "job augment-sharded-x (SageMaker, 8 vCPUs)" in next_plan.assumptions["throughput_source"]
+    assert next_plan.assumptions["peak_worker_mb"] == 410.0

@@ -134,7 +134,7 @@ class Plan:
             body.append([f"{mark}{i}", o.mode, f"{o.instance_count} x {o.instance_type}", f"{o.jobs:,}",
                          format_duration(o.wall_s), f"{o.billed_instance_s / 3600:,.2f}",
                          f"{usd(o.cost_usd)} ({usd(o.cost_usd_low)}-{usd(o.cost_usd_high)})",
-                         f"{o.startup_share:.0%}", f"{o.throughput_img_s:,.0f}", ", ".join(flags)])
+                         _share(o.startup_share), f"{o.throughput_img_s:,.0f}", ", ".join(flags)])
         return [head, *body]
 
     def footer(self) -> list[str]:
@@ -148,8 +148,23 @@ class Plan:
             f"start-up: {a['startup_s']:.0f} s per job (range {a['startup_range_s'][0]:.0f}-"
             f"{a['startup_range_s'][1]:.0f} s), billed ({a['startup_source']})",
             f"prices: {a['price_source']}",
-            f"burstable ml.t3: {a['burstable']}",
+            *self._per_type_lines(),
         ]
+
+    def _per_type_lines(self) -> list[str]:
+        """One line per burstable type (sustained against full speed) and per memory warning."""
+        lines: dict[str, None] = {}  # ordered and without repeats
+        for o in self.options:
+            if o.burst_img_s > o.sustained_img_s:
+                lines[f"{o.instance_type} (burstable): sustained {o.sustained_img_s:,.0f} images/s per instance at "
+                      f"its CPU baseline ({o.sustained_img_s / o.burst_img_s:.0%}), {o.burst_img_s:,.0f} at full "
+                      "speed while CPU credits last; the table uses the sustained figure"] = None
+            for note in o.notes:
+                if "do not fit" in note:
+                    lines[f"memory on {o.instance_type}: {note}"] = None
+        if any("burstable" in line for line in lines):
+            lines[f"burstable assumption: {self.assumptions['burstable']}"] = None
+        return list(lines)
 
     def __str__(self) -> str:
         rows = self.rows()
@@ -207,6 +222,12 @@ class Plan:
         if path is not None:
             fig.savefig(path)  # a pyplot-free Figure saves through the Agg canvas; nothing is left open
         return fig
+
+
+def _share(value: float) -> str:
+    """``18%``; ``99.9%`` rather than a rounded ``100%`` that is not all."""
+    text = f"{value:.0%}"
+    return f"{value:.1%}" if text in ("0%", "100%") and 0 < value < 1 else text
 
 
 def usd(value: float) -> str:
@@ -465,7 +486,7 @@ def _recommend(options: list[Option], deadline: Any, quota: int | None,
     best = min(feasible, key=lambda i: (round(options[i].cost_usd, 6), options[i].wall_s))
     o = options[best]
     text = (f"{o.label}: the cheapest of {len(feasible)} option(s)" + (f" that meet {within}" if within else "")
-            + f", {usd(o.cost_usd)} and {format_duration(o.wall_s)}, start-up {o.startup_share:.0%} of the bill")
+            + f", {usd(o.cost_usd)} and {format_duration(o.wall_s)}, start-up {_share(o.startup_share)} of the bill")
     dearest = max(options, key=lambda x: x.cost_usd)
     if dearest.cost_usd > o.cost_usd * 1.5:
         text += (f"; the dearest, {dearest.label}, costs {usd(dearest.cost_usd)} "
