@@ -31,6 +31,9 @@ _EXPORTS = {
     "replay": "augment.replay",
     "read_context": "augment.contract",
     "output_name": "augment.engine",
+    # notebooks and sweeps
+    "run_sweep": "augment.sweep",
+    "write_results": "augment.sweep",
     "launch": "augment.jobs",
     # planning: time and cost before launch, estimate against actual after
     "estimate": "augment.plan",

@@ -249,12 +249,25 @@ def _run_one(notebook: str, output: str, parameters: dict[str, Any], cwd: str, k
         papermill.execute_notebook(notebook, output, parameters=parameters, kernel_name=kernel_name, cwd=cwd,
                                    progress_bar=False, execution_timeout=execution_timeout)
     except PapermillExecutionError as e:
-        outcome.update(status="failed", error=f"{e.ename}: {e.evalue}", failed_cell=e.cell_index,
-                       failed_source=e.source)
+        outcome.update(status="failed", error=f"{e.ename}: {e.evalue}", failed_source=e.source,
+                       failed_cell=_failed_cell(output))
     except Exception as e:  # a kernel that died or never started: the run failed; the sweep goes on
         outcome.update(status="failed", error=f"{type(e).__name__}: {e}")
     outcome["duration_s"] = round(time.monotonic() - start, 2)
     return outcome
+
+
+def _failed_cell(notebook: str) -> int | None:
+    """The index, in the executed notebook as saved (papermill adds cells to it), of the
+    first code cell with an error output."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError):
+        return None
+    return next((i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+                 and any(o.get("output_type") == "error" for o in cell.get("outputs", []))), None)
 
 
 def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLike[str], *,
@@ -268,7 +281,7 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
         out: the sweep's folder (created).
         params: parameters every run gets (a grid point's own values win).
         parallel: notebooks running at once (each in a process of its own).
-        resume: skip runs whose ``<run>.json`` records a completed run.
+        resume: skip runs whose ``<run>.json`` records a completed run with the same parameters.
         kernel_name: the Jupyter kernel (``python3``: this environment's).
         execution_timeout: seconds a cell may run (default: no limit).
         progress: one ``tqdm.auto`` bar across the runs.
@@ -284,18 +297,18 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
     if parallel < 1:
         raise UsageError(f"--parallel must be >= 1, got {parallel}")
     notebook = Path(notebook).resolve()
-    points = [{**(params or {}), **p} for p in load_grid(grid)]
-    check_parameters(notebook, {name for p in points for name in p})
+    points = load_grid(grid)
+    check_parameters(notebook, {name for p in [*points, params or {}] for name in p})
     takes_results = "results_path" in notebook_parameters(notebook)
     out = Path(out).resolve()
     (out / RESULTS).mkdir(parents=True, exist_ok=True)
-    runs = _named_runs(points)
+    runs = _named_runs(points, params or {})
     start = time.monotonic()
     todo = []
     for run in runs:
         record = out / f"{run.name}.json"
         previous = json.loads(record.read_text()) if resume and record.is_file() else None
-        if previous and previous.get("status") == "completed":
+        if previous and previous.get("status") == "completed" and previous.get("parameters") == run.parameters:
             _restore(run, previous)
             continue
         todo.append(run)
@@ -331,7 +344,9 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
     return sweep
 
 
-def _named_runs(points: list[dict[str, Any]]) -> list[Run]:
+def _named_runs(points: list[dict[str, Any]], params: Mapping[str, Any]) -> list[Run]:
+    """A run per grid point, named by the point's own values (``params``, the same for
+    every run, are left out of the name, not out of the run)."""
     runs: list[Run] = []
     seen: set[str] = set()
     for point in points:
@@ -339,7 +354,7 @@ def _named_runs(points: list[dict[str, Any]]) -> list[Run]:
         if name in seen:  # two points that read the same (e.g. two files named alike)
             name = f"{name}-{hashlib.sha256(json.dumps(point, sort_keys=True, default=str).encode()).hexdigest()[:6]}"
         seen.add(name)
-        runs.append(Run(name, point))
+        runs.append(Run(name, {**params, **point}))
     return runs
 
 

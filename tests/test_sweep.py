@@ -77,24 +77,24 @@ def test_unknown_parameters_are_refused_before_any_run(tmp_path):
 def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path):
     out = tmp_path / "sweep"
     sweep = run_sweep(PROBE, {"x": [1, 2, 3]}, out, params={"fail_on": 2, "word": "hi"}, progress=False)
-    assert [r.name for r in sweep.runs] == ["fail_on-2_word-hi_x-1", "fail_on-2_word-hi_x-2", "fail_on-2_word-hi_x-3"]
+    assert [r.name for r in sweep.runs] == ["x-1", "x-2", "x-3"], "named by the grid's values only"
     assert [r.status for r in sweep.runs] == ["completed", "failed", "completed"]
-    ok = json.loads((out / "fail_on-2_word-hi_x-3.json").read_text())
+    ok = json.loads((out / "x-3.json").read_text())
     assert ok["status"] == "completed" and ok["parameters"] == {"fail_on": 2, "word": "hi", "x": 3}
     assert ok["results"] == {"square": 9, "word": "hi", "images_per_s": 3.0}, "the notebook's own results"
     assert ok["papermill"]["duration_s"] > 0 and ok["papermill"]["exception"] is None
-    bad = json.loads((out / "fail_on-2_word-hi_x-2.json").read_text())
+    bad = json.loads((out / "x-2.json").read_text())
     assert bad["status"] == "failed" and bad["results"] == {}
     assert bad["papermill"]["exception"] == "ValueError: x=2 fails on purpose"
-    executed = nbformat.read(str(out / "fail_on-2_word-hi_x-2.ipynb"), as_version=4)
+    executed = nbformat.read(str(out / "x-2.ipynb"), as_version=4)
     assert "raise ValueError" in executed.cells[bad["papermill"]["failed_cell"]].source, "the cell that failed"
     rows = list(csv.DictReader((out / "summary.csv").open()))
     assert [(r["run"], r["status"], r["square"]) for r in rows] == [
-        ("fail_on-2_word-hi_x-1", "completed", "1"), ("fail_on-2_word-hi_x-2", "failed", ""),
-        ("fail_on-2_word-hi_x-3", "completed", "9")]
+        ("x-1", "completed", "1"), ("x-2", "failed", ""),
+        ("x-3", "completed", "9")]
     assert rows[1]["error"] == "ValueError: x=2 fails on purpose"
     md = (out / "summary.md").read_text()
-    assert "3 runs, 2 completed, 1 failed" in md and "| fail_on-2_word-hi_x-2 | failed |" in md
+    assert "3 runs, 2 completed, 1 failed" in md and "| x-2 | failed |" in md
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -103,15 +103,17 @@ def test_resume_skips_completed_runs_and_parallel_runs_the_rest(tmp_path):
     out = tmp_path / "sweep"
     first = run_sweep(PROBE, {"x": [1, 2]}, out, params={"fail_on": 2}, progress=False)
     assert [r.status for r in first.runs] == ["completed", "failed"]
-    stamps = {name: (out / f"fail_on-2_x-{name}.ipynb").stat().st_mtime_ns for name in (1, 2)}
+    stamps = {name: (out / f"x-{name}.ipynb").stat().st_mtime_ns for name in (1, 2)}
     again = run_sweep(PROBE, {"x": [1, 2, 3]}, out, params={"fail_on": 2}, parallel=2, resume=True, progress=False)
     assert [(r.name, r.status, r.skipped) for r in again.runs] == [
-        ("fail_on-2_x-1", "completed", True), ("fail_on-2_x-2", "failed", False), ("fail_on-2_x-3", "completed", False)]
-    assert (out / "fail_on-2_x-1.ipynb").stat().st_mtime_ns == stamps[1], "a completed run is not run again"
-    assert (out / "fail_on-2_x-2.ipynb").stat().st_mtime_ns != stamps[2], "a failed one is"
+        ("x-1", "completed", True), ("x-2", "failed", False), ("x-3", "completed", False)]
+    assert (out / "x-1.ipynb").stat().st_mtime_ns == stamps[1], "a completed run is not run again"
+    assert (out / "x-2.ipynb").stat().st_mtime_ns != stamps[2], "a failed one is"
     assert [r.results.get("square") for r in again.runs] == [1, None, 9], "the skipped run's results are kept"
     rows = list(csv.DictReader((out / "summary.csv").open()))
-    assert [r["run"] for r in rows] == ["fail_on-2_x-1", "fail_on-2_x-2", "fail_on-2_x-3"]
+    assert [r["run"] for r in rows] == ["x-1", "x-2", "x-3"]
+    changed = run_sweep(PROBE, {"x": [1]}, out, params={"word": "new"}, resume=True, progress=False)
+    assert not changed.runs[0].skipped and changed.runs[0].results["word"] == "new", "other parameters: run again"
 
 
 @pytest.mark.slow
