@@ -167,22 +167,10 @@ class Plan:
         return list(lines)
 
     def __str__(self) -> str:
-        rows = self.rows()
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join([*lines, "", *self.footer()])
+        return "\n".join([text_table(self.rows()), "", *self.footer()])
 
     def _repr_html_(self) -> str:
-        rows = self.rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = []
-        for i, r in enumerate(rows[1:]):
-            style = ' style="background-color:#d9f2d9;font-weight:bold"' if i == self.recommended else ""
-            body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
-        notes = "".join(f"<li>{html.escape(line)}</li>" for line in self.footer())
-        return (f'<table class="augment-plan"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-                f"<ul>{notes}</ul>")
+        return html_table(self.rows(), self.recommended, 'class="augment-plan"') + html_list(self.footer())
 
     def plot(self, path: str | Path | None = None) -> Any:
         """Cost and wall time against instance count, one line per mode (and type).
@@ -222,6 +210,28 @@ class Plan:
         if path is not None:
             fig.savefig(path)  # a pyplot-free Figure saves through the Agg canvas; nothing is left open
         return fig
+
+
+def text_table(rows: list[list[str]]) -> str:
+    """Rows (header first) as aligned columns, a rule under the header."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def html_table(rows: list[list[str]], highlight: int | None = None, attributes: str = "") -> str:
+    """Rows (header first) as an HTML table; body row ``highlight`` shaded and bold."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = []
+    for i, r in enumerate(rows[1:]):
+        style = ' style="background-color:#d9f2d9;font-weight:bold"' if i == highlight else ""
+        body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>")
+    return f"<table {attributes}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def html_list(lines: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
 
 
 def _share(value: float) -> str:

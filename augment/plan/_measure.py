@@ -5,7 +5,6 @@ throughput per spec digest, where the next estimate finds it."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ from typing import Any
 from augment.errors import JobFailed, UsageError
 from augment.plan import _model
 from augment.plan._data import format_duration, instance_type, table
-from augment.plan._estimate import Option, Plan, estimate
+from augment.plan._estimate import Option, Plan, estimate, html_list, html_table, text_table
 
 
 def _cpus() -> int:
@@ -175,17 +174,10 @@ class Comparison:
         return [head, *extra, *self.notes]
 
     def __str__(self) -> str:
-        cells = self._cells()
-        widths = [max(len(r[c]) for r in cells) for c in range(len(cells[0]))]
-        table_lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-        return "\n".join([*self.lines(), "", *table_lines])
+        return "\n".join([*self.lines(), "", text_table(self._cells())])
 
     def _repr_html_(self) -> str:
-        cells = self._cells()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in cells[1:])
-        notes = "".join(f"<li>{html.escape(x)}</li>" for x in self.lines())
-        return f"<ul>{notes}</ul><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return html_list(self.lines()) + html_table(self._cells())
 
 
 def _time(value: Any) -> dt.datetime | None:
