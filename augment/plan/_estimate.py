@@ -173,7 +173,7 @@ class Plan:
         return html_table(self.rows(), self.recommended, 'class="augment-plan"') + html_list(self.footer())
 
     def plot(self, path: str | Path | None = None) -> Any:
-        """Cost and wall time against instance count, one line per mode (and type).
+        """Cost and wall time against instance count: a line per mode (colour) and instance type (marker).
 
         Args:
             path: also save the figure there (PNG, SVG, PDF by extension).
@@ -183,30 +183,44 @@ class Plan:
             figure stays open in pyplot's registry, saved or not.
         """
         from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-        fig = Figure(figsize=(10, 4), layout="constrained")
+        fig = Figure(figsize=(11, 4.2), layout="constrained")
         cost_ax, wall_ax = fig.subplots(1, 2)
         types = sorted({o.instance_type for o in self.options})
+        colors = {m: f"C{i}" for i, m in enumerate(MODES)}  # colour: the mode; marker: the instance type
+        markers = dict(zip(types, "osD^vPX*<>", strict=False))
         for mode in MODES:
             for t in types:
                 points = sorted((o.instance_count, o.cost_usd, o.wall_s / 3600) for o in self.options
                                 if o.mode == mode and o.instance_type == t)
                 if not points:
                     continue
-                label = mode if len(types) == 1 else f"{mode} {t}"
                 xs, costs, walls = zip(*points, strict=True)
-                cost_ax.plot(xs, costs, marker="o", label=label)
-                wall_ax.plot(xs, walls, marker="o", label=label)
+                style = {"color": colors[mode], "marker": markers.get(t, "o"), "label": f"{mode} {t}",
+                         "linestyle": "--" if mode == "prefetch" else "-"}  # prefetch often lies on batched
+                cost_ax.plot(xs, costs, **style)
+                wall_ax.plot(xs, walls, **style)
+        handles = [Line2D([], [], color=colors[m], label=m, linestyle="--" if m == "prefetch" else "-")
+                   for m in MODES if any(o.mode == m for o in self.options)]
+        handles += [Line2D([], [], color="black", marker=markers.get(t, "o"), linestyle="none", label=t) for t in types]
         best = self.best
         if best is not None:
-            cost_ax.plot([best.instance_count], [best.cost_usd], marker="*", markersize=16, color="gold",
-                         markeredgecolor="black", linestyle="none", label=f"recommended: {best.label}")
-        cost_ax.set(xlabel="instances (at once)", ylabel="cost (USD)", title="cost", xscale="log", yscale="log")
-        wall_ax.set(xlabel="instances (at once)", ylabel="wall time (h)", title="wall time", xscale="log",
-                    yscale="log")
-        cost_ax.legend(fontsize="small")
+            cost_ax.plot([best.instance_count], [best.cost_usd], marker="*", markersize=18, color="gold",
+                         markeredgecolor="black", linestyle="none")
+            handles.append(Line2D([], [], marker="*", markersize=12, color="gold", markeredgecolor="black",
+                                  linestyle="none", label=f"recommended: {best.label}"))
+        counts = sorted({o.instance_count for o in self.options})
+        for ax, label, title in ((cost_ax, "cost (USD)", "cost"), (wall_ax, "wall time (h)", "wall time")):
+            ax.set(xlabel="instances at once", ylabel=label, title=title, xscale="log", yscale="log")
+            ax.set_xticks(counts)
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.grid(True, which="major", alpha=0.3)
+        fig.legend(handles=handles, loc="outside right upper", fontsize="small")
         a = self.assumptions
-        fig.suptitle(f"{a['images']:,} images x {a['copies']} copies, start-up {a['startup_s']:.0f} s")
+        fig.suptitle(f"{a['images']:,} images x {a['copies']} copies, start-up {a['startup_s']:.0f} s per job")
         if path is not None:
             fig.savefig(path)  # a pyplot-free Figure saves through the Agg canvas; nothing is left open
         return fig
