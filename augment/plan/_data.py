@@ -65,6 +65,13 @@ def instance_names() -> list[str]:
 def instance_type(name: str, flag: str = "--instance-type") -> InstanceType:
     """The instance type called ``name``.
 
+    Args:
+        name: ``ml.m5.large``.
+        flag: the option to name in the error.
+
+    Returns:
+        Its :class:`InstanceType` (vCPUs, memory, burstable baseline).
+
     Raises:
         UsageError: an unknown name, naming ``flag`` and the closest known names.
     """
@@ -97,7 +104,16 @@ def pricing_client() -> Any:
 def api_price(client: Any, name: str, region: str) -> float | None:
     """The On-Demand hourly price of ``name`` for Processing in ``region``, from ``GetProducts``.
 
-    Returns ``None`` when the API lists no such product.
+    Args:
+        client: a ``pricing`` client.
+        name: the instance type.
+        region: the region code (``us-east-1``).
+
+    Returns:
+        USD per hour, or ``None`` when the API lists no such product.
+
+    Raises:
+        botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError: the API failed.
     """
     filters = [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in (
         ("productFamily", "ML Instance"), ("regionCode", region), ("instanceName", name),
@@ -137,6 +153,10 @@ def prices(names: list[str], region: str, mode: str = "auto", client: Any = None
         mode: ``offline`` (the shipped table), ``api`` (the Price List API, or fail),
             ``auto`` (the API where credentials exist, else, or on any error, the table).
         client: a ``pricing`` client (default: one with short timeouts).
+
+    Returns:
+        ``({type: Price}, line)``: each price labelled with its source, and one line for
+        the plan saying where the prices came from (the table's date when it was used).
 
     Raises:
         UsageError: an unknown mode; ``api`` mode and the API failed or lacks a type;
