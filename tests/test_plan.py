@@ -98,6 +98,8 @@ def test_prefetch_by_hand():
     assert fast.wall_s == pytest.approx(225.6), "a consumer that takes no time: two rounds of two"
     assert fast.stall_s == pytest.approx(225.6)
     assert fast.billed_instance_s == pytest.approx(4 * 100 + 51.2)
+    almost = plan.prefetch(512, 1, 128, 2, rate=10.0, startup_s=100.0, consume_s=1e-9)
+    assert (almost.wall_s, almost.stall_s) == pytest.approx((fast.wall_s, fast.stall_s)), "the loop agrees"
     slow = plan.prefetch(512, 1, 128, 2, rate=10.0, startup_s=100.0, consume_s=200.0)
     # batch 0 ready at 112.8; batch 2 submitted then, ready at 225.6; batch 1 asked at 312.8 (ready);
     # batch 3 submitted at 312.8, ready at 425.6; asked at 712.8; the consumer is done at 912.8
@@ -207,6 +209,7 @@ def test_durations():
     (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
     (["--quota", "0"], "--quota must be >= 1"),
     (["--max-in-flight", "-1"], "--max-in-flight must be >= 1"),
+    (["--mode", "sharded", "--instance-count", "101"], "a sharded job has at most 100 instances"),
 ])  # fmt: skip
 def test_bad_input_exits_2_naming_the_flag(args, message, capsys):
     assert cli.main(["plan", "--prices", "offline", *args]) == 2

@@ -438,7 +438,13 @@ def _counts_for(mode: str, counts: list[int], max_in_flight: int | None) -> list
     if mode == "standalone":
         return [1]
     if mode == "sharded":
-        return [c for c in counts if c > 1] or counts  # sharded over one instance is standalone
+        from augment.jobs.request import MAX_INSTANCES
+
+        allowed = [c for c in counts if c <= MAX_INSTANCES]
+        if not allowed:
+            raise UsageError(f"--instance-count: a sharded job has at most {MAX_INSTANCES} instances (SageMaker's "
+                             f"limit), got {', '.join(map(str, counts))}")
+        return [c for c in allowed if c > 1] or allowed  # sharded over one instance is standalone
     return [max_in_flight] if max_in_flight is not None else counts
 
 

@@ -100,6 +100,9 @@ def prefetch(images: int, copies: int, batch_size: int, ahead: int, rate: float,
     done and the consumer asks for it; the job of batch ``b + ahead`` is submitted at that
     moment. The consumer spends ``consume_s`` on each batch before asking for the next.
     """
+    if consume_s == 0:  # a consumer that never waits on itself: the batched rounds, and it waits the whole time
+        t = batched(images, copies, batch_size, ahead, rate, startup_s)
+        return Timing(t.jobs, t.instances, t.wall_s, t.billed_instance_s, t.startup_instance_s, t.wall_s)
     jobs = math.ceil(images / batch_size)
     duration = [startup_s + min(batch_size, images - b * batch_size) * copies / rate for b in range(jobs)]
     submitted = [0.0] * jobs
