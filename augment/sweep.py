@@ -219,12 +219,15 @@ class Sweep:
         return [r for r in self.runs if r.status != "completed"]
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per run: name, status, parameters, scalar results, error."""
+        """One row per run: name, status, duration, parameters, the notebook's results
+        (lists and mappings as JSON; a name that is already a column gets ``results.``
+        before it), error."""
         rows = []
         for r in self.runs:
             row: dict[str, Any] = {"run": r.name, "status": r.status, "duration_s": r.duration_s, **r.parameters}
             for key, value in r.results.items():
-                row[key] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+                column = f"results.{key}" if key in row else key  # the run's own status and parameters win
+                row[column] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
             row["error"] = r.error or ""
             rows.append(row)
         return rows
