@@ -399,14 +399,17 @@ def test_compare_after_a_local_job_and_the_next_estimate_uses_it(tmp_path, small
     assert after.options[0].throughput_img_s == pytest.approx(round(measured, 3) * 2)
 
     saved = tmp_path / "job.json"
-    saved.write_text(json.dumps(description, default=str))
+    saved.write_text(json.dumps(description, default=str) + "\nimages:    out/\n")  # as `augment run > job.json`
     assert cli.main(["plan", "--compare", str(saved), "--json", "--prices", "offline"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["actual"]["work_s"] == summary["seconds"] and shown["recorded_to"]
     assert shown["option"]["throughput_source"].startswith("measured"), "the second compare saw the first's figure"
 
 
-def test_compare_refuses_what_is_not_a_finished_job():
+def test_compare_refuses_what_is_not_a_finished_job(tmp_path):
+    (tmp_path / "job.txt").write_text("images: out/")
+    with pytest.raises(UsageError, match="does not start with a JSON job description"):
+        plan.compare(tmp_path / "job.txt")
     with pytest.raises(UsageError, match="compare it when it ends"):
         plan.compare({"ProcessingJobName": "j", "ProcessingJobStatus": "InProgress"})
     with pytest.raises(UsageError, match="expected a job handle"):

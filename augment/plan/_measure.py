@@ -244,13 +244,23 @@ def _s3_summaries(description: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _read_description(path: Path) -> Any:
+    """The JSON object a file starts with: ``augment run > job.json`` writes the description, then
+    its summary lines."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.JSONDecoder().raw_decode(text.lstrip())[0]
+    except ValueError as e:
+        raise UsageError(f"--compare {path}: does not start with a JSON job description: {e}") from None
+
+
 def _normalise(job: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(description, summaries) from a handle, a description, a file, a job name or summaries."""
     if hasattr(job, "describe") and callable(job.describe):
         job = job.describe()
     elif isinstance(job, str | Path) and not isinstance(job, dict):
         path = Path(job)
-        job = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else _describe_by_name(str(job))
+        job = _read_description(path) if path.is_file() else _describe_by_name(str(job))
     if isinstance(job, dict) and "ProcessingJobName" in job:
         status = job.get("ProcessingJobStatus")
         if status not in ("Completed", "Failed", "Stopped"):
