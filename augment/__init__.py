@@ -56,14 +56,19 @@ _EXPORTS = {
     "JobStopped": "augment.errors",
 }
 
+_SUBMODULES = ("plan", "preview", "sweep", "jobs", "samples")
+"""Modules a notebook reaches after a bare ``import augment`` (``augment.plan.estimate(...)``)."""
+
 __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"augment.{name}")
     raise AttributeError(f"module 'augment' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted([*__all__, *_SUBMODULES])
