@@ -18,6 +18,7 @@ import PIL.Image
 import pytest
 import requests
 
+from augment.errors import UsageError
 from augment.manifest import read_manifest
 from augment.notebooks import KERNELSPEC, problems, strip
 from augment.notebooks import main as notebooks_main
@@ -131,9 +132,9 @@ def _check_04(nb: nbformat.NotebookNode, results: dict | None) -> None:
     assert results is not None and results["mode"] == "both"
     assert results["sharded"]["written"] == 14 and results["sharded"]["hosts_reported"] == 2
     batches = results["batched"]["batches"]
-    assert [len(b["keys"]) for b in batches] == [4, 3] and {b["status"] for b in batches} == {"Completed"}
+    assert [len(b["keys"]) for b in batches] == [2, 2, 2, 1] and {b["status"] for b in batches} == {"Completed"}
     assert images_shown(nb, "augment.jobs.timelines") == 1, "the timeline figure"
-    assert len(re.findall(r"batch \d: loss \d", output_text(nb))) == 2, "the training loop saw every batch"
+    assert len(re.findall(r"batch \d: loss \d", output_text(nb))) == 4, "the training loop saw every batch"
 
 
 def _check_05(nb: nbformat.NotebookNode, results: dict | None) -> None:
@@ -245,3 +246,95 @@ def test_03_on_sagemaker_sends_the_request_that_local_run_executes(aws, tmp_path
     keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
     assert len([k for k in keys if ".aug0." in k]) == 7 and not [k for k in keys if ".aug1." in k]
     assert {"aug/_augment/manifest-algo-1.jsonl", "aug/_augment/manifest-algo-2.jsonl"} <= set(keys)
+
+
+# --- what the notebooks call ------------------------------------------------------------------
+
+
+class _ScriptedJob:
+    """A job handle whose status and log lines advance one step per look."""
+
+    def __init__(self, steps: list[tuple[str, list[str]]]) -> None:
+        self.name, self.steps, self.looks = "scripted", steps, 0
+        self.request = None
+
+    def status(self) -> str:
+        self.looks += 1
+        return self.steps[min(self.looks, len(self.steps)) - 1][0]
+
+    def logs(self) -> list[str]:
+        return self.steps[min(self.looks, len(self.steps)) - 1][1]
+
+    def wait(self, timeout=None, poll=0.0):
+        return {"ProcessingJobStatus": self.steps[-1][0]}
+
+
+def test_follow_counts_every_hosts_progress_and_shows_the_other_lines(capsys):
+    import io
+
+    from augment.jobs import follow
+
+    start = [f"[algo-{h}] augment: 3 inputs x 2 copies on 2 workers, host algo-{h}; 3 inputs to do" for h in (1, 2)]
+    role = f"[algo-1] augment: role arn:aws:iam::{ACCOUNT}:role/R"
+    done = [*start, "[algo-1] augment: progress: 3/3 img (100.0%), 9.0 img/s, ETA 0m00s, 0 errors", role,
+            "[algo-2] augment: progress: 2/3 img (66.7%), 9.0 img/s, ETA 0m00s, 0 errors"]
+    job = _ScriptedJob([("InProgress", []), ("InProgress", start), ("Completed", done)])
+    out = io.StringIO()
+    assert follow(job, poll=0, out=out, bar=False) == {"ProcessingJobStatus": "Completed"}
+    shown = out.getvalue().splitlines()
+    assert shown == [*start, "[algo-1] augment: role arn:aws:iam::<account>:role/R"], \
+        "progress lines feed the bar; the others are shown once, without the account id"
+
+
+def test_timelines_project_each_job_with_sagemakers_start_up():
+    import datetime as dt
+
+    from augment.jobs import timelines
+    from augment.jobs.follow import _schedule
+
+    t, s = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.timedelta(seconds=1)
+
+    def described(created: float, started: float, ended: float, count: int = 1) -> dict:
+        return {"CreationTime": t + created * s, "ProcessingStartTime": t + started * s,
+                "ProcessingEndTime": t + ended * s, "ProcessingResources": {"ClusterConfig": {"InstanceCount": count}}}
+
+    assert _schedule([10, 10, 10, 5], 2) == [0, 0, 10, 10], "two at once, the next when one ends"
+    fig = timelines({"sharded": [described(0, 0.1, 9, count=2)],
+                     "batched": [described(0, 0.1, 8), described(0, 0.1, 8), described(9, 9.1, 14)],
+                     "unfinished": [{"CreationTime": t}]}, startup_s=300)
+    _, projected = fig.axes
+    assert [t.get_text() for t in projected.get_legend().get_texts()] == [
+        "sharded: 1 job, 10 instance-min of start-up billed", "batched: 3 jobs, 15 instance-min of start-up billed"]
+    assert projected.get_xlim()[1] > 600, "the third batch waits for a slot: two start-ups in a row"
+    with pytest.raises(UsageError, match="no finished job"):
+        timelines({"x": [{"CreationTime": t}]})
+
+
+def test_backend_locations_and_options_name_the_parameter_at_fault(tmp_path):
+    from augment.jobs import LocalBackend, locations, make_backend, request_options
+
+    with pytest.raises(UsageError, match="backend must be one of local, sagemaker, got 'aws'"):
+        make_backend("aws")
+    local = make_backend("local")
+    assert isinstance(local, LocalBackend)
+    source, out = locations(local, None, None, name="t")
+    assert Path(source).name == "photos" and Path(out).is_dir() and Path(out).name.startswith("augment-t-")
+    with pytest.raises(UsageError, match=r"input: .* is neither a folder nor an s3:// prefix"):
+        locations(local, str(tmp_path / "missing"))
+    assert request_options(local, copies=3) == {"extra_arguments": ("--copies", "3")}
+    with pytest.raises(UsageError, match="copies must be a whole number >= 1"):
+        request_options(local, copies=0)
+
+
+def test_redaction_keeps_numbers_that_are_not_account_ids():
+    from augment.notebooks import Redacted, redact
+
+    assert redact(f"s3://sagemaker-us-east-1-{ACCOUNT}/x {ACCOUNT}.dkr.ecr 0.{ACCOUNT}5 1234567890123") == \
+        "s3://sagemaker-us-east-1-<account>/x <account>.dkr.ecr 0.1234567890125 1234567890123"
+
+    class Shows:
+        def _repr_html_(self) -> str:
+            return f"<td>arn:aws:iam::{ACCOUNT}:role/R</td>"
+
+    shown = Redacted(Shows())
+    assert shown._repr_html_() == "<td>arn:aws:iam::<account>:role/R</td>" and shown._repr_markdown_() is None

@@ -367,12 +367,14 @@ def preview(job: Job, *, n: int = 4, pick_seed: int = 0) -> Any:
 # --- timelines ------------------------------------------------------------------------------
 
 
-def _times(job: Any) -> tuple[dt.datetime, dt.datetime, dt.datetime] | None:
+def _times(job: Any) -> tuple[dt.datetime, dt.datetime, dt.datetime, int] | None:
+    """A finished job's creation, start and end times, and its instance count."""
     d = job if isinstance(job, Mapping) else job.describe()
     created, started, ended = d.get("CreationTime"), d.get("ProcessingStartTime"), d.get("ProcessingEndTime")
     if not all(isinstance(t, dt.datetime) for t in (created, started, ended)):
         return None
-    return created, started, ended
+    count = d.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceCount", 1)
+    return created, started, ended, count
 
 
 def _schedule(durations: Sequence[float], slots: int) -> list[float]:
@@ -421,28 +423,31 @@ def timelines(groups: Mapping[str, Sequence[Any]], *, startup_s: float | None = 
         raise UsageError("timelines: no finished job with CreationTime, ProcessingStartTime and ProcessingEndTime")
     panels = 2 if startup_s is not None else 1
     rows = sum(len(v) for v in measured.values())
-    fig, axes = plt.subplots(panels, 1, figsize=(9, 1.2 + 0.32 * rows * panels + 0.6 * panels), squeeze=False)
+    fig, axes = plt.subplots(panels, 1, figsize=(12, 1.2 + 0.32 * rows * panels + 0.6 * panels), squeeze=False)
     plt.close(fig)  # shown once, when a notebook cell returns it (pyplot would show it again)
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for g, (label, spans) in enumerate(measured.items()):
         if not spans:
             continue
-        t0 = min(c for c, _, _ in spans)
-        bars = [((c - t0).total_seconds(), (s - c).total_seconds(), (e - s).total_seconds()) for c, s, e in spans]
+        t0 = min(c for c, _, _, _ in spans)
+        bars = [((c - t0).total_seconds(), (s - c).total_seconds(), (e - s).total_seconds()) for c, s, e, _ in spans]
         _draw(axes[0][0], bars, label, colors[g % len(colors)], g, measured)
         if startup_s is not None:
             slots = _overlap([(a, a + b + w) for a, b, w in bars])
             works = [w for _, _, w in bars]
             starts = _schedule([startup_s + w for w in works], slots)
-            _draw(axes[1][0], [(s, startup_s, w) for s, w in zip(starts, works, strict=True)], label,
-                  colors[g % len(colors)], g, measured)
+            billed = sum(n for _, _, _, n in spans) * startup_s / 60  # every instance is billed while it starts
+            jobs = f"{len(spans)} job{'s' * (len(spans) != 1)}"
+            _draw(axes[1][0], [(s, startup_s, w) for s, w in zip(starts, works, strict=True)],
+                  f"{label}: {jobs}, {billed:.0f} instance-min of start-up billed", colors[g % len(colors)], g,
+                  measured)
     axes[0][0].set_title("measured here: start-up (hatched) against work (solid)")
     if startup_s is not None:
         axes[1][0].set_title(f"the same jobs on SageMaker, at {startup_s:.0f} s start-up each (projected)")
     for ax in axes[:, 0]:
-        ax.set_xlabel("seconds since the first job was created")
+        ax.set_xlabel("seconds since the first job of its group was created")
         ax.invert_yaxis()
-        ax.legend(loc="lower right", fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")  # beside, never over, the bars
     fig.tight_layout()
     return fig
 
