@@ -18,7 +18,7 @@ install: $(STAMP)  ## create .venv and install the package with its dev extras
 test: $(STAMP)  ## lint, then the whole test suite, then every notebook through nbval (moto started by tests/conftest.py)
 	$(VENV)/bin/ruff check augment tests benchmarks
 	$(PY) -m pytest
-	$(PY) -m pytest -p tests.conftest --nbval-lax --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg notebooks/
+	$(PY) -m pytest -p tests.conftest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
 
 demo: $(STAMP)  ## the main job on the local runtime: 2 simulated instances shard the sample photos
 	@rm -rf $(DEMO_OUT)
