@@ -46,7 +46,8 @@ def strip(path: str | Path) -> bool:
     path = Path(path)
     before = path.read_text(encoding="utf-8")
     nb = nbformat.reads(before, as_version=4)
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":  # a python3 one is left as it is
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
     for key in ("widgets", "papermill", "execution"):
         nb.metadata.pop(key, None)
     for cell in nb.cells:
