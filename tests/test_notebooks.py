@@ -168,6 +168,21 @@ def test_every_notebook_runs_with_its_defaults(notebook, aws, tmp_path):
         check(nb, json.loads(results_path.read_text()) if injected else None)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("method", "shown"), [
+    ("codebuild", ["would call: s3.put_object(Bucket=\"<the session's default bucket>\", Key='augment/codebuild/",
+                   "would call: codebuild.start_build(projectName='augment-image'", "docker push $IMAGE_URI"]),
+    ("dlc", ["no build: jobs run on <account>.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:"]),
+])
+def test_01_shows_every_method_without_calling_aws(method, shown, aws, tmp_path):
+    requests.post(f"{aws}/moto-api/reset").raise_for_status()
+    nb = execute("01_build_image.ipynb", tmp_path / "01.ipynb", method=method, region="us-east-1")
+    text = output_text(nb)
+    assert all(line in text for line in shown), text
+    assert not ACCOUNT_ID.search(text)
+    assert boto3.client("ecr").describe_repositories()["repositories"] == [], "a dry run creates nothing"
+
+
 # --- notebook 03 with injected parameters -----------------------------------------------------
 
 
