@@ -18,7 +18,7 @@ runs, with the same random numbers in the same order, so crop boxes, angles and
 jitter factors are identical under ``kernels: fast`` and ``kernels: torchvision``;
 only the pixel arithmetic of some ops differs (rounding, Pillow's resampling filters).
 ``tests/test_kernels.py`` bounds that difference per op, against the tensor kernels,
-as the mean and the maximum absolute difference per channel; the README lists the
+as the mean and the maximum absolute difference per channel; ``augment/KERNELS.md`` lists the
 bounds.
 
 ``Resize`` and ``RandomResizedCrop`` give torchvision's tensor kernel's output

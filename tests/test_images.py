@@ -154,7 +154,7 @@ def test_atomic_write_survives_short_writes_and_cleans_up_after_a_full_disk(tmp_
     assert target.read_bytes() == b"0123456789" * 10 and os.listdir(tmp_path) == ["x.bin"], "no temporary left"
 
 
-# --- the mode policy (documented in augment/images.py and the README) ---------------
+# --- the mode policy (documented in augment/images.py and augment/KERNELS.md) -------
 
 
 def test_rgba_and_la_are_flattened_onto_white():

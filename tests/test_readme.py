@@ -1,6 +1,7 @@
 """Every command line the guides show works as shown.
 
-The guides are README.md, benchmarks/README.md, container/README.md and augment/KERNELS.md.
+The guides are README.md, benchmarks/README.md, container/README.md, augment/KERNELS.md and
+augment/PROCESSING.md.
 From their fenced shell blocks (``bash``, ``sh``, ``shell``, ``console`` or none) this takes
 every line that starts with ``augment `` or ``$ augment `` (joined across ``\\`` continuations,
 ``# comments`` dropped) and every ``make`` line. Nothing here names a particular command, so
@@ -59,7 +60,8 @@ from augment.cli import main
 from augment.samples import samples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-GUIDES = ["README.md", "benchmarks/README.md", "container/README.md", "augment/KERNELS.md"]
+GUIDES = ["README.md", "benchmarks/README.md", "container/README.md", "augment/KERNELS.md",
+          "augment/PROCESSING.md"]
 _SCRIPT = Path(sys.executable).with_name("augment")  # the console script, as a reader types it
 AUGMENT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "augment"]
 SHELL_FENCES = {"", "bash", "sh", "shell", "console"}
