@@ -26,7 +26,7 @@ import yaml
 
 from augment.errors import SpecError, UsageError
 from augment.ops import REGISTRY, Param
-from augment.preview import Images, Preview, png_bytes, render, step_through, to_code
+from augment.preview import PAD, Images, Preview, cell_size, png_bytes, render, step_through, to_code
 from augment.spec import MAX_COPIES, dump_spec, list_presets, load_spec
 
 _ADD = "+ add op"
@@ -434,16 +434,14 @@ class Previewer(w.VBox):
     def tile_at(self, x: float, y: float, shown_width: float | None = None) -> int | None:
         """The variant under a point of the grid (in the grid's pixels, or scaled from
         ``shown_width`` when the page shows it smaller); None for an original or a gap."""
-        from augment.preview import _CAPTION_LINES, _PAD
-
         if self.preview is None:
             return None
+        cell_w, cell_h = cell_size(self.max_side)
         cols = 1 + max((len(items) for _rel, items in self.preview.rows()), default=0)
-        width = cols * (self.max_side + _PAD) + _PAD
         if shown_width:
+            width = cols * cell_w + PAD
             x, y = x * width / shown_width, y * width / shown_width
-        col = int((x - _PAD) // (self.max_side + _PAD))
-        row = int((y - _PAD) // (self.max_side + _PAD + 14 * _CAPTION_LINES))
+        col, row = int((x - PAD) // cell_w), int((y - PAD) // cell_h)
         rows = self.preview.rows()
         if not (0 <= row < len(rows)) or not (1 <= col <= len(rows[row][1])):
             return None
@@ -468,8 +466,8 @@ class Previewer(w.VBox):
         except (SpecError, UsageError) as e:
             self._show_error(str(e))
             return
-        except Exception as e:  # torchvision refused an argument the schema let through
-            self._show_error(f"invalid spec: {type(e).__name__}: {e}")
+        except Exception as e:  # torchvision refused an argument the schema let through, or S3 refused us
+            self._show_error(f"cannot render: {type(e).__name__}: {e}")
             return
         self.yaml.value = f"<pre>{html.escape(spec.to_yaml())}</pre>"
         self.code.value = f"<pre>{html.escape(to_code(spec))}</pre>"

@@ -85,15 +85,21 @@ class Images:
     def keys(self) -> list[str]:
         """Every input, as the job names it: its path relative to the root, sorted."""
         if self._keys is None:
-            if self.is_s3:
-                from augment.jobs.batch import list_keys
-
-                self._keys = list_keys(self.source)
-            else:
-                self._keys = list_images(self.source)
+            self._keys = self.keys_under("")
             if not self._keys:
                 raise UsageError(f"--input {self.source}: no files found")
         return self._keys
+
+    def keys_under(self, folder: str) -> list[str]:
+        """The files under ``folder`` (relative to the root, ``""`` for all of it), listed
+        now, relative to the root."""
+        if self.is_s3:
+            from augment.jobs.batch import list_keys
+
+            return [folder + k for k in list_keys(self.source.rstrip("/") + "/" + folder)] if folder \
+                else list_keys(self.source)
+        path = os.path.join(self.source, folder)
+        return [folder + k for k in list_images(path)] if os.path.isdir(path) else []
 
     def read(self, rel: str) -> bytes:
         """The bytes of one input (downloaded once for S3).
@@ -441,8 +447,11 @@ def from_job(output: str | os.PathLike[str], input: str | os.PathLike[str] | Non
     Raises:
         UsageError: no job there.
     """
+    output = os.fspath(output)
+    if output.startswith("s3://") and not output.endswith("/"):
+        output += "/"  # the job's prefix itself, not its parent: keys are relative to it
     out = Images(output)
-    meta = [k for k in out.keys() if k.startswith("_augment/")]
+    meta = out.keys_under("_augment/")  # not the whole output, which may be millions of images
     manifests = [k for k in meta if k.startswith("_augment/manifest-") and k.endswith(".jsonl")]
     if "_augment/spec.yaml" not in meta or not manifests:
         raise UsageError(f"{output}: no finished job here (no _augment/spec.yaml and manifests)")
@@ -590,7 +599,8 @@ def summarize(records: list[dict[str, Any]]) -> str:
 # Drawing the grid.
 
 _CAPTION_LINES = 3
-_PAD = 6
+_LINE_HEIGHT = 14
+PAD = 6
 _BACKGROUND = (255, 255, 255)
 _FAILED = (250, 232, 232)
 
@@ -643,6 +653,12 @@ def _original_caption(rel: str, image: PIL.Image.Image | None, error: str | None
     return f"{rel} · original {image.width}\u00d7{image.height}"
 
 
+def cell_size(max_side: int) -> tuple[int, int]:
+    """(width, height) of one tile of a grid with its caption and margin; tile (row,
+    col) starts at ``(PAD + col * width, PAD + row * height)``."""
+    return max_side + PAD, max_side + PAD + _LINE_HEIGHT * _CAPTION_LINES
+
+
 def draw_grid(rows: list[list[tuple[PIL.Image.Image | None, str, str | None]]], max_side: int = 256,
               ) -> PIL.Image.Image:
     """Tiles in rows, each scaled to fit ``max_side`` (never enlarged) with its caption
@@ -655,14 +671,14 @@ def draw_grid(rows: list[list[tuple[PIL.Image.Image | None, str, str | None]]], 
     if max_side < 16:
         raise UsageError(f"max_side must be >= 16, got {max_side}")
     font = _cached_font(11)
-    line_h = 14
+    line_h = _LINE_HEIGHT
     cols = max((len(r) for r in rows), default=1)
-    cell_w, cell_h = max_side + _PAD, max_side + _PAD + line_h * _CAPTION_LINES
-    grid = PIL.Image.new("RGB", (max(cols, 1) * cell_w + _PAD, max(len(rows), 1) * cell_h + _PAD), _BACKGROUND)
+    cell_w, cell_h = cell_size(max_side)
+    grid = PIL.Image.new("RGB", (max(cols, 1) * cell_w + PAD, max(len(rows), 1) * cell_h + PAD), _BACKGROUND)
     draw = PIL.ImageDraw.Draw(grid)
     for r, row in enumerate(rows):
         for c, (image, caption, error) in enumerate(row):
-            x, y = _PAD + c * cell_w, _PAD + r * cell_h
+            x, y = PAD + c * cell_w, PAD + r * cell_h
             if image is not None:
                 tile = image if image.mode == "RGB" else image.convert("RGB")
                 scale = min(1.0, max_side / max(tile.width, tile.height))

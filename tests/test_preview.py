@@ -157,20 +157,40 @@ def test_jpeg_outputs_are_shown_as_written(tmp_path):
     assert _pixels(PIL.Image.open(io.BytesIO(blob))) == _pixels(item.image) != _pixels(image)
 
 
-@pytest.mark.slow
-def test_from_job_shows_the_job_outputs_beside_the_inputs(tmp_path):
+def _finished_job(out: Path) -> Path:
     from augment.engine import run_job
 
-    run_job("strong", samples_dir(), tmp_path / "out", workers=1, progress="off")
-    result = pv.from_job(tmp_path / "out", n=2, pick_seed=3)
+    run_job("strong", samples_dir(), out, workers=1, progress="off")
+    return out
+
+
+@pytest.mark.slow
+def test_from_job_shows_the_job_outputs_beside_the_inputs(tmp_path):
+    out = _finished_job(tmp_path / "out")
+    result = pv.from_job(out, n=2, pick_seed=3)
     assert len(result.originals) == 2 and len(result.items) == 8
     assert all(result.originals[r] is not None for r in result.originals), "the input folder the job recorded"
     for item in result.items:
-        with PIL.Image.open(tmp_path / "out" / f"{item.rel_path}.aug{item.copy}.jpg") as written:
+        with PIL.Image.open(out / f"{item.rel_path}.aug{item.copy}.jpg") as written:
             assert _pixels(written) == _pixels(item.image)
     assert result.grid(64).size[0] == 6 + 5 * 70
     with pytest.raises(UsageError, match="no finished job"):
         pv.from_job(samples_dir())
+
+
+@pytest.mark.slow
+def test_from_job_reads_an_s3_output_listing_only_its_metadata(tmp_path, bucket):
+    import boto3
+
+    out = _finished_job(tmp_path / "out")
+    s3 = boto3.client("s3")
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, f"jobs/out/{path.relative_to(out).as_posix()}")
+    local = pv.from_job(out, n=2, pick_seed=3)
+    remote = pv.from_job(f"s3://{bucket}/jobs/out", samples_dir(), n=2, pick_seed=3)
+    assert [(i.rel_path, i.copy) for i in remote.items] == [(i.rel_path, i.copy) for i in local.items]
+    assert [_pixels(i.image) for i in remote.items] == [_pixels(i.image) for i in local.items]
 
 
 # --- copy as code ----------------------------------------------------------------------------------
