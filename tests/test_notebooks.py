@@ -326,7 +326,7 @@ def test_timelines_project_each_job_with_sagemakers_start_up():
 
 
 def test_backend_locations_and_options_name_the_parameter_at_fault(tmp_path):
-    from augment.jobs import LocalBackend, locations, make_backend, request_options
+    from augment.jobs import LocalBackend, launch, locations, make_backend, request_options
 
     with pytest.raises(UsageError, match="backend must be one of local, sagemaker, got 'aws'"):
         make_backend("aws")
@@ -336,9 +336,10 @@ def test_backend_locations_and_options_name_the_parameter_at_fault(tmp_path):
     assert Path(source).name == "photos" and Path(out).is_dir() and Path(out).name.startswith("augment-t-")
     with pytest.raises(UsageError, match=r"input: .* is neither a folder nor an s3:// prefix"):
         locations(local, str(tmp_path / "missing"))
-    assert request_options(local, copies=3) == {"extra_arguments": ("--copies", "3")}
-    with pytest.raises(UsageError, match="copies must be a whole number >= 1"):
-        request_options(local, copies=0)
+    assert request_options(local, copies=3) == {"copies": 3}
+    with pytest.raises(UsageError, match="copies must be a whole number >= 1"):  # launch() checks it first
+        launch(local, "light", source, out, **request_options(local, copies=0))
+    assert list(Path(out).iterdir()) == [], "nothing ran"
 
 
 def test_redaction_keeps_numbers_that_are_not_account_ids():

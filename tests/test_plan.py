@@ -451,9 +451,16 @@ def test_max_cost_refuses_before_any_request(bucket):
             "--role", ROLE, "--bucket", bucket, "--no-wait"]
     assert cli.main([*args, "--max-cost", "0.0001"]) == 2
     assert sm.list_processing_jobs()["ProcessingJobSummaries"] == [], "no job was created"
+    spec_copies = plan.estimate("light", f"s3://{bucket}/train/", modes=["sharded"], instance_counts=[2],
+                           prices="offline").options[0].cost_usd
+    with pytest.raises(UsageError, match="--max-cost"):  # 500 copies cost more than the spec's 2 do
+        launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=2,
+               copies=500, max_cost=spec_copies * 1.01, image_uri=IMAGE, role_arn=ROLE, prices="offline")
+    assert sm.list_processing_jobs()["ProcessingJobSummaries"] == []
     job = launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=2,
-                 max_cost=5.0, quota=2, image_uri=IMAGE, role_arn=ROLE, prices="offline")
+                 copies=3, max_cost=5.0, quota=2, image_uri=IMAGE, role_arn=ROLE, prices="offline")
     assert [s["ProcessingJobName"] for s in sm.list_processing_jobs()["ProcessingJobSummaries"]] == [job.name]
+    assert job.request.arguments[-2:] == ("--copies", "3"), "the job makes the copies the estimate counted"
 
 
 def test_compare_a_sagemaker_description_reads_the_summaries_from_s3(bucket):

@@ -115,17 +115,14 @@ def request_options(backend: Any, *, image_uri: str | None = None, copies: int |
 
     Returns:
         Keyword arguments: ``image_uri``, ``role_arn`` and ``ship_code`` on SageMaker;
-        ``extra_arguments`` for ``copies``.
+        ``copies`` when given (:func:`~augment.jobs.launch` checks it, counts it in the
+        cost limit and passes it to the job).
 
     Raises:
         UsageError: batched or prefetch jobs on SageMaker without ``image_uri`` (they
-            cannot ship code yet), or ``copies`` below 1.
+            cannot ship code yet).
     """
-    options: dict[str, Any] = {}
-    if copies is not None:
-        if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
-            raise UsageError(f"copies must be a whole number >= 1, or None for the spec's, got {copies!r}")
-        options["extra_arguments"] = ("--copies", str(copies))
+    options: dict[str, Any] = {} if copies is None else {"copies": copies}
     if getattr(backend, "name", "local") == "local":
         return options
     options["role_arn"] = backend.role

@@ -101,7 +101,7 @@ LAUNCH_MODES = ("standalone", "sharded", "batched", "prefetch")
 def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instance_count: int | None = None,
                  instance_type: str = "ml.m5.large", max_cost: float | None = None, quota: int | None = None,
                  batch_size: int = 128, max_in_flight: int = 4, workers: int | None = None,
-                 prices: str = "auto") -> int:
+                 copies: int | None = None, prices: str = "auto") -> int:
     """The guard rails of a launch, checked before any request is sent.
 
     Args:
@@ -112,6 +112,7 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         quota: instances of the type that may run at once; never exceeded.
         batch_size, max_in_flight: batched and prefetch (``max_in_flight`` is ``ahead``).
         workers: worker processes per instance, for the memory check of the estimate.
+        copies: copies per input when the job overrides the spec's (``--copies``).
         prices: ``offline``, ``api`` or ``auto`` (see :func:`augment.plan.estimate`).
 
     Returns:
@@ -135,7 +136,7 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         at_once = in_flight if mode in ("batched", "prefetch") else count
         plan = estimate(spec, input_uri, modes=[mode], instance_types=[instance_type], instance_counts=[at_once],
                         batch_size=batch_size, max_in_flight=at_once if mode in ("batched", "prefetch") else None,
-                        quota=quota, workers=workers, prices=prices)
+                        quota=quota, workers=workers, copies=copies, prices=prices)
         o = plan.options[0]
         if o.cost_usd > max_cost:
             raise UsageError(
@@ -149,7 +150,8 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
 
 def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "standalone",
            instance_count: int | None = None, instance_type: str = "ml.m5.large", max_cost: float | None = None,
-           quota: int | None = None, batch_size: int = 128, max_in_flight: int = 4, **request_kwargs: Any) -> Any:
+           quota: int | None = None, batch_size: int = 128, max_in_flight: int = 4, copies: int | None = None,
+           **request_kwargs: Any) -> Any:
     """Launch a job in any mode, after checking the cost limit and the quota (see :func:`check_limits`).
 
     Args:
@@ -162,6 +164,8 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         quota: instances of the type that may run at once: a sharded job may not have
             more, and batched or prefetch jobs run at most that many at once.
         batch_size, max_in_flight: batched and prefetch (``max_in_flight`` is ``ahead``).
+        copies: override the spec's copies per input (``augment process --copies``); the
+            estimate counts them.
         request_kwargs: for :func:`build_request` (``image_uri``, ``role_arn``,
             ``workers``...); batched also takes ``retries``, ``poll``, ``progress``;
             standalone and sharded take ``ship_code`` (for ``SageMakerBackend.submit``).
@@ -175,9 +179,13 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         UsageError: over the cost limit or the quota, before anything is created.
     """
     prices = request_kwargs.pop("prices", "auto")
+    if copies is not None:
+        if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
+            raise UsageError(f"copies must be a whole number >= 1, or None for the spec's, got {copies!r}")
+        request_kwargs["extra_arguments"] = (*request_kwargs.get("extra_arguments", ()), "--copies", str(copies))
     in_flight = check_limits(spec, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
-                             workers=request_kwargs.get("workers"), prices=prices)
+                             workers=request_kwargs.get("workers"), copies=copies, prices=prices)
     if mode == "batched":
         from augment.jobs.batch import run_batched
 
