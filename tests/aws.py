@@ -22,6 +22,11 @@ def moto_server() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its state in this process across servers: start every server empty, so a
+    # module sees no bucket or job that an earlier module made
+    import requests
+
+    requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
     saved = {k: os.environ.get(k) for k in [*AWS_ENV, "AWS_ENDPOINT_URL"]}
     os.environ.update(AWS_ENV, AWS_ENDPOINT_URL=endpoint)
     try:
