@@ -85,7 +85,15 @@ class Progress:
 
 
 def _interactive(stream: TextIO) -> bool:
-    if "ipykernel" in sys.modules:
+    if _in_jupyter():
         return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+def _in_jupyter() -> bool:
+    """True inside a Jupyter kernel: ipykernel imported is not enough (ipywidgets and
+    papermill import it in plain scripts too); its shell must be running."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"

@@ -39,3 +39,10 @@ def test_bar_mode_uses_tqdm():
 
 def test_auto_mode_picks_lines_off_a_terminal():
     assert Progress(1, stream=io.StringIO()).mode == "lines"
+
+
+def test_auto_mode_is_not_fooled_by_ipykernel_imported_outside_a_kernel():
+    import ipykernel.comm  # noqa: F401 - ipywidgets imports it in plain scripts too
+    import ipywidgets  # noqa: F401
+
+    assert Progress(1, stream=io.StringIO()).mode == "lines"
