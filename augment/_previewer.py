@@ -409,7 +409,7 @@ class Previewer(w.VBox):
     def _on_export(self, _button: Any) -> None:
         try:
             path = self.export()
-        except (SpecError, UsageError) as e:
+        except (SpecError, UsageError, OSError) as e:
             self.export_status.value = f"not written: {e}"
             return
         self.export_status.value = f"wrote {path} (valid)"

@@ -109,13 +109,13 @@ class Images:
         """
         if rel not in self._data:
             if self.is_s3:
-                from botocore.exceptions import ClientError
+                from botocore.exceptions import BotoCoreError, ClientError
 
                 from augment.jobs.local import s3_client
 
                 try:
                     body = s3_client().get_object(Bucket=self._bucket, Key=self._base + rel)["Body"].read()
-                except ClientError as e:
+                except (ClientError, BotoCoreError) as e:
                     raise OSError(f"cannot download s3://{self._bucket}/{self._base}{rel}: {e}") from None
             else:
                 with open(os.path.join(self.source, rel), "rb") as f:
@@ -260,6 +260,11 @@ class Preview:
     def _repr_png_(self) -> bytes:
         return self.png()
 
+    def __repr__(self) -> str:  # what Jupyter stores beside the picture: short, and no bucket name
+        failed = sum(1 for i in self.items if i.error)
+        return (f"<Preview: {len(self.originals)} images x {self.spec.copies} copies, {failed} failed, "
+                f"spec {self.spec.digest[:12]}>")
+
 
 # ---------------------------------------------------------------------------
 # Rendering.
@@ -381,8 +386,9 @@ def step_through(preview: Preview, index: int) -> list[tuple[str, PIL.Image.Imag
     item = preview.items[index]
     if item.error is not None or item.seed is None:
         raise UsageError(f"{item.rel_path} copy {item.copy} failed ({item.reason}): nothing to step through")
-    images = Images(preview.source)
-    data = images.read(item.rel_path)
+    if not preview.source:
+        raise UsageError(f"{item.rel_path}: the job's input is not available here (from_job(..., input=))")
+    data = Images(preview.source).read(item.rel_path)
     spec = preview.spec
     pipeline = Pipeline(spec)
     steps: list[PIL.Image.Image] = []

@@ -58,7 +58,9 @@ def write_results(path: str | os.PathLike[str] | None, results: Mapping[str, Any
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({**(results or {}), **fields}, indent=2, default=str))
+    from augment.notebooks import redact  # the output location may be Studio's bucket, named after the account
+
+    tmp.write_text(redact(json.dumps({**(results or {}), **fields}, indent=2, default=str)))
     tmp.replace(path)
     return path
 
@@ -136,7 +138,8 @@ def slug(params: Mapping[str, Any], limit: int = 80) -> str:
     stem; a hash is added when the name would be longer than ``limit``)."""
     parts = []
     for name, value in params.items():
-        text = Path(value).stem if isinstance(value, str) and ("/" in value or "." in value) else str(value)
+        is_path = isinstance(value, str) and ("/" in value or Path(value).suffix in (".yaml", ".yml", ".json"))
+        text = Path(value).stem if is_path else str(value)
         parts.append(f"{name}-{text}")
     name = re.sub(r"[^A-Za-z0-9.=-]+", "_", "_".join(parts)).strip("_.") or "run"
     if len(name) > limit:
@@ -321,7 +324,9 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
     def args(run: Run) -> tuple[Any, ...]:
         parameters = dict(run.parameters)
         if takes_results:
-            parameters["results_path"] = str(out / RESULTS / f"{run.name}.json")
+            results = out / RESULTS / f"{run.name}.json"
+            results.unlink(missing_ok=True)  # an earlier sweep's: a run that fails early must not show it
+            parameters["results_path"] = str(results)
         return (str(notebook), str(out / f"{run.name}.ipynb"), parameters, str(notebook.parent), kernel_name,
                 execution_timeout)
 

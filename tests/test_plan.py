@@ -414,6 +414,8 @@ def test_compare_refuses_what_is_not_a_finished_job(tmp_path):
         plan.compare({"ProcessingJobName": "j", "ProcessingJobStatus": "InProgress"})
     with pytest.raises(UsageError, match="expected a job handle"):
         plan.compare([{"nothing": 1}])
+    with pytest.raises(UsageError, match="no such file"):
+        plan.compare(tmp_path / "missing.json")
 
 
 @pytest.mark.slow

@@ -176,6 +176,15 @@ def test_from_job_shows_the_job_outputs_beside_the_inputs(tmp_path):
     assert result.grid(64).size[0] == 6 + 5 * 70
     with pytest.raises(UsageError, match="no finished job"):
         pv.from_job(samples_dir())
+    assert repr(result).startswith("<Preview: 2 images x 4 copies, 0 failed, spec ")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "_augment" / "summary-local.json").write_text(
+        (out / "_augment" / "summary-local.json").read_text().replace(str(samples_dir()), str(tmp_path / "gone")))
+    blind = pv.from_job(out, n=1)
+    assert blind.source == "" and blind.errors
+    with pytest.raises(UsageError, match="input is not available"):
+        pv.step_through(blind, 0)
 
 
 @pytest.mark.slow
@@ -356,6 +365,9 @@ def test_export_writes_a_valid_spec_and_says_so(tmp_path, monkeypatch):
     assert load_spec(tmp_path / "spec.yaml") == w.spec
     assert load_spec(tmp_path / "spec.yaml").ops[4]["RandomErasing"]["p"] == 0.75
     w.controls["ops[0].RandomResizedCrop.scale"].value = (0.5, 0.5)
+    w.export_path.value = "/proc/no/such/spec.yaml"
+    w.export_button.click()
+    assert w.export_status.value.startswith("not written: ")
     w.export_path.value = "sub/other.json"
     w.export_button.click()
     assert json.loads((tmp_path / "sub" / "other.json").read_text())["ops"][0]["RandomResizedCrop"]["scale"] == [0.5,

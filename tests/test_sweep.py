@@ -41,6 +41,8 @@ def test_a_mapping_is_a_product_and_a_list_is_taken_as_it_is(tmp_path):
 
 def test_run_names_are_readable_slugs():
     assert slug({"spec": "light", "copies": 2}) == "spec-light_copies-2"
+    assert slug({"instance_type": "ml.m5.large"}) != slug({"instance_type": "ml.m5.xlarge"})
+    assert slug({"instance_type": "ml.m5.xlarge"}) == "instance_type-ml.m5.xlarge"
     assert slug({"spec": "/tmp/specs/light-jitter0.5.yaml", "x": None}) == "spec-light-jitter0.5_x-None"
     long = slug({"spec": "s" * 200})
     assert len(long) == 80 and long != slug({"spec": "s" * 199}), "long names end in a hash of the parameters"
@@ -142,3 +144,10 @@ def test_cli_sweeps_notebook_03_and_records_the_failing_point(tmp_path, small_sa
                                 "-p", "instance_cont=2"], capture_output=True, text=True, timeout=300)
     assert bad_param.returncode == 2 and "has no parameter 'instance_cont'; its parameters: spec, input" \
         in bad_param.stderr
+
+
+def test_results_files_name_no_account(tmp_path):
+    from augment.sweep import write_results
+
+    path = write_results(tmp_path / "r.json", {"output": "s3://sagemaker-us-east-1-123456789012/augment/out/"})
+    assert json.loads(path.read_text())["output"] == "s3://sagemaker-us-east-1-<account>/augment/out/"

@@ -214,9 +214,11 @@ def _describe_by_name(name: str) -> dict[str, Any]:
     import botocore.exceptions
     from botocore.config import Config
 
-    client = boto3.client("sagemaker", config=Config(connect_timeout=5, read_timeout=10,
-                                                     retries={"max_attempts": 2}))
+    if name.endswith(".json"):
+        raise UsageError(f"--compare {name}: no such file")
     try:
+        client = boto3.client("sagemaker", config=Config(connect_timeout=5, read_timeout=10,
+                                                         retries={"max_attempts": 2}))
         return client.describe_processing_job(ProcessingJobName=name)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         raise UsageError(f"--compare {name}: neither a description file nor a processing job SageMaker "
@@ -258,7 +260,7 @@ def _normalise(job: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(description, summaries) from a handle, a description, a file, a job name or summaries."""
     if hasattr(job, "describe") and callable(job.describe):
         job = job.describe()
-    elif isinstance(job, str | Path) and not isinstance(job, dict):
+    elif isinstance(job, str | Path):
         path = Path(job)
         job = _read_description(path) if path.is_file() else _describe_by_name(str(job))
     if isinstance(job, dict) and "ProcessingJobName" in job:
