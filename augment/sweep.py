@@ -362,8 +362,17 @@ def _named_runs(points: list[dict[str, Any]], params: Mapping[str, Any]) -> list
         if name in seen:  # two points that read the same (e.g. two files named alike)
             name = f"{name}-{hashlib.sha256(json.dumps(point, sort_keys=True, default=str).encode()).hexdigest()[:6]}"
         seen.add(name)
-        runs.append(Run(name, {**params, **point}))
+        runs.append(Run(name, {key: _from_here(value) for key, value in {**params, **point}.items()}))
     return runs
+
+
+def _from_here(value: Any) -> Any:
+    """A relative path that exists here, made absolute: each run's working folder is the
+    notebook's, where ``-p input=photos/`` or a grid's ``spec: my.yaml`` would not be found."""
+    if isinstance(value, str) and value and not value.startswith("s3://") and not os.path.isabs(value) \
+            and os.path.exists(value):
+        return os.path.abspath(value)
+    return value
 
 
 def _restore(run: Run, record: Mapping[str, Any]) -> None:

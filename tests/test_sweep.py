@@ -151,3 +151,15 @@ def test_results_files_name_no_account(tmp_path):
 
     path = write_results(tmp_path / "r.json", {"output": "s3://sagemaker-us-east-1-123456789012/augment/out/"})
     assert json.loads(path.read_text())["output"] == "s3://sagemaker-us-east-1-<account>/augment/out/"
+
+
+def test_relative_paths_are_taken_from_where_the_sweep_was_started(tmp_path, monkeypatch):
+    from augment.sweep import _named_runs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "my.yaml").write_text("version: 1\nops: []\n")
+    (run,) = _named_runs([{"spec": "my.yaml"}], {"input": "photos/", "backend": "local", "output": "s3://b/o/"})
+    assert run.parameters == {"input": str(tmp_path / "photos"), "backend": "local", "output": "s3://b/o/",
+                              "spec": str(tmp_path / "my.yaml")}
+    assert run.name == "spec-my", "named as given"
