@@ -58,11 +58,23 @@ def write_results(path: str | os.PathLike[str] | None, results: Mapping[str, Any
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    from augment.notebooks import redact  # the output location may be Studio's bucket, named after the account
-
-    tmp.write_text(redact(json.dumps({**(results or {}), **fields}, indent=2, default=str)))
+    tmp.write_text(json.dumps(_locations_redacted({**(results or {}), **fields}), indent=2, default=str))
     tmp.replace(path)
     return path
+
+
+def _locations_redacted(value: Any) -> Any:
+    """``value`` with the account id taken out of every S3 URI, ARN and AWS host in it (Studio's
+    default bucket is named after the account); digests and other numbers are left alone."""
+    from augment.notebooks import redact
+
+    if isinstance(value, str):
+        return redact(value) if value.startswith(("s3://", "arn:")) or ".amazonaws.com" in value else value
+    if isinstance(value, Mapping):
+        return {k: _locations_redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_locations_redacted(v) for v in value]
+    return value
 
 
 def sweep_folder(out: str | os.PathLike[str] | None = None) -> Path:

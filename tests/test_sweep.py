@@ -149,8 +149,14 @@ def test_cli_sweeps_notebook_03_and_records_the_failing_point(tmp_path, small_sa
 def test_results_files_name_no_account(tmp_path):
     from augment.sweep import write_results
 
-    path = write_results(tmp_path / "r.json", {"output": "s3://sagemaker-us-east-1-123456789012/augment/out/"})
-    assert json.loads(path.read_text())["output"] == "s3://sagemaker-us-east-1-<account>/augment/out/"
+    digest = "c88fa185abe55c60719cb233320686933d51f9261198d065c4e5e3a36e6d48ef"  # 12 digits in a row, no account
+    path = write_results(tmp_path / "r.json", {"output": "s3://sagemaker-us-east-1-123456789012/augment/out/",
+                                               "jobs": [{"arn": "arn:aws:sagemaker:us-east-1:123456789012:x"}]},
+                         spec_digest=digest)
+    written = json.loads(path.read_text())
+    assert written["output"] == "s3://sagemaker-us-east-1-<account>/augment/out/"
+    assert written["jobs"] == [{"arn": "arn:aws:sagemaker:us-east-1:<account>:x"}]
+    assert written["spec_digest"] == digest
 
 
 def test_relative_paths_are_taken_from_where_the_sweep_was_started(tmp_path, monkeypatch):
