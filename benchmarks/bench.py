@@ -319,7 +319,7 @@ def _kit_row(pipeline: str, workers: int, images: int, small_images: int, runs: 
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One contender's row from its rounds: the fastest round, every round's images/s
     beside it, and the peak memory over all of them."""
-    if len(runs) == 1 or "images_per_s" not in runs[0]:
+    if "images_per_s" not in runs[0] or "rounds_images_per_s" in runs[0]:  # skipped, or the kit's own row
         return runs[0]
     best = max(runs, key=lambda r: r["images_per_s"])
     return {**best, "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
