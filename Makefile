@@ -1,26 +1,43 @@
-# The few targets everybody needs. Each installs what it needs itself.
+# The few targets everybody needs. Each installs what it needs itself: `make demo` only
+# the package and its runtime dependencies, `make test` the dev extras too.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output
+# Where pip also looks for torch and torchvision. Unset, they come from your usual index
+# (on Linux, PyPI's CUDA wheels: about 5 GB with their nvidia-* dependencies). Where the
+# PyTorch CPU index is reachable, CPU-only wheels (+cpu, which pip prefers) are under 1 GB:
+#   make demo TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# (container/Dockerfile takes the same build argument.)
+TORCH_INDEX_URL ?=
+PIP_TORCH := $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
 
-.PHONY: install test demo bench bench-preview lint clean strip-notebooks
+.PHONY: install test test-fast demo bench bench-preview lint clean strip-notebooks
 
-$(STAMP): pyproject.toml setup.py augment/_native.c augment/_jpeg.c
+$(CORE): pyproject.toml setup.py augment/_native.c augment/_jpeg.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet $(PIP_TORCH) -e .
+	@touch $@
+
+$(STAMP): $(CORE)
+	$(PY) -m pip install --quiet $(PIP_TORCH) -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install the package with its dev extras
 
-test: $(STAMP)  ## lint, then the whole test suite, then every notebook through nbval (moto started by tests/conftest.py)
+test: $(STAMP)  ## lint, then the whole test suite, then every notebook through nbval (moto started by tests/conftest.py): what CI runs
 	$(VENV)/bin/ruff check augment tests benchmarks
 	$(PY) -m pytest
 	$(PY) -m pytest -p tests.conftest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
 
-demo: $(STAMP)  ## the main job on the local runtime: 2 simulated instances shard the sample photos
+test-fast: $(STAMP)  ## lint and the unit tests alone: no test marked slow (notebooks, browser, jobs end to end), no nbval
+	$(VENV)/bin/ruff check augment tests benchmarks
+	$(PY) -m pytest -m "not slow"
+
+demo: $(CORE)  ## the main job on the local runtime: 2 simulated instances shard the sample photos
 	@rm -rf $(DEMO_OUT)
 	$(VENV)/bin/augment run --backend local --mode sharded --instance-count 2 --spec light \
 		--input "$$($(VENV)/bin/augment samples --dir)" --output $(DEMO_OUT)
