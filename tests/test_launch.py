@@ -180,7 +180,7 @@ def test_batched_jobs_read_only_their_batch_and_a_failing_batch_is_retried(bucke
     assert report.retried == [last] and report.failed == [last]
     saved = json.loads(s3.get_object(Bucket=bucket, Key="aug/_batches/report.json")["Body"].read())
     assert saved["summary"] == report.line()
-    assert "3 batches of 300 images: 2 completed, 1 failed, 1 retried" in report.line()
+    assert "3 batches of 300 inputs: 2 completed, 1 failed, 1 retried" in report.line()
 
 
 @pytest.mark.slow
@@ -227,7 +227,12 @@ def test_cli_batched_on_the_local_backend(tmp_path):
                             capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
                             timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1].startswith("batched: 3 batches of 12 images: 3 completed")
+    out = tmp_path / "out"
+    assert result.stdout.splitlines() == [
+        result.stdout.splitlines()[0],
+        f"outputs:   {out}/ (a folder per batch: batch-00000/ to batch-00002/, each with its _augment/ manifests)",
+        f"report:    {out}/_batches/report.json"], "a short summary: the report's JSON only with --json"
+    assert result.stdout.startswith("batched: 3 batches of 12 inputs: 3 completed, 0 failed, 0 retried, in ")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_batches", "batch-00000", "batch-00001",
                                                                     "batch-00002"]
 
@@ -260,3 +265,117 @@ def test_a_group_runs_every_job_and_counts_their_states(tmp_path):
                                              name=f"group-{b.index}-a{len(b.attempts)}"))
     assert group.status_counts() == {"Completed": 3}
     assert [b.status for b in items] == ["Completed"] * 3 and all(len(b.attempts) == 1 for b in items)
+
+
+# --- `augment run` passes the job options on ----------------------------------------------------
+
+OPTIONS = ["--copies", "3", "--seed", "7", "--format", "png", "--quality", "80", "--kernels", "torchvision",
+           "--keep-original", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include", "*.jpg",
+           "--include", "sub/*.jpg", "--exclude", "*.txt"]
+PASSED = ("--seed", "7", "--copies", "3", "--format", "png", "--quality", "80", "--keep-original", "--kernels",
+          "torchvision", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include", "*.jpg", "--include",
+          "sub/*.jpg", "--exclude", "*.txt")
+
+
+@pytest.mark.parametrize("mode", ["standalone", "sharded"])
+def test_run_sends_the_job_options_in_the_create_request(bucket, mode, capsys):
+    from augment import cli
+
+    _upload_samples(bucket, "train/")
+    args = ["run", "--backend", "sagemaker", "--mode", mode, "--input", f"s3://{bucket}/train/", "--output",
+            f"s3://{bucket}/out-{mode}/", "--spec", "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket", bucket,
+            "--no-wait", *OPTIONS]
+    assert cli.main(args) == 0
+    name = capsys.readouterr().out.strip()
+    sent = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)["AppSpecification"]
+    assert sent["ContainerArguments"] == ["--progress", "lines", "--spec", "light", *PASSED], \
+        "what the CreateProcessingJob request carried"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--quality", "101"], "--quality 101: output.quality: must be an integer in [1, 100]"),
+    (["--copies", "0"], "--copies 0: copies: must be an integer in"),
+    (["--max-error-rate", "2"], "--max-error-rate must be in [0, 1]"),
+    (["--max-pixels", "0"], "--max-pixels: must be >= 1, got 0"),
+    (["--seed", "-1"], "--seed -1: seed: must be an integer"),
+])
+def test_run_refuses_a_bad_job_option_before_any_request(bucket, capsys, flags, message):
+    from augment import cli
+
+    _upload_samples(bucket, "train/")
+    jobs = boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
+    args = ["run", "--backend", "sagemaker", "--mode", "batched", "--input", f"s3://{bucket}/train/", "--output",
+            f"s3://{bucket}/bad/", "--spec", "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket", bucket, *flags]
+    try:
+        code = cli.main(args)
+    except SystemExit as e:  # argparse's own check (--max-pixels is a positive whole number, as for process)
+        code = e.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"] == jobs, "no job was created"
+    assert _keys(bucket, "bad/") == [], "no batch manifest was written"
+
+
+def test_run_counts_copies_in_the_cost_limit(bucket):
+    from augment import cli, plan
+
+    _upload_samples(bucket, "train/")
+    spec_cost = plan.estimate("light", f"s3://{bucket}/train/", modes=["sharded"], instance_counts=[2],
+                              prices="offline").options[0].cost_usd
+    args = ["run", "--backend", "sagemaker", "--mode", "sharded", "--input", f"s3://{bucket}/train/", "--output",
+            f"s3://{bucket}/out/", "--spec", "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket", bucket,
+            "--no-wait", "--max-cost", str(spec_cost * 1.01)]
+    jobs = boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
+    assert cli.main([*args, "--copies", "500"]) == 2, "500 copies cost more than the spec's 2"
+    assert boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"] == jobs
+
+
+class _Completed:
+    """A job that has already completed."""
+
+    def __init__(self, request):
+        self.request, self.name = request, request.job_name
+
+    def status(self):
+        return "Completed"
+
+    def wait(self, timeout=None, poll=0.0):
+        return {"ProcessingJobStatus": "Completed"}
+
+
+def test_batched_and_prefetch_jobs_get_the_job_options(tmp_path):
+    from augment.jobs import launch
+
+    sent = []
+    backend = type("Recorder", (), {"submit": lambda self, request: sent.append(request) or _Completed(request)})()
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        (src / f"{i}.jpg").write_bytes(b"x")
+    options = {"copies": 3, "seed": 7, "format": "png", "quality": 80, "kernels": "torchvision", "keep_original": True,
+               "max_pixels": 5000000, "max_error_rate": 0.2, "include": ["*.jpg", "sub/*.jpg"], "exclude": ["*.txt"]}
+    report = launch(backend, "light", str(src), str(tmp_path / "out"), mode="batched", batch_size=2, poll=0,
+                    progress="off", **options)
+    assert len(report.completed) == 2
+    assert [r.arguments[-len(PASSED):] for r in sent] == [PASSED, PASSED]
+    for batch in Prefetch(backend, "light", str(src), str(tmp_path / "out2"), batch_size=2, poll=0, **options):
+        assert batch.status == "Completed"
+    assert [r.arguments[-len(PASSED):] for r in sent[2:]] == [PASSED, PASSED]
+    assert build_request("light", str(src), "o", keep_original=False).arguments[-1] == "--no-keep-original"
+
+
+@pytest.mark.slow
+def test_run_options_take_effect_on_the_local_backend(tmp_path, small_samples, capsys):
+    from augment import cli
+
+    out = tmp_path / "out"
+    code = cli.main(["run", "--input", str(small_samples), "--output", str(out), "--spec", "light", "--workers", "1",
+                     "--copies", "1", "--format", "png", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    description = json.loads(captured.out)
+    assert description["AppSpecification"]["ContainerArguments"][-4:] == ["--copies", "1", "--format", "png"]
+    assert description["ProcessingJobStatus"] == "Completed"
+    outputs = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert outputs == sorted(f"{p.name}.aug0.png" for p in small_samples.iterdir()), "one PNG per input"
+    assert "augment: 7 inputs x 1 copy -> 7 outputs on 1 instance, 0 failed inputs, in " in captured.err
+    assert f"outputs:   {out}" in captured.err.splitlines()

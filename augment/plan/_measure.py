@@ -247,13 +247,14 @@ def _s3_summaries(description: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _read_description(path: Path) -> Any:
-    """The JSON object a file starts with: ``augment run > job.json`` writes the description, then
-    its summary lines."""
+    """The JSON object a file starts with: ``augment run --json > job.json`` writes the description
+    (earlier versions printed summary lines after it)."""
     text = path.read_text(encoding="utf-8")
     try:
         return json.JSONDecoder().raw_decode(text.lstrip())[0]
     except ValueError as e:
-        raise UsageError(f"--compare {path}: does not start with a JSON job description: {e}") from None
+        raise UsageError(f"--compare {path}: does not start with a JSON job description ({e}); write one with "
+                         "`augment run --json ... > job.json`") from None
 
 
 def _normalise(job: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
