@@ -379,3 +379,44 @@ def test_run_options_take_effect_on_the_local_backend(tmp_path, small_samples, c
     assert outputs == sorted(f"{p.name}.aug0.png" for p in small_samples.iterdir()), "one PNG per input"
     assert "augment: 7 inputs x 1 copy -> 7 outputs on 1 instance, 0 failed inputs, in " in captured.err
     assert f"outputs:   {out}" in captured.err.splitlines()
+
+
+@pytest.mark.slow
+def test_run_shows_a_failed_jobs_totals_and_exits_1_until_max_error_rate_allows_it(tmp_path, small_samples, capsys):
+    from augment import cli
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_bytes((small_samples / "rocket.jpg").read_bytes())
+    (src / "b.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    args = ["run", "--input", str(src), "--spec", "light", "--workers", "1", "--copies", "1"]
+    assert cli.main([*args, "--output", str(tmp_path / "o1")]) == 1
+    shown = capsys.readouterr()
+    assert shown.out.splitlines()[1].startswith("augment: 2 inputs x 1 copy -> 1 output on 1 instance, 1 failed "
+                                                "input, in "), "the totals, before the error"
+    assert "augment run: error: job augment-standalone-" in shown.err and "1 of 2 inputs failed" in shown.err
+    assert cli.main([*args, "--output", str(tmp_path / "o2"), "--max-error-rate", "0.5"]) == 0
+    assert " Completed in " in capsys.readouterr().out.splitlines()[0], "--max-error-rate reached the job"
+
+
+def test_a_sagemaker_jobs_summary_reads_the_hosts_summaries_from_s3(bucket):
+    import datetime as dt
+
+    from augment.cli import _job_lines, _output_summaries
+
+    s3 = boto3.client("s3")
+    for host, inputs in (("algo-1", 4), ("algo-2", 3)):
+        summary = {"inputs": inputs, "copies": 2, "written": 2 * inputs, "failed_inputs": 0, "seconds": 2.0}
+        s3.put_object(Bucket=bucket, Key=f"done/_augment/summary-{host}.json", Body=json.dumps(summary).encode())
+    t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    described = {"ProcessingJobName": "j", "ProcessingJobStatus": "Completed", "CreationTime": t,
+                 "ProcessingEndTime": t + dt.timedelta(seconds=400)}
+    summaries, note = _output_summaries(f"s3://{bucket}/done/")
+    assert note is None
+    assert _job_lines(described, summaries, f"s3://{bucket}/done/") == [
+        "job:       j Completed in 400.0 s",
+        "augment: 7 inputs x 2 copies -> 14 outputs on 2 instances, 0 failed inputs, in 2.0 s (7.0 outputs/s)",
+        f"outputs:   s3://{bucket}/done/",
+        f"manifests: s3://{bucket}/done/_augment/manifest-algo-1.jsonl, s3://{bucket}/done/_augment/manifest-algo-2.jsonl"]
+    summaries, note = _output_summaries("s3://no-such-bucket-here/out/")
+    assert summaries == {} and note.startswith("totals:    cannot read the hosts' summaries under s3://no-such-bucket")

@@ -19,6 +19,7 @@ from augment.errors import JobFailed, UsageError
 from augment.plan import _model
 from augment.plan._data import format_duration, instance_type, table
 from augment.plan._estimate import Option, Plan, estimate, html_list, html_table, text_table
+from augment.text import plural
 
 
 def _cpus() -> int:
@@ -45,8 +46,9 @@ class Calibration:
     recorded_to: str | None = None
 
     def line(self) -> str:
-        return (f"calibrated spec {self.spec_digest[:12]}: {self.outputs} outputs from {self.images} images of "
-                f"{self.input} in {self.seconds:.2f} s on {self.workers} workers: {self.images_per_s:,.1f} images/s "
+        return (f"calibrated spec {self.spec_digest[:12]}: {plural(self.outputs, 'output')} from "
+                f"{plural(self.images, 'input')} of {self.input} in {self.seconds:.2f} s on "
+                f"{plural(self.workers, 'worker')}: {self.images_per_s:,.1f} outputs/s "
                 f"({self.method}), {self.per_vcpu:,.1f} per vCPU, peak {self.peak_worker_mb:,.0f} MB per worker")
 
 
