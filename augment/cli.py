@@ -17,6 +17,7 @@ from typing import Any
 
 from augment import __version__
 from augment.errors import AugmentError, JobFailed, UsageError
+from augment.text import plural
 
 _EPILOG = """\
 examples:
@@ -40,6 +41,28 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def _add_job_options(p: Any) -> None:
+    """The options of `augment process` that `augment run` passes on to its jobs: one definition
+    for both (their values are checked by augment.options, the same for both)."""
+    p.add_argument("--seed", type=int, default=None, help="override the spec's seed")
+    p.add_argument("--copies", type=int, default=None, help="override the spec's copies per input")
+    p.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None,
+                   help="override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)")
+    p.add_argument("--quality", type=int, default=None, help="override the spec's JPEG/WebP quality (1-100)")
+    p.add_argument("--kernels", choices=("fast", "torchvision"), default=None,
+                   help="override the spec's kernels: fast (default; PIL kernels and reduced JPEG decoding, "
+                        "within tested bounds of torchvision) or torchvision (its uint8 tensor kernels, the "
+                        "reference); the parameters drawn are the same")
+    p.add_argument("--keep-original", action=argparse.BooleanOptionalAction, default=None,
+                   help="also copy each input, unchanged, next to its copies as <name>.orig.<ext> (default: "
+                        "the spec's output.keep_original)")
+    p.add_argument("--max-error-rate", type=float, default=None,
+                   help="fail the job (exit 1) when more than this share of inputs fail (default: 0.01)")
+    p.add_argument("--max-pixels", type=_positive_int, default=None,
+                   help="refuse inputs whose header claims more pixels than this, without decoding them "
+                        "(default: 100000000)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,22 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="finish a job this host started in --output-dir (after a crash, a kill or a stop); "
                         "does nothing when it is complete")
-    p.add_argument("--seed", type=int, default=None, help="override the spec's seed")
-    p.add_argument("--copies", type=int, default=None, help="override the spec's copies per input")
-    p.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None,
-                   help="override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)")
-    p.add_argument("--quality", type=int, default=None, help="override the spec's JPEG/WebP quality (1-100)")
-    p.add_argument("--kernels", choices=("fast", "torchvision"), default=None,
-                   help="override the spec's kernels: fast (default; PIL kernels and reduced JPEG decoding, "
-                        "within tested bounds of torchvision) or torchvision (its uint8 tensor kernels, the "
-                        "reference); the parameters drawn are the same")
-    p.add_argument("--keep-original", action="store_true", default=None,
-                   help="also copy each input, unchanged, next to its copies as <name>.orig.<ext>")
-    p.add_argument("--max-error-rate", type=float, default=None,
-                   help="fail the job (exit 1) when more than this share of inputs fail (default: 0.01)")
-    p.add_argument("--max-pixels", type=_positive_int, default=None,
-                   help="refuse inputs whose header claims more pixels than this, without decoding them "
-                        "(default: 100000000)")
+    _add_job_options(p)
     p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
                    help="progress display: a bar on a terminal or in Jupyter, plain lines in logs (default: auto)")
     p.add_argument("--progress-interval", type=float, default=5.0,
@@ -131,6 +139,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="estimate first (see `augment plan`) and refuse, before any request, when it costs more")
     p.add_argument("--quota", type=int, default=None, metavar="N",
                    help="instances of the type allowed at once: never exceeded (batched runs fewer jobs at once)")
+    p.add_argument("--json", action="store_true",
+                   help="print the job's description (shaped like DescribeProcessingJob; batched: the report) as "
+                        "JSON on stdout, and the short summary on stderr")
+    g = p.add_argument_group("job options", "passed to every job's `augment process` as container arguments, "
+                                            "and checked before any request is sent")
+    _add_job_options(g)
+    g.add_argument("--include", action="append", default=None, metavar="GLOB",
+                   help="process only inputs whose relative path matches GLOB (repeatable)")
+    g.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                   help="skip inputs whose relative path matches GLOB (repeatable)")
     g = p.add_argument_group("SageMaker backend")
     g.add_argument("--image-uri", default=None, help="the processing image (see `augment image uri`)")
     g.add_argument("--role", default=None, help="IAM role ARN (default: the Studio execution role)")
@@ -303,7 +321,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
     from augment.engine import DEFAULT_MAX_ERROR_RATE, run_job
     from augment.images import DEFAULT_MAX_PIXELS
     from augment.logs import Log
-    from augment.spec import load_spec
+    from augment.options import apply_overrides
 
     log = Log(args.log_format)
     ctx = contract.read_context()
@@ -314,11 +332,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
     spec_arg = args.spec or ctx.spec_path()
     if spec_arg is None:
         raise UsageError("--spec is required (a spec file or a preset name) outside a job with a 'spec' input")
-    spec = load_spec(spec_arg)
-    overrides = {k: getattr(args, k) for k in ("seed", "copies", "format", "quality", "keep_original", "kernels")
-                 if getattr(args, k) is not None}
-    if overrides:
-        spec = spec.replace(**overrides)
+    spec = apply_overrides(spec_arg, vars(args))
     input_dir = args.input_dir or (ctx.image_input() if ctx.inputs else contract.default_input_dir())
     output_dir = args.output_dir or (ctx.image_output() if ctx.outputs else contract.default_output_dir())
     try:
@@ -339,7 +353,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         raise
     _log_summary(log, summary)
     if args.log_format == "text":
-        print(f"images:   {summary.output_dir}")
+        print(f"outputs:  {summary.output_dir}")
         print(f"manifest: {summary.manifest}")
         print(summary.line())
     return 0
@@ -357,12 +371,20 @@ def _log_summary(log: Any, summary: Any) -> None:
 
 def _print_description(description: dict[str, Any]) -> int:
     """Print the DescribeProcessingJob-shaped result as JSON; fail when the job did."""
+    print(_description_json(description))
+    _check_completed(description)
+    return 0
+
+
+def _description_json(description: dict[str, Any]) -> str:
     shown = {k: v for k, v in description.items() if k != "ResponseMetadata"}
-    print(json.dumps(shown, indent=2, default=str))
+    return json.dumps(shown, indent=2, default=str)
+
+
+def _check_completed(description: dict[str, Any]) -> None:
     status = description["ProcessingJobStatus"]
     if status != "Completed":
         raise JobFailed(f"job {description['ProcessingJobName']} {status}: {description.get('FailureReason', '')}")
-    return 0
 
 
 def _backend(args: argparse.Namespace) -> Any:
@@ -379,14 +401,17 @@ def _backend(args: argparse.Namespace) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from augment.jobs import build_request, check_limits, run_batched, run_local
+    from augment.options import JOB_OPTIONS, process_arguments
 
+    options = {k: getattr(args, k) for k in JOB_OPTIONS if getattr(args, k) is not None}
+    process_arguments(args.spec, **options)  # the job options, checked as the jobs would, before any work
     if args.max_cost is not None or args.quota is not None:  # before the backend: nothing is sent if refused
         args.max_in_flight = check_limits(
             args.spec, args.input, mode=args.mode, instance_count=args.instance_count,
             instance_type=args.instance_type, max_cost=args.max_cost, quota=args.quota, batch_size=args.batch_size,
-            max_in_flight=args.max_in_flight, workers=args.workers)
+            max_in_flight=args.max_in_flight, workers=args.workers, copies=args.copies)
     backend = _backend(args)
-    extra: dict[str, Any] = {"instance_type": args.instance_type, "workers": args.workers}
+    extra: dict[str, Any] = {"instance_type": args.instance_type, "workers": args.workers, **options}
     if args.backend == "sagemaker":
         extra.update(image_uri=args.image_uri, role_arn=backend.role)
     if args.mode == "batched":
@@ -395,10 +420,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         report = run_batched(backend, args.spec, args.input, args.output, batch_size=args.batch_size,
                              max_in_flight=args.max_in_flight, retries=args.retries,
                              poll=0.5 if args.backend == "local" else 15.0, **extra)
-        print(json.dumps(report.to_dict(), indent=2))
-        print(report.line())
+        base, last = args.output.rstrip("/"), len(report.batches) - 1
+        lines = [report.line(), f"outputs:   {base}/ (a folder per batch: batch-00000/ to batch-{last:05d}/, "
+                                f"each with its _augment/ manifests)", f"report:    {base}/_batches/report.json"]
+        _show(lines, json.dumps(report.to_dict(), indent=2) if args.json else None)
         if report.failed:
-            raise JobFailed(f"{len(report.failed)} batches failed after every retry: "
+            raise JobFailed(f"{plural(len(report.failed), 'batch')} failed after every retry: "
                             + "; ".join(b.failures[-1] for b in report.failed[:3]))
         return 0
     request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
@@ -409,22 +436,61 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.no_wait:
             print(job.name)
             return 0
-        return _print_description(job.wait())
-    description = run_local(request, workdir=args.workdir)
-    code = _print_description(description)
-    summaries = [h["summary"] for h in description["LocalRuntime"]["hosts"].values() if "summary" in h]
+        description = job.wait()
+        summaries, note = _output_summaries(args.output)
+    else:
+        description = run_local(request, workdir=args.workdir)
+        summaries = {h: info["summary"] for h, info in description["LocalRuntime"]["hosts"].items()
+                     if "summary" in info}
+        note = None
+    lines = _job_lines(description, summaries, args.output)
+    _show(lines if note is None else [*lines, note], _description_json(description) if args.json else None)
+    _check_completed(description)
+    return 0
+
+
+def _show(lines: list[str], json_text: str | None) -> None:
+    """The short summary on stdout; with --json, the JSON on stdout and the summary on stderr."""
+    if json_text is not None:
+        print(json_text)
+    for line in lines:
+        print(line, file=sys.stderr if json_text is not None else sys.stdout)
+
+
+def _output_summaries(output: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The hosts' summaries under a SageMaker job's output, and why there are none when unreadable."""
+    import botocore.exceptions
+
+    from augment.jobs.follow import host_summaries
+
+    try:
+        return host_summaries(output), None
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        return {}, f"totals:    cannot read the hosts' summaries under {output.rstrip('/')}/_augment/: {e}"
+
+
+def _job_lines(description: dict[str, Any], summaries: dict[str, dict[str, Any]], output: str) -> list[str]:
+    """What `augment run` prints of a finished job: its name, status and time, the totals of its
+    hosts' summaries (inputs, outputs, failed inputs, instances, rate), and where its outputs are."""
+    created, ended = description.get("CreationTime"), description.get("ProcessingEndTime")
+    took = f" in {(ended - created).total_seconds():.1f} s" if hasattr(ended, "__sub__") and created else ""
+    lines = [f"job:       {description['ProcessingJobName']} {description['ProcessingJobStatus']}{took}"]
     if summaries:
-        written = sum(s["written"] for s in summaries)
-        seconds = max(s["seconds"] for s in summaries)
+        found = list(summaries.values())
+        written = sum(s["written"] for s in found)
+        seconds = max(s["seconds"] for s in found)
         rate = written / seconds if seconds else 0.0
-        print(f"augment: {sum(s['inputs'] for s in summaries)} inputs x {summaries[0]['copies']} copies -> "
-              f"{written} images on {len(summaries)} instances, {sum(s['failed_inputs'] for s in summaries)} failed "
-              f"inputs, in {seconds:.1f} s ({rate:.1f} images/s)")
-    base = args.output.rstrip("/")
-    hosts = description["LocalRuntime"]["hosts"]
-    print(f"images:    {args.output}")
-    print("manifests: " + ", ".join(f"{base}/_augment/manifest-{h}.jsonl" for h in hosts))
-    return code
+        failed = sum(s["failed_inputs"] for s in found)
+        lines.append(f"augment: {plural(sum(s['inputs'] for s in found), 'input')} x "
+                     f"{plural(found[0]['copies'], 'copy')} -> {plural(written, 'output')} on "
+                     f"{plural(len(found), 'instance')}, {plural(failed, 'failed input')}, in {seconds:.1f} s "
+                     f"({rate:.1f} outputs/s)")
+    hosts = list(description.get("LocalRuntime", {}).get("hosts", {})) or sorted(summaries)
+    base = output.rstrip("/")
+    lines.append(f"outputs:   {output}")
+    if hosts:
+        lines.append("manifests: " + ", ".join(f"{base}/_augment/manifest-{h}.jsonl" for h in hosts))
+    return lines
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -505,7 +571,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.print:
         sys.stdout.write(spec.to_yaml())
     else:
-        print(f"ok: {args.spec}: {len(spec.ops)} ops, {spec.copies} copies, seed {spec.seed}, "
+        print(f"ok: {args.spec}: {plural(len(spec.ops), 'op')}, {plural(spec.copies, 'copy')}, seed {spec.seed}, "
               f"digest {spec.digest[:12]}")
     return 0
 
@@ -524,9 +590,9 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     preview.grid(args.max_side).save(out)
     failed = [i for i in preview.items if i.error]
-    print(f"preview: {len(preview.originals)} images x {preview.spec.copies} copies of {args.spec} from "
-          f"{preview.source}, {len(failed)} failed" + (f" ({', '.join(sorted({i.reason or '' for i in failed}))})"
-                                                        if failed else ""))
+    reasons = f" ({', '.join(sorted({i.reason or '' for i in failed}))})" if failed else ""
+    print(f"preview: {plural(len(preview.originals), 'image')} x {plural(preview.spec.copies, 'copy')} of "
+          f"{args.spec} from {preview.source}, {len(failed)} failed{reasons}")
     for item in preview.items:
         print(f"  {item.rel_path} {item.caption}")
     print(f"grid: {out}")

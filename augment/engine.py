@@ -73,9 +73,11 @@ from augment.images import (
 from augment.kernels import NATIVE
 from augment.logs import Log
 from augment.manifest import ORIGINAL
+from augment.options import check_max_error_rate
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.progress import Progress
 from augment.spec import Spec, dump_spec, load_spec
+from augment.text import plural
 
 META_DIR = "_augment"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -170,10 +172,10 @@ class Summary:
 
     def line(self) -> str:
         """The one-line summary printed at the end of a job."""
-        resumed = f", {self.resumed_records} records from before" if self.resumed_records else ""
-        return (f"augment: {self.inputs} inputs x {self.copies} copies -> {self.written} images, "
-                f"{self.failed_inputs} failed inputs{resumed}, in {self.seconds:.1f} s "
-                f"({self.images_per_s:.1f} images/s)")
+        resumed = f", {plural(self.resumed_records, 'record')} from before" if self.resumed_records else ""
+        return (f"augment: {plural(self.inputs, 'input')} x {plural(self.copies, 'copy')} -> "
+                f"{plural(self.written, 'output')}, {plural(self.failed_inputs, 'failed input')}{resumed}, "
+                f"in {self.seconds:.1f} s ({self.images_per_s:.1f} outputs/s)")
 
 
 # ---------------------------------------------------------------------------
@@ -540,8 +542,7 @@ def run_job(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
-    if not 0.0 <= max_error_rate <= 1.0:
-        raise UsageError(f"--max-error-rate must be in [0, 1], got {max_error_rate}")
+    check_max_error_rate(max_error_rate)
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
     summary_path = meta / f"summary-{host}.json"
@@ -565,8 +566,9 @@ def run_job(
                       spec_path=str(meta / "spec.yaml"))
     dump_spec(spec, meta / "spec.yaml")
     _write_summary(summary, summary_path)
-    log.event("start", f"{len(items)} inputs x {spec.copies} copies on {workers} workers, host {host}; "
-              f"{len(tasks)} inputs to do" + (f" ({previous} records from before)" if previous else "")
+    log.event("start", f"{plural(len(items), 'input')} x {plural(spec.copies, 'copy')} on "
+              f"{plural(workers, 'worker')}, host {host}; {plural(len(tasks), 'input')} to do"
+              + (f" ({plural(previous, 'record')} from before)" if previous else "")
               + f" (augment {__version__} from {PACKAGE_DIR})",
               inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
               resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))

@@ -41,6 +41,7 @@ from augment.errors import UsageError
 from augment.images import DEFAULT_MAX_PIXELS, ImageError, encode, list_images, open_image, output_format
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.spec import Spec, load_spec
+from augment.text import plural
 
 DEFAULT_N = 4
 
@@ -262,8 +263,8 @@ class Preview:
 
     def __repr__(self) -> str:  # what Jupyter stores beside the picture: short, and no bucket name
         failed = sum(1 for i in self.items if i.error)
-        return (f"<Preview: {len(self.originals)} images x {self.spec.copies} copies, {failed} failed, "
-                f"spec {self.spec.digest[:12]}>")
+        return (f"<Preview: {plural(len(self.originals), 'image')} x {plural(self.spec.copies, 'copy')}, "
+                f"{failed} failed, spec {self.spec.digest[:12]}>")
 
 
 # ---------------------------------------------------------------------------
@@ -428,8 +429,9 @@ def to_code(spec: Spec | str | dict[str, Any]) -> str:
         return f"v2.{name}({', '.join(args)})"
 
     body = "".join(f"    {call(op, '')},\n" for op in spec.ops)
+    outputs = plural(spec.copies, "output")
     return ("from torchvision.transforms import v2\n\n"
-            f"# spec digest {spec.digest[:12]}; {spec.copies} outputs per image, seed {spec.seed} (the kit seeds\n"
+            f"# spec digest {spec.digest[:12]}; {outputs} per image, seed {spec.seed} (the kit seeds\n"
             "# each image from the spec's seed, its path and the copy; here torch's global generator decides).\n"
             "# Pixel values (fill, threshold) are on the 0-255 scale: apply it to PIL or uint8 images.\n"
             f"transform = v2.Compose([\n{body}])\n")

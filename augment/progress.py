@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from augment.text import plural, plural_of
+
 
 def _fmt_seconds(s: float) -> str:
     s = int(s)
@@ -19,7 +21,8 @@ class Progress:
 
     Args:
         total: inputs to process.
-        unit: what is counted.
+        unit: what is counted, in the singular (``input``, ``batch``): lines and the bar
+            say ``3/7 inputs``, ``2.5 inputs/s``.
         mode: ``"bar"`` (tqdm), ``"lines"`` (a plain line every ``interval`` seconds),
             ``"off"``, or ``None`` to pick ``bar`` on a TTY or in Jupyter and ``lines`` otherwise.
         interval: seconds between plain lines.
@@ -28,7 +31,7 @@ class Progress:
             passes its logger so ``--log-format json`` applies to progress too.
     """
 
-    def __init__(self, total: int, unit: str = "img", mode: str | None = None, interval: float = 10.0,
+    def __init__(self, total: int, unit: str = "input", mode: str | None = None, interval: float = 10.0,
                  stream: TextIO | None = None, emit: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.total, self.unit, self.interval = total, unit, interval
         self.stream = stream or sys.stderr
@@ -43,7 +46,7 @@ class Progress:
         if mode == "bar":
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, unit=unit, file=self.stream, smoothing=0.1)
+            self._bar = tqdm(total=total, unit=plural_of(unit), file=self.stream, smoothing=0.1)
 
     def _write(self, line: str, fields: dict[str, Any]) -> None:
         self.stream.write(line + "\n")
@@ -70,8 +73,9 @@ class Progress:
         pct = 100.0 * self.done / self.total if self.total else 100.0
         eta_s = (self.total - self.done) / rate if rate > 0 else None
         eta = "?" if eta_s is None else _fmt_seconds(eta_s)
-        text = (f"progress: {self.done}/{self.total} {self.unit} ({pct:.1f}%), {rate:.1f} {self.unit}/s, "
-                f"ETA {eta}, {self.errors} errors")
+        many = plural_of(self.unit)
+        text = (f"progress: {self.done}/{plural(self.total, self.unit)} ({pct:.1f}%), {rate:.1f} {many}/s, "
+                f"ETA {eta}, {plural(self.errors, 'error')}")
         fields = {"done": self.done, "total": self.total, "rate": round(rate, 2),
                   "eta_s": None if eta_s is None else round(eta_s), "errors": self.errors}
         return text, fields

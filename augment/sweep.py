@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from augment.errors import UsageError
+from augment.text import plural
 
 RESULTS = "_results"  # where each run's notebook writes its own results, before the sweep merges them
 KERNEL = "python3"
@@ -248,8 +249,9 @@ class Sweep:
         return rows
 
     def line(self) -> str:
-        return (f"sweep of {Path(self.notebook).name}: {len(self.runs)} runs, {len(self.runs) - len(self.failed)} "
-                f"completed, {len(self.failed)} failed, in {self.seconds:.1f} s -> {self.out}")
+        return (f"sweep of {Path(self.notebook).name}: {plural(len(self.runs), 'run')}, "
+                f"{len(self.runs) - len(self.failed)} completed, {len(self.failed)} failed, in {self.seconds:.1f} s "
+                f"-> {self.out}")
 
     def _repr_markdown_(self) -> str:
         return f"{self.line()}\n\n{markdown_table(self.table())}"

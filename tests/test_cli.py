@@ -104,10 +104,10 @@ def test_process_then_replay(small_samples, tmp_path):
                  "--workers", "2", "--copies", "2", "--seed", "5", "--format", "png")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"images:   {out}"
+    assert lines[0] == f"outputs:  {out}"
     assert lines[1].startswith("manifest: ") and lines[1].endswith("_augment/manifest-local.jsonl")
-    assert lines[2].startswith("augment: 7 inputs x 2 copies -> 14 images, 0 failed inputs, in ")
-    assert lines[2].endswith(" images/s)")
+    assert lines[2].startswith("augment: 7 inputs x 2 copies -> 14 outputs, 0 failed inputs, in ")
+    assert lines[2].endswith(" outputs/s)")
     manifest = out / "_augment" / "manifest-local.jsonl"
     records = read_manifest(manifest)
     assert all(r["format"] == "png" for r in records)

@@ -180,7 +180,7 @@ def test_batched_jobs_read_only_their_batch_and_a_failing_batch_is_retried(bucke
     assert report.retried == [last] and report.failed == [last]
     saved = json.loads(s3.get_object(Bucket=bucket, Key="aug/_batches/report.json")["Body"].read())
     assert saved["summary"] == report.line()
-    assert "3 batches of 300 images: 2 completed, 1 failed, 1 retried" in report.line()
+    assert "3 batches of 300 inputs: 2 completed, 1 failed, 1 retried" in report.line()
 
 
 @pytest.mark.slow
@@ -227,7 +227,12 @@ def test_cli_batched_on_the_local_backend(tmp_path):
                             capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
                             timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1].startswith("batched: 3 batches of 12 images: 3 completed")
+    out = tmp_path / "out"
+    assert result.stdout.splitlines() == [
+        result.stdout.splitlines()[0],
+        f"outputs:   {out}/ (a folder per batch: batch-00000/ to batch-00002/, each with its _augment/ manifests)",
+        f"report:    {out}/_batches/report.json"], "a short summary: the report's JSON only with --json"
+    assert result.stdout.startswith("batched: 3 batches of 12 inputs: 3 completed, 0 failed, 0 retried, in ")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_batches", "batch-00000", "batch-00001",
                                                                     "batch-00002"]
 
@@ -260,3 +265,158 @@ def test_a_group_runs_every_job_and_counts_their_states(tmp_path):
                                              name=f"group-{b.index}-a{len(b.attempts)}"))
     assert group.status_counts() == {"Completed": 3}
     assert [b.status for b in items] == ["Completed"] * 3 and all(len(b.attempts) == 1 for b in items)
+
+
+# --- `augment run` passes the job options on ----------------------------------------------------
+
+OPTIONS = ["--copies", "3", "--seed", "7", "--format", "png", "--quality", "80", "--kernels", "torchvision",
+           "--keep-original", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include", "*.jpg",
+           "--include", "sub/*.jpg", "--exclude", "*.txt"]
+PASSED = ("--seed", "7", "--copies", "3", "--format", "png", "--quality", "80", "--keep-original", "--kernels",
+          "torchvision", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include", "*.jpg", "--include",
+          "sub/*.jpg", "--exclude", "*.txt")
+
+
+@pytest.mark.parametrize("mode", ["standalone", "sharded"])
+def test_run_sends_the_job_options_in_the_create_request(bucket, mode, capsys):
+    from augment import cli
+
+    _upload_samples(bucket, "train/")
+    args = ["run", "--backend", "sagemaker", "--mode", mode, "--input", f"s3://{bucket}/train/", "--output",
+            f"s3://{bucket}/out-{mode}/", "--spec", "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket", bucket,
+            "--no-wait", *OPTIONS]
+    assert cli.main(args) == 0
+    name = capsys.readouterr().out.strip()
+    sent = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)["AppSpecification"]
+    assert sent["ContainerArguments"] == ["--progress", "lines", "--spec", "light", *PASSED], \
+        "what the CreateProcessingJob request carried"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--quality", "101"], "--quality 101: output.quality: must be an integer in [1, 100]"),
+    (["--copies", "0"], "--copies 0: copies: must be an integer in"),
+    (["--max-error-rate", "2"], "--max-error-rate must be in [0, 1]"),
+    (["--max-pixels", "0"], "--max-pixels: must be >= 1, got 0"),
+    (["--seed", "-1"], "--seed -1: seed: must be an integer"),
+])
+def test_run_refuses_a_bad_job_option_before_any_request(bucket, capsys, flags, message):
+    from augment import cli
+
+    _upload_samples(bucket, "train/")
+    jobs = boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
+    args = ["run", "--backend", "sagemaker", "--mode", "batched", "--input", f"s3://{bucket}/train/", "--output",
+            f"s3://{bucket}/bad/", "--spec", "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket", bucket, *flags]
+    try:
+        code = cli.main(args)
+    except SystemExit as e:  # argparse's own check (--max-pixels is a positive whole number, as for process)
+        code = e.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"] == jobs, "no job was created"
+    assert _keys(bucket, "bad/") == [], "no batch manifest was written"
+
+
+def test_run_counts_copies_in_the_cost_limit(bucket):
+    from augment import cli, plan
+
+    _upload_samples(bucket, "train/")
+    spec_cost = plan.estimate("light", f"s3://{bucket}/train/", modes=["sharded"], instance_counts=[2],
+                              prices="offline").options[0].cost_usd
+    args = ["run", "--backend", "sagemaker", "--mode", "sharded", "--input", f"s3://{bucket}/train/", "--output",
+            f"s3://{bucket}/out/", "--spec", "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket", bucket,
+            "--no-wait", "--max-cost", str(spec_cost * 1.01)]
+    jobs = boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
+    assert cli.main([*args, "--copies", "500"]) == 2, "500 copies cost more than the spec's 2"
+    assert boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"] == jobs
+
+
+class _Completed:
+    """A job that has already completed."""
+
+    def __init__(self, request):
+        self.request, self.name = request, request.job_name
+
+    def status(self):
+        return "Completed"
+
+    def wait(self, timeout=None, poll=0.0):
+        return {"ProcessingJobStatus": "Completed"}
+
+
+def test_batched_and_prefetch_jobs_get_the_job_options(tmp_path):
+    from augment.jobs import launch
+
+    sent = []
+    backend = type("Recorder", (), {"submit": lambda self, request: sent.append(request) or _Completed(request)})()
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        (src / f"{i}.jpg").write_bytes(b"x")
+    options = {"copies": 3, "seed": 7, "format": "png", "quality": 80, "kernels": "torchvision", "keep_original": True,
+               "max_pixels": 5000000, "max_error_rate": 0.2, "include": ["*.jpg", "sub/*.jpg"], "exclude": ["*.txt"]}
+    report = launch(backend, "light", str(src), str(tmp_path / "out"), mode="batched", batch_size=2, poll=0,
+                    progress="off", **options)
+    assert len(report.completed) == 2
+    assert [r.arguments[-len(PASSED):] for r in sent] == [PASSED, PASSED]
+    for batch in Prefetch(backend, "light", str(src), str(tmp_path / "out2"), batch_size=2, poll=0, **options):
+        assert batch.status == "Completed"
+    assert [r.arguments[-len(PASSED):] for r in sent[2:]] == [PASSED, PASSED]
+    assert build_request("light", str(src), "o", keep_original=False).arguments[-1] == "--no-keep-original"
+
+
+@pytest.mark.slow
+def test_run_options_take_effect_on_the_local_backend(tmp_path, small_samples, capsys):
+    from augment import cli
+
+    out = tmp_path / "out"
+    code = cli.main(["run", "--input", str(small_samples), "--output", str(out), "--spec", "light", "--workers", "1",
+                     "--copies", "1", "--format", "png", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    description = json.loads(captured.out)
+    assert description["AppSpecification"]["ContainerArguments"][-4:] == ["--copies", "1", "--format", "png"]
+    assert description["ProcessingJobStatus"] == "Completed"
+    outputs = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert outputs == sorted(f"{p.name}.aug0.png" for p in small_samples.iterdir()), "one PNG per input"
+    assert "augment: 7 inputs x 1 copy -> 7 outputs on 1 instance, 0 failed inputs, in " in captured.err
+    assert f"outputs:   {out}" in captured.err.splitlines()
+
+
+@pytest.mark.slow
+def test_run_shows_a_failed_jobs_totals_and_exits_1_until_max_error_rate_allows_it(tmp_path, small_samples, capsys):
+    from augment import cli
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_bytes((small_samples / "rocket.jpg").read_bytes())
+    (src / "b.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    args = ["run", "--input", str(src), "--spec", "light", "--workers", "1", "--copies", "1"]
+    assert cli.main([*args, "--output", str(tmp_path / "o1")]) == 1
+    shown = capsys.readouterr()
+    assert shown.out.splitlines()[1].startswith("augment: 2 inputs x 1 copy -> 1 output on 1 instance, 1 failed "
+                                                "input, in "), "the totals, before the error"
+    assert "augment run: error: job augment-standalone-" in shown.err and "1 of 2 inputs failed" in shown.err
+    assert cli.main([*args, "--output", str(tmp_path / "o2"), "--max-error-rate", "0.5"]) == 0
+    assert " Completed in " in capsys.readouterr().out.splitlines()[0], "--max-error-rate reached the job"
+
+
+def test_a_sagemaker_jobs_summary_reads_the_hosts_summaries_from_s3(bucket):
+    import datetime as dt
+
+    from augment.cli import _job_lines, _output_summaries
+
+    s3 = boto3.client("s3")
+    for host, inputs in (("algo-1", 4), ("algo-2", 3)):
+        summary = {"inputs": inputs, "copies": 2, "written": 2 * inputs, "failed_inputs": 0, "seconds": 2.0}
+        s3.put_object(Bucket=bucket, Key=f"done/_augment/summary-{host}.json", Body=json.dumps(summary).encode())
+    t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    described = {"ProcessingJobName": "j", "ProcessingJobStatus": "Completed", "CreationTime": t,
+                 "ProcessingEndTime": t + dt.timedelta(seconds=400)}
+    summaries, note = _output_summaries(f"s3://{bucket}/done/")
+    assert note is None
+    assert _job_lines(described, summaries, f"s3://{bucket}/done/") == [
+        "job:       j Completed in 400.0 s",
+        "augment: 7 inputs x 2 copies -> 14 outputs on 2 instances, 0 failed inputs, in 2.0 s (7.0 outputs/s)",
+        f"outputs:   s3://{bucket}/done/",
+        f"manifests: s3://{bucket}/done/_augment/manifest-algo-1.jsonl, s3://{bucket}/done/_augment/manifest-algo-2.jsonl"]
+    summaries, note = _output_summaries("s3://no-such-bucket-here/out/")
+    assert summaries == {} and note.startswith("totals:    cannot read the hosts' summaries under s3://no-such-bucket")

@@ -291,8 +291,8 @@ def test_follow_counts_every_hosts_progress_and_shows_the_other_lines(capsys):
 
     start = [f"[algo-{h}] augment: 3 inputs x 2 copies on 2 workers, host algo-{h}; 3 inputs to do" for h in (1, 2)]
     role = f"[algo-1] augment: role arn:aws:iam::{ACCOUNT}:role/R"
-    done = [*start, "[algo-1] augment: progress: 3/3 img (100.0%), 9.0 img/s, ETA 0m00s, 0 errors", role,
-            "[algo-2] augment: progress: 2/3 img (66.7%), 9.0 img/s, ETA 0m00s, 0 errors"]
+    done = [*start, "[algo-1] augment: progress: 3/3 inputs (100.0%), 9.0 inputs/s, ETA 0m00s, 0 errors", role,
+            "[algo-2] augment: progress: 2/3 inputs (66.7%), 9.0 inputs/s, ETA 0m00s, 0 errors"]
     job = _ScriptedJob([("InProgress", []), ("InProgress", start), ("Completed", done)])
     out = io.StringIO()
     assert follow(job, poll=0, out=out, bar=False) == {"ProcessingJobStatus": "Completed"}
@@ -337,7 +337,7 @@ def test_backend_locations_and_options_name_the_parameter_at_fault(tmp_path):
     with pytest.raises(UsageError, match=r"input: .* is neither a folder nor an s3:// prefix"):
         locations(local, str(tmp_path / "missing"))
     assert request_options(local, copies=3) == {"copies": 3}
-    with pytest.raises(UsageError, match="copies must be a whole number >= 1"):  # launch() checks it first
+    with pytest.raises(UsageError, match="--copies 0: copies: must be an integer in"):  # launch() checks it first
         launch(local, "light", source, out, **request_options(local, copies=0))
     assert list(Path(out).iterdir()) == [], "nothing ran"
 

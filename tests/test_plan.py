@@ -399,7 +399,7 @@ def test_compare_after_a_local_job_and_the_next_estimate_uses_it(tmp_path, small
     assert after.options[0].throughput_img_s == pytest.approx(round(measured, 3) * 2)
 
     saved = tmp_path / "job.json"
-    saved.write_text(json.dumps(description, default=str) + "\nimages:    out/\n")  # as `augment run > job.json`
+    saved.write_text(json.dumps(description, default=str) + "\n")  # as `augment run --json > job.json`
     assert cli.main(["plan", "--compare", str(saved), "--json", "--prices", "offline"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["actual"]["work_s"] == summary["seconds"] and shown["recorded_to"]

@@ -16,9 +16,34 @@ def test_plain_lines_report_count_rate_and_eta():
     bar.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 5, "one line per update at interval 0, and a final one"
-    assert re.fullmatch(r"progress: 1/4 img \(25\.0%\), [\d.]+ img/s, ETA \d+m\d\ds, 0 errors", lines[0])
-    assert lines[-1].startswith("progress: 4/4 img (100.0%)") and lines[-1].endswith(", 1 errors")
+    assert re.fullmatch(r"progress: 1/4 inputs \(25\.0%\), [\d.]+ inputs/s, ETA \d+m\d\ds, 0 errors", lines[0])
+    assert lines[-1].startswith("progress: 4/4 inputs (100.0%)") and lines[-1].endswith(", 1 error")
     assert "\r" not in stream.getvalue()
+
+
+def test_lines_and_the_bar_name_what_they_count_in_agreement_with_the_count():
+    stream = io.StringIO()
+    one = Progress(1, mode="lines", interval=3600, stream=stream)
+    one.update()
+    one.close()
+    assert stream.getvalue().startswith("progress: 1/1 input (100.0%), ") and ", 0 errors" in stream.getvalue()
+    stream = io.StringIO()
+    batches = Progress(3, unit="batch", mode="lines", interval=3600, stream=stream)
+    batches.close()
+    assert stream.getvalue().startswith("progress: 0/3 batches (0.0%), 0.0 batches/s")
+    stream = io.StringIO()
+    bar = Progress(3, mode="bar", stream=stream)
+    bar.update(3)
+    bar.close()
+    assert "inputs/s" in stream.getvalue()
+
+
+def test_plural_agrees_with_the_count():
+    from augment.text import plural
+
+    assert [plural(n, w) for n, w in [(1, "copy"), (2, "copy"), (0, "input"), (1, "instance"), (3, "batch"),
+                                     (1, "failed input"), (2, "day")]] == \
+        ["1 copy", "2 copies", "0 inputs", "1 instance", "3 batches", "1 failed input", "2 days"]
 
 
 def test_plain_lines_are_throttled():

@@ -29,7 +29,9 @@ from augment.jobs.handles import TERMINAL, Job
 from augment.jobs.launch import IMAGES_PATH, build_request, job_name
 from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
+from augment.options import JOB_OPTIONS, process_arguments
 from augment.progress import Progress
+from augment.text import plural
 
 
 def list_keys(input_uri: str) -> list[str]:
@@ -95,7 +97,8 @@ class BatchReport:
         return [b for b in self.batches if len(b.attempts) > 1]
 
     def line(self) -> str:
-        return (f"batched: {len(self.batches)} batches of {sum(len(b.keys) for b in self.batches)} images: "
+        inputs = sum(len(b.keys) for b in self.batches)
+        return (f"batched: {plural(len(self.batches), 'batch')} of {plural(inputs, 'input')}: "
                 f"{len(self.completed)} completed, {len(self.failed)} failed, {len(self.retried)} retried, "
                 f"in {self.seconds:.1f} s")
 
@@ -128,6 +131,11 @@ def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> Job
     images = Input("images", batch.manifest_uri, IMAGES_PATH, data_type="ManifestFile")
     return request.with_changes(inputs=(images, *request.inputs[1:]),
                                 tags=({"Key": "augment:mode", "Value": "batched"},))
+
+
+def _check_options(spec: str, request_kwargs: dict[str, Any]) -> None:
+    """The job options, before any batch manifest is written."""
+    process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
 
 
 class JobGroup:
@@ -200,6 +208,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     """The seed's batch loop done right (see module docs); returns the report, also
     written to ``<output>/_batches/report.json``."""
     start = time.monotonic()
+    _check_options(spec, request_kwargs)
     batches = plan_batches(input_uri, output_uri, batch_size)
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
@@ -231,6 +240,7 @@ class Prefetch:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
         self.request_kwargs = request_kwargs
+        _check_options(spec, request_kwargs)
         self.batches = plan_batches(input_uri, output_uri, batch_size)
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}

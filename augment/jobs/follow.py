@@ -25,11 +25,12 @@ from augment.errors import UsageError
 from augment.jobs.handles import TERMINAL, Job, LocalBackend
 from augment.jobs.launch import SPEC_PATH
 from augment.jobs.local import s3_client, split_s3_uri
+from augment.text import plural
 
 BACKENDS = ("local", "sagemaker")
 _LINE = re.compile(r"^\[(?P<host>[^\]]+)\] (?P<text>.*)$")
 _PROGRESS = re.compile(r"progress: (?P<done>\d+)/(?P<total>\d+) ")
-_TO_DO = re.compile(r"; (?P<todo>\d+) inputs to do")
+_TO_DO = re.compile(r"; (?P<todo>\d+) inputs? to do")
 
 
 def make_backend(name: str = "local", *, role: str | None = None, bucket: str | None = None,
@@ -187,7 +188,7 @@ def follow(job: Job, *, poll: float | None = None, timeout: float | None = None,
     deadline = None if timeout is None else time.monotonic() + timeout
     hosts: dict[str, list[int]] = {}  # host -> [done, total]
     shown = 0
-    progress = tqdm(total=0, unit="img", desc=job.name, disable=not bar, file=sys.stderr)
+    progress = tqdm(total=0, unit="inputs", desc=job.name, disable=not bar, file=sys.stderr)
     try:
         while True:
             status = job.status()
@@ -198,7 +199,7 @@ def follow(job: Job, *, poll: float | None = None, timeout: float | None = None,
             shown = len(lines)
             progress.total = sum(t for _, t in hosts.values())
             progress.n = sum(d for d, _ in hosts.values())
-            progress.set_postfix_str(f"{status}, {len(hosts)} hosts reporting", refresh=True)
+            progress.set_postfix_str(f"{status}, {plural(len(hosts), 'host')} reporting", refresh=True)
             if status in TERMINAL:
                 break
             if deadline is not None and time.monotonic() >= deadline:

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest, Output
-from augment.spec import list_presets, load_spec
+from augment.options import JOB_OPTIONS, process_arguments
+from augment.spec import list_presets
 
 MODES = ("standalone", "sharded")
 IMAGES_PATH = "/opt/ml/processing/input/images"
@@ -52,6 +54,16 @@ def build_request(
     workers: int | None = None,
     max_runtime_s: int = 86_400,
     extra_arguments: tuple[str, ...] = (),
+    copies: int | None = None,
+    seed: int | None = None,
+    format: str | None = None,  # the name of the spec field and of --format
+    quality: int | None = None,
+    kernels: str | None = None,
+    keep_original: bool | None = None,
+    max_pixels: int | None = None,
+    max_error_rate: float | None = None,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
 ) -> JobRequest:
     """The ``CreateProcessingJob`` request that runs ``augment process`` in one launch mode.
 
@@ -60,17 +72,25 @@ def build_request(
         input_uri, output_uri: ``s3://`` URIs, or local folders for the local runtime.
         mode: ``standalone`` or ``sharded``.
         instance_count: instances (standalone: 1; sharded: default 2).
+        copies, seed, format, quality, kernels, keep_original: override the spec's
+            (``augment process --copies`` ...); ``None`` keeps the spec's.
+        max_pixels, max_error_rate: ``augment process``'s limits; ``None`` keeps its defaults.
+        include, exclude: glob patterns on the inputs' relative paths, each passed as
+            ``--include GLOB`` / ``--exclude GLOB``.
 
     Raises:
         SpecError: the spec is invalid (checked here, before any job exists).
-        UsageError: a bad mode or instance count.
+        UsageError: a bad mode, instance count or job option (named by its flag).
     """
     if mode not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     count = instance_count if instance_count is not None else (2 if mode == "sharded" else 1)
     if mode == "standalone" and count != 1:
         raise UsageError("--instance-count: a standalone job has one instance; use --mode sharded for more")
-    load_spec(spec)  # fail on the laptop, not minutes into a paid job
+    # fail on the laptop, not minutes into a paid job
+    options = process_arguments(spec, copies=copies, seed=seed, format=format, quality=quality, kernels=kernels,
+                                keep_original=keep_original, max_pixels=max_pixels, max_error_rate=max_error_rate,
+                                include=include, exclude=exclude)
     inputs = [Input("images", input_uri, IMAGES_PATH,
                     distribution="ShardedByS3Key" if mode == "sharded" else "FullyReplicated")]
     arguments: list[str] = ["--progress", "lines"]
@@ -85,7 +105,7 @@ def build_request(
         image_uri=image_uri,
         role_arn=role_arn,
         entrypoint=("augment", "process"),
-        arguments=(*arguments, *extra_arguments),
+        arguments=(*arguments, *options, *extra_arguments),
         inputs=tuple(inputs),
         outputs=(Output("output", OUTPUT_PATH, output_uri),),
         instance_count=count,
@@ -166,8 +186,10 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         batch_size, max_in_flight: batched and prefetch (``max_in_flight`` is ``ahead``).
         copies: override the spec's copies per input (``augment process --copies``); the
             estimate counts them.
-        request_kwargs: for :func:`build_request` (``image_uri``, ``role_arn``,
-            ``workers``...); batched also takes ``retries``, ``poll``, ``progress``;
+        request_kwargs: for :func:`build_request` (``image_uri``, ``role_arn``, ``workers``,
+            and the job options ``seed``, ``format``, ``quality``, ``kernels``,
+            ``keep_original``, ``max_pixels``, ``max_error_rate``, ``include``, ``exclude``,
+            checked before anything is sent); batched also takes ``retries``, ``poll``, ``progress``;
             standalone and sharded take ``ship_code`` (for ``SageMakerBackend.submit``).
 
     Returns:
@@ -180,9 +202,9 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     """
     prices = request_kwargs.pop("prices", "auto")
     if copies is not None:
-        if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
-            raise UsageError(f"copies must be a whole number >= 1, or None for the spec's, got {copies!r}")
-        request_kwargs["extra_arguments"] = (*request_kwargs.get("extra_arguments", ()), "--copies", str(copies))
+        request_kwargs["copies"] = copies
+    # the job options first: nothing is counted, listed or sent when one is refused
+    process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
     in_flight = check_limits(spec, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
                              workers=request_kwargs.get("workers"), copies=copies, prices=prices)

@@ -19,6 +19,7 @@ from augment.errors import JobFailed, UsageError
 from augment.plan import _model
 from augment.plan._data import format_duration, instance_type, table
 from augment.plan._estimate import Option, Plan, estimate, html_list, html_table, text_table
+from augment.text import plural
 
 
 def _cpus() -> int:
@@ -45,8 +46,9 @@ class Calibration:
     recorded_to: str | None = None
 
     def line(self) -> str:
-        return (f"calibrated spec {self.spec_digest[:12]}: {self.outputs} outputs from {self.images} images of "
-                f"{self.input} in {self.seconds:.2f} s on {self.workers} workers: {self.images_per_s:,.1f} images/s "
+        return (f"calibrated spec {self.spec_digest[:12]}: {plural(self.outputs, 'output')} from "
+                f"{plural(self.images, 'input')} of {self.input} in {self.seconds:.2f} s on "
+                f"{plural(self.workers, 'worker')}: {self.images_per_s:,.1f} outputs/s "
                 f"({self.method}), {self.per_vcpu:,.1f} per vCPU, peak {self.peak_worker_mb:,.0f} MB per worker")
 
 
@@ -247,13 +249,14 @@ def _s3_summaries(description: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _read_description(path: Path) -> Any:
-    """The JSON object a file starts with: ``augment run > job.json`` writes the description, then
-    its summary lines."""
+    """The JSON object a file starts with: ``augment run --json > job.json`` writes the description
+    (earlier versions printed summary lines after it)."""
     text = path.read_text(encoding="utf-8")
     try:
         return json.JSONDecoder().raw_decode(text.lstrip())[0]
     except ValueError as e:
-        raise UsageError(f"--compare {path}: does not start with a JSON job description: {e}") from None
+        raise UsageError(f"--compare {path}: does not start with a JSON job description ({e}); write one with "
+                         "`augment run --json ... > job.json`") from None
 
 
 def _normalise(job: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
