@@ -90,3 +90,19 @@ def test_make_demo_augments_the_samples(tmp_path):
     records = [json.loads(line) for h in (1, 2) for line in
                (out / "_augment" / f"manifest-algo-{h}.jsonl").read_text().splitlines()]
     assert len(records) == 14 and len({(r["source"], r["copy"]) for r in records}) == 14
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_demo_installs_the_package_alone_and_make_test_the_dev_extras(tmp_path):
+    def plan(target: str, *extra: str) -> str:  # what make would run in a fresh clone (a venv not made yet)
+        result = subprocess.run(["make", "-n", target, f"VENV={tmp_path / 'venv'}", *extra], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    demo = plan("demo")
+    assert re.search(r"pip install --quiet +-e \.$", demo, re.M) and "[dev]" not in demo, demo
+    assert "[dev]" in plan("test") and "[dev]" in plan("test-fast")
+    assert "-m 'not slow'" in plan("test-fast").replace('"', "'")
+    cpu = plan("demo", "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu")
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu -e ." in cpu
