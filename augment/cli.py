@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import traceback
@@ -24,7 +25,7 @@ examples:
   augment presets                                 list the shipped presets
   augment validate my_spec.yaml                   check a spec (exit 2 if invalid)
   augment process --spec light --input-dir photos/ --output-dir out/
-  augment replay out/_augment/manifest-local.jsonl --record 3 --out again.jpg
+  augment replay out/_augment/manifest-local.jsonl --source cats/chelsea.jpg --copy 1 --out again.jpg
   augment run --mode sharded --instance-count 2 --input photos/ --output out/ --spec light
   augment local-run my-processing-job             run a SageMaker job's request locally
   augment ops ColorJitter                         parameters of one op
@@ -63,6 +64,14 @@ def _add_job_options(p: Any) -> None:
     p.add_argument("--max-pixels", type=_positive_int, default=None,
                    help="refuse inputs whose header claims more pixels than this, without decoding them "
                         "(default: 100000000)")
+    p.add_argument("--include", action="append", default=None, metavar="GLOB",
+                   help="only files whose path relative to the input matches are inputs (repeatable; added to "
+                        "the spec's input.include). '*' also matches '/'; a pattern without '/' also matches the "
+                        "file name alone")
+    p.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                   help="files that match are not inputs, e.g. '*.json' sidecars (repeatable; added to the spec's "
+                        "input.exclude). Operating-system junk (.DS_Store, Thumbs.db, _SUCCESS...) is always "
+                        "excluded; every excluded file is listed in _augment/excluded-<host>.jsonl")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="finish a job this host started in --output-dir (after a crash, a kill or a stop); "
                         "does nothing when it is complete")
     _add_job_options(p)
+    p.add_argument("--input-uri", default=None, metavar="URI",
+                   help="where --input-dir's files came from (s3:// or a folder), recorded in the summary for "
+                        "`augment replay`; set by the runtimes")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
                    help="progress display: a bar on a terminal or in Jupyter, plain lines in logs (default: auto)")
     p.add_argument("--progress-interval", type=float, default=5.0,
@@ -145,10 +157,6 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("job options", "passed to every job's `augment process` as container arguments, "
                                             "and checked before any request is sent")
     _add_job_options(g)
-    g.add_argument("--include", action="append", default=None, metavar="GLOB",
-                   help="process only inputs whose relative path matches GLOB (repeatable)")
-    g.add_argument("--exclude", action="append", default=None, metavar="GLOB",
-                   help="skip inputs whose relative path matches GLOB (repeatable)")
     g = p.add_argument_group("SageMaker backend")
     g.add_argument("--image-uri", default=None, help="the processing image (see `augment image uri`)")
     g.add_argument("--role", default=None, help="IAM role ARN (default: the Studio execution role)")
@@ -268,12 +276,21 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="re-create one output, bit-exactly, from its manifest record",
                        description="Re-run the pipeline for one manifest record with its recorded seed and check "
-                                   "that the bytes (and the sampled parameters) equal the original's. Exit 0 when "
+                                   "that the bytes (and the sampled parameters) equal the original's. Choose the "
+                                   "record by input and copy (--source, --copy: the same output in every run) or "
+                                   "by line (--record: lines follow the order workers finished in). Exit 0 when "
                                    "bit-exact, 1 when not.")
     p.add_argument("manifest", help="a _augment/manifest-<host>.jsonl file")
-    p.add_argument("--record", type=int, required=True, help="line number of the record in the manifest, from 1")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", default=None, metavar="REL_PATH",
+                       help="the input's path relative to the job's input root (the manifest's \"source\")")
+    which.add_argument("--record", type=int, default=None, help="line number of the record in the manifest, from 1")
+    p.add_argument("--copy", type=int, default=None,
+                   help="with --source: the copy index (default 0; -1: a kept original)")
     p.add_argument("--out", required=True, help="where to write the re-created image")
-    p.add_argument("--input-dir", default=None, help="the job's input root (default: from the job's summary)")
+    p.add_argument("--input-dir", default=None,
+                   help="the job's input root (default: the summary's input_dir, else its input_uri: the folder or "
+                        "s3:// prefix `augment run` staged from)")
     p.add_argument("--spec", default=None, help="the job's spec (default: spec.yaml beside the manifest)")
     p.set_defaults(func=_cmd_replay)
 
@@ -346,6 +363,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
             # a fresh process has run nothing in parallel yet: forking is safe, and saves
             # every worker a torch import (seconds per job)
             start_method="fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn",
+            input_uri=args.input_uri,
         )  # fmt: skip
     except JobFailed as e:
         if e.summary is not None:
@@ -605,12 +623,22 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from augment.replay import replay
 
-    result = replay(args.manifest, args.record, args.out, input_dir=args.input_dir, spec=args.spec)
+    if args.record is not None and args.copy is not None:
+        raise UsageError("--copy goes with --source; --record already names one copy")
+    copy = 0 if args.copy is None else args.copy
+    if copy < -1:
+        raise UsageError(f"--copy must be >= 0 (or -1 for a kept original), got {copy}")
+    result = replay(args.manifest, args.record, args.out, source=args.source, copy=copy,
+                    input_dir=args.input_dir, spec=args.spec)
     rec = result.record
-    print(f"record {args.record}: {rec['source']} copy {rec['copy']} -> {result.out}")
+    print(f"record {result.line}: {rec['source']} copy {rec['copy']} -> {result.out}")
     print(f"bytes: {'bit-exact' if result.bit_exact else 'DIFFERENT'} (sha256 {result.sha256[:16]})")
     print(f"sampled parameters: {'same as recorded' if result.params_match else 'DIFFERENT'}")
-    if not result.bit_exact:
+    if result.spec_differs and not (result.bit_exact and result.params_match):
+        print(f"the spec differs from the job's: this spec's digest is {result.spec_digest[:12]}, the job's "
+              f"{result.job_spec_digest[:12]} (its summary-<host>.json); replay with the job's spec "
+              "(_augment/spec.yaml beside the manifest, the default)", file=sys.stderr)
+    elif not result.bit_exact:
         print("the library versions may differ from the job's; see versions in its summary-<host>.json",
               file=sys.stderr)
     return 0 if result.bit_exact and result.params_match else 1
@@ -696,12 +724,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     which SageMaker shows as the job's exit message.
     """
     args = _parser().parse_args(argv)
+    interrupted = False
     try:
         return args.func(args)
     except AugmentError as e:
         message, code = str(e), e.exit_code
-    except KeyboardInterrupt:
-        message, code = "interrupted", 130
+    except KeyboardInterrupt as e:  # a second Ctrl-C (the first one stops gracefully)
+        message, code, interrupted = str(e) or "interrupted", 130, True
+        if args.command == "process" and not str(e):
+            message += "; everything recorded is intact: re-run with --resume to finish"
     except Exception as e:  # a bug: keep the traceback for us, and a reason for the user
         traceback.print_exc()
         message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
@@ -712,6 +743,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from augment.contract import write_failure_message
 
         write_failure_message(message)
+    if interrupted and argv is None:  # the command itself, not a caller of main(): leave at once, as asked
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # the interpreter's teardown (torch's modules) takes seconds, even with no work left
     return code
 
 

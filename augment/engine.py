@@ -6,6 +6,7 @@ Output layout under the output directory::
     _augment/spec.yaml                      the canonical spec of the job
     _augment/manifest-<host>.jsonl          one JSON line per (input, copy)
     _augment/summary-<host>.json            counts, timings, versions, paths
+    _augment/excluded-<host>.jsonl          files under the input that are not inputs, and why
 
 The output name keeps the input's whole file name (extension included) and adds
 ``.aug<copy>.<ext>``, so it is a pure function of (relative path, copy, format):
@@ -28,9 +29,18 @@ outputs depend only on (spec, path, copy), the result equals an uninterrupted ru
 byte for byte, with one record per (input, copy). A resume with another spec is
 refused.
 
+**Inputs.** Every regular file under the input directory is an input, except those the
+spec's ``input`` section (``--include``/``--exclude``) or :data:`~augment.spec.DEFAULT_EXCLUDES`
+leaves out; each of those is listed, with the pattern that excluded it, in
+``excluded-<host>.jsonl`` and counted in the summary (``excluded``): nothing is dropped
+unseen.
+
 **Stop.** SIGTERM (what ``StopProcessingJob`` sends) or SIGINT stops submitting work;
 in-flight inputs finish and are recorded, the manifest is synced, and the job ends
-with :class:`~augment.errors.JobStopped`.
+with :class:`~augment.errors.JobStopped`. A second SIGINT (Ctrl-C) interrupts at once:
+the workers are killed, the inputs in flight are abandoned (left for ``--resume``), the
+manifest is synced, the summary says ``stopped``, and :class:`KeyboardInterrupt` is
+raised with a message that says how to resume.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ import resource
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -133,7 +144,11 @@ class Summary:
 
     Attributes:
         status: ``running``, ``completed``, ``failed`` or ``stopped``.
-        inputs: files found under the input directory.
+        inputs: files found under the input directory, less the excluded ones.
+        excluded: files under the input directory that are not inputs, each listed
+            with its reason in ``excluded_list`` (``excluded-<host>.jsonl``).
+        input_uri: where the input came from before it was staged into ``input_dir``
+            (an ``s3://`` URI or a local folder; set by ``augment run``), or ``None``.
         copies: augmented variants per input.
         written: augmented images recorded as written (this run and earlier ones).
         failed_inputs: inputs with a failed record, each with a reason in the manifest.
@@ -150,8 +165,10 @@ class Summary:
     workers: int
     hosts: list[str] = field(default_factory=list)
     job_name: str | None = None
+    input_uri: str | None = None
     status: str = "running"
     inputs: int = 0
+    excluded: int = 0
     copies: int = 0
     written: int = 0
     originals: int = 0
@@ -166,6 +183,7 @@ class Summary:
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     max_pixels: int = DEFAULT_MAX_PIXELS
     manifest: str = ""
+    excluded_list: str = ""
     spec_path: str = ""
     message: str = ""
     versions: dict[str, str] = field(default_factory=versions)
@@ -173,8 +191,9 @@ class Summary:
     def line(self) -> str:
         """The one-line summary printed at the end of a job."""
         resumed = f", {plural(self.resumed_records, 'record')} from before" if self.resumed_records else ""
+        excluded = f", {plural(self.excluded, 'file')} excluded" if self.excluded else ""
         return (f"augment: {plural(self.inputs, 'input')} x {plural(self.copies, 'copy')} -> "
-                f"{plural(self.written, 'output')}, {plural(self.failed_inputs, 'failed input')}{resumed}, "
+                f"{plural(self.written, 'output')}, {plural(self.failed_inputs, 'failed input')}{excluded}{resumed}, "
                 f"in {self.seconds:.1f} s ({self.images_per_s:.1f} outputs/s)")
 
 
@@ -395,10 +414,12 @@ def _run_in_process(args: tuple[Any, ...], tasks: list[Task], stop: _Stop) -> It
 
 
 class _Stop:
-    """Records the first SIGTERM/SIGINT; a second SIGINT interrupts at once."""
+    """Records the first SIGTERM/SIGINT; a second SIGINT interrupts at once (raises
+    KeyboardInterrupt), and later ones are ignored while the job records that."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.interrupted = False
         self._saved: dict[int, Any] = {}
 
     def __enter__(self) -> _Stop:
@@ -408,7 +429,8 @@ class _Stop:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum == signal.SIGINT and signum == signal.SIGINT:
+        if self.signum == signal.SIGINT and signum == signal.SIGINT and not self.interrupted:
+            self.interrupted = True  # a third one must not cut short the manifest's sync and the summary
             raise KeyboardInterrupt
         self.signum = self.signum or signum
 
@@ -478,6 +500,25 @@ def _check_same_libraries(summary_path: Path) -> None:
                          "Finish it with the versions it started with, or start over in a new --output-dir.")
 
 
+def _select_inputs(files: list[str], spec: Spec) -> tuple[list[str], list[dict[str, Any]]]:
+    """Split the files under the input root into inputs and excluded files (each with
+    the rule and pattern that excluded it)."""
+    items: list[str] = []
+    excluded: list[dict[str, Any]] = []
+    for rel in files:
+        why = spec.input.excluded_by(rel)
+        if why is None:
+            items.append(rel)
+        else:
+            excluded.append({"source": rel, "rule": why[0], "pattern": why[1]})
+    return items, excluded
+
+
+def _excluded_counts(excluded: list[dict[str, Any]]) -> str:
+    counts = Counter(e["pattern"] or "no --include matched" for e in excluded)
+    return ", ".join(f"{pattern}: {n}" for pattern, n in counts.most_common())
+
+
 def _remove_stale_temps(output_dir: Path) -> None:
     for tmp in output_dir.rglob(".*.tmp"):
         if tmp.is_file():
@@ -500,12 +541,15 @@ def run_job(
     progress_interval: float = 10.0,
     log: Log | None = None,
     start_method: str = "forkserver",
+    input_uri: str | None = None,
 ) -> Summary:
     """Augment every file under ``input_dir`` into ``output_dir``.
 
     Args:
         spec: a :class:`~augment.spec.Spec`, spec data, a spec file or a preset name.
-        input_dir: read recursively; every regular file is an input.
+        input_dir: read recursively; every regular file is an input, except those the
+            spec's ``input`` section or :data:`~augment.spec.DEFAULT_EXCLUDES` excludes
+            (listed in ``_augment/excluded-<host>.jsonl``).
         output_dir: created if missing.
         workers: worker processes (default: one per CPU); each uses one torch thread.
         host: names this host's manifest and summary, so hosts sharing an output
@@ -522,6 +566,9 @@ def run_job(
             ``fork`` starts workers in milliseconds instead of re-importing torch, and is
             what the CLI uses, since a fresh ``augment process`` has run nothing in
             parallel before it forks.
+        input_uri: where ``input_dir``'s files came from (an ``s3://`` URI or a local
+            folder), recorded in the summary so that :func:`~augment.replay.replay`
+            finds the inputs after a staging folder is gone.
 
     Returns:
         The :class:`Summary`, also written to ``_augment/summary-<host>.json``.
@@ -548,9 +595,14 @@ def run_job(
     summary_path = meta / f"summary-{host}.json"
     done, tally = _previous_work(spec, meta, manifest_path, summary_path, resume)
     previous = tally.records
-    items = list_images(input_dir)
-    if not items:
+    files = list_images(input_dir)
+    if not files:
         raise UsageError(f"--input-dir {input_dir}: no files found")
+    items, excluded = _select_inputs(files, spec)
+    if not items:
+        raise UsageError(f"--input-dir {input_dir}: no inputs: all {len(files)} files are excluded "
+                         f"({_excluded_counts(excluded)}); change the spec's input.include/input.exclude "
+                         "(--include/--exclude)")
 
     wanted = tuple(range(spec.copies)) + ((ORIGINAL,) if spec.output.keep_original else ())
     tasks = [(rel, missing) for rel in items
@@ -559,11 +611,14 @@ def run_job(
     meta.mkdir(parents=True, exist_ok=True)
     if resume:
         _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
+    excluded_path = meta / f"excluded-{host}.jsonl"
+    atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded).encode())
     summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
                       output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
                       inputs=len(items), copies=spec.copies, resumed_records=previous,
                       max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
-                      spec_path=str(meta / "spec.yaml"))
+                      spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
+                      excluded_list=str(excluded_path))
     dump_spec(spec, meta / "spec.yaml")
     _write_summary(summary, summary_path)
     log.event("start", f"{plural(len(items), 'input')} x {plural(spec.copies, 'copy')} on "
@@ -572,6 +627,9 @@ def run_job(
               + f" (augment {__version__} from {PACKAGE_DIR})",
               inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
               resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
+    if excluded:
+        log.event("excluded", f"{len(excluded)} files are not inputs ({_excluded_counts(excluded)}); "
+                  f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
     if spec.kernels == "fast" and NATIVE is None:
         log.event("slow_kernels", "augment was installed without its compiled kernels (no C compiler at the "
                   "time): ColorJitter runs torchvision's tensor kernel, which gives the same bytes several times "
@@ -582,6 +640,7 @@ def run_job(
     bar = Progress(len(tasks), mode=progress, interval=progress_interval,
                    emit=lambda text, fields: log.event("progress", text, **fields))
     start = time.monotonic()
+    interrupted = announced = False
     with _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
         results = (_run_in_process(args, tasks, stop) if workers == 1
                    else _run_in_pool(args, tasks, workers, stop, start_method))
@@ -592,10 +651,17 @@ def run_job(
                 summary.processed_inputs += 1
                 summary.peak_worker_rss_mb = max(summary.peak_worker_rss_mb, round(rss, 1))
                 bar.update(errors=int(any(r["status"] != "ok" for r in new)))
+                if stop.signum and not announced:
+                    announced = True
+                    log.event("stopping", f"{signal.Signals(stop.signum).name}: finishing the inputs in flight "
+                              "(Ctrl-C again interrupts at once); re-run with --resume to finish")
         except BrokenProcessPool:
             summary.status = "failed"
             summary.message = ("a worker process died (killed for memory? see the logs); everything recorded in "
                                f"{manifest_path} is intact: re-run with --resume to finish")
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, abandoning the inputs in flight
+            interrupted = True
+            results.close()  # kills the workers, when the interrupt came between two results
         finally:
             mf.sync(manifest)
             bar.close()
@@ -606,7 +672,12 @@ def run_job(
     new_images = tally.written - written_before
     summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
     rate = summary.failed_inputs / summary.inputs
-    if stop.signum and summary.status == "running":
+    if interrupted:
+        summary.status = "stopped"
+        summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {len(tasks)} inputs; "
+                           "the inputs in flight were abandoned, everything recorded is intact: re-run with "
+                           "--resume to finish")
+    elif stop.signum and summary.status == "running":
         summary.status = "stopped"
         summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
                            f"{len(tasks)} inputs; everything recorded is intact: re-run with --resume to finish")
@@ -619,6 +690,8 @@ def run_job(
     elif summary.status == "running":
         summary.status = "completed"
     _write_summary(summary, summary_path)
+    if interrupted:
+        raise KeyboardInterrupt(summary.message)
     if summary.status == "stopped":
         raise JobStopped(summary.message, stop.signum or signal.SIGTERM, summary=summary)
     if summary.status == "failed":

@@ -56,7 +56,8 @@ def _globs(name: str, value: Any) -> tuple[str, ...]:
 
 def apply_overrides(spec: Spec | str | Mapping[str, Any], options: Mapping[str, Any]) -> Spec:
     """The spec with the options that override its fields (``seed``, ``copies``, ``format``,
-    ``quality``, ``keep_original``, ``kernels``); ``None`` keeps the spec's value.
+    ``quality``, ``keep_original``, ``kernels``; ``include`` and ``exclude`` add to its
+    ``input`` lists); ``None`` keeps the spec's value.
 
     Raises:
         SpecError: the spec itself is invalid.
@@ -64,13 +65,18 @@ def apply_overrides(spec: Spec | str | Mapping[str, Any], options: Mapping[str, 
     """
     loaded = load_spec(spec)  # type: ignore[arg-type]
     overrides = {k: options[k] for k in SPEC_OPTIONS if options.get(k) is not None}
+    if options.get("include") or options.get("exclude"):  # the flags add to the spec's lists
+        overrides["input"] = {"include": [*loaded.input.include, *_globs("include", options.get("include") or ())],
+                              "exclude": [*loaded.input.exclude, *_globs("exclude", options.get("exclude") or ())]}
     if not overrides:
         return loaded
     try:
         return loaded.replace(**overrides)
     except SpecError as e:
         def named(problem: str) -> str:
-            field = problem.split(":", 1)[0].removeprefix("output.")
+            field = problem.split(":", 1)[0].removeprefix("output.").removeprefix("input.").split("[")[0]
+            if field in ("include", "exclude"):
+                return f"{flag(field)}: {problem}"
             return f"{flag(field)} {overrides[field]!r}: {problem}" if field in overrides else problem
 
         raise UsageError("invalid job option:\n" + "\n".join(f"  - {named(p)}" for p in e.problems)) from None

@@ -1,4 +1,14 @@
-"""Re-create one output of a job from its manifest record, bit-exactly."""
+"""Re-create one output of a job from its manifest record, bit-exactly.
+
+A record is chosen by its input and copy (``source``, ``copy``), which name the same
+output in every run, or by its line number in the manifest, which follows the order
+workers finished in and so differs between runs.
+
+The input is read from ``--input-dir`` when given, else from the job's ``input_dir``
+(in its summary) while that folder exists, else from where ``augment run`` staged it
+from (the summary's ``input_uri``: a local folder, an ``s3://`` prefix, or a batch's
+``ManifestFile``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +21,7 @@ from typing import Any
 
 from augment.errors import UsageError
 from augment.images import atomic_write_bytes, encode, open_image
-from augment.manifest import ORIGINAL, read_manifest
+from augment.manifest import ORIGINAL, iter_manifest
 from augment.pipeline import Pipeline, derive_seed
 from augment.spec import Spec, load_spec
 
@@ -26,6 +36,10 @@ class ReplayResult:
         sha256: SHA-256 of the re-created bytes.
         bit_exact: the bytes equal the original output's (by recorded SHA-256).
         params_match: torchvision drew the same parameters as recorded.
+        line: the record's line number in the manifest, from 1.
+        spec_digest: the digest of the spec replayed with.
+        job_spec_digest: the digest of the job's spec (from its summary), or ``None``
+            when the summary is missing.
     """
 
     record: dict[str, Any]
@@ -33,13 +47,23 @@ class ReplayResult:
     sha256: str
     bit_exact: bool
     params_match: bool
+    line: int = 0
+    spec_digest: str = ""
+    job_spec_digest: str | None = None
+
+    @property
+    def spec_differs(self) -> bool:
+        """The spec replayed with is not the job's (by digest)."""
+        return self.job_spec_digest is not None and self.job_spec_digest != self.spec_digest
 
 
 def replay(
     manifest: str | Path,
-    record: int,
-    out: str | Path,
+    record: int | None = None,
+    out: str | Path | None = None,
     *,
+    source: str | None = None,
+    copy: int = 0,
     input_dir: str | Path | None = None,
     spec: Spec | str | Path | None = None,
 ) -> ReplayResult:
@@ -47,48 +71,125 @@ def replay(
 
     Args:
         manifest: a ``manifest-<host>.jsonl``.
-        record: the record's line number in the manifest, from 1.
+        record: the record's line number in the manifest, from 1; or else
+        source: the input's path relative to the job's input root, with
+        copy: the copy index (``-1`` for a kept original; default 0).
         out: where to write the re-created image.
-        input_dir: the job's input root (default: the one in the job's summary).
+        input_dir: the job's input root (default: from the job's summary; see the module).
         spec: the job's spec (default: ``spec.yaml`` beside the manifest).
 
     Raises:
-        UsageError: no such record, a failed record, missing input or spec, or an
-            input whose bytes changed since the job ran.
+        UsageError: not exactly one of ``record`` and ``source``, no such record, a
+            failed record, missing input or spec, a spec whose seed differs from the
+            job's, or an input whose bytes changed since the job ran.
     """
     manifest = Path(manifest)
+    if (record is None) == (source is None):
+        raise UsageError("give exactly one of --record N and --source PATH (with --copy C)")
+    if out is None:
+        raise UsageError("--out is required: where to write the re-created image")
     if not manifest.is_file():
         raise UsageError(f"manifest {manifest}: no such file")
-    records = read_manifest(manifest)
-    if not 1 <= record <= len(records):
-        raise UsageError(f"--record {record}: the manifest has records 1 to {len(records)}")
-    rec = records[record - 1]
+    line, rec = _find(manifest, record, source, copy)
+    name = f"record {line} ({rec['source']}, copy {rec['copy']})"
     if rec["status"] != "ok":
-        raise UsageError(f"record {record} ({rec['source']}, copy {rec['copy']}) failed in the job, "
-                         f"so there is no output to re-create: {rec['error']}")
+        raise UsageError(f"{name} failed in the job, so there is no output to re-create: {rec['error']}")
+    summary_path = manifest.parent / manifest.name.replace("manifest-", "summary-").replace(".jsonl", ".json")
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
     spec = load_spec(spec if spec is not None else manifest.parent / "spec.yaml")
-    if input_dir is None:
-        summary_path = manifest.parent / manifest.name.replace("manifest-", "summary-").replace(".jsonl", ".json")
-        if not summary_path.is_file():
-            raise UsageError(f"no {summary_path.name} beside the manifest; pass --input-dir")
-        input_dir = json.loads(summary_path.read_text())["input_dir"]
-    source = Path(input_dir) / rec["source"]
-    if not source.is_file():
-        raise UsageError(f"input {source} not found; pass --input-dir with the job's input root")
-    data = source.read_bytes()
+    job_digest = summary.get("spec_digest") if summary else None
+    data, where = _read_input(rec["source"], input_dir, summary, summary_path)
     if hashlib.sha256(data).hexdigest() != rec["source_sha256"]:
-        raise UsageError(f"input {source} changed since the job ran (SHA-256 differs)")
+        raise UsageError(f"input {where} changed since the job ran (SHA-256 differs)")
     out = Path(out)
     if rec["copy"] == ORIGINAL:  # a kept original is the input's own bytes
         atomic_write_bytes(out, data)
-        return ReplayResult(rec, out, rec["source_sha256"], True, True)
+        return ReplayResult(rec, out, rec["source_sha256"], True, True, line, spec.digest, job_digest)
     seed = derive_seed(spec.seed, rec["source"], rec["copy"])
     if seed != rec["seed"]:
-        raise UsageError(f"record {record}: seed {rec['seed']} does not match this spec (expected {seed}); "
-                         "is this the job's spec?")
-    source = open_image(data, max_pixels=sys.maxsize)  # the job already accepted this input
-    image, params = Pipeline(spec).apply(source, seed)  # a source, as the job passed it
+        differs = (f"this spec (digest {spec.digest[:12]}) differs from the job's (digest {job_digest[:12]}, in "
+                   f"{summary_path.name})" if job_digest and job_digest != spec.digest else "is this the job's spec?")
+        raise UsageError(f"{name}: seed {rec['seed']} does not match this spec's seed {spec.seed} (expected "
+                         f"{seed}): {differs}; replay with the job's spec (_augment/spec.yaml, the default)")
+    source_image = open_image(data, max_pixels=sys.maxsize)  # the job already accepted this input
+    image, params = Pipeline(spec).apply(source_image, seed)  # a source, as the job passed it
     blob = encode(image, rec["format"], spec.output.quality)
     atomic_write_bytes(out, blob)
     digest = hashlib.sha256(blob).hexdigest()
-    return ReplayResult(rec, out, digest, digest == rec["output_sha256"], params == rec["params"])
+    return ReplayResult(rec, out, digest, digest == rec["output_sha256"], params == rec["params"], line,
+                        spec.digest, job_digest)
+
+
+def _find(manifest: Path, record: int | None, source: str | None, copy: int) -> tuple[int, dict[str, Any]]:
+    """(line number, record) of the chosen record, reading the manifest as a stream."""
+    count = 0
+    copies: list[int] = []
+    for count, rec in enumerate(iter_manifest(manifest), 1):
+        if record is not None and count == record:
+            return count, rec
+        if source is not None and rec["source"] == source:
+            if rec["copy"] == copy:
+                return count, rec
+            copies.append(rec["copy"])
+    if record is not None:
+        raise UsageError(f"--record {record}: the manifest has records 1 to {count}")
+    if copies:
+        raise UsageError(f"--copy {copy}: {source} has copies {', '.join(map(str, sorted(copies)))} in {manifest} "
+                         "(-1 is a kept original)")
+    raise UsageError(f"--source {source}: no record of that input in {manifest}; give its path relative to the "
+                     "job's input root, as in the manifest's \"source\" field")
+
+
+def _read_input(rel: str, input_dir: str | Path | None, summary: dict[str, Any] | None,
+                summary_path: Path) -> tuple[bytes, str]:
+    """The input's bytes and where they were read."""
+    if input_dir is None:
+        if summary is None:
+            raise UsageError(f"no {summary_path.name} beside the manifest; pass --input-dir")
+        input_dir = summary["input_dir"]
+        uri = summary.get("input_uri")
+        if not Path(input_dir).is_dir() and uri:  # the staging folder is gone: read where it came from
+            return _read_from_uri(uri, rel)
+    path = Path(input_dir) / rel
+    if not path.is_file():
+        raise UsageError(f"input {path} not found; pass --input-dir with the job's input root")
+    return path.read_bytes(), str(path)
+
+
+def _read_from_uri(uri: str, rel: str) -> tuple[bytes, str]:
+    """An input of a job that ``augment run`` staged from ``uri``: a local folder (or
+    file), an ``s3://`` prefix (a key's path is the part after the prefix's last
+    ``/``, as the runtimes stage it), or a batch's ``ManifestFile`` (``.json``)."""
+    hint = "; pass --input-dir with the job's input root"
+    if uri.startswith("s3://"):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from augment.jobs.local import s3_client, split_s3_uri
+
+        try:
+            if uri.endswith(".json"):  # a batch's manifest: [{"prefix": ...}, keys relative to it]
+                bucket, key = split_s3_uri(uri)
+                prefix = _manifest_prefix(s3_client().get_object(Bucket=bucket, Key=key)["Body"].read(), uri)
+                return _read_from_uri(prefix, rel)
+            bucket, prefix = split_s3_uri(uri)
+            key = prefix[: prefix.rfind("/") + 1] + rel
+            return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read(), f"s3://{bucket}/{key}"
+        except (BotoCoreError, ClientError) as e:
+            raise UsageError(f"cannot read input {rel} from the job's input {uri}: {e}{hint}") from None
+    root = Path(uri)
+    if root.is_file() and root.suffix == ".json":
+        return _read_from_uri(_manifest_prefix(root.read_bytes(), uri), rel)
+    path = root.parent / rel if root.is_file() else root / rel
+    if not path.is_file():
+        raise UsageError(f"input {rel} not found: the job's staged input is gone and its input {uri} has no "
+                         f"{path}{hint}")
+    return path.read_bytes(), str(path)
+
+
+def _manifest_prefix(text: bytes, uri: str) -> str:
+    try:
+        entries = json.loads(text)
+        return str(entries[0]["prefix"])
+    except (ValueError, LookupError, TypeError):
+        raise UsageError(f"the job's input {uri} is not a manifest ([{{\"prefix\": ...}}, keys...]); "
+                         "pass --input-dir with the job's input root") from None

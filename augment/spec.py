@@ -7,6 +7,7 @@ A spec is YAML or JSON::
     copies: 2           # augmented variants per input image
     output: {format: same, quality: 95}
     kernels: fast       # or torchvision: see below
+    input: {exclude: ["*.json"]}   # optional: which files under the input are inputs
     ops:
       - RandomResizedCrop: {size: [224, 224], scale: [0.5, 1.0]}
       - RandomHorizontalFlip: {p: 0.5}
@@ -22,13 +23,21 @@ the fastest kernel per op (see :mod:`augment.kernels`, whose differences from
 torchvision's tensor kernels are bounded by tests). ``torchvision`` runs every op's own
 uint8 tensor kernel, the reference. The choice is part of the spec (and its digest)
 because it changes output bytes.
+
+``input`` chooses which files under the input root are inputs: ``include`` and
+``exclude`` globs matched on each file's path relative to the root (see
+:class:`InputOptions`); :data:`DEFAULT_EXCLUDES` (operating-system junk) is always
+excluded too. It appears in the canonical form only when it holds a pattern, and it is
+not part of the digest: it picks which outputs a job makes, never what an output's
+bytes are, so a resume or a replay may name other filters than the job started with.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,9 +51,71 @@ SPEC_VERSION = 1
 MAX_SEED = 2**63 - 1
 MAX_COPIES = 1000
 FORMATS = ("same", "jpeg", "png", "webp")
-_TOP_KEYS = ("version", "seed", "copies", "output", "kernels", "ops")
+_TOP_KEYS = ("version", "seed", "copies", "output", "kernels", "input", "ops")
 KERNELS = ("fast", "torchvision")
 _OUTPUT_KEYS = ("format", "quality", "keep_original")
+_INPUT_KEYS = ("include", "exclude")
+DEFAULT_EXCLUDES = (
+    ".DS_Store", "._*", ".AppleDouble/", "__MACOSX/", ".Spotlight-V100/", ".Trashes/", ".fseventsd/",  # macOS
+    "Thumbs.db", "ehthumbs.db", "desktop.ini", "Desktop.ini", "$RECYCLE.BIN/",  # Windows
+    ".Trash-*/", ".directory",  # Linux desktops
+    "_SUCCESS", ".ipynb_checkpoints/",  # Hadoop/Spark markers, Jupyter
+)
+"""Operating-system and tool junk, excluded from every job's inputs (see
+:class:`InputOptions`). Never an image format, ``*.json`` or ``*.txt``: sidecar and
+checksum files are excluded by the user's ``input.exclude`` (``--exclude``), so nothing
+that could be an input disappears without being asked for."""
+
+
+def glob_matches(rel: str, pattern: str) -> bool:
+    """Whether an input's relative path (POSIX separators) matches a glob.
+
+    ``*``, ``?`` and ``[...]`` as in :mod:`fnmatch`, case-sensitive, and ``*`` also
+    matches ``/``: ``raw/*`` is everything under ``raw/``, ``*.json`` every JSON file at
+    any depth. A pattern without ``/`` also matches the file's name alone
+    (``.DS_Store`` in any folder). A pattern ending in ``/`` matches folders: everything
+    under any folder of that name (``.ipynb_checkpoints/``), or under that path
+    (``raw/tmp/``).
+    """
+    if pattern.endswith("/"):
+        folder = pattern.rstrip("/")
+        return fnmatchcase(rel, folder + "/*") or (
+            "/" not in folder and any(fnmatchcase(part, folder) for part in rel.split("/")[:-1]))
+    return fnmatchcase(rel, pattern) or ("/" not in pattern and fnmatchcase(rel.rpartition("/")[2], pattern))
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """Which files under the input root are inputs (the spec's ``input`` section).
+
+    A file is an input when it matches an ``include`` pattern (or there are none), and
+    neither an ``exclude`` pattern nor one of :data:`DEFAULT_EXCLUDES`. Patterns match
+    the path relative to the input root, as :func:`glob_matches` describes.
+
+    Attributes:
+        include: globs; when any are given, only matching files are inputs.
+        exclude: globs of files that are not inputs (on top of the defaults).
+    """
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def excluded_by(self, rel: str) -> tuple[str, str | None] | None:
+        """Why ``rel`` is not an input: ``("exclude", pattern)``, ``("default",
+        pattern)`` or ``("include", None)`` (no include pattern matched); ``None`` when
+        it is an input."""
+        for pattern in self.exclude:
+            if glob_matches(rel, pattern):
+                return "exclude", pattern
+        for pattern in DEFAULT_EXCLUDES:
+            if glob_matches(rel, pattern):
+                return "default", pattern
+        if self.include and not any(glob_matches(rel, pattern) for pattern in self.include):
+            return "include", None
+        return None
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"include": list(self.include), "exclude": list(self.exclude)}
 
 
 @dataclass(frozen=True)
@@ -74,18 +145,23 @@ class Spec:
     output: OutputOptions
     ops: tuple[dict[str, dict[str, Any]], ...]
     kernels: str = "fast"
+    input: InputOptions = field(default_factory=InputOptions)
 
     def to_dict(self) -> dict[str, Any]:
-        """The canonical spec as plain data (every default filled in)."""
-        return {
+        """The canonical spec as plain data (every default filled in; ``input`` only
+        when it holds a pattern)."""
+        data = {
             "version": self.version,
             "seed": self.seed,
             "copies": self.copies,
             "output": {"format": self.output.format, "quality": self.output.quality,
                        "keep_original": self.output.keep_original},
             "kernels": self.kernels,
-            "ops": json.loads(json.dumps(list(self.ops))),
         }
+        if self.input != InputOptions():
+            data["input"] = self.input.to_dict()
+        data["ops"] = json.loads(json.dumps(list(self.ops)))
+        return data
 
     def to_yaml(self) -> str:
         """The canonical spec as YAML (op order and parameter order kept)."""
@@ -96,8 +172,12 @@ class Spec:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the canonical spec; equal digests mean equal outputs."""
-        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical spec; equal digests mean equal outputs.
+
+        ``input`` is left out: which files are inputs changes which outputs a job
+        makes, never an output's bytes."""
+        data = {k: v for k, v in self.to_dict().items() if k != "input"}
+        canon = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()
 
     def replace(self, **changes: Any) -> Spec:
@@ -143,6 +223,34 @@ def _output(data: Any, problems: list[str]) -> OutputOptions:
     return OutputOptions(fmt.lower(), quality, keep)
 
 
+def _input(data: Any, problems: list[str]) -> InputOptions:
+    if data is None:
+        return InputOptions()
+    if not isinstance(data, dict):
+        problems.append(f"input: must be a mapping like {{exclude: ['*.json']}}, got {data!r}")
+        return InputOptions()
+    for key in data:
+        if key not in _INPUT_KEYS:
+            problems.append(f"input: unknown field {key!r}; allowed: {', '.join(_INPUT_KEYS)}")
+    lists = {}
+    for key in _INPUT_KEYS:
+        value = data.get(key) or []
+        if not isinstance(value, list):
+            problems.append(f"input.{key}: must be a list of globs like ['*.jpg', 'raw/*'], got {value!r}")
+            value = []
+        good = []
+        for i, pattern in enumerate(value):
+            if not isinstance(pattern, str) or not pattern.strip("/"):
+                problems.append(f"input.{key}[{i}]: must be a non-empty glob string, got {pattern!r}")
+            elif pattern.startswith("/"):
+                problems.append(f"input.{key}[{i}]: {pattern!r} starts with '/'; patterns match the path relative "
+                                "to the input root (write it without the leading '/')")
+            elif pattern not in good:
+                good.append(pattern)
+        lists[key] = tuple(good)
+    return InputOptions(**lists)
+
+
 def parse_spec(data: Any, source: str | None = None) -> Spec:
     """Validate spec data (already parsed from YAML/JSON) into a canonical :class:`Spec`.
 
@@ -165,6 +273,7 @@ def parse_spec(data: Any, source: str | None = None) -> Spec:
     seed = _int_field(data, "seed", 0, 0, MAX_SEED, problems)
     copies = _int_field(data, "copies", 1, 1, MAX_COPIES, problems)
     output = _output(data.get("output"), problems)
+    inputs = _input(data.get("input"), problems)
     kernels = data.get("kernels", "fast")
     if kernels not in KERNELS:
         problems.append(f"kernels: must be one of {', '.join(KERNELS)}, got {kernels!r}")
@@ -181,7 +290,7 @@ def parse_spec(data: Any, source: str | None = None) -> Spec:
                 ops.append(op)
     if problems:
         raise SpecError(problems, source)
-    return Spec(SPEC_VERSION, seed, copies, output, tuple(ops), kernels)
+    return Spec(SPEC_VERSION, seed, copies, output, tuple(ops), kernels, inputs)
 
 
 def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from augment.manifest import read_manifest
-from augment.spec import list_presets
+from augment.spec import list_presets, load_spec
 
 AUGMENT = Path(sys.executable).with_name("augment")
 COMMANDS = ["process", "run", "local-run", "image", "validate", "replay", "presets", "ops", "samples"]
@@ -223,3 +223,61 @@ def test_json_logs_are_one_object_per_line(small_samples, tmp_path):
     assert summary["status"] == "completed" and summary["written"] == 14 and summary["failures_by_reason"] == {}
     assert summary["versions"]["torch"] and len(summary["spec_digest"]) == 64
     assert events[-2]["done"] == 7 and events[-2]["errors"] == 0
+
+
+def test_include_and_exclude_flags_filter_the_inputs_and_list_what_they_left_out(small_samples, tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for name in sorted(p.name for p in small_samples.iterdir()):
+        (src / name).write_bytes((small_samples / name).read_bytes())
+        (src / f"{name}.json").write_text("{}")  # a sidecar per image
+    (src / "sub" / "MD5SUMS.txt").write_text("...")
+    (src / ".DS_Store").write_bytes(b"junk")
+    out = tmp_path / "out"
+    result = run("process", "--spec", "light", "--input-dir", str(src), "--output-dir", str(out), "--workers", "1",
+                 "--exclude", "*.json", "--exclude", "*.txt", "--progress", "off")
+    assert result.returncode == 0, result.stderr
+    assert "augment: 7 inputs x 2 copies -> 14 outputs, 0 failed inputs, 9 files excluded, in " in result.stdout
+    assert "9 files are not inputs (*.json: 7, .DS_Store: 1, *.txt: 1); listed in " in result.stderr
+    excluded = [json.loads(line) for line in (out / "_augment" / "excluded-local.jsonl").read_text().splitlines()]
+    assert len(excluded) == 9 and {e["pattern"] for e in excluded} == {"*.json", "*.txt", ".DS_Store"}
+    assert load_spec(out / "_augment" / "spec.yaml").input.exclude == ("*.json", "*.txt"), "on record"
+
+    out = tmp_path / "only-jpg"
+    (src / "sub" / "x.png").write_bytes((small_samples / "rocket.jpg").read_bytes())
+    result = run("process", "--spec", "light", "--input-dir", str(src), "--output-dir", str(out), "--workers", "1",
+                 "--include", "*.jpg", "--progress", "off")
+    assert result.returncode == 0, result.stderr
+    assert {r["source"] for r in read_manifest(out / "_augment" / "manifest-local.jsonl")} == {
+        p.name for p in small_samples.iterdir()}
+    summary = json.loads((out / "_augment" / "summary-local.json").read_text())
+    assert summary["inputs"] == 7 and summary["excluded"] == 10
+    result = run("process", "--spec", "light", "--input-dir", str(src), "--output-dir", str(tmp_path / "x"),
+                 "--exclude", "/abs/*")
+    assert result.returncode == 2 and "input.exclude[0]: '/abs/*' starts with '/'" in result.stderr
+
+
+def test_replay_by_source_and_a_spec_that_differs_says_so(small_samples, tmp_path):
+    out = tmp_path / "out"
+    assert run("process", "--spec", "light", "--input-dir", str(small_samples), "--output-dir", str(out),
+               "--workers", "1", "--progress", "off").returncode == 0
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    again = tmp_path / "again.jpg"
+    result = run("replay", str(manifest), "--source", "coffee.jpg", "--copy", "1", "--out", str(again))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("record ") and ": coffee.jpg copy 1 -> " in result.stdout
+    assert "bit-exact" in result.stdout and again.read_bytes() == (out / "coffee.jpg.aug1.jpg").read_bytes()
+
+    other = tmp_path / "other.yaml"  # the job's spec with another op: same seed, other bytes
+    other.write_text((out / "_augment" / "spec.yaml").read_text().replace("ops:\n", "ops:\n- RandomInvert: {p: 1.0}\n"))
+    result = run("replay", str(manifest), "--source", "coffee.jpg", "--out", str(again), "--spec", str(other))
+    assert result.returncode == 1 and "DIFFERENT" in result.stdout
+    job = json.loads((out / "_augment" / "summary-local.json").read_text())["spec_digest"]
+    assert (f"the spec differs from the job's: this spec's digest is {load_spec(other).digest[:12]}, the job's "
+            f"{job[:12]}") in result.stderr
+    assert "library versions" not in result.stderr
+    for bad, expect in [(["--record", "1", "--source", "coffee.jpg"], "not allowed with argument"),
+                        (["--record", "1", "--copy", "1"], "--copy goes with --source"),
+                        ([], "one of the arguments --source --record is required")]:
+        result = run("replay", str(manifest), *bad, "--out", str(again))
+        assert result.returncode == 2 and expect in result.stderr, result.stderr

@@ -306,3 +306,86 @@ def test_an_install_without_compiled_kernels_warns_and_gives_the_same_bytes(smal
     run_job(spec, small_samples, tmp_path / "without", workers=1, progress="off", log=Log(stream=without))
     assert "without its compiled kernels" in without.getvalue() and "same bytes" in without.getvalue()
     assert tree_bytes(tmp_path / "without") == tree_bytes(tmp_path / "built")
+
+
+TINY_SPEC = {"version": 1, "seed": 3, "copies": 2, "ops": [{"RandomResizedCrop": {"size": 32}}]}
+
+
+def _sixteen_images(small_samples: Path, root: Path) -> list[str]:
+    names = sorted(p.name for p in small_samples.iterdir())
+    rels = [f"{folder}/{i}-{name}" for i, (folder, name) in
+            enumerate((f, n) for f in ("a", "b", "c") for n in names)][:16]
+    for rel in rels:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes((small_samples / rel.split("-", 1)[1]).read_bytes())
+    return rels
+
+
+def test_junk_files_are_excluded_counted_and_listed_instead_of_failing_the_job(small_samples, tmp_path):
+    """Two .DS_Store files and a _SUCCESS marker made a 16-image job fail (3 of 19 inputs)."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    images = _sixteen_images(small_samples, src)
+    (src / ".DS_Store").write_bytes(b"\0\0\0\1Bud1" + bytes(100))
+    (src / "b" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1" + bytes(100))
+    (src / "_SUCCESS").write_bytes(b"")
+    summary = run_job(TINY_SPEC, src, out, workers=1, progress="off")
+    assert summary.status == "completed" and summary.failed_inputs == 0
+    assert summary.inputs == 16 and summary.excluded == 3 and summary.written == 32
+    assert "3 files excluded" in summary.line()
+    assert {r["source"] for r in _records(out)} == set(images)
+    listed = [json.loads(line) for line in (out / "_augment" / "excluded-local.jsonl").read_text().splitlines()]
+    assert listed == [{"source": ".DS_Store", "rule": "default", "pattern": ".DS_Store"},
+                      {"source": "_SUCCESS", "rule": "default", "pattern": "_SUCCESS"},
+                      {"source": "b/.DS_Store", "rule": "default", "pattern": ".DS_Store"}]
+    saved = json.loads((out / "_augment" / "summary-local.json").read_text())
+    assert saved["excluded"] == 3 and saved["excluded_list"] == str(out / "_augment" / "excluded-local.jsonl")
+
+
+def test_a_resume_with_the_same_filters_has_no_gaps_and_no_duplicates(small_samples, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    images = _sixteen_images(small_samples, src)
+    for rel in images[:5]:
+        (src / f"{rel}.json").write_text("{}")  # sidecars
+    (src / "c" / "notes.txt").write_text("not an image")
+    spec = {**TINY_SPEC, "input": {"exclude": ["*.json", "*.txt"]}}
+    run_job(spec, src, tmp_path / "whole", workers=1, progress="off")
+    run_job(spec, src, out, workers=1, progress="off")
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines[:13]) + lines[13][:20])  # killed part-way, a torn line at the end
+    summary = run_job(spec, src, out, workers=2, progress="off", resume=True)
+    assert summary.status == "completed" and summary.excluded == 6 and summary.resumed_records == 13
+    assert Counter(map(_key, _records(out))) == {(rel, k): 1 for rel in images for k in range(2)}
+    assert tree_bytes(out) == tree_bytes(tmp_path / "whole") | {
+        p: d for p, d in tree_bytes(out).items() if p.startswith("_augment/")}
+
+
+def test_a_folder_of_nothing_but_excluded_files_is_refused_with_the_reason(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / ".DS_Store").write_bytes(b"junk")
+    (src / "a.json").write_text("{}")
+    with pytest.raises(UsageError, match=r"all 2 files are excluded \(\.DS_Store: 1, \*\.json: 1\)"):
+        run_job({**TINY_SPEC, "input": {"exclude": ["*.json"]}}, src, tmp_path / "out", workers=1, progress="off")
+    assert not (tmp_path / "out").exists(), "refused before anything is written"
+
+
+def test_replay_by_source_and_copy_names_the_same_output_in_every_run(inputs, tmp_path):
+    out = tmp_path / "o"
+    run_job(MIXED_SPEC, inputs, out, workers=2, progress="off")
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    result = replay(manifest, source="coffee.jpg", copy=2, out=tmp_path / "r.jpg")
+    assert result.bit_exact and result.params_match and not result.spec_differs
+    assert (result.record["source"], result.record["copy"]) == ("coffee.jpg", 2)
+    assert (tmp_path / "r.jpg").read_bytes() == (out / "coffee.jpg.aug2.jpg").read_bytes()
+    assert read_manifest(manifest)[result.line - 1] == result.record
+    assert replay(manifest, source="rocket.jpg", out=tmp_path / "r0.jpg").record["copy"] == 0, "copy 0 by default"
+    with pytest.raises(UsageError, match=r"--copy 3: coffee\.jpg has copies 0, 1, 2"):
+        replay(manifest, source="coffee.jpg", copy=3, out=tmp_path / "r.jpg")
+    with pytest.raises(UsageError, match=r"--source cats/coffee\.jpg: no record of that input"):
+        replay(manifest, source="cats/coffee.jpg", out=tmp_path / "r.jpg")
+    with pytest.raises(UsageError, match="exactly one of --record N and --source"):
+        replay(manifest, 1, tmp_path / "r.jpg", source="coffee.jpg")
+    other = replay(manifest, source="coffee.jpg", copy=2, out=tmp_path / "x.jpg",
+                   spec={**MIXED_SPEC, "ops": MIXED_SPEC["ops"][:2]})
+    assert other.spec_differs and not other.bit_exact

@@ -288,7 +288,8 @@ def test_run_sends_the_job_options_in_the_create_request(bucket, mode, capsys):
     assert cli.main(args) == 0
     name = capsys.readouterr().out.strip()
     sent = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)["AppSpecification"]
-    assert sent["ContainerArguments"] == ["--progress", "lines", "--spec", "light", *PASSED], \
+    assert sent["ContainerArguments"] == ["--progress", "lines", "--spec", "light", "--input-uri",
+                                          f"s3://{bucket}/train/", *PASSED], \
         "what the CreateProcessingJob request carried"
 
 
@@ -420,3 +421,31 @@ def test_a_sagemaker_jobs_summary_reads_the_hosts_summaries_from_s3(bucket):
         f"manifests: s3://{bucket}/done/_augment/manifest-algo-1.jsonl, s3://{bucket}/done/_augment/manifest-algo-2.jsonl"]
     summaries, note = _output_summaries("s3://no-such-bucket-here/out/")
     assert summaries == {} and note.startswith("totals:    cannot read the hosts' summaries under s3://no-such-bucket")
+
+
+@pytest.mark.slow
+def test_outputs_of_a_run_replay_by_source_from_its_input_after_the_staging_folder_is_gone(bucket, tmp_path):
+    """`augment run` records the job's input; replay reads it there once the staged copy is deleted."""
+    from augment.replay import replay
+
+    src = _tiny_folder(tmp_path, 4)
+    out = tmp_path / "out"
+    run_local(build_request("light", str(src), str(out), workers=1))  # a temporary workdir, removed after
+    summary = json.loads((out / "_augment" / "summary-algo-1.json").read_text())
+    assert summary["input_uri"] == str(src.resolve()) and not Path(summary["input_dir"]).exists()
+    result = replay(out / "_augment" / "manifest-algo-1.jsonl", source="img-0002.jpg", copy=1, out=tmp_path / "r.jpg")
+    assert result.bit_exact and (tmp_path / "r.jpg").read_bytes() == (out / "img-0002.jpg.aug1.jpg").read_bytes()
+
+    for name, data in _tiny_images(3):
+        boto3.client("s3").put_object(Bucket=bucket, Key=f"train/{name}", Body=data)
+    run_local(build_request("light", f"s3://{bucket}/train/", f"s3://{bucket}/aug/", workers=1))
+    job = tmp_path / "job"
+    for key in _keys(bucket, "aug/"):
+        if "/_augment/" in key or key.endswith("img-0001.jpg.aug0.jpg"):
+            (job / key).parent.mkdir(parents=True, exist_ok=True)
+            boto3.client("s3").download_file(bucket, key, str(job / key))
+    summary = json.loads((job / "aug" / "_augment" / "summary-algo-1.json").read_text())
+    assert summary["input_uri"] == f"s3://{bucket}/train/"
+    result = replay(job / "aug" / "_augment" / "manifest-algo-1.jsonl", source="img-0001.jpg", out=tmp_path / "s.jpg")
+    assert result.bit_exact and result.sha256 == result.record["output_sha256"]
+    assert (tmp_path / "s.jpg").read_bytes() == (job / "aug" / "img-0001.jpg.aug0.jpg").read_bytes()

@@ -238,9 +238,10 @@ def test_03_on_sagemaker_sends_the_request_that_local_run_executes(aws, tmp_path
                if r["headers"].get("X-Amz-Target") == "SageMaker.CreateProcessingJob"]
     assert len(creates) == 1
     sent = creates[0]
+    images_uri = sent["ProcessingInputs"][0]["S3Input"]["S3Uri"]  # recorded in the summary, for replay
     assert sent["AppSpecification"] == {"ImageUri": IMAGE, "ContainerEntrypoint": ["augment", "process"],
                                         "ContainerArguments": ["--progress", "lines", "--spec", "light",
-                                                               "--copies", "1"]}
+                                                               "--input-uri", images_uri, "--copies", "1"]}
     assert sent["ProcessingResources"]["ClusterConfig"] == {"InstanceCount": 2, "InstanceType": "ml.c5.xlarge",
                                                             "VolumeSizeInGB": 30}
     assert sent["RoleArn"] == ROLE

@@ -165,6 +165,30 @@ def test_sigterm_stops_gracefully_with_a_message_then_resume_finishes(corpus, re
     _check_complete(out, reference)
 
 
+@pytest.mark.slow
+def test_a_second_ctrl_c_interrupts_at_once_and_says_how_to_resume(corpus, reference, tmp_path):
+    """The first SIGINT stops gracefully; the second abandons the inputs in flight, still
+    saying how to resume, and the resume finishes with no gap and no duplicate."""
+    proc, spec, out, manifest, ml = _start_and_wait(tmp_path, corpus)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=20)  # a bound against hanging, not a timing
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted by a second SIGINT" in stderr and "re-run with --resume to finish" in stderr, stderr
+    assert "--resume" in (ml / "output" / "message").read_text()
+    summary = json.loads((out / "_augment" / "summary-local.json").read_text())
+    assert summary["status"] == "stopped" and "--resume" in summary["message"]
+    records = read_manifest(manifest)
+    assert 10 <= len(records) < 84 and all((out / r["output"]).is_file() for r in records)
+    result = subprocess.run([str(AUGMENT), "process", "--spec", str(spec), "--input-dir", str(corpus),
+                             "--output-dir", str(out), "--workers", "2", "--resume"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stderr
+    _check_complete(out, reference)
+
+
 def test_torn_last_line_and_stale_temps_are_repaired_on_resume(small_samples, tmp_path):
     spec = {"version": 1, "seed": 2, "copies": 2, "ops": [{"RandomResizedCrop": {"size": 64}}]}
     full = tmp_path / "full"

@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from augment.errors import SpecError
 from augment.pipeline import Pipeline
-from augment.spec import dump_spec, list_presets, load_preset, load_spec, preset_text
+from augment.spec import (
+    DEFAULT_EXCLUDES,
+    InputOptions,
+    dump_spec,
+    glob_matches,
+    list_presets,
+    load_preset,
+    load_spec,
+    preset_text,
+)
 
 ISSUE_EXAMPLE = """\
 version: 1
@@ -72,6 +82,11 @@ def test_replace_validates():
         ({"version": 1, "output": {"format": "gif"}, "ops": []}, "output.format: must be one of same, jpeg"),
         ({"version": 1, "output": {"qualty": 3}, "ops": []}, "output: unknown field 'qualty'"),
         ({"version": 1, "kernels": "turbo", "ops": []}, "kernels: must be one of fast, torchvision, got 'turbo'"),
+        ({"version": 1, "input": ["*.jpg"], "ops": []}, "input: must be a mapping"),
+        ({"version": 1, "input": {"includes": ["*.jpg"]}, "ops": []}, "input: unknown field 'includes'"),
+        ({"version": 1, "input": {"exclude": "*.json"}, "ops": []}, "input.exclude: must be a list of globs"),
+        ({"version": 1, "input": {"include": ["*.jpg", 3]}, "ops": []}, "input.include[1]: must be a non-empty glob"),
+        ({"version": 1, "input": {"exclude": ["/raw/*"]}, "ops": []}, "input.exclude[0]: '/raw/*' starts with '/'"),
     ],
 )
 def test_top_level_problems_name_the_field(data, expect):
@@ -112,3 +127,50 @@ def test_unknown_preset_lists_the_presets():
 def test_spec_to_dict_is_plain_json():
     spec = load_spec("strong")
     assert json.loads(json.dumps(spec.to_dict())) == spec.to_dict()
+
+
+def test_the_input_section_round_trips_and_leaves_the_digest_alone():
+    plain = load_spec(yaml.safe_load(ISSUE_EXAMPLE))  # without input: its canonical form has none
+    assert "input" not in plain.to_dict()
+    filtered = load_spec({**plain.to_dict(), "input": {"include": ["*.jpg"], "exclude": ["*.json", "*.json"]}})
+    assert filtered.input == InputOptions(include=("*.jpg",), exclude=("*.json",))
+    assert load_spec(filtered.to_dict()) == filtered == load_spec(yaml.safe_load(filtered.to_yaml()))
+    assert filtered != plain and list(filtered.to_dict())[-2:] == ["input", "ops"]
+    assert filtered.digest == plain.digest, "filters choose which outputs exist, never their bytes"
+    assert plain.replace(input={"exclude": ["*.txt"]}).input.exclude == ("*.txt",)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("*.json", "a.json", True),
+        ("*.json", "deep/er/a.json", True),  # '*' crosses '/'
+        ("raw/*", "raw/x/y.jpg", True),
+        ("raw/*", "cooked/raw/y.jpg", False),  # a pattern with '/' matches from the root
+        (".DS_Store", "a/b/.DS_Store", True),  # a pattern without '/' matches a name in any folder
+        ("._*", "a/._chelsea.jpg", True),
+        ("._*", "a/chelsea._jpg", False),
+        (".ipynb_checkpoints/", "nb/.ipynb_checkpoints/x-checkpoint.jpg", True),  # a folder at any depth
+        (".ipynb_checkpoints/", ".ipynb_checkpoints", False),  # a file of that name is not the folder
+        ("raw/tmp/", "raw/tmp/a/b.jpg", True),
+        ("*.JPG", "a.jpg", False),  # case-sensitive, as S3 keys are
+    ],
+)
+def test_globs_match_the_relative_path(pattern, path, matches):
+    assert glob_matches(path, pattern) is matches
+
+
+def test_default_excludes_are_junk_only_never_an_image_or_sidecar():
+    defaults = InputOptions()
+    for junk in [".DS_Store", "a/.DS_Store", "a/._x.jpg", "Thumbs.db", "b/desktop.ini", "_SUCCESS",
+                 "__MACOSX/a/x.jpg", "nb/.ipynb_checkpoints/x.png"]:
+        assert defaults.excluded_by(junk) is not None, junk
+    for kept in ["a.jpg", "a.JPEG", "b/c.png", "x.webp", "x.tif", "x.tiff", "x.gif", "x.bmp", "x.heic", "x.json",
+                 "x.txt", "x.md5", "SHA256SUMS", "noext", "_SUCCESS.jpg", "success.jpg"]:
+        assert defaults.excluded_by(kept) is None, kept
+    assert not any(p.endswith((".jpg", ".png", ".json", ".txt")) for p in DEFAULT_EXCLUDES)
+    options = InputOptions(include=("*.jpg",), exclude=("raw/*",))
+    assert options.excluded_by("raw/a.jpg") == ("exclude", "raw/*")
+    assert options.excluded_by("a/.DS_Store") == ("default", ".DS_Store")
+    assert options.excluded_by("a.png") == ("include", None)
+    assert options.excluded_by("a/b.jpg") is None

@@ -100,6 +100,10 @@ def build_request(
         arguments += ["--spec", spec]
     if workers is not None:
         arguments += ["--workers", str(workers)]
+    # the summary records where the images came from, so replay finds them once the staged copy is gone
+    source = input_uri if input_uri.startswith("s3://") else str(Path(input_uri).resolve())
+    if len(source) <= 256:  # SageMaker's limit for one argument; replay then needs --input-dir
+        arguments += ["--input-uri", source]
     return JobRequest(
         job_name=name or job_name(mode, f"{spec}{input_uri}{output_uri}"),
         image_uri=image_uri,
