@@ -1,0 +1,87 @@
+"""Commands that draw no pixel answer without importing torch or torchvision.
+
+Importing torch and torchvision takes seconds (torchvision's package imports its models
+and ops, and torch._dynamo with them); ``validate``, ``ops``, ``presets``, ``samples``,
+``plan`` and every ``--help`` need neither. Each command runs in a fresh interpreter
+and reports what it imported. No timing is asserted here: ``make bench-startup``
+(benchmarks/startup.py) measures it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "torchvision")
+
+_WRAPPER = f"""
+import sys
+from augment.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:  # argparse's --help and usage errors
+    code = e.code
+print("HEAVY=" + ",".join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)
+sys.exit(code)
+"""
+
+SPEC = "version: 1\nseed: 4\nops:\n  - RandomResizedCrop: {size: 64}\n  - AutoAugment: {policy: cifar10}\n"
+
+
+def _heavy_imports(code: str, *args: str) -> tuple[int, list[str], str]:
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    lines = done.stderr.splitlines()
+    marker = [line for line in lines if line.startswith("HEAVY=")]
+    assert marker, done.stderr
+    return done.returncode, [m for m in marker[-1].removeprefix("HEAVY=").split(",") if m], done.stdout
+
+
+COMMANDS = [
+    (["--help"], 0),
+    (["validate", "--help"], 0),
+    (["process", "--help"], 0),
+    (["run", "--help"], 0),
+    (["plan", "--help"], 0),
+    (["validate", "light"], 0),
+    (["validate", "strong", "--print"], 0),
+    (["validate", "SPEC"], 0),
+    (["validate", "nope"], 2),
+    (["ops"], 0),
+    (["ops", "--json"], 0),
+    (["ops", "ColorJitter"], 0),
+    (["ops", "AutoAugment", "--json"], 0),
+    (["ops", "ColourJitter"], 2),
+    (["presets"], 0),
+    (["presets", "defense"], 0),
+    (["samples"], 0),
+    (["samples", "--dir"], 0),
+    (["plan", "--images", "100000", "--prices", "offline"], 0),
+    (["plan", "--spec", "SPEC", "--images", "5000", "--mode", "sharded", "--prices", "offline", "--json"], 0),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), COMMANDS, ids=[" ".join(a) for a, _ in COMMANDS])
+def test_commands_that_draw_no_pixel_do_not_import_torch(args, code, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    args = [str(spec) if a == "SPEC" else a for a in args]
+    returncode, heavy, stdout = _heavy_imports(_WRAPPER, *args)
+    assert returncode == code
+    assert stdout or code, "the command answered"
+    assert heavy == [], f"augment {' '.join(args)} imported {heavy}"
+
+
+def test_ops_name_prints_the_torchvision_class_without_importing_it():
+    returncode, heavy, stdout = _heavy_imports(_WRAPPER, "ops", "RandomResizedCrop")
+    assert returncode == 0 and heavy == []
+    assert "  torchvision: torchvision.transforms.v2.RandomResizedCrop" in stdout.splitlines()
+
+
+def test_the_package_and_its_spec_layer_do_not_import_torch():
+    code = ("import sys, augment, augment.spec, augment.ops, augment.plan, augment.jobs\n"
+            "augment.load_spec('light'); augment.list_presets(); augment.op_names()\n"
+            f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n")
+    returncode, heavy, _ = _heavy_imports(code)
+    assert returncode == 0 and heavy == []
