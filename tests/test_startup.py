@@ -9,8 +9,10 @@ and reports what it imported. No timing is asserted here: ``make bench-startup``
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +87,20 @@ def test_the_package_and_its_spec_layer_do_not_import_torch():
             f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n")
     returncode, heavy, _ = _heavy_imports(code)
     assert returncode == 0 and heavy == []
+
+
+def test_the_startup_benchmark_times_each_command_and_names_heavy_imports(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import startup
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "startup.json"
+    assert startup.main(["--rounds", "1", "--commands", "ops", "help", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["command"] for r in rows] == ["python -c pass", "augment ops", "augment --help"]
+    assert all(r["best_s"] > 0 and r["cpu_best_s"] > 0 and r["imports"] == [] for r in rows)
+    assert "augment ops" in capsys.readouterr().out
+    fake = "import time: self [us] | cumulative | imported package\nimport time: 5 | 9 | torch\n" \
+           "import time: 1 | 1 |   torch.nn\n"
+    assert startup.imported(fake) == ["torch"]
