@@ -10,6 +10,7 @@ and reports what it imported. No timing is asserted here: ``make bench-startup``
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,27 @@ def test_the_startup_benchmark_times_each_command_and_names_heavy_imports(tmp_pa
     fake = "import time: self [us] | cumulative | imported package\nimport time: 5 | 9 | torch\n" \
            "import time: 1 | 1 |   torch.nn\n"
     assert startup.imported(fake) == ["torch"]
+
+
+@pytest.mark.parametrize(("config", "env", "region", "boto3"), [
+    (None, {}, "us-east-1", False),
+    ("[default]\nregion = eu-west-1\n", {}, "eu-west-1", True),
+    ("[default]\nregion = eu-west-1\n", {"AWS_DEFAULT_REGION": "ap-south-1"}, "ap-south-1", False),
+], ids=["no-aws-config", "config-file", "environment"])
+def test_plan_finds_the_sessions_region_and_imports_boto3_only_to_read_a_config(config, env, region, boto3,
+                                                                                   tmp_path):
+    """boto3 takes 0.2-0.4 s to import: plan (offline prices) needs it only where a
+    config file could name the region, and picks the same region the session would."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    if config:
+        (home / ".aws" / "config").write_text(config)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    code = ("import json, sys\nfrom augment.cli import main\n"
+            "main(['plan', '--images', '1000', '--prices', 'offline', '--json'])\n"
+            "print('BOTO3=' + str('boto3' in sys.modules), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**clean, "HOME": str(home), **env})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["assumptions"]["region"] == region
+    assert f"BOTO3={boto3}" in done.stderr
