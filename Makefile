@@ -14,7 +14,7 @@ DEMO_OUT ?= demo-output
 TORCH_INDEX_URL ?=
 PIP_TORCH := $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
 
-.PHONY: install test test-fast demo bench bench-preview lint clean strip-notebooks
+.PHONY: install test test-fast demo bench bench-preview bench-startup lint clean strip-notebooks
 
 $(CORE): pyproject.toml setup.py augment/_native.c augment/_jpeg.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench: $(STAMP)  ## throughput of the kit against its peers, in one run (three r
 
 bench-preview: $(STAMP)  ## how long the preview takes to re-render (light and strong, 4 images x 4 copies, one core)
 	$(PY) benchmarks/preview.py --json benchmarks/results/preview-latest.json
+
+bench-startup: $(STAMP)  ## how long the commands that draw no pixel take to answer (validate, ops, presets, ...; goal 0.5 s)
+	$(PY) benchmarks/startup.py --json benchmarks/results/startup-latest.json
 
 strip-notebooks: $(STAMP)  ## remove outputs and execution counts, set the kernel to python3, before a commit
 	$(PY) -m augment.notebooks strip notebooks/*.ipynb tests/notebooks/*.ipynb

@@ -12,21 +12,29 @@ The schema is the single description of what an op accepts. It drives three thin
 
 The preview generates its widgets from the same schema, so every parameter of every
 op carries a kind, bounds or choices, a default and a one-line help.
+
+The registry is data: it names each torchvision class by its dotted path and imports
+torch and torchvision only to build or read a transform. Validating a spec, listing
+the ops and describing one (``augment validate``, ``augment ops``) import neither, so
+they answer at once; a test proves every value the schema accepts also builds.
 """
 
 from __future__ import annotations
 
 import difflib
 import enum
+import functools
+import importlib
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
-from torchvision.transforms import v2
+from typing import TYPE_CHECKING, Any
 
 from augment.errors import SpecError
+
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
 
 INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic")
 """Interpolation modes that work under both kernels (PIL images and uint8 tensors)."""
@@ -103,13 +111,17 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
+@functools.cache
+def _resolve(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(module), name)
+
+
 @dataclass(frozen=True)
 class OpDef:
     """A registered op.
 
     Attributes:
         name: the name used in specs (torchvision's class name).
-        cls: the ``torchvision.transforms.v2`` class it builds.
         category: ``geometric``, ``photometric``, ``policy``, ``erasing`` or ``container``.
         help: one line.
         params: the schema, in constructor order.
@@ -119,16 +131,27 @@ class OpDef:
             torchvision wants another type (an enum).
         read: per-parameter readers for attributes that torchvision stores in another
             shape than the canonical one.
+        module: the module of the class it builds (see :attr:`path` and :attr:`cls`).
     """
 
     name: str
-    cls: type[v2.Transform]
     category: str
     help: str
     params: tuple[Param, ...]
     finish: Callable[[dict[str, Any]], list[str]] | None = None
     make: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     read: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    module: str = "torchvision.transforms.v2"
+
+    @property
+    def path(self) -> str:
+        """The dotted name of the torchvision class it builds (no import needed)."""
+        return f"{self.module}.{self.name}"
+
+    @property
+    def cls(self) -> type[v2.Transform]:
+        """The torchvision class it builds (imports torchvision on first use)."""
+        return _resolve(self.module, self.name)
 
     @property
     def is_container(self) -> bool:
@@ -356,6 +379,10 @@ def _check_randaugment(params: dict[str, Any]) -> list[str]:
     return []
 
 
+def _policy(value: str) -> Any:
+    return _resolve("torchvision.transforms.v2", "AutoAugmentPolicy")(value)
+
+
 _OPS_PARAM = Param("ops", "ops", [], "the ops inside this container", required=True)
 
 _POLICY_COMMON = (_interp("nearest"), _fill(nullable=True))
@@ -370,16 +397,16 @@ def _register(*defs: OpDef) -> None:
 
 _register(
     # geometric
-    OpDef("Resize", v2.Resize, "geometric", "resize to a size; one integer sets the shorter side", (
+    OpDef("Resize", "geometric", "resize to a size; one integer sets the shorter side", (
         Param("size", "resize", 256, "shorter side, or [height, width]; null with max_size", min=1, max=65535,
               required=True, nullable=True),
         _interp("bilinear"),
         Param("max_size", "int", None, "cap on the longer side after resizing", min=1, max=65535, nullable=True),
         _ANTIALIAS,
     ), finish=_check_resize, read={"size": lambda v: v[0] if v is not None and len(v) == 1 else v}),
-    OpDef("CenterCrop", v2.CenterCrop, "geometric", "crop the center to a size (pads if smaller)",
+    OpDef("CenterCrop", "geometric", "crop the center to a size (pads if smaller)",
           (_crop_size(),)),
-    OpDef("RandomCrop", v2.RandomCrop, "geometric", "crop at a random position", (
+    OpDef("RandomCrop", "geometric", "crop at a random position", (
         _crop_size(),
         Param("padding", "padding", None, "pad borders first, [left, top, right, bottom]", min=0, max=65535,
               nullable=True),
@@ -388,7 +415,7 @@ _register(
         Param("padding_mode", "choice", "constant", "how padding is filled",
               choices=("constant", "edge", "reflect", "symmetric")),
     ), read={"padding": _read_padding}),
-    OpDef("RandomResizedCrop", v2.RandomResizedCrop, "geometric",
+    OpDef("RandomResizedCrop", "geometric",
           "crop a random area and aspect ratio, then resize", (
         _crop_size(),
         Param("scale", "range", [0.08, 1.0], "area of the crop as a fraction of the image", min=0.0, max=1.0),
@@ -396,9 +423,9 @@ _register(
         _interp("bilinear"),
         _ANTIALIAS,
     ), read={"scale": _as_float_list, "ratio": _as_float_list}),
-    OpDef("RandomHorizontalFlip", v2.RandomHorizontalFlip, "geometric", "mirror left-right", (_p(),)),
-    OpDef("RandomVerticalFlip", v2.RandomVerticalFlip, "geometric", "mirror top-bottom", (_p(),)),
-    OpDef("RandomRotation", v2.RandomRotation, "geometric", "rotate by a random angle", (
+    OpDef("RandomHorizontalFlip", "geometric", "mirror left-right", (_p(),)),
+    OpDef("RandomVerticalFlip", "geometric", "mirror top-bottom", (_p(),)),
+    OpDef("RandomRotation", "geometric", "rotate by a random angle", (
         Param("degrees", "range", [-15.0, 15.0], "angle range in degrees", min=-360.0, max=360.0, scalar="sym",
               required=True),
         _interp("nearest"),
@@ -406,7 +433,7 @@ _register(
         Param("center", "point", None, "rotation center [x, y] in pixels (null: image center)", nullable=True),
         _fill(),
     )),
-    OpDef("RandomAffine", v2.RandomAffine, "geometric", "random rotation, translation, scale and shear", (
+    OpDef("RandomAffine", "geometric", "random rotation, translation, scale and shear", (
         Param("degrees", "range", [0.0, 0.0], "rotation range in degrees", min=-360.0, max=360.0, scalar="sym",
               required=True),
         Param("translate", "pair", None, "max shift as a fraction of [width, height]", min=0.0, max=1.0,
@@ -417,20 +444,20 @@ _register(
         _fill(),
         Param("center", "point", None, "center [x, y] in pixels (null: image center)", nullable=True),
     ), read={"translate": _as_float_list, "scale": _as_float_list}),
-    OpDef("RandomPerspective", v2.RandomPerspective, "geometric", "random perspective distortion", (
+    OpDef("RandomPerspective", "geometric", "random perspective distortion", (
         Param("distortion_scale", "float", 0.5, "strength of the distortion", min=0.0, max=1.0),
         _p(),
         _interp("bilinear"),
         _fill(),
     )),
-    OpDef("ElasticTransform", v2.ElasticTransform, "geometric", "random elastic (rubber sheet) distortion", (
+    OpDef("ElasticTransform", "geometric", "random elastic (rubber sheet) distortion", (
         Param("alpha", "pair", [50.0, 50.0], "displacement strength along [x, y]", min=0.0, max=10000.0),
         Param("sigma", "pair", [5.0, 5.0], "smoothness of the displacement along [x, y]", min=0.0, max=1000.0),
         _interp("bilinear"),
         _fill(),
     )),
     # photometric
-    OpDef("ColorJitter", v2.ColorJitter, "photometric", "random brightness, contrast, saturation and hue", (
+    OpDef("ColorJitter", "photometric", "random brightness, contrast, saturation and hue", (
         Param("brightness", "range", [1.0, 1.0], "brightness factor range (1: unchanged)", min=0.0, max=100.0,
               scalar="center1"),
         Param("contrast", "range", [1.0, 1.0], "contrast factor range (1: unchanged)", min=0.0, max=100.0,
@@ -440,53 +467,53 @@ _register(
         Param("hue", "range", [0.0, 0.0], "hue shift range, in turns (0: unchanged)", min=-0.5, max=0.5,
               scalar="sym"),
     ), read={k: _read_jitter(1.0) for k in ("brightness", "contrast", "saturation")} | {"hue": _read_jitter(0.0)}),
-    OpDef("RandomGrayscale", v2.RandomGrayscale, "photometric", "convert to grayscale (keeps the channel count)",
+    OpDef("RandomGrayscale", "photometric", "convert to grayscale (keeps the channel count)",
           (_p(0.1),)),
-    OpDef("GaussianBlur", v2.GaussianBlur, "photometric", "blur with a random Gaussian sigma", (
+    OpDef("GaussianBlur", "photometric", "blur with a random Gaussian sigma", (
         Param("kernel_size", "size", [5, 5], "odd kernel size, or [width, height]", min=1, max=255, required=True),
         Param("sigma", "range", [0.1, 2.0], "sigma range in pixels", min=0.001, max=100.0, scalar="same"),
     ), finish=_check_kernel, read={"kernel_size": list}),
-    OpDef("GaussianNoise", v2.GaussianNoise, "photometric", "add Gaussian noise (on a 0-1 intensity scale)", (
+    OpDef("GaussianNoise", "photometric", "add Gaussian noise (on a 0-1 intensity scale)", (
         Param("mean", "float", 0.0, "noise mean, as a fraction of full scale", min=-1.0, max=1.0),
         Param("sigma", "float", 0.1, "noise standard deviation, as a fraction of full scale", min=0.0, max=1.0),
         Param("clip", "bool", True, "clip to the valid range (false wraps uint8 values around)"),
     )),
-    OpDef("RandomInvert", v2.RandomInvert, "photometric", "invert the colours", (_p(),)),
-    OpDef("RandomPosterize", v2.RandomPosterize, "photometric", "keep only the top bits of each channel", (
+    OpDef("RandomInvert", "photometric", "invert the colours", (_p(),)),
+    OpDef("RandomPosterize", "photometric", "keep only the top bits of each channel", (
         Param("bits", "int", 4, "bits to keep per channel", min=0, max=8, required=True),
         _p(),
     )),
-    OpDef("RandomSolarize", v2.RandomSolarize, "photometric", "invert pixels above a threshold", (
+    OpDef("RandomSolarize", "photometric", "invert pixels above a threshold", (
         Param("threshold", "float", 128.0, "threshold on the 0-255 scale", min=0.0, max=255.0, required=True),
         _p(),
     )),
-    OpDef("RandomAdjustSharpness", v2.RandomAdjustSharpness, "photometric", "sharpen (>1) or soften (<1)", (
+    OpDef("RandomAdjustSharpness", "photometric", "sharpen (>1) or soften (<1)", (
         Param("sharpness_factor", "float", 2.0, "0 blurs, 1 keeps, 2 doubles the sharpness", min=0.0, max=100.0,
               required=True),
         _p(),
     )),
-    OpDef("RandomAutocontrast", v2.RandomAutocontrast, "photometric", "stretch each channel to full range",
+    OpDef("RandomAutocontrast", "photometric", "stretch each channel to full range",
           (_p(),)),
-    OpDef("RandomEqualize", v2.RandomEqualize, "photometric", "equalize the histogram", (_p(),)),
-    OpDef("JPEG", v2.JPEG, "photometric", "JPEG compress and decompress at a random quality", (
+    OpDef("RandomEqualize", "photometric", "equalize the histogram", (_p(),)),
+    OpDef("JPEG", "photometric", "JPEG compress and decompress at a random quality", (
         Param("quality", "int_range", [75, 75], "JPEG quality range, 1-100", min=1, max=100, required=True),
     )),
     # policies
-    OpDef("AutoAugment", v2.AutoAugment, "policy", "learned AutoAugment policy", (
+    OpDef("AutoAugment", "policy", "learned AutoAugment policy", (
         Param("policy", "choice", "imagenet", "which learned policy", choices=("imagenet", "cifar10", "svhn")),
         *_POLICY_COMMON,
-    ), make={"policy": v2.AutoAugmentPolicy}),
-    OpDef("RandAugment", v2.RandAugment, "policy", "num_ops random ops at a fixed magnitude", (
+    ), make={"policy": _policy}),
+    OpDef("RandAugment", "policy", "num_ops random ops at a fixed magnitude", (
         Param("num_ops", "int", 2, "ops applied in a row", min=0, max=20),
         Param("magnitude", "int", 9, "magnitude bin of every op", min=0, max=100),
         Param("num_magnitude_bins", "int", 31, "number of magnitude bins", min=2, max=101),
         *_POLICY_COMMON,
     ), finish=_check_randaugment),
-    OpDef("TrivialAugmentWide", v2.TrivialAugmentWide, "policy", "one random op at a random magnitude", (
+    OpDef("TrivialAugmentWide", "policy", "one random op at a random magnitude", (
         Param("num_magnitude_bins", "int", 31, "number of magnitude bins", min=2, max=101),
         *_POLICY_COMMON,
     )),
-    OpDef("AugMix", v2.AugMix, "policy", "mix several random augmentation chains", (
+    OpDef("AugMix", "policy", "mix several random augmentation chains", (
         Param("severity", "int", 3, "magnitude bound of the base ops", min=1, max=10),
         Param("mixture_width", "int", 3, "number of chains", min=1, max=10),
         Param("chain_depth", "int", -1, "ops per chain (-1: random 1-3)", min=-1, max=10),
@@ -496,20 +523,20 @@ _register(
         _fill(nullable=True),
     )),
     # erasing
-    OpDef("RandomErasing", v2.RandomErasing, "erasing", "erase a random rectangle", (
+    OpDef("RandomErasing", "erasing", "erase a random rectangle", (
         _p(),
         Param("scale", "range", [0.02, 0.33], "erased area as a fraction of the image", min=0.0, max=1.0),
         Param("ratio", "range", [0.3, 3.3], "aspect ratio of the erased area", min=0.001, max=1000.0),
         Param("value", "erase_value", [0.0], "fill value(s) on the 0-255 scale, or 'random'", min=0, max=255),
     ), read={"scale": _as_float_list, "ratio": _as_float_list, "value": lambda v: "random" if v is None else v}),
     # containers
-    OpDef("RandomApply", v2.RandomApply, "container", "apply the ops in order, or none of them",
+    OpDef("RandomApply", "container", "apply the ops in order, or none of them",
           (_OPS_PARAM, _p())),
-    OpDef("RandomChoice", v2.RandomChoice, "container", "apply one op picked at random", (
+    OpDef("RandomChoice", "container", "apply one op picked at random", (
         _OPS_PARAM,
         Param("p", "weights", None, "relative weight of each op (null: equal)", min=0.0, nullable=True),
     ), finish=_check_choice),
-    OpDef("RandomOrder", v2.RandomOrder, "container", "apply all ops in a random order", (_OPS_PARAM,)),
+    OpDef("RandomOrder", "container", "apply all ops in a random order", (_OPS_PARAM,)),
 )
 
 
@@ -648,7 +675,8 @@ def to_json(value: Any, max_elems: int = 64) -> Any:
     """
     if value is None or type(value) in _JSON_SCALARS:  # most values: no isinstance chain
         return value
-    if isinstance(value, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor means torch is imported: never import it here
+    if torch is not None and isinstance(value, torch.Tensor):
         if value.numel() <= max_elems:
             return to_json(value.tolist())
         import hashlib

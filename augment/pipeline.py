@@ -1,7 +1,8 @@
 """Spec -> torchvision pipeline, per-image seeding, and capture of sampled parameters.
 
 The pipeline *is* torchvision: :attr:`Pipeline.transform` is a ``v2.Compose`` of the
-registered ``v2`` classes, and running it runs torchvision's own ``forward`` methods.
+registered ``v2`` classes (``v2.Identity`` for a spec with ``ops: []``, which only
+re-encodes), and running it runs torchvision's own ``forward`` methods.
 What this module adds:
 
 * **Seeding.** Every (input, copy) gets its own seed, derived from the spec's seed,
@@ -130,7 +131,8 @@ class Pipeline:
         self._counter = itertools.count(1)
         self._steps: list[PIL.Image.Image] | None = None
         self._nodes = [self._build(op) for op in self.spec.ops]
-        self.transform = v2.Compose([n.transform for n in self._nodes])
+        # ``ops: []`` only re-encodes each input; v2.Compose refuses an empty list.
+        self.transform = v2.Compose([n.transform for n in self._nodes]) if self._nodes else v2.Identity()
         first = self._nodes[0] if self._nodes else None
         # Under fast kernels a JPEG may be decoded at a reduced size, or only in part,
         # when the first op keeps less than the whole image (see _first_from_source).

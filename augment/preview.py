@@ -434,7 +434,8 @@ def to_code(spec: Spec | str | dict[str, Any]) -> str:
             f"# spec digest {spec.digest[:12]}; {outputs} per image, seed {spec.seed} (the kit seeds\n"
             "# each image from the spec's seed, its path and the copy; here torch's global generator decides).\n"
             "# Pixel values (fill, threshold) are on the 0-255 scale: apply it to PIL or uint8 images.\n"
-            f"transform = v2.Compose([\n{body}])\n")
+            + (f"transform = v2.Compose([\n{body}])\n" if body else
+               "transform = v2.Identity()  # ops: [] (v2.Compose refuses an empty list)\n"))
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import PIL.Image
 import pytest
 
 from augment.manifest import read_manifest
@@ -281,3 +282,28 @@ def test_replay_by_source_and_a_spec_that_differs_says_so(small_samples, tmp_pat
                         ([], "one of the arguments --source --record is required")]:
         result = run("replay", str(manifest), *bad, "--out", str(again))
         assert result.returncode == 2 and expect in result.stderr, result.stderr
+
+
+def test_empty_ops_is_valid_and_process_re_encodes_each_input(small_samples, tmp_path, capsys):
+    """``ops: []`` is the validator's own "an empty list only re-encodes": a job that
+    converts or recompresses, each output the input's pixels, with a manifest as usual."""
+    from augment.cli import main
+    from augment.images import open_image
+
+    spec = tmp_path / "reencode.yaml"
+    spec.write_text("version: 1\nseed: 3\ncopies: 2\noutput: {format: png}\nops: []\n")
+    assert main(["validate", str(spec)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"ok: {spec}: 0 ops, 2 copies, seed 3, digest ") and err == ""
+    assert main(["process", "--spec", str(spec), "--input-dir", str(small_samples), "--output-dir",
+                 str(tmp_path / "o"), "--workers", "1", "--progress", "off"]) == 0
+    out, err = capsys.readouterr()
+    assert "augment: 7 inputs x 2 copies -> 14 outputs, 0 failed inputs" in out, err
+    assert "Traceback" not in err and "internal error" not in err
+    records = read_manifest(tmp_path / "o" / "_augment" / "manifest-local.jsonl")
+    assert len(records) == 14 and all(r["status"] == "ok" and r["params"] == [] for r in records)
+    for r in records:
+        with PIL.Image.open(tmp_path / "o" / r["output"]) as written:
+            assert written.format == "PNG"
+            original = open_image((small_samples / r["source"]).read_bytes()).load()
+            assert written.tobytes() == original.tobytes(), "no op: the pixels are the input's"

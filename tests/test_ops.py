@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
+import warnings
+from typing import Any
 
 import pytest
 import yaml
 from torchvision.transforms import v2
 
 from augment.errors import SpecError
-from augment.ops import KINDS, REGISTRY, build_transform, canonical_value, extract_params
+from augment.ops import KINDS, REGISTRY, Param, build_transform, canonical_op, canonical_value, extract_params
 from augment.pipeline import Pipeline
-from augment.spec import load_spec
+from augment.spec import list_presets, load_spec
 from tests.op_cases import OP_CASES, case_id, cases, one_op_spec
 
 REQUIRED_OPS = {
@@ -36,6 +39,7 @@ def test_registry_covers_the_promised_ops_in_their_categories():
             assert name in REGISTRY, name
             assert REGISTRY[name].category == category
             assert REGISTRY[name].cls is getattr(v2, name), "each op is the torchvision v2 class of that name"
+            assert REGISTRY[name].path == f"torchvision.transforms.v2.{name}", "what `augment ops NAME` prints"
 
 
 def test_every_op_has_test_params():
@@ -98,6 +102,64 @@ def test_canonical_params_mean_what_torchvision_means(case):
     name, _, params = case
     (canonical,) = load_spec(one_op_spec(name, params)).ops
     assert extract_params(build_transform(canonical)) == canonical
+
+
+def _edge_values(p: Param) -> list[Any]:
+    """Values at and around the schema's bounds, in every shape the kind might take
+    (many are refused by the schema: those are skipped by the caller)."""
+    lo = p.min if p.min is not None else -1e6
+    hi = p.max if p.max is not None else 1e6
+    nums = sorted({lo, hi, -1, 0, 0.5, 1, (lo + hi) / 2})
+    ints = sorted({math.ceil(lo), math.floor(hi), -1, 0, 1, 2, 3, int((lo + hi) // 2)})
+    pairs = [[a, b] for a in nums for b in nums]
+    int_pairs = [[a, b] for a in ints for b in ints]
+    values: list[Any] = [None, "random", True, False, [], [1, 2, 3, 4, 5], *(p.choices or ())]
+    values += {
+        "int": ints, "float": nums, "size": ints + int_pairs, "resize": ints + int_pairs, "range": nums + pairs,
+        "int_range": ints + int_pairs, "pair": nums + pairs, "point": nums + pairs,
+        "fill": nums + [[a] for a in nums] + [[a, a, a] for a in nums],
+        "erase_value": nums + [[a] for a in nums] + [[a, a, a] for a in nums],
+        "padding": ints + int_pairs + [[a, 0, 0, a] for a in ints],
+        "shear": nums + pairs + [[a, b, a, b] for a in nums for b in nums],
+        "weights": [[1], [1, 2], [0.5, 0.5], [0, 1]],
+    }.get(p.kind, [])
+    return values
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_value_the_schema_accepts_torchvision_accepts(name):
+    """`augment validate` checks a spec with the schema alone (no torch import): each
+    value it accepts, at and around every bound and in every shape, must also build,
+    without a warning, or a job would fail where validate said ok."""
+    op = REGISTRY[name]
+    base: dict[str, Any] = {p.name: p.default for p in op.params if p.required}
+    if op.is_container:
+        base["ops"] = ["RandomInvert", "RandomEqualize"]
+    accepted = 0
+    for p in op.params:
+        if p.kind == "ops":
+            continue
+        for value in _edge_values(p):
+            problems: list[str] = []
+            canonical = canonical_op({name: {**base, p.name: value}}, "ops[0]", problems)
+            if canonical is None:
+                continue
+            accepted += 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                try:
+                    build_transform(canonical)
+                except Exception as e:  # the failure is the finding
+                    pytest.fail(f"{name}.{p.name}={value!r} validates but torchvision refuses it: {e}")
+    assert accepted >= len(op.params) - op.is_container
+
+
+@pytest.mark.parametrize("spec", [*list_presets(), *(one_op_spec(n, p) for n, _, p in cases())],
+                         ids=[*list_presets(), *(case_id(c) for c in cases())])
+def test_every_preset_and_op_case_that_validates_builds_a_pipeline(spec):
+    """validate and process cannot drift: what load_spec accepts, Pipeline builds."""
+    loaded = load_spec(spec)
+    assert Pipeline(loaded).to_spec() == loaded
 
 
 def test_shorthands_expand_like_torchvision():

@@ -216,6 +216,21 @@ def test_the_torchvision_code_builds_the_same_transforms():
         assert [extract_params(t) for t in built] == [dict(op) for op in spec.ops], spec.ops
 
 
+def test_a_spec_without_ops_previews_and_exports_as_the_identity(small_samples):
+    """``ops: []`` only re-encodes: the preview shows each input as the job writes it, and
+    the exported code runs (v2.Compose refuses an empty list)."""
+    from torchvision.transforms import v2
+
+    spec = load_spec({"version": 1, "copies": 2, "output": {"format": "png"}, "ops": []})
+    namespace: dict = {}
+    exec(pv.to_code(spec), namespace)
+    assert isinstance(namespace["transform"], v2.Identity)
+    preview = pv.render(spec, small_samples, n=2)
+    assert len(preview.items) == 4 and not any(i.error for i in preview.items)
+    for item in preview.items:
+        assert item.params == [] and _pixels(item.image) == _pixels(preview.originals[item.rel_path])
+
+
 # --- S3 ------------------------------------------------------------------------------------------------
 
 
