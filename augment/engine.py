@@ -299,6 +299,42 @@ def _serve(conn: Connection, cancelled: Any, args: tuple[Any, ...]) -> None:
         pass
 
 
+class _WithoutMain(threading.local):
+    active = False
+
+
+_WITHOUT_MAIN = _WithoutMain()
+
+
+def _install_preparation_without_main() -> None:
+    """Start workers without the caller's ``__main__``.
+
+    A ``spawn`` or ``forkserver`` child first re-runs the parent's main script (or
+    module) so that what the parent defined there can be unpickled. A worker needs
+    nothing from it: its target is :func:`_serve` and its arguments are plain data. And
+    re-running it breaks a plain script without an ``if __name__ == "__main__":`` guard
+    (it would call ``run_job`` again inside the worker, which multiprocessing refuses,
+    and the worker dies) and ``python -`` (there is no file to re-run). So, while this
+    thread starts a worker, the preparation data that multiprocessing sends the child
+    leaves the main module out. Other threads, and other process starts, are untouched.
+    """
+    from multiprocessing import spawn
+
+    current = spawn.get_preparation_data
+    if getattr(current, "_augment_without_main", False):
+        return
+
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = current(name)
+        if _WITHOUT_MAIN.active:
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+
+    get_preparation_data._augment_without_main = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = get_preparation_data
+
+
 def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _Stop,
                  start_method: str) -> Iterator[Result]:
     """Run ``tasks`` on ``workers`` processes, yielding results as they come.
@@ -318,6 +354,7 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
     ctx = multiprocessing.get_context(start_method)
     if start_method == "forkserver":
         ctx.set_forkserver_preload(["augment.engine"])
+    _install_preparation_without_main()
     cancelled = ctx.Event()
     todo = iter(tasks)
     remaining = len(tasks)
@@ -343,7 +380,11 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
         for _ in range(workers):
             ours, theirs = ctx.Pipe()
             process = ctx.Process(target=_serve, args=(theirs, cancelled, args), daemon=True)
-            process.start()
+            _WITHOUT_MAIN.active = True
+            try:
+                process.start()
+            finally:
+                _WITHOUT_MAIN.active = False
             theirs.close()
             processes[ours], in_flight[ours] = process, 0
             send_task(ours)
@@ -516,7 +557,9 @@ def run_job(
         progress_interval: seconds between plain progress lines.
         log: where events go (default: text lines on stderr).
         start_method: how worker processes start. ``forkserver`` (the default) is safe
-            from any caller, a notebook that already ran torch in parallel included;
+            from any caller, a notebook that already ran torch in parallel included, and
+            a plain script without an ``if __name__ == "__main__":`` guard or ``python -``
+            (workers never re-run the caller's main script);
             ``fork`` starts workers in milliseconds instead of re-importing torch, and is
             what the CLI uses, since a fresh ``augment process`` has run nothing in
             parallel before it forks.
