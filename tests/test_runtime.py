@@ -67,3 +67,27 @@ def test_the_readme_run_job_example_runs_as_a_plain_script(how, tmp_path):
     assert "outputs: 6" in result.stdout, "3 photos x 2 copies of light"
     assert result.stdout.count("outputs:") == 1, "the script ran once, not again in each worker"
     assert len(list((tmp_path / "out").glob("*.aug[01].jpg"))) == 6
+
+
+# --- a relative --workdir (issue 19, item 1) ---------------------------------------------
+
+
+def _augment(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "augment", *args], cwd=cwd, capture_output=True, text=True,
+                          env=_env(), timeout=300)
+
+
+@pytest.mark.slow
+def test_run_with_a_relative_workdir_and_a_spec_file(tmp_path):
+    """Each host runs in its own root: a relative AUGMENT_OPT_ML pointed nowhere (today every
+    host fails: with a spec file "--spec is required", with a preset "--input-dir ... not a
+    directory")."""
+    _photos(tmp_path / "photos", n=2)
+    (tmp_path / "my.yaml").write_text("version: 1\nseed: 3\ncopies: 1\nops: [RandomHorizontalFlip]\n")
+    result = _augment("run", "--backend", "local", "--input", "photos", "--output", "out", "--spec", "my.yaml",
+                      "--workdir", "wd", "--workers", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((tmp_path / "out").glob("*.aug0.jpg"))) == 2
+    roots = list((tmp_path / "wd").glob("*/algo-1/opt/ml"))
+    assert len(roots) == 1 and (roots[0] / "processing" / "output" / "_augment" / "spec.yaml").is_file(), \
+        "the host's root is kept under the relative --workdir"
