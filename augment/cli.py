@@ -379,6 +379,7 @@ def _backend(args: argparse.Namespace) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from augment.jobs import build_request, check_limits, run_batched, run_local
+    from augment.jobs.launch import check_locations
 
     if args.max_cost is not None or args.quota is not None:  # before the backend: nothing is sent if refused
         args.max_in_flight = check_limits(
@@ -403,6 +404,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
                             name=args.job_name, **extra)
+    check_locations(args.spec, args.input, args.output, request.arguments)  # before any host starts
     if args.backend == "sagemaker":
         job = backend.submit(request, ship_code=args.ship_code)
         print(f"submitted {job.name}", file=sys.stderr)

@@ -71,6 +71,7 @@ from augment.images import (
     output_format,
 )
 from augment.kernels import NATIVE
+from augment.locations import another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
 from augment.pipeline import OpFailed, Pipeline, derive_seed
@@ -462,10 +463,7 @@ class _Stop:
 def _check_dirs(input_dir: Path, output_dir: Path) -> None:
     if not input_dir.is_dir():
         raise UsageError(f"--input-dir {input_dir}: not a directory")
-    i, o = input_dir.resolve(), output_dir.resolve()
-    if i == o or i in o.parents or o in i.parents:
-        raise UsageError(f"--output-dir {output_dir} and --input-dir {input_dir} must not contain each other: "
-                         "outputs would be read back as inputs")
+    check_disjoint(str(input_dir), str(output_dir), input_flag="--input-dir", output_flag="--output-dir")
 
 
 def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
@@ -479,9 +477,8 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Pa
     if spec_path.exists():
         old = load_spec(spec_path)
         if old.digest != spec.digest:
-            raise UsageError(
-                f"{meta.parent} holds a job made with another spec ({spec_path}, digest {old.digest[:12]}; this "
-                f"spec: {spec.digest[:12]}). Outputs of two specs must not mix: use a new --output-dir.")
+            raise UsageError(another_spec_message(str(meta.parent), str(spec_path), old.digest, spec.digest,
+                                                  "--output-dir"))
     done: dict[str, set[int]] = {}
     tally = mf.Tally()
     if not manifest_path.exists():

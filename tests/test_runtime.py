@@ -13,6 +13,7 @@ from pathlib import Path
 import PIL.Image
 import pytest
 
+from augment.errors import UsageError
 from augment.samples import list_samples, samples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,3 +92,114 @@ def test_run_with_a_relative_workdir_and_a_spec_file(tmp_path):
     roots = list((tmp_path / "wd").glob("*/algo-1/opt/ml"))
     assert len(roots) == 1 and (roots[0] / "processing" / "output" / "_augment" / "spec.yaml").is_file(), \
         "the host's root is kept under the relative --workdir"
+
+
+# --- an output location already used, or overlapping the input (19.5, 20.4) -------------
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _main(capsys, *argv: str) -> tuple[int, str]:
+    from augment.cli import main
+
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_into_a_used_output_is_refused_as_process_refuses_it(tmp_path, capsys):
+    """Today `light` on one folder, then `strong` on another into the same output, exits 0 and
+    the second job's manifest replaces the first's: the first job's outputs are listed by no
+    manifest."""
+    from augment.jobs import LocalBackend, launch
+    from augment.manifest import read_manifest
+
+    first, second, out = _photos(tmp_path / "a", n=2), tmp_path / "b", tmp_path / "out"
+    _photos(second, n=3)
+    (second / "other.jpg").write_bytes((first / list_samples()[0]).read_bytes())
+    result = _augment("run", "--backend", "local", "--input", str(first), "--output", str(out), "--spec", "light",
+                      "--workers", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    before = _tree(out)
+
+    code, err = _main(capsys, "run", "--backend", "local", "--input", str(second), "--output", str(out),
+                      "--spec", "strong", "--workers", "1")
+    _, process_err = _main(capsys, "process", "--spec", "strong", "--input-dir", str(second), "--output-dir", str(out))
+    assert code == 2 and "[algo-" not in err, "refused before any host started"
+    expected = process_err.strip().removeprefix("augment process: error: ").replace("--output-dir", "--output")
+    assert err.strip() == f"augment run: error: {expected}", "the message process gives, in run's flags"
+    assert "holds a job made with another spec" in err
+
+    code, err = _main(capsys, "run", "--backend", "local", "--mode", "batched", "--input", str(second),
+                      "--output", str(out), "--spec", "light")
+    assert code == 2 and f"{out} already holds a job ({out}/_augment/manifest-algo-1.jsonl" in err, err
+    assert "Use a new --output." in err
+    with pytest.raises(UsageError, match="another spec"):
+        launch(LocalBackend(), "strong", str(second), str(out))
+    assert _tree(out) == before, "nothing was written"
+    listed = {r["output"] for r in read_manifest(out / "_augment" / "manifest-algo-1.jsonl")}
+    assert {p for p in before if not p.startswith("_augment/")} == listed, "every output is listed by a manifest"
+
+
+def test_run_into_a_used_s3_prefix_is_refused_before_any_host_starts(bucket, tmp_path, capsys):
+    import boto3
+
+    from augment.spec import dump_spec, load_spec
+
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="in/a.jpg", Body=(samples_dir() / list_samples()[0]).read_bytes())
+    dump_spec(load_spec("light"), tmp_path / "spec.yaml")
+    s3.put_object(Bucket=bucket, Key="out/_augment/spec.yaml", Body=(tmp_path / "spec.yaml").read_bytes())
+    s3.put_object(Bucket=bucket, Key="out/_augment/manifest-algo-1.jsonl", Body=b"{}\n")
+    s3.put_object(Bucket=bucket, Key="out/a.jpg.aug0.jpg", Body=b"x")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+
+    code, err = _main(capsys, "run", "--backend", "local", "--input", f"s3://{bucket}/in/",
+                      "--output", f"s3://{bucket}/out", "--spec", "strong", "--workers", "1")
+    assert code == 2 and "[algo-" not in err
+    assert (f"s3://{bucket}/out holds a job made with another spec (s3://{bucket}/out/_augment/spec.yaml, digest "
+            f"{load_spec('light').digest[:12]}; this spec: {load_spec('strong').digest[:12]}). Outputs of two specs "
+            "must not mix: use a new --output.") in err
+    code, err = _main(capsys, "run", "--backend", "local", "--input", f"s3://{bucket}/in/",
+                      "--output", f"s3://{bucket}/out/", "--spec", "light", "--workers", "1")
+    assert code == 2 and f"s3://{bucket}/out/ already holds a job (s3://{bucket}/out/_augment/manifest-algo-1" in err
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == keys, "nothing was written"
+
+
+@pytest.mark.parametrize("output", ["{input}", "{input}/out", "{input}/../"])
+def test_run_with_the_output_in_the_input_is_refused(output, tmp_path, capsys):
+    """`process` refuses an output folder that contains the input or lies inside it; `run`
+    accepted it, and a second run read the outputs and _augment/ back as inputs."""
+    photos = _photos(tmp_path / "photos", n=1)
+    out = output.format(input=photos)
+    code, err = _main(capsys, "run", "--backend", "local", "--input", str(photos), "--output", out, "--spec",
+                      "light", "--workers", "1")
+    assert code == 2 and "[algo-" not in err
+    assert err.strip() == (f"augment run: error: --output {out} and --input {photos} must not contain each other: "
+                           "outputs would be read back as inputs")
+    assert sorted(p.name for p in photos.rglob("*")) == [list_samples()[0]], "nothing was written"
+
+
+@pytest.mark.parametrize(("input", "output"), [
+    ("in/", "in/"), ("in/", "in"), ("in/", "in/aug/"), ("in", "in-aug/"), ("in/cats/", "in/"), ("in/", ""),
+])  # fmt: skip
+def test_run_with_overlapping_s3_prefixes_is_refused(input, output, bucket, capsys):
+    """S3 lists every key that starts with a prefix: s3://b/in also lists in-aug/..."""
+    import boto3
+
+    boto3.client("s3").put_object(Bucket=bucket, Key="in/cats/a.jpg", Body=b"x")
+    for mode in ("standalone", "batched"):
+        code, err = _main(capsys, "run", "--backend", "local", "--mode", mode, "--input", f"s3://{bucket}/{input}",
+                          "--output", f"s3://{bucket}/{output}", "--spec", "light", "--workers", "1")
+        assert code == 2 and "must not contain each other: outputs would be read back as inputs" in err, err
+    assert [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket)["Contents"]] == ["in/cats/a.jpg"]
+
+
+def test_distinct_s3_prefixes_and_buckets_are_accepted():
+    from augment.locations import check_disjoint
+
+    check_disjoint("s3://b/in/", "s3://b/out/")
+    check_disjoint("s3://b/in/", "s3://other/in/")
+    check_disjoint("s3://b/train/", "s3://b/tra/")

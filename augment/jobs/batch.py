@@ -26,7 +26,7 @@ from typing import Any
 
 from augment.errors import JobFailed, UsageError
 from augment.jobs.handles import TERMINAL, Job
-from augment.jobs.launch import IMAGES_PATH, build_request, job_name
+from augment.jobs.launch import IMAGES_PATH, build_request, check_locations, job_name
 from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
 from augment.progress import Progress
@@ -200,6 +200,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     """The seed's batch loop done right (see module docs); returns the report, also
     written to ``<output>/_batches/report.json``."""
     start = time.monotonic()
+    check_locations(spec, input_uri, output_uri, request_kwargs.get("extra_arguments", ()))
     batches = plan_batches(input_uri, output_uri, batch_size)
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
@@ -231,6 +232,7 @@ class Prefetch:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
         self.request_kwargs = request_kwargs
+        check_locations(spec, input_uri, output_uri, request_kwargs.get("extra_arguments", ()))
         self.batches = plan_batches(input_uri, output_uri, batch_size)
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}

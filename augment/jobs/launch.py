@@ -21,7 +21,8 @@ from typing import Any
 
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest, Output
-from augment.spec import list_presets, load_spec
+from augment.locations import check_disjoint, check_unused_output
+from augment.spec import Spec, list_presets, load_spec
 
 MODES = ("standalone", "sharded")
 IMAGES_PATH = "/opt/ml/processing/input/images"
@@ -93,6 +94,43 @@ def build_request(
         max_runtime_s=max_runtime_s,
         tags=({"Key": "augment:mode", "Value": mode},),
     )
+
+
+_OVERRIDES = {"--seed": ("seed", int), "--copies": ("copies", int), "--format": ("format", str),
+              "--quality": ("quality", int), "--kernels": ("kernels", str)}
+
+
+def job_spec(spec: str, arguments: tuple[str, ...] | list[str] = ()) -> Spec:
+    """The spec a job runs: ``spec`` with the overrides among ``augment process``'s
+    ``arguments`` applied (``--seed``, ``--copies``, ``--format``, ``--quality``,
+    ``--kernels``, ``--keep-original``), as the job itself applies them."""
+    changes: dict[str, Any] = {}
+    args = list(arguments)
+    for n, arg in enumerate(args):
+        flag, sep, value = arg.partition("=")
+        if flag == "--keep-original":
+            changes["keep_original"] = True
+        elif flag in _OVERRIDES and (sep or n + 1 < len(args)):
+            key, kind = _OVERRIDES[flag]
+            try:
+                changes[key] = kind(value if sep else args[n + 1])
+            except ValueError:
+                raise UsageError(f"{flag}: expected {kind.__name__}, got {value if sep else args[n + 1]!r}") from None
+    loaded = load_spec(spec)
+    return loaded.replace(**changes) if changes else loaded
+
+
+def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple[str, ...] | list[str] = ()) -> None:
+    """What a launch's input and output must satisfy before any request is sent, as
+    ``augment process`` requires of its folders (see :mod:`augment.locations`): the
+    output neither contains the input nor lies inside it, and holds no earlier job.
+
+    Raises:
+        UsageError: naming ``--input``/``--output``, with ``process``'s message for a
+            folder of another spec; nothing was sent.
+    """
+    check_disjoint(input_uri, output_uri)
+    check_unused_output(job_spec(spec, arguments), output_uri)
 
 
 LAUNCH_MODES = ("standalone", "sharded", "batched", "prefetch")
@@ -176,7 +214,9 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         prefetch: a :class:`~augment.jobs.batch.Prefetch` to iterate.
 
     Raises:
-        UsageError: over the cost limit or the quota, before anything is created.
+        UsageError: over the cost limit or the quota, or an output that holds an earlier
+            job or overlaps the input (see :func:`check_locations`), before anything is
+            created.
     """
     prices = request_kwargs.pop("prices", "auto")
     if copies is not None:
@@ -199,4 +239,5 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     submit_kwargs = {"ship_code": request_kwargs.pop("ship_code")} if "ship_code" in request_kwargs else {}
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
                             instance_type=instance_type, **request_kwargs)
+    check_locations(spec, input, output, request.arguments)
     return backend.submit(request, **submit_kwargs)
