@@ -125,6 +125,32 @@ def versions() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Wording:
+    """How a job's messages name what the user can act on, set by the caller.
+
+    Attributes:
+        output: the output location as the user knows it, e.g. the ``s3://`` URI a
+            processing job uploads to (default: the output folder); the manifest is
+            named under it.
+        max_error_rate: what raises the limit on failed inputs.
+        resume: how to finish a job that stopped or lost a worker, or ``None`` where a
+            job cannot be resumed (a processing job starts with an empty output folder).
+    """
+
+    output: str | None = None
+    max_error_rate: str = "--max-error-rate"
+    resume: str | None = "re-run with --resume to finish"
+
+    def manifest(self, manifest_path: Path) -> str:
+        if self.output is None:
+            return str(manifest_path)
+        return "/".join([self.output.rstrip("/"), META_DIR, manifest_path.name])
+
+    def intact(self, what: str) -> str:
+        return f"{what} is intact" + (f": {self.resume}" if self.resume else "")
+
+
 @dataclass
 class Summary:
     """What a job did. Written to ``_augment/summary-<host>.json`` at the start (status
@@ -536,6 +562,7 @@ def run_job(
     progress_interval: float = 10.0,
     log: Log | None = None,
     start_method: str = "forkserver",
+    wording: Wording | None = None,
 ) -> Summary:
     """Augment every file under ``input_dir`` into ``output_dir``.
 
@@ -560,6 +587,8 @@ def run_job(
             ``fork`` starts workers in milliseconds instead of re-importing torch, and is
             what the CLI uses, since a fresh ``augment process`` has run nothing in
             parallel before it forks.
+        wording: how failure messages name the output location and the flags (see
+            :class:`Wording`; default: the folders and ``augment process``'s flags).
 
     Returns:
         The :class:`Summary`, also written to ``_augment/summary-<host>.json``.
@@ -572,6 +601,7 @@ def run_job(
             died; everything recorded so far is intact.
         JobStopped: SIGTERM or SIGINT; re-run with ``resume=True`` to finish.
     """
+    wording = wording or Wording()
     spec = load_spec(spec)
     Pipeline(spec)  # build once here, so a spec torchvision refuses fails before any work
     log = log or Log()
@@ -632,8 +662,8 @@ def run_job(
                 bar.update(errors=int(any(r["status"] != "ok" for r in new)))
         except BrokenProcessPool:
             summary.status = "failed"
-            summary.message = ("a worker process died (killed for memory? see the logs); everything recorded in "
-                               f"{manifest_path} is intact: re-run with --resume to finish")
+            summary.message = ("a worker process died (killed for memory? see the logs); "
+                               + wording.intact(f"everything recorded in {wording.manifest(manifest_path)}"))
         finally:
             mf.sync(manifest)
             bar.close()
@@ -647,13 +677,14 @@ def run_job(
     if stop.signum and summary.status == "running":
         summary.status = "stopped"
         summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
-                           f"{len(tasks)} inputs; everything recorded is intact: re-run with --resume to finish")
+                           f"{len(tasks)} inputs; " + wording.intact("everything recorded"))
     elif summary.status == "running" and rate > max_error_rate:
         summary.status = "failed"
         shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")
         summary.message = (f"{summary.failed_inputs} of {summary.inputs} inputs failed ({rate:.1%}), more than "
-                           f"--max-error-rate {max_error_rate:.1%} allows. First: {shown}. Every reason is in "
-                           f"{manifest_path}; fix or remove those files, or raise --max-error-rate.")
+                           f"{wording.max_error_rate} {max_error_rate:.1%} allows. First: {shown}. Every reason is "
+                           f"in {wording.manifest(manifest_path)}; fix or remove those files, or raise "
+                           f"{wording.max_error_rate}.")
     elif summary.status == "running":
         summary.status = "completed"
     _write_summary(summary, summary_path)

@@ -203,3 +203,82 @@ def test_distinct_s3_prefixes_and_buckets_are_accepted():
     check_disjoint("s3://b/in/", "s3://b/out/")
     check_disjoint("s3://b/in/", "s3://other/in/")
     check_disjoint("s3://b/train/", "s3://b/tra/")
+
+
+# --- messages name where things end up, and flags the command has (19.6) -----------------
+
+
+def _run_flags() -> set[str]:
+    import argparse
+
+    from augment.cli import _parser
+
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {f for action in sub.choices["run"]._actions for f in action.option_strings}
+
+
+@pytest.mark.slow
+def test_run_messages_name_the_output_location_and_flags_run_has(tmp_path):
+    """Today they name /tmp/augment-local-.../manifest-algo-1.jsonl, deleted when the run
+    ends, and --max-error-rate, which `augment run` did not have."""
+    from augment.manifest import read_manifest
+
+    photos = _photos(tmp_path / "photos", n=1)
+    result = _augment("run", "--backend", "local", "--input", "photos", "--output", "good", "--spec", "light",
+                      "--workers", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[algo-1] images:   good\n" in result.stderr
+    assert "[algo-1] manifest: good/_augment/manifest-algo-1.jsonl\n" in result.stderr
+    assert "augment-local-" not in result.stderr, "no line names the deleted staging folder"
+
+    (photos / "bad.jpg").write_bytes(b"not an image")
+    result = _augment("run", "--backend", "local", "--input", "photos", "--output", "bad", "--spec", "light",
+                      "--workers", "1", cwd=tmp_path)
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("augment run: error: ") and "1 of 2 inputs failed" in error, error
+    assert "Every reason is in bad/_augment/manifest-algo-1.jsonl;" in error
+    assert "augment-local-" not in result.stderr
+    # a flag named bare is one of run's; "the job's --X argument" is the job's (run says --X where it has it)
+    assert set(re.findall(r"--[a-z][a-z-]*", re.sub(r"the job's --[a-z-]+ argument", "", error))) <= _run_flags()
+    assert "raise --max-error-rate" in error if "--max-error-rate" in _run_flags() else \
+        "raise the job's --max-error-rate argument" in error
+    failed = [r for r in read_manifest(tmp_path / "bad" / "_augment" / "manifest-algo-1.jsonl")
+              if r["status"] == "failed"]
+    assert {r["source"] for r in failed} == {"bad.jpg"}, "the manifest the message names holds the reasons"
+
+
+def test_a_job_names_its_output_uri_and_its_arguments(tmp_path, monkeypatch):
+    """Inside a processing job (here a simulated /opt/ml), the failure message names the
+    job's output S3 URI, and no --resume: a job cannot be resumed."""
+    from augment import contract
+    from augment.cli import main
+    from tests.test_contract import make_host
+
+    ml = make_host(tmp_path, "algo-2", ["algo-1", "algo-2"])
+    (ml / "processing" / "input" / "images" / "bad.jpg").write_bytes(b"not an image")
+    monkeypatch.setenv(contract.ROOT_ENV, str(ml))
+    assert main(["process", "--spec", "light", "--workers", "1", "--progress", "off"]) == 1
+    message = (ml / "output" / "message").read_text()
+    assert message.startswith("1 of 1 inputs failed (100.0%), more than the job's --max-error-rate argument 1.0% "
+                              "allows. First: bad.jpg: "), message
+    assert message.endswith("Every reason is in s3://bucket/out/_augment/manifest-algo-2.jsonl; fix or remove "
+                            "those files, or raise the job's --max-error-rate argument."), message
+    assert "--resume" not in message
+
+
+def test_run_says_its_own_flag_where_it_has_the_jobs(monkeypatch):
+    from augment import cli
+
+    text = "more than the job's --max-error-rate argument 1.0% allows; raise the job's --workers argument"
+    assert cli._in_run_terms(text) == ("more than the job's --max-error-rate argument 1.0% allows; raise --workers"
+                                       if "--max-error-rate" not in _run_flags() else
+                                       "more than --max-error-rate 1.0% allows; raise --workers")
+
+
+def test_an_empty_input_is_refused_before_any_host_starts(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, err = _main(capsys, "run", "--backend", "local", "--input", str(tmp_path / "empty"), "--output",
+                      str(tmp_path / "out"), "--spec", "light")
+    assert code == 2 and "[algo-" not in err
+    assert err.strip() == f"augment run: error: input 'images': no objects found under {tmp_path / 'empty'}"

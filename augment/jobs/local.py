@@ -294,6 +294,9 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
     }
     try:
         listed = {inp.name: _list_objects(inp) for inp in request.inputs}
+        for inp in request.inputs:
+            if not listed[inp.name]:  # as SageMaker fails such a job, before any host starts
+                raise UsageError(f"input {inp.name!r}: no objects found under {inp.source}")
         config = json.dumps({**request.to_request(), "ProcessingJobArn": description["ProcessingJobArn"]}, indent=2)
         for i, (host, root) in enumerate(zip(hosts, roots, strict=True)):
             (root / "config").mkdir(parents=True, exist_ok=True)
