@@ -74,6 +74,22 @@ def _add_job_options(p: Any) -> None:
                         "excluded; every excluded file is listed in _augment/excluded-<host>.jsonl")
 
 
+def job_options(arguments: Sequence[str]) -> dict[str, Any]:
+    """The job options among ``augment process`` arguments (others are ignored), parsed as
+    the job parses them: ``{"copies": 1, "keep_original": False, "seed": None, ...}``.
+
+    Raises:
+        UsageError: a value the flag's type refuses, named by the flag.
+    """
+    parser = argparse.ArgumentParser(prog="augment process", add_help=False, exit_on_error=False)
+    _add_job_options(parser)
+    try:
+        known, _ = parser.parse_known_args(list(arguments))
+    except argparse.ArgumentError as e:
+        raise UsageError(str(e)) from None
+    return vars(known)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="augment",
@@ -333,9 +349,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_process(args: argparse.Namespace) -> int:
     import multiprocessing
+    from pathlib import Path
 
     from augment import contract
-    from augment.engine import DEFAULT_MAX_ERROR_RATE, run_job
+    from augment.engine import DEFAULT_MAX_ERROR_RATE, Wording, run_job
     from augment.images import DEFAULT_MAX_PIXELS
     from augment.logs import Log
     from augment.options import apply_overrides
@@ -352,6 +369,11 @@ def _cmd_process(args: argparse.Namespace) -> int:
     spec = apply_overrides(spec_arg, vars(args))
     input_dir = args.input_dir or (ctx.image_input() if ctx.inputs else contract.default_input_dir())
     output_dir = args.output_dir or (ctx.image_output() if ctx.outputs else contract.default_output_dir())
+    # In a processing job this host's folders are gone when it ends, and it cannot be resumed
+    # (the next job starts with an empty output folder): name where the outputs end up.
+    output_uri = ctx.output_uri(Path(output_dir)) if ctx.job_name else None
+    wording = Wording() if output_uri is None else Wording(
+        output=output_uri, max_error_rate="the job's --max-error-rate argument", resume=None)
     try:
         summary = run_job(
             spec, input_dir, output_dir, workers=args.workers, host=args.host or ctx.current_host,
@@ -364,6 +386,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
             # every worker a torch import (seconds per job)
             start_method="fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn",
             input_uri=args.input_uri,
+            wording=wording,
         )  # fmt: skip
     except JobFailed as e:
         if e.summary is not None:
@@ -371,8 +394,8 @@ def _cmd_process(args: argparse.Namespace) -> int:
         raise
     _log_summary(log, summary)
     if args.log_format == "text":
-        print(f"outputs:  {summary.output_dir}")
-        print(f"manifest: {summary.manifest}")
+        print(f"outputs:  {wording.output or summary.output_dir}")
+        print(f"manifest: {wording.manifest(Path(summary.manifest))}")
         print(summary.line())
     return 0
 
@@ -419,6 +442,7 @@ def _backend(args: argparse.Namespace) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from augment.jobs import build_request, check_limits, run_batched, run_local
+    from augment.jobs.launch import check_locations
     from augment.options import JOB_OPTIONS, process_arguments
 
     options = {k: getattr(args, k) for k in JOB_OPTIONS if getattr(args, k) is not None}
@@ -448,6 +472,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
                             name=args.job_name, **extra)
+    check_locations(args.spec, args.input, args.output, request.arguments)  # before any host starts
     if args.backend == "sagemaker":
         job = backend.submit(request, ship_code=args.ship_code)
         print(f"submitted {job.name}", file=sys.stderr)
@@ -717,6 +742,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if sweep.failed else 0
 
 
+def _in_run_terms(message: str) -> str:
+    """A job's message in the terms of ``augment run``: "the job's --X argument" (what a job's
+    host says, not knowing what launched it) becomes ``--X`` where ``run`` has that flag."""
+    import re
+
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = {f for action in sub.choices["run"]._actions for f in action.option_strings}
+    return re.sub(r"the job's (--[a-z][a-z-]*) argument", lambda m: m[1] if m[1] in flags else m[0], message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
@@ -739,6 +774,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
                    "traceback above has the details")
         code = 1
+    if args.command == "run":
+        message = _in_run_terms(message)
     print(f"augment {args.command}: error: {message}", file=sys.stderr)
     if args.command == "process":
         from augment.contract import write_failure_message

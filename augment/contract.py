@@ -71,6 +71,8 @@ class JobContext:
         instance_type: ``ml.m5.xlarge``..., or ``None``.
         inputs: ``InputName`` -> local path, for each ``ProcessingInputs`` entry.
         outputs: ``OutputName`` -> local path, for each output.
+        output_uris: ``OutputName`` -> ``S3Uri``: where each output ends up once the
+            job uploads it (the local runtime: an ``s3://`` URI or a local folder).
     """
 
     job_name: str | None = None
@@ -79,6 +81,7 @@ class JobContext:
     instance_type: str | None = None
     inputs: dict[str, Path] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
+    output_uris: dict[str, str] = field(default_factory=dict)
 
     @property
     def host_index(self) -> int:
@@ -99,6 +102,14 @@ class JobContext:
     def image_output(self) -> Path:
         """The local folder of the output (named ``output`` or ``images``, else the only one)."""
         return _pick(self.outputs, ("output", "images"), "ProcessingOutputConfig.Outputs", "--output-dir")
+
+    def output_uri(self, folder: Path) -> str | None:
+        """Where the job uploads ``folder``, when it is one of the job's outputs: the
+        location a user can look at (this host's folder is gone when the job ends)."""
+        for name, path in self.outputs.items():
+            if name in self.output_uris and Path(path).resolve() == Path(folder).resolve():
+                return self.output_uris[name]
+        return None
 
     def spec_path(self) -> Path | None:
         """The spec file delivered by a processing input named ``spec``, if any."""
@@ -155,11 +166,11 @@ def read_context() -> JobContext:
             for n, i in enumerate(data.get("ProcessingInputs") or [])
             if "S3Input" in i
         }
-        kwargs["outputs"] = {
-            o.get("OutputName", f"output-{n}"): local_path(o["S3Output"]["LocalPath"])
-            for n, o in enumerate((data.get("ProcessingOutputConfig") or {}).get("Outputs") or [])
-            if "S3Output" in o
-        }
+        outputs = [(o.get("OutputName", f"output-{n}"), o["S3Output"])
+                   for n, o in enumerate((data.get("ProcessingOutputConfig") or {}).get("Outputs") or [])
+                   if "S3Output" in o]
+        kwargs["outputs"] = {name: local_path(o["LocalPath"]) for name, o in outputs}
+        kwargs["output_uris"] = {name: str(o["S3Uri"]) for name, o in outputs if o.get("S3Uri")}
     return JobContext(**kwargs)
 
 

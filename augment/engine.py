@@ -82,6 +82,7 @@ from augment.images import (
     output_format,
 )
 from augment.kernels import NATIVE
+from augment.locations import another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
 from augment.options import check_max_error_rate
@@ -135,6 +136,32 @@ def versions() -> dict[str, str]:
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a job's messages name what the user can act on, set by the caller.
+
+    Attributes:
+        output: the output location as the user knows it, e.g. the ``s3://`` URI a
+            processing job uploads to (default: the output folder); the manifest is
+            named under it.
+        max_error_rate: what raises the limit on failed inputs.
+        resume: how to finish a job that stopped or lost a worker, or ``None`` where a
+            job cannot be resumed (a processing job starts with an empty output folder).
+    """
+
+    output: str | None = None
+    max_error_rate: str = "--max-error-rate"
+    resume: str | None = "re-run with --resume to finish"
+
+    def manifest(self, manifest_path: Path) -> str:
+        if self.output is None:
+            return str(manifest_path)
+        return "/".join([self.output.rstrip("/"), META_DIR, manifest_path.name])
+
+    def intact(self, what: str) -> str:
+        return f"{what} is intact" + (f": {self.resume}" if self.resume else "")
 
 
 @dataclass
@@ -320,6 +347,42 @@ def _serve(conn: Connection, cancelled: Any, args: tuple[Any, ...]) -> None:
         pass
 
 
+class _WithoutMain(threading.local):
+    active = False
+
+
+_WITHOUT_MAIN = _WithoutMain()
+
+
+def _install_preparation_without_main() -> None:
+    """Start workers without the caller's ``__main__``.
+
+    A ``spawn`` or ``forkserver`` child first re-runs the parent's main script (or
+    module) so that what the parent defined there can be unpickled. A worker needs
+    nothing from it: its target is :func:`_serve` and its arguments are plain data. And
+    re-running it breaks a plain script without an ``if __name__ == "__main__":`` guard
+    (it would call ``run_job`` again inside the worker, which multiprocessing refuses,
+    and the worker dies) and ``python -`` (there is no file to re-run). So, while this
+    thread starts a worker, the preparation data that multiprocessing sends the child
+    leaves the main module out. Other threads, and other process starts, are untouched.
+    """
+    from multiprocessing import spawn
+
+    current = spawn.get_preparation_data
+    if getattr(current, "_augment_without_main", False):
+        return
+
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = current(name)
+        if _WITHOUT_MAIN.active:
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+
+    get_preparation_data._augment_without_main = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = get_preparation_data
+
+
 def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _Stop,
                  start_method: str) -> Iterator[Result]:
     """Run ``tasks`` on ``workers`` processes, yielding results as they come.
@@ -339,6 +402,7 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
     ctx = multiprocessing.get_context(start_method)
     if start_method == "forkserver":
         ctx.set_forkserver_preload(["augment.engine"])
+    _install_preparation_without_main()
     cancelled = ctx.Event()
     todo = iter(tasks)
     remaining = len(tasks)
@@ -364,7 +428,11 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
         for _ in range(workers):
             ours, theirs = ctx.Pipe()
             process = ctx.Process(target=_serve, args=(theirs, cancelled, args), daemon=True)
-            process.start()
+            _WITHOUT_MAIN.active = True
+            try:
+                process.start()
+            finally:
+                _WITHOUT_MAIN.active = False
             theirs.close()
             processes[ours], in_flight[ours] = process, 0
             send_task(ours)
@@ -445,10 +513,7 @@ class _Stop:
 def _check_dirs(input_dir: Path, output_dir: Path) -> None:
     if not input_dir.is_dir():
         raise UsageError(f"--input-dir {input_dir}: not a directory")
-    i, o = input_dir.resolve(), output_dir.resolve()
-    if i == o or i in o.parents or o in i.parents:
-        raise UsageError(f"--output-dir {output_dir} and --input-dir {input_dir} must not contain each other: "
-                         "outputs would be read back as inputs")
+    check_disjoint(str(input_dir), str(output_dir), input_flag="--input-dir", output_flag="--output-dir")
 
 
 def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
@@ -462,9 +527,8 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Pa
     if spec_path.exists():
         old = load_spec(spec_path)
         if old.digest != spec.digest:
-            raise UsageError(
-                f"{meta.parent} holds a job made with another spec ({spec_path}, digest {old.digest[:12]}; this "
-                f"spec: {spec.digest[:12]}). Outputs of two specs must not mix: use a new --output-dir.")
+            raise UsageError(another_spec_message(str(meta.parent), str(spec_path), old.digest, spec.digest,
+                                                  "--output-dir"))
     done: dict[str, set[int]] = {}
     tally = mf.Tally()
     if not manifest_path.exists():
@@ -542,6 +606,7 @@ def run_job(
     log: Log | None = None,
     start_method: str = "forkserver",
     input_uri: str | None = None,
+    wording: Wording | None = None,
 ) -> Summary:
     """Augment every file under ``input_dir`` into ``output_dir``.
 
@@ -562,13 +627,17 @@ def run_job(
         progress_interval: seconds between plain progress lines.
         log: where events go (default: text lines on stderr).
         start_method: how worker processes start. ``forkserver`` (the default) is safe
-            from any caller, a notebook that already ran torch in parallel included;
+            from any caller, a notebook that already ran torch in parallel included, and
+            a plain script without an ``if __name__ == "__main__":`` guard or ``python -``
+            (workers never re-run the caller's main script);
             ``fork`` starts workers in milliseconds instead of re-importing torch, and is
             what the CLI uses, since a fresh ``augment process`` has run nothing in
             parallel before it forks.
         input_uri: where ``input_dir``'s files came from (an ``s3://`` URI or a local
             folder), recorded in the summary so that :func:`~augment.replay.replay`
             finds the inputs after a staging folder is gone.
+        wording: how failure messages name the output location and the flags (see
+            :class:`Wording`; default: the folders and ``augment process``'s flags).
 
     Returns:
         The :class:`Summary`, also written to ``_augment/summary-<host>.json``.
@@ -581,6 +650,7 @@ def run_job(
             died; everything recorded so far is intact.
         JobStopped: SIGTERM or SIGINT; re-run with ``resume=True`` to finish.
     """
+    wording = wording or Wording()
     spec = load_spec(spec)
     Pipeline(spec)  # build once here, so a spec torchvision refuses fails before any work
     log = log or Log()
@@ -654,11 +724,11 @@ def run_job(
                 if stop.signum and not announced:
                     announced = True
                     log.event("stopping", f"{signal.Signals(stop.signum).name}: finishing the inputs in flight "
-                              "(Ctrl-C again interrupts at once); re-run with --resume to finish")
+                              "(Ctrl-C again interrupts at once)" + (f"; {wording.resume}" if wording.resume else ""))
         except BrokenProcessPool:
             summary.status = "failed"
-            summary.message = ("a worker process died (killed for memory? see the logs); everything recorded in "
-                               f"{manifest_path} is intact: re-run with --resume to finish")
+            summary.message = ("a worker process died (killed for memory? see the logs); "
+                               + wording.intact(f"everything recorded in {wording.manifest(manifest_path)}"))
         except KeyboardInterrupt:  # a second Ctrl-C: stop now, abandoning the inputs in flight
             interrupted = True
             results.close()  # kills the workers, when the interrupt came between two results
@@ -675,18 +745,18 @@ def run_job(
     if interrupted:
         summary.status = "stopped"
         summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {len(tasks)} inputs; "
-                           "the inputs in flight were abandoned, everything recorded is intact: re-run with "
-                           "--resume to finish")
+                           "the inputs in flight were abandoned, " + wording.intact("everything recorded"))
     elif stop.signum and summary.status == "running":
         summary.status = "stopped"
         summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
-                           f"{len(tasks)} inputs; everything recorded is intact: re-run with --resume to finish")
+                           f"{len(tasks)} inputs; " + wording.intact("everything recorded"))
     elif summary.status == "running" and rate > max_error_rate:
         summary.status = "failed"
         shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")
         summary.message = (f"{summary.failed_inputs} of {summary.inputs} inputs failed ({rate:.1%}), more than "
-                           f"--max-error-rate {max_error_rate:.1%} allows. First: {shown}. Every reason is in "
-                           f"{manifest_path}; fix or remove those files, or raise --max-error-rate.")
+                           f"{wording.max_error_rate} {max_error_rate:.1%} allows. First: {shown}. Every reason is "
+                           f"in {wording.manifest(manifest_path)}; fix or remove those files, or raise "
+                           f"{wording.max_error_rate}.")
     elif summary.status == "running":
         summary.status = "completed"
     _write_summary(summary, summary_path)

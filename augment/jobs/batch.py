@@ -26,7 +26,7 @@ from typing import Any
 
 from augment.errors import JobFailed, UsageError
 from augment.jobs.handles import TERMINAL, Job
-from augment.jobs.launch import IMAGES_PATH, build_request, job_name
+from augment.jobs.launch import IMAGES_PATH, build_request, check_locations, job_name
 from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
 from augment.options import JOB_OPTIONS, process_arguments
@@ -133,9 +133,10 @@ def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> Job
                                 tags=({"Key": "augment:mode", "Value": "batched"},))
 
 
-def _check_options(spec: str, request_kwargs: dict[str, Any]) -> None:
-    """The job options, before any batch manifest is written."""
-    process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
+def _check_options(spec: str, input_uri: str, output_uri: str, request_kwargs: dict[str, Any]) -> None:
+    """The job options, and the input and output locations, before any batch manifest is written."""
+    options = process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
+    check_locations(spec, input_uri, output_uri, (*options, *request_kwargs.get("extra_arguments", ())))
 
 
 class JobGroup:
@@ -208,7 +209,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     """The seed's batch loop done right (see module docs); returns the report, also
     written to ``<output>/_batches/report.json``."""
     start = time.monotonic()
-    _check_options(spec, request_kwargs)
+    _check_options(spec, input_uri, output_uri, request_kwargs)
     batches = plan_batches(input_uri, output_uri, batch_size)
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
@@ -240,7 +241,7 @@ class Prefetch:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
         self.request_kwargs = request_kwargs
-        _check_options(spec, request_kwargs)
+        _check_options(spec, input_uri, output_uri, request_kwargs)
         self.batches = plan_batches(input_uri, output_uri, batch_size)
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}

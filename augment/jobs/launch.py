@@ -22,8 +22,9 @@ from typing import Any
 
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest, Output
-from augment.options import JOB_OPTIONS, process_arguments
-from augment.spec import list_presets
+from augment.locations import check_disjoint, check_unused_output
+from augment.options import JOB_OPTIONS, apply_overrides, process_arguments
+from augment.spec import Spec, list_presets
 
 MODES = ("standalone", "sharded")
 IMAGES_PATH = "/opt/ml/processing/input/images"
@@ -119,6 +120,32 @@ def build_request(
     )
 
 
+def job_spec(spec: str, arguments: tuple[str, ...] | list[str] = ()) -> Spec:
+    """The spec a job runs: ``spec`` with the job options among ``augment process``'s
+    ``arguments`` applied (``--seed``, ``--copies``, ``--keep-original``...), parsed and
+    applied as the job itself parses and applies them.
+
+    Raises:
+        UsageError: an option the job would refuse, named by its flag.
+    """
+    from augment.cli import job_options  # the command's own parser: one definition of the flags
+
+    return apply_overrides(spec, job_options(arguments))
+
+
+def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple[str, ...] | list[str] = ()) -> None:
+    """What a launch's input and output must satisfy before any request is sent, as
+    ``augment process`` requires of its folders (see :mod:`augment.locations`): the
+    output neither contains the input nor lies inside it, and holds no earlier job.
+
+    Raises:
+        UsageError: naming ``--input``/``--output``, with ``process``'s message for a
+            folder of another spec; nothing was sent.
+    """
+    check_disjoint(input_uri, output_uri)
+    check_unused_output(job_spec(spec, arguments), output_uri)
+
+
 LAUNCH_MODES = ("standalone", "sharded", "batched", "prefetch")
 
 
@@ -202,7 +229,9 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         prefetch: a :class:`~augment.jobs.batch.Prefetch` to iterate.
 
     Raises:
-        UsageError: over the cost limit or the quota, before anything is created.
+        UsageError: over the cost limit or the quota, or an output that holds an earlier
+            job or overlaps the input (see :func:`check_locations`), before anything is
+            created.
     """
     prices = request_kwargs.pop("prices", "auto")
     if copies is not None:
@@ -225,4 +254,5 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     submit_kwargs = {"ship_code": request_kwargs.pop("ship_code")} if "ship_code" in request_kwargs else {}
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
                             instance_type=instance_type, **request_kwargs)
+    check_locations(spec, input, output, request.arguments)
     return backend.submit(request, **submit_kwargs)

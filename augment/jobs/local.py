@@ -257,7 +257,8 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
     Args:
         request: the job; validated here (local folders allowed where S3 URIs go).
         workdir: where the hosts' ``/opt/ml`` roots go (default: a temporary folder,
-            removed afterwards unless ``keep``).
+            removed afterwards unless ``keep``); a relative one is taken from the
+            current folder.
         keep: keep the hosts' roots for inspection.
         log: where the hosts' prefixed log lines go (default: stderr).
         stop: when set, every host gets SIGTERM (as ``StopProcessingJob`` sends) and
@@ -282,7 +283,8 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
                              "runtime stages File mode only")
     log = log or sys.stderr
     created = _now()
-    base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="augment-local-"))
+    # absolute: each host runs in its own root, where a relative path means something else
+    base = Path(workdir or tempfile.mkdtemp(prefix="augment-local-")).resolve()
     hosts = [f"algo-{i + 1}" for i in range(request.instance_count)]
     roots = [base / request.job_name / host / "opt" / "ml" for host in hosts]
     description: dict[str, Any] = {
@@ -292,6 +294,9 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
     }
     try:
         listed = {inp.name: _list_objects(inp) for inp in request.inputs}
+        for inp in request.inputs:
+            if not listed[inp.name]:  # as SageMaker fails such a job, before any host starts
+                raise UsageError(f"input {inp.name!r}: no objects found under {inp.source}")
         config = json.dumps({**request.to_request(), "ProcessingJobArn": description["ProcessingJobArn"]}, indent=2)
         for i, (host, root) in enumerate(zip(hosts, roots, strict=True)):
             (root / "config").mkdir(parents=True, exist_ok=True)
