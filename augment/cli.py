@@ -209,9 +209,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("build", "push", "uri"), help="what to do")
     p.add_argument("--variant", choices=("cpu", "gpu"), default="cpu", help="CPU (default) or CUDA wheels")
     p.add_argument("--repository", default="augment", help="ECR repository name (default: augment)")
-    p.add_argument("--account", default=None, help="AWS account (default: from STS for the session)")
+    p.add_argument("--account", default=None, help="AWS account (default: from STS for the session; <account> in a "
+                                                    "dry run)")
     p.add_argument("--region", default=None, help="AWS region (default: the session's)")
-    p.add_argument("--dry-run", action="store_true", help="print the exact commands instead of running them")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print every step (AWS calls as AWS CLI commands) and send no request; <account> and "
+                        "<region> stand where AWS would supply them")
     p.add_argument("--codebuild", action="store_true",
                    help="build and push with AWS CodeBuild (needs --bucket and --role)")
     p.add_argument("--bucket", default=None, help="CodeBuild: bucket for the zipped build context")
@@ -450,17 +453,22 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_local_run(args: argparse.Namespace) -> int:
-    import boto3
     import botocore.exceptions
 
+    from augment import aws
     from augment.jobs import JobRequest, run_local
 
+    what = "DescribeProcessingJob"
+    session = aws.session()
+    aws.require_credentials(what, session)
+    aws.require_region(what, session)
     try:
-        described = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=args.job_name)
+        with aws.translated(what):
+            described = session.client("sagemaker").describe_processing_job(ProcessingJobName=args.job_name)
     except botocore.exceptions.ClientError as e:
         raise UsageError(f"cannot describe processing job {args.job_name!r}: {e}") from None
     except botocore.exceptions.BotoCoreError as e:
-        raise UsageError(f"cannot reach the SageMaker endpoint (set AWS_ENDPOINT_URL and credentials): {e}") from None
+        raise UsageError(f"cannot reach the SageMaker endpoint (AWS_ENDPOINT_URL names another): {e}") from None
     request = JobRequest.from_request(described)
     if args.instance_count:
         request = request.with_changes(instance_count=args.instance_count)
@@ -479,19 +487,22 @@ def _cmd_image(args: argparse.Namespace) -> int:
             print(name)
         return 0
     if args.dlc:
-        import boto3
+        from augment import aws
 
-        print(container.dlc_image_uri(args.region or boto3.Session().region_name or "us-east-1"))
+        print(container.dlc_image_uri(args.region or aws.session().region_name or "us-east-1"))
         return 0
+    # a dry run asks no AWS service: <account> (and <region>) stand where STS would answer
+    dry_run = args.dry_run
     target = container.ImageTarget.from_session(repository=args.repository, account=args.account,
-                                                region=args.region)
+                                                region=args.region, dry_run=dry_run)
     if args.action == "uri":
         print(target.uri(container.image_tags(args.variant)[0]))
         return 0
     if args.codebuild:
-        if not (args.bucket and args.role):
+        if not dry_run and not (args.bucket and args.role):
             raise UsageError("--codebuild needs --bucket (for the build context) and --role (the project's role)")
-        print(container.codebuild(target, args.bucket, args.role, args.variant))
+        print(container.codebuild(target, args.bucket or "<bucket>", args.role or "<role>", args.variant,
+                                  dry_run=dry_run))
         return 0
     print(container.push(target, args.variant, container.Runner(dry_run=args.dry_run)))
     return 0
@@ -636,11 +647,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         message, code = str(e), e.exit_code
     except KeyboardInterrupt:
         message, code = "interrupted", 130
-    except Exception as e:  # a bug: keep the traceback for us, and a reason for the user
-        traceback.print_exc()
-        message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
-                   "traceback above has the details")
-        code = 1
+    except Exception as e:
+        from augment.aws import credentials_error
+
+        aws_error = credentials_error(e)  # missing or refused credentials wherever AWS was first asked
+        if aws_error is not None:
+            message, code = str(aws_error), aws_error.exit_code
+        else:  # a bug: keep the traceback for us, and a reason for the user
+            traceback.print_exc()
+            message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
+                       "traceback above has the details")
+            code = 1
     print(f"augment {args.command}: error: {message}", file=sys.stderr)
     if args.command == "process":
         from augment.contract import write_failure_message

@@ -86,7 +86,9 @@ class LocalJob:
             self._result = run_local(self.request, workdir=workdir, log=_Locked(self._log, self._lock),
                                      stop=self._stop)
         except BaseException as e:  # kept and reported as this job's failure by describe()
-            self._error = e
+            from augment.aws import credentials_error
+
+            self._error = credentials_error(e) or e
 
     def describe(self) -> dict[str, Any]:
         if self._thread.is_alive():
