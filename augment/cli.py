@@ -401,8 +401,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
         print(report.line())
         if report.failed:
-            raise JobFailed(f"{len(report.failed)} batches failed after every retry: "
-                            + "; ".join(b.failures[-1] for b in report.failed[:3]))
+            raise JobFailed(report.failure_message())
         return 0
     request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
                             name=args.job_name, **extra)
@@ -641,18 +640,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     which SageMaker shows as the job's exit message.
     """
     args = _parser().parse_args(argv)
+    error: BaseException
     try:
         return args.func(args)
     except AugmentError as e:
-        message, code = str(e), e.exit_code
-    except KeyboardInterrupt:
-        message, code = "interrupted", 130
+        error, message, code = e, str(e), e.exit_code
+    except KeyboardInterrupt as e:
+        error, message, code = e, "interrupted", 130
     except Exception as e:
         from augment.aws import credentials_error
 
-        aws_error = credentials_error(e)  # missing or refused credentials wherever AWS was first asked
-        if aws_error is not None:
-            message, code = str(aws_error), aws_error.exit_code
+        error = credentials_error(e) or e  # missing or refused credentials wherever AWS was first asked
+        if isinstance(error, AugmentError):
+            message, code = str(error), error.exit_code
         else:  # a bug: keep the traceback for us, and a reason for the user
             traceback.print_exc()
             message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
@@ -660,9 +660,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = 1
     print(f"augment {args.command}: error: {message}", file=sys.stderr)
     if args.command == "process":
-        from augment.contract import write_failure_message
+        from augment.contract import failure_message, write_failure_message
 
-        write_failure_message(message)
+        write_failure_message(failure_message(error, message))  # labelled where a retry cannot pass
     return code
 
 
