@@ -70,7 +70,8 @@ def _credentials_error(exc: BaseException, what: str | None) -> CredentialsError
     if isinstance(exc, bx.PartialCredentialsError):
         return CredentialsError(f"incomplete AWS credentials{need}: {exc}. {HOW_TO_PROVIDE}")
     if isinstance(exc, bx.ProfileNotFound):
-        return CredentialsError(f"{exc}{need}: create it with `aws configure --profile NAME`, or unset "
+        profile = exc.kwargs.get("profile", "NAME")
+        return CredentialsError(f"{exc}{need}: create it with `aws configure --profile {profile}`, or unset "
                                 f"AWS_PROFILE to use the default credentials. {HOW_TO_PROVIDE}")
     if type(exc).__name__ in _SSO_ERRORS:
         return CredentialsError(f"the AWS SSO session cannot supply credentials{need} ({exc}): run "
@@ -152,3 +153,18 @@ def require_region(what: str, boto_session: Any) -> str:
     if not boto_session.region_name:
         raise CredentialsError(f"no AWS region (needed for {what}): {HOW_TO_REGION}")
     return str(boto_session.region_name)
+
+
+def check_identity(what: str, boto_session: Any) -> str:
+    """Ask STS who the credentials belong to (``GetCallerIdentity`` needs no permission), so
+    invalid or expired credentials fail before anything is uploaded or submitted.
+
+    Returns:
+        The account id.
+
+    Raises:
+        CredentialsError: none found, or AWS refused them.
+    """
+    require_credentials(what, boto_session)
+    with translated(what):
+        return str(boto_session.client("sts").get_caller_identity()["Account"])

@@ -62,8 +62,9 @@ class SageMakerBackend:
                  region: str | None = None, prefix: str = "augment") -> None:
         what = "the SageMaker backend"
         self.boto_session = boto_session or aws.session(region)
-        aws.require_credentials(what, self.boto_session)  # before the SDK's own calls, some at fixed endpoints
         aws.require_region(what, self.boto_session)
+        # before the SDK's own calls (some at fixed endpoints) and before anything is uploaded
+        aws.check_identity(what, self.boto_session)
         with aws.translated(what):
             self.session = _sdk_session(self.boto_session, bucket)
             self.role = role or _execution_role(self.session)
