@@ -251,9 +251,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("build", "push", "uri"), help="what to do")
     p.add_argument("--variant", choices=("cpu", "gpu"), default="cpu", help="CPU (default) or CUDA wheels")
     p.add_argument("--repository", default="augment", help="ECR repository name (default: augment)")
-    p.add_argument("--account", default=None, help="AWS account (default: from STS for the session)")
+    p.add_argument("--account", default=None, help="AWS account (default: from STS for the session; <account> in a "
+                                                    "dry run)")
     p.add_argument("--region", default=None, help="AWS region (default: the session's)")
-    p.add_argument("--dry-run", action="store_true", help="print the exact commands instead of running them")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print every step (AWS calls as AWS CLI commands) and send no request; <account> and "
+                        "<region> stand where AWS would supply them")
     p.add_argument("--codebuild", action="store_true",
                    help="build and push with AWS CodeBuild (needs --bucket and --role)")
     p.add_argument("--bucket", default=None, help="CodeBuild: bucket for the zipped build context")
@@ -467,8 +470,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                 f"each with its _augment/ manifests)", f"report:    {base}/_batches/report.json"]
         _show(lines, json.dumps(report.to_dict(), indent=2) if args.json else None)
         if report.failed:
-            raise JobFailed(f"{plural(len(report.failed), 'batch')} failed after every retry: "
-                            + "; ".join(b.failures[-1] for b in report.failed[:3]))
+            raise JobFailed(report.failure_message())
         return 0
     request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
                             name=args.job_name, **extra)
@@ -559,17 +561,22 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_local_run(args: argparse.Namespace) -> int:
-    import boto3
     import botocore.exceptions
 
+    from augment import aws
     from augment.jobs import JobRequest, run_local
 
+    what = "DescribeProcessingJob"
+    session = aws.session()
+    aws.require_credentials(what, session)
+    aws.require_region(what, session)
     try:
-        described = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=args.job_name)
+        with aws.translated(what):
+            described = session.client("sagemaker").describe_processing_job(ProcessingJobName=args.job_name)
     except botocore.exceptions.ClientError as e:
         raise UsageError(f"cannot describe processing job {args.job_name!r}: {e}") from None
     except botocore.exceptions.BotoCoreError as e:
-        raise UsageError(f"cannot reach the SageMaker endpoint (set AWS_ENDPOINT_URL and credentials): {e}") from None
+        raise UsageError(f"cannot reach the SageMaker endpoint (AWS_ENDPOINT_URL names another): {e}") from None
     request = JobRequest.from_request(described)
     if args.instance_count:
         request = request.with_changes(instance_count=args.instance_count)
@@ -588,19 +595,22 @@ def _cmd_image(args: argparse.Namespace) -> int:
             print(name)
         return 0
     if args.dlc:
-        import boto3
+        from augment import aws
 
-        print(container.dlc_image_uri(args.region or boto3.Session().region_name or "us-east-1"))
+        print(container.dlc_image_uri(args.region or aws.session().region_name or "us-east-1"))
         return 0
+    # a dry run asks no AWS service: <account> (and <region>) stand where STS would answer
+    dry_run = args.dry_run
     target = container.ImageTarget.from_session(repository=args.repository, account=args.account,
-                                                region=args.region)
+                                                region=args.region, dry_run=dry_run)
     if args.action == "uri":
         print(target.uri(container.image_tags(args.variant)[0]))
         return 0
     if args.codebuild:
-        if not (args.bucket and args.role):
+        if not dry_run and not (args.bucket and args.role):
             raise UsageError("--codebuild needs --bucket (for the build context) and --role (the project's role)")
-        print(container.codebuild(target, args.bucket, args.role, args.variant))
+        print(container.codebuild(target, args.bucket or "<bucket>", args.role or "<role>", args.variant,
+                                  dry_run=dry_run))
         return 0
     print(container.push(target, args.variant, container.Runner(dry_run=args.dry_run)))
     return 0
@@ -760,27 +770,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     which SageMaker shows as the job's exit message.
     """
     args = _parser().parse_args(argv)
+    error: BaseException
     interrupted = False
     try:
         return args.func(args)
     except AugmentError as e:
-        message, code = str(e), e.exit_code
+        error, message, code = e, str(e), e.exit_code
     except KeyboardInterrupt as e:  # a second Ctrl-C (the first one stops gracefully)
-        message, code, interrupted = str(e) or "interrupted", 130, True
+        error, message, code, interrupted = e, str(e) or "interrupted", 130, True
         if args.command == "process" and not str(e):
             message += "; everything recorded is intact: re-run with --resume to finish"
-    except Exception as e:  # a bug: keep the traceback for us, and a reason for the user
-        traceback.print_exc()
-        message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
-                   "traceback above has the details")
-        code = 1
+    except Exception as e:
+        from augment.aws import credentials_error
+
+        error = credentials_error(e) or e  # missing or refused credentials wherever AWS was first asked
+        if isinstance(error, AugmentError):
+            message, code = str(error), error.exit_code
+        else:  # a bug: keep the traceback for us, and a reason for the user
+            traceback.print_exc()
+            message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
+                       "traceback above has the details")
+            code = 1
     if args.command == "run":
         message = _in_run_terms(message)
     print(f"augment {args.command}: error: {message}", file=sys.stderr)
     if args.command == "process":
-        from augment.contract import write_failure_message
+        from augment.contract import failure_message, write_failure_message
 
-        write_failure_message(message)
+        write_failure_message(failure_message(error, message))  # labelled where a retry cannot pass
     if interrupted and argv is None:  # the command itself, not a caller of main(): leave at once, as asked
         sys.stdout.flush()
         sys.stderr.flush()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augment import __version__
+from augment import __version__, aws
 from augment.errors import AugmentError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,9 @@ VARIANTS = {"cpu": "https://download.pytorch.org/whl/cpu", "gpu": "https://downl
 CONTEXT_FILES = ("pyproject.toml", "setup.py", "README.md", "container", "augment")
 STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
 REDACTED = "<password from ecr:GetAuthorizationToken, on stdin>"
+ACCOUNT_PLACEHOLDER = "<account>"
+REGION_PLACEHOLDER = "<region>"
+"""What a dry run shows where an AWS call would supply the value (it sends no request)."""
 
 
 class BuildFailed(AugmentError):
@@ -114,9 +117,24 @@ class Runner:
         if result.returncode != 0:
             raise BuildFailed(f"`{' '.join(cmd[:2])}` failed with exit status {result.returncode}")
 
+    def show(self, *pipeline: list[str], note: str | None = None) -> None:
+        """In a dry run, print a step that a real run does through an AWS API (or a shell
+        pipeline), as the AWS CLI command that does the same; a real run prints nothing."""
+        if not self.dry_run:
+            return
+        shown = " | ".join(" ".join(_quote(c) for c in cmd) for cmd in pipeline)
+        print(f"would run: {shown}" + (f"   # {note}" if note else ""), file=self.out or sys.stdout, flush=True)
+        self.ran.extend(list(cmd) for cmd in pipeline)
+
 
 def _quote(arg: str) -> str:
     return arg if re.fullmatch(r"[\w@%+=:,./-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
+
+
+def create_repository_command(repository: str, region: str) -> list[str]:
+    """The AWS CLI equivalent of :func:`ensure_repository`'s call (what a dry run shows)."""
+    return ["aws", "ecr", "create-repository", "--repository-name", repository, "--image-scanning-configuration",
+            "scanOnPush=true", "--image-tag-mutability", "MUTABLE", "--region", region]
 
 
 def ensure_repository(ecr: Any, name: str) -> str:
@@ -159,15 +177,29 @@ class ImageTarget:
 
     @classmethod
     def from_session(cls, boto_session: Any = None, repository: str = "augment", account: str | None = None,
-                     region: str | None = None) -> ImageTarget:
-        import boto3
+                     region: str | None = None, dry_run: bool = False) -> ImageTarget:
+        """The target for ``account`` and ``region``, each from the session where not given:
+        the region from its configuration, the account from STS ``GetCallerIdentity``.
 
-        boto_session = boto_session or boto3.Session(region_name=region)
+        With ``dry_run`` no request is sent: a missing account is ``<account>``, and a
+        region neither given nor configured ``<region>``.
+
+        Raises:
+            CredentialsError: no region, or no usable credentials to ask STS for the account.
+        """
+        boto_session = boto_session or aws.session(region)
         region = region or boto_session.region_name
-        if not region:
-            raise UsageError("no AWS region: pass --region or configure one (AWS_DEFAULT_REGION)")
-        account = account or boto_session.client("sts").get_caller_identity()["Account"]
-        return cls(account, region, repository)
+        if dry_run:
+            return cls(account or ACCOUNT_PLACEHOLDER, region or REGION_PLACEHOLDER, repository)
+        region = aws.require_region("the image's registry", boto_session)
+        if not account:
+            with aws.translated("the account of the image's registry; or pass --account"):
+                account = boto_session.client("sts").get_caller_identity()["Account"]
+        return cls(str(account), region, repository)
+
+    @property
+    def registry(self) -> str:
+        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com"
 
     def uri(self, tag: str) -> str:
         return ecr_uri(self.account, self.region, self.repository, tag)
@@ -185,14 +217,25 @@ def build(repository: str = "augment", variant: str = "cpu", run: Runner | None 
 
 
 def push(target: ImageTarget, variant: str = "cpu", run: Runner | None = None, boto_session: Any = None) -> str:
-    """Create the repository, log in (password on stdin), tag and push; return the image URI."""
-    import boto3
+    """Create the repository, log in (password on stdin), tag and push; return the image URI.
 
+    A dry ``run`` sends no request: it prints every step, the ECR calls as the AWS CLI
+    commands that do the same, with the target's placeholders where STS would supply a value.
+
+    Raises:
+        CredentialsError: no usable AWS credentials (not in a dry run).
+        BuildFailed: a docker step failed.
+    """
     run = run or Runner()
-    ecr = (boto_session or boto3.Session(region_name=target.region)).client("ecr", region_name=target.region)
-    ensure_repository(ecr, target.repository)
-    registry, password = registry_credentials(ecr)
-    run(login_command(registry), stdin=password)
+    if run.dry_run:
+        run.show(create_repository_command(target.repository, target.region), note="unless it exists")
+        run.show(["aws", "ecr", "get-login-password", "--region", target.region], login_command(target.registry))
+    else:
+        with aws.translated(f"pushing to ECR in {target.region}"):
+            ecr = (boto_session or aws.session(target.region)).client("ecr", region_name=target.region)
+            ensure_repository(ecr, target.repository)
+            registry, password = registry_credentials(ecr)
+        run(login_command(registry), stdin=password)
     tags = image_tags(variant)
     for tag in tags:
         for cmd in push_commands(f"{target.repository}:{tag}", target.uri(tag)):
@@ -244,27 +287,52 @@ def context_zip(root: Path = ROOT) -> bytes:
 
 def codebuild(target: ImageTarget, bucket: str, role_arn: str, variant: str = "cpu", boto_session: Any = None,
               project: str = "augment-image", poll: float = 10.0, timeout: float = 3600.0,
-              out: Any = None) -> str:
+              out: Any = None, dry_run: bool = False) -> str:
     """Build and push with AWS CodeBuild; return the image URI.
 
     Zips the context to ``s3://bucket/augment/codebuild/<revision>.zip``, creates the
-    project if missing, starts a build, polls it and shows its logs.
+    project if missing, starts a build, polls it and shows its logs. With ``dry_run``
+    it sends no request and prints each call as the AWS CLI command that does the same.
 
     Raises:
         BuildFailed: the build ended in another state than ``SUCCEEDED``.
+        CredentialsError: no usable AWS credentials (not in a dry run).
     """
-    import boto3
-
     out = out or sys.stdout
-    session = boto_session or boto3.Session(region_name=target.region)
-    ensure_repository(session.client("ecr", region_name=target.region), target.repository)
     tags = image_tags(variant)
     key = f"augment/codebuild/{tags[0]}.zip"
-    session.client("s3").put_object(Bucket=bucket, Key=key, Body=context_zip())
-    cb = session.client("codebuild", region_name=target.region)
-    env = {"AWS_REGION": target.region, "REGISTRY": f"{target.account}.dkr.ecr.{target.region}.amazonaws.com",
+    env = {"AWS_REGION": target.region, "REGISTRY": target.registry,
            "TORCH_INDEX_URL": VARIANTS[variant], "VERSION": __version__, "GIT_REVISION": git_revision(),
            "IMAGE_URI": target.uri(tags[0]), "IMAGE_URI_VERSION": target.uri(tags[1])}
+    if dry_run:
+        _codebuild_dry_run(target, bucket, key, role_arn, project, env, Runner(dry_run=True, out=out))
+        return env["IMAGE_URI"]
+    with aws.translated("CodeBuild"):
+        return _codebuild(target, bucket, key, role_arn, project, env, boto_session, poll, timeout, out)
+
+
+def _codebuild_dry_run(target: ImageTarget, bucket: str, key: str, role_arn: str, project: str, env: dict[str, str],
+                       run: Runner) -> None:
+    run.show(create_repository_command(target.repository, target.region), note="unless it exists")
+    run.show(["aws", "s3", "cp", "<build context zip>", f"s3://{bucket}/{key}"],
+             note=f"{len(context_zip()) / 1e6:.1f} MB: {', '.join(CONTEXT_FILES)}, buildspec.yml")
+    run.show(["aws", "codebuild", "create-project", "--name", project, "--source",
+              f"type=S3,location={bucket}/{key}", "--artifacts", "type=NO_ARTIFACTS", "--environment",
+              "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_MEDIUM,"
+              "privilegedMode=true", "--service-role", role_arn, "--region", target.region], note="unless it exists")
+    overrides = " ".join(f"name={k},value={v},type=PLAINTEXT" for k, v in env.items())
+    run.show(["aws", "codebuild", "start-build", "--project-name", project, "--source-location-override",
+              f"{bucket}/{key}", "--environment-variables-override", overrides, "--region", target.region])
+    run.show(["aws", "codebuild", "batch-get-builds", "--ids", "<build id>", "--region", target.region],
+             note="polled until the build ends; its logs are shown")
+
+
+def _codebuild(target: ImageTarget, bucket: str, key: str, role_arn: str, project: str, env: dict[str, str],
+               boto_session: Any, poll: float, timeout: float, out: Any) -> str:
+    session = boto_session or aws.session(target.region)
+    ensure_repository(session.client("ecr", region_name=target.region), target.repository)
+    session.client("s3").put_object(Bucket=bucket, Key=key, Body=context_zip())
+    cb = session.client("codebuild", region_name=target.region)
     existing = {p["name"] for p in cb.batch_get_projects(names=[project]).get("projects", [])}
     if project not in existing:
         cb.create_project(

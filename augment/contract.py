@@ -32,6 +32,11 @@ MESSAGE_LIMIT = 1024
 """SageMaker reads at most this many bytes of ``/opt/ml/output/message``."""
 RESERVED_INPUTS = ("code", "spec")
 """Processing inputs that carry the package or the spec, not images."""
+NOT_RETRYABLE = ("bad inputs", "usage error")
+"""Labels that start the exit message of a failure that running the job again repeats: more
+bad inputs than ``--max-error-rate`` allows, a bad spec or argument. A launcher
+(:mod:`augment.jobs.batch`) retries every other failure: a host killed, a time-out, a
+stage or upload error."""
 
 
 def ml_root() -> Path:
@@ -192,3 +197,25 @@ def write_failure_message(message: str) -> Path | None:
 
     atomic_write_bytes(path, data)
     return path
+
+
+def failure_message(error: BaseException, message: str) -> str:
+    """The exit message for ``error``: labelled (``bad inputs: ...``, ``usage error: ...``)
+    when running the job again would fail the same way."""
+    from augment.errors import TooManyBadInputs
+
+    if isinstance(error, TooManyBadInputs):
+        return f"{NOT_RETRYABLE[0]}: {message}"
+    if getattr(error, "exit_code", None) == 2:
+        return f"{NOT_RETRYABLE[1]}: {message}"
+    return message
+
+
+def not_retryable(text: str) -> str | None:
+    """The label of a failure that a retry would repeat, read from a job's ``ExitMessage`` or
+    ``FailureReason`` (``AlgorithmError: bad inputs: ...``); ``None`` for any other failure."""
+    for part in (text, text.partition(": ")[2]):
+        for label in NOT_RETRYABLE:
+            if part.startswith(f"{label}: "):
+                return label
+    return None

@@ -69,7 +69,7 @@ import torch
 
 from augment import __version__
 from augment import manifest as mf
-from augment.errors import JobFailed, JobStopped, UsageError
+from augment.errors import JobFailed, JobStopped, TooManyBadInputs, UsageError
 from augment.images import (
     DEFAULT_MAX_PIXELS,
     EXTENSIONS,
@@ -646,7 +646,7 @@ def run_job(
         SpecError: invalid spec (before anything is read).
         UsageError: bad directories or arguments, or an output directory that holds
             another job (before anything is written).
-        JobFailed: more inputs failed than ``max_error_rate`` allows, or a worker
+        JobFailed: more inputs failed than ``max_error_rate`` allows (``TooManyBadInputs``), or a worker
             died; everything recorded so far is intact.
         JobStopped: SIGTERM or SIGINT; re-run with ``resume=True`` to finish.
     """
@@ -742,6 +742,7 @@ def run_job(
     new_images = tally.written - written_before
     summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
     rate = summary.failed_inputs / summary.inputs
+    bad_inputs = summary.status == "running" and not stop.signum and not interrupted and rate > max_error_rate
     if interrupted:
         summary.status = "stopped"
         summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {len(tasks)} inputs; "
@@ -765,7 +766,7 @@ def run_job(
     if summary.status == "stopped":
         raise JobStopped(summary.message, stop.signum or signal.SIGTERM, summary=summary)
     if summary.status == "failed":
-        raise JobFailed(summary.message, summary=summary)
+        raise (TooManyBadInputs if bad_inputs else JobFailed)(summary.message, summary=summary)
     return summary
 
 

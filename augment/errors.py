@@ -49,6 +49,11 @@ class JobFailed(AugmentError):
         self.summary = summary
 
 
+class TooManyBadInputs(JobFailed):
+    """More inputs failed than ``max_error_rate`` allows: the data, not the run, is at
+    fault, so running the job again fails the same way (launchers do not retry it)."""
+
+
 class JobStopped(JobFailed):
     """SIGTERM or SIGINT stopped the job; what was recorded is intact.
 

@@ -139,14 +139,68 @@ def test_push_dry_run_prints_the_exact_commands_and_no_password(aws):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("would run: docker login --username AWS --password-stdin 123456789012.dkr.ecr")
-    assert lines[0].endswith(container.REDACTED)
-    assert lines[1].startswith("would run: docker tag augment:") and lines[2].startswith("would run: docker push ")
-    _, password = container.registry_credentials(boto3.client("ecr", region_name="us-east-1"))
+    registry = "'<account>.dkr.ecr.us-east-1.amazonaws.com"
+    assert lines[0].startswith("would run: aws ecr create-repository --repository-name augment ")
+    assert lines[1] == ("would run: aws ecr get-login-password --region us-east-1 | docker login --username AWS "
+                        f"--password-stdin {registry}'")
+    assert lines[2].startswith("would run: docker tag augment:") and lines[3].startswith("would run: docker push ")
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
+    assert "augment" not in names, "a dry run creates no repository"
+    _, password = container.registry_credentials(ecr)
     assert password not in result.stdout + result.stderr
     uri = subprocess.run([str(AUGMENT), "image", "uri", "--region", "us-east-1"], capture_output=True, text=True,
                          timeout=300).stdout.strip()
-    assert uri == lines[-1] and uri.startswith("123456789012.dkr.ecr.us-east-1.amazonaws.com/augment:")
+    assert lines[-1] == uri.replace("123456789012", "<account>"), "the account is the one placeholder"
+    assert uri.startswith("123456789012.dkr.ecr.us-east-1.amazonaws.com/augment:")
+
+
+def test_dry_runs_send_no_request_and_need_no_credentials(monkeypatch, tmp_path, capsys):
+    """Every AWS call is shown, with placeholders where its answer would go; with no
+    credentials and no endpoint that answers, any request would fail the run."""
+    from augment.cli import main
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    (tmp_path / "empty").write_text("")
+    for name in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(name, str(tmp_path / "empty"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing answers there
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    tag = container.image_tags()[0]
+
+    assert main(["image", "push", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "would run: aws ecr create-repository --repository-name augment --image-scanning-configuration "
+        "scanOnPush=true --image-tag-mutability MUTABLE --region '<region>'   # unless it exists",
+        "would run: aws ecr get-login-password --region '<region>' | docker login --username AWS --password-stdin "
+        "'<account>.dkr.ecr.<region>.amazonaws.com'",
+        f"would run: docker tag augment:{tag} '<account>.dkr.ecr.<region>.amazonaws.com/augment:{tag}'",
+        f"would run: docker push '<account>.dkr.ecr.<region>.amazonaws.com/augment:{tag}'",
+        f"would run: docker tag augment:{__version__} '<account>.dkr.ecr.<region>.amazonaws.com/augment:{__version__}'",
+        f"would run: docker push '<account>.dkr.ecr.<region>.amazonaws.com/augment:{__version__}'",
+        f"<account>.dkr.ecr.<region>.amazonaws.com/augment:{tag}",
+    ]  # fmt: skip
+
+    assert main(["image", "push", "--dry-run", "--account", "111122223333", "--region", "eu-west-1"]) == 0
+    out = capsys.readouterr().out
+    assert "<" not in out.replace("<password", ""), "given values replace every placeholder"
+    assert out.splitlines()[-1] == f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/augment:{tag}"
+
+    assert main(["image", "uri", "--account", "111122223333", "--region", "eu-west-1"]) == 0, "no STS call needed"
+    assert capsys.readouterr().out.strip() == f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/augment:{tag}"
+    assert main(["image", "build", "--dry-run"]) == 0 and "would run: docker build " in capsys.readouterr().out
+
+    assert main(["image", "push", "--codebuild", "--dry-run", "--region", "us-east-1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2:4] for line in lines[:-1]] == [
+        ["aws", "ecr"], ["aws", "s3"], ["aws", "codebuild"], ["aws", "codebuild"], ["aws", "codebuild"]]
+    assert f"s3://<bucket>/augment/codebuild/{tag}.zip" in lines[1] and "--service-role '<role>'" in lines[2]
+    assert "start-build" in lines[3] and "IMAGE_URI,value=<account>.dkr.ecr.us-east-1.amazonaws.com" in lines[3]
+    assert lines[-1] == f"<account>.dkr.ecr.us-east-1.amazonaws.com/augment:{tag}"
 
 
 def test_build_without_an_engine_says_what_to_do():

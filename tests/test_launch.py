@@ -155,7 +155,7 @@ def test_ship_code_runs_the_uploaded_package(backend, bucket, tmp_path):
 
 
 @pytest.mark.slow
-def test_batched_jobs_read_only_their_batch_and_a_failing_batch_is_retried(bucket, tmp_path):
+def test_batched_jobs_read_only_their_batch_and_bad_inputs_are_not_retried(bucket, tmp_path):
     s3 = boto3.client("s3")
     images = _tiny_images(298)
     for name, data in images:
@@ -175,12 +175,90 @@ def test_batched_jobs_read_only_their_batch_and_a_failing_batch_is_retried(bucke
         body = s3.get_object(Bucket=bucket, Key=f"aug/batch-{b.index:05d}/_augment/manifest-algo-1.jsonl")["Body"]
         records = [json.loads(line) for line in body.read().decode().splitlines()]
         assert sorted({r["source"] for r in records}) == b.keys, "each job saw only its batch"
-    assert last.status == "Failed" and len(last.attempts) == 2, "retried once, then reported"
-    assert "2 of 44 inputs failed" in last.failures[-1]
-    assert report.retried == [last] and report.failed == [last]
+    assert last.status == "Failed" and len(last.attempts) == 1, "bad inputs fail a retry too: reported once"
+    assert "bad inputs: 2 of 44 inputs failed" in last.failures[-1] and last.not_retried == "bad inputs"
+    assert report.retried == [] and report.failed == [last]
     saved = json.loads(s3.get_object(Bucket=bucket, Key="aug/_batches/report.json")["Body"].read())
-    assert saved["summary"] == report.line()
-    assert "3 batches of 300 inputs: 2 completed, 1 failed, 1 retried" in report.line()
+    assert saved["summary"] == report.line() and saved["batches"][2]["not_retried"] == "bad inputs"
+    assert "3 batches of 300 inputs: 2 completed, 1 failed (1 not retried: bad inputs), 0 retried" in report.line()
+
+
+@pytest.mark.slow
+def test_a_batch_of_corrupt_images_runs_once_and_the_report_says_why(tmp_path, capsys):
+    """More bad inputs than --max-error-rate allows fail every attempt the same way: one
+    attempt, not the 1 + --retries the run allows, and the reasons in the report."""
+    src = _tiny_folder(tmp_path, 2)
+    for name in ("broken-1.jpg", "broken-2.jpg"):
+        (src / name).write_bytes(b"not a jpeg")
+    report = run_batched(LocalBackend(), "light", str(src), str(tmp_path / "out"), batch_size=10, retries=2,
+                         poll=0.1, progress="off", workers=1)
+    (batch,) = report.batches
+    assert batch.status == "Failed" and len(batch.attempts) == 1 and report.retried == []
+    assert batch.not_retried == "bad inputs"
+    (failure,) = batch.failures
+    assert "bad inputs: 2 of 4 inputs failed (50.0%)" in failure
+    assert "broken-1.jpg" in failure and "not an image" in failure, "the reasons, not only a count"
+    assert "1 failed (1 not retried: bad inputs), 0 retried" in report.line()
+    saved = json.loads((tmp_path / "out" / "_batches" / "report.json").read_text())
+    assert saved["batches"][0]["attempts"] == batch.attempts and saved["batches"][0]["not_retried"] == "bad inputs"
+    message = report.failure_message()
+    assert message.startswith("1 batch failed and not retried, since a retry fails the same way: job ")
+    assert "broken-1.jpg" in message and "after every retry" not in message
+
+
+class _ScriptedJob:
+    """A finished job whose description is given: what the group sees of a job."""
+
+    def __init__(self, request, description):
+        self.name, self.request = request.job_name, request
+        self._description = {**request.to_request(), **description}
+
+    def describe(self):
+        return self._description
+
+    def status(self):
+        return self._description["ProcessingJobStatus"]
+
+    def wait(self, timeout=None, poll=0.0):
+        from augment.jobs.handles import wait_for
+
+        return wait_for(self, timeout, poll)
+
+
+class _ScriptedBackend:
+    """Ends each attempt as the script says, in order."""
+
+    def __init__(self, *outcomes):
+        self.outcomes, self.submitted = list(outcomes), []
+
+    def submit(self, request):
+        self.submitted.append(request.job_name)
+        return _ScriptedJob(request, self.outcomes.pop(0))
+
+
+@pytest.mark.parametrize(("failure", "attempts"), [
+    ({"FailureReason": "AlgorithmError: a worker process died (killed for memory? see the logs) (host algo-1)"}, 2),
+    ({"FailureReason": "MaxRuntimeExceeded (host algo-1)"}, 2),
+    ({"FailureReason": "InternalServerError: We encountered an internal error. Please try again."}, 2),
+    ({"FailureReason": "EndpointConnectionError: Could not connect to the endpoint URL"}, 2),  # staging
+    ({"FailureReason": "AlgorithmError: bad inputs: 3 of 4 inputs failed (75.0%) (host algo-1)",
+      "ExitMessage": "bad inputs: 3 of 4 inputs failed (75.0%)"}, 1),
+    ({"FailureReason": "AlgorithmError: See job logs for more information",
+      "ExitMessage": "usage error: invalid spec: ops[0]: unknown op 'Flip'"}, 1),
+    ({"FailureReason": "usage error: CredentialsError: no AWS credentials found"}, 1),  # a local job's own error
+])  # fmt: skip
+def test_only_failures_that_can_pass_on_a_second_try_are_retried(tmp_path, failure, attempts):
+    from augment.jobs import JobGroup
+    from augment.jobs.batch import Batch
+
+    backend = _ScriptedBackend({"ProcessingJobStatus": "Failed", **failure}, {"ProcessingJobStatus": "Completed"})
+    (item,) = items = [Batch(0, ["a.jpg"], "", str(tmp_path / "out"))]
+    JobGroup(backend, retries=2, poll=0, progress="off").run(
+        items, lambda b: build_request("light", str(tmp_path), b.output_uri, name=f"g-a{len(b.attempts)}"))
+    assert len(backend.submitted) == len(item.attempts) == attempts
+    assert item.status == ("Completed" if attempts == 2 else "Failed")
+    assert item.not_retried == ("" if attempts == 2 else failure.get("ExitMessage", failure["FailureReason"])
+                                .split(":")[0])
 
 
 @pytest.mark.slow

@@ -7,8 +7,10 @@ arguments, and every job still downloads the whole prefix. Here each batch gets 
 (``<output>/_batches/batch-00000.json``), so each job downloads only its batch and
 writes to its own prefix (``<output>/batch-00000/``). At most ``max_in_flight`` jobs
 run at once (default account quotas are low); a failed batch is retried up to
-``retries`` times under a new job name; the report at the end
-(``<output>/_batches/report.json``) lists every attempt.
+``retries`` times under a new job name, unless its failure would repeat (more bad
+inputs than ``--max-error-rate`` allows, a bad spec: see
+:data:`augment.contract.NOT_RETRYABLE`), which is reported once with its reasons; the
+report at the end (``<output>/_batches/report.json``) lists every attempt.
 
 Each job pays the start-up (minutes on SageMaker) again: for one large dataset a
 single sharded job is cheaper. Batches fit when the keys arrive over time, or to feed
@@ -24,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from augment.contract import not_retryable
 from augment.errors import JobFailed, UsageError
 from augment.jobs.handles import TERMINAL, Job
 from augment.jobs.launch import IMAGES_PATH, build_request, check_locations, job_name
@@ -65,7 +68,11 @@ def _put_json(uri: str, data: Any) -> None:
 
 @dataclass
 class Batch:
-    """One batch: its keys, its manifest, its output prefix, and every attempt."""
+    """One batch: its keys, its manifest, its output prefix, and every attempt.
+
+    ``not_retried`` holds the label of a failure that a retry would repeat (``bad
+    inputs``, ``usage error``), for which the batch was not retried.
+    """
 
     index: int
     keys: list[str]
@@ -74,6 +81,19 @@ class Batch:
     attempts: list[str] = field(default_factory=list)
     status: str = "Pending"
     failures: list[str] = field(default_factory=list)
+    not_retried: str = ""
+
+
+def retry_blocker(error: JobFailed) -> str | None:
+    """Why running the failed job again would fail the same way (a label of
+    :data:`~augment.contract.NOT_RETRYABLE`), or ``None`` when a retry may pass: a host
+    killed, a time-out, a stage or upload error."""
+    description = error.summary if isinstance(error.summary, dict) else {}
+    for text in (description.get("ExitMessage"), description.get("FailureReason")):
+        label = not_retryable(text or "")
+        if label:
+            return label
+    return None
 
 
 @dataclass
@@ -97,10 +117,27 @@ class BatchReport:
         return [b for b in self.batches if len(b.attempts) > 1]
 
     def line(self) -> str:
+        kept = [b for b in self.failed if b.not_retried]
+        why = ", ".join(sorted({b.not_retried for b in kept}))
         inputs = sum(len(b.keys) for b in self.batches)
         return (f"batched: {plural(len(self.batches), 'batch')} of {plural(inputs, 'input')}: "
-                f"{len(self.completed)} completed, {len(self.failed)} failed, {len(self.retried)} retried, "
-                f"in {self.seconds:.1f} s")
+                f"{len(self.completed)} completed, {len(self.failed)} failed"
+                + (f" ({len(kept)} not retried: {why})" if kept else "")
+                + f", {len(self.retried)} retried, in {self.seconds:.1f} s")
+
+    def failure_message(self) -> str:
+        """Why the failed batches failed: each failure that a retry would repeat once, with
+        its reasons, and the others after their last retry."""
+        kept = [b for b in self.failed if b.not_retried]
+        retried = [b for b in self.failed if not b.not_retried]
+        parts = []
+        if kept:
+            parts.append(f"{plural(len(kept), 'batch')} failed and not retried, since a "
+                         "retry fails the same way: " + "; ".join(b.failures[-1] for b in kept[:3]))
+        if retried:
+            parts.append(f"{plural(len(retried), 'batch')} failed after every retry: "
+                         + "; ".join(b.failures[-1] for b in retried[:3]))
+        return ". ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": self.line(), "seconds": self.seconds, "batches": [asdict(b) for b in self.batches]}
@@ -146,7 +183,8 @@ class JobGroup:
     Args:
         backend: anything with ``submit(request) -> Job``.
         max_in_flight: jobs running at once.
-        retries: extra attempts for a failed job.
+        retries: extra attempts for a failed job, unless a retry would fail the same way
+            (:func:`retry_blocker`).
         poll: seconds between status checks.
         progress: ``bar``, ``lines``, ``off`` or ``None`` (auto).
     """
@@ -189,7 +227,8 @@ class JobGroup:
                         job.wait(timeout=0, poll=0)
                     except JobFailed as e:
                         item.failures.append(str(e))
-                        if len(item.attempts) <= self.retries:
+                        item.not_retried = retry_blocker(e) or ""
+                        if not item.not_retried and len(item.attempts) <= self.retries:
                             todo.insert(0, item)  # retried first, so batches finish roughly in order
                             continue
                         item.status = "Failed"
@@ -232,7 +271,8 @@ class Prefetch:
         ...     train_on(batch.output_uri)
 
     Raises:
-        JobFailed: (while iterating) a batch failed ``retries + 1`` times.
+        JobFailed: (while iterating) a batch failed ``retries + 1`` times, or once where a
+            retry would fail the same way (too many bad inputs, a bad spec).
     """
 
     def __init__(self, backend: Any, spec: str, input_uri: str, output_uri: str, *, batch_size: int = 128,
@@ -265,7 +305,8 @@ class Prefetch:
                     break
                 except JobFailed as e:
                     b.failures.append(str(e))
-                    if len(b.attempts) > self.retries:
+                    b.not_retried = retry_blocker(e) or ""
+                    if b.not_retried or len(b.attempts) > self.retries:
                         b.status = "Failed"
                         raise
                     self._submit(b)

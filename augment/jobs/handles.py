@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any, Protocol
 
+from augment.contract import failure_message
 from augment.errors import JobFailed
 from augment.jobs.local import run_local
 from augment.jobs.request import JobRequest
@@ -86,15 +87,17 @@ class LocalJob:
             self._result = run_local(self.request, workdir=workdir, log=_Locked(self._log, self._lock),
                                      stop=self._stop)
         except BaseException as e:  # kept and reported as this job's failure by describe()
-            self._error = e
+            from augment.aws import credentials_error
+
+            self._error = credentials_error(e) or e
 
     def describe(self) -> dict[str, Any]:
         if self._thread.is_alive():
             return {**self.request.to_request(), "ProcessingJobStatus": "Stopping" if self._stop.is_set()
                     else "InProgress"}
-        if self._error is not None:
-            return {**self.request.to_request(), "ProcessingJobStatus": "Failed",
-                    "FailureReason": f"{type(self._error).__name__}: {self._error}"}
+        if self._error is not None:  # labelled, as a host's exit message is, when a retry cannot pass
+            reason = failure_message(self._error, f"{type(self._error).__name__}: {self._error}")
+            return {**self.request.to_request(), "ProcessingJobStatus": "Failed", "FailureReason": reason}
         assert self._result is not None
         return self._result
 

@@ -272,9 +272,17 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
 
     Raises:
         RequestError: an invalid request (before anything is staged).
+        CredentialsError: an ``s3://`` input or output and no AWS credentials (before
+            anything is staged); or AWS refused them.
         UsageError: an input that cannot be staged (missing, escaping its root, Pipe).
     """
     request.validate(local=True)
+    on_s3 = [i.source for i in request.inputs if i.source.startswith("s3://")]
+    on_s3 += [o.destination for o in request.outputs if o.destination.startswith("s3://")]
+    if on_s3:  # before anything is staged or run: not at the upload, after the work
+        from augment.aws import require_credentials
+
+        require_credentials(on_s3[0])
     if docker and not docker_available():
         raise UsageError("docker=True needs a running Docker engine; none answers `docker info` here")
     for inp in request.inputs:
@@ -330,6 +338,13 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
             if message:
                 description["ExitMessage"] = message
         return description
+    except Exception as e:
+        from augment.aws import credentials_error
+
+        error = credentials_error(e)
+        if error is None or error is e:
+            raise
+        raise error from None
     finally:
         if not (keep or workdir):
             shutil.rmtree(base, ignore_errors=True)

@@ -15,7 +15,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from augment import aws
 from augment.container import source_files
+from augment.errors import UsageError
 from augment.jobs.handles import output_uris, wait_for
 from augment.jobs.launch import LOCAL_ROLE, SPEC_PATH
 from augment.jobs.local import split_s3_uri
@@ -35,7 +37,12 @@ def _sdk_session(boto_session: Any, bucket: str | None) -> Any:
 def _execution_role(session: Any) -> str:
     from sagemaker.core.helper.session_helper import get_execution_role
 
-    return get_execution_role(session)
+    try:
+        return get_execution_role(session)
+    except ValueError as e:  # outside Studio, an identity that is not a role (a user's keys)
+        raise UsageError(f"no execution role: {e}. Pass --role (role=) with the ARN of an IAM role that "
+                         "SageMaker can assume, or run in SageMaker Studio, whose execution role is the default"
+                         ) from None
 
 
 class SageMakerBackend:
@@ -53,12 +60,15 @@ class SageMakerBackend:
 
     def __init__(self, *, boto_session: Any = None, role: str | None = None, bucket: str | None = None,
                  region: str | None = None, prefix: str = "augment") -> None:
-        import boto3
-
-        self.boto_session = boto_session or boto3.Session(region_name=region)
-        self.session = _sdk_session(self.boto_session, bucket)
-        self.role = role or _execution_role(self.session)
-        self.bucket = bucket or self.session.default_bucket()
+        what = "the SageMaker backend"
+        self.boto_session = boto_session or aws.session(region)
+        aws.require_region(what, self.boto_session)
+        # before the SDK's own calls (some at fixed endpoints) and before anything is uploaded
+        aws.check_identity(what, self.boto_session)
+        with aws.translated(what):
+            self.session = _sdk_session(self.boto_session, bucket)
+            self.role = role or _execution_role(self.session)
+            self.bucket = bucket or self.session.default_bucket()
         self.prefix = prefix.strip("/")
         self.client = self.session.sagemaker_client
         self.s3 = self.boto_session.client("s3")

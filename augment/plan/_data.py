@@ -178,7 +178,10 @@ def prices(names: list[str], region: str, mode: str = "auto", client: Any = None
             line = f"AWS Price List API ({region}, Processing, On-Demand)"
         except (BotoCoreError, ClientError, KeyError, ValueError, TypeError) as e:  # no API, or an unreadable answer
             if mode == "api":
-                raise UsageError(f"--prices api: the AWS Price List API did not answer: {e}") from None
+                from augment.aws import credentials_error
+
+                raise credentials_error(e, "--prices api") or UsageError(
+                    f"--prices api: the AWS Price List API did not answer: {e}") from None
             line = f"AWS Price List API unavailable ({type(e).__name__}); {line}"
             found = {}
     for name in names:
