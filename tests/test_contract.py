@@ -148,8 +148,9 @@ def test_two_hosts_write_two_manifests_into_one_output(tmp_path, small_samples):
         result = run_in(ml, "--spec", "light", "--output-dir", str(shared_out), "--workers", "1")
         assert result.returncode == 0, result.stderr
     meta = shared_out / "_augment"
-    assert sorted(p.name for p in meta.iterdir()) == ["manifest-algo-1.jsonl", "manifest-algo-2.jsonl", "spec.yaml",
-                                                      "summary-algo-1.json", "summary-algo-2.json"]
+    assert sorted(p.name for p in meta.iterdir()) == [
+        "excluded-algo-1.jsonl", "excluded-algo-2.jsonl", "manifest-algo-1.jsonl", "manifest-algo-2.jsonl", "spec.yaml",
+        "summary-algo-1.json", "summary-algo-2.json"]
     one, two = read_manifest(meta / "manifest-algo-1.jsonl"), read_manifest(meta / "manifest-algo-2.jsonl")
     assert {r["source"] for r in one} | {r["source"] for r in two} == set(names)
     assert not {r["source"] for r in one} & {r["source"] for r in two}

@@ -224,7 +224,7 @@ def test_run_messages_name_the_output_location_and_flags_run_has(tmp_path):
     result = _augment("run", "--backend", "local", "--input", "photos", "--output", "good", "--spec", "light",
                       "--workers", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "[algo-1] images:   good\n" in result.stderr
+    assert "[algo-1] outputs:  good\n" in result.stderr
     assert "[algo-1] manifest: good/_augment/manifest-algo-1.jsonl\n" in result.stderr
     assert "augment-local-" not in result.stderr, "no line names the deleted staging folder"
 
@@ -257,7 +257,8 @@ def test_a_job_names_its_output_uri_and_its_arguments(tmp_path, monkeypatch):
     monkeypatch.setenv(contract.ROOT_ENV, str(ml))
     assert main(["process", "--spec", "light", "--workers", "1", "--progress", "off"]) == 1
     message = (ml / "output" / "message").read_text()
-    assert message.startswith("1 of 1 inputs failed (100.0%), more than the job's --max-error-rate argument 1.0% "
+    assert message.startswith("bad inputs: 1 of 1 inputs failed (100.0%), more than the job's --max-error-rate "
+                              "argument 1.0% "
                               "allows. First: bad.jpg: "), message
     assert message.endswith("Every reason is in s3://bucket/out/_augment/manifest-algo-2.jsonl; fix or remove "
                             "those files, or raise the job's --max-error-rate argument."), message
