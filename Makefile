@@ -6,6 +6,9 @@ PY     := $(VENV)/bin/python
 CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output
+# pytest-xdist workers: one per core. Most tests wait on subprocesses, kernels and moto, so
+# even two cores finish the suite in about two thirds of the time. `make test PYTEST_WORKERS=0` runs serially.
+PYTEST_WORKERS ?= auto
 # Where pip also looks for torch and torchvision. Unset, they come from your usual index
 # (on Linux, PyPI's CUDA wheels: about 5 GB with their nvidia-* dependencies). Where the
 # PyTorch CPU index is reachable, CPU-only wheels (+cpu, which pip prefers) are under 1 GB:
@@ -30,12 +33,12 @@ install: $(STAMP)  ## create .venv and install the package with its dev extras
 
 test: $(STAMP)  ## lint, then the whole test suite, then every notebook through nbval (moto started by tests/conftest.py): what CI runs
 	$(VENV)/bin/ruff check augment tests benchmarks
-	$(PY) -m pytest
-	$(PY) -m pytest -p tests.conftest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -p tests.conftest --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
 
 test-fast: $(STAMP)  ## lint and the unit tests alone: no test marked slow (notebooks, browser, jobs end to end), no nbval
 	$(VENV)/bin/ruff check augment tests benchmarks
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow"
 
 demo: $(CORE)  ## the main job on the local runtime: 2 simulated instances shard the sample photos
 	@rm -rf $(DEMO_OUT)
