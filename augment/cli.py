@@ -125,8 +125,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="names this host's manifest and summary (default: current_host from "
                         "/opt/ml/config/resourceconfig.json, else 'local')")
     p.add_argument("--resume", action="store_true",
-                   help="finish a job this host started in --output-dir (after a crash, a kill or a stop); "
-                        "does nothing when it is complete")
+                   help="finish a job this host started in --output-dir (after a crash, a kill or a stop): "
+                        "does what has no record, redoes recorded outputs that are missing, and retries "
+                        "failures that may pass now (write_failed, unreadable, out_of_memory); does nothing "
+                        "when it is complete")
+    p.add_argument("--verify", action="store_true",
+                   help="with --resume: also check every recorded output's SHA-256, and redo those that differ")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: retry every failed input, not only the failures that may pass now")
     _add_job_options(p)
     p.add_argument("--input-uri", default=None, metavar="URI",
                    help="where --input-dir's files came from (s3:// or a folder), recorded in the summary for "
@@ -381,6 +387,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         summary = run_job(
             spec, input_dir, output_dir, workers=args.workers, host=args.host or ctx.current_host,
             hosts=list(ctx.hosts), job_name=ctx.job_name, resume=args.resume,
+            verify=args.verify, retry_failed=args.retry_failed,
             max_error_rate=DEFAULT_MAX_ERROR_RATE if args.max_error_rate is None else args.max_error_rate,
             max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
             progress=None if args.progress == "auto" else args.progress,

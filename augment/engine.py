@@ -516,12 +516,60 @@ def _check_dirs(input_dir: Path, output_dir: Path) -> None:
     check_disjoint(str(input_dir), str(output_dir), input_flag="--input-dir", output_flag="--output-dir")
 
 
-def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
-                   ) -> tuple[dict[str, set[int]], mf.Tally]:
-    """Check an output directory that may hold earlier work.
+@dataclass
+class _Previous:
+    """What an output directory's manifest says was done, read in one streaming pass.
 
-    Returns:
-        The copies already recorded per input, and the counts of those records.
+    Attributes:
+        done: per input, a bit mask of the copies not to do again (bit ``copy + 1``): an
+            "ok" record whose output is there (and, with ``verify``, has its SHA-256), or
+            a failure that would fail again. About 100 bytes per input, whatever the
+            manifest's size.
+        failed: the failed records kept (not retried), per input and copy.
+        redo: why each (input, copy) that has a record is done again.
+        written, originals: the kept "ok" records of augmented copies and of originals.
+    """
+
+    done: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    redo: dict[tuple[str, int], str] = field(default_factory=dict)
+    written: int = 0
+    originals: int = 0
+
+    def tally(self) -> mf.Tally:
+        tally = mf.Tally()
+        tally.written, tally.originals = self.written, self.originals
+        tally.add(rec for copies in self.failed.values() for rec in copies.values())
+        return tally
+
+    def redo_counts(self) -> str:
+        counts = Counter(self.redo.values())
+        return ", ".join(f"{why}: {n}" for why, n in counts.most_common())
+
+
+def _output_problem(rec: dict[str, Any], output_dir: Path, verify: bool) -> str | None:
+    """Why the output of an "ok" record cannot be kept, or ``None``."""
+    path = output_dir / rec["output"]
+    if not verify:
+        return None if path.is_file() else "missing_output"
+    try:
+        with open(path, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except FileNotFoundError:
+        return "missing_output"
+    except OSError:
+        return "unreadable_output"
+    return None if digest == rec["output_sha256"] else "changed_output"
+
+
+def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
+                   verify: bool = False, retry_failed: bool = False) -> _Previous:
+    """Check an output directory that may hold earlier work, and read what it holds.
+
+    The manifest is read once, as a stream, keeping only the latest record's outcome
+    per (input, copy): an "ok" whose output is missing (or changed, with ``verify``)
+    is redone, and so is a failure that may pass now (:data:`~augment.manifest.TRANSIENT_REASONS`;
+    every failure with ``retry_failed``).
     """
     spec_path = meta / "spec.yaml"
     if spec_path.exists():
@@ -529,18 +577,49 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Pa
         if old.digest != spec.digest:
             raise UsageError(another_spec_message(str(meta.parent), str(spec_path), old.digest, spec.digest,
                                                   "--output-dir"))
-    done: dict[str, set[int]] = {}
-    tally = mf.Tally()
+    previous = _Previous()
     if not manifest_path.exists():
-        return done, tally
+        return previous
     if not resume:
         raise UsageError(f"{manifest_path} exists: this output directory already holds this host's job. "
                          "Pass --resume to finish it, or use a new --output-dir.")
     _check_same_libraries(summary_path)
+    done, failed, redo = previous.done, previous.failed, previous.redo
+    output_dir = meta.parent
     for rec in mf.iter_manifest(manifest_path):  # streamed: a resumed manifest can be millions of lines
-        done.setdefault(rec["source"], set()).add(rec["copy"])
-        tally.add([rec])
-    return done, tally
+        source, copy = rec["source"], rec["copy"]
+        bit = 1 << (copy + 1)
+        mask = done.get(source, 0)
+        if mask & bit:  # a later record of this (input, copy) replaces the earlier one
+            if source in failed and failed[source].pop(copy, None) is not None:
+                if not failed[source]:
+                    del failed[source]
+            elif copy == ORIGINAL:
+                previous.originals -= 1
+            else:
+                previous.written -= 1
+            mask &= ~bit
+        redo.pop((source, copy), None)
+        if rec["status"] == "ok":
+            why = _output_problem(rec, output_dir, verify)
+            if why is None:
+                mask |= bit
+                if copy == ORIGINAL:
+                    previous.originals += 1
+                else:
+                    previous.written += 1
+            else:
+                redo[(source, copy)] = why
+        elif retry_failed or rec.get("reason") in mf.TRANSIENT_REASONS:
+            redo[(source, copy)] = f"retry_{rec.get('reason') or 'failed'}"
+        else:
+            mask |= bit
+            failed.setdefault(source, {})[copy] = rec
+        if mask:
+            done[source] = mask
+        elif source in done:
+            del done[source]
+    return previous
 
 
 PIXEL_LIBRARIES = ("augment", "torch", "torchvision", "pillow")
@@ -599,6 +678,8 @@ def run_job(
     hosts: list[str] | None = None,
     job_name: str | None = None,
     resume: bool = False,
+    verify: bool = False,
+    retry_failed: bool = False,
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: str | None = None,
@@ -620,7 +701,12 @@ def run_job(
         host: names this host's manifest and summary, so hosts sharing an output
             prefix never overwrite each other.
         hosts, job_name: recorded in the summary (from the job's config files).
-        resume: finish the job this host started in ``output_dir`` (see module docs).
+        resume: finish the job this host started in ``output_dir`` (see module docs):
+            every (input, copy) without a record, or whose "ok" record's output is
+            missing, or whose failure may pass now (a full disk, an unreadable file,
+            memory: :data:`~augment.manifest.TRANSIENT_REASONS`) is done (again).
+        verify: with ``resume``, also redo outputs whose SHA-256 is not the recorded one.
+        retry_failed: with ``resume``, retry every failed record, not only transient ones.
         max_error_rate: the job fails when more than this share of inputs fail.
         max_pixels: inputs larger than this (from the header) are refused unread.
         progress: ``bar``, ``lines``, ``off`` or ``None`` (auto).
@@ -663,7 +749,11 @@ def run_job(
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
     summary_path = meta / f"summary-{host}.json"
-    done, tally = _previous_work(spec, meta, manifest_path, summary_path, resume)
+    if (verify or retry_failed) and not resume:
+        raise UsageError(f"{'--verify' if verify else '--retry-failed'} checks the work of an earlier run: "
+                         "pass it with --resume")
+    before = _previous_work(spec, meta, manifest_path, summary_path, resume, verify, retry_failed)
+    tally = before.tally()
     previous = tally.records
     files = list_images(input_dir)
     if not files:
@@ -675,9 +765,12 @@ def run_job(
                          "(--include/--exclude)")
 
     wanted = tuple(range(spec.copies)) + ((ORIGINAL,) if spec.output.keep_original else ())
+    done = before.done
     tasks = [(rel, missing) for rel in items
-             if (missing := tuple(k for k in wanted if k not in done.get(rel, ())))]
-    del done  # from here on memory does not grow with the number of inputs done
+             if (missing := tuple(k for k in wanted if not done.get(rel, 0) & (1 << (k + 1))))]
+    redo = before.redo  # what this run does again, by (input, copy): their new records say why
+    before_counts = before.redo_counts()
+    del done, before  # from here on memory does not grow with the number of inputs done
     meta.mkdir(parents=True, exist_ok=True)
     if resume:
         _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
@@ -697,6 +790,9 @@ def run_job(
               + f" (augment {__version__} from {PACKAGE_DIR})",
               inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
               resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
+    if redo:
+        log.event("redo", f"{plural(len(redo), 'recorded output')} to do again ({before_counts}); their new "
+                  "records say why (\"redone\")", redo=len(redo), redo_by_reason=dict(Counter(redo.values())))
     if excluded:
         log.event("excluded", f"{len(excluded)} files are not inputs ({_excluded_counts(excluded)}); "
                   f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
@@ -716,7 +812,18 @@ def run_job(
                    else _run_in_pool(args, tasks, workers, stop, start_method))
         try:
             for new, rss in results:
-                mf.write_records(manifest, new)
+                if redo:
+                    for r in new:
+                        if (why := redo.pop((r["source"], r["copy"]), None)) is not None:
+                            r["redone"] = why
+                try:
+                    mf.write_records(manifest, new)
+                except OSError as e:  # a full disk, say: these records are lost, the earlier ones intact
+                    summary.status = "failed"
+                    summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
+                                       + wording.intact("everything recorded before"))
+                    results.close()  # stops the workers; their outputs without a record are redone on resume
+                    break
                 tally.add(new)
                 summary.processed_inputs += 1
                 summary.peak_worker_rss_mb = max(summary.peak_worker_rss_mb, round(rss, 1))
@@ -733,7 +840,13 @@ def run_job(
             interrupted = True
             results.close()  # kills the workers, when the interrupt came between two results
         finally:
-            mf.sync(manifest)
+            try:
+                mf.sync(manifest)
+            except OSError as e:
+                if summary.status != "failed":
+                    summary.status = "failed"
+                    summary.message = (f"cannot sync {wording.manifest(manifest_path)}: {e.strerror or e}; "
+                                       + wording.intact("what it holds"))
             bar.close()
     summary.seconds = round(time.monotonic() - start, 3)
     summary.written, summary.originals, summary.failed_records = tally.written, tally.originals, tally.failed_records
@@ -760,7 +873,13 @@ def run_job(
                            f"{wording.max_error_rate}.")
     elif summary.status == "running":
         summary.status = "completed"
-    _write_summary(summary, summary_path)
+    try:
+        _write_summary(summary, summary_path)
+    except OSError as e:  # a full disk: the manifest has the outcome, say so rather than raise a traceback
+        if summary.status in ("completed", "failed"):
+            summary.status = "failed"
+            summary.message = (summary.message + "; " if summary.message else "") + (
+                f"cannot write {summary_path.name}: {e.strerror or e}; the manifest has every outcome")
     if interrupted:
         raise KeyboardInterrupt(summary.message)
     if summary.status == "stopped":

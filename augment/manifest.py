@@ -14,6 +14,11 @@ Durability: a line is appended only after its output file was renamed into place
 A process killed mid-write can leave a torn last line (no newline): readers ignore
 it and :func:`open_for_append` cuts it off before a resumed job appends, so a torn
 line is never taken for a good one, and never ends up in the middle of the file.
+
+A resumed job appends a new record for an (input, copy) that it redoes (an output that
+went missing, or a failure worth retrying), with ``"redone"`` saying why: the latest
+record of an (input, copy) is the one that counts (:func:`read_manifest` returns only
+those).
 """
 
 from __future__ import annotations
@@ -23,15 +28,18 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 ORIGINAL = -1
 """The ``copy`` index of a kept original."""
+TRANSIENT_REASONS = frozenset({"write_failed", "unreadable", "out_of_memory"})
+"""Failure reasons that may pass on a later try (space freed on a full disk, a file made
+readable, more memory): ``--resume`` retries them; ``--retry-failed`` retries every failure."""
 
 
 def iter_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
     """Every complete record of a manifest, in file order, one at a time; a torn last
-    line is ignored."""
+    line is ignored. A record redone by a resume follows the one it replaces."""
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.endswith("\n"):
@@ -40,33 +48,55 @@ def iter_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def read_manifest(path: str | Path) -> list[dict[str, Any]]:
-    """Every complete record of a manifest, in file order; a torn last line is ignored."""
-    return list(iter_manifest(path))
+    """The latest complete record of each (input, copy), in the order each was first
+    recorded; a torn last line is ignored."""
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for rec in iter_manifest(path):
+        latest[(rec["source"], rec["copy"])] = rec  # a redone record replaces the earlier one, in its place
+    return list(latest.values())
 
 
-def open_for_append(path: Path) -> TextIO:
-    """Open a manifest to append, first cutting off a torn last line if there is one."""
-    if path.exists():
-        with open(path, "rb+") as f:
-            data = f.read()
-            keep = data.rfind(b"\n") + 1
-            if keep != len(data):
-                f.truncate(keep)
-    return open(path, "a", encoding="utf-8")
+_TAIL_BLOCK = 1 << 16
 
 
-def write_records(f: TextIO, records: list[dict[str, Any]]) -> None:
-    """Append records (one ``write`` for all, then a flush to the kernel).
+def open_for_append(path: Path) -> BinaryIO:
+    """Open a manifest to append, first cutting off a torn last line if there is one.
 
-    After a flush, a SIGKILL of this process loses nothing already written.
+    Only the tail is read (a manifest can be gigabytes). The file is unbuffered: what
+    :func:`write_records` wrote is in the kernel, and nothing is left to fail at close.
     """
-    f.write("".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records))
-    f.flush()
+    f = open(path, "ab+", buffering=0)  # the caller closes it
+    try:
+        end = f.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:
+            start = max(0, pos - _TAIL_BLOCK)
+            f.seek(start)
+            newline = f.read(pos - start).rfind(b"\n")
+            if newline >= 0:
+                pos = start + newline + 1
+                break
+            pos = start
+        if pos != end:
+            f.truncate(pos)
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
-def sync(f: TextIO) -> None:
-    """Flush and fsync, so the manifest survives a machine failure too."""
-    f.flush()
+def write_records(f: BinaryIO, records: list[dict[str, Any]]) -> None:
+    """Append records, straight to the kernel: after it returns, a SIGKILL of this
+    process loses nothing written. A full disk raises ``OSError``, and leaves at most a
+    torn last line, which readers ignore and a resume cuts off."""
+    view = memoryview("".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n"
+                              for r in records).encode("utf-8"))
+    while view:
+        view = view[f.write(view):]
+
+
+def sync(f: BinaryIO) -> None:
+    """Fsync, so the manifest survives a machine failure too."""
     os.fsync(f.fileno())
 
 

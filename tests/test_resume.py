@@ -260,3 +260,66 @@ def test_keep_original_copies_inputs_unchanged_and_resumes(small_samples, tmp_pa
     originals = [r for r in records if r["copy"] == -1]
     assert len(originals) == 7 and all(r["output_sha256"] == r["source_sha256"] for r in originals)
     assert run_job(spec, small_samples, out, workers=1, progress="off", resume=True).processed_inputs == 0
+
+
+def _process(spec: Path, inputs: Path, out: Path, *extra: str) -> int:
+    from augment.cli import main
+
+    return main(["process", "--spec", str(spec), "--input-dir", str(inputs), "--output-dir", str(out),
+                 "--workers", "1", "--progress", "off", *extra])
+
+
+def _latest(manifest: Path) -> dict[tuple[str, int], dict]:
+    latest: dict[tuple[str, int], dict] = {}
+    for line in manifest.read_text().splitlines():
+        rec = json.loads(line)
+        latest[(rec["source"], rec["copy"])] = rec
+    return latest
+
+
+def test_deleted_outputs_are_redone_on_resume_and_their_new_records_say_so(small_samples, tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nseed: 5\ncopies: 2\nops:\n  - RandomResizedCrop: {size: 64}\n")
+    out = tmp_path / "out"
+    assert _process(spec, small_samples, out) == 0
+    full = tree_bytes(out)
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    first = read_manifest(manifest)[:3]
+    gone = [r["output"] for r in first]
+    for name in gone:
+        (out / name).unlink()
+    capsys.readouterr()
+    assert _process(spec, small_samples, out, "--resume") == 0
+    err = capsys.readouterr().err
+    assert "3 recorded outputs to do again (missing_output: 3)" in err
+    assert tree_bytes(out) == full, "the 3 outputs are back, byte for byte"
+    assert manifest.read_bytes().count(b"\n") == 14 + 3, "one new record per redone output"
+    latest = _latest(manifest)
+    assert len(latest) == 14 and all(r["status"] == "ok" for r in latest.values())
+    assert sorted(r["output"] for r in latest.values() if r.get("redone") == "missing_output") == sorted(gone)
+    records = read_manifest(manifest)
+    assert len(records) == 14 and len({(r["source"], r["copy"]) for r in records}) == 14
+    summary = json.loads((out / "_augment" / "summary-local.json").read_text())
+    assert summary["status"] == "completed" and summary["written"] == 14
+    assert summary["processed_inputs"] == len({r["source"] for r in first})
+
+
+def test_verify_redoes_outputs_whose_bytes_changed(small_samples, tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nseed: 5\ncopies: 1\nops:\n  - RandomResizedCrop: {size: 64}\n")
+    out = tmp_path / "out"
+    assert _process(spec, small_samples, out) == 0
+    full = tree_bytes(out)
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    changed = read_manifest(manifest)[0]["output"]
+    (out / changed).write_bytes(b"not the image")
+    assert _process(spec, small_samples, out, "--resume") == 0, "a plain resume checks presence only"
+    assert (out / changed).read_bytes() == b"not the image"
+    assert _process(spec, small_samples, out, "--resume", "--verify") == 0
+    assert tree_bytes(out) == full
+    latest = _latest(manifest)
+    assert [r["output"] for r in latest.values() if r.get("redone")] == [changed]
+    assert latest[next(k for k, r in latest.items() if r["output"] == changed)]["redone"] == "changed_output"
+    capsys.readouterr()
+    assert _process(spec, small_samples, out, "--verify") == 2
+    assert "--verify checks the work of an earlier run: pass it with --resume" in capsys.readouterr().err
