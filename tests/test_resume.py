@@ -17,7 +17,7 @@ import pytest
 import augment
 from augment import contract
 from augment.engine import run_job
-from augment.errors import UsageError
+from augment.errors import TooManyBadInputs, UsageError
 from augment.manifest import read_manifest
 from augment.samples import list_samples, samples_dir
 from tests.conftest import tree_bytes
@@ -323,3 +323,98 @@ def test_verify_redoes_outputs_whose_bytes_changed(small_samples, tmp_path, caps
     capsys.readouterr()
     assert _process(spec, small_samples, out, "--verify") == 2
     assert "--verify checks the work of an earlier run: pass it with --resume" in capsys.readouterr().err
+
+
+def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every output write fails as on a full disk (the job's own files still write)."""
+    import errno
+
+    from augment import engine
+
+    real = engine.atomic_write_bytes
+
+    def write(path, data):
+        if "_augment" not in Path(path).parts:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(engine, "atomic_write_bytes", write)
+
+
+def test_inputs_that_failed_on_a_full_disk_are_redone_by_resume(small_samples, tmp_path, monkeypatch):
+    spec = {"version": 1, "seed": 3, "copies": 2, "ops": [{"RandomResizedCrop": {"size": 64}}]}
+    clean = tmp_path / "clean"
+    run_job(spec, small_samples, clean, workers=1, progress="off")
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        _full_disk(m)
+        with pytest.raises(TooManyBadInputs):
+            run_job(spec, small_samples, out, workers=1, progress="off")
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    assert {r["reason"] for r in read_manifest(manifest)} == {"write_failed"}
+    summary = run_job(spec, small_samples, out, workers=1, progress="off", resume=True)  # space freed
+    assert summary.status == "completed" and summary.processed_inputs == 7
+    assert summary.written == 14 and summary.failed_inputs == 0 and summary.failures_by_reason == {}
+    assert tree_bytes(out) == tree_bytes(clean)
+    latest = read_manifest(manifest)
+    assert len(latest) == 14 and all(r["status"] == "ok" and r["redone"] == "retry_write_failed" for r in latest)
+
+
+def test_retry_failed_retries_failures_that_a_plain_resume_keeps(inputs, tmp_path):
+    spec = {"version": 1, "seed": 3, "copies": 1, "ops": ["RandomInvert"]}
+    good = (inputs / "chelsea.jpg").read_bytes()
+    (inputs / "chelsea.jpg").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    with pytest.raises(TooManyBadInputs):
+        run_job(spec, inputs, out, workers=1, progress="off")
+    (inputs / "chelsea.jpg").write_bytes(good)  # fixed
+    with pytest.raises(TooManyBadInputs):  # a bad image is not retried by default: it would fail again
+        run_job(spec, inputs, out, workers=1, progress="off", resume=True)
+    summary = run_job(spec, inputs, out, workers=1, progress="off", resume=True, retry_failed=True)
+    assert summary.status == "completed" and summary.processed_inputs == 1 and summary.failed_inputs == 0
+    (rec,) = [r for r in read_manifest(out / "_augment" / "manifest-local.jsonl") if r["source"] == "chelsea.jpg"]
+    assert rec["status"] == "ok" and rec["redone"].startswith("retry_")
+    with pytest.raises(UsageError, match=r"--retry-failed .* pass it with --resume"):
+        run_job(spec, inputs, tmp_path / "other", workers=1, progress="off", retry_failed=True)
+
+
+def test_a_full_disk_when_appending_the_manifest_fails_cleanly_then_resume_finishes(small_samples, tmp_path,
+                                                                                  monkeypatch, capsys):
+    import errno
+    import io
+
+    from augment import manifest as mf
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nseed: 5\ncopies: 1\nops:\n  - RandomResizedCrop: {size: 64}\n")
+    clean = tmp_path / "clean"
+    assert _process(spec, small_samples, clean) == 0
+    real = mf.open_for_append
+
+    class FullAfterTwo(io.FileIO):
+        writes = 0
+
+        def write(self, data):
+            FullAfterTwo.writes += 1
+            if FullAfterTwo.writes > 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+    def open_full(path):
+        real(path).close()
+        return FullAfterTwo(path, "ab")
+
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        m.setattr(mf, "open_for_append", open_full)
+        capsys.readouterr()
+        assert _process(spec, small_samples, out) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    assert (f"augment process: error: cannot append to {out / '_augment' / 'manifest-local.jsonl'}: No space left "
+            "on device; everything recorded before is intact: re-run with --resume to finish") in err
+    assert len(read_manifest(out / "_augment" / "manifest-local.jsonl")) == 2
+    assert json.loads((out / "_augment" / "summary-local.json").read_text())["status"] == "failed"
+    assert _process(spec, small_samples, out, "--resume") == 0
+    assert tree_bytes(out) == tree_bytes(clean)
+    assert len(read_manifest(out / "_augment" / "manifest-local.jsonl")) == 7
