@@ -121,20 +121,25 @@ def replay(
 
 
 def _find(manifest: Path, record: int | None, source: str | None, copy: int) -> tuple[int, dict[str, Any]]:
-    """(line number, record) of the chosen record, reading the manifest as a stream."""
+    """(line number, record) of the chosen record, reading the manifest as a stream; by
+    source, the latest record of that (input, copy) (a resume appends one when it redoes it)."""
     count = 0
     copies: list[int] = []
+    found: tuple[int, dict[str, Any]] | None = None
     for count, rec in enumerate(iter_manifest(manifest), 1):
         if record is not None and count == record:
             return count, rec
         if source is not None and rec["source"] == source:
             if rec["copy"] == copy:
-                return count, rec
-            copies.append(rec["copy"])
+                found = count, rec
+            else:
+                copies.append(rec["copy"])
+    if found is not None:
+        return found
     if record is not None:
         raise UsageError(f"--record {record}: the manifest has records 1 to {count}")
     if copies:
-        raise UsageError(f"--copy {copy}: {source} has copies {', '.join(map(str, sorted(copies)))} in {manifest} "
+        raise UsageError(f"--copy {copy}: {source} has copies {', '.join(map(str, sorted(set(copies))))} in {manifest} "
                          "(-1 is a kept original)")
     raise UsageError(f"--source {source}: no record of that input in {manifest}; give its path relative to the "
                      "job's input root, as in the manifest's \"source\" field")

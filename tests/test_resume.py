@@ -299,6 +299,10 @@ def test_deleted_outputs_are_redone_on_resume_and_their_new_records_say_so(small
     assert sorted(r["output"] for r in latest.values() if r.get("redone") == "missing_output") == sorted(gone)
     records = read_manifest(manifest)
     assert len(records) == 14 and len({(r["source"], r["copy"]) for r in records}) == 14
+    from augment.replay import replay
+
+    result = replay(manifest, source=first[0]["source"], copy=first[0]["copy"], out=tmp_path / "replayed")
+    assert result.line > 14 and result.record["redone"] == "missing_output", "replay takes the latest record"
     summary = json.loads((out / "_augment" / "summary-local.json").read_text())
     assert summary["status"] == "completed" and summary["written"] == 14
     assert summary["processed_inputs"] == len({r["source"] for r in first})
