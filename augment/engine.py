@@ -69,6 +69,7 @@ import torch
 
 from augment import __version__
 from augment import manifest as mf
+from augment.contract import check_host
 from augment.errors import JobFailed, JobStopped, TooManyBadInputs, UsageError
 from augment.images import (
     DEFAULT_MAX_PIXELS,
@@ -660,6 +661,7 @@ def run_job(
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
     check_max_error_rate(max_error_rate)
+    check_host(host, "--host")  # it names files under _augment/: never a path
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
     summary_path = meta / f"summary-{host}.json"
