@@ -328,9 +328,46 @@ def chunk_size(remaining: int, workers: int) -> int:
     return max(1, min(MAX_CHUNK, remaining // (workers * 4)))
 
 
-def _serve(conn: Connection, cancelled: Any, args: tuple[Any, ...]) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Have the kernel SIGKILL this worker when its parent dies (Linux's
+    ``PR_SET_PDEATHSIG``), so that a parent killed alone (SIGKILL, the OOM killer) leaves
+    no worker writing outputs that nothing records. Elsewhere a worker ends when its
+    pipe from the parent reaches end-of-file.
+
+    Args:
+        parent_pid: the parent's pid where this worker is its child, to catch a parent
+            that died before the signal was set (``None`` where the parent is a fork
+            server, which itself ends with the job's process).
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: the pipe's end-of-file does it
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before the signal was set
+        os._exit(1)
+
+
+def _serve(conn: Connection, cancelled: Any, args: tuple[Any, ...], others: tuple[Connection, ...] = (),
+           parent_pid: int | None = None) -> None:
     """A worker process: tasks in from ``conn``, their results out, until None or the
-    parent's end closes. A task taken after a stop (``cancelled``) is sent back undone."""
+    parent's end closes. A task taken after a stop (``cancelled``) is sent back undone.
+
+    ``others``: the parent's ends of the pipes, which a forked worker inherits; they are
+    closed first, or else no worker would see end-of-file when the parent dies (each
+    would hold the parent's end of its own pipe and the others').
+    """
+    for end in others:
+        end.close()
+    _die_with_parent(parent_pid)
     _init_worker(*args)
     try:
         while (chunk := conn.recv()) is not None:
@@ -428,7 +465,12 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
     try:
         for _ in range(workers):
             ours, theirs = ctx.Pipe()
-            process = ctx.Process(target=_serve, args=(theirs, cancelled, args), daemon=True)
+            # A forked worker shares the parent's memory, and so its open pipe ends: it
+            # closes them (a spawned or fork-server worker gets only its own end).
+            forked = start_method == "fork"
+            others = (*processes, ours) if forked else ()
+            parent_pid = None if start_method == "forkserver" else os.getpid()
+            process = ctx.Process(target=_serve, args=(theirs, cancelled, args, others, parent_pid), daemon=True)
             _WITHOUT_MAIN.active = True
             try:
                 process.start()

@@ -1,0 +1,147 @@
+"""Hostile conditions (issue 20): odd host names, long and undecodable file names, a
+worker out of memory, and a parent killed alone."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from augment import contract
+from augment.engine import run_job
+from augment.errors import UsageError
+from augment.manifest import read_manifest
+
+PYTHON = [sys.executable, "-m", "augment"]
+
+
+def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PYTHON, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, **kwargs)
+
+
+@pytest.mark.parametrize("host", ["x/../../../victim/pwn", "..", "a/b", "", "a\0b", ".hidden", "-x", "a" * 64])
+def test_a_host_name_that_is_not_one_file_name_component_is_refused_before_any_work(host, small_samples,
+                                                                                     tmp_path):
+    out = tmp_path / "o" / "out"
+    with pytest.raises(UsageError, match="--host"):
+        run_job("strong", small_samples, out, workers=1, progress="off", host=host)
+    assert not (tmp_path / "o").exists()  # nothing written, inside the output folder or beside it
+
+
+def test_the_cli_refuses_a_traversing_host_with_exit_2_naming_the_flag(small_samples, tmp_path):
+    out = tmp_path / "out"
+    r = _cli("process", "--spec", "strong", "--input-dir", str(small_samples), "--output-dir", str(out),
+             "--host", "x/../../../victim/pwn", "--workers", "1", "--progress", "off")
+    assert r.returncode == 2, r.stderr
+    assert "--host" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists() and not (tmp_path / "victim").exists()
+
+
+@pytest.mark.parametrize("host", ["algo-1", "algo-12", "local", "calibrate", "host_2.a"])
+def test_sagemaker_style_host_names_are_accepted(host):
+    assert contract.check_host(host, "--host") == host
+
+
+@pytest.mark.parametrize("data", [{"current_host": "../x", "hosts": ["../x"]},
+                                  {"current_host": "algo-1", "hosts": ["algo-1", "a/b"]},
+                                  {"current_host": 3, "hosts": ["algo-1"]}])
+def test_a_bad_host_in_resourceconfig_is_refused_naming_the_file(data, tmp_path, monkeypatch):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "resourceconfig.json").write_text(json.dumps(data))
+    monkeypatch.setenv(contract.ROOT_ENV, str(tmp_path))
+    with pytest.raises(UsageError, match=r"resourceconfig\.json"):
+        contract.read_context()
+
+
+def test_a_240_byte_input_name_is_processed(small_samples, tmp_path):
+    """The output name (input name + .aug0.jpg) fits in 255 bytes; the temporary file's must too."""
+    src = tmp_path / "in"
+    src.mkdir()
+    name = "n" * 236 + ".jpg"
+    assert len(name.encode()) == 240
+    (src / name).write_bytes((small_samples / "chelsea.jpg").read_bytes())
+    out = tmp_path / "out"
+    summary = run_job("strong", src, out, workers=1, progress="off")
+    assert summary.failed_inputs == 0 and summary.written == summary.copies
+    recs = read_manifest(out / "_augment" / "manifest-local.jsonl")
+    assert {r["status"] for r in recs} == {"ok"}
+    assert all((out / r["output"]).is_file() for r in recs)
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary file left
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
+def test_workers_end_when_the_parent_alone_is_killed_and_a_resume_records_every_output(small_samples,
+                                                                                      tmp_path):
+    """SIGKILL of the parent only (not its group): before, the forked workers held each
+    other's pipe ends, never saw end-of-file, and went on writing outputs that nothing
+    recorded, then blocked in recv forever."""
+    src = tmp_path / "in"
+    src.mkdir()
+    samples = sorted(small_samples.iterdir())
+    for i in range(150):
+        (src / f"{i:03d}-{samples[i % len(samples)].name}").write_bytes(samples[i % len(samples)].read_bytes())
+    out = tmp_path / "out"
+    cmd = [*PYTHON, "process", "--spec", "strong", "--input-dir", str(src), "--output-dir", str(out),
+           "--workers", "2", "--copies", "2", "--progress", "off", "--log-format", "json"]
+    job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    try:
+        workers: set[int] = set()
+        for _ in range(1200):  # until some inputs are recorded (at most a minute)
+            workers = _children(job.pid)
+            if len(workers) == 2 and manifest.is_file() and manifest.stat().st_size > 0:
+                break
+            time.sleep(0.05)
+        assert len(workers) == 2 and job.poll() is None, "the job ended before it could be killed"
+        os.kill(job.pid, signal.SIGKILL)  # the parent alone
+        job.wait()
+        for _ in range(300):  # a few seconds; before the fix, forever
+            if not any(_alive(w) for w in workers):
+                break
+            time.sleep(0.1)
+        left = [w for w in workers if _alive(w)]
+        assert not left, f"workers {left} outlived their parent"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.pid, signal.SIGKILL)
+    r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert r.returncode == 0, r.stderr
+    latest: dict[tuple[str, int], dict] = {}
+    for rec in read_manifest(manifest):
+        latest[(rec["source"], rec["copy"])] = rec
+    assert len(latest) == 150 * 2 and {r["status"] for r in latest.values()} == {"ok"}
+    named = Counter(rec["output"] for rec in latest.values())
+    on_disk = {p.relative_to(out).as_posix(): p for p in out.rglob("*")
+               if p.is_file() and "_augment" not in p.parts}
+    assert set(on_disk) == set(named) and set(named.values()) == {1}  # no output without its one record
+    for rec in latest.values():
+        assert hashlib.sha256(on_disk[rec["output"]].read_bytes()).hexdigest() == rec["output_sha256"]
