@@ -251,6 +251,8 @@ class _Worker:
             return [_failed(base, spec.seed, k, str(e), e.reason) for k in copies]
         except OSError as e:
             return [_failed(base, spec.seed, k, f"cannot read: {e}", "unreadable") for k in copies]
+        except MemoryError:
+            return [_failed(base, spec.seed, k, OUT_OF_MEMORY, "out_of_memory") for k in copies]
         fmt = output_format(spec.output.format, source.format)
         records: list[dict[str, Any]] = []
         for k in copies:  # augmented copies first: an input that cannot be decoded is not kept either
@@ -276,12 +278,19 @@ class _Worker:
             except OSError as e:
                 records.append(_failed(base, spec.seed, k, f"cannot write: {e}", "write_failed"))
                 continue
+            except MemoryError:  # this image, at this size, does not fit: the job goes on
+                records.append(_failed(base, spec.seed, k, OUT_OF_MEMORY, "out_of_memory"))
+                continue
             records.append({
                 **base, "copy": k, "output": name, "output_sha256": hashlib.sha256(blob).hexdigest(),
                 "seed": seed, "params": params, "status": "ok", "error": None, "reason": None,
                 "format": fmt, "size": list(out.size),
             })  # fmt: skip
         return records
+
+
+OUT_OF_MEMORY = ("out of memory while decoding, augmenting or encoding this image; give the job more memory "
+                 "(or fewer --workers), or lower --max-pixels to refuse such images unread")
 
 
 def _failed(base: dict[str, Any], spec_seed: int, copy: int, error: str, reason: str) -> dict[str, Any]:

@@ -145,3 +145,30 @@ def test_workers_end_when_the_parent_alone_is_killed_and_a_resume_records_every_
     assert set(on_disk) == set(named) and set(named.values()) == {1}  # no output without its one record
     for rec in latest.values():
         assert hashlib.sha256(on_disk[rec["output"]].read_bytes()).hexdigest() == rec["output_sha256"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_image_that_runs_out_of_memory_is_recorded_as_failed_and_the_job_goes_on(workers, small_samples,
+                                                                                    tmp_path, monkeypatch):
+    """Stands in for a 10000 x 10000 RGBA PNG under a tight memory limit: before, the
+    MemoryError escaped, no record was written, and every resume repeated the crash."""
+    from augment import engine
+
+    real_write = engine.atomic_write_bytes
+
+    def write(path, data):
+        if "chelsea" in str(path):
+            raise MemoryError
+        real_write(path, data)
+
+    monkeypatch.setattr(engine, "atomic_write_bytes", write)  # forked workers inherit it
+    out = tmp_path / "out"
+    summary = run_job("strong", small_samples, out, workers=workers, progress="off", start_method="fork",
+                      max_error_rate=0.5)
+    assert summary.status == "completed"
+    assert summary.failed_inputs == 1 and summary.failures_by_reason == {"out_of_memory": 1}
+    recs = read_manifest(out / "_augment" / "manifest-local.jsonl")
+    failed = [r for r in recs if r["status"] == "failed"]
+    assert {r["source"] for r in failed} == {"chelsea.jpg"} and len(failed) == summary.copies
+    assert {r["reason"] for r in failed} == {"out_of_memory"} and "memory" in failed[0]["error"]
+    assert len(recs) == summary.inputs * summary.copies
