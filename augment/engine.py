@@ -735,7 +735,8 @@ def run_job(
     if resume:
         _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
     excluded_path = meta / f"excluded-{host}.jsonl"
-    atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded).encode())
+    atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded)
+                       .encode("utf-8", "backslashreplace"))  # a name that is not UTF-8: as in the manifest
     summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
                       output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
                       inputs=len(items), copies=spec.copies, resumed_records=previous,

@@ -52,7 +52,10 @@ def open_for_append(path: Path) -> TextIO:
             keep = data.rfind(b"\n") + 1
             if keep != len(data):
                 f.truncate(keep)
-    return open(path, "a", encoding="utf-8")
+    # A name that is not valid UTF-8 (Linux file names are bytes) is held by Python as
+    # lone surrogates (surrogateescape); written as JSON escapes (``"\\udcff"``) the line
+    # stays UTF-8 and reads back as the same name, which os.fsencode turns into its bytes.
+    return open(path, "a", encoding="utf-8", errors="backslashreplace")
 
 
 def write_records(f: TextIO, records: list[dict[str, Any]]) -> None:

@@ -25,7 +25,7 @@ PYTHON = [sys.executable, "-m", "augment"]
 
 
 def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PYTHON, *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([*PYTHON, *args], capture_output=True, text=True, errors="backslashreplace", timeout=300,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"}, **kwargs)
 
 
@@ -172,3 +172,36 @@ def test_an_image_that_runs_out_of_memory_is_recorded_as_failed_and_the_job_goes
     assert {r["source"] for r in failed} == {"chelsea.jpg"} and len(failed) == summary.copies
     assert {r["reason"] for r in failed} == {"out_of_memory"} and "memory" in failed[0]["error"]
     assert len(recs) == summary.inputs * summary.copies
+
+
+@pytest.mark.slow
+def test_a_file_name_that_is_not_utf8_is_processed_resumed_and_replayed(small_samples, tmp_path):
+    """Linux names are bytes: b'\\xff' is no UTF-8. Before, seed derivation raised
+    UnicodeEncodeError, and every resume crashed at the same input."""
+    src = tmp_path / "in"
+    src.mkdir()
+    raw = os.fsencode(src) + b"/caf\xff\xfe.jpg"
+    with open(raw, "wb") as f:
+        f.write((small_samples / "chelsea.jpg").read_bytes())
+    (src / "coffee.jpg").write_bytes((small_samples / "coffee.jpg").read_bytes())
+    out = tmp_path / "out"
+    cmd = ["process", "--spec", "strong", "--input-dir", str(src), "--output-dir", str(out), "--workers", "2",
+           "--copies", "2", "--progress", "off"]
+    r = _cli(*cmd)
+    assert r.returncode == 0, r.stderr
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    text = manifest.read_bytes().decode("utf-8")  # still UTF-8: the name is escaped
+    assert "caf\\udcff\\udcfe.jpg" in text
+    recs = read_manifest(manifest)
+    odd = [rec for rec in recs if os.fsencode(rec["source"]) == b"caf\xff\xfe.jpg"]  # round-trips to the bytes
+    assert len(odd) == 2 and {rec["status"] for rec in odd} == {"ok"}
+    for rec in odd:
+        assert os.path.isfile(os.fsencode(out) + b"/" + os.fsencode(rec["output"]))
+    manifest.write_text(text.splitlines(keepends=True)[0])  # as if killed after one record
+    r = _cli(*cmd, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert sorted((rec["source"], rec["copy"]) for rec in read_manifest(manifest)) == sorted(
+        (rec["source"], rec["copy"]) for rec in recs)
+    for source in ["caf\\udcff\\udcfe.jpg", os.fsdecode(b"caf\xff\xfe.jpg")]:  # as the manifest shows it, or raw
+        r = _cli("replay", str(manifest), "--source", source, "--copy", "1", "--out", str(tmp_path / "r.jpg"))
+        assert r.returncode == 0 and "bit-exact" in r.stdout, r.stdout + r.stderr
