@@ -205,3 +205,35 @@ def test_a_file_name_that_is_not_utf8_is_processed_resumed_and_replayed(small_sa
     for source in ["caf\\udcff\\udcfe.jpg", os.fsdecode(b"caf\xff\xfe.jpg")]:  # as the manifest shows it, or raw
         r = _cli("replay", str(manifest), "--source", source, "--copy", "1", "--out", str(tmp_path / "r.jpg"))
         assert r.returncode == 0 and "bit-exact" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, None])
+def test_a_worker_that_dies_on_an_image_records_it_as_failed_and_the_job_goes_on(sig, small_samples, tmp_path,
+                                                                                 monkeypatch):
+    """The kernel's OOM killer (SIGKILL) or a worker that exits: before, the job
+    failed with every later input left undone, and each resume died on the same input."""
+    from augment import engine
+
+    real_write = engine.atomic_write_bytes
+
+    def write(path, data):
+        if "chelsea" in str(path):
+            if sig is None:
+                os._exit(70)
+            os.kill(os.getpid(), sig)
+        real_write(path, data)
+
+    monkeypatch.setattr(engine, "atomic_write_bytes", write)  # forked workers inherit it
+    out = tmp_path / "out"
+    summary = run_job("strong", small_samples, out, workers=2, progress="off", start_method="fork",
+                      max_error_rate=0.5)
+    reason = "out_of_memory" if sig == signal.SIGKILL else "worker_died"
+    assert summary.status == "completed" and summary.failures_by_reason == {reason: 1}
+    recs = read_manifest(out / "_augment" / "manifest-local.jsonl")
+    assert len(recs) == summary.inputs * summary.copies  # one record per (input, copy): none lost, none twice
+    assert len({(r["source"], r["copy"]) for r in recs}) == len(recs)
+    failed = [r for r in recs if r["status"] == "failed"]
+    assert {r["source"] for r in failed} == {"chelsea.jpg"} and {r["reason"] for r in failed} == {reason}
+    for rec in recs:
+        if rec["status"] == "ok":
+            assert hashlib.sha256((out / rec["output"]).read_bytes()).hexdigest() == rec["output_sha256"]
