@@ -479,6 +479,7 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
     current: dict[Connection, Any] = {}  # the input its running task is on (see _CURRENT)
     released: set[Connection] = set()
     spec_seed = args[0].get("seed", 0)
+    unattributed = 0  # workers that died between inputs
 
     def send_task(conn: Connection) -> None:
         nonlocal remaining
@@ -517,14 +518,21 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
     def died(conn: Connection) -> list[dict[str, Any]]:
         """A worker ended with work in flight: the input it was on is recorded as failed
         (resuming would only repeat the death), its other tasks go to a new worker."""
-        nonlocal remaining
+        nonlocal remaining, unattributed
         process = processes.pop(conn)
         process.join()
         chunks, at = sent.pop(conn), current.pop(conn).value
         del in_flight[conn]
         conn.close()
-        if not chunks or not 0 <= at < len(chunks[0]):  # not on an input: a bug, not a bad input
-            raise BrokenProcessPool(f"worker {process.pid} ended with work in flight (exit code {process.exitcode})")
+        if not 0 <= at < len(chunks[0]):  # between inputs: its tasks go to a new worker, a few times
+            unattributed += 1
+            if unattributed > workers:  # dying on no input: a bug, not a bad input
+                raise BrokenProcessPool(f"worker {process.pid} ended with work in flight "
+                                        f"(exit code {process.exitcode})")
+            redo.extendleft(reversed([task for chunk in chunks for task in chunk]))
+            remaining += sum(map(len, chunks))
+            start_worker()
+            return []
         rel, copies = chunks[0][at]
         killed = process.exitcode == -signal.SIGKILL  # what the kernel's OOM killer sends
         error = ("the worker processing this input was killed (SIGKILL: out of memory?); give the job more "
@@ -556,7 +564,8 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
                         raise EOFError
                     kind, value = conn.recv()
                 except (EOFError, OSError):  # OSError: ended with our task unread (a reset)
-                    yield died(conn), 0.0
+                    if failed := died(conn):
+                        yield failed, 0.0
                     continue
                 in_flight[conn] -= 1
                 sent[conn].popleft()
