@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -37,6 +38,23 @@ NOT_RETRYABLE = ("bad inputs", "usage error")
 bad inputs than ``--max-error-rate`` allows, a bad spec or argument. A launcher
 (:mod:`augment.jobs.batch`) retries every other failure: a host killed, a time-out, a
 stage or upload error."""
+
+
+HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+"""A host name: SageMaker's are ``algo-1``, ``algo-2``...; more is allowed, but a name
+becomes part of file names (``manifest-<host>.jsonl``), so it is one plain file-name
+component: no ``/``, no ``..``, nothing hidden, at most 63 characters."""
+
+
+def check_host(name: Any, where: str) -> str:
+    """Return ``name`` if it is a valid host name (see :data:`HOST_NAME`); else raise
+    :class:`UsageError` naming ``where`` (a flag or a file)."""
+    if not isinstance(name, str) or not HOST_NAME.fullmatch(name) or ".." in name:
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        raise UsageError(f"{where}: {shown} is not a host name: use letters, digits, '-', '_' and '.' "
+                         "(no '/' or '..', at most 63 characters, not starting with '.' or '-'), "
+                         "like SageMaker's algo-1")
+    return name
 
 
 def ml_root() -> Path:
@@ -158,8 +176,12 @@ def read_context() -> JobContext:
     resource = config / "resourceconfig.json"
     if resource.is_file():
         data = _read_json(resource)
-        kwargs["current_host"] = str(data.get("current_host", "local"))
-        kwargs["hosts"] = tuple(data.get("hosts") or [kwargs["current_host"]])
+        where = f"{resource} current_host"
+        kwargs["current_host"] = check_host(data.get("current_host", "local"), where)
+        hosts = data.get("hosts") or [kwargs["current_host"]]
+        if not isinstance(hosts, list):
+            raise UsageError(f"{resource} hosts: expected a list of host names, got {type(hosts).__name__}")
+        kwargs["hosts"] = tuple(check_host(h, f"{resource} hosts") for h in hosts)
     job = config / "processingjobconfig.json"
     if job.is_file():
         data = _read_json(job)

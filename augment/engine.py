@@ -45,6 +45,7 @@ raised with a message that says how to resume.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -69,6 +70,7 @@ import torch
 
 from augment import __version__
 from augment import manifest as mf
+from augment.contract import check_host
 from augment.errors import JobFailed, JobStopped, TooManyBadInputs, UsageError
 from augment.images import (
     DEFAULT_MAX_PIXELS,
@@ -250,6 +252,8 @@ class _Worker:
             return [_failed(base, spec.seed, k, str(e), e.reason) for k in copies]
         except OSError as e:
             return [_failed(base, spec.seed, k, f"cannot read: {e}", "unreadable") for k in copies]
+        except MemoryError:
+            return [_failed(base, spec.seed, k, OUT_OF_MEMORY, "out_of_memory") for k in copies]
         fmt = output_format(spec.output.format, source.format)
         records: list[dict[str, Any]] = []
         for k in copies:  # augmented copies first: an input that cannot be decoded is not kept either
@@ -275,12 +279,19 @@ class _Worker:
             except OSError as e:
                 records.append(_failed(base, spec.seed, k, f"cannot write: {e}", "write_failed"))
                 continue
+            except MemoryError:  # this image, at this size, does not fit: the job goes on
+                records.append(_failed(base, spec.seed, k, OUT_OF_MEMORY, "out_of_memory"))
+                continue
             records.append({
                 **base, "copy": k, "output": name, "output_sha256": hashlib.sha256(blob).hexdigest(),
                 "seed": seed, "params": params, "status": "ok", "error": None, "reason": None,
                 "format": fmt, "size": list(out.size),
             })  # fmt: skip
         return records
+
+
+OUT_OF_MEMORY = ("out of memory while decoding, augmenting or encoding this image; give the job more memory "
+                 "(or fewer --workers), or lower --max-pixels to refuse such images unread")
 
 
 def _failed(base: dict[str, Any], spec_seed: int, copy: int, error: str, reason: str) -> dict[str, Any]:
@@ -309,9 +320,21 @@ Task = tuple[str, tuple[int, ...]]
 Result = tuple[list[dict[str, Any]], float]
 
 
+_CURRENT: Any = None
+"""In a worker process: a shared integer, the index in its running task of the input it
+is on (-1 between tasks), so that the parent can tell which input a worker died on."""
+
+
 def _work(chunk: list[Task]) -> list[Result]:
     assert _WORKER is not None
-    return [(_WORKER.process(rel, copies), _peak_rss_mb()) for rel, copies in chunk]
+    results = []
+    for i, (rel, copies) in enumerate(chunk):
+        if _CURRENT is not None:
+            _CURRENT.value = i
+        results.append((_WORKER.process(rel, copies), _peak_rss_mb()))
+    if _CURRENT is not None:
+        _CURRENT.value = -1
+    return results
 
 
 MAX_CHUNK = 16
@@ -327,9 +350,48 @@ def chunk_size(remaining: int, workers: int) -> int:
     return max(1, min(MAX_CHUNK, remaining // (workers * 4)))
 
 
-def _serve(conn: Connection, cancelled: Any, args: tuple[Any, ...]) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Have the kernel SIGKILL this worker when its parent dies (Linux's
+    ``PR_SET_PDEATHSIG``), so that a parent killed alone (SIGKILL, the OOM killer) leaves
+    no worker writing outputs that nothing records. Elsewhere a worker ends when its
+    pipe from the parent reaches end-of-file.
+
+    Args:
+        parent_pid: the parent's pid where this worker is its child, to catch a parent
+            that died before the signal was set (``None`` where the parent is a fork
+            server, which itself ends with the job's process).
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: the pipe's end-of-file does it
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before the signal was set
+        os._exit(1)
+
+
+def _serve(conn: Connection, cancelled: Any, args: tuple[Any, ...], others: tuple[Connection, ...] = (),
+           parent_pid: int | None = None, current: Any = None) -> None:
     """A worker process: tasks in from ``conn``, their results out, until None or the
-    parent's end closes. A task taken after a stop (``cancelled``) is sent back undone."""
+    parent's end closes. A task taken after a stop (``cancelled``) is sent back undone.
+
+    ``others``: the parent's ends of the pipes, which a forked worker inherits; they are
+    closed first, or else no worker would see end-of-file when the parent dies (each
+    would hold the parent's end of its own pipe and the others').
+    """
+    global _CURRENT
+    for end in others:
+        end.close()
+    _die_with_parent(parent_pid)
+    _CURRENT = current
     _init_worker(*args)
     try:
         while (chunk := conn.recv()) is not None:
@@ -394,8 +456,12 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
     of the CLI takes about 11 ms). On a stop, no task is sent; queued ones come back
     undone, left for ``--resume``; running ones finish and are recorded.
 
+    A worker that dies on an input (killed for memory, say) gets that input recorded as
+    failed (``out_of_memory`` when SIGKILLed, else ``worker_died``), so that no resume
+    repeats the death; a new worker takes over its other tasks, and the job goes on.
+
     Raises:
-        BrokenProcessPool: a worker died (killed for memory, say).
+        BrokenProcessPool: a worker died between inputs (not for an input's sake).
     """
     if not tasks:
         return
@@ -405,16 +471,23 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
     _install_preparation_without_main()
     cancelled = ctx.Event()
     todo = iter(tasks)
+    redo: collections.deque[Task] = collections.deque()  # the tasks of a worker that died, first
     remaining = len(tasks)
     in_flight: dict[Connection, int] = {}
     processes: dict[Connection, Any] = {}
+    sent: dict[Connection, collections.deque[list[Task]]] = {}  # its tasks in flight, oldest (running) first
+    current: dict[Connection, Any] = {}  # the input its running task is on (see _CURRENT)
     released: set[Connection] = set()
+    spec_seed = args[0].get("seed", 0)
+    unattributed = 0  # workers that died between inputs
 
     def send_task(conn: Connection) -> None:
         nonlocal remaining
         if stop.signum:
             return
-        chunk = list(itertools.islice(todo, chunk_size(remaining, workers)))
+        size = chunk_size(remaining, workers)
+        chunk = [redo.popleft() for _ in range(min(size, len(redo)))]
+        chunk += itertools.islice(todo, size - len(chunk))
         if chunk:
             remaining -= len(chunk)
             try:
@@ -422,21 +495,61 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
             except OSError:  # the worker is gone
                 raise BrokenProcessPool(f"worker {processes[conn].pid} ended with work in flight") from None
             in_flight[conn] += 1
+            sent[conn].append(chunk)
+
+    def start_worker() -> None:
+        ours, theirs = ctx.Pipe()
+        # A forked worker shares the parent's memory, and so its open pipe ends: it
+        # closes them (a spawned or fork-server worker gets only its own end).
+        others = (*processes, ours) if start_method == "fork" else ()
+        parent_pid = None if start_method == "forkserver" else os.getpid()
+        at = ctx.RawValue("i", -1)
+        process = ctx.Process(target=_serve, args=(theirs, cancelled, args, others, parent_pid, at), daemon=True)
+        _WITHOUT_MAIN.active = True
+        try:
+            process.start()
+        finally:
+            _WITHOUT_MAIN.active = False
+        theirs.close()
+        processes[ours], in_flight[ours], sent[ours], current[ours] = process, 0, collections.deque(), at
+        send_task(ours)
+        send_task(ours)
+
+    def died(conn: Connection) -> list[dict[str, Any]]:
+        """A worker ended with work in flight: the input it was on is recorded as failed
+        (resuming would only repeat the death), its other tasks go to a new worker."""
+        nonlocal remaining, unattributed
+        process = processes.pop(conn)
+        process.join()
+        chunks, at = sent.pop(conn), current.pop(conn).value
+        del in_flight[conn]
+        conn.close()
+        if not 0 <= at < len(chunks[0]):  # between inputs: its tasks go to a new worker, a few times
+            unattributed += 1
+            if unattributed > workers:  # dying on no input: a bug, not a bad input
+                raise BrokenProcessPool(f"worker {process.pid} ended with work in flight "
+                                        f"(exit code {process.exitcode})")
+            redo.extendleft(reversed([task for chunk in chunks for task in chunk]))
+            remaining += sum(map(len, chunks))
+            start_worker()
+            return []
+        rel, copies = chunks[0][at]
+        killed = process.exitcode == -signal.SIGKILL  # what the kernel's OOM killer sends
+        error = ("the worker processing this input was killed (SIGKILL: out of memory?); give the job more "
+                 "memory (or fewer --workers), or lower --max-pixels" if killed
+                 else f"the worker processing this input ended (exit code {process.exitcode})")
+        others = [task for i, task in enumerate(chunks[0]) if i != at]
+        others += [task for chunk in list(chunks)[1:] for task in chunk]
+        redo.extendleft(reversed(others))  # done ones are made again: the same bytes
+        remaining += len(others)
+        start_worker()
+        base = {"source": rel, "source_sha256": None}
+        return [_failed(base, spec_seed, k, error, "out_of_memory" if killed else "worker_died") for k in copies]
 
     finished = False
     try:
         for _ in range(workers):
-            ours, theirs = ctx.Pipe()
-            process = ctx.Process(target=_serve, args=(theirs, cancelled, args), daemon=True)
-            _WITHOUT_MAIN.active = True
-            try:
-                process.start()
-            finally:
-                _WITHOUT_MAIN.active = False
-            theirs.close()
-            processes[ours], in_flight[ours] = process, 0
-            send_task(ours)
-            send_task(ours)
+            start_worker()
         while any(in_flight.values()):
             if stop.signum:
                 cancelled.set()
@@ -444,13 +557,18 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
             sentinels = {processes[conn].sentinel: conn for conn in busy}
             for ready in mp_connection.wait(busy + list(sentinels)):
                 conn = sentinels.get(ready, ready)
+                if conn not in processes or not in_flight[conn]:  # handled already in this round
+                    continue
                 try:
                     if not conn.poll():  # a worker ended, its pipe empty
                         raise EOFError
                     kind, value = conn.recv()
                 except (EOFError, OSError):  # OSError: ended with our task unread (a reset)
-                    raise BrokenProcessPool(f"worker {processes[conn].pid} ended with work in flight") from None
+                    if failed := died(conn):
+                        yield failed, 0.0
+                    continue
                 in_flight[conn] -= 1
+                sent[conn].popleft()
                 if kind == "raised":
                     raise value
                 send_task(conn)
@@ -746,6 +864,7 @@ def run_job(
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
     check_max_error_rate(max_error_rate)
+    check_host(host, "--host")  # it names files under _augment/: never a path
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
     summary_path = meta / f"summary-{host}.json"
@@ -775,7 +894,8 @@ def run_job(
     if resume:
         _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
     excluded_path = meta / f"excluded-{host}.jsonl"
-    atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded).encode())
+    atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded)
+                       .encode("utf-8", "backslashreplace"))  # a name that is not UTF-8: as in the manifest
     summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
                       output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
                       inputs=len(items), copies=spec.copies, resumed_records=previous,

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import struct
 from dataclasses import dataclass
@@ -486,6 +487,9 @@ def _encodes_as_pillow() -> bool:
     return _ENCODER_CHECKED
 
 
+_TEMP_NUMBERS = itertools.count()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
 
@@ -494,10 +498,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     truncated ``path``.
     """
     path = os.fspath(path)
-    folder, name = os.path.split(path)
-    # One writer per output (each belongs to one task), so the process id makes the
-    # temporary name unique; the file gets the usual permissions (0666 minus umask).
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    folder = os.path.dirname(path)
+    # The temporary name is short whatever the name's length (a 250-byte name must not
+    # need a 270-byte temporary one), and unique: the process id and a counter per
+    # process. The file gets the usual permissions (0666 minus umask).
+    tmp = os.path.join(folder, f".augment-{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     except FileNotFoundError:

@@ -89,8 +89,11 @@ def write_records(f: BinaryIO, records: list[dict[str, Any]]) -> None:
     """Append records, straight to the kernel: after it returns, a SIGKILL of this
     process loses nothing written. A full disk raises ``OSError``, and leaves at most a
     torn last line, which readers ignore and a resume cuts off."""
+    # A name that is not valid UTF-8 (Linux file names are bytes) is held by Python as
+    # lone surrogates (surrogateescape); written as JSON escapes (``"\\udcff"``) the line
+    # stays UTF-8 and reads back as the same name, which os.fsencode turns into its bytes.
     view = memoryview("".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n"
-                              for r in records).encode("utf-8"))
+                              for r in records).encode("utf-8", errors="backslashreplace"))
     while view:
         view = view[f.write(view):]
 

@@ -53,12 +53,15 @@ def derive_seed(spec_seed: int, rel_path: str, copy: int) -> int:
     Args:
         spec_seed: the spec's ``seed``.
         rel_path: the input's path relative to the input root, with ``/`` separators.
+            File names are bytes on Linux: one that is not valid UTF-8 arrives as
+            Python decodes it (``surrogateescape``) and is hashed as its original
+            bytes, so any name has a seed (and a valid UTF-8 name the same as before).
         copy: the copy index, from 0.
 
     Returns:
         An integer in ``[0, 2**53)``.
     """
-    key = f"augment-v1\0{spec_seed}\0{rel_path}\0{copy}".encode()
+    key = f"augment-v1\0{spec_seed}\0{rel_path}\0{copy}".encode("utf-8", "surrogateescape")
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> (64 - SEED_BITS)
 
 

@@ -120,16 +120,28 @@ def replay(
                         spec.digest, job_digest)
 
 
+def _unescaped(source: str) -> str:
+    """``source`` as the manifest writes a name that is not valid UTF-8 (``bad\\udcff.jpg``,
+    a JSON escape), read back as the name itself; else ``source`` unchanged."""
+    if "\\u" not in source:
+        return source
+    try:
+        return json.loads('"' + source.replace('"', '\\"') + '"')
+    except ValueError:
+        return source
+
+
 def _find(manifest: Path, record: int | None, source: str | None, copy: int) -> tuple[int, dict[str, Any]]:
     """(line number, record) of the chosen record, reading the manifest as a stream; by
     source, the latest record of that (input, copy) (a resume appends one when it redoes it)."""
     count = 0
     copies: list[int] = []
     found: tuple[int, dict[str, Any]] | None = None
+    sources = {source, _unescaped(source)} if source is not None else set()
     for count, rec in enumerate(iter_manifest(manifest), 1):
         if record is not None and count == record:
             return count, rec
-        if source is not None and rec["source"] == source:
+        if source is not None and rec["source"] in sources:
             if rec["copy"] == copy:
                 found = count, rec
             else:
