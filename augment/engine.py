@@ -46,6 +46,7 @@ raised with a message that says how to resume.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import json
@@ -513,7 +514,73 @@ class _Stop:
 def _check_dirs(input_dir: Path, output_dir: Path) -> None:
     if not input_dir.is_dir():
         raise UsageError(f"--input-dir {input_dir}: not a directory")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"--output-dir {output_dir}: not a directory (a file is there); name a folder to write "
+                         "the outputs into (it is created if missing)")
     check_disjoint(str(input_dir), str(output_dir), input_flag="--input-dir", output_flag="--output-dir")
+
+
+def _check_same_spec(spec: Spec, meta: Path) -> None:
+    """Refuse an output folder whose ``spec.yaml`` is another spec's."""
+    spec_path = meta / "spec.yaml"
+    if spec_path.exists():
+        old = load_spec(spec_path)
+        if old.digest != spec.digest:
+            raise UsageError(another_spec_message(str(meta.parent), str(spec_path), old.digest, spec.digest,
+                                                  "--output-dir"))
+
+
+def _cannot_write(output_dir: Path, e: OSError) -> UsageError:
+    return UsageError(f"--output-dir {output_dir}: cannot write there ({e.strerror or e}"
+                      + (f": {e.filename}" if e.filename else "") + "); name a folder this user may write to")
+
+
+def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool) -> None:
+    """Claim the output folder for this spec, atomically, before any output is written.
+
+    ``spec.yaml`` appears whole and only once (a hard link of a complete temporary
+    file, which fails if it exists): of two jobs that start together, one creates it and
+    the other finds it and compares digests, so a job with another spec is refused
+    however close their starts. Hosts of one job (one spec) share the folder, each with
+    its own manifest, which a new job creates exclusively too: two runs of one host's
+    job never append to one manifest unless the second one resumes.
+
+    Raises:
+        UsageError: another spec's job holds the folder, this host's manifest exists
+            without ``resume``, or the folder cannot be written.
+    """
+    spec_path = meta / "spec.yaml"
+    try:
+        meta.mkdir(parents=True, exist_ok=True)
+        tmp = meta / f".spec.{os.getpid()}.tmp"
+        try:
+            dump_spec(spec, tmp)
+            try:
+                os.link(tmp, spec_path)
+            except FileExistsError:
+                pass
+            except OSError as e:  # a file system without hard links: create it exclusively instead
+                if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+                    raise
+                with contextlib.suppress(FileExistsError), open(spec_path, "x", encoding="utf-8") as f:
+                    f.write(tmp.read_text(encoding="utf-8"))
+        finally:
+            tmp.unlink(missing_ok=True)
+        _check_same_spec(spec, meta)
+        if not resume:
+            try:
+                open(manifest_path, "x").close()
+            except FileExistsError:
+                raise UsageError(_host_job_message(manifest_path)) from None
+    except UsageError:
+        raise
+    except OSError as e:
+        raise _cannot_write(meta.parent, e) from None
+
+
+def _host_job_message(manifest_path: Path) -> str:
+    return (f"{manifest_path} exists: this output directory already holds this host's job. "
+            "Pass --resume to finish it, or use a new --output-dir.")
 
 
 def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
@@ -523,19 +590,13 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Pa
     Returns:
         The copies already recorded per input, and the counts of those records.
     """
-    spec_path = meta / "spec.yaml"
-    if spec_path.exists():
-        old = load_spec(spec_path)
-        if old.digest != spec.digest:
-            raise UsageError(another_spec_message(str(meta.parent), str(spec_path), old.digest, spec.digest,
-                                                  "--output-dir"))
+    _check_same_spec(spec, meta)  # early, before the inputs are listed; _claim_output decides
     done: dict[str, set[int]] = {}
     tally = mf.Tally()
     if not manifest_path.exists():
         return done, tally
     if not resume:
-        raise UsageError(f"{manifest_path} exists: this output directory already holds this host's job. "
-                         "Pass --resume to finish it, or use a new --output-dir.")
+        raise UsageError(_host_job_message(manifest_path))
     _check_same_libraries(summary_path)
     for rec in mf.iter_manifest(manifest_path):  # streamed: a resumed manifest can be millions of lines
         done.setdefault(rec["source"], set()).add(rec["copy"])
@@ -678,7 +739,7 @@ def run_job(
     tasks = [(rel, missing) for rel in items
              if (missing := tuple(k for k in wanted if k not in done.get(rel, ())))]
     del done  # from here on memory does not grow with the number of inputs done
-    meta.mkdir(parents=True, exist_ok=True)
+    _claim_output(spec, meta, manifest_path, resume)
     if resume:
         _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
     excluded_path = meta / f"excluded-{host}.jsonl"
@@ -689,7 +750,6 @@ def run_job(
                       max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
                       spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
                       excluded_list=str(excluded_path))
-    dump_spec(spec, meta / "spec.yaml")
     _write_summary(summary, summary_path)
     log.event("start", f"{plural(len(items), 'input')} x {plural(spec.copies, 'copy')} on "
               f"{plural(workers, 'worker')}, host {host}; {plural(len(tasks), 'input')} to do"
