@@ -584,7 +584,7 @@ def _host_job_message(manifest_path: Path) -> str:
 
 
 def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
-                   ) -> tuple[dict[str, set[int]], mf.Tally]:
+                   input_dir: Path) -> tuple[dict[str, set[int]], mf.Tally]:
     """Check an output directory that may hold earlier work.
 
     Returns:
@@ -598,6 +598,7 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Pa
     if not resume:
         raise UsageError(_host_job_message(manifest_path))
     _check_same_libraries(summary_path)
+    _check_same_input(summary_path, input_dir)
     for rec in mf.iter_manifest(manifest_path):  # streamed: a resumed manifest can be millions of lines
         done.setdefault(rec["source"], set()).add(rec["copy"])
         tally.add([rec])
@@ -623,6 +624,19 @@ def _check_same_libraries(summary_path: Path) -> None:
         raise UsageError(f"{summary_path.parent.parent} holds a job started with other library versions "
                          f"({', '.join(changed)}); resuming would mix outputs of two implementations. "
                          "Finish it with the versions it started with, or start over in a new --output-dir.")
+
+
+def _check_same_input(summary_path: Path, input_dir: Path) -> None:
+    """Refuse to resume a job from another input folder than the one it started with:
+    its inputs would join the job, and the summary would name only the second folder."""
+    try:
+        before = json.loads(summary_path.read_text()).get("input_dir")
+    except (OSError, ValueError):
+        return  # started before its summary was written: nothing to compare
+    if before and Path(before) != input_dir.resolve():
+        raise UsageError(f"--resume: {summary_path.parent.parent} holds a job started with --input-dir {before}, "
+                         f"not {input_dir}; resume it with --input-dir {before}, or start a new job in a new "
+                         "--output-dir.")
 
 
 def _select_inputs(files: list[str], spec: Spec) -> tuple[list[str], list[dict[str, Any]]]:
@@ -724,7 +738,7 @@ def run_job(
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
     summary_path = meta / f"summary-{host}.json"
-    done, tally = _previous_work(spec, meta, manifest_path, summary_path, resume)
+    done, tally = _previous_work(spec, meta, manifest_path, summary_path, resume, input_dir)
     previous = tally.records
     files = list_images(input_dir)
     if not files:

@@ -3,8 +3,11 @@ cannot be used, damaged manifests, resumes pointed at another input folder."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,6 +16,9 @@ from pathlib import Path
 import PIL.Image
 import pytest
 
+from augment.cli import main
+from augment.engine import run_job
+from augment.errors import UsageError
 from augment.manifest import read_manifest
 
 # With augment and torch imported, opens the FIFO (its writer is the test), says so on
@@ -77,3 +83,108 @@ def test_two_jobs_with_other_specs_started_at_once_into_one_output(tmp_path):
         PIL.Image.new("RGB", (24, 16), (i, 2 * i, 255 - i)).save(inputs / f"{i}.png")
     for round in range(5):
         _race(tmp_path, inputs, round)
+
+
+def _process(capsys: pytest.CaptureFixture, inputs: Path, out: Path, *extra: str) -> tuple[int, str]:
+    code = main(["process", "--spec", "light", "--input-dir", str(inputs), "--output-dir", str(out),
+                 "--workers", "1", "--progress", "off", *extra])
+    return code, capsys.readouterr().err
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path, small_samples, capsys):
+    out = tmp_path / "out"
+    out.write_bytes(b"not a folder")
+    code, err = _process(capsys, small_samples, out)
+    assert code == 2, err
+    assert f"--output-dir {out}: not a directory" in err and "internal error" not in err
+    assert out.read_bytes() == b"not a folder"
+    code, err = _process(capsys, small_samples, out / "sub")  # below a file: cannot be created
+    assert code == 2 and f"--output-dir {out / 'sub'}: cannot write there" in err, err
+
+
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, small_samples, capsys, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anyway: fail as a read-only mount does
+        real_mkdir = Path.mkdir
+
+        def mkdir(self: Path, *args, **kwargs) -> None:
+            if self.parent == out:
+                raise PermissionError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+            real_mkdir(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "mkdir", mkdir)
+    try:
+        code, err = _process(capsys, small_samples, out)
+    finally:
+        out.chmod(0o755)
+    assert code == 2, err
+    assert f"--output-dir {out}: cannot write there" in err and "internal error" not in err
+    assert not list(out.iterdir())
+
+
+@pytest.fixture(scope="module")
+def finished(small_samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("finished") / "out"
+    run_job("light", small_samples, out, workers=1, progress="off")
+    return out
+
+
+@pytest.mark.parametrize(("damage", "problem"), [
+    (b"\n", "an empty line"),
+    (b'{"source": "chelsea.jpg", "copy": 1, "sta\n', "not JSON"),
+    (b"\xff\xfe garbage\n", "not UTF-8"),
+    (b"[1, 2, 3]\n", "not a record"),
+    (b'{"source": "chelsea.jpg"}\n', "not a record"),
+])  # fmt: skip
+def test_a_damaged_manifest_line_is_named_and_refused(finished, small_samples, tmp_path, capsys, damage, problem):
+    """A damaged line in the middle of a manifest is never guessed at: resume (and every
+    reader) refuses, naming the file and the line, before any work."""
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    damaged = b"".join(lines[:3]) + damage + b"".join(lines[3:])
+    manifest.write_bytes(damaged)
+    code, err = _process(capsys, small_samples, out, "--resume")
+    assert code == 2, err
+    assert f"{manifest} line 4 is damaged: {problem}" in err and "internal error" not in err
+    assert manifest.read_bytes() == damaged
+    with pytest.raises(UsageError, match="line 4 is damaged"):
+        read_manifest(manifest)
+
+
+def test_a_torn_last_line_still_resumes(finished, small_samples, tmp_path, capsys):
+    """What a kill leaves (the last line cut short, no newline) is not damage: resume
+    cuts it off and redoes that record."""
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    whole = manifest.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    manifest.write_bytes(b"".join(lines[:-1]) + lines[-1][:30])
+    code, err = _process(capsys, small_samples, out, "--resume")
+    assert code == 0, err
+    assert sorted(manifest.read_bytes().splitlines()) == sorted(whole.splitlines())
+
+
+def test_resume_with_another_input_folder_is_refused(finished, small_samples, tmp_path, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    other = tmp_path / "other"
+    other.mkdir()
+    PIL.Image.new("RGB", (32, 32), "red").save(other / "red.png")
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    before = manifest.read_bytes(), (out / "_augment" / "summary-local.json").read_bytes()
+    code, err = _process(capsys, other, out, "--resume")
+    assert code == 2, err
+    assert f"started with --input-dir {small_samples.resolve()}, not {other}" in err
+    assert (manifest.read_bytes(), (out / "_augment" / "summary-local.json").read_bytes()) == before
+    assert not list(out.rglob("red.png*"))
+    link = tmp_path / "same"  # the same folder by another path is the same input
+    link.symlink_to(small_samples)
+    code, err = _process(capsys, link, out, "--resume")
+    assert code == 0, err
+    assert json.loads((out / "_augment" / "summary-local.json").read_text())["input_dir"] == str(
+        small_samples.resolve())
