@@ -626,13 +626,24 @@ def _check_same_libraries(summary_path: Path) -> None:
                          "Finish it with the versions it started with, or start over in a new --output-dir.")
 
 
+def started_input_dir(output_dir: str | Path, host: str = "local") -> str | None:
+    """The input folder (resolved) that a host's job in ``output_dir`` started with, from
+    its summary; ``None`` where there is no readable summary."""
+    return _summary_input_dir(Path(output_dir) / META_DIR / f"summary-{host}.json")
+
+
+def _summary_input_dir(summary_path: Path) -> str | None:
+    try:
+        return json.loads(summary_path.read_text()).get("input_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _check_same_input(summary_path: Path, input_dir: Path) -> None:
     """Refuse to resume a job from another input folder than the one it started with:
-    its inputs would join the job, and the summary would name only the second folder."""
-    try:
-        before = json.loads(summary_path.read_text()).get("input_dir")
-    except (OSError, ValueError):
-        return  # started before its summary was written: nothing to compare
+    its inputs would join the job, and the summary would name only the second folder (a
+    job killed before its summary was written has nothing to compare, and resumes)."""
+    before = _summary_input_dir(summary_path)
     if before and Path(before) != input_dir.resolve():
         raise UsageError(f"--resume: {summary_path.parent.parent} holds a job started with --input-dir {before}, "
                          f"not {input_dir}; resume it with --input-dir {before}, or start a new job in a new "

@@ -188,3 +188,15 @@ def test_resume_with_another_input_folder_is_refused(finished, small_samples, tm
     assert code == 0, err
     assert json.loads((out / "_augment" / "summary-local.json").read_text())["input_dir"] == str(
         small_samples.resolve())
+
+
+def test_resume_without_input_dir_reads_the_folder_the_job_started_with(small_samples, tmp_path, capsys):
+    out = tmp_path / "out"
+    run_job("light", small_samples, out, workers=1, progress="off")
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    whole = manifest.read_bytes()
+    manifest.write_bytes(b"".join(whole.splitlines(keepends=True)[:5]))
+    code = main(["process", "--spec", "light", "--output-dir", str(out), "--workers", "1", "--progress", "off",
+                 "--resume"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(manifest.read_bytes().splitlines()) == sorted(whole.splitlines())
