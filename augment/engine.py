@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import itertools
 import json
@@ -64,7 +65,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import connection as mp_connection
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -535,19 +536,27 @@ def _cannot_write(output_dir: Path, e: OSError) -> UsageError:
                       + (f": {e.filename}" if e.filename else "") + "); name a folder this user may write to")
 
 
-def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool) -> None:
+def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, manifest_size: int) -> BinaryIO:
     """Claim the output folder for this spec, atomically, before any output is written.
 
     ``spec.yaml`` appears whole and only once (a hard link of a complete temporary
     file, which fails if it exists): of two jobs that start together, one creates it and
     the other finds it and compares digests, so a job with another spec is refused
     however close their starts. Hosts of one job (one spec) share the folder, each with
-    its own manifest, which a new job creates exclusively too: two runs of one host's
-    job never append to one manifest unless the second one resumes.
+    its own manifest, which a new job creates exclusively too, and which stays locked
+    (``flock``) while the job runs: of two runs of one host's job, one is refused.
+
+    Args:
+        manifest_size: the manifest's size when the records done were read (-1: none);
+            a resume whose manifest grew since then is refused, as another process wrote it.
+
+    Returns:
+        The manifest, open and locked: closing it ends the claim.
 
     Raises:
         UsageError: another spec's job holds the folder, this host's manifest exists
-            without ``resume``, or the folder cannot be written.
+            without ``resume`` or is being written by another process, or the folder
+            cannot be written.
     """
     spec_path = meta / "spec.yaml"
     try:
@@ -567,15 +576,30 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool) -> 
         finally:
             tmp.unlink(missing_ok=True)
         _check_same_spec(spec, meta)
-        if not resume:
-            try:
-                open(manifest_path, "x").close()
-            except FileExistsError:
-                raise UsageError(_host_job_message(manifest_path)) from None
+        try:
+            lock = open(manifest_path, "ab" if resume else "xb")
+        except FileExistsError:
+            raise UsageError(_host_job_message(manifest_path)) from None
     except UsageError:
         raise
     except OSError as e:
         raise _cannot_write(meta.parent, e) from None
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UsageError(_busy_message(manifest_path)) from None
+    except OSError:  # a file system without locks: the size check below still catches most
+        pass
+    if resume and os.fstat(lock.fileno()).st_size != max(manifest_size, 0):
+        lock.close()
+        raise UsageError(_busy_message(manifest_path)) from None
+    return lock
+
+
+def _busy_message(manifest_path: Path) -> str:
+    return (f"{manifest_path} is being written by another augment process: this host's job is running. Wait "
+            "for it to end (then --resume finishes it, if it has to), or use a new --output-dir.")
 
 
 def _host_job_message(manifest_path: Path) -> str:
@@ -749,6 +773,7 @@ def run_job(
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
     summary_path = meta / f"summary-{host}.json"
+    manifest_size = manifest_path.stat().st_size if manifest_path.exists() else -1
     done, tally = _previous_work(spec, meta, manifest_path, summary_path, resume, input_dir)
     previous = tally.records
     files = list_images(input_dir)
@@ -764,7 +789,7 @@ def run_job(
     tasks = [(rel, missing) for rel in items
              if (missing := tuple(k for k in wanted if k not in done.get(rel, ())))]
     del done  # from here on memory does not grow with the number of inputs done
-    _claim_output(spec, meta, manifest_path, resume)
+    claim = _claim_output(spec, meta, manifest_path, resume, manifest_size)
     if resume:
         _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
     excluded_path = meta / f"excluded-{host}.jsonl"
@@ -796,7 +821,7 @@ def run_job(
                    emit=lambda text, fields: log.event("progress", text, **fields))
     start = time.monotonic()
     interrupted = announced = False
-    with _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
+    with claim, _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
         results = (_run_in_process(args, tasks, stop) if workers == 1
                    else _run_in_pool(args, tasks, workers, stop, start_method))
         try:

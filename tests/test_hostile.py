@@ -4,6 +4,7 @@ cannot be used, damaged manifests, resumes pointed at another input folder."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -199,4 +200,23 @@ def test_resume_without_input_dir_reads_the_folder_the_job_started_with(small_sa
     code = main(["process", "--spec", "light", "--output-dir", str(out), "--workers", "1", "--progress", "off",
                  "--resume"])
     assert code == 0, capsys.readouterr().err
+    assert sorted(manifest.read_bytes().splitlines()) == sorted(whole.splitlines())
+
+
+def test_a_resume_while_the_job_runs_is_refused(finished, small_samples, tmp_path, capsys):
+    """Two runs of one host's job never append to one manifest: a running job holds it
+    locked, and a resume started meanwhile is refused before any work."""
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    whole = manifest.read_bytes()
+    manifest.write_bytes(b"".join(whole.splitlines(keepends=True)[:5]))
+    with open(manifest, "ab") as running:  # what a running job holds
+        fcntl.flock(running.fileno(), fcntl.LOCK_EX)
+        code, err = _process(capsys, small_samples, out, "--resume")
+    assert code == 2, err
+    assert f"{manifest} is being written by another augment process" in err
+    assert len(manifest.read_bytes().splitlines()) == 5
+    code, err = _process(capsys, small_samples, out, "--resume")  # once it ended
+    assert code == 0, err
     assert sorted(manifest.read_bytes().splitlines()) == sorted(whole.splitlines())
