@@ -26,8 +26,12 @@ at a complete file (see :mod:`augment.manifest`).
 again with ``resume=True``: the torn manifest tail is cut off, stale temporary files
 are removed, and exactly the (input, copy) pairs without a record are processed. As
 outputs depend only on (spec, path, copy), the result equals an uninterrupted run
-byte for byte, with one record per (input, copy). A resume with another spec is
-refused.
+byte for byte, with one record per (input, copy). A resume with another spec, or from
+another input folder, is refused.
+
+**Claim.** Before writing anything a job claims the output folder (see
+:func:`_claim_output`): of two jobs with other specs, however close their starts, one
+is refused, and a host's manifest is locked while its job runs.
 
 **Inputs.** Every regular file under the input directory is an input, except those the
 spec's ``input`` section (``--include``/``--exclude``) or :data:`~augment.spec.DEFAULT_EXCLUDES`
