@@ -114,8 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="spec file (.yaml/.yml/.json) or preset name (see `augment presets`); default: the file "
                         "in the job's 'spec' processing input")
     p.add_argument("--input-dir", default=None,
-                   help="folder of input images, read recursively (default: the job's images input, else "
-                        "/opt/ml/processing/input)")
+                   help="folder of input images, read recursively (default: with --resume, the folder the job "
+                        "started with; else the job's images input, else /opt/ml/processing/input)")
     p.add_argument("--output-dir", default=None,
                    help="folder for outputs, created if missing; must not contain the input (default: the "
                         "job's output, else /opt/ml/processing/output)")
@@ -361,7 +361,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from augment import contract
-    from augment.engine import DEFAULT_MAX_ERROR_RATE, Wording, run_job
+    from augment.engine import DEFAULT_MAX_ERROR_RATE, Wording, run_job, started_input_dir
     from augment.images import DEFAULT_MAX_PIXELS
     from augment.logs import Log
     from augment.options import apply_overrides
@@ -378,6 +378,9 @@ def _cmd_process(args: argparse.Namespace) -> int:
     spec = apply_overrides(spec_arg, vars(args))
     input_dir = args.input_dir or (ctx.image_input() if ctx.inputs else contract.default_input_dir())
     output_dir = args.output_dir or (ctx.image_output() if ctx.outputs else contract.default_output_dir())
+    host = args.host or ctx.current_host
+    if args.resume and args.input_dir is None and not ctx.inputs:
+        input_dir = started_input_dir(output_dir, host) or input_dir  # a resume reads what the job started with
     # In a processing job this host's folders are gone when it ends, and it cannot be resumed
     # (the next job starts with an empty output folder): name where the outputs end up.
     output_uri = ctx.output_uri(Path(output_dir)) if ctx.job_name else None
@@ -385,7 +388,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         output=output_uri, max_error_rate="the job's --max-error-rate argument", resume=None)
     try:
         summary = run_job(
-            spec, input_dir, output_dir, workers=args.workers, host=args.host or ctx.current_host,
+            spec, input_dir, output_dir, workers=args.workers, host=host,
             hosts=list(ctx.hosts), job_name=ctx.job_name, resume=args.resume,
             verify=args.verify, retry_failed=args.retry_failed,
             max_error_rate=DEFAULT_MAX_ERROR_RATE if args.max_error_rate is None else args.max_error_rate,

@@ -26,8 +26,12 @@ at a complete file (see :mod:`augment.manifest`).
 again with ``resume=True``: the torn manifest tail is cut off, stale temporary files
 are removed, and exactly the (input, copy) pairs without a record are processed. As
 outputs depend only on (spec, path, copy), the result equals an uninterrupted run
-byte for byte, with one record per (input, copy). A resume with another spec is
-refused.
+byte for byte, with one record per (input, copy). A resume with another spec, or from
+another input folder, is refused.
+
+**Claim.** Before writing anything a job claims the output folder (see
+:func:`_claim_output`): of two jobs with other specs, however close their starts, one
+is refused, and a host's manifest is locked while its job runs.
 
 **Inputs.** Every regular file under the input directory is an input, except those the
 spec's ``input`` section (``--include``/``--exclude``) or :data:`~augment.spec.DEFAULT_EXCLUDES`
@@ -47,6 +51,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
+import fcntl
 import hashlib
 import itertools
 import json
@@ -64,7 +70,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import connection as mp_connection
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -631,6 +637,9 @@ class _Stop:
 def _check_dirs(input_dir: Path, output_dir: Path) -> None:
     if not input_dir.is_dir():
         raise UsageError(f"--input-dir {input_dir}: not a directory")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"--output-dir {output_dir}: not a directory (a file is there); name a folder to write "
+                         "the outputs into (it is created if missing)")
     check_disjoint(str(input_dir), str(output_dir), input_flag="--input-dir", output_flag="--output-dir")
 
 
@@ -680,8 +689,94 @@ def _output_problem(rec: dict[str, Any], output_dir: Path, verify: bool) -> str 
     return None if digest == rec["output_sha256"] else "changed_output"
 
 
+def _check_same_spec(spec: Spec, meta: Path) -> None:
+    """Refuse an output folder whose ``spec.yaml`` is another spec's."""
+    spec_path = meta / "spec.yaml"
+    if spec_path.exists():
+        old = load_spec(spec_path)
+        if old.digest != spec.digest:
+            raise UsageError(another_spec_message(str(meta.parent), str(spec_path), old.digest, spec.digest,
+                                                  "--output-dir"))
+
+
+def _cannot_write(output_dir: Path, e: OSError) -> UsageError:
+    return UsageError(f"--output-dir {output_dir}: cannot write there ({e.strerror or e}"
+                      + (f": {e.filename}" if e.filename else "") + "); name a folder this user may write to")
+
+
+def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, manifest_size: int) -> BinaryIO:
+    """Claim the output folder for this spec, atomically, before any output is written.
+
+    ``spec.yaml`` appears whole and only once (a hard link of a complete temporary
+    file, which fails if it exists): of two jobs that start together, one creates it and
+    the other finds it and compares digests, so a job with another spec is refused
+    however close their starts. Hosts of one job (one spec) share the folder, each with
+    its own manifest, which a new job creates exclusively too, and which stays locked
+    (``flock``) while the job runs: of two runs of one host's job, one is refused.
+
+    Args:
+        manifest_size: the manifest's size when the records done were read (-1: none);
+            a resume whose manifest grew since then is refused, as another process wrote it.
+
+    Returns:
+        The manifest, open and locked: closing it ends the claim.
+
+    Raises:
+        UsageError: another spec's job holds the folder, this host's manifest exists
+            without ``resume`` or is being written by another process, or the folder
+            cannot be written.
+    """
+    spec_path = meta / "spec.yaml"
+    try:
+        meta.mkdir(parents=True, exist_ok=True)
+        tmp = meta / f".spec.{os.getpid()}.tmp"
+        try:
+            dump_spec(spec, tmp)
+            try:
+                os.link(tmp, spec_path)
+            except FileExistsError:
+                pass
+            except OSError as e:  # a file system without hard links: create it exclusively instead
+                if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+                    raise
+                with contextlib.suppress(FileExistsError), open(spec_path, "x", encoding="utf-8") as f:
+                    f.write(tmp.read_text(encoding="utf-8"))
+        finally:
+            tmp.unlink(missing_ok=True)
+        _check_same_spec(spec, meta)
+        try:
+            lock = open(manifest_path, "ab" if resume else "xb")
+        except FileExistsError:
+            raise UsageError(_host_job_message(manifest_path)) from None
+    except UsageError:
+        raise
+    except OSError as e:
+        raise _cannot_write(meta.parent, e) from None
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UsageError(_busy_message(manifest_path)) from None
+    except OSError:  # a file system without locks: the size check below still catches most
+        pass
+    if resume and os.fstat(lock.fileno()).st_size != max(manifest_size, 0):
+        lock.close()
+        raise UsageError(_busy_message(manifest_path)) from None
+    return lock
+
+
+def _busy_message(manifest_path: Path) -> str:
+    return (f"{manifest_path} is being written by another augment process: this host's job is running. Wait "
+            "for it to end (then --resume finishes it, if it has to), or use a new --output-dir.")
+
+
+def _host_job_message(manifest_path: Path) -> str:
+    return (f"{manifest_path} exists: this output directory already holds this host's job. "
+            "Pass --resume to finish it, or use a new --output-dir.")
+
+
 def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
-                   verify: bool = False, retry_failed: bool = False) -> _Previous:
+                   input_dir: Path, verify: bool = False, retry_failed: bool = False) -> _Previous:
     """Check an output directory that may hold earlier work, and read what it holds.
 
     The manifest is read once, as a stream, keeping only the latest record's outcome
@@ -689,19 +784,14 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Pa
     is redone, and so is a failure that may pass now (:data:`~augment.manifest.TRANSIENT_REASONS`;
     every failure with ``retry_failed``).
     """
-    spec_path = meta / "spec.yaml"
-    if spec_path.exists():
-        old = load_spec(spec_path)
-        if old.digest != spec.digest:
-            raise UsageError(another_spec_message(str(meta.parent), str(spec_path), old.digest, spec.digest,
-                                                  "--output-dir"))
+    _check_same_spec(spec, meta)  # early, before the inputs are listed; _claim_output decides
     previous = _Previous()
     if not manifest_path.exists():
         return previous
     if not resume:
-        raise UsageError(f"{manifest_path} exists: this output directory already holds this host's job. "
-                         "Pass --resume to finish it, or use a new --output-dir.")
+        raise UsageError(_host_job_message(manifest_path))
     _check_same_libraries(summary_path)
+    _check_same_input(summary_path, input_dir)
     done, failed, redo = previous.done, previous.failed, previous.redo
     output_dir = meta.parent
     for rec in mf.iter_manifest(manifest_path):  # streamed: a resumed manifest can be millions of lines
@@ -759,6 +849,30 @@ def _check_same_libraries(summary_path: Path) -> None:
         raise UsageError(f"{summary_path.parent.parent} holds a job started with other library versions "
                          f"({', '.join(changed)}); resuming would mix outputs of two implementations. "
                          "Finish it with the versions it started with, or start over in a new --output-dir.")
+
+
+def started_input_dir(output_dir: str | Path, host: str = "local") -> str | None:
+    """The input folder (resolved) that a host's job in ``output_dir`` started with, from
+    its summary; ``None`` where there is no readable summary."""
+    return _summary_input_dir(Path(output_dir) / META_DIR / f"summary-{host}.json")
+
+
+def _summary_input_dir(summary_path: Path) -> str | None:
+    try:
+        return json.loads(summary_path.read_text()).get("input_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _check_same_input(summary_path: Path, input_dir: Path) -> None:
+    """Refuse to resume a job from another input folder than the one it started with:
+    its inputs would join the job, and the summary would name only the second folder (a
+    job killed before its summary was written has nothing to compare, and resumes)."""
+    before = _summary_input_dir(summary_path)
+    if before and Path(before) != input_dir.resolve():
+        raise UsageError(f"--resume: {summary_path.parent.parent} holds a job started with --input-dir {before}, "
+                         f"not {input_dir}; resume it with --input-dir {before}, or start a new job in a new "
+                         "--output-dir.")
 
 
 def _select_inputs(files: list[str], spec: Spec) -> tuple[list[str], list[dict[str, Any]]]:
@@ -871,7 +985,8 @@ def run_job(
     if (verify or retry_failed) and not resume:
         raise UsageError(f"{'--verify' if verify else '--retry-failed'} checks the work of an earlier run: "
                          "pass it with --resume")
-    before = _previous_work(spec, meta, manifest_path, summary_path, resume, verify, retry_failed)
+    manifest_size = manifest_path.stat().st_size if manifest_path.exists() else -1
+    before = _previous_work(spec, meta, manifest_path, summary_path, resume, input_dir, verify, retry_failed)
     tally = before.tally()
     previous = tally.records
     files = list_images(input_dir)
@@ -890,7 +1005,7 @@ def run_job(
     redo = before.redo  # what this run does again, by (input, copy): their new records say why
     before_counts = before.redo_counts()
     del done, before  # from here on memory does not grow with the number of inputs done
-    meta.mkdir(parents=True, exist_ok=True)
+    claim = _claim_output(spec, meta, manifest_path, resume, manifest_size)
     if resume:
         _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
     excluded_path = meta / f"excluded-{host}.jsonl"
@@ -902,7 +1017,6 @@ def run_job(
                       max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
                       spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
                       excluded_list=str(excluded_path))
-    dump_spec(spec, meta / "spec.yaml")
     _write_summary(summary, summary_path)
     log.event("start", f"{plural(len(items), 'input')} x {plural(spec.copies, 'copy')} on "
               f"{plural(workers, 'worker')}, host {host}; {plural(len(tasks), 'input')} to do"
@@ -927,7 +1041,7 @@ def run_job(
                    emit=lambda text, fields: log.event("progress", text, **fields))
     start = time.monotonic()
     interrupted = announced = False
-    with _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
+    with claim, _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
         results = (_run_in_process(args, tasks, stop) if workers == 1
                    else _run_in_pool(args, tasks, workers, stop, start_method))
         try:

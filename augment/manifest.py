@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from augment.errors import UsageError
+
 ORIGINAL = -1
 """The ``copy`` index of a kept original."""
 TRANSIENT_REASONS = frozenset({"write_failed", "unreadable", "out_of_memory"})
@@ -37,14 +39,44 @@ TRANSIENT_REASONS = frozenset({"write_failed", "unreadable", "out_of_memory"})
 readable, more memory): ``--resume`` retries them; ``--retry-failed`` retries every failure."""
 
 
+RECORD_KEYS = ("source", "copy", "status")
+"""Fields every record has; a line without them is not a record."""
+
+
 def iter_manifest(path: str | Path) -> Iterator[dict[str, Any]]:
     """Every complete record of a manifest, in file order, one at a time; a torn last
-    line is ignored. A record redone by a resume follows the one it replaces."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
+    line is ignored. A record redone by a resume follows the one it replaces.
+
+    Raises:
+        UsageError: a complete line (one that ends in a newline) that is not a record:
+            empty, not JSON, not UTF-8, or without a record's fields. It names the file
+            and the line; nothing after it is guessed at.
+    """
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if not line.endswith(b"\n"):
                 return
-            yield json.loads(line)
+            yield _parse(line, path, number)
+
+
+def _parse(line: bytes, path: str | Path, number: int) -> dict[str, Any]:
+    if not line.strip():
+        problem = "an empty line"
+    else:
+        try:
+            rec = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            problem = "not UTF-8"
+        except ValueError as e:
+            problem = f"not JSON ({e})"
+        else:
+            if isinstance(rec, dict) and all(k in rec for k in RECORD_KEYS):
+                return rec
+            problem = f"not a record (a record has {', '.join(RECORD_KEYS)})"
+    shown = line[:80].decode("utf-8", "replace").rstrip("\n") + ("..." if len(line) > 80 else "")
+    raise UsageError(f"{path} line {number} is damaged: {problem}: {shown!r}. A manifest is only ever appended "
+                     "whole lines; restore it, or move that line out of it (its input is then done again), and "
+                     "run again.")
 
 
 def read_manifest(path: str | Path) -> list[dict[str, Any]]:
