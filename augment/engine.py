@@ -74,6 +74,7 @@ from augment.images import (
     DEFAULT_MAX_PIXELS,
     EXTENSIONS,
     PARTIAL_JPEG,
+    EncodeError,
     ImageError,
     atomic_write_bytes,
     encode,
@@ -271,6 +272,9 @@ class _Worker:
                 return records + [_failed(base, spec.seed, c, str(e), e.reason) for c in copies[len(records):]]
             except OpFailed as e:
                 records.append(_failed(base, spec.seed, k, str(e), "op_failed"))
+                continue
+            except EncodeError as e:  # too large for its format: this copy only
+                records.append(_failed(base, spec.seed, k, str(e), e.reason))
                 continue
             except OSError as e:
                 records.append(_failed(base, spec.seed, k, f"cannot write: {e}", "write_failed"))

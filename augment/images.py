@@ -47,6 +47,8 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
+from augment.spec import MAX_SIDE
+
 # Pillow imports the plugins of the common formats (JPEG, PNG, GIF, BMP, PPM) at its
 # first open: done here, once, so that forked workers inherit them instead of each
 # paying 5-10 ms on its first image.
@@ -70,6 +72,28 @@ class ImageError(ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class EncodeError(ValueError):
+    """An output cannot be encoded in its format (recorded in the manifest, that copy
+    only: another copy of the same input may fit).
+
+    Attributes:
+        reason: ``too_large_for_format``: a side over the format's :data:`MAX_SIDE`.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_encodable(size: tuple[int, int], fmt: str) -> None:
+    """Raise :class:`EncodeError` when a ``(width, height)`` image cannot be written as ``fmt``."""
+    limit = MAX_SIDE.get(fmt)
+    if limit is not None and max(size) > limit:
+        raise EncodeError("too_large_for_format",
+                          f"the output is {size[0]}x{size[1]} px; {fmt.upper()} holds at most {limit:,} px per side "
+                          "(make the ops' sizes smaller, or write format: png)")
 
 
 @dataclass(frozen=True)
@@ -423,10 +447,14 @@ def encode(image: PIL.Image.Image | torch.Tensor, fmt: str, quality: int) -> byt
     through Pillow's own ops, so it is set aside while encoding. An RGB or L image's
     JPEG comes from ``augment._jpeg.encode`` where that gives ``Image.save``'s very
     bytes (:func:`_encodes_as_pillow`), faster; from ``Image.save`` elsewhere.
+
+    Raises:
+        EncodeError: the image is too large for the format (a JPEG side over 65,500 px).
     """
     pil = image if isinstance(image, PIL.Image.Image) else F.to_pil_image(image)
     if fmt not in ("jpeg", "png", "webp"):
         raise ValueError(f"unknown output format {fmt!r}")
+    check_encodable(pil.size, fmt)  # else Pillow fails with "broken data stream", which reads like a disk error
     if fmt == "jpeg" and 1 <= quality <= 100 and pil.mode in ("RGB", "L") and _encodes_as_pillow():
         blob = _encode_jpeg(pil, quality)
         if blob is not None:

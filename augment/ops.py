@@ -420,7 +420,8 @@ _register(
           "crop a random area and aspect ratio, then resize", (
         _crop_size(),
         Param("scale", "range", [0.08, 1.0], "area of the crop as a fraction of the image", min=0.0, max=1.0),
-        Param("ratio", "range", [3 / 4, 4 / 3], "aspect ratio (width / height) of the crop", min=0.0, max=100.0),
+        # torchvision draws log(ratio): 0 is refused (every image failed with "from is out of bounds")
+        Param("ratio", "range", [3 / 4, 4 / 3], "aspect ratio (width / height) of the crop", min=0.01, max=100.0),
         _interp("bilinear"),
         _ANTIALIAS,
     ), read={"scale": _as_float_list, "ratio": _as_float_list}),

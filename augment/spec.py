@@ -52,6 +52,8 @@ SPEC_VERSION = 1
 MAX_SEED = 2**63 - 1
 MAX_COPIES = 1000
 FORMATS = ("same", "jpeg", "png", "webp")
+MAX_SIDE = {"jpeg": 65_500, "webp": 16_383}
+"""The longest side each output format can hold (PNG's limit, 2**31 - 1, is never near)."""
 _TOP_KEYS = ("version", "seed", "copies", "output", "kernels", "input", "ops")
 KERNELS = ("fast", "torchvision")
 _OUTPUT_KEYS = ("format", "quality", "keep_original")
@@ -296,9 +298,46 @@ def _parse_spec(data: Any, source: str | None) -> Spec:
             op = canonical_op(entry, f"ops[{i}]", problems)
             if op is not None:
                 ops.append(op)
+    if not problems:
+        problems.extend(_too_large(ops, output.format))
     if problems:
         raise SpecError(problems, source)
     return Spec(SPEC_VERSION, seed, copies, output, tuple(ops), kernels, inputs)
+
+
+_SIZED = ("Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop")
+
+
+def _too_large(ops: list[dict[str, dict[str, Any]]], fmt: str) -> list[str]:
+    """The problem when every output would be too large for the output format: the last
+    top-level op that sets the size sets a side over :data:`MAX_SIDE` (ops after it keep or
+    grow the size; ops inside a container may not run, so they are not counted). Under
+    ``same`` the format is the input's, so each such output fails alone, naming the cause."""
+    limit = MAX_SIDE.get(fmt)
+    last: tuple[int, str, int] | None = None
+    for i, op in enumerate(ops):
+        (name, params), = op.items()
+        if name in _SIZED:
+            size = params["size"]
+            side = max(size) if isinstance(size, list) else size  # Resize's one integer: the shorter side
+            last = (i, name, side) if side is not None else None  # Resize(null, max_size) is capped
+        elif "ops" in params and any(next(iter(c)) in _SIZED for c in _walk(params["ops"])):
+            last = None  # a container may shrink it
+    if limit is None or last is None or last[2] <= limit:
+        return []
+    i, name, side = last
+    return [f"ops[{i}].{name}.size: every output would be {side:,} px or more on a side; {fmt.upper()} holds at most "
+            f"{limit:,} (make the size smaller, or write format: png)"]
+
+
+def _walk(ops: list[dict[str, dict[str, Any]]]) -> list[dict[str, dict[str, Any]]]:
+    out = []
+    for op in ops:
+        out.append(op)
+        params = next(iter(op.values()))
+        if "ops" in params:
+            out.extend(_walk(params["ops"]))
+    return out
 
 
 def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import PIL.Image
 import pytest
 import yaml
 
@@ -268,3 +269,35 @@ def test_the_cli_refuses_exploding_specs_with_exit_2(tmp_path, command):
         assert done.returncode == 2, done.stderr
         assert EXPECT[name] in done.stderr and "Traceback" not in done.stderr
         assert not (tmp_path / "out" / "_augment").exists()
+
+
+# ---------------------------------------------------------------------------
+# What torchvision or the encoder cannot do is refused by validation (issue 20.13).
+
+def test_a_crop_ratio_of_zero_is_refused_and_the_smallest_allowed_builds():
+    with pytest.raises(SpecError, match=r"ops\[0\]\.RandomResizedCrop\.ratio: 0 is out of range"):
+        load_spec({"version": 1, "ops": [{"RandomResizedCrop": {"size": 8, "ratio": [0, 1]}}]})
+    smallest = {"size": 8, "scale": [0, 0], "ratio": [0.01, 0.01]}
+    spec = load_spec({"version": 1, "ops": [{"RandomResizedCrop": smallest}]})
+    assert Pipeline(spec).transform(PIL.Image.new("RGB", (400, 300))).size == (8, 8)  # torchvision takes them
+
+
+@pytest.mark.parametrize(("ops", "fmt", "refused"), [
+    ([{"Resize": {"size": [65535, 8]}}], "jpeg", "ops[0].Resize.size: every output would be 65,535 px"),
+    ([{"Resize": {"size": 65501, "max_size": 65535}}], "jpeg", "JPEG holds at most 65,500"),
+    ([{"RandomResizedCrop": {"size": [8, 20000]}}, "RandomInvert"], "webp", "WEBP holds at most 16,383"),
+    ([{"CenterCrop": {"size": 65500}}], "jpeg", None),
+    ([{"Resize": {"size": [65535, 8]}}, {"CenterCrop": {"size": 64}}], "jpeg", None),
+    ([{"Resize": {"size": [65535, 8]}}], "png", None),
+    ([{"Resize": {"size": [65535, 8]}}], "same", None),  # a PNG input fits: JPEG inputs fail one by one
+    ([{"Resize": {"size": [65535, 8]}}, {"RandomApply": {"ops": [{"CenterCrop": {"size": 8}}]}}], "jpeg", None),
+])  # fmt: skip
+def test_static_sizes_too_large_for_the_output_format_are_refused(ops, fmt, refused):
+    data = {"version": 1, "output": {"format": fmt}, "ops": ops}
+    if refused is None:
+        load_spec(data)
+        return
+    with pytest.raises(SpecError) as e:
+        load_spec(data)
+    assert refused in str(e.value) and "write format: png" in str(e.value)
+    assert "format: jpeg" not in str(e.value) or fmt == "jpeg"
