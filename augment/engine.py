@@ -98,7 +98,8 @@ DEFAULT_MAX_ERROR_RATE = 0.01
 """Default share of inputs that may fail before the job fails: a few corrupt files in
 a large bucket are normal, one in a hundred says something is systematically wrong
 (a wrong prefix, a format the decoder lacks, a spec that does not fit the images)."""
-ORIGINAL_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+ORIGINAL_EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
+                       "TIFF": "tif"}
 
 
 def output_name(rel_path: str, copy: int, fmt: str) -> str:

@@ -57,7 +57,13 @@ PIL.Image.preinit()
 DEFAULT_MAX_PIXELS = 100_000_000
 """Largest image (width x height) decoded by default: a 10000 x 10000 photo fits."""
 
-_SAME_FORMAT = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
+DECODED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+"""The formats inputs are decoded from (Pillow's names; Pillow's JPEG includes MPO, a
+camera's JPEG with a second image after the first, whose first image is used). Any other
+format is recorded as ``unsupported_format``, never decoded: some of Pillow's decoders run
+external programs (EPS runs Ghostscript)."""
+
+_SAME_FORMAT = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
@@ -66,7 +72,7 @@ class ImageError(ValueError):
 
     Attributes:
         reason: a short code for counting failures by kind: ``empty``,
-            ``not_an_image``, ``too_large`` or ``undecodable``.
+            ``not_an_image``, ``unsupported_format``, ``too_large`` or ``undecodable``.
     """
 
     def __init__(self, reason: str, message: str) -> None:
@@ -250,7 +256,7 @@ class Source:
             self._size = (w, h)
             return
         with _decoding():
-            img = self._opened = PIL.Image.open(io.BytesIO(data))  # the first load() reuses it
+            img = self._opened = _open(data)  # the first load() reuses it
             self.format = img.format or "unknown"
             self.mode = img.mode
             w, h = img.size
@@ -293,7 +299,7 @@ class Source:
         reduce = reduce if self.can_reduce else 1
         if reduce not in self._decoded:
             with _decoding():
-                img, self._opened = self._opened or PIL.Image.open(io.BytesIO(self.data)), None
+                img, self._opened = self._opened or _open(self.data), None
                 if reduce > 1:
                     w, h = self._stored_size
                     img.draft(img.mode, (-(-w // reduce), -(-h // reduce)))
@@ -391,6 +397,44 @@ class _decoding:
         if issubclass(kind, (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)):
             raise ImageError("undecodable", f"cannot decode: {e}") from None
         return False
+
+
+def _open(data: bytes) -> PIL.Image.Image:
+    """``PIL.Image.open`` restricted to :data:`DECODED_FORMATS`.
+
+    Raises:
+        ImageError: ``unsupported_format`` (another format Pillow recognises by its first
+            bytes, named), ``not_an_image`` (none).
+    """
+    try:
+        return PIL.Image.open(io.BytesIO(data), formats=DECODED_FORMATS)
+    except PIL.UnidentifiedImageError:
+        other = _recognised_format(data)
+        if other is None:
+            raise
+        raise ImageError("unsupported_format", f"a {other} file; inputs are decoded from JPEG, PNG, WebP, BMP, TIFF "
+                         "and GIF only (convert it to one of them)") from None
+
+
+_OTHER_SIGNATURES = (
+    (b"%PDF-", 0, "PDF"), (b"ftypheic", 4, "HEIC"), (b"ftypheix", 4, "HEIC"), (b"ftypmif1", 4, "HEIF"),
+    (b"ftypavif", 4, "AVIF"), (b"\x00\x00\x00\x0cJXL ", 0, "JPEG XL"), (b"\xff\x0a", 0, "JPEG XL"),
+)
+"""Image formats Pillow does not open at all, named where an input is one of them."""
+
+
+def _recognised_format(data: bytes) -> str | None:
+    """The name of the other format ``data`` is in, where it is one: as Pillow's open
+    names it (open parses the header only; decoding, where EPS would run Ghostscript,
+    never starts), or a format Pillow has no plugin for, by its signature."""
+    for magic, offset, name in _OTHER_SIGNATURES:
+        if data[offset:offset + len(magic)] == magic:
+            return name
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as img:
+            return img.format
+    except Exception:  # whatever a parser raises here means "no format"
+        return None
 
 
 def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, outputs: int = 1) -> Source:
