@@ -81,6 +81,7 @@ from augment.images import (
     list_images,
     open_image,
     output_format,
+    read_input,
 )
 from augment.kernels import NATIVE
 from augment.locations import another_spec_message, check_disjoint
@@ -244,7 +245,7 @@ class _Worker:
         spec = self.pipeline.spec
         base: dict[str, Any] = {"source": rel, "source_sha256": None}
         try:
-            data = (self.input_dir / rel).read_bytes()
+            data = read_input(self.input_dir, rel)  # refuses links out of the input, FIFOs, devices
             base["source_sha256"] = hashlib.sha256(data).hexdigest()
             # the header; pixels are decoded on demand, in part where one output needs only part
             source = open_image(data, self.max_pixels, outputs=sum(k != ORIGINAL for k in copies))

@@ -32,8 +32,10 @@ Decoding policy (what the pipeline sees), applied in this order:
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
+from augment.errors import UsageError
 from augment.spec import MAX_SIDE
 
 # Pillow imports the plugins of the common formats (JPEG, PNG, GIF, BMP, PPM) at its
@@ -128,19 +131,76 @@ class Decoded:
 
 
 def list_images(root: str | Path) -> list[str]:
-    """Every regular file under ``root``, recursively, as sorted POSIX paths relative to it.
+    """Every file under ``root``, recursively, as sorted POSIX paths relative to it.
 
-    Nothing is skipped by name or extension: a file that is not an image is reported
-    as such by the job rather than silently ignored.
+    Nothing is skipped by name, extension or kind: a file that is not an image, a
+    FIFO, socket or device, a broken or looping link, a link to a folder (folders are
+    not followed through links) or a link out of ``root`` is an input that
+    :func:`read_input` refuses with a reason, so the job records it rather than
+    silently ignoring it.
+
+    Raises:
+        UsageError: a folder under ``root`` (or ``root``) cannot be listed; its files
+            would be missing from the job with nothing said.
     """
     root = os.fspath(root)
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):  # string paths: pathlib took 3x as long
-        dirnames.sort()
+
+    def unlistable(e: OSError) -> None:
+        rel = os.path.relpath(e.filename, root) if e.filename else root
+        where = "the input folder" if rel == os.curdir else f"the folder {rel!r} under the input"
+        raise UsageError(f"--input-dir {root}: cannot list {where} ({e.strerror or e}); make it readable "
+                         "(chmod), or move it out of the input")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):  # string paths: pathlib took 3x as long
         rel = os.path.relpath(dirpath, root)
         prefix = "" if rel == os.curdir else rel.replace(os.sep, "/") + "/"
-        found.extend(prefix + name for name in filenames if os.path.isfile(os.path.join(dirpath, name)))
+        links = [name for name in dirnames if os.path.islink(os.path.join(dirpath, name))]
+        dirnames[:] = sorted(name for name in dirnames if name not in links)
+        found.extend(prefix + name for name in [*filenames, *links])
     return sorted(found)
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder behind a link (not followed)"))
+
+
+def read_input(root: str | Path, rel: str) -> bytes:
+    """The bytes of the input ``rel`` under ``root``; what is not a regular file inside
+    ``root`` is refused, unread, and never blocks.
+
+    A link is followed while its target stays inside ``root``.
+
+    Raises:
+        ImageError: ``outside_input`` (a link out of ``root``), ``not_a_file`` (a FIFO,
+            socket, device, or a link to a folder), ``broken_link`` (a link to nothing,
+            or a loop of links).
+        OSError: the file cannot be read (recorded as ``unreadable``).
+    """
+    root = os.fspath(root)
+    path = os.path.join(root, rel)
+    if os.path.islink(path):
+        target = os.path.realpath(path)
+        if os.path.commonpath([target, os.path.realpath(root)]) != os.path.realpath(root):
+            raise ImageError("outside_input", f"a link to {target}, outside the input folder (not read)")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of waiting for a writer
+    except OSError as e:
+        if e.errno == errno.ELOOP or (e.errno == errno.ENOENT and os.path.islink(path)):
+            raise ImageError("broken_link", f"a link that leads nowhere ({e.strerror})") from None
+        if e.errno == errno.ENXIO:  # a socket, or a FIFO opened for writing only
+            raise ImageError("not_a_file", "a socket (not read)") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((text for test, text in _KINDS if test(mode)), "not a regular file")
+            raise ImageError("not_a_file", f"{kind} (not read)")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
 
 
 _ROTATED = (5, 6, 7, 8)

@@ -4,12 +4,17 @@ copy, done or failed with a reason that names the real cause."""
 from __future__ import annotations
 
 import io
+import os
+import socket
+import stat
 from pathlib import Path
 
 import PIL.Image
 import pytest
 
+from augment.cli import main
 from augment.engine import run_job
+from augment.errors import UsageError
 from augment.manifest import read_manifest
 
 
@@ -90,3 +95,90 @@ def test_an_mpo_camera_jpeg_stays_jpeg(tmp_path, fmt):
         with PIL.Image.open(tmp_path / "out" / name) as img:
             assert img.format == "JPEG" and img.size == (40, 30)
             assert img.getpixel((20, 15))[1] < 128  # the first image (red), not the second (green)
+
+
+# ---------------------------------------------------------------------------
+# The input listing (issue 20.3, 20.16): nothing under the input is silently left out.
+
+def _two_folders(tmp_path: Path) -> Path:
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    (inputs / "a.png").write_bytes(_image("PNG"))
+    (inputs / "sub" / "b.png").write_bytes(_image("PNG"))
+    return inputs
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 folder anyway")
+def test_an_unreadable_subfolder_is_an_error_naming_it(tmp_path):
+    inputs = _two_folders(tmp_path)
+    (inputs / "sub").chmod(0)
+    try:
+        with pytest.raises(UsageError, match=r"cannot list the folder 'sub' under the input \(Permission denied\)"):
+            run_job({"version": 1, "ops": []}, inputs, tmp_path / "out", workers=1, progress="off")
+    finally:
+        (inputs / "sub").chmod(0o755)
+    assert not (tmp_path / "out" / "_augment").exists()
+
+
+def test_a_folder_that_cannot_be_listed_fails_the_job_before_any_work(tmp_path, monkeypatch):
+    inputs = _two_folders(tmp_path)
+    scandir = os.scandir
+
+    def denied(path: object = ".") -> object:
+        if os.fspath(path).endswith("sub"):  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[call-overload]
+        return scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", denied)
+    with pytest.raises(UsageError, match=r"cannot list the folder 'sub' under the input \(Permission denied\); "
+                                         r"make it readable \(chmod\), or move it out of the input"):
+        run_job({"version": 1, "ops": []}, inputs, tmp_path / "out", workers=1, progress="off")
+    assert not (tmp_path / "out" / "_augment").exists()
+    monkeypatch.setattr(os, "scandir", scandir)
+    main_args = ["process", "--spec", str(tmp_path / "s.yaml"), "--input-dir", str(inputs), "--output-dir",
+                 str(tmp_path / "out2"), "--workers", "1"]
+    (tmp_path / "s.yaml").write_text("version: 1\nops: []\n")
+    monkeypatch.setattr(os, "scandir", denied)
+    assert main(main_args) == 2
+
+
+def test_links_out_of_the_input_and_special_files_are_recorded_never_read_or_skipped(tmp_path):
+    inputs = _two_folders(tmp_path)
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(_image("PNG"))
+    (inputs / "inside.png").symlink_to(inputs / "sub" / "b.png")  # within the root: followed
+    (inputs / "outside.png").symlink_to(secret)
+    (inputs / "passwd").symlink_to("/etc/passwd")
+    (inputs / "up").symlink_to(tmp_path)  # a folder outside
+    (inputs / "sublink").symlink_to(inputs / "sub")  # a folder inside: not followed, said so
+    (inputs / "loop1").symlink_to(inputs / "loop2")
+    (inputs / "loop2").symlink_to(inputs / "loop1")
+    (inputs / "dangling.png").symlink_to(inputs / "nothing.png")
+    os.mkfifo(inputs / "pipe.png")  # a reader would wait forever for a writer
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(inputs / "sock.png"))
+    try:
+        records = _run({"version": 1, "ops": []}, inputs, tmp_path / "out")
+    finally:
+        sock.close()
+    reasons = {src: recs[0]["reason"] for src, recs in records.items()}
+    assert reasons == {
+        "a.png": None, "sub/b.png": None, "inside.png": None,
+        "outside.png": "outside_input", "passwd": "outside_input", "up": "outside_input",
+        "sublink": "not_a_file", "pipe.png": "not_a_file", "sock.png": "not_a_file",
+        "loop1": "broken_link", "loop2": "broken_link", "dangling.png": "broken_link",
+    }  # fmt: skip
+    errors = {src: recs[0]["error"] for src, recs in records.items()}
+    assert errors["passwd"] == "a link to /etc/passwd, outside the input folder (not read)"
+    assert errors["pipe.png"] == "a FIFO (named pipe) (not read)"
+    assert errors["sublink"] == "a folder behind a link (not followed) (not read)"
+    assert all(recs[0]["source_sha256"] is None for src, recs in records.items() if reasons[src])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device needs root")
+def test_a_device_under_the_input_is_recorded(tmp_path):
+    inputs = _two_folders(tmp_path)
+    os.mknod(inputs / "null", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    records = _run({"version": 1, "ops": []}, inputs, tmp_path / "out")
+    assert (records["null"][0]["reason"], records["null"][0]["error"]) == ("not_a_file",
+                                                                          "a character device (not read)")
