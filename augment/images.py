@@ -180,6 +180,8 @@ def read_input(root: str | Path, rel: str) -> bytes:
     root = os.fspath(root)
     path = os.path.join(root, rel)
     if os.path.islink(path):
+        if not os.path.exists(path):
+            raise ImageError("broken_link", "a link that leads nowhere (its target is missing, or links loop)")
         target = os.path.realpath(path)
         if os.path.commonpath([target, os.path.realpath(root)]) != os.path.realpath(root):
             raise ImageError("outside_input", f"a link to {target}, outside the input folder (not read)")

@@ -182,3 +182,29 @@ def test_a_device_under_the_input_is_recorded(tmp_path):
     records = _run({"version": 1, "ops": []}, inputs, tmp_path / "out")
     assert (records["null"][0]["reason"], records["null"][0]["error"]) == ("not_a_file",
                                                                           "a character device (not read)")
+
+
+def test_the_local_runtime_stages_links_and_fifos_as_they_are_never_their_targets(tmp_path):
+    from augment.jobs.local import _list_objects, _stage
+    from augment.jobs.request import Input
+
+    inputs = _two_folders(tmp_path)
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(_image("PNG"))
+    (inputs / "inside.png").symlink_to(inputs / "sub" / "b.png")
+    (inputs / "outside.png").symlink_to(secret)
+    (inputs / "dangling.png").symlink_to(inputs / "nothing.png")
+    os.mkfifo(inputs / "pipe.png")
+    inp = Input("images", str(inputs), "/opt/ml/processing/input")
+    objects = _list_objects(inp)
+    assert sorted(o.rel for o in objects) == ["a.png", "dangling.png", "inside.png", "outside.png", "pipe.png",
+                                              "sub/b.png"]
+    host = tmp_path / "host"
+    assert _stage(inp, host, 0, 1, objects) == 6
+    staged = host / "processing" / "input"
+    assert (staged / "inside.png").read_bytes() == (inputs / "sub" / "b.png").read_bytes()  # followed inside
+    assert os.readlink(staged / "outside.png") == str(secret)  # never a copy of the target
+    records = _run({"version": 1, "ops": []}, staged, tmp_path / "out")
+    assert {src: recs[0]["reason"] for src, recs in records.items()} == {
+        "a.png": None, "sub/b.png": None, "inside.png": None, "outside.png": "outside_input",
+        "dangling.png": "broken_link", "pipe.png": "not_a_file"}
