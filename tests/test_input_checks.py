@@ -208,3 +208,16 @@ def test_the_local_runtime_stages_links_and_fifos_as_they_are_never_their_target
     assert {src: recs[0]["reason"] for src, recs in records.items()} == {
         "a.png": None, "sub/b.png": None, "inside.png": None, "outside.png": "outside_input",
         "dangling.png": "broken_link", "pipe.png": "not_a_file"}
+
+
+def test_the_preview_reads_inputs_as_the_job_does(tmp_path):
+    from augment.preview import render
+
+    inputs = _two_folders(tmp_path)
+    os.mkfifo(inputs / "pipe.png")  # would block a plain open()
+    (inputs / "passwd").symlink_to("/etc/passwd")
+    spec = {"version": 1, "output": {"format": "same"}, "ops": [{"Resize": {"size": [8, 65535]}}]}
+    (inputs / "c.jpg").write_bytes(_image("JPEG"))
+    preview = render(spec, str(inputs), paths=["pipe.png", "passwd", "c.jpg", "a.png"])
+    assert {i.rel_path: i.reason for i in preview.items} == {
+        "pipe.png": "not_a_file", "passwd": "outside_input", "c.jpg": "too_large_for_format", "a.png": None}
