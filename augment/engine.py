@@ -82,12 +82,14 @@ from augment.images import (
     DEFAULT_MAX_PIXELS,
     EXTENSIONS,
     PARTIAL_JPEG,
+    EncodeError,
     ImageError,
     atomic_write_bytes,
     encode,
     list_images,
     open_image,
     output_format,
+    read_input,
 )
 from augment.kernels import NATIVE
 from augment.locations import another_spec_message, check_disjoint
@@ -105,7 +107,8 @@ DEFAULT_MAX_ERROR_RATE = 0.01
 """Default share of inputs that may fail before the job fails: a few corrupt files in
 a large bucket are normal, one in a hundred says something is systematically wrong
 (a wrong prefix, a format the decoder lacks, a spec that does not fit the images)."""
-ORIGINAL_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+ORIGINAL_EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
+                       "TIFF": "tif"}
 
 
 def output_name(rel_path: str, copy: int, fmt: str) -> str:
@@ -250,7 +253,7 @@ class _Worker:
         spec = self.pipeline.spec
         base: dict[str, Any] = {"source": rel, "source_sha256": None}
         try:
-            data = (self.input_dir / rel).read_bytes()
+            data = read_input(self.input_dir, rel)  # refuses links out of the input, FIFOs, devices
             base["source_sha256"] = hashlib.sha256(data).hexdigest()
             # the header; pixels are decoded on demand, in part where one output needs only part
             source = open_image(data, self.max_pixels, outputs=sum(k != ORIGINAL for k in copies))
@@ -281,6 +284,9 @@ class _Worker:
                 return records + [_failed(base, spec.seed, c, str(e), e.reason) for c in copies[len(records):]]
             except OpFailed as e:
                 records.append(_failed(base, spec.seed, k, str(e), "op_failed"))
+                continue
+            except EncodeError as e:  # too large for its format: this copy only
+                records.append(_failed(base, spec.seed, k, str(e), e.reason))
                 continue
             except OSError as e:
                 records.append(_failed(base, spec.seed, k, f"cannot write: {e}", "write_failed"))

@@ -21,11 +21,20 @@ class SpecError(AugmentError, ValueError):
 
     exit_code = 2
 
+    MAX_SHOWN = 50
+    """At most this many problems are printed (all stay in ``problems``), each cut at
+    :data:`MAX_LINE` characters: a huge spec gets a readable message, not megabytes."""
+    MAX_LINE = 500
+
     def __init__(self, problems: list[str] | str, source: str | None = None) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.source = source
         head = f"invalid spec {source}" if source else "invalid spec"
-        body = "\n".join(f"  - {p}" for p in self.problems)
+        lines = [p if len(p) <= self.MAX_LINE else f"{p[:self.MAX_LINE]}... (cut; {len(p):,} characters)"
+                 for p in self.problems[:self.MAX_SHOWN]]
+        if len(self.problems) > self.MAX_SHOWN:
+            lines.append(f"... and {len(self.problems) - self.MAX_SHOWN} more problems")
+        body = "\n".join(f"  - {p}" for p in lines)
         super().__init__(f"{head}:\n{body}")
 
 

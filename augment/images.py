@@ -32,9 +32,11 @@ Decoding policy (what the pipeline sees), applied in this order:
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import itertools
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,9 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
+from augment.errors import UsageError
+from augment.spec import MAX_SIDE
+
 # Pillow imports the plugins of the common formats (JPEG, PNG, GIF, BMP, PPM) at its
 # first open: done here, once, so that forked workers inherit them instead of each
 # paying 5-10 ms on its first image.
@@ -56,7 +61,13 @@ PIL.Image.preinit()
 DEFAULT_MAX_PIXELS = 100_000_000
 """Largest image (width x height) decoded by default: a 10000 x 10000 photo fits."""
 
-_SAME_FORMAT = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
+DECODED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+"""The formats inputs are decoded from (Pillow's names; Pillow's JPEG includes MPO, a
+camera's JPEG with a second image after the first, whose first image is used). Any other
+format is recorded as ``unsupported_format``, never decoded: some of Pillow's decoders run
+external programs (EPS runs Ghostscript)."""
+
+_SAME_FORMAT = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
@@ -65,12 +76,34 @@ class ImageError(ValueError):
 
     Attributes:
         reason: a short code for counting failures by kind: ``empty``,
-            ``not_an_image``, ``too_large`` or ``undecodable``.
+            ``not_an_image``, ``unsupported_format``, ``too_large`` or ``undecodable``.
     """
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class EncodeError(ValueError):
+    """An output cannot be encoded in its format (recorded in the manifest, that copy
+    only: another copy of the same input may fit).
+
+    Attributes:
+        reason: ``too_large_for_format``: a side over the format's :data:`MAX_SIDE`.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_encodable(size: tuple[int, int], fmt: str) -> None:
+    """Raise :class:`EncodeError` when a ``(width, height)`` image cannot be written as ``fmt``."""
+    limit = MAX_SIDE.get(fmt)
+    if limit is not None and max(size) > limit:
+        raise EncodeError("too_large_for_format",
+                          f"the output is {size[0]}x{size[1]} px; {fmt.upper()} holds at most {limit:,} px per side "
+                          "(make the ops' sizes smaller, or write format: png)")
 
 
 @dataclass(frozen=True)
@@ -99,19 +132,78 @@ class Decoded:
 
 
 def list_images(root: str | Path) -> list[str]:
-    """Every regular file under ``root``, recursively, as sorted POSIX paths relative to it.
+    """Every file under ``root``, recursively, as sorted POSIX paths relative to it.
 
-    Nothing is skipped by name or extension: a file that is not an image is reported
-    as such by the job rather than silently ignored.
+    Nothing is skipped by name, extension or kind: a file that is not an image, a
+    FIFO, socket or device, a broken or looping link, a link to a folder (folders are
+    not followed through links) or a link out of ``root`` is an input that
+    :func:`read_input` refuses with a reason, so the job records it rather than
+    silently ignoring it.
+
+    Raises:
+        UsageError: a folder under ``root`` (or ``root``) cannot be listed; its files
+            would be missing from the job with nothing said.
     """
     root = os.fspath(root)
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):  # string paths: pathlib took 3x as long
-        dirnames.sort()
+
+    def unlistable(e: OSError) -> None:
+        rel = os.path.relpath(e.filename, root) if e.filename else root
+        where = "the input folder" if rel == os.curdir else f"the folder {rel!r} under the input"
+        raise UsageError(f"--input-dir {root}: cannot list {where} ({e.strerror or e}); make it readable "
+                         "(chmod), or move it out of the input")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):  # string paths: pathlib took 3x as long
         rel = os.path.relpath(dirpath, root)
         prefix = "" if rel == os.curdir else rel.replace(os.sep, "/") + "/"
-        found.extend(prefix + name for name in filenames if os.path.isfile(os.path.join(dirpath, name)))
+        links = [name for name in dirnames if os.path.islink(os.path.join(dirpath, name))]
+        dirnames[:] = sorted(name for name in dirnames if name not in links)
+        found.extend(prefix + name for name in [*filenames, *links])
     return sorted(found)
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder behind a link (not followed)"))
+
+
+def read_input(root: str | Path, rel: str) -> bytes:
+    """The bytes of the input ``rel`` under ``root``; what is not a regular file inside
+    ``root`` is refused, unread, and never blocks.
+
+    A link is followed while its target stays inside ``root``.
+
+    Raises:
+        ImageError: ``outside_input`` (a link out of ``root``), ``not_a_file`` (a FIFO,
+            socket, device, or a link to a folder), ``broken_link`` (a link to nothing,
+            or a loop of links).
+        OSError: the file cannot be read (recorded as ``unreadable``).
+    """
+    root = os.fspath(root)
+    path = os.path.join(root, rel)
+    if os.path.islink(path):
+        if not os.path.exists(path):
+            raise ImageError("broken_link", "a link that leads nowhere (its target is missing, or links loop)")
+        target = os.path.realpath(path)
+        if os.path.commonpath([target, os.path.realpath(root)]) != os.path.realpath(root):
+            raise ImageError("outside_input", f"a link to {target}, outside the input folder (not read)")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of waiting for a writer
+    except OSError as e:
+        if e.errno == errno.ELOOP or (e.errno == errno.ENOENT and os.path.islink(path)):
+            raise ImageError("broken_link", f"a link that leads nowhere ({e.strerror})") from None
+        if e.errno == errno.ENXIO:  # a socket, or a FIFO opened for writing only
+            raise ImageError("not_a_file", "a socket (not read)") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((text for test, text in _KINDS if test(mode)), "not a regular file")
+            raise ImageError("not_a_file", f"{kind} (not read)")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
 
 
 _ROTATED = (5, 6, 7, 8)
@@ -227,7 +319,7 @@ class Source:
             self._size = (w, h)
             return
         with _decoding():
-            img = self._opened = PIL.Image.open(io.BytesIO(data))  # the first load() reuses it
+            img = self._opened = _open(data)  # the first load() reuses it
             self.format = img.format or "unknown"
             self.mode = img.mode
             w, h = img.size
@@ -270,7 +362,7 @@ class Source:
         reduce = reduce if self.can_reduce else 1
         if reduce not in self._decoded:
             with _decoding():
-                img, self._opened = self._opened or PIL.Image.open(io.BytesIO(self.data)), None
+                img, self._opened = self._opened or _open(self.data), None
                 if reduce > 1:
                     w, h = self._stored_size
                     img.draft(img.mode, (-(-w // reduce), -(-h // reduce)))
@@ -370,6 +462,44 @@ class _decoding:
         return False
 
 
+def _open(data: bytes) -> PIL.Image.Image:
+    """``PIL.Image.open`` restricted to :data:`DECODED_FORMATS`.
+
+    Raises:
+        ImageError: ``unsupported_format`` (another format Pillow recognises by its first
+            bytes, named), ``not_an_image`` (none).
+    """
+    try:
+        return PIL.Image.open(io.BytesIO(data), formats=DECODED_FORMATS)
+    except PIL.UnidentifiedImageError:
+        other = _recognised_format(data)
+        if other is None:
+            raise
+        raise ImageError("unsupported_format", f"a {other} file; inputs are decoded from JPEG, PNG, WebP, BMP, TIFF "
+                         "and GIF only (convert it to one of them)") from None
+
+
+_OTHER_SIGNATURES = (
+    (b"%PDF-", 0, "PDF"), (b"ftypheic", 4, "HEIC"), (b"ftypheix", 4, "HEIC"), (b"ftypmif1", 4, "HEIF"),
+    (b"ftypavif", 4, "AVIF"), (b"\x00\x00\x00\x0cJXL ", 0, "JPEG XL"), (b"\xff\x0a", 0, "JPEG XL"),
+)
+"""Image formats Pillow does not open at all, named where an input is one of them."""
+
+
+def _recognised_format(data: bytes) -> str | None:
+    """The name of the other format ``data`` is in, where it is one: as Pillow's open
+    names it (open parses the header only; decoding, where EPS would run Ghostscript,
+    never starts), or a format Pillow has no plugin for, by its signature."""
+    for magic, offset, name in _OTHER_SIGNATURES:
+        if data[offset:offset + len(magic)] == magic:
+            return name
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as img:
+            return img.format
+    except Exception:  # whatever a parser raises here means "no format"
+        return None
+
+
 def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, outputs: int = 1) -> Source:
     """Read the header of image bytes: a :class:`Source` to decode on demand, for
     ``outputs`` outputs."""
@@ -424,10 +554,14 @@ def encode(image: PIL.Image.Image | torch.Tensor, fmt: str, quality: int) -> byt
     through Pillow's own ops, so it is set aside while encoding. An RGB or L image's
     JPEG comes from ``augment._jpeg.encode`` where that gives ``Image.save``'s very
     bytes (:func:`_encodes_as_pillow`), faster; from ``Image.save`` elsewhere.
+
+    Raises:
+        EncodeError: the image is too large for the format (a JPEG side over 65,500 px).
     """
     pil = image if isinstance(image, PIL.Image.Image) else F.to_pil_image(image)
     if fmt not in ("jpeg", "png", "webp"):
         raise ValueError(f"unknown output format {fmt!r}")
+    check_encodable(pil.size, fmt)  # else Pillow fails with "broken data stream", which reads like a disk error
     if fmt == "jpeg" and 1 <= quality <= 100 and pil.mode in ("RGB", "L") and _encodes_as_pillow():
         blob = _encode_jpeg(pil, quality)
         if blob is not None:

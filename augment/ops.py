@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from augment.errors import SpecError
+from augment.text import brief
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
@@ -419,7 +420,8 @@ _register(
           "crop a random area and aspect ratio, then resize", (
         _crop_size(),
         Param("scale", "range", [0.08, 1.0], "area of the crop as a fraction of the image", min=0.0, max=1.0),
-        Param("ratio", "range", [3 / 4, 4 / 3], "aspect ratio (width / height) of the crop", min=0.0, max=100.0),
+        # torchvision draws log(ratio): 0 is refused (every image failed with "from is out of bounds")
+        Param("ratio", "range", [3 / 4, 4 / 3], "aspect ratio (width / height) of the crop", min=0.01, max=100.0),
         _interp("bilinear"),
         _ANTIALIAS,
     ), read={"scale": _as_float_list, "ratio": _as_float_list}),
@@ -567,21 +569,27 @@ def _unknown_op_message(name: Any, where: str) -> str:
         lowered = {n.lower(): n for n in REGISTRY}
         close = [lowered[n] for n in difflib.get_close_matches(str(name).lower(), lowered, n=3, cutoff=0.5)]
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"{where}: unknown op {name!r}{hint} (see `augment ops` for all {len(REGISTRY)})"
+    return f"{where}: unknown op {brief(name)}{hint} (see `augment ops` for all {len(REGISTRY)})"
 
 
-def canonical_op(entry: Any, where: str, problems: list[str]) -> dict[str, dict[str, Any]] | None:
+MAX_NESTING = 10
+"""How deep containers (``RandomApply``, ``RandomChoice``, ``RandomOrder``) may nest in
+one another: deeper specs are refused with a message, not a ``RecursionError``."""
+
+
+def canonical_op(entry: Any, where: str, problems: list[str], depth: int = 0) -> dict[str, dict[str, Any]] | None:
     """Validate one op entry of a spec and return it canonical: ``{Name: {param: value}}``.
 
     ``entry`` is ``{Name: {params}}``, ``{Name: null}`` or the bare string ``Name``.
     Problems are appended to ``problems`` (so every problem of a spec is reported at
-    once); the return value is ``None`` when the entry is unusable.
+    once); the return value is ``None`` when the entry is unusable. ``depth`` counts the
+    containers around the entry (at most :data:`MAX_NESTING`).
     """
     if isinstance(entry, str):
         entry = {entry: {}}
     if not isinstance(entry, dict) or len(entry) != 1:
         problems.append(f"{where}: each op must be a mapping with one key, the op name (like "
-                        f"'- RandomHorizontalFlip: {{p: 0.5}}'), got {entry!r}")
+                        f"'- RandomHorizontalFlip: {{p: 0.5}}'), got {brief(entry)}")
         return None
     (name, given), = entry.items()
     if name not in REGISTRY:
@@ -591,14 +599,14 @@ def canonical_op(entry: Any, where: str, problems: list[str]) -> dict[str, dict[
     where = f"{where}.{name}"
     given = {} if given is None else given
     if not isinstance(given, dict):
-        problems.append(f"{where}: parameters must be a mapping of field: value, got {given!r}")
+        problems.append(f"{where}: parameters must be a mapping of field: value, got {brief(given)}")
         return None
     known = [p.name for p in op.params]
     for key in given:
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.append(f"{where}: unknown field {key!r}; {hint}allowed: {', '.join(known)}")
+            problems.append(f"{where}: unknown field {brief(key)}; {hint}allowed: {', '.join(known)}")
     out: dict[str, Any] = {}
     before = len(problems)
     for p in op.params:
@@ -611,15 +619,19 @@ def canonical_op(entry: Any, where: str, problems: list[str]) -> dict[str, dict[
         value = given[p.name]
         if p.kind == "ops":
             if not isinstance(value, list) or not value:
-                problems.append(f"{where}.ops: must be {p.describe()}, got {value!r}")
+                problems.append(f"{where}.ops: must be {p.describe()}, got {brief(value)}")
                 continue
-            children = [canonical_op(c, f"{where}.ops[{i}]", problems) for i, c in enumerate(value)]
+            if depth + 1 > MAX_NESTING:
+                problems.append(f"{where}.ops: containers nest more than {MAX_NESTING} deep; at most {MAX_NESTING} "
+                                "containers may hold one another (flatten the spec)")
+                continue
+            children = [canonical_op(c, f"{where}.ops[{i}]", problems, depth + 1) for i, c in enumerate(value)]
             out["ops"] = children
             continue
         try:
             out[p.name] = canonical_value(p, value)
         except _Bad as e:
-            problems.append(f"{where}.{p.name}: {e}: must be {p.describe()}, got {value!r}")
+            problems.append(f"{where}.{p.name}: {e}: must be {p.describe()}, got {brief(value)}")
     if len(problems) == before and op.finish is not None:
         problems.extend(f"{where}.{msg}" for msg in op.finish(out))
     return {name: out} if len(problems) == before else None

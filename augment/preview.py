@@ -38,7 +38,16 @@ import PIL.ImageDraw
 import PIL.ImageFont
 
 from augment.errors import UsageError
-from augment.images import DEFAULT_MAX_PIXELS, ImageError, encode, list_images, open_image, output_format
+from augment.images import (
+    DEFAULT_MAX_PIXELS,
+    EncodeError,
+    ImageError,
+    encode,
+    list_images,
+    open_image,
+    output_format,
+    read_input,
+)
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.spec import Spec, load_spec
 from augment.text import plural
@@ -107,6 +116,8 @@ class Images:
 
         Raises:
             OSError: it cannot be read.
+            ImageError: a local entry that is not a file inside the folder (see
+                :func:`~augment.images.read_input`).
         """
         if rel not in self._data:
             if self.is_s3:
@@ -119,8 +130,7 @@ class Images:
                 except (ClientError, BotoCoreError) as e:
                     raise OSError(f"cannot download s3://{self._bucket}/{self._base}{rel}: {e}") from None
             else:
-                with open(os.path.join(self.source, rel), "rb") as f:
-                    body = f.read()
+                body = read_input(self.source, rel)  # as the job reads it: no link out, no FIFO
             self._data[rel] = body
             self.fetched.append(rel)
         return self._data[rel]
@@ -343,7 +353,11 @@ def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
         except OpFailed as e:
             items.append(Item(rel, k, seed, error=str(e), reason="op_failed"))
             continue
-        blob = encode(out, fmt, spec.output.quality)
+        try:
+            blob = encode(out, fmt, spec.output.quality)
+        except EncodeError as e:  # as the job records it: too large for its format
+            items.append(Item(rel, k, seed, error=str(e), reason=e.reason))
+            continue
         items.append(Item(rel, k, seed, _decode_output(blob), params, output_sha256=hashlib.sha256(blob).hexdigest()))
     try:
         original = open_image(images.read(rel), max_pixels).load()

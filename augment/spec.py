@@ -46,11 +46,14 @@ import yaml
 
 from augment.errors import SpecError
 from augment.ops import canonical_op
+from augment.text import brief
 
 SPEC_VERSION = 1
 MAX_SEED = 2**63 - 1
 MAX_COPIES = 1000
 FORMATS = ("same", "jpeg", "png", "webp")
+MAX_SIDE = {"jpeg": 65_500, "webp": 16_383}
+"""The longest side each output format can hold (PNG's limit, 2**31 - 1, is never near)."""
 _TOP_KEYS = ("version", "seed", "copies", "output", "kernels", "input", "ops")
 KERNELS = ("fast", "torchvision")
 _OUTPUT_KEYS = ("format", "quality", "keep_original")
@@ -197,7 +200,7 @@ def _int_field(data: dict[str, Any], key: str, default: int | None, lo: int, hi:
         problems.append(f"{key}: required; an integer in [{lo}, {hi}]")
         return lo
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        problems.append(f"{key}: must be an integer in [{lo}, {hi}], got {value!r}")
+        problems.append(f"{key}: must be an integer in [{lo}, {hi}], got {brief(value)}")
         return lo
     return value
 
@@ -206,19 +209,19 @@ def _output(data: Any, problems: list[str]) -> OutputOptions:
     if data is None:
         return OutputOptions()
     if not isinstance(data, dict):
-        problems.append(f"output: must be a mapping like {{format: jpeg, quality: 90}}, got {data!r}")
+        problems.append(f"output: must be a mapping like {{format: jpeg, quality: 90}}, got {brief(data)}")
         return OutputOptions()
     for key in data:
         if key not in _OUTPUT_KEYS:
-            problems.append(f"output: unknown field {key!r}; allowed: {', '.join(_OUTPUT_KEYS)}")
+            problems.append(f"output: unknown field {brief(key)}; allowed: {', '.join(_OUTPUT_KEYS)}")
     fmt = data.get("format", "same")
     if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
-        problems.append(f"output.format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        problems.append(f"output.format: must be one of {', '.join(FORMATS)}, got {brief(fmt)}")
         fmt = "same"
     quality = _int_field({"output.quality": data.get("quality", 95)}, "output.quality", 95, 1, 100, problems)
     keep = data.get("keep_original", False)
     if not isinstance(keep, bool):
-        problems.append(f"output.keep_original: must be true or false, got {keep!r}")
+        problems.append(f"output.keep_original: must be true or false, got {brief(keep)}")
         keep = False
     return OutputOptions(fmt.lower(), quality, keep)
 
@@ -227,23 +230,23 @@ def _input(data: Any, problems: list[str]) -> InputOptions:
     if data is None:
         return InputOptions()
     if not isinstance(data, dict):
-        problems.append(f"input: must be a mapping like {{exclude: ['*.json']}}, got {data!r}")
+        problems.append(f"input: must be a mapping like {{exclude: ['*.json']}}, got {brief(data)}")
         return InputOptions()
     for key in data:
         if key not in _INPUT_KEYS:
-            problems.append(f"input: unknown field {key!r}; allowed: {', '.join(_INPUT_KEYS)}")
+            problems.append(f"input: unknown field {brief(key)}; allowed: {', '.join(_INPUT_KEYS)}")
     lists = {}
     for key in _INPUT_KEYS:
         value = data.get(key) or []
         if not isinstance(value, list):
-            problems.append(f"input.{key}: must be a list of globs like ['*.jpg', 'raw/*'], got {value!r}")
+            problems.append(f"input.{key}: must be a list of globs like ['*.jpg', 'raw/*'], got {brief(value)}")
             value = []
         good = []
         for i, pattern in enumerate(value):
             if not isinstance(pattern, str) or not pattern.strip("/"):
-                problems.append(f"input.{key}[{i}]: must be a non-empty glob string, got {pattern!r}")
+                problems.append(f"input.{key}[{i}]: must be a non-empty glob string, got {brief(pattern)}")
             elif pattern.startswith("/"):
-                problems.append(f"input.{key}[{i}]: {pattern!r} starts with '/'; patterns match the path relative "
+                problems.append(f"input.{key}[{i}]: {brief(pattern)} starts with '/'; patterns match the path relative "
                                 "to the input root (write it without the leading '/')")
             elif pattern not in good:
                 good.append(pattern)
@@ -259,6 +262,13 @@ def parse_spec(data: Any, source: str | None = None) -> Spec:
     """
     if isinstance(data, Spec):
         return data
+    try:
+        return _parse_spec(data, source)
+    except RecursionError:  # a value nested hundreds deep (the ops themselves are capped)
+        raise SpecError([f"nested too deeply (at most {MAX_YAML_DEPTH} levels)"], source) from None
+
+
+def _parse_spec(data: Any, source: str | None) -> Spec:
     if not isinstance(data, dict):
         raise SpecError([f"the spec must be a mapping with {', '.join(_TOP_KEYS)}, got {type(data).__name__}"],
                         source)
@@ -268,15 +278,15 @@ def parse_spec(data: Any, source: str | None = None) -> Spec:
             problems.append(f"{key}: unknown top-level field; allowed: {', '.join(_TOP_KEYS)}")
     if "version" not in data:
         problems.append(f"version: required; this kit reads version {SPEC_VERSION}")
-    elif data["version"] != SPEC_VERSION:
-        problems.append(f"version: this kit reads version {SPEC_VERSION}, got {data['version']!r}")
+    elif isinstance(data["version"], bool) or data["version"] != SPEC_VERSION:  # True == 1 in Python
+        problems.append(f"version: this kit reads version {SPEC_VERSION}, got {brief(data['version'])}")
     seed = _int_field(data, "seed", 0, 0, MAX_SEED, problems)
     copies = _int_field(data, "copies", 1, 1, MAX_COPIES, problems)
     output = _output(data.get("output"), problems)
     inputs = _input(data.get("input"), problems)
     kernels = data.get("kernels", "fast")
     if kernels not in KERNELS:
-        problems.append(f"kernels: must be one of {', '.join(KERNELS)}, got {kernels!r}")
+        problems.append(f"kernels: must be one of {', '.join(KERNELS)}, got {brief(kernels)}")
     raw_ops = data.get("ops")
     ops: list[dict[str, dict[str, Any]]] = []
     if raw_ops is None:
@@ -288,9 +298,46 @@ def parse_spec(data: Any, source: str | None = None) -> Spec:
             op = canonical_op(entry, f"ops[{i}]", problems)
             if op is not None:
                 ops.append(op)
+    if not problems:
+        problems.extend(_too_large(ops, output.format))
     if problems:
         raise SpecError(problems, source)
     return Spec(SPEC_VERSION, seed, copies, output, tuple(ops), kernels, inputs)
+
+
+_SIZED = ("Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop")
+
+
+def _too_large(ops: list[dict[str, dict[str, Any]]], fmt: str) -> list[str]:
+    """The problem when every output would be too large for the output format: the last
+    top-level op that sets the size sets a side over :data:`MAX_SIDE` (ops after it keep or
+    grow the size; ops inside a container may not run, so they are not counted). Under
+    ``same`` the format is the input's, so each such output fails alone, naming the cause."""
+    limit = MAX_SIDE.get(fmt)
+    last: tuple[int, str, int] | None = None
+    for i, op in enumerate(ops):
+        (name, params), = op.items()
+        if name in _SIZED:
+            size = params["size"]
+            side = max(size) if isinstance(size, list) else size  # Resize's one integer: the shorter side
+            last = (i, name, side) if side is not None else None  # Resize(null, max_size) is capped
+        elif "ops" in params and any(next(iter(c)) in _SIZED for c in _walk(params["ops"])):
+            last = None  # a container may shrink it
+    if limit is None or last is None or last[2] <= limit:
+        return []
+    i, name, side = last
+    return [f"ops[{i}].{name}.size: every output would be {side:,} px or more on a side; {fmt.upper()} holds at most "
+            f"{limit:,} (make the size smaller, or write format: png)"]
+
+
+def _walk(ops: list[dict[str, dict[str, Any]]]) -> list[dict[str, dict[str, Any]]]:
+    out = []
+    for op in ops:
+        out.append(op)
+        params = next(iter(op.values()))
+        if "ops" in params:
+            out.extend(_walk(params["ops"]))
+    return out
 
 
 def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:
@@ -313,18 +360,111 @@ def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:
     if not path.is_file():
         if str(spec) in list_presets():
             return load_preset(str(spec))
-        raise SpecError([f"no such spec file, and no preset named {str(spec)!r}; "
+        raise SpecError([f"no such spec file, and no preset named {brief(str(spec))}; "
                          f"presets: {', '.join(list_presets())}"], str(spec))
-    return parse_spec(_parse_text(path.read_text(encoding="utf-8"), path.name), str(path))
+    return parse_spec(_parse_text(_read_text(path), path.name), str(path))
+
+
+MAX_SPEC_BYTES = 1_000_000
+"""The largest spec file read (a spec is a few hundred bytes; the largest preset ~2 KB)."""
+MAX_YAML_DEPTH = 64
+"""How deep YAML/JSON mappings and lists may nest in a spec file (containers of ops nest
+3 levels each; see :data:`augment.ops.MAX_NESTING`)."""
+
+
+def _read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError([f"the file is {size:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,} bytes "
+                             "(is this the right file?)"], str(path))
+        data = path.read_bytes()[:MAX_SPEC_BYTES + 1]  # a file that grew since stat() is cut, then refused
+    except OSError as e:
+        raise SpecError([f"cannot read the file: {e.strerror or e}"], str(path)) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError([f"the file is over {MAX_SPEC_BYTES:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,}"],
+                        str(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise SpecError([f"the file is not UTF-8 text (byte 0x{data[e.start]:02x} at line {line}); "
+                         "save it as UTF-8"], str(path)) from None
+
+
+class _Refused(Exception):
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.problem, self.mark = problem, mark
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """YAML's safe loader, stricter where a spec could explode or mislead.
+
+    * aliases (``*name``) are refused: expanding them is how a few hundred bytes become
+      gigabytes ("billion laughs"), and a spec has no need for them;
+    * nesting is capped at :data:`MAX_YAML_DEPTH` (deeper specs would hit Python's
+      recursion limit);
+    * a key given twice in one mapping is refused (YAML's loader keeps the last one
+      silently, hiding an edit that does nothing).
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(f"an alias (*{event.anchor}); aliases are not allowed in a spec, write the value out",
+                           event.start_mark)
+        if self._depth >= MAX_YAML_DEPTH:
+            raise _Refused(f"nested deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # unhashable: the base class says so
+                    continue
+                if duplicate:
+                    raise _Refused(f"duplicate key {brief(key)}; give each field once", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def _parse_text(text: str, name: str) -> Any:
     try:
         if name.endswith(".json"):
-            return json.loads(text)
-        return yaml.safe_load(text)
+            return json.loads(text, object_pairs_hook=_json_object)
+        return yaml.load(text, Loader=_SpecLoader)
     except json.JSONDecodeError as e:
         raise SpecError([f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"], name) from None
+    except _Refused as e:
+        raise SpecError([f"line {e.mark.line + 1}, column {e.mark.column + 1}: {e.problem}"], name) from None
+    except _DuplicateKey as e:
+        raise SpecError([f"duplicate key {brief(e.args[0])}; give each field once"], name) from None
+    except RecursionError:
+        raise SpecError([f"nested too deeply (at most {MAX_YAML_DEPTH} levels)"], name) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -22,3 +22,15 @@ def plural_of(noun: str) -> str:
     if noun.endswith(("s", "x", "z", "ch", "sh")):
         return noun + "es"
     return noun + "s"
+
+
+def brief(value: object, limit: int = 120) -> str:
+    """``repr(value)``, cut short when it is long: a message quotes a value, never megabytes of it.
+
+    The cut keeps both ends and says how long the whole was: ``'aaaa...aaaa' (1000000 characters)``.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}...{text[-half // 2:]} ({len(text):,} characters)"

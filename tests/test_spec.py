@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import PIL.Image
 import pytest
 import yaml
 
@@ -174,3 +175,129 @@ def test_default_excludes_are_junk_only_never_an_image_or_sidecar():
     assert options.excluded_by("a/.DS_Store") == ("default", ".DS_Store")
     assert options.excluded_by("a.png") == ("include", None)
     assert options.excluded_by("a/b.jpg") is None
+
+
+# ---------------------------------------------------------------------------
+# Specs that explode (issue 20.11): each is refused with a message, exit 2, before any
+# work, from `augment validate` and `augment process` alike.
+
+def _nested(levels: int) -> dict:
+    op: object = "RandomInvert"
+    for _ in range(levels):
+        op = {"RandomApply": {"ops": [op]}}
+    return {"version": 1, "ops": [op]}
+
+
+EXPLODING = {
+    # a billion laughs: nine aliases of nine aliases ... expand to gigabytes
+    "bomb.yaml": (b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                  b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                  b"version: 1\nops: []\n"),
+    "deep.yaml": ("version: 1\nops:\n  - " + "{RandomApply: {ops: [" * 1000 + "RandomInvert" + "]}}" * 1000
+                  + "\n").encode(),
+    "deep.json": ('{"version": 1, "ops": [' + '{"RandomApply": {"ops": [' * 1000 + '"RandomInvert"'
+                  + ']}}' * 1000 + ']}').encode(),
+    "latin1.yaml": "version: 1\n# café au lait\nops: []\n".encode("latin-1"),
+    "huge.yaml": b"version: 1\nops: []\n" + b"# padding\n" * 150_000,
+    "dup.yaml": b"version: 1\nseed: 1\nops: []\nseed: 2\n",
+    "dup.json": b'{"version": 1, "copies": 2, "ops": [], "copies": 3}',
+    "version.yaml": b"version: true\nops: []\n",
+    "long.yaml": b"version: 1\nseed: '" + b"x" * 200_000 + b"'\nops: []\n",
+}
+
+EXPECT = {
+    "bomb.yaml": "line 2, column 8: an alias (*a); aliases are not allowed",
+    "deep.yaml": "nested deeper than 64 levels",
+    "deep.json": "nested too deeply",
+    "latin1.yaml": "the file is not UTF-8 text (byte 0xe9 at line 2); save it as UTF-8",
+    "huge.yaml": "a spec may be at most 1,000,000 bytes",
+    "dup.yaml": "line 4, column 1: duplicate key 'seed'; give each field once",
+    "dup.json": "duplicate key 'copies'",
+    "version.yaml": "version: this kit reads version 1, got True",
+    "long.yaml": "(200,002 characters)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPLODING))
+def test_specs_that_explode_are_refused_with_a_message(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(EXPLODING[name])
+    with pytest.raises(SpecError) as e:
+        load_spec(path)
+    assert EXPECT[name] in str(e.value)
+    assert len(str(e.value)) < 1000  # a huge value is cut short
+
+
+def test_containers_nest_at_most_ten_deep():
+    assert load_spec(_nested(10)).ops
+    with pytest.raises(SpecError, match="containers nest more than 10 deep"):
+        load_spec(_nested(11))
+    with pytest.raises(SpecError, match="containers nest more than 10 deep"):
+        load_spec(_nested(5000))  # from Python: no RecursionError either
+
+
+def test_anchors_without_aliases_and_distinct_keys_still_load(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text("version: 1\nseed: &s 3\nops: [{RandomInvert: {p: 0.5}}, {RandomGrayscale: {p: 0.5}}]\n")
+    assert load_spec(path).seed == 3
+
+
+def test_a_huge_value_is_cut_short_in_messages():
+    with pytest.raises(SpecError) as e:
+        load_spec({"version": 1, "ops": [{"RandomInvert": {"p": "y" * 1_000_000}}]})
+    assert "(1,000,002 characters)" in str(e.value) and len(str(e.value)) < 1000
+    with pytest.raises(SpecError) as e:
+        load_spec({"version": 1, "ops": ["RandomInvert"] * 5, **{f"k{i}": i for i in range(500)}})
+    assert "... and 450 more problems" in str(e.value)
+
+
+@pytest.mark.parametrize("command", ["validate", "process"])
+def test_the_cli_refuses_exploding_specs_with_exit_2(tmp_path, command):
+    import subprocess
+    import sys
+
+    (tmp_path / "in").mkdir()
+    # process starts slower (it imports torch): two are enough there
+    names = ("bomb.yaml", "dup.yaml") if command == "process" else ("bomb.yaml", "deep.yaml", "latin1.yaml", "dup.yaml")
+    for name in names:
+        path = tmp_path / name
+        path.write_bytes(EXPLODING[name])
+        args = [str(path)] if command == "validate" else [
+            "--spec", str(path), "--input-dir", str(tmp_path / "in"), "--output-dir", str(tmp_path / "out")]
+        done = subprocess.run([sys.executable, "-m", "augment", command, *args], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert EXPECT[name] in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / "out" / "_augment").exists()
+
+
+# ---------------------------------------------------------------------------
+# What torchvision or the encoder cannot do is refused by validation (issue 20.13).
+
+def test_a_crop_ratio_of_zero_is_refused_and_the_smallest_allowed_builds():
+    with pytest.raises(SpecError, match=r"ops\[0\]\.RandomResizedCrop\.ratio: 0 is out of range"):
+        load_spec({"version": 1, "ops": [{"RandomResizedCrop": {"size": 8, "ratio": [0, 1]}}]})
+    smallest = {"size": 8, "scale": [0, 0], "ratio": [0.01, 0.01]}
+    spec = load_spec({"version": 1, "ops": [{"RandomResizedCrop": smallest}]})
+    assert Pipeline(spec).transform(PIL.Image.new("RGB", (400, 300))).size == (8, 8)  # torchvision takes them
+
+
+@pytest.mark.parametrize(("ops", "fmt", "refused"), [
+    ([{"Resize": {"size": [65535, 8]}}], "jpeg", "ops[0].Resize.size: every output would be 65,535 px"),
+    ([{"Resize": {"size": 65501, "max_size": 65535}}], "jpeg", "JPEG holds at most 65,500"),
+    ([{"RandomResizedCrop": {"size": [8, 20000]}}, "RandomInvert"], "webp", "WEBP holds at most 16,383"),
+    ([{"CenterCrop": {"size": 65500}}], "jpeg", None),
+    ([{"Resize": {"size": [65535, 8]}}, {"CenterCrop": {"size": 64}}], "jpeg", None),
+    ([{"Resize": {"size": [65535, 8]}}], "png", None),
+    ([{"Resize": {"size": [65535, 8]}}], "same", None),  # a PNG input fits: JPEG inputs fail one by one
+    ([{"Resize": {"size": [65535, 8]}}, {"RandomApply": {"ops": [{"CenterCrop": {"size": 8}}]}}], "jpeg", None),
+])  # fmt: skip
+def test_static_sizes_too_large_for_the_output_format_are_refused(ops, fmt, refused):
+    data = {"version": 1, "output": {"format": fmt}, "ops": ops}
+    if refused is None:
+        load_spec(data)
+        return
+    with pytest.raises(SpecError) as e:
+        load_spec(data)
+    assert refused in str(e.value) and "write format: png" in str(e.value)
+    assert "format: jpeg" not in str(e.value) or fmt == "jpeg"

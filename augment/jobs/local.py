@@ -42,6 +42,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -104,9 +105,9 @@ def _list_objects(inp: Input) -> list[_Object]:
             return [_Object(root.name, root.name, lambda dst, f=root: shutil.copyfile(f, dst))]
         if not root.is_dir():
             raise UsageError(f"{where}: {source} is neither an s3:// URI nor a local folder or file")
-        files = sorted(p for p in root.rglob("*") if p.is_file())
-        return [_Object(p.relative_to(root).as_posix(), p.relative_to(root).as_posix(),
-                        lambda dst, f=p: shutil.copyfile(f, dst)) for p in files]
+        from augment.images import list_images
+
+        return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst)) for rel in list_images(root)]
     s3 = s3_client()
     bucket, prefix = split_s3_uri(source)
     base = prefix[: prefix.rfind("/") + 1]
@@ -119,6 +120,23 @@ def _list_objects(inp: Input) -> list[_Object]:
             rel = safe_rel(key[len(base):], f"{where}: object")
             objects.append(_Object(key, rel, lambda dst, k=key: s3.download_file(bucket, k, str(dst))))
     return objects
+
+
+def _stage_local(root: Path, rel: str, dst: Path) -> None:
+    """Stage one entry of a local input folder as the job will see it: a regular file
+    (or a link to one inside the folder) is copied; anything else stays what it was, never
+    read, so the job records it with the reason it would give on the folder itself: a FIFO
+    is made again (``not_a_file``), a link or other entry becomes a link to where it
+    pointed (a link out of the input is ``outside_input``, not a copy of its target)."""
+    src = root / rel
+    real = os.path.realpath(src)
+    inside = os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
+    if inside and os.path.isfile(src) and stat.S_ISREG(os.stat(src).st_mode):
+        shutil.copyfile(src, dst)
+    elif not os.path.islink(src) and stat.S_ISFIFO(os.lstat(src).st_mode):
+        os.mkfifo(dst)
+    else:
+        os.symlink(os.path.join(os.path.dirname(src), os.readlink(src)) if os.path.islink(src) else src, dst)
 
 
 def _manifest_objects(inp: Input, where: str) -> list[_Object]:
