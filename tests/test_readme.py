@@ -278,3 +278,19 @@ def test_relative_links_reach_a_file_and_heading(guide):
         if anchor:
             headings = re.findall(r"^#+ (.+)$", file.read_text(), flags=re.M)
             assert anchor in {slug(h) for h in headings}, f"{guide}: no heading for #{anchor} in {file.name}"
+
+
+def test_every_guarantee_names_tests_that_exist():
+    """The README's "What is guaranteed" table points at real tests (``file::name``, or
+    ``::name`` for the file named before it in the row)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("### What is guaranteed", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "::" in line]
+    assert len(rows) >= 10
+    for row in rows:
+        current = None
+        for ref in re.findall(r"`([^`]*::[^`]+)`", row):
+            path, _, name = ref.partition("::")
+            current = path or current
+            source = (ROOT / current).read_text(encoding="utf-8")
+            assert re.search(rf"^def {re.escape(name)}\(", source, re.M), f"{ref} in: {row}"
