@@ -90,7 +90,7 @@ def process_arguments(spec: Spec | str | Mapping[str, Any], **options: Any) -> t
         options: any of :data:`JOB_OPTIONS`; ``None`` (or an empty list of globs) leaves
             the spec's or the command's default. ``keep_original=False`` is passed as
             ``--no-keep-original``; ``include`` and ``exclude`` are lists of globs, one
-            ``--include GLOB`` pair each.
+            ``--include=GLOB`` argument each (one argument, so that a glob starting with ``-`` stays a value).
 
     Returns:
         The arguments, e.g. ``("--copies", "1", "--format", "png")``.
@@ -113,8 +113,8 @@ def process_arguments(spec: Spec | str | Mapping[str, Any], **options: Any) -> t
         elif name == "max_error_rate":
             value = check_max_error_rate(value)
         if name in ("include", "exclude"):
-            for glob in _globs(name, value):
-                args += [flag(name), glob]
+            for glob in _globs(name, value):  # one argument: a glob that starts with '-' stays a value
+                args.append(f"{flag(name)}={glob}")
         elif name == "keep_original":
             args.append(flag(name) if value else "--no-keep-original")
         else:

@@ -351,8 +351,19 @@ OPTIONS = ["--copies", "3", "--seed", "7", "--format", "png", "--quality", "80",
            "--keep-original", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include", "*.jpg",
            "--include", "sub/*.jpg", "--exclude", "*.txt"]
 PASSED = ("--seed", "7", "--copies", "3", "--format", "png", "--quality", "80", "--keep-original", "--kernels",
-          "torchvision", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include", "*.jpg", "--include",
-          "sub/*.jpg", "--exclude", "*.txt")
+          "torchvision", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include=*.jpg",
+          "--include=sub/*.jpg", "--exclude=*.txt")
+
+
+def test_a_glob_that_starts_with_a_dash_reaches_the_job_as_a_glob():
+    from augment.cli import _parser
+    from augment.jobs.launch import job_spec
+    from augment.options import process_arguments
+
+    arguments = process_arguments("light", exclude=["-tmp*"], include=["*.jpg"])
+    assert job_spec("light", arguments).input.exclude == ("-tmp*",)
+    parsed = _parser().parse_args(["process", "--spec", "light", *arguments])  # as the container parses them
+    assert parsed.exclude == ["-tmp*"] and parsed.include == ["*.jpg"]
 
 
 @pytest.mark.parametrize("mode", ["standalone", "sharded"])
