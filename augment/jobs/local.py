@@ -100,7 +100,7 @@ def _list_objects(inp: Input) -> list[_Object]:
     if inp.data_type == "ManifestFile":
         return _manifest_objects(inp, where)
     if not source.startswith("s3://"):
-        root = Path(source)
+        root = Path(source).resolve()  # staged links point into it from elsewhere
         if root.is_file():
             return [_Object(root.name, root.name, lambda dst, f=root: shutil.copyfile(f, dst))]
         if not root.is_dir():
