@@ -55,8 +55,12 @@ from augment.spec import MAX_SIDE
 
 # Pillow imports the plugins of the common formats (JPEG, PNG, GIF, BMP, PPM) at its
 # first open: done here, once, so that forked workers inherit them instead of each
-# paying 5-10 ms on its first image.
+# paying 5-10 ms on its first image. WebP and TIFF, also decoded, are not among them:
+# without them imported here, the first such input in each worker makes Pillow import
+# every plugin it has.
 PIL.Image.preinit()
+import PIL.TiffImagePlugin  # noqa: E402
+import PIL.WebPImagePlugin  # noqa: E402
 
 DEFAULT_MAX_PIXELS = 100_000_000
 """Largest image (width x height) decoded by default: a 10000 x 10000 photo fits."""
