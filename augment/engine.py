@@ -863,11 +863,16 @@ def started_input_dir(output_dir: str | Path, host: str = "local") -> str | None
     return _summary_input_dir(Path(output_dir) / META_DIR / f"summary-{host}.json")
 
 
-def _summary_input_dir(summary_path: Path) -> str | None:
+def _summary_field(summary_path: Path, name: str) -> str | None:
+    """A field of an earlier run's summary, or ``None`` (no summary, or not readable)."""
     try:
-        return json.loads(summary_path.read_text()).get("input_dir")
+        return json.loads(summary_path.read_text()).get(name)
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _summary_input_dir(summary_path: Path) -> str | None:
+    return _summary_field(summary_path, "input_dir")
 
 
 def _check_same_input(summary_path: Path, input_dir: Path) -> None:
@@ -992,6 +997,8 @@ def run_job(
         raise UsageError(f"{'--verify' if verify else '--retry-failed'} checks the work of an earlier run: "
                          "pass it with --resume")
     manifest_size = manifest_path.stat().st_size if manifest_path.exists() else -1
+    if resume and input_uri is None:  # a resume run by hand keeps where the inputs came from
+        input_uri = _summary_field(summary_path, "input_uri")
     before = _previous_work(spec, meta, manifest_path, summary_path, resume, input_dir, verify, retry_failed)
     tally = before.tally()
     previous = tally.records

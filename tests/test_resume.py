@@ -459,3 +459,18 @@ def test_resume_streams_a_large_manifest_keeping_only_what_is_done(small_samples
     assert summary.processed_inputs == 0 and summary.written == 14 + 60_000 and summary.status == "completed"
     assert peak < size / 4, f"peak {peak:,} bytes for a manifest of {size:,}"
     assert manifest.stat().st_size == size
+
+
+def test_a_resume_keeps_where_the_inputs_came_from(small_samples, tmp_path):
+    """A job launched by `augment run` records its input URI; a resume run by hand (which
+    passes none) must not erase it, or replay could no longer find the inputs."""
+    from augment.engine import run_job
+    from augment.spec import load_spec
+
+    out = tmp_path / "out"
+    run_job(load_spec("light"), small_samples, out, workers=1, input_uri="s3://bucket/train/", progress="off")
+    (out / "chelsea.jpg.aug0.jpg").unlink()
+    run_job(load_spec("light"), small_samples, out, workers=1, resume=True, progress="off")
+    summary = json.loads((out / "_augment" / "summary-local.json").read_text())
+    assert summary["input_uri"] == "s3://bucket/train/" and summary["status"] == "completed"
+    assert (out / "chelsea.jpg.aug0.jpg").is_file()
