@@ -13,6 +13,10 @@ from pathlib import Path
 
 import PIL.Image
 import pytest
+
+# moto's request recorder writes to the working folder unless told otherwise (read when
+# moto is first imported): keep it out of the checkout.
+os.environ.setdefault("MOTO_RECORDER_FILEPATH", os.path.join(tempfile.gettempdir(), f"moto_recording-{os.getpid()}"))
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
