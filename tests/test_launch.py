@@ -538,3 +538,24 @@ def test_outputs_of_a_run_replay_by_source_from_its_input_after_the_staging_fold
     result = replay(job / "aug" / "_augment" / "manifest-algo-1.jsonl", source="img-0001.jpg", out=tmp_path / "s.jpg")
     assert result.bit_exact and result.sha256 == result.record["output_sha256"]
     assert (tmp_path / "s.jpg").read_bytes() == (job / "aug" / "img-0001.jpg.aug0.jpg").read_bytes()
+
+
+@pytest.mark.slow
+def test_batched_mode_batches_no_excluded_file(tmp_path):
+    """Keys are batched in sorted order: without the filters, a folder of sidecars (and
+    OS junk) made batches of nothing but excluded files, whose jobs failed "no inputs"."""
+    src = _tiny_folder(tmp_path, 2)
+    (src / "labels").mkdir()
+    for name in ("a.json", "b.json"):
+        (src / "labels" / name).write_text("{}")
+    (src / ".DS_Store").write_bytes(b"junk")
+    report = run_batched(LocalBackend(), "light", str(src), str(tmp_path / "out"), batch_size=2, retries=0,
+                         poll=0.1, progress="off", workers=1, exclude=["*.json"])
+    assert [b.keys for b in report.batches] == [["img-0000.jpg", "img-0001.jpg"]]
+    assert report.failed == [] and len(report.completed) == 1
+    excluded = json.loads((tmp_path / "out" / "_batches" / "excluded.json").read_text())
+    assert {(e["source"], e["pattern"]) for e in excluded} == {
+        (".DS_Store", ".DS_Store"), ("labels/a.json", "*.json"), ("labels/b.json", "*.json")}
+    with pytest.raises(UsageError, match="no inputs: all 5 objects are excluded"):
+        run_batched(LocalBackend(), "light", str(src), str(tmp_path / "out2"), batch_size=2, poll=0.1,
+                    progress="off", include=["*.png"])

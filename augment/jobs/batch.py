@@ -29,7 +29,7 @@ from typing import Any
 from augment.contract import not_retryable
 from augment.errors import JobFailed, UsageError
 from augment.jobs.handles import TERMINAL, Job
-from augment.jobs.launch import IMAGES_PATH, build_request, check_locations, job_name
+from augment.jobs.launch import IMAGES_PATH, build_request, check_locations, job_name, job_spec
 from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
 from augment.options import JOB_OPTIONS, process_arguments
@@ -143,13 +143,29 @@ class BatchReport:
         return {"summary": self.line(), "seconds": self.seconds, "batches": [asdict(b) for b in self.batches]}
 
 
-def plan_batches(input_uri: str, output_uri: str, batch_size: int) -> list[Batch]:
-    """Split the input's keys into batches and write each batch's ManifestFile."""
+def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any = None) -> list[Batch]:
+    """Split the input's keys into batches and write each batch's ManifestFile.
+
+    With ``inputs`` (a spec's ``input`` section), the keys it leaves out (operating-system
+    junk, ``--exclude``...) are batched into no job, since a batch of nothing but those
+    would fail; they are listed, with the pattern that left each out, in
+    ``<output>/_batches/excluded.json``.
+    """
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     keys = list_keys(input_uri)
     if not keys:
         raise UsageError(f"--input {input_uri}: no objects found")
+    if inputs is not None:
+        excluded = [{"source": k, "rule": why[0], "pattern": why[1]} for k in keys
+                    if (why := inputs.excluded_by(k)) is not None]
+        if excluded:
+            left_out = {e["source"] for e in excluded}
+            keys = [k for k in keys if k not in left_out]
+            _put_json(_join(output_uri, "_batches", "excluded.json"), excluded)
+        if not keys:
+            raise UsageError(f"--input {input_uri}: no inputs: all {len(excluded)} objects are excluded "
+                             "(the spec's input.include/input.exclude, --include/--exclude, or operating-system junk)")
     prefix = input_uri if input_uri.startswith("s3://") else str(Path(input_uri).resolve())
     prefix = prefix.rstrip("/") + "/"
     batches = []
@@ -170,10 +186,13 @@ def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> Job
                                 tags=({"Key": "augment:mode", "Value": "batched"},))
 
 
-def _check_options(spec: str, input_uri: str, output_uri: str, request_kwargs: dict[str, Any]) -> None:
-    """The job options, and the input and output locations, before any batch manifest is written."""
+def _check_options(spec: str, input_uri: str, output_uri: str, request_kwargs: dict[str, Any]) -> Any:
+    """The job options, and the input and output locations, before any batch manifest is
+    written; returns the spec's ``input`` section as the jobs will apply it."""
     options = process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
-    check_locations(spec, input_uri, output_uri, (*options, *request_kwargs.get("extra_arguments", ())))
+    arguments = (*options, *request_kwargs.get("extra_arguments", ()))
+    check_locations(spec, input_uri, output_uri, arguments)
+    return job_spec(spec, arguments).input
 
 
 class JobGroup:
@@ -248,8 +267,8 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     """The seed's batch loop done right (see module docs); returns the report, also
     written to ``<output>/_batches/report.json``."""
     start = time.monotonic()
-    _check_options(spec, input_uri, output_uri, request_kwargs)
-    batches = plan_batches(input_uri, output_uri, batch_size)
+    inputs = _check_options(spec, input_uri, output_uri, request_kwargs)
+    batches = plan_batches(input_uri, output_uri, batch_size, inputs)
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
     group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
@@ -281,8 +300,8 @@ class Prefetch:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
         self.request_kwargs = request_kwargs
-        _check_options(spec, input_uri, output_uri, request_kwargs)
-        self.batches = plan_batches(input_uri, output_uri, batch_size)
+        inputs = _check_options(spec, input_uri, output_uri, request_kwargs)
+        self.batches = plan_batches(input_uri, output_uri, batch_size, inputs)
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}
 
