@@ -31,8 +31,9 @@ ROOT_ENV = "AUGMENT_OPT_ML"
 SAGEMAKER_ROOT = PurePosixPath("/opt/ml")
 MESSAGE_LIMIT = 1024
 """SageMaker reads at most this many bytes of ``/opt/ml/output/message``."""
-RESERVED_INPUTS = ("code", "spec")
-"""Processing inputs that carry the package or the spec, not images."""
+RESERVED_INPUTS = ("code", "spec", "unstaged")
+"""Processing inputs that carry the package, the spec, or the keys not staged (see
+:mod:`augment.keys`), not images."""
 NOT_RETRYABLE = ("bad inputs", "usage error")
 """Labels that start the exit message of a failure that running the job again repeats: more
 bad inputs than ``--max-error-rate`` allows, a bad spec or argument. A launcher
@@ -133,6 +134,18 @@ class JobContext:
             if name in self.output_uris and Path(path).resolve() == Path(folder).resolve():
                 return self.output_uris[name]
         return None
+
+    def unstaged_path(self) -> Path | None:
+        """The list of input keys that could not be staged as files, delivered by a
+        processing input named ``unstaged`` (see :mod:`augment.keys`), if any."""
+        folder = self.inputs.get("unstaged")
+        if folder is None or folder.is_file():
+            return folder
+        found = sorted(p for p in folder.iterdir() if p.suffix == ".json") if folder.is_dir() else []
+        if len(found) != 1:
+            raise UsageError(f"the 'unstaged' processing input at {folder} must hold one .json file, "
+                             f"found {len(found)}")
+        return found[0]
 
     def spec_path(self) -> Path | None:
         """The spec file delivered by a processing input named ``spec``, if any."""

@@ -92,6 +92,7 @@ from augment.images import (
     read_input,
 )
 from augment.kernels import NATIVE
+from augment.keys import FOLDER_MARKER, UNSTAGEABLE, host_share, read_unstaged
 from augment.locations import another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
@@ -901,7 +902,8 @@ def _select_inputs(files: list[str], spec: Spec) -> tuple[list[str], list[dict[s
 
 
 def _excluded_counts(excluded: list[dict[str, Any]]) -> str:
-    counts = Counter(e["pattern"] or "no --include matched" for e in excluded)
+    counts = Counter(e["pattern"] or ("folder marker" if e["rule"] == FOLDER_MARKER else "no --include matched")
+                     for e in excluded)
     return ", ".join(f"{pattern}: {n}" for pattern, n in counts.most_common())
 
 
@@ -931,6 +933,7 @@ def run_job(
     start_method: str = "forkserver",
     input_uri: str | None = None,
     wording: Wording | None = None,
+    unstaged: str | Path | None = None,
 ) -> Summary:
     """Augment every file under ``input_dir`` into ``output_dir``.
 
@@ -967,6 +970,10 @@ def run_job(
             finds the inputs after a staging folder is gone.
         wording: how failure messages name the output location and the flags (see
             :class:`Wording`; default: the folders and ``augment process``'s flags).
+        unstaged: the file that lists the input's keys that could not be staged as files
+            (the ``unstaged`` processing input a launcher adds, see :mod:`augment.keys`):
+            this host records its share of them as failed inputs (``unstageable_key``),
+            and folder markers as excluded.
 
     Returns:
         The :class:`Summary`, also written to ``_augment/summary-<host>.json``.
@@ -1003,11 +1010,15 @@ def run_job(
     tally = before.tally()
     previous = tally.records
     files = list_images(input_dir)
-    if not files:
+    not_staged, markers = read_unstaged(unstaged) if unstaged is not None else ([], [])
+    not_staged, markers = host_share(not_staged, host, hosts or [host]), host_share(markers, host, hosts or [host])
+    if not files and not not_staged:
         raise UsageError(f"--input-dir {input_dir}: no files found")
     items, excluded = _select_inputs(files, spec)
-    if not items:
-        raise UsageError(f"--input-dir {input_dir}: no inputs: all {len(files)} files are excluded "
+    unstageable, left_out = _select_inputs([f["source"] for f in not_staged], spec)  # junk is junk, staged or not
+    excluded += left_out + markers
+    if not items and not unstageable:
+        raise UsageError(f"--input-dir {input_dir}: no inputs: all {len(files) + len(not_staged)} files are excluded "
                          f"({_excluded_counts(excluded)}); change the spec's input.include/input.exclude "
                          "(--include/--exclude)")
 
@@ -1015,7 +1026,12 @@ def run_job(
     done = before.done
     tasks = [(rel, missing) for rel in items
              if (missing := tuple(k for k in wanted if not done.get(rel, 0) & (1 << (k + 1))))]
+    why_not_staged = {f["source"]: f for f in not_staged}
     redo = before.redo  # what this run does again, by (input, copy): their new records say why
+    not_staged_records = [
+        {**_failed({"source": rel, "source_sha256": None}, spec.seed, k, why_not_staged[rel]["error"],
+                   why_not_staged[rel]["reason"]), **({"redone": redo.pop((rel, k))} if (rel, k) in redo else {})}
+        for rel in unstageable for k in wanted if not done.get(rel, 0) & (1 << (k + 1))]
     before_counts = before.redo_counts()
     del done, before  # from here on memory does not grow with the number of inputs done
     claim = _claim_output(spec, meta, manifest_path, resume, manifest_size)
@@ -1026,20 +1042,24 @@ def run_job(
                        .encode("utf-8", "backslashreplace"))  # a name that is not UTF-8: as in the manifest
     summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
                       output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
-                      inputs=len(items), copies=spec.copies, resumed_records=previous,
+                      inputs=len(items) + len(unstageable), copies=spec.copies, resumed_records=previous,
                       max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
                       spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
                       excluded_list=str(excluded_path))
     _write_summary(summary, summary_path)
-    log.event("start", f"{plural(len(items), 'input')} x {plural(spec.copies, 'copy')} on "
-              f"{plural(workers, 'worker')}, host {host}; {plural(len(tasks), 'input')} to do"
+    todo = len(tasks) + len({r["source"] for r in not_staged_records})
+    log.event("start", f"{plural(summary.inputs, 'input')} x {plural(spec.copies, 'copy')} on "
+              f"{plural(workers, 'worker')}, host {host}; {plural(todo, 'input')} to do"
               + (f" ({plural(previous, 'record')} from before)" if previous else "")
               + f" (augment {__version__} from {PACKAGE_DIR})",
-              inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
+              inputs=summary.inputs, copies=spec.copies, workers=workers, host=host, todo=todo,
               resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
     if redo:
         log.event("redo", f"{plural(len(redo), 'recorded output')} to do again ({before_counts}); their new "
                   "records say why (\"redone\")", redo=len(redo), redo_by_reason=dict(Counter(redo.values())))
+    if unstageable:
+        log.event("unstageable", f"{plural(len(unstageable), 'input')} could not be staged as files (keys such as "
+                  f"{unstageable[0]!r}): recorded as failed ({UNSTAGEABLE})", unstageable=len(unstageable))
     if excluded:
         log.event("excluded", f"{len(excluded)} files are not inputs ({_excluded_counts(excluded)}); "
                   f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
@@ -1050,11 +1070,24 @@ def run_job(
 
     args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
     written_before = tally.written
-    bar = Progress(len(tasks), mode=progress, interval=progress_interval,
+    bar = Progress(todo, mode=progress, interval=progress_interval,
                    emit=lambda text, fields: log.event("progress", text, **fields))
     start = time.monotonic()
     interrupted = announced = False
     with claim, _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
+        if not_staged_records:  # recorded, never read: there is no file of theirs to read
+            try:
+                mf.write_records(manifest, not_staged_records)
+            except OSError as e:
+                summary.status = "failed"
+                summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
+                                   + wording.intact("everything recorded before"))
+                tasks = []
+            else:
+                tally.add(not_staged_records)
+                recorded = len({r["source"] for r in not_staged_records})
+                summary.processed_inputs += recorded
+                bar.update(recorded, errors=recorded)
         results = (_run_in_process(args, tasks, stop) if workers == 1
                    else _run_in_pool(args, tasks, workers, stop, start_method))
         try:
@@ -1105,12 +1138,12 @@ def run_job(
     bad_inputs = summary.status == "running" and not stop.signum and not interrupted and rate > max_error_rate
     if interrupted:
         summary.status = "stopped"
-        summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {len(tasks)} inputs; "
+        summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {todo} inputs; "
                            "the inputs in flight were abandoned, " + wording.intact("everything recorded"))
     elif stop.signum and summary.status == "running":
         summary.status = "stopped"
         summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
-                           f"{len(tasks)} inputs; " + wording.intact("everything recorded"))
+                           f"{todo} inputs; " + wording.intact("everything recorded"))
     elif summary.status == "running" and rate > max_error_rate:
         summary.status = "failed"
         shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")

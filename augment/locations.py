@@ -73,17 +73,19 @@ def _join(uri: str, *parts: str) -> str:
 
 
 def _earlier_job_s3(output_uri: str) -> tuple[list[str], bytes | None]:
-    """Keys under the output prefix that an earlier job left (``_augment/``, ``_batches/``),
-    relative to it, and the bytes of its ``_augment/spec.yaml`` if there is one."""
+    """Keys under the output prefix that an earlier job left (``_augment/spec.yaml``, its
+    manifests, ``_batches/``), relative to it, and the bytes of its ``_augment/spec.yaml``
+    if there is one. Other files under ``_augment/`` (a launch's key lists) are no job."""
     from augment.jobs.local import s3_client
 
     bucket, key = _split(output_uri)
     base = key.rstrip("/") + "/" if key.strip("/") else ""
     s3 = s3_client()
     found = []
-    for folder in (META_DIR, BATCHES_DIR):
-        page = s3.list_objects_v2(Bucket=bucket, Prefix=f"{base}{folder}/", MaxKeys=20)
-        found += [o["Key"][len(base):] for o in page.get("Contents", [])]
+    for start in (f"{META_DIR}/spec.yaml", f"{META_DIR}/manifest-", f"{BATCHES_DIR}/"):  # as _earlier_job_local
+        page = s3.list_objects_v2(Bucket=bucket, Prefix=f"{base}{start}", MaxKeys=20)
+        found += [o["Key"][len(base):] for o in page.get("Contents", [])
+                  if not o["Key"].startswith(f"{base}{META_DIR}/manifest-") or o["Key"].endswith(".jsonl")]
     spec = None
     if f"{META_DIR}/spec.yaml" in found:
         spec = s3.get_object(Bucket=bucket, Key=f"{base}{META_DIR}/spec.yaml")["Body"].read()

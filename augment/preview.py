@@ -104,10 +104,10 @@ class Images:
         """The files under ``folder`` (relative to the root, ``""`` for all of it), listed
         now, relative to the root."""
         if self.is_s3:
-            from augment.jobs.batch import list_keys
+            from augment.keys import list_input  # the keys a job stages: those it can
 
-            return [folder + k for k in list_keys(self.source.rstrip("/") + "/" + folder)] if folder \
-                else list_keys(self.source)
+            return [folder + k for k in list_input(self.source.rstrip("/") + "/" + folder).staged] if folder \
+                else list_input(self.source).staged
         path = os.path.join(self.source, folder)
         return [folder + k for k in list_images(path)] if os.path.isdir(path) else []
 

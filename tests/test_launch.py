@@ -316,6 +316,14 @@ def test_cli_batched_on_the_local_backend(tmp_path):
 
 
 def test_cli_submits_to_sagemaker(bucket):
+    jobs = boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]
+    empty = subprocess.run([str(AUGMENT), "run", "--backend", "sagemaker", "--input", f"s3://{bucket}/train/",
+                            "--output", f"s3://{bucket}/out/", "--spec", "light", "--image-uri", IMAGE, "--role", ROLE,
+                            "--bucket", bucket, "--no-wait"], capture_output=True, text=True, timeout=300)
+    assert empty.returncode == 2 and f"--input s3://{bucket}/train/: no objects found" in empty.stderr, \
+        "a job over nothing is refused before it is sent (it would fail after the instances' start-up)"
+    assert boto3.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"] == jobs
+    _upload_samples(bucket, "train/")
     result = subprocess.run([str(AUGMENT), "run", "--backend", "sagemaker", "--mode", "sharded", "--instance-count",
                              "3", "--input", f"s3://{bucket}/train/", "--output", f"s3://{bucket}/out/", "--spec",
                              "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket", bucket, "--no-wait"],

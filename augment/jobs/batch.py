@@ -19,7 +19,6 @@ a training loop (:func:`prefetch`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,7 +28,15 @@ from typing import Any
 from augment.contract import not_retryable
 from augment.errors import JobFailed, UsageError
 from augment.jobs.handles import TERMINAL, Job
-from augment.jobs.launch import IMAGES_PATH, build_request, check_locations, job_name, job_spec
+from augment.jobs.launch import (
+    IMAGES_PATH,
+    UNSTAGED_PATH,
+    build_request,
+    check_locations,
+    job_name,
+    job_spec,
+    put_json,
+)
 from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
 from augment.options import JOB_OPTIONS, process_arguments
@@ -37,47 +44,26 @@ from augment.progress import Progress
 from augment.text import plural
 
 
-def list_keys(input_uri: str) -> list[str]:
-    """Every object under an ``s3://`` prefix or local folder, as sorted relative keys."""
-    if input_uri.startswith("s3://"):
-        bucket, prefix = split_s3_uri(input_uri)
-        base = prefix[: prefix.rfind("/") + 1]
-        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        keys = [o["Key"][len(base):] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
-    else:
-        root = Path(input_uri)
-        if not root.is_dir():
-            raise UsageError(f"--input {input_uri}: neither an s3:// prefix nor a local folder")
-        keys = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
-    return sorted(safe_rel(k, f"--input {input_uri}") for k in keys)
-
-
 def _join(uri: str, *parts: str) -> str:
     return "/".join([uri.rstrip("/"), *parts])
-
-
-def _put_json(uri: str, data: Any) -> None:
-    body = json.dumps(data, indent=1).encode()
-    if uri.startswith("s3://"):
-        bucket, key = split_s3_uri(uri)
-        s3_client().put_object(Bucket=bucket, Key=key, Body=body)
-    else:
-        Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        Path(uri).write_bytes(body)
 
 
 @dataclass
 class Batch:
     """One batch: its keys, its manifest, its output prefix, and every attempt.
 
-    ``not_retried`` holds the label of a failure that a retry would repeat (``bad
-    inputs``, ``usage error``), for which the batch was not retried.
+    ``unstaged`` holds the keys of the batch that cannot be staged as files (see
+    :mod:`augment.keys`), which its job records as failed inputs, listed in
+    ``unstaged_uri``. ``not_retried`` holds the label of a failure that a retry would
+    repeat (``bad inputs``, ``usage error``), for which the batch was not retried.
     """
 
     index: int
     keys: list[str]
     manifest_uri: str
     output_uri: str
+    unstaged: list[str] = field(default_factory=list)
+    unstaged_uri: str = ""
     attempts: list[str] = field(default_factory=list)
     status: str = "Pending"
     failures: list[str] = field(default_factory=list)
@@ -119,7 +105,7 @@ class BatchReport:
     def line(self) -> str:
         kept = [b for b in self.failed if b.not_retried]
         why = ", ".join(sorted({b.not_retried for b in kept}))
-        inputs = sum(len(b.keys) for b in self.batches)
+        inputs = sum(len(b.keys) + len(b.unstaged) for b in self.batches)
         return (f"batched: {plural(len(self.batches), 'batch')} of {plural(inputs, 'input')}: "
                 f"{len(self.completed)} completed, {len(self.failed)} failed"
                 + (f" ({len(kept)} not retried: {why})" if kept else "")
@@ -149,31 +135,50 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     With ``inputs`` (a spec's ``input`` section), the keys it leaves out (operating-system
     junk, ``--exclude``...) are batched into no job, since a batch of nothing but those
     would fail; they are listed, with the pattern that left each out, in
-    ``<output>/_batches/excluded.json``.
+    ``<output>/_batches/excluded.json``, as are folder markers (zero-byte keys ending in
+    ``/``). Keys that cannot be staged as files (see :mod:`augment.keys`) are dealt to the
+    batches round-robin, each batch's job recording its share as failed inputs.
     """
+    from augment.keys import FOLDER_MARKER, list_input, unstaged_document
+
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
-    keys = list_keys(input_uri)
-    if not keys:
+    split = list_input(input_uri)
+    if not split.staged and not split.failed:
         raise UsageError(f"--input {input_uri}: no objects found")
+    excluded = [{"source": m, "rule": FOLDER_MARKER, "pattern": None} for m in split.markers]
+    keys, failed = split.staged, split.failed
     if inputs is not None:
-        excluded = [{"source": k, "rule": why[0], "pattern": why[1]} for k in keys
+        left_out = [{"source": k, "rule": why[0], "pattern": why[1]} for k in [*keys, *(f["source"] for f in failed)]
                     if (why := inputs.excluded_by(k)) is not None]
-        if excluded:
-            left_out = {e["source"] for e in excluded}
-            keys = [k for k in keys if k not in left_out]
-            _put_json(_join(output_uri, "_batches", "excluded.json"), excluded)
-        if not keys:
-            raise UsageError(f"--input {input_uri}: no inputs: all {len(excluded)} objects are excluded "
+        if left_out:
+            out = {e["source"] for e in left_out}
+            keys, failed = [k for k in keys if k not in out], [f for f in failed if f["source"] not in out]
+            excluded += left_out
+        if not keys and not failed:
+            raise UsageError(f"--input {input_uri}: no inputs: all {len(left_out)} objects are excluded "
                              "(the spec's input.include/input.exclude, --include/--exclude, or operating-system junk)")
-    prefix = input_uri if input_uri.startswith("s3://") else str(Path(input_uri).resolve())
-    prefix = prefix.rstrip("/") + "/"
+    if excluded:
+        put_json(_join(output_uri, "_batches", "excluded.json"), excluded)
+    if not keys:
+        raise UsageError(f"--input {input_uri}: none of its {len(failed)} objects can be staged as files "
+                         f"({split.failed_line()}); copy them to plain keys")
+    if input_uri.startswith("s3://"):
+        prefix = input_uri[: input_uri.rfind("/") + 1]  # the keys are relative to it, as SageMaker stages them
+    else:
+        prefix = str(Path(input_uri).resolve()).rstrip("/") + "/"
     batches = []
     for n, start in enumerate(range(0, len(keys), batch_size)):
         chunk = keys[start : start + batch_size]
         manifest = _join(output_uri, "_batches", f"batch-{n:05d}.json")
-        _put_json(manifest, [{"prefix": prefix}, *chunk])
+        put_json(manifest, [{"prefix": prefix}, *chunk])
         batches.append(Batch(n, chunk, manifest, _join(output_uri, f"batch-{n:05d}") + "/"))
+    for b in batches:
+        share = failed[b.index :: len(batches)]
+        if share:
+            b.unstaged = [f["source"] for f in share]
+            b.unstaged_uri = _join(output_uri, "_batches", f"batch-{b.index:05d}.unstaged.json")
+            put_json(b.unstaged_uri, unstaged_document(share, [], input_uri))
     return batches
 
 
@@ -181,8 +186,11 @@ def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> Job
     """The request of one attempt at one batch: its ManifestFile in, its prefix out."""
     request = build_request(spec, batch.manifest_uri, batch.output_uri,
                             name=f"{base_name}-b{batch.index:05d}-a{len(batch.attempts)}", **kwargs)
+    from augment.keys import UNSTAGED_INPUT
+
     images = Input("images", batch.manifest_uri, IMAGES_PATH, data_type="ManifestFile")
-    return request.with_changes(inputs=(images, *request.inputs[1:]),
+    unstaged = (Input(UNSTAGED_INPUT, batch.unstaged_uri, UNSTAGED_PATH),) if batch.unstaged else ()
+    return request.with_changes(inputs=(images, *request.inputs[1:], *unstaged),
                                 tags=({"Key": "augment:mode", "Value": "batched"},))
 
 
@@ -273,7 +281,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
     group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
     report = BatchReport(batches, round(time.monotonic() - start, 2), jobs=group.jobs)
-    _put_json(_join(output_uri, "_batches", "report.json"), report.to_dict())
+    put_json(_join(output_uri, "_batches", "report.json"), report.to_dict())
     return report
 
 

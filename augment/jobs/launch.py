@@ -17,18 +17,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest, Output
-from augment.locations import check_disjoint, check_unused_output
+from augment.locations import META_DIR, check_disjoint, check_unused_output
 from augment.options import JOB_OPTIONS, apply_overrides, process_arguments
 from augment.spec import Spec, list_presets
 
 MODES = ("standalone", "sharded")
 IMAGES_PATH = "/opt/ml/processing/input/images"
 SPEC_PATH = "/opt/ml/processing/input/spec"
+UNSTAGED_PATH = "/opt/ml/processing/input/unstaged"
 OUTPUT_PATH = "/opt/ml/processing/output"
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/augment-local"
 LOCAL_IMAGE = "augment:local"
@@ -133,15 +135,101 @@ def job_spec(spec: str, arguments: tuple[str, ...] | list[str] = ()) -> Spec:
     return apply_overrides(spec, job_options(arguments))
 
 
+def put_json(uri: str, data: Any) -> None:
+    """Write ``data`` as JSON to an ``s3://`` URI or a local file."""
+    import json
+
+    body = json.dumps(data, indent=1).encode()
+    if uri.startswith("s3://"):
+        from augment.jobs.local import s3_client, split_s3_uri
+
+        bucket, key = split_s3_uri(uri)
+        s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+    else:
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri).write_bytes(body)
+
+
+def remove_uris(uris: Sequence[str]) -> None:
+    """Remove files a launch wrote for a job that was never created (best effort)."""
+    from augment.jobs.local import s3_client, split_s3_uri
+
+    for uri in uris:
+        try:
+            if uri.startswith("s3://"):
+                s3_client().delete_object(Bucket=split_s3_uri(uri)[0], Key=split_s3_uri(uri)[1])
+            else:
+                Path(uri).unlink(missing_ok=True)
+        except Exception:  # the submit's error is the one to show
+            pass
+
+
+def with_unstaged(request: JobRequest, data_uri: str, split: Any, input_uri: str,
+                  where: str) -> tuple[JobRequest, list[str]]:
+    """``request`` with the keys of ``split`` that cannot be staged left out of its images
+    input and handed to its hosts to record (see :mod:`augment.keys`), and the files written
+    for that under ``where`` (a folder or prefix of the output), to remove if the job is
+    never created. ``data_uri`` is the images input's prefix."""
+    from augment.keys import UNSTAGED_FILE, UNSTAGED_INPUT, unstaged_document
+
+    if not split.failed and not split.markers:
+        return request, []
+    written = []
+    inputs = list(request.inputs)
+    if split.failed:  # only what can be staged is staged: a ManifestFile of those keys
+        manifest = f"{where}/images.manifest.json"
+        prefix = data_uri if data_uri.startswith("s3://") else str(Path(data_uri).resolve())
+        base = prefix[: prefix.rfind("/") + 1] if prefix.startswith("s3://") else prefix.rstrip("/") + "/"
+        put_json(manifest, [{"prefix": base}, *split.staged])
+        written.append(manifest)
+        inputs = [replace(i, source=manifest, data_type="ManifestFile") if i.name == "images" else i
+                  for i in inputs]
+    unstaged = f"{where}/{UNSTAGED_FILE}"
+    put_json(unstaged, unstaged_document(split.failed, split.markers, input_uri))
+    written.append(unstaged)
+    inputs.append(Input(UNSTAGED_INPUT, unstaged, UNSTAGED_PATH))
+    return request.with_changes(inputs=tuple(inputs)), written
+
+
+def route_keys(request: JobRequest, input_uri: str, output_uri: str) -> tuple[JobRequest, list[str]]:
+    """List an ``s3://`` input before the job is sent, and route keys that cannot be staged
+    as files (``a//b.jpg``, ``c.jpg`` beside ``c.jpg/x.jpg``...) to be recorded as failed
+    inputs instead of staged onto other objects' paths (see :mod:`augment.keys`). The files
+    this takes go under ``<output>/_augment/launch/<job name>/``.
+
+    Returns:
+        The request to send, and the files written (remove them if it is never created).
+
+    Raises:
+        UsageError: no object of the input can be staged (naming why, for the first ones).
+    """
+    from augment.keys import list_input
+
+    if not input_uri.startswith("s3://"):
+        return request, []  # a folder holds no key it cannot stage
+    split = list_input(input_uri)
+    if not split.staged:
+        raise UsageError(f"--input {input_uri}: " + (
+            f"none of its {len(split.failed)} objects can be staged as files ({split.failed_line()}); "
+            "copy them to plain keys" if split.failed else "no objects found"))
+    where = "/".join([output_uri.rstrip("/"), META_DIR, "launch", request.job_name])
+    return with_unstaged(request, input_uri, split, input_uri, where)
+
+
 def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple[str, ...] | list[str] = ()) -> None:
     """What a launch's input and output must satisfy before any request is sent, as
-    ``augment process`` requires of its folders (see :mod:`augment.locations`): the
-    output neither contains the input nor lies inside it, and holds no earlier job.
+    ``augment process`` requires of its folders (see :mod:`augment.locations`): each is an
+    ``s3://`` URI or a local path, the output neither contains the input nor lies inside
+    it, and it holds no earlier job.
 
     Raises:
         UsageError: naming ``--input``/``--output``, with ``process``'s message for a
             folder of another spec; nothing was sent.
     """
+    from augment.keys import check_uri
+
+    check_uri(input_uri, "--input")
+    check_uri(output_uri, "--output")
     check_disjoint(input_uri, output_uri)
     check_unused_output(job_spec(spec, arguments), output_uri)
 
@@ -255,4 +343,9 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
                             instance_type=instance_type, **request_kwargs)
     check_locations(spec, input, output, request.arguments)
-    return backend.submit(request, **submit_kwargs)
+    request, written = route_keys(request, input, output)
+    try:
+        return backend.submit(request, **submit_kwargs)
+    except BaseException:
+        remove_uris(written)  # no job: leave the output as it was
+        raise

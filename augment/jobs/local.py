@@ -13,7 +13,12 @@ For each of ``InstanceCount`` simulated hosts (``algo-1``, ``algo-2``...) it lay
      ``train/cats/1.jpg`` give ``<LocalPath>/cats/1.jpg``).
    * ``ManifestFile``: a JSON array whose first element is
      ``{"prefix": "s3://bucket/p/"}``, followed by keys relative to it; each lands at
-     ``<LocalPath>/<key>``. Keys with ``..`` or a leading ``/`` are refused.
+     ``<LocalPath>/<key>``.
+   * A key that cannot be staged as a file of its own (``a//b.jpg``, ``../x``, ``c.jpg``
+     beside ``c.jpg/x.jpg``: see :mod:`augment.keys`) is refused, naming it: SageMaker
+     would stage it onto another object's path. augment's launchers never send one; they
+     record such keys as failed inputs. Folder markers (zero-byte keys ending in ``/``)
+     are not staged.
    * ``FullyReplicated`` gives every host every object. ``ShardedByS3Key`` sorts the
      objects by key and deals them round-robin: host *i* of *n* gets objects *i*,
      *i + n*, *i + 2n*... The shards are disjoint and their union is the input.
@@ -83,20 +88,35 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def safe_rel(rel: str, where: str) -> str:
-    """Refuse a relative path that would escape its root (``..``, absolute).
+    """``rel`` if it can be staged as a file of its own under a root (see
+    :func:`augment.keys.key_problem`: no ``..``, no leading or doubled ``/``...).
 
     Raises:
-        UsageError: naming ``where`` and the offending path.
+        UsageError: naming ``where``, the key and why.
     """
-    p = PurePosixPath(rel)
-    if not rel or p.is_absolute() or rel.startswith("/") or ".." in p.parts or "\\" in rel:
-        raise UsageError(f"{where}: {rel!r} would escape its prefix or root; refused")
-    return p.as_posix()
+    from augment.keys import key_problem
+
+    why = key_problem(rel)
+    if why is not None:
+        raise UsageError(f"{where}: {rel!r} cannot be staged as a file of its own ({why}); refused")
+    return rel
+
+
+def _unstageable(where: str, source: str, split: Any) -> UsageError:
+    """The refusal of a request whose input holds keys that cannot be staged: SageMaker would
+    stage them onto other objects' paths, or drop them. augment's launchers never send one."""
+    return UsageError(
+        f"{where}: {len(split.failed)} of the objects under {source} cannot be staged as files of their own "
+        f"({split.failed_line()}). augment's launchers (augment run, augment.jobs.launch) record such keys as "
+        "failed inputs; a request built by hand must leave them out, with a ManifestFile of the others.")
 
 
 def _list_objects(inp: Input) -> list[_Object]:
+    from augment.keys import check_uri, list_s3, split_keys
+
     source = inp.source
     where = f"input {inp.name!r}"
+    check_uri(source, where)
     if inp.data_type == "ManifestFile":
         return _manifest_objects(inp, where)
     if not source.startswith("s3://"):
@@ -109,17 +129,13 @@ def _list_objects(inp: Input) -> list[_Object]:
 
         return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst)) for rel in list_images(root)]
     s3 = s3_client()
-    bucket, prefix = split_s3_uri(source)
-    base = prefix[: prefix.rfind("/") + 1]
-    objects = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            key = obj["Key"]
-            if key.endswith("/"):
-                continue  # a "folder" marker object
-            rel = safe_rel(key[len(base):], f"{where}: object")
-            objects.append(_Object(key, rel, lambda dst, k=key: s3.download_file(bucket, k, str(dst))))
-    return objects
+    bucket, _ = split_s3_uri(source)
+    base, listed = list_s3(source)
+    split = split_keys(listed)  # folder markers are not staged, as on SageMaker
+    if split.failed:
+        raise _unstageable(where, source, split)
+    return [_Object(base + rel, rel, lambda dst, k=base + rel: s3.download_file(bucket, k, str(dst)))
+            for rel in split.staged]
 
 
 def _stage_local(root: Path, rel: str, dst: Path) -> None:
@@ -141,7 +157,10 @@ def _stage_local(root: Path, rel: str, dst: Path) -> None:
 
 def _manifest_objects(inp: Input, where: str) -> list[_Object]:
     """The objects a ``ManifestFile`` lists: ``[{"prefix": ...}, "key", ...]``. The manifest
-    and its prefix are S3 URIs (or, for the local runtime, local paths)."""
+    and its prefix are S3 URIs (or, for the local runtime, local paths); entries of a local
+    prefix are staged as :func:`_stage_local` stages a folder's."""
+    from augment.keys import check_uri, split_keys
+
     source = inp.source
     if source.startswith("s3://"):
         bucket, key = split_s3_uri(source)
@@ -157,18 +176,21 @@ def _manifest_objects(inp: Input, where: str) -> list[_Object]:
         raise UsageError(f"{where}: manifest {source} must be a JSON array starting with "
                          '{"prefix": "s3://bucket/prefix/"}')
     prefix = entries[0]["prefix"]
-    objects = []
+    check_uri(prefix, f"{where}: manifest {source} prefix")
+    for n, rel in enumerate(entries[1:], 1):
+        if not isinstance(rel, str):
+            raise UsageError(f"{where}: manifest {source} entry {n} is {json.dumps(rel)}: after the prefix, a "
+                             "ManifestFile lists keys, as strings")
+    split = split_keys((rel, 1) for rel in entries[1:])
+    if split.failed:
+        raise _unstageable(where, source, split)
     if prefix.startswith("s3://"):
         s3 = s3_client()
         pbucket, pkey = split_s3_uri(prefix)
-        for rel in entries[1:]:
-            rel = safe_rel(str(rel), f"{where}: manifest {source} key")
-            objects.append(_Object(pkey + rel, rel, lambda dst, k=pkey + rel: s3.download_file(pbucket, k, str(dst))))
-    else:
-        for rel in entries[1:]:
-            rel = safe_rel(str(rel), f"{where}: manifest {source} key")
-            objects.append(_Object(rel, rel, lambda dst, f=Path(prefix) / rel: shutil.copyfile(f, dst)))
-    return objects
+        return [_Object(pkey + rel, rel, lambda dst, k=pkey + rel: s3.download_file(pbucket, k, str(dst)))
+                for rel in split.staged]
+    root = Path(prefix).resolve()
+    return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst)) for rel in split.staged]
 
 
 def shard(objects: list[Any], index: int, count: int, key: Callable[[Any], str]) -> list[Any]:

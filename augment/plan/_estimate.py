@@ -266,17 +266,9 @@ def _count_input(input: str | Path | None) -> tuple[int, float | None, str]:
     from augment.samples import samples_dir
 
     where = str(input) if input is not None else str(samples_dir())
-    if where.startswith("s3://"):
-        from augment.jobs.local import s3_client, split_s3_uri
+    from augment.keys import list_input
 
-        bucket, prefix = split_s3_uri(where)
-        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        sizes = [o["Size"] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
-    else:
-        root = Path(where)
-        if not root.is_dir():
-            raise UsageError(f"--input {where}: neither an s3:// prefix nor a local folder")
-        sizes = [p.stat().st_size for p in root.rglob("*") if p.is_file()]
+    sizes = list_input(where).sizes  # the job's inputs, staged or not; folder markers are none
     if not sizes:
         raise UsageError(f"--input {where}: no objects found")
     label = "the bundled samples" if input is None else where
