@@ -719,13 +719,16 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
     however close their starts. Hosts of one job (one spec) share the folder, each with
     its own manifest, which a new job creates exclusively too, and which stays locked
     (``flock``) while the job runs: of two runs of one host's job, one is refused.
+    The job appends its records through the returned file, so the lock is the
+    manifest's own, held until the file is closed.
 
     Args:
         manifest_size: the manifest's size when the records done were read (-1: none);
             a resume whose manifest grew since then is refused, as another process wrote it.
 
     Returns:
-        The manifest, open and locked: closing it ends the claim.
+        The manifest, locked, unbuffered, open to append (a torn last line cut off, see
+        :func:`~augment.manifest.cut_torn_line`): closing it ends the claim.
 
     Raises:
         UsageError: another spec's job holds the folder, this host's manifest exists
@@ -751,7 +754,7 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
             tmp.unlink(missing_ok=True)
         _check_same_spec(spec, meta)
         try:
-            lock = open(manifest_path, "ab" if resume else "xb")
+            lock = open(manifest_path, "ab+" if resume else "xb+", buffering=0)  # as mf.open_for_append
         except FileExistsError:
             raise UsageError(_host_job_message(manifest_path)) from None
     except UsageError:
@@ -768,6 +771,11 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
     if resume and os.fstat(lock.fileno()).st_size != max(manifest_size, 0):
         lock.close()
         raise UsageError(_busy_message(manifest_path)) from None
+    try:
+        mf.cut_torn_line(lock)  # only now: the tail of a manifest another process appends to is not ours to cut
+    except BaseException:
+        lock.close()
+        raise
     return lock
 
 
@@ -1019,114 +1027,119 @@ def run_job(
     before_counts = before.redo_counts()
     del done, before  # from here on memory does not grow with the number of inputs done
     claim = _claim_output(spec, meta, manifest_path, resume, manifest_size)
-    if resume:
-        _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
-    excluded_path = meta / f"excluded-{host}.jsonl"
-    atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded)
-                       .encode("utf-8", "backslashreplace"))  # a name that is not UTF-8: as in the manifest
-    summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
-                      output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
-                      inputs=len(items), copies=spec.copies, resumed_records=previous,
-                      max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
-                      spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
-                      excluded_list=str(excluded_path))
-    _write_summary(summary, summary_path)
-    log.event("start", f"{plural(len(items), 'input')} x {plural(spec.copies, 'copy')} on "
-              f"{plural(workers, 'worker')}, host {host}; {plural(len(tasks), 'input')} to do"
-              + (f" ({plural(previous, 'record')} from before)" if previous else "")
-              + f" (augment {__version__} from {PACKAGE_DIR})",
-              inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
-              resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
-    if redo:
-        log.event("redo", f"{plural(len(redo), 'recorded output')} to do again ({before_counts}); their new "
-                  "records say why (\"redone\")", redo=len(redo), redo_by_reason=dict(Counter(redo.values())))
-    if excluded:
-        log.event("excluded", f"{len(excluded)} files are not inputs ({_excluded_counts(excluded)}); "
-                  f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
-    if spec.kernels == "fast" and NATIVE is None:
-        log.event("slow_kernels", "augment was installed without its compiled kernels (no C compiler at the "
-                  "time): ColorJitter runs torchvision's tensor kernel, which gives the same bytes several times "
-                  "slower. Reinstall with a C compiler (gcc or clang) to get them.", level="warning")
-
-    args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
-    written_before = tally.written
-    bar = Progress(len(tasks), mode=progress, interval=progress_interval,
-                   emit=lambda text, fields: log.event("progress", text, **fields))
-    start = time.monotonic()
-    interrupted = announced = False
-    with claim, _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
-        results = (_run_in_process(args, tasks, stop) if workers == 1
-                   else _run_in_pool(args, tasks, workers, stop, start_method))
-        try:
-            for new, rss in results:
-                if redo:
-                    for r in new:
-                        if (why := redo.pop((r["source"], r["copy"]), None)) is not None:
-                            r["redone"] = why
-                try:
-                    mf.write_records(manifest, new)
-                except OSError as e:  # a full disk, say: these records are lost, the earlier ones intact
-                    summary.status = "failed"
-                    summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
-                                       + wording.intact("everything recorded before"))
-                    results.close()  # stops the workers; their outputs without a record are redone on resume
-                    break
-                tally.add(new)
-                summary.processed_inputs += 1
-                summary.peak_worker_rss_mb = max(summary.peak_worker_rss_mb, round(rss, 1))
-                bar.update(errors=int(any(r["status"] != "ok" for r in new)))
-                if stop.signum and not announced:
-                    announced = True
-                    log.event("stopping", f"{signal.Signals(stop.signum).name}: finishing the inputs in flight "
-                              "(Ctrl-C again interrupts at once)" + (f"; {wording.resume}" if wording.resume else ""))
-        except BrokenProcessPool:
-            summary.status = "failed"
-            summary.message = ("a worker process died (killed for memory? see the logs); "
-                               + wording.intact(f"everything recorded in {wording.manifest(manifest_path)}"))
-        except KeyboardInterrupt:  # a second Ctrl-C: stop now, abandoning the inputs in flight
-            interrupted = True
-            results.close()  # kills the workers, when the interrupt came between two results
-        finally:
-            try:
-                mf.sync(manifest)
-            except OSError as e:
-                if summary.status != "failed":
-                    summary.status = "failed"
-                    summary.message = (f"cannot sync {wording.manifest(manifest_path)}: {e.strerror or e}; "
-                                       + wording.intact("what it holds"))
-            bar.close()
-    summary.seconds = round(time.monotonic() - start, 3)
-    summary.written, summary.originals, summary.failed_records = tally.written, tally.originals, tally.failed_records
-    summary.failed_inputs, summary.failures_by_reason = tally.failed_inputs, tally.failures_by_reason
-    first_failures = tally.first_failures()
-    new_images = tally.written - written_before
-    summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
-    rate = summary.failed_inputs / summary.inputs
-    bad_inputs = summary.status == "running" and not stop.signum and not interrupted and rate > max_error_rate
-    if interrupted:
-        summary.status = "stopped"
-        summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {len(tasks)} inputs; "
-                           "the inputs in flight were abandoned, " + wording.intact("everything recorded"))
-    elif stop.signum and summary.status == "running":
-        summary.status = "stopped"
-        summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
-                           f"{len(tasks)} inputs; " + wording.intact("everything recorded"))
-    elif summary.status == "running" and rate > max_error_rate:
-        summary.status = "failed"
-        shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")
-        summary.message = (f"{summary.failed_inputs} of {summary.inputs} inputs failed ({rate:.1%}), more than "
-                           f"{wording.max_error_rate} {max_error_rate:.1%} allows. First: {shown}. Every reason is "
-                           f"in {wording.manifest(manifest_path)}; fix or remove those files, or raise "
-                           f"{wording.max_error_rate}.")
-    elif summary.status == "running":
-        summary.status = "completed"
-    try:
+    # The claim is held until the last summary is written (no other run of this host starts
+    # before), and released on every path; the records go through its file.
+    with claim as manifest:
+        if resume:
+            _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
+        excluded_path = meta / f"excluded-{host}.jsonl"
+        atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded)
+                           .encode("utf-8", "backslashreplace"))  # a name that is not UTF-8: as in the manifest
+        summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
+                          output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
+                          inputs=len(items), copies=spec.copies, resumed_records=previous,
+                          max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
+                          spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
+                          excluded_list=str(excluded_path))
         _write_summary(summary, summary_path)
-    except OSError as e:  # a full disk: the manifest has the outcome, say so rather than raise a traceback
-        if summary.status in ("completed", "failed"):
+        log.event("start", f"{plural(len(items), 'input')} x {plural(spec.copies, 'copy')} on "
+                  f"{plural(workers, 'worker')}, host {host}; {plural(len(tasks), 'input')} to do"
+                  + (f" ({plural(previous, 'record')} from before)" if previous else "")
+                  + f" (augment {__version__} from {PACKAGE_DIR})",
+                  inputs=len(items), copies=spec.copies, workers=workers, host=host, todo=len(tasks),
+                  resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
+        if redo:
+            log.event("redo", f"{plural(len(redo), 'recorded output')} to do again ({before_counts}); their new "
+                      "records say why (\"redone\")", redo=len(redo), redo_by_reason=dict(Counter(redo.values())))
+        if excluded:
+            log.event("excluded", f"{len(excluded)} files are not inputs ({_excluded_counts(excluded)}); "
+                      f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
+        if spec.kernels == "fast" and NATIVE is None:
+            log.event("slow_kernels", "augment was installed without its compiled kernels (no C compiler at the "
+                      "time): ColorJitter runs torchvision's tensor kernel, which gives the same bytes several times "
+                      "slower. Reinstall with a C compiler (gcc or clang) to get them.", level="warning")
+
+        args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
+        written_before = tally.written
+        bar = Progress(len(tasks), mode=progress, interval=progress_interval,
+                       emit=lambda text, fields: log.event("progress", text, **fields))
+        start = time.monotonic()
+        interrupted = announced = False
+        with _Stop() as stop:
+            results = (_run_in_process(args, tasks, stop) if workers == 1
+                       else _run_in_pool(args, tasks, workers, stop, start_method))
+            try:
+                for new, rss in results:
+                    if redo:
+                        for r in new:
+                            if (why := redo.pop((r["source"], r["copy"]), None)) is not None:
+                                r["redone"] = why
+                    try:
+                        mf.write_records(manifest, new)
+                    except OSError as e:  # a full disk, say: these records are lost, the earlier ones intact
+                        summary.status = "failed"
+                        summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
+                                           + wording.intact("everything recorded before"))
+                        results.close()  # stops the workers; their outputs without a record are redone on resume
+                        break
+                    tally.add(new)
+                    summary.processed_inputs += 1
+                    summary.peak_worker_rss_mb = max(summary.peak_worker_rss_mb, round(rss, 1))
+                    bar.update(errors=int(any(r["status"] != "ok" for r in new)))
+                    if stop.signum and not announced:
+                        announced = True
+                        log.event("stopping", f"{signal.Signals(stop.signum).name}: finishing the inputs in flight "
+                                  "(Ctrl-C again interrupts at once)"
+                                  + (f"; {wording.resume}" if wording.resume else ""))
+            except BrokenProcessPool:
+                summary.status = "failed"
+                summary.message = ("a worker process died (killed for memory? see the logs); "
+                                   + wording.intact(f"everything recorded in {wording.manifest(manifest_path)}"))
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now, abandoning the inputs in flight
+                interrupted = True
+                results.close()  # kills the workers, when the interrupt came between two results
+            finally:
+                try:
+                    mf.sync(manifest)
+                except OSError as e:
+                    if summary.status != "failed":
+                        summary.status = "failed"
+                        summary.message = (f"cannot sync {wording.manifest(manifest_path)}: {e.strerror or e}; "
+                                           + wording.intact("what it holds"))
+                bar.close()
+        summary.seconds = round(time.monotonic() - start, 3)
+        summary.written, summary.originals = tally.written, tally.originals
+        summary.failed_records = tally.failed_records
+        summary.failed_inputs, summary.failures_by_reason = tally.failed_inputs, tally.failures_by_reason
+        first_failures = tally.first_failures()
+        new_images = tally.written - written_before
+        summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
+        rate = summary.failed_inputs / summary.inputs
+        bad_inputs = summary.status == "running" and not stop.signum and not interrupted and rate > max_error_rate
+        if interrupted:
+            summary.status = "stopped"
+            summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {len(tasks)} "
+                               "inputs; the inputs in flight were abandoned, " + wording.intact("everything recorded"))
+        elif stop.signum and summary.status == "running":
+            summary.status = "stopped"
+            summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
+                               f"{len(tasks)} inputs; " + wording.intact("everything recorded"))
+        elif summary.status == "running" and rate > max_error_rate:
             summary.status = "failed"
-            summary.message = (summary.message + "; " if summary.message else "") + (
-                f"cannot write {summary_path.name}: {e.strerror or e}; the manifest has every outcome")
+            shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")
+            summary.message = (f"{summary.failed_inputs} of {summary.inputs} inputs failed ({rate:.1%}), more than "
+                               f"{wording.max_error_rate} {max_error_rate:.1%} allows. First: {shown}. Every reason is "
+                               f"in {wording.manifest(manifest_path)}; fix or remove those files, or raise "
+                               f"{wording.max_error_rate}.")
+        elif summary.status == "running":
+            summary.status = "completed"
+        try:
+            _write_summary(summary, summary_path)
+        except OSError as e:  # a full disk: the manifest has the outcome, say so rather than raise a traceback
+            if summary.status in ("completed", "failed"):
+                summary.status = "failed"
+                summary.message = (summary.message + "; " if summary.message else "") + (
+                    f"cannot write {summary_path.name}: {e.strerror or e}; the manifest has every outcome")
     if interrupted:
         raise KeyboardInterrupt(summary.message)
     if summary.status == "stopped":

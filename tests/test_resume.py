@@ -393,7 +393,6 @@ def test_retry_failed_retries_failures_that_a_plain_resume_keeps(inputs, tmp_pat
 def test_a_full_disk_when_appending_the_manifest_fails_cleanly_then_resume_finishes(small_samples, tmp_path,
                                                                                   monkeypatch, capsys):
     import errno
-    import io
 
     from augment import manifest as mf
 
@@ -401,24 +400,19 @@ def test_a_full_disk_when_appending_the_manifest_fails_cleanly_then_resume_finis
     spec.write_text("version: 1\nseed: 5\ncopies: 1\nops:\n  - RandomResizedCrop: {size: 64}\n")
     clean = tmp_path / "clean"
     assert _process(spec, small_samples, clean) == 0
-    real = mf.open_for_append
+    real = mf.write_records
+    writes = 0
 
-    class FullAfterTwo(io.FileIO):
-        writes = 0
-
-        def write(self, data):
-            FullAfterTwo.writes += 1
-            if FullAfterTwo.writes > 2:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return super().write(data)
-
-    def open_full(path):
-        real(path).close()
-        return FullAfterTwo(path, "ab")
+    def full_after_two(f, records):
+        nonlocal writes
+        writes += 1
+        if writes > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(f, records)
 
     out = tmp_path / "out"
     with monkeypatch.context() as m:
-        m.setattr(mf, "open_for_append", open_full)
+        m.setattr(mf, "write_records", full_after_two)
         capsys.readouterr()
         assert _process(spec, small_samples, out) == 1
     err = capsys.readouterr().err
