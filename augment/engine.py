@@ -95,7 +95,7 @@ from augment.kernels import NATIVE
 from augment.locations import another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
-from augment.options import check_max_error_rate
+from augment.options import check_max_error_rate, check_max_pixels
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.progress import Progress
 from augment.spec import Spec, dump_spec, load_spec
@@ -997,6 +997,7 @@ def run_job(
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
     check_max_error_rate(max_error_rate)
+    check_max_pixels(max_pixels)  # the CLI refuses it too; 0 would refuse every input as too large
     check_host(host, "--host")  # it names files under _augment/: never a path
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
