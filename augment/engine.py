@@ -26,8 +26,9 @@ at a complete file (see :mod:`augment.manifest`).
 again with ``resume=True``: the torn manifest tail is cut off, stale temporary files
 are removed, and exactly the (input, copy) pairs without a record are processed. As
 outputs depend only on (spec, path, copy), the result equals an uninterrupted run
-byte for byte, with one record per (input, copy). A resume with another spec, or from
-another input folder, is refused.
+byte for byte, with one record per (input, copy). A resume with another spec, from
+another input folder, or with other input filters (``--include``/``--exclude``), is
+refused.
 
 **Claim.** Before writing anything a job claims the output folder (see
 :func:`_claim_output`): of two jobs with other specs, however close their starts, one
@@ -60,6 +61,7 @@ import multiprocessing
 import os
 import platform
 import resource
+import shlex
 import signal
 import threading
 import time
@@ -185,6 +187,9 @@ class Summary:
         inputs: files found under the input directory, less the excluded ones.
         excluded: files under the input directory that are not inputs, each listed
             with its reason in ``excluded_list`` (``excluded-<host>.jsonl``).
+        include, exclude: the input filters the job chose its inputs by (the spec's
+            ``input`` section with ``--include``/``--exclude``); a resume must name the
+            same ones.
         input_uri: where the input came from before it was staged into ``input_dir``
             (an ``s3://`` URI or a local folder; set by ``augment run``), or ``None``.
         copies: augmented variants per input.
@@ -222,6 +227,8 @@ class Summary:
     max_pixels: int = DEFAULT_MAX_PIXELS
     manifest: str = ""
     excluded_list: str = ""
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
     spec_path: str = ""
     message: str = ""
     versions: dict[str, str] = field(default_factory=versions)
@@ -806,6 +813,7 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Pa
         raise UsageError(_host_job_message(manifest_path))
     _check_same_libraries(summary_path)
     _check_same_input(summary_path, input_dir)
+    _check_same_filters(summary_path, spec)
     done, failed, redo = previous.done, previous.failed, previous.redo
     output_dir = meta.parent
     for rec in mf.iter_manifest(manifest_path):  # streamed: a resumed manifest can be millions of lines
@@ -892,6 +900,29 @@ def _check_same_input(summary_path: Path, input_dir: Path) -> None:
         raise UsageError(f"--resume: {summary_path.parent.parent} holds a job started with --input-dir {before}, "
                          f"not {input_dir}; resume it with --input-dir {before}, or start a new job in a new "
                          "--output-dir.")
+
+
+def _check_same_filters(summary_path: Path, spec: Spec) -> None:
+    """Refuse to resume a job with other input filters than it started with: the spec's
+    ``input`` section is not part of its digest, and a resume with other filters would
+    make one job of two input sets (a summary written before the filters were recorded
+    has nothing to compare, and resumes)."""
+    try:
+        before = json.loads(summary_path.read_text())
+        old = (before["include"], before["exclude"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    new = (list(spec.input.include), list(spec.input.exclude))
+    if tuple(map(set, old)) != tuple(map(set, new)):  # the order of the patterns picks the same files
+        raise UsageError(f"--resume: {summary_path.parent.parent} holds a job started with {_filters(*old)}, and "
+                         f"this resume names {_filters(*new)}; resume it with {_filters(*old)} (the spec's "
+                         "input.include/input.exclude, or --include/--exclude), or start a new job in a new "
+                         "--output-dir.")
+
+
+def _filters(include: list[str], exclude: list[str]) -> str:
+    flags = [f"--include={shlex.quote(g)}" for g in include] + [f"--exclude={shlex.quote(g)}" for g in exclude]
+    return f"the input filters {' '.join(flags)}" if flags else "no input filters"
 
 
 def _select_inputs(files: list[str], spec: Spec) -> tuple[list[str], list[dict[str, Any]]]:
@@ -1041,7 +1072,8 @@ def run_job(
                           inputs=len(items), copies=spec.copies, resumed_records=previous,
                           max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
                           spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
-                          excluded_list=str(excluded_path))
+                          excluded_list=str(excluded_path), include=list(spec.input.include),
+                          exclude=list(spec.input.exclude))
         _write_summary(summary, summary_path)
         log.event("start", f"{plural(len(items), 'input')} x {plural(spec.copies, 'copy')} on "
                   f"{plural(workers, 'worker')}, host {host}; {plural(len(tasks), 'input')} to do"
