@@ -60,6 +60,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import resource
 import shlex
 import signal
@@ -944,10 +945,42 @@ def _excluded_counts(excluded: list[dict[str, Any]]) -> str:
     return ", ".join(f"{pattern}: {n}" for pattern, n in counts.most_common())
 
 
+_TEMP_WRITER = re.compile(r"\.(?:augment-(\d+)-\d+|spec\.(\d+))\.tmp")
+"""A temporary file's name, which holds its writer's process id (see
+:func:`~augment.images.atomic_write_bytes` and :func:`_claim_output`)."""
+
+
 def _remove_stale_temps(output_dir: Path) -> None:
+    """Remove the temporary files that writers killed midway left under ``output_dir``.
+
+    Hosts of one job may share an output folder, so a temporary file whose writer is
+    alive (another host's job, running) is kept: its rename is still to come. Each
+    names its writer's process id, and a process that is alive on this machine is taken
+    for its writer. (Host names in temporary names would work across machines too,
+    but every writer, workers included, would need the host, and the names would be
+    longer; hosts sharing a folder over a network file system are not told apart.) A
+    process id reused since its writer died keeps a stale file: harmless, as it is
+    hidden and never read. A temporary file named otherwise is removed.
+    """
     for tmp in output_dir.rglob(".*.tmp"):
+        writer = _TEMP_WRITER.fullmatch(tmp.name)
+        if writer and _alive(int(writer[1] or writer[2])):
+            continue
         if tmp.is_file():
-            tmp.unlink()
+            tmp.unlink(missing_ok=True)  # missing: its writer renamed it since it was listed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    if pid < 1:
+        return False
+    try:
+        os.kill(pid, 0)  # no signal: only whether it exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def run_job(

@@ -639,7 +639,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     folder = os.path.dirname(path)
     # The temporary name is short whatever the name's length (a 250-byte name must not
     # need a 270-byte temporary one), and unique: the process id and a counter per
-    # process. The file gets the usual permissions (0666 minus umask).
+    # process. A resume keeps a temporary file whose process is alive (another host's job
+    # writing into the same folder): keep the process id in the name. The file gets the
+    # usual permissions (0666 minus umask).
     tmp = os.path.join(folder, f".augment-{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
