@@ -26,8 +26,9 @@ at a complete file (see :mod:`augment.manifest`).
 again with ``resume=True``: the torn manifest tail is cut off, stale temporary files
 are removed, and exactly the (input, copy) pairs without a record are processed. As
 outputs depend only on (spec, path, copy), the result equals an uninterrupted run
-byte for byte, with one record per (input, copy). A resume with another spec, or from
-another input folder, is refused.
+byte for byte, with one record per (input, copy). A resume with another spec, from
+another input folder, or with other input filters (``--include``/``--exclude``), is
+refused.
 
 **Claim.** Before writing anything a job claims the output folder (see
 :func:`_claim_output`): of two jobs with other specs, however close their starts, one
@@ -59,7 +60,9 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import resource
+import shlex
 import signal
 import threading
 import time
@@ -96,7 +99,7 @@ from augment.keys import FOLDER_MARKER, UNSTAGEABLE, host_share, read_unstaged
 from augment.locations import another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
-from augment.options import check_max_error_rate
+from augment.options import check_max_error_rate, check_max_pixels
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.progress import Progress
 from augment.spec import Spec, dump_spec, load_spec
@@ -186,6 +189,9 @@ class Summary:
         inputs: files found under the input directory, less the excluded ones.
         excluded: files under the input directory that are not inputs, each listed
             with its reason in ``excluded_list`` (``excluded-<host>.jsonl``).
+        include, exclude: the input filters the job chose its inputs by (the spec's
+            ``input`` section with ``--include``/``--exclude``); a resume must name the
+            same ones.
         input_uri: where the input came from before it was staged into ``input_dir``
             (an ``s3://`` URI or a local folder; set by ``augment run``), or ``None``.
         copies: augmented variants per input.
@@ -223,6 +229,8 @@ class Summary:
     max_pixels: int = DEFAULT_MAX_PIXELS
     manifest: str = ""
     excluded_list: str = ""
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
     spec_path: str = ""
     message: str = ""
     versions: dict[str, str] = field(default_factory=versions)
@@ -720,13 +728,16 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
     however close their starts. Hosts of one job (one spec) share the folder, each with
     its own manifest, which a new job creates exclusively too, and which stays locked
     (``flock``) while the job runs: of two runs of one host's job, one is refused.
+    The job appends its records through the returned file, so the lock is the
+    manifest's own, held until the file is closed.
 
     Args:
         manifest_size: the manifest's size when the records done were read (-1: none);
             a resume whose manifest grew since then is refused, as another process wrote it.
 
     Returns:
-        The manifest, open and locked: closing it ends the claim.
+        The manifest, locked, unbuffered, open to append (a torn last line cut off, see
+        :func:`~augment.manifest.cut_torn_line`): closing it ends the claim.
 
     Raises:
         UsageError: another spec's job holds the folder, this host's manifest exists
@@ -752,7 +763,7 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
             tmp.unlink(missing_ok=True)
         _check_same_spec(spec, meta)
         try:
-            lock = open(manifest_path, "ab" if resume else "xb")
+            lock = open(manifest_path, "ab+" if resume else "xb+", buffering=0)  # as mf.open_for_append
         except FileExistsError:
             raise UsageError(_host_job_message(manifest_path)) from None
     except UsageError:
@@ -769,6 +780,11 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
     if resume and os.fstat(lock.fileno()).st_size != max(manifest_size, 0):
         lock.close()
         raise UsageError(_busy_message(manifest_path)) from None
+    try:
+        mf.cut_torn_line(lock)  # only now: the tail of a manifest another process appends to is not ours to cut
+    except BaseException:
+        lock.close()
+        raise
     return lock
 
 
@@ -799,6 +815,7 @@ def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Pa
         raise UsageError(_host_job_message(manifest_path))
     _check_same_libraries(summary_path)
     _check_same_input(summary_path, input_dir)
+    _check_same_filters(summary_path, spec)
     done, failed, redo = previous.done, previous.failed, previous.redo
     output_dir = meta.parent
     for rec in mf.iter_manifest(manifest_path):  # streamed: a resumed manifest can be millions of lines
@@ -887,6 +904,29 @@ def _check_same_input(summary_path: Path, input_dir: Path) -> None:
                          "--output-dir.")
 
 
+def _check_same_filters(summary_path: Path, spec: Spec) -> None:
+    """Refuse to resume a job with other input filters than it started with: the spec's
+    ``input`` section is not part of its digest, and a resume with other filters would
+    make one job of two input sets (a summary written before the filters were recorded
+    has nothing to compare, and resumes)."""
+    try:
+        before = json.loads(summary_path.read_text())
+        old = (before["include"], before["exclude"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    new = (list(spec.input.include), list(spec.input.exclude))
+    if tuple(map(set, old)) != tuple(map(set, new)):  # the order of the patterns picks the same files
+        raise UsageError(f"--resume: {summary_path.parent.parent} holds a job started with {_filters(*old)}, and "
+                         f"this resume names {_filters(*new)}; resume it with {_filters(*old)} (the spec's "
+                         "input.include/input.exclude, or --include/--exclude), or start a new job in a new "
+                         "--output-dir.")
+
+
+def _filters(include: list[str], exclude: list[str]) -> str:
+    flags = [f"--include={shlex.quote(g)}" for g in include] + [f"--exclude={shlex.quote(g)}" for g in exclude]
+    return f"the input filters {' '.join(flags)}" if flags else "no input filters"
+
+
 def _select_inputs(files: list[str], spec: Spec) -> tuple[list[str], list[dict[str, Any]]]:
     """Split the files under the input root into inputs and excluded files (each with
     the rule and pattern that excluded it)."""
@@ -907,10 +947,42 @@ def _excluded_counts(excluded: list[dict[str, Any]]) -> str:
     return ", ".join(f"{pattern}: {n}" for pattern, n in counts.most_common())
 
 
+_TEMP_WRITER = re.compile(r"\.(?:augment-(\d+)-\d+|spec\.(\d+))\.tmp")
+"""A temporary file's name, which holds its writer's process id (see
+:func:`~augment.images.atomic_write_bytes` and :func:`_claim_output`)."""
+
+
 def _remove_stale_temps(output_dir: Path) -> None:
+    """Remove the temporary files that writers killed midway left under ``output_dir``.
+
+    Hosts of one job may share an output folder, so a temporary file whose writer is
+    alive (another host's job, running) is kept: its rename is still to come. Each
+    names its writer's process id, and a process that is alive on this machine is taken
+    for its writer. (Host names in temporary names would work across machines too,
+    but every writer, workers included, would need the host, and the names would be
+    longer; hosts sharing a folder over a network file system are not told apart.) A
+    process id reused since its writer died keeps a stale file: harmless, as it is
+    hidden and never read. A temporary file named otherwise is removed.
+    """
     for tmp in output_dir.rglob(".*.tmp"):
+        writer = _TEMP_WRITER.fullmatch(tmp.name)
+        if writer and _alive(int(writer[1] or writer[2])):
+            continue
         if tmp.is_file():
-            tmp.unlink()
+            tmp.unlink(missing_ok=True)  # missing: its writer renamed it since it was listed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    if pid < 1:
+        return False
+    try:
+        os.kill(pid, 0)  # no signal: only whether it exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def run_job(
@@ -996,6 +1068,7 @@ def run_job(
     if workers < 1:
         raise UsageError(f"--workers must be >= 1, got {workers}")
     check_max_error_rate(max_error_rate)
+    check_max_pixels(max_pixels)  # the CLI refuses it too; 0 would refuse every input as too large
     check_host(host, "--host")  # it names files under _augment/: never a path
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
@@ -1035,131 +1108,137 @@ def run_job(
     before_counts = before.redo_counts()
     del done, before  # from here on memory does not grow with the number of inputs done
     claim = _claim_output(spec, meta, manifest_path, resume, manifest_size)
-    if resume:
-        _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
-    excluded_path = meta / f"excluded-{host}.jsonl"
-    atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded)
-                       .encode("utf-8", "backslashreplace"))  # a name that is not UTF-8: as in the manifest
-    summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
-                      output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
-                      inputs=len(items) + len(unstageable), copies=spec.copies, resumed_records=previous,
-                      max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
-                      spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
-                      excluded_list=str(excluded_path))
-    _write_summary(summary, summary_path)
-    todo = len(tasks) + len({r["source"] for r in not_staged_records})
-    log.event("start", f"{plural(summary.inputs, 'input')} x {plural(spec.copies, 'copy')} on "
-              f"{plural(workers, 'worker')}, host {host}; {plural(todo, 'input')} to do"
-              + (f" ({plural(previous, 'record')} from before)" if previous else "")
-              + f" (augment {__version__} from {PACKAGE_DIR})",
-              inputs=summary.inputs, copies=spec.copies, workers=workers, host=host, todo=todo,
-              resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
-    if redo:
-        log.event("redo", f"{plural(len(redo), 'recorded output')} to do again ({before_counts}); their new "
-                  "records say why (\"redone\")", redo=len(redo), redo_by_reason=dict(Counter(redo.values())))
-    if unstageable:
-        log.event("unstageable", f"{plural(len(unstageable), 'input')} could not be staged as files (keys such as "
-                  f"{unstageable[0]!r}): recorded as failed ({UNSTAGEABLE})", unstageable=len(unstageable))
-    if excluded:
-        log.event("excluded", f"{len(excluded)} files are not inputs ({_excluded_counts(excluded)}); "
-                  f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
-    if spec.kernels == "fast" and NATIVE is None:
-        log.event("slow_kernels", "augment was installed without its compiled kernels (no C compiler at the "
-                  "time): ColorJitter runs torchvision's tensor kernel, which gives the same bytes several times "
-                  "slower. Reinstall with a C compiler (gcc or clang) to get them.", level="warning")
+    # The claim is held until the last summary is written (no other run of this host starts
+    # before), and released on every path; the records go through its file.
+    with claim as manifest:
+        if resume:
+            _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
+        excluded_path = meta / f"excluded-{host}.jsonl"
+        atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded)
+                           .encode("utf-8", "backslashreplace"))  # a name that is not UTF-8: as in the manifest
+        summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
+                          output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
+                          inputs=len(items) + len(unstageable), copies=spec.copies, resumed_records=previous,
+                          max_error_rate=max_error_rate, max_pixels=max_pixels, manifest=str(manifest_path),
+                          spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
+                          excluded_list=str(excluded_path), include=list(spec.input.include),
+                          exclude=list(spec.input.exclude))
+        _write_summary(summary, summary_path)
+        todo = len(tasks) + len({r["source"] for r in not_staged_records})
+        log.event("start", f"{plural(summary.inputs, 'input')} x {plural(spec.copies, 'copy')} on "
+                  f"{plural(workers, 'worker')}, host {host}; {plural(todo, 'input')} to do"
+                  + (f" ({plural(previous, 'record')} from before)" if previous else "")
+                  + f" (augment {__version__} from {PACKAGE_DIR})",
+                  inputs=summary.inputs, copies=spec.copies, workers=workers, host=host, todo=todo,
+                  resumed_records=previous, spec_digest=spec.digest, package=str(PACKAGE_DIR))
+        if redo:
+            log.event("redo", f"{plural(len(redo), 'recorded output')} to do again ({before_counts}); their new "
+                      "records say why (\"redone\")", redo=len(redo), redo_by_reason=dict(Counter(redo.values())))
+        if unstageable:
+            log.event("unstageable", f"{plural(len(unstageable), 'input')} could not be staged as files (keys such "
+                      f"as {unstageable[0]!r}): recorded as failed ({UNSTAGEABLE})", unstageable=len(unstageable))
+        if excluded:
+            log.event("excluded", f"{len(excluded)} files are not inputs ({_excluded_counts(excluded)}); "
+                      f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
+        if spec.kernels == "fast" and NATIVE is None:
+            log.event("slow_kernels", "augment was installed without its compiled kernels (no C compiler at the "
+                      "time): ColorJitter runs torchvision's tensor kernel, which gives the same bytes several times "
+                      "slower. Reinstall with a C compiler (gcc or clang) to get them.", level="warning")
 
-    args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
-    written_before = tally.written
-    bar = Progress(todo, mode=progress, interval=progress_interval,
-                   emit=lambda text, fields: log.event("progress", text, **fields))
-    start = time.monotonic()
-    interrupted = announced = False
-    with claim, _Stop() as stop, mf.open_for_append(manifest_path) as manifest:
-        if not_staged_records:  # recorded, never read: there is no file of theirs to read
-            try:
-                mf.write_records(manifest, not_staged_records)
-            except OSError as e:
-                summary.status = "failed"
-                summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
-                                   + wording.intact("everything recorded before"))
-                tasks = []
-            else:
-                tally.add(not_staged_records)
-                recorded = len({r["source"] for r in not_staged_records})
-                summary.processed_inputs += recorded
-                bar.update(recorded, errors=recorded)
-        results = (_run_in_process(args, tasks, stop) if workers == 1
-                   else _run_in_pool(args, tasks, workers, stop, start_method))
-        try:
-            for new, rss in results:
-                if redo:
-                    for r in new:
-                        if (why := redo.pop((r["source"], r["copy"]), None)) is not None:
-                            r["redone"] = why
+        args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
+        written_before = tally.written
+        bar = Progress(todo, mode=progress, interval=progress_interval,
+                       emit=lambda text, fields: log.event("progress", text, **fields))
+        start = time.monotonic()
+        interrupted = announced = False
+        with _Stop() as stop:
+            if not_staged_records:  # recorded, never read: there is no file of theirs to read
                 try:
-                    mf.write_records(manifest, new)
-                except OSError as e:  # a full disk, say: these records are lost, the earlier ones intact
+                    mf.write_records(manifest, not_staged_records)
+                except OSError as e:
                     summary.status = "failed"
                     summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
                                        + wording.intact("everything recorded before"))
-                    results.close()  # stops the workers; their outputs without a record are redone on resume
-                    break
-                tally.add(new)
-                summary.processed_inputs += 1
-                summary.peak_worker_rss_mb = max(summary.peak_worker_rss_mb, round(rss, 1))
-                bar.update(errors=int(any(r["status"] != "ok" for r in new)))
-                if stop.signum and not announced:
-                    announced = True
-                    log.event("stopping", f"{signal.Signals(stop.signum).name}: finishing the inputs in flight "
-                              "(Ctrl-C again interrupts at once)" + (f"; {wording.resume}" if wording.resume else ""))
-        except BrokenProcessPool:
-            summary.status = "failed"
-            summary.message = ("a worker process died (killed for memory? see the logs); "
-                               + wording.intact(f"everything recorded in {wording.manifest(manifest_path)}"))
-        except KeyboardInterrupt:  # a second Ctrl-C: stop now, abandoning the inputs in flight
-            interrupted = True
-            results.close()  # kills the workers, when the interrupt came between two results
-        finally:
+                    tasks = []
+                else:
+                    tally.add(not_staged_records)
+                    recorded = len({r["source"] for r in not_staged_records})
+                    summary.processed_inputs += recorded
+                    bar.update(recorded, errors=recorded)
+            results = (_run_in_process(args, tasks, stop) if workers == 1
+                       else _run_in_pool(args, tasks, workers, stop, start_method))
             try:
-                mf.sync(manifest)
-            except OSError as e:
-                if summary.status != "failed":
-                    summary.status = "failed"
-                    summary.message = (f"cannot sync {wording.manifest(manifest_path)}: {e.strerror or e}; "
-                                       + wording.intact("what it holds"))
-            bar.close()
-    summary.seconds = round(time.monotonic() - start, 3)
-    summary.written, summary.originals, summary.failed_records = tally.written, tally.originals, tally.failed_records
-    summary.failed_inputs, summary.failures_by_reason = tally.failed_inputs, tally.failures_by_reason
-    first_failures = tally.first_failures()
-    new_images = tally.written - written_before
-    summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
-    rate = summary.failed_inputs / summary.inputs
-    bad_inputs = summary.status == "running" and not stop.signum and not interrupted and rate > max_error_rate
-    if interrupted:
-        summary.status = "stopped"
-        summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {todo} inputs; "
-                           "the inputs in flight were abandoned, " + wording.intact("everything recorded"))
-    elif stop.signum and summary.status == "running":
-        summary.status = "stopped"
-        summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
-                           f"{todo} inputs; " + wording.intact("everything recorded"))
-    elif summary.status == "running" and rate > max_error_rate:
-        summary.status = "failed"
-        shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")
-        summary.message = (f"{summary.failed_inputs} of {summary.inputs} inputs failed ({rate:.1%}), more than "
-                           f"{wording.max_error_rate} {max_error_rate:.1%} allows. First: {shown}. Every reason is "
-                           f"in {wording.manifest(manifest_path)}; fix or remove those files, or raise "
-                           f"{wording.max_error_rate}.")
-    elif summary.status == "running":
-        summary.status = "completed"
-    try:
-        _write_summary(summary, summary_path)
-    except OSError as e:  # a full disk: the manifest has the outcome, say so rather than raise a traceback
-        if summary.status in ("completed", "failed"):
+                for new, rss in results:
+                    if redo:
+                        for r in new:
+                            if (why := redo.pop((r["source"], r["copy"]), None)) is not None:
+                                r["redone"] = why
+                    try:
+                        mf.write_records(manifest, new)
+                    except OSError as e:  # a full disk, say: these records are lost, the earlier ones intact
+                        summary.status = "failed"
+                        summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
+                                           + wording.intact("everything recorded before"))
+                        results.close()  # stops the workers; their outputs without a record are redone on resume
+                        break
+                    tally.add(new)
+                    summary.processed_inputs += 1
+                    summary.peak_worker_rss_mb = max(summary.peak_worker_rss_mb, round(rss, 1))
+                    bar.update(errors=int(any(r["status"] != "ok" for r in new)))
+                    if stop.signum and not announced:
+                        announced = True
+                        log.event("stopping", f"{signal.Signals(stop.signum).name}: finishing the inputs in flight "
+                                  "(Ctrl-C again interrupts at once)"
+                                  + (f"; {wording.resume}" if wording.resume else ""))
+            except BrokenProcessPool:
+                summary.status = "failed"
+                summary.message = ("a worker process died (killed for memory? see the logs); "
+                                   + wording.intact(f"everything recorded in {wording.manifest(manifest_path)}"))
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now, abandoning the inputs in flight
+                interrupted = True
+                results.close()  # kills the workers, when the interrupt came between two results
+            finally:
+                try:
+                    mf.sync(manifest)
+                except OSError as e:
+                    if summary.status != "failed":
+                        summary.status = "failed"
+                        summary.message = (f"cannot sync {wording.manifest(manifest_path)}: {e.strerror or e}; "
+                                           + wording.intact("what it holds"))
+                bar.close()
+        summary.seconds = round(time.monotonic() - start, 3)
+        summary.written, summary.originals = tally.written, tally.originals
+        summary.failed_records = tally.failed_records
+        summary.failed_inputs, summary.failures_by_reason = tally.failed_inputs, tally.failures_by_reason
+        first_failures = tally.first_failures()
+        new_images = tally.written - written_before
+        summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
+        rate = summary.failed_inputs / summary.inputs
+        bad_inputs = summary.status == "running" and not stop.signum and not interrupted and rate > max_error_rate
+        if interrupted:
+            summary.status = "stopped"
+            summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {todo} "
+                               "inputs; the inputs in flight were abandoned, " + wording.intact("everything recorded"))
+        elif stop.signum and summary.status == "running":
+            summary.status = "stopped"
+            summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
+                               f"{todo} inputs; " + wording.intact("everything recorded"))
+        elif summary.status == "running" and rate > max_error_rate:
             summary.status = "failed"
-            summary.message = (summary.message + "; " if summary.message else "") + (
-                f"cannot write {summary_path.name}: {e.strerror or e}; the manifest has every outcome")
+            shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")
+            summary.message = (f"{summary.failed_inputs} of {summary.inputs} inputs failed ({rate:.1%}), more than "
+                               f"{wording.max_error_rate} {max_error_rate:.1%} allows. First: {shown}. Every reason is "
+                               f"in {wording.manifest(manifest_path)}; fix or remove those files, or raise "
+                               f"{wording.max_error_rate}.")
+        elif summary.status == "running":
+            summary.status = "completed"
+        try:
+            _write_summary(summary, summary_path)
+        except OSError as e:  # a full disk: the manifest has the outcome, say so rather than raise a traceback
+            if summary.status in ("completed", "failed"):
+                summary.status = "failed"
+                summary.message = (summary.message + "; " if summary.message else "") + (
+                    f"cannot write {summary_path.name}: {e.strerror or e}; the manifest has every outcome")
     if interrupted:
         raise KeyboardInterrupt(summary.message)
     if summary.status == "stopped":

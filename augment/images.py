@@ -135,7 +135,7 @@ class Decoded:
         return self.pil.size
 
 
-def list_images(root: str | Path) -> list[str]:
+def list_images(root: str | Path, flag: str = "--input-dir") -> list[str]:
     """Every file under ``root``, recursively, as sorted POSIX paths relative to it.
 
     Nothing is skipped by name, extension or kind: a file that is not an image, a
@@ -143,6 +143,11 @@ def list_images(root: str | Path) -> list[str]:
     not followed through links) or a link out of ``root`` is an input that
     :func:`read_input` refuses with a reason, so the job records it rather than
     silently ignoring it.
+
+    Args:
+        root: the input folder.
+        flag: how the caller's user names ``root``, in error messages: ``augment
+            process`` takes ``--input-dir``, ``augment run`` and the launchers ``--input``.
 
     Raises:
         UsageError: a folder under ``root`` (or ``root``) cannot be listed; its files
@@ -154,7 +159,7 @@ def list_images(root: str | Path) -> list[str]:
     def unlistable(e: OSError) -> None:
         rel = os.path.relpath(e.filename, root) if e.filename else root
         where = "the input folder" if rel == os.curdir else f"the folder {rel!r} under the input"
-        raise UsageError(f"--input-dir {root}: cannot list {where} ({e.strerror or e}); make it readable "
+        raise UsageError(f"{flag} {root}: cannot list {where} ({e.strerror or e}); make it readable "
                          "(chmod), or move it out of the input")
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):  # string paths: pathlib took 3x as long
@@ -639,7 +644,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     folder = os.path.dirname(path)
     # The temporary name is short whatever the name's length (a 250-byte name must not
     # need a 270-byte temporary one), and unique: the process id and a counter per
-    # process. The file gets the usual permissions (0666 minus umask).
+    # process. A resume keeps a temporary file whose process is alive (another host's job
+    # writing into the same folder): keep the process id in the name. The file gets the
+    # usual permissions (0666 minus umask).
     tmp = os.path.join(folder, f".augment-{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)

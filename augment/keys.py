@@ -191,7 +191,7 @@ def list_input(uri: str, flag: str = "--input") -> KeySplit:
     root = Path(uri)
     if not root.is_dir():
         raise UsageError(f"{flag} {uri}: neither an s3:// prefix nor a local folder")
-    rels = list_images(root)
+    rels = list_images(root, flag=flag)
     return KeySplit(staged=rels, sizes=[os.lstat(root / r).st_size for r in rels])
 
 

@@ -12,7 +12,7 @@ A record::
 
 Durability: a line is appended only after its output file was renamed into place.
 A process killed mid-write can leave a torn last line (no newline): readers ignore
-it and :func:`open_for_append` cuts it off before a resumed job appends, so a torn
+it and :func:`cut_torn_line` cuts it off before a resumed job appends, so a torn
 line is never taken for a good one, and never ends up in the middle of the file.
 
 A resumed job appends a new record for an (input, copy) that it redoes (an output that
@@ -92,29 +92,37 @@ _TAIL_BLOCK = 1 << 16
 
 
 def open_for_append(path: Path) -> BinaryIO:
-    """Open a manifest to append, first cutting off a torn last line if there is one.
+    """Open a manifest to append, first cutting off a torn last line if there is one
+    (see :func:`cut_torn_line`).
 
-    Only the tail is read (a manifest can be gigabytes). The file is unbuffered: what
-    :func:`write_records` wrote is in the kernel, and nothing is left to fail at close.
+    The file is unbuffered: what :func:`write_records` wrote is in the kernel, and
+    nothing is left to fail at close.
     """
     f = open(path, "ab+", buffering=0)  # the caller closes it
     try:
-        end = f.seek(0, os.SEEK_END)
-        pos = end
-        while pos > 0:
-            start = max(0, pos - _TAIL_BLOCK)
-            f.seek(start)
-            newline = f.read(pos - start).rfind(b"\n")
-            if newline >= 0:
-                pos = start + newline + 1
-                break
-            pos = start
-        if pos != end:
-            f.truncate(pos)
+        cut_torn_line(f)
     except BaseException:
         f.close()
         raise
     return f
+
+
+def cut_torn_line(f: BinaryIO) -> None:
+    """Cut a torn last line (one without a newline) off a manifest open to append and
+    read (``ab+``), so that the next record starts a line of its own. Only the tail is
+    read (a manifest can be gigabytes)."""
+    end = f.seek(0, os.SEEK_END)
+    pos = end
+    while pos > 0:
+        start = max(0, pos - _TAIL_BLOCK)
+        f.seek(start)
+        newline = f.read(pos - start).rfind(b"\n")
+        if newline >= 0:
+            pos = start + newline + 1
+            break
+        pos = start
+    if pos != end:
+        f.truncate(pos)
 
 
 def write_records(f: BinaryIO, records: list[dict[str, Any]]) -> None:

@@ -109,7 +109,7 @@ class Images:
             return [folder + k for k in list_input(self.source.rstrip("/") + "/" + folder).staged] if folder \
                 else list_input(self.source).staged
         path = os.path.join(self.source, folder)
-        return [folder + k for k in list_images(path)] if os.path.isdir(path) else []
+        return [folder + k for k in list_images(path, flag="--input")] if os.path.isdir(path) else []
 
     def read(self, rel: str) -> bytes:
         """The bytes of one input (downloaded once for S3).

@@ -29,7 +29,8 @@ because it changes output bytes.
 :class:`InputOptions`); :data:`DEFAULT_EXCLUDES` (operating-system junk) is always
 excluded too. It appears in the canonical form only when it holds a pattern, and it is
 not part of the digest: it picks which outputs a job makes, never what an output's
-bytes are, so a resume or a replay may name other filters than the job started with.
+bytes are, so a replay may name other filters than the job started with (a resume may
+not: it would make one job of two input sets, and the engine refuses it).
 """
 
 from __future__ import annotations

@@ -193,6 +193,14 @@ def test_bad_arguments_fail_before_any_work(inputs, tmp_path):
         run_job("light", empty, tmp_path / "o")
 
 
+@pytest.mark.parametrize("max_pixels", [0, -1, 2.5])
+def test_max_pixels_that_is_not_a_whole_number_from_1_fails_before_any_work(inputs, tmp_path, max_pixels):
+    """The CLI refused --max-pixels 0; a Python caller's 0 refused every input as too large."""
+    with pytest.raises(UsageError, match=rf"--max-pixels must be a whole number >= 1, got {max_pixels}"):
+        run_job("light", inputs, tmp_path / "o", workers=1, progress="off", max_pixels=max_pixels)
+    assert not (tmp_path / "o").exists(), "nothing written"
+
+
 def test_refuses_to_mix_two_jobs_in_one_output_dir(inputs, tmp_path):
     run_job(MIXED_SPEC, inputs, tmp_path / "o", workers=1, progress="off")
     with pytest.raises(UsageError, match="already holds"):
@@ -358,6 +366,56 @@ def test_a_resume_with_the_same_filters_has_no_gaps_and_no_duplicates(small_samp
     assert Counter(map(_key, _records(out))) == {(rel, k): 1 for rel in images for k in range(2)}
     assert tree_bytes(out) == tree_bytes(tmp_path / "whole") | {
         p: d for p, d in tree_bytes(out).items() if p.startswith("_augment/")}
+
+
+def test_a_resume_with_other_filters_is_refused_naming_both(small_samples, tmp_path, capsys):
+    """The input section is not in the spec's digest: a resume with other filters was
+    accepted, and mixed two input sets in one job."""
+    from augment.cli import main
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    images = _sixteen_images(small_samples, src)
+    (src / "a" / "meta.json").write_text("{}")
+    run_job({**TINY_SPEC, "input": {"exclude": ["*.json"]}}, src, tmp_path / "whole", workers=1, progress="off")
+    run_job({**TINY_SPEC, "input": {"exclude": ["*.json"]}}, src, out, workers=1, progress="off")
+    meta = out / "_augment"
+    saved = json.loads((meta / "summary-local.json").read_text())
+    assert (saved["include"], saved["exclude"]) == ([], ["*.json"])
+    manifest = meta / "manifest-local.jsonl"
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:9]))  # killed part-way
+    before = manifest.read_bytes(), (meta / "summary-local.json").read_bytes()
+    with pytest.raises(UsageError, match=r"started with the input filters --exclude='\*\.json', and this resume "
+                                         r"names the input filters --include='\*\.jpg'; resume it with the input "
+                                         r"filters --exclude='\*\.json' .*or start a new job in a new --output-dir"):
+        run_job({**TINY_SPEC, "input": {"include": ["*.jpg"]}}, src, out, workers=1, progress="off", resume=True)
+    spec_file = tmp_path / "tiny.json"
+    spec_file.write_text(json.dumps(TINY_SPEC))
+    args = ["process", "--spec", str(spec_file), "--input-dir", str(src), "--output-dir", str(out), "--workers", "1",
+            "--progress", "off", "--resume"]
+    capsys.readouterr()
+    assert main(args) == 2  # the spec without its input section: no filters
+    err = capsys.readouterr().err
+    assert "started with the input filters --exclude='*.json', and this resume names no input filters" in err, err
+    assert (manifest.read_bytes(), (meta / "summary-local.json").read_bytes()) == before
+    assert main([*args, "--exclude=*.json"]) == 0, capsys.readouterr().err  # the first set, from the flags
+    assert Counter(map(_key, _records(out))) == {(rel, k): 1 for rel in images for k in range(2)}
+    assert tree_bytes(out) == tree_bytes(tmp_path / "whole") | {
+        p: d for p, d in tree_bytes(out).items() if p.startswith("_augment/")}
+
+
+def test_a_job_whose_summary_has_no_filters_resumes_as_before(small_samples, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    _sixteen_images(small_samples, src)
+    run_job(TINY_SPEC, src, out, workers=1, progress="off")
+    meta = out / "_augment"
+    saved = json.loads((meta / "summary-local.json").read_text())
+    del saved["include"], saved["exclude"]  # written by an earlier version
+    (meta / "summary-local.json").write_text(json.dumps(saved))
+    manifest = meta / "manifest-local.jsonl"
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:9]))
+    summary = run_job({**TINY_SPEC, "input": {"exclude": ["*.json"]}}, src, out, workers=1, progress="off",
+                      resume=True)
+    assert summary.status == "completed" and summary.written == 32 and summary.exclude == ["*.json"]
 
 
 def test_a_folder_of_nothing_but_excluded_files_is_refused_with_the_reason(tmp_path):

@@ -220,3 +220,48 @@ def test_a_resume_while_the_job_runs_is_refused(finished, small_samples, tmp_pat
     code, err = _process(capsys, small_samples, out, "--resume")  # once it ended
     assert code == 0, err
     assert sorted(manifest.read_bytes().splitlines()) == sorted(whole.splitlines())
+
+
+def test_a_failure_right_after_the_claim_releases_it(small_samples, tmp_path, monkeypatch):
+    """An error between the claim and the work (the first summary cannot be written, say)
+    releases the manifest's lock: a resume then is not refused as busy (the lock leaked
+    for as long as the failed call's traceback lived)."""
+    from augment import engine
+
+    out = tmp_path / "out"
+
+    def full(summary, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(engine, "_write_summary", full)
+        with pytest.raises(OSError, match="No space left") as failed:  # its traceback holds run_job's frame
+            run_job("light", small_samples, out, workers=1, progress="off")
+    summary = run_job("light", small_samples, out, workers=1, progress="off", resume=True)
+    assert summary.status == "completed" and summary.written == 2 * len(list(small_samples.iterdir()))
+    assert failed.value.errno == errno.ENOSPC
+
+
+def test_the_claim_is_held_until_the_final_summary_is_written(small_samples, tmp_path, monkeypatch):
+    """No other run of this host can start before the last summary is written (it would
+    race that write)."""
+    from augment import engine
+
+    out = tmp_path / "out"
+    manifest = out / "_augment" / "manifest-local.jsonl"
+    real = engine._write_summary
+    seen: list[tuple[str, bool]] = []
+
+    def write_summary(summary, path):
+        with open(manifest, "rb") as other:  # what another run's claim would try
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                seen.append((summary.status, True))
+            else:
+                seen.append((summary.status, False))
+        real(summary, path)
+
+    monkeypatch.setattr(engine, "_write_summary", write_summary)
+    assert run_job("light", small_samples, out, workers=1, progress="off").status == "completed"
+    assert seen == [("running", True), ("completed", True)]

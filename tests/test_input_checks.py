@@ -108,6 +108,46 @@ def _two_folders(tmp_path: Path) -> Path:
     return inputs
 
 
+def _deny_listing(monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
+    """Make ``folder`` (a path's last part) unlistable, as chmod 000 does for a user
+    other than root."""
+    scandir = os.scandir
+
+    def denied(path: object = ".") -> object:
+        if os.fspath(path).endswith(folder):  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[call-overload]
+        return scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", denied)
+
+
+def test_a_folder_that_cannot_be_listed_is_named_with_the_callers_flag(tmp_path, monkeypatch):
+    from augment.images import list_images
+
+    inputs = _two_folders(tmp_path)
+    _deny_listing(monkeypatch, "sub")
+    with pytest.raises(UsageError, match=rf"^--input-dir {inputs}: cannot list the folder 'sub' under the input"):
+        list_images(inputs)
+    with pytest.raises(UsageError, match=rf"^--input {inputs}: cannot list the folder 'sub' under the input"):
+        list_images(inputs, flag="--input")
+    from augment.preview import Images  # `augment preview` takes --input too
+
+    with pytest.raises(UsageError, match=rf"^--input {inputs}/: cannot list the folder 'sub' under the input"):
+        Images(inputs).keys()
+
+
+def test_augment_run_names_its_own_flag_for_an_input_it_cannot_list(tmp_path, monkeypatch, capsys):
+    """`augment run` takes --input, not --input-dir."""
+    inputs = _two_folders(tmp_path)
+    _deny_listing(monkeypatch, "sub")
+    code = main(["run", "--backend", "local", "--spec", "light", "--input", str(inputs), "--output",
+                 str(tmp_path / "out"), "--workdir", str(tmp_path / "work")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"--input {inputs}: cannot list the folder 'sub' under the input (Permission denied)" in err, err
+    assert "--input-dir" not in err, err
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 folder anyway")
 def test_an_unreadable_subfolder_is_an_error_naming_it(tmp_path):
     inputs = _two_folders(tmp_path)

@@ -219,6 +219,31 @@ def test_torn_last_line_and_stale_temps_are_repaired_on_resume(small_samples, tm
     assert not list(out.rglob("*.tmp"))
 
 
+def test_a_resume_keeps_the_temporary_files_of_live_writers(small_samples, tmp_path):
+    """Hosts of one job may share an output folder: a resume of one removed every
+    temporary file, the other host's in-flight ones too, whose rename then failed. Only
+    those of processes that are gone (or that name none) are removed."""
+    out = tmp_path / "out"
+    run_job("light", small_samples, out, workers=1, progress="off", host="algo-1")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # another host's job, writing
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        kept = [out / f".augment-{live.pid}-0.tmp", out / "_augment" / f".augment-{live.pid}-7.tmp",
+                out / "_augment" / f".spec.{live.pid}.tmp"]
+        stale = [out / f".augment-{gone.pid}-0.tmp", out / "_augment" / f".spec.{gone.pid}.tmp",
+                 out / ".chelsea.jpg.aug0.jpg.x1y2.tmp", out / ".augment-99999999999999999999-0.tmp"]
+        for tmp in kept + stale:
+            tmp.write_bytes(b"half an image")
+        summary = run_job("light", small_samples, out, workers=1, progress="off", host="algo-1", resume=True)
+        assert summary.status == "completed"
+        assert [tmp for tmp in kept if not tmp.exists()] == []
+        assert [tmp for tmp in stale if tmp.exists()] == []
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_rerunning_a_finished_job_does_no_work(small_samples, tmp_path):
     out = tmp_path / "out"
     run_job("light", small_samples, out, workers=1, progress="off")
@@ -393,7 +418,6 @@ def test_retry_failed_retries_failures_that_a_plain_resume_keeps(inputs, tmp_pat
 def test_a_full_disk_when_appending_the_manifest_fails_cleanly_then_resume_finishes(small_samples, tmp_path,
                                                                                   monkeypatch, capsys):
     import errno
-    import io
 
     from augment import manifest as mf
 
@@ -401,24 +425,19 @@ def test_a_full_disk_when_appending_the_manifest_fails_cleanly_then_resume_finis
     spec.write_text("version: 1\nseed: 5\ncopies: 1\nops:\n  - RandomResizedCrop: {size: 64}\n")
     clean = tmp_path / "clean"
     assert _process(spec, small_samples, clean) == 0
-    real = mf.open_for_append
+    real = mf.write_records
+    writes = 0
 
-    class FullAfterTwo(io.FileIO):
-        writes = 0
-
-        def write(self, data):
-            FullAfterTwo.writes += 1
-            if FullAfterTwo.writes > 2:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return super().write(data)
-
-    def open_full(path):
-        real(path).close()
-        return FullAfterTwo(path, "ab")
+    def full_after_two(f, records):
+        nonlocal writes
+        writes += 1
+        if writes > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(f, records)
 
     out = tmp_path / "out"
     with monkeypatch.context() as m:
-        m.setattr(mf, "open_for_append", open_full)
+        m.setattr(mf, "write_records", full_after_two)
         capsys.readouterr()
         assert _process(spec, small_samples, out) == 1
     err = capsys.readouterr().err

@@ -127,7 +127,8 @@ def _list_objects(inp: Input) -> list[_Object]:
             raise UsageError(f"{where}: {source} is neither an s3:// URI nor a local folder or file")
         from augment.images import list_images
 
-        return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst)) for rel in list_images(root)]
+        return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst))
+                for rel in list_images(root, flag="--input")]
     s3 = s3_client()
     bucket, _ = split_s3_uri(source)
     base, listed = list_s3(source)
