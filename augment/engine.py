@@ -1099,13 +1099,13 @@ def run_job(
     done = before.done
     tasks = [(rel, missing) for rel in items
              if (missing := tuple(k for k in wanted if not done.get(rel, 0) & (1 << (k + 1))))]
-    why_not_staged = {f["source"]: f for f in not_staged}
     redo = before.redo  # what this run does again, by (input, copy): their new records say why
+    before_counts = before.redo_counts()
+    why_not_staged = {f["source"]: f for f in not_staged}
     not_staged_records = [
         {**_failed({"source": rel, "source_sha256": None}, spec.seed, k, why_not_staged[rel]["error"],
-                   why_not_staged[rel]["reason"]), **({"redone": redo.pop((rel, k))} if (rel, k) in redo else {})}
+                   why_not_staged[rel]["reason"]), **({"redone": redo[(rel, k)]} if (rel, k) in redo else {})}
         for rel in unstageable for k in wanted if not done.get(rel, 0) & (1 << (k + 1))]
-    before_counts = before.redo_counts()
     del done, before  # from here on memory does not grow with the number of inputs done
     claim = _claim_output(spec, meta, manifest_path, resume, manifest_size)
     # The claim is held until the last summary is written (no other run of this host starts
