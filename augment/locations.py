@@ -88,7 +88,10 @@ def _earlier_job_s3(output_uri: str) -> tuple[list[str], bytes | None]:
                   if not o["Key"].startswith(f"{base}{META_DIR}/manifest-") or o["Key"].endswith(".jsonl")]
     spec = None
     if f"{META_DIR}/spec.yaml" in found:
-        spec = s3.get_object(Bucket=bucket, Key=f"{base}{META_DIR}/spec.yaml")["Body"].read()
+        from augment.spec import MAX_SPEC_BYTES
+
+        spec = s3.get_object(Bucket=bucket, Key=f"{base}{META_DIR}/spec.yaml",  # no more than a spec may be
+                             Range=f"bytes=0-{MAX_SPEC_BYTES}")["Body"].read()
     return sorted(found), spec
 
 
@@ -102,7 +105,12 @@ def _earlier_job_local(output_uri: str) -> tuple[list[str], bytes | None]:
     if (root / BATCHES_DIR).is_dir():
         found += [f"{BATCHES_DIR}/{p.name}" for p in (root / BATCHES_DIR).iterdir()]
     spec_file = meta / "spec.yaml"
-    return sorted(found), spec_file.read_bytes() if spec_file.is_file() else None
+    if not spec_file.is_file():
+        return sorted(found), None
+    from augment.spec import MAX_SPEC_BYTES
+
+    with open(spec_file, "rb") as f:
+        return sorted(found), f.read(MAX_SPEC_BYTES + 1)  # no more than a spec may be, and one byte to tell
 
 
 def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "--output") -> None:
@@ -121,14 +129,12 @@ def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "--out
     if not found:
         return
     if spec_bytes is not None:
-        import yaml
-
         from augment.errors import SpecError
-        from augment.spec import parse_spec
+        from augment.spec import spec_from_bytes
 
-        try:
-            old = parse_spec(yaml.safe_load(spec_bytes))
-        except (SpecError, yaml.YAMLError):
+        try:  # with the checks of a spec file: the bytes come from anywhere
+            old = spec_from_bytes(spec_bytes, "spec.yaml")
+        except SpecError:
             old = None
         if old is not None and old.digest != spec.digest:
             raise UsageError(another_spec_message(output_uri, _join(output_uri, META_DIR, "spec.yaml"), old.digest,

@@ -382,15 +382,30 @@ def _read_text(path: Path) -> str:
         data = path.read_bytes()[:MAX_SPEC_BYTES + 1]  # a file that grew since stat() is cut, then refused
     except OSError as e:
         raise SpecError([f"cannot read the file: {e.strerror or e}"], str(path)) from None
+    return _decode(data, str(path))
+
+
+def _decode(data: bytes, name: str) -> str:
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError([f"the file is over {MAX_SPEC_BYTES:,} bytes; a spec may be at most {MAX_SPEC_BYTES:,}"],
-                        str(path))
+                        name)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise SpecError([f"the file is not UTF-8 text (byte 0x{data[e.start]:02x} at line {line}); "
-                         "save it as UTF-8"], str(path)) from None
+                         "save it as UTF-8"], name) from None
+
+
+def spec_from_bytes(data: bytes, name: str) -> Spec:
+    """The spec in a file's bytes read from elsewhere (an output's ``_augment/spec.yaml`` on
+    S3), with every check :func:`load_spec` makes of a file: size, UTF-8, no aliases, no
+    duplicate keys, depth. ``name`` names it in errors (its suffix picks JSON or YAML).
+
+    Raises:
+        SpecError: the bytes hold no valid spec.
+    """
+    return parse_spec(_parse_text(_decode(data, name), name), name)
 
 
 class _Refused(Exception):

@@ -280,3 +280,18 @@ def test_an_empty_input_is_refused_before_any_host_starts(tmp_path, capsys):
                       str(tmp_path / "out"), "--spec", "light")
     assert code == 2 and "[algo-" not in err
     assert err.strip() == f"augment run: error: input 'images': no objects found under {tmp_path / 'empty'}"
+
+
+def test_an_earlier_jobs_spec_file_is_read_with_the_checks_of_a_spec_file(tmp_path):
+    """The spec.yaml found in a used output was parsed with plain yaml.safe_load: duplicate
+    keys were taken last-wins (and aliases expanded), so a damaged file passed for a spec.
+    It is read as `augment validate` reads a file; one it refuses is no spec to compare."""
+    from augment.locations import check_unused_output
+    from augment.spec import load_spec
+
+    out = tmp_path / "out"
+    (out / "_augment").mkdir(parents=True)
+    (out / "_augment" / "spec.yaml").write_text("version: 1\nseed: 1\nseed: 2\nops: []\n")
+    with pytest.raises(UsageError) as e:
+        check_unused_output(load_spec({"version": 1, "seed": 3, "ops": []}), str(out))
+    assert str(e.value).startswith(f"{out} already holds a job ({out}/_augment/spec.yaml)"), str(e.value)
