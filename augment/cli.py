@@ -456,7 +456,7 @@ def _backend(args: argparse.Namespace) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from augment.jobs import build_request, check_limits, run_batched, run_local
-    from augment.jobs.launch import check_locations, remove_uris, route_keys
+    from augment.jobs.launch import ready_request, removed_unless_created
     from augment.options import JOB_OPTIONS, process_arguments
 
     options = {k: getattr(args, k) for k in JOB_OPTIONS if getattr(args, k) is not None}
@@ -485,14 +485,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
                             name=args.job_name, **extra)
-    check_locations(args.spec, args.input, args.output, request.arguments)  # before any host starts
-    request, written = route_keys(request, args.input, args.output)  # keys no file can hold: recorded, not staged
+    # before any host starts; keys no file can hold are recorded, not staged
+    request, written = ready_request(args.spec, args.input, args.output, request)
     if args.backend == "sagemaker":
-        try:
+        with removed_unless_created(written):
             job = backend.submit(request, ship_code=args.ship_code)
-        except BaseException:
-            remove_uris(written)  # no job: leave the output as it was
-            raise
         print(f"submitted {job.name}", file=sys.stderr)
         if args.no_wait:
             print(job.name)

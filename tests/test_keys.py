@@ -293,3 +293,18 @@ def test_a_resume_of_a_job_with_unstaged_keys_records_them_once(tmp_path):
     excluded = [json.loads(line) for line in (out / "_augment" / "excluded-local.jsonl").read_text().splitlines()]
     assert sorted((e["source"], e["rule"]) for e in excluded) == [(".DS_Store/", FOLDER_MARKER),
                                                                    ("x//.DS_Store", "default")]
+
+
+def test_a_launch_that_creates_no_job_leaves_the_output_as_it_was(bucket):
+    """The key lists are written before the job is sent; when sending fails, they go."""
+    from augment.jobs import launch
+
+    class Refusing:
+        def submit(self, request):
+            assert any(i.name == "unstaged" for i in request.inputs), "the job would have got the list"
+            raise RuntimeError("CreateProcessingJob refused")
+
+    _fill(bucket, "odd/")
+    with pytest.raises(RuntimeError, match="refused"):
+        launch(Refusing(), "light", f"s3://{bucket}/odd/", f"s3://{bucket}/out-refused/")
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="out-refused/").get("KeyCount") == 0

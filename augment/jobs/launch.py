@@ -14,9 +14,10 @@ preset by name as an argument. The job writes the canonical spec next to its out
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -150,18 +151,25 @@ def put_json(uri: str, data: Any) -> None:
         Path(uri).write_bytes(body)
 
 
-def remove_uris(uris: Sequence[str]) -> None:
-    """Remove files a launch wrote for a job that was never created (best effort)."""
-    from augment.jobs.local import s3_client, split_s3_uri
+@contextlib.contextmanager
+def removed_unless_created(uris: Sequence[str]) -> Iterator[None]:
+    """Around the call that creates a job: when it raises, the job was never created, and
+    the files its launch wrote (``uris``) are removed, best effort, so the output is left
+    as it was."""
+    try:
+        yield
+    except BaseException:
+        from augment.jobs.local import s3_client, split_s3_uri
 
-    for uri in uris:
-        try:
-            if uri.startswith("s3://"):
-                s3_client().delete_object(Bucket=split_s3_uri(uri)[0], Key=split_s3_uri(uri)[1])
-            else:
-                Path(uri).unlink(missing_ok=True)
-        except Exception:  # the submit's error is the one to show
-            pass
+        for uri in uris:
+            try:
+                if uri.startswith("s3://"):
+                    s3_client().delete_object(Bucket=split_s3_uri(uri)[0], Key=split_s3_uri(uri)[1])
+                else:
+                    Path(uri).unlink(missing_ok=True)
+            except Exception:  # the creation's error is the one to show
+                pass
+        raise
 
 
 def with_unstaged(request: JobRequest, data_uri: str, split: Any, input_uri: str,
@@ -214,6 +222,18 @@ def route_keys(request: JobRequest, input_uri: str, output_uri: str) -> tuple[Jo
             "copy them to plain keys" if split.failed else "no objects found"))
     where = "/".join([output_uri.rstrip("/"), META_DIR, "launch", request.job_name])
     return with_unstaged(request, input_uri, split, input_uri, where)
+
+
+def ready_request(spec: str, input_uri: str, output_uri: str, request: JobRequest) -> tuple[JobRequest, list[str]]:
+    """What a standalone or sharded launch does between building its request and sending
+    it: :func:`check_locations`, then :func:`route_keys`.
+
+    Returns:
+        The request to send, and the files written for it (see
+        :func:`removed_unless_created`).
+    """
+    check_locations(spec, input_uri, output_uri, request.arguments)
+    return route_keys(request, input_uri, output_uri)
 
 
 def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple[str, ...] | list[str] = ()) -> None:
@@ -342,10 +362,6 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     submit_kwargs = {"ship_code": request_kwargs.pop("ship_code")} if "ship_code" in request_kwargs else {}
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
                             instance_type=instance_type, **request_kwargs)
-    check_locations(spec, input, output, request.arguments)
-    request, written = route_keys(request, input, output)
-    try:
+    request, written = ready_request(spec, input, output, request)
+    with removed_unless_created(written):
         return backend.submit(request, **submit_kwargs)
-    except BaseException:
-        remove_uris(written)  # no job: leave the output as it was
-        raise
