@@ -307,3 +307,22 @@ def test_empty_ops_is_valid_and_process_re_encodes_each_input(small_samples, tmp
             assert written.format == "PNG"
             original = open_image((small_samples / r["source"]).read_bytes()).load()
             assert written.tobytes() == original.tobytes(), "no op: the pixels are the input's"
+
+
+def test_the_job_options_of_process_and_run_are_the_ones_launches_pass_on():
+    """`augment process` and `augment run` define the job options once (cli._add_job_options);
+    the launchers pass on augment.options.JOB_OPTIONS. An option added to one list and not the
+    other would be accepted by `run` and dropped on the way to the job, or the reverse."""
+    import argparse
+
+    from augment.cli import _add_job_options, _parser
+    from augment.options import JOB_OPTIONS
+
+    parser = argparse.ArgumentParser()
+    _add_job_options(parser)
+    defined = {a.dest for a in parser._actions if a.dest != "help"}
+    assert defined == set(JOB_OPTIONS)
+    commands = {name: sub for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)
+                for name, sub in a.choices.items()}
+    for name in ("process", "run"):
+        assert defined <= {a.dest for a in commands[name]._actions}, name
