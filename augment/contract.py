@@ -241,8 +241,8 @@ def failure_message(error: BaseException, message: str) -> str:
 
     if isinstance(error, TooManyBadInputs):
         return f"{NOT_RETRYABLE[0]}: {message}"
-    if getattr(error, "exit_code", None) == 2:
-        return f"{NOT_RETRYABLE[1]}: {message}"
+    if getattr(error, "exit_code", None) == 2 and not getattr(error, "transient", False):  # a full disk is not
+        return f"{NOT_RETRYABLE[1]}: {message}"  # a usage error: a new instance may have room
     return message
 
 

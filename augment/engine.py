@@ -714,9 +714,15 @@ def _check_same_spec(spec: Spec, meta: Path) -> None:
                                                   "--output-dir"))
 
 
+_MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+"""Why a folder cannot be written that lies in the machine, not the request: another
+attempt (a new instance) may pass."""
+
+
 def _cannot_write(output_dir: Path, e: OSError) -> UsageError:
     return UsageError(f"--output-dir {output_dir}: cannot write there ({e.strerror or e}"
-                      + (f": {e.filename}" if e.filename else "") + "); name a folder this user may write to")
+                      + (f": {e.filename}" if e.filename else "") + "); name a folder this user may write to",
+                      transient=e.errno in _MACHINE_ERRNOS)
 
 
 def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, manifest_size: int) -> BinaryIO:

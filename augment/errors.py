@@ -39,9 +39,19 @@ class SpecError(AugmentError, ValueError):
 
 
 class UsageError(AugmentError):
-    """A command-line argument or path is wrong; nothing was processed."""
+    """A command-line argument or path is wrong; nothing was processed.
+
+    Attributes:
+        transient: the cause lies in the machine, not in what was asked (a full or
+            read-only disk): a job that fails so is retried (see
+            :func:`augment.contract.failure_message`), where a bad argument is not.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class JobFailed(AugmentError):

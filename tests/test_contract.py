@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -155,3 +156,16 @@ def test_two_hosts_write_two_manifests_into_one_output(tmp_path, small_samples):
     assert {r["source"] for r in one} | {r["source"] for r in two} == set(names)
     assert not {r["source"] for r in one} & {r["source"] for r in two}
     assert len(one) + len(two) == 14
+
+
+@pytest.mark.parametrize(("err", "label"), [(errno.ENOSPC, None), (errno.EROFS, None), (errno.EDQUOT, None),
+                                            (errno.EACCES, "usage error"), (errno.ENOTDIR, "usage error")])
+def test_an_output_a_new_instance_may_write_is_no_usage_error(tmp_path, err, label):
+    """Exit 2 was labelled 'usage error' whatever its cause, and a batch so labelled is never
+    retried: a full or read-only disk on the instance is the machine's, and another attempt
+    (a new instance) may pass; a folder the user may not write to fails again."""
+    from augment.engine import _cannot_write
+
+    error = _cannot_write(tmp_path, OSError(err, os.strerror(err)))
+    assert error.exit_code == 2, "still refused before any work"
+    assert contract.not_retryable(contract.failure_message(error, str(error))) == label
