@@ -529,7 +529,8 @@ def _output_summaries(output: str) -> tuple[dict[str, dict[str, Any]], str | Non
 
 def _job_lines(description: dict[str, Any], summaries: dict[str, dict[str, Any]], output: str) -> list[str]:
     """What `augment run` prints of a finished job: its name, status and time, the totals of its
-    hosts' summaries (inputs, outputs, failed inputs, instances, rate), and where its outputs are."""
+    hosts' summaries (inputs, outputs, failed inputs, excluded files, instances, rate), and where its
+    outputs are."""
     created, ended = description.get("CreationTime"), description.get("ProcessingEndTime")
     took = f" in {(ended - created).total_seconds():.1f} s" if hasattr(ended, "__sub__") and created else ""
     lines = [f"job:       {description['ProcessingJobName']} {description['ProcessingJobStatus']}{took}"]
@@ -539,10 +540,12 @@ def _job_lines(description: dict[str, Any], summaries: dict[str, dict[str, Any]]
         seconds = max(s["seconds"] for s in found)
         rate = written / seconds if seconds else 0.0
         failed = sum(s["failed_inputs"] for s in found)
+        excluded = sum(s.get("excluded", 0) for s in found)
         lines.append(f"augment: {plural(sum(s['inputs'] for s in found), 'input')} x "
                      f"{plural(found[0]['copies'], 'copy')} -> {plural(written, 'output')} on "
-                     f"{plural(len(found), 'instance')}, {plural(failed, 'failed input')}, in {seconds:.1f} s "
-                     f"({rate:.1f} outputs/s)")
+                     f"{plural(len(found), 'instance')}, {plural(failed, 'failed input')}"
+                     + (f", {plural(excluded, 'file')} excluded" if excluded else "")
+                     + f", in {seconds:.1f} s ({rate:.1f} outputs/s)")
     hosts = list(description.get("LocalRuntime", {}).get("hosts", {})) or sorted(summaries)
     base = output.rstrip("/")
     lines.append(f"outputs:   {output}")

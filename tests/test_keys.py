@@ -149,6 +149,7 @@ def test_run_records_every_object_of_an_odd_prefix(mode, bucket, tmp_path, capsy
                      "--max-error-rate", "1"])
     out = capsys.readouterr()
     assert code == 0, out.err
+    assert f"{len(ODD)} failed inputs, 1 file excluded, in " in out.out, "run's totals count them"
     _check_every_object_once(_records(bucket, f"out-{mode}/_augment/", tmp_path), data, bucket, f"out-{mode}/")
     s3 = boto3.client("s3")
     excluded = [json.loads(line) for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"out-{mode}/_augment/excluded-")
