@@ -567,3 +567,26 @@ def test_batched_mode_batches_no_excluded_file(tmp_path):
     with pytest.raises(UsageError, match="no inputs: all 5 objects are excluded"):
         run_batched(LocalBackend(), "light", str(src), str(tmp_path / "out2"), batch_size=2, poll=0.1,
                     progress="off", include=["*.png"])
+
+
+def test_augmented_images_from_s3_read_every_output_and_leave_no_download_behind(bucket, tmp_path):
+    """The dataset a training loop reads downloads an S3 output into a temporary folder,
+    which was never removed: one folder per batch, for the whole run."""
+    import gc
+
+    from augment.engine import run_job
+    from augment.jobs import AugmentedImages
+
+    out = tmp_path / "out"
+    run_job("light", _tiny_folder(tmp_path, 3), out, workers=1, progress="off")
+    for f in out.rglob("*"):
+        if f.is_file():
+            boto3.client("s3").upload_file(str(f), bucket, f"aug/{f.relative_to(out).as_posix()}")
+    data = AugmentedImages(f"s3://{bucket}/aug/", size=16)
+    image, label = data[0]
+    assert len(data) == 3 * 2 and tuple(image.shape) == (3, 16, 16) and label in (0, 1, 2)
+    downloaded = data.root
+    assert downloaded.is_dir()
+    del data, image
+    gc.collect()
+    assert not downloaded.exists(), "the download is removed with the dataset"

@@ -350,8 +350,9 @@ class AugmentedImages:
     Reads the output's manifests (``_augment/manifest-*.jsonl``); each written copy is
     one item: ``(image, label)``, the image a ``float32`` tensor ``3 x size x size`` in
     [0, 1], the label the index of its source among the sorted sources (a toy task:
-    which photo was this made from). An ``s3://`` output is downloaded first, into
-    ``cache`` (default: a temporary folder).
+    which photo was this made from; the labels of two batches are not comparable). An
+    ``s3://`` output is downloaded first, into ``cache`` (default: a temporary folder,
+    removed when the dataset is garbage-collected or the interpreter exits).
 
     Args:
         output: the job's or batch's output folder or ``s3://`` prefix.
@@ -367,9 +368,13 @@ class AugmentedImages:
 
         root = Path(output)
         if output.startswith("s3://"):
+            import shutil
             import tempfile
+            import weakref
 
             root = Path(cache or tempfile.mkdtemp(prefix="augment-batch-"))
+            if cache is None:  # one folder per batch, for the whole training run: not left behind
+                weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
             bucket, prefix = split_s3_uri(output.rstrip("/") + "/")
             s3 = s3_client()
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
