@@ -465,7 +465,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.max_in_flight = check_limits(
             args.spec, args.input, mode=args.mode, instance_count=args.instance_count,
             instance_type=args.instance_type, max_cost=args.max_cost, quota=args.quota, batch_size=args.batch_size,
-            max_in_flight=args.max_in_flight, workers=args.workers, copies=args.copies)
+            max_in_flight=args.max_in_flight, workers=args.workers, copies=args.copies, region=args.region)
     backend = _backend(args)
     extra: dict[str, Any] = {"instance_type": args.instance_type, "workers": args.workers, **options}
     if args.backend == "sagemaker":

@@ -590,3 +590,16 @@ def test_augmented_images_from_s3_read_every_output_and_leave_no_download_behind
     del data, image
     gc.collect()
     assert not downloaded.exists(), "the download is removed with the dataset"
+
+
+def test_the_cost_limit_prices_the_jobs_region(capsys):
+    """`augment run --region X --max-cost` priced the session's region, not X."""
+    from augment import cli
+    from augment.jobs.launch import check_limits
+
+    with pytest.raises(UsageError, match=r"us-east-1 figure used for eu-west-1"):
+        check_limits("light", None, max_cost=1e-9, prices="offline", region="eu-west-1")
+    code = cli.main(["run", "--backend", "sagemaker", "--region", "eu-west-1", "--max-cost", "0.000000001",
+                     "--input", str(samples_dir()), "--output", "s3://b/o/", "--spec", "light", "--image-uri", IMAGE,
+                     "--role", ROLE])
+    assert code == 2 and "eu-west-1" in capsys.readouterr().err

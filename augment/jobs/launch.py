@@ -260,7 +260,7 @@ LAUNCH_MODES = ("standalone", "sharded", "batched", "prefetch")
 def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instance_count: int | None = None,
                  instance_type: str = "ml.m5.large", max_cost: float | None = None, quota: int | None = None,
                  batch_size: int = 128, max_in_flight: int = 4, workers: int | None = None,
-                 copies: int | None = None, prices: str = "auto") -> int:
+                 copies: int | None = None, prices: str = "auto", region: str | None = None) -> int:
     """The guard rails of a launch, checked before any request is sent.
 
     Args:
@@ -273,6 +273,7 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         workers: worker processes per instance, for the memory check of the estimate.
         copies: copies per input when the job overrides the spec's (``--copies``).
         prices: ``offline``, ``api`` or ``auto`` (see :func:`augment.plan.estimate`).
+        region: the jobs' region, whose prices count (default: the session's).
 
     Returns:
         The jobs that may run at once: ``max_in_flight``, lowered to the quota.
@@ -295,7 +296,7 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         at_once = in_flight if mode in ("batched", "prefetch") else count
         plan = estimate(spec, input_uri, modes=[mode], instance_types=[instance_type], instance_counts=[at_once],
                         batch_size=batch_size, max_in_flight=at_once if mode in ("batched", "prefetch") else None,
-                        quota=quota, workers=workers, copies=copies, prices=prices)
+                        quota=quota, workers=workers, copies=copies, prices=prices, region=region)
         o = plan.options[0]
         if o.cost_usd > max_cost:
             raise UsageError(
@@ -329,7 +330,8 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
             and the job options ``seed``, ``format``, ``quality``, ``kernels``,
             ``keep_original``, ``max_pixels``, ``max_error_rate``, ``include``, ``exclude``,
             checked before anything is sent); batched also takes ``retries``, ``poll``, ``progress``;
-            standalone and sharded take ``ship_code`` (for ``SageMakerBackend.submit``).
+            standalone and sharded take ``ship_code`` (for ``SageMakerBackend.submit``);
+            ``prices`` and ``region`` are for the cost estimate (see :func:`check_limits`).
 
     Returns:
         standalone and sharded: the job handle; batched: the
@@ -342,13 +344,14 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
             created.
     """
     prices = request_kwargs.pop("prices", "auto")
+    region = request_kwargs.pop("region", None)
     if copies is not None:
         request_kwargs["copies"] = copies
     # the job options first: nothing is counted, listed or sent when one is refused
     process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
     in_flight = check_limits(spec, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
-                             workers=request_kwargs.get("workers"), copies=copies, prices=prices)
+                             workers=request_kwargs.get("workers"), copies=copies, prices=prices, region=region)
     if mode == "batched":
         from augment.jobs.batch import run_batched
 
