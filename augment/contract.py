@@ -51,7 +51,9 @@ def check_host(name: Any, where: str) -> str:
     """Return ``name`` if it is a valid host name (see :data:`HOST_NAME`); else raise
     :class:`UsageError` naming ``where`` (a flag or a file)."""
     if not isinstance(name, str) or not HOST_NAME.fullmatch(name) or ".." in name:
-        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        from augment.text import brief
+
+        shown = brief(name, 80)
         raise UsageError(f"{where}: {shown} is not a host name: use letters, digits, '-', '_' and '.' "
                          "(no '/' or '..', at most 63 characters, not starting with '.' or '-'), "
                          "like SageMaker's algo-1")

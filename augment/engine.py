@@ -96,7 +96,7 @@ from augment.images import (
 )
 from augment.kernels import NATIVE
 from augment.keys import FOLDER_MARKER, UNSTAGEABLE, host_share, read_unstaged
-from augment.locations import another_spec_message, check_disjoint
+from augment.locations import META_DIR, another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
 from augment.options import check_max_error_rate, check_max_pixels
@@ -105,7 +105,6 @@ from augment.progress import Progress
 from augment.spec import Spec, dump_spec, load_spec
 from augment.text import plural
 
-META_DIR = "_augment"
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MAX_ERROR_RATE = 0.01
 """Default share of inputs that may fail before the job fails: a few corrupt files in
@@ -1120,8 +1119,7 @@ def run_job(
         if resume:
             _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
         excluded_path = meta / f"excluded-{host}.jsonl"
-        atomic_write_bytes(excluded_path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in excluded)
-                           .encode("utf-8", "backslashreplace"))  # a name that is not UTF-8: as in the manifest
+        atomic_write_bytes(excluded_path, mf.json_lines(excluded))  # a name that is not UTF-8: as in the manifest
         summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
                           output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
                           inputs=len(items) + len(unstageable), copies=spec.copies, resumed_records=previous,

@@ -125,6 +125,13 @@ def cut_torn_line(f: BinaryIO) -> None:
         f.truncate(pos)
 
 
+def json_lines(records: Any, **dumps: Any) -> bytes:
+    """Records as JSON lines in UTF-8, a name that is not UTF-8 included (see
+    :func:`write_records`)."""
+    return "".join(json.dumps(r, ensure_ascii=False, **dumps) + "\n"
+                   for r in records).encode("utf-8", errors="backslashreplace")
+
+
 def write_records(f: BinaryIO, records: list[dict[str, Any]]) -> None:
     """Append records, straight to the kernel: after it returns, a SIGKILL of this
     process loses nothing written. A full disk raises ``OSError``, and leaves at most a
@@ -132,8 +139,7 @@ def write_records(f: BinaryIO, records: list[dict[str, Any]]) -> None:
     # A name that is not valid UTF-8 (Linux file names are bytes) is held by Python as
     # lone surrogates (surrogateescape); written as JSON escapes (``"\\udcff"``) the line
     # stays UTF-8 and reads back as the same name, which os.fsencode turns into its bytes.
-    view = memoryview("".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n"
-                              for r in records).encode("utf-8", errors="backslashreplace"))
+    view = memoryview(json_lines(records, separators=(",", ":")))
     while view:
         view = view[f.write(view):]
 
