@@ -250,6 +250,30 @@ def test_the_local_runtime_stages_links_and_fifos_as_they_are_never_their_target
         "dangling.png": "broken_link", "pipe.png": "not_a_file"}
 
 
+def test_batched_mode_reads_a_local_folder_as_a_job_does(tmp_path, capsys):
+    """Batched mode listed a local input with rglob and staged its ManifestFile with a plain
+    copy: a link out of the input was copied (its target read and hashed), and a FIFO was
+    left out of every batch with nothing said."""
+    from augment.cli import main
+    from augment.manifest import iter_manifest
+
+    inputs = _two_folders(tmp_path)
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(_image("PNG"))
+    (inputs / "outside.png").symlink_to(secret)
+    (inputs / "dangling.png").symlink_to(inputs / "nothing.png")
+    os.mkfifo(inputs / "pipe.png")
+    out = tmp_path / "out"
+    code = main(["run", "--mode", "batched", "--batch-size", "2", "--input", str(inputs), "--output", str(out),
+                 "--spec", "light", "--copies", "1", "--workers", "1", "--max-error-rate", "1"])
+    assert code == 0, capsys.readouterr().err
+    records = [r for m in sorted(out.glob("batch-*/_augment/manifest-*.jsonl")) for r in iter_manifest(m)]
+    assert {r["source"]: r["reason"] for r in records} == {
+        "a.png": None, "sub/b.png": None, "outside.png": "outside_input", "dangling.png": "broken_link",
+        "pipe.png": "not_a_file"}
+    assert len(records) == 5 and all(r["source_sha256"] is None for r in records if r["reason"])
+
+
 def test_the_preview_reads_inputs_as_the_job_does(tmp_path):
     from augment.preview import render
 
