@@ -650,7 +650,9 @@ class _Stop:
 
 def _check_dirs(input_dir: Path, output_dir: Path) -> None:
     if not input_dir.is_dir():
-        raise UsageError(f"--input-dir {input_dir}: not a directory")
+        raise UsageError(f"--input-dir {input_dir}: not a directory"
+                         + ("; process reads a folder: to read s3:// objects, launch a job with augment run --input"
+                            if "s3:" in str(input_dir).lower() else ""))
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"--output-dir {output_dir}: not a directory (a file is there); name a folder to write "
                          "the outputs into (it is created if missing)")

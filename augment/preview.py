@@ -79,6 +79,9 @@ class Images:
         self._keys: list[str] | None = None
         self.fetched: list[str] = []
         """Relative paths read so far, in order (each once)."""
+        from augment.keys import check_uri
+
+        check_uri(self.source, "--input")  # S3://, https://...: the form to use, not "no such folder"
         if self.is_s3:
             from augment.jobs.local import split_s3_uri
 

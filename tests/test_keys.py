@@ -309,3 +309,14 @@ def test_a_launch_that_creates_no_job_leaves_the_output_as_it_was(bucket):
     with pytest.raises(RuntimeError, match="refused"):
         launch(Refusing(), "light", f"s3://{bucket}/odd/", f"s3://{bucket}/out-refused/")
     assert boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="out-refused/").get("KeyCount") == 0
+
+
+def test_preview_and_process_say_what_to_do_with_a_uri(tmp_path, capsys):
+    from augment import cli
+
+    assert cli.main(["preview", "light", "--input", "S3://b/in/", "--out", str(tmp_path / "g.png")]) == 2
+    assert "--input S3://b/in/: write s3://b/in/" in capsys.readouterr().err
+    assert cli.main(["process", "--spec", "light", "--input-dir", "s3://b/in/", "--output-dir",
+                     str(tmp_path / "out")]) == 2
+    assert "process reads a folder: to read s3:// objects, launch a job with augment run --input" in \
+        capsys.readouterr().err
