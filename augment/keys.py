@@ -161,16 +161,28 @@ def check_uri(uri: str, flag: str = "--input") -> str:
     raise UsageError(f"{flag} {uri}: only s3://BUCKET/PREFIX URIs or local folders are read, not {scheme}://{hint}")
 
 
-def list_s3(uri: str) -> tuple[str, list[tuple[str, int]]]:
+def list_s3(uri: str, flag: str = "--input") -> tuple[str, list[tuple[str, int]]]:
     """Every object under the ``s3://`` prefix ``uri``: the key base the relative keys
     are taken from (the prefix up to its last ``/``, as SageMaker stages them), and
     ``(relative key, size)`` pairs in key order."""
+    from botocore.exceptions import ClientError
+
     from augment.jobs.local import s3_client, split_s3_uri
 
     bucket, prefix = split_s3_uri(uri)
     base = prefix[: prefix.rfind("/") + 1]
     pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return base, [(o["Key"][len(base):], o["Size"]) for page in pages for o in page.get("Contents", [])]
+    try:
+        return base, [(o["Key"][len(base):], o["Size"]) for page in pages for o in page.get("Contents", [])]
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if code == "NoSuchBucket":
+            raise UsageError(f"{flag} {uri}: there is no bucket {bucket!r} (check the name, and the account "
+                             "these credentials belong to)") from None
+        if code in ("AccessDenied", "AllAccessDisabled"):
+            raise UsageError(f"{flag} {uri}: these credentials may not list it ({code}); they need "
+                             f"s3:ListBucket on arn:aws:s3:::{bucket}") from None
+        raise  # refused credentials and the like: the CLI says how to provide them
 
 
 def list_input(uri: str, flag: str = "--input") -> KeySplit:
@@ -185,7 +197,7 @@ def list_input(uri: str, flag: str = "--input") -> KeySplit:
     """
     check_uri(uri, flag)
     if uri.startswith("s3://"):
-        return split_keys(list_s3(uri)[1])
+        return split_keys(list_s3(uri, flag)[1])
     from augment.images import list_images
 
     root = Path(uri)

@@ -320,3 +320,14 @@ def test_preview_and_process_say_what_to_do_with_a_uri(tmp_path, capsys):
                      str(tmp_path / "out")]) == 2
     assert "process reads a folder: to read s3:// objects, launch a job with augment run --input" in \
         capsys.readouterr().err
+
+
+def test_a_missing_bucket_is_named_not_an_internal_error(aws, tmp_path, capsys):
+    from augment import cli
+
+    assert cli.main(["run", "--input", "s3://no-such-bucket-here/in/", "--output", str(tmp_path / "out"),
+                     "--spec", "light"]) == 2
+    assert "--input s3://no-such-bucket-here/in/: there is no bucket 'no-such-bucket-here'" in \
+        capsys.readouterr().err
+    assert cli.main(["plan", "--input", "s3://no-such-bucket-here/in/", "--prices", "offline"]) == 2
+    assert "internal error" not in capsys.readouterr().err

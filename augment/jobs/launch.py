@@ -172,12 +172,11 @@ def removed_unless_created(uris: Sequence[str]) -> Iterator[None]:
         raise
 
 
-def with_unstaged(request: JobRequest, data_uri: str, split: Any, input_uri: str,
-                  where: str) -> tuple[JobRequest, list[str]]:
-    """``request`` with the keys of ``split`` that cannot be staged left out of its images
-    input and handed to its hosts to record (see :mod:`augment.keys`), and the files written
-    for that under ``where`` (a folder or prefix of the output), to remove if the job is
-    never created. ``data_uri`` is the images input's prefix."""
+def with_unstaged(request: JobRequest, split: Any, input_uri: str, where: str) -> tuple[JobRequest, list[str]]:
+    """``request`` with the keys of ``split`` (of the ``s3://`` input ``input_uri``) that
+    cannot be staged left out of its images input and handed to its hosts to record (see
+    :mod:`augment.keys`), and the files written for that under ``where`` (a prefix or folder
+    of the output), to remove if the job is never created."""
     from augment.keys import UNSTAGED_FILE, UNSTAGED_INPUT, unstaged_document
 
     if not split.failed and not split.markers:
@@ -186,9 +185,7 @@ def with_unstaged(request: JobRequest, data_uri: str, split: Any, input_uri: str
     inputs = list(request.inputs)
     if split.failed:  # only what can be staged is staged: a ManifestFile of those keys
         manifest = f"{where}/images.manifest.json"
-        prefix = data_uri if data_uri.startswith("s3://") else str(Path(data_uri).resolve())
-        base = prefix[: prefix.rfind("/") + 1] if prefix.startswith("s3://") else prefix.rstrip("/") + "/"
-        put_json(manifest, [{"prefix": base}, *split.staged])
+        put_json(manifest, [{"prefix": input_uri[: input_uri.rfind("/") + 1]}, *split.staged])
         written.append(manifest)
         inputs = [replace(i, source=manifest, data_type="ManifestFile") if i.name == "images" else i
                   for i in inputs]
@@ -221,7 +218,7 @@ def route_keys(request: JobRequest, input_uri: str, output_uri: str) -> tuple[Jo
             f"none of its {len(split.failed)} objects can be staged as files ({split.failed_line()}); "
             "copy them to plain keys" if split.failed else "no objects found"))
     where = "/".join([output_uri.rstrip("/"), META_DIR, "launch", request.job_name])
-    return with_unstaged(request, input_uri, split, input_uri, where)
+    return with_unstaged(request, split, input_uri, where)
 
 
 def ready_request(spec: str, input_uri: str, output_uri: str, request: JobRequest) -> tuple[JobRequest, list[str]]:

@@ -131,7 +131,7 @@ def _list_objects(inp: Input) -> list[_Object]:
                 for rel in list_images(root, flag="--input")]
     s3 = s3_client()
     bucket, _ = split_s3_uri(source)
-    base, listed = list_s3(source)
+    base, listed = list_s3(source, where)
     split = split_keys(listed)  # folder markers are not staged, as on SageMaker
     if split.failed:
         raise _unstageable(where, source, split)
