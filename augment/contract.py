@@ -116,7 +116,7 @@ class JobContext:
     def image_input(self) -> Path:
         """The local folder of the images input.
 
-        The inputs named ``code`` and ``spec`` are not images. Of the others, the one
+        The inputs named ``code``, ``spec`` and ``unstaged`` are not images. Of the others, the one
         named ``images`` or ``input`` wins, else the only one.
 
         Raises:

@@ -169,3 +169,17 @@ def test_an_output_a_new_instance_may_write_is_no_usage_error(tmp_path, err, lab
     error = _cannot_write(tmp_path, OSError(err, os.strerror(err)))
     assert error.exit_code == 2, "still refused before any work"
     assert contract.not_retryable(contract.failure_message(error, str(error))) == label
+
+
+def test_the_unstaged_input_is_one_json_file_and_no_images(tmp_path):
+    folder = tmp_path / "unstaged"
+    images = tmp_path / "images"
+    folder.mkdir()
+    images.mkdir()
+    ctx = contract.JobContext(inputs={"images": images, "unstaged": folder})
+    assert ctx.image_input() == images, "not taken for a second images input"
+    with pytest.raises(UsageError, match=r"must hold one \.json file, found 0"):
+        ctx.unstaged_path()
+    (folder / "batch-00003.unstaged.json").write_text("{}")
+    assert ctx.unstaged_path() == folder / "batch-00003.unstaged.json"
+    assert contract.JobContext(inputs={"images": images}).unstaged_path() is None
