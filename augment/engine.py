@@ -1121,7 +1121,6 @@ def run_job(
         if resume:
             _remove_stale_temps(output_dir)  # a kill can leave them before the first record, too
         excluded_path = meta / f"excluded-{host}.jsonl"
-        atomic_write_bytes(excluded_path, mf.json_lines(excluded))  # a name that is not UTF-8: as in the manifest
         summary = Summary(host=host, hosts=hosts or [host], job_name=job_name, input_dir=str(input_dir.resolve()),
                           output_dir=str(output_dir.resolve()), spec_digest=spec.digest, workers=workers,
                           inputs=len(items) + len(unstageable), copies=spec.copies, resumed_records=previous,
@@ -1129,7 +1128,11 @@ def run_job(
                           spec_path=str(meta / "spec.yaml"), input_uri=input_uri, excluded=len(excluded),
                           excluded_list=str(excluded_path), include=list(spec.input.include),
                           exclude=list(spec.input.exclude))
-        _write_summary(summary, summary_path)
+        try:  # before any output: a full disk here is a clear refusal, and nothing was done
+            atomic_write_bytes(excluded_path, mf.json_lines(excluded))  # a name not UTF-8: as in the manifest
+            _write_summary(summary, summary_path)
+        except OSError as e:
+            raise _cannot_write(output_dir, e) from None
         todo = len(tasks) + len({r["source"] for r in not_staged_records})
         log.event("start", f"{plural(summary.inputs, 'input')} x {plural(spec.copies, 'copy')} on "
                   f"{plural(workers, 'worker')}, host {host}; {plural(todo, 'input')} to do"

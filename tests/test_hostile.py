@@ -235,11 +235,13 @@ def test_a_failure_right_after_the_claim_releases_it(small_samples, tmp_path, mo
 
     with monkeypatch.context() as m:
         m.setattr(engine, "_write_summary", full)
-        with pytest.raises(OSError, match="No space left") as failed:  # its traceback holds run_job's frame
+        with pytest.raises(UsageError, match="cannot write there") as failed:  # its traceback holds run_job's frame
             run_job("light", small_samples, out, workers=1, progress="off")
     summary = run_job("light", small_samples, out, workers=1, progress="off", resume=True)
     assert summary.status == "completed" and summary.written == 2 * len(list(small_samples.iterdir()))
-    assert failed.value.errno == errno.ENOSPC
+    assert f"--output-dir {out}: cannot write there (No space left on device)" in str(failed.value), \
+        "a clear refusal, not a raw OSError"
+    assert failed.value.transient, "another attempt, on another disk, may pass"
 
 
 def test_the_claim_is_held_until_the_final_summary_is_written(small_samples, tmp_path, monkeypatch):
