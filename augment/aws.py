@@ -1,4 +1,5 @@
-"""AWS sessions and clients, and what a user is told when AWS has no usable credentials.
+"""AWS sessions and clients, and what a user is told when AWS has no usable credentials or
+cannot be reached.
 
 Every entry point that talks to AWS (S3 inputs and outputs, SageMaker, ECR, CodeBuild,
 the Price List API) builds its session here or lets its errors pass through
@@ -90,6 +91,29 @@ def _credentials_error(exc: BaseException, what: str | None) -> CredentialsError
             return CredentialsError(
                 f"AWS refused the credentials{_credential_source()}{need}: they {state} ({detail}). "
                 f"Renew them (`aws sso login`, a new session token) or provide others. {HOW_TO_PROVIDE}")
+    return None
+
+
+def connection_error(exc: BaseException) -> UsageError | None:
+    """The :class:`~augment.errors.UsageError` for ``exc`` when AWS could not be reached at
+    all (no network, a VPC without the service's endpoint, a wrong ``AWS_ENDPOINT_URL``),
+    or ``None`` for another error. It is transient: the same call may pass later."""
+    if "botocore" not in sys.modules:
+        return None
+    from botocore import exceptions as bx
+
+    current: BaseException | None = exc
+    for _ in range(4):  # as in credentials_error: a wrapper's cause may be the one
+        if current is None:
+            return None
+        if isinstance(current, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
+                                bx.ConnectionClosedError, bx.ProxyConnectionError)):
+            url = getattr(current, "kwargs", {}).get("endpoint_url", "")
+            return UsageError(
+                f"AWS could not be reached{' at ' + url if url else ''} ({type(current).__name__}). Check the "
+                "network connection, the region (--region, AWS_DEFAULT_REGION) and AWS_ENDPOINT_URL if set; "
+                "inside a VPC without internet access, the service needs a VPC endpoint", transient=True)
+        current = current.__cause__ or current.__context__
     return None
 
 

@@ -797,9 +797,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "process" and not str(e):
             message += "; everything recorded is intact: re-run with --resume to finish"
     except Exception as e:
-        from augment.aws import credentials_error
+        from augment.aws import connection_error, credentials_error
 
-        error = credentials_error(e) or e  # missing or refused credentials wherever AWS was first asked
+        # missing or refused credentials wherever AWS was first asked, or no AWS to ask
+        error = credentials_error(e) or connection_error(e) or e
         if isinstance(error, AugmentError):
             message, code = str(error), error.exit_code
         else:  # a bug: keep the traceback for us, and a reason for the user

@@ -110,6 +110,29 @@ def test_no_region_says_how_to_set_one(no_credentials, capsys, monkeypatch):
         assert "Traceback" not in err
 
 
+def test_aws_out_of_reach_is_one_clean_message_not_a_bug(no_credentials, capsys, monkeypatch):
+    """No network, a VPC without the service's endpoint, or a wrong AWS_ENDPOINT_URL: each
+    ended in a traceback and "internal error ... This is a bug in augment"."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the discard port refuses at once; no back-off between tries
+    tmp = no_credentials
+    for argv in (
+        ["run", "--backend", "sagemaker", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/", "--spec", "light",
+         "--image-uri", "img:1", "--role", ROLE, "--bucket", "bkt"],
+        ["run", "--input", "s3://bkt/in/", "--output", str(tmp / "out"), "--spec", "light", "--workdir",
+         str(tmp / "work")],
+        ["plan", "--input", "s3://bkt/in/"],
+    ):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert err.startswith(f"augment {argv[0]}: error: AWS could not be reached at {UNUSED}"), err
+        assert "AWS_ENDPOINT_URL" in err and "VPC endpoint" in err and "This is a bug" not in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp / "work").exists() and not (tmp / "out").exists()
+
+
 @pytest.fixture()
 def refusing_aws(aws):
     """moto's server checking credentials: it knows no access key, so it refuses every one."""
