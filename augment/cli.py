@@ -456,11 +456,13 @@ def _backend(args: argparse.Namespace) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from augment.jobs import build_request, check_limits, run_batched, run_local
-    from augment.jobs.launch import ready_request, removed_unless_created
+    from augment.jobs.launch import check_s3_locations, ready_request, removed_unless_created
     from augment.options import JOB_OPTIONS, process_arguments
 
     options = {k: getattr(args, k) for k in JOB_OPTIONS if getattr(args, k) is not None}
     process_arguments(args.spec, **options)  # the job options, checked as the jobs would, before any work
+    if args.backend == "sagemaker":  # an argument's fault: said before AWS is asked anything
+        check_s3_locations(args.input, args.output)
     if args.max_cost is not None or args.quota is not None:  # before the backend: nothing is sent if refused
         args.max_in_flight = check_limits(
             args.spec, args.input, mode=args.mode, instance_count=args.instance_count,

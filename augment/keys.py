@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +206,41 @@ def list_input(uri: str, flag: str = "--input") -> KeySplit:
         raise UsageError(f"{flag} {uri}: neither an s3:// prefix nor a local folder")
     rels = list_images(root, flag=flag)
     return KeySplit(staged=rels, sizes=[os.lstat(root / r).st_size for r in rels])
+
+
+def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input") -> tuple[
+        list[str], list[dict[str, str]], list[dict[str, Any]]]:
+    """What of ``split`` (the keys of the input ``uri``) a job takes as inputs, by the
+    spec's input filters ``inputs`` (a spec's ``input`` section, or ``None``): the staged
+    keys and the failed ones the filters keep, and the excluded keys (folder markers and
+    what the filters leave out, each with its rule and pattern).
+
+    Raises:
+        UsageError: the input holds nothing, the filters leave nothing in it, or
+            nothing left can be staged; said before any job is sent (a job would only
+            fail on it).
+    """
+    if not split.staged and not split.failed:
+        raise UsageError(f"{flag} {uri}: " + ("no objects found" if uri.startswith("s3://") else "no files found"))
+    excluded: list[dict[str, Any]] = [{"source": m, "rule": FOLDER_MARKER, "pattern": None} for m in split.markers]
+    keys, failed = split.staged, split.failed
+    if inputs is not None:
+        left_out = [{"source": k, "rule": why[0], "pattern": why[1]} for k in [*keys, *(f["source"] for f in failed)]
+                    if (why := inputs.excluded_by(k)) is not None]
+        if left_out:
+            out = {e["source"] for e in left_out}
+            keys, failed = [k for k in keys if k not in out], [f for f in failed if f["source"] not in out]
+            excluded += left_out
+        if not keys and not failed:
+            counts = Counter(e["pattern"] or "no --include matched" for e in left_out)
+            raise UsageError(
+                f"{flag} {uri}: no inputs: all {len(left_out)} " + ("objects" if uri.startswith("s3://") else "files")
+                + " are excluded (" + ", ".join(f"{p}: {n}" for p, n in counts.most_common())
+                + "); change the spec's input.include/input.exclude (--include/--exclude)")
+    if not keys:
+        raise UsageError(f"{flag} {uri}: none of its {len(failed)} objects can be staged as files "
+                         f"({KeySplit(failed=failed).failed_line()}); copy them to plain keys")
+    return keys, failed, excluded
 
 
 def unstaged_document(failed: list[dict[str, str]], markers: list[str], input_uri: str) -> dict[str, Any]:

@@ -564,9 +564,77 @@ def test_batched_mode_batches_no_excluded_file(tmp_path):
     excluded = json.loads((tmp_path / "out" / "_batches" / "excluded.json").read_text())
     assert {(e["source"], e["pattern"]) for e in excluded} == {
         (".DS_Store", ".DS_Store"), ("labels/a.json", "*.json"), ("labels/b.json", "*.json")}
-    with pytest.raises(UsageError, match="no inputs: all 5 objects are excluded"):
+    with pytest.raises(UsageError, match="no inputs: all 5 files are excluded"):
         run_batched(LocalBackend(), "light", str(src), str(tmp_path / "out2"), batch_size=2, poll=0.1,
                     progress="off", include=["*.png"])
+
+
+@pytest.mark.parametrize(("files", "flags", "message"), [
+    ({".DS_Store": b"junk", "sub/Thumbs.db": b"junk"}, [], "no inputs: all 2 files are excluded (.DS_Store: 1, "
+                                                             "Thumbs.db: 1); change the spec's input.include"),
+    ({"a.json": b"{}"}, ["--exclude", "*.json"], "no inputs: all 1 files are excluded (*.json: 1)"),
+])  # fmt: skip
+def test_run_refuses_an_input_of_nothing_to_do_before_any_host_starts(files, flags, message, tmp_path, capsys):
+    """A folder the filters leave nothing of started the job: its host failed 16 s later,
+    naming the staging folder (--input-dir /tmp/augment-local-.../images) instead of the
+    user's --input. (An empty folder: tests/test_runtime.py.)"""
+    from augment import cli
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for rel, data in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    work = tmp_path / "work"
+    assert cli.main(["run", "--backend", "local", "--input", str(src), "--output", str(tmp_path / "out"),
+                     "--spec", "light", "--workdir", str(work), *flags]) == 2
+    err = capsys.readouterr().err
+    assert f"--input {src}: {message}" in err, err
+    assert not (tmp_path / "out").exists() and not work.exists(), "no host started"
+
+
+def test_launch_refuses_a_prefix_the_filters_leave_nothing_of_before_any_request(backend, bucket):
+    from augment.jobs import launch
+
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="junk/.DS_Store", Body=b"junk")
+    s3.put_object(Bucket=bucket, Key="junk/meta.json", Body=b"{}")
+    jobs = boto3.client("sagemaker").list_processing_jobs
+    before = len(jobs()["ProcessingJobSummaries"])
+    with pytest.raises(UsageError, match=f"--input s3://{bucket}/junk/: no inputs: all 2 objects are excluded "
+                                         r"\(\.DS_Store: 1, \*\.json: 1\)"):
+        launch(backend, "light", f"s3://{bucket}/junk/", f"s3://{bucket}/out-junk/", exclude=["*.json"])
+    assert len(jobs()["ProcessingJobSummaries"]) == before, "no job was created"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="out-junk/").get("KeyCount") == 0
+
+
+def test_sagemaker_jobs_refuse_a_local_input_or_output_before_aws_is_asked(backend, bucket, tmp_path, capsys,
+                                                                          monkeypatch):
+    """SageMaker reads and writes S3 alone: a local --input got "no files found" from the
+    new listing, or a request-level "ProcessingInputs[0] (images).S3Input.S3Uri: must be an
+    s3:// URI" once the backend was built, instead of what to do."""
+    from augment import cli
+    from augment.jobs import launch
+
+    src = tmp_path / "in"
+    src.mkdir()
+    s3 = f"s3://{bucket}/out/"
+    calls = []
+    monkeypatch.setattr("augment.cli._backend", lambda args: calls.append(args) or backend)
+    for inp, out, flag in ((str(src), s3, "--input"), (f"s3://{bucket}/in/", str(tmp_path / "out"), "--output")):
+        for mode in ("standalone", "batched"):
+            assert cli.main(["run", "--backend", "sagemaker", "--mode", mode, "--input", inp, "--output", out,
+                             "--spec", "light", "--image-uri", IMAGE, "--role", ROLE]) == 2
+            err = capsys.readouterr().err
+            assert f"{flag} {inp if flag == '--input' else out}: SageMaker jobs " in err, err
+            assert "aws s3 sync" in err and "--backend local" in err
+        with pytest.raises(UsageError, match=f"{flag} .*: SageMaker jobs"):
+            launch(backend, "light", inp, out, image_uri=IMAGE)
+        with pytest.raises(UsageError, match=f"{flag} .*: SageMaker jobs"):
+            run_batched(backend, "light", inp, out, image_uri=IMAGE)
+    assert calls == [], "refused before the backend (STS, the SDK's session) was built"
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0, "nothing written"
+    assert not (tmp_path / "out").exists()
 
 
 def test_augmented_images_from_s3_read_every_output_and_leave_no_download_behind(bucket, tmp_path):
@@ -592,14 +660,16 @@ def test_augmented_images_from_s3_read_every_output_and_leave_no_download_behind
     assert not downloaded.exists(), "the download is removed with the dataset"
 
 
-def test_the_cost_limit_prices_the_jobs_region(capsys):
+def test_the_cost_limit_prices_the_jobs_region(bucket, capsys):
     """`augment run --region X --max-cost` priced the session's region, not X."""
     from augment import cli
     from augment.jobs.launch import check_limits
 
     with pytest.raises(UsageError, match=r"us-east-1 figure used for eu-west-1"):
         check_limits("light", None, max_cost=1e-9, prices="offline", region="eu-west-1")
+    boto3.client("s3").put_object(Bucket=bucket, Key="in/a.jpg", Body=(samples_dir() / list_samples()[0]).read_bytes())
     code = cli.main(["run", "--backend", "sagemaker", "--region", "eu-west-1", "--max-cost", "0.000000001",
-                     "--input", str(samples_dir()), "--output", "s3://b/o/", "--spec", "light", "--image-uri", IMAGE,
-                     "--role", ROLE])
-    assert code == 2 and "eu-west-1" in capsys.readouterr().err
+                     "--input", f"s3://{bucket}/in/", "--output", f"s3://{bucket}/o/", "--spec", "light",
+                     "--image-uri", IMAGE, "--role", ROLE])
+    err = capsys.readouterr().err
+    assert code == 2 and "--max-cost" in err and "eu-west-1" in err, err

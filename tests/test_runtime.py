@@ -279,7 +279,7 @@ def test_an_empty_input_is_refused_before_any_host_starts(tmp_path, capsys):
     code, err = _main(capsys, "run", "--backend", "local", "--input", str(tmp_path / "empty"), "--output",
                       str(tmp_path / "out"), "--spec", "light")
     assert code == 2 and "[algo-" not in err
-    assert err.strip() == f"augment run: error: input 'images': no objects found under {tmp_path / 'empty'}"
+    assert err.strip() == f"augment run: error: --input {tmp_path / 'empty'}: no files found"
 
 
 def test_an_earlier_jobs_spec_file_is_read_with_the_checks_of_a_spec_file(tmp_path):

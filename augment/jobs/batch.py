@@ -36,6 +36,7 @@ from augment.jobs.launch import (
     job_name,
     job_spec,
     put_json,
+    reads_s3_only,
 )
 from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
@@ -139,30 +140,13 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     ``/``). Keys that cannot be staged as files (see :mod:`augment.keys`) are dealt to the
     batches round-robin, each batch's job recording its share as failed inputs.
     """
-    from augment.keys import FOLDER_MARKER, list_input, unstaged_document
+    from augment.keys import list_input, select_inputs, unstaged_document
 
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
-    split = list_input(input_uri)
-    if not split.staged and not split.failed:
-        raise UsageError(f"--input {input_uri}: no objects found")
-    excluded = [{"source": m, "rule": FOLDER_MARKER, "pattern": None} for m in split.markers]
-    keys, failed = split.staged, split.failed
-    if inputs is not None:
-        left_out = [{"source": k, "rule": why[0], "pattern": why[1]} for k in [*keys, *(f["source"] for f in failed)]
-                    if (why := inputs.excluded_by(k)) is not None]
-        if left_out:
-            out = {e["source"] for e in left_out}
-            keys, failed = [k for k in keys if k not in out], [f for f in failed if f["source"] not in out]
-            excluded += left_out
-        if not keys and not failed:
-            raise UsageError(f"--input {input_uri}: no inputs: all {len(left_out)} objects are excluded "
-                             "(the spec's input.include/input.exclude, --include/--exclude, or operating-system junk)")
+    keys, failed, excluded = select_inputs(list_input(input_uri), inputs, input_uri)
     if excluded:
         put_json(_join(output_uri, "_batches", "excluded.json"), excluded)
-    if not keys:
-        raise UsageError(f"--input {input_uri}: none of its {len(failed)} objects can be staged as files "
-                         f"({split.failed_line()}); copy them to plain keys")
     if input_uri.startswith("s3://"):
         prefix = input_uri[: input_uri.rfind("/") + 1]  # the keys are relative to it, as SageMaker stages them
     else:
@@ -194,12 +178,12 @@ def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> Job
                                 tags=({"Key": "augment:mode", "Value": "batched"},))
 
 
-def _check_options(spec: str, input_uri: str, output_uri: str, request_kwargs: dict[str, Any]) -> Any:
-    """The job options, and the input and output locations, before any batch manifest is
-    written; returns the spec's ``input`` section as the jobs will apply it."""
+def _check_options(backend: Any, spec: str, input_uri: str, output_uri: str, request_kwargs: dict[str, Any]) -> Any:
+    """The job options, and the input and output locations (for ``backend``), before any
+    batch manifest is written; returns the spec's ``input`` section as the jobs will apply it."""
     options = process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
     arguments = (*options, *request_kwargs.get("extra_arguments", ()))
-    check_locations(spec, input_uri, output_uri, arguments)
+    check_locations(spec, input_uri, output_uri, arguments, s3_only=reads_s3_only(backend))
     return job_spec(spec, arguments).input
 
 
@@ -275,7 +259,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     """The seed's batch loop done right (see module docs); returns the report, also
     written to ``<output>/_batches/report.json``."""
     start = time.monotonic()
-    inputs = _check_options(spec, input_uri, output_uri, request_kwargs)
+    inputs = _check_options(backend, spec, input_uri, output_uri, request_kwargs)
     batches = plan_batches(input_uri, output_uri, batch_size, inputs)
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
@@ -308,7 +292,7 @@ class Prefetch:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
         self.request_kwargs = request_kwargs
-        inputs = _check_options(spec, input_uri, output_uri, request_kwargs)
+        inputs = _check_options(backend, spec, input_uri, output_uri, request_kwargs)
         self.batches = plan_batches(input_uri, output_uri, batch_size, inputs)
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}

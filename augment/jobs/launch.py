@@ -196,32 +196,34 @@ def with_unstaged(request: JobRequest, split: Any, input_uri: str, where: str) -
     return request.with_changes(inputs=tuple(inputs)), written
 
 
-def route_keys(request: JobRequest, input_uri: str, output_uri: str) -> tuple[JobRequest, list[str]]:
-    """List an ``s3://`` input before the job is sent, and route keys that cannot be staged
-    as files (``a//b.jpg``, ``c.jpg`` beside ``c.jpg/x.jpg``...) to be recorded as failed
-    inputs instead of staged onto other objects' paths (see :mod:`augment.keys`). The files
-    this takes go under ``<output>/_augment/launch/<job name>/``.
+def route_keys(request: JobRequest, input_uri: str, output_uri: str,
+               inputs: Any = None) -> tuple[JobRequest, list[str]]:
+    """List the input before the job is sent: refuse one that holds no input (empty, or
+    everything left out by the spec's input filters ``inputs``), and for an ``s3://``
+    input, route keys that cannot be staged as files (``a//b.jpg``, ``c.jpg`` beside
+    ``c.jpg/x.jpg``...) to be recorded as failed inputs instead of staged onto other
+    objects' paths (see :mod:`augment.keys`). The files this takes go under
+    ``<output>/_augment/launch/<job name>/``.
 
     Returns:
         The request to send, and the files written (remove them if it is never created).
 
     Raises:
-        UsageError: no object of the input can be staged (naming why, for the first ones).
+        UsageError: nothing in the input is an input, or none of it can be staged
+            (naming why, for the first ones).
     """
-    from augment.keys import list_input
+    from augment.keys import list_input, select_inputs
 
+    split = list_input(input_uri)
+    select_inputs(split, inputs, input_uri)  # the hosts apply the filters; here only to refuse a job of nothing
     if not input_uri.startswith("s3://"):
         return request, []  # a folder holds no key it cannot stage
-    split = list_input(input_uri)
-    if not split.staged:
-        raise UsageError(f"--input {input_uri}: " + (
-            f"none of its {len(split.failed)} objects can be staged as files ({split.failed_line()}); "
-            "copy them to plain keys" if split.failed else "no objects found"))
     where = "/".join([output_uri.rstrip("/"), META_DIR, "launch", request.job_name])
     return with_unstaged(request, split, input_uri, where)
 
 
-def ready_request(spec: str, input_uri: str, output_uri: str, request: JobRequest) -> tuple[JobRequest, list[str]]:
+def ready_request(spec: str, input_uri: str, output_uri: str, request: JobRequest, *,
+                  s3_only: bool = False) -> tuple[JobRequest, list[str]]:
     """What a standalone or sharded launch does between building its request and sending
     it: :func:`check_locations`, then :func:`route_keys`.
 
@@ -229,15 +231,38 @@ def ready_request(spec: str, input_uri: str, output_uri: str, request: JobReques
         The request to send, and the files written for it (see
         :func:`removed_unless_created`).
     """
-    check_locations(spec, input_uri, output_uri, request.arguments)
-    return route_keys(request, input_uri, output_uri)
+    check_locations(spec, input_uri, output_uri, request.arguments, s3_only=s3_only)
+    return route_keys(request, input_uri, output_uri, job_spec(spec, request.arguments).input)
 
 
-def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple[str, ...] | list[str] = ()) -> None:
+def reads_s3_only(backend: Any) -> bool:
+    """Whether ``backend``'s jobs read and write S3 alone (SageMaker's do; the local
+    runtime's also take local folders)."""
+    return getattr(backend, "name", None) == "sagemaker"
+
+
+def check_s3_locations(input_uri: str, output_uri: str) -> None:
+    """Refuse a local input or output for jobs that read and write S3 alone, saying what
+    to do instead, before anything is asked of AWS.
+
+    Raises:
+        UsageError: naming ``--input`` or ``--output``.
+    """
+    if not input_uri.startswith("s3://"):
+        raise UsageError(f"--input {input_uri}: SageMaker jobs read their input from S3; upload it first "
+                         f"(aws s3 sync {input_uri} s3://BUCKET/PREFIX/) and pass that URI, or run the job here "
+                         "with --backend local")
+    if not output_uri.startswith("s3://"):
+        raise UsageError(f"--output {output_uri}: SageMaker jobs write their outputs to S3; pass an s3:// prefix "
+                         "(aws s3 sync copies them here afterwards), or run the job here with --backend local")
+
+
+def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple[str, ...] | list[str] = (), *,
+                    s3_only: bool = False) -> None:
     """What a launch's input and output must satisfy before any request is sent, as
     ``augment process`` requires of its folders (see :mod:`augment.locations`): each is an
-    ``s3://`` URI or a local path, the output neither contains the input nor lies inside
-    it, and it holds no earlier job.
+    ``s3://`` URI (with ``s3_only``, as SageMaker's jobs need) or a local path, the output
+    neither contains the input nor lies inside it, and it holds no earlier job.
 
     Raises:
         UsageError: naming ``--input``/``--output``, with ``process``'s message for a
@@ -247,6 +272,8 @@ def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple
 
     check_uri(input_uri, "--input")
     check_uri(output_uri, "--output")
+    if s3_only:
+        check_s3_locations(input_uri, output_uri)
     check_disjoint(input_uri, output_uri)
     check_unused_output(job_spec(spec, arguments), output_uri)
 
@@ -362,6 +389,6 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     submit_kwargs = {"ship_code": request_kwargs.pop("ship_code")} if "ship_code" in request_kwargs else {}
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
                             instance_type=instance_type, **request_kwargs)
-    request, written = ready_request(spec, input, output, request)
+    request, written = ready_request(spec, input, output, request, s3_only=reads_s3_only(backend))
     with removed_unless_created(written):
         return backend.submit(request, **submit_kwargs)
