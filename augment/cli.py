@@ -401,6 +401,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
             input_uri=args.input_uri,
             wording=wording,
             unstaged=ctx.unstaged_path(),
+            sharded=args.input_dir is None and ctx.image_input_sharded(),
         )  # fmt: skip
     except JobFailed as e:
         if e.summary is not None:

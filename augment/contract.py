@@ -99,6 +99,8 @@ class JobContext:
         outputs: ``OutputName`` -> local path, for each output.
         output_uris: ``OutputName`` -> ``S3Uri``: where each output ends up once the
             job uploads it (the local runtime: an ``s3://`` URI or a local folder).
+        sharded: the ``InputName`` of each input whose objects are split between the
+            hosts (``S3DataDistributionType: ShardedByS3Key``).
     """
 
     job_name: str | None = None
@@ -108,6 +110,7 @@ class JobContext:
     inputs: dict[str, Path] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
     output_uris: dict[str, str] = field(default_factory=dict)
+    sharded: frozenset[str] = frozenset()
 
     @property
     def host_index(self) -> int:
@@ -124,6 +127,14 @@ class JobContext:
         """
         candidates = {k: v for k, v in self.inputs.items() if k not in RESERVED_INPUTS}
         return _pick(candidates, ("images", "input"), "ProcessingInputs", "--input-dir")
+
+    def image_input_sharded(self) -> bool:
+        """Whether this host gets only its share of the images input (``ShardedByS3Key``
+        with more than one host): a share may be empty when hosts outnumber the objects."""
+        if len(self.hosts) < 2 or not self.inputs:
+            return False
+        image = self.image_input()
+        return any(name in self.sharded for name, path in self.inputs.items() if path == image)
 
     def image_output(self) -> Path:
         """The local folder of the output (named ``output`` or ``images``, else the only one)."""
@@ -208,6 +219,9 @@ def read_context() -> JobContext:
             for n, i in enumerate(data.get("ProcessingInputs") or [])
             if "S3Input" in i
         }
+        kwargs["sharded"] = frozenset(
+            i.get("InputName", f"input-{n}") for n, i in enumerate(data.get("ProcessingInputs") or [])
+            if (i.get("S3Input") or {}).get("S3DataDistributionType") == "ShardedByS3Key")
         outputs = [(o.get("OutputName", f"output-{n}"), o["S3Output"])
                    for n, o in enumerate((data.get("ProcessingOutputConfig") or {}).get("Outputs") or [])
                    if "S3Output" in o]

@@ -1013,6 +1013,7 @@ def run_job(
     input_uri: str | None = None,
     wording: Wording | None = None,
     unstaged: str | Path | None = None,
+    sharded: bool = False,
 ) -> Summary:
     """Augment every file under ``input_dir`` into ``output_dir``.
 
@@ -1053,6 +1054,9 @@ def run_job(
             (the ``unstaged`` processing input a launcher adds, see :mod:`augment.keys`):
             this host records its share of them as failed inputs (``unstageable_key``),
             and folder markers as excluded.
+        sharded: ``input_dir`` holds this host's share of an input split between the
+            hosts (``ShardedByS3Key``): a share with no input in it (more hosts than
+            inputs) completes with nothing to do instead of being refused.
 
     Returns:
         The :class:`Summary`, also written to ``_augment/summary-<host>.json``.
@@ -1092,12 +1096,16 @@ def run_job(
     files = list_images(input_dir)
     not_staged, markers = read_unstaged(unstaged) if unstaged is not None else ([], [])
     not_staged, markers = host_share(not_staged, host, hosts or [host]), host_share(markers, host, hosts or [host])
-    if not files and not not_staged:
+    if not files and not not_staged and not sharded:
         raise UsageError(f"--input-dir {input_dir}: no files found")
     items, excluded = _select_inputs(files, spec)
     unstageable, left_out = _select_inputs([f["source"] for f in not_staged], spec)  # junk is junk, staged or not
     excluded += left_out + markers
-    if not items and not unstageable:
+    if not items and not unstageable and sharded:
+        log.event("empty_share", f"this host's share of the input holds no input ({plural(len(files), 'file')} "
+                  f"staged, {len(excluded)} excluded): {len(hosts or [])} hosts share it; nothing to do here",
+                  host=host)
+    elif not items and not unstageable:
         raise UsageError(f"--input-dir {input_dir}: no inputs: all {len(files) + len(not_staged)} files are excluded "
                          f"({_excluded_counts(excluded)}); change the spec's input.include/input.exclude "
                          "(--include/--exclude)")
@@ -1222,7 +1230,7 @@ def run_job(
         first_failures = tally.first_failures()
         new_images = tally.written - written_before
         summary.images_per_s = round(new_images / summary.seconds, 2) if summary.seconds else 0.0
-        rate = summary.failed_inputs / summary.inputs
+        rate = summary.failed_inputs / summary.inputs if summary.inputs else 0.0  # a sharded host may get none
         bad_inputs = summary.status == "running" and not stop.signum and not interrupted and rate > max_error_rate
         if interrupted:
             summary.status = "stopped"

@@ -295,3 +295,49 @@ def test_an_earlier_jobs_spec_file_is_read_with_the_checks_of_a_spec_file(tmp_pa
     with pytest.raises(UsageError) as e:
         check_unused_output(load_spec({"version": 1, "seed": 3, "ops": []}), str(out))
     assert str(e.value).startswith(f"{out} already holds a job ({out}/_augment/spec.yaml)"), str(e.value)
+
+
+@pytest.mark.slow
+def test_a_sharded_job_with_more_hosts_than_inputs_completes(tmp_path, capsys):
+    """ShardedByS3Key gives a host no object when hosts outnumber the objects, or only files
+    the filters leave out: that host refused its empty share ("no files found", "no
+    inputs: all 1 files are excluded"), then divided by its zero inputs, and the whole job
+    failed although every input was done."""
+    import json
+
+    src = _photos(tmp_path / "in", n=1)
+    (src / ".DS_Store").write_bytes(b"junk")  # sorted first: the first host's whole share
+    out = tmp_path / "out"
+    code, err = _main(capsys, "run", "--backend", "local", "--mode", "sharded", "--instance-count", "3",
+                      "--input", str(src), "--output", str(out), "--spec", "light", "--workers", "1")
+    assert code == 0, err
+    assert err.count("this host's share of the input holds no input") == 2, err
+    summaries = [json.loads((out / "_augment" / f"summary-algo-{n}.json").read_text()) for n in (1, 2, 3)]
+    assert [(s["status"], s["inputs"], s["excluded"]) for s in summaries] == [
+        ("completed", 0, 1), ("completed", 1, 0), ("completed", 0, 0)]
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == [
+        f"{list_samples()[0]}.aug0.jpg", f"{list_samples()[0]}.aug1.jpg"]
+
+
+def test_a_job_config_says_which_inputs_are_sharded(tmp_path, monkeypatch):
+    """The host reads the distribution of its images input, so an empty share of a sharded
+    input is no error while an empty replicated input still is."""
+    import json
+
+    from augment import contract
+
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}))
+
+    def job(distribution: str) -> contract.JobContext:
+        inputs = [{"InputName": name, "S3Input": {"LocalPath": f"/opt/ml/processing/input/{name}",
+                                                   "S3DataDistributionType": dist}}
+                  for name, dist in (("images", distribution), ("spec", "FullyReplicated"))]
+        (config / "processingjobconfig.json").write_text(json.dumps({"ProcessingJobName": "j",
+                                                                     "ProcessingInputs": inputs}))
+        return contract.read_context()
+
+    monkeypatch.setenv(contract.ROOT_ENV, str(tmp_path))
+    assert job("ShardedByS3Key").image_input_sharded() and job("ShardedByS3Key").sharded == {"images"}
+    assert not job("FullyReplicated").image_input_sharded()
