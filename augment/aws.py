@@ -107,7 +107,7 @@ def connection_error(exc: BaseException) -> UsageError | None:
         if current is None:
             return None
         if isinstance(current, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
-                                bx.ConnectionClosedError, bx.ProxyConnectionError)):
+                                bx.ConnectionClosedError, bx.ProxyConnectionError, bx.SSLError)):
             url = getattr(current, "kwargs", {}).get("endpoint_url", "")
             return UsageError(
                 f"AWS could not be reached{' at ' + url if url else ''} ({type(current).__name__}). Check the "
@@ -115,6 +115,13 @@ def connection_error(exc: BaseException) -> UsageError | None:
                 "inside a VPC without internet access, the service needs a VPC endpoint", transient=True)
         current = current.__cause__ or current.__context__
     return None
+
+
+def aws_error(exc: BaseException, what: str | None = None) -> UsageError | None:
+    """What to tell a user for ``exc`` when AWS is the cause: no usable credentials or
+    region (:func:`credentials_error`) or no AWS to reach (:func:`connection_error`);
+    ``None`` for another error."""
+    return credentials_error(exc, what) or connection_error(exc)
 
 
 def _credential_source() -> str:

@@ -497,7 +497,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.no_wait:
             print(job.name)
             return 0
-        description = job.wait()
+        try:
+            description = job.wait()
+        except Exception as e:  # the job runs on whatever became of this machine's connection
+            from augment.aws import aws_error
+
+            error = aws_error(e)
+            if error is None:
+                raise
+            raise UsageError(f"{error}. Job {job.name} was created and may still be running: follow it with "
+                             f"`aws sagemaker describe-processing-job --processing-job-name {job.name}`; do not "
+                             "launch it again into the same output", transient=True) from None
         summaries, note = _output_summaries(args.output)
     else:
         description = run_local(request, workdir=args.workdir)
@@ -800,10 +810,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "process" and not str(e):
             message += "; everything recorded is intact: re-run with --resume to finish"
     except Exception as e:
-        from augment.aws import connection_error, credentials_error
+        from augment.aws import aws_error
 
         # missing or refused credentials wherever AWS was first asked, or no AWS to ask
-        error = credentials_error(e) or connection_error(e) or e
+        error = aws_error(e) or e
         if isinstance(error, AugmentError):
             message, code = str(error), error.exit_code
         else:  # a bug: keep the traceback for us, and a reason for the user

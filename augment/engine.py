@@ -95,7 +95,7 @@ from augment.images import (
     read_input,
 )
 from augment.kernels import NATIVE
-from augment.keys import FOLDER_MARKER, UNSTAGEABLE, host_share, read_unstaged
+from augment.keys import UNSTAGEABLE, excluded_counts, host_share, read_unstaged
 from augment.locations import META_DIR, another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
@@ -948,12 +948,6 @@ def _select_inputs(files: list[str], spec: Spec) -> tuple[list[str], list[dict[s
     return items, excluded
 
 
-def _excluded_counts(excluded: list[dict[str, Any]]) -> str:
-    counts = Counter(e["pattern"] or ("folder marker" if e["rule"] == FOLDER_MARKER else "no --include matched")
-                     for e in excluded)
-    return ", ".join(f"{pattern}: {n}" for pattern, n in counts.most_common())
-
-
 _TEMP_WRITER = re.compile(r"\.(?:augment-(\d+)-\d+|spec\.(\d+))\.tmp")
 """A temporary file's name, which holds its writer's process id (see
 :func:`~augment.images.atomic_write_bytes` and :func:`_claim_output`)."""
@@ -1107,7 +1101,7 @@ def run_job(
                   host=host)
     elif not items and not unstageable:
         raise UsageError(f"--input-dir {input_dir}: no inputs: all {len(files) + len(not_staged)} files are excluded "
-                         f"({_excluded_counts(excluded)}); change the spec's input.include/input.exclude "
+                         f"({excluded_counts(excluded)}); change the spec's input.include/input.exclude "
                          "(--include/--exclude)")
 
     wanted = tuple(range(spec.copies)) + ((ORIGINAL,) if spec.output.keep_original else ())
@@ -1155,7 +1149,7 @@ def run_job(
             log.event("unstageable", f"{plural(len(unstageable), 'input')} could not be staged as files (keys such "
                       f"as {unstageable[0]!r}): recorded as failed ({UNSTAGEABLE})", unstageable=len(unstageable))
         if excluded:
-            log.event("excluded", f"{len(excluded)} files are not inputs ({_excluded_counts(excluded)}); "
+            log.event("excluded", f"{len(excluded)} files are not inputs ({excluded_counts(excluded)}); "
                       f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
         if spec.kernels == "fast" and NATIVE is None:
             log.event("slow_kernels", "augment was installed without its compiled kernels (no C compiler at the "

@@ -202,10 +202,19 @@ def list_input(uri: str, flag: str = "--input") -> KeySplit:
     from augment.images import list_images
 
     root = Path(uri)
+    if root.is_file():  # one file: the local runtime stages it by its name
+        return KeySplit(staged=[root.name], sizes=[root.stat().st_size])
     if not root.is_dir():
-        raise UsageError(f"{flag} {uri}: neither an s3:// prefix nor a local folder")
+        raise UsageError(f"{flag} {uri}: neither an s3:// prefix nor a local folder or file")
     rels = list_images(root, flag=flag)
     return KeySplit(staged=rels, sizes=[os.lstat(root / r).st_size for r in rels])
+
+
+def excluded_counts(excluded: list[dict[str, Any]]) -> str:
+    """``".DS_Store: 2, *.json: 1"``: how many keys each pattern (or rule) left out."""
+    counts = Counter(e["pattern"] or ("folder marker" if e["rule"] == FOLDER_MARKER else "no --include matched")
+                     for e in excluded)
+    return ", ".join(f"{pattern}: {n}" for pattern, n in counts.most_common())
 
 
 def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input") -> tuple[
@@ -232,13 +241,15 @@ def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input")
             keys, failed = [k for k in keys if k not in out], [f for f in failed if f["source"] not in out]
             excluded += left_out
         if not keys and not failed:
-            counts = Counter(e["pattern"] or "no --include matched" for e in left_out)
             raise UsageError(
                 f"{flag} {uri}: no inputs: all {len(left_out)} " + ("objects" if uri.startswith("s3://") else "files")
-                + " are excluded (" + ", ".join(f"{p}: {n}" for p, n in counts.most_common())
-                + "); change the spec's input.include/input.exclude (--include/--exclude)")
+                + f" are excluded ({excluded_counts(left_out)}); change the spec's input.include/input.exclude "
+                "(--include/--exclude)")
     if not keys:
-        raise UsageError(f"{flag} {uri}: none of its {len(failed)} objects can be staged as files "
+        filtered = len(failed) < len(split.staged) + len(split.failed)
+        of = f"the {len(failed)} objects the filters leave" if filtered else \
+            f"its {len(failed)} objects"
+        raise UsageError(f"{flag} {uri}: none of {of} can be staged as files "
                          f"({KeySplit(failed=failed).failed_line()}); copy them to plain keys")
     return keys, failed, excluded
 

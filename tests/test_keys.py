@@ -239,6 +239,10 @@ def test_a_prefix_of_nothing_but_odd_keys_is_refused_before_any_work(bucket, tmp
     err = capsys.readouterr().err
     assert "none of its 1 objects can be staged as files ('/a.jpg': the key cannot be staged" in err
     assert not (tmp_path / "out").exists()
+    boto3.client("s3").put_object(Bucket=bucket, Key="in/.DS_Store", Body=b"junk")
+    assert cli.main(["run", "--input", f"s3://{bucket}/in/", "--output", str(tmp_path / "out"), "--spec",
+                     "light"]) == 2
+    assert "none of the 1 objects the filters leave can be staged as files" in capsys.readouterr().err
 
 
 def test_the_runtime_refuses_a_hand_built_request_that_would_stage_keys_onto_each_other(bucket, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -628,13 +629,51 @@ def test_sagemaker_jobs_refuse_a_local_input_or_output_before_aws_is_asked(backe
             err = capsys.readouterr().err
             assert f"{flag} {inp if flag == '--input' else out}: SageMaker jobs " in err, err
             assert "aws s3 sync" in err and "--backend local" in err
-        with pytest.raises(UsageError, match=f"{flag} .*: SageMaker jobs"):
-            launch(backend, "light", inp, out, image_uri=IMAGE)
+        with pytest.raises(UsageError, match=f"{flag} .*: SageMaker jobs"):  # before the cost is counted
+            launch(backend, "light", inp, out, image_uri=IMAGE, max_cost=1e-9)
         with pytest.raises(UsageError, match=f"{flag} .*: SageMaker jobs"):
             run_batched(backend, "light", inp, out, image_uri=IMAGE)
+    assert cli.main(["run", "--backend", "sagemaker", "--input", f"S3://{bucket}/in/", "--output", s3, "--spec",
+                     "light", "--image-uri", IMAGE, "--role", ROLE]) == 2
+    assert f"--input S3://{bucket}/in/: write s3://{bucket}/in/" in capsys.readouterr().err, "the form, not an upload"
     assert calls == [], "refused before the backend (STS, the SDK's session) was built"
     assert boto3.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0, "nothing written"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("mode", ["standalone", "batched"])
+def test_run_takes_one_local_file_as_its_input(mode, tmp_path, capsys):
+    """The local runtime stages a single file by its name; the listing before the launch
+    refused it as 'neither an s3:// prefix nor a local folder'."""
+    from augment import cli
+
+    photo = samples_dir() / list_samples()[0]
+    assert cli.main(["run", "--backend", "local", "--mode", mode, "--input", str(photo), "--output",
+                     str(tmp_path / "out"), "--spec", "light", "--workers", "1"]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.jpg")) == [
+        f"{photo.name}.aug0.jpg", f"{photo.name}.aug1.jpg"]
+
+
+def test_a_connection_lost_while_waiting_names_the_job_that_still_runs(bucket, capsys, monkeypatch):
+    """The job was created: a user told only 'AWS could not be reached' would launch it again."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from augment import cli
+
+    boto3.client("s3").put_object(Bucket=bucket, Key="in/a.jpg", Body=(samples_dir() / list_samples()[0]).read_bytes())
+
+    def lost(self, *args, **kwargs):
+        raise EndpointConnectionError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com/")
+
+    monkeypatch.setattr("augment.jobs.sagemaker.SageMakerJob.wait", lost)
+    assert cli.main(["run", "--backend", "sagemaker", "--input", f"s3://{bucket}/in/", "--output",
+                     f"s3://{bucket}/out/", "--spec", "light", "--image-uri", IMAGE, "--role", ROLE, "--bucket",
+                     bucket]) == 2
+    err = capsys.readouterr().err
+    name = re.search(r"submitted (\S+)", err).group(1)
+    assert "AWS could not be reached at https://api.sagemaker" in err, err
+    assert f"Job {name} was created and may still be running" in err and "do not launch it again" in err, err
+    assert boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)["ProcessingJobName"] == name
 
 
 def test_augmented_images_from_s3_read_every_output_and_leave_no_download_behind(bucket, tmp_path):

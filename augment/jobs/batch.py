@@ -149,8 +149,9 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
         put_json(_join(output_uri, "_batches", "excluded.json"), excluded)
     if input_uri.startswith("s3://"):
         prefix = input_uri[: input_uri.rfind("/") + 1]  # the keys are relative to it, as SageMaker stages them
-    else:
-        prefix = str(Path(input_uri).resolve()).rstrip("/") + "/"
+    else:  # a folder, or one file (its key is its name)
+        root = Path(input_uri).resolve()
+        prefix = str(root.parent if root.is_file() else root).rstrip("/") + "/"
     batches = []
     for n, start in enumerate(range(0, len(keys), batch_size)):
         chunk = keys[start : start + batch_size]

@@ -87,9 +87,9 @@ class LocalJob:
             self._result = run_local(self.request, workdir=workdir, log=_Locked(self._log, self._lock),
                                      stop=self._stop)
         except BaseException as e:  # kept and reported as this job's failure by describe()
-            from augment.aws import credentials_error
+            from augment.aws import aws_error
 
-            self._error = credentials_error(e) or e
+            self._error = aws_error(e) or e
 
     def describe(self) -> dict[str, Any]:
         if self._thread.is_alive():

@@ -248,6 +248,10 @@ def check_s3_locations(input_uri: str, output_uri: str) -> None:
     Raises:
         UsageError: naming ``--input`` or ``--output``.
     """
+    from augment.keys import check_uri
+
+    check_uri(input_uri, "--input")  # S3://, https://... get the s3:// form, not advice about folders
+    check_uri(output_uri, "--output")
     if not input_uri.startswith("s3://"):
         raise UsageError(f"--input {input_uri}: SageMaker jobs read their input from S3; upload it first "
                          f"(aws s3 sync {input_uri} s3://BUCKET/PREFIX/) and pass that URI, or run the job here "
@@ -373,6 +377,8 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         request_kwargs["copies"] = copies
     # the job options first: nothing is counted, listed or sent when one is refused
     process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
+    if reads_s3_only(backend):
+        check_s3_locations(input, output)
     in_flight = check_limits(spec, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
                              workers=request_kwargs.get("workers"), copies=copies, prices=prices, region=region)

@@ -380,9 +380,9 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
                 description["ExitMessage"] = message
         return description
     except Exception as e:
-        from augment.aws import credentials_error
+        from augment.aws import aws_error
 
-        error = credentials_error(e)
+        error = aws_error(e)
         if error is None or error is e:
             raise
         raise error from None
