@@ -95,7 +95,7 @@ from augment.images import (
     read_input,
 )
 from augment.kernels import NATIVE
-from augment.keys import UNSTAGEABLE, excluded_counts, host_share, read_unstaged
+from augment.keys import UNSTAGEABLE, apply_filters, excluded_counts, host_share, read_unstaged
 from augment.locations import META_DIR, another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
@@ -770,7 +770,7 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
             tmp.unlink(missing_ok=True)
         _check_same_spec(spec, meta)
         try:
-            lock = open(manifest_path, "ab+" if resume else "xb+", buffering=0)  # as mf.open_for_append
+            lock = open(manifest_path, "ab+" if resume else "xb+", buffering=0)  # unbuffered: see mf.write_records
         except FileExistsError:
             raise UsageError(_host_job_message(manifest_path)) from None
     except UsageError:
@@ -934,18 +934,12 @@ def _filters(include: list[str], exclude: list[str]) -> str:
     return f"the input filters {' '.join(flags)}" if flags else "no input filters"
 
 
-def _select_inputs(files: list[str], spec: Spec) -> tuple[list[str], list[dict[str, Any]]]:
-    """Split the files under the input root into inputs and excluded files (each with
-    the rule and pattern that excluded it)."""
-    items: list[str] = []
-    excluded: list[dict[str, Any]] = []
-    for rel in files:
-        why = spec.input.excluded_by(rel)
-        if why is None:
-            items.append(rel)
-        else:
-            excluded.append({"source": rel, "rule": why[0], "pattern": why[1]})
-    return items, excluded
+def _append_failed(summary: Summary, wording: Wording, manifest_path: Path, e: OSError) -> None:
+    """The job fails when its records cannot be appended (a full disk): those are lost,
+    the earlier ones intact."""
+    summary.status = "failed"
+    summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
+                       + wording.intact("everything recorded before"))
 
 
 _TEMP_WRITER = re.compile(r"\.(?:augment-(\d+)-\d+|spec\.(\d+))\.tmp")
@@ -1092,8 +1086,8 @@ def run_job(
     not_staged, markers = host_share(not_staged, host, hosts or [host]), host_share(markers, host, hosts or [host])
     if not files and not not_staged and not sharded:
         raise UsageError(f"--input-dir {input_dir}: no files found")
-    items, excluded = _select_inputs(files, spec)
-    unstageable, left_out = _select_inputs([f["source"] for f in not_staged], spec)  # junk is junk, staged or not
+    items, excluded = apply_filters(files, spec.input)
+    unstageable, left_out = apply_filters([f["source"] for f in not_staged], spec.input)  # junk is junk, staged or not
     excluded += left_out + markers
     if not items and not unstageable and sharded:
         log.event("empty_share", f"this host's share of the input holds no input ({plural(len(files), 'file')} "
@@ -1167,9 +1161,7 @@ def run_job(
                 try:
                     mf.write_records(manifest, not_staged_records)
                 except OSError as e:
-                    summary.status = "failed"
-                    summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
-                                       + wording.intact("everything recorded before"))
+                    _append_failed(summary, wording, manifest_path, e)
                     tasks = []
                 else:
                     tally.add(not_staged_records)
@@ -1187,9 +1179,7 @@ def run_job(
                     try:
                         mf.write_records(manifest, new)
                     except OSError as e:  # a full disk, say: these records are lost, the earlier ones intact
-                        summary.status = "failed"
-                        summary.message = (f"cannot append to {wording.manifest(manifest_path)}: {e.strerror or e}; "
-                                           + wording.intact("everything recorded before"))
+                        _append_failed(summary, wording, manifest_path, e)
                         results.close()  # stops the workers; their outputs without a record are redone on resume
                         break
                     tally.add(new)

@@ -217,6 +217,21 @@ def excluded_counts(excluded: list[dict[str, Any]]) -> str:
     return ", ".join(f"{pattern}: {n}" for pattern, n in counts.most_common())
 
 
+def apply_filters(rels: Iterable[str], inputs: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """Split relative paths by the input filters ``inputs`` (a spec's ``input`` section):
+    those kept, in order, and the excluded ones, each with the rule and pattern that left
+    it out."""
+    kept: list[str] = []
+    excluded: list[dict[str, Any]] = []
+    for rel in rels:
+        why = inputs.excluded_by(rel)
+        if why is None:
+            kept.append(rel)
+        else:
+            excluded.append({"source": rel, "rule": why[0], "pattern": why[1]})
+    return kept, excluded
+
+
 def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input") -> tuple[
         list[str], list[dict[str, str]], list[dict[str, Any]]]:
     """What of ``split`` (the keys of the input ``uri``) a job takes as inputs, by the
@@ -234,8 +249,7 @@ def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input")
     excluded: list[dict[str, Any]] = [{"source": m, "rule": FOLDER_MARKER, "pattern": None} for m in split.markers]
     keys, failed = split.staged, split.failed
     if inputs is not None:
-        left_out = [{"source": k, "rule": why[0], "pattern": why[1]} for k in [*keys, *(f["source"] for f in failed)]
-                    if (why := inputs.excluded_by(k)) is not None]
+        left_out = apply_filters([*keys, *(f["source"] for f in failed)], inputs)[1]
         if left_out:
             out = {e["source"] for e in left_out}
             keys, failed = [k for k in keys if k not in out], [f for f in failed if f["source"] not in out]

@@ -91,22 +91,6 @@ def read_manifest(path: str | Path) -> list[dict[str, Any]]:
 _TAIL_BLOCK = 1 << 16
 
 
-def open_for_append(path: Path) -> BinaryIO:
-    """Open a manifest to append, first cutting off a torn last line if there is one
-    (see :func:`cut_torn_line`).
-
-    The file is unbuffered: what :func:`write_records` wrote is in the kernel, and
-    nothing is left to fail at close.
-    """
-    f = open(path, "ab+", buffering=0)  # the caller closes it
-    try:
-        cut_torn_line(f)
-    except BaseException:
-        f.close()
-        raise
-    return f
-
-
 def cut_torn_line(f: BinaryIO) -> None:
     """Cut a torn last line (one without a newline) off a manifest open to append and
     read (``ab+``), so that the next record starts a line of its own. Only the tail is

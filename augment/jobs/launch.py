@@ -164,7 +164,8 @@ def removed_unless_created(uris: Sequence[str]) -> Iterator[None]:
         for uri in uris:
             try:
                 if uri.startswith("s3://"):
-                    s3_client().delete_object(Bucket=split_s3_uri(uri)[0], Key=split_s3_uri(uri)[1])
+                    bucket, key = split_s3_uri(uri)
+                    s3_client().delete_object(Bucket=bucket, Key=key)
                 else:
                     Path(uri).unlink(missing_ok=True)
             except Exception:  # the creation's error is the one to show
