@@ -179,8 +179,13 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("job options", "passed to every job's `augment process` as container arguments, "
                                             "and checked before any request is sent")
     _add_job_options(g)
+    p.add_argument("--image", "--image-uri", dest="image_uri", default=None, metavar="IMAGE",
+                   help="the processing image. sagemaker: its ECR URI (see `augment image uri`). local: run each "
+                        "instance in a container of this image (built with `augment image build`), as SageMaker "
+                        "would, instead of as a process of this Python: test the exact image before paying")
+    p.add_argument("--engine", choices=("auto", "docker", "podman"), default="auto",
+                   help="local with --image: the container engine (default auto: Docker, else podman)")
     g = p.add_argument_group("SageMaker backend")
-    g.add_argument("--image-uri", default=None, help="the processing image (see `augment image uri`)")
     g.add_argument("--role", default=None, help="IAM role ARN (default: the Studio execution role)")
     g.add_argument("--bucket", default=None, help="bucket for the spec and shipped code (default: session default)")
     g.add_argument("--region", default=None, help="AWS region (default: the session's)")
@@ -247,9 +252,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "image", help="build, push or name the processing image",
-        description="build: docker build container/Dockerfile (in SageMaker Studio with --network sagemaker). "
-                    "push: create the ECR repository if missing, log in (the password goes to docker on stdin, "
-                    "never printed), tag and push. uri: print the image URI for the launcher. --codebuild builds "
+        description="build: build container/Dockerfile here with Docker, or podman where Docker is absent (in "
+                    "SageMaker Studio with --network sagemaker); try the image with `augment run --backend local "
+                    "--image NAME`. push: create the ECR repository if missing, log in (the password goes to the "
+                    "engine on stdin, never printed), tag and push. uri: print the image URI for the launcher. "
+                    "--codebuild builds "
                     "and pushes with AWS CodeBuild instead, for Studio without Docker; --dlc prints the AWS "
                     "PyTorch Deep Learning Container for the region (no build; run jobs with --ship-code). "
                     "Tags: <version>-<git revision>[-gpu] and <version>[-gpu], never 'latest'.",
@@ -268,6 +275,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", default=None, help="CodeBuild: bucket for the zipped build context")
     p.add_argument("--role", default=None, help="CodeBuild: the project's service role ARN")
     p.add_argument("--dlc", action="store_true", help="uri: the AWS PyTorch Deep Learning Container instead")
+    p.add_argument("--engine", choices=("auto", "docker", "podman"), default="auto",
+                   help="build and push: the container engine (default auto: Docker, else podman)")
+    p.add_argument("--network", default=None,
+                   help="build: the build's network (default: the engine's; sagemaker in SageMaker Studio)")
+    p.add_argument("--torch-index-url", default=None, metavar="URL",
+                   help="build: the index torch and torchvision come from (default: PyTorch's CPU or CUDA index for "
+                        "--variant), e.g. a mirror")
+    p.add_argument("--base-image", default=None, metavar="IMAGE",
+                   help="build: the Python 3.11 image the stages start from (default python:3.11-slim-bookworm)")
     p.set_defaults(func=_cmd_image)
 
     p = sub.add_parser("validate", help="check a spec; exit 0 if valid, 2 if not",
@@ -447,11 +463,12 @@ def _backend(args: argparse.Namespace) -> Any:
     if args.backend == "local":
         from augment.jobs import LocalBackend
 
-        return LocalBackend(args.workdir)
+        return LocalBackend(args.workdir, engine=args.engine if args.image_uri else None)
     from augment.jobs.sagemaker import SageMakerBackend
 
     if not args.image_uri:
-        raise UsageError("--image-uri is required with --backend sagemaker")
+        raise UsageError("--image is required with --backend sagemaker: the image's ECR URI (`augment image uri` "
+                         "prints it; `augment image uri --dlc` names one that needs no build, with --ship-code)")
     return SageMakerBackend(role=args.role, bucket=args.bucket, region=args.region)
 
 
@@ -473,6 +490,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {"instance_type": args.instance_type, "workers": args.workers, **options}
     if args.backend == "sagemaker":
         extra.update(image_uri=args.image_uri, role_arn=backend.role)
+    elif args.image_uri:
+        extra.update(image_uri=args.image_uri)
     if args.mode == "batched":
         if args.backend == "sagemaker" and args.ship_code:
             raise UsageError("--ship-code is not supported with --mode batched yet")
@@ -510,7 +529,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                              "launch it again into the same output", transient=True) from None
         summaries, note = _output_summaries(args.output)
     else:
-        description = run_local(request, workdir=args.workdir)
+        description = run_local(request, workdir=args.workdir, engine=backend.engine)
         summaries = {h: info["summary"] for h, info in description["LocalRuntime"]["hosts"].items()
                      if "summary" in info}
         note = None
@@ -547,6 +566,9 @@ def _job_lines(description: dict[str, Any], summaries: dict[str, dict[str, Any]]
     created, ended = description.get("CreationTime"), description.get("ProcessingEndTime")
     took = f" in {(ended - created).total_seconds():.1f} s" if hasattr(ended, "__sub__") and created else ""
     lines = [f"job:       {description['ProcessingJobName']} {description['ProcessingJobStatus']}{took}"]
+    engine = description.get("LocalRuntime", {}).get("engine")
+    if engine:
+        lines.append(f"image:     {description['AppSpecification']['ImageUri']}, each instance a container ({engine})")
     if summaries:
         found = list(summaries.values())
         written = sum(s["written"] for s in found)
@@ -616,11 +638,16 @@ def _cmd_image(args: argparse.Namespace) -> int:
     from augment import container
 
     if args.action == "build" and not args.codebuild:
+        from augment import engines
+
+        if not args.dry_run and engines.find(args.engine) is None:
+            wanted = "neither Docker nor podman answers" if args.engine == "auto" else f"{args.engine} does not answer"
+            raise UsageError(f"no container engine to build with: {wanted} here. Use --codebuild (SageMaker Studio "
+                             "without Docker), --dry-run to see the commands, or `augment image uri --dlc` to skip "
+                             "the build")
         run = container.Runner(dry_run=args.dry_run)
-        if not args.dry_run and not container.docker_engine():
-            raise UsageError("no Docker engine answers here; use --codebuild (SageMaker Studio without Docker), "
-                             "--dry-run to see the commands, or `augment image uri --dlc` to skip the build")
-        for name in container.build(args.repository, args.variant, run):
+        for name in container.build(args.repository, args.variant, run, args.network, engine=args.engine,
+                                    torch_index_url=args.torch_index_url, base_image=args.base_image):
             print(name)
         return 0
     if args.dlc:
@@ -641,7 +668,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
         print(container.codebuild(target, args.bucket or "<bucket>", args.role or "<role>", args.variant,
                                   dry_run=dry_run))
         return 0
-    print(container.push(target, args.variant, container.Runner(dry_run=args.dry_run)))
+    print(container.push(target, args.variant, container.Runner(dry_run=args.dry_run), engine=args.engine))
     return 0
 
 

@@ -1,7 +1,8 @@
 """Build and push the processing image, from a laptop, from SageMaker Studio, or not at all.
 
-* **Docker** (a laptop, or a Studio domain with Docker access): ``docker build`` with
-  argument lists, never a shell string; in Studio with ``--network sagemaker``.
+* **A local engine**: Docker (a laptop, or a Studio domain with Docker access), or podman
+  where Docker is absent (see :mod:`augment.engines`): ``build`` with argument lists,
+  never a shell string; in Studio with ``--network sagemaker``.
 * **CodeBuild** (Studio without Docker): the build context is zipped to S3, a CodeBuild
   project builds and pushes, and the build is polled with its logs shown.
 * **No build**: jobs run on the AWS PyTorch Deep Learning Container for the region,
@@ -9,7 +10,9 @@
 
 The ECR repository is created idempotently; the registry password comes from
 ``get_authorization_token`` and goes to ``docker login`` on stdin, never on a command
-line, in a log or in ``--dry-run`` output. Tags come from the package version and the
+line, in a log or in ``--dry-run`` output. The same build arguments serve a mirror or an
+air-gapped machine: ``torch_index_url`` (the index torch and torchvision come from) and
+``base_image`` (the Python 3.11 image the stages start from). Tags come from the package version and the
 git revision (``0.2.0-4296448``, ``-dirty`` when the tree has uncommitted changes), never
 ``latest`` alone.
 """
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augment import __version__, aws
+from augment import __version__, aws, engines
 from augment.errors import AugmentError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,12 +76,22 @@ def ecr_uri(account: str, region: str, repository: str, tag: str) -> str:
 
 
 def build_command(repository: str, tags: Sequence[str], variant: str = "cpu", network: str | None = None,
-                  context: Path = ROOT, revision: str | None = None) -> list[str]:
-    """The ``docker build`` argument list (labels carry version and revision)."""
-    cmd = ["docker", "build", "-f", str(context / DOCKERFILE),
-           "--build-arg", f"TORCH_INDEX_URL={VARIANTS[variant]}",
+                  context: Path = ROOT, revision: str | None = None, *, engine: str = "docker",
+                  torch_index_url: str | None = None, base_image: str | None = None) -> list[str]:
+    """The ``build`` argument list for ``engine`` (labels carry version and revision).
+
+    Args:
+        torch_index_url: where torch and torchvision come from (default: the variant's
+            PyTorch index, :data:`VARIANTS`).
+        base_image: the Python 3.11 image every stage starts from (default: the
+            Dockerfile's ``python:3.11-slim-bookworm``).
+    """
+    cmd = [engine, "build", "-f", str(context / DOCKERFILE),
+           "--build-arg", f"TORCH_INDEX_URL={torch_index_url or VARIANTS[variant]}",
            "--build-arg", f"VERSION={__version__}",
            "--build-arg", f"GIT_REVISION={revision or git_revision(context)}"]
+    if base_image:
+        cmd += ["--build-arg", f"PYTHON_IMAGE={base_image}"]
     if network:
         cmd += ["--network", network]
     for tag in tags:
@@ -86,13 +99,37 @@ def build_command(repository: str, tags: Sequence[str], variant: str = "cpu", ne
     return [*cmd, str(context)]
 
 
-def login_command(registry: str) -> list[str]:
-    """``docker login`` reading the password from stdin."""
-    return ["docker", "login", "--username", "AWS", "--password-stdin", registry]
+def login_command(registry: str, engine: str = "docker") -> list[str]:
+    """``login`` reading the password from stdin."""
+    return [engine, "login", "--username", "AWS", "--password-stdin", registry]
 
 
-def push_commands(local: str, remote: str) -> list[list[str]]:
-    return [["docker", "tag", local, remote], ["docker", "push", remote]]
+def push_commands(local: str, remote: str, engine: str = "docker") -> list[list[str]]:
+    return [[engine, "tag", local, remote], [engine, "push", remote]]
+
+
+def engine_for(choice: str, run: Runner, purpose: str = "building the image") -> str:
+    """The engine a build or push runs, said once on ``run``'s output: ``choice`` where it
+    answers, or with ``auto`` Docker, else podman. A dry run needs none (it shows ``docker``,
+    or the engine chosen).
+
+    Raises:
+        UsageError: no engine answers (not in a dry run), saying what to do.
+    """
+    if run.engine is not None:
+        return run.engine
+    found = engines.find(choice)
+    out = run.out or sys.stdout
+    if found is not None:
+        note = " (Docker does not answer here)" if choice == "auto" and found.name != "docker" else ""
+        print(f"engine: {found}{note}", file=out, flush=True)
+        run.engine = found.name
+        return found.name
+    if not run.dry_run:
+        engines.require(choice, purpose)
+    run.engine = "docker" if choice == "auto" else choice
+    print(f"engine: none answers here; showing what {run.engine} would run", file=out, flush=True)
+    return run.engine
 
 
 @dataclass
@@ -105,6 +142,8 @@ class Runner:
     dry_run: bool = False
     out: Any = None
     ran: list[list[str]] = field(default_factory=list)
+    engine: str | None = None
+    """The container engine its steps run (set by :func:`engine_for`, said once)."""
 
     def __call__(self, cmd: list[str], stdin: str | None = None) -> None:
         out = self.out or sys.stdout
@@ -127,7 +166,14 @@ class Runner:
         self.ran.extend(list(cmd) for cmd in pipeline)
 
 
+URL_PASSWORD = re.compile(r"(://[^/:@\s]+:)[^@/\s]+@")
+
+
 def _quote(arg: str) -> str:
+    """``arg`` as a shell would need it, with the password of a URL (a private index's token,
+    ``https://aws:TOKEN@...``) shown as ``<redacted>``: printed commands end up in logs and
+    in saved notebooks."""
+    arg = URL_PASSWORD.sub(r"\1<redacted>@", arg)
     return arg if re.fullmatch(r"[\w@%+=:,./-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
 
 
@@ -159,12 +205,6 @@ def registry_credentials(ecr: Any) -> tuple[str, str]:
 def in_studio() -> bool:
     """True inside a SageMaker Studio app (its resource metadata file exists)."""
     return STUDIO_METADATA.is_file()
-
-
-def docker_engine() -> bool:
-    from augment.jobs.local import docker_available
-
-    return docker_available()
 
 
 @dataclass
@@ -206,17 +246,36 @@ class ImageTarget:
 
 
 def build(repository: str = "augment", variant: str = "cpu", run: Runner | None = None,
-          network: str | None = None) -> list[str]:
-    """Build the image locally with docker; return the local ``repository:tag`` names."""
+          network: str | None = None, *, engine: str = "auto", torch_index_url: str | None = None,
+          base_image: str | None = None) -> list[str]:
+    """Build the image here with Docker or podman; return the local ``repository:tag`` names.
+
+    Args:
+        engine: ``auto`` (Docker, else podman), ``docker`` or ``podman``; the one used is said.
+        network: the build's network (in SageMaker Studio ``sagemaker``, by default).
+        torch_index_url, base_image: see :func:`build_command`.
+
+    Raises:
+        UsageError: no engine answers here (not in a dry run).
+        BuildFailed: the build failed.
+    """
     run = run or Runner()
+    name = engine_for(engine, run)
     tags = image_tags(variant)
     if network is None and in_studio():
         network = "sagemaker"  # Studio's Docker access needs the sagemaker network
-    run(build_command(repository, tags, variant, network))
-    return [f"{repository}:{t}" for t in tags]
+    run(build_command(repository, tags, variant, network, engine=name, torch_index_url=torch_index_url,
+                      base_image=base_image))
+    names = [f"{repository}:{t}" for t in tags]
+    found = None if run.dry_run else engines.find(name)
+    if found is not None:  # every MB is pulled at the start of every job
+        size = found.image_size(names[0])
+        print(f"built: {', '.join(names)} ({size / 1e9:.2f} GB)", file=run.out or sys.stdout, flush=True)
+    return names
 
 
-def push(target: ImageTarget, variant: str = "cpu", run: Runner | None = None, boto_session: Any = None) -> str:
+def push(target: ImageTarget, variant: str = "cpu", run: Runner | None = None, boto_session: Any = None, *,
+         engine: str = "auto") -> str:
     """Create the repository, log in (password on stdin), tag and push; return the image URI.
 
     A dry ``run`` sends no request: it prints every step, the ECR calls as the AWS CLI
@@ -224,21 +283,23 @@ def push(target: ImageTarget, variant: str = "cpu", run: Runner | None = None, b
 
     Raises:
         CredentialsError: no usable AWS credentials (not in a dry run).
-        BuildFailed: a docker step failed.
+        BuildFailed: an engine's step failed.
     """
     run = run or Runner()
+    name = engine_for(engine, run, "pushing the image")
     if run.dry_run:
         run.show(create_repository_command(target.repository, target.region), note="unless it exists")
-        run.show(["aws", "ecr", "get-login-password", "--region", target.region], login_command(target.registry))
+        run.show(["aws", "ecr", "get-login-password", "--region", target.region],
+                 login_command(target.registry, name))
     else:
         with aws.translated(f"pushing to ECR in {target.region}"):
             ecr = (boto_session or aws.session(target.region)).client("ecr", region_name=target.region)
             ensure_repository(ecr, target.repository)
             registry, password = registry_credentials(ecr)
-        run(login_command(registry), stdin=password)
+        run(login_command(registry, name), stdin=password)
     tags = image_tags(variant)
     for tag in tags:
-        for cmd in push_commands(f"{target.repository}:{tag}", target.uri(tag)):
+        for cmd in push_commands(f"{target.repository}:{tag}", target.uri(tag), name):
             run(cmd)
     return target.uri(tags[0])
 
@@ -417,3 +478,40 @@ def entrypoint_of(dockerfile: Path = ROOT / DOCKERFILE) -> list[str]:
         raise UsageError(f"{dockerfile}: the final stage has no ENTRYPOINT")
     return entry
 
+
+
+def try_image(image: str, engine: str = "auto", *, spec: str = "light", output: str | Path | None = None,
+              out: Any = None) -> dict[str, Any]:
+    """Run the sample job in ``image`` before paying for one: a sharded job of two instances
+    on the local runtime, each a container of the image with a SageMaker-shaped ``/opt/ml``
+    (what ``augment run --backend local --image`` does).
+
+    Args:
+        image: a local image (``augment image build`` prints its names).
+        engine: ``auto`` (Docker, else podman), ``docker`` or ``podman``.
+        spec: the spec or preset to run.
+        output: where the outputs go (default: a new temporary folder).
+        out: where the hosts' log lines and the summary go (default stdout).
+
+    Returns:
+        The job's ``DescribeProcessingJob``-shaped description.
+
+    Raises:
+        UsageError: no engine answers, or it has no such image.
+    """
+    import tempfile
+
+    from augment.jobs import build_request, run_local
+    from augment.samples import samples_dir
+
+    out = out or sys.stdout
+    output = Path(output) if output else Path(tempfile.mkdtemp(prefix="augment-try-image-"))
+    request = build_request(spec, str(samples_dir()), str(output), mode="sharded", image_uri=image)
+    description = run_local(request, engine=engine, log=out)
+    hosts = description["LocalRuntime"]["hosts"]
+    written = sum(h.get("summary", {}).get("written", 0) for h in hosts.values())
+    took = (description["ProcessingEndTime"] - description["CreationTime"]).total_seconds()
+    print(f"{request.job_name} {description['ProcessingJobStatus']} in {took:.1f} s: {written} outputs on "
+          f"{len(hosts)} instances, each a container of {image} ({description['LocalRuntime']['engine']}); "
+          f"outputs in {output}", file=out, flush=True)
+    return description

@@ -20,13 +20,14 @@ import io
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from augment.errors import UsageError
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-METHODS = ("docker", "codebuild", "dlc")
+METHODS = ("local", "codebuild", "dlc")
 ACCOUNT = re.compile(r"(?<![\d.])\d{12}(?!\d)")  # not the digits of a decimal fraction
 PLACEHOLDER = "<account>"
 _CELL_METADATA_DROPPED = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
@@ -134,14 +135,33 @@ class Redacted:
 # --- notebook 01: the image ------------------------------------------------------------------
 
 
-def build_environment() -> dict[str, Any]:
-    """Where this notebook runs: a Docker engine? SageMaker Studio? and the build method
-    that fits (``docker`` with an engine, ``codebuild`` in Studio without one, else ``dlc``)."""
-    from augment.container import docker_engine, in_studio
+@dataclass(frozen=True)
+class BuildEnvironment:
+    """Where notebook 01 runs: the container engine that answers (Docker, else podman), and
+    whether this is SageMaker Studio; and the build method that fits (``local`` with an
+    engine, ``codebuild`` in Studio without one, else ``dlc``)."""
 
-    engine, studio = docker_engine(), in_studio()
-    method = "docker" if engine else "codebuild" if studio else "dlc"
-    return {"docker_engine": engine, "studio": studio, "suggested_method": method}
+    engine: str | None
+    studio: bool
+
+    @property
+    def suggested_method(self) -> str:
+        return "local" if self.engine else "codebuild" if self.studio else "dlc"
+
+    def __repr__(self) -> str:
+        engine = self.engine or ("none (neither Docker nor podman answers; a Docker client without its daemon is "
+                                 "no engine)")
+        return "\n".join([f"container engine:  {engine}", f"SageMaker Studio:  {'yes' if self.studio else 'no'}",
+                          f"suggested method:  {self.suggested_method!r}"])
+
+
+def build_environment() -> BuildEnvironment:
+    """Where this notebook runs (see :class:`BuildEnvironment`)."""
+    from augment import engines
+    from augment.container import in_studio
+
+    engine = engines.find()
+    return BuildEnvironment(None if engine is None else str(engine), in_studio())
 
 
 def image_target(repository: str = "augment", region: str | None = None, *, dry_run: bool = True) -> Any:
@@ -160,53 +180,70 @@ def image_target(repository: str = "augment", region: str | None = None, *, dry_
     return ImageTarget.from_session(repository=repository, region=region)
 
 
-def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool = True, bucket: str | None = None,
-                role: str | None = None, out: TextIO | None = None) -> str:
-    """Build and push the processing image (or name the no-build image), showing every
+def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool = True, push: bool = True,
+                engine: str = "auto", bucket: str | None = None, role: str | None = None,
+                torch_index_url: str | None = None, base_image: str | None = None, network: str | None = None,
+                out: TextIO | None = None) -> str:
+    """Build (and push) the processing image, or name the no-build image, showing every
     command and AWS call; account ids are redacted from what is shown.
 
     Args:
-        method: ``docker`` (build here, push to ECR), ``codebuild`` (build and push on
-            AWS CodeBuild, for Studio without Docker) or ``dlc`` (no build: the AWS
-            PyTorch Deep Learning Container, with this package shipped as code).
+        method: ``local`` (build here with Docker or podman, then push to ECR),
+            ``codebuild`` (build and push on AWS CodeBuild, for Studio without Docker) or
+            ``dlc`` (no build: the AWS PyTorch Deep Learning Container, with this package
+            shipped as code). ``docker`` and ``podman`` are ``local`` with that engine.
         target: from :func:`image_target`.
         variant: ``cpu`` or ``gpu``.
-        dry_run: show the commands and calls, run nothing. ``docker`` without a Docker
-            engine is always a dry run (and says so).
+        dry_run: show the commands and calls, run nothing. ``local`` where no engine
+            answers is always a dry run, and says so.
+        push: ``local``: push the built image to ``target``; ``False`` builds only, to
+            try it here (``augment run --backend local --image``).
+        engine: ``local``: ``auto`` (Docker, else podman), ``docker`` or ``podman``.
         bucket, role: ``codebuild``: the bucket for the zipped build context and the
             project's service role (default: the SageMaker session's bucket and the
             Studio execution role).
+        torch_index_url, base_image, network: ``local``: build arguments (see
+            :func:`augment.container.build`).
         out: where the commands go (default stdout).
 
     Returns:
-        The image URI to pass to notebook 03's ``image_uri`` (with ``<account>`` in a dry run).
+        The image to pass on: the ECR URI (with ``<account>`` in a dry run) when pushed,
+        else the local name.
 
     Raises:
-        UsageError: an unknown method.
+        UsageError: an unknown method or engine.
         BuildFailed: a build or push step failed.
     """
-    from augment import container
+    from augment import container, engines
 
     shown = Redacting(out)
-    if method == "docker":
-        if not dry_run and not container.docker_engine():
-            print("no Docker engine answers here (`docker info`): showing the commands instead. In SageMaker "
-                  "Studio, enable Docker access for the domain or use method='codebuild'.", file=shown)
+    if method in ("docker", "podman"):
+        method, engine = "local", method
+    if method == "local":
+        if not dry_run and engines.find(engine) is None:
+            print("No container engine answers here (neither Docker nor podman, or not the one chosen): nothing is "
+                  "built. This is what the build would run. In SageMaker Studio, enable Docker access for the "
+                  "domain, or use method='codebuild'.", file=shown)
             dry_run = True
         run = container.Runner(dry_run=dry_run, out=shown)
-        container.build(target.repository, variant, run)
+        names = container.build(target.repository, variant, run, network, engine=engine,
+                                torch_index_url=torch_index_url, base_image=base_image)
+        if not push:
+            return names[0]
         if not dry_run:
-            return container.push(target, variant, run)
+            return container.push(target, variant, run, engine=engine)
         registry = target.uri("x").split("/")[0]
         print(f"would call: ecr.create_repository(repositoryName={target.repository!r}) unless it exists", file=shown)
         print("would call: ecr.get_authorization_token()", file=shown)
-        run(container.login_command(registry), stdin="")
+        run(container.login_command(registry, run.engine or "docker"), stdin="")
         tags = container.image_tags(variant)
         for tag in tags:
-            for cmd in container.push_commands(f"{target.repository}:{tag}", target.uri(tag)):
+            for cmd in container.push_commands(f"{target.repository}:{tag}", target.uri(tag), run.engine or "docker"):
                 run(cmd)
         return target.uri(tags[0])
     if method == "codebuild":
+        if not push:
+            raise UsageError("push=False builds here only (method='local'); CodeBuild builds and pushes to ECR")
         if dry_run:
             return _codebuild_dry_run(target, variant, bucket, role, shown)
         if bucket is None or role is None:
@@ -219,7 +256,7 @@ def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool
         uri = container.dlc_image_uri(target.region if not target.region.startswith("<") else "us-east-1")
         print(f"no build: jobs run on {redact(uri)} with this package shipped as code (ship_code=True)", file=shown)
         return uri
-    raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    raise UsageError(f"method must be one of {', '.join(METHODS)} (or docker, podman), got {method!r}")
 
 
 def _codebuild_dry_run(target: Any, variant: str, bucket: str | None, role: str | None, out: TextIO) -> str:

@@ -21,6 +21,7 @@ from packaging.requirements import Requirement
 from augment import __version__, container
 from augment.jobs import Input, JobRequest, Output, run_local
 from augment.samples import samples_dir
+from tests.image.harness import extension_check
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILES = sorted((ROOT / "container").glob("Dockerfile*"))
@@ -44,8 +45,11 @@ def test_dockerfile_settings():
     assert container.entrypoint_of() == ["augment", "process"]
     build_stage = text[text.index("AS package"):text.index("# --- runtime")]
     assert "gcc" in build_stage and "COPY pyproject.toml setup.py" in build_stage
-    assert ('python -c "import augment._native, augment.images; assert augment.images.PARTIAL_JPEG"'
-            in build_stage), "an image without the compiled kernels or partial JPEG decoding fails to build"
+    workdir, check = extension_check()
+    assert "import augment._native" in check and "augment._jpeg" in check and "PARTIAL_JPEG" in check, \
+        "an image without the compiled kernels or partial JPEG decoding fails to build"
+    assert workdir != "/src" and "/opt/venv/bin/python -I " in check and "startswith('/opt/venv/')" in check, \
+        "the check imports the installed package alone (tests/test_image.py proves it in the build)"
     assert "gcc" not in text[text.index("# --- runtime"):], "no compiler in the runtime image"
 
 
@@ -102,8 +106,13 @@ def test_git_revision_marks_uncommitted_changes(tmp_path):
     assert container.git_revision(tmp_path / "nowhere") == "nogit"
 
 
-def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdin(aws, tmp_path, monkeypatch):
+def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdin(aws, tmp_path, monkeypatch,
+                                                                                 request):
     """A recording `docker` on PATH shows what the real client would receive."""
+    from augment import engines
+
+    engines._cached.cache_clear()  # asked anew with the recording docker first on PATH
+    request.addfinalizer(engines._cached.cache_clear)
     record = tmp_path / "calls.jsonl"
     fake = tmp_path / "bin" / "docker"
     fake.parent.mkdir()
@@ -114,12 +123,13 @@ def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdi
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     target = container.ImageTarget.from_session(region="us-east-1", repository="augment-test")
     printed = io.StringIO()
-    uri = container.push(target, run=container.Runner(out=printed))
-    container.push(target, run=container.Runner(out=io.StringIO()))  # again: the repository exists, no error
+    uri = container.push(target, run=container.Runner(out=printed), engine="docker")
+    assert printed.getvalue().startswith("engine: docker ?"), "the recording docker answers `docker info`"
+    container.push(target, run=container.Runner(out=io.StringIO(), engine="docker"))  # again: the repository exists
     ecr = boto3.client("ecr", region_name="us-east-1")
     assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]].count("augment-test") == 1
     _, password = container.registry_credentials(ecr)
-    calls = [json.loads(line) for line in record.read_text().splitlines()][:5]
+    calls = [c for c in map(json.loads, record.read_text().splitlines()) if c["argv"][0] != "info"][:5]
     login, *rest = calls
     assert login["argv"][:4] == ["login", "--username", "AWS", "--password-stdin"]
     assert login["stdin"] == password, "the password reaches docker on stdin"
@@ -134,11 +144,12 @@ def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdi
 
 
 def test_push_dry_run_prints_the_exact_commands_and_no_password(aws):
-    result = subprocess.run([str(AUGMENT), "image", "push", "--dry-run", "--region", "us-east-1"],
+    result = subprocess.run([str(AUGMENT), "image", "push", "--dry-run", "--region", "us-east-1", "--engine", "docker"],
                             capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
                             timeout=300)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    engine, *lines = result.stdout.splitlines()
+    assert engine.startswith("engine: "), "which engine would push, or that none answers here"
     registry = "'<account>.dkr.ecr.us-east-1.amazonaws.com"
     assert lines[0].startswith("would run: aws ecr create-repository --repository-name augment ")
     assert lines[1] == ("would run: aws ecr get-login-password --region us-east-1 | docker login --username AWS "
@@ -171,8 +182,8 @@ def test_dry_runs_send_no_request_and_need_no_credentials(monkeypatch, tmp_path,
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     tag = container.image_tags()[0]
 
-    assert main(["image", "push", "--dry-run"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    assert main(["image", "push", "--dry-run", "--engine", "docker"]) == 0
+    out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("engine: ")]
     assert out == [
         "would run: aws ecr create-repository --repository-name augment --image-scanning-configuration "
         "scanOnPush=true --image-tag-mutability MUTABLE --region '<region>'   # unless it exists",
@@ -192,7 +203,8 @@ def test_dry_runs_send_no_request_and_need_no_credentials(monkeypatch, tmp_path,
 
     assert main(["image", "uri", "--account", "111122223333", "--region", "eu-west-1"]) == 0, "no STS call needed"
     assert capsys.readouterr().out.strip() == f"111122223333.dkr.ecr.eu-west-1.amazonaws.com/augment:{tag}"
-    assert main(["image", "build", "--dry-run"]) == 0 and "would run: docker build " in capsys.readouterr().out
+    assert main(["image", "build", "--dry-run", "--engine", "docker"]) == 0
+    assert "would run: docker build " in capsys.readouterr().out
 
     assert main(["image", "push", "--codebuild", "--dry-run", "--region", "us-east-1"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -203,11 +215,31 @@ def test_dry_runs_send_no_request_and_need_no_credentials(monkeypatch, tmp_path,
     assert lines[-1] == f"<account>.dkr.ecr.us-east-1.amazonaws.com/augment:{tag}"
 
 
-def test_build_without_an_engine_says_what_to_do():
-    result = subprocess.run([str(AUGMENT), "image", "build"], capture_output=True, text=True, timeout=300)
-    if container.docker_engine():  # pragma: no cover - only where an engine runs
-        pytest.skip("a Docker engine is present")
-    assert result.returncode == 2 and "--codebuild" in result.stderr and "--dlc" in result.stderr
+def test_build_without_an_engine_says_what_to_do(tmp_path):
+    """Neither docker nor podman on PATH: a refusal that names both and the ways without a build."""
+    env = {**os.environ, "PATH": str(tmp_path)}
+    result = subprocess.run([str(AUGMENT), "image", "build"], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2 and "neither Docker nor podman answers" in result.stderr
+    assert "--codebuild" in result.stderr and "--dlc" in result.stderr
+    result = subprocess.run([str(AUGMENT), "image", "build", "--engine", "podman"], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 2 and "podman does not answer" in result.stderr
+    dry = subprocess.run([str(AUGMENT), "image", "build", "--dry-run", "--engine", "podman"], capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert dry.returncode == 0 and "engine: none answers here; showing what podman would run" in dry.stdout
+    assert "would run: podman build -f" in dry.stdout
+
+
+def test_build_arguments_for_a_mirror_and_a_base_and_no_token_in_what_is_printed():
+    cmd = container.build_command("augment", ["t"], engine="podman", revision="abc1234", network="host",
+                                  torch_index_url="https://aws:s3cr3t-t0ken@d.codeartifact.aws/pypi/r/simple/",
+                                  base_image="registry.example/python:3.11-slim")
+    assert cmd[:2] == ["podman", "build"] and cmd[cmd.index("--network") + 1] == "host"
+    assert "TORCH_INDEX_URL=https://aws:s3cr3t-t0ken@d.codeartifact.aws/pypi/r/simple/" in cmd, "the engine gets it"
+    assert "PYTHON_IMAGE=registry.example/python:3.11-slim" in cmd
+    out = io.StringIO()
+    container.Runner(dry_run=True, out=out)(cmd)
+    assert "s3cr3t" not in out.getvalue() and "TORCH_INDEX_URL=https://aws:<redacted>@d.codeartifact" in out.getvalue()
 
 
 def test_codebuild_zips_the_context_creates_the_project_and_polls(aws):

@@ -261,17 +261,52 @@ def test_local_run_of_an_unknown_job_is_a_clear_error(aws):
     assert result.returncode == 2 and "cannot describe processing job 'no-such-job'" in result.stderr
 
 
-def test_docker_mode_command_runs_the_real_image_with_the_host_root_mounted(tmp_path):
-    from augment.jobs.local import docker_available, docker_command
+def test_container_mode_mounts_what_sagemaker_mounts_and_nothing_of_this_machine(tmp_path, monkeypatch):
+    """Each host's container sees SageMaker's /opt/ml: config and inputs read-only, outputs and
+    /opt/ml/output writable; the request's Environment alone; its ENTRYPOINT in place of the
+    image's. (tests/test_image.py runs it for real.)"""
+    from augment.engines import Engine
+    from augment.jobs.local import container_command
 
-    request = _request(environment={"A": "1"})
-    cmd = docker_command(request, "algo-2", tmp_path, dict(request.environment))
-    assert cmd[:3] == ["docker", "run", "--rm"]
-    assert cmd[cmd.index("-v") + 1] == f"{tmp_path.resolve()}:/opt/ml"
-    assert cmd[cmd.index("--hostname") + 1] == "algo-2"
-    assert cmd[cmd.index("-e") + 1] == "A=1"
+    request = _request(environment={"A": "1"}, inputs=(
+        Input("images", "s3://bucket/train/", "/opt/ml/processing/input/images"),
+        Input("spec", "s3://bucket/spec.yaml", "/opt/ml/processing/input/spec")))
+    monkeypatch.setattr(os, "getuid", lambda: 0)
+    cmd = container_command(Engine("podman", "4.3.1"), request, "algo-2", tmp_path)
+    assert cmd[:3] == ["podman", "run", "--rm"] and cmd[cmd.index("--name") + 1] == "augment-test-algo-2"
+    mounts = [cmd[i + 1] for i, c in enumerate(cmd) if c == "-v"]
+    root = tmp_path.resolve()
+    assert mounts == [f"{root}/config:/opt/ml/config:ro", f"{root}/output:/opt/ml/output:rw",
+                      f"{root}/processing/input/images:/opt/ml/processing/input/images:ro",
+                      f"{root}/processing/input/spec:/opt/ml/processing/input/spec:ro",
+                      f"{root}/processing/output:/opt/ml/processing/output:rw"]
+    assert [cmd[i + 1] for i, c in enumerate(cmd) if c == "-e"] == ["A=1"], "nothing of this machine's environment"
+    assert cmd[cmd.index("--hostname") + 1] == "algo-2" and cmd[cmd.index("--network") + 1] == "host"
     tail = cmd[cmd.index("--entrypoint") + 1 :]
     assert tail == ["augment", request.image_uri, "process", "--spec", "light"], "ENTRYPOINT, image, its arguments"
-    if not docker_available():  # this machine has a docker client but no engine
-        with pytest.raises(UsageError, match="needs a running Docker engine"):
-            run_local(request.with_changes(inputs=(), outputs=()), docker=True)
+    assert "--user" not in cmd
+    isolated = container_command(Engine("docker", "27.0"), request.with_changes(
+        network={"EnableNetworkIsolation": True}), "algo-1", tmp_path)
+    assert isolated[isolated.index("--network") + 1] == "none"
+    monkeypatch.setattr(os, "getuid", lambda: 1000)
+    as_user = container_command(Engine("docker", "27.0"), request, "algo-1", tmp_path)
+    assert as_user[as_user.index("--user") + 1] == f"1000:{os.getgid()}", "what it writes stays the caller's"
+    assert "--user" not in container_command(Engine("podman", "4.3.1", rootless=True), request, "algo-1", tmp_path)
+
+
+def test_container_mode_without_an_engine_is_refused_before_anything_is_staged(tmp_path, monkeypatch):
+    from augment import engines
+    from augment.jobs import LocalBackend
+
+    request = _request(inputs=(Input("images", str(samples_dir()), "/opt/ml/processing/input/images"),),
+                       outputs=(Output("output", "/opt/ml/processing/output", str(tmp_path / "out")),))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-engines-here"))
+    engines._cached.cache_clear()
+    try:
+        with pytest.raises(UsageError, match="needs a container engine, and neither Docker nor podman answers"):
+            run_local(request, engine="auto", workdir=tmp_path / "work")
+        with pytest.raises(UsageError, match="podman does not answer here"):
+            LocalBackend(engine="podman").submit(request)
+    finally:
+        engines._cached.cache_clear()
+    assert not (tmp_path / "work").exists() and not (tmp_path / "out").exists(), "nothing staged or written"

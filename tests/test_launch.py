@@ -337,7 +337,7 @@ def test_cli_submits_to_sagemaker(bucket):
     assert described["ProcessingInputs"][0]["S3Input"]["S3DataDistributionType"] == "ShardedByS3Key"
     missing = subprocess.run([str(AUGMENT), "run", "--backend", "sagemaker", "--input", "s3://b/i/", "--output",
                               "s3://b/o/", "--spec", "light"], capture_output=True, text=True, timeout=300)
-    assert missing.returncode == 2 and "--image-uri is required" in missing.stderr
+    assert missing.returncode == 2 and "--image is required" in missing.stderr
 
 
 @pytest.mark.slow

@@ -116,7 +116,9 @@ def test_the_python3_kernel_is_this_python():
 
 def _check_01(nb: nbformat.NotebookNode, results: dict | None) -> None:
     text = output_text(nb)
-    assert "would run: docker build -f" in text and "--password-stdin" in text
+    assert re.search(r"would run: (docker|podman) build -f", text) and "--password-stdin" in text
+    assert "container engine:" in text and "suggested method:" in text, "where are we, in words"
+    assert "Nothing was built here. To try a build: augment run --backend local --image augment:" in text
     assert "<account>.dkr.ecr." in text, "a dry run names no account"
 
 

@@ -9,10 +9,11 @@ lines added to the guides are checked without a change to this file.
 
 How an ``augment`` line runs, the first rule that matches deciding:
 
-1. **--help**, when running it would reach AWS or run long: an ``s3://`` argument,
-   ``--backend sagemaker``, ``local-run`` (reads ``DescribeProcessingJob``), ``image push`` and
-   ``image uri`` (they ask STS; ``--dlc`` imports the SageMaker SDK, slow, and is tested in
-   test_container.py), ``--codebuild``, ``--no-wait``.
+1. **--help**, when running it would reach AWS, need a built image or run long: an ``s3://``
+   argument, ``--image`` (tests/test_image.py runs it), ``--backend sagemaker``, ``local-run``
+   (reads ``DescribeProcessingJob``), ``image push`` and ``image uri`` (they ask STS; ``--dlc``
+   imports the SageMaker SDK, slow, and is tested in test_container.py), ``--codebuild``,
+   ``--no-wait``.
 2. **for real, in a subprocess** of the installed ``augment``: ``process``, and ``run`` on the
    local backend (they start workers or simulated hosts).
 3. **for real, in this process** (``augment.cli.main``): ``validate``, ``presets``, ``ops``,
@@ -66,7 +67,7 @@ _SCRIPT = Path(sys.executable).with_name("augment")  # the console script, as a 
 AUGMENT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "augment"]
 SHELL_FENCES = {"", "bash", "sh", "shell", "console"}
 
-HELP_RULES = [r"\bs3://", r"--backend[ =]sagemaker\b", r"^local-run\b", r"^image push\b",
+HELP_RULES = [r"\bs3://", r"--image[ =]", r"--backend[ =]sagemaker\b", r"^local-run\b", r"^image push\b",
               r"^image uri\b", r"--codebuild\b", r"--no-wait\b"]
 SUBPROCESS = {"process", "run"}
 IN_PROCESS = {"validate", "presets", "ops", "samples", "replay"}

@@ -71,9 +71,10 @@ def output_uris(request: JobRequest) -> list[str]:
 class LocalJob:
     """A job running on the local runtime in a background thread."""
 
-    def __init__(self, request: JobRequest, workdir: str | None = None) -> None:
+    def __init__(self, request: JobRequest, workdir: str | None = None, engine: str | None = None) -> None:
         self.name = request.job_name
         self.request = request
+        self.engine = engine
         self._log = io.StringIO()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -85,7 +86,7 @@ class LocalJob:
     def _run(self, workdir: str | None) -> None:
         try:
             self._result = run_local(self.request, workdir=workdir, log=_Locked(self._log, self._lock),
-                                     stop=self._stop)
+                                     stop=self._stop, engine=self.engine)
         except BaseException as e:  # kept and reported as this job's failure by describe()
             from augment.aws import aws_error
 
@@ -135,13 +136,28 @@ class LocalBackend:
 
     Args:
         workdir: keep each job's ``/opt/ml`` roots under this folder (default: temporary).
+        engine: run each host in a container of the request's image (``auto``: Docker,
+            else podman; or ``docker``, ``podman``), as SageMaker would; ``None`` runs
+            hosts as subprocesses of this Python environment. See
+            :func:`~augment.jobs.local.run_local`.
     """
 
     name = "local"
 
-    def __init__(self, workdir: str | None = None) -> None:
+    def __init__(self, workdir: str | None = None, engine: str | None = None) -> None:
         self.workdir = workdir
+        self.engine = engine
 
     def submit(self, request: JobRequest) -> LocalJob:
+        """Start ``request`` on the local runtime.
+
+        Raises:
+            RequestError: an invalid request.
+            UsageError: with an ``engine``, none answers or it lacks the request's image.
+        """
         request.validate(local=True)
-        return LocalJob(request, self.workdir)
+        if self.engine is not None:  # said now, not as the job's failure a moment later
+            from augment.jobs.local import check_image
+
+            check_image(self.engine, request.image_uri)
+        return LocalJob(request, self.workdir, self.engine)

@@ -1,5 +1,5 @@
 """The local runtime: execute a :class:`~augment.jobs.request.JobRequest` on this machine,
-with no AWS account and no Docker.
+with no AWS account, and with no container engine unless asked to run the job's image.
 
 For each of ``InstanceCount`` simulated hosts (``algo-1``, ``algo-2``...) it lays out an
 ``/opt/ml`` root of its own, as SageMaker does on each instance:
@@ -30,8 +30,11 @@ For each of ``InstanceCount`` simulated hosts (``algo-1``, ``algo-2``...) it lay
 3. **The hosts run in parallel**: the entrypoint and arguments as a subprocess with
    ``AUGMENT_OPT_ML`` pointing at the host's root, the request's ``Environment``, and
    ``/opt/ml`` in arguments rewritten to that root. ``python``/``python3``/``augment``
-   run from this Python environment (the image is not pulled). Every log line is
-   streamed with a ``[algo-N]`` prefix.
+   run from this Python environment (the image is not pulled). Or, with ``engine``, each
+   host is a container of the request's image (Docker or podman), with its config,
+   inputs and outputs mounted under ``/opt/ml`` as SageMaker mounts them
+   (:func:`container_command`), so the exact image is tested before a job is paid for.
+   Every log line is streamed with a ``[algo-N]`` prefix.
 
 4. **Outputs are uploaded** at the end, from every host's output ``LocalPath`` to its
    ``S3Uri`` (or a local folder), all hosts into the same prefix, as on SageMaker.
@@ -59,6 +62,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from augment.contract import ROOT_ENV, SAGEMAKER_ROOT
+from augment.engines import Engine
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest
 
@@ -237,25 +241,52 @@ def _rewrite(arg: str, root: Path) -> str:
     return f"{prefix}{sep}{value}"
 
 
-def docker_command(request: JobRequest, host: str, root: Path, env: dict[str, str]) -> list[str]:
-    """The ``docker run`` that runs one host in the job's real image, with the host's
-    root mounted at ``/opt/ml`` (used where a Docker engine is present)."""
-    cmd = ["docker", "run", "--rm", "--name", f"{request.job_name}-{host}"[:128], "--hostname", host,
-           "--network", "host", "-v", f"{root.resolve()}:/opt/ml"]
-    for key, value in sorted(env.items()):
+def container_name(request: JobRequest, host: str) -> str:
+    """The name of ``host``'s container: the job's name and the host's, at most 128 characters."""
+    return f"{request.job_name}-{host}"[:128]
+
+
+def container_command(engine: Engine, request: JobRequest, host: str, root: Path) -> list[str]:
+    """The ``run`` that runs one host in the job's real image, as SageMaker lays it out:
+    the job's config (read-only), each input at its ``LocalPath`` (read-only: a job that
+    writes into its input fails here, not on AWS), each output and ``/opt/ml/output``
+    (where the exit message goes), the request's ``Environment`` and nothing of this
+    machine's, the image's ``ENTRYPOINT`` replaced by the request's, as SageMaker does.
+
+    The network is the host's (``none`` when the request isolates the job). Where the
+    engine runs containers as root but the caller is not root, the container runs as the
+    caller, so what it writes stays the caller's to read and remove."""
+    root = root.resolve()
+    cmd = engine.cmd("run", "--rm", "--name", container_name(request, host), "--hostname", host)
+    isolated = bool((request.network or {}).get("EnableNetworkIsolation"))
+    cmd += ["--network", "none" if isolated else "host"]
+    if os.getuid() != 0 and not engine.rootless:
+        cmd += ["--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp"]
+    mounts = [("config", False), ("output", True)]
+    mounts += [(str(PurePosixPath(i.destination).relative_to(SAGEMAKER_ROOT)), False) for i in request.inputs]
+    mounts += [(str(PurePosixPath(o.source).relative_to(SAGEMAKER_ROOT)), True) for o in request.outputs]
+    for rel, writable in mounts:
+        cmd += ["-v", f"{root / rel}:{SAGEMAKER_ROOT / rel}:{'rw' if writable else 'ro'}"]
+    for key, value in sorted(request.environment.items()):
         cmd += ["-e", f"{key}={value}"]
-    cmd += ["--entrypoint", request.entrypoint[0], request.image_uri, *request.entrypoint[1:], *request.arguments]
-    return cmd
+    return [*cmd, "--entrypoint", request.entrypoint[0], request.image_uri, *request.entrypoint[1:],
+            *request.arguments]
 
 
-def docker_available() -> bool:
-    """True where a Docker engine answers (a client alone is not enough)."""
-    if shutil.which("docker") is None:
-        return False
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+def check_image(choice: str, image: str) -> Engine:
+    """The engine that runs the hosts of a job in ``image``, which must be among its images.
+
+    Raises:
+        UsageError: no engine answers, or it does not hold the image (nothing is pulled:
+            a local run tests the image built here).
+    """
+    from augment import engines
+
+    engine = engines.require(choice, f"running the job's hosts in the image {image}")
+    if not engine.has_image(image):
+        raise UsageError(f"{engine.name} has no image {image!r} here; build it first (`augment image build` prints "
+                         f"the names it tags), or pull it (`{engine.name} pull {image}`)")
+    return engine
 
 
 def _stream(pipe: TextIO, prefix: str, out: TextIO, lock: threading.Lock) -> None:
@@ -291,7 +322,7 @@ def _now() -> dt.datetime:
 
 
 def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: bool = False,
-              log: TextIO | None = None, stop: threading.Event | None = None, docker: bool = False,
+              log: TextIO | None = None, stop: threading.Event | None = None, engine: str | None = None,
               ) -> dict[str, Any]:
     """Execute a job request on this machine.
 
@@ -304,8 +335,10 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
         log: where the hosts' prefixed log lines go (default: stderr).
         stop: when set, every host gets SIGTERM (as ``StopProcessingJob`` sends) and
             the job ends ``Stopped``.
-        docker: run each host in the job's image with ``docker run`` (needs a Docker
-            engine) instead of a subprocess of this Python environment.
+        engine: run each host in a container of the request's image (``ImageUri``), as
+            SageMaker does, with ``auto`` (Docker, else podman), ``docker`` or ``podman``;
+            ``None`` (the default) runs each host as a subprocess of this Python
+            environment. The image must be among the engine's images (nothing is pulled).
 
     Returns:
         A ``DescribeProcessingJob``-shaped dict, plus ``LocalRuntime`` with each host's
@@ -324,8 +357,7 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
         from augment.aws import require_credentials
 
         require_credentials(on_s3[0])
-    if docker and not docker_available():
-        raise UsageError("docker=True needs a running Docker engine; none answers `docker info` here")
+    runner = None if engine is None else check_image(engine, request.image_uri)
     for inp in request.inputs:
         if inp.mode == "Pipe":
             raise UsageError(f"input {inp.name!r}: S3InputMode Pipe needs SageMaker's FIFO channels; the local "
@@ -358,7 +390,7 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
             for out in request.outputs:
                 _host_path(root, out.source).mkdir(parents=True, exist_ok=True)
         started = _now()
-        codes = _run_hosts(request, hosts, roots, log, stop or threading.Event(), docker)
+        codes = _run_hosts(request, hosts, roots, log, stop or threading.Event(), runner)
         _upload(request, roots)
         ended = _now()
         results = list(zip(hosts, roots, codes, strict=True))
@@ -368,7 +400,8 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
         description.update({
             "ProcessingJobStatus": "Stopped" if stopped else "Failed" if failed else "Completed",
             "ProcessingStartTime": started, "ProcessingEndTime": ended, "LastModifiedTime": ended,
-            "LocalRuntime": {"hosts": host_info, "kept": bool(keep or workdir)},
+            "LocalRuntime": {"hosts": host_info, "kept": bool(keep or workdir),
+                             "engine": None if runner is None else str(runner)},
         })  # fmt: skip
         if failed and not stopped:
             host, root, code = failed[0]
@@ -401,37 +434,59 @@ def _augment_summary(request: JobRequest, host: str, root: Path) -> dict[str, An
 
 
 def _run_hosts(request: JobRequest, hosts: list[str], roots: list[Path], log: TextIO,
-               stop: threading.Event, docker: bool = False) -> list[int]:
+               stop: threading.Event, engine: Engine | None = None) -> list[int]:
     lock = threading.Lock()
     procs, threads = [], []
     deadline = time.monotonic() + request.max_runtime_s
-    for host, root in zip(hosts, roots, strict=True):
-        if docker:
-            cmd = docker_command(request, host, root, dict(request.environment))
-            env = dict(os.environ)
-        else:
-            cmd = _command(request, root)
-            env = {**os.environ, **{k: _rewrite(v, root) for k, v in request.environment.items()},
-                   ROOT_ENV: str(root), "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, env=env, cwd=root, errors="replace")
-        procs.append(proc)
-        t = threading.Thread(target=_stream, args=(proc.stdout, f"[{host}]", log, lock), daemon=True)
-        t.start()
-        threads.append(t)
-    signalled = timed_out = False
-    while any(p.poll() is None for p in procs):
-        if stop.is_set() and not signalled:
-            for p in procs:
-                if p.poll() is None:
-                    p.terminate()  # SIGTERM: the entrypoint stops gracefully
-            signalled = True
-        if time.monotonic() > deadline and not timed_out:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-            timed_out = True
-        time.sleep(0.05)
+    names = [container_name(request, host) for host in hosts]
+    try:
+        for host, root in zip(hosts, roots, strict=True):
+            if engine is not None:
+                cmd, env = container_command(engine, request, host, root), dict(os.environ)
+            else:
+                cmd = _command(request, root)
+                env = {**os.environ, **{k: _rewrite(v, root) for k, v in request.environment.items()},
+                       ROOT_ENV: str(root), "PYTHONUNBUFFERED": "1"}
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, env=env, cwd=root, errors="replace")
+            procs.append(proc)
+            t = threading.Thread(target=_stream, args=(proc.stdout, f"[{host}]", log, lock), daemon=True)
+            t.start()
+            threads.append(t)
+        signalled, timed_out = False, [False] * len(procs)
+        while any(p.poll() is None for p in procs):
+            if stop.is_set() and not signalled:
+                _signal(engine, procs, names, "stop")  # SIGTERM: the entrypoint stops gracefully
+                signalled = True
+            if time.monotonic() > deadline and not any(timed_out):
+                timed_out = [p.poll() is None for p in procs]
+                _signal(engine, procs, names, "kill")
+            time.sleep(0.05)
+    finally:
+        if engine is not None and any(p.poll() is None for p in procs):  # interrupted here: leave none running
+            _signal(engine, procs, names, "kill", wait=True)
     for t in threads:
         t.join()
-    return [-9 if timed_out and p.returncode < 0 else p.returncode for p in procs]
+    return [-9 if late else p.returncode for p, late in zip(procs, timed_out, strict=True)]
+
+
+STOP_GRACE_S = 30
+"""Seconds a container has after SIGTERM before it is killed, as ``StopProcessingJob`` allows."""
+
+
+def _signal(engine: Engine | None, procs: list[subprocess.Popen[str]], names: list[str], how: str,
+            wait: bool = False) -> None:
+    """SIGTERM (``stop``) or SIGKILL (``kill``) to every host still running: its process,
+    or its container through the engine (the engine's client does not always pass a
+    signal on to the container's PID 1)."""
+    for proc, name in zip(procs, names, strict=True):
+        if proc.poll() is not None:
+            continue
+        if engine is None:
+            proc.terminate() if how == "stop" else proc.kill()
+            continue
+        args = ("stop", "--time", str(STOP_GRACE_S), name) if how == "stop" else ("kill", name)
+        # in the background: a stop waits for the container, which the caller watches
+        signaller = subprocess.Popen(engine.cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if wait:
+            signaller.wait()
