@@ -17,7 +17,7 @@ PYTEST_WORKERS ?= auto
 TORCH_INDEX_URL ?=
 PIP_TORCH := $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
 
-.PHONY: install test test-fast demo bench bench-preview bench-startup lint clean strip-notebooks
+.PHONY: install test test-fast image-test demo bench bench-preview bench-startup lint clean strip-notebooks
 
 $(CORE): pyproject.toml setup.py augment/_native.c augment/_jpeg.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: $(STAMP)  ## lint, then the whole test suite, then every notebook through 
 test-fast: $(STAMP)  ## lint and the unit tests alone: no test marked slow (notebooks, browser, jobs end to end), no nbval
 	$(VENV)/bin/ruff check augment tests benchmarks
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow"
+
+image-test: $(STAMP)  ## build container/Dockerfile with Docker or podman and run it as SageMaker would (minutes; tests/test_image.py)
+	@tests/image/ensure-engine.sh
+	$(PY) -m pytest -m image --timeout 3600 tests/test_image.py
 
 demo: $(CORE)  ## the main job on the local runtime: 2 simulated instances shard the sample photos
 	@rm -rf $(DEMO_OUT)

@@ -24,7 +24,7 @@ from augment.samples import samples_dir
 from tests.image.harness import extension_check
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCKERFILES = sorted((ROOT / "container").glob("Dockerfile*"))
+DOCKERFILES = [*sorted((ROOT / "container").glob("Dockerfile*")), ROOT / "tests" / "image" / "base.Containerfile"]
 AUGMENT = Path(sys.executable).with_name("augment")
 
 
