@@ -183,8 +183,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the processing image. sagemaker: its ECR URI (see `augment image uri`). local: run each "
                         "instance in a container of this image (built with `augment image build`), as SageMaker "
                         "would, instead of as a process of this Python: test the exact image before paying")
-    p.add_argument("--engine", choices=("auto", "docker", "podman"), default="auto",
-                   help="local with --image: the container engine (default auto: Docker, else podman)")
+    p.add_argument("--engine", choices=("auto", "docker", "podman"), default=None,
+                   help="local with --image: the container engine that runs it (default auto: Docker, else podman)")
     g = p.add_argument_group("SageMaker backend")
     g.add_argument("--role", default=None, help="IAM role ARN (default: the Studio execution role)")
     g.add_argument("--bucket", default=None, help="bucket for the spec and shipped code (default: session default)")
@@ -460,10 +460,19 @@ def _check_completed(description: dict[str, Any]) -> None:
 
 
 def _backend(args: argparse.Namespace) -> Any:
+    if args.engine and (args.backend != "local" or not args.image_uri):
+        raise UsageError("--engine chooses what runs the --image of a local job; without --image the instances run "
+                         "as processes here" if args.backend == "local" else
+                         "--engine is for --backend local --image: SageMaker runs the image itself")
     if args.backend == "local":
         from augment.jobs import LocalBackend
+        from augment.jobs.local import check_image
 
-        return LocalBackend(args.workdir, engine=args.engine if args.image_uri else None)
+        engine = None
+        if args.image_uri:  # before the input is listed or anything written
+            engine = args.engine or "auto"
+            check_image(engine, args.image_uri)
+        return LocalBackend(args.workdir, engine=engine)
     from augment.jobs.sagemaker import SageMakerBackend
 
     if not args.image_uri:
@@ -637,14 +646,17 @@ def _cmd_local_run(args: argparse.Namespace) -> int:
 def _cmd_image(args: argparse.Namespace) -> int:
     from augment import container
 
+    here_only = [f for f, v in (("--torch-index-url", args.torch_index_url), ("--base-image", args.base_image),
+                                ("--network", args.network)) if v]
+    if here_only and (args.codebuild or args.action != "build"):
+        raise UsageError(f"{here_only[0]} applies to `augment image build` here; CodeBuild builds with the "
+                         "Dockerfile's defaults")
     if args.action == "build" and not args.codebuild:
         from augment import engines
 
-        if not args.dry_run and engines.find(args.engine) is None:
-            wanted = "neither Docker nor podman answers" if args.engine == "auto" else f"{args.engine} does not answer"
-            raise UsageError(f"no container engine to build with: {wanted} here. Use --codebuild (SageMaker Studio "
-                             "without Docker), --dry-run to see the commands, or `augment image uri --dlc` to skip "
-                             "the build")
+        if not args.dry_run:
+            engines.require(args.engine, "augment image build", hint="Or use --codebuild (SageMaker Studio without "
+                            "Docker), --dry-run to see the commands, or `augment image uri --dlc` to skip the build")
         run = container.Runner(dry_run=args.dry_run)
         for name in container.build(args.repository, args.variant, run, args.network, engine=args.engine,
                                     torch_index_url=args.torch_index_url, base_image=args.base_image):

@@ -10,11 +10,11 @@
 
 The ECR repository is created idempotently; the registry password comes from
 ``get_authorization_token`` and goes to ``docker login`` on stdin, never on a command
-line, in a log or in ``--dry-run`` output. The same build arguments serve a mirror or an
-air-gapped machine: ``torch_index_url`` (the index torch and torchvision come from) and
-``base_image`` (the Python 3.11 image the stages start from). Tags come from the package version and the
-git revision (``0.2.0-4296448``, ``-dirty`` when the tree has uncommitted changes), never
-``latest`` alone.
+line, in a log or in ``--dry-run`` output. Build arguments serve a mirror or a machine without
+Docker Hub: ``torch_index_url`` (the index torch and torchvision come from; the other pins still
+come from PyPI) and ``base_image`` (the Python 3.11 image the stages start from). Tags come
+from the package version and the git revision (``0.2.0-4296448``, ``-dirty`` when the tree has
+uncommitted changes), never ``latest`` alone.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from augment import __version__, aws, engines
-from augment.errors import AugmentError, UsageError
+from augment.errors import AugmentError, JobFailed, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = "container/Dockerfile"
@@ -166,14 +166,14 @@ class Runner:
         self.ran.extend(list(cmd) for cmd in pipeline)
 
 
-URL_PASSWORD = re.compile(r"(://[^/:@\s]+:)[^@/\s]+@")
+URL_USERINFO = re.compile(r"://[^/@\s]+@")
 
 
 def _quote(arg: str) -> str:
-    """``arg`` as a shell would need it, with the password of a URL (a private index's token,
-    ``https://aws:TOKEN@...``) shown as ``<redacted>``: printed commands end up in logs and
-    in saved notebooks."""
-    arg = URL_PASSWORD.sub(r"\1<redacted>@", arg)
+    """``arg`` as a shell would need it, with the user and password of a URL (a private
+    index's token, ``https://aws:TOKEN@...`` or ``https://TOKEN@...``) shown as
+    ``<redacted>``: printed commands end up in logs and in saved notebooks."""
+    arg = URL_USERINFO.sub("://<redacted>@", arg)
     return arg if re.fullmatch(r"[\w@%+=:,./-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
 
 
@@ -269,8 +269,11 @@ def build(repository: str = "augment", variant: str = "cpu", run: Runner | None 
     names = [f"{repository}:{t}" for t in tags]
     found = None if run.dry_run else engines.find(name)
     if found is not None:  # every MB is pulled at the start of every job
-        size = found.image_size(names[0])
-        print(f"built: {', '.join(names)} ({size / 1e9:.2f} GB)", file=run.out or sys.stdout, flush=True)
+        try:
+            size = f"{found.image_size(names[0]) / 1e9:.2f} GB"
+        except UsageError:  # built elsewhere than the engine's own store (a buildx builder without --load)
+            size = f"not among {found.name}'s local images"
+        print(f"built: {', '.join(names)} ({size})", file=run.out or sys.stdout, flush=True)
     return names
 
 
@@ -498,6 +501,7 @@ def try_image(image: str, engine: str = "auto", *, spec: str = "light", output: 
 
     Raises:
         UsageError: no engine answers, or it has no such image.
+        JobFailed: the job did not complete (with its ``FailureReason``).
     """
     import tempfile
 
@@ -511,7 +515,10 @@ def try_image(image: str, engine: str = "auto", *, spec: str = "light", output: 
     hosts = description["LocalRuntime"]["hosts"]
     written = sum(h.get("summary", {}).get("written", 0) for h in hosts.values())
     took = (description["ProcessingEndTime"] - description["CreationTime"]).total_seconds()
-    print(f"{request.job_name} {description['ProcessingJobStatus']} in {took:.1f} s: {written} outputs on "
-          f"{len(hosts)} instances, each a container of {image} ({description['LocalRuntime']['engine']}); "
-          f"outputs in {output}", file=out, flush=True)
+    status = description["ProcessingJobStatus"]
+    print(f"{request.job_name} {status} in {took:.1f} s: {written} outputs on {len(hosts)} instances, each a "
+          f"container of {image} ({description['LocalRuntime']['engine']}); outputs in {output}", file=out, flush=True)
+    if status != "Completed":
+        raise JobFailed(f"the sample job failed in {image}: {description.get('FailureReason', status)}",
+                        summary=description)
     return description

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -76,13 +75,23 @@ def _probe(name: str) -> Engine | None:
     try:
         info = json.loads(result.stdout)
     except json.JSONDecodeError:
-        info = {}
-    if name == "docker":
-        options = info.get("SecurityOptions") or []
-        return Engine(name, str(info.get("ServerVersion", "?")), any("rootless" in str(o) for o in options))
-    version = (info.get("version") or {}).get("Version", "?")
-    rootless = bool((info.get("host") or {}).get("security", {}).get("rootless", os.getuid() != 0))
-    return Engine(name, str(version), rootless)
+        return None
+    return _engine(name, info) if isinstance(info, dict) else None
+
+
+def _engine(name: str, info: dict) -> Engine | None:
+    """The engine ``info`` describes, or ``None`` where its server did not answer.
+
+    Podman's ``info`` (also behind a ``docker`` command, as podman-docker installs it) has
+    ``host`` and ``version``; Docker's has ``ServerVersion``. Docker clients before 28.1
+    print ``ServerErrors`` and exit 0 when no daemon answers."""
+    if isinstance(info.get("host"), dict) and isinstance(info.get("version"), dict):
+        security = info["host"].get("security") or {}
+        return Engine(name, str(info["version"].get("Version", "?")), bool(security.get("rootless", False)))
+    if info.get("ServerErrors") or not info.get("ServerVersion"):
+        return None
+    options = info.get("SecurityOptions") or []
+    return Engine(name, str(info["ServerVersion"]), any("rootless" in str(o) for o in options))
 
 
 @functools.cache
@@ -107,8 +116,12 @@ def find(choice: str = "auto") -> Engine | None:
     return None
 
 
-def require(choice: str = "auto", purpose: str = "this") -> Engine:
+def require(choice: str = "auto", purpose: str = "this", hint: str = "") -> Engine:
     """:func:`find`, or a refusal that says what was looked for and what to do.
+
+    Args:
+        purpose: what needs the engine, as the message's subject.
+        hint: what else the user may do, appended to the message.
 
     Raises:
         UsageError: no engine (or not the one chosen) answers here.
@@ -118,5 +131,5 @@ def require(choice: str = "auto", purpose: str = "this") -> Engine:
         found = "neither Docker nor podman answers here" if choice == "auto" else f"{choice} does not answer here"
         raise UsageError(f"{purpose} needs a container engine, and {found} (`{choice if choice != 'auto' else 'docker'}"
                          " info` fails, or the command is missing). Install and start Docker or podman; a Docker "
-                         "client without its daemon is not enough")
+                         f"client without its daemon is not enough{'. ' + hint if hint else ''}")
     return engine

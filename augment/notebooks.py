@@ -155,6 +155,25 @@ class BuildEnvironment:
                           f"suggested method:  {self.suggested_method!r}"])
 
 
+@dataclass(frozen=True)
+class Built:
+    """What :func:`build_image` did.
+
+    Attributes:
+        uri: the image to pass on: the ECR URI when pushed (``<account>`` in a dry run),
+            else the local name, or the DLC's URI.
+        local: the local image built here (``None``: nothing was built here).
+        engine: the engine that built it (``None``: nothing was built here).
+    """
+
+    uri: str
+    local: str | None = None
+    engine: str | None = None
+
+    def __str__(self) -> str:
+        return self.uri
+
+
 def build_environment() -> BuildEnvironment:
     """Where this notebook runs (see :class:`BuildEnvironment`)."""
     from augment import engines
@@ -183,7 +202,7 @@ def image_target(repository: str = "augment", region: str | None = None, *, dry_
 def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool = True, push: bool = True,
                 engine: str = "auto", bucket: str | None = None, role: str | None = None,
                 torch_index_url: str | None = None, base_image: str | None = None, network: str | None = None,
-                out: TextIO | None = None) -> str:
+                out: TextIO | None = None) -> Built:
     """Build (and push) the processing image, or name the no-build image, showing every
     command and AWS call; account ids are redacted from what is shown.
 
@@ -207,8 +226,7 @@ def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool
         out: where the commands go (default stdout).
 
     Returns:
-        The image to pass on: the ECR URI (with ``<account>`` in a dry run) when pushed,
-        else the local name.
+        What was done (see :class:`Built`): the image to pass on, and the one built here.
 
     Raises:
         UsageError: an unknown method or engine.
@@ -228,10 +246,11 @@ def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool
         run = container.Runner(dry_run=dry_run, out=shown)
         names = container.build(target.repository, variant, run, network, engine=engine,
                                 torch_index_url=torch_index_url, base_image=base_image)
+        local = None if dry_run else names[0]
         if not push:
-            return names[0]
+            return Built(names[0], local, None if dry_run else run.engine)
         if not dry_run:
-            return container.push(target, variant, run, engine=engine)
+            return Built(container.push(target, variant, run, engine=engine), local, run.engine)
         registry = target.uri("x").split("/")[0]
         print(f"would call: ecr.create_repository(repositoryName={target.repository!r}) unless it exists", file=shown)
         print("would call: ecr.get_authorization_token()", file=shown)
@@ -240,22 +259,22 @@ def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool
         for tag in tags:
             for cmd in container.push_commands(f"{target.repository}:{tag}", target.uri(tag), run.engine or "docker"):
                 run(cmd)
-        return target.uri(tags[0])
+        return Built(target.uri(tags[0]))
     if method == "codebuild":
         if not push:
             raise UsageError("push=False builds here only (method='local'); CodeBuild builds and pushes to ECR")
         if dry_run:
-            return _codebuild_dry_run(target, variant, bucket, role, shown)
+            return Built(_codebuild_dry_run(target, variant, bucket, role, shown))
         if bucket is None or role is None:
             from augment.jobs.sagemaker import SageMakerBackend
 
             session = SageMakerBackend(role=role, bucket=bucket, region=target.region)
             bucket, role = session.bucket, session.role
-        return container.codebuild(target, bucket, role, variant, out=shown)
+        return Built(container.codebuild(target, bucket, role, variant, out=shown))
     if method == "dlc":
         uri = container.dlc_image_uri(target.region if not target.region.startswith("<") else "us-east-1")
         print(f"no build: jobs run on {redact(uri)} with this package shipped as code (ship_code=True)", file=shown)
-        return uri
+        return Built(uri)
     raise UsageError(f"method must be one of {', '.join(METHODS)} (or docker, podman), got {method!r}")
 
 

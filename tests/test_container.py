@@ -117,6 +117,7 @@ def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdi
     fake = tmp_path / "bin" / "docker"
     fake.parent.mkdir()
     fake.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                    "if sys.argv[1] == 'info': print(json.dumps({'ServerVersion': '27.0-recorded'}))\n"
                     f"stdin = sys.stdin.read() if '--password-stdin' in sys.argv else None\n"
                     f"open({str(record)!r}, 'a').write(json.dumps({{'argv': sys.argv[1:], 'stdin': stdin}}) + '\\n')\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
@@ -124,7 +125,7 @@ def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdi
     target = container.ImageTarget.from_session(region="us-east-1", repository="augment-test")
     printed = io.StringIO()
     uri = container.push(target, run=container.Runner(out=printed), engine="docker")
-    assert printed.getvalue().startswith("engine: docker ?"), "the recording docker answers `docker info`"
+    assert printed.getvalue().startswith("engine: docker 27.0-recorded"), "the recording docker answers `info`"
     container.push(target, run=container.Runner(out=io.StringIO(), engine="docker"))  # again: the repository exists
     ecr = boto3.client("ecr", region_name="us-east-1")
     assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]].count("augment-test") == 1
@@ -239,7 +240,18 @@ def test_build_arguments_for_a_mirror_and_a_base_and_no_token_in_what_is_printed
     assert "PYTHON_IMAGE=registry.example/python:3.11-slim" in cmd
     out = io.StringIO()
     container.Runner(dry_run=True, out=out)(cmd)
-    assert "s3cr3t" not in out.getvalue() and "TORCH_INDEX_URL=https://aws:<redacted>@d.codeartifact" in out.getvalue()
+    assert "s3cr3t" not in out.getvalue() and "TORCH_INDEX_URL=https://<redacted>@d.codeartifact" in out.getvalue()
+    out = io.StringIO()
+    container.Runner(dry_run=True, out=out)(["pip", "--index-url", "https://t0kenAsUser@pypi.fury.io/me/"])
+    assert "t0ken" not in out.getvalue() and "https://<redacted>@pypi.fury.io/me/" in out.getvalue()
+
+
+def test_codebuild_refuses_the_arguments_of_a_build_here(capsys):
+    from augment.cli import main
+
+    for flag in (["--base-image", "b:1"], ["--torch-index-url", "https://m/simple"], ["--network", "host"]):
+        assert main(["image", "push", "--codebuild", "--dry-run", "--region", "us-east-1", *flag]) == 2
+        assert f"{flag[0]} applies to `augment image build` here" in capsys.readouterr().err
 
 
 def test_codebuild_zips_the_context_creates_the_project_and_polls(aws):

@@ -276,10 +276,10 @@ def test_container_mode_mounts_what_sagemaker_mounts_and_nothing_of_this_machine
     assert cmd[:3] == ["podman", "run", "--rm"] and cmd[cmd.index("--name") + 1] == "augment-test-algo-2"
     mounts = [cmd[i + 1] for i, c in enumerate(cmd) if c == "-v"]
     root = tmp_path.resolve()
-    assert mounts == [f"{root}/config:/opt/ml/config:ro", f"{root}/output:/opt/ml/output:rw",
-                      f"{root}/processing/input/images:/opt/ml/processing/input/images:ro",
-                      f"{root}/processing/input/spec:/opt/ml/processing/input/spec:ro",
-                      f"{root}/processing/output:/opt/ml/processing/output:rw"]
+    assert mounts == [f"{root}/config:/opt/ml/config:ro,z", f"{root}/output:/opt/ml/output:rw,z",
+                      f"{root}/processing/input/images:/opt/ml/processing/input/images:ro,z",
+                      f"{root}/processing/input/spec:/opt/ml/processing/input/spec:ro,z",
+                      f"{root}/processing/output:/opt/ml/processing/output:rw,z"]
     assert [cmd[i + 1] for i, c in enumerate(cmd) if c == "-e"] == ["A=1"], "nothing of this machine's environment"
     assert cmd[cmd.index("--hostname") + 1] == "algo-2" and cmd[cmd.index("--network") + 1] == "host"
     tail = cmd[cmd.index("--entrypoint") + 1 :]

@@ -265,8 +265,8 @@ def container_command(engine: Engine, request: JobRequest, host: str, root: Path
     mounts = [("config", False), ("output", True)]
     mounts += [(str(PurePosixPath(i.destination).relative_to(SAGEMAKER_ROOT)), False) for i in request.inputs]
     mounts += [(str(PurePosixPath(o.source).relative_to(SAGEMAKER_ROOT)), True) for o in request.outputs]
-    for rel, writable in mounts:
-        cmd += ["-v", f"{root / rel}:{SAGEMAKER_ROOT / rel}:{'rw' if writable else 'ro'}"]
+    for rel, writable in mounts:  # z: on SELinux hosts, labelled for the container (the staged copies are ours)
+        cmd += ["-v", f"{root / rel}:{SAGEMAKER_ROOT / rel}:{'rw' if writable else 'ro'},z"]
     for key, value in sorted(request.environment.items()):
         cmd += ["-e", f"{key}={value}"]
     return [*cmd, "--entrypoint", request.entrypoint[0], request.image_uri, *request.entrypoint[1:],
@@ -284,8 +284,10 @@ def check_image(choice: str, image: str) -> Engine:
 
     engine = engines.require(choice, f"running the job's hosts in the image {image}")
     if not engine.has_image(image):
-        raise UsageError(f"{engine.name} has no image {image!r} here; build it first (`augment image build` prints "
-                         f"the names it tags), or pull it (`{engine.name} pull {image}`)")
+        others = [e for e in map(engines.find, engines.ENGINES) if e and e.name != engine.name and e.has_image(image)]
+        also = f" ({others[0].name} has it: pass --engine {others[0].name})" if others else ""
+        raise UsageError(f"{engine.name} has no image {image!r} here{also}; build it first (`augment image build` "
+                         f"prints the names it tags), or pull it (`{engine.name} pull {image}`)")
     return engine
 
 
@@ -408,6 +410,9 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
             message_file = root / "output" / "message"
             message = message_file.read_text(encoding="utf-8", errors="replace") if message_file.exists() else ""
             reason = "MaxRuntimeExceeded" if code == -9 else f"AlgorithmError: {message or f'exit code {code}'}"
+            if runner is not None and code in ENGINE_FAILURES and not message:
+                reason = (f"{runner.name} could not run the container (exit {code}: {ENGINE_FAILURES[code]}); its "
+                          f"reason is in the [{host}] lines of the log")
             description["FailureReason"] = f"{reason} (host {host})"
             if message:
                 description["ExitMessage"] = message
@@ -435,10 +440,19 @@ def _augment_summary(request: JobRequest, host: str, root: Path) -> dict[str, An
 
 def _run_hosts(request: JobRequest, hosts: list[str], roots: list[Path], log: TextIO,
                stop: threading.Event, engine: Engine | None = None) -> list[int]:
+    """Run every host until it ends; return their exit codes (-9: killed at the deadline).
+
+    A stop (or the deadline) reaches each host once it runs: a container is signalled
+    through the engine, again while its client lives, since a container that is still
+    being created cannot be stopped yet. A stop before any host started starts none."""
+    if stop.is_set():
+        return [143] * len(hosts)  # StopProcessingJob before the hosts started: nothing runs
     lock = threading.Lock()
-    procs, threads = [], []
+    procs: list[subprocess.Popen[str]] = []
+    threads = []
     deadline = time.monotonic() + request.max_runtime_s
-    names = [container_name(request, host) for host in hosts]
+    signals = _Signals(engine, [container_name(request, host) for host in hosts])
+    timed_out: list[bool] = []
     try:
         for host, root in zip(hosts, roots, strict=True):
             if engine is not None:
@@ -453,40 +467,66 @@ def _run_hosts(request: JobRequest, hosts: list[str], roots: list[Path], log: Te
             t = threading.Thread(target=_stream, args=(proc.stdout, f"[{host}]", log, lock), daemon=True)
             t.start()
             threads.append(t)
-        signalled, timed_out = False, [False] * len(procs)
+        timed_out = [False] * len(procs)
         while any(p.poll() is None for p in procs):
-            if stop.is_set() and not signalled:
-                _signal(engine, procs, names, "stop")  # SIGTERM: the entrypoint stops gracefully
-                signalled = True
             if time.monotonic() > deadline and not any(timed_out):
                 timed_out = [p.poll() is None for p in procs]
-                _signal(engine, procs, names, "kill")
+            signals.send(procs, "kill" if any(timed_out) else "stop" if stop.is_set() else None)
             time.sleep(0.05)
     finally:
         if engine is not None and any(p.poll() is None for p in procs):  # interrupted here: leave none running
-            _signal(engine, procs, names, "kill", wait=True)
+            signals.send(procs, "kill", wait=True)
+        signals.reap()
     for t in threads:
         t.join()
     return [-9 if late else p.returncode for p, late in zip(procs, timed_out, strict=True)]
 
 
+ENGINE_FAILURES = {125: "the engine failed", 126: "the entrypoint cannot be run", 127: "no such entrypoint"}
+"""Exit codes of ``docker run``/``podman run`` that are the engine's, not the job's (when the
+job wrote no exit message)."""
+
 STOP_GRACE_S = 30
 """Seconds a container has after SIGTERM before it is killed, as ``StopProcessingJob`` allows."""
 
 
-def _signal(engine: Engine | None, procs: list[subprocess.Popen[str]], names: list[str], how: str,
-            wait: bool = False) -> None:
-    """SIGTERM (``stop``) or SIGKILL (``kill``) to every host still running: its process,
-    or its container through the engine (the engine's client does not always pass a
-    signal on to the container's PID 1)."""
-    for proc, name in zip(procs, names, strict=True):
-        if proc.poll() is not None:
-            continue
-        if engine is None:
-            proc.terminate() if how == "stop" else proc.kill()
-            continue
-        args = ("stop", "--time", str(STOP_GRACE_S), name) if how == "stop" else ("kill", name)
-        # in the background: a stop waits for the container, which the caller watches
-        signaller = subprocess.Popen(engine.cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if wait:
-            signaller.wait()
+class _Signals:
+    """SIGTERM (``stop``) or SIGKILL (``kill``) for every host still running: to its process,
+    or to its container through the engine (whose client does not always pass a signal on to
+    the container's PID 1). A container's signal is sent again, at most once a second, while
+    the last one failed and its client still runs: it may not have existed yet."""
+
+    def __init__(self, engine: Engine | None, names: list[str]) -> None:
+        self.engine, self.names = engine, names
+        self.sent: dict[tuple[int, str], tuple[subprocess.Popen[bytes] | None, float]] = {}
+
+    def send(self, procs: list[subprocess.Popen[str]], how: str | None, wait: bool = False) -> None:
+        if how is None:
+            return
+        for n, proc in enumerate(procs):
+            if proc.poll() is not None:
+                continue
+            last = self.sent.get((n, how))
+            if self.engine is None:
+                if last is None:
+                    proc.terminate() if how == "stop" else proc.kill()
+                    self.sent[(n, how)] = (None, time.monotonic())
+                continue
+            if last is not None and (last[0] is None or last[0].poll() in (None, 0)
+                                     or time.monotonic() - last[1] < 1.0):
+                continue  # sent, and under way or delivered; or failed less than a second ago
+            args = ("stop", "--time", str(STOP_GRACE_S), self.names[n]) if how == "stop" else ("kill", self.names[n])
+            # in the background: a stop waits for the container, which the caller watches
+            signaller = subprocess.Popen(self.engine.cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.sent[(n, how)] = (signaller, time.monotonic())
+            if wait:
+                signaller.wait()
+
+    def reap(self) -> None:
+        """Wait for the signallers still running (no zombie is left behind)."""
+        for signaller, _ in self.sent.values():
+            if signaller is not None:
+                try:
+                    signaller.wait(timeout=STOP_GRACE_S + 10)
+                except subprocess.TimeoutExpired:
+                    signaller.kill()
