@@ -172,5 +172,6 @@ class Tally:
         return dict(sorted(counts.items()))
 
     def first_failures(self, n: int = 3) -> list[str]:
-        """``source: error`` of the first ``n`` failed inputs."""
-        return [f"{source}: {r['error']}" for source, r in list(self._first_failure.items())[:n]]
+        """``source: error`` of the first ``n`` failed inputs by path: the same on every run of
+        a job, whatever order its workers finished in (the exit message quotes them)."""
+        return [f"{source}: {r['error']}" for source, r in sorted(self._first_failure.items())[:n]]

@@ -341,3 +341,18 @@ def test_a_job_config_says_which_inputs_are_sharded(tmp_path, monkeypatch):
     monkeypatch.setenv(contract.ROOT_ENV, str(tmp_path))
     assert job("ShardedByS3Key").image_input_sharded() and job("ShardedByS3Key").sharded == {"images"}
     assert not job("FullyReplicated").image_input_sharded()
+
+
+def test_the_failures_an_exit_message_quotes_do_not_depend_on_the_order_workers_finished():
+    """The exit message names the first failed inputs by path: the same message on every run of
+    a job (tests/test_image.py compares the container's with the process's)."""
+    from augment.manifest import Tally
+
+    records = [{"source": f"bad-{n}.jpg", "copy": 0, "status": "failed", "error": f"error {n}", "reason": "decode"}
+               for n in (4, 1, 3, 2)]
+    shown = []
+    for order in (records, records[::-1]):
+        tally = Tally()
+        tally.add(order)
+        shown.append(tally.first_failures())
+    assert shown[0] == shown[1] == ["bad-1.jpg: error 1", "bad-2.jpg: error 2", "bad-3.jpg: error 3"]
