@@ -285,18 +285,23 @@ def push(target: ImageTarget, variant: str = "cpu", run: Runner | None = None, b
     commands that do the same, with the target's placeholders where STS would supply a value.
 
     Raises:
-        CredentialsError: no usable AWS credentials (not in a dry run).
+        CredentialsError: no usable AWS credentials (not in a dry run), said first, as every
+            command that needs AWS says it.
+        UsageError: no engine answers (not in a dry run).
         BuildFailed: an engine's step failed.
     """
     run = run or Runner()
-    name = engine_for(engine, run, "pushing the image")
+    if not run.dry_run:
+        boto_session = boto_session or aws.session(target.region)
+        aws.require_credentials(f"pushing to ECR in {target.region}", boto_session)
+    name = engine_for(engine, run, "pushing the image")  # before any request: a repository made for nothing
     if run.dry_run:
         run.show(create_repository_command(target.repository, target.region), note="unless it exists")
         run.show(["aws", "ecr", "get-login-password", "--region", target.region],
                  login_command(target.registry, name))
     else:
         with aws.translated(f"pushing to ECR in {target.region}"):
-            ecr = (boto_session or aws.session(target.region)).client("ecr", region_name=target.region)
+            ecr = boto_session.client("ecr", region_name=target.region)
             ensure_repository(ecr, target.repository)
             registry, password = registry_credentials(ecr)
         run(login_command(registry, name), stdin=password)
