@@ -254,10 +254,10 @@ def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool
         registry = target.uri("x").split("/")[0]
         print(f"would call: ecr.create_repository(repositoryName={target.repository!r}) unless it exists", file=shown)
         print("would call: ecr.get_authorization_token()", file=shown)
-        run(container.login_command(registry, run.engine or "docker"), stdin="")
+        run(container.login_command(registry, run.engine), stdin="")
         tags = container.image_tags(variant)
         for tag in tags:
-            for cmd in container.push_commands(f"{target.repository}:{tag}", target.uri(tag), run.engine or "docker"):
+            for cmd in container.push_commands(f"{target.repository}:{tag}", target.uri(tag), run.engine):
                 run(cmd)
         return Built(target.uri(tags[0]))
     if method == "codebuild":

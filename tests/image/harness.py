@@ -89,14 +89,14 @@ def fix_podman_settings(found: engines.Engine, image: str) -> None:
 
 
 def base_image(found: engines.Engine) -> str:
-    """The ``PYTHON_IMAGE`` build argument (see the module's docstring)."""
+    """The ``PYTHON_IMAGE`` build argument (see the module's docstring). The caller runs
+    :func:`fix_podman_settings` on it; making the Debian base runs it first on its root."""
     chosen = os.environ.get("AUGMENT_TEST_BASE_IMAGE")
     if chosen:
         return chosen
     if found.has_image(SLIM) or run(found.cmd("pull", SLIM), capture_output=True).returncode == 0:
         return SLIM
     if found.has_image(BASE_TAG):
-        fix_podman_settings(found, BASE_TAG)
         return BASE_TAG
     if found.name != "podman" or shutil.which("debootstrap") is None:
         raise RuntimeError(f"no {SLIM} here and no registry to pull it from: set AUGMENT_TEST_BASE_IMAGE to a "
