@@ -86,12 +86,17 @@ def build_command(repository: str, tags: Sequence[str], variant: str = "cpu", ne
         base_image: the Python 3.11 image every stage starts from (default: the
             Dockerfile's ``python:3.11-slim-bookworm``).
     """
+    revision = revision or git_revision(context)
     cmd = [engine, "build", "-f", str(context / DOCKERFILE),
            "--build-arg", f"TORCH_INDEX_URL={torch_index_url or VARIANTS[variant]}",
            "--build-arg", f"VERSION={__version__}",
-           "--build-arg", f"GIT_REVISION={revision or git_revision(context)}"]
+           "--build-arg", f"GIT_REVISION={revision}"]
     if base_image:
         cmd += ["--build-arg", f"PYTHON_IMAGE={base_image}"]
+    # The Dockerfile's LABEL takes them from the build arguments, but podman (buildah 1.28) reuses a
+    # cached LABEL layer whose arguments differed: a rebuild of the same files kept the old revision.
+    cmd += ["--label", f"org.opencontainers.image.version={__version__}",
+            "--label", f"org.opencontainers.image.revision={revision}"]
     if network:
         cmd += ["--network", network]
     for tag in tags:

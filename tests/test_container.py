@@ -76,6 +76,9 @@ def test_build_command_is_an_argument_list_with_version_tags():
     assert isinstance(cmd, list) and all(isinstance(c, str) for c in cmd)
     assert cmd[:4] == ["docker", "build", "-f", str(ROOT / "container" / "Dockerfile")]
     assert f"TORCH_INDEX_URL={container.VARIANTS['gpu']}" in cmd and "GIT_REVISION=abc1234" in cmd
+    labels = [cmd[i + 1] for i, c in enumerate(cmd) if c == "--label"]
+    assert labels == [f"org.opencontainers.image.version={__version__}", "org.opencontainers.image.revision=abc1234"], \
+        "set on the command line too: podman reuses a cached LABEL layer whose build arguments differed"
     assert [cmd[i + 1] for i, c in enumerate(cmd) if c == "-t"] == [f"augment:{t}" for t in tags]
     assert cmd[-1] == str(ROOT) and "--network" not in cmd
     assert "--network" in container.build_command("augment", tags, network="sagemaker")
