@@ -34,3 +34,14 @@ def brief(value: object, limit: int = 120) -> str:
         return text
     half = limit // 2
     return f"{text[:half]}...{text[-half // 2:]} ({len(text):,} characters)"
+
+
+def plain_html(fragment: str) -> str:
+    """An HTML fragment wrapped so that notebook front ends show it as the text it is.
+
+    JupyterLab (and so SageMaker Studio) and classic Jupyter typeset ``$...$`` in HTML output
+    as LaTeX: a cost column reading ``$0.010 ($0.004-$0.015)`` turns into italic maths. MathJax
+    skips an element of class ``mathjax_ignore`` (MathJax 3's name) or ``tex2jax_ignore`` (the
+    name Jupyter's configurations use): every ``_repr_html_`` of the kit goes through here.
+    """
+    return f'<div class="tex2jax_ignore mathjax_ignore">{fragment}</div>'

@@ -19,6 +19,7 @@ from augment.plan._data import (
     table,
 )
 from augment.plan._data import prices as lookup_prices
+from augment.text import plain_html
 
 MODES = ("standalone", "sharded", "batched", "prefetch")
 DEFAULT_TYPES = ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge")
@@ -170,7 +171,7 @@ class Plan:
         return "\n".join([text_table(self.rows()), "", *self.footer()])
 
     def _repr_html_(self) -> str:
-        return html_table(self.rows(), self.recommended, 'class="augment-plan"') + html_list(self.footer())
+        return plain_html(html_table(self.rows(), self.recommended, 'class="augment-plan"') + html_list(self.footer()))
 
     def plot(self, path: str | Path | None = None) -> Any:
         """Cost and wall time against instance count: a line per mode (colour) and instance type (marker).

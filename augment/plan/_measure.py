@@ -19,7 +19,7 @@ from augment.errors import JobFailed, UsageError
 from augment.plan import _model
 from augment.plan._data import format_duration, instance_type, table
 from augment.plan._estimate import Option, Plan, estimate, html_list, html_table, text_table
-from augment.text import plural
+from augment.text import plain_html, plural
 
 
 def _cpus() -> int:
@@ -196,7 +196,7 @@ class Comparison:
         return "\n".join([*self.lines(), "", text_table(self._cells())])
 
     def _repr_html_(self) -> str:
-        return html_list(self.lines()) + html_table(self._cells())
+        return plain_html(html_list(self.lines()) + html_table(self._cells()))
 
 
 def _time(value: Any) -> dt.datetime | None:
