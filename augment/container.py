@@ -34,6 +34,7 @@ from typing import Any
 
 from augment import __version__, aws, engines
 from augment.errors import AugmentError, JobFailed, UsageError
+from augment.text import plural
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = "container/Dockerfile"
@@ -526,7 +527,8 @@ def try_image(image: str, engine: str = "auto", *, spec: str = "light", output: 
     written = sum(h.get("summary", {}).get("written", 0) for h in hosts.values())
     took = (description["ProcessingEndTime"] - description["CreationTime"]).total_seconds()
     status = description["ProcessingJobStatus"]
-    print(f"{request.job_name} {status} in {took:.1f} s: {written} outputs on {len(hosts)} instances, each a "
+    print(f"{request.job_name} {status} in {took:.1f} s: {plural(written, 'output')} on "
+          f"{plural(len(hosts), 'instance')}, each a "
           f"container of {image} ({description['LocalRuntime']['engine']}); outputs in {output}", file=out, flush=True)
     if status != "Completed":
         raise JobFailed(f"the sample job failed in {image}: {description.get('FailureReason', status)}",

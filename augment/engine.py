@@ -99,7 +99,7 @@ from augment.keys import UNSTAGEABLE, apply_filters, excluded_counts, host_share
 from augment.locations import META_DIR, another_spec_message, check_disjoint
 from augment.logs import Log
 from augment.manifest import ORIGINAL
-from augment.options import check_max_error_rate, check_max_pixels
+from augment.options import check_max_error_rate, check_max_pixels, check_number
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.progress import Progress
 from augment.spec import Spec, dump_spec, load_spec
@@ -1063,9 +1063,8 @@ def run_job(
     log = log or Log()
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     _check_dirs(input_dir, output_dir)
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {workers}")
+    workers = default_workers() if workers is None else check_number("--workers", workers, min=1, integer=True)
+    check_number("--progress-interval", progress_interval, above=0)  # nan or inf: no progress line, ever
     check_max_error_rate(max_error_rate)
     check_max_pixels(max_pixels)  # the CLI refuses it too; 0 would refuse every input as too large
     check_host(host, "--host")  # it names files under _augment/: never a path
@@ -1143,7 +1142,8 @@ def run_job(
             log.event("unstageable", f"{plural(len(unstageable), 'input')} could not be staged as files (keys such "
                       f"as {unstageable[0]!r}): recorded as failed ({UNSTAGEABLE})", unstageable=len(unstageable))
         if excluded:
-            log.event("excluded", f"{len(excluded)} files are not inputs ({excluded_counts(excluded)}); "
+            log.event("excluded", f"{plural(len(excluded), 'file')} {'is' if len(excluded) == 1 else 'are'} "
+                      f"not inputs ({excluded_counts(excluded)}); "
                       f"listed in {excluded_path}", excluded=len(excluded), excluded_list=str(excluded_path))
         if spec.kernels == "fast" and NATIVE is None:
             log.event("slow_kernels", "augment was installed without its compiled kernels (no C compiler at the "

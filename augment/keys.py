@@ -176,14 +176,27 @@ def list_s3(uri: str, flag: str = "--input") -> tuple[str, list[tuple[str, int]]
     try:
         return base, [(o["Key"][len(base):], o["Size"]) for page in pages for o in page.get("Contents", [])]
     except ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
-        if code == "NoSuchBucket":
-            raise UsageError(f"{flag} {uri}: there is no bucket {bucket!r} (check the name, and the account "
-                             "these credentials belong to)") from None
-        if code in ("AccessDenied", "AllAccessDisabled"):
-            raise UsageError(f"{flag} {uri}: these credentials may not list it ({code}); they need "
-                             f"s3:ListBucket on arn:aws:s3:::{bucket}") from None
-        raise  # refused credentials and the like: the CLI says how to provide them
+        refused = bucket_refusal(e, flag, uri)
+        if refused is None:
+            raise  # refused credentials and the like: the CLI says how to provide them
+        raise refused from None
+
+
+def bucket_refusal(error: Exception, flag: str, uri: str) -> UsageError | None:
+    """What to say when listing the ``s3://`` location ``uri`` (named by ``flag``) failed
+    with ``error`` because its bucket is missing or closed to these credentials; ``None``
+    for any other failure."""
+    from augment.jobs.local import split_s3_uri
+
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    bucket = split_s3_uri(uri)[0]
+    if code == "NoSuchBucket":
+        return UsageError(f"{flag} {uri}: there is no bucket {bucket!r} (check the name, and the account "
+                          "these credentials belong to)")
+    if code in ("AccessDenied", "AllAccessDisabled"):
+        return UsageError(f"{flag} {uri}: these credentials may not list it ({code}); they need "
+                          f"s3:ListBucket on arn:aws:s3:::{bucket}")
+    return None
 
 
 def list_input(uri: str, flag: str = "--input") -> KeySplit:

@@ -125,7 +125,20 @@ def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "--out
         UsageError: with another spec, the message ``augment process`` gives; otherwise
             naming what was found there. Nothing was sent or written.
     """
-    found, spec_bytes = (_earlier_job_s3 if output_uri.startswith("s3://") else _earlier_job_local)(output_uri)
+    if output_uri.startswith("s3://"):
+        from botocore.exceptions import ClientError
+
+        from augment.keys import bucket_refusal
+
+        try:
+            found, spec_bytes = _earlier_job_s3(output_uri)
+        except ClientError as e:  # a missing bucket is named as --input's is, not an internal error
+            refused = bucket_refusal(e, output_flag, output_uri)
+            if refused is None:
+                raise
+            raise refused from None
+    else:
+        found, spec_bytes = _earlier_job_local(output_uri)
     if not found:
         return
     if spec_bytes is not None:

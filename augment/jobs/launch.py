@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest, Output
 from augment.locations import META_DIR, check_disjoint, check_unused_output
-from augment.options import JOB_OPTIONS, apply_overrides, process_arguments
+from augment.options import JOB_OPTIONS, apply_overrides, check_number, process_arguments
 from augment.spec import Spec, list_presets
 
 MODES = ("standalone", "sharded")
@@ -40,7 +41,7 @@ LOCAL_IMAGE = "augment:local"
 def job_name(mode: str, seed_text: str) -> str:
     """A unique, valid job name: ``augment-<mode>-<UTC time>-<hash>``."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
-    digest = hashlib.sha256(f"{seed_text}{stamp}".encode()).hexdigest()[:6]
+    digest = hashlib.sha256(f"{seed_text}{stamp}".encode("utf-8", "surrogateescape")).hexdigest()[:6]  # any path
     return f"augment-{mode}-{stamp}-{digest}"
 
 
@@ -99,7 +100,7 @@ def build_request(
                     distribution="ShardedByS3Key" if mode == "sharded" else "FullyReplicated")]
     arguments: list[str] = ["--progress", "lines"]
     if Path(spec).is_file():
-        inputs.append(Input("spec", str(Path(spec).resolve()) if not spec.startswith("s3://") else spec, SPEC_PATH))
+        inputs.append(Input("spec", shipped_spec(spec), SPEC_PATH))
     elif spec in list_presets():
         arguments += ["--spec", spec]
     if workers is not None:
@@ -123,6 +124,36 @@ def build_request(
     )
 
 
+SPEC_NAMES = (".yaml", ".yml", ".json")
+"""The names a job's host takes its spec input by (see :meth:`augment.contract.JobContext.spec_path`)."""
+
+
+def shipped_spec(path: str) -> str:
+    """The file that carries the spec file ``path`` to the job, under a name its host takes.
+
+    ``path`` itself (absolute) when its name ends in ``.yaml``, ``.yml`` or ``.json`` and is
+    plain text; otherwise a copy of its bytes named ``spec.yaml``, in a folder of this
+    machine's temporary files named by their digest. A spec named ``my.spec`` or
+    ``spec.YAML`` passes :func:`~augment.spec.load_spec` (which reads any name but
+    ``*.json`` as YAML, as the copy's name says), and its host refused it after the
+    start-up was paid.
+    """
+    import tempfile
+
+    from augment.files import write_output
+
+    source = Path(path).resolve()
+    name = source.name
+    try:
+        if source.suffix in SPEC_NAMES and name.isprintable() and name.encode("utf-8"):
+            return str(source)
+    except UnicodeEncodeError:  # bytes of no encoding in the name (os.fsdecode's surrogates): no S3 key holds them
+        pass
+    data = source.read_bytes()
+    folder = Path(tempfile.gettempdir()) / f"augment-specs-{os.getuid()}" / hashlib.sha256(data).hexdigest()[:32]
+    return str(write_output(folder / "spec.yaml", data))
+
+
 def job_spec(spec: str, arguments: tuple[str, ...] | list[str] = ()) -> Spec:
     """The spec a job runs: ``spec`` with the job options among ``augment process``'s
     ``arguments`` applied (``--seed``, ``--copies``, ``--keep-original``...), parsed and
@@ -140,7 +171,7 @@ def put_json(uri: str, data: Any) -> None:
     """Write ``data`` as JSON to an ``s3://`` URI or a local file."""
     import json
 
-    body = json.dumps(data, indent=1).encode()
+    body = json.dumps(data, indent=1, allow_nan=False).encode()
     if uri.startswith("s3://"):
         from augment.jobs.local import s3_client, split_s3_uri
 
@@ -313,8 +344,15 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
     """
     if mode not in LAUNCH_MODES:
         raise UsageError(f"--mode must be one of {', '.join(LAUNCH_MODES)}, got {mode!r}")
-    if quota is not None and quota < 1:
-        raise UsageError(f"--quota must be >= 1, got {quota}")
+    # every limit is a finite number in range: nan compares false with any cost, which let every launch pass
+    if max_cost is not None:
+        check_number("--max-cost", max_cost, min=0)
+    if quota is not None:
+        check_number("--quota", quota, min=1, integer=True)
+    for flag, value in (("--instance-count", instance_count), ("--batch-size", batch_size),
+                        ("--max-in-flight", max_in_flight), ("--workers", workers)):
+        if value is not None:
+            check_number(flag, value, min=1, integer=True)
     count = instance_count if instance_count is not None else (2 if mode == "sharded" else 1)
     if mode in ("standalone", "sharded") and quota is not None and count > quota:
         raise UsageError(f"--instance-count {count} exceeds --quota {quota} (instances of {instance_type} at once)")
