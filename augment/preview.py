@@ -10,8 +10,11 @@ the job's output file, and its parameters are the manifest's (tests compare both
 the grid scales the images down, after all that.
 
 Where the images come from (``source``): ``None`` for the bundled samples, a local
-folder, or an ``s3://bucket/prefix/`` (any endpoint, through ``AWS_ENDPOINT_URL``),
-listed once; only the images shown are read or downloaded.
+folder or one file, or an ``s3://bucket/prefix/`` (any endpoint, through
+``AWS_ENDPOINT_URL``), listed once; only the images shown are read or downloaded. The
+images are picked from the inputs the job would take: the spec's ``input`` filters
+(include, exclude and the operating-system junk always excluded) apply, by the job's own
+function (:func:`augment.keys.apply_filters`).
 
 :func:`from_job` builds the same grid from a finished job: inputs beside the outputs
 it wrote, captioned from the manifest.
@@ -63,12 +66,13 @@ class Images:
     """The images under a source, listed once, each read at most once.
 
     Args:
-        source: ``None`` (the bundled samples), a local folder, or ``s3://bucket/prefix``.
-            An S3 prefix maps keys to relative paths as the job stages them: the part
-            of the key after the prefix's last ``/``.
+        source: ``None`` (the bundled samples), a local folder or file, or
+            ``s3://bucket/prefix``. An S3 prefix maps keys to relative paths as the job
+            stages them: the part of the key after the prefix's last ``/``; one file is
+            named by its name, as ``augment run`` stages it.
 
     Raises:
-        UsageError: a folder that does not exist, or an S3 prefix with nothing under it.
+        UsageError: a folder or file that does not exist, or an S3 prefix with nothing under it.
     """
 
     def __init__(self, source: str | os.PathLike[str] | None = None) -> None:
@@ -79,6 +83,9 @@ class Images:
         self._keys: list[str] | None = None
         self.fetched: list[str] = []
         """Relative paths read so far, in order (each once)."""
+        self.excluded: list[dict[str, Any]] = []
+        """What the input filters left out at the last :meth:`pick`, as the job lists it."""
+        self._file: str | None = None
         from augment.keys import check_uri
 
         check_uri(self.source, "--input")  # S3://, https://...: the form to use, not "no such folder"
@@ -87,9 +94,11 @@ class Images:
 
             self._bucket, prefix = split_s3_uri(self.source)
             self._base = prefix[: prefix.rfind("/") + 1]
+        elif Path(self.source).is_file():  # one file: `augment run` stages it by its name
+            self._file = Path(self.source).name
         elif not Path(self.source).is_dir():
-            raise UsageError(f"--input {self.source}: no such folder (give a folder, an s3:// prefix, or nothing "
-                             "for the bundled samples)")
+            raise UsageError(f"--input {self.source}: no such folder or file (give a folder, an image file, an "
+                             "s3:// prefix, or nothing for the bundled samples)")
 
     @property
     def is_s3(self) -> bool:
@@ -106,6 +115,8 @@ class Images:
     def keys_under(self, folder: str) -> list[str]:
         """The files under ``folder`` (relative to the root, ``""`` for all of it), listed
         now, relative to the root."""
+        if self._file is not None:
+            return [self._file] if folder == "" else []
         if self.is_s3:
             from augment.keys import list_input  # the keys a job stages: those it can
 
@@ -132,6 +143,10 @@ class Images:
                     body = s3_client().get_object(Bucket=self._bucket, Key=self._base + rel)["Body"].read()
                 except (ClientError, BotoCoreError) as e:
                     raise OSError(f"cannot download s3://{self._bucket}/{self._base}{rel}: {e}") from None
+            elif self._file is not None:
+                if rel != self._file:
+                    raise OSError(f"{rel}: the input is the one file {self.source}")
+                body = Path(self.source).read_bytes()  # as `augment run` stages it: a copy of the file
             else:
                 body = read_input(self.source, rel)  # as the job reads it: no link out, no FIFO
             self._data[rel] = body
@@ -143,20 +158,46 @@ class Images:
         wanted = set(rels)
         self._data = {k: v for k, v in self._data.items() if k in wanted}
 
-    def pick(self, n: int = DEFAULT_N, pick_seed: int = 0, paths: list[str] | None = None) -> list[str]:
-        """The inputs to show: ``paths`` as given (checked), else ``n`` drawn with ``pick_seed``.
+    def pick(self, n: int = DEFAULT_N, pick_seed: int = 0, paths: list[str] | None = None,
+             inputs: Any = None) -> list[str]:
+        """The inputs to show: ``paths`` as given (checked; each once), else ``n`` drawn
+        with ``pick_seed`` from the inputs the job would take.
+
+        Args:
+            n, pick_seed, paths: as in :func:`render`.
+            inputs: the spec's input filters (a spec's ``input`` section), applied by the
+                job's own function; ``None`` takes every file. What they leave out is
+                kept in :attr:`excluded`.
 
         Raises:
-            UsageError: a path that is not an input, or ``n`` below 1.
+            UsageError: a path that is not an input (or one the filters leave out), ``n``
+                below 1, or filters that leave nothing.
         """
+        from augment.keys import apply_filters, excluded_counts
+
         keys = self.keys()
+        self.excluded = []
+        if inputs is not None:
+            keys, self.excluded = apply_filters(keys, inputs)
+            if not keys:
+                raise UsageError(f"--input {self.source}: no inputs: all {plural(len(self.excluded), 'file')} are "
+                                 f"excluded ({excluded_counts(self.excluded)}); change the spec's "
+                                 "input.include/input.exclude (--include/--exclude)")
         if paths:
+            paths = list(dict.fromkeys(paths))  # a path named twice is one input: shown once
             known = set(keys)
+            left_out = {e["source"]: e for e in self.excluded}
+            for p in paths:
+                if p in left_out:
+                    e = left_out[p]
+                    why = f"pattern {e['pattern']!r}" if e["pattern"] else "no include pattern matches it"
+                    raise UsageError(f"--paths: {p} is not an input of the job: the spec's input filters leave it "
+                                     f"out ({why}; see --include/--exclude)")
             missing = [p for p in paths if p not in known]
             if missing:
                 raise UsageError(f"--paths: {', '.join(missing)} not under {self.source} (paths are relative to "
                                  f"it; e.g. {', '.join(keys[:3])})")
-            return list(paths)
+            return paths
         if n < 1:
             raise UsageError(f"--n must be >= 1, got {n}")
         return sorted(random.Random(pick_seed).sample(keys, min(n, len(keys))))
@@ -208,6 +249,8 @@ class Preview:
         originals: ``rel_path`` -> the upright original (None where it failed to decode).
         source: where the images came from.
         errors: ``rel_path`` -> why the original could not be read or decoded.
+        excluded: the files of the source that the spec's input filters leave out (the
+            job lists them in ``excluded-<host>.jsonl``): never shown.
     """
 
     spec: Spec
@@ -215,23 +258,34 @@ class Preview:
     originals: dict[str, PIL.Image.Image | None]
     source: str = ""
     errors: dict[str, str] = field(default_factory=dict)
+    excluded: list[dict[str, Any]] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, list[Item]]]:
         """(rel_path, its items) per image, in order."""
         return [(rel, [i for i in self.items if i.rel_path == rel]) for rel in self.originals]
 
-    def grid(self, max_side: int = 256) -> PIL.Image.Image:
-        """A row per image: the original, then its copies, each captioned."""
+    def grid(self, max_side: int = 256, highlight: int | None = None) -> PIL.Image.Image:
+        """A row per image: the original, then its copies, each captioned.
+
+        Args:
+            max_side: the largest side of a tile, in pixels.
+            highlight: an index into :attr:`items` whose tile gets a frame (the one
+                being stepped through), or ``None``.
+        """
         rows = []
-        for rel, items in self.rows():
+        where = None
+        chosen = self.items[highlight] if highlight is not None and 0 <= highlight < len(self.items) else None
+        for r, (rel, items) in enumerate(self.rows()):
             original = self.originals[rel]
             head = (original, _original_caption(rel, original, self.errors.get(rel)), None)
             rows.append([head, *((i.image, i.caption, i.error) for i in items)])
-        return draw_grid(rows, max_side)
+            where = next(((r, 1 + c) for c, i in enumerate(items) if i is chosen), where)  # by identity: no
+            # pixel comparison
+        return draw_grid(rows, max_side, highlight=where)
 
-    def png(self, max_side: int = 256) -> bytes:
+    def png(self, max_side: int = 256, highlight: int | None = None) -> bytes:
         """The grid as PNG bytes (fast compression: it is for the screen)."""
-        return png_bytes(self.grid(max_side))
+        return png_bytes(self.grid(max_side, highlight))
 
     def figure(self, max_side: int = 256) -> Any:
         """The grid as a matplotlib figure (made without pyplot, so it is never left
@@ -299,12 +353,14 @@ def render(
     Args:
         spec: anything :func:`~augment.spec.load_spec` takes: a preset name, a path,
             a dict or a :class:`~augment.spec.Spec`.
-        source: ``None`` (the bundled samples), a local folder, an ``s3://`` prefix,
-            or an :class:`Images` (which keeps what it has read, for re-renders).
+        source: ``None`` (the bundled samples), a local folder or file, an ``s3://``
+            prefix, or an :class:`Images` (which keeps what it has read, for re-renders).
+            The images are picked among the inputs the job would take: the spec's
+            ``input`` filters apply.
         n: images to pick at random when ``paths`` is not given.
         copies: variants per image (``None``: the spec's own).
         pick_seed: the random pick's seed: the same seed picks the same images.
-        paths: the images to show, by their path relative to ``source``.
+        paths: the images to show, by their path relative to ``source`` (each once).
         max_pixels: inputs larger than this are refused from the header, as in a job.
 
     Returns:
@@ -323,13 +379,13 @@ def render(
     items: list[Item] = []
     originals: dict[str, PIL.Image.Image | None] = {}
     errors: dict[str, str] = {}
-    for rel in images.pick(n, pick_seed, paths):
+    for rel in images.pick(n, pick_seed, paths, spec.input):
         row, original, error = _render_one(pipeline, images, rel, max_pixels)
         items += row
         originals[rel] = original
         if error:
             errors[rel] = error
-    return Preview(spec, items, originals, images.source, errors)
+    return Preview(spec, items, originals, images.source, errors, list(images.excluded))
 
 
 def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
@@ -540,24 +596,41 @@ def _num(x: float, digits: int = 2) -> str:
 
 
 def _record_text(rec: dict[str, Any]) -> str:
-    """One op's record in a line: its name and the parameters drawn."""
+    """One op's record in a line, to read: ``RandomResizedCrop: top 33, left 17, height 243,
+    width 258``; ``AugMix: ops Contrast −0.1, Solarize 1.0; ...`` (the manifest keeps the
+    whole record)."""
     params = rec.get("params")
     if not rec.get("applied"):
         return f"{rec['op']}: not applied"
     if not params:
         return f"{rec['op']}: applied"
-    return f"{rec['op']}: {json.dumps(_rounded(params), separators=(', ', ': '))[:300]}"
+    text = ", ".join(f"{k} {_value_text(v)}" for k, v in params.items() if v is not None)
+    return f"{rec['op']}: {text if len(text) <= 300 else text[:299] + chr(0x2026)}"
 
 
-def _rounded(value: Any) -> Any:
-    """Floats to 4 decimals, for reading (the manifest keeps them whole)."""
+def _value_text(value: Any) -> str:
+    """A drawn value in a few characters: numbers rounded, named magnitudes as
+    ``Name m``, a tensor by its shape; no JSON quotes or braces."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
+        return _num(value, 4).rstrip("0").rstrip(".") if value != int(value) else _num(value, 1)
+    if isinstance(value, int):
+        return str(value).replace("-", "\u2212")
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items() if v is not None}
-    return value
+        if "tensor" in value:
+            shape = "\u00d7".join(map(str, value["tensor"]))
+            return f"{shape} {value.get('dtype', '')} tensor".replace("  ", " ")
+        rest = [_value_text(v) if k == "name" else f"{k} {_value_text(v)}" if "name" not in value else _value_text(v)
+                for k, v in value.items() if v is not None]
+        return " ".join(rest) if "name" in value else "(" + ", ".join(rest) + ")"
+    if isinstance(value, list | tuple):
+        while len(value) == 1 and isinstance(value[0], list | tuple):  # [[[0.0]]]: one value
+            value = value[0]
+        if value and all(isinstance(v, dict) for v in value):
+            return "; ".join(_value_text(v) for v in value)
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    return str(value)
 
 
 def _flatten(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -629,6 +702,12 @@ _LINE_HEIGHT = 14
 PAD = 6
 _BACKGROUND = (255, 255, 255)
 _FAILED = (250, 232, 232)
+HIGHLIGHT = (255, 136, 0)
+"""The frame around the tile being stepped through."""
+MAX_SIDE = 4096
+"""The largest tile side a grid draws (a tile is never enlarged: larger only wastes memory)."""
+MAX_GRID_PIXELS = 100_000_000
+"""The largest grid drawn, in pixels (300 MB of RGB)."""
 
 
 def _font(size: int = 11) -> PIL.ImageFont.ImageFont | PIL.ImageFont.FreeTypeFont:
@@ -686,22 +765,35 @@ def cell_size(max_side: int) -> tuple[int, int]:
 
 
 def draw_grid(rows: list[list[tuple[PIL.Image.Image | None, str, str | None]]], max_side: int = 256,
-              ) -> PIL.Image.Image:
+              highlight: tuple[int, int] | None = None) -> PIL.Image.Image:
     """Tiles in rows, each scaled to fit ``max_side`` (never enlarged) with its caption
     below; a tile without an image shows its error.
 
     Args:
         rows: per row, ``(image or None, caption, error or None)`` per tile.
-        max_side: the largest side of a tile, in pixels.
+        max_side: the largest side of a tile, in pixels (16 to :data:`MAX_SIDE`).
+        highlight: ``(row, column)`` of a tile to frame, or ``None``.
+
+    Raises:
+        UsageError: ``max_side`` out of range, or a grid of more than
+            :data:`MAX_GRID_PIXELS` pixels.
     """
-    if max_side < 16:
-        raise UsageError(f"max_side must be >= 16, got {max_side}")
+    if not 16 <= max_side <= MAX_SIDE:
+        raise UsageError(f"--max-side must be between 16 and {MAX_SIDE} (pixels of a tile's largest side), "
+                         f"got {max_side}")
     font = _cached_font(11)
     line_h = _LINE_HEIGHT
     cols = max((len(r) for r in rows), default=1)
     cell_w, cell_h = cell_size(max_side)
-    grid = PIL.Image.new("RGB", (max(cols, 1) * cell_w + PAD, max(len(rows), 1) * cell_h + PAD), _BACKGROUND)
+    size = (max(cols, 1) * cell_w + PAD, max(len(rows), 1) * cell_h + PAD)
+    if size[0] * size[1] > MAX_GRID_PIXELS:
+        raise UsageError(f"the grid would be {size[0]}\u00d7{size[1]} pixels, more than {MAX_GRID_PIXELS}: "
+                         "lower --max-side, or show fewer images (--n, --paths) or copies (--copies)")
+    grid = PIL.Image.new("RGB", size, _BACKGROUND)
     draw = PIL.ImageDraw.Draw(grid)
+    if highlight is not None:  # in the padding around the tile: the picture stays whole
+        x, y = PAD + highlight[1] * cell_w, PAD + highlight[0] * cell_h
+        draw.rectangle((x - 4, y - 4, x + max_side + 3, y + cell_h - PAD + 1), outline=HIGHLIGHT, width=3)
     for r, row in enumerate(rows):
         for c, (image, caption, error) in enumerate(row):
             x, y = PAD + c * cell_w, PAD + r * cell_h

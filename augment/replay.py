@@ -8,6 +8,10 @@ The input is read from ``--input-dir`` when given, else from the job's ``input_d
 (in its summary) while that folder exists, else from where ``augment run`` staged it
 from (the summary's ``input_uri``: a local folder, an ``s3://`` prefix, or a batch's
 ``ManifestFile``).
+
+The manifest itself may be a local file or an ``s3://`` object (as a job's output
+prefix holds it): its summary and spec are read beside it, from S3 too, through the
+kit's S3 client (``AWS_ENDPOINT_URL`` is honoured).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +75,8 @@ def replay(
     """Re-create one output of a job from its manifest record.
 
     Args:
-        manifest: a ``manifest-<host>.jsonl``.
+        manifest: a ``manifest-<host>.jsonl``: a file, or an ``s3://bucket/.../_augment/``
+            object (read with the summary and spec beside it).
         record: the record's line number in the manifest, from 1; or else
         source: the input's path relative to the job's input root, with
         copy: the copy index (``-1`` for a kept original; default 0).
@@ -83,19 +89,72 @@ def replay(
             failed record, missing input or spec, a spec whose seed differs from the
             job's, or an input whose bytes changed since the job ran.
     """
-    manifest = Path(manifest)
     if (record is None) == (source is None):
         raise UsageError("give exactly one of --record N and --source PATH (with --copy C)")
     if out is None:
         raise UsageError("--out is required: where to write the re-created image")
+    if str(manifest).startswith("s3://"):  # never through Path: it would read "s3:/bucket/..."
+        with tempfile.TemporaryDirectory(prefix="augment-replay-") as folder:
+            local = _download_job_files(str(manifest), Path(folder), spec is None)
+            return _replay(local, str(manifest), record, out, source, copy, input_dir, spec)
+    return _replay(Path(manifest), str(manifest), record, out, source, copy, input_dir, spec)
+
+
+def _download_job_files(uri: str, folder: Path, with_spec: bool) -> Path:
+    """The manifest at ``uri``, and the summary and spec beside it where they exist,
+    downloaded into ``folder`` under their own names; the manifest's local path.
+
+    Raises:
+        UsageError: no such manifest, bucket, or no permission to read it.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from augment.jobs.local import s3_client, split_s3_uri
+
+    bucket, key = split_s3_uri(uri)
+    name = key.rsplit("/", 1)[-1]
+    if not bucket or not name.endswith(".jsonl"):
+        raise UsageError(f"manifest {uri}: give the manifest object itself, s3://bucket/prefix/_augment/"
+                         "manifest-<host>.jsonl")
+    base = key[: len(key) - len(name)]
+    s3 = s3_client()
+    wanted = [(name, True), (name.replace("manifest-", "summary-").replace(".jsonl", ".json"), False)]
+    if with_spec:
+        wanted.append(("spec.yaml", False))
+    for file, required in wanted:
+        try:
+            s3.download_file(bucket, base + file, str(folder / file))
+        except ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            if not required and code in ("404", "NoSuchKey", "NotFound"):
+                continue
+            where = f"s3://{bucket}/{base}{file}"
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise UsageError(f"manifest {where}: no such object") from None
+            if code == "NoSuchBucket":
+                raise UsageError(f"manifest {uri}: there is no bucket {bucket!r}") from None
+            if code in ("403", "AccessDenied"):
+                raise UsageError(f"cannot read {where}: access denied (these credentials need s3:GetObject on "
+                                 f"it); or download the job's _augment/ folder and replay the local copy") from None
+            raise
+        except BotoCoreError:
+            raise  # no credentials or no endpoint: the CLI says what to check
+    return folder / name
+
+
+def _replay(manifest: Path, shown: str, record: int | None, out: str | Path, source: str | None, copy: int,
+            input_dir: str | Path | None, spec: Spec | str | Path | None) -> ReplayResult:
+    """:func:`replay` of a local manifest file; ``shown`` is how messages name it."""
     if not manifest.is_file():
-        raise UsageError(f"manifest {manifest}: no such file")
-    line, rec = _find(manifest, record, source, copy)
+        raise UsageError(f"manifest {shown}: no such file")
+    line, rec = _find(manifest, record, source, copy, shown)
     name = f"record {line} ({rec['source']}, copy {rec['copy']})"
     if rec["status"] != "ok":
         raise UsageError(f"{name} failed in the job, so there is no output to re-create: {rec['error']}")
     summary_path = manifest.parent / manifest.name.replace("manifest-", "summary-").replace(".jsonl", ".json")
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+    if spec is None and not (manifest.parent / "spec.yaml").is_file():
+        raise UsageError(f"no spec.yaml beside the manifest {shown}; pass --spec with the job's spec")
     spec = load_spec(spec if spec is not None else manifest.parent / "spec.yaml")
     job_digest = summary.get("spec_digest") if summary else None
     data, where = _read_input(rec["source"], input_dir, summary, summary_path)
@@ -103,7 +162,7 @@ def replay(
         raise UsageError(f"input {where} changed since the job ran (SHA-256 differs)")
     out = Path(out)
     if rec["copy"] == ORIGINAL:  # a kept original is the input's own bytes
-        atomic_write_bytes(out, data)
+        _write(out, data)
         return ReplayResult(rec, out, rec["source_sha256"], True, True, line, spec.digest, job_digest)
     seed = derive_seed(spec.seed, rec["source"], rec["copy"])
     if seed != rec["seed"]:
@@ -114,10 +173,17 @@ def replay(
     source_image = open_image(data, max_pixels=sys.maxsize)  # the job already accepted this input
     image, params = Pipeline(spec).apply(source_image, seed)  # a source, as the job passed it
     blob = encode(image, rec["format"], spec.output.quality)
-    atomic_write_bytes(out, blob)
+    _write(out, blob)
     digest = hashlib.sha256(blob).hexdigest()
     return ReplayResult(rec, out, digest, digest == rec["output_sha256"], params == rec["params"], line,
                         spec.digest, job_digest)
+
+
+def _write(out: Path, data: bytes) -> None:
+    try:
+        atomic_write_bytes(out, data)
+    except OSError as e:
+        raise UsageError(f"--out: cannot write {out}: {e.strerror or e}") from None
 
 
 def _unescaped(source: str) -> str:
@@ -131,7 +197,8 @@ def _unescaped(source: str) -> str:
         return source
 
 
-def _find(manifest: Path, record: int | None, source: str | None, copy: int) -> tuple[int, dict[str, Any]]:
+def _find(manifest: Path, record: int | None, source: str | None, copy: int,
+          shown: str) -> tuple[int, dict[str, Any]]:
     """(line number, record) of the chosen record, reading the manifest as a stream; by
     source, the latest record of that (input, copy) (a resume appends one when it redoes it)."""
     count = 0
@@ -151,9 +218,9 @@ def _find(manifest: Path, record: int | None, source: str | None, copy: int) -> 
     if record is not None:
         raise UsageError(f"--record {record}: the manifest has records 1 to {count}")
     if copies:
-        raise UsageError(f"--copy {copy}: {source} has copies {', '.join(map(str, sorted(set(copies))))} in {manifest} "
+        raise UsageError(f"--copy {copy}: {source} has copies {', '.join(map(str, sorted(set(copies))))} in {shown} "
                          "(-1 is a kept original)")
-    raise UsageError(f"--source {source}: no record of that input in {manifest}; give its path relative to the "
+    raise UsageError(f"--source {source}: no record of that input in {shown}; give its path relative to the "
                      "job's input root, as in the manifest's \"source\" field")
 
 

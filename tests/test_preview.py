@@ -449,7 +449,7 @@ def test_cli_writes_the_grid_and_the_params(tmp_path):
     (["--paths", "missing.jpg"], "--paths: missing.jpg"),
     (["--input", "/nonexistent/folder"], "--input /nonexistent/folder: no such folder"),
     (["--out", "grid.gif"], "--out grid.gif: must end in .png"),
-    (["--max-side", "8"], "--max-side must be >= 16"),
+    (["--max-side", "8"], "argument --max-side: must be in [16, 4096], got 8"),
 ])  # fmt: skip
 def test_cli_refuses_bad_arguments_naming_the_flag(args, message, tmp_path, monkeypatch, capsys):
     from augment.cli import main
@@ -474,3 +474,202 @@ def test_the_preview_benchmark_runs_and_reports_both_figures(tmp_path):
     assert [(r["preset"], r["images"], r["copies"]) for r in rows] == [("light", 2, 2), ("defense", 2, 2)]
     assert all(0 < r["render_best_s"] <= r["widget_best_s"] for r in rows)
     assert "light" in result.stdout and "goal" in result.stdout
+
+
+# --- what the job takes: filters, one file, duplicates (issue #26) ----------------------------------
+
+
+def _junk_folder(root: Path) -> Path:
+    """One photo beside what a job leaves out: OS junk, a sidecar, and a PNG that no --include '*.jpg' takes."""
+    root.mkdir()
+    shutil.copy(samples_dir() / "chelsea.jpg", root / "one.jpg")
+    shutil.copy(samples_dir() / "rocket.jpg", root / "two.png")
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    (root / "notes.json").write_text("{}")
+    return root
+
+
+def test_the_preview_picks_only_the_inputs_the_job_takes(tmp_path):
+    from augment.engine import run_job
+
+    src = _junk_folder(tmp_path / "in")
+    spec = load_spec({"version": 1, "copies": 1, "input": {"include": ["*.jpg"]}, "ops": ["RandomHorizontalFlip"]})
+    shown = pv.render(spec, src, n=10)
+    assert list(shown.originals) == ["one.jpg"] and not any(i.error for i in shown.items)
+    run_job(spec, src, tmp_path / "out", workers=1, progress="off")
+    taken = {r["source"] for r in read_manifest(tmp_path / "out" / "_augment" / "manifest-local.jsonl")}
+    excluded = {json.loads(line)["source"] for line in
+                (tmp_path / "out" / "_augment" / "excluded-local.jsonl").read_text().splitlines()}
+    assert taken == set(shown.originals) and excluded == {e["source"] for e in shown.excluded}
+    assert excluded == {".DS_Store", "Thumbs.db", "notes.json", "two.png"}
+    no_filters = pv.render({**spec.to_dict(), "input": {}}, src, n=10)
+    assert list(no_filters.originals) == ["notes.json", "one.jpg", "two.png"], "OS junk is never an input"
+    with pytest.raises(UsageError, match=r"--paths: notes\.json is not an input of the job.*no include pattern"):
+        pv.render(spec, src, paths=["notes.json"])
+    with pytest.raises(UsageError, match=r"no inputs: all 5 files are excluded"):
+        pv.render(spec.replace(input={"include": ["*.gif"]}), src)
+
+
+def test_cli_include_and_exclude_filter_the_preview_as_they_filter_the_job(tmp_path, capsys):
+    from augment.cli import main
+
+    src = _junk_folder(tmp_path / "in")
+    assert main(["preview", "light", "--input", str(src), "--include", "*.jpg", "--out", str(tmp_path / "g.png")]) == 0
+    out = capsys.readouterr().out
+    assert "1 image x 2 copies" in out and "not shown: 4 files the job excludes" in out
+    assert "notes.json" not in out.split("not shown")[0] and "failed" in out and ", 0 failed" in out
+    assert main(["preview", "light", "--input", str(src), "--exclude", "*.png", "--n", "9",
+                 "--out", str(tmp_path / "g.png")]) == 0
+    out = capsys.readouterr().out
+    assert "2 images x 2 copies" in out and "  notes.json #0 failed: not_an_image" in out and "two.png #" not in out
+
+
+def test_cli_previews_one_file_as_run_takes_it(tmp_path, capsys):
+    from augment.cli import main
+    from augment.pipeline import derive_seed
+
+    src = _junk_folder(tmp_path / "in")
+    assert main(["preview", "light", "--input", str(src / "one.jpg"), "--out", str(tmp_path / "g.png"),
+                 "--json", str(tmp_path / "p.json")]) == 0
+    assert "1 image x 2 copies" in capsys.readouterr().out
+    items = json.loads((tmp_path / "p.json").read_text())["items"]
+    seed = load_spec("light").seed
+    assert [(i["rel_path"], i["seed"]) for i in items] == [("one.jpg", derive_seed(seed, "one.jpg", k)) for k in (0, 1)]
+    single = pv.render("light", src / "one.jpg")
+    same = pv.render("light", src, paths=["one.jpg"])
+    assert [_pixels(i.image) for i in single.items] == [_pixels(i.image) for i in same.items]
+    assert pv.step_through(single, 1)[-1][1].tobytes() == single.items[1].image.tobytes()
+
+
+def test_cli_shows_a_path_named_twice_once_and_says_so(tmp_path, capsys):
+    from augment.cli import main
+
+    assert main(["preview", "light", "--paths", "chelsea.jpg", "chelsea.jpg", "chelsea.jpg", "chelsea.jpg",
+                 "--copies", "1", "--out", str(tmp_path / "g.png")]) == 0
+    captured = capsys.readouterr()
+    assert "1 image x 1 copy of light" in captured.out and captured.out.count("  chelsea.jpg #") == 1
+    assert "--paths names chelsea.jpg more than once; each is shown once" in captured.err
+    with PIL.Image.open(tmp_path / "g.png") as grid:
+        assert grid.size == (6 + 2 * 262, 6 + 1 * (262 + 42)), "one row, not four"
+    assert list(pv.render("light", paths=["brick.jpg", "chelsea.jpg", "brick.jpg"]).originals) == ["brick.jpg",
+                                                                                                  "chelsea.jpg"]
+
+
+@pytest.mark.slow
+def test_cli_job_options_preview_what_the_job_writes_with_them(tmp_path):
+    """--seed/--format/--quality/--max-pixels mean what they mean to `augment process`:
+    the preview's pixels, parameters and SHA-256 are the job's with the same options."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("chelsea.jpg", "brick.jpg"):
+        shutil.copy(samples_dir() / name, src / name)
+    (src / "big.jpg").write_bytes((samples_dir() / "astronaut.jpg").read_bytes())
+    options = ["--seed", "5", "--format", "webp", "--quality", "60", "--max-pixels", "200000", "--exclude", "brick*"]
+    subprocess.run([str(AUGMENT), "preview", "strong", "--input", str(src), "--n", "9", "--out",
+                    str(tmp_path / "g.png"), "--json", str(tmp_path / "p.json"), *options], check=True,
+                   capture_output=True)
+    subprocess.run([str(AUGMENT), "process", "--spec", "strong", "--input-dir", str(src), "--output-dir",
+                    str(tmp_path / "out"), "--workers", "1", "--progress", "off", *options, "--max-error-rate", "1"],
+                   check=True, capture_output=True)
+    manifest = tmp_path / "out" / "_augment" / "manifest-local.jsonl"
+    records = {(r["source"], r["copy"]): r for r in read_manifest(manifest)}
+    shown = json.loads((tmp_path / "p.json").read_text())
+    assert {(i["rel_path"], i["copy"]) for i in shown["items"]} == set(records)
+    assert {r["source"] for r in records.values()} == {"chelsea.jpg", "big.jpg"}
+    for item in shown["items"]:
+        record = records[(item["rel_path"], item["copy"])]
+        assert (item["status"], item["reason"]) == (record["status"], record["reason"])
+        if record["status"] == "ok":
+            assert record["output"].endswith(".webp") and item["seed"] == record["seed"]
+            assert item["params"] == record["params"]
+    assert any(r["reason"] == "too_large" for r in records.values()), "--max-pixels applied to both"
+    rendered = pv.render(load_spec("strong").replace(seed=5, format="webp", quality=60), src, n=9,
+                         max_pixels=200000)
+    shas = {(i.rel_path, i.copy): i.output_sha256 for i in rendered.items if i.output_sha256}
+    assert shas and shas == {k: r["output_sha256"] for k, r in records.items() if r["status"] == "ok"}
+
+
+# --- replay (issue #26) ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_replay_reads_a_manifest_on_s3(tmp_path, bucket, capsys):
+    import boto3
+
+    from augment.cli import main
+
+    out = tmp_path / "out"
+    from augment.engine import run_job
+
+    run_job("light", samples_dir(), out, workers=1, progress="off")
+    s3 = boto3.client("s3")
+    for path in sorted((out / "_augment").iterdir()):
+        s3.upload_file(str(path), bucket, f"jobs/out/_augment/{path.name}")
+    uri = f"s3://{bucket}/jobs/out/_augment/manifest-local.jsonl"
+    code = main(["replay", uri, "--source", "chelsea.jpg", "--copy", "1", "--out", str(tmp_path / "again.jpg"),
+                 "--input-dir", str(samples_dir())])
+    captured = capsys.readouterr()
+    assert code == 0 and "bytes: bit-exact" in captured.out, captured.err
+    assert (tmp_path / "again.jpg").read_bytes() == (out / "chelsea.jpg.aug1.jpg").read_bytes()
+    code = main(["replay", f"s3://{bucket}/jobs/gone/_augment/manifest-local.jsonl", "--record", "1", "--out",
+                 str(tmp_path / "x.jpg")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"manifest s3://{bucket}/jobs/gone/_augment/manifest-local.jsonl: no such object" in err
+    assert "s3:/" + bucket not in err
+
+
+def test_replay_says_when_it_cannot_write_its_output(tmp_path, capsys):
+    from augment.cli import main
+
+    out = tmp_path / "out"
+    meta = out / "_augment"
+    meta.mkdir(parents=True)
+    data = (samples_dir() / "chelsea.jpg").read_bytes()
+    import hashlib
+
+    (meta / "manifest-local.jsonl").write_text(json.dumps({
+        "source": "chelsea.jpg", "source_sha256": hashlib.sha256(data).hexdigest(), "copy": -1, "output":
+        "chelsea.orig.jpg", "output_sha256": hashlib.sha256(data).hexdigest(), "seed": None, "params": None,
+        "status": "ok", "reason": None, "error": None, "format": "jpeg"}) + "\n")
+    (meta / "spec.yaml").write_text(load_spec("light").to_yaml())
+    for target in ("/proc/augment-test/again.jpg", str(tmp_path / "a-file" / "again.jpg")):
+        (tmp_path / "a-file").write_text("")
+        code = main(["replay", str(meta / "manifest-local.jsonl"), "--source", "chelsea.jpg", "--copy", "-1",
+                     "--out", target, "--input-dir", str(samples_dir())])
+        err = capsys.readouterr().err
+        assert code == 2 and f"--out: cannot write {target}: " in err and "internal error" not in err, err
+        assert "Traceback" not in err
+
+
+# --- bounds and unwritable outputs (issue #26) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--out", "--json"])
+def test_cli_says_when_it_cannot_write_an_output(flag, tmp_path, capsys):
+    from augment.cli import main
+
+    (tmp_path / "a-file").write_text("")
+    for target in ("/proc/augment-test/g.png", str(tmp_path / "a-file" / "g.png")):
+        args = ["preview", "light", "--n", "1", "--out", str(tmp_path / "ok.png")]
+        args += [flag, target]
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 2 and f"{flag}: cannot write {target}: " in err and "internal error" not in err, err
+        assert "Traceback" not in err
+
+
+def test_the_grid_is_bounded_with_a_message_naming_the_limit(tmp_path, capsys):
+    from augment.cli import main
+
+    try:
+        code = main(["preview", "light", "--max-side", "100000000", "--out", str(tmp_path / "g.png")])
+    except SystemExit as e:  # argparse's own refusal
+        code = e.code
+    assert code == 2 and "--max-side: must be in [16, 4096], got 100000000" in capsys.readouterr().err
+    assert pv.MAX_SIDE == 4096, "the CLI's bound is the grid's"
+    with pytest.raises(UsageError, match=r"between 16 and 4096"):
+        pv.render("light", n=1).grid(100_000_000)
+    with pytest.raises(UsageError, match=r"the grid would be \d+×\d+ pixels, more than 100000000"):
+        pv.render("light", n=7, copies=3).grid(4096)
+    assert not (tmp_path / "g.png").exists()
