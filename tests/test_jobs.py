@@ -392,3 +392,28 @@ def test_container_mode_without_an_engine_is_refused_before_anything_is_staged(t
     finally:
         engines._cached.cache_clear()
     assert not (tmp_path / "work").exists() and not (tmp_path / "out").exists(), "nothing staged or written"
+
+
+@pytest.mark.slow
+def test_a_folder_is_uploaded_for_sagemaker_concurrently_and_once(bucket, tmp_path):
+    """A local input goes to S3 several files at a time, each once; the same files again
+    upload nothing (the prefix is named by their content)."""
+    from augment.jobs.follow import upload_folder
+    from augment.jobs.sagemaker import SageMakerBackend
+
+    folder = tmp_path / "photos"
+    for i in range(40):
+        (folder / f"d{i % 4}").mkdir(parents=True, exist_ok=True)
+        (folder / f"d{i % 4}" / f"{i:02d}.bin").write_bytes(os.urandom(64) + bytes([i]))
+    backend = SageMakerBackend(boto_session=boto3.Session(), role=ROLE, bucket=bucket)
+    counter = _InFlight()
+    backend.s3.meta.events.register("before-call.s3", counter._start)
+    backend.s3.meta.events.register("after-call.s3", counter._end)
+    uri = upload_folder(backend, folder)
+    assert counter.most["PutObject"] > 1, f"uploaded one at a time: {dict(counter.most)}"
+    prefix = uri.removeprefix(f"s3://{bucket}/")
+    assert _keys(bucket, prefix) == sorted(prefix + p.relative_to(folder).as_posix()
+                                           for p in folder.rglob("*.bin"))
+    puts = Counter(counter.most)
+    counter.most.clear()
+    assert upload_folder(backend, folder) == uri and counter.most["PutObject"] == 0, (puts, dict(counter.most))

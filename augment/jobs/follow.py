@@ -18,13 +18,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from augment.errors import UsageError
 from augment.jobs.handles import TERMINAL, Job, LocalBackend
 from augment.jobs.launch import SPEC_PATH
-from augment.jobs.local import s3_client, split_s3_uri
+from augment.jobs.local import each_concurrently, put_file, s3_client, split_s3_uri
 from augment.text import plural
 
 BACKENDS = ("local", "sagemaker")
@@ -147,10 +148,8 @@ def upload_folder(backend: Any, folder: Path) -> str:
     s3 = backend.s3
     present = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=prefix)
                for o in page.get("Contents", [])}
-    for f in files:
-        key = prefix + f.relative_to(folder).as_posix()
-        if key not in present:
-            s3.upload_file(str(f), backend.bucket, key)
+    keys = ((f, prefix + f.relative_to(folder).as_posix()) for f in files)
+    each_concurrently([partial(put_file, s3, f, backend.bucket, key) for f, key in keys if key not in present])
     return f"s3://{backend.bucket}/{prefix}"
 
 

@@ -12,6 +12,7 @@ which break with assumed roles and other regions.
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from augment.container import source_files
 from augment.errors import UsageError
 from augment.jobs.handles import output_uris, wait_for
 from augment.jobs.launch import LOCAL_ROLE, SPEC_PATH
-from augment.jobs.local import split_s3_uri
+from augment.jobs.local import TRANSFERS, each_concurrently, put_file, split_s3_uri
 from augment.jobs.request import Input, JobRequest
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -71,7 +72,9 @@ class SageMakerBackend:
             self.bucket = bucket or self.session.default_bucket()
         self.prefix = prefix.strip("/")
         self.client = self.session.sagemaker_client
-        self.s3 = self.boto_session.client("s3")
+        from botocore.config import Config
+
+        self.s3 = self.boto_session.client("s3", config=Config(max_pool_connections=TRANSFERS))
         self.logs_client = self.boto_session.client("logs")
 
     def prepare(self, request: JobRequest, ship_code: bool = False) -> JobRequest:
@@ -106,8 +109,10 @@ class SageMakerBackend:
         for f in files:
             digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
         base = f"{self.prefix}/code/{digest.hexdigest()[:16]}"
-        for f in files:
-            self.s3.upload_file(str(f), self.bucket, f"{base}/augment/{f.relative_to(root).as_posix()}")
+        present = {o["Key"] for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{base}/") for o in page.get("Contents", [])}  # once per content
+        keys = ((f, f"{base}/augment/{f.relative_to(root).as_posix()}") for f in files)
+        each_concurrently([partial(put_file, self.s3, f, self.bucket, key) for f, key in keys if key not in present])
         return f"s3://{self.bucket}/{base}/"
 
     def submit(self, request: JobRequest, ship_code: bool = False) -> SageMakerJob:
