@@ -18,6 +18,7 @@ from typing import Any
 
 from augment import __version__
 from augment.errors import AugmentError, JobFailed, UsageError
+from augment.options import MAX_COPIES, MAX_SEED, number
 from augment.text import plural
 
 _EPILOG = """\
@@ -37,21 +38,26 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+# Every number option takes its value through augment.options.number: finite, in range, the
+# flag and the range named when refused (nan compared false with every limit, switching it off).
+_positive_int = number(min=1, integer=True)
+_WORKERS = number(min=1, max=1024, integer=True)
+_INSTANCES = number(min=1, max=100, integer=True)  # SageMaker Processing's most instances per job
+_COPIES = number(min=1, max=MAX_COPIES, integer=True)
+_SEED = number(min=0, max=MAX_SEED, integer=True)
+_COUNT = number(min=1, max=10**12, integer=True)  # images, batch sizes: large, but never past a float's exactness
+_USD = number(min=0)
 
 
 def _add_job_options(p: Any) -> None:
     """The options of `augment process` that `augment run` passes on to its jobs: one definition
     for both (their values are checked by augment.options, the same for both)."""
-    p.add_argument("--seed", type=int, default=None, help="override the spec's seed")
-    p.add_argument("--copies", type=int, default=None, help="override the spec's copies per input")
+    p.add_argument("--seed", type=_SEED, default=None, help="override the spec's seed")
+    p.add_argument("--copies", type=_COPIES, default=None, help="override the spec's copies per input")
     p.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None,
                    help="override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)")
-    p.add_argument("--quality", type=int, default=None, help="override the spec's JPEG/WebP quality (1-100)")
+    p.add_argument("--quality", type=number(min=1, max=100, integer=True), default=None,
+                   help="override the spec's JPEG/WebP quality (1-100)")
     p.add_argument("--kernels", choices=("fast", "torchvision"), default=None,
                    help="override the spec's kernels: fast (default; PIL kernels and reduced JPEG decoding, "
                         "within tested bounds of torchvision) or torchvision (its uint8 tensor kernels, the "
@@ -59,7 +65,7 @@ def _add_job_options(p: Any) -> None:
     p.add_argument("--keep-original", action=argparse.BooleanOptionalAction, default=None,
                    help="also copy each input, unchanged, next to its copies as <name>.orig.<ext> (default: "
                         "the spec's output.keep_original)")
-    p.add_argument("--max-error-rate", type=float, default=None,
+    p.add_argument("--max-error-rate", type=number(min=0, max=1), default=None,
                    help="fail the job (exit 1) when more than this share of inputs fail (default: 0.01)")
     p.add_argument("--max-pixels", type=_positive_int, default=None,
                    help="refuse inputs whose header claims more pixels than this, without decoding them "
@@ -119,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default=None,
                    help="folder for outputs, created if missing; must not contain the input (default: the "
                         "job's output, else /opt/ml/processing/output)")
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=_WORKERS, default=None,
                    help="worker processes, one torch thread each (default: one per CPU)")
     p.add_argument("--host", default=None,
                    help="names this host's manifest and summary (default: current_host from "
@@ -139,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
                         "`augment replay`; set by the runtimes")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
                    help="progress display: a bar on a terminal or in Jupyter, plain lines in logs (default: auto)")
-    p.add_argument("--progress-interval", type=float, default=5.0,
+    p.add_argument("--progress-interval", type=number(above=0, max=86_400), default=5.0,
                    help="seconds between plain progress lines (default: 5)")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="log lines on stderr as text or as one JSON object per line (default: text)")
@@ -159,19 +165,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="images: s3://bucket/prefix/ (or a local folder, local backend)")
     p.add_argument("--output", required=True, help="outputs: s3://bucket/prefix/ (or a local folder, local backend)")
     p.add_argument("--spec", required=True, help="spec file or preset name")
-    p.add_argument("--instance-count", type=_positive_int, default=None,
+    p.add_argument("--instance-count", type=_INSTANCES, default=None,
                    help="instances per job (sharded: default 2; otherwise 1)")
     p.add_argument("--instance-type", default="ml.m5.large", help="instance type (default ml.m5.large)")
-    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes per instance")
+    p.add_argument("--workers", type=_WORKERS, default=None, help="worker processes per instance")
     p.add_argument("--job-name", default=None, help="job name (default: augment-<mode>-<time>-<hash>)")
-    p.add_argument("--batch-size", type=_positive_int, default=128, help="batched: keys per job (default 128)")
-    p.add_argument("--max-in-flight", type=_positive_int, default=4,
+    p.add_argument("--batch-size", type=_COUNT, default=128, help="batched: keys per job (default 128)")
+    p.add_argument("--max-in-flight", type=number(min=1, max=1000, integer=True), default=4,
                    help="batched: jobs running at once (default 4; account quotas are low by default)")
-    p.add_argument("--retries", type=int, default=2, help="batched: extra attempts for a failed batch (default 2)")
+    p.add_argument("--retries", type=number(min=0, max=100, integer=True), default=2,
+                   help="batched: extra attempts for a failed batch (default 2)")
     p.add_argument("--workdir", default=None, help="local: keep the instances' /opt/ml roots here for inspection")
-    p.add_argument("--max-cost", type=float, default=None, metavar="USD",
+    p.add_argument("--max-cost", type=_USD, default=None, metavar="USD",
                    help="estimate first (see `augment plan`) and refuse, before any request, when it costs more")
-    p.add_argument("--quota", type=int, default=None, metavar="N",
+    p.add_argument("--quota", type=number(min=1, max=10_000, integer=True), default=None, metavar="N",
                    help="instances of the type allowed at once: never exceeded (batched runs fewer jobs at once)")
     p.add_argument("--json", action="store_true",
                    help="print the job's description (shaped like DescribeProcessingJob; batched: the report) as "
@@ -203,34 +210,42 @@ def _parser() -> argparse.ArgumentParser:
                     "beside its timings and stores its throughput for the next plan.",
     )  # fmt: skip
     work = p.add_mutually_exclusive_group()
-    work.add_argument("--images", type=int, default=None, metavar="N", help="input images")
+    work.add_argument("--images", type=_COUNT, default=None, metavar="N", help="input images")
     work.add_argument("--input", default=None, metavar="DIR|s3://",
                       help="count the objects (and their mean size) of a folder or S3 prefix, downloading nothing "
                            "(default: the bundled samples)")
     p.add_argument("--spec", default="light", help="spec file or preset name (default light)")
-    p.add_argument("--copies", type=int, default=None, help="outputs per image (default: the spec's)")
+    p.add_argument("--copies", type=_COPIES, default=None, help="outputs per image (default: the spec's)")
     p.add_argument("--instance-type", action="append", default=None, metavar="T",
                    help="repeatable (default: ml.t3.medium, ml.m5.large, ml.m5.xlarge, ml.c5.xlarge, ml.c5.2xlarge)")
-    p.add_argument("--instance-count", action="append", type=int, default=None, metavar="K",
+    p.add_argument("--instance-count", action="append", type=_positive_int, default=None, metavar="K",
                    help="repeatable: instances of a sharded job, jobs at once when batched (default 1 2 4 8)")
     p.add_argument("--mode", action="append", default=None, choices=("standalone", "sharded", "batched", "prefetch"),
                    help="repeatable (default: all four)")
-    p.add_argument("--batch-size", type=int, default=128, help="images per batched or prefetch job (default 128)")
-    p.add_argument("--max-in-flight", type=int, default=None,
+    p.add_argument("--batch-size", type=_COUNT, default=128, help="images per batched or prefetch job (default 128)")
+    p.add_argument("--max-in-flight", type=_positive_int, default=None,
                    help="batched and prefetch jobs at once (default: each --instance-count)")
-    p.add_argument("--startup", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--startup", type=number(min=0, max=86_400), default=None, metavar="SECONDS",
                    help="start-up per job (default 300; the plan also shows 120-480, the range users report)")
-    p.add_argument("--throughput", type=float, default=None, metavar="IMG_PER_S_PER_VCPU",
+    p.add_argument("--throughput", type=number(above=0, max=1e9), default=None, metavar="IMG_PER_S_PER_VCPU",
                    help="output images/s per vCPU (default: measured for this spec, else the benchmark's)")
     p.add_argument("--deadline", default=None, metavar="DURATION", help="e.g. 90m, 2h, 1h30m, 3600")
-    p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="do not recommend dearer options")
-    p.add_argument("--quota", type=int, default=None, metavar="N", help="instances of a type allowed at once")
-    p.add_argument("--workers", type=int, default=None, help="worker processes per instance (default: one per vCPU)")
+    p.add_argument("--max-cost", type=_USD, default=None, metavar="USD", help="do not recommend dearer options")
+    p.add_argument("--quota", type=_positive_int, default=None, metavar="N", help="instances of a type allowed at once")
+    p.add_argument("--workers", type=_WORKERS, default=None,
+                   help="worker processes per instance (default: one per vCPU)")
     p.add_argument("--region", default=None, help="AWS region of the jobs (default: the session's, else us-east-1)")
     p.add_argument("--prices", choices=("auto", "offline", "api"), default="auto",
                    help="auto: the AWS Price List API where credentials exist, else the shipped dated table")
     p.add_argument("--json", action="store_true", help='print {"options": [...], "recommended": i, "assumptions"}')
-    p.add_argument("--plot", default=None, metavar="OUT.png", help="draw cost and wall time against instance count")
+    p.add_argument("--plot", default=None, metavar="OUT.png",
+                   help="draw cost and wall time against instance count (.png, .svg, .pdf...: by the extension)")
+    p.add_argument("--include", action="append", default=None, metavar="GLOB",
+                   help="count (and calibrate on) only files that match, as `augment run --include` takes them "
+                        "(repeatable; added to the spec's input.include)")
+    p.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                   help="do not count files that match, as `augment run --exclude` leaves them out (repeatable; "
+                        "operating-system junk is never counted)")
     p.add_argument("--calibrate", nargs="?", const="", default=None, metavar="DIR",
                    help="first measure this spec's throughput on a sample of DIR or s3:// (default: the bundled "
                         "samples) on this machine, and cache it")
@@ -245,7 +260,7 @@ def _parser() -> argparse.ArgumentParser:
                     "ScriptProcessor/Processor code, no kit code involved.",
     )  # fmt: skip
     p.add_argument("job_name", help="the processing job's name")
-    p.add_argument("--instance-count", type=_positive_int, default=None,
+    p.add_argument("--instance-count", type=_INSTANCES, default=None,
                    help="override InstanceCount (some endpoints, like moto, do not describe it)")
     p.add_argument("--workdir", default=None, help="keep the instances' /opt/ml roots here for inspection")
     p.set_defaults(func=_cmd_local_run)
@@ -303,16 +318,33 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("spec", help="spec file (.yaml/.yml/.json) or preset name")
     p.add_argument("--input", default=None,
-                   help="images: a folder or s3://bucket/prefix/ (only the shown images are downloaded); "
-                        "default: the bundled samples")
+                   help="images: a folder, one image file, or s3://bucket/prefix/ (only the shown images are "
+                        "downloaded); default: the bundled samples. Images are picked among the inputs the job "
+                        "would take: the spec's input filters and --include/--exclude apply")
     p.add_argument("--n", type=_positive_int, default=4, help="images to pick at random (default 4)")
-    p.add_argument("--copies", type=_positive_int, default=None, help="variants per image (default: the spec's)")
+    p.add_argument("--copies", type=_COPIES, default=None, help="variants per image (default: the spec's)")
     p.add_argument("--paths", nargs="+", default=None, metavar="PATH",
                    help="show these images (paths relative to --input) instead of a random pick")
-    p.add_argument("--pick-seed", type=int, default=0, help="seed of the random pick (default 0)")
+    p.add_argument("--pick-seed", type=_SEED, default=0, help="seed of the random pick (default 0)")
     p.add_argument("--out", default="preview.png", help="where to write the grid (PNG or JPEG; default preview.png)")
-    p.add_argument("--max-side", type=_positive_int, default=256, help="largest side of a tile in pixels (default 256)")
+    p.add_argument("--max-side", type=number(min=16, max=4096, integer=True), default=256,
+                   help="largest side of a tile in pixels, 16 to 4096 (augment.preview.MAX_SIDE; default 256)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every variant's sampled parameters here")
+    g = p.add_argument_group("job options", "as `augment process` and `augment run` take them: the grid shows "
+                                            "what the job writes with them (pixels, parameters, SHA-256)")
+    g.add_argument("--seed", type=_SEED, default=None, help="override the spec's seed")
+    g.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None,
+                   help="override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)")
+    g.add_argument("--quality", type=number(min=1, max=100, integer=True), default=None,
+                   help="override the spec's JPEG/WebP quality (1-100)")
+    g.add_argument("--kernels", choices=("fast", "torchvision"), default=None, help="override the spec's kernels")
+    g.add_argument("--max-pixels", type=_positive_int, default=None,
+                   help="refuse inputs whose header claims more pixels than this (default: 100000000)")
+    g.add_argument("--include", action="append", default=None, metavar="GLOB",
+                   help="only files whose path relative to the input matches are inputs (repeatable; added to the "
+                        "spec's input.include)")
+    g.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                   help="files that match are not inputs (repeatable; added to the spec's input.exclude)")
     p.set_defaults(func=_cmd_preview)
 
     p = sub.add_parser("replay", help="re-create one output, bit-exactly, from its manifest record",
@@ -325,8 +357,8 @@ def _parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--source", default=None, metavar="REL_PATH",
                        help="the input's path relative to the job's input root (the manifest's \"source\")")
-    which.add_argument("--record", type=int, default=None, help="line number of the record in the manifest, from 1")
-    p.add_argument("--copy", type=int, default=None,
+    which.add_argument("--record", type=_COUNT, default=None, help="line number of the record in the manifest, from 1")
+    p.add_argument("--copy", type=number(min=-1, max=MAX_COPIES - 1, integer=True), default=None,
                    help="with --source: the copy index (default 0; -1: a kept original)")
     p.add_argument("--out", required=True, help="where to write the re-created image")
     p.add_argument("--input-dir", default=None,
@@ -357,17 +389,20 @@ def _parser() -> argparse.ArgumentParser:
         description="Run NOTEBOOK once per point of --grid (a YAML mapping of parameter names to lists of values, "
                     "whose product is run, or a list of runs), each with papermill in a fresh python3 kernel. "
                     "Writes <run>.ipynb and <run>.json (parameters, papermill's metadata, the notebook's results "
-                    "from its results_path) per run, and summary.csv, summary.md and figure.png, under --out. "
-                    "Unknown parameter names are refused before any run. Exit status 1 when a run failed (the "
-                    "others still ran).",
+                    "from its results_path) per run, each run's images under outputs/<run>/ (a local run whose "
+                    "output is left at None), and summary.csv, summary.md and figure.png, under --out. "
+                    "Unknown parameter names are refused before any run, and so is an --out that holds another "
+                    "sweep. Exit status 1 when a run failed (the others still ran).",
     )  # fmt: skip
     p.add_argument("notebook", help="the notebook, e.g. notebooks/03_standalone_job.ipynb")
     p.add_argument("--grid", required=True, help="grid YAML file")
     p.add_argument("--out", required=True, help="the sweep's folder, e.g. runs/jitter")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter for every run (repeatable; VALUE is read as YAML: 2, true, null, text)")
-    p.add_argument("--parallel", type=_positive_int, default=1, help="notebooks running at once (default 1)")
-    p.add_argument("--resume", action="store_true", help="skip runs whose results say they completed")
+    p.add_argument("--parallel", type=number(min=1, max=64, integer=True), default=1,
+                   help="notebooks running at once (default 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the sweep --out holds (same notebook, grid and -p): completed runs are kept")
     p.set_defaults(func=_cmd_sweep)
     return parser
 
@@ -450,7 +485,13 @@ def _print_description(description: dict[str, Any]) -> int:
 
 def _description_json(description: dict[str, Any]) -> str:
     shown = {k: v for k, v in description.items() if k != "ResponseMetadata"}
-    return json.dumps(shown, indent=2, default=str)
+    return _json(shown)
+
+
+def _json(data: Any) -> str:
+    """``--json`` output: strict JSON (no NaN or Infinity, which strict readers refuse; the
+    number options are finite, so none should reach here), dates and paths as text."""
+    return json.dumps(data, indent=2, default=str, allow_nan=False)
 
 
 def _check_completed(description: dict[str, Any]) -> None:
@@ -494,7 +535,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.max_in_flight = check_limits(
             args.spec, args.input, mode=args.mode, instance_count=args.instance_count,
             instance_type=args.instance_type, max_cost=args.max_cost, quota=args.quota, batch_size=args.batch_size,
-            max_in_flight=args.max_in_flight, workers=args.workers, copies=args.copies, region=args.region)
+            max_in_flight=args.max_in_flight, workers=args.workers, copies=args.copies, region=args.region,
+            include=args.include, exclude=args.exclude)
     backend = _backend(args)
     extra: dict[str, Any] = {"instance_type": args.instance_type, "workers": args.workers, **options}
     if args.backend == "sagemaker":
@@ -510,7 +552,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         base, last = args.output.rstrip("/"), len(report.batches) - 1
         lines = [report.line(), f"outputs:   {base}/ (a folder per batch: batch-00000/ to batch-{last:05d}/, "
                                 f"each with its _augment/ manifests)", f"report:    {base}/_batches/report.json"]
-        _show(lines, json.dumps(report.to_dict(), indent=2) if args.json else None)
+        _show(lines, _json(report.to_dict()) if args.json else None)
         if report.failed:
             raise JobFailed(report.failure_message())
         return 0
@@ -601,19 +643,26 @@ def _job_lines(description: dict[str, Any], summaries: dict[str, dict[str, Any]]
 def _cmd_plan(args: argparse.Namespace) -> int:
     from augment import plan as planner
 
+    if args.plot:  # before any work: a plot that cannot be written is said at once
+        planner.check_plot_path(args.plot)
     if args.compare is not None:
         comparison = planner.compare(args.compare, prices=args.prices)
-        print(json.dumps(comparison.to_dict(), indent=2, default=str) if args.json else comparison)
+        print(_json(comparison.to_dict()) if args.json else comparison)
         return 0
+    throughput = args.throughput
     if args.calibrate is not None:
-        calibration = planner.calibrate(args.spec, args.calibrate or None)
+        calibration = planner.calibrate(args.spec, args.calibrate or None, include=args.include,
+                                        exclude=args.exclude)
         print(calibration.line(), file=sys.stderr if args.json else sys.stdout)
+        if calibration.recorded_to is None and throughput is None:
+            throughput = calibration.per_vcpu  # not stored: this plan still uses it
     plan = planner.estimate(
         args.spec, args.input, images=args.images, copies=args.copies, modes=args.mode,
         instance_types=args.instance_type, instance_counts=args.instance_count, batch_size=args.batch_size,
-        max_in_flight=args.max_in_flight, startup_s=args.startup, throughput=args.throughput, deadline=args.deadline,
-        max_cost=args.max_cost, quota=args.quota, workers=args.workers, region=args.region, prices=args.prices)
-    print(json.dumps(plan.to_dict(), indent=2) if args.json else plan)
+        max_in_flight=args.max_in_flight, startup_s=args.startup, throughput=throughput, deadline=args.deadline,
+        max_cost=args.max_cost, quota=args.quota, workers=args.workers, region=args.region, prices=args.prices,
+        include=args.include, exclude=args.exclude)
+    print(_json(plan.to_dict()) if args.json else plan)
     if args.plot:
         plan.plot(args.plot)
         print(f"plot: {args.plot}", file=sys.stderr)
@@ -701,27 +750,60 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_preview(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from augment.preview import render
+    from augment.images import DEFAULT_MAX_PIXELS
+    from augment.options import apply_overrides
+    from augment.preview import png_bytes, render
 
-    if args.max_side < 16:
-        raise UsageError(f"--max-side must be >= 16, got {args.max_side}")
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise UsageError(f"--out {args.out}: must end in .png, .jpg or .jpeg")
-    preview = render(args.spec, args.input, n=args.n, copies=args.copies, pick_seed=args.pick_seed, paths=args.paths)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    preview.grid(args.max_side).save(out)
+    # the job options, applied by the function `augment process` applies them with
+    spec = apply_overrides(args.spec, {k: getattr(args, k) for k in
+                                       ("seed", "copies", "format", "quality", "kernels", "include", "exclude")})
+    paths = args.paths
+    if paths and len(set(paths)) < len(paths):
+        twice = sorted(p for p in set(paths) if paths.count(p) > 1)
+        print(f"augment preview: --paths names {', '.join(twice)} more than once; each is shown once",
+              file=sys.stderr)
+        paths = list(dict.fromkeys(paths))
+    preview = render(spec, args.input, n=args.n, pick_seed=args.pick_seed, paths=paths,
+                     max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+    grid = preview.grid(args.max_side)
+    if out.suffix.lower() == ".png":
+        data = png_bytes(grid)
+    else:
+        import io
+
+        buf = io.BytesIO()
+        grid.save(buf, "JPEG", quality=90)
+        data = buf.getvalue()
+    _write_output(args.out, data, "--out")
     failed = [i for i in preview.items if i.error]
     reasons = f" ({', '.join(sorted({i.reason or '' for i in failed}))})" if failed else ""
     print(f"preview: {plural(len(preview.originals), 'image')} x {plural(preview.spec.copies, 'copy')} of "
           f"{args.spec} from {preview.source}, {len(failed)} failed{reasons}")
+    if preview.excluded:
+        from augment.keys import excluded_counts
+
+        print(f"  not shown: {plural(len(preview.excluded), 'file')} the job excludes "
+              f"({excluded_counts(preview.excluded)})")
     for item in preview.items:
         print(f"  {item.rel_path} {item.caption}")
     print(f"grid: {out}")
     if args.json:
-        Path(args.json).write_text(preview.to_json() + "\n", encoding="utf-8")
+        _write_output(args.json, (preview.to_json() + "\n").encode(), "--json")
         print(f"params: {args.json}")
     return 0
+
+
+def _write_output(path: str, data: bytes, flag: str) -> None:
+    """``data`` written atomically to ``path`` (its folder made), or one line saying why not."""
+    from augment.images import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise UsageError(f"{flag}: cannot write {path}: {e.strerror or e}") from None
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -766,7 +848,7 @@ def _cmd_ops(args: argparse.Namespace) -> int:
     if args.name:
         op = get_op(args.name)
         if args.json:
-            print(json.dumps(_op_json(op), indent=2))
+            print(_json(_op_json(op)))
             return 0
         print(f"{op.name} ({op.category}): {op.help}")
         print(f"  torchvision: {op.path}")
@@ -776,7 +858,7 @@ def _cmd_ops(args: argparse.Namespace) -> int:
             print(textwrap.indent(f"allowed: {prm.describe()}", "      "))
         return 0
     if args.json:
-        print(json.dumps([_op_json(op) for op in REGISTRY.values()], indent=2))
+        print(_json([_op_json(op) for op in REGISTRY.values()]))
         return 0
     for op in REGISTRY.values():
         print(f"{op.name:22s} {op.category:12s} {op.help}")
@@ -803,20 +885,18 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    import yaml
-
-    from augment.sweep import run_sweep
+    from augment.sweep import parse_value, run_sweep
 
     params = {}
     for item in args.param:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"-p {item}: expected KEY=VALUE")
-        params[key] = yaml.safe_load(value)
+        params[key] = parse_value(value, f"-p {key}")
     sweep = run_sweep(args.notebook, args.grid, args.out, params=params, parallel=args.parallel, resume=args.resume)
     for run in sweep.failed:
         print(f"failed: {run.name}: cell {run.failed_cell}: {run.error}", file=sys.stderr)
-    print(sweep.line())
+    print(sweep.text(), end="")
     return 1 if sweep.failed else 0
 
 
@@ -830,6 +910,96 @@ def _in_run_terms(message: str) -> str:
     return re.sub(r"the job's (--[a-z][a-z-]*) argument", lambda m: m[1] if m[1] in flags else m[0], message)
 
 
+def _internal_error(e: BaseException) -> str:
+    """A bug's message; its traceback goes to stderr first, for us."""
+    traceback.print_exc()
+    return (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the traceback "
+            "above has the details")
+
+
+# What a terminal or log that cannot show a character gets instead: ASCII for the punctuation
+# the kit prints (a caption's '·'), the escape for anything else; a file name's undecodable
+# bytes (os.fsdecode's surrogates) as \xff escapes: readers that decode the output (logs,
+# CloudWatch, a test's capture) get valid text.
+_ASCII = {"\u00b7": "-", "\u00d7": "x", "\u2192": "->", "\u2190": "<-", "\u2014": "--", "\u2013": "-",
+          "\u2026": "...", "\u2264": "<=", "\u2265": ">=", "\u2018": "'", "\u2019": "'", "\u201c": '"',
+          "\u201d": '"', "\u00b0": " deg", "\u00b5": "u", "\u2212": "-", "\u00b1": "+/-", "\u2248": "~"}
+
+
+def _tolerant(error: UnicodeError) -> tuple[str | bytes, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    if all(0xDC80 <= ord(c) <= 0xDCFF for c in text):
+        return "".join(f"\\x{ord(c) - 0xDC00:02x}" for c in text), error.end
+    fallback = "".join(_ASCII.get(c, c.encode("ascii", "backslashreplace").decode("ascii")) for c in text)
+    return fallback, error.end
+
+
+def _usable_std_streams() -> None:
+    """Make stdin, stdout and stderr safe to use, whatever the caller left them as.
+
+    A closed descriptor (``2>&-``) gets the null device: else Python's ``sys.stderr`` is
+    ``None`` (the first log line crashed the job after its summary said ``running``), and
+    the first file opened would take descriptor 2 and receive whatever a worker writes to
+    its stderr. Text streams get an error handler that never fails on a character the
+    encoding lacks (``LC_ALL=C`` has no ``·``).
+    """
+    import codecs
+
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            closed = False
+        except OSError:
+            closed = True
+        if closed:  # the null device takes the lowest free descriptor: this one
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:  # on the null device: fd itself, or a new one if fd was taken since
+            target = fd if closed else os.open(os.devnull, os.O_RDWR)
+            setattr(sys, name, open(target, "r" if fd == 0 else "w", encoding="utf-8", closefd=not closed))
+    try:
+        codecs.lookup_error("augment.tolerant")
+    except LookupError:
+        codecs.register_error("augment.tolerant", _tolerant)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:  # a TextIOWrapper; Jupyter's streams write text as it is
+            try:
+                reconfigure(errors="augment.tolerant")
+            except (ValueError, OSError):  # a stream that cannot change now: keep its own handler
+                pass
+
+
+def _pipe_closed(stream: Any) -> bool:
+    """Whether ``stream`` is a pipe whose reader has gone (``augment ops | head -1``)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _reader_gone() -> int:
+    """Leave quietly, as Unix tools do when the reader of their output has gone: what was
+    still buffered goes nowhere (not to a traceback at exit). The status is the shell's
+    for a command stopped by SIGPIPE."""
+    for fd in (1, 2):
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+        except OSError:
+            pass
+    return 128 + 13
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
@@ -837,11 +1007,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     traceback. Inside a container the reason also goes to ``/opt/ml/output/message``,
     which SageMaker shows as the job's exit message.
     """
-    args = _parser().parse_args(argv)
+    _usable_std_streams()
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a refused argument (argparse said why, exit status 2)
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    except BrokenPipeError:  # `augment --help | head -1`
+        return _reader_gone()
     error: BaseException
     interrupted = False
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a reader that left is seen, not in the interpreter's teardown
+        return code
     except AugmentError as e:
         error, message, code = e, str(e), e.exit_code
     except KeyboardInterrupt as e:  # a second Ctrl-C (the first one stops gracefully)
@@ -849,6 +1027,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "process" and not str(e):
             message += "; everything recorded is intact: re-run with --resume to finish"
     except Exception as e:
+        if isinstance(e, BrokenPipeError) and (_pipe_closed(sys.stdout) or _pipe_closed(sys.stderr)):
+            return _reader_gone()  # `augment ops | head -1`
         from augment.aws import aws_error
 
         # missing or refused credentials wherever AWS was first asked, or no AWS to ask
@@ -856,13 +1036,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(error, AugmentError):
             message, code = str(error), error.exit_code
         else:  # a bug: keep the traceback for us, and a reason for the user
-            traceback.print_exc()
-            message = (f"internal error: {type(e).__name__}: {e}. This is a bug in augment {__version__}; the "
-                       "traceback above has the details")
-            code = 1
+            message, code = _internal_error(e), 1
     if args.command == "run":
         message = _in_run_terms(message)
-    print(f"augment {args.command}: error: {message}", file=sys.stderr)
+    try:
+        print(f"augment {args.command}: error: {message}", file=sys.stderr, flush=True)
+    except BrokenPipeError:  # `augment ... 2>&1 | head -1`: the reader left; the exit status still tells
+        _reader_gone()
     if args.command == "process":
         from augment.contract import failure_message, write_failure_message
 

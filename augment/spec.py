@@ -47,11 +47,10 @@ import yaml
 
 from augment.errors import SpecError
 from augment.ops import canonical_op
+from augment.options import MAX_COPIES, MAX_SEED  # defined beside the flags that share them
 from augment.text import brief
 
 SPEC_VERSION = 1
-MAX_SEED = 2**63 - 1
-MAX_COPIES = 1000
 FORMATS = ("same", "jpeg", "png", "webp")
 MAX_SIDE = {"jpeg": 65_500, "webp": 16_383}
 """The longest side each output format can hold (PNG's limit, 2**31 - 1, is never near)."""
@@ -358,9 +357,17 @@ def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:
     if isinstance(spec, (Spec, dict)):
         return parse_spec(spec)
     path = Path(spec)
-    if not path.is_file():
+    try:
+        is_file, is_dir = path.is_file(), path.is_dir()
+    except (OSError, ValueError) as e:  # a name too long for the file system, a NUL byte
+        raise SpecError([f"cannot read {brief(str(spec))} as a spec file: {getattr(e, 'strerror', None) or e}"],
+                        brief(str(spec))) from None
+    if not is_file:
         if str(spec) in list_presets():
             return load_preset(str(spec))
+        if is_dir:
+            raise SpecError([f"{brief(str(spec))} is a folder, not a spec file: name the .yaml, .yml or .json file "
+                             f"in it, or a preset ({', '.join(list_presets())})"], str(spec))
         raise SpecError([f"no such spec file, and no preset named {brief(str(spec))}; "
                          f"presets: {', '.join(list_presets())}"], str(spec))
     return parse_spec(_parse_text(_read_text(path), path.name), str(path))
@@ -488,13 +495,15 @@ def _parse_text(text: str, name: str) -> Any:
 
 
 def dump_spec(spec: Spec, path: str | Path) -> Path:
-    """Write the canonical spec to ``path`` (JSON if it ends in ``.json``, else YAML), atomically."""
-    from augment.images import atomic_write_bytes
+    """Write the canonical spec to ``path`` (JSON if it ends in ``.json``, else YAML), atomically.
+
+    Raises:
+        UsageError: ``cannot write PATH: reason`` (see :func:`augment.files.write_output`).
+    """
+    from augment.files import write_output
 
     path = Path(path)
-    text = spec.to_json() if path.suffix == ".json" else spec.to_yaml()
-    atomic_write_bytes(path, text.encode())
-    return path
+    return write_output(path, spec.to_json() if path.suffix == ".json" else spec.to_yaml())
 
 
 # ---------------------------------------------------------------------------

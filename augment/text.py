@@ -45,3 +45,8 @@ def plain_html(fragment: str) -> str:
     name Jupyter's configurations use): every ``_repr_html_`` of the kit goes through here.
     """
     return f'<div class="tex2jax_ignore mathjax_ignore">{fragment}</div>'
+
+
+def plural_n(count: int, noun: str) -> str:
+    """:func:`plural` with thousands separators: ``1 image``, ``1,000,000 images``."""
+    return f"{count:,} {noun if count == 1 else plural_of(noun)}"

@@ -392,11 +392,12 @@ def test_run_sends_the_job_options_in_the_create_request(bucket, mode, capsys):
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--quality", "101"], "--quality 101: output.quality: must be an integer in [1, 100]"),
-    (["--copies", "0"], "--copies 0: copies: must be an integer in"),
-    (["--max-error-rate", "2"], "--max-error-rate must be in [0, 1]"),
+    (["--quality", "101"], "argument --quality: must be in [1, 100], got 101"),
+    (["--copies", "0"], "argument --copies: must be in [1, 1000], got 0"),
+    (["--max-error-rate", "2"], "argument --max-error-rate: must be in [0, 1], got 2"),
+    (["--max-error-rate", "nan"], "argument --max-error-rate: must be a finite number in [0, 1], got nan"),
     (["--max-pixels", "0"], "--max-pixels: must be >= 1, got 0"),
-    (["--seed", "-1"], "--seed -1: seed: must be an integer"),
+    (["--seed", "-1"], "argument --seed: must be in [0, 9223372036854775807], got -1"),
 ])
 def test_run_refuses_a_bad_job_option_before_any_request(bucket, capsys, flags, message):
     from augment import cli

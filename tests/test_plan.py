@@ -8,6 +8,7 @@ import heapq
 import io
 import json
 import math
+import re
 import threading
 
 import boto3
@@ -16,10 +17,10 @@ from botocore.stub import Stubber
 
 import augment.plan as plan
 from augment import cli
-from augment.errors import UsageError
+from augment.errors import JobFailed, UsageError
 from augment.jobs import LocalBackend, build_request, launch, run_local
 from augment.jobs.sagemaker import SageMakerBackend
-from augment.plan import _data, _estimate, _model
+from augment.plan import _data, _estimate, _measure, _model
 from augment.samples import list_samples, samples_dir
 from augment.spec import load_spec
 
@@ -37,6 +38,15 @@ def cache(tmp_path, monkeypatch):
 
 def _offline(**kwargs):
     return plan.estimate("light", prices="offline", **kwargs)
+
+
+VOLUME_USD_PER_S = 30 * 0.14 / (730 * 3600)
+"""A 30 GB volume (the least a launch asks for) at $0.14 per GB-month, per second of an instance."""
+
+
+def _usd(instance_s: float, usd_per_h: float, volume_gb: int = 30) -> float:
+    """The bill of ``instance_s`` instance-seconds: the instances and their volumes."""
+    return instance_s * (usd_per_h / 3600 + volume_gb * 0.14 / (730 * 3600))
 
 
 # --- the arithmetic, by hand ---------------------------------------------------------------
@@ -115,9 +125,10 @@ def test_an_option_is_the_arithmetic_times_the_instance_and_the_price():
     rate = 5.0 * 2  # per vCPU x 2 vCPUs (one worker each)
     assert standalone.throughput_img_s == rate
     assert standalone.wall_s == pytest.approx(300 + 2000 / rate)
-    assert standalone.cost_usd == pytest.approx((300 + 200) / 3600 * 0.115)
+    assert standalone.cost_usd == pytest.approx(_usd(300 + 200, 0.115))
+    assert standalone.volume_cost_usd == pytest.approx((300 + 200) * VOLUME_USD_PER_S)
     assert sharded.wall_s == pytest.approx(300 + 1000 / rate)
-    assert sharded.cost_usd == pytest.approx(2 * (300 + 100) / 3600 * 0.115)
+    assert sharded.cost_usd == pytest.approx(_usd(2 * (300 + 100), 0.115))
     assert batched.jobs == 8 and batched.instance_count == 2
     assert batched.billed_instance_s == pytest.approx(8 * 300 + 200)
     assert batched.startup_share == pytest.approx(2400 / 2600)
@@ -139,16 +150,19 @@ def test_a_million_images_per_128_loop_beside_one_sharded_job():
     assert loop_1.jobs == loop_4.jobs == 7813 == math.ceil(1_000_000 / 128)
     assert sharded.jobs == 1 and sharded.instance_count == 4
     assert loop_1.billed_instance_s == pytest.approx(7813 * 300 + 100_000)
-    assert loop_1.cost_usd == pytest.approx((7813 * 300 + 100_000) / 3600 * 0.05)
+    assert loop_1.cost_usd == pytest.approx(_usd(7813 * 300 + 100_000, 0.05))
     assert loop_4.cost_usd == loop_1.cost_usd, "more jobs in flight: sooner, not cheaper"
     # the last batch has 1,000,000 - 7,812 x 128 = 64 images and runs alone in the last round
     assert loop_4.wall_s == pytest.approx(1953 * (300 + 128 * 2 / 20) + 300 + 64 * 2 / 20)
     assert loop_1.wall_s == pytest.approx(7812 * (300 + 128 * 2 / 20) + 300 + 64 * 2 / 20)
     assert sharded.wall_s == pytest.approx(300 + 250_000 * 2 / 20)
-    assert sharded.cost_usd == pytest.approx(4 * 25_300 / 3600 * 0.05)
+    # each instance holds 250,000 inputs of an assumed 128 KiB and 2 outputs each of 1.5x: 4 x 30.5 GiB x 1.25 + 1
+    assert sharded.disk_need_gb == math.ceil(250_000 * 128 * 1024 * 4 / 2**30 * 1.25 + 1) == 154
+    assert sharded.cost_usd == pytest.approx(_usd(4 * 25_300, 0.05, volume_gb=154))
+    assert loop_1.volume_gb == 30, "a batch of 128 images needs less than the least volume"
     assert loop_1.startup_share == pytest.approx(7813 * 300 / (7813 * 300 + 100_000))
     assert loop_1.startup_share > 0.95 and sharded.startup_share < 0.05
-    assert loop_1.cost_usd > 20 * sharded.cost_usd
+    assert loop_1.cost_usd > 15 * sharded.cost_usd, "the sharded volumes (154 GB each) are a third of its bill"
     assert p.best is sharded and "sharded 4 x ml.t3.medium" in p.reason
     text = str(p)
     assert "7,813" in text and "*2" in text and "offline table dated 2026-12-02" in text
@@ -202,13 +216,13 @@ def test_durations():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--images", "-5"], "--images must be >= 1, got -5"),
-    (["--instance-count", "-2"], "--instance-count must be >= 1, got -2"),
+    (["--images", "-5"], "--images: must be in [1, 1000000000000], got -5"),
+    (["--instance-count", "-2"], "--instance-count: must be >= 1, got -2"),
     (["--instance-type", "ml.m5.larg"], "--instance-type: unknown instance type 'ml.m5.larg'; did you mean ml.m5.lar"),
     (["--deadline", "soon"], "--deadline: cannot read 'soon' as a duration"),
-    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
-    (["--quota", "0"], "--quota must be >= 1"),
-    (["--max-in-flight", "-1"], "--max-in-flight must be >= 1"),
+    (["--batch-size", "0"], "--batch-size: must be in [1, 1000000000000], got 0"),
+    (["--quota", "0"], "--quota: must be >= 1"),
+    (["--max-in-flight", "-1"], "--max-in-flight: must be >= 1"),
     (["--mode", "sharded", "--instance-count", "101"], "a sharded job has at most 100 instances"),
 ])  # fmt: skip
 def test_bad_input_exits_2_naming_the_flag(args, message, capsys):
@@ -271,7 +285,7 @@ def test_prices_come_from_the_price_list_api():
     m5, c5 = p.options
     assert m5.price_usd_per_h == 0.134 and c5.price_usd_per_h == 0.238
     assert m5.price_source == "AWS Price List API (us-east-1, Processing, On-Demand)"
-    assert m5.cost_usd == pytest.approx(7200 / 2 / 3600 * 0.134), "3600 images x 2 copies at 2 images/s"
+    assert m5.cost_usd == pytest.approx(_usd(7200 / 2, 0.134)), "3600 images x 2 copies at 2 images/s"
     assert "offline" not in p.assumptions["price_source"]
 
 
@@ -283,7 +297,7 @@ def test_the_offline_table_is_used_and_dated_when_the_api_fails():
                           prices="auto", pricing_client=client, region="us-east-1")
     o = p.options[0]
     assert o.price_usd_per_h == 0.05
-    assert o.price_source.startswith("offline table 2026-12-02 (us-east-1; third-party table (issue #17), unverified")
+    assert o.price_source.startswith("offline table 2026-12-02 (us-east-1; third-party price table, unverified")
     assert p.assumptions["price_source"].startswith("AWS Price List API unavailable (AccessDeniedException); offline "
                                                     "table dated 2026-12-02")
     assert "2026-12-02" in str(p) and "2026-12-02" in p._repr_html_()
@@ -303,7 +317,7 @@ def test_every_offline_price_is_labelled():
         if "price" in entry:
             assert "unverified" in entry["price_source"], name
     assert {n: _data.table()["instances"][n]["price"] for n in ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge",
-            "ml.c5.xlarge", "ml.c5.2xlarge", "ml.g4dn.xlarge")} == {  # the figures issue #17 collected
+            "ml.c5.xlarge", "ml.c5.2xlarge", "ml.g4dn.xlarge")} == {  # the figures collected from price tables
         "ml.t3.medium": 0.05, "ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.c5.xlarge": 0.204,
         "ml.c5.2xlarge": 0.408, "ml.g4dn.xlarge": 0.736}  # fmt: skip
 
@@ -392,18 +406,80 @@ def test_compare_after_a_local_job_and_the_next_estimate_uses_it(tmp_path, small
     assert all(phase in text for phase in ("start-up", "work", "total")) and "local runtime" in text
     assert "<table " in comparison._repr_html_() and "<td>work</td>" in comparison._repr_html_()
 
+    # 7 inputs x 2 copies in well under a second measure the job's fixed costs, not its throughput
+    assert summary["written"] < _measure.MIN_MEASURED_OUTPUTS
+    assert comparison.recorded_to is None and "not stored for the next plan: 14 outputs in" in text
     after = _offline(images=1000, modes=["standalone"], instance_types=["ml.m5.large"])
-    assert after.assumptions["throughput_source"].startswith("measured: median of 1 cached")
-    assert f"job {description['ProcessingJobName']}" in after.assumptions["throughput_source"]
-    assert after.assumptions["throughput_per_vcpu"] == pytest.approx(round(measured, 3))
-    assert after.options[0].throughput_img_s == pytest.approx(round(measured, 3) * 2)
+    assert after.assumptions["throughput_source"].startswith("default"), "a tiny job does not move the next plan"
 
     saved = tmp_path / "job.json"
     saved.write_text(json.dumps(description, default=str) + "\n")  # as `augment run --json > job.json`
     assert cli.main(["plan", "--compare", str(saved), "--json", "--prices", "offline"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["actual"]["work_s"] == summary["seconds"] and shown["recorded_to"]
-    assert shown["option"]["throughput_source"].startswith("measured"), "the second compare saw the first's figure"
+    assert shown["actual"]["work_s"] == summary["seconds"] and shown["recorded_to"] is None
+
+
+def _local_description(status: str = "Completed", seconds: float = 50.0, written: int = 1000, total_s: float = 90.0,
+                       name: str = "augment-standalone-x") -> dict:
+    """The local runtime's description of a finished job, with one host's summary (the shape `augment run --json`
+    writes)."""
+    import datetime as dt
+
+    created = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+    summary = {"host": "algo-1", "status": "completed" if status == "Completed" else "failed", "inputs": written // 2,
+               "copies": 2, "written": written, "seconds": seconds, "images_per_s": written / seconds, "workers": 2,
+               "peak_worker_rss_mb": 300.0, "spec_digest": LIGHT.digest}
+    return {"ProcessingJobName": name, "ProcessingJobStatus": status, "CreationTime": created.isoformat(),
+            "ProcessingEndTime": (created + dt.timedelta(seconds=total_s)).isoformat(),
+            "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                                      "VolumeSizeInGB": 30}},
+            "LocalRuntime": {"hosts": {"algo-1": {"summary": summary}}}}
+
+
+def test_compare_stores_a_job_once_and_only_a_completed_measurable_one(cache):
+    job = _local_description()
+    for _ in range(3):
+        assert plan.compare(job).recorded_to
+    cached = json.loads((cache / "throughput.json").read_text())["specs"][LIGHT.digest]
+    assert len(cached) == 1, "the same job compared three times is one measurement"
+    figure = cached[0]["per_vcpu"]
+    failed = plan.compare(_local_description("Failed", name="augment-failed"))
+    assert failed.recorded_to is None and "not stored for the next plan: the job failed" in str(failed)
+    tiny = plan.compare(_local_description(seconds=0.1, written=4, total_s=2.0, name="augment-tiny"))
+    assert tiny.recorded_to is None and "too little work to measure" in str(tiny)
+    cached = json.loads((cache / "throughput.json").read_text())["specs"][LIGHT.digest]
+    assert [m["per_vcpu"] for m in cached] == [figure], "neither the failed nor the tiny job moved the figure"
+    p = _offline(images=1000, modes=["standalone"], instance_types=["ml.m5.large"])
+    assert p.assumptions["throughput_per_vcpu"] == figure
+
+
+def test_compare_refuses_times_that_run_backwards(cache):
+    with pytest.raises(UsageError, match=r"ProcessingEndTime .* is before CreationTime"):
+        plan.compare(_local_description(total_s=-31_536_000))
+    with pytest.raises(UsageError, match=r"its hosts report 500\.0 s of work, more than the job's 90\.0 s"):
+        plan.compare(_local_description(seconds=500.0))
+    assert not (cache / "throughput.json").exists(), "nothing was stored"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"null", "holds JSON null, not a job description"),
+    (b'"a job"', 'holds JSON "a job", not a job description'),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not a text file"),
+    (b"[null]", "expected a job handle"),
+    (b'[{"images_per_s": 10, "seconds": "ten"}]', "summary 0 seconds must be a finite number >= 0, got 'ten'"),
+    (json.dumps({"ProcessingJobName": "j", "ProcessingJobStatus": "Completed", "ProcessingResources": {
+        "ClusterConfig": {"InstanceCount": "two", "InstanceType": "ml.m5.large"}}}).encode(),
+     "ProcessingResources.ClusterConfig.InstanceCount must be a whole number in 1-100, got 'two'"),
+    (json.dumps({"ProcessingJobName": "j", "ProcessingJobStatus": "Completed", "CreationTime": "yesterday"}).encode(),
+     "CreationTime must be a date and time, got 'yesterday'"),
+])  # fmt: skip
+def test_compare_on_what_is_not_a_job_description_says_so_in_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / "job.json"
+    path.write_bytes(content)
+    assert cli.main(["plan", "--compare", str(path), "--prices", "offline"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and f"--compare {path}" in err, err
+    assert "internal error" not in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_compare_refuses_what_is_not_a_finished_job(tmp_path):
@@ -494,3 +570,246 @@ def test_compare_a_sagemaker_description_reads_the_summaries_from_s3(bucket):
     next_plan = _offline(images=10, modes=["standalone"], instance_types=["ml.m5.xlarge"])
     assert "job augment-sharded-x (SageMaker, 8 vCPUs)" in next_plan.assumptions["throughput_source"]
     assert next_plan.assumptions["peak_worker_mb"] == 410.0
+
+
+# --- what a plan shows names sources a user can open ----------------------------------------
+
+INTERNAL = re.compile(r"issue\s*#|\(#\d+\)|DESIGN\.md|STYLE\.md|benchmarks/results|\.ci/")
+
+
+def _strings(value) -> list[str]:
+    """Every string inside a JSON-like value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_no_internal_references_in_what_a_plan_shows(cache, small_samples):
+    shown = _strings(_data.table())  # every note, source and label of the shipped table
+    default = plan.estimate("light", small_samples, prices="offline")  # the benchmark's figures
+    _model.record(LIGHT.digest, 10.0, 300.0, "test", output_ratio=0.5)
+    measured = plan.estimate("light", images=10_000, prices="offline", region="eu-west-1")
+    for p in (default, measured):
+        shown += [str(p), p._repr_html_(), *_strings(p.to_dict())]
+    shown.append(str(plan.compare(_local_description())))
+    shown.append(plan.Calibration(LIGHT.digest, 1.0, 1.0, 1, 1, 2, 1.0, 100.0, "photos/", "the job's clock").line())
+    found = sorted({m.group(0) for text in shown for m in INTERNAL.finditer(text)})
+    assert found == [], f"internal references shown to users: {found}"
+    assert "https://aws.amazon.com/sagemaker/pricing/" in str(default), "the prices cite the page a user can open"
+
+
+# --- the plan counts what the job takes ------------------------------------------------------
+
+
+def _animals(root, small_samples):
+    """cats/ and dogs/ of real photos, with junk and sidecars beside them: 2 x 7 images, 7 JSON
+    sidecars, a .DS_Store, a Thumbs.db and a _SUCCESS marker."""
+    for folder in ("cats", "dogs"):
+        (root / folder).mkdir(parents=True)
+        for name in list_samples():
+            (root / folder / name).write_bytes((small_samples / name).read_bytes())
+    for name in list_samples():
+        (root / "cats" / f"{name}.json").write_text('{"label": "cat"}')
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1" + b"\0" * 100)
+    (root / "dogs" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
+    (root / "_SUCCESS").write_bytes(b"")
+    return root
+
+
+def test_the_plan_counts_what_the_job_takes_of_a_folder(tmp_path, small_samples):
+    root = _animals(tmp_path / "photos", small_samples)
+    photos = len(list_samples())
+    p = plan.estimate("light", root, exclude=["*.json"], prices="offline", modes=["standalone"])
+    assert p.assumptions["images"] == 2 * photos, "junk and sidecars are not inputs"
+    cats = plan.estimate({"version": 1, "copies": 2, "input": {"include": ["cats/*"]},
+                          "ops": [{"RandomHorizontalFlip": {"p": 0.5}}]}, root, exclude=["*.json"],
+                         prices="offline", modes=["standalone"])
+    assert cats.assumptions["images"] == photos and cats.assumptions["outputs"] == 2 * photos
+    mean = sum((small_samples / n).stat().st_size for n in list_samples()) / photos
+    assert cats.assumptions["mean_input_bytes"] == pytest.approx(mean), "the mean of what is taken, not the junk"
+    # the job itself takes exactly that many
+    description = run_local(build_request("light", str(root), str(tmp_path / "out"), workers=1, exclude=["*.json"]),
+                            log=io.StringIO())
+    assert description["LocalRuntime"]["hosts"]["algo-1"]["summary"]["inputs"] == p.assumptions["images"]
+
+
+def test_the_plan_and_max_cost_count_what_the_job_takes_on_s3(bucket, small_samples):
+    s3 = boto3.client("s3")
+    for name in list_samples():
+        s3.upload_file(str(small_samples / name), bucket, f"train/{name}")
+        s3.put_object(Bucket=bucket, Key=f"train/{name}.json", Body=b'{"label": 1}')
+    for junk in ("train/.DS_Store", "train/_SUCCESS", "train/sub/", "train/__MACOSX/._x.jpg"):
+        s3.put_object(Bucket=bucket, Key=junk, Body=b"" if junk.endswith("/") else b"junk")
+    uri = f"s3://{bucket}/train/"
+    sharded = {"modes": ["sharded"], "instance_types": ["ml.m5.large"], "instance_counts": [2], "copies": 1000}
+    taken = plan.estimate("light", uri, exclude=["*.json"], prices="offline", **sharded)
+    assert taken.assumptions["images"] == len(list_samples())
+    everything = plan.estimate("light", uri, prices="offline", **sharded)
+    assert everything.assumptions["images"] == 2 * len(list_samples()), "the JSON sidecars, without --exclude"
+    limit = taken.options[0].cost_usd * 1.001
+    assert everything.options[0].cost_usd > limit
+    backend = SageMakerBackend(boto_session=boto3.Session(), role=ROLE, bucket=bucket)
+    job = launch(backend, "light", uri, f"s3://{bucket}/out/", mode="sharded", instance_count=2, copies=1000,
+                 exclude=["*.json"], max_cost=limit, image_uri=IMAGE, role_arn=ROLE, prices="offline")
+    assert [s["ProcessingJobName"] for s in boto3.client("sagemaker").list_processing_jobs()[
+        "ProcessingJobSummaries"]] == [job.name], "the job it would make is within the limit: it was launched"
+
+
+# --- calibrate samples what the job takes ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_calibrate_samples_what_the_job_takes_keeping_paths(tmp_path, small_samples, cache):
+    root = _animals(tmp_path / "photos", small_samples)
+    spec = {"version": 1, "copies": 2, "input": {"include": ["cats/*"], "exclude": ["*.json"]},
+            "ops": [{"RandomHorizontalFlip": {"p": 0.5}}]}
+    result = plan.calibrate(spec, root, images=10, workers=1)  # more than the 7 cats: some are taken twice
+    assert result.images == 10 and result.outputs == 20 and result.per_vcpu > 0
+    assert result.output_ratio and result.output_ratio > 0 and result.recorded_to
+    stored = json.loads((cache / "throughput.json").read_text())["specs"][load_spec(spec).digest][-1]
+    assert stored["output_ratio"] == pytest.approx(result.output_ratio, rel=1e-3)
+    p = plan.estimate(spec, root, prices="offline", modes=["standalone"])
+    assert "measured for this spec" in p.assumptions["disk"], "the disk uses the measured output size"
+
+
+@pytest.mark.slow
+def test_a_calibration_that_fails_names_the_users_files(tmp_path):
+    root = tmp_path / "photos"
+    (root / "cats").mkdir(parents=True)
+    (root / "cats" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a JPEG at all")
+    with pytest.raises(JobFailed) as info:
+        plan.calibrate("light", root, images=1, workers=1, record=False)
+    message = str(info.value)
+    assert f"a sample of {root}" in message and str(root / "cats" / "broken.jpg") in message, message
+    assert "augment-calibrate-" not in message, "no temporary folder the user cannot see"
+
+
+def test_calibrate_on_an_empty_or_junk_only_folder_speaks_of_files(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["plan", "--calibrate", str(empty), "--prices", "offline"]) == 2
+    assert f"--calibrate {empty}: no files found" in capsys.readouterr().err
+    (empty / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    assert cli.main(["plan", "--calibrate", str(empty), "--prices", "offline"]) == 2
+    err = capsys.readouterr().err
+    assert f"--calibrate {empty}: no inputs: all 1 files are excluded (.DS_Store: 1)" in err, err
+
+
+def test_an_unwritable_cache_is_said_before_calibrating(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("AUGMENT_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(UsageError, match=f"cannot write the throughput cache {blocker / 'cache'}"):
+        plan.calibrate("light", images=2, workers=1)
+    assert cli.main(["plan", "--calibrate", "--prices", "offline"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the throughput cache" in err and "AUGMENT_CACHE_DIR" in err and "calibrated" not in err
+
+
+# --- bad numbers and paths ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kwargs", "flag"), [
+    ({"startup_s": math.nan}, "--startup"), ({"throughput": math.nan}, "--throughput"),
+    ({"throughput": math.inf}, "--throughput"), ({"max_cost": math.nan}, "--max-cost"),
+    ({"startup_s": -math.inf}, "--startup"), ({"consume_s": math.nan}, "consume_s"),
+    ({"deadline": math.inf}, "--deadline"),
+])  # fmt: skip
+def test_the_library_refuses_nan_and_infinity_naming_the_parameter(kwargs, flag):
+    with pytest.raises(UsageError, match=f"^{flag}") as info:
+        _offline(images=100, **kwargs)
+    assert "finite" in str(info.value)
+
+
+def test_a_plot_that_cannot_be_written_is_said_before_any_work(tmp_path, capsys):
+    # --input names a folder that does not exist: the plot's error comes first, so nothing was counted
+    missing = str(tmp_path / "no-such-folder")
+    assert cli.main(["plan", "--input", missing, "--plot", str(tmp_path / "plan.xyz")]) == 2
+    err = capsys.readouterr().err
+    assert f"--plot {tmp_path / 'plan.xyz'}: cannot draw a plot as .xyz; name a file ending in one of .png" in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["plan", "--input", missing, "--plot", str(blocker / "plan.png")]) == 2
+    assert f"cannot write {blocker / 'plan.png'}: {blocker} is a file, not a folder" in capsys.readouterr().err
+    with pytest.raises(UsageError, match=r"cannot draw a plot as \.xyz"):
+        _offline(images=10).plot(tmp_path / "p.xyz")
+
+
+def test_a_plot_is_written_whole_or_said_it_cannot_be(tmp_path):
+    p = _offline(images=100, modes=["standalone"])
+    p.plot(tmp_path / "plan.svg")
+    assert (tmp_path / "plan.svg").read_text().lstrip().startswith("<?xml")
+    assert [f.name for f in tmp_path.iterdir()] == ["plan.svg"], "no temporary file left beside it"
+    with pytest.raises(UsageError, match=r"^cannot write /proc/augment-plan\.png: "):
+        p.plot("/proc/augment-plan.png")  # a folder no file can be created in, even by root
+
+
+# --- disk: the plan shows it, the launch asks for it -----------------------------------------
+
+
+def _recorded_creates(aws: str) -> list[dict]:
+    import base64
+
+    import requests
+
+    lines = requests.get(f"{aws}/moto-api/recorder/download-recording", timeout=30).text.splitlines()
+    return [json.loads(base64.b64decode(r["body"])) for r in map(json.loads, lines)
+            if r["headers"].get("X-Amz-Target") == "SageMaker.CreateProcessingJob"]
+
+
+def test_the_launch_asks_for_the_disk_the_plan_shows(aws, bucket, tmp_path, monkeypatch):
+    import PIL.Image
+    import requests
+    from moto.moto_api import recorder
+
+    from augment.plan import _disk
+
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))
+    s3 = boto3.client("s3")
+    sizes = []
+    for name in list_samples()[:4]:  # real photos, enlarged to 3000 px: about 1.6 MB each
+        with PIL.Image.open(samples_dir() / name) as img:
+            big = img.convert("RGB").resize((3000, 3000), PIL.Image.BICUBIC)
+        body = io.BytesIO()
+        big.save(body, "JPEG", quality=98)
+        sizes.append(len(body.getvalue()))
+        s3.put_object(Bucket=bucket, Key=f"big/{name}", Body=body.getvalue())
+    spec = tmp_path / "png.yaml"  # 1000 PNG copies of each: about 7x its bytes each, by the planner's assumption
+    spec.write_text("version: 1\ncopies: 1000\noutput: {format: png}\nops:\n  - RandomHorizontalFlip: {p: 0.5}\n")
+    ratio = _disk.ASSUMED_OUTPUT_RATIO["png"]
+    need = math.ceil(sum(sizes) * (1 + 1000 * ratio) * 1.25 / 2**30 + 1)  # the share, its outputs, the margin
+    assert need > 30, "more than the least volume: the test needs a real sizing"
+    uri, out = f"s3://{bucket}/big/", f"s3://{bucket}/out-{{}}/"
+
+    p = plan.estimate(str(spec), uri, prices="offline", modes=["standalone", "sharded"],
+                      instance_types=["ml.m5.large"], instance_counts=[4])
+    alone, sharded = p.options
+    assert alone.disk_need_gb == alone.volume_gb == need and f"{need:,} GB" in str(p)
+    assert sharded.volume_gb == 30, "a quarter of the input per instance fits the least volume"
+    assert alone.volume_cost_usd == pytest.approx(alone.billed_instance_s * need * 0.14 / (730 * 3600))
+
+    backend = SageMakerBackend(boto_session=boto3.Session(), role=ROLE, bucket=bucket)
+    requests.post(f"{aws}/moto-api/recorder/reset-recording", timeout=30).raise_for_status()
+    requests.post(f"{aws}/moto-api/recorder/start-recording", timeout=30).raise_for_status()
+    try:
+        launch(backend, str(spec), uri, out.format(1), image_uri=IMAGE, role_arn=ROLE, prices="offline")
+        launch(backend, str(spec), uri, out.format(2), mode="sharded", instance_count=4, image_uri=IMAGE,
+               role_arn=ROLE, prices="offline")
+        with pytest.raises(UsageError, match=f"^volume_gb 40: too small: each instance needs {need} GB: its input "
+                                             r"share \d MB and outputs \d+\.\d GB"):
+            launch(backend, str(spec), uri, out.format(3), volume_gb=40, image_uri=IMAGE, role_arn=ROLE,
+                   prices="offline")
+        launch(backend, str(spec), uri, out.format(4), volume_gb=need + 10, image_uri=IMAGE, role_arn=ROLE,
+               prices="offline")
+    finally:
+        requests.post(f"{aws}/moto-api/recorder/stop-recording", timeout=30).raise_for_status()
+    sent = [c["ProcessingResources"]["ClusterConfig"] for c in _recorded_creates(aws)]
+    assert sent == [{"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": need},
+                    {"InstanceCount": 4, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 30},
+                    {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": need + 10}], \
+        "sized, the least for a small share, and the user's own when it is enough; the refused one sent nothing"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="out-3/").get("KeyCount", 0) == 0, "nothing written for it"

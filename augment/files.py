@@ -1,0 +1,97 @@
+"""Writing the files a user names (``--out``, ``--json``, ``--plot``...): atomically, and
+with one clear refusal when the place cannot take them.
+
+Light on purpose (the standard library and :mod:`augment.errors` only): every command
+can import it without pulling in torch, PIL or the spec machinery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import os
+from pathlib import Path
+
+from augment.errors import UsageError
+
+_TEMP_NUMBERS = itertools.count()
+
+# the machine's fault, not the name's: a job that fails so may pass when retried
+_TRANSIENT = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+
+
+def cannot_write(path: str | os.PathLike[str], error: OSError, flag: str | None = None) -> UsageError:
+    """The refusal for a file that could not be written: ``cannot write X: reason``, with
+    the flag that named it (``--out``) and, where there is one, what to do.
+
+    Args:
+        path: the file as the user named it.
+        error: what the operating system said.
+        flag: the option that named the file, if any.
+    """
+    shown = os.fspath(path)
+    named = f" ({flag})" if flag else ""
+    if error.errno == errno.EISDIR or (error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.EPERM, errno.EACCES)
+                                       and os.path.isdir(shown)):
+        reason = "it is a folder; name a file in it"
+    elif error.errno in (errno.ENOTDIR, errno.EEXIST):  # EEXIST: creating the folder met a file
+        blocking = next((p for p in Path(shown).parents if os.path.lexists(p) and not os.path.isdir(p)), None)
+        reason = f"{blocking} is a file, not a folder" if blocking else (error.strerror or str(error))
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied; choose a place you may write to"
+    elif error.errno == errno.EROFS:
+        reason = "the file system is read-only; choose another place"
+    elif error.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "no space left on the device; free some, or choose another place"
+    elif error.errno == errno.ENAMETOOLONG:
+        reason = "the name is too long for the file system"
+    else:
+        reason = error.strerror or str(error)
+    return UsageError(f"cannot write {shown}{named}: {reason}", transient=error.errno in _TRANSIENT)
+
+
+def write_output(path: str | os.PathLike[str], data: bytes | str, *, flag: str | None = None) -> Path:
+    """Write ``data`` to the file ``path`` a user named, so that readers see the old file
+    or the whole new one, creating its folder if missing.
+
+    The bytes go to a hidden temporary file beside it, which is then renamed over it; a
+    failure leaves neither a truncated file nor the temporary one. ``str`` data is
+    written as UTF-8.
+
+    Args:
+        path: the file.
+        data: its whole content.
+        flag: the option that named it, for the message (``--out``).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        UsageError: ``cannot write X (--flag): reason`` (a folder, no permission, a
+            read-only or full disk, a path under a file...); exit status 2.
+    """
+    target = Path(path)
+    body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    try:
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(target))
+        folder = target.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{target.name[:40]}.augment-{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            try:
+                view = memoryview(body)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise cannot_write(path, e, flag) from None
+    return target
