@@ -96,13 +96,13 @@ from augment.images import (
 )
 from augment.kernels import NATIVE
 from augment.keys import UNSTAGEABLE, apply_filters, excluded_counts, host_share, read_unstaged
-from augment.locations import META_DIR, another_spec_message, check_disjoint
+from augment.locations import META_DIR, another_spec_message, check_disjoint, create_once
 from augment.logs import Log
 from augment.manifest import ORIGINAL
 from augment.options import check_max_error_rate, check_max_pixels, check_number
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.progress import Progress
-from augment.spec import Spec, dump_spec, load_spec
+from augment.spec import Spec, load_spec
 from augment.text import plural
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -754,20 +754,7 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
     spec_path = meta / "spec.yaml"
     try:
         meta.mkdir(parents=True, exist_ok=True)
-        tmp = meta / f".spec.{os.getpid()}.tmp"
-        try:
-            dump_spec(spec, tmp)
-            try:
-                os.link(tmp, spec_path)
-            except FileExistsError:
-                pass
-            except OSError as e:  # a file system without hard links: create it exclusively instead
-                if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
-                    raise
-                with contextlib.suppress(FileExistsError), open(spec_path, "x", encoding="utf-8") as f:
-                    f.write(tmp.read_text(encoding="utf-8"))
-        finally:
-            tmp.unlink(missing_ok=True)
+        create_once(spec_path, spec.to_yaml().encode())  # as dump_spec writes it; a sweep claims its folder so too
         _check_same_spec(spec, meta)
         try:
             lock = open(manifest_path, "ab+" if resume else "xb+", buffering=0)  # unbuffered: see mf.write_records

@@ -13,6 +13,9 @@ Only messages and cheap checks here: nothing imports torch.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,41 @@ from augment.errors import UsageError
 
 META_DIR = "_augment"
 BATCHES_DIR = "_batches"
+
+
+def create_once(path: Path, data: bytes) -> bool:
+    """Create ``path`` holding ``data``, whole and only once: how a job claims its output
+    folder (``spec.yaml``) and a sweep its folder (``sweep.json``).
+
+    The file appears as a hard link of a complete temporary file, which fails if ``path``
+    exists: of two processes that start together, one creates it and the other finds it
+    whole, and compares. A file system without hard links gets an exclusive create.
+
+    Returns:
+        Whether this call created it (``False``: it was there, and is left as it is).
+
+    Raises:
+        OSError: the folder cannot be written (``path``'s folder must exist).
+    """
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+                raise
+            try:
+                with open(path, "xb") as f:
+                    f.write(data)
+            except FileExistsError:
+                return False
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def overlap_message(output: str, input: str, output_flag: str, input_flag: str) -> str:
