@@ -8,38 +8,53 @@ or an explicit list of runs (mappings). For each run the sweep writes, under ``o
 * ``<run>.json``: the run's parameters, status, papermill's metadata (duration,
   exception, the failing cell) and the notebook's own results, which the notebook
   wrote to the ``results_path`` the sweep injected (see :func:`write_results`);
+* ``outputs/<run>/``: the run's images, where the notebook has an ``output`` parameter
+  left at ``None`` and runs on the local backend (so nothing is left in the temporary
+  folder);
 
-and for the sweep, ``summary.csv``, ``summary.md`` and ``figure.png`` (one sample image
-under every parameter set, and each run's throughput). A failed run is recorded and
-the sweep goes on. Unknown parameter names are refused before any run: papermill
-only warns about them, and a typo would run the whole grid with the defaults.
+and for the sweep, ``sweep.json`` (its claim on the folder: notebook, grid and fixed
+parameters), ``summary.csv`` (every field of every run), ``summary.md`` and
+``figure.png`` (one sample image under every parameter set, and each run's
+throughput). A failed run is recorded and the sweep goes on. Unknown parameter names
+are refused before any run: papermill only warns about them, and a typo would run the
+whole grid with the defaults.
+
+**Claim.** A sweep claims its folder as a job claims its output (see
+:func:`augment.engine.create_once`): a second sweep into the same folder is refused,
+naming the first, and ``resume`` goes on only with the same notebook, grid and
+fixed parameters. The claim is locked while the sweep runs.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import fcntl
 import hashlib
+import html
 import io
 import itertools
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
 from augment.errors import UsageError
-from augment.text import plural
+from augment.text import plain_html, plural
 
 RESULTS = "_results"  # where each run's notebook writes its own results, before the sweep merges them
 KERNEL = "python3"
+KIT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+"""The kit's notebooks, where the package is installed from a checkout (``pip install -e .``)."""
 
 
 def write_results(path: str | os.PathLike[str] | None, results: Mapping[str, Any] | None = None,
@@ -58,10 +73,18 @@ def write_results(path: str | os.PathLike[str] | None, results: Mapping[str, Any
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_locations_redacted({**(results or {}), **fields}), indent=2, default=str))
-    tmp.replace(path)
+    _write_whole(path, json.dumps(_locations_redacted({**(results or {}), **fields}), indent=2, default=str).encode())
     return path
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` so that readers see the old file or the whole new one (a temporary file, renamed)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _locations_redacted(value: Any) -> Any:
@@ -79,15 +102,89 @@ def _locations_redacted(value: Any) -> Any:
 
 
 def sweep_folder(out: str | os.PathLike[str] | None = None) -> Path:
-    """A sweep's folder, created: ``out``, or a new one under the temporary directory for ``None``."""
+    """A sweep's folder, created: ``out``, or a new one under the temporary directory for ``None``.
+
+    Raises:
+        UsageError: ``out`` is a file, or cannot be created.
+    """
     import tempfile
 
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="augment-sweep-"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"--out {out}: a file is in the way, not a folder; name a folder for the sweep") from None
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot create it ({e.strerror or e}); name a folder you may write to") \
+            from None
     return path
 
 
+def find_notebook(notebook: str | os.PathLike[str], beside: str | os.PathLike[str] | None = None) -> Path:
+    """The notebook a sweep runs, found as given, else beside the notebook that runs the sweep.
+
+    A notebook's kernel starts in the folder papermill or Jupyter started in, not always
+    the notebook's own (``papermill notebooks/05_parameter_sweep.ipynb out.ipynb`` from the
+    repository's root): a relative name is looked for in the current folder, then in
+    ``beside``, then beside the running notebook as Jupyter names it (``JPY_SESSION_NAME``),
+    then among the kit's notebooks (the ``notebooks/`` folder of the checkout the package
+    is installed from).
+
+    Returns:
+        The notebook's absolute path.
+
+    Raises:
+        UsageError: it is in none of those places (each is named).
+    """
+    path = Path(notebook).expanduser()
+    if path.is_absolute():
+        places = [path]
+    else:
+        folders = [Path.cwd()]
+        if beside is not None:
+            folders.append(Path(beside))
+        if os.environ.get("JPY_SESSION_NAME", "").endswith(".ipynb"):
+            folders.append(Path(os.environ["JPY_SESSION_NAME"]).parent)
+        folders.append(KIT_NOTEBOOKS)
+        places = list(dict.fromkeys(folder.resolve() / path for folder in folders))
+    for place in places:
+        if place.is_file():
+            return place.resolve()
+    raise UsageError(f"notebook {str(notebook)!r}: not found; looked for {', '.join(map(str, places))}. "
+                     "Pass its path")
+
+
 # --- grids -----------------------------------------------------------------------------------
+
+
+def parse_value(text: str, what: str) -> Any:
+    """A value given as YAML text (``2``, ``true``, ``null``, ``[a, b]``, plain text), read as
+    strictly as a spec (a key given twice is refused).
+
+    Args:
+        text: the YAML.
+        what: names the value in errors (``-p copies``).
+
+    Raises:
+        UsageError: not valid YAML, naming ``what`` and where.
+    """
+    from augment.spec import _Refused, _SpecLoader
+
+    try:
+        return yaml.load(text, Loader=_SpecLoader)  # a SafeLoader that also refuses duplicate keys
+    except _Refused as e:
+        problem = e.problem.replace("in a spec", "here")
+        raise UsageError(f"{what}: line {e.mark.line + 1}, column {e.mark.column + 1}: {problem}") from None
+    except RecursionError:
+        raise UsageError(f"{what}: nested too deeply") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UsageError(f"{what}: not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+
+
+MAX_GRID_BYTES = 1_000_000
+"""The largest grid file read (a grid is a few lines)."""
 
 
 def load_grid(grid: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -95,23 +192,42 @@ def load_grid(grid: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Mappin
     or a list of mappings (one run each).
 
     Raises:
-        UsageError: a grid of another shape, or with no runs.
+        UsageError: a file that is missing, not UTF-8 or not valid YAML, a key given
+            twice, a grid of another shape, or with no runs.
     """
     if isinstance(grid, (str, os.PathLike)):
         path = Path(grid)
         if not path.is_file():
             raise UsageError(f"--grid {grid}: no such file")
-        grid = yaml.safe_load(path.read_text())
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_GRID_BYTES + 1)
+        except OSError as e:
+            raise UsageError(f"--grid {grid}: cannot read it ({e.strerror or e})") from None
+        if len(data) > MAX_GRID_BYTES:
+            raise UsageError(f"--grid {grid}: over {MAX_GRID_BYTES:,} bytes; is this the right file?")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data.count(b"\n", 0, e.start) + 1
+            raise UsageError(f"--grid {grid}: not UTF-8 text (byte 0x{data[e.start]:02x} at line {line}); "
+                             "save it as UTF-8 YAML") from None
+        grid = parse_value(text, f"--grid {grid}")
     if isinstance(grid, Mapping):
         names = list(grid)
         values = [v if isinstance(v, list) else [v] for v in grid.values()]
         runs = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+        if not names:
+            runs = []
     elif isinstance(grid, Sequence) and not isinstance(grid, str) and all(isinstance(r, Mapping) for r in grid):
         runs = [dict(r) for r in grid]
     else:
         raise UsageError("--grid: a mapping of parameter names to lists of values, or a list of runs (mappings)")
     if not runs:
         raise UsageError("--grid: no runs (an empty list of values?)")
+    bad = next((k for run in runs for k in run if not isinstance(k, str)), None)
+    if bad is not None:
+        raise UsageError(f"--grid: parameter names are text; {bad!r} is not one")
     return runs
 
 
@@ -120,17 +236,46 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str,
     (``papermill.inspect_notebook``: inferred type, default, help).
 
     Raises:
-        UsageError: no such notebook, or no ``parameters`` cell.
+        UsageError: no such notebook, a file that is not a Jupyter notebook, or no
+            ``parameters`` cell.
     """
     import papermill
 
     path = Path(notebook)
     if not path.is_file():
         raise UsageError(f"NOTEBOOK {notebook}: no such file")
+    _check_notebook(path)
     found = papermill.inspect_notebook(str(path))
     if not found:
-        raise UsageError(f"NOTEBOOK {notebook}: no cell tagged 'parameters'")
+        raise UsageError(f"NOTEBOOK {notebook}: no cell tagged 'parameters'; tag the cell that sets the "
+                         "defaults (papermill injects a run's values after it)")
     return dict(found)
+
+
+def _check_notebook(path: Path) -> None:
+    """Refuse a file that is not a Jupyter notebook (version 4) before papermill reads it."""
+    import nbformat
+
+    def refuse(why: str) -> UsageError:
+        return UsageError(f"NOTEBOOK {path}: not a Jupyter notebook ({why}); name an .ipynb file")
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+        data = json.loads(text)
+    except OSError as e:
+        raise UsageError(f"NOTEBOOK {path}: cannot read it ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise refuse("not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise refuse(f"not JSON: {e.msg} at line {e.lineno}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise refuse("no list of cells")
+    if not isinstance(data.get("nbformat"), int) or data["nbformat"] < 4:
+        raise refuse(f"nbformat {data.get('nbformat')!r}; papermill needs version 4")
+    try:
+        nbformat.reads(text, as_version=4)
+    except Exception as e:  # nbformat's validation raises jsonschema's errors, among others
+        raise refuse(f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
 
 
 def check_parameters(notebook: str | os.PathLike[str], names: Iterable[str]) -> None:
@@ -221,23 +366,34 @@ class Run:
                 "results": self.results}
 
 
+MIN_WORK_S = 5.0
+"""A run that worked less than this many seconds says more about start-up and timer
+granularity than about throughput: its images/s is not shown as a measurement."""
+
+
 @dataclass
 class Sweep:
-    """A sweep's runs and where they went."""
+    """A sweep's runs and where they went.
+
+    Attributes:
+        axes: the parameters the grid varies (the table's columns; the fixed ones are
+            in every run's record and in ``summary.csv``).
+    """
 
     notebook: str
     out: Path
     runs: list[Run]
     seconds: float = 0.0
+    axes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Run]:
         return [r for r in self.runs if r.status != "completed"]
 
-    def table(self) -> list[dict[str, Any]]:
-        """One row per run: name, status, duration, parameters, the notebook's results
-        (lists and mappings as JSON; a name that is already a column gets ``results.``
-        before it), error."""
+    def rows(self) -> list[dict[str, Any]]:
+        """Everything about every run, one row each (``summary.csv``): name, status, duration,
+        parameters, the notebook's results (lists and mappings as JSON; a name that is
+        already a column gets ``results.`` before it), error."""
         rows = []
         for r in self.runs:
             row: dict[str, Any] = {"run": r.name, "status": r.status, "duration_s": r.duration_s, **r.parameters}
@@ -248,13 +404,92 @@ class Sweep:
             rows.append(row)
         return rows
 
+    def table(self) -> list[dict[str, Any]]:
+        """What a user compares, one row per run: run, status, the swept parameters (a file
+        by its name), ``outputs`` (images written) and ``images/s`` where the notebook
+        reports them (``-`` for a run that worked too little to measure, see :meth:`note`),
+        error. Everything else is in :meth:`rows`."""
+        shows_written = any("written" in r.results for r in self.runs)
+        shows_rate = any("images_per_s" in r.results for r in self.runs)
+        rows = []
+        for r in self.runs:
+            row: dict[str, Any] = {"run": r.name, "status": r.status}
+            row.update({axis: _shown(r.parameters.get(axis)) for axis in self.axes})
+            if shows_written:
+                row["outputs"] = r.results.get("written")
+            if shows_rate:
+                rate = r.results.get("images_per_s")
+                row["images/s"] = "-" if rate is not None and _too_little_work(r) else rate
+            row["error"] = r.error or ""
+            rows.append(row)
+        return rows
+
+    def note(self) -> str:
+        """Why some runs show no images/s (empty when all do)."""
+        small = [r for r in self.runs if "images_per_s" in r.results and _too_little_work(r)]
+        if not small:
+            return ""
+        seconds = sorted(float(r.results["work_s"]) for r in small)
+        span = f"{seconds[0]:.2g} s" if seconds[0] == seconds[-1] else f"{seconds[0]:.2g}-{seconds[-1]:.2g} s"
+        who = "every run" if len(small) == len(self.runs) else plural(len(small), "run")
+        return (f"images/s not shown: {who} worked {span}, under {MIN_WORK_S:g} s, too little work to measure a "
+                "throughput (start-up and timing dominate). To compare speeds, sweep more inputs or copies.")
+
     def line(self) -> str:
         return (f"sweep of {Path(self.notebook).name}: {plural(len(self.runs), 'run')}, "
                 f"{len(self.runs) - len(self.failed)} completed, {len(self.failed)} failed, in {self.seconds:.1f} s "
                 f"-> {self.out}")
 
-    def _repr_markdown_(self) -> str:
-        return f"{self.line()}\n\n{markdown_table(self.table())}"
+    def text(self) -> str:
+        """The line, the table as aligned plain text, and the note."""
+        parts = [self.line(), "", text_table(self.table())]
+        if self.note():
+            parts.append(self.note())
+        return "\n".join(parts).rstrip("\n") + "\n"
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text())
+
+    def _repr_html_(self) -> str:
+        # HTML, not Markdown: JupyterLab typesets $...$ in Markdown (and bare HTML) as LaTeX
+        note = f"<p>{html.escape(self.note())}</p>" if self.note() else ""
+        return plain_html(f"<p>{html.escape(self.line())}</p>{html_table(self.table())}{note}")
+
+
+def _too_little_work(run: Run) -> bool:
+    work = run.results.get("work_s")
+    return isinstance(work, int | float) and work < MIN_WORK_S
+
+
+def _shown(value: Any) -> Any:
+    """A parameter as the table shows it: a file or folder by its name (the full path is in the CSV)."""
+    if isinstance(value, str) and os.path.isabs(value):
+        return Path(value).name
+    return value
+
+
+def _kernel_options() -> dict[str, Any]:
+    """papermill's options for a kernel that talks over local sockets (IPC) in a folder of
+    its own: over TCP every kernel logs a warning (in red, in a notebook) that its traffic
+    is not encrypted."""
+    if os.name != "posix":
+        return {}
+    import uuid
+
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets.config import Config
+
+    runtime = Path(jupyter_runtime_dir())
+    runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    # the sockets' path prefix: unique, as runs in parallel would pick the same names (jupyter_client's
+    # default is "kernel-ipc" in the current folder)
+    config.KernelManager.ip = str(runtime / f"augment-{uuid.uuid4().hex[:12]}-ipc")
+    return {"config": config}
 
 
 def _run_one(notebook: str, output: str, parameters: dict[str, Any], cwd: str, kernel_name: str,
@@ -267,7 +502,7 @@ def _run_one(notebook: str, output: str, parameters: dict[str, Any], cwd: str, k
     outcome: dict[str, Any] = {"status": "completed", "error": None, "failed_cell": None, "failed_source": None}
     try:
         papermill.execute_notebook(notebook, output, parameters=parameters, kernel_name=kernel_name, cwd=cwd,
-                                   progress_bar=False, execution_timeout=execution_timeout)
+                                   progress_bar=False, execution_timeout=execution_timeout, **_kernel_options())
     except PapermillExecutionError as e:
         outcome.update(status="failed", error=f"{e.ename}: {e.evalue}", failed_source=e.source,
                        failed_cell=_failed_cell(output))
@@ -298,10 +533,11 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
     Args:
         notebook: the notebook to run (its folder is each run's working directory).
         grid: see :func:`load_grid`.
-        out: the sweep's folder (created).
+        out: the sweep's folder (created, and claimed: see the module's notes).
         params: parameters every run gets (a grid point's own values win).
         parallel: notebooks running at once (each in a process of its own).
-        resume: skip runs whose ``<run>.json`` records a completed run with the same parameters.
+        resume: finish the sweep that ``out`` holds (the same notebook, grid and ``params``):
+            runs whose ``<run>.json`` records a completed run are kept, the others run.
         kernel_name: the Jupyter kernel (``python3``: this environment's).
         execution_timeout: seconds a cell may run (default: no limit).
         progress: one ``tqdm.auto`` bar across the runs.
@@ -310,7 +546,9 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
         The :class:`Sweep`; ``summary.csv``, ``summary.md`` and ``figure.png`` are written.
 
     Raises:
-        UsageError: an unknown parameter name (before any run), a bad grid, or ``parallel < 1``.
+        UsageError: an unknown parameter name, a bad grid or notebook, ``parallel < 1``,
+            an ``out`` that holds another sweep (or this one, without ``resume``), or one
+            that is running: all before any run.
     """
     from tqdm.auto import tqdm
 
@@ -319,51 +557,144 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
     notebook = Path(notebook).resolve()
     points = load_grid(grid)
     check_parameters(notebook, {name for p in [*points, params or {}] for name in p})
-    takes_results = "results_path" in notebook_parameters(notebook)
+    declared = notebook_parameters(notebook)
     out = Path(out).resolve()
-    (out / RESULTS).mkdir(parents=True, exist_ok=True)
     runs = _named_runs(points, params or {})
-    start = time.monotonic()
-    todo = []
-    for run in runs:
-        record = out / f"{run.name}.json"
-        previous = json.loads(record.read_text()) if resume and record.is_file() else None
-        if previous and previous.get("status") == "completed" and previous.get("parameters") == run.parameters:
-            _restore(run, previous)
-            continue
-        todo.append(run)
-    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), unit="run", desc=f"sweep {notebook.stem}",
-               disable=not progress)
+    axes = list(dict.fromkeys(name for point in points for name in point))
+    fixed = {key: _from_here(value) for key, value in (params or {}).items()}
+    grid_points = [{"run": run.name, **{key: _from_here(value) for key, value in point.items()}}
+                   for run, point in zip(runs, points, strict=True)]
+    claim = _claim(out, {"notebook": str(notebook), "grid": grid_points, "params": fixed}, resume)
+    with claim:
+        (out / RESULTS).mkdir(exist_ok=True)
+        todo = [run for run in runs if not (resume and _restored(run, out / f"{run.name}.json"))]
+        start = time.monotonic()
+        bar = tqdm(total=len(runs), initial=len(runs) - len(todo), unit="run", desc=f"sweep {notebook.stem}",
+                   disable=not progress)
 
-    def args(run: Run) -> tuple[Any, ...]:
-        parameters = dict(run.parameters)
-        if takes_results:
-            results = out / RESULTS / f"{run.name}.json"
-            results.unlink(missing_ok=True)  # an earlier sweep's: a run that fails early must not show it
-            parameters["results_path"] = str(results)
-        return (str(notebook), str(out / f"{run.name}.ipynb"), parameters, str(notebook.parent), kernel_name,
-                execution_timeout)
+        def args(run: Run) -> tuple[Any, ...]:
+            parameters = dict(run.parameters)
+            if "results_path" in declared:
+                results = out / RESULTS / f"{run.name}.json"
+                results.unlink(missing_ok=True)  # an earlier attempt's: a run that fails early must not show it
+                parameters["results_path"] = str(results)
+            images = _images_folder(out, run, declared)
+            if images is not None:
+                shutil.rmtree(images, ignore_errors=True)  # an earlier attempt's, which the job would refuse
+                parameters["output"] = str(images)
+            return (str(notebook), str(out / f"{run.name}.ipynb"), parameters, str(notebook.parent), kernel_name,
+                    execution_timeout)
 
-    def done(run: Run, outcome: dict[str, Any]) -> None:
-        _finish(run, outcome, out)
-        bar.update()
-        bar.set_postfix(failed=sum(r.status == "failed" for r in runs), refresh=False)
+        def done(run: Run, outcome: dict[str, Any]) -> None:
+            _finish(run, outcome, out)
+            bar.update()
+            bar.set_postfix(failed=sum(r.status == "failed" for r in runs), refresh=False)
 
-    try:
-        if parallel == 1:
-            for run in todo:
-                done(run, _run_one(*args(run)))
-        else:
-            # each run in a process of its own: kernels, event loops and papermill's state stay apart
-            with ProcessPoolExecutor(parallel, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(_run_one, *args(run)): run for run in todo}
-                for future in as_completed(futures):
-                    done(futures[future], future.result())
-    finally:
-        bar.close()
-    sweep = Sweep(str(notebook), out, runs, round(time.monotonic() - start, 2))
-    write_summary(sweep)
+        try:
+            if parallel == 1:
+                for run in todo:
+                    done(run, _run_one(*args(run)))
+            else:
+                # each run in a process of its own: kernels, event loops and papermill's state stay apart
+                with ProcessPoolExecutor(parallel, mp_context=get_context("spawn")) as pool:
+                    futures = {pool.submit(_run_one, *args(run)): run for run in todo}
+                    for future in as_completed(futures):
+                        done(futures[future], future.result())
+        finally:
+            bar.close()
+        sweep = Sweep(str(notebook), out, runs, round(time.monotonic() - start, 2), axes)
+        write_summary(sweep)
     return sweep
+
+
+OUTPUTS = "outputs"
+"""Where, under a sweep's folder, each run's images go (``outputs/<run>/``)."""
+
+
+def _images_folder(out: Path, run: Run, declared: Mapping[str, Mapping[str, Any]]) -> Path | None:
+    """Where the sweep puts a run's images: ``<out>/outputs/<run>/`` for a notebook with an
+    ``output`` parameter that the run leaves at ``None`` (a new folder under the temporary
+    directory, for notebooks 03 and 04), on the local backend; else ``None`` (the
+    notebook's own choice: S3 on SageMaker, or the folder given)."""
+    if "output" not in declared or _value(run, "output", declared) is not None:
+        return None
+    if "backend" in declared and _value(run, "backend", declared) != "local":
+        return None
+    return out / OUTPUTS / run.name
+
+
+def _value(run: Run, name: str, declared: Mapping[str, Mapping[str, Any]]) -> Any:
+    """A run's value of a parameter: its own, else the notebook's default (as papermill read its source)."""
+    import ast
+
+    if name in run.parameters:
+        return run.parameters[name]
+    try:
+        return ast.literal_eval(str(declared[name].get("default")))
+    except (ValueError, SyntaxError):
+        return object()  # an expression: not a value the sweep can judge
+
+
+CLAIM = "sweep.json"
+
+
+def _claim(out: Path, identity: dict[str, Any], resume: bool) -> BinaryIO:
+    """Claim ``out`` for this sweep, before any run: ``sweep.json`` (the notebook, the grid
+    with its run names, the fixed parameters, when it started) is created whole and only
+    once (:func:`~augment.locations.create_once`), then locked while the sweep runs.
+
+    Returns:
+        ``sweep.json``, open and locked: closing it ends the claim.
+
+    Raises:
+        UsageError: ``out`` is a file or cannot be written; it holds another sweep (named);
+            it holds this one and ``resume`` is false; or a sweep is running there.
+    """
+    from augment.locations import create_once
+
+    identity = json.loads(json.dumps(identity, default=str))  # as it reads back: tuples are lists, paths text
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    path = out / CLAIM
+    sweep_folder(out)
+    try:
+        created = create_once(path, json.dumps({**identity, "started": stamp}, indent=1).encode())
+        lock = open(path, "rb")  # the claim, held until the sweep ends
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise UsageError(f"--out {out}: {path} is in the way (not a sweep's file); use a new --out") from None
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot write there ({e.strerror or e}); name a folder you may write to") \
+            from None
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UsageError(f"--out {out}: a sweep is running there (another process); wait for it to end, or use a "
+                         "new --out") from None
+    except OSError:  # a file system without locks: the claim still refuses another sweep
+        pass
+    if created:
+        return lock
+    try:
+        first = json.loads(lock.read().decode("utf-8"))
+        if not isinstance(first, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        lock.close()
+        raise UsageError(f"--out {out}: its {CLAIM} is damaged ({e}); use a new --out") from None
+    differ = [what for key, what in (("notebook", "another notebook"), ("grid", "another grid"),
+                                     ("params", "other fixed parameters (-p)")) if first.get(key) != identity[key]]
+    grid = first.get("grid") if isinstance(first.get("grid"), list) else []
+    named = (f"the sweep of {Path(str(first.get('notebook'))).name} started {first.get('started', '?')}, "
+             f"{plural(len(grid), 'run')}")
+    if differ:
+        lock.close()
+        raise UsageError(f"--out {out} holds another sweep ({named}; this one has {' and '.join(differ)}): its "
+                         "records would mix with this one's. Use a new --out")
+    if not resume:
+        lock.close()
+        raise UsageError(f"--out {out} already holds this sweep ({named}): pass --resume (resume=True) to finish "
+                         "it, or use a new --out")
+    return lock
 
 
 def _named_runs(points: list[dict[str, Any]], params: Mapping[str, Any]) -> list[Run]:
@@ -382,19 +713,38 @@ def _named_runs(points: list[dict[str, Any]], params: Mapping[str, Any]) -> list
 
 def _from_here(value: Any) -> Any:
     """A relative path that exists here, made absolute: each run's working folder is the
-    notebook's, where ``-p input=photos/`` or a grid's ``spec: my.yaml`` would not be found."""
-    if isinstance(value, str) and value and not value.startswith("s3://") and not os.path.isabs(value) \
-            and os.path.exists(value):
-        return os.path.abspath(value)
-    return value
+    notebook's, where ``-p input=photos/`` or a grid's ``spec: my.yaml`` would not be found.
+
+    A preset's name stays a name unless a *file* of that name is here, as
+    :func:`~augment.spec.load_spec` reads it: a folder called ``light`` is no spec.
+    """
+    if not isinstance(value, str) or not value or value.startswith("s3://") or os.path.isabs(value) \
+            or not os.path.exists(value):
+        return value
+    from augment.spec import list_presets
+
+    if value in list_presets() and not os.path.isfile(value):
+        return value
+    return os.path.abspath(value)
 
 
-def _restore(run: Run, record: Mapping[str, Any]) -> None:
-    meta = record.get("papermill", {})
-    run.status, run.results, run.skipped = record["status"], dict(record.get("results", {})), True
+def _restored(run: Run, path: Path) -> bool:
+    """Take a completed run's outcome from its record; ``False`` (run it again) for a
+    record that is missing, damaged, of another run, or of a run that did not complete."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("status") != "completed" \
+            or record.get("parameters") != json.loads(json.dumps(run.parameters, default=str)):
+        return False
+    meta = record.get("papermill") if isinstance(record.get("papermill"), dict) else {}
+    results = record.get("results") if isinstance(record.get("results"), dict) else {}
+    run.status, run.results, run.skipped = "completed", dict(results), True
     run.duration_s, run.error = meta.get("duration_s"), meta.get("exception")
     run.failed_cell, run.failed_source, run.notebook = meta.get("failed_cell"), meta.get("failed_source"), \
         meta.get("notebook", "")
+    return True
 
 
 def _finish(run: Run, outcome: Mapping[str, Any], out: Path) -> None:
@@ -402,7 +752,18 @@ def _finish(run: Run, outcome: Mapping[str, Any], out: Path) -> None:
     run.failed_cell, run.failed_source = outcome["failed_cell"], outcome["failed_source"]
     run.notebook = str(out / f"{run.name}.ipynb")
     written = out / RESULTS / f"{run.name}.json"
-    run.results = json.loads(written.read_text()) if written.is_file() else {}
+    run.results = {}
+    if written.is_file():
+        try:
+            results = json.loads(written.read_text(encoding="utf-8"))
+            if not isinstance(results, dict):
+                raise ValueError(f"a JSON {type(results).__name__}, not an object")
+            run.results = results
+        except (OSError, ValueError) as e:  # the run's fault, not the sweep's: recorded, and the others go on
+            if run.status == "completed":
+                run.status = "failed"
+                run.error = f"its results_path {written} is not a JSON object ({e}); write it with " \
+                            "augment.sweep.write_results"
     write_results(out / f"{run.name}.json", run.to_dict())
 
 
@@ -410,32 +771,64 @@ def _finish(run: Run, outcome: Mapping[str, Any], out: Path) -> None:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Rows of dicts as a Markdown table (columns in order of first appearance)."""
+    """Rows of dicts as a Markdown table (columns in order of first appearance); ``$`` is
+    escaped, as Markdown viewers (JupyterLab's) typeset ``$...$`` as LaTeX."""
     if not rows:
         return ""
     columns = list(dict.fromkeys(k for row in rows for k in row))
 
     def cell(value: Any) -> str:
-        return ("" if value is None else str(value)).replace("|", "\\|").replace("\n", " ")
+        return ("" if value is None else str(value)).replace("|", "\\|").replace("$", "\\$").replace("\n", " ")
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(map(cell, columns)) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
+def html_table(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as an HTML table, every value escaped (wrap it with :func:`~augment.text.plain_html`)."""
+    if not rows:
+        return ""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(value: Any) -> str:
+        return html.escape("" if value is None else str(value))
+
+    head = "".join(f"<th>{cell(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(row.get(c))}</td>" for c in columns) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def text_table(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as plain text in aligned columns (for a terminal)."""
+    if not rows:
+        return ""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    cells = [[str(c) for c in columns]] + [["" if row.get(c) is None else str(row.get(c)).replace("\n", " ")
+                                           for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "".join("  ".join(text.ljust(w) for text, w in zip(line, widths, strict=True)).rstrip() + "\n"
+                   for line in cells)
+
+
 def write_summary(sweep: Sweep) -> None:
-    """Write ``summary.csv``, ``summary.md`` and ``figure.png`` into the sweep's folder."""
-    rows = sweep.table()
+    """Write ``summary.csv`` (every field of every run), ``summary.md`` (the table a user
+    compares) and ``figure.png`` into the sweep's folder, each whole or not at all."""
+    rows = sweep.rows()
     columns = list(dict.fromkeys(k for row in rows for k in row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    (sweep.out / "summary.csv").write_text(buf.getvalue())
+    _write_whole(sweep.out / "summary.csv", buf.getvalue().encode())
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    (sweep.out / "summary.md").write_text(f"# Sweep of {Path(sweep.notebook).name}\n\n{sweep.line()} ({stamp})\n\n"
-                                          f"{markdown_table(rows)}")
-    figure(sweep).savefig(sweep.out / "figure.png", dpi=110)
+    note = f"\n{sweep.note()}\n" if sweep.note() else ""
+    head = f"# Sweep of {Path(sweep.notebook).name}\n\n{sweep.line()} ({stamp})\n\n".replace("$", "\\$")
+    md = f"{head}{markdown_table(sweep.table())}{note}\nEvery field of every run: summary.csv.\n"
+    _write_whole(sweep.out / "summary.md", md.encode())
+    png = io.BytesIO()
+    figure(sweep).savefig(png, format="png", dpi=110)
+    _write_whole(sweep.out / "figure.png", png.getvalue())
 
 
 def _sample_image(output: str, source: str | None) -> tuple[Any, str] | None:
@@ -490,10 +883,18 @@ def figure(sweep: Sweep, source: str | None = None) -> Any:
             ax.set_title(run.name, fontsize="x-small")
     ax = fig.add_subplot(grid[rows, :])
     names = [r.name for r in runs]
-    rates = [float(r.results.get("images_per_s") or 0.0) for r in runs]
+    measured = [r.status == "completed" and not _too_little_work(r) for r in runs]
+    rates = [float(r.results.get("images_per_s") or 0.0) if m else 0.0 for r, m in zip(runs, measured, strict=True)]
     ax.bar(range(len(runs)), rates, color=["tab:blue" if r.status == "completed" else "tab:red" for r in runs])
+    for i, run in enumerate(runs):
+        if run.status == "completed" and not measured[i]:
+            ax.text(i, 0, "too little work\nto measure", ha="center", va="bottom", fontsize="x-small", color="dimgray")
     ax.set_xticks(range(len(runs)), names, rotation=20, ha="right", fontsize="x-small")
     ax.set_ylabel("images / s")
-    ax.set_title("throughput of each run (red: failed)", fontsize="small")
+    title = "throughput of each run (red: failed)"
+    if not any(measured):
+        title = f"no throughput measured: every run worked under {MIN_WORK_S:g} s (sweep more inputs or copies)"
+        ax.set_yticks([])
+    ax.set_title(title, fontsize="small")
     fig.tight_layout()
     return fig

@@ -11,16 +11,28 @@ import sys
 from pathlib import Path
 
 import nbformat
+import PIL.Image
 import pytest
 
 from augment.errors import UsageError
 from augment.spec import load_spec
-from augment.sweep import jitter_specs, load_grid, run_sweep, slug, write_results
+from augment.sweep import (
+    Run,
+    Sweep,
+    find_notebook,
+    jitter_specs,
+    load_grid,
+    markdown_table,
+    run_sweep,
+    slug,
+    write_results,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests" / "notebooks" / "probe.ipynb"
 NB03 = ROOT / "notebooks" / "03_standalone_job.ipynb"
 AUGMENT = Path(sys.executable).with_name("augment")
+PAPERMILL = Path(sys.executable).with_name("papermill")
 
 
 def test_a_mapping_is_a_product_and_a_list_is_taken_as_it_is(tmp_path):
@@ -76,9 +88,10 @@ def test_unknown_parameters_are_refused_before_any_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path):
+def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path, capfd):
     out = tmp_path / "sweep"
     sweep = run_sweep(PROBE, {"x": [1, 2, 3]}, out, params={"fail_on": 2, "word": "hi"}, progress=False)
+    assert "without encryption" not in capfd.readouterr().err, "the kernels talk over local sockets, unwarned"
     assert [r.name for r in sweep.runs] == ["x-1", "x-2", "x-3"], "named by the grid's values only"
     assert [r.status for r in sweep.runs] == ["completed", "failed", "completed"]
     ok = json.loads((out / "x-3.json").read_text())
@@ -103,19 +116,20 @@ def test_a_failing_run_is_recorded_and_the_others_complete(tmp_path):
 @pytest.mark.slow
 def test_resume_skips_completed_runs_and_parallel_runs_the_rest(tmp_path):
     out = tmp_path / "sweep"
-    first = run_sweep(PROBE, {"x": [1, 2]}, out, params={"fail_on": 2}, progress=False)
-    assert [r.status for r in first.runs] == ["completed", "failed"]
-    stamps = {name: (out / f"x-{name}.ipynb").stat().st_mtime_ns for name in (1, 2)}
+    first = run_sweep(PROBE, {"x": [1, 2, 3]}, out, params={"fail_on": 2}, progress=False)
+    assert [r.status for r in first.runs] == ["completed", "failed", "completed"]
+    stamps = {name: (out / f"x-{name}.ipynb").stat().st_mtime_ns for name in (1, 2, 3)}
+    (out / "x-3.json").write_text('{"status": "completed", "param')  # a record cut short: that run is run again
     again = run_sweep(PROBE, {"x": [1, 2, 3]}, out, params={"fail_on": 2}, parallel=2, resume=True, progress=False)
     assert [(r.name, r.status, r.skipped) for r in again.runs] == [
         ("x-1", "completed", True), ("x-2", "failed", False), ("x-3", "completed", False)]
     assert (out / "x-1.ipynb").stat().st_mtime_ns == stamps[1], "a completed run is not run again"
     assert (out / "x-2.ipynb").stat().st_mtime_ns != stamps[2], "a failed one is"
+    assert (out / "x-3.ipynb").stat().st_mtime_ns != stamps[3], "and one whose record is damaged"
     assert [r.results.get("square") for r in again.runs] == [1, None, 9], "the skipped run's results are kept"
+    assert json.loads((out / "x-3.json").read_text())["status"] == "completed", "its record is whole again"
     rows = list(csv.DictReader((out / "summary.csv").open()))
     assert [r["run"] for r in rows] == ["x-1", "x-2", "x-3"]
-    changed = run_sweep(PROBE, {"x": [1]}, out, params={"word": "new"}, resume=True, progress=False)
-    assert not changed.runs[0].skipped and changed.runs[0].results["word"] == "new", "other parameters: run again"
 
 
 @pytest.mark.slow
@@ -124,14 +138,20 @@ def test_cli_sweeps_notebook_03_and_records_the_failing_point(tmp_path, small_sa
     grid = tmp_path / "grid.yaml"
     grid.write_text("spec: [light, no-such-spec.yaml]\ncopies: [1]\n")
     out = tmp_path / "runs" / "specs"
+    temp = tmp_path / "temp"
+    temp.mkdir()
     result = subprocess.run([str(AUGMENT), "sweep", str(NB03), "--grid", str(grid), "--out", str(out),
                              "-p", f"input={small_samples}", "-p", "instance_count=1", "-p", "max_cost=null"],
                             capture_output=True, text=True, timeout=600, cwd=tmp_path,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                            env={**os.environ, "PYTHONWARNINGS": "ignore", "TMPDIR": str(temp)})
     assert result.returncode == 1, result.stderr
     assert "2 runs, 1 completed, 1 failed" in result.stdout
+    assert "without encryption" not in result.stderr and "WARNING" not in result.stderr, "no kernel's warning"
     ok = json.loads((out / "spec-light_copies-1.json").read_text())
     assert ok["status"] == "completed" and ok["results"]["written"] == 7 and ok["results"]["copies"] == 1
+    assert ok["results"]["output"] == str(out / "outputs" / "spec-light_copies-1"), "the images, under --out"
+    assert len(list((out / "outputs" / "spec-light_copies-1").glob("*.aug0.jpg"))) == 7
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("augment-")], "nothing left in the temp folder"
     assert ok["parameters"] == {"input": str(small_samples), "instance_count": 1, "max_cost": None, "spec": "light",
                                 "copies": 1}
     bad = json.loads((out / "spec-no-such-spec_copies-1.json").read_text())
@@ -144,6 +164,12 @@ def test_cli_sweeps_notebook_03_and_records_the_failing_point(tmp_path, small_sa
                                 "-p", "instance_cont=2"], capture_output=True, text=True, timeout=300)
     assert bad_param.returncode == 2 and "has no parameter 'instance_cont'; its parameters: spec, input" \
         in bad_param.stderr
+    table = result.stdout.splitlines()[2:5]
+    assert table[0].split() == ["run", "status", "spec", "copies", "outputs", "images/s", "error"], \
+        "what a user compares; the rest is in summary.csv"
+    assert table[1].split()[:6] == ["spec-light_copies-1", "completed", "light", "1", "7", "-"]
+    assert "images/s not shown: 1 run worked" in result.stdout
+    assert len(next(csv.reader((out / "summary.csv").open()))) > 20, "every field, in the CSV"
 
 
 def test_results_files_name_no_account(tmp_path):
@@ -169,3 +195,206 @@ def test_relative_paths_are_taken_from_where_the_sweep_was_started(tmp_path, mon
     assert run.parameters == {"input": str(tmp_path / "photos"), "backend": "local", "output": "s3://b/o/",
                               "spec": str(tmp_path / "my.yaml")}
     assert run.name == "spec-my", "named as given"
+
+
+# --- where the swept notebook is, and where its runs' images go ------------------------------
+
+
+def test_the_swept_notebook_is_found_beside_05_from_any_folder(tmp_path, monkeypatch):
+    """papermill runs 05 in the folder it was started in: 03 is looked for there, then beside 05."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert find_notebook("03_standalone_job.ipynb") == NB03
+    assert find_notebook(NB03) == NB03
+    (tmp_path / "03_standalone_job.ipynb").write_text("{}")
+    assert find_notebook("03_standalone_job.ipynb") == tmp_path / "03_standalone_job.ipynb", "as given, first"
+    with pytest.raises(UsageError) as e:
+        find_notebook("07_missing.ipynb")
+    assert str(e.value) == (f"notebook '07_missing.ipynb': not found; looked for {tmp_path / '07_missing.ipynb'}, "
+                            f"{ROOT / 'notebooks' / '07_missing.ipynb'}. Pass its path")
+
+
+@pytest.mark.slow
+def test_05_runs_from_the_repository_root(tmp_path):
+    """`papermill notebooks/05_parameter_sweep.ipynb OUT` from the repository's root, with its defaults:
+    every run's images land in the sweep's folder, and nothing else is left in the temporary folder."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    result = subprocess.run([str(PAPERMILL), "notebooks/05_parameter_sweep.ipynb", str(tmp_path / "05.ipynb"),
+                             "-k", "python3"], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                            env={**os.environ, "TMPDIR": str(temp)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    left = sorted(p.name for p in temp.iterdir() if p.name.startswith("augment-"))
+    assert len(left) == 1 and left[0].startswith("augment-sweep-"), left
+    folder = temp / left[0]
+    runs = [r["run"] for r in csv.DictReader((folder / "summary.csv").open())]
+    assert len(runs) == 4 and sorted(p.name for p in (folder / "outputs").iterdir()) == sorted(runs)
+    assert all(json.loads((folder / f"{run}.json").read_text())["results"]["output"] == str(folder / "outputs" / run)
+               for run in runs)
+    nb = nbformat.read(str(tmp_path / "05.ipynb"), as_version=4)
+    shown = [o for c in nb.cells if "run_sweep(" in c.source for o in c.outputs if o.output_type == "execute_result"]
+    assert "text/markdown" not in shown[0].data, "HTML wrapped for MathJax, not Markdown it would typeset"
+    assert shown[0].data["text/html"].startswith('<div class="tex2jax_ignore mathjax_ignore">')
+    assert "images/s not shown: every run worked" in shown[0].data["text/plain"]
+
+
+# --- what the table shows -----------------------------------------------------------------------
+
+
+def _sweep(tmp_path, *runs: tuple[str, dict, dict]) -> Sweep:
+    return Sweep("03_standalone_job.ipynb", tmp_path, [Run(name, params, "completed", results=results)
+                                                       for name, params, results in runs], 1.0, ["spec", "copies"])
+
+
+def test_the_table_shows_what_a_user_compares(tmp_path):
+    common = {"job_name": "augment-standalone-1", "status": "Completed", "spec_digest": "ab" * 32,
+              "output": "/tmp/augment-standalone-x", "copies": 2, "failures_by_reason": {}}
+    sweep = _sweep(tmp_path,
+                   ("a", {"input": "/data", "spec": "/tmp/x/light-jitter0.1.yaml", "copies": 2},
+                    {**common, "written": 14, "images_per_s": 41.2, "work_s": 0.34}),
+                   ("b", {"input": "/data", "spec": "strong", "copies": 2},
+                    {**common, "written": 20000, "images_per_s": 180.5, "work_s": 110.8}))
+    assert sweep.table() == [
+        {"run": "a", "status": "completed", "spec": "light-jitter0.1.yaml", "copies": 2, "outputs": 14,
+         "images/s": "-", "error": ""},
+        {"run": "b", "status": "completed", "spec": "strong", "copies": 2, "outputs": 20000, "images/s": 180.5,
+         "error": ""}]
+    assert sweep.note() == ("images/s not shown: 1 run worked 0.34 s, under 5 s, too little work to measure a "
+                            "throughput (start-up and timing dominate). To compare speeds, sweep more inputs or "
+                            "copies.")
+    assert {"results.status", "results.copies", "spec_digest", "output", "input"} <= set(sweep.rows()[0]), \
+        "everything else stays in the rows (summary.csv)"
+
+
+def test_the_sweep_shows_as_text_in_jupyterlab(tmp_path):
+    sweep = _sweep(tmp_path, ("cost", {"spec": "light", "copies": 1},
+                              {"written": 7, "images_per_s": 9.0, "note": "$0.01 ($0.004-$0.02)"}))
+    sweep.runs[0].error = "ValueError: costs $1 <b>or</b> $2"
+    shown = sweep._repr_html_()
+    assert shown.startswith('<div class="tex2jax_ignore mathjax_ignore">') and "&lt;b&gt;or&lt;/b&gt;" in shown
+    assert not hasattr(sweep, "_repr_markdown_"), "JupyterLab typesets $...$ in Markdown"
+    assert "costs \\$1 <b>or</b> \\$2" in markdown_table(sweep.table()), "summary.md: every $ escaped"
+    assert "$" not in markdown_table(sweep.table()).replace("\\$", "")
+
+
+# --- one sweep per folder ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_second_sweep_into_the_same_folder_is_refused_naming_the_first(tmp_path):
+    out = tmp_path / "sweep"
+    first = run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, progress=False)
+    assert [r.status for r in first.runs] == ["completed", "completed"]
+    before = {p.name: p.read_bytes() for p in out.glob("*.json")}
+    started = json.loads((out / "sweep.json").read_text())["started"]
+    named = f"(the sweep of probe.ipynb started {started}, 2 runs; this one has"
+    with pytest.raises(UsageError) as e:
+        run_sweep(PROBE, {"x": [1, 3]}, out, params={"word": "one"}, progress=False)
+    assert str(e.value) == (f"--out {out} holds another sweep {named} another grid): its records would mix "
+                            "with this one's. Use a new --out")
+    with pytest.raises(UsageError, match=r"this one has other fixed parameters \(-p\)\)"):
+        run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "two"}, resume=True, progress=False)
+    with pytest.raises(UsageError) as e:
+        run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, progress=False)
+    assert "already holds this sweep" in str(e.value) and "pass --resume" in str(e.value)
+    assert {p.name: p.read_bytes() for p in out.glob("*.json")} == before, "no record was touched"
+    from augment.sweep import _claim
+
+    identity = json.loads((out / "sweep.json").read_text())
+    with _claim(out, {k: identity[k] for k in ("notebook", "grid", "params")}, resume=True):  # a sweep running
+        with pytest.raises(UsageError, match="a sweep is running there"):
+            run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, resume=True, progress=False)
+    again = run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, resume=True, progress=False)
+    assert [r.skipped for r in again.runs] == [True, True]
+
+
+@pytest.mark.slow
+def test_a_run_whose_results_are_not_json_is_a_failed_run_and_the_others_go_on(tmp_path):
+    notebook = tmp_path / "garbage.ipynb"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("x = 1\nresults_path = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import augment.sweep, pathlib\n"
+                                          "if x == 2:\n    pathlib.Path(results_path).write_text('{not json')\n"
+                                          "else:\n    augment.sweep.write_results(results_path, x=x)")]
+    nbformat.write(nb, str(notebook))
+    sweep = run_sweep(notebook, {"x": [1, 2, 3]}, tmp_path / "out", progress=False)
+    assert [r.status for r in sweep.runs] == ["completed", "failed", "completed"]
+    assert sweep.runs[1].error.startswith(f"its results_path {tmp_path / 'out' / '_results' / 'x-2.json'} is not a "
+                                          "JSON object (")
+    assert json.loads((tmp_path / "out" / "x-2.json").read_text())["status"] == "failed"
+    assert sweep.runs[2].results == {"x": 3}
+
+
+# --- bad input: one line, exit 2 --------------------------------------------------------------
+
+
+def test_a_preset_name_stays_a_name_beside_a_folder_of_that_name(tmp_path, monkeypatch):
+    from augment.sweep import _named_runs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "light").mkdir()
+    (tmp_path / "strong").write_text("version: 1\nops: []\n")
+    runs = _named_runs([{"spec": "light"}, {"spec": "strong"}], {"input": "light"})
+    assert runs[0].parameters["spec"] == "light", "a folder is no spec: the preset"
+    assert runs[1].parameters["spec"] == str(tmp_path / "strong"), "a file is read before a preset, as load_spec does"
+
+
+def test_duplicate_grid_keys_are_refused(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("spec: [light]\ncopies: [1]\nspec: [strong]\n")
+    with pytest.raises(UsageError) as e:
+        load_grid(grid)
+    assert str(e.value) == f"--grid {grid}: line 3, column 1: duplicate key 'spec'; give each field once"
+
+
+def _png(path: Path) -> Path:
+    from augment.samples import samples_dir
+
+    PIL.Image.open(samples_dir() / "rocket.jpg").save(path, format="PNG")
+    return path
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("grid-not-yaml", "--grid {grid}: not valid YAML at line 2, column 1: expected ',' or ']', but got '<stream end>'"),
+    ("grid-not-utf8", "--grid {grid}: not UTF-8 text (byte 0xff at line 2); save it as UTF-8 YAML"),
+    ("grid-duplicate", "--grid {grid}: line 2, column 1: duplicate key 'x'; give each field once"),
+    ("notebook-empty-object", "NOTEBOOK {notebook}: not a Jupyter notebook (no list of cells); name an .ipynb file"),
+    ("notebook-not-json", "NOTEBOOK {notebook}: not a Jupyter notebook (not JSON: Expecting value at line 1); "
+                          "name an .ipynb file"),
+    ("notebook-png", "NOTEBOOK {notebook}: not a Jupyter notebook (not UTF-8 text); name an .ipynb file"),
+    ("param-not-yaml", "-p word: not valid YAML at line 1, column 3: expected ',' or ']', but got '<stream end>'"),
+    ("out-is-a-file", "--out {out}: a file is in the way, not a folder; name a folder for the sweep"),
+    ("claim-damaged", "--out {out}: its sweep.json is damaged (Expecting value: line 1 column 1 (char 0)); use a new "
+                      "--out"),
+])
+def test_bad_sweep_input_is_one_line_and_exit_2(case, expected, tmp_path, capsys):
+    from augment.cli import main
+
+    grid, notebook, out = tmp_path / "grid.yaml", PROBE, tmp_path / "out"
+    grid.write_text("x: [1, 2]\n")
+    params: list[str] = []
+    if case == "grid-not-yaml":
+        grid.write_text("x: [1, 2\n")
+    elif case == "grid-not-utf8":
+        grid.write_bytes(b"x: [1]\nword: [\xff]\n")
+    elif case == "grid-duplicate":
+        grid.write_text("x: [1]\nx: [2]\n")
+    elif case.startswith("notebook-"):
+        notebook = tmp_path / "nb.ipynb"
+        if case == "notebook-png":
+            _png(notebook)
+        else:
+            notebook.write_text("{}" if case == "notebook-empty-object" else "this is no notebook")
+    elif case == "param-not-yaml":
+        params = ["-p", "word=[a"]
+    elif case == "out-is-a-file":
+        out.write_text("a file")
+    elif case == "claim-damaged":
+        out.mkdir()
+        (out / "sweep.json").write_text("")
+    args = ["sweep", str(notebook), "--grid", str(grid), "--out", str(out), *params]
+    assert main(args + (["--resume"] if case == "claim-damaged" else [])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("augment sweep: error: " + expected.format(grid=grid, notebook=notebook, out=out)), err
+    assert err.count("\n") == 1 and "internal error" not in err and "Traceback" not in err
