@@ -69,6 +69,7 @@ def build_request(
     max_error_rate: float | None = None,
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
+    volume_gb: int | None = None,
 ) -> JobRequest:
     """The ``CreateProcessingJob`` request that runs ``augment process`` in one launch mode.
 
@@ -82,6 +83,8 @@ def build_request(
         max_pixels, max_error_rate: ``augment process``'s limits; ``None`` keeps its defaults.
         include, exclude: glob patterns on the inputs' relative paths, each passed as
             ``--include GLOB`` / ``--exclude GLOB``.
+        volume_gb: ``VolumeSizeInGB`` of each instance; ``None``: 30 here, sized from
+            the input by :func:`ready_request` (and :func:`launch`).
 
     Raises:
         SpecError: the spec is invalid (checked here, before any job exists).
@@ -92,6 +95,11 @@ def build_request(
     count = instance_count if instance_count is not None else (2 if mode == "sharded" else 1)
     if mode == "standalone" and count != 1:
         raise UsageError("--instance-count: a standalone job has one instance; use --mode sharded for more")
+    if volume_gb is not None:
+        from augment.plan._disk import MAX_VOLUME_GB
+
+        if isinstance(volume_gb, bool) or not isinstance(volume_gb, int) or not 1 <= volume_gb <= MAX_VOLUME_GB:
+            raise UsageError(f"volume_gb must be a whole number of GB in 1-{MAX_VOLUME_GB}, got {volume_gb!r}")
     # fail on the laptop, not minutes into a paid job
     options = process_arguments(spec, copies=copies, seed=seed, format=format, quality=quality, kernels=kernels,
                                 keep_original=keep_original, max_pixels=max_pixels, max_error_rate=max_error_rate,
@@ -119,6 +127,7 @@ def build_request(
         outputs=(Output("output", OUTPUT_PATH, output_uri),),
         instance_count=count,
         instance_type=instance_type,
+        volume_gb=volume_gb or JobRequest.volume_gb,
         max_runtime_s=max_runtime_s,
         tags=({"Key": "augment:mode", "Value": mode},),
     )
@@ -229,13 +238,16 @@ def with_unstaged(request: JobRequest, split: Any, input_uri: str, where: str) -
 
 
 def route_keys(request: JobRequest, input_uri: str, output_uri: str,
-               inputs: Any = None) -> tuple[JobRequest, list[str]]:
+               inputs: Any = None, taken: Any = None) -> tuple[JobRequest, list[str]]:
     """List the input before the job is sent: refuse one that holds no input (empty, or
     everything left out by the spec's input filters ``inputs``), and for an ``s3://``
     input, route keys that cannot be staged as files (``a//b.jpg``, ``c.jpg`` beside
     ``c.jpg/x.jpg``...) to be recorded as failed inputs instead of staged onto other
     objects' paths (see :mod:`augment.keys`). The files this takes go under
     ``<output>/_augment/launch/<job name>/``.
+
+    ``taken`` is the input as :func:`augment.plan._disk.taken` listed it, when the caller
+    has it (the input is then not listed again).
 
     Returns:
         The request to send, and the files written (remove them if it is never created).
@@ -244,10 +256,10 @@ def route_keys(request: JobRequest, input_uri: str, output_uri: str,
         UsageError: nothing in the input is an input, or none of it can be staged
             (naming why, for the first ones).
     """
-    from augment.keys import list_input, select_inputs
+    from augment.plan._disk import taken as take
 
-    split = list_input(input_uri)
-    select_inputs(split, inputs, input_uri)  # the hosts apply the filters; here only to refuse a job of nothing
+    # the hosts apply the filters; here only to refuse a job of nothing
+    split = (taken or take(input_uri, inputs)).split
     if not input_uri.startswith("s3://"):
         return request, []  # a folder holds no key it cannot stage
     where = "/".join([output_uri.rstrip("/"), META_DIR, "launch", request.job_name])
@@ -255,16 +267,32 @@ def route_keys(request: JobRequest, input_uri: str, output_uri: str,
 
 
 def ready_request(spec: str, input_uri: str, output_uri: str, request: JobRequest, *,
-                  s3_only: bool = False) -> tuple[JobRequest, list[str]]:
+                  s3_only: bool = False, volume_gb: int | None = None) -> tuple[JobRequest, list[str]]:
     """What a standalone or sharded launch does between building its request and sending
-    it: :func:`check_locations`, then :func:`route_keys`.
+    it: :func:`check_locations`, the volume sized for what each instance downloads and
+    writes (see :mod:`augment.plan._disk`), then :func:`route_keys`.
+
+    Args:
+        volume_gb: the user's ``VolumeSizeInGB``, refused when too small; ``None``: sized.
 
     Returns:
         The request to send, and the files written for it (see
         :func:`removed_unless_created`).
+
+    Raises:
+        UsageError: as :func:`check_locations` and :func:`route_keys`; ``volume_gb``
+            too small for the input (naming the need), before anything is written.
     """
+    from augment.plan import _disk
+
     check_locations(spec, input_uri, output_uri, request.arguments, s3_only=s3_only)
-    return route_keys(request, input_uri, output_uri, job_spec(spec, request.arguments).input)
+    running = job_spec(spec, request.arguments)
+    got = _disk.taken(input_uri, running.input)
+    sharded = any(i.name == "images" and i.distribution == "ShardedByS3Key" for i in request.inputs)
+    share = _disk.share_bytes(got.staged_sizes, "sharded" if sharded else "standalone", request.instance_count, 1)
+    need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0])
+    request = request.with_changes(volume_gb=_disk.check_volume(need, volume_gb))
+    return route_keys(request, input_uri, output_uri, running.input, taken=got)
 
 
 def reads_s3_only(backend: Any) -> bool:
@@ -320,7 +348,8 @@ LAUNCH_MODES = ("standalone", "sharded", "batched", "prefetch")
 def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instance_count: int | None = None,
                  instance_type: str = "ml.m5.large", max_cost: float | None = None, quota: int | None = None,
                  batch_size: int = 128, max_in_flight: int = 4, workers: int | None = None,
-                 copies: int | None = None, prices: str = "auto", region: str | None = None) -> int:
+                 copies: int | None = None, prices: str = "auto", region: str | None = None,
+                 include: Sequence[str] | None = None, exclude: Sequence[str] | None = None) -> int:
     """The guard rails of a launch, checked before any request is sent.
 
     Args:
@@ -334,6 +363,8 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         copies: copies per input when the job overrides the spec's (``--copies``).
         prices: ``offline``, ``api`` or ``auto`` (see :func:`augment.plan.estimate`).
         region: the jobs' region, whose prices count (default: the session's).
+        include, exclude: the job's ``--include``/``--exclude`` globs: the estimate counts
+            only what the job would take.
 
     Returns:
         The jobs that may run at once: ``max_in_flight``, lowered to the quota.
@@ -363,7 +394,8 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         at_once = in_flight if mode in ("batched", "prefetch") else count
         plan = estimate(spec, input_uri, modes=[mode], instance_types=[instance_type], instance_counts=[at_once],
                         batch_size=batch_size, max_in_flight=at_once if mode in ("batched", "prefetch") else None,
-                        quota=quota, workers=workers, copies=copies, prices=prices, region=region)
+                        quota=quota, workers=workers, copies=copies, prices=prices, region=region,
+                        include=include, exclude=exclude)
         o = plan.options[0]
         if o.cost_usd > max_cost:
             raise UsageError(
@@ -396,7 +428,10 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         request_kwargs: for :func:`build_request` (``image_uri``, ``role_arn``, ``workers``,
             and the job options ``seed``, ``format``, ``quality``, ``kernels``,
             ``keep_original``, ``max_pixels``, ``max_error_rate``, ``include``, ``exclude``,
-            checked before anything is sent); batched also takes ``retries``, ``poll``, ``progress``;
+            checked before anything is sent); ``volume_gb``, each instance's
+            ``VolumeSizeInGB`` (default: sized from the input share and the outputs; a value
+            too small for them is refused before anything is sent); batched also takes
+            ``retries``, ``poll``, ``progress``;
             standalone and sharded take ``ship_code`` (for ``SageMakerBackend.submit``);
             ``prices`` and ``region`` are for the cost estimate (see :func:`check_limits`).
 
@@ -420,7 +455,11 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         check_s3_locations(input, output)
     in_flight = check_limits(spec, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
-                             workers=request_kwargs.get("workers"), copies=copies, prices=prices, region=region)
+                             workers=request_kwargs.get("workers"), copies=copies, prices=prices, region=region,
+                             include=request_kwargs.get("include"), exclude=request_kwargs.get("exclude"))
+    volume_gb = request_kwargs.pop("volume_gb", None)
+    if mode in ("batched", "prefetch"):
+        request_kwargs["volume_gb"] = _batch_volume(spec, input, batch_size, volume_gb, request_kwargs)
     if mode == "batched":
         from augment.jobs.batch import run_batched
 
@@ -434,6 +473,25 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     submit_kwargs = {"ship_code": request_kwargs.pop("ship_code")} if "ship_code" in request_kwargs else {}
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
                             instance_type=instance_type, **request_kwargs)
-    request, written = ready_request(spec, input, output, request, s3_only=reads_s3_only(backend))
+    request, written = ready_request(spec, input, output, request, s3_only=reads_s3_only(backend),
+                                     volume_gb=volume_gb)
     with removed_unless_created(written):
         return backend.submit(request, **submit_kwargs)
+
+
+def _batch_volume(spec: str, input_uri: str, batch_size: int, given: int | None,
+                  request_kwargs: dict[str, Any]) -> int:
+    """``VolumeSizeInGB`` of every batch job: the largest batch's download and outputs
+    (the batches are cut from the input's keys in order, as the batch launcher cuts them).
+
+    Raises:
+        UsageError: ``given`` too small for the largest batch, naming the need.
+    """
+    from augment.plan import _disk
+
+    options = process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
+    running = job_spec(spec, (*options, *request_kwargs.get("extra_arguments", ())))
+    got = _disk.taken(input_uri, running.input)
+    share = _disk.share_bytes(got.staged_sizes, "batched", 1, batch_size)
+    need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0])
+    return _disk.check_volume(need, given)

@@ -39,15 +39,22 @@ measured by :func:`calibrate` or stored by :func:`compare` for the spec's digest
 file under ``$AUGMENT_CACHE_DIR``, default ``~/.cache/augment/``); else the repository's
 benchmark, labelled as such. Prices: the AWS Price List API, or the dated table shipped in
 the package (``prices.json``), its date and source shown. Instance hardware: the same table.
+
+**What is counted.** ``input`` is counted as the job would take it: the spec's input filters
+(with ``include``/``exclude``), the junk list and folder markers apply (see
+:mod:`augment.plan._disk`). **Disk.** Each option shows the ML storage volume an instance
+needs (its input share and its outputs, with a margin); launches ask for that volume, and its
+price (per GB-month) is in the cost.
 """
 
 from augment.plan._data import InstanceType, Price, format_duration, instance_type, parse_duration
-from augment.plan._estimate import DEFAULT_COUNTS, DEFAULT_TYPES, MODES, Option, Plan, estimate
+from augment.plan._estimate import DEFAULT_COUNTS, DEFAULT_TYPES, MODES, Option, Plan, check_plot_path, estimate
 from augment.plan._measure import Calibration, Comparison, calibrate, compare
 from augment.plan._model import Timing, batched, prefetch, sharded, standalone
 
 __all__ = [
     "DEFAULT_COUNTS", "DEFAULT_TYPES", "MODES", "Calibration", "Comparison", "InstanceType", "Option", "Plan",
-    "Price", "Timing", "batched", "calibrate", "compare", "estimate", "format_duration", "instance_type",
+    "Price", "Timing", "batched", "calibrate", "check_plot_path", "compare", "estimate", "format_duration",
+    "instance_type",
     "parse_duration", "prefetch", "sharded", "standalone",
 ]  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,8 +221,8 @@ def parse_duration(text: str | float | int, flag: str = "--deadline") -> float:
             seconds = d * 86400 + h * 3600 + m * 60 + s
         else:
             raise UsageError(f"{flag}: cannot read {text!r} as a duration; use e.g. 90m, 2h, 1h30m or 3600 (seconds)")
-    if seconds <= 0:
-        raise UsageError(f"{flag}: must be a positive duration, got {text!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"{flag}: must be a positive, finite duration, got {text!r}")
     return seconds
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
-from augment.plan import _model
+from augment.plan import _disk, _model
 from augment.plan._data import (
     InstanceType,
     format_duration,
@@ -24,13 +24,15 @@ from augment.text import plain_html, plural, plural_n
 MODES = ("standalone", "sharded", "batched", "prefetch")
 DEFAULT_TYPES = ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge")
 DEFAULT_COUNTS = (1, 2, 4, 8)
-STARTUP_SOURCE = ("users report 2-8 minutes from CreateProcessingJob to the script running (issue #17, "
-                  "DESIGN.md); AWS documents no figure")
+STARTUP_SOURCE = ("users report 2-8 minutes from CreateProcessingJob to the script running; AWS documents no "
+                  "figure (see the README's 'Plan before you pay'); --startup sets it")
 BILLING_NOTE = ("start-up counted as billed: for training jobs AWS bills from TrainingStartTime, after the "
-                "instances are launched but including the image and data download (DescribeTrainingJob); "
+                "instances are launched but including the image and data download (DescribeTrainingJob, "
+                "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJob.html); "
                 "for processing jobs AWS documents no such boundary (DescribeProcessingJob: ProcessingStartTime "
-                "is only 'the time at which the processing job started'), so the conservative choice is to bill "
-                "all of it; per-second billing, no minimum, assumed")
+                "is only 'the time at which the processing job started', "
+                "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProcessingJob.html), so the "
+                "conservative choice is to bill all of it; per-second billing, no minimum, assumed")
 
 
 @dataclass
@@ -68,6 +70,9 @@ class Option:
     memory_available_mb: float = 0.0
     memory_fits: bool = True
     proposed_workers: int = 1
+    disk_need_gb: int = 0
+    volume_gb: int = 0
+    volume_cost_usd: float = 0.0
     within_quota: bool = True
     meets_deadline: bool = True
     within_max_cost: bool = True
@@ -123,7 +128,7 @@ class Plan:
     def rows(self) -> list[list[str]]:
         """The table's cells, one list per option, header first."""
         head = ["#", "mode", "instances at once", "jobs", "wall", "billed inst-h", "cost (low-high)",
-                "start-up share", "img/s per instance", "notes"]
+                "start-up share", "img/s per instance", "disk per instance", "notes"]
         body = []
         for i, o in enumerate(self.options):
             flags = [] if o.within_quota else ["over quota"]
@@ -135,7 +140,8 @@ class Plan:
             body.append([f"{mark}{i}", o.mode, f"{o.instance_count} x {o.instance_type}", f"{o.jobs:,}",
                          format_duration(o.wall_s), f"{o.billed_instance_s / 3600:,.2f}",
                          f"{usd(o.cost_usd)} ({usd(o.cost_usd_low)}-{usd(o.cost_usd_high)})",
-                         _share(o.startup_share), f"{o.throughput_img_s:,.0f}", ", ".join(flags)])
+                         _share(o.startup_share), f"{o.throughput_img_s:,.0f}", f"{o.volume_gb:,} GB",
+                         ", ".join(flags)])
         return [head, *body]
 
     def footer(self) -> list[str]:
@@ -151,6 +157,7 @@ class Plan:
             f"start-up: {a['startup_s']:.0f} s per job (range {a['startup_range_s'][0]:.0f}-"
             f"{a['startup_range_s'][1]:.0f} s), billed ({a['startup_source']})",
             f"prices: {a['price_source']}",
+            f"disk: {a['disk']}",
             *self._per_type_lines(),
         ]
 
@@ -179,12 +186,19 @@ class Plan:
         """Cost and wall time against instance count: a line per mode (colour) and instance type (marker).
 
         Args:
-            path: also save the figure there (PNG, SVG, PDF by extension).
+            path: also save the figure there, in the format its extension names (PNG,
+                SVG, PDF...: see :func:`check_plot_path`), written whole or not at all.
 
         Returns:
             The :class:`matplotlib.figure.Figure`. It is made without pyplot, so no
             figure stays open in pyplot's registry, saved or not.
+
+        Raises:
+            UsageError: an extension matplotlib cannot write, or a path that cannot be
+                written (naming it and why), checked before anything is drawn.
         """
+        if path is not None:
+            check_plot_path(path)
         from matplotlib.figure import Figure
         from matplotlib.lines import Line2D
         from matplotlib.ticker import NullFormatter, ScalarFormatter
@@ -226,8 +240,59 @@ class Plan:
         fig.suptitle(f"{plural_n(a['images'], 'image')} x {plural(a['copies'], 'copy')}, "
                      f"start-up {a['startup_s']:.0f} s per job")
         if path is not None:
-            fig.savefig(path)  # a pyplot-free Figure saves through the Agg canvas; nothing is left open
+            _save_atomically(fig, Path(path))
         return fig
+
+
+PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "webp", "tif", "tiff", "eps", "ps", "svgz")
+"""The extensions :meth:`Plan.plot` writes (a subset of matplotlib's, without its raw and
+LaTeX-only formats)."""
+
+
+def check_plot_path(path: str | Path, flag: str = "--plot") -> Path:
+    """``path`` if a plot can be saved there: a known extension, and a folder that exists
+    and can be written.
+
+    Raises:
+        UsageError: naming ``flag``, the path, and what is wrong.
+    """
+    target = Path(path)
+    ext = target.suffix.lower().lstrip(".")
+    if ext not in PLOT_FORMATS:
+        raise UsageError(f"{flag} {path}: cannot draw a plot as {'.' + ext if ext else 'a file without an extension'}"
+                         f"; name a file ending in one of {', '.join('.' + f for f in PLOT_FORMATS)}")
+    folder = target.parent
+    if target.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder")
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"cannot write {path}: {folder} is a file, not a folder")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"cannot write {path}: permission denied")
+    return target
+
+
+def _save_atomically(fig: Any, target: Path) -> None:
+    """Save beside ``target`` and rename: a reader never sees half a plot."""
+    import tempfile
+
+    fmt = target.suffix.lower().lstrip(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's 0600
+        with os.fdopen(fd, "wb") as out:
+            fig.savefig(out, format=fmt)  # a pyplot-free Figure saves through the Agg canvas; nothing stays open
+        os.replace(tmp, target)
+    except OSError as e:
+        raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def text_table(rows: list[list[str]]) -> str:
@@ -265,24 +330,35 @@ def usd(value: float) -> str:
     return f"${value:.2f}" if value >= 1 else f"${value:.3f}"
 
 
-def _count_input(input: str | Path | None) -> tuple[int, float | None, str]:
-    """Objects under ``input`` and their mean size, without downloading anything."""
+def _count_input(input: str | Path | None, inputs: Any) -> tuple[_disk.Taken, str]:
+    """What the job would take of ``input`` (by the spec's input filters ``inputs``), and
+    how the plan says so; nothing is downloaded."""
     from augment.samples import samples_dir
 
     where = str(input) if input is not None else str(samples_dir())
-    from augment.keys import list_input
-
-    sizes = list_input(where).sizes  # the job's inputs, staged or not; folder markers are none
-    if not sizes:
-        raise UsageError(f"--input {where}: no objects found")
+    got = _disk.taken(where, inputs)
     label = "the bundled samples" if input is None else where
-    return len(sizes), sum(sizes) / len(sizes), f"counted under {label}, mean {sum(sizes) / len(sizes) / 1024:,.0f} KiB"
+    left = f", {len(got.excluded):,} excluded by the input filters" if got.excluded else ""
+    return got, f"counted under {label}{left}, mean {got.mean_bytes / 1024:,.0f} KiB"
 
 
 def _check_counts(values: list[int], flag: str) -> None:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise UsageError(f"{flag} must be >= 1, got {v!r}")
+
+
+def check_number(value: Any, flag: str, *, low: float = 0.0, strict: bool = False, what: str = "") -> float:
+    """``value`` as a finite number ``>= low`` (``> low`` when ``strict``).
+
+    Raises:
+        UsageError: naming ``flag``: not a number, NaN, infinite, or out of range.
+    """
+    sign = ">" if strict else ">="
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or value < low or (strict and value == low):
+        raise UsageError(f"{flag} must be a finite number {sign} {low:g}{what}, got {value!r}")
+    return float(value)
 
 
 def _region(region: str | None) -> str:
@@ -321,15 +397,18 @@ def estimate(
     pricing_client: Any = None,
     consume_s: float = 0.0,
     digest: str | None = None,
+    include: list[str] | tuple[str, ...] | None = None,
+    exclude: list[str] | tuple[str, ...] | None = None,
 ) -> Plan:
     """Time and cost of every way of running a job, before anything is launched.
 
     Args:
         spec: a preset name, a spec file, spec data or a :class:`~augment.spec.Spec`;
             its digest selects the measured throughput, its ``copies`` the outputs.
-        input: a folder or ``s3://`` prefix to count (objects and mean size, nothing
-            downloaded); ``None``: the bundled samples. Ignored for the count when
-            ``images`` is given.
+        input: a folder or ``s3://`` prefix to count (nothing downloaded): what the job
+            would take of it, by the spec's ``input`` filters with ``include`` and
+            ``exclude`` (junk and folder markers are never inputs); ``None``: the bundled
+            samples. With ``images`` given, only its sizes count.
         images: the number of input images.
         copies: outputs per image (default: the spec's).
         modes: of ``standalone``, ``sharded``, ``batched``, ``prefetch`` (default all).
@@ -353,6 +432,8 @@ def estimate(
         consume_s: prefetch only: seconds the training loop spends on each batch.
         digest: the spec digest to look measurements up by, when ``spec`` is not at
             hand (as :func:`compare` uses it).
+        include, exclude: globs added to the spec's ``input`` filters, as ``augment run
+            --include/--exclude`` adds them.
 
     Returns:
         The :class:`Plan`.
@@ -378,25 +459,46 @@ def estimate(
             _check_counts([value], flag)
     types = [instance_type(t) for t in (instance_types or DEFAULT_TYPES)]
     deadline_s = parse_duration(deadline) if deadline is not None else None
-    if max_cost is not None and max_cost < 0:
-        raise UsageError(f"--max-cost must be >= 0, got {max_cost}")
-    if startup_s is not None and startup_s < 0:
-        raise UsageError(f"--startup must be >= 0 seconds, got {startup_s}")
-    if throughput is not None and throughput <= 0:
-        raise UsageError(f"--throughput must be > 0 images/s per vCPU, got {throughput}")
-    if consume_s < 0:
-        raise UsageError(f"consume_s must be >= 0, got {consume_s}")
+    if max_cost is not None:
+        max_cost = check_number(max_cost, "--max-cost", what=" USD")
+    if startup_s is not None:
+        startup_s = check_number(startup_s, "--startup", what=" seconds")
+    if throughput is not None:
+        throughput = check_number(throughput, "--throughput", strict=True, what=" images/s per vCPU")
+    consume_s = check_number(consume_s, "consume_s", what=" seconds")
 
-    if digest is None or copies is None:
-        loaded = load_spec(spec)
+    loaded = None
+    if digest is None or copies is None or spec is not None:
+        from augment.options import apply_overrides
+
+        loaded = apply_overrides(load_spec(spec), {"include": include, "exclude": exclude})
         digest = digest or loaded.digest
         copies = copies or loaded.copies
+    counted = None
     if images is not None:
         _check_counts([images], "--images")
-        mean_bytes = _count_input(input)[1] if input is not None else None
+        if input is not None:
+            counted = _count_input(input, loaded.input if loaded else None)[0]
         images_source = "given (--images)"
     else:
-        images, mean_bytes, images_source = _count_input(input)
+        counted, images_source = _count_input(input, loaded.input if loaded else None)
+        images = counted.images
+    mean_bytes = counted.mean_bytes if counted is not None else None
+    sizes = counted.staged_sizes if counted is not None and images == counted.images else None
+    if loaded is not None:
+        ratio, ratio_source = _disk.output_ratio(loaded)
+    else:  # compare's estimate: the spec is known by its digest only
+        measured = _model.output_ratio(digest)
+        ratio, ratio_source = (measured, f"measured for this spec: {measured:.2f}x its input") if measured else \
+            (_disk.LOSSY_OUTPUT_RATIO, f"assumed {_disk.LOSSY_OUTPUT_RATIO:g}x its input")
+    keep_original = bool(loaded and loaded.output.keep_original)
+
+    def disk_for(mode: str, count: int) -> _disk.Disk:
+        if sizes is not None:
+            share = _disk.share_bytes(sizes, mode, count, batch_size)
+        else:
+            share = _disk.share_images(images, mode, count, batch_size) * (mean_bytes or _disk.DEFAULT_MEAN_INPUT_BYTES)
+        return _disk.disk(share, copies, keep_original, ratio)
 
     rate = _model.throughput(digest, throughput, mean_bytes)
     startup = _model.STARTUP_S if startup_s is None else float(startup_s)
@@ -409,7 +511,8 @@ def estimate(
         for mode in modes:
             for count in _counts_for(mode, counts, max_in_flight):
                 options.append(_option(mode, t, count, images, copies, batch_size, rate, startup, (s_low, s_high),
-                                       priced[t.name], workers, quota, deadline_s, max_cost, consume_s))
+                                       priced[t.name], workers, quota, deadline_s, max_cost, consume_s,
+                                       disk_for(mode, count)))
     recommended, reason = _recommend(options, deadline, quota, max_cost)
     assumptions = {
         "images": images, "copies": copies, "outputs": images * copies, "images_source": images_source,
@@ -423,6 +526,9 @@ def estimate(
         "startup_s": startup, "startup_range_s": [s_low, s_high], "startup_source": STARTUP_SOURCE,
         "startup_billed": BILLING_NOTE,
         "price_source": price_line, "price_table_date": table()["date"],
+        "disk": _disk_line(mean_bytes, ratio_source, keep_original),
+        "volume_price_usd_per_gb_month": table()["storage"]["usd_per_gb_month"],
+        "volume_price_source": table()["storage"]["price_source"],
         "burstable": ("ml.t3 types are assumed to run at their CPU baseline (t3.medium 20%, t3.large 30%, "
                       "t3.xlarge 40% per vCPU, EC2 burstable-instance docs): SageMaker does not document their "
                       "credit mode, and a job that runs for long spends its credits; the expected and sustained "
@@ -434,6 +540,19 @@ def estimate(
                          "limits on job creation rate"),
     }  # fmt: skip
     return Plan(options, recommended, reason, assumptions)
+
+
+def _disk_line(mean_bytes: float | None, ratio_source: str, keep_original: bool) -> str:
+    """How the disk column is reckoned, and what its volume costs."""
+    storage = table()["storage"]
+    mean = f"inputs of {_disk.gb_text(mean_bytes)} on average" if mean_bytes is not None else \
+        f"inputs assumed {_disk.gb_text(_disk.DEFAULT_MEAN_INPUT_BYTES)} each (pass --input to count them)"
+    keep = ", and each input again (keep_original)" if keep_original else ""
+    return (f"each instance downloads its share of the input to its volume and writes its outputs there before "
+            f"the upload: {mean}; an output {ratio_source}{keep}; plus {_disk.MARGIN:.0%} and "
+            f"{_disk.RESERVE_GB:g} GB; the volume asked for is that, at least {_disk.DEFAULT_VOLUME_GB} GB "
+            f"(VolumeSizeInGB), in the cost at ${storage['usd_per_gb_month']}/GB-month "
+            f"({storage['price_source']})")
 
 
 def _counts_for(mode: str, counts: list[int], max_in_flight: int | None) -> list[int]:
@@ -453,7 +572,7 @@ def _counts_for(mode: str, counts: list[int], max_in_flight: int | None) -> list
 def _option(mode: str, t: InstanceType, count: int, images: int, copies: int, batch_size: int,
             rate: _model.Throughput, startup: float, startup_range: tuple[float, float], price: Any,
             workers: int | None, quota: int | None, deadline_s: float | None, max_cost: float | None,
-            consume_s: float) -> Option:
+            consume_s: float, disk: _disk.Disk) -> Option:
     notes: list[str] = []
     planned = workers or t.vcpu
     available = t.memory_gib * 1024 - _model.MEMORY_RESERVE_MB
@@ -482,8 +601,11 @@ def _option(mode: str, t: InstanceType, count: int, images: int, copies: int, ba
 
     mid, fast, slow = timing(instance_rate, startup), timing(high_rate, startup_range[0]), \
         timing(low_rate, startup_range[1])
-    per_s = price.usd_per_h / 3600
+    storage = table()["storage"]
+    # the volume of every instance is billed while the instance is: GB-month prorated per second
+    per_s = price.usd_per_h / 3600 + disk.volume_gb * storage["usd_per_gb_month"] / (storage["hours_per_month"] * 3600)
     cost = mid.billed_instance_s * per_s
+    volume_cost = mid.billed_instance_s * (per_s - price.usd_per_h / 3600)
     return Option(
         mode=mode, instance_type=t.name, instance_count=mid.instances, jobs=mid.jobs, wall_s=mid.wall_s,
         billed_instance_s=mid.billed_instance_s, cost_usd=cost,
@@ -495,6 +617,7 @@ def _option(mode: str, t: InstanceType, count: int, images: int, copies: int, ba
         burst_img_s=rate.per_vcpu * used, batch_size=batch_size if mode in ("batched", "prefetch") else None,
         stall_s=mid.stall_s if mode == "prefetch" else None, workers=used, memory_need_mb=need,
         memory_available_mb=available, memory_fits=need <= available, proposed_workers=min(fit, planned),
+        disk_need_gb=disk.need_gb, volume_gb=disk.volume_gb, volume_cost_usd=volume_cost,
         within_quota=quota is None or mid.instances <= quota,
         meets_deadline=deadline_s is None or mid.wall_s <= deadline_s,
         within_max_cost=max_cost is None or cost <= max_cost, notes=notes,

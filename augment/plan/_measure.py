@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -44,63 +45,120 @@ class Calibration:
     input: str
     method: str = ""
     recorded_to: str | None = None
+    output_ratio: float | None = None
+    not_stored: str | None = None
 
     def line(self) -> str:
+        ratio = f"; an output {self.output_ratio:.2f}x its input in bytes" if self.output_ratio else ""
+        stored = f"; stored in {self.recorded_to}" if self.recorded_to else \
+            f"; not stored: {self.not_stored}" if self.not_stored else ""
         return (f"calibrated spec {self.spec_digest[:12]}: {plural(self.outputs, 'output')} from "
                 f"{plural(self.images, 'input')} of {self.input} in {self.seconds:.2f} s on "
                 f"{plural(self.workers, 'worker')}: {self.images_per_s:,.1f} outputs/s "
-                f"({self.method}), {self.per_vcpu:,.1f} per vCPU, peak {self.peak_worker_mb:,.0f} MB per worker")
+                f"({self.method}), {self.per_vcpu:,.1f} per vCPU, peak {self.peak_worker_mb:,.0f} MB per worker"
+                f"{ratio}{stored}")
 
 
-def _sample(input: str | Path | None, count: int, dest: Path) -> str:
-    """Copy ``count`` inputs, evenly spread over ``input`` (cycled when it has fewer), into ``dest``."""
+def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any) -> tuple[str, list[str]]:
+    """Copy ``count`` of what a job would take of ``input`` (by the spec's input filters
+    ``inputs``), evenly spread over it, into ``dest`` at their paths relative to the input
+    (so the filters and the junk list see what a job sees); when it has fewer, it is taken
+    again under ``again-N/``. Returns the input as named to the user, and the paths written."""
+    from augment.plan._disk import taken
     from augment.samples import samples_dir
 
     where = str(input) if input is not None else str(samples_dir())
+    keys = taken(where, inputs, "--calibrate").keys  # what a job takes: no junk, no folder marker, filters applied
     if where.startswith("s3://"):
         from augment.jobs.local import s3_client, split_s3_uri
 
         bucket, prefix = split_s3_uri(where)
+        base = prefix[: prefix.rfind("/") + 1]
         s3 = s3_client()
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/"))
-        fetch = lambda key, target: s3.download_file(bucket, key, str(target))  # noqa: E731
+        fetch = lambda key, target: s3.download_file(bucket, base + key, str(target))  # noqa: E731
     else:
         root = Path(where)
-        if not root.is_dir():
-            raise UsageError(f"--calibrate {where}: neither an s3:// prefix nor a local folder")
-        keys = sorted(str(p) for p in root.rglob("*") if p.is_file())
-        fetch = lambda key, target: shutil.copyfile(key, target)  # noqa: E731
-    if not keys:
-        raise UsageError(f"--calibrate {where}: no objects found")
-    dest.mkdir(parents=True, exist_ok=True)
+        root = root if root.is_dir() else root.parent  # one file: its key is its name
+        fetch = lambda key, target: shutil.copyfile(root / key, target)  # noqa: E731
+    written = []
     for i in range(count):
-        key = keys[(i * len(keys) // count) if count <= len(keys) else i % len(keys)]
-        fetch(key, dest / f"{i:05d}-{Path(key).name}")
-    return where
+        if count <= len(keys):
+            rel = key = keys[i * len(keys) // count]
+        else:
+            key, again = keys[i % len(keys)], i // len(keys)
+            rel = f"again-{again}/{key}" if again else key
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fetch(key, target)
+        written.append(rel)
+    return where, written
 
 
-def _run_sample(spec_file: Path, input_dir: Path, output_dir: Path, workers: int) -> dict[str, Any]:
-    """``augment process`` on one folder, in a fresh process (as a job runs it); its summary."""
+def _run_sample(spec_file: Path, input_dir: Path, output_dir: Path, workers: int, where: str,
+                names: dict[str, str]) -> dict[str, Any]:
+    """``augment process`` on one folder, in a fresh process (as a job runs it); its summary.
+
+    Raises:
+        JobFailed: the job failed; its message names the user's input ``where``, not the
+            sample's temporary copy (``names`` maps one to the other).
+    """
     cmd = [sys.executable, "-m", "augment", "process", "--spec", str(spec_file), "--input-dir", str(input_dir),
            "--output-dir", str(output_dir), "--workers", str(workers), "--host", "calibrate", "--progress", "off"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise JobFailed(f"calibration failed (exit {done.returncode}): {done.stderr.strip()[-800:]}")
+        failed = _failed_inputs(output_dir, where)
+        if failed:  # the inputs, by the user's paths: the sample's manifest goes with its folder
+            raise JobFailed(f"calibration failed on a sample of {where}: {failed}; fix or remove those files, "
+                            "or leave them out with --exclude")
+        message = done.stderr.strip()[-800:]
+        for temporary, shown in names.items():
+            message = message.replace(temporary, shown)
+        raise JobFailed(f"calibration failed (exit {done.returncode}) on a sample of {where}: {message}")
     return json.loads((output_dir / "_augment" / "summary-calibrate.json").read_text())
 
 
+def _failed_inputs(output_dir: Path, where: str, limit: int = 3) -> str:
+    """``<input>/<path>: <error>`` of the sample's first failed inputs (a repeated one under
+    ``again-N/`` named by its own path), or ``""``."""
+    failed: dict[str, str] = {}
+    for path in sorted((output_dir / "_augment").glob("manifest-*.jsonl")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("status") == "failed" and isinstance(record.get("source"), str):
+                source = record["source"]
+                source = source.split("/", 1)[1] if source.startswith("again-") else source
+                failed.setdefault(source, str(record.get("error") or record.get("reason")))
+    shown = [f"{where.rstrip('/')}/{source}: {error}" for source, error in sorted(failed.items())[:limit]]
+    return "; ".join(shown) + (f"; and {len(failed) - limit} more" if len(failed) > limit else "")
+
+
+def _output_ratio(input_dir: Path, output_dir: Path) -> float | None:
+    """Bytes of an augmented output per byte of its input, over the whole sample."""
+    inputs = [p.stat().st_size for p in input_dir.rglob("*") if p.is_file()]
+    outputs = [p.stat().st_size for p in output_dir.rglob("*")
+               if p.is_file() and "_augment" not in p.relative_to(output_dir).parts and ".orig." not in p.name]
+    if not inputs or not outputs or not sum(inputs):
+        return None
+    return (sum(outputs) / len(outputs)) / (sum(inputs) / len(inputs))
+
+
 def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: int = 200, workers: int | None = None,
-              record: bool = True) -> Calibration:
+              record: bool = True, include: list[str] | None = None, exclude: list[str] | None = None) -> Calibration:
     """Run the real pipeline on a small sample on this machine and cache its throughput.
 
-    The sample runs as a job runs it: ``augment process`` (which calls
-    :func:`augment.engine.run_job`) in a fresh process that forks its workers. It runs
-    twice, on the sample and on its first fifth, and takes the images the second run did
-    not have over the difference of the two jobs' clocks: a job's fixed cost (starting its
-    workers, their first image), which dominates a small sample, cancels out, as it does
+    The sample is taken from what a job would take of ``input``: the spec's input filters
+    (with ``include`` and ``exclude``), the junk list and folder markers apply, and each
+    file keeps its path relative to the input. It runs as a job runs it: ``augment process``
+    (which calls :func:`augment.engine.run_job`) in a fresh process that forks its workers.
+    It runs twice, on the sample and on its first fifth, and takes the images the second run
+    did not have over the difference of the two jobs' clocks: a job's fixed cost (starting
+    its workers, their first image), which dominates a small sample, cancels out, as it does
     against a start-up of minutes (``benchmarks/bench.py`` measures its ``kit`` row the same
-    way). Where the difference is not positive, the whole run's own clock is used.
+    way). Where the difference is not positive, the whole run's own clock is used. The
+    bytes of an output per byte of its input are measured too, for the plan's disk.
 
     Args:
         spec: preset name, spec file, spec data or :class:`~augment.spec.Spec`.
@@ -108,40 +166,57 @@ def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: i
         images: inputs in the sample (taken evenly from ``input``, repeated if it has fewer).
         workers: worker processes (default: one per CPU of this machine).
         record: store the figure for the spec's digest (see :func:`augment.plan._model.cache_file`).
+        include, exclude: globs added to the spec's input filters (``--include``/``--exclude``).
 
     Returns:
         The :class:`Calibration`.
 
     Raises:
-        UsageError: a bad input or count.
+        UsageError: a bad input or count, or (with ``record``) a cache that cannot be
+            written, said before anything runs.
         JobFailed: the pipeline failed on the sample.
     """
+    from augment.options import apply_overrides
     from augment.spec import dump_spec, load_spec
 
-    if images < 1:
-        raise UsageError(f"--calibrate: the sample needs >= 1 image, got {images}")
+    if isinstance(images, bool) or not isinstance(images, int) or images < 1:
+        raise UsageError(f"--calibrate: the sample needs a whole number >= 1 of images, got {images!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"--workers must be a whole number >= 1, got {workers!r}")
     workers = workers or _cpus()
-    loaded = load_spec(spec)
+    loaded = apply_overrides(load_spec(spec), {"include": include, "exclude": exclude})
+    if record:
+        _model.check_cache_writable()  # before the run: a measurement is never made only to be lost
     with tempfile.TemporaryDirectory(prefix="augment-calibrate-") as tmp:
         base = Path(tmp)
-        where = _sample(input, images, base / "in")
+        where, written = _sample(input, images, base / "in", loaded.input)
         part = base / "part"
-        part.mkdir()
-        for f in sorted((base / "in").iterdir())[: max(1, images // 5)]:
-            os.link(f, part / f.name)
-        spec_file = dump_spec(loaded, base / "spec.yaml")
-        whole = _run_sample(spec_file, base / "in", base / "out", workers)
-        fifth = _run_sample(spec_file, part, base / "out-part", workers) if images >= 5 else None
+        for rel in written[: max(1, images // 5)]:
+            (part / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.link(base / "in" / rel, part / rel)
+        # the sample holds only inputs already chosen by the filters: the job takes it all
+        spec_file = dump_spec(loaded.replace(input={"include": [], "exclude": []}), base / "spec.yaml")
+        names = {str(base / "in"): where.rstrip("/"), str(part): where.rstrip("/"), str(base): "the sample"}
+        whole = _run_sample(spec_file, base / "in", base / "out", workers, where, names)
+        ratio = _output_ratio(base / "in", base / "out")
+        fifth = _run_sample(spec_file, part, base / "out-part", workers, where, names) if images >= 5 else None
     rate, method = whole["images_per_s"], "the job's clock"
     if fifth is not None and whole["seconds"] > fifth["seconds"] and whole["written"] > fifth["written"]:
         rate = (whole["written"] - fifth["written"]) / (whole["seconds"] - fifth["seconds"])
         method = "marginal: the sample less its first fifth, over the difference of the two jobs' clocks"
     result = Calibration(loaded.digest, rate / whole["workers"], rate, whole["workers"], whole["inputs"],
-                         whole["written"], whole["seconds"], whole["peak_worker_rss_mb"], where, method)
+                         whole["written"], whole["seconds"], whole["peak_worker_rss_mb"], where, method,
+                         output_ratio=ratio)
     if record:
-        result.recorded_to = str(_model.record(loaded.digest, result.per_vcpu, result.peak_worker_mb,
-                                               f"calibrate on this machine ({workers} workers, {where})",
-                                               images=images, method=method))
+        details: dict[str, Any] = {"images": images, "method": method}
+        if ratio is not None:
+            details["output_ratio"] = round(ratio, 4)
+        try:
+            result.recorded_to = str(_model.record(loaded.digest, result.per_vcpu, result.peak_worker_mb,
+                                                   f"calibrate on this machine ({workers} workers, {where})",
+                                                   **details))
+        except OSError as e:  # made unwritable since the check: keep the measurement, say so
+            result.not_stored = f"cannot write {_model.cache_file()}: {e.strerror or e}"
     return result
 
 
@@ -199,16 +274,47 @@ class Comparison:
         return plain_html(html_list(self.lines()) + html_table(self._cells()))
 
 
-def _time(value: Any) -> dt.datetime | None:
+MIN_MEASURED_OUTPUTS = 200
+MIN_MEASURED_WORK_S = 2.0
+"""A job whose hosts wrote fewer outputs, or worked less, measures its own fixed costs
+(starting workers, the first image) more than its throughput: it is compared, not stored."""
+_EXPECTED = ("expected a job handle, a DescribeProcessingJob answer (or a JSON file of one, as "
+             "`augment run --json ... > job.json` writes it), a SageMaker job name, or augment job summaries")
+
+
+def _time(value: Any, field: str, label: str) -> dt.datetime | None:
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    try:
+        when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--compare {label}: {field} must be a date and time, got {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def _as_summary(value: Any) -> dict[str, Any]:
-    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else dict(value)
+def _number(value: Any, field: str, label: str, integer: bool = False) -> float:
+    """A finite number >= 0 (a whole one with ``integer``), or a UsageError naming ``field``."""
+    kind = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or value < 0:
+        what = "a whole number >= 0" if integer else "a finite number >= 0"
+        raise UsageError(f"--compare {label}: {field} must be {what}, got {value!r}")
+    return value
+
+
+def _as_summary(value: Any, n: int, label: str) -> dict[str, Any]:
+    """A host's summary, its figures checked (a hand-edited or foreign file is named, not a crash)."""
+    data = asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+    if not isinstance(data, dict):
+        raise UsageError(f"--compare {label}: {_EXPECTED}; got {type(data).__name__} {str(data)[:60]!r}")
+    if not {"images_per_s", "seconds"} <= set(data):
+        raise UsageError(f"--compare {label}: {_EXPECTED}")
+    for key in ("images_per_s", "seconds", "peak_worker_rss_mb"):
+        if key in data:
+            _number(data[key], f"summary {n} {key}", label)
+    for key in ("inputs", "copies", "written", "workers"):
+        if key in data:
+            _number(data[key], f"summary {n} {key}", label, integer=True)
+    return data
 
 
 def _describe_by_name(name: str) -> dict[str, Any]:
@@ -251,34 +357,69 @@ def _s3_summaries(description: dict[str, Any]) -> list[dict[str, Any]]:
 def _read_description(path: Path) -> Any:
     """The JSON object a file starts with: ``augment run --json > job.json`` writes the description
     (earlier versions printed summary lines after it)."""
-    text = path.read_text(encoding="utf-8")
     try:
-        return json.JSONDecoder().raw_decode(text.lstrip())[0]
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise UsageError(f"--compare {path}: cannot read it: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--compare {path}: not a text file; write a job description with "
+                         "`augment run --json ... > job.json`") from None
+    try:
+        data = json.JSONDecoder().raw_decode(text.lstrip())[0]
     except ValueError as e:
         raise UsageError(f"--compare {path}: does not start with a JSON job description ({e}); write one with "
                          "`augment run --json ... > job.json`") from None
+    if not isinstance(data, dict | list):
+        raise UsageError(f"--compare {path}: holds JSON {json.dumps(data)[:40]}, not a job description; write one "
+                         "with `augment run --json ... > job.json`")
+    return data
 
 
-def _normalise(job: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(description, summaries) from a handle, a description, a file, a job name or summaries."""
+def _check_description(job: dict[str, Any], label: str) -> None:
+    """The fields compare reads, of the types DescribeProcessingJob gives them."""
+    if not isinstance(job["ProcessingJobName"], str):
+        raise UsageError(f"--compare {label}: ProcessingJobName must be a string, got {job['ProcessingJobName']!r}")
+    resources = job.get("ProcessingResources", {})
+    cluster = resources.get("ClusterConfig", {}) if isinstance(resources, dict) else None
+    if not isinstance(cluster, dict):
+        raise UsageError(f"--compare {label}: ProcessingResources.ClusterConfig must be an object, got {resources!r}")
+    count = cluster.get("InstanceCount", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100:
+        raise UsageError(f"--compare {label}: ProcessingResources.ClusterConfig.InstanceCount must be a whole "
+                         f"number in 1-100, got {count!r}")
+    if not isinstance(cluster.get("InstanceType", ""), str):
+        raise UsageError(f"--compare {label}: ProcessingResources.ClusterConfig.InstanceType must be a string, "
+                         f"got {cluster['InstanceType']!r}")
+    tags = job.get("Tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags):
+        raise UsageError(f"--compare {label}: Tags must be a list of {{'Key': ..., 'Value': ...}}, got {tags!r}")
+    hosts = job.get("LocalRuntime", {}).get("hosts", {}) if isinstance(job.get("LocalRuntime"), dict) else {}
+    if not isinstance(hosts, dict) or not all(isinstance(h, dict) for h in hosts.values()):
+        raise UsageError(f"--compare {label}: LocalRuntime.hosts must map host names to objects")
+
+
+def _normalise(job: Any) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """(description, summaries, how to name the job in a message) from a handle, a
+    description, a file, a job name or summaries."""
+    label = "the job"
     if hasattr(job, "describe") and callable(job.describe):
         job = job.describe()
     elif isinstance(job, str | Path):
-        path = Path(job)
+        path, label = Path(job), str(job)
         job = _read_description(path) if path.is_file() else _describe_by_name(str(job))
     if isinstance(job, dict) and "ProcessingJobName" in job:
+        _check_description(job, label)
+        label = label if label != "the job" else job["ProcessingJobName"]
         status = job.get("ProcessingJobStatus")
         if status not in ("Completed", "Failed", "Stopped"):
-            raise UsageError(f"--compare {job['ProcessingJobName']}: the job is {status}; compare it when it ends")
-        hosts = job.get("LocalRuntime", {}).get("hosts", {})
+            raise UsageError(f"--compare {label}: the job is {status}; compare it when it ends")
+        hosts = job.get("LocalRuntime", {}).get("hosts", {}) if isinstance(job.get("LocalRuntime"), dict) else {}
         summaries = [h["summary"] for h in hosts.values() if "summary" in h] if hosts else _s3_summaries(job)
-        return job, summaries
+        return job, [_as_summary(s, n, label) for n, s in enumerate(summaries)], label
     items = job if isinstance(job, list | tuple) else [job]
-    summaries = [_as_summary(s) for s in items]
-    if not summaries or not all("images_per_s" in s and "seconds" in s for s in summaries):
-        raise UsageError("--compare: expected a job handle, a DescribeProcessingJob answer (or a JSON file of one), "
-                         "a SageMaker job name, or augment job summaries")
-    return {}, summaries
+    if not items:
+        raise UsageError(f"--compare {label}: {_EXPECTED}")
+    return {}, [_as_summary(s, n, label) for n, s in enumerate(items)], label
 
 
 def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: str = "offline") -> Comparison:
@@ -299,8 +440,9 @@ def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: 
     Raises:
         UsageError: something that is not a finished job.
     """
-    description, summaries = _normalise(job)
-    name = description.get("ProcessingJobName", "(summaries)")
+    description, summaries, label = _normalise(job)
+    name = description.get("ProcessingJobName") or next(
+        (s["job_name"] for s in summaries if isinstance(s.get("job_name"), str)), "(summaries)")
     local = "LocalRuntime" in description
     runtime = "local runtime" if local else "SageMaker" if description else "summaries"
     notes: list[str] = []
@@ -312,8 +454,8 @@ def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: 
     mode = "standalone" if mode in ("batched", "prefetch") else mode  # one job of a batch runs like a standalone one
 
     work = max((s["seconds"] for s in summaries), default=None)
-    images = sum(s["inputs"] for s in summaries)
-    copies = summaries[0]["copies"] if summaries else None
+    images = sum(s.get("inputs", 0) for s in summaries)
+    copies = summaries[0].get("copies") if summaries else None
     digest = summaries[0].get("spec_digest") if summaries else None
     new_images = sum(s["images_per_s"] * s["seconds"] for s in summaries)
     peak = max((s.get("peak_worker_rss_mb", 0.0) for s in summaries), default=None)
@@ -324,8 +466,19 @@ def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: 
         vcpus = instance_type(type_name).vcpu * hosts
     per_vcpu = new_images / work / vcpus if work and vcpus and new_images else None
 
-    created, ended = _time(description.get("CreationTime")), _time(description.get("ProcessingEndTime"))
+    created = _time(description.get("CreationTime"), "CreationTime", label)
+    started = _time(description.get("ProcessingStartTime"), "ProcessingStartTime", label)
+    ended = _time(description.get("ProcessingEndTime"), "ProcessingEndTime", label)
+    for early, late, a, b in ((created, ended, "CreationTime", "ProcessingEndTime"),
+                              (created, started, "CreationTime", "ProcessingStartTime"),
+                              (started, ended, "ProcessingStartTime", "ProcessingEndTime")):
+        if early and late and late < early:
+            raise UsageError(f"--compare {label}: {b} {late.isoformat()} is before {a} {early.isoformat()}: these "
+                             "are not the times of a job that ran; compare the description SageMaker gives")
     total = (ended - created).total_seconds() if created and ended else None
+    if total is not None and work is not None and work > total * 1.05 + 5:  # clocks of two machines: a little slack
+        raise UsageError(f"--compare {label}: its hosts report {work:,.1f} s of work, more than the job's "
+                         f"{total:,.1f} s from CreationTime to ProcessingEndTime: these are not one job's times")
     actual = {"startup_s": total - work if total is not None and work is not None else None, "work_s": work,
               "total_s": total}
     if local:
@@ -350,7 +503,32 @@ def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: 
         estimated = {"startup_s": startup, "work_s": option.wall_s - startup, "total_s": option.wall_s}
 
     recorded = None
-    if record and per_vcpu and digest:
-        recorded = str(_model.record(digest, per_vcpu, peak or 0.0, f"job {name} ({runtime}, {vcpus} vCPUs)",
-                                     images=images, instance_type=type_name))
+    why_not = _not_measurable(description, summaries, work)
+    if record and per_vcpu and digest and why_not is None:
+        try:
+            recorded = str(_model.record(digest, per_vcpu, peak or 0.0, f"job {name} ({runtime}, {vcpus} vCPUs)",
+                                         images=images, instance_type=type_name, job=name))
+        except OSError as e:
+            notes.append(f"not stored: cannot write {_model.cache_file()}: {e.strerror or e}; set AUGMENT_CACHE_DIR "
+                         "to a writable folder")
+    elif record and why_not is not None:
+        notes.append(f"not stored for the next plan: {why_not}")
     return Comparison(name, runtime, option, estimated, actual, per_vcpu, peak, recorded, notes)
+
+
+def _not_measurable(description: dict[str, Any], summaries: list[dict[str, Any]], work: float | None) -> str | None:
+    """Why a job's throughput is no measurement to store (``None``: it is one)."""
+    status = description.get("ProcessingJobStatus")
+    if description and status != "Completed":
+        return f"the job {status.lower() if isinstance(status, str) else status}; only completed jobs are measured"
+    unfinished = [s.get("host", str(n)) for n, s in enumerate(summaries) if s.get("status", "completed") != "completed"]
+    if unfinished:
+        return f"host {', '.join(unfinished[:3])} did not complete"
+    if not summaries:
+        return "no host summary was found"
+    written = sum(s.get("written", round(s["images_per_s"] * s["seconds"])) for s in summaries)
+    if written < MIN_MEASURED_OUTPUTS or (work or 0) < MIN_MEASURED_WORK_S:
+        return (f"{plural(written, 'output')} in {work or 0:.1f} s is too little work to measure (at least "
+                f"{MIN_MEASURED_OUTPUTS} outputs and {MIN_MEASURED_WORK_S:g} s of work; `augment plan --calibrate` "
+                "measures a sample)")
+    return None

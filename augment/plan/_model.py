@@ -17,7 +17,7 @@ from typing import Any
 
 STARTUP_S = 300.0
 """Default start-up of a processing job: provisioning, image pull, input download, until
-the script runs. Users report 2 to 8 minutes (DESIGN.md, issue #17); 5 is the middle."""
+the script runs. Users report 2 to 8 minutes; 5 is the middle."""
 STARTUP_RANGE_S = (120.0, 480.0)
 VCPU_SHARE_LOW = 0.6
 """A vCPU is one hyperthread of a core (m5, c5, t3): two workers on the two threads of one
@@ -26,10 +26,12 @@ DEFAULT_THROUGHPUT = {
     "small": (942.3, "ImageNet-sized JPEGs (400-640 px)"),
     "large": (128.6, "6-megapixel JPEGs"),
 }
-"""Output images/s of one worker: ``benchmarks/results/2026-11-25-c-header-encoder-run2.json``,
-row ``kit``, pipeline ``crop`` (RandomResizedCrop 224, flip, ColorJitter, rotation), 1 worker,
-on a 2-core x86 machine with AVX2."""
-DEFAULT_BENCHMARK = "benchmarks/results/2026-11-25-c-header-encoder-run2.json"
+"""Output images/s of one worker: augment's benchmark (``benchmarks/bench.py``, row ``kit``),
+pipeline ``crop`` (RandomResizedCrop 224, flip, ColorJitter, rotation), 1 worker, on a
+2-core x86 machine with AVX2."""
+DEFAULT_BENCHMARK = ("augment's own benchmark (its crop pipeline: RandomResizedCrop 224, flip, ColorJitter, "
+                     "rotation; 1 worker on a 2-core x86 machine)")
+"""How the default figures are named to users: what was measured, not where the file lies."""
 LARGE_INPUT_BYTES = 1 << 20
 DEFAULT_PEAK_WORKER_MB = 690.5
 """The same benchmark's largest peak resident memory of a worker (1 worker, 6 MP photos)."""
@@ -155,18 +157,57 @@ def read_cache() -> dict[str, list[dict[str, Any]]]:
     return specs if isinstance(specs, dict) else {}
 
 
+def check_cache_writable() -> Path:
+    """The cache file, once it is certain that it can be written (before a measurement that
+    would otherwise be lost); return it.
+
+    Raises:
+        UsageError: the cache folder cannot be created or written, naming it and the
+            variable that moves it.
+    """
+    from augment.errors import UsageError
+
+    path = cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_suffix(f".{os.getpid()}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write the throughput cache {path}: {e.strerror or e}; set AUGMENT_CACHE_DIR to "
+                         "a writable folder") from None
+    return path
+
+
 def record(digest: str, per_vcpu: float, peak_worker_mb: float, source: str, **details: Any) -> Path:
-    """Add one measurement for a spec digest to the cache (the last few are kept); return the file."""
+    """Add one measurement for a spec digest to the cache (the last few are kept); return the file.
+
+    A measurement with a ``job`` detail replaces an earlier one of the same job: a job is
+    one measurement, however often it is compared.
+
+    Raises:
+        OSError: the cache cannot be written.
+    """
     specs = read_cache()
     entry = {"per_vcpu": round(per_vcpu, 3), "peak_worker_mb": round(peak_worker_mb, 1), "source": source,
              "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **details}
-    specs[digest] = [*specs.get(digest, []), entry][-CACHE_KEEP:]
+    kept = [m for m in specs.get(digest, []) if not (details.get("job") and m.get("job") == details["job"])]
+    specs[digest] = [*kept, entry][-CACHE_KEEP:]
     path = cache_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"version": 1, "specs": specs}, indent=1), encoding="utf-8")
     os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
     return path
+
+
+def output_ratio(digest: str) -> float | None:
+    """Bytes of an output per byte of its input, as measured for this spec (the largest
+    cached figure), or ``None``."""
+    ratios = [m["output_ratio"] for m in read_cache().get(digest, [])
+              if isinstance(m.get("output_ratio"), int | float) and math.isfinite(m["output_ratio"])
+              and m["output_ratio"] > 0]
+    return max(ratios) if ratios else None
 
 
 def throughput(digest: str, given: float | None = None, mean_bytes: float | None = None) -> Throughput:
@@ -176,7 +217,8 @@ def throughput(digest: str, given: float | None = None, mean_bytes: float | None
     Measured figures give the expected value (the median of the cached measurements) and
     the range (their minimum times :data:`VCPU_SHARE_LOW`, their maximum).
     """
-    measured = [m for m in read_cache().get(digest, []) if m.get("per_vcpu", 0) > 0]
+    measured = [m for m in read_cache().get(digest, []) if isinstance(m.get("per_vcpu"), int | float)
+                and math.isfinite(m["per_vcpu"]) and m["per_vcpu"] > 0]
     peak = max((m.get("peak_worker_mb", 0.0) for m in measured), default=0.0)
     memory = (peak, f"measured: the largest of {len(measured)} cached measurement(s)") if peak > 0 else (
         DEFAULT_PEAK_WORKER_MB, f"default: {DEFAULT_BENCHMARK}, largest peak per worker")
@@ -191,6 +233,6 @@ def throughput(digest: str, given: float | None = None, mean_bytes: float | None
     size = "large" if mean_bytes is not None and mean_bytes >= LARGE_INPUT_BYTES else "small"
     value, what = DEFAULT_THROUGHPUT[size]
     low = DEFAULT_THROUGHPUT["large"][0] if mean_bytes is None else value
-    source = (f"default: {DEFAULT_BENCHMARK} (kit, crop pipeline, {what}, 1 worker), not your spec or images; "
-              "run `augment plan --calibrate` to measure")
+    source = (f"default: {DEFAULT_BENCHMARK}, {what}; not your spec or images: run `augment plan --calibrate` "
+              "to measure (see the README's 'Plan before you pay')")
     return Throughput(value, low * VCPU_SHARE_LOW, value, source, *memory)
