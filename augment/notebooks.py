@@ -112,7 +112,8 @@ class Redacting(io.TextIOBase):
 class Redacted:
     """Shows ``obj`` as it shows itself in a notebook (HTML, Markdown, text), with
     account ids redacted: e.g. a plan whose footer names an input in Studio's default
-    bucket (``sagemaker-<region>-<account>``)."""
+    bucket (``sagemaker-<region>-<account>``). Its HTML and Markdown read as text in
+    JupyterLab, which typesets ``$...$`` as LaTeX otherwise."""
 
     def __init__(self, obj: Any) -> None:
         self.obj = obj
@@ -123,13 +124,27 @@ class Redacted:
         return redact(text) if isinstance(text, str) else None
 
     def _repr_html_(self) -> str | None:
-        return self._show("_repr_html_")
+        from augment.text import plain_html
+
+        shown = self._show("_repr_html_")
+        return shown if shown is None or shown.startswith(plain_html("")[:-len("</div>")]) else plain_html(shown)
 
     def _repr_markdown_(self) -> str | None:
-        return self._show("_repr_markdown_")
+        shown = self._show("_repr_markdown_")
+        return None if shown is None else plain_markdown(shown)
 
     def __repr__(self) -> str:
         return redact(str(self.obj))
+
+
+def plain_markdown(text: str) -> str:
+    """Markdown whose ``$`` signs JupyterLab shows as they are, not as LaTeX delimiters.
+
+    A backslash does not do it: JupyterLab takes ``$...$`` out of the Markdown before
+    parsing it and MathJax typesets the page after. So each ``$`` becomes ``&#36;`` (no
+    ``$`` left in the source) inside an element MathJax skips (none in the page).
+    """
+    return text.replace("$", '<span class="tex2jax_ignore mathjax_ignore">&#36;</span>')
 
 
 # --- notebook 01: the image ------------------------------------------------------------------

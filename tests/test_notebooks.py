@@ -347,6 +347,7 @@ def test_backend_locations_and_options_name_the_parameter_at_fault(tmp_path):
 
 def test_redaction_keeps_numbers_that_are_not_account_ids():
     from augment.notebooks import Redacted, redact
+    from augment.text import plain_html
 
     assert redact(f"s3://sagemaker-us-east-1-{ACCOUNT}/x {ACCOUNT}.dkr.ecr 0.{ACCOUNT}5 1234567890123") == \
         "s3://sagemaker-us-east-1-<account>/x <account>.dkr.ecr 0.1234567890125 1234567890123"
@@ -356,4 +357,21 @@ def test_redaction_keeps_numbers_that_are_not_account_ids():
             return f"<td>arn:aws:iam::{ACCOUNT}:role/R</td>"
 
     shown = Redacted(Shows())
-    assert shown._repr_html_() == "<td>arn:aws:iam::<account>:role/R</td>" and shown._repr_markdown_() is None
+    assert shown._repr_html_() == plain_html("<td>arn:aws:iam::<account>:role/R</td>"), "text in JupyterLab, no LaTeX"
+    assert shown._repr_markdown_() is None
+    assert Redacted(Redacted(Shows()))._repr_html_() == shown._repr_html_(), "wrapped once"
+
+
+def test_results_show_their_values_as_text():
+    """No JSON quotes (``"Completed"``), a mapping as pairs, no account id; text in JupyterLab."""
+    from augment.jobs.follow import JobResults
+    from augment.text import plain_html
+
+    results = JobResults({"status": "Completed", "written": 14, "failures_by_reason": {}, "startup_s": None,
+                          "failed": {"decode": 2, "too large": 1}, "output": f"s3://sagemaker-us-east-1-{ACCOUNT}/x"})
+    assert results.rows() == [("status", "Completed"), ("written", "14"), ("failures_by_reason", "none"),
+                              ("startup_s", "-"), ("failed", "decode: 2, too large: 1"),
+                              ("output", "s3://sagemaker-us-east-1-<account>/x")]
+    shown = results._repr_html_()
+    assert shown.startswith(plain_html("")[:-6]) and '<td style="text-align:left">Completed</td>' in shown
+    assert json.loads(json.dumps(results)) == results, "still a plain, JSON-ready dict"

@@ -274,14 +274,32 @@ def spec_of(job: Job) -> str:
 
 
 class JobResults(dict):  # type: ignore[type-arg]
-    """A job's results: a plain, JSON-ready dict that shows itself as a table, with
-    account ids (in an ARN, an image URI, Studio's default bucket) redacted."""
+    """A job's results: a plain, JSON-ready dict that shows itself as a table of text (no
+    JSON quotes, and no LaTeX: JupyterLab typesets ``$...$`` in HTML and Markdown output),
+    with account ids (in an ARN, an image URI, Studio's default bucket) redacted."""
 
-    def _repr_markdown_(self) -> str:
+    def rows(self) -> list[tuple[str, str]]:
+        """``(field, value)`` as the table shows them: strings as they are, a mapping as
+        ``key: value`` pairs (``none`` when empty), ``None`` as ``-``."""
         from augment.notebooks import redact
 
-        rows = [f"| {key} | {redact(json.dumps(value, default=str))} |" for key, value in self.items()]
-        return "| field | value |\n|---|---|\n" + "\n".join(rows) + "\n"
+        def shown(value: Any) -> str:
+            if value is None:
+                return "-"
+            if isinstance(value, Mapping):
+                return ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+            return str(value)
+
+        return [(key, redact(shown(value))) for key, value in self.items()]
+
+    def _repr_html_(self) -> str:
+        import html
+
+        from augment.text import plain_html
+
+        body = "".join(f"<tr><th style=\"text-align:left\">{html.escape(k)}</th><td style=\"text-align:left\">"
+                       f"{html.escape(v)}</td></tr>" for k, v in self.rows())
+        return plain_html(f'<table class="augment-results"><tbody>{body}</tbody></table>')
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         from pprint import pformat
