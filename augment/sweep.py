@@ -71,20 +71,10 @@ def write_results(path: str | os.PathLike[str] | None, results: Mapping[str, Any
     """
     if not path:
         return None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_whole(path, json.dumps(_locations_redacted({**(results or {}), **fields}), indent=2, default=str).encode())
-    return path
+    from augment.files import write_output
 
-
-def _write_whole(path: Path, data: bytes) -> None:
-    """Write ``path`` so that readers see the old file or the whole new one (a temporary file, renamed)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = json.dumps(_locations_redacted({**(results or {}), **fields}), indent=2, default=str)
+    return write_output(path, text, flag="results_path")
 
 
 def _locations_redacted(value: Any) -> Any:
@@ -764,7 +754,10 @@ def _finish(run: Run, outcome: Mapping[str, Any], out: Path) -> None:
                 run.status = "failed"
                 run.error = f"its results_path {written} is not a JSON object ({e}); write it with " \
                             "augment.sweep.write_results"
-    write_results(out / f"{run.name}.json", run.to_dict())
+    from augment.files import write_output
+
+    write_output(out / f"{run.name}.json", json.dumps(_locations_redacted(run.to_dict()), indent=2, default=str),
+                 flag="--out")
 
 
 # --- summary ----------------------------------------------------------------------------------
@@ -814,21 +807,23 @@ def text_table(rows: list[dict[str, Any]]) -> str:
 def write_summary(sweep: Sweep) -> None:
     """Write ``summary.csv`` (every field of every run), ``summary.md`` (the table a user
     compares) and ``figure.png`` into the sweep's folder, each whole or not at all."""
+    from augment.files import write_output
+
     rows = sweep.rows()
     columns = list(dict.fromkeys(k for row in rows for k in row))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _write_whole(sweep.out / "summary.csv", buf.getvalue().encode())
+    write_output(sweep.out / "summary.csv", buf.getvalue(), flag="--out")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     note = f"\n{sweep.note()}\n" if sweep.note() else ""
     head = f"# Sweep of {Path(sweep.notebook).name}\n\n{sweep.line()} ({stamp})\n\n".replace("$", "\\$")
     md = f"{head}{markdown_table(sweep.table())}{note}\nEvery field of every run: summary.csv.\n"
-    _write_whole(sweep.out / "summary.md", md.encode())
+    write_output(sweep.out / "summary.md", md, flag="--out")
     png = io.BytesIO()
     figure(sweep).savefig(png, format="png", dpi=110)
-    _write_whole(sweep.out / "figure.png", png.getvalue())
+    write_output(sweep.out / "figure.png", png.getvalue(), flag="--out")
 
 
 def _sample_image(output: str, source: str | None) -> tuple[Any, str] | None:
