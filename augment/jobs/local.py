@@ -143,7 +143,7 @@ def _list_objects(inp: Input) -> list[_Object]:
     if split.failed:
         raise _unstageable(where, source, split)
     sizes = dict(listed)
-    return [_Object(base + rel, rel, partial(_download, s3, bucket, base + rel, size=sizes.get(rel)))
+    return [_Object(base + rel, rel, partial(get_file, s3, bucket, base + rel, size=sizes.get(rel)))
             for rel in split.staged]
 
 
@@ -196,7 +196,7 @@ def _manifest_objects(inp: Input, where: str) -> list[_Object]:
     if prefix.startswith("s3://"):
         s3 = s3_client()
         pbucket, pkey = split_s3_uri(prefix)
-        return [_Object(pkey + rel, rel, partial(_download, s3, pbucket, pkey + rel)) for rel in split.staged]
+        return [_Object(pkey + rel, rel, partial(get_file, s3, pbucket, pkey + rel)) for rel in split.staged]
     root = Path(prefix).resolve()
     return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst)) for rel in split.staged]
 
@@ -235,7 +235,7 @@ TRANSFERS = 16
 ONE_REQUEST = 64 * 1024 * 1024
 
 
-def _download(s3: Any, bucket: str, key: str, dst: Path, size: int | None = None) -> None:
+def get_file(s3: Any, bucket: str, key: str, dst: Path, size: int | None = None) -> None:
     if size is not None and size >= ONE_REQUEST:
         s3.download_file(bucket, key, str(dst))
         return
@@ -244,7 +244,7 @@ def _download(s3: Any, bucket: str, key: str, dst: Path, size: int | None = None
         shutil.copyfileobj(body, f, 1024 * 1024)
 
 
-def _upload_file(s3: Any, path: Path, bucket: str, key: str) -> None:
+def put_file(s3: Any, path: Path, bucket: str, key: str) -> None:
     if path.stat().st_size >= ONE_REQUEST:
         s3.upload_file(str(path), bucket, key)
         return
@@ -376,7 +376,7 @@ def _upload(request: JobRequest, roots: list[Path]) -> None:
                 s3 = s3_client()
                 bucket, prefix = split_s3_uri(out.destination)
                 prefix = prefix.rstrip("/") + "/" if prefix else ""
-                calls += [partial(_upload_file, s3, f, bucket, prefix + f.relative_to(src).as_posix()) for f in files]
+                calls += [partial(put_file, s3, f, bucket, prefix + f.relative_to(src).as_posix()) for f in files]
             else:
                 dest = Path(out.destination)
                 for f in files:
