@@ -11,6 +11,10 @@ carry account ids, paths and timings. :func:`strip` cleans a notebook,
 **Account ids never appear in outputs**: :func:`redact` and :class:`Redacting` replace
 them with ``<account>``, and a dry run of the image build uses that placeholder
 instead of asking STS.
+
+**The kit's errors are one line**: importing this module in a kernel (every notebook
+does) shows an :class:`~augment.errors.AugmentError` as its message in the notebook's
+terms (``copies``, not ``--copies``), with ``%tb`` for the traceback (:func:`show_errors`).
 """
 
 from __future__ import annotations
@@ -145,6 +149,81 @@ def plain_markdown(text: str) -> str:
     ``$`` left in the source) inside an element MathJax skips (none in the page).
     """
     return text.replace("$", '<span class="tex2jax_ignore mathjax_ignore">&#36;</span>')
+
+
+# --- errors, in the notebook's terms --------------------------------------------------------
+
+_FLAG_VALUE = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*) ('[^']*'|\"[^\"]*\"|[^\s:]+):")
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)\b")
+_ALIASES = {"input": ("input", "source"), "input_uri": ("input", "source"), "image": ("image_uri",),
+            "output_dir": ("output",), "input_dir": ("input", "source")}
+"""A flag's notebook parameters, first match in the kernel's namespace (notebook 02 calls
+the input ``source``)."""
+
+
+def in_notebook_terms(message: str, namespace: dict[str, Any] | None = None) -> str:
+    """An error message of the kit with the CLI's flags named as a notebook's parameters:
+    ``--copies 0: copies: must be ...`` -> ``copies=0: must be ...``; ``--input`` -> ``source``
+    where the notebook's parameter is called so (``namespace``: the kernel's variables).
+    A message with one problem listed under its head reads as one line."""
+    namespace = namespace or {}
+
+    def name(flag: str) -> str:
+        plain = flag.replace("-", "_")
+        return next((n for n in _ALIASES.get(plain, ()) if n in namespace), _ALIASES.get(plain, (plain,))[0])
+
+    def with_value(m: re.Match[str]) -> str:
+        return f"{name(m[1])}={m[2]}:"
+
+    text = _FLAG_VALUE.sub(with_value, message)
+    text = re.sub(r"\b(\w+)=(\S+): \1: ", r"\1=\2: ", text)  # copies=0: copies: must ... -> copies=0: must ...
+    text = _FLAG.sub(lambda m: name(m[1]), text)
+    lines = text.rstrip().splitlines()
+    if len(lines) == 2 and lines[1].lstrip().startswith("- "):  # a head and one problem: one line
+        return f"{lines[0].rstrip(':')}: {lines[1].lstrip()[2:]}"
+    return "\n".join(lines)
+
+
+def _one_line(shell: Any, etype: type[BaseException], value: BaseException, tb: Any,
+              tb_offset: int | None = None) -> list[str]:
+    """IPython's handler of the kit's own errors: the message in red, in the notebook's terms;
+    ``%tb`` shows the traceback."""
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb  # what %tb shows
+    if sys.version_info >= (3, 12):
+        sys.last_exc = value
+    lines = redact(in_notebook_terms(str(value), getattr(shell, "user_ns", None))).splitlines() or [""]
+    red, dim, off = "\x1b[1;31m", "\x1b[2m", "\x1b[0m"
+    stb = [f"{red}{etype.__name__}{off}: {lines[0]}", *lines[1:]]
+    stb[-1] += f"  {dim}(%tb shows the traceback){off}"
+    shell._showtraceback(etype, value, stb)  # an error output, as a traceback would be: the run stops
+    return stb
+
+
+def show_errors(short: bool = True) -> bool:
+    """In IPython (a notebook's kernel), show the kit's own errors
+    (:class:`~augment.errors.AugmentError`: a bad parameter, a failed job) as one line in
+    the notebook's terms instead of a traceback; ``%tb`` shows the traceback. Other
+    exceptions keep their tracebacks. Importing this module does it; ``short=False``
+    undoes it.
+
+    Returns:
+        Whether an IPython shell was there to set.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    from augment.errors import AugmentError
+
+    ours = getattr(shell, "custom_exceptions", ()) in ((), (AugmentError,))
+    if short and ours:
+        shell.set_custom_exc((AugmentError,), _one_line)
+    elif not short and getattr(shell, "custom_exceptions", ()) == (AugmentError,):
+        shell.set_custom_exc((), None)
+    return True
 
 
 # --- notebook 01: the image ------------------------------------------------------------------
@@ -334,3 +413,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
+else:
+    show_errors()

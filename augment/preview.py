@@ -78,7 +78,7 @@ class Images:
     def __init__(self, source: str | os.PathLike[str] | None = None) -> None:
         from augment.samples import samples_dir
 
-        self.source = str(samples_dir()) if source is None else os.fspath(source)
+        self.source = str(samples_dir()) if source is None else os.path.expanduser(os.fspath(source))  # ~: home
         self._data: dict[str, bytes] = {}
         self._keys: list[str] | None = None
         self.fetched: list[str] = []

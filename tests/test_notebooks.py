@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -375,3 +376,101 @@ def test_results_show_their_values_as_text():
     shown = results._repr_html_()
     assert shown.startswith(plain_html("")[:-6]) and '<td style="text-align:left">Completed</td>' in shown
     assert json.loads(json.dumps(results)) == results, "still a plain, JSON-ready dict"
+
+
+# --- the kit's errors in a notebook -----------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def failed_cell(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The cell that failed in an executed notebook, and its error output's lines (no colours)."""
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs))
+    (error,) = [o for o in cell.outputs if o.output_type == "error"]
+    return cell, [ANSI.sub("", line) for line in error.traceback]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("notebook", "parameters", "shown"), [
+    ("03_standalone_job.ipynb", {"copies": 0}, "UsageError: copies must be >= 1, got 0"),
+    ("03_standalone_job.ipynb", {"input": "/no/such/photos"},
+     "UsageError: input: /no/such/photos is neither a folder nor an s3:// prefix"),
+    ("02_preview_augmentations.ipynb", {"source": "/no/such/photos"},
+     "UsageError: source=/no/such/photos: no such folder or file"),
+    ("03_standalone_job.ipynb", {"backend": "sagemaker"}, "CredentialsError: no AWS region"),
+    ("03_standalone_job.ipynb", {"backend": "sagemaker", "region": "us-east-1"}, "CredentialsError: "),
+], ids=["copies=0", "missing input", "02 missing source", "sagemaker no region", "sagemaker no credentials"])
+def test_a_bad_parameter_is_one_line_naming_it(notebook, parameters, shown, tmp_path, monkeypatch):
+    """The kit's own error shows as one line in the notebook's terms (the parameter, not the
+    CLI's flag), not a traceback; the run stops there."""
+    import papermill
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION",
+                 "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)  # the kernel inherits this environment: no AWS at all
+    for name in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(name, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(papermill.PapermillExecutionError):
+        execute(notebook, tmp_path / notebook, **parameters)
+    cell, lines = failed_cell(tmp_path / notebook)
+    assert len(lines) == 1, f"a traceback, not one line: {lines}"
+    assert lines[0].startswith(shown) and lines[0].endswith("(%tb shows the traceback)"), lines[0]
+    assert not re.search(r"(?<![\w-])--[a-z]", lines[0]), f"a CLI flag, not the notebook's parameter: {lines[0]}"
+    assert [o.output_type for o in cell.outputs] == ["error"], "nothing else: no traceback on stderr"
+
+
+@pytest.mark.slow
+def test_tb_shows_the_traceback_of_the_kits_error_and_other_errors_keep_theirs(tmp_path):
+    import papermill
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": dict(KERNELSPEC)}, cells=[
+        nbformat.v4.new_code_cell("import augment.jobs, augment.notebooks\nx = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('augment.jobs.make_backend("aws")', metadata={"tags": ["raises-exception"]}),
+        nbformat.v4.new_code_cell("%tb"),
+        nbformat.v4.new_code_cell("{}['missing']", metadata={"tags": ["raises-exception"]}),
+    ])
+    path = tmp_path / "errors.ipynb"
+    nbformat.write(nb, str(path))
+    with pytest.raises(papermill.PapermillExecutionError):  # the cells that raise are tagged so: every cell runs
+        papermill.execute_notebook(str(path), str(path), kernel_name="python3", progress_bar=False)
+    ran = [c for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code"]
+
+    (short,) = ran[1].outputs
+    assert [ANSI.sub("", line) for line in short.traceback] == [
+        "UsageError: backend must be one of local, sagemaker, got 'aws'  (%tb shows the traceback)"]
+    full = "\n".join(ANSI.sub("", line) for o in ran[2].outputs for line in o.get("traceback", []))
+    assert "make_backend" in full and "raise UsageError" in full and len(full.splitlines()) > 5, full
+    (other,) = ran[3].outputs
+    assert other.ename == "KeyError" and len(other.traceback) > 1, "other exceptions keep their traceback"
+
+
+def test_messages_name_the_notebooks_parameters():
+    from augment.notebooks import in_notebook_terms
+
+    assert in_notebook_terms("invalid job option:\n  - --copies 0: copies: must be an integer in [1, 1000], got 0") \
+        == "invalid job option: copies=0: must be an integer in [1, 1000], got 0"
+    missing = "--input /x: no such folder or file"
+    assert in_notebook_terms(missing, {"source": None}) == "source=/x: no such folder or file", "notebook 02's name"
+    assert in_notebook_terms(missing, {"input": None}) == "input=/x: no such folder or file"
+    assert in_notebook_terms("pass --region, or --max-cost 'a': no") == "pass region, or max_cost='a': no"
+    two = "invalid spec x:\n  - ops[0]: unknown\n  - ops[1]: unknown"
+    assert in_notebook_terms(two) == two, "every problem of several, on its line"
+
+
+def test_a_tilde_is_the_home_folder_where_paths_enter_the_kit(tmp_path, monkeypatch, small_samples):
+    """``input="~/photos"`` was 'neither a folder nor an s3:// prefix'."""
+    from augment.jobs import locations, make_backend
+    from augment.jobs.follow import _list
+    from augment.preview import Images
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copytree(small_samples, tmp_path / "photos")
+    local = make_backend("local", workdir="~/work")
+    assert local.workdir == str(tmp_path / "work")
+    source, out = locations(local, "~/photos", "~/out")
+    assert (source, out) == (str(tmp_path / "photos"), str(tmp_path / "out"))
+    assert len(_list("~/photos")) == len(list(small_samples.iterdir()))
+    assert Images("~/photos").keys() == sorted(p.name for p in small_samples.iterdir()), "notebook 02's source"
+    assert locations(local, "s3://b/~x/", "s3://b/~y/") == ("s3://b/~x/", "s3://b/~y/"), "S3 keys stay as they are"

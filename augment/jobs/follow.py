@@ -52,12 +52,17 @@ def make_backend(name: str = "local", *, role: str | None = None, bucket: str | 
         UsageError: an unknown backend name.
     """
     if name == "local":
-        return LocalBackend(workdir)
+        return LocalBackend(None if workdir is None else str(Path(workdir).expanduser()))
     if name == "sagemaker":
         from augment.jobs.sagemaker import SageMakerBackend
 
         return SageMakerBackend(role=role, bucket=bucket, region=region)
     raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+
+
+def _local(location: str) -> str:
+    """``location`` with ``~`` expanded, unless it is an ``s3://`` URI."""
+    return location if location.startswith("s3://") else str(Path(location).expanduser())
 
 
 def _stamp() -> str:
@@ -74,7 +79,8 @@ def locations(backend: Any, input: str | None = None, output: str | None = None,
 
     Args:
         backend: from :func:`make_backend`.
-        input: ``None`` (the bundled sample photos), a local folder, or ``s3://``.
+        input: ``None`` (the bundled sample photos), a local folder (``~`` is your
+            home), or ``s3://``.
         output: ``None`` (a new folder: under the temporary directory locally,
             ``s3://<bucket>/augment/outputs/<name>-<time>/`` on SageMaker), a local
             folder (local backend only) or ``s3://``.
@@ -88,7 +94,8 @@ def locations(backend: Any, input: str | None = None, output: str | None = None,
     """
     from augment.samples import samples_dir
 
-    source = str(samples_dir()) if input is None else str(input)
+    source = str(samples_dir()) if input is None else _local(str(input))
+    output = None if output is None else _local(str(output))
     if not source.startswith("s3://") and not Path(source).is_dir():
         raise UsageError(f"input: {source} is neither a folder nor an s3:// prefix")
     if getattr(backend, "name", "local") == "local":
@@ -232,7 +239,7 @@ def _read(uri: str) -> bytes | None:
             return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except s3.exceptions.NoSuchKey:
             return None
-    path = Path(uri)
+    path = Path(uri).expanduser()
     return path.read_bytes() if path.is_file() else None
 
 
@@ -242,7 +249,7 @@ def _list(uri: str) -> list[str]:
         bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
         pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return sorted(o["Key"][len(prefix):] for page in pages for o in page.get("Contents", []))
-    root = Path(uri)
+    root = Path(uri).expanduser()
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
 
 
