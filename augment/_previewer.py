@@ -10,13 +10,21 @@ containers); the spec is derived from it on every change, validated, rendered, a
 grid, the parameter table, the YAML and the torchvision code are updated. An invalid
 spec or an op that fails shows the message, naming the field as ``augment validate``
 does, and the last good grid stays.
+
+A click on a tile (or *open*) shows that variant op by op in a strip right under the
+grid, frames the tile and selects it in the *step through* list; a few lines of
+JavaScript (an Output widget's ``application/javascript``, which JupyterLab, Notebook
+and Voila run) scroll the strip into view once its pictures have loaded. The table of
+what each op drew is folded away by default.
 """
 
 from __future__ import annotations
 
 import copy as _copy
 import html
+import itertools
 import random
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +36,29 @@ from augment.errors import SpecError, UsageError
 from augment.ops import REGISTRY, Param
 from augment.preview import PAD, Images, Preview, cell_size, png_bytes, render, step_through, to_code
 from augment.spec import MAX_COPIES, dump_spec, list_presets, load_spec
+from augment.text import plain_html
 
 _ADD = "+ add op"
 _CUSTOM = "(edited)"
 _TEXT_KINDS = ("size", "resize", "pair", "fill", "padding", "shear", "point", "erase_value", "weights")
 _STEP_SIDE = 160
+# Slider readouts get the room their text needs (ipywidgets clips "0.50 – 1.00" at 72 px);
+# scoped to the previewer, so other widgets on the page keep their look.
+_STYLE = """<style>
+.augment-previewer .widget-readout, .augment-previewer .jupyter-widget-readout {
+  max-width: none; min-width: 84px; overflow: visible; text-overflow: clip; }
+</style>"""
+_SCROLL_JS = """(function () {
+  var wanted = '.%(steps)s.%(gen)s', started = Date.now();
+  (function look() {
+    var strip = document.querySelector(wanted);
+    var images = strip ? strip.querySelectorAll('img') : [];
+    var loaded = images.length >= %(count)d && Array.prototype.every.call(images, function (i) {
+      return i.complete && i.naturalWidth > 0; });
+    if (loaded) { strip.scrollIntoView({block: 'nearest', inline: 'nearest'}); return; }
+    if (Date.now() - started < 20000) { setTimeout(look, 50); }
+  })();
+})();"""
 
 
 @dataclass
@@ -66,10 +92,20 @@ class _Op:
         params = dict(self.params)
         if REGISTRY[self.name].is_container:
             params["ops"] = [c for c in (child.to_spec() for child in self.children) if c is not None]
-            if self.name == "RandomChoice" and isinstance(params.get("p"), list) \
-                    and len(params["p"]) != len(params["ops"]):
-                params["p"] = None  # weights of the ops that are on only; equal when they no longer match
+            if self.name == "RandomChoice":
+                params["p"] = self.used_weights()
         return {self.name: params}
+
+    def used_weights(self) -> Any:
+        """A RandomChoice's ``p`` as the spec gets it: ``params["p"]`` holds one weight
+        per child, on or off, so that turning a child off and on again keeps its weight;
+        the spec gets the weights of the children that are on (their relative weights
+        unchanged). Anything else (null, or a list of another length) goes as it is, for
+        the spec to accept or refuse."""
+        p = self.params.get("p")
+        if isinstance(p, list) and len(p) == len(self.children):
+            return [w for w, child in zip(p, self.children, strict=True) if child.enabled]
+        return p
 
 
 def _soft_bounds(p: Param, values: list[float]) -> tuple[float, float]:
@@ -137,10 +173,20 @@ class Previewer(w.VBox):
         self.grid = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.grid.add_class("augment-grid")
         self.table = w.HTML()
+        self.table_fold = w.Accordion(children=[self.table], selected_index=None)  # folded: it is long
+        self.table_fold.set_title(0, "what each op drew, per variant")
+        self.table_fold.add_class("augment-table")
         self.step_choice = w.Dropdown(description="step through", style=style, layout=w.Layout(width="360px"))
+        self.step_choice.add_class("augment-step-choice")
         self.step_button = w.Button(description="open", tooltip="show this variant op by op")
         self.steps = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.steps.add_class("augment-steps")
+        self._steps_class = f"augment-steps-{uuid.uuid4().hex[:12]}"  # this previewer's, for the scroll
+        self.steps.add_class(self._steps_class)
+        self._generations = itertools.count(1)
+        self._scroll = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
+        self.highlighted: int | None = None
+        """The index of the variant being stepped through (framed in the grid), or None."""
         self.yaml = w.HTML()
         self.code = w.HTML()
         self.export_path = w.Text(value=export_path, description="export to", style=style,
@@ -166,10 +212,12 @@ class Previewer(w.VBox):
         header = w.HBox([self.preset, self.seed, self.resample, self.copies, self.n_images, self.source, self.other],
                         layout=w.Layout(flex_flow="row wrap"))
         left = w.VBox([w.HTML("<b>ops</b>"), self.ops_box], layout=w.Layout(width="400px", min_width="340px"))
-        right = w.VBox([self.status, w.HBox([self.grid, self.table], layout=w.Layout(flex_flow="row wrap")),
-                        w.HBox([self.step_choice, self.step_button]), self.steps], layout=w.Layout(flex="1 1 auto"))
+        # The step-through strip sits right under the grid, where a click on a tile leaves
+        # the eye; the long table of parameters comes after it, folded.
+        right = w.VBox([self.status, self.grid, w.HBox([self.step_choice, self.step_button]), self.steps,
+                        self.table_fold], layout=w.Layout(flex="1 1 auto"))
         export = w.HBox([self.export_path, self.export_button, self.export_status])
-        super().__init__([header, w.HBox([left, right]), export, spec_tabs])
+        super().__init__([w.HTML(_STYLE), header, w.HBox([left, right]), export, spec_tabs, self._scroll])
         self.add_class("augment-previewer")
         self._build_ops()
         self.refresh()
@@ -225,14 +273,30 @@ class Previewer(w.VBox):
         ops, i = self._find(path)
         return ops[i]
 
+    def _weights(self, path: str) -> list[Any] | None:
+        """The per-child weights of the RandomChoice holding the op at ``path``, or None."""
+        if "." not in path:
+            return None
+        parent = self.op(path.rsplit(".", 2)[0])
+        p = parent.params.get("p")
+        if parent.name == "RandomChoice" and isinstance(p, list) and len(p) == len(parent.children):
+            return p
+        return None
+
     def add_op(self, name: str, parent: str | None = None) -> None:
         """Append op ``name`` with its defaults, at the top or inside container ``parent``."""
         target = self.op(parent).children if parent else self._ops
+        weights = self.op(parent).params.get("p") if parent else None
+        if isinstance(weights, list) and len(weights) == len(target) and weights:
+            weights.append(sum(weights) / len(weights))  # a RandomChoice's new op: an average weight
         target.append(_Op.new(name))
         self._changed_structure()
 
     def remove_op(self, path: str) -> None:
         ops, i = self._find(path)
+        weights = self._weights(path)
+        if weights is not None:
+            del weights[i]  # the other ops keep theirs
         del ops[i]
         self._changed_structure()
 
@@ -240,12 +304,25 @@ class Previewer(w.VBox):
         ops, i = self._find(path)
         j = i + by
         if 0 <= j < len(ops):
+            weights = self._weights(path)
+            if weights is not None:
+                weights[i], weights[j] = weights[j], weights[i]
             ops[i], ops[j] = ops[j], ops[i]
             self._changed_structure()
 
     def toggle_op(self, path: str, enabled: bool) -> None:
         self.op(path).enabled = enabled
+        if "." in path:
+            self._show_weights(path.rsplit(".", 2)[0])
         self._changed_structure(rebuild=False)
+
+    def _show_weights(self, path: str) -> None:
+        """The RandomChoice ``p`` box at ``path`` shows the weights the spec uses."""
+        op = self.op(path)
+        control = self.controls.get(f"{path}.{op.name}.p")
+        used = op.used_weights()
+        if op.name == "RandomChoice" and control is not None and isinstance(used, list):
+            self._set_quietly(control, yaml.safe_dump(used, default_flow_style=True).strip())
 
     def _changed_structure(self, rebuild: bool = True) -> None:
         self._set_quietly(self.preset, _CUSTOM)
@@ -296,7 +373,7 @@ class Previewer(w.VBox):
 
     def _param_control(self, path: str, op: _Op, p: Param) -> w.Widget:
         key = f"{path}.{op.name}.{p.name}"
-        value = op.params.get(p.name)
+        value = op.used_weights() if op.name == "RandomChoice" and p.name == "p" else op.params.get(p.name)
         control = self._make_control(p, value)
         control.tooltip = p.help
         control.add_class(f"augment-{op.name}-{p.name}")  # for a page's tests and styles
@@ -366,6 +443,15 @@ class Previewer(w.VBox):
                 return
         elif isinstance(value, tuple):
             value = list(value)
+        if op.name == "RandomChoice" and p.name == "p" and isinstance(value, list):
+            on = [k for k, child in enumerate(op.children) if child.enabled]
+            full = op.params.get("p")
+            if len(on) < len(op.children) and len(value) == len(on):  # the box shows the ops that are on
+                full = list(full) if isinstance(full, list) and len(full) == len(op.children) else \
+                    [1.0] * len(op.children)
+                for k, weight in zip(on, value, strict=True):
+                    full[k] = weight
+                value = full
         op.params[p.name] = value
         self._set_quietly(self.preset, _CUSTOM)
         self.refresh()
@@ -451,15 +537,16 @@ class Previewer(w.VBox):
 
     def _show_error(self, text: str) -> None:
         self.message = text
-        self.status.value = (f"<div style='color:#a00;white-space:pre-wrap;font-family:monospace'>"
-                             f"{html.escape(text)}</div>")
+        self.status.value = plain_html(f"<div style='color:#a00;white-space:pre-wrap;font-family:monospace'>"
+                                       f"{html.escape(text)}</div>")
 
     def refresh(self) -> None:
         """Render the current spec; on an error show it and keep the last good grid."""
         if self._quiet:
             return
         data = self.spec_data()
-        self.yaml.value = f"<pre>{html.escape(yaml.safe_dump(data, sort_keys=False, default_flow_style=None))}</pre>"
+        self.yaml.value = plain_html(
+            f"<pre>{html.escape(yaml.safe_dump(data, sort_keys=False, default_flow_style=None))}</pre>")
         try:
             spec = load_spec(data)
             preview = render(spec, self._images, n=self.n_images.value, pick_seed=self.pick_seed)
@@ -469,8 +556,8 @@ class Previewer(w.VBox):
         except Exception as e:  # torchvision refused an argument the schema let through, or S3 refused us
             self._show_error(f"cannot render: {type(e).__name__}: {e}")
             return
-        self.yaml.value = f"<pre>{html.escape(spec.to_yaml())}</pre>"
-        self.code.value = f"<pre>{html.escape(to_code(spec))}</pre>"
+        self.yaml.value = plain_html(f"<pre>{html.escape(spec.to_yaml())}</pre>")
+        self.code.value = plain_html(f"<pre>{html.escape(to_code(spec))}</pre>")
         self._images.keep(list(preview.originals))
         failed = [i for i in preview.items if i.reason == "op_failed"]
         if failed:
@@ -481,21 +568,36 @@ class Previewer(w.VBox):
             self.message = ""
             self.status.value = ""
         self.preview = preview
-        grid = preview.grid(self.max_side)
-        self.grid.width = str(grid.width)  # shown at its own size: never enlarged
-        self.grid.value = png_bytes(grid)
-        self.table.value = preview.html_table()
+        self.highlighted = None
+        self._draw_grid()
+        self.table.value = plain_html(preview.html_table())
+        choices = [(f"{i.rel_path} #{i.copy}", n) for n, i in enumerate(preview.items) if i.error is None]
+        chosen = self.step_choice.value
         self._quiet = True
         try:
-            self.step_choice.options = [(f"{i.rel_path} #{i.copy}", n) for n, i in enumerate(preview.items)
-                                        if i.error is None]
+            self.step_choice.options = choices
+            # a choice is always made (ipywidgets leaves a first list empty), so "open" opens something
+            self.step_choice.value = chosen if chosen in [n for _label, n in choices] else \
+                (choices[0][1] if choices else None)
         finally:
             self._quiet = False
         self.steps.children = []
 
+    def _draw_grid(self) -> None:
+        assert self.preview is not None
+        grid = self.preview.grid(self.max_side, self.highlighted)
+        self.grid.width = str(grid.width)  # shown at its own size: never enlarged
+        self.grid.value = png_bytes(grid)
+
     def open_steps(self, index: int | None) -> None:
-        """Show variant ``index`` op by op (one render with its seed; the last step is its tile)."""
-        if index is None or self.preview is None:
+        """Show variant ``index`` op by op (one render with its seed; the last step is its
+        tile) under the grid, frame its tile, select it in the list, and scroll the strip
+        into view."""
+        if self.preview is None:
+            return
+        if index is None:
+            self._show_error("choose a variant under 'step through' first (every variant shown failed)"
+                             if not self.step_choice.options else "choose a variant under 'step through' first")
             return
         try:
             steps = step_through(self.preview, index)
@@ -506,10 +608,23 @@ class Previewer(w.VBox):
         for label, image, _record in steps:
             thumb = image.copy()
             thumb.thumbnail((_STEP_SIDE, _STEP_SIDE))
-            caption = f"<div style='width:{_STEP_SIDE}px;font-size:11px'>{html.escape(label)}</div>"
+            caption = plain_html(f"<div style='width:{_STEP_SIDE}px;font-size:11px'>{html.escape(label)}</div>")
             tiles.append(w.VBox([w.Image(value=png_bytes(thumb), format="png"), w.HTML(caption)]))
+        if self.message.startswith("choose a variant"):
+            self.message, self.status.value = "", ""
+        self.highlighted = index
+        self._draw_grid()
+        if index in [n for _label, n in self.step_choice.options]:
+            self._set_quietly(self.step_choice, index)
+        generation = f"augment-gen-{next(self._generations)}"
+        for name in [c for c in self.steps._dom_classes if c.startswith("augment-gen-")]:
+            self.steps.remove_class(name)
         self.steps.children = tiles
+        self.steps.add_class(generation)
         self.last_steps = steps
+        js = _SCROLL_JS % {"steps": self._steps_class, "gen": generation, "count": len(tiles)}
+        self._scroll.outputs = ({"output_type": "display_data", "metadata": {},
+                                 "data": {"application/javascript": js, "text/plain": ""}},)
 
 
 def _op_path(ops: list[dict[str, Any]], error: str, prefix: str = "") -> str:

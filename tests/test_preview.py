@@ -13,6 +13,7 @@ from pathlib import Path
 
 import PIL.Image
 import pytest
+import yaml
 
 from augment import preview as pv
 from augment.errors import SpecError, UsageError
@@ -673,3 +674,64 @@ def test_the_grid_is_bounded_with_a_message_naming_the_limit(tmp_path, capsys):
     with pytest.raises(UsageError, match=r"the grid would be \d+×\d+ pixels, more than 100000000"):
         pv.render("light", n=7, copies=3).grid(4096)
     assert not (tmp_path / "g.png").exists()
+
+
+# --- the widget: step-through where the eye is, a short page, readable values (issue #26) -----------------
+
+
+def test_a_tile_click_frames_the_tile_selects_it_and_shows_the_strip_under_the_grid():
+    w = pv.Previewer("light", n=2)
+    assert w.step_choice.value == 0, "a choice is made from the start: open opens something"
+    w.step_button.click()
+    assert w.highlighted == 0 and len(w.steps.children) == len(w.spec.ops) + 2
+    side = w.max_side
+    index = w.tile_at(6 + (side + 6) * 2 + 10, 6 + (side + 6 + 42) + 10)  # row 1, copy 1
+    w._on_click({"dataX": 6 + (side + 6) * 2 + 10, "dataY": 6 + (side + 6 + 42) + 10})
+    assert w.highlighted == index == 3 and w.step_choice.value == 3
+    grid = PIL.Image.open(io.BytesIO(w.grid.value)).convert("RGB")
+    x, y = 6 + (side + 6) * 2, 6 + (side + 6 + 42)  # the tile's corner; the frame is in the padding before it
+    assert grid.getpixel((x - 3, y + side // 2)) == pv.HIGHLIGHT == grid.getpixel((x + side // 2, y - 3))
+    assert grid.getpixel((6 + (side + 6) - 3, y + side // 2)) != pv.HIGHLIGHT, "only the chosen tile"
+    # the strip comes right after the grid and its chooser; the long table after it, folded
+    right = next(c for c in w.children[2].children if w.grid in getattr(c, "children", ()))
+    order = list(right.children)
+    assert order.index(w.steps) == order.index(w.grid) + 2 and order.index(w.table_fold) > order.index(w.steps)
+    assert w.table_fold.selected_index is None and w.table in w.table_fold.children
+    # and a script scrolls this previewer's strip into view once its pictures are in
+    (script,) = w._scroll.outputs
+    js = script["data"]["application/javascript"]
+    assert w._steps_class in js and w._steps_class in w.steps._dom_classes and "scrollIntoView" in js
+    generation = next(c for c in w.steps._dom_classes if c.startswith("augment-gen-"))
+    assert generation in js
+    w.seed.value = 12  # a new grid: nothing framed, the strip cleared, the choice kept
+    assert w.highlighted is None and w.steps.children == () and w.step_choice.value == 3
+    assert PIL.Image.open(io.BytesIO(w.grid.value)).convert("RGB").getpixel((x - 3, y + side // 2)) != pv.HIGHLIGHT
+
+
+def test_the_parameter_table_reads_as_values_not_json():
+    spec = {"version": 1, "seed": 3, "ops": [{"RandomResizedCrop": {"size": 96}}, "AugMix", "AutoAugment",
+                                             {"RandomErasing": {"p": 1.0}}, {"ElasticTransform": {}}]}
+    table = pv.render(spec, paths=["chelsea.jpg"], copies=1).html_table()
+    assert "{" not in table and "&quot;" not in table and '"top"' not in table
+    assert "RandomResizedCrop: top " in table and "ElasticTransform: displacement 1×" in table
+    assert "AugMix: ops " in table and "AutoAugment: ops " in table
+
+
+def test_turning_off_a_choice_keeps_the_other_weights_and_the_box_shows_them():
+    spec = {"version": 1, "ops": [{"RandomChoice": {"ops": ["RandomInvert", "RandomGrayscale", "RandomEqualize"],
+                                                    "p": [1, 2, 1]}}]}
+    w = pv.Previewer(spec, n=1)
+    box = w.controls["ops[0].RandomChoice.p"]
+    w.rows["ops[0].RandomChoice.ops[0]"]["toggle"].value = False
+    used = w.spec.ops[0]["RandomChoice"]["p"]
+    assert used == pytest.approx([2 / 3, 1 / 3]), "RandomGrayscale keeps twice RandomEqualize's weight"
+    shown = yaml.safe_load(box.value)
+    assert len(shown) == 2 and shown[0] / sum(shown) == pytest.approx(used[0]), box.value
+    box.value = "[1, 3]"  # typed while an op is off: the weights of the ops that are on
+    assert w.spec.ops[0]["RandomChoice"]["p"] == pytest.approx([0.25, 0.75]) and w.message == ""
+    w.rows["ops[0].RandomChoice.ops[0]"]["toggle"].value = True
+    p = w.spec.ops[0]["RandomChoice"]["p"]
+    assert len(p) == 3 and p[2] / p[1] == pytest.approx(3), "the typed weights stay"
+    assert p[0] / p[1] == pytest.approx(0.25), "RandomInvert's weight (0.25 of the canonical [1, 2, 1]) is back"
+    shown = yaml.safe_load(box.value)
+    assert [v / sum(shown) for v in shown] == pytest.approx(p), "the box shows the three weights again"
