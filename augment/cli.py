@@ -750,6 +750,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_preview(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from augment.files import write_output
     from augment.images import DEFAULT_MAX_PIXELS
     from augment.options import apply_overrides
     from augment.preview import png_bytes, render
@@ -777,7 +778,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         buf = io.BytesIO()
         grid.save(buf, "JPEG", quality=90)
         data = buf.getvalue()
-    _write_output(args.out, data, "--out")
+    write_output(args.out, data, flag="--out")
     failed = [i for i in preview.items if i.error]
     reasons = f" ({', '.join(sorted({i.reason or '' for i in failed}))})" if failed else ""
     print(f"preview: {plural(len(preview.originals), 'image')} x {plural(preview.spec.copies, 'copy')} of "
@@ -791,19 +792,9 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         print(f"  {item.rel_path} {item.caption}")
     print(f"grid: {out}")
     if args.json:
-        _write_output(args.json, (preview.to_json() + "\n").encode(), "--json")
+        write_output(args.json, preview.to_json() + "\n", flag="--json")
         print(f"params: {args.json}")
     return 0
-
-
-def _write_output(path: str, data: bytes, flag: str) -> None:
-    """``data`` written atomically to ``path`` (its folder made), or one line saying why not."""
-    from augment.images import atomic_write_bytes
-
-    try:
-        atomic_write_bytes(path, data)
-    except OSError as e:
-        raise UsageError(f"{flag}: cannot write {path}: {e.strerror or e}") from None
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
-from augment.images import atomic_write_bytes, encode, open_image
+from augment.images import encode, open_image
 from augment.manifest import ORIGINAL, iter_manifest
 from augment.pipeline import Pipeline, derive_seed
 from augment.spec import Spec, load_spec
@@ -180,10 +180,9 @@ def _replay(manifest: Path, shown: str, record: int | None, out: str | Path, sou
 
 
 def _write(out: Path, data: bytes) -> None:
-    try:
-        atomic_write_bytes(out, data)
-    except OSError as e:
-        raise UsageError(f"--out: cannot write {out}: {e.strerror or e}") from None
+    from augment.files import write_output  # atomic; one 'cannot write X (--out): reason' line
+
+    write_output(out, data, flag="--out")
 
 
 def _unescaped(source: str) -> str:

@@ -639,7 +639,7 @@ def test_replay_says_when_it_cannot_write_its_output(tmp_path, capsys):
         code = main(["replay", str(meta / "manifest-local.jsonl"), "--source", "chelsea.jpg", "--copy", "-1",
                      "--out", target, "--input-dir", str(samples_dir())])
         err = capsys.readouterr().err
-        assert code == 2 and f"--out: cannot write {target}: " in err and "internal error" not in err, err
+        assert code == 2 and f"cannot write {target} (--out): " in err and "internal error" not in err, err
         assert "Traceback" not in err
 
 
@@ -656,7 +656,7 @@ def test_cli_says_when_it_cannot_write_an_output(flag, tmp_path, capsys):
         args += [flag, target]
         code = main(args)
         err = capsys.readouterr().err
-        assert code == 2 and f"{flag}: cannot write {target}: " in err and "internal error" not in err, err
+        assert code == 2 and f"cannot write {target} ({flag}): " in err and "internal error" not in err, err
         assert "Traceback" not in err
 
 
