@@ -137,7 +137,14 @@ def _check_04(nb: nbformat.NotebookNode, results: dict | None) -> None:
     batches = results["batched"]["batches"]
     assert [len(b["keys"]) for b in batches] == [2, 2, 2, 1] and {b["status"] for b in batches} == {"Completed"}
     assert images_shown(nb, "augment.jobs.timelines") == 1, "the timeline figure"
-    assert len(re.findall(r"batch \d: loss \d", output_text(nb))) == 4, "the training loop saw every batch"
+    text = output_text(nb)
+    losses = re.findall(r"batch \d: loss (\d+\.\d+) -> (\d+\.\d+) over (\d+) images of 7 classes", text)
+    assert len(losses) == 4, "the training loop saw every batch, with the labels of the whole input"
+    assert [int(n) for _, _, n in losses] == [4, 8, 12, 14], "it trains on every batch received so far"
+    assert float(losses[-1][1]) < float(losses[0][0]), f"the toy model learns: {losses}"
+    chosen = re.findall(r"(sharded|batched): launching on (ml\.[\w.]+), as the plan recommends", text)
+    assert [mode for mode, _ in chosen] == ["sharded", "batched"], "each launch says which type, and why"
+    assert results["sharded"]["instance_type"] == chosen[0][1], "the sharded job runs on the type its plan recommends"
 
 
 def _check_05(nb: nbformat.NotebookNode, results: dict | None) -> None:
@@ -474,3 +481,28 @@ def test_a_tilde_is_the_home_folder_where_paths_enter_the_kit(tmp_path, monkeypa
     assert len(_list("~/photos")) == len(list(small_samples.iterdir()))
     assert Images("~/photos").keys() == sorted(p.name for p in small_samples.iterdir()), "notebook 02's source"
     assert locations(local, "s3://b/~x/", "s3://b/~y/") == ("s3://b/~x/", "s3://b/~y/"), "S3 keys stay as they are"
+
+
+@pytest.mark.slow
+def test_augmented_images_label_a_class_the_same_in_every_batch(tmp_path, small_samples):
+    """A class per folder of the input (a file at its root is its own class), numbered over the
+    whole input: ``dogs`` is split over two batches and has one label in both."""
+    from augment.jobs import AugmentedImages, LocalBackend, classes_of, run_batched
+
+    src = tmp_path / "in"
+    photos = sorted(small_samples.iterdir())
+    for rel, photo in zip(["cats/a.jpg", "cats/b.jpg", "dogs/c.jpg", "dogs/d.jpg", "e.jpg"], photos, strict=False):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(photo, src / rel)
+    report = run_batched(LocalBackend(), "light", str(src), str(tmp_path / "out"), batch_size=3, max_in_flight=2,
+                         poll=0.2, progress="off", copies=2)
+    assert [b.keys for b in report.batches] == [["cats/a.jpg", "cats/b.jpg", "dogs/c.jpg"], ["dogs/d.jpg", "e.jpg"]]
+    assert report.classes == classes_of(["e.jpg", "dogs/d.jpg", "cats/a.jpg"]) == ["cats", "dogs", "e.jpg"]
+    first, second = (AugmentedImages(b.output_uri, size=16, classes=report.classes) for b in report.batches)
+    assert sorted(label for _, label in first.items) == [0, 0, 0, 0, 1, 1]
+    assert sorted(label for _, label in second.items) == [1, 1, 2, 2], "dogs is 1 in both batches"
+    image, label = second[0]
+    assert tuple(image.shape) == (3, 16, 16) and label in (1, 2)
+    assert AugmentedImages(report.batches[1].output_uri).classes == ["dogs", "e.jpg"], "alone: its own classes"
+    with pytest.raises(UsageError, match=r"classes: .* holds inputs of classes not listed: e\.jpg"):
+        AugmentedImages(report.batches[1].output_uri, classes=["cats", "dogs"])

@@ -1,8 +1,17 @@
 """Launching jobs: the request model, the backends (local runtime, SageMaker) and the
 launch modes (standalone, sharded, batched, prefetch)."""
 
-from augment.jobs.batch import AugmentedImages, BatchReport, JobGroup, Prefetch, run_batched
-from augment.jobs.follow import follow, locations, make_backend, preview, request_options, results, timelines
+from augment.jobs.batch import AugmentedImages, BatchReport, JobGroup, Prefetch, classes_of, run_batched
+from augment.jobs.follow import (
+    follow,
+    instance_choice,
+    locations,
+    make_backend,
+    preview,
+    request_options,
+    results,
+    timelines,
+)
 from augment.jobs.handles import LocalBackend, LocalJob
 from augment.jobs.launch import build_request, check_limits, launch
 from augment.jobs.local import run_local
@@ -10,6 +19,6 @@ from augment.jobs.request import Input, JobRequest, Output, RequestError
 
 __all__ = [
     "AugmentedImages", "BatchReport", "Input", "JobGroup", "JobRequest", "LocalBackend", "LocalJob", "Output",
-    "Prefetch", "RequestError", "build_request", "check_limits", "follow", "launch", "locations", "make_backend",
-    "preview", "request_options", "results", "run_batched", "run_local", "timelines",
+    "Prefetch", "RequestError", "build_request", "check_limits", "classes_of", "follow", "instance_choice", "launch",
+    "locations", "make_backend", "preview", "request_options", "results", "run_batched", "run_local", "timelines",
 ]  # fmt: skip

@@ -103,6 +103,11 @@ class BatchReport:
     def retried(self) -> list[Batch]:
         return [b for b in self.batches if len(b.attempts) > 1]
 
+    @property
+    def classes(self) -> list[str]:
+        """Every class of the batched input, in label order (see :class:`AugmentedImages`)."""
+        return classes_of([k for b in self.batches for k in (*b.keys, *b.unstaged)])
+
     def line(self) -> str:
         kept = [b for b in self.failed if b.not_retried]
         why = ", ".join(sorted({b.not_retried for b in kept}))
@@ -298,6 +303,12 @@ class Prefetch:
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}
 
+    @property
+    def classes(self) -> list[str]:
+        """Every class of the input, in label order: pass it to each batch's
+        :class:`AugmentedImages`, so that a label means the same class in every batch."""
+        return classes_of([k for b in self.batches for k in (*b.keys, *b.unstaged)])
+
     def _submit(self, b: Batch) -> None:
         request = batch_request(self.spec, b, self.base, **self.request_kwargs)
         b.attempts.append(request.job_name)
@@ -329,29 +340,46 @@ class Prefetch:
             yield b
 
 
+def class_of(source: str) -> str:
+    """The class of an input, by its path relative to the input: its top folder when it
+    lies in one (``cats/001.jpg`` -> ``cats``: a class per folder), else the file itself."""
+    return source.split("/", 1)[0] if "/" in source else source
+
+
+def classes_of(keys: Iterator[str] | list[str]) -> list[str]:
+    """The sorted classes of these inputs (see :func:`class_of`): pass the whole input's, so
+    that a label means the same class in every batch."""
+    return sorted({class_of(k) for k in keys})
+
+
 class AugmentedImages:
     """The images a job (or one batch) wrote, as a torch ``Dataset`` for a ``DataLoader``.
 
     Reads the output's manifests (``_augment/manifest-*.jsonl``); each written copy is
     one item: ``(image, label)``, the image a ``float32`` tensor ``3 x size x size`` in
-    [0, 1], the label the index of its source among the sorted sources (a toy task:
-    which photo was this made from; the labels of two batches are not comparable). An
-    ``s3://`` output is downloaded first, into ``cache`` (default: a temporary folder,
-    removed when the dataset is garbage-collected or the interpreter exits).
+    [0, 1], the label the index in ``classes`` of its input's class (:func:`class_of`: its
+    top folder, for an input of class folders; else the input file itself). Pass the same
+    ``classes`` to every batch's dataset (``Prefetch.classes``, ``BatchReport.classes``), so
+    that a label means the same class in every batch. An ``s3://`` output is downloaded
+    first, into ``cache`` (default: a temporary folder, removed when the dataset is
+    garbage-collected or the interpreter exits).
 
     Args:
         output: the job's or batch's output folder or ``s3://`` prefix.
         size: the side images are resized to.
         cache: where an S3 output is downloaded.
+        classes: every class of the input, in label order (default: this output's own,
+            which another batch numbers differently).
 
     Raises:
-        UsageError: the output holds no manifest.
+        UsageError: the output holds no manifest, or an input of a class not in ``classes``.
     """
 
-    def __init__(self, output: str, size: int = 64, cache: str | None = None) -> None:
+    def __init__(self, output: str, size: int = 64, cache: str | None = None,
+                 classes: list[str] | None = None) -> None:
         from augment.manifest import read_manifest
 
-        root = Path(output)
+        root = Path(output).expanduser()
         if output.startswith("s3://"):
             import shutil
             import tempfile
@@ -371,9 +399,14 @@ class AugmentedImages:
         if not manifests:
             raise UsageError(f"{output}: no _augment/manifest-*.jsonl, so no finished job there")
         records = [r for m in manifests for r in read_manifest(m) if r["status"] == "ok" and r["copy"] >= 0]
-        sources = sorted({r["source"] for r in records})
-        self.root, self.size, self.classes = root, size, sources
-        self.items = [(r["output"], sources.index(r["source"])) for r in records]
+        self.classes = list(classes) if classes is not None else classes_of([r["source"] for r in records])
+        index = {c: i for i, c in enumerate(self.classes)}
+        unknown = sorted({class_of(r["source"]) for r in records} - set(index))
+        if unknown:
+            raise UsageError(f"classes: {output} holds inputs of classes not listed: {', '.join(unknown[:5])}"
+                             " (pass the classes of the whole input, e.g. Prefetch.classes)")
+        self.root, self.size = root, size
+        self.items = [(r["output"], index[class_of(r["source"])]) for r in records]
 
     def __len__(self) -> int:
         return len(self.items)

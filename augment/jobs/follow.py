@@ -144,6 +144,38 @@ def request_options(backend: Any, *, image_uri: str | None = None, copies: int |
     return {**options, "image_uri": dlc_image_uri(backend.boto_session.region_name), "ship_code": True}
 
 
+def instance_choice(plan: Any, instance_type: str | None = None, *, out: TextIO | None = None) -> str:
+    """The instance type to launch on, said in one line: ``instance_type`` when given,
+    else the plan's recommendation, so that a notebook never plans one type and runs another.
+
+    Args:
+        plan: an :class:`~augment.plan.Plan` over the launch's mode.
+        instance_type: the notebook's parameter (``None``: the recommendation).
+        out: where the line goes (default stdout).
+
+    Returns:
+        The instance type.
+
+    Raises:
+        UsageError: ``instance_type`` is ``None`` and the plan recommends nothing.
+    """
+    best = plan.best
+    mode = best.mode if best is not None else "the job"
+    if instance_type is None:
+        if best is None:
+            raise UsageError(f"instance_type: the plan recommends nothing ({plan.reason}); set one")
+        line = f"{mode}: launching on {best.instance_type}, as the plan recommends: {plan.reason}"
+        chosen = best.instance_type
+    elif best is None or best.instance_type == instance_type:
+        line, chosen = f"{mode}: launching on {instance_type}, as instance_type asks", instance_type
+    else:
+        line = (f"{mode}: launching on {instance_type}, as instance_type asks (instance_type = None takes the "
+                f"plan's recommendation: {plan.reason})")
+        chosen = instance_type
+    print(line, file=out or sys.stdout)
+    return chosen
+
+
 def upload_folder(backend: Any, folder: Path) -> str:
     """Upload a local folder under ``s3://<bucket>/<prefix>/inputs/<content digest>/`` (once: an
     upload of the same files finds them there); return the prefix."""
