@@ -20,6 +20,7 @@ terms (``copies``, not ``--copies``), with ``%tb`` for the traceback (:func:`sho
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import re
 import sys
@@ -95,8 +96,36 @@ def problems(path: str | Path) -> list[str]:
 
 def redact(text: str) -> str:
     """``text`` with every 12-digit account id (in an ARN, an ECR host, Studio's default
-    bucket ``sagemaker-<region>-<account>``) replaced by ``<account>``."""
-    return ACCOUNT.sub(PLACEHOLDER, text)
+    bucket ``sagemaker-<region>-<account>``) replaced by ``<account>``; AWS's own public
+    registries (the Deep Learning Containers' ``763104351884``...) stay, so that their
+    image URIs can be copied."""
+    public = public_accounts()
+    return ACCOUNT.sub(lambda m: m[0] if m[0] in public else PLACEHOLDER, text)
+
+
+@functools.cache
+def public_accounts() -> frozenset[str]:
+    """The accounts of AWS's public Deep Learning Container registries, every region's: from
+    the SageMaker SDK's image table for PyTorch (read as a file; the SDK is not imported)."""
+    import importlib.util
+    import json
+
+    found = {"763104351884"}  # the DLC registry of most regions, should the SDK's table move
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "registries" and isinstance(value, dict):
+                    found.update(v for v in value.values() if isinstance(v, str))
+                else:
+                    walk(value)
+
+    spec = importlib.util.find_spec("sagemaker")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        table = Path(folder) / "core" / "image_uri_config" / "pytorch.json"
+        if table.is_file():
+            walk(json.loads(table.read_text(encoding="utf-8")))
+    return frozenset(found)
 
 
 class Redacting(io.TextIOBase):
@@ -232,21 +261,58 @@ def show_errors(short: bool = True) -> bool:
 @dataclass(frozen=True)
 class BuildEnvironment:
     """Where notebook 01 runs: the container engine that answers (Docker, else podman), and
-    whether this is SageMaker Studio; and the build method that fits (``local`` with an
-    engine, ``codebuild`` in Studio without one, else ``dlc``)."""
+    whether this is SageMaker Studio; the build method that fits (``local`` with an engine,
+    ``codebuild`` in Studio without one, else ``dlc``); and, given the notebook's ``method``
+    and ``dry_run``, what this run does about it."""
 
     engine: str | None
     studio: bool
+    method: str | None = None
+    dry_run: bool = True
 
     @property
     def suggested_method(self) -> str:
         return "local" if self.engine else "codebuild" if self.studio else "dlc"
 
-    def __repr__(self) -> str:
-        engine = self.engine or ("none (neither Docker nor podman answers; a Docker client without its daemon is "
+    def this_run(self) -> str:
+        """What the chosen ``method`` does here, and why when it is not the suggested one."""
+        if self.method is None:
+            return ""
+        method = "local" if self.method in ("docker", "podman") else self.method
+        suggested = self.suggested_method
+        if method == "dlc":
+            what = "no build: jobs run on the AWS PyTorch image, the package shipped as code"
+        elif method == "local" and not self.engine:
+            what = ("a dry run whatever dry_run says, since no engine answers here: it shows the commands a "
+                    f"build would run; method = {suggested!r} fits this machine")
+        elif self.dry_run:
+            what = f"a dry run (dry_run = True): the {'CodeBuild calls' if method == 'codebuild' else 'commands'} " \
+                   "are shown, nothing is built or pushed"
+        else:
+            what = "builds on AWS CodeBuild, then pushes to ECR" if method == "codebuild" else \
+                f"builds here with {self.engine}"
+        fit = "" if method == suggested or (method == "local" and not self.engine) else \
+            f" (method = {suggested!r} is the one suggested here)"
+        return f"method = {self.method!r}: {what}{fit}"
+
+    def rows(self) -> list[tuple[str, str]]:
+        engine = self.engine or ("none: neither Docker nor podman answers (a Docker client without its daemon is "
                                  "no engine)")
-        return "\n".join([f"container engine:  {engine}", f"SageMaker Studio:  {'yes' if self.studio else 'no'}",
-                          f"suggested method:  {self.suggested_method!r}"])
+        rows = [("container engine", engine), ("SageMaker Studio", "yes" if self.studio else "no"),
+                ("suggested method", self.suggested_method)]
+        return [*rows, ("this run", self.this_run())] if self.method is not None else rows
+
+    def _repr_html_(self) -> str:
+        import html
+
+        from augment.text import plain_html
+
+        body = "".join(f'<tr><th style="text-align:left">{html.escape(k)}</th><td style="text-align:left">'
+                       f"{html.escape(v)}</td></tr>" for k, v in self.rows())
+        return plain_html(f'<table class="augment-where">{body}</table>')
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{k + ':':<18} {v}" for k, v in self.rows())
 
 
 @dataclass(frozen=True)
@@ -268,13 +334,29 @@ class Built:
         return self.uri
 
 
-def build_environment() -> BuildEnvironment:
-    """Where this notebook runs (see :class:`BuildEnvironment`)."""
+def build_environment(method: str | None = None, dry_run: bool = True) -> BuildEnvironment:
+    """Where this notebook runs, and what ``method`` does here (see :class:`BuildEnvironment`)."""
     from augment import engines
     from augment.container import in_studio
 
     engine = engines.find()
-    return BuildEnvironment(None if engine is None else str(engine), in_studio())
+    return BuildEnvironment(None if engine is None else str(engine), in_studio(), method, dry_run)
+
+
+def destination(target: Any, variant: str = "cpu", *, method: str = "local", push: bool = True,
+                dry_run: bool = True) -> str:
+    """Where the image goes, in one line: the ECR URI it is pushed to (account redacted), or
+    why nothing is pushed (``push=False``, or ``method='dlc'``)."""
+    from augment.container import image_tags
+
+    tag = image_tags(variant)[0]
+    if method == "dlc":
+        return "nothing is pushed (method = 'dlc'): jobs run on the AWS PyTorch image"
+    if not push:
+        if method == "codebuild":
+            return "push = False: CodeBuild always pushes; use method = 'local' to build here only"
+        return f"nothing is pushed (push = False): the image stays on this machine as {target.repository}:{tag}"
+    return f"{'would be pushed' if dry_run else 'pushed'} to {redact(target.uri(tag))}"
 
 
 def image_target(repository: str = "augment", region: str | None = None, *, dry_run: bool = True) -> Any:
@@ -367,7 +449,7 @@ def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool
         return Built(container.codebuild(target, bucket, role, variant, out=shown))
     if method == "dlc":
         uri = container.dlc_image_uri(target.region if not target.region.startswith("<") else "us-east-1")
-        print(f"no build: jobs run on {redact(uri)} with this package shipped as code (ship_code=True)", file=shown)
+        print(f"no build: jobs run on {uri} with this package shipped as code (ship_code=True)", file=shown)
         return Built(uri)
     raise UsageError(f"method must be one of {', '.join(METHODS)} (or docker, podman), got {method!r}")
 

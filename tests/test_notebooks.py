@@ -119,6 +119,8 @@ def _check_01(nb: nbformat.NotebookNode, results: dict | None) -> None:
     text = output_text(nb)
     assert re.search(r"would run: (docker|podman) build -f", text) and "--password-stdin" in text
     assert "container engine:" in text and "suggested method:" in text, "where are we, in words"
+    assert re.search(r"this run: +method = 'local': a dry run", text), "what the chosen method does here"
+    assert "would be pushed to <account>.dkr.ecr." in text
     assert "Nothing was built here. To try a build: augment run --backend local --image augment:" in text
     assert "<account>.dkr.ecr." in text, "a dry run names no account"
 
@@ -179,17 +181,28 @@ def test_every_notebook_runs_with_its_defaults(notebook, aws, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("method", "shown"), [
-    ("codebuild", ["would call: s3.put_object(Bucket=\"<the session's default bucket>\", Key='augment/codebuild/",
-                   "would call: codebuild.start_build(projectName='augment-image'", "docker push $IMAGE_URI"]),
-    ("dlc", ["no build: jobs run on <account>.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:"]),
-])
-def test_01_shows_every_method_without_calling_aws(method, shown, aws, tmp_path):
+@pytest.mark.parametrize(("parameters", "shown", "not_shown"), [
+    ({"method": "codebuild"},
+     ["would call: s3.put_object(Bucket=\"<the session's default bucket>\", Key='augment/codebuild/",
+      "would call: codebuild.start_build(projectName='augment-image'", "docker push $IMAGE_URI",
+      "would be pushed to <account>.dkr.ecr.us-east-1.amazonaws.com/augment:"], []),
+    ({"method": "dlc"},  # AWS's public registry is named: the URI can be copied
+     ["no build: jobs run on 763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:",
+      "image_uri = 763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:",
+      "nothing is pushed (method = 'dlc')", "method = 'dlc': no build"], ["<account>"]),
+    ({"method": "local", "push": False},
+     ["nothing is pushed (push = False): the image stays on this machine as augment:"],
+     [".dkr.ecr.", "would be pushed", "login"]),
+], ids=["codebuild", "dlc", "local push=False"])
+def test_01_shows_every_method_without_calling_aws(parameters, shown, not_shown, aws, tmp_path):
+    from augment.notebooks import public_accounts
+
     requests.post(f"{aws}/moto-api/reset").raise_for_status()
-    nb = execute("01_build_image.ipynb", tmp_path / "01.ipynb", method=method, region="us-east-1")
+    nb = execute("01_build_image.ipynb", tmp_path / "01.ipynb", region="us-east-1", **parameters)
     text = output_text(nb)
     assert all(line in text for line in shown), text
-    assert not ACCOUNT_ID.search(text)
+    assert not [line for line in not_shown if line in text], text
+    assert set(ACCOUNT_ID.findall(text)) <= public_accounts(), "only AWS's public registries are named"
     assert boto3.client("ecr").describe_repositories()["repositories"] == [], "a dry run creates nothing"
 
 
@@ -506,3 +519,17 @@ def test_augmented_images_label_a_class_the_same_in_every_batch(tmp_path, small_
     assert AugmentedImages(report.batches[1].output_uri).classes == ["dogs", "e.jpg"], "alone: its own classes"
     with pytest.raises(UsageError, match=r"classes: .* holds inputs of classes not listed: e\.jpg"):
         AugmentedImages(report.batches[1].output_uri, classes=["cats", "dogs"])
+
+
+def test_01_says_what_the_chosen_method_does_beside_the_suggestion():
+    """It suggested 'dlc' and carried on with a local build, silently."""
+    from augment.notebooks import BuildEnvironment, redact
+
+    bare = BuildEnvironment(None, False, "local", dry_run=False)
+    assert bare.suggested_method == "dlc"
+    assert bare.this_run() == ("method = 'local': a dry run whatever dry_run says, since no engine answers here: it "
+                               "shows the commands a build would run; method = 'dlc' fits this machine")
+    assert "(method = 'local' is the one suggested here)" in BuildEnvironment("docker 28", True, "dlc").this_run()
+    assert "this run" in BuildEnvironment(None, True, "codebuild")._repr_html_()
+    dlc = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
+    assert redact(f"{dlc} {ACCOUNT}.dkr.ecr") == f"{dlc} <account>.dkr.ecr", "AWS's public registry stays"
