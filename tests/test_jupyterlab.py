@@ -157,6 +157,11 @@ def test_03_shows_costs_and_results_as_text_in_jupyterlab(lab, browser):
         costs = COST.findall(plan.text_content())
         assert costs, f"no cost 'low (high-low)' in the plan's text: {plan.text_content()[:500]}"
 
+        request = outputs_with(page, "table.augment-request")
+        assert request.count() == 1 and "augment process" in request.text_content()
+        assert request.locator("details").get_attribute("open") is None, "the whole request is folded"
+        assert not request.locator("details pre").is_visible()
+
         summary = outputs_with(page, "table.augment-results")
         assert summary.count() == 1, "the summary is shown once, as a table"
         text = summary.text_content()

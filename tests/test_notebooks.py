@@ -131,6 +131,12 @@ def _check_03(nb: nbformat.NotebookNode, results: dict | None) -> None:
     assert results["inputs"] == 7 and results["copies"] == 2 and results["written"] == 14
     assert len(aug_files(Path(results["output"]))) == 14
     assert images_shown(nb, "augment.jobs.preview") == 1, "the grid of inputs beside outputs"
+    (request,) = [o.data for c in nb.cells if "show_request" in c.source for o in c.outputs if "data" in o]
+    assert len(request["text/plain"].splitlines()) <= 12, "what matters, not 90 lines of JSON"
+    assert re.search(r"command: +augment process --progress lines --spec light", request["text/plain"])
+    html = request["text/html"]
+    assert 'class="augment-request"' in html and "<details><summary>the whole CreateProcessingJob request" in html
+    assert "&quot;ProcessingJobName&quot;" in html.split("<details>")[1], "the whole request, folded"
 
 
 def _check_04(nb: nbformat.NotebookNode, results: dict | None) -> None:

@@ -10,6 +10,7 @@ from augment.jobs.follow import (
     preview,
     request_options,
     results,
+    show_request,
     timelines,
 )
 from augment.jobs.handles import LocalBackend, LocalJob
@@ -20,5 +21,6 @@ from augment.jobs.request import Input, JobRequest, Output, RequestError
 __all__ = [
     "AugmentedImages", "BatchReport", "Input", "JobGroup", "JobRequest", "LocalBackend", "LocalJob", "Output",
     "Prefetch", "RequestError", "build_request", "check_limits", "classes_of", "follow", "instance_choice", "launch",
-    "locations", "make_backend", "preview", "request_options", "results", "run_batched", "run_local", "timelines",
+    "locations", "make_backend", "preview", "request_options", "results", "run_batched", "run_local", "show_request",
+    "timelines",
 ]  # fmt: skip

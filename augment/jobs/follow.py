@@ -192,6 +192,65 @@ def upload_folder(backend: Any, folder: Path) -> str:
     return f"s3://{backend.bucket}/{prefix}"
 
 
+class RequestView:
+    """A job's ``CreateProcessingJob`` request as a notebook shows it: a short table of what
+    matters (image, command, instances, inputs, output, role), the whole request folded
+    below it; account ids redacted, text in JupyterLab (no LaTeX)."""
+
+    def __init__(self, request: Any) -> None:
+        self.request = request.to_request() if hasattr(request, "to_request") else dict(request)
+
+    def rows(self) -> list[tuple[str, str]]:
+        from augment.notebooks import redact
+
+        r = self.request
+        app, cluster = r.get("AppSpecification", {}), r.get("ProcessingResources", {}).get("ClusterConfig", {})
+        rows = [("job", r.get("ProcessingJobName", "")), ("image", app.get("ImageUri", "")),
+                ("command", " ".join([*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])])),
+                ("instances", f"{cluster.get('InstanceCount')} x {cluster.get('InstanceType')}, "
+                              f"{cluster.get('VolumeSizeInGB')} GB of disk each")]
+        for i in r.get("ProcessingInputs", []):
+            s3 = i.get("S3Input", {})
+            rows.append((f"input {i.get('InputName')}", f"{s3.get('S3Uri')} -> {s3.get('LocalPath')} ("
+                         f"{s3.get('S3DataType')}, {s3.get('S3DataDistributionType')}, {s3.get('S3InputMode')})"))
+        for o in r.get("ProcessingOutputConfig", {}).get("Outputs", []):
+            s3 = o.get("S3Output", {})
+            rows.append((f"output {o.get('OutputName')}",
+                         f"{s3.get('LocalPath')} -> {s3.get('S3Uri')} ({s3.get('S3UploadMode')})"))
+        limit = r.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+        rows += [("role", r.get("RoleArn", "")), ("stops after", f"{limit / 3600:g} h" if limit else "-")]
+        if r.get("Tags"):
+            rows.append(("tags", ", ".join(f"{t['Key']}={t['Value']}" for t in r["Tags"])))
+        return [(k, redact(str(v))) for k, v in rows]
+
+    def full(self) -> str:
+        """The whole request, as SageMaker receives it (JSON), account ids redacted."""
+        from augment.notebooks import redact
+
+        return redact(json.dumps(self.request, indent=1, default=str))
+
+    def _repr_html_(self) -> str:
+        import html
+
+        from augment.text import plain_html
+
+        body = "".join(f'<tr><th style="text-align:left">{html.escape(k)}</th><td style="text-align:left">'
+                       f"{html.escape(v)}</td></tr>" for k, v in self.rows())
+        full = self.full()
+        return plain_html(f'<table class="augment-request">{body}</table><details><summary>the whole '
+                          f"CreateProcessingJob request ({len(full.splitlines())} lines of JSON)</summary>"
+                          f"<pre>{html.escape(full)}</pre></details>")
+
+    def __repr__(self) -> str:
+        width = max(len(k) for k, _ in self.rows()) + 1
+        return "\n".join(f"{k + ':':<{width}} {v}" for k, v in self.rows())
+
+
+def show_request(request: Any) -> RequestView:
+    """What a job asks SageMaker for, to show in a notebook (see :class:`RequestView`)."""
+    return RequestView(request)
+
+
 # --- following a running job ---------------------------------------------------------------
 
 
