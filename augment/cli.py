@@ -8,6 +8,7 @@ work, 130/143 stopped by SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 from augment import __version__
 from augment.errors import AugmentError, JobFailed, UsageError
 from augment.options import MAX_COPIES, MAX_SEED, number
-from augment.text import plural
+from augment.text import brief, plural
 
 _EPILOG = """\
 examples:
@@ -901,6 +902,42 @@ def _in_run_terms(message: str) -> str:
     return re.sub(r"the job's (--[a-z][a-z-]*) argument", lambda m: m[1] if m[1] in flags else m[0], message)
 
 
+# what the operating system says of a path, as one line says what to do
+_PATH_REASONS = {
+    errno.ENAMETOOLONG: "the name is too long for the file system (at most 255 bytes a part, 4096 in all); "
+                        "name a shorter path",
+    errno.ELOOP: "its symbolic links loop; name the file itself",
+    errno.EACCES: "permission denied; choose a path you may use",
+    errno.EPERM: "permission denied; choose a path you may use",
+    errno.ENOTDIR: "{blocking} is a file, not a folder; name a folder",
+}
+
+
+def _path_error(args: argparse.Namespace, e: BaseException) -> UsageError | None:
+    """An :class:`OSError` on a path an argument named (a name too long for any file system,
+    which ``Path.is_file()`` raises rather than answers, wherever it was first used), as a
+    refusal that names the argument; ``None`` for any other error."""
+    if not isinstance(e, OSError) or e.errno not in _PATH_REASONS or e.filename is None:
+        return None
+    from pathlib import Path
+
+    failed = os.fsdecode(e.filename)
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    named = []
+    for action in sub.choices[args.command]._actions:
+        values = getattr(args, action.dest, None)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and value and any(
+                    failed == v or failed.startswith(v.rstrip("/") + "/") for v in {value, os.path.abspath(value)}):
+                flag = max(action.option_strings, key=len) if action.option_strings else action.dest.upper()
+                named.append((len(value), flag, value))
+    if not named:
+        return None
+    _, flag, value = max(named)
+    blocking = next((p for p in [failed, *map(str, Path(failed).parents)] if os.path.isfile(p)), failed)
+    return UsageError(f"{flag} {brief(value)}: {_PATH_REASONS[e.errno].format(blocking=blocking)}")
+
+
 def _internal_error(e: BaseException) -> str:
     """A bug's message; its traceback goes to stderr first, for us."""
     traceback.print_exc()
@@ -1022,8 +1059,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _reader_gone()  # `augment ops | head -1`
         from augment.aws import aws_error
 
-        # missing or refused credentials wherever AWS was first asked, or no AWS to ask
-        error = aws_error(e) or e
+        # missing or refused credentials wherever AWS was first asked, or no AWS to ask; a
+        # path the user named that the operating system refused, wherever it was first used
+        error = aws_error(e) or _path_error(args, e) or e
         if isinstance(error, AugmentError):
             message, code = str(error), error.exit_code
         else:  # a bug: keep the traceback for us, and a reason for the user

@@ -464,11 +464,23 @@ def dlc_image_uri(region: str, framework_version: str = "2.6", py_version: str =
     Run jobs on it with ``ship_code=True``: the package then travels as code. Its
     runtime dependencies (torch, torchvision, numpy, Pillow, PyYAML, tqdm) are part of
     that image, so the job needs no pip access.
+
+    Raises:
+        UsageError: a region the SDK knows no such image in.
     """
     from sagemaker.core import image_uris
 
-    return image_uris.retrieve("pytorch", region=region, version=framework_version, py_version=py_version,
-                               instance_type=instance_type, image_scope="training")
+    try:
+        return image_uris.retrieve("pytorch", region=region, version=framework_version, py_version=py_version,
+                                   instance_type=instance_type, image_scope="training")
+    except ValueError as e:  # the SDK's table of regions lacks it: a typo, or a region newer than the SDK
+        if not str(e).startswith("Unsupported region"):
+            raise
+        from augment.text import brief
+
+        raise UsageError(f"--region {brief(region)}: no AWS PyTorch Deep Learning Container is known there; name an "
+                         "AWS region such as us-east-1 (a region newer than the sagemaker package needs its upgrade)"
+                         ) from None
 
 
 def entrypoint_of(dockerfile: Path = ROOT / DOCKERFILE) -> list[str]:

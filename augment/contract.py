@@ -240,7 +240,9 @@ def write_failure_message(message: str) -> Path | None:
     """
     if not in_container():
         return None
-    data = message.encode("utf-8")
+    from augment.text import utf8
+
+    data = utf8(message)  # a path's undecodable bytes as \xff: the message is the job's last word
     if len(data) > MESSAGE_LIMIT:
         data = data[: MESSAGE_LIMIT - 3].decode("utf-8", errors="ignore").encode("utf-8") + b"..."
     path = ml_root() / "output" / "message"

@@ -1205,19 +1205,20 @@ def run_job(
         bad_inputs = summary.status == "running" and not stop.signum and not interrupted and rate > max_error_rate
         if interrupted:
             summary.status = "stopped"
-            summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of {todo} "
-                               "inputs; the inputs in flight were abandoned, " + wording.intact("everything recorded"))
+            summary.message = (f"interrupted by a second SIGINT after {summary.processed_inputs} of "
+                               f"{plural(todo, 'input')}; the inputs in flight were abandoned, "
+                               + wording.intact("everything recorded"))
         elif stop.signum and summary.status == "running":
             summary.status = "stopped"
             summary.message = (f"stopped by {signal.Signals(stop.signum).name} after {summary.processed_inputs} of "
-                               f"{todo} inputs; " + wording.intact("everything recorded"))
+                               f"{plural(todo, 'input')}; " + wording.intact("everything recorded"))
         elif summary.status == "running" and rate > max_error_rate:
             summary.status = "failed"
             shown = "; ".join(first_failures) + ("; ..." if summary.failed_inputs > len(first_failures) else "")
-            summary.message = (f"{summary.failed_inputs} of {summary.inputs} inputs failed ({rate:.1%}), more than "
-                               f"{wording.max_error_rate} {max_error_rate:.1%} allows. First: {shown}. Every reason is "
-                               f"in {wording.manifest(manifest_path)}; fix or remove those files, or raise "
-                               f"{wording.max_error_rate}.")
+            summary.message = (f"{summary.failed_inputs} of {plural(summary.inputs, 'input')} failed ({rate:.1%}), "
+                               f"more than {wording.max_error_rate} {max_error_rate:.1%} allows. First: {shown}. "
+                               f"Every reason is in {wording.manifest(manifest_path)}; fix or remove those files, "
+                               f"or raise {wording.max_error_rate}.")
         elif summary.status == "running":
             summary.status = "completed"
         try:

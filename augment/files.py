@@ -1,8 +1,8 @@
 """Writing the files a user names (``--out``, ``--json``, ``--plot``...): atomically, and
 with one clear refusal when the place cannot take them.
 
-Light on purpose (the standard library and :mod:`augment.errors` only): every command
-can import it without pulling in torch, PIL or the spec machinery.
+Light on purpose (the standard library, :mod:`augment.errors` and :mod:`augment.text`
+only): every command can import it without pulling in torch, PIL or the spec machinery.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from augment.errors import UsageError
+from augment.text import utf8
 
 _TEMP_NUMBERS = itertools.count()
 
@@ -57,7 +58,8 @@ def write_output(path: str | os.PathLike[str], data: bytes | str, *, flag: str |
 
     The bytes go to a hidden temporary file beside it, which is then renamed over it; a
     failure leaves neither a truncated file nor the temporary one. ``str`` data is
-    written as UTF-8.
+    written as UTF-8, a file name's undecodable bytes in it as ``\\xff`` escapes
+    (:func:`augment.text.utf8`).
 
     Args:
         path: the file.
@@ -72,7 +74,7 @@ def write_output(path: str | os.PathLike[str], data: bytes | str, *, flag: str |
             read-only or full disk, a path under a file...); exit status 2.
     """
     target = Path(path)
-    body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    body = utf8(data) if isinstance(data, str) else bytes(data)
     try:
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(target))

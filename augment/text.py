@@ -36,6 +36,20 @@ def brief(value: object, limit: int = 120) -> str:
     return f"{text[:half]}...{text[-half // 2:]} ({len(text):,} characters)"
 
 
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8 that every reader decodes, for files the kit writes.
+
+    A file name's undecodable bytes (``os.fsdecode`` makes them lone surrogates, which
+    strict UTF-8 refuses to encode) become ``\\xff`` escapes, as the command line shows
+    them; any other lone surrogate becomes its ``\\udXXX`` escape.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                       else f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text).encode("utf-8")
+
+
 def plain_html(fragment: str) -> str:
     """An HTML fragment wrapped so that notebook front ends show it as the text it is.
 

@@ -298,8 +298,8 @@ def test_failure_reason_and_exit_message_come_from_the_host(tmp_path):
     request = build_request("light", str(bad), str(tmp_path / "out"), workers=1)
     description = run_local(request)
     assert description["ProcessingJobStatus"] == "Failed"
-    assert description["ExitMessage"].startswith("bad inputs: 1 of 1 inputs failed")
-    assert description["FailureReason"].startswith("AlgorithmError: bad inputs: 1 of 1 inputs failed")
+    assert description["ExitMessage"].startswith("bad inputs: 1 of 1 input failed")
+    assert description["FailureReason"].startswith("AlgorithmError: bad inputs: 1 of 1 input failed")
     assert description["FailureReason"].endswith("(host algo-1)")
 
 

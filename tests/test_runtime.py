@@ -257,7 +257,7 @@ def test_a_job_names_its_output_uri_and_its_arguments(tmp_path, monkeypatch):
     monkeypatch.setenv(contract.ROOT_ENV, str(ml))
     assert main(["process", "--spec", "light", "--workers", "1", "--progress", "off"]) == 1
     message = (ml / "output" / "message").read_text()
-    assert message.startswith("bad inputs: 1 of 1 inputs failed (100.0%), more than the job's --max-error-rate "
+    assert message.startswith("bad inputs: 1 of 1 input failed (100.0%), more than the job's --max-error-rate "
                               "argument 1.0% "
                               "allows. First: bad.jpg: "), message
     assert message.endswith("Every reason is in s3://bucket/out/_augment/manifest-algo-2.jsonl; fix or remove "
