@@ -427,6 +427,9 @@ def _cmd_process(args: argparse.Namespace) -> int:
     spec_arg = args.spec or ctx.spec_path()
     if spec_arg is None:
         raise UsageError("--spec is required (a spec file or a preset name) outside a job with a 'spec' input")
+    for flag, value in (("--input-dir", args.input_dir), ("--output-dir", args.output_dir)):
+        if value is not None and not value.strip():  # not the container's default folder, silently
+            raise UsageError(f"{flag}: empty; name a folder")
     spec = apply_overrides(spec_arg, vars(args))
     input_dir = args.input_dir or (ctx.image_input() if ctx.inputs else contract.default_input_dir())
     output_dir = args.output_dir or (ctx.image_output() if ctx.outputs else contract.default_output_dir())

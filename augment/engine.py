@@ -103,7 +103,7 @@ from augment.options import check_max_error_rate, check_max_pixels, check_number
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.progress import Progress
 from augment.spec import Spec, load_spec
-from augment.text import plural
+from augment.text import all_excluded, plural
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MAX_ERROR_RATE = 0.01
@@ -1080,8 +1080,9 @@ def run_job(
                   f"staged, {len(excluded)} excluded): {len(hosts or [])} hosts share it; nothing to do here",
                   host=host)
     elif not items and not unstageable:
-        raise UsageError(f"--input-dir {input_dir}: no inputs: all {len(files) + len(not_staged)} files are excluded "
-                         f"({excluded_counts(excluded)}); change the spec's input.include/input.exclude "
+        raise UsageError(f"--input-dir {input_dir}: no inputs: "
+                         f"{all_excluded(len(files) + len(not_staged))} ({excluded_counts(excluded)}); change the "
+                         "spec's input.include/input.exclude "
                          "(--include/--exclude)")
 
     wanted = tuple(range(spec.copies)) + ((ORIGINAL,) if spec.output.keep_original else ())

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
+from augment.text import all_excluded
 
 UNSTAGEABLE = "unstageable_key"
 """The reason recorded for a key that cannot be staged as a file of its own."""
@@ -140,9 +141,11 @@ def check_uri(uri: str, flag: str = "--input") -> str:
     """``uri`` if it is an ``s3://bucket/...`` URI or a local path; otherwise raise.
 
     Raises:
-        UsageError: another scheme (``http://``, ``S3://``, ``s3a://``...), or no bucket,
-            with the form to use.
+        UsageError: an empty location (which a path would read as the current folder),
+            another scheme (``http://``, ``S3://``, ``s3a://``...), or no bucket, with the form to use.
     """
+    if not uri.strip():
+        raise UsageError(f"{flag}: empty; name a folder or an s3://BUCKET/PREFIX")
     scheme, sep, rest = uri.partition("://")
     if not sep:
         return uri
@@ -269,8 +272,9 @@ def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input")
             excluded += left_out
         if not keys and not failed:
             raise UsageError(
-                f"{flag} {uri}: no inputs: all {len(left_out)} " + ("objects" if uri.startswith("s3://") else "files")
-                + f" are excluded ({excluded_counts(left_out)}); change the spec's input.include/input.exclude "
+                f"{flag} {uri}: no inputs: "
+                + all_excluded(len(left_out), "object" if uri.startswith("s3://") else "file")
+                + f" ({excluded_counts(left_out)}); change the spec's input.include/input.exclude "
                 "(--include/--exclude)")
     if not keys:
         filtered = len(failed) < len(split.staged) + len(split.failed)

@@ -53,7 +53,7 @@ from augment.images import (
 )
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.spec import Spec, load_spec
-from augment.text import plural
+from augment.text import all_excluded, plural
 
 DEFAULT_N = 4
 
@@ -180,9 +180,9 @@ class Images:
         if inputs is not None:
             keys, self.excluded = apply_filters(keys, inputs)
             if not keys:
-                raise UsageError(f"--input {self.source}: no inputs: all {plural(len(self.excluded), 'file')} are "
-                                 f"excluded ({excluded_counts(self.excluded)}); change the spec's "
-                                 "input.include/input.exclude (--include/--exclude)")
+                raise UsageError(f"--input {self.source}: no inputs: "
+                                 f"{all_excluded(len(self.excluded))} ({excluded_counts(self.excluded)}); change the "
+                                 "spec's input.include/input.exclude (--include/--exclude)")
         if paths:
             paths = list(dict.fromkeys(paths))  # a path named twice is one input: shown once
             known = set(keys)

@@ -64,3 +64,8 @@ def plain_html(fragment: str) -> str:
 def plural_n(count: int, noun: str) -> str:
     """:func:`plural` with thousands separators: ``1 image``, ``1,000,000 images``."""
     return f"{count:,} {noun if count == 1 else plural_of(noun)}"
+
+
+def all_excluded(count: int, noun: str = "file") -> str:
+    """``all 5 files are excluded``; ``its one file is excluded`` (not ``all 1 files``)."""
+    return f"its one {noun} is excluded" if count == 1 else f"all {plural(count, noun)} are excluded"

@@ -326,3 +326,31 @@ def test_the_job_options_of_process_and_run_are_the_ones_launches_pass_on():
                 for name, sub in a.choices.items()}
     for name in ("process", "run"):
         assert defined <= {a.dest for a in commands[name]._actions}, name
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--spec", "light", "--input", "", "--output", "OUT"],
+    ["run", "--spec", "light", "--input", "IN", "--output", " "],
+    ["plan", "--input", ""],
+    ["process", "--spec", "light", "--input-dir", "", "--output-dir", "OUT"],
+    ["process", "--spec", "light", "--input-dir", "IN", "--output-dir", ""],
+])
+def test_an_empty_location_is_refused_not_read_as_a_default(argv, tmp_path, capsys):
+    """``--input ""`` was the current folder (run: "--output ... and --input  must not contain
+    each other"); ``--input-dir ""`` was the container's input folder. Both are refused by name."""
+    from augment.cli import main
+
+    argv = [str(tmp_path / "out") if a == "OUT" else str(tmp_path) if a == "IN" else a for a in argv]
+    assert main(argv) == 2
+    flag = next(a for a, v in zip(argv, argv[1:], strict=False) if a.startswith("--") and not v.strip())
+    assert capsys.readouterr().err.strip().endswith(f"error: {flag}: empty; name a folder" + (
+        " or an s3://BUCKET/PREFIX" if flag in ("--input", "--output") else ""))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_duration_is_quoted_briefly(capsys):
+    from augment.cli import main
+
+    assert main(["plan", "--images", "10", "--deadline", "9" * 400]) == 2
+    err = capsys.readouterr().err
+    assert "(402 characters)" in err and len(err) < 400, err

@@ -574,7 +574,7 @@ def test_batched_mode_batches_no_excluded_file(tmp_path):
 @pytest.mark.parametrize(("files", "flags", "message"), [
     ({".DS_Store": b"junk", "sub/Thumbs.db": b"junk"}, [], "no inputs: all 2 files are excluded (.DS_Store: 1, "
                                                              "Thumbs.db: 1); change the spec's input.include"),
-    ({"a.json": b"{}"}, ["--exclude", "*.json"], "no inputs: all 1 files are excluded (*.json: 1)"),
+    ({"a.json": b"{}"}, ["--exclude", "*.json"], "no inputs: its one file is excluded (*.json: 1)"),
 ])  # fmt: skip
 def test_run_refuses_an_input_of_nothing_to_do_before_any_host_starts(files, flags, message, tmp_path, capsys):
     """A folder the filters leave nothing of started the job: its host failed 16 s later,

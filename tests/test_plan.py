@@ -698,7 +698,7 @@ def test_calibrate_on_an_empty_or_junk_only_folder_speaks_of_files(tmp_path, cap
     (empty / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     assert cli.main(["plan", "--calibrate", str(empty), "--prices", "offline"]) == 2
     err = capsys.readouterr().err
-    assert f"--calibrate {empty}: no inputs: all 1 files are excluded (.DS_Store: 1)" in err, err
+    assert f"--calibrate {empty}: no inputs: its one file is excluded (.DS_Store: 1)" in err, err
 
 
 def test_an_unwritable_cache_is_said_before_calibrating(tmp_path, monkeypatch, capsys):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
+from augment.text import brief
 
 TABLE_FILE = Path(__file__).with_name("prices.json")
 PRICING_REGION = "us-east-1"  # the Price List API answers in us-east-1 (also ap-south-1, eu-central-1)
@@ -220,9 +221,10 @@ def parse_duration(text: str | float | int, flag: str = "--deadline") -> float:
             d, h, m, s = (float(g) if g else 0.0 for g in match.groups())
             seconds = d * 86400 + h * 3600 + m * 60 + s
         else:
-            raise UsageError(f"{flag}: cannot read {text!r} as a duration; use e.g. 90m, 2h, 1h30m or 3600 (seconds)")
+            raise UsageError(f"{flag}: cannot read {brief(text)} as a duration; use e.g. 90m, 2h, 1h30m or 3600 "
+                             "(seconds)")
     if not math.isfinite(seconds) or seconds <= 0:
-        raise UsageError(f"{flag}: must be a positive, finite duration, got {text!r}")
+        raise UsageError(f"{flag}: must be a positive, finite duration, got {brief(text)}")
     return seconds
 
 

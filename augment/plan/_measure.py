@@ -131,7 +131,11 @@ def _failed_inputs(output_dir: Path, where: str, limit: int = 3) -> str:
                 source = record["source"]
                 source = source.split("/", 1)[1] if source.startswith("again-") else source
                 failed.setdefault(source, str(record.get("error") or record.get("reason")))
-    shown = [f"{where.rstrip('/')}/{source}: {error}" for source, error in sorted(failed.items())[:limit]]
+    if where.startswith("s3://"):  # keys are relative to the prefix up to its last '/', as a job stages them
+        base = where[: where.rfind("/") + 1]
+    else:  # a folder's files are relative to it; one file's key is its name
+        base = (where if Path(where).is_dir() else os.path.dirname(where) or ".").rstrip("/") + "/"
+    shown = [f"{base}{source}: {error}" for source, error in sorted(failed.items())[:limit]]
     return "; ".join(shown) + (f"; and {len(failed) - limit} more" if len(failed) > limit else "")
 
 
