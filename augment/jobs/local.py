@@ -255,9 +255,10 @@ def put_file(s3: Any, path: Path, bucket: str, key: str) -> None:
 def each_concurrently(calls: list[Callable[[], None]], workers: int = TRANSFERS) -> None:
     """Run every call, ``workers`` at a time, and return when all have ended.
 
-    The guarantee is the one of a plain loop: each call runs once, and if any fails, the
-    first failure in the list's order is raised (once every started call has ended, and
-    calls not yet started are not started): a partial transfer never passes for a whole one.
+    The guarantee is the one of a plain loop: each call runs at most once, and if any
+    fails, the first failure in the list's order is raised, once every started call has
+    ended: every call before it ran, and calls after a failure that had not started do
+    not start. A partial transfer never passes for a whole one.
     """
     if len(calls) <= 1 or workers <= 1:
         for call in calls:
@@ -265,19 +266,21 @@ def each_concurrently(calls: list[Callable[[], None]], workers: int = TRANSFERS)
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    failed = threading.Event()
+    first_failed = [len(calls)]  # the lowest index that failed so far
+    lock = threading.Lock()
 
-    def guarded(call: Callable[[], None]) -> None:
-        if failed.is_set():
+    def guarded(index: int, call: Callable[[], None]) -> None:
+        if index > first_failed[0]:  # a loop would have stopped before it
             return
         try:
             call()
         except BaseException:
-            failed.set()
+            with lock:
+                first_failed[0] = min(first_failed[0], index)
             raise
 
     with ThreadPoolExecutor(max_workers=min(workers, len(calls)), thread_name_prefix="augment-transfer") as pool:
-        futures = [pool.submit(guarded, call) for call in calls]
+        futures = [pool.submit(guarded, i, call) for i, call in enumerate(calls)]
     for future in futures:
         future.result()  # the first failure, in order
 
