@@ -563,7 +563,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
                             name=args.job_name, **extra)
     # before any host starts; keys no file can hold are recorded, not staged
-    request, written = ready_request(args.spec, args.input, args.output, request)
+    request, written = ready_request(args.spec, args.input, args.output, request,
+                                     s3_only=args.backend == "sagemaker")
     if args.backend == "sagemaker":
         with removed_unless_created(written):
             job = backend.submit(request, ship_code=args.ship_code)
@@ -916,6 +917,23 @@ _PATH_REASONS = {
 }
 
 
+# the options whose value is a file or folder: only these may be blamed for a path's error
+_PATH_DESTS = frozenset({"spec", "input_dir", "output_dir", "input", "output", "workdir", "plot", "calibrate",
+                         "paths", "out", "json", "manifest", "notebook", "grid"})
+
+
+def _names(value: str, failed: str) -> bool:
+    """Whether the path ``failed`` is the argument ``value`` or lies under it. A folder that
+    holds far more than the argument means (``/``, the current folder as ``.``) names only
+    itself: else an error in the cache or /opt/ml would be blamed on ``--input-dir .``."""
+    absolute = os.path.abspath(value)
+    if failed in (value, absolute) or os.path.abspath(failed) == absolute:
+        return True
+    if absolute in ("/", os.getcwd()):
+        return False
+    return os.path.abspath(failed).startswith(absolute.rstrip("/") + "/")
+
+
 def _path_error(args: argparse.Namespace, e: BaseException) -> UsageError | None:
     """An :class:`OSError` on a path an argument named (a name too long for any file system,
     which ``Path.is_file()`` raises rather than answers, wherever it was first used), as a
@@ -928,10 +946,11 @@ def _path_error(args: argparse.Namespace, e: BaseException) -> UsageError | None
     sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
     named = []
     for action in sub.choices[args.command]._actions:
+        if action.dest not in _PATH_DESTS:
+            continue
         values = getattr(args, action.dest, None)
         for value in values if isinstance(values, list) else [values]:
-            if isinstance(value, str) and value and any(
-                    failed == v or failed.startswith(v.rstrip("/") + "/") for v in {value, os.path.abspath(value)}):
+            if isinstance(value, str) and value and _names(value, failed):
                 flag = max(action.option_strings, key=len) if action.option_strings else action.dest.upper()
                 named.append((len(value), flag, value))
     if not named:

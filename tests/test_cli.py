@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -342,7 +343,7 @@ def test_an_empty_location_is_refused_not_read_as_a_default(argv, tmp_path, caps
 
     argv = [str(tmp_path / "out") if a == "OUT" else str(tmp_path) if a == "IN" else a for a in argv]
     assert main(argv) == 2
-    flag = next(a for a, v in zip(argv, argv[1:], strict=False) if a.startswith("--") and not v.strip())
+    flag = next(a for a, v in itertools.pairwise(argv) if a.startswith("--") and not v.strip())
     assert capsys.readouterr().err.strip().endswith(f"error: {flag}: empty; name a folder" + (
         " or an s3://BUCKET/PREFIX" if flag in ("--input", "--output") else ""))
     assert not (tmp_path / "out").exists()
@@ -354,3 +355,41 @@ def test_a_huge_duration_is_quoted_briefly(capsys):
     assert main(["plan", "--images", "10", "--deadline", "9" * 400]) == 2
     err = capsys.readouterr().err
     assert "(402 characters)" in err and len(err) < 400, err
+
+
+@pytest.mark.parametrize("argv, failed, blamed", [
+    # "/" and the current folder hold far more than the argument means: only themselves
+    (["process", "--input-dir", "/", "--output-dir", "OUT"], "/root/.cache/augment/x", None),
+    (["process", "--input-dir", "/", "--output-dir", "OUT"], "/", "--input-dir '/'"),
+    (["process", "--input-dir", ".", "--output-dir", "OUT"], "CWD/.cache/x", None),
+    (["process", "--input-dir", "../HERE", "--output-dir", "OUT"], "CWD/opt/ml/x", None),
+    (["process", "--input-dir", ".", "--output-dir", "OUT"], "CWD", "--input-dir '.'"),
+    (["process", "--input-dir", ".", "--output-dir", "OUT"], ".", "--input-dir '.'"),
+    # an argument that is a narrower folder claims what lies under it, relative or absolute
+    (["process", "--input-dir", "imgs", "--output-dir", "OUT"], "CWD/imgs/a/b.jpg", "--input-dir 'imgs'"),
+    (["process", "--input-dir", "imgs", "--output-dir", "OUT"], "imgs/a/b.jpg", "--input-dir 'imgs'"),
+    (["process", "--input-dir", "imgs", "--output-dir", "OUT"], "CWD/imgsX/b.jpg", None),
+    # the longest match wins: the output folder lies in the input's
+    (["process", "--input-dir", "imgs", "--output-dir", "imgs/out"], "CWD/imgs/out/_augment", "--output-dir"),
+    # an option that is not a path is never blamed, whatever its value
+    (["process", "--input-dir", "imgs", "--output-dir", "OUT", "--host", "CWD/h"], "CWD/h/x", None),
+])
+def test_a_path_error_blames_only_the_path_argument_it_lies_in(argv, failed, blamed, tmp_path, monkeypatch):
+    """``_path_error`` matched by prefix: ``--input-dir /`` (or ``.``) claimed every EACCES
+    under it, the cache's and /opt/ml's included, so a failure elsewhere read as a bad
+    ``--input-dir`` (exit 2) rather than what it was."""
+    import errno
+
+    from augment.cli import _parser, _path_error
+
+    here = tmp_path / "HERE"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    argv = ["--spec", "light", *[str(tmp_path / "out") if a == "OUT" else a.replace("CWD", str(here)) for a in argv]]
+    args = _parser().parse_args([argv[2], *argv[:2], *argv[3:]])
+    for code in (errno.EACCES, errno.ENOTDIR):
+        error = _path_error(args, OSError(code, os.strerror(code), failed.replace("CWD", str(here))))
+        if blamed is None:
+            assert error is None, error
+        else:
+            assert error is not None and str(error).startswith(blamed), error
