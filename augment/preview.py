@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import random
 import sys
@@ -613,6 +614,8 @@ def _value_text(value: Any) -> str:
     ``Name m``, a tensor by its shape; no JSON quotes or braces."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, float) and not math.isfinite(value):  # int() of them raises
+        return "nan" if math.isnan(value) else "\u2212inf" if value < 0 else "inf"
     if isinstance(value, float):
         return _num(value, 4).rstrip("0").rstrip(".") if value != int(value) else _num(value, 1)
     if isinstance(value, int):

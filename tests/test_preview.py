@@ -717,6 +717,15 @@ def test_the_parameter_table_reads_as_values_not_json():
     assert "AugMix: ops " in table and "AutoAugment: ops " in table
 
 
+def test_a_nan_or_infinite_parameter_reads_as_text():
+    """``_value_text`` called ``int(nan)`` (ValueError) and ``int(inf)`` (OverflowError): a
+    record with such a value (a manifest's JSON may hold NaN and Infinity) broke the caption."""
+    rec = {"op": "Probe", "applied": True,
+           "params": {"a": float("nan"), "b": float("inf"), "c": float("-inf"), "d": [1.5, float("nan")],
+                      "e": {"name": "Contrast", "magnitude": float("inf")}}}
+    assert pv._record_text(rec) == "Probe: a nan, b inf, c \u2212inf, d [1.5, nan], e Contrast inf"
+
+
 def test_turning_off_a_choice_keeps_the_other_weights_and_the_box_shows_them():
     spec = {"version": 1, "ops": [{"RandomChoice": {"ops": ["RandomInvert", "RandomGrayscale", "RandomEqualize"],
                                                     "p": [1, 2, 1]}}]}
