@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import PIL.Image
@@ -713,3 +714,89 @@ def test_the_cost_limit_prices_the_jobs_region(bucket, capsys):
                      "--image-uri", IMAGE, "--role", ROLE])
     err = capsys.readouterr().err
     assert code == 2 and "--max-cost" in err and "eu-west-1" in err, err
+
+
+# --- disk: every batched path sizes its jobs' volume -------------------------------------------
+
+
+def _created_volumes(aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Any) -> list[int]:
+    """``VolumeSizeInGB`` of every CreateProcessingJob that ``run()`` sends to moto's server."""
+    import base64
+
+    import requests
+    from moto.moto_api import recorder
+
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))
+    requests.post(f"{aws}/moto-api/recorder/reset-recording", timeout=30).raise_for_status()
+    requests.post(f"{aws}/moto-api/recorder/start-recording", timeout=30).raise_for_status()
+    try:
+        run()
+    finally:
+        requests.post(f"{aws}/moto-api/recorder/stop-recording", timeout=30).raise_for_status()
+    lines = requests.get(f"{aws}/moto-api/recorder/download-recording", timeout=30).text.splitlines()
+    return [json.loads(base64.b64decode(r["body"]))["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"]
+            for r in map(json.loads, lines) if r["headers"].get("X-Amz-Target") == "SageMaker.CreateProcessingJob"]
+
+
+def test_every_batched_path_sizes_the_volume_for_its_largest_batch(aws, bucket, backend, tmp_path, monkeypatch,
+                                                                    capsys):
+    """`augment run --mode batched` called run_batched, which asked for the default 30 GB
+    whatever the batches held: only launch() sized the volume. Nothing decodes the objects
+    before a job runs (and moto runs none), so their sizes alone matter here."""
+    import math
+
+    from augment import cli
+    from augment.plan import _disk
+
+    s3 = boto3.client("s3")
+    sizes = [1 << 20, 1 << 20, 3 << 20, 2 << 20]  # in key order: batches of 2 hold 2 MB and 5 MB
+    for n, size in enumerate(sizes):
+        s3.put_object(Bucket=bucket, Key=f"in/{n}.jpg", Body=os.urandom(size))
+    spec = tmp_path / "png.yaml"
+    spec.write_text("version: 1\ncopies: 1000\noutput: {format: png}\nops: [RandomHorizontalFlip]\n")
+    ratio = _disk.ASSUMED_OUTPUT_RATIO["png"]
+    need = math.ceil((5 << 20) * (1 + 1000 * ratio) * 1.25 / 2**30 + 1)  # the largest batch, its outputs, margin
+    assert need > _disk.DEFAULT_VOLUME_GB, "more than the least volume: the test needs a real sizing"
+    inp = f"s3://{bucket}/in/"
+
+    def cli_run() -> None:
+        assert cli.main(["run", "--backend", "sagemaker", "--mode", "batched", "--batch-size", "2", "--input", inp,
+                         "--output", f"s3://{bucket}/out-cli/", "--spec", str(spec), "--image-uri", IMAGE,
+                         "--role", ROLE, "--bucket", bucket]) == 0, capsys.readouterr().err
+
+    assert _created_volumes(aws, tmp_path, monkeypatch, cli_run) == [need, need]
+    library = lambda: run_batched(backend, str(spec), inp, f"s3://{bucket}/out-lib/", batch_size=2, poll=0,  # noqa: E731
+                                  image_uri=IMAGE, role_arn=ROLE)
+    assert _created_volumes(aws, tmp_path, monkeypatch, library) == [need, need]
+    prefetch = lambda: list(Prefetch(backend, str(spec), inp, f"s3://{bucket}/out-pre/", batch_size=2, poll=0,  # noqa: E731
+                                     image_uri=IMAGE, role_arn=ROLE))
+    assert _created_volumes(aws, tmp_path, monkeypatch, prefetch) == [need, need]
+    own = lambda: run_batched(backend, str(spec), inp, f"s3://{bucket}/out-own/", batch_size=2, poll=0,  # noqa: E731
+                              image_uri=IMAGE, role_arn=ROLE, volume_gb=need + 5)
+    assert _created_volumes(aws, tmp_path, monkeypatch, own) == [need + 5, need + 5], "the user's own when enough"
+    with pytest.raises(UsageError, match=f"^volume_gb 31: too small: each instance needs {need} GB"):
+        run_batched(backend, str(spec), inp, f"s3://{bucket}/out-small/", batch_size=2, image_uri=IMAGE,
+                    role_arn=ROLE, volume_gb=31)
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="out-small/").get("KeyCount") == 0, "refused before any manifest"
+
+
+def test_the_local_runtime_has_no_volume_to_refuse_a_large_need(tmp_path):
+    """A disk need over SageMaker's 16,384 GB volume limit was refused on the local runtime
+    too, which has no volume. A sparse file gives the size without the bytes."""
+    from augment.jobs.launch import ready_request
+    from augment.plan import _disk
+
+    src = tmp_path / "in"
+    src.mkdir()
+    with open(src / "huge.jpg", "wb") as f:
+        f.truncate(3 << 30)  # 3 GB x 1000 PNG copies: about 26,000 GB
+    spec = tmp_path / "png.yaml"
+    spec.write_text("version: 1\ncopies: 1000\noutput: {format: png}\nops: [RandomHorizontalFlip]\n")
+    request = build_request(str(spec), str(src), str(tmp_path / "out"))
+    ready, _ = ready_request(str(spec), str(src), str(tmp_path / "out"), request)
+    assert ready.volume_gb == _disk.MAX_VOLUME_GB, "a valid request; the local runtime ignores the volume"
+    ready.validate(local=True)
+    need = _disk.disk(3 << 30, 1000, False, _disk.ASSUMED_OUTPUT_RATIO["png"])
+    with pytest.raises(UsageError, match="more than SageMaker's 16,384 GB volume limit; use more instances"):
+        _disk.check_volume(need, None, sagemaker=True)
+    assert _disk.check_volume(need, None, sagemaker=False) == _disk.MAX_VOLUME_GB

@@ -40,7 +40,7 @@ from augment.jobs.launch import (
 )
 from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
-from augment.options import JOB_OPTIONS, process_arguments
+from augment.options import JOB_OPTIONS, check_number, process_arguments
 from augment.progress import Progress
 from augment.text import plural
 
@@ -135,7 +135,8 @@ class BatchReport:
         return {"summary": self.line(), "seconds": self.seconds, "batches": [asdict(b) for b in self.batches]}
 
 
-def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any = None) -> list[Batch]:
+def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any = None,
+                 split: Any = None) -> list[Batch]:
     """Split the input's keys into batches and write each batch's ManifestFile.
 
     With ``inputs`` (a spec's ``input`` section), the keys it leaves out (operating-system
@@ -144,12 +145,14 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     ``<output>/_batches/excluded.json``, as are folder markers (zero-byte keys ending in
     ``/``). Keys that cannot be staged as files (see :mod:`augment.keys`) are dealt to the
     batches round-robin, each batch's job recording its share as failed inputs.
+
+    ``split`` is the input as :func:`augment.keys.list_input` lists it, when the caller
+    has it (the input is then not listed again).
     """
     from augment.keys import list_input, select_inputs, unstaged_document
 
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
-    keys, failed, excluded = select_inputs(list_input(input_uri), inputs, input_uri)
+    check_number("--batch-size", batch_size, min=1, integer=True)
+    keys, failed, excluded = select_inputs(split or list_input(input_uri), inputs, input_uri)
     if excluded:
         put_json(_join(output_uri, "_batches", "excluded.json"), excluded)
     if input_uri.startswith("s3://"):
@@ -184,13 +187,31 @@ def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> Job
                                 tags=({"Key": "augment:mode", "Value": "batched"},))
 
 
-def _check_options(backend: Any, spec: str, input_uri: str, output_uri: str, request_kwargs: dict[str, Any]) -> Any:
-    """The job options, and the input and output locations (for ``backend``), before any
-    batch manifest is written; returns the spec's ``input`` section as the jobs will apply it."""
+def _ready(backend: Any, spec: str, input_uri: str, output_uri: str, batch_size: int,
+           request_kwargs: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    """What every batched launch checks and sizes before any batch manifest is written:
+    the job options, the input and output locations (for ``backend``), and each job's
+    ``VolumeSizeInGB``, sized for the largest batch's download and outputs (see
+    :mod:`augment.plan._disk`; a ``volume_gb`` given in ``request_kwargs`` is refused when
+    too small for it).
+
+    Returns:
+        The spec's ``input`` section as the jobs will apply it, the input as listed (for
+        :func:`plan_batches`), and ``request_kwargs`` with the volume.
+    """
+    from augment.plan import _disk
+
+    check_number("--batch-size", batch_size, min=1, integer=True)
     options = process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
     arguments = (*options, *request_kwargs.get("extra_arguments", ()))
-    check_locations(spec, input_uri, output_uri, arguments, s3_only=reads_s3_only(backend))
-    return job_spec(spec, arguments).input
+    sagemaker = reads_s3_only(backend)
+    check_locations(spec, input_uri, output_uri, arguments, s3_only=sagemaker)
+    running = job_spec(spec, arguments)
+    got = _disk.taken(input_uri, running.input)
+    share = _disk.share_bytes(got.staged_sizes, "batched", 1, batch_size)
+    need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0])
+    volume = _disk.check_volume(need, request_kwargs.get("volume_gb"), sagemaker=sagemaker)
+    return running.input, got.split, {**request_kwargs, "volume_gb": volume}
 
 
 class JobGroup:
@@ -263,10 +284,14 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
                 max_in_flight: int = 4, retries: int = 2, poll: float = 5.0, progress: str | None = None,
                 **request_kwargs: Any) -> BatchReport:
     """The seed's batch loop done right (see module docs); returns the report, also
-    written to ``<output>/_batches/report.json``."""
+    written to ``<output>/_batches/report.json``.
+
+    ``request_kwargs`` go to :func:`~augment.jobs.launch.build_request` for every batch;
+    ``volume_gb`` (each job's ``VolumeSizeInGB``) is sized for the largest batch unless
+    given, and a value too small for it is refused before anything is written."""
     start = time.monotonic()
-    inputs = _check_options(backend, spec, input_uri, output_uri, request_kwargs)
-    batches = plan_batches(input_uri, output_uri, batch_size, inputs)
+    inputs, split, request_kwargs = _ready(backend, spec, input_uri, output_uri, batch_size, request_kwargs)
+    batches = plan_batches(input_uri, output_uri, batch_size, inputs, split)
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
     group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
@@ -297,9 +322,8 @@ class Prefetch:
         if ahead < 1:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
-        self.request_kwargs = request_kwargs
-        inputs = _check_options(backend, spec, input_uri, output_uri, request_kwargs)
-        self.batches = plan_batches(input_uri, output_uri, batch_size, inputs)
+        inputs, split, self.request_kwargs = _ready(backend, spec, input_uri, output_uri, batch_size, request_kwargs)
+        self.batches = plan_batches(input_uri, output_uri, batch_size, inputs, split)
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}
 

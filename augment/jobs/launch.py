@@ -98,8 +98,7 @@ def build_request(
     if volume_gb is not None:
         from augment.plan._disk import MAX_VOLUME_GB
 
-        if isinstance(volume_gb, bool) or not isinstance(volume_gb, int) or not 1 <= volume_gb <= MAX_VOLUME_GB:
-            raise UsageError(f"volume_gb must be a whole number of GB in 1-{MAX_VOLUME_GB}, got {volume_gb!r}")
+        check_number("volume_gb", volume_gb, min=1, max=MAX_VOLUME_GB, integer=True)
     # fail on the laptop, not minutes into a paid job
     options = process_arguments(spec, copies=copies, seed=seed, format=format, quality=quality, kernels=kernels,
                                 keep_original=keep_original, max_pixels=max_pixels, max_error_rate=max_error_rate,
@@ -273,6 +272,8 @@ def ready_request(spec: str, input_uri: str, output_uri: str, request: JobReques
     writes (see :mod:`augment.plan._disk`), then :func:`route_keys`.
 
     Args:
+        s3_only: the job runs on SageMaker (see :func:`reads_s3_only`): its input and output
+            must be ``s3://``, and a disk need above its volume limit is refused.
         volume_gb: the user's ``VolumeSizeInGB``, refused when too small; ``None``: sized.
 
     Returns:
@@ -291,7 +292,7 @@ def ready_request(spec: str, input_uri: str, output_uri: str, request: JobReques
     sharded = any(i.name == "images" and i.distribution == "ShardedByS3Key" for i in request.inputs)
     share = _disk.share_bytes(got.staged_sizes, "sharded" if sharded else "standalone", request.instance_count, 1)
     need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0])
-    request = request.with_changes(volume_gb=_disk.check_volume(need, volume_gb))
+    request = request.with_changes(volume_gb=_disk.check_volume(need, volume_gb, sagemaker=s3_only))
     return route_keys(request, input_uri, output_uri, running.input, taken=got)
 
 
@@ -457,10 +458,7 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
                              workers=request_kwargs.get("workers"), copies=copies, prices=prices, region=region,
                              include=request_kwargs.get("include"), exclude=request_kwargs.get("exclude"))
-    volume_gb = request_kwargs.pop("volume_gb", None)
-    if mode in ("batched", "prefetch"):
-        request_kwargs["volume_gb"] = _batch_volume(spec, input, batch_size, volume_gb, request_kwargs)
-    if mode == "batched":
+    if mode == "batched":  # run_batched and Prefetch size the batches' volume themselves
         from augment.jobs.batch import run_batched
 
         return run_batched(backend, spec, input, output, batch_size=batch_size, max_in_flight=in_flight,
@@ -471,6 +469,7 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         return Prefetch(backend, spec, input, output, batch_size=batch_size, ahead=in_flight,
                         instance_type=instance_type, **request_kwargs)
     submit_kwargs = {"ship_code": request_kwargs.pop("ship_code")} if "ship_code" in request_kwargs else {}
+    volume_gb = request_kwargs.pop("volume_gb", None)
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
                             instance_type=instance_type, **request_kwargs)
     request, written = ready_request(spec, input, output, request, s3_only=reads_s3_only(backend),
@@ -478,20 +477,3 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     with removed_unless_created(written):
         return backend.submit(request, **submit_kwargs)
 
-
-def _batch_volume(spec: str, input_uri: str, batch_size: int, given: int | None,
-                  request_kwargs: dict[str, Any]) -> int:
-    """``VolumeSizeInGB`` of every batch job: the largest batch's download and outputs
-    (the batches are cut from the input's keys in order, as the batch launcher cuts them).
-
-    Raises:
-        UsageError: ``given`` too small for the largest batch, naming the need.
-    """
-    from augment.plan import _disk
-
-    options = process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
-    running = job_spec(spec, (*options, *request_kwargs.get("extra_arguments", ())))
-    got = _disk.taken(input_uri, running.input)
-    share = _disk.share_bytes(got.staged_sizes, "batched", 1, batch_size)
-    need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0])
-    return _disk.check_volume(need, given)

@@ -9,8 +9,9 @@ not inputs, so the plan counts exactly what the job would take.
 **Disk.** A processing job in ``File`` mode downloads its whole share of the input to the
 instance's ML storage volume before the script starts, and the outputs are written there
 until they are uploaded at the end (``EndOfJob``): ``VolumeSizeInGB`` must hold both. The
-share is the input for a standalone job, the largest ``ShardedByS3Key`` share (objects
-dealt round-robin in key order) for a sharded one, the largest batch for batched jobs.
+share is the input for a standalone job, the largest ``ShardedByS3Key`` share could be
+for a sharded one (SageMaker documents no assignment of objects to instances, so the
+largest ``ceil(n / count)`` objects together), the largest batch for batched jobs.
 Outputs are the share's bytes times ``copies x`` the bytes of an output per byte of its
 input (measured by ``augment plan --calibrate``, else assumed), plus the input again with
 ``keep_original``. The need adds a 25% and 1 GB margin; the volume asked for is that, and
@@ -19,6 +20,7 @@ never less than :data:`DEFAULT_VOLUME_GB`.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,10 +111,16 @@ def share_images(images: int, mode: str, count: int, batch_size: int) -> int:
 
 
 def share_bytes(sizes: list[int], mode: str, count: int, batch_size: int) -> int:
-    """Bytes of the largest share an instance downloads: ``sizes`` in key order,
-    dealt round-robin over ``count`` instances (sharded) or cut into batches."""
+    """Bytes of the largest share an instance downloads (``sizes`` in key order).
+
+    Sharded: SageMaker documents no rule for which objects ``ShardedByS3Key`` gives which
+    instance, only that each gets about ``1/count`` of them; the bound is the largest
+    ``ceil(n / count)`` objects together, which no instance's share can exceed whatever
+    the assignment. Batched and prefetch: the batches are cut in key order, as the batch
+    launcher cuts them.
+    """
     if mode == "sharded":
-        return max(sum(sizes[i::count]) for i in range(min(count, len(sizes)) or 1))
+        return sum(heapq.nlargest(math.ceil(len(sizes) / count), sizes)) if sizes else 0
     if mode in ("batched", "prefetch"):
         return max((sum(sizes[i:i + batch_size]) for i in range(0, len(sizes), batch_size)), default=0)
     return sum(sizes)
@@ -165,20 +173,25 @@ def gb_text(n: float) -> str:
     return f"{n / (1 << 20):,.0f} MB" if n >= 1 << 20 else f"{n / 1024:,.0f} KB"
 
 
-def check_volume(need: Disk, given: int | None, flag: str = "volume_gb") -> int:
+def check_volume(need: Disk, given: Any, flag: str = "volume_gb", *, sagemaker: bool = True) -> int:
     """The ``VolumeSizeInGB`` to ask for: ``given`` when it holds ``need``, else the need.
+
+    ``sagemaker``: the job runs on SageMaker, whose volumes hold at most
+    :data:`MAX_VOLUME_GB`; the local runtime has no volume, so a larger need is not
+    refused there (the request asks for at most the limit, which it ignores).
 
     Raises:
         UsageError: ``given`` is not a whole number of GB in SageMaker's range, or too
-            small (naming the need); or the need is above SageMaker's limit.
+            small (naming the need); or, on SageMaker, the need is above its limit.
     """
-    if given is not None and (isinstance(given, bool) or not isinstance(given, int)
-                              or not 1 <= given <= MAX_VOLUME_GB):
-        raise UsageError(f"{flag} must be a whole number of GB in 1-{MAX_VOLUME_GB}, got {given!r}")
-    if need.need_gb > MAX_VOLUME_GB:
+    from augment.options import check_number
+
+    if given is not None:
+        check_number(flag, given, min=1, max=MAX_VOLUME_GB, integer=True)
+    if sagemaker and need.need_gb > MAX_VOLUME_GB:
         raise UsageError(f"each instance needs {need.describe()}, more than SageMaker's {MAX_VOLUME_GB:,} GB "
                          "volume limit; use more instances (a sharded job splits the input) or smaller batches")
     if given is not None and given < need.need_gb:
         raise UsageError(f"{flag} {given}: too small: each instance needs {need.describe()}; pass "
                          f"{need.need_gb} or more, or leave it out to size the volume from the input")
-    return given if given is not None else need.volume_gb
+    return given if given is not None else min(need.volume_gb, MAX_VOLUME_GB)
