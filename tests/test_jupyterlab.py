@@ -11,41 +11,36 @@ Without Chromium the tests are skipped, except in CI (``CI`` set), where they fa
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+
+from augment._previewer import Previewer
+from augment.preview import PAD, cell_size
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, need_chromium, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 MATHJAX = "mjx-container, .MathJax, mjx-math, .MathJax_Display"
+CANARY = "augment-mathjax-canary"
+CANARY_CELL = f"from IPython.display import HTML\nHTML('<p class=\"{CANARY}\">not the kit: $x^2$</p>')"
+"""A last cell whose output MathJax does typeset: once it is, the outputs before it have been
+through MathJax too, and "none of the kit's typeset" means something (a fixed wait did not)."""
 COST = re.compile(r"\$\d+\.\d{3} \(\$\d+\.\d{3}-\$\d+\.\d{3}\)")
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _with_parameters(name: str, folder: Path, **values: Any) -> Path:
     """A copy of a notebook of notebooks/ in ``folder``, with ``values`` set after its
-    parameters cell (as papermill injects them)."""
+    parameters cell (as papermill injects them) and the MathJax canary as its last cell."""
     import nbformat
 
     nb = nbformat.read(str(NOTEBOOKS / name), as_version=4)
@@ -53,6 +48,7 @@ def _with_parameters(name: str, folder: Path, **values: Any) -> Path:
     if values:
         lines = [f"{k} = {v!r}" for k, v in values.items()]
         nb.cells.insert(at + 1, nbformat.v4.new_code_cell("\n".join(lines), metadata={"tags": ["injected-parameters"]}))
+    nb.cells.append(nbformat.v4.new_code_cell(CANARY_CELL))
     path = folder / name
     nbformat.write(nb, str(path))
     return path
@@ -61,10 +57,7 @@ def _with_parameters(name: str, folder: Path, **values: Any) -> Path:
 @pytest.fixture(scope="module")
 def lab(aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """JupyterLab serving a temporary folder, token-less, on 127.0.0.1; yields its URL and the folder."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing in CI (.ci/run installs it)")
-        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    need_chromium()
     root = tmp_path_factory.mktemp("lab")
     state = tmp_path_factory.mktemp("lab-state")  # no user settings, workspaces or runtime files
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(state / "config"), "JUPYTER_RUNTIME_DIR": str(state / "runtime"),
@@ -72,36 +65,14 @@ def lab(aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     news = state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false"}))  # no toast asking about news over the notebook
-    port = _free_port()
-    log = open(state / "lab.log", "w")  # closed below, after the server
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-         "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
-         "--ServerApp.terminals_enabled=False"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (state / "lab.log").read_text()
-            try:
-                if requests.get(f"{url}/api/status", timeout=5).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "JupyterLab did not answer in 90 s:\n" + (state / "lab.log").read_text()
-            time.sleep(0.3)
+    command = lambda port: [  # noqa: E731
+        str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--allow-root",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
+        "--ServerApp.terminals_enabled=False"]  # fmt: skip
+    with serve(command, cwd=root, env=env, log=state / "lab.log", probe="/api/status") as url:
         yield url, root
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +113,12 @@ def outputs_with(page: Any, selector: str) -> Any:
     return page.locator(f".jp-OutputArea-output:has({selector})")
 
 
+def kit_outputs(page: Any) -> Any:
+    """Every output but the canary's, once MathJax has typeset the canary (the last cell)."""
+    page.locator(f".jp-OutputArea-output:has(.{CANARY})").locator(MATHJAX).first.wait_for(timeout=120_000)
+    return page.locator(f".jp-OutputArea-output:not(:has(.{CANARY}))")
+
+
 def test_03_shows_costs_and_results_as_text_in_jupyterlab(lab, browser):
     """The plan's costs and the summary read as the text they are: no MathJax in any output,
     the ``$`` signs there. The output folder has ``$`` signs too, which the summary shows."""
@@ -150,9 +127,9 @@ def test_03_shows_costs_and_results_as_text_in_jupyterlab(lab, browser):
     _with_parameters("03_standalone_job.ipynb", root, output=str(output))
     page = run_in_lab(browser, url, "03_standalone_job.ipynb")
     try:
+        kit = kit_outputs(page)
         plan = outputs_with(page, "table.augment-plan")
         assert plan.count() == 1, "the plan is shown once"
-        page.wait_for_timeout(500)  # MathJax typesets after the output is attached
         assert plan.locator(MATHJAX).count() == 0, "the plan's costs were typeset as LaTeX"
         costs = COST.findall(plan.text_content())
         assert costs, f"no cost 'low (high-low)' in the plan's text: {plan.text_content()[:500]}"
@@ -167,7 +144,7 @@ def test_03_shows_costs_and_results_as_text_in_jupyterlab(lab, browser):
         text = summary.text_content()
         assert str(output) in text and "Completed" in text and '"Completed"' not in text, text[:500]
 
-        typeset = page.locator(", ".join(f".jp-OutputArea-output {one}" for one in MATHJAX.split(", ")))
+        typeset = kit.locator(MATHJAX)
         assert typeset.count() == 0, f"typeset as LaTeX: {typeset.all_text_contents()[:3]}"
         assert len(list(output.rglob("*.aug*"))) == 14, "the job ran, and wrote where the summary says"
     finally:
@@ -186,8 +163,12 @@ def test_02_step_through_strip_is_in_view_after_a_click_in_jupyterlab(lab, brows
         grid.evaluate("e => e.scrollIntoView({block: 'start'})")  # its first row in view, the strip below it not
         page.wait_for_timeout(500)
         box = grid.bounding_box()
+        scale = box["width"] / grid.evaluate("e => e.naturalWidth")
+        side = inspect.signature(Previewer).parameters["max_side"].default  # notebook 02 keeps it
+        cell_w = cell_size(side)[0]
+        x, y = PAD + cell_w + side / 2, PAD + side / 2  # the middle of row 0, column 1: the first image's first copy
         assert page.evaluate("document.querySelectorAll('.augment-steps img').length") == 0
-        page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + 40)  # the first image's first copy
+        page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
         page.wait_for_function("document.querySelectorAll('.augment-steps img').length >= 4", timeout=60_000)
         page.wait_for_timeout(1500)  # the pictures load, and a smooth scroll ends
         seen = page.evaluate("""() => {
@@ -196,6 +177,8 @@ def test_02_step_through_strip_is_in_view_after_a_click_in_jupyterlab(lab, brows
             const panel = notebook.getBoundingClientRect();
             return {strip_top: strip.top, strip_bottom: strip.bottom, panel_top: panel.top,
                     panel_bottom: Math.min(panel.bottom, window.innerHeight)}; }""")
+        chosen = page.evaluate("document.querySelector('.augment-step-choice select').selectedIndex")
+        assert chosen == 0, "the tile clicked is the first image's first copy"
         assert seen["panel_top"] - 1 <= seen["strip_top"] < seen["panel_bottom"] - 100, \
             f"the step-through strip is not in the notebook's view after the click: {json.dumps(seen)}"
     finally:
@@ -225,13 +208,12 @@ def test_the_kits_html_and_markdown_read_as_text_in_jupyterlab(lab, browser):
     import nbformat
 
     url, root = lab
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SHOWN)])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SHOWN), nbformat.v4.new_code_cell(CANARY_CELL)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, str(root / "shown.ipynb"))
     page = run_in_lab(browser, url, "shown.ipynb")
     try:
-        page.wait_for_timeout(500)  # MathJax typesets after the output is attached
-        shown = page.locator(".jp-OutputArea-output")
+        shown = kit_outputs(page)
         assert shown.count() == 3
         for i in range(3):
             assert shown.nth(i).locator(MATHJAX).count() == 0, f"output {i} typeset as LaTeX"

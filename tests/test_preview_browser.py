@@ -5,9 +5,7 @@ whose weight box must show the weights used), clicks a tile low in the window (t
 step-through must come into view, the tile framed and chosen in the list) and clicks
 Export.
 
-Playwright's own browser download does not work on these machines; `.ci/run` installs
-Debian's `chromium` when it is missing. Without it the test is skipped, except in CI
-(`CI` set), where it fails: the browser test must not be lost silently.
+Without Debian's Chromium the test is skipped, except in CI, where it fails (tests/browser.py).
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,31 +21,20 @@ import pytest
 import yaml
 
 from augment.spec import load_spec
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, need_chromium, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02_preview_augmentations.ipynb"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOT = os.environ.get("AUGMENT_PREVIEW_SCREENSHOT")
 """Where to copy the 'after' screenshot too (the README's docs/preview.png is taken this way)."""
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def voila(tmp_path):
     """Voila serving a copy of notebook 02 from a temporary folder (Export writes there)."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing in CI (.ci/run installs it)")
-        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    need_chromium()
     # notebook 02 as it ships, on a spec with a RandomChoice (its weight box is checked)
     text = NOTEBOOK.read_text()
     assert 'spec = \\"light\\"' in text
@@ -58,29 +43,11 @@ def voila(tmp_path):
     light["ops"].append({"RandomChoice": {"ops": ["RandomInvert", "RandomGrayscale", "RandomEqualize"],
                                           "p": [1, 2, 1]}})
     (tmp_path / "browser.yaml").write_text(load_spec(light).to_yaml())
-    port = _free_port()
-    log = open(tmp_path / "voila.log", "w")  # closed below, after the server
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("voila")), NOTEBOOK.name, "--no-browser", f"--port={port}",
-         "--Voila.ip=127.0.0.1", "--ServerApp.ip=127.0.0.1"],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None, (tmp_path / "voila.log").read_text()
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/", tmp_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    command = lambda port: [  # noqa: E731
+        str(Path(sys.executable).with_name("voila")), NOTEBOOK.name, "--no-browser", f"--port={port}",
+        "--Voila.ip=127.0.0.1", "--ServerApp.ip=127.0.0.1"]  # fmt: skip
+    with serve(command, cwd=tmp_path, log=tmp_path / "voila.log", timeout=60) as url:
+        yield url + "/", tmp_path
 
 
 def _wait_for_new_grid(page, before: str, timeout: float = 60.0) -> str:
