@@ -329,7 +329,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pick-seed", type=_SEED, default=0, help="seed of the random pick (default 0)")
     p.add_argument("--out", default="preview.png", help="where to write the grid (PNG or JPEG; default preview.png)")
     p.add_argument("--max-side", type=number(min=16, max=4096, integer=True), default=256,
-                   help="largest side of a tile in pixels, 16 to 4096 (augment.preview.MAX_SIDE; default 256)")
+                   help="largest side of a tile, from 16 to 4096 pixels (default 256)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every variant's sampled parameters here")
     g = p.add_argument_group("job options", "as `augment process` and `augment run` take them: the grid shows "
                                             "what the job writes with them (pixels, parameters, SHA-256)")
@@ -881,7 +881,7 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from augment.sweep import parse_value, run_sweep
+    from augment.sweep import cli_terms, parse_value, run_sweep
 
     params = {}
     for item in args.param:
@@ -889,7 +889,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise UsageError(f"-p {item}: expected KEY=VALUE")
         params[key] = parse_value(value, f"-p {key}")
-    sweep = run_sweep(args.notebook, args.grid, args.out, params=params, parallel=args.parallel, resume=args.resume)
+    with cli_terms():  # the sweep's refusals name these flags (--out), not notebook 05's parameters (out)
+        sweep = run_sweep(args.notebook, args.grid, args.out, params=params, parallel=args.parallel,
+                          resume=args.resume)
     for run in sweep.failed:
         print(f"failed: {run.name}: cell {run.failed_cell}: {run.error}", file=sys.stderr)
     print(sweep.text(), end="")
@@ -919,7 +921,7 @@ _PATH_REASONS = {
 
 # the options whose value is a file or folder: only these may be blamed for a path's error
 _PATH_DESTS = frozenset({"spec", "input_dir", "output_dir", "input", "output", "workdir", "plot", "calibrate",
-                         "paths", "out", "json", "manifest", "notebook", "grid"})
+                         "compare", "paths", "out", "json", "manifest", "notebook", "grid"})
 
 
 def _names(value: str, failed: str) -> bool:

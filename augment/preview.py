@@ -183,7 +183,8 @@ class Images:
             if not keys:
                 raise UsageError(f"--input {self.source}: no inputs: "
                                  f"{all_excluded(len(self.excluded))} ({excluded_counts(self.excluded)}); change the "
-                                 "spec's input.include/input.exclude (--include/--exclude)")
+                                 "spec's input.include/input.exclude "
+                                 "(the command line's --include/--exclude add to them)")
         if paths:
             paths = list(dict.fromkeys(paths))  # a path named twice is one input: shown once
             known = set(keys)
@@ -193,14 +194,15 @@ class Images:
                     e = left_out[p]
                     why = f"pattern {e['pattern']!r}" if e["pattern"] else "no include pattern matches it"
                     raise UsageError(f"--paths: {p} is not an input of the job: the spec's input filters leave it "
-                                     f"out ({why}; see --include/--exclude)")
+                                     f"out ({why}; see the spec's input.include/input.exclude, or --include/--exclude "
+                                     "on the command line)")
             missing = [p for p in paths if p not in known]
             if missing:
                 raise UsageError(f"--paths: {', '.join(missing)} not under {self.source} (paths are relative to "
                                  f"it; e.g. {', '.join(keys[:3])})")
             return paths
         if n < 1:
-            raise UsageError(f"--n must be >= 1, got {n}")
+            raise UsageError(f"n (--n) must be >= 1, got {n}")
         return sorted(random.Random(pick_seed).sample(keys, min(n, len(keys))))
 
 
@@ -782,8 +784,8 @@ def draw_grid(rows: list[list[tuple[PIL.Image.Image | None, str, str | None]]], 
             :data:`MAX_GRID_PIXELS` pixels.
     """
     if not 16 <= max_side <= MAX_SIDE:
-        raise UsageError(f"--max-side must be between 16 and {MAX_SIDE} (pixels of a tile's largest side), "
-                         f"got {max_side}")
+        raise UsageError(f"max_side (--max-side) must be between 16 and {MAX_SIDE} (pixels of a tile's largest "
+                         f"side), got {max_side}")
     font = _cached_font(11)
     line_h = _LINE_HEIGHT
     cols = max((len(r) for r in rows), default=1)
@@ -791,7 +793,7 @@ def draw_grid(rows: list[list[tuple[PIL.Image.Image | None, str, str | None]]], 
     size = (max(cols, 1) * cell_w + PAD, max(len(rows), 1) * cell_h + PAD)
     if size[0] * size[1] > MAX_GRID_PIXELS:
         raise UsageError(f"the grid would be {size[0]}\u00d7{size[1]} pixels, more than {MAX_GRID_PIXELS}: "
-                         "lower --max-side, or show fewer images (--n, --paths) or copies (--copies)")
+                         "lower max_side (--max-side), n (--n) or copies (--copies), or name fewer paths (--paths)")
     grid = PIL.Image.new("RGB", size, _BACKGROUND)
     draw = PIL.ImageDraw.Draw(grid)
     if highlight is not None:  # in the padding around the tile: the picture stays whole

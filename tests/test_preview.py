@@ -59,7 +59,7 @@ def test_render_picks_n_images_with_the_seed_and_makes_every_copy():
 def test_render_refuses_bad_arguments_naming_them(tmp_path):
     with pytest.raises(UsageError, match=r"--paths: nope\.jpg"):
         pv.render("light", paths=["nope.jpg"])
-    with pytest.raises(UsageError, match="--n must be >= 1"):
+    with pytest.raises(UsageError, match=r"^n \(--n\) must be >= 1, got 0$"):
         pv.render("light", n=0)
     with pytest.raises(UsageError, match="no such folder"):
         pv.render("light", tmp_path / "missing")
@@ -715,6 +715,19 @@ def test_the_parameter_table_reads_as_values_not_json():
     assert "{" not in table and "&quot;" not in table and '"top"' not in table
     assert "RandomResizedCrop: top " in table and "ElasticTransform: displacement 1×" in table
     assert "AugMix: ops " in table and "AutoAugment: ops " in table
+
+
+def test_the_library_names_a_parameter_as_notebooks_and_the_command_line_both_know_it():
+    """Notebook 02 calls the library: a refusal named only the CLI's flag (``--max-side must
+    be ...``, ``lower --max-side, or ... (--n, --paths) or copies (--copies)``)."""
+    with pytest.raises(UsageError) as e:
+        pv.draw_grid([[(None, "", None)]], max_side=8)
+    assert str(e.value) == ("max_side (--max-side) must be between 16 and 4096 (pixels of a tile's largest side), "
+                            "got 8")
+    with pytest.raises(UsageError) as e:
+        pv.draw_grid([[(None, "", None)] * 3] * 3, max_side=4096)
+    assert str(e.value).endswith(": lower max_side (--max-side), n (--n) or copies (--copies), or name fewer paths "
+                                 "(--paths)"), e.value
 
 
 def test_a_nan_or_infinite_parameter_reads_as_text():
