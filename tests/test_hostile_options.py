@@ -3,9 +3,9 @@
 encoding decodes, and the streams a shell can leave closed or broken.
 
 Each refusal is one clear line naming the flag (exit status 2), or the command works;
-never "internal error" or a Python traceback. The sweep over every option reads the
-subcommands and their options from the parser itself, so a new option is covered the
-day it is added.
+never "internal error" or a Python traceback. These are chosen cases, each with what it
+must say; the sweep of every hostile value over every option of every subcommand (read
+from the parser, so a new option is covered the day it is added) is tests/test_hostile_cli.py.
 """
 
 from __future__ import annotations
