@@ -99,8 +99,11 @@ def _flag(action: argparse.Action) -> str:
 OPTIONS = [(name, a.dest) for name, p in SUBCOMMANDS.items() for a in _arguments(p)]
 
 # where hostile values that are taken do real work: a calibration (two jobs of 200 images)
-# per file or folder, a launched instance per file, a notebook run per folder
-HEAVY = {("plan", "calibrate"), ("run", "input"), ("sweep", "out")}
+# per file or folder, a launched instance per file, a notebook run per folder, a local job
+# per name or work folder, a job description read per file, a Dockerfile context per --dlc
+# case. Marked slow (CI still runs them): the rest of the sweep stays within a minute here.
+HEAVY = {("plan", "calibrate"), ("run", "input"), ("sweep", "out"), ("local-run", "job_name"),
+         ("local-run", "workdir"), ("image", "dlc"), ("plan", "compare")}
 
 
 # --- valid-ish arguments, one hostile value at a time --------------------------------------------
