@@ -20,7 +20,7 @@ from typing import Any
 from augment import __version__
 from augment.errors import AugmentError, JobFailed, UsageError
 from augment.options import MAX_COPIES, MAX_SEED, number
-from augment.text import brief, plural
+from augment.text import brief, escape_surrogates, plural
 
 _EPILOG = """\
 examples:
@@ -982,10 +982,8 @@ def _tolerant(error: UnicodeError) -> tuple[str | bytes, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     text = error.object[error.start:error.end]
-    if all(0xDC80 <= ord(c) <= 0xDCFF for c in text):
-        return "".join(f"\\x{ord(c) - 0xDC00:02x}" for c in text), error.end
-    fallback = "".join(_ASCII.get(c, c.encode("ascii", "backslashreplace").decode("ascii")) for c in text)
-    return fallback, error.end
+    return "".join(escape_surrogates(c) if 0xD800 <= ord(c) <= 0xDFFF
+                   else _ASCII.get(c, c.encode("ascii", "backslashreplace").decode("ascii")) for c in text), error.end
 
 
 def _usable_std_streams() -> None:

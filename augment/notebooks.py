@@ -177,7 +177,9 @@ def plain_markdown(text: str) -> str:
     parsing it and MathJax typesets the page after. So each ``$`` becomes ``&#36;`` (no
     ``$`` left in the source) inside an element MathJax skips (none in the page).
     """
-    return text.replace("$", '<span class="tex2jax_ignore mathjax_ignore">&#36;</span>')
+    from augment.text import MATHJAX_IGNORE
+
+    return text.replace("$", f'<span class="{MATHJAX_IGNORE}">&#36;</span>')
 
 
 # --- errors, in the notebook's terms --------------------------------------------------------

@@ -6,13 +6,14 @@ _VOWELS = "aeiou"
 
 
 def plural(count: int, noun: str) -> str:
-    """``count`` and the noun in agreement: ``1 copy``, ``2 copies``, ``0 inputs``, ``3 batches``.
+    """``count`` and the noun in agreement: ``1 copy``, ``2 copies``, ``0 inputs``, ``3 batches``;
+    thousands separated: ``1,000,000 images``.
 
     Args:
         count: how many.
         noun: the singular, in English (regular plurals only).
     """
-    return f"{count} {noun if count == 1 else plural_of(noun)}"
+    return f"{count:,} {noun if count == 1 else plural_of(noun)}"
 
 
 def plural_of(noun: str) -> str:
@@ -46,8 +47,20 @@ def utf8(text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
-                       else f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text).encode("utf-8")
+        return escape_surrogates(text).encode("utf-8")
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with no lone surrogate left: a file name's undecodable bytes (``os.fsdecode``'s
+    ``\\udcff``) as ``\\xff`` escapes, as the command line shows them; any other as its
+    ``\\udXXX`` escape. Everything the kit writes or prints escapes them so."""
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
+MATHJAX_IGNORE = "tex2jax_ignore mathjax_ignore"
+"""The classes of an element MathJax leaves alone: MathJax 3's name, and the one Jupyter's
+configurations use (:func:`plain_html`, :func:`augment.notebooks.plain_markdown`)."""
 
 
 def plain_html(fragment: str) -> str:
@@ -58,12 +71,7 @@ def plain_html(fragment: str) -> str:
     skips an element of class ``mathjax_ignore`` (MathJax 3's name) or ``tex2jax_ignore`` (the
     name Jupyter's configurations use): every ``_repr_html_`` of the kit goes through here.
     """
-    return f'<div class="tex2jax_ignore mathjax_ignore">{fragment}</div>'
-
-
-def plural_n(count: int, noun: str) -> str:
-    """:func:`plural` with thousands separators: ``1 image``, ``1,000,000 images``."""
-    return f"{count:,} {noun if count == 1 else plural_of(noun)}"
+    return f'<div class="{MATHJAX_IGNORE}">{fragment}</div>'
 
 
 def all_excluded(count: int, noun: str = "file") -> str:

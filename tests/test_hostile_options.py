@@ -246,6 +246,33 @@ def test_an_ascii_locale_runs_preview(tmp_path):
     assert b"internal error" not in done.stderr and b"Traceback" not in done.stderr
 
 
+def test_a_stream_and_a_file_escape_a_name_alike():
+    """The stream's error handler (cli._tolerant) and the files' encoder (text.utf8) had each
+    their own escaping: a run of an undecodable byte and another lone surrogate read
+    ``\\udcff\\ud800`` on stderr but ``\\xff\\ud800`` in a file. One escaping now."""
+    import codecs
+
+    from augment.cli import _tolerant
+    from augment.text import utf8
+
+    codecs.register_error("augment.tolerant", _tolerant)
+    for text in ["a\udcffb", "a\udcff\ud800b", "\ud800", "x\udc80\udcfe\u00b7y"]:
+        escaped = utf8(text).decode("utf-8")
+        assert text.encode("ascii", "augment.tolerant").decode("ascii") == escaped.replace("\u00b7", "-"), text
+    assert utf8("a\udcff\ud800b") == b"a\\xff\\ud800b"
+
+
+def test_one_plural_and_one_mathjax_class_name():
+    """``plural`` and ``plural_n`` were two: one, with thousands separated; notebooks'
+    ``plain_markdown`` spelled the classes MathJax skips again."""
+    import augment.text as text
+    from augment.notebooks import plain_markdown
+
+    assert text.plural(1_000_000, "image") == "1,000,000 images" and text.plural(1, "copy") == "1 copy"
+    assert not hasattr(text, "plural_n")
+    assert f'class="{text.MATHJAX_IGNORE}"' in plain_markdown("$1") and text.MATHJAX_IGNORE in text.plain_html("")
+
+
 def test_undecodable_names_are_shown_as_escapes(tmp_path, monkeypatch):
     """A name of bytes no encoding decodes (os.fsdecode's surrogates) is printed as \\xff."""
     raw = io.BytesIO()

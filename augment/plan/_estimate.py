@@ -19,7 +19,7 @@ from augment.plan._data import (
     table,
 )
 from augment.plan._data import prices as lookup_prices
-from augment.text import plain_html, plural, plural_n
+from augment.text import plain_html, plural
 
 MODES = ("standalone", "sharded", "batched", "prefetch")
 DEFAULT_TYPES = ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge")
@@ -148,8 +148,8 @@ class Plan:
         a = self.assumptions
         return [
             f"recommended: {self.reason}",
-            f"work: {plural_n(a['images'], 'image')} x {plural(a['copies'], 'copy')} = "
-            f"{plural_n(a['outputs'], 'output')} "
+            f"work: {plural(a['images'], 'image')} x {plural(a['copies'], 'copy')} = "
+            f"{plural(a['outputs'], 'output')} "
             f"({a['images_source']})",
             f"throughput: {a['throughput_per_vcpu']:,.1f} output images/s per vCPU "
             f"(range {a['throughput_per_vcpu_low']:,.1f}-{a['throughput_per_vcpu_high']:,.1f}); "
@@ -237,7 +237,7 @@ class Plan:
             ax.grid(True, which="major", alpha=0.3)
         fig.legend(handles=handles, loc="outside right upper", fontsize="small")
         a = self.assumptions
-        fig.suptitle(f"{plural_n(a['images'], 'image')} x {plural(a['copies'], 'copy')}, "
+        fig.suptitle(f"{plural(a['images'], 'image')} x {plural(a['copies'], 'copy')}, "
                      f"start-up {a['startup_s']:.0f} s per job")
         if path is not None:
             _save_atomically(fig, Path(path))
