@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import io
 import json
 import shutil
@@ -559,14 +560,16 @@ def test_cli_shows_a_path_named_twice_once_and_says_so(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_cli_job_options_preview_what_the_job_writes_with_them(tmp_path):
-    """--seed/--format/--quality/--max-pixels mean what they mean to `augment process`:
-    the preview's pixels, parameters and SHA-256 are the job's with the same options."""
+    """--seed/--format/--quality/--max-pixels/--exclude mean what they mean to `augment process`:
+    the preview's inputs, pixels, parameters and SHA-256 are the job's with the same options,
+    for every image shown. The library, given the same options its own way (an ``input.exclude``
+    in the spec), shows the same variants with the same bytes."""
     src = tmp_path / "in"
     src.mkdir()
-    for name in ("chelsea.jpg", "brick.jpg"):
+    for name in ("chelsea.jpg", "coffee.jpg", "brick.jpg"):  # brick: excluded, though it is small enough
         shutil.copy(samples_dir() / name, src / name)
-    (src / "big.jpg").write_bytes((samples_dir() / "astronaut.jpg").read_bytes())
-    options = ["--seed", "5", "--format", "webp", "--quality", "60", "--max-pixels", "200000", "--exclude", "brick*"]
+    (src / "big.jpg").write_bytes((samples_dir() / "hubble_deep_field.jpg").read_bytes())  # 357,120 pixels
+    options = ["--seed", "5", "--format", "webp", "--quality", "60", "--max-pixels", "300000", "--exclude", "brick*"]
     subprocess.run([str(AUGMENT), "preview", "strong", "--input", str(src), "--n", "9", "--out",
                     str(tmp_path / "g.png"), "--json", str(tmp_path / "p.json"), *options], check=True,
                    capture_output=True)
@@ -577,18 +580,30 @@ def test_cli_job_options_preview_what_the_job_writes_with_them(tmp_path):
     records = {(r["source"], r["copy"]): r for r in read_manifest(manifest)}
     shown = json.loads((tmp_path / "p.json").read_text())
     assert {(i["rel_path"], i["copy"]) for i in shown["items"]} == set(records)
-    assert {r["source"] for r in records.values()} == {"chelsea.jpg", "big.jpg"}
+    assert {r["source"] for r in records.values()} == {"chelsea.jpg", "coffee.jpg", "big.jpg"}, "brick excluded"
     for item in shown["items"]:
         record = records[(item["rel_path"], item["copy"])]
         assert (item["status"], item["reason"]) == (record["status"], record["reason"])
         if record["status"] == "ok":
             assert record["output"].endswith(".webp") and item["seed"] == record["seed"]
             assert item["params"] == record["params"]
-    assert any(r["reason"] == "too_large" for r in records.values()), "--max-pixels applied to both"
-    rendered = pv.render(load_spec("strong").replace(seed=5, format="webp", quality=60), src, n=9,
-                         max_pixels=200000)
-    shas = {(i.rel_path, i.copy): i.output_sha256 for i in rendered.items if i.output_sha256}
-    assert shas and shas == {k: r["output_sha256"] for k, r in records.items() if r["status"] == "ok"}
+    assert {r["source"] for r in records.values() if r["reason"] == "too_large"} == {"big.jpg"}, "--max-pixels"
+    ok = {k: r for k, r in records.items() if r["status"] == "ok"}
+    assert {source for source, _copy in ok} == {"chelsea.jpg", "coffee.jpg"}
+
+    spec = load_spec("strong").to_dict()
+    spec.update(seed=5, input={"exclude": ["brick*"]})
+    spec["output"] = {**spec.get("output", {}), "format": "webp", "quality": 60}
+    images = pv.Images(src)
+    rendered = pv.render(load_spec(spec), images, n=9, max_pixels=300000)
+    assert {(i.rel_path, i.copy) for i in rendered.items} == set(records), "the job's inputs, brick left out"
+    assert {e["source"] for e in images.excluded} == {"brick.jpg"}
+    for i in rendered.items:
+        record = records[(i.rel_path, i.copy)]
+        assert (i.error is None, i.reason) == (record["status"] == "ok", record["reason"]), (i.rel_path, i.copy)
+        if record["status"] == "ok":  # each shown variant: its bytes are the file the job wrote
+            written = hashlib.sha256((tmp_path / "out" / record["output"]).read_bytes()).hexdigest()
+            assert i.output_sha256 == record["output_sha256"] == written, (i.rel_path, i.copy)
 
 
 # --- replay (issue #26) ----------------------------------------------------------------------------------
