@@ -153,6 +153,23 @@ def test_a_spec_file_of_any_name_is_shipped_under_a_name_the_host_takes(tmp_path
         assert found is not None and found.read_text() == text, name
 
 
+def test_a_shipped_spec_copy_is_removed_when_the_launching_process_exits(tmp_path):
+    """``shipped_spec`` left ``augment-specs-<uid>/<digest>/spec.yaml`` in the temporary
+    folder for good; the copy lives while the process that submitted the job does."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    (tmp_path / "my.spec").write_text("version: 1\nops: [RandomHorizontalFlip]\n")
+    code = ("import sys; from pathlib import Path; from augment.jobs.launch import shipped_spec\n"
+            "a, b = Path(shipped_spec(sys.argv[1])), Path(shipped_spec(sys.argv[1]))\n"
+            "assert a == b and a.read_text().startswith('version: 1'), a\n"
+            "print(a)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "my.spec")], capture_output=True, text=True,
+                          env={**os.environ, "TMPDIR": str(temp)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_relative_to(temp), done.stdout
+    assert list(temp.iterdir()) == [], "the copy outlived the process"
+
+
 def test_a_yaml_or_json_spec_travels_under_its_own_name(tmp_path):
     from augment.jobs import build_request
     from augment.jobs.launch import SPEC_PATH

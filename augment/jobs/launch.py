@@ -144,10 +144,9 @@ def shipped_spec(path: str) -> str:
     machine's temporary files named by their digest. A spec named ``my.spec`` or
     ``spec.YAML`` passes :func:`~augment.spec.load_spec` (which reads any name but
     ``*.json`` as YAML, as the copy's name says), and its host refused it after the
-    start-up was paid.
+    start-up was paid. The copies live in one folder of this process's, removed when it
+    exits (after the jobs it submitted took their spec): none is left in the temporary folder.
     """
-    import tempfile
-
     from augment.files import write_output
 
     source = Path(path).resolve()
@@ -158,8 +157,24 @@ def shipped_spec(path: str) -> str:
     except UnicodeEncodeError:  # bytes of no encoding in the name (os.fsdecode's surrogates): no S3 key holds them
         pass
     data = source.read_bytes()
-    folder = Path(tempfile.gettempdir()) / f"augment-specs-{os.getuid()}" / hashlib.sha256(data).hexdigest()[:32]
+    folder = _shipped_specs_folder() / hashlib.sha256(data).hexdigest()[:32]
     return str(write_output(folder / "spec.yaml", data))
+
+
+_SHIPPED_SPECS: list[Path] = []
+
+
+def _shipped_specs_folder() -> Path:
+    """This process's own folder for :func:`shipped_spec`'s copies, removed when it exits."""
+    if not _SHIPPED_SPECS:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder, pid = Path(tempfile.mkdtemp(prefix="augment-specs-")), os.getpid()
+        atexit.register(lambda: os.getpid() == pid and shutil.rmtree(folder, ignore_errors=True))  # not a fork's
+        _SHIPPED_SPECS.append(folder)
+    return _SHIPPED_SPECS[0]
 
 
 def job_spec(spec: str, arguments: tuple[str, ...] | list[str] = ()) -> Spec:
