@@ -93,6 +93,30 @@ def check_number(name: str, value: Any, *, min: float | None = None, max: float 
     return value
 
 
+def check_float(name: str, value: Any, *, min: float | None = None, max: float | None = None,
+                integer: bool = False, above: float | None = None, what: str = "") -> Any:
+    """:func:`check_number` for a figure that is computed with as a ``float`` (a cost, a
+    rate, a count the arithmetic divides): ``value`` as a ``float`` (an ``int`` with
+    ``integer``), refused when no ``float`` holds it (``10**400``, which the arithmetic
+    would raise ``OverflowError`` on).
+
+    Args:
+        what: the unit, after the range in the message (`` seconds``).
+
+    Raises:
+        UsageError: as :func:`check_number`, naming ``name``; or too large for a number.
+    """
+    problem = _number_problem(value, min, max, integer, above)
+    if problem is None:
+        try:
+            as_float = float(value)
+        except OverflowError:
+            problem = number_range(min=min, max=max, integer=integer, above=above) + " that fits a float"
+        else:
+            return value if integer else as_float
+    raise UsageError(f"{name} must be {problem}{what}, got {brief(value)}")
+
+
 def number(*, min: float | None = None, max: float | None = None, integer: bool = False,
            above: float | None = None) -> Callable[[str], Any]:
     """An argparse ``type`` for a number option: finite, in range, whole where ``integer``.

@@ -469,7 +469,7 @@ def test_compare_refuses_times_that_run_backwards(cache):
     (b'[{"images_per_s": 10, "seconds": "ten"}]', "summary 0 seconds must be a finite number >= 0, got 'ten'"),
     (json.dumps({"ProcessingJobName": "j", "ProcessingJobStatus": "Completed", "ProcessingResources": {
         "ClusterConfig": {"InstanceCount": "two", "InstanceType": "ml.m5.large"}}}).encode(),
-     "ProcessingResources.ClusterConfig.InstanceCount must be a whole number in 1-100, got 'two'"),
+     "ProcessingResources.ClusterConfig.InstanceCount must be a whole number in [1, 100], got 'two'"),
     (json.dumps({"ProcessingJobName": "j", "ProcessingJobStatus": "Completed", "CreationTime": "yesterday"}).encode(),
      "CreationTime must be a date and time, got 'yesterday'"),
 ])  # fmt: skip
@@ -815,3 +815,86 @@ def test_the_launch_asks_for_the_disk_the_plan_shows(aws, bucket, tmp_path, monk
                     {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": need + 10}], \
         "sized, the least for a small share, and the user's own when it is enough; the refused one sent nothing"
     assert s3.list_objects_v2(Bucket=bucket, Prefix="out-3/").get("KeyCount", 0) == 0, "nothing written for it"
+
+
+# --- one number check: nan and 400-digit integers, at every entry point ----------------------
+
+HUGE = 10**400  # math.isfinite(HUGE) raises OverflowError, as float(HUGE) does
+
+
+def _request(**changes):
+    return build_request("light", "s3://bucket/in/", "s3://bucket/out/", image_uri=IMAGE,
+                         role_arn=ROLE).with_changes(**changes)
+
+
+@pytest.mark.parametrize("bad", [HUGE, math.nan], ids=["huge", "nan"])
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda v: _offline(images=100, max_cost=v), "--max-cost"),
+    (lambda v: _offline(images=100, startup_s=v), "--startup"),
+    (lambda v: _offline(images=100, throughput=v), "--throughput"),
+    (lambda v: _offline(images=100, consume_s=v), "consume_s"),
+    (lambda v: _offline(images=v), "--images"),
+    (lambda v: _offline(images=100, batch_size=v), "--batch-size"),
+    (lambda v: _offline(images=100, instance_counts=[v]), "--instance-count"),
+    (lambda v: _offline(images=100, quota=v), "--quota"),
+    (lambda v: _offline(images=100, deadline=v), "--deadline"),
+    (lambda v: plan.calibrate("light", images=v), "images"),
+    (lambda v: plan.calibrate("light", images=8, workers=v), "--workers"),
+    (lambda v: build_request("light", "s3://b/in/", "s3://b/out/", volume_gb=v), "volume_gb"),
+    (lambda v: _disk_check(v), "volume_gb"),
+    (lambda v: _request(volume_gb=v).validate(), "ProcessingResources.ClusterConfig.VolumeSizeInGB"),
+])  # fmt: skip
+def test_every_number_is_checked_by_one_rule_naming_its_parameter(call, name, bad):
+    """`math.isfinite(10**400)` raises OverflowError: the copies of the number check in the
+    planner crashed on a 400-digit integer ("internal error") where options.check_number,
+    which compares integers exactly, refused it by name."""
+    with pytest.raises(UsageError) as info:
+        call(bad)
+    assert name in str(info.value) and "must be" in str(info.value), str(info.value)
+    lines = str(info.value).splitlines()
+    assert lines[1:] == [] or (lines[0] == "invalid job request:" and len(lines) == 2), "only the one problem"
+    assert len(str(info.value)) < 300, "the number is quoted briefly"
+
+
+def _disk_check(value):
+    from augment.plan import _disk
+
+    return _disk.check_volume(_disk.disk(1 << 20, 1, False, 1.5), value)
+
+
+@pytest.mark.parametrize("field", ["inputs", "copies", "written", "workers", "seconds", "images_per_s"])
+@pytest.mark.parametrize("bad", ["1" + "0" * 400, "NaN"], ids=["huge", "nan"])
+def test_compare_refuses_a_huge_or_nan_figure_in_one_line(tmp_path, capsys, field, bad):
+    path = tmp_path / "job.json"
+    path.write_text(f'[{{"images_per_s": 10, "seconds": 5, "{field}": {bad}}}]')
+    assert cli.main(["plan", "--compare", str(path), "--prices", "offline"]) == 2
+    err = capsys.readouterr().err
+    assert f"--compare {path}: summary 0 {field} must be " in err, err
+    assert "internal error" not in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_cache_of_huge_or_nan_figures_is_skipped_not_a_crash(cache):
+    digest = LIGHT.digest
+    cache.mkdir(parents=True)
+    (cache / "throughput.json").write_text(
+        f'{{"{digest}": [{{"per_vcpu": {HUGE}, "output_ratio": {HUGE}}}, {{"per_vcpu": NaN, "output_ratio": NaN}}]}}')
+    assert _model.output_ratio(digest) is None
+    assert _model.throughput(digest).source.startswith("default"), "no usable measurement"
+
+
+# --- disk of a sharded job: no assignment of objects to instances is assumed ------------------
+
+
+def test_a_sharded_share_is_bounded_by_its_largest_objects_whatever_the_assignment():
+    """SageMaker documents no rule for which objects ShardedByS3Key gives which instance;
+    dealing them round-robin in key order gave 11 here, where an instance given both large
+    objects downloads 20."""
+    from augment.plan import _disk
+
+    sizes = [10, 1, 1, 1, 1, 1, 1, 10]
+    assert _disk.share_bytes(sizes, "sharded", 4, 1) == 20, "the largest ceil(8/4) = 2 objects"
+    assert _disk.share_bytes(sizes, "sharded", 3, 1) == 21, "the largest ceil(8/3) = 3 objects"
+    assert _disk.share_bytes(sizes, "sharded", 8, 1) == 10
+    assert _disk.share_bytes(sizes, "sharded", 20, 1) == 10, "more instances than objects: one object each"
+    assert _disk.share_bytes([], "sharded", 4, 1) == 0
+    assert _disk.share_bytes(sizes, "standalone", 1, 1) == 26

@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from augment.errors import UsageError
+from augment.options import check_number
 
 PROCESSING_ROOT = PurePosixPath("/opt/ml/processing")
 MAX_RUNTIME_S = 777_600  # SageMaker's limit for processing jobs (9 days)
@@ -153,8 +154,11 @@ class JobRequest:
         if not INSTANCE_TYPE.match(self.instance_type or ""):
             add(f"ProcessingResources.ClusterConfig.InstanceType: must look like ml.m5.xlarge, "
                 f"got {self.instance_type!r}")
-        if not isinstance(self.volume_gb, int) or not 1 <= self.volume_gb <= 16384:
-            add(f"ProcessingResources.ClusterConfig.VolumeSizeInGB: must be 1-16384, got {self.volume_gb!r}")
+        try:
+            check_number("ProcessingResources.ClusterConfig.VolumeSizeInGB", self.volume_gb, min=1, max=16384,
+                         integer=True)
+        except UsageError as e:
+            add(str(e).replace("VolumeSizeInGB must be", "VolumeSizeInGB: must be", 1))
         if not isinstance(self.max_runtime_s, int) or not 1 <= self.max_runtime_s <= MAX_RUNTIME_S:
             add(f"StoppingCondition.MaxRuntimeInSeconds: must be 1-{MAX_RUNTIME_S} (SageMaker's limit, 9 days), "
                 f"got {self.max_runtime_s!r}")

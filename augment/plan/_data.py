@@ -211,7 +211,9 @@ def parse_duration(text: str | float | int, flag: str = "--deadline") -> float:
         UsageError: naming ``flag`` when the text is not a positive duration.
     """
     if isinstance(text, int | float) and not isinstance(text, bool):
-        seconds = float(text)
+        from augment.options import check_float
+
+        seconds = float(check_float(flag, text, above=0, what=" seconds (a positive, finite duration)"))
     else:
         raw = str(text).strip().lower().replace(" ", "")
         match = _DURATION.match(raw)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
+from augment.options import check_float
 from augment.plan import _disk, _model
 from augment.plan._data import (
     InstanceType,
@@ -274,25 +275,15 @@ def check_plot_path(path: str | Path, flag: str = "--plot") -> Path:
 
 
 def _save_atomically(fig: Any, target: Path) -> None:
-    """Save beside ``target`` and rename: a reader never sees half a plot."""
-    import tempfile
+    """Draw the plot, then write it as the kit writes every file (:func:`augment.files.write_output`):
+    a reader never sees half a plot."""
+    import io
 
-    fmt = target.suffix.lower().lstrip(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as e:
-        raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's 0600
-        with os.fdopen(fd, "wb") as out:
-            fig.savefig(out, format=fmt)  # a pyplot-free Figure saves through the Agg canvas; nothing stays open
-        os.replace(tmp, target)
-    except OSError as e:
-        raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    from augment.files import write_output
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=target.suffix.lower().lstrip("."))  # a pyplot-free Figure: nothing stays open
+    write_output(target, buf.getvalue())
 
 
 def text_table(rows: list[list[str]]) -> str:
@@ -344,21 +335,19 @@ def _count_input(input: str | Path | None, inputs: Any) -> tuple[_disk.Taken, st
 
 def _check_counts(values: list[int], flag: str) -> None:
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise UsageError(f"{flag} must be >= 1, got {v!r}")
+        check_float(flag, v, min=1, integer=True)
 
 
 def check_number(value: Any, flag: str, *, low: float = 0.0, strict: bool = False, what: str = "") -> float:
-    """``value`` as a finite number ``>= low`` (``> low`` when ``strict``).
+    """``value`` as a finite number ``>= low`` (``> low`` when ``strict``): the one check
+    of :func:`augment.options.check_float`.
 
     Raises:
-        UsageError: naming ``flag``: not a number, NaN, infinite, or out of range.
+        UsageError: naming ``flag``: not a number, NaN, infinite, too large, or out of range.
     """
-    sign = ">" if strict else ">="
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value < low or (strict and value == low):
-        raise UsageError(f"{flag} must be a finite number {sign} {low:g}{what}, got {value!r}")
-    return float(value)
+    if strict:
+        return check_float(flag, value, above=low, what=what)
+    return check_float(flag, value, min=low, what=what)
 
 
 def _region(region: str | None) -> str:
@@ -449,8 +438,7 @@ def estimate(
     for m in modes:
         if m not in MODES:
             raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {m!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {batch_size!r}")
+    check_float("--batch-size", batch_size, min=1, integer=True)
     counts = list(instance_counts or DEFAULT_COUNTS)
     _check_counts(counts, "--instance-count")
     for value, flag in ((max_in_flight, "--max-in-flight"), (quota, "--quota"), (workers, "--workers"),

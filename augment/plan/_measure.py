@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import JobFailed, UsageError
+from augment.options import check_float
 from augment.plan import _model
 from augment.plan._data import format_duration, instance_type, table
 from augment.plan._estimate import Option, Plan, estimate, html_list, html_table, text_table
@@ -183,10 +183,9 @@ def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: i
     from augment.options import apply_overrides
     from augment.spec import dump_spec, load_spec
 
-    if isinstance(images, bool) or not isinstance(images, int) or images < 1:
-        raise UsageError(f"--calibrate: the sample needs a whole number >= 1 of images, got {images!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise UsageError(f"--workers must be a whole number >= 1, got {workers!r}")
+    check_float("images", images, min=1, integer=True)  # the sample's size
+    if workers is not None:
+        check_float("--workers", workers, min=1, integer=True)
     workers = workers or _cpus()
     loaded = apply_overrides(load_spec(spec), {"include": include, "exclude": exclude})
     if record:
@@ -297,12 +296,9 @@ def _time(value: Any, field: str, label: str) -> dt.datetime | None:
 
 
 def _number(value: Any, field: str, label: str, integer: bool = False) -> float:
-    """A finite number >= 0 (a whole one with ``integer``), or a UsageError naming ``field``."""
-    kind = int if integer else int | float
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or value < 0:
-        what = "a whole number >= 0" if integer else "a finite number >= 0"
-        raise UsageError(f"--compare {label}: {field} must be {what}, got {value!r}")
-    return value
+    """A finite number >= 0 (a whole one with ``integer``), or a UsageError naming ``field``
+    (see :func:`augment.options.check_float`)."""
+    return check_float(f"--compare {label}: {field}", value, min=0, integer=integer)
 
 
 def _as_summary(value: Any, n: int, label: str) -> dict[str, Any]:
@@ -388,9 +384,8 @@ def _check_description(job: dict[str, Any], label: str) -> None:
     if not isinstance(cluster, dict):
         raise UsageError(f"--compare {label}: ProcessingResources.ClusterConfig must be an object, got {resources!r}")
     count = cluster.get("InstanceCount", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100:
-        raise UsageError(f"--compare {label}: ProcessingResources.ClusterConfig.InstanceCount must be a whole "
-                         f"number in 1-100, got {count!r}")
+    check_float(f"--compare {label}: ProcessingResources.ClusterConfig.InstanceCount", count, min=1, max=100,
+                integer=True)
     if not isinstance(cluster.get("InstanceType", ""), str):
         raise UsageError(f"--compare {label}: ProcessingResources.ClusterConfig.InstanceType must be a string, "
                          f"got {cluster['InstanceType']!r}")

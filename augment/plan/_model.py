@@ -201,12 +201,23 @@ def record(digest: str, per_vcpu: float, peak_worker_mb: float, source: str, **d
     return path
 
 
+def _positive(value: Any) -> bool:
+    """Whether a cached figure is a finite number > 0 (a hand-edited cache may hold
+    anything, ``1e999`` and 400-digit integers included): others are skipped."""
+    from augment.errors import UsageError
+    from augment.options import check_float
+
+    try:
+        check_float("figure", value, above=0)
+    except UsageError:
+        return False
+    return True
+
+
 def output_ratio(digest: str) -> float | None:
     """Bytes of an output per byte of its input, as measured for this spec (the largest
     cached figure), or ``None``."""
-    ratios = [m["output_ratio"] for m in read_cache().get(digest, [])
-              if isinstance(m.get("output_ratio"), int | float) and math.isfinite(m["output_ratio"])
-              and m["output_ratio"] > 0]
+    ratios = [m["output_ratio"] for m in read_cache().get(digest, []) if _positive(m.get("output_ratio"))]
     return max(ratios) if ratios else None
 
 
@@ -217,8 +228,7 @@ def throughput(digest: str, given: float | None = None, mean_bytes: float | None
     Measured figures give the expected value (the median of the cached measurements) and
     the range (their minimum times :data:`VCPU_SHARE_LOW`, their maximum).
     """
-    measured = [m for m in read_cache().get(digest, []) if isinstance(m.get("per_vcpu"), int | float)
-                and math.isfinite(m["per_vcpu"]) and m["per_vcpu"] > 0]
+    measured = [m for m in read_cache().get(digest, []) if _positive(m.get("per_vcpu"))]
     peak = max((m.get("peak_worker_mb", 0.0) for m in measured), default=0.0)
     memory = (peak, f"measured: the largest of {len(measured)} cached measurement(s)") if peak > 0 else (
         DEFAULT_PEAK_WORKER_MB, f"default: {DEFAULT_BENCHMARK}, largest peak per worker")
