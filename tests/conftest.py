@@ -93,10 +93,22 @@ def pytest_configure(config: pytest.Config) -> None:
     stack = contextlib.ExitStack()
     config.add_cleanup(stack.close)
     _pin_python3_kernel(stack)
+    _isolate_cache(stack)
     if config.getoption("nbval", default=False) or config.getoption("nbval_lax", default=False):
         from tests.aws import moto_server
 
         stack.enter_context(moto_server())
+
+
+def _isolate_cache(stack: contextlib.ExitStack) -> None:
+    """Point ``AUGMENT_CACHE_DIR`` (the measured throughput and output ratio that plans and
+    launches read) at an empty folder for the whole run, notebook kernels included (they
+    inherit the environment): a developer's own measurements would change what tests see."""
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="augment-cache-"))
+    saved = os.environ.get("AUGMENT_CACHE_DIR")
+    os.environ["AUGMENT_CACHE_DIR"] = folder
+    stack.callback(lambda: os.environ.pop("AUGMENT_CACHE_DIR", None) if saved is None
+                   else os.environ.__setitem__("AUGMENT_CACHE_DIR", saved))
 
 
 def _pin_python3_kernel(stack: contextlib.ExitStack) -> None:

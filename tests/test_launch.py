@@ -800,3 +800,14 @@ def test_the_local_runtime_has_no_volume_to_refuse_a_large_need(tmp_path):
     with pytest.raises(UsageError, match="more than SageMaker's 16,384 GB volume limit; use more instances"):
         _disk.check_volume(need, None, sagemaker=True)
     assert _disk.check_volume(need, None, sagemaker=False) == _disk.MAX_VOLUME_GB
+
+
+def test_tests_never_read_the_developers_measurements():
+    """ready_request reads the output-ratio cache (~/.cache/augment unless
+    AUGMENT_CACHE_DIR says otherwise): a developer's cached ratio changed the volume these
+    tests expect. conftest points it at an empty folder of the run's own."""
+    from augment.plan import _model
+
+    folder = _model.cache_file().parent
+    assert os.environ.get("AUGMENT_CACHE_DIR") and folder.name.startswith("augment-cache-"), folder
+    assert Path.home() / ".cache" not in folder.parents
