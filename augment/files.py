@@ -78,22 +78,46 @@ def write_output(path: str | os.PathLike[str], data: bytes | str, *, flag: str |
     try:
         if target.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(target))
-        folder = target.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{target.name[:40]}.augment-{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        try:
-            try:
-                view = memoryview(body)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(target, body)
     except OSError as e:
         raise cannot_write(path, e, flag) from None
     return target
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one,
+    creating its folder if missing: every file the kit writes goes through here (the
+    job's outputs and records, and the files a user names, :func:`write_output`).
+
+    The bytes go to a hidden temporary file in the same folder, which is then renamed
+    over ``path``; a process killed midway leaves at most that ``.augment-PID-N.tmp``
+    file, never a truncated ``path``. Its name is short whatever the name's length (a
+    250-byte name must not need a 270-byte temporary one) and holds the writer's process
+    id: a resume keeps a temporary file whose process is alive (another host's job
+    writing into the same folder), see ``augment.engine._remove_stale_temps``. The file
+    gets the usual permissions (0666 minus umask).
+
+    Raises:
+        OSError: as the operating system said it; the temporary file is removed.
+    """
+    folder = os.path.dirname(os.fspath(path)) or "."
+    tmp = os.path.join(folder, f".augment-{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(tmp, flags, 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it all at once; a full disk raises
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(path)

@@ -31,10 +31,8 @@ Decoding policy (what the pipeline sees), applied in this order:
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
-import itertools
 import os
 import stat
 import struct
@@ -51,6 +49,7 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
 from augment.errors import UsageError
+from augment.files import atomic_write
 from augment.spec import MAX_SIDE
 
 # Pillow imports the plugins of the common formats (JPEG, PNG, GIF, BMP, PPM) at its
@@ -630,38 +629,5 @@ def _encodes_as_pillow() -> bool:
     return _ENCODER_CHECKED
 
 
-_TEMP_NUMBERS = itertools.count()
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
-
-    The bytes go to a temporary file in the same folder, which is then renamed over
-    ``path``; a process killed midway leaves at most a hidden ``.*.tmp`` file, never a
-    truncated ``path``.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(path)
-    # The temporary name is short whatever the name's length (a 250-byte name must not
-    # need a 270-byte temporary one), and unique: the process id and a counter per
-    # process. A resume keeps a temporary file whose process is alive (another host's job
-    # writing into the same folder): keep the process id in the name. The file gets the
-    # usual permissions (0666 minus umask).
-    tmp = os.path.join(folder, f".augment-{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    try:
-        try:
-            view = memoryview(data)
-            while view:  # a regular file takes it all at once; a full disk raises
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+# one atomic writer for every file the kit writes (augment.files.atomic_write)
+atomic_write_bytes = atomic_write

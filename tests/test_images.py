@@ -274,3 +274,36 @@ def test_an_encoder_that_differs_from_pillows_is_not_used(monkeypatch):
 def test_the_compiled_encoder_refuses_bad_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         images._jpeg.encode(*args)
+
+
+def test_one_atomic_writer_whose_temporary_files_a_resume_recognises(tmp_path, monkeypatch):
+    """Three atomic writers (files.write_output, images.atomic_write_bytes, the plan's
+    _save_atomically) named their temporary files three ways; write_output's
+    (``.NAME.augment-PID-N.tmp``) did not match what a resume keeps while its writer is
+    alive, so another host's resume deleted it under the writer. One writer now."""
+    from pathlib import Path
+
+    import matplotlib.figure
+
+    from augment import files, images
+    from augment.engine import _TEMP_WRITER
+    from augment.plan._estimate import _save_atomically
+
+    assert images.atomic_write_bytes is files.atomic_write
+    renamed = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renamed.append((Path(src).name, Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    files.write_output(tmp_path / "a" / ("n" * 200 + ".json"), "{}")
+    images.atomic_write_bytes(tmp_path / "b.bin", b"x")
+    _save_atomically(matplotlib.figure.Figure(), tmp_path / "plot.png")
+    assert [dst.name for _, dst in renamed] == ["n" * 200 + ".json", "b.bin", "plot.png"]
+    for tmp, dst in renamed:
+        writer = _TEMP_WRITER.fullmatch(tmp)
+        assert writer and int(writer[1]) == os.getpid(), (tmp, dst)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(["a", "n" * 200 + ".json", "b.bin", "plot.png"])
+    assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")

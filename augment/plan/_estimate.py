@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
-from augment.options import check_float
 from augment.plan import _disk, _model
 from augment.plan._data import (
     InstanceType,
@@ -335,19 +334,21 @@ def _count_input(input: str | Path | None, inputs: Any) -> tuple[_disk.Taken, st
 
 def _check_counts(values: list[int], flag: str) -> None:
     for v in values:
-        check_float(flag, v, min=1, integer=True)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise UsageError(f"{flag} must be >= 1, got {v!r}")
 
 
 def check_number(value: Any, flag: str, *, low: float = 0.0, strict: bool = False, what: str = "") -> float:
-    """``value`` as a finite number ``>= low`` (``> low`` when ``strict``): the one check
-    of :func:`augment.options.check_float`.
+    """``value`` as a finite number ``>= low`` (``> low`` when ``strict``).
 
     Raises:
-        UsageError: naming ``flag``: not a number, NaN, infinite, too large, or out of range.
+        UsageError: naming ``flag``: not a number, NaN, infinite, or out of range.
     """
-    if strict:
-        return check_float(flag, value, above=low, what=what)
-    return check_float(flag, value, min=low, what=what)
+    sign = ">" if strict else ">="
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or value < low or (strict and value == low):
+        raise UsageError(f"{flag} must be a finite number {sign} {low:g}{what}, got {value!r}")
+    return float(value)
 
 
 def _region(region: str | None) -> str:
@@ -438,7 +439,8 @@ def estimate(
     for m in modes:
         if m not in MODES:
             raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {m!r}")
-    check_float("--batch-size", batch_size, min=1, integer=True)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size!r}")
     counts = list(instance_counts or DEFAULT_COUNTS)
     _check_counts(counts, "--instance-count")
     for value, flag in ((max_in_flight, "--max-in-flight"), (quota, "--quota"), (workers, "--workers"),
