@@ -453,6 +453,20 @@ def test_compare_stores_a_job_once_and_only_a_completed_measurable_one(cache):
     assert p.assumptions["throughput_per_vcpu"] == figure
 
 
+def test_summaries_alone_are_stored_once_each_and_never_replace_another(cache):
+    """Summaries that name no job were all stored as job "(summaries)": each comparison replaced
+    the one before, whatever it measured."""
+    def summaries(seconds: float) -> list[dict]:
+        return [dict(_local_description(seconds=seconds)["LocalRuntime"]["hosts"]["algo-1"]["summary"], host=h)
+                for h in ("algo-1", "algo-2")]
+
+    for seconds in (50.0, 50.0, 40.0):
+        assert plan.compare(summaries(seconds)).recorded_to
+    cached = json.loads((cache / "throughput.json").read_text())["specs"][LIGHT.digest]
+    assert len(cached) == 2, [m.get("job") for m in cached]
+    assert len({m["per_vcpu"] for m in cached}) == 2, "the two measurements are both kept"
+
+
 def test_compare_refuses_times_that_run_backwards(cache):
     with pytest.raises(UsageError, match=r"ProcessingEndTime .* is before CreationTime"):
         plan.compare(_local_description(total_s=-31_536_000))

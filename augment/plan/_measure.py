@@ -5,6 +5,7 @@ throughput per spec digest, where the next estimate finds it."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -504,9 +505,12 @@ def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: 
     recorded = None
     why_not = _not_measurable(description, summaries, work)
     if record and per_vcpu and digest and why_not is None:
+        # a job is stored once: by its name, or (summaries alone, which may name none) by their content
+        job_id = name if name != "(summaries)" else "summaries " + hashlib.sha256(
+            json.dumps(summaries, sort_keys=True, default=str).encode()).hexdigest()[:16]
         try:
             recorded = str(_model.record(digest, per_vcpu, peak or 0.0, f"job {name} ({runtime}, {vcpus} vCPUs)",
-                                         images=images, instance_type=type_name, job=name))
+                                         images=images, instance_type=type_name, job=job_id))
         except OSError as e:
             notes.append(f"not stored: cannot write {_model.cache_file()}: {e.strerror or e}; set AUGMENT_CACHE_DIR "
                          "to a writable folder")
