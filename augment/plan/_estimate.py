@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
+from augment.options import check_float
 from augment.plan import _disk, _model
 from augment.plan._data import (
     InstanceType,
@@ -25,7 +26,7 @@ MODES = ("standalone", "sharded", "batched", "prefetch")
 DEFAULT_TYPES = ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge")
 DEFAULT_COUNTS = (1, 2, 4, 8)
 STARTUP_SOURCE = ("users report 2-8 minutes from CreateProcessingJob to the script running; AWS documents no "
-                  "figure (see the README's 'Plan before you pay'); --startup sets it")
+                  "figure (see the README's 'Plan before you pay'); startup_s (--startup) sets it")
 BILLING_NOTE = ("start-up counted as billed: for training jobs AWS bills from TrainingStartTime, after the "
                 "instances are launched but including the image and data download (DescribeTrainingJob, "
                 "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJob.html); "
@@ -334,21 +335,19 @@ def _count_input(input: str | Path | None, inputs: Any) -> tuple[_disk.Taken, st
 
 def _check_counts(values: list[int], flag: str) -> None:
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise UsageError(f"{flag} must be >= 1, got {v!r}")
+        check_float(flag, v, min=1, integer=True)
 
 
 def check_number(value: Any, flag: str, *, low: float = 0.0, strict: bool = False, what: str = "") -> float:
-    """``value`` as a finite number ``>= low`` (``> low`` when ``strict``).
+    """``value`` as a finite number ``>= low`` (``> low`` when ``strict``): the one check
+    of :func:`augment.options.check_float`.
 
     Raises:
-        UsageError: naming ``flag``: not a number, NaN, infinite, or out of range.
+        UsageError: naming ``flag``: not a number, NaN, infinite, too large, or out of range.
     """
-    sign = ">" if strict else ">="
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value < low or (strict and value == low):
-        raise UsageError(f"{flag} must be a finite number {sign} {low:g}{what}, got {value!r}")
-    return float(value)
+    if strict:
+        return check_float(flag, value, above=low, what=what)
+    return check_float(flag, value, min=low, what=what)
 
 
 def _region(region: str | None) -> str:
@@ -439,8 +438,7 @@ def estimate(
     for m in modes:
         if m not in MODES:
             raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {m!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {batch_size!r}")
+    check_float("--batch-size", batch_size, min=1, integer=True)
     counts = list(instance_counts or DEFAULT_COUNTS)
     _check_counts(counts, "--instance-count")
     for value, flag in ((max_in_flight, "--max-in-flight"), (quota, "--quota"), (workers, "--workers"),
@@ -469,7 +467,7 @@ def estimate(
         _check_counts([images], "--images")
         if input is not None:
             counted = _count_input(input, loaded.input if loaded else None)[0]
-        images_source = "given (--images)"
+        images_source = "given: images / --images"
     else:
         counted, images_source = _count_input(input, loaded.input if loaded else None)
         images = counted.images
@@ -536,7 +534,7 @@ def _disk_line(mean_bytes: float | None, ratio_source: str, keep_original: bool)
     """How the disk column is reckoned, and what its volume costs."""
     storage = table()["storage"]
     mean = f"inputs of {_disk.gb_text(mean_bytes)} on average" if mean_bytes is not None else \
-        f"inputs assumed {_disk.gb_text(_disk.DEFAULT_MEAN_INPUT_BYTES)} each (pass --input to count them)"
+        f"inputs assumed {_disk.gb_text(_disk.DEFAULT_MEAN_INPUT_BYTES)} each (name the input to count them)"
     keep = ", and each input again (keep_original)" if keep_original else ""
     return (f"each instance downloads its share of the input to its volume and writes its outputs there before "
             f"the upload: {mean}; an output {ratio_source}{keep}; plus {_disk.MARGIN:.0%} and "

@@ -243,6 +243,7 @@ def throughput(digest: str, given: float | None = None, mean_bytes: float | None
     size = "large" if mean_bytes is not None and mean_bytes >= LARGE_INPUT_BYTES else "small"
     value, what = DEFAULT_THROUGHPUT[size]
     low = DEFAULT_THROUGHPUT["large"][0] if mean_bytes is None else value
-    source = (f"default: {DEFAULT_BENCHMARK}, {what}; not your spec or images: run `augment plan --calibrate` "
-              "to measure (see the README's 'Plan before you pay')")
+    source = (f"default: {DEFAULT_BENCHMARK}, {what}; not your spec or images: "
+              "augment.plan.calibrate() or `augment plan --calibrate` measures them (see the README's 'Plan before "
+              "you pay')")
     return Throughput(value, low * VCPU_SHARE_LOW, value, source, *memory)
