@@ -908,15 +908,8 @@ def _in_run_terms(message: str) -> str:
     return re.sub(r"the job's (--[a-z][a-z-]*) argument", lambda m: m[1] if m[1] in flags else m[0], message)
 
 
-# what the operating system says of a path, as one line says what to do
-_PATH_REASONS = {
-    errno.ENAMETOOLONG: "the name is too long for the file system (at most 255 bytes a part, 4096 in all); "
-                        "name a shorter path",
-    errno.ELOOP: "its symbolic links loop; name the file itself",
-    errno.EACCES: "permission denied; choose a path you may use",
-    errno.EPERM: "permission denied; choose a path you may use",
-    errno.ENOTDIR: "{blocking} is a file, not a folder; name a folder",
-}
+# what the operating system may say of a path an argument named (the wording: augment.files.path_reason)
+_PATH_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENOTDIR})
 
 
 # the options whose value is a file or folder: only these may be blamed for a path's error
@@ -940,9 +933,9 @@ def _path_error(args: argparse.Namespace, e: BaseException) -> UsageError | None
     """An :class:`OSError` on a path an argument named (a name too long for any file system,
     which ``Path.is_file()`` raises rather than answers, wherever it was first used), as a
     refusal that names the argument; ``None`` for any other error."""
-    if not isinstance(e, OSError) or e.errno not in _PATH_REASONS or e.filename is None:
+    if not isinstance(e, OSError) or e.errno not in _PATH_ERRNOS or e.filename is None:
         return None
-    from pathlib import Path
+    from augment.files import path_reason
 
     failed = os.fsdecode(e.filename)
     sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
@@ -958,8 +951,7 @@ def _path_error(args: argparse.Namespace, e: BaseException) -> UsageError | None
     if not named:
         return None
     _, flag, value = max(named)
-    blocking = next((p for p in [failed, *map(str, Path(failed).parents)] if os.path.isfile(p)), failed)
-    return UsageError(f"{flag} {brief(value)}: {_PATH_REASONS[e.errno].format(blocking=blocking)}")
+    return UsageError(f"{flag} {brief(value)}: {path_reason(e, failed) or e.strerror or e}")
 
 
 def _internal_error(e: BaseException) -> str:

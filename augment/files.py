@@ -22,9 +22,40 @@ _TEMP_NUMBERS = itertools.count()
 _TRANSIENT = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
 
 
+def path_reason(error: OSError, path: str | os.PathLike[str]) -> str | None:
+    """What the operating system said of ``path`` (read or written), as the one wording every
+    message of the kit uses: the fault and what to do. ``None`` for an error that says
+    nothing of the path.
+
+    Args:
+        error: what the operating system said.
+        path: the path as the user named it (a file that blocks it, ``x`` of ``x/y``, is
+            found among it and its parents).
+    """
+    shown = os.fspath(path)
+    if error.errno in (errno.ENOTDIR, errno.EEXIST):  # EEXIST: creating a folder met a file
+        blocking = next((p for p in [Path(shown), *Path(shown).parents]
+                         if os.path.lexists(p) and not os.path.isdir(p)), None)
+        return f"{blocking} is a file, not a folder; name a folder" if blocking else None
+    return _REASONS.get(error.errno)
+
+
+_REASONS = {
+    errno.EACCES: "permission denied; choose a path you may use",
+    errno.EPERM: "permission denied; choose a path you may use",
+    errno.EROFS: "the file system is read-only; choose another place",
+    errno.ENOSPC: "no space left on the device; free some, or choose another place",
+    errno.EDQUOT: "no space left on the device; free some, or choose another place",
+    errno.ENAMETOOLONG: "the name is too long for the file system (at most 255 bytes a part, 4096 in all); "
+                        "name a shorter path",
+    errno.ELOOP: "its symbolic links loop; name the file itself",
+}
+
+
 def cannot_write(path: str | os.PathLike[str], error: OSError, flag: str | None = None) -> UsageError:
     """The refusal for a file that could not be written: ``cannot write X: reason``, with
-    the flag that named it (``--out``) and, where there is one, what to do.
+    the flag that named it (``--out``) and, where there is one, what to do
+    (:func:`path_reason`'s wording).
 
     Args:
         path: the file as the user named it.
@@ -36,19 +67,8 @@ def cannot_write(path: str | os.PathLike[str], error: OSError, flag: str | None 
     if error.errno == errno.EISDIR or (error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.EPERM, errno.EACCES)
                                        and os.path.isdir(shown)):
         reason = "it is a folder; name a file in it"
-    elif error.errno in (errno.ENOTDIR, errno.EEXIST):  # EEXIST: creating the folder met a file
-        blocking = next((p for p in Path(shown).parents if os.path.lexists(p) and not os.path.isdir(p)), None)
-        reason = f"{blocking} is a file, not a folder" if blocking else (error.strerror or str(error))
-    elif error.errno in (errno.EACCES, errno.EPERM):
-        reason = "permission denied; choose a place you may write to"
-    elif error.errno == errno.EROFS:
-        reason = "the file system is read-only; choose another place"
-    elif error.errno in (errno.ENOSPC, errno.EDQUOT):
-        reason = "no space left on the device; free some, or choose another place"
-    elif error.errno == errno.ENAMETOOLONG:
-        reason = "the name is too long for the file system"
     else:
-        reason = error.strerror or str(error)
+        reason = path_reason(error, shown) or error.strerror or str(error)
     return UsageError(f"cannot write {shown}{named}: {reason}", transient=error.errno in _TRANSIENT)
 
 

@@ -10,6 +10,7 @@ from the parser, so a new option is covered the day it is added) is tests/test_h
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -309,7 +310,8 @@ def test_a_file_that_cannot_be_written_is_one_clear_line(tmp_path):
     with pytest.raises(UsageError, match=r"^cannot write .*: it is a folder; name a file in it$"):
         dump_spec(load_spec("light"), tmp_path)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(UsageError, match=r"^cannot write .*file/x\.yaml: .*/file is a file, not a folder$"):
+    with pytest.raises(UsageError, match=r"^cannot write .*file/x\.yaml: .*/file is a file, not a folder; "
+                                         r"name a folder$"):
         dump_spec(load_spec("light"), tmp_path / "file" / "x.yaml")
     with pytest.raises(UsageError, match=r"^cannot write /proc/augment-test/x\.json \(--json\): "):
         write_output("/proc/augment-test/x.json", "{}", flag="--json")
@@ -318,6 +320,24 @@ def test_a_file_that_cannot_be_written_is_one_clear_line(tmp_path):
 
 
 # --- item 17 ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP])
+def test_a_path_read_or_written_is_refused_in_one_wording(code, tmp_path):
+    """The command line's refusal of a path it read (cli._PATH_REASONS) and of a file it
+    wrote (files.cannot_write) had each its wording of one fault ("choose a path you may
+    use" / "choose a place you may write to"; "name a folder" or not)."""
+    from augment.cli import _parser, _path_error
+    from augment.files import cannot_write, path_reason
+
+    (tmp_path / "file").write_text("x")
+    failed = str(tmp_path / "file" / "x")
+    args = _parser().parse_args(["replay", failed, "--record", "1", "--out", str(tmp_path / "o.png")])
+    error = OSError(code, os.strerror(code), failed)
+    reason = path_reason(error, failed)
+    assert reason and "; " in reason, reason  # the fault; what to do
+    assert str(_path_error(args, error)) == f"{failed!r}: {reason}".join(["MANIFEST ", ""])
+    assert str(cannot_write(failed, error, "--out")) == f"cannot write {failed} (--out): {reason}"
 
 
 def test_a_spec_path_that_is_a_folder_is_called_a_folder(tmp_path, capsys):
