@@ -25,6 +25,17 @@ META_DIR = "_augment"
 BATCHES_DIR = "_batches"
 
 
+def expand(path: str | os.PathLike[str]) -> str:
+    """A local path with ``~`` (the home folder) expanded, as every place where a path enters
+    the kit reads it (``input="~/photos"``, ``spec="~/my.yaml"``, a sweep's ``out``); an
+    ``s3://`` URI is left as it is (a key may hold ``~``), and so is any other text.
+    """
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    return text if text.startswith("s3://") else os.path.expanduser(text)
+
+
 def create_once(path: Path, data: bytes) -> bool:
     """Create ``path`` holding ``data``, whole and only once: how a job claims its output
     folder (``spec.yaml``) and a sweep its folder (``sweep.json``).

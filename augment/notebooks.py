@@ -12,9 +12,11 @@ carry account ids, paths and timings. :func:`strip` cleans a notebook,
 them with ``<account>``, and a dry run of the image build uses that placeholder
 instead of asking STS.
 
-**The kit's errors are one line**: importing this module in a kernel (every notebook
-does) shows an :class:`~augment.errors.AugmentError` as its message in the notebook's
-terms (``copies``, not ``--copies``), with ``%tb`` for the traceback (:func:`show_errors`).
+**The kit's errors are one line**: :func:`show_errors` (every notebook's first code cell
+calls it) shows an :class:`~augment.errors.AugmentError` as its message in the notebook's
+terms (``copies=0``, not ``--copies 0``), with ``%tb`` for the traceback. Importing this
+module changes nothing in the kernel: :func:`redact` and the rest work in a user's own
+session without installing the handler.
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ from augment.errors import UsageError
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 METHODS = ("local", "codebuild", "dlc")
-ACCOUNT = re.compile(r"(?<![\d.])\d{12}(?!\d)")  # not the digits of a decimal fraction
+ACCOUNT = re.compile(r"""
+    arn:aws[\w-]*:[\w-]*:[\w-]*:(?P<arn>\d{12})(?!\d)                 # an ARN's account field
+  | (?<![\w.])(?P<ecr>\d{12})\.dkr\.ecr                              # an ECR registry's host
+  | \bsagemaker-(?:[a-z]{2}(?:-[a-z]+)+-\d+-)(?P<bucket>\d{12})(?!\d)  # Studio's default bucket
+  | \b[Aa]ccount(?:[ _-]?[Ii][Dd])?["']?\s*[:=]?\s*["']?(?P<named>\d{12})(?!\d)  # "Account": "..."
+""", re.VERBOSE)
+"""Where a 12-digit number is an account id: any other 12 digits (a size, a timestamp, a
+job's count) are left as they are."""
 PLACEHOLDER = "<account>"
 _CELL_METADATA_DROPPED = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
 
@@ -95,12 +104,21 @@ def problems(path: str | Path) -> list[str]:
 
 
 def redact(text: str) -> str:
-    """``text`` with every 12-digit account id (in an ARN, an ECR host, Studio's default
-    bucket ``sagemaker-<region>-<account>``) replaced by ``<account>``; AWS's own public
+    """``text`` with every account id (in an ARN, an ECR host, Studio's default bucket
+    ``sagemaker-<region>-<account>``, after ``Account:``) replaced by ``<account>``, and no
+    other 12-digit number; AWS's own public
     registries (the Deep Learning Containers' ``763104351884``...) stay, so that their
     image URIs can be copied."""
     public = public_accounts()
-    return ACCOUNT.sub(lambda m: m[0] if m[0] in public else PLACEHOLDER, text)
+
+    def hide(m: re.Match[str]) -> str:
+        group = next(g for g in ("arn", "ecr", "bucket", "named") if m[g] is not None)
+        if m[group] in public:
+            return m[0]
+        start, end = m.start(group) - m.start(), m.end(group) - m.start()
+        return m[0][:start] + PLACEHOLDER + m[0][end:]
+
+    return ACCOUNT.sub(hide, text)
 
 
 @functools.cache
@@ -184,8 +202,11 @@ def plain_markdown(text: str) -> str:
 
 # --- errors, in the notebook's terms --------------------------------------------------------
 
-_FLAG_VALUE = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*) ('[^']*'|\"[^\"]*\"|[^\s:]+):")
-_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)\b")
+_BLAMED = re.compile(r"""^(?P<lead>\s*(?:-\s+)?)--(?P<flag>[a-z][a-z0-9-]*)
+    (?:\ (?P<value>'[^']*'|"[^"]*"|[^\s:'"`]+):|(?=[\s:,]|$))""", re.VERBOSE)
+"""The flag a line blames, at its start (or a listed problem's): ``--copies 0:``, ``--image is ...``."""
+_ADVICE = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)\b(?![-\w]| \()")
+"""A flag named in advice (``pass --region``), not followed by its notebook form (``--resume (resume=True)``)."""
 _ALIASES = {"input": ("input", "source"), "input_uri": ("input", "source"), "image": ("image_uri",),
             "output_dir": ("output",), "input_dir": ("input", "source")}
 """A flag's notebook parameters, first match in the kernel's namespace (notebook 02 calls
@@ -196,6 +217,11 @@ def in_notebook_terms(message: str, namespace: dict[str, Any] | None = None) -> 
     """An error message of the kit with the CLI's flags named as a notebook's parameters:
     ``--copies 0: copies: must be ...`` -> ``copies=0: must be ...``; ``--input`` -> ``source``
     where the notebook's parameter is called so (``namespace``: the kernel's variables).
+    The flag a line (or a listed problem) starts with is the one blamed, and renamed; further
+    on, a flag is renamed only where the notebook has that parameter (``pass --region`` ->
+    ``pass region``) and the message does not give it already (``--resume (resume=True)``).
+    A command to run, in backticks or double quotes (```augment run --json ...```), is left
+    as written.
     A message with one problem listed under its head reads as one line."""
     namespace = namespace or {}
 
@@ -203,13 +229,22 @@ def in_notebook_terms(message: str, namespace: dict[str, Any] | None = None) -> 
         plain = flag.replace("-", "_")
         return next((n for n in _ALIASES.get(plain, ()) if n in namespace), _ALIASES.get(plain, (plain,))[0])
 
-    def with_value(m: re.Match[str]) -> str:
-        return f"{name(m[1])}={m[2]}:"
+    def blamed(m: re.Match[str]) -> str:
+        if m["value"] is None:
+            return f"{m['lead']}{name(m['flag'])}"
+        return f"{m['lead']}{name(m['flag'])}={m['value']}:"
 
-    text = _FLAG_VALUE.sub(with_value, message)
-    text = re.sub(r"\b(\w+)=(\S+): \1: ", r"\1=\2: ", text)  # copies=0: copies: must ... -> copies=0: must ...
-    text = _FLAG.sub(lambda m: name(m[1]), text)
-    lines = text.rstrip().splitlines()
+    def advice(m: re.Match[str]) -> str:  # "pass --region": the notebook's region, where it has one
+        return name(m[1]) if name(m[1]) in namespace else m[0]
+
+    def outside_commands(line: str) -> str:
+        parts = re.split(r"(`[^`]*`|\"[^\"]*\")", line)  # a command to run keeps its flags
+        return "".join(part if i % 2 else _ADVICE.sub(advice, part) for i, part in enumerate(parts))
+
+    lines = []
+    for line in message.rstrip().splitlines():
+        line = outside_commands(_BLAMED.sub(blamed, line, count=1))
+        lines.append(re.sub(r"^(\s*(?:-\s+)?)(\w+)=(\S+): \2: ", r"\1\2=\3: ", line))  # copies=0: copies: must
     if len(lines) == 2 and lines[1].lstrip().startswith("- "):  # a head and one problem: one line
         return f"{lines[0].rstrip(':')}: {lines[1].lstrip()[2:]}"
     return "\n".join(lines)
@@ -234,8 +269,8 @@ def show_errors(short: bool = True) -> bool:
     """In IPython (a notebook's kernel), show the kit's own errors
     (:class:`~augment.errors.AugmentError`: a bad parameter, a failed job) as one line in
     the notebook's terms instead of a traceback; ``%tb`` shows the traceback. Other
-    exceptions keep their tracebacks. Importing this module does it; ``short=False``
-    undoes it.
+    exceptions keep their tracebacks. Every notebook of the kit calls it first; importing
+    this module does not. ``short=False`` undoes it.
 
     Returns:
         Whether an IPython shell was there to set.
@@ -497,5 +532,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
-else:
-    show_errors()

@@ -356,7 +356,9 @@ def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:
     """
     if isinstance(spec, (Spec, dict)):
         return parse_spec(spec)
-    path = Path(spec)
+    from augment.locations import expand
+
+    path = Path(expand(spec))  # "~/my.yaml": the home folder's
     try:
         is_file, is_dir = path.is_file(), path.is_dir()
     except (OSError, ValueError) as e:  # a name too long for the file system, a NUL byte
@@ -415,6 +417,11 @@ def spec_from_bytes(data: bytes, name: str) -> Spec:
     return parse_spec(_parse_text(_decode(data, name), name), name)
 
 
+class YAMLRefused(ValueError):
+    """YAML text that :func:`load_yaml_strict` refuses; the message says where and why
+    (``line 3, column 1: duplicate key 'x'; give each field once``)."""
+
+
 class _Refused(Exception):
     def __init__(self, problem: str, mark: Any) -> None:
         super().__init__(problem)
@@ -437,7 +444,7 @@ class _SpecLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise _Refused(f"an alias (*{event.anchor}); aliases are not allowed in a spec, write the value out",
+            raise _Refused(f"an alias (*{event.anchor}); aliases are not allowed, write the value out",
                            event.start_mark)
         if self._depth >= MAX_YAML_DEPTH:
             raise _Refused(f"nested deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
@@ -475,23 +482,40 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def load_yaml_strict(text: str) -> Any:
+    """YAML text read as strictly as a spec file: YAML's safe loader that also refuses
+    aliases, a key given twice in one mapping, and nesting deeper than
+    :data:`MAX_YAML_DEPTH` (a spec, a sweep's grid, a ``-p`` value).
+
+    Raises:
+        YAMLRefused: its message says where and why, for the caller to put after the
+            name of what it read (``--grid g.yaml: line 3, column 1: duplicate key 'x'; ...``).
+    """
+    try:
+        return yaml.load(text, Loader=_SpecLoader)
+    except _Refused as e:
+        raise YAMLRefused(f"line {e.mark.line + 1}, column {e.mark.column + 1}: {e.problem}") from None
+    except RecursionError:
+        raise YAMLRefused(f"nested too deeply (at most {MAX_YAML_DEPTH} levels)") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise YAMLRefused(f"not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+
+
 def _parse_text(text: str, name: str) -> Any:
     try:
         if name.endswith(".json"):
             return json.loads(text, object_pairs_hook=_json_object)
-        return yaml.load(text, Loader=_SpecLoader)
+        return load_yaml_strict(text)
     except json.JSONDecodeError as e:
         raise SpecError([f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"], name) from None
-    except _Refused as e:
-        raise SpecError([f"line {e.mark.line + 1}, column {e.mark.column + 1}: {e.problem}"], name) from None
+    except YAMLRefused as e:
+        raise SpecError([str(e)], name) from None
     except _DuplicateKey as e:
         raise SpecError([f"duplicate key {brief(e.args[0])}; give each field once"], name) from None
     except RecursionError:
         raise SpecError([f"nested too deeply (at most {MAX_YAML_DEPTH} levels)"], name) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError([f"not valid YAML{where}: {getattr(e, 'problem', None) or e}"], name) from None
 
 
 def dump_spec(spec: Spec, path: str | Path) -> Path:
@@ -501,8 +525,9 @@ def dump_spec(spec: Spec, path: str | Path) -> Path:
         UsageError: ``cannot write PATH: reason`` (see :func:`augment.files.write_output`).
     """
     from augment.files import write_output
+    from augment.locations import expand
 
-    path = Path(path)
+    path = Path(expand(path))  # "~/spec.yaml" is the home folder's, not a folder "~" here
     return write_output(path, spec.to_json() if path.suffix == ".json" else spec.to_yaml())
 
 

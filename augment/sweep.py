@@ -27,9 +27,10 @@ fixed parameters. The claim is locked while the sweep runs.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import datetime as dt
-import fcntl
 import hashlib
 import html
 import io
@@ -46,15 +47,51 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import yaml
-
 from augment.errors import UsageError
+from augment.locations import expand
 from augment.text import plain_html, plural
 
 RESULTS = "_results"  # where each run's notebook writes its own results, before the sweep merges them
 KERNEL = "python3"
 KIT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 """The kit's notebooks, where the package is installed from a checkout (``pip install -e .``)."""
+
+
+@dataclass(frozen=True)
+class Terms:
+    """How a sweep's refusals name what it was given: notebook 05's parameters
+    (``out=/x: ...``, ``resume=True``), the default, or ``augment sweep``'s flags
+    (``--out /x: ...``, ``--resume``): see :func:`cli_terms`."""
+
+    names: Mapping[str, str]
+    flags: bool = False
+
+    def __call__(self, name: str, *value: Any) -> str:
+        """``name`` as these terms say it, with ``value`` when one is given (``out=/x``, ``--out /x``)."""
+        said = self.names.get(name, name)
+        if not value:
+            return said
+        return f"{said} {value[0]}" if self.flags else f"{said}={value[0]}"
+
+
+NOTEBOOK_TERMS = Terms({"resume": "resume=True"})
+CLI_TERMS = Terms({"out": "--out", "grid": "--grid", "notebook": "NOTEBOOK", "params": "-p", "resume": "--resume",
+                   "parallel": "--parallel"}, flags=True)
+_TERMS: contextvars.ContextVar[Terms] = contextvars.ContextVar("augment_sweep_terms", default=NOTEBOOK_TERMS)
+
+
+@contextlib.contextmanager
+def cli_terms() -> Any:
+    """Within it, a sweep's refusals name ``augment sweep``'s flags, not a notebook's parameters."""
+    token = _TERMS.set(CLI_TERMS)
+    try:
+        yield
+    finally:
+        _TERMS.reset(token)
+
+
+def _t(name: str, *value: Any) -> str:
+    return _TERMS.get()(name, *value)
 
 
 def write_results(path: str | os.PathLike[str] | None, results: Mapping[str, Any] | None = None,
@@ -99,26 +136,29 @@ def sweep_folder(out: str | os.PathLike[str] | None = None) -> Path:
     """
     import tempfile
 
-    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="augment-sweep-"))
+    path = Path(expand(out)) if out is not None else Path(tempfile.mkdtemp(prefix="augment-sweep-"))
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"--out {out}: a file is in the way, not a folder; name a folder for the sweep") from None
+        raise UsageError(f"{_t('out', out)}: a file is in the way, not a folder; name a folder for the sweep") \
+            from None
     except OSError as e:
-        raise UsageError(f"--out {out}: cannot create it ({e.strerror or e}); name a folder you may write to") \
+        raise UsageError(f"{_t('out', out)}: cannot create it ({e.strerror or e}); name a folder you may write to") \
             from None
     return path
 
 
 def find_notebook(notebook: str | os.PathLike[str], beside: str | os.PathLike[str] | None = None) -> Path:
-    """The notebook a sweep runs, found as given, else beside the notebook that runs the sweep.
+    """The notebook a sweep runs: a path as given; a bare name beside the notebook that runs
+    the sweep first, then in the current folder.
 
     A notebook's kernel starts in the folder papermill or Jupyter started in, not always
     the notebook's own (``papermill notebooks/05_parameter_sweep.ipynb out.ipynb`` from the
-    repository's root): a relative name is looked for in the current folder, then in
-    ``beside``, then beside the running notebook as Jupyter names it (``JPY_SESSION_NAME``),
-    then among the kit's notebooks (the ``notebooks/`` folder of the checkout the package
-    is installed from).
+    repository's root), where an executed copy of the swept notebook may lie. So a relative
+    name is looked for in ``beside`` (notebook 05 passes :func:`notebook_folder`), then
+    beside the running notebook as Jupyter names it (``JPY_SESSION_NAME``), then in the
+    current folder, then among the kit's notebooks (the ``notebooks/`` folder of the
+    checkout the package is installed from).
 
     Returns:
         The notebook's absolute path.
@@ -126,22 +166,42 @@ def find_notebook(notebook: str | os.PathLike[str], beside: str | os.PathLike[st
     Raises:
         UsageError: it is in none of those places (each is named).
     """
-    path = Path(notebook).expanduser()
+    path = Path(expand(notebook))
     if path.is_absolute():
         places = [path]
     else:
-        folders = [Path.cwd()]
-        if beside is not None:
-            folders.append(Path(beside))
-        if os.environ.get("JPY_SESSION_NAME", "").endswith(".ipynb"):
-            folders.append(Path(os.environ["JPY_SESSION_NAME"]).parent)
-        folders.append(KIT_NOTEBOOKS)
+        folders = [] if beside is None else [Path(expand(beside))]
+        session = _session_folder()
+        if session is not None:
+            folders.append(session)
+        folders += [Path.cwd(), KIT_NOTEBOOKS]
         places = list(dict.fromkeys(folder.resolve() / path for folder in folders))
     for place in places:
         if place.is_file():
             return place.resolve()
-    raise UsageError(f"notebook {str(notebook)!r}: not found; looked for {', '.join(map(str, places))}. "
-                     "Pass its path")
+    raise UsageError(f"{_t('notebook', repr(str(notebook)))}: not found; looked for "
+                     f"{', '.join(map(str, places))}. Pass its path")
+
+
+def _session_folder() -> Path | None:
+    """The folder of the notebook whose kernel this is, where Jupyter says (``JPY_SESSION_NAME``)."""
+    name = os.environ.get("JPY_SESSION_NAME", "")
+    return Path(name).parent if name.endswith(".ipynb") else None
+
+
+def notebook_folder(name: str = "05_parameter_sweep.ipynb") -> Path | None:
+    """The folder of the running notebook ``name``, as far as its kernel can tell: Jupyter's
+    session (``JPY_SESSION_NAME``); else the current folder, where it holds ``name`` (JupyterLab,
+    ``papermill --cwd``); else the kit's notebooks, where they hold it (papermill from the
+    checkout's root); else ``None``. Notebook 05 passes it to :func:`find_notebook`, so that
+    its sibling wins over a notebook of that name in the folder papermill started in."""
+    session = _session_folder()
+    if session is not None:
+        return session
+    for folder in (Path.cwd(), KIT_NOTEBOOKS):
+        if (folder / name).is_file():
+            return folder.resolve()
+    return None
 
 
 # --- grids -----------------------------------------------------------------------------------
@@ -158,19 +218,12 @@ def parse_value(text: str, what: str) -> Any:
     Raises:
         UsageError: not valid YAML, naming ``what`` and where.
     """
-    from augment.spec import _Refused, _SpecLoader
+    from augment.spec import YAMLRefused, load_yaml_strict
 
     try:
-        return yaml.load(text, Loader=_SpecLoader)  # a SafeLoader that also refuses duplicate keys
-    except _Refused as e:
-        problem = e.problem.replace("in a spec", "here")
-        raise UsageError(f"{what}: line {e.mark.line + 1}, column {e.mark.column + 1}: {problem}") from None
-    except RecursionError:
-        raise UsageError(f"{what}: nested too deeply") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UsageError(f"{what}: not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+        return load_yaml_strict(text)
+    except YAMLRefused as e:
+        raise UsageError(f"{what}: {e}") from None
 
 
 MAX_GRID_BYTES = 1_000_000
@@ -186,23 +239,24 @@ def load_grid(grid: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Mappin
             twice, a grid of another shape, or with no runs.
     """
     if isinstance(grid, (str, os.PathLike)):
-        path = Path(grid)
+        named = _t("grid", grid)
+        path = Path(expand(grid))
         if not path.is_file():
-            raise UsageError(f"--grid {grid}: no such file")
+            raise UsageError(f"{named}: no such file")
         try:
             with path.open("rb") as f:
                 data = f.read(MAX_GRID_BYTES + 1)
         except OSError as e:
-            raise UsageError(f"--grid {grid}: cannot read it ({e.strerror or e})") from None
+            raise UsageError(f"{named}: cannot read it ({e.strerror or e})") from None
         if len(data) > MAX_GRID_BYTES:
-            raise UsageError(f"--grid {grid}: over {MAX_GRID_BYTES:,} bytes; is this the right file?")
+            raise UsageError(f"{named}: over {MAX_GRID_BYTES:,} bytes; is this the right file?")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
             line = data.count(b"\n", 0, e.start) + 1
-            raise UsageError(f"--grid {grid}: not UTF-8 text (byte 0x{data[e.start]:02x} at line {line}); "
+            raise UsageError(f"{named}: not UTF-8 text (byte 0x{data[e.start]:02x} at line {line}); "
                              "save it as UTF-8 YAML") from None
-        grid = parse_value(text, f"--grid {grid}")
+        grid = parse_value(text, named)
     if isinstance(grid, Mapping):
         names = list(grid)
         values = [v if isinstance(v, list) else [v] for v in grid.values()]
@@ -212,12 +266,13 @@ def load_grid(grid: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Mappin
     elif isinstance(grid, Sequence) and not isinstance(grid, str) and all(isinstance(r, Mapping) for r in grid):
         runs = [dict(r) for r in grid]
     else:
-        raise UsageError("--grid: a mapping of parameter names to lists of values, or a list of runs (mappings)")
+        raise UsageError(f"{_t('grid')}: a mapping of parameter names to lists of values, or a list of runs "
+                         "(mappings)")
     if not runs:
-        raise UsageError("--grid: no runs (an empty list of values?)")
+        raise UsageError(f"{_t('grid')}: no runs (an empty list of values?)")
     bad = next((k for run in runs for k in run if not isinstance(k, str)), None)
     if bad is not None:
-        raise UsageError(f"--grid: parameter names are text; {bad!r} is not one")
+        raise UsageError(f"{_t('grid')}: parameter names are text; {bad!r} is not one")
     return runs
 
 
@@ -233,11 +288,11 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str,
 
     path = Path(notebook)
     if not path.is_file():
-        raise UsageError(f"NOTEBOOK {notebook}: no such file")
+        raise UsageError(f"{_t('notebook', notebook)}: no such file")
     _check_notebook(path)
     found = papermill.inspect_notebook(str(path))
     if not found:
-        raise UsageError(f"NOTEBOOK {notebook}: no cell tagged 'parameters'; tag the cell that sets the "
+        raise UsageError(f"{_t('notebook', notebook)}: no cell tagged 'parameters'; tag the cell that sets the "
                          "defaults (papermill injects a run's values after it)")
     return dict(found)
 
@@ -247,13 +302,13 @@ def _check_notebook(path: Path) -> None:
     import nbformat
 
     def refuse(why: str) -> UsageError:
-        return UsageError(f"NOTEBOOK {path}: not a Jupyter notebook ({why}); name an .ipynb file")
+        return UsageError(f"{_t('notebook', path)}: not a Jupyter notebook ({why}); name an .ipynb file")
 
     try:
         text = path.read_bytes().decode("utf-8")
         data = json.loads(text)
     except OSError as e:
-        raise UsageError(f"NOTEBOOK {path}: cannot read it ({e.strerror or e})") from None
+        raise UsageError(f"{_t('notebook', path)}: cannot read it ({e.strerror or e})") from None
     except UnicodeDecodeError:
         raise refuse("not UTF-8 text") from None
     except json.JSONDecodeError as e:
@@ -311,10 +366,11 @@ def jitter_specs(strengths: Sequence[float], base: str = "light", folder: str | 
     Raises:
         SpecError: a strength ColorJitter refuses.
     """
-    from augment.spec import dump_spec, load_spec
+    from augment.spec import load_spec
 
-    spec = load_spec(base)
-    stem = Path(base).stem
+    spec = load_spec(base)  # "~/my.yaml" too
+    stem = Path(expand(base)).stem
+    folder = Path(expand(folder))
     paths = []
     for strength in strengths:
         jitter = {"brightness": strength, "contrast": strength, "saturation": strength}
@@ -324,10 +380,32 @@ def jitter_specs(strengths: Sequence[float], base: str = "light", folder: str | 
             ops[where[0]] = {"ColorJitter": {**ops[where[0]]["ColorJitter"], **jitter}}
         else:
             ops.append({"ColorJitter": jitter})
-        path = Path(folder) / f"{stem}-jitter{strength:g}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        paths.append(str(dump_spec(spec.replace(ops=ops), path)))
+        path = folder / f"{stem}-jitter{strength:g}.yaml"
+        _write_once(path, spec.replace(ops=ops).to_yaml())
+        paths.append(str(path))
     return paths
+
+
+def _write_once(path: Path, text: str) -> None:
+    """Write ``path``, unless it holds ``text`` already; never over other contents: a sweep's
+    ``specs/`` are what its runs read, and a second sweep into its folder (refused when it
+    claims the folder, after this) must leave them as they are.
+
+    Raises:
+        UsageError: ``path`` holds something else, or cannot be written.
+    """
+    from augment.locations import create_once
+
+    try:
+        if path.is_file() and path.read_text(encoding="utf-8", errors="replace") == text:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if create_once(path, text.encode("utf-8")):
+            return
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}; name a folder you may write to") from None
+    raise UsageError(f"{path} already holds another spec (a sweep's, whose runs read it): it is left as it is. "
+                     f"Give the sweep a new {_t('out')}, or another folder")
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -543,18 +621,19 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
     from tqdm.auto import tqdm
 
     if parallel < 1:
-        raise UsageError(f"--parallel must be >= 1, got {parallel}")
-    notebook = Path(notebook).resolve()
+        raise UsageError(f"{_t('parallel')} must be >= 1, got {parallel}")
+    notebook = Path(expand(notebook)).resolve()
     points = load_grid(grid)
     check_parameters(notebook, {name for p in [*points, params or {}] for name in p})
     declared = notebook_parameters(notebook)
-    out = Path(out).resolve()
+    out = Path(expand(out)).resolve()
     runs = _named_runs(points, params or {})
     axes = list(dict.fromkeys(name for point in points for name in point))
     fixed = {key: _from_here(value) for key, value in (params or {}).items()}
     grid_points = [{"run": run.name, **{key: _from_here(value) for key, value in point.items()}}
                    for run, point in zip(runs, points, strict=True)]
-    claim = _claim(out, {"notebook": str(notebook), "grid": grid_points, "params": fixed}, resume)
+    files = _file_digests([*fixed.values(), *(v for point in grid_points for v in point.values())])
+    claim = _claim(out, {"notebook": str(notebook), "grid": grid_points, "params": fixed, "files": files}, resume)
     with claim:
         (out / RESULTS).mkdir(exist_ok=True)
         todo = [run for run in runs if not (resume and _restored(run, out / f"{run.name}.json"))]
@@ -645,23 +724,20 @@ def _claim(out: Path, identity: dict[str, Any], resume: bool) -> BinaryIO:
     identity = json.loads(json.dumps(identity, default=str))  # as it reads back: tuples are lists, paths text
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     path = out / CLAIM
+    named_out, new_out = _t("out", out), f"use a new {_t('out')}"
     sweep_folder(out)
     try:
         created = create_once(path, json.dumps({**identity, "started": stamp}, indent=1).encode())
         lock = open(path, "rb")  # the claim, held until the sweep ends
     except (FileExistsError, NotADirectoryError, IsADirectoryError):
-        raise UsageError(f"--out {out}: {path} is in the way (not a sweep's file); use a new --out") from None
+        raise UsageError(f"{named_out}: {path} is in the way (not a sweep's file); {new_out}") from None
     except OSError as e:
-        raise UsageError(f"--out {out}: cannot write there ({e.strerror or e}); name a folder you may write to") \
+        raise UsageError(f"{named_out}: cannot write there ({e.strerror or e}); name a folder you may write to") \
             from None
-    try:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _locked(lock):
         lock.close()
-        raise UsageError(f"--out {out}: a sweep is running there (another process); wait for it to end, or use a "
-                         "new --out") from None
-    except OSError:  # a file system without locks: the claim still refuses another sweep
-        pass
+        raise UsageError(f"{named_out}: a sweep is running there (another process); wait for it to end, or "
+                         f"{new_out}") from None
     if created:
         return lock
     try:
@@ -670,21 +746,57 @@ def _claim(out: Path, identity: dict[str, Any], resume: bool) -> BinaryIO:
             raise ValueError("not a JSON object")
     except ValueError as e:
         lock.close()
-        raise UsageError(f"--out {out}: its {CLAIM} is damaged ({e}); use a new --out") from None
+        raise UsageError(f"{named_out}: its {CLAIM} is damaged ({e}); {new_out}") from None
     differ = [what for key, what in (("notebook", "another notebook"), ("grid", "another grid"),
-                                     ("params", "other fixed parameters (-p)")) if first.get(key) != identity[key]]
+                                     ("params", f"other fixed parameters ({_t('params')})"))
+              if first.get(key) != identity[key]]
+    if not differ and first.get("files") != identity["files"]:
+        before = first.get("files") if isinstance(first.get("files"), dict) else {}
+        edited = [name for name, digest in identity["files"].items() if before.get(name) != digest]
+        differ.append(f"files whose contents changed since ({', '.join(edited) or 'none recorded then'})")
     grid = first.get("grid") if isinstance(first.get("grid"), list) else []
     named = (f"the sweep of {Path(str(first.get('notebook'))).name} started {first.get('started', '?')}, "
              f"{plural(len(grid), 'run')}")
     if differ:
         lock.close()
-        raise UsageError(f"--out {out} holds another sweep ({named}; this one has {' and '.join(differ)}): its "
-                         "records would mix with this one's. Use a new --out")
+        raise UsageError(f"{named_out} holds another sweep ({named}; this one has {' and '.join(differ)}): its "
+                         f"records would mix with this one's. {new_out[0].upper()}{new_out[1:]}")
     if not resume:
         lock.close()
-        raise UsageError(f"--out {out} already holds this sweep ({named}): pass --resume (resume=True) to finish "
-                         "it, or use a new --out")
+        raise UsageError(f"{named_out} already holds this sweep ({named}): pass {_t('resume')} to finish it, or "
+                         f"{new_out}")
     return lock
+
+
+def _locked(claim: BinaryIO) -> bool:
+    """Lock the open claim for this process; ``False`` when another process holds it. Where
+    there are no such locks (not POSIX, a file system without them), the claim alone
+    refuses another sweep."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return True
+    try:
+        fcntl.flock(claim.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def _file_digests(values: Iterable[Any]) -> dict[str, str]:
+    """The SHA-256 of every file among ``values`` (absolute paths, as :func:`_from_here`
+    makes them): a sweep's identity holds what its spec files say, not only their names,
+    so a spec edited between a sweep and its resume is not mixed into one summary."""
+    digests = {}
+    for value in values:
+        if isinstance(value, str) and os.path.isabs(value) and os.path.isfile(value):
+            try:
+                digests[value] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+            except OSError:
+                continue  # unreadable here: the run that reads it says why
+    return dict(sorted(digests.items()))
 
 
 def _named_runs(points: list[dict[str, Any]], params: Mapping[str, Any]) -> list[Run]:
@@ -726,7 +838,7 @@ def _restored(run: Run, path: Path) -> bool:
     except (OSError, ValueError):
         return False
     if not isinstance(record, dict) or record.get("status") != "completed" \
-            or record.get("parameters") != json.loads(json.dumps(run.parameters, default=str)):
+            or record.get("parameters") != _as_recorded(run.parameters):
         return False
     meta = record.get("papermill") if isinstance(record.get("papermill"), dict) else {}
     results = record.get("results") if isinstance(record.get("results"), dict) else {}
@@ -735,6 +847,11 @@ def _restored(run: Run, path: Path) -> bool:
     run.failed_cell, run.failed_source, run.notebook = meta.get("failed_cell"), meta.get("failed_source"), \
         meta.get("notebook", "")
     return True
+
+
+def _as_recorded(value: Any) -> Any:
+    """``value`` as a run's record holds it (:func:`_finish`): locations redacted, JSON's types."""
+    return json.loads(json.dumps(_locations_redacted(value), default=str))
 
 
 def _finish(run: Run, outcome: Mapping[str, Any], out: Path) -> None:
@@ -757,7 +874,7 @@ def _finish(run: Run, outcome: Mapping[str, Any], out: Path) -> None:
     from augment.files import write_output
 
     write_output(out / f"{run.name}.json", json.dumps(_locations_redacted(run.to_dict()), indent=2, default=str),
-                 flag="--out")
+                 flag=_t("out"))
 
 
 # --- summary ----------------------------------------------------------------------------------
@@ -815,15 +932,15 @@ def write_summary(sweep: Sweep) -> None:
     writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_output(sweep.out / "summary.csv", buf.getvalue(), flag="--out")
+    write_output(sweep.out / "summary.csv", buf.getvalue(), flag=_t("out"))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     note = f"\n{sweep.note()}\n" if sweep.note() else ""
     head = f"# Sweep of {Path(sweep.notebook).name}\n\n{sweep.line()} ({stamp})\n\n".replace("$", "\\$")
     md = f"{head}{markdown_table(sweep.table())}{note}\nEvery field of every run: summary.csv.\n"
-    write_output(sweep.out / "summary.md", md, flag="--out")
+    write_output(sweep.out / "summary.md", md, flag=_t("out"))
     png = io.BytesIO()
     figure(sweep).savefig(png, format="png", dpi=110)
-    write_output(sweep.out / "figure.png", png.getvalue(), flag="--out")
+    write_output(sweep.out / "figure.png", png.getvalue(), flag=_t("out"))
 
 
 def _sample_image(output: str, source: str | None) -> tuple[Any, str] | None:

@@ -426,7 +426,11 @@ def failed_cell(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
      "UsageError: source=/no/such/photos: no such folder or file"),
     ("03_standalone_job.ipynb", {"backend": "sagemaker"}, "CredentialsError: no AWS region"),
     ("03_standalone_job.ipynb", {"backend": "sagemaker", "region": "us-east-1"}, "CredentialsError: "),
-], ids=["copies=0", "missing input", "02 missing source", "sagemaker no region", "sagemaker no credentials"])
+    ("05_parameter_sweep.ipynb", {"notebook": "07_missing.ipynb"},
+     "UsageError: notebook='07_missing.ipynb': not found; looked for "),
+    ("05_parameter_sweep.ipynb", {"grid": {"copies": []}}, "UsageError: grid: no runs (an empty list of values?)"),
+], ids=["copies=0", "missing input", "02 missing source", "sagemaker no region", "sagemaker no credentials",
+        "05 missing notebook", "05 empty grid"])
 def test_a_bad_parameter_is_one_line_naming_it(notebook, parameters, shown, tmp_path, monkeypatch):
     """The kit's own error shows as one line in the notebook's terms (the parameter, not the
     CLI's flag), not a traceback; the run stops there."""
@@ -443,7 +447,8 @@ def test_a_bad_parameter_is_one_line_naming_it(notebook, parameters, shown, tmp_
     cell, lines = failed_cell(tmp_path / notebook)
     assert len(lines) == 1, f"a traceback, not one line: {lines}"
     assert lines[0].startswith(shown) and lines[0].endswith("(%tb shows the traceback)"), lines[0]
-    assert not re.search(r"(?<![\w-])--[a-z]", lines[0]), f"a CLI flag, not the notebook's parameter: {lines[0]}"
+    outside_commands = re.sub(r"`[^`]*`", "", lines[0])  # a command to run keeps its flags (`aws configure --profile`)
+    assert not re.search(r"(?<![\w-])--[a-z]", outside_commands), f"a CLI flag, not the parameter: {lines[0]}"
     assert [o.output_type for o in cell.outputs] == ["error"], "nothing else: no traceback on stderr"
 
 
@@ -452,7 +457,8 @@ def test_tb_shows_the_traceback_of_the_kits_error_and_other_errors_keep_theirs(t
     import papermill
 
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": dict(KERNELSPEC)}, cells=[
-        nbformat.v4.new_code_cell("import augment.jobs, augment.notebooks\nx = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import augment.jobs, augment.notebooks\naugment.notebooks.show_errors()\nx = 1",
+                                  metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell('augment.jobs.make_backend("aws")', metadata={"tags": ["raises-exception"]}),
         nbformat.v4.new_code_cell("%tb"),
         nbformat.v4.new_code_cell("{}['missing']", metadata={"tags": ["raises-exception"]}),
@@ -480,9 +486,78 @@ def test_messages_name_the_notebooks_parameters():
     missing = "--input /x: no such folder or file"
     assert in_notebook_terms(missing, {"source": None}) == "source=/x: no such folder or file", "notebook 02's name"
     assert in_notebook_terms(missing, {"input": None}) == "input=/x: no such folder or file"
-    assert in_notebook_terms("pass --region, or --max-cost 'a': no") == "pass region, or max_cost='a': no"
     two = "invalid spec x:\n  - ops[0]: unknown\n  - ops[1]: unknown"
     assert in_notebook_terms(two) == two, "every problem of several, on its line"
+    assert in_notebook_terms("--image is required with --backend sagemaker") == \
+        "image_uri is required with --backend sagemaker", "the flag blamed; the rest as written"
+
+
+@pytest.mark.parametrize("message", [
+    "job failed; to see what it did: `augment run --json --input x > job.json`",
+    "--out /x already holds this sweep: pass --resume (resume=True) to finish it",
+    "pass --region, or --max-cost 'a': no",
+    "see \"augment process --resume --input-dir d\" for the rest",
+])
+def test_only_the_blamed_flag_is_renamed(message):
+    """Every --flag was rewritten, inside commands to run and advice too: "`augment run json ...`",
+    "pass resume (resume=True)"."""
+    from augment.notebooks import in_notebook_terms
+
+    shown = in_notebook_terms(message)
+    assert shown == message.replace("--out /x", "out /x", 1), shown
+    namespace = {"json": None, "input": None, "resume": False, "input_dir": None}
+    assert in_notebook_terms(message, namespace) == shown, "the notebook's names do not reach into commands"
+
+
+def test_advice_names_the_notebooks_parameter_where_it_has_one():
+    from augment.notebooks import in_notebook_terms
+
+    message = "no AWS region: pass --region, set AWS_DEFAULT_REGION, or set one with `aws configure --region x`"
+    assert in_notebook_terms(message, {"region": None}) == \
+        "no AWS region: pass region, set AWS_DEFAULT_REGION, or set one with `aws configure --region x`"
+    assert in_notebook_terms(message, {}) == message, "a flag the notebook has no parameter for stays"
+
+
+def test_the_handler_redacts_account_ids_only():
+    """It redacted every 12-digit number (a byte count, a timestamp)."""
+    from augment.errors import UsageError
+    from augment.notebooks import _one_line
+
+    class Shell:
+        def __init__(self) -> None:
+            self.user_ns: dict = {}
+
+        def _showtraceback(self, etype, value, stb):
+            self.shown = stb
+
+    shell = Shell()
+    error = UsageError(f"--output s3://sagemaker-us-east-1-{ACCOUNT}/o: role {ROLE} read {ACCOUNT} bytes, "
+                       f"job 202612061200")
+    _one_line(shell, UsageError, error, None)
+    assert ANSI.sub("", shell.shown[0]) == (
+        "UsageError: output=s3://sagemaker-us-east-1-<account>/o: role arn:aws:iam::<account>:role/SageMakerRole "
+        f"read {ACCOUNT} bytes, job 202612061200  (%tb shows the traceback)")
+
+
+def test_importing_the_module_installs_no_handler():
+    """Importing augment.notebooks (for redact, JobResults...) in a user's kernel set IPython's
+    handler halfway through the session; show_errors() is what does it."""
+    code = ("from IPython.core.interactiveshell import InteractiveShell\n"
+            "shell = InteractiveShell.instance()\n"
+            "import augment.notebooks\n"
+            "print(shell.custom_exceptions)\n"
+            "augment.notebooks.show_errors()\n"
+            "print([e.__name__ for e in shell.custom_exceptions])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["()", "['AugmentError']"], done.stdout
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_every_notebook_shows_errors_in_its_first_code_cell(path):
+    nb = nbformat.read(str(path), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    assert "show_errors()" in code[0].source, code[0].source
 
 
 def test_a_tilde_is_the_home_folder_where_paths_enter_the_kit(tmp_path, monkeypatch, small_samples):

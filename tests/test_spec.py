@@ -301,3 +301,40 @@ def test_static_sizes_too_large_for_the_output_format_are_refused(ops, fmt, refu
         load_spec(data)
     assert refused in str(e.value) and "write format: png" in str(e.value)
     assert "format: jpeg" not in str(e.value) or fmt == "jpeg"
+
+
+# --- one strict YAML reader, and ~ -------------------------------------------------------------
+
+
+def test_strict_yaml_is_one_public_reader_for_specs_grids_and_values():
+    """The sweep imported spec's private loader and rewrote its wording ("in a spec" -> "here")."""
+    from augment.errors import UsageError
+    from augment.spec import YAMLRefused, load_yaml_strict
+    from augment.sweep import parse_value
+
+    assert load_yaml_strict("a: [1, 2]\nb: null\n") == {"a": [1, 2], "b": None}
+    for text, message in [("x: 1\nx: 2\n", "line 2, column 1: duplicate key 'x'; give each field once"),
+                          ("a: &v 1\nb: *v\n", "line 2, column 4: an alias (*v); aliases are not allowed, write the "
+                                               "value out"),
+                          ("[" * 100 + "]" * 100, "line 1, column 65: nested deeper than 64 levels"),
+                          ("x: [1", "not valid YAML at line 1, column 6: expected ',' or ']', but got '<stream end>'")]:
+        with pytest.raises(YAMLRefused) as e:
+            load_yaml_strict(text)
+        assert str(e.value) == message
+        with pytest.raises(UsageError) as u:
+            parse_value(text, "-p x")
+        assert str(u.value) == f"-p x: {message}", "the same words, after the value's name"
+
+
+def test_a_tilde_is_the_home_folder_for_spec_files(tmp_path, monkeypatch):
+    """`spec="~/x.yaml"` was 'no such spec file'; 02's export_path="~/spec.yaml" made a folder called ~ here."""
+    from augment.locations import expand
+    from augment.spec import dump_spec
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home").mkdir()
+    written = dump_spec(load_spec("light"), "~/spec.yaml")
+    assert written == tmp_path / "home" / "spec.yaml" and not (tmp_path / "~").exists()
+    assert load_spec("~/spec.yaml") == load_spec("light")
+    assert expand("s3://b/~x/") == "s3://b/~x/" and expand("light") == "light"

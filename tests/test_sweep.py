@@ -45,7 +45,7 @@ def test_a_mapping_is_a_product_and_a_list_is_taken_as_it_is(tmp_path):
     grid.write_text("- {spec: light, copies: 3}\n- {spec: my/specs/jitter.yaml}\n")
     assert load_grid(grid) == [{"spec": "light", "copies": 3}, {"spec": "my/specs/jitter.yaml"}]
     for bad in ([1, 2], "not a grid", {"spec": []}):
-        with pytest.raises(UsageError, match="--grid"):
+        with pytest.raises(UsageError, match=r"^grid[:=]"):  # notebook 05's parameter (the CLI says --grid)
             load_grid(bad)
     with pytest.raises(UsageError, match="no such file"):
         load_grid(tmp_path / "missing.yaml")
@@ -201,16 +201,33 @@ def test_relative_paths_are_taken_from_where_the_sweep_was_started(tmp_path, mon
 
 
 def test_the_swept_notebook_is_found_beside_05_from_any_folder(tmp_path, monkeypatch):
-    """papermill runs 05 in the folder it was started in: 03 is looked for there, then beside 05."""
+    """papermill runs 05 in the folder it was started in, where a stale executed 03 may lie: 03
+    is looked for beside 05 first (05 passes notebook_folder()), then in the current folder."""
+    from augment.sweep import notebook_folder
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     assert find_notebook("03_standalone_job.ipynb") == NB03
     assert find_notebook(NB03) == NB03
-    (tmp_path / "03_standalone_job.ipynb").write_text("{}")
-    assert find_notebook("03_standalone_job.ipynb") == tmp_path / "03_standalone_job.ipynb", "as given, first"
+    (tmp_path / "03_standalone_job.ipynb").write_text("{}")  # an executed copy, left where papermill started
+    assert notebook_folder() == ROOT / "notebooks", "papermill from elsewhere: the kit's 05 is the one running"
+    assert find_notebook("03_standalone_job.ipynb", beside=notebook_folder()) == NB03, "beside 05 wins"
+    assert find_notebook("03_standalone_job.ipynb") == tmp_path / "03_standalone_job.ipynb", "then the current folder"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "05_parameter_sweep.ipynb").write_text("{}")
+    (mine / "03_standalone_job.ipynb").write_text("{}")
+    monkeypatch.chdir(mine)
+    assert notebook_folder() == mine, "a copy of 05 run where it lies (JupyterLab, papermill --cwd)"
+    assert find_notebook("03_standalone_job.ipynb", beside=notebook_folder()) == mine / "03_standalone_job.ipynb"
+    monkeypatch.setenv("JPY_SESSION_NAME", str(ROOT / "notebooks" / "05_parameter_sweep.ipynb"))
+    assert notebook_folder() == ROOT / "notebooks", "Jupyter names the running notebook"
+    assert find_notebook("03_standalone_job.ipynb") == NB03, "beside the running notebook, before the current folder"
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(UsageError) as e:
         find_notebook("07_missing.ipynb")
-    assert str(e.value) == (f"notebook '07_missing.ipynb': not found; looked for {tmp_path / '07_missing.ipynb'}, "
+    assert str(e.value) == (f"notebook='07_missing.ipynb': not found; looked for {tmp_path / '07_missing.ipynb'}, "
                             f"{ROOT / 'notebooks' / '07_missing.ipynb'}. Pass its path")
 
 
@@ -290,18 +307,18 @@ def test_a_second_sweep_into_the_same_folder_is_refused_naming_the_first(tmp_pat
     named = f"(the sweep of probe.ipynb started {started}, 2 runs; this one has"
     with pytest.raises(UsageError) as e:
         run_sweep(PROBE, {"x": [1, 3]}, out, params={"word": "one"}, progress=False)
-    assert str(e.value) == (f"--out {out} holds another sweep {named} another grid): its records would mix "
-                            "with this one's. Use a new --out")
-    with pytest.raises(UsageError, match=r"this one has other fixed parameters \(-p\)\)"):
+    assert str(e.value) == (f"out={out} holds another sweep {named} another grid): its records would mix "
+                            "with this one's. Use a new out"), "in notebook 05's terms (the CLI's: --out)"
+    with pytest.raises(UsageError, match=r"this one has other fixed parameters \(params\)\)"):
         run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "two"}, resume=True, progress=False)
     with pytest.raises(UsageError) as e:
         run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, progress=False)
-    assert "already holds this sweep" in str(e.value) and "pass --resume" in str(e.value)
+    assert "already holds this sweep" in str(e.value) and "pass resume=True to finish it" in str(e.value)
     assert {p.name: p.read_bytes() for p in out.glob("*.json")} == before, "no record was touched"
     from augment.sweep import _claim
 
     identity = json.loads((out / "sweep.json").read_text())
-    with _claim(out, {k: identity[k] for k in ("notebook", "grid", "params")}, resume=True):  # a sweep running
+    with _claim(out, {k: identity[k] for k in ("notebook", "grid", "params", "files")}, resume=True):  # a sweep running
         with pytest.raises(UsageError, match="a sweep is running there"):
             run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, resume=True, progress=False)
     again = run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, resume=True, progress=False)
@@ -345,7 +362,7 @@ def test_duplicate_grid_keys_are_refused(tmp_path):
     grid.write_text("spec: [light]\ncopies: [1]\nspec: [strong]\n")
     with pytest.raises(UsageError) as e:
         load_grid(grid)
-    assert str(e.value) == f"--grid {grid}: line 3, column 1: duplicate key 'spec'; give each field once"
+    assert str(e.value) == f"grid={grid}: line 3, column 1: duplicate key 'spec'; give each field once"
 
 
 def _png(path: Path) -> Path:
@@ -398,3 +415,100 @@ def test_bad_sweep_input_is_one_line_and_exit_2(case, expected, tmp_path, capsys
     err = capsys.readouterr().err
     assert err.startswith("augment sweep: error: " + expected.format(grid=grid, notebook=notebook, out=out)), err
     assert err.count("\n") == 1 and "internal error" not in err and "Traceback" not in err
+
+
+# --- the sweep's refusals in notebook 05's terms, ~, claims and resume -------------------------
+
+
+def test_refusals_name_05s_parameters_outside_the_cli(tmp_path):
+    """Notebook 05 calls the library: its errors named `--out`, `--grid`, `NOTEBOOK` (the CLI's)."""
+    from augment.sweep import cli_terms, notebook_parameters, run_sweep, sweep_folder
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError) as e:
+        sweep_folder(tmp_path / "file")
+    assert str(e.value) == f"out={tmp_path / 'file'}: a file is in the way, not a folder; name a folder for the sweep"
+    with pytest.raises(UsageError) as e:
+        load_grid(tmp_path / "missing.yaml")
+    assert str(e.value) == f"grid={tmp_path / 'missing.yaml'}: no such file"
+    with pytest.raises(UsageError, match=r"^grid: no runs"):
+        load_grid({"spec": []})
+    with pytest.raises(UsageError) as e:
+        notebook_parameters(tmp_path / "07.ipynb")
+    assert str(e.value) == f"notebook={tmp_path / '07.ipynb'}: no such file"
+    with pytest.raises(UsageError, match=r"^parallel must be >= 1, got 0$"):
+        run_sweep(PROBE, {"x": [1]}, tmp_path / "o", parallel=0)
+    with cli_terms(), pytest.raises(UsageError) as e:
+        load_grid(tmp_path / "missing.yaml")
+    assert str(e.value) == f"--grid {tmp_path / 'missing.yaml'}: no such file", "the CLI names its flags"
+
+
+def test_a_tilde_is_the_home_folder_in_a_sweep(tmp_path, monkeypatch):
+    from augment.sweep import sweep_folder
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "mine.yaml").write_text(load_spec("light").to_yaml())
+    assert sweep_folder("~/sweep") == tmp_path / "home" / "sweep"
+    paths = jitter_specs([0.5], base="~/mine.yaml", folder="~/specs")
+    assert paths == [str(tmp_path / "home" / "specs" / "mine-jitter0.5.yaml")]
+    (tmp_path / "home" / "grid.yaml").write_text("x: [1, 2]\n")
+    assert load_grid("~/grid.yaml") == [{"x": 1}, {"x": 2}]
+    assert not (tmp_path / "~").exists(), "no folder called ~ here"
+
+
+def test_jitter_specs_never_overwrite_another_sweeps_specs(tmp_path):
+    """05 writes its specs before run_sweep claims the folder: a second sweep that is then
+    refused had already replaced the first one's specs/."""
+    base = tmp_path / "mine.yaml"
+    base.write_text(load_spec("light").to_yaml())
+    (path,) = jitter_specs([0.5], base=str(base), folder=tmp_path / "specs")
+    first = Path(path).read_bytes()
+    assert jitter_specs([0.5], base=str(base), folder=tmp_path / "specs") == [path], "the same spec: kept (resume)"
+    base.write_text(load_spec("strong").to_yaml())
+    with pytest.raises(UsageError) as e:
+        jitter_specs([0.5], base=str(base), folder=tmp_path / "specs")
+    assert str(e.value) == (f"{path} already holds another spec (a sweep's, whose runs read it): it is left as it "
+                            "is. Give the sweep a new out, or another folder")
+    assert Path(path).read_bytes() == first
+
+
+def test_a_completed_run_with_an_account_in_its_parameters_is_kept_on_resume(tmp_path):
+    """Its record holds the parameters redacted: compared with the raw ones, it never matched."""
+    from augment.sweep import _finish, _restored
+
+    params = {"output": "s3://sagemaker-us-east-1-123456789012/out/", "x": 1}
+    run = Run("x-1", dict(params))
+    outcome = {"status": "completed", "duration_s": 1.0, "error": None, "failed_cell": None, "failed_source": None}
+    _finish(run, outcome, tmp_path)
+    assert "123456789012" not in (tmp_path / "x-1.json").read_text()
+    again = Run("x-1", dict(params))
+    assert _restored(again, tmp_path / "x-1.json") and again.skipped
+    assert not _restored(Run("x-1", {**params, "x": 2}), tmp_path / "x-1.json"), "another run's record"
+
+
+@pytest.mark.slow
+def test_resume_after_a_spec_file_was_edited_is_refused(tmp_path):
+    """The claim recorded the spec's path only: its runs' records would mix two specs."""
+    spec = tmp_path / "mine.yaml"
+    spec.write_text("version: 1\n")
+    out = tmp_path / "sweep"
+    first = run_sweep(PROBE, {"x": [1]}, out, params={"word": str(spec)}, progress=False)
+    assert [r.status for r in first.runs] == ["completed"]
+    spec.write_text("version: 2\n")
+    with pytest.raises(UsageError) as e:
+        run_sweep(PROBE, {"x": [1]}, out, params={"word": str(spec)}, resume=True, progress=False)
+    assert f"this one has files whose contents changed since ({spec})" in str(e.value)
+    spec.write_text("version: 1\n")
+    again = run_sweep(PROBE, {"x": [1]}, out, params={"word": str(spec)}, resume=True, progress=False)
+    assert [r.skipped for r in again.runs] == [True]
+
+
+def test_the_sweep_imports_where_there_is_no_fcntl():
+    """`import fcntl` at the top broke every platform without it (not POSIX)."""
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "import augment.sweep as s, io\n"
+            "print(s._locked(io.BytesIO()))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]

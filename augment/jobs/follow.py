@@ -26,6 +26,7 @@ from augment.errors import UsageError
 from augment.jobs.handles import TERMINAL, Job, LocalBackend
 from augment.jobs.launch import SPEC_PATH
 from augment.jobs.local import each_concurrently, put_file, s3_client, split_s3_uri
+from augment.locations import expand
 from augment.text import plural
 
 BACKENDS = ("local", "sagemaker")
@@ -52,7 +53,7 @@ def make_backend(name: str = "local", *, role: str | None = None, bucket: str | 
         UsageError: an unknown backend name.
     """
     if name == "local":
-        return LocalBackend(None if workdir is None else str(Path(workdir).expanduser()))
+        return LocalBackend(None if workdir is None else expand(workdir))
     if name == "sagemaker":
         from augment.jobs.sagemaker import SageMakerBackend
 
@@ -62,7 +63,7 @@ def make_backend(name: str = "local", *, role: str | None = None, bucket: str | 
 
 def _local(location: str) -> str:
     """``location`` with ``~`` expanded, unless it is an ``s3://`` URI."""
-    return location if location.startswith("s3://") else str(Path(location).expanduser())
+    return expand(location)
 
 
 def _stamp() -> str:
@@ -330,7 +331,7 @@ def _read(uri: str) -> bytes | None:
             return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except s3.exceptions.NoSuchKey:
             return None
-    path = Path(uri).expanduser()
+    path = Path(expand(uri))
     return path.read_bytes() if path.is_file() else None
 
 
@@ -340,7 +341,7 @@ def _list(uri: str) -> list[str]:
         bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
         pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return sorted(o["Key"][len(prefix):] for page in pages for o in page.get("Contents", []))
-    root = Path(uri).expanduser()
+    root = Path(expand(uri))
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
 
 
