@@ -52,6 +52,7 @@ from augment.images import (
     output_format,
     read_input,
 )
+from augment.locations import expand
 from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.spec import Spec, load_spec
 from augment.text import all_excluded, plural
@@ -79,7 +80,7 @@ class Images:
     def __init__(self, source: str | os.PathLike[str] | None = None) -> None:
         from augment.samples import samples_dir
 
-        self.source = str(samples_dir()) if source is None else os.path.expanduser(os.fspath(source))  # ~: home
+        self.source = str(samples_dir()) if source is None else expand(source)
         self._data: dict[str, bytes] = {}
         self._keys: list[str] | None = None
         self.fetched: list[str] = []

@@ -40,6 +40,7 @@ from augment.jobs.launch import (
 )
 from augment.jobs.local import s3_client, safe_rel, split_s3_uri
 from augment.jobs.request import Input, JobRequest
+from augment.locations import expand
 from augment.options import JOB_OPTIONS, check_number, process_arguments
 from augment.progress import Progress
 from augment.text import plural
@@ -403,7 +404,7 @@ class AugmentedImages:
                  classes: list[str] | None = None) -> None:
         from augment.manifest import read_manifest
 
-        root = Path(output).expanduser()
+        root = Path(expand(output))
         if output.startswith("s3://"):
             import shutil
             import tempfile
