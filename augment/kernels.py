@@ -45,16 +45,15 @@ import numpy as np
 import PIL.Image
 import torch
 from torchvision import tv_tensors
-from torchvision.transforms._functional_pil import _parse_fill
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
-from torchvision.transforms.v2._utils import _get_fill
-from torchvision.transforms.v2.functional._geometry import (
-    _check_interpolation,
-    _compute_resized_output_size,
-    _do_native_uint8_resize_on_cpu,
-)
 
+from augment._torchvision import check_interpolation as _check_interpolation
+from augment._torchvision import compute_resized_output_size as _compute_resized_output_size
+from augment._torchvision import do_native_uint8_resize_on_cpu as _do_native_uint8_resize_on_cpu
+from augment._torchvision import fill_of
+from augment._torchvision import get_fill as _get_fill
+from augment._torchvision import parse_fill as _parse_fill
 from augment.images import BoxRows
 from augment.images import pixel_memory as _pixels
 
@@ -257,7 +256,7 @@ def rotation(original: Kernel) -> Kernel:
         matrix = _pil_rotation_matrix(img.size, params["angle"], transform.center)
         if matrix is None:
             return original(img, params)
-        fill = _parse_fill(_get_fill(transform._fill, type(img)), img)["fillcolor"]
+        fill = _parse_fill(_get_fill(fill_of(transform), type(img)), img)["fillcolor"]
         out = PIL.Image.new(img.mode, img.size, fill)
         src, dst = _pixels(img), _pixels(out)
         stride = 4 if img.mode == "RGB" else 1

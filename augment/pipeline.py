@@ -35,9 +35,10 @@ import PIL.Image
 import torch
 from torchvision.transforms import v2
 from torchvision.transforms.functional import InterpolationMode, pil_modes_mapping
-from torchvision.transforms.v2._transform import _RandomApplyTransform
-from torchvision.transforms.v2.functional._geometry import _compute_resized_output_size as _resized_output_size
 
+from augment._torchvision import RandomApplyTransform as _RandomApplyTransform
+from augment._torchvision import attribute as private_attribute
+from augment._torchvision import compute_resized_output_size as _resized_output_size
 from augment.images import Source
 from augment.kernels import FAST_TRANSFORMS, native_bilinear, resize_box, resize_rows, to_pil, to_tensor
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
@@ -176,22 +177,24 @@ class Pipeline:
 
         t.forward = observed_forward
         if REGISTRY[node.name].category == "policy":
-            apply = t._apply_image_or_video_transform
+            apply_name = private_attribute(t, "apply_policy_op")
+            apply = getattr(t, apply_name)
 
             def observed_apply(image: Any, transform_id: str, magnitude: float, **kw: Any) -> Any:
                 node.policy_ops.append({"name": transform_id, "magnitude": float(magnitude)})
                 return apply(image, transform_id, magnitude, **kw)
 
-            t._apply_image_or_video_transform = observed_apply
+            setattr(t, apply_name, observed_apply)
             if isinstance(t, v2.AugMix):
-                sample = t._sample_dirichlet
+                sample_name = private_attribute(t, "sample_dirichlet")
+                sample = getattr(t, sample_name)
 
                 def observed_sample(params: torch.Tensor) -> torch.Tensor:
                     out = sample(params)
                     node.mix.append(to_json(out[0]))
                     return out
 
-                t._sample_dirichlet = observed_sample
+                setattr(t, sample_name, observed_sample)
         elif not node.children:
             make_params = t.make_params
 
