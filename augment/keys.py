@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
+from augment.storage import is_s3, split_s3_uri
 from augment.text import all_excluded
 
 UNSTAGEABLE = "unstageable_key"
@@ -171,13 +172,12 @@ def list_s3(uri: str, flag: str = "--input") -> tuple[str, list[tuple[str, int]]
     ``(relative key, size)`` pairs in key order."""
     from botocore.exceptions import ClientError
 
-    from augment.jobs.local import s3_client, split_s3_uri
+    from augment import storage
 
     bucket, prefix = split_s3_uri(uri)
     base = prefix[: prefix.rfind("/") + 1]
-    pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     try:
-        return base, [(o["Key"][len(base):], o["Size"]) for page in pages for o in page.get("Contents", [])]
+        return base, [(o["Key"][len(base):], o["Size"]) for o in storage.list_s3(bucket, prefix)]
     except ClientError as e:
         refused = bucket_refusal(e, flag, uri)
         if refused is None:
@@ -189,8 +189,6 @@ def bucket_refusal(error: Exception, flag: str, uri: str) -> UsageError | None:
     """What to say when listing the ``s3://`` location ``uri`` (named by ``flag``) failed
     with ``error`` because its bucket is missing or closed to these credentials; ``None``
     for any other failure."""
-    from augment.jobs.local import split_s3_uri
-
     code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
     bucket = split_s3_uri(uri)[0]
     if code == "NoSuchBucket":
@@ -213,7 +211,7 @@ def list_input(uri: str, flag: str = "--input") -> KeySplit:
         UsageError: a bad URI, a missing folder, or a folder that cannot be listed.
     """
     check_uri(uri, flag)
-    if uri.startswith("s3://"):
+    if is_s3(uri):
         return split_keys(list_s3(uri, flag)[1])
     from augment.images import list_images
 
@@ -261,7 +259,7 @@ def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input")
             fail on it).
     """
     if not split.staged and not split.failed:
-        raise UsageError(f"{flag} {uri}: " + ("no objects found" if uri.startswith("s3://") else "no files found"))
+        raise UsageError(f"{flag} {uri}: " + ("no objects found" if is_s3(uri) else "no files found"))
     excluded: list[dict[str, Any]] = [{"source": m, "rule": FOLDER_MARKER, "pattern": None} for m in split.markers]
     keys, failed = split.staged, split.failed
     if inputs is not None:
@@ -273,7 +271,7 @@ def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input")
         if not keys and not failed:
             raise UsageError(
                 f"{flag} {uri}: no inputs: "
-                + all_excluded(len(left_out), "object" if uri.startswith("s3://") else "file")
+                + all_excluded(len(left_out), "object" if is_s3(uri) else "file")
                 + f" ({excluded_counts(left_out)}); change the spec's input.include/input.exclude "
                 "(--include/--exclude)")
     if not keys:

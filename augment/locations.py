@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
+from augment.storage import is_s3, split_s3_uri
 
 META_DIR = "_augment"
 BATCHES_DIR = "_batches"
@@ -33,7 +34,7 @@ def expand(path: str | os.PathLike[str]) -> str:
     text = os.fspath(path)
     if isinstance(text, bytes):
         text = os.fsdecode(text)
-    return text if text.startswith("s3://") else os.path.expanduser(text)
+    return text if is_s3(text) else os.path.expanduser(text)
 
 
 def create_once(path: Path, data: bytes) -> bool:
@@ -88,15 +89,10 @@ def _folders_overlap(a: str, b: str) -> bool:
     return i == o or i in o.parents or o in i.parents
 
 
-def _split(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def _prefixes_overlap(input_uri: str, output_uri: str) -> bool:
     """Whether listing either prefix (as S3 does: every key that starts with it) would
     list objects of the other."""
-    (ib, ik), (ob, ok) = _split(input_uri), _split(output_uri)
+    (ib, ik), (ob, ok) = split_s3_uri(input_uri), split_s3_uri(output_uri)
     if ib != ob:
         return False
     out = ok.rstrip("/") + "/" if ok.strip("/") else ""
@@ -110,7 +106,7 @@ def check_disjoint(input_uri: str, output_uri: str, *, input_flag: str = "--inpu
     Raises:
         UsageError: naming both flags.
     """
-    s3_in, s3_out = input_uri.startswith("s3://"), output_uri.startswith("s3://")
+    s3_in, s3_out = is_s3(input_uri), is_s3(output_uri)
     if s3_in != s3_out:
         return
     if (_prefixes_overlap if s3_in else _folders_overlap)(input_uri, output_uri):
@@ -125,15 +121,14 @@ def _earlier_job_s3(output_uri: str) -> tuple[list[str], bytes | None]:
     """Keys under the output prefix that an earlier job left (``_augment/spec.yaml``, its
     manifests, ``_batches/``), relative to it, and the bytes of its ``_augment/spec.yaml``
     if there is one. Other files under ``_augment/`` (a launch's key lists) are no job."""
-    from augment.jobs.local import s3_client
+    from augment.storage import list_s3, s3_client
 
-    bucket, key = _split(output_uri)
+    bucket, key = split_s3_uri(output_uri)
     base = key.rstrip("/") + "/" if key.strip("/") else ""
     s3 = s3_client()
     found = []
     for start in (f"{META_DIR}/spec.yaml", f"{META_DIR}/manifest-", f"{BATCHES_DIR}/"):  # as _earlier_job_local
-        page = s3.list_objects_v2(Bucket=bucket, Prefix=f"{base}{start}", MaxKeys=20)
-        found += [o["Key"][len(base):] for o in page.get("Contents", [])
+        found += [o["Key"][len(base):] for o in list_s3(bucket, f"{base}{start}", s3=s3, limit=20)
                   if not o["Key"].startswith(f"{base}{META_DIR}/manifest-") or o["Key"].endswith(".jsonl")]
     spec = None
     if f"{META_DIR}/spec.yaml" in found:
@@ -174,7 +169,7 @@ def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "--out
         UsageError: with another spec, the message ``augment process`` gives; otherwise
             naming what was found there. Nothing was sent or written.
     """
-    if output_uri.startswith("s3://"):
+    if is_s3(output_uri):
         from botocore.exceptions import ClientError
 
         from augment.keys import bucket_refusal

@@ -92,7 +92,7 @@ class Images:
 
         check_uri(self.source, "--input")  # S3://, https://...: the form to use, not "no such folder"
         if self.is_s3:
-            from augment.jobs.local import split_s3_uri
+            from augment.storage import split_s3_uri
 
             self._bucket, prefix = split_s3_uri(self.source)
             self._base = prefix[: prefix.rfind("/") + 1]
@@ -139,7 +139,7 @@ class Images:
             if self.is_s3:
                 from botocore.exceptions import BotoCoreError, ClientError
 
-                from augment.jobs.local import s3_client
+                from augment.storage import s3_client
 
                 try:
                     body = s3_client().get_object(Bucket=self._bucket, Key=self._base + rel)["Body"].read()

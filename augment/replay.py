@@ -109,7 +109,7 @@ def _download_job_files(uri: str, folder: Path, with_spec: bool) -> Path:
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from augment.jobs.local import s3_client, split_s3_uri
+    from augment.storage import s3_client, split_s3_uri
 
     bucket, key = split_s3_uri(uri)
     name = key.rsplit("/", 1)[-1]
@@ -247,7 +247,7 @@ def _read_from_uri(uri: str, rel: str) -> tuple[bytes, str]:
     if uri.startswith("s3://"):
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from augment.jobs.local import s3_client, split_s3_uri
+        from augment.storage import s3_client, split_s3_uri
 
         try:
             if uri.endswith(".json"):  # a batch's manifest: [{"prefix": ...}, keys relative to it]

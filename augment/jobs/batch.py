@@ -38,11 +38,12 @@ from augment.jobs.launch import (
     put_json,
     reads_s3_only,
 )
-from augment.jobs.local import s3_client, safe_rel, split_s3_uri
+from augment.jobs.local import safe_rel
 from augment.jobs.request import Input, JobRequest
 from augment.locations import expand
 from augment.options import JOB_OPTIONS, check_number, process_arguments
 from augment.progress import Progress
+from augment.storage import is_s3, list_s3, s3_client, split_s3_uri
 from augment.text import plural
 
 
@@ -156,7 +157,7 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     keys, failed, excluded = select_inputs(split or list_input(input_uri), inputs, input_uri)
     if excluded:
         put_json(_join(output_uri, "_batches", "excluded.json"), excluded)
-    if input_uri.startswith("s3://"):
+    if is_s3(input_uri):
         prefix = input_uri[: input_uri.rfind("/") + 1]  # the keys are relative to it, as SageMaker stages them
     else:  # a folder, or one file (its key is its name)
         root = Path(input_uri).resolve()
@@ -405,7 +406,7 @@ class AugmentedImages:
         from augment.manifest import read_manifest
 
         root = Path(expand(output))
-        if output.startswith("s3://"):
+        if is_s3(output):
             import shutil
             import tempfile
             import weakref
@@ -415,11 +416,10 @@ class AugmentedImages:
                 weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
             bucket, prefix = split_s3_uri(output.rstrip("/") + "/")
             s3 = s3_client()
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                for o in page.get("Contents", []):
-                    target = root / safe_rel(o["Key"][len(prefix):], f"output {output}")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    s3.download_file(bucket, o["Key"], str(target))
+            for o in list_s3(bucket, prefix, s3=s3):
+                target = root / safe_rel(o["Key"][len(prefix):], f"output {output}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, o["Key"], str(target))
         manifests = sorted(root.glob("_augment/manifest-*.jsonl"))
         if not manifests:
             raise UsageError(f"{output}: no _augment/manifest-*.jsonl, so no finished job there")

@@ -25,8 +25,8 @@ from typing import Any, TextIO
 from augment.errors import UsageError
 from augment.jobs.handles import TERMINAL, Job, LocalBackend
 from augment.jobs.launch import SPEC_PATH
-from augment.jobs.local import each_concurrently, put_file, s3_client, split_s3_uri
 from augment.locations import expand
+from augment.storage import each_concurrently, put_file, s3_client, split_s3_uri
 from augment.text import plural
 
 BACKENDS = ("local", "sagemaker")

@@ -196,7 +196,7 @@ def put_json(uri: str, data: Any) -> None:
 
     body = json.dumps(data, indent=1, allow_nan=False).encode()
     if uri.startswith("s3://"):
-        from augment.jobs.local import s3_client, split_s3_uri
+        from augment.storage import s3_client, split_s3_uri
 
         bucket, key = split_s3_uri(uri)
         s3_client().put_object(Bucket=bucket, Key=key, Body=body)
@@ -213,7 +213,7 @@ def removed_unless_created(uris: Sequence[str]) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        from augment.jobs.local import s3_client, split_s3_uri
+        from augment.storage import s3_client, split_s3_uri
 
         for uri in uris:
             try:

@@ -66,6 +66,16 @@ from augment.contract import ROOT_ENV, SAGEMAKER_ROOT
 from augment.engines import Engine
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest
+from augment.storage import (  # noqa: F401  (re-exported: augment.jobs.local.s3_client... stay importable)
+    ONE_REQUEST,
+    TRANSFERS,
+    each_concurrently,
+    get_file,
+    is_s3,
+    put_file,
+    s3_client,
+    split_s3_uri,
+)
 
 LOCAL_ACCOUNT = "000000000000"
 
@@ -77,21 +87,6 @@ class _Object:
     key: str  # sort key (S3 key or local relative path)
     rel: str
     fetch: Callable[[Path], None]
-
-
-def s3_client() -> Any:
-    import boto3
-    from botocore.config import Config
-
-    # honours AWS_ENDPOINT_URL; a connection for each transfer in flight (botocore keeps 10)
-    return boto3.client("s3", config=Config(max_pool_connections=TRANSFERS))
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key)."""
-    rest = uri.removeprefix("s3://")
-    bucket, _, key = rest.partition("/")
-    return bucket, key
 
 
 def safe_rel(rel: str, where: str) -> str:
@@ -126,7 +121,7 @@ def _list_objects(inp: Input) -> list[_Object]:
     check_uri(source, where)
     if inp.data_type == "ManifestFile":
         return _manifest_objects(inp, where)
-    if not source.startswith("s3://"):
+    if not is_s3(source):
         root = Path(source).resolve()  # staged links point into it from elsewhere
         if root.is_file():
             return [_Object(root.name, root.name, lambda dst, f=root: shutil.copyfile(f, dst))]
@@ -171,7 +166,7 @@ def _manifest_objects(inp: Input, where: str) -> list[_Object]:
     from augment.keys import check_uri, split_keys
 
     source = inp.source
-    if source.startswith("s3://"):
+    if is_s3(source):
         bucket, key = split_s3_uri(source)
         text = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
     else:
@@ -193,7 +188,7 @@ def _manifest_objects(inp: Input, where: str) -> list[_Object]:
     split = split_keys((rel, 1) for rel in entries[1:])
     if split.failed:
         raise _unstageable(where, source, split)
-    if prefix.startswith("s3://"):
+    if is_s3(prefix):
         s3 = s3_client()
         pbucket, pkey = split_s3_uri(prefix)
         return [_Object(pkey + rel, rel, partial(get_file, s3, pbucket, pkey + rel)) for rel in split.staged]
@@ -220,69 +215,6 @@ def _stage(inp: Input, root: Path, index: int, count: int, objects: list[_Object
         target.parent.mkdir(parents=True, exist_ok=True)
     each_concurrently([partial(obj.fetch, target) for obj, target in zip(chosen, targets, strict=True)])
     return len(chosen)
-
-
-# Objects in flight at once when staging and uploading. A transfer of a small object is one
-# round trip, so one at a time left the runtime waiting on latency (2,000 tiny objects took
-# about 50 s to stage and upload around 3 s of work); boto3's clients are thread-safe, and
-# each large object is still split into parts by s3transfer's own threads.
-TRANSFERS = 16
-
-
-# Below this size an object moves in one request. s3transfer's download_file and upload_file
-# (which split larger objects into parts on threads of their own) first ask for the size,
-# then set up a transfer manager: three times the time of one GET for a small image.
-ONE_REQUEST = 64 * 1024 * 1024
-
-
-def get_file(s3: Any, bucket: str, key: str, dst: Path, size: int | None = None) -> None:
-    if size is not None and size >= ONE_REQUEST:
-        s3.download_file(bucket, key, str(dst))
-        return
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    with open(dst, "wb") as f:
-        shutil.copyfileobj(body, f, 1024 * 1024)
-
-
-def put_file(s3: Any, path: Path, bucket: str, key: str) -> None:
-    if path.stat().st_size >= ONE_REQUEST:
-        s3.upload_file(str(path), bucket, key)
-        return
-    with open(path, "rb") as f:
-        s3.put_object(Bucket=bucket, Key=key, Body=f)
-
-
-def each_concurrently(calls: list[Callable[[], None]], workers: int = TRANSFERS) -> None:
-    """Run every call, ``workers`` at a time, and return when all have ended.
-
-    The guarantee is the one of a plain loop: each call runs at most once, and if any
-    fails, the first failure in the list's order is raised, once every started call has
-    ended: every call before it ran, and calls after a failure that had not started do
-    not start. A partial transfer never passes for a whole one.
-    """
-    if len(calls) <= 1 or workers <= 1:
-        for call in calls:
-            call()
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    first_failed = [len(calls)]  # the lowest index that failed so far
-    lock = threading.Lock()
-
-    def guarded(index: int, call: Callable[[], None]) -> None:
-        if index > first_failed[0]:  # a loop would have stopped before it
-            return
-        try:
-            call()
-        except BaseException:
-            with lock:
-                first_failed[0] = min(first_failed[0], index)
-            raise
-
-    with ThreadPoolExecutor(max_workers=min(workers, len(calls)), thread_name_prefix="augment-transfer") as pool:
-        futures = [pool.submit(guarded, i, call) for i, call in enumerate(calls)]
-    for future in futures:
-        future.result()  # the first failure, in order
 
 
 def _host_path(root: Path, sagemaker_path: str) -> Path:
@@ -375,7 +307,7 @@ def _upload(request: JobRequest, roots: list[Path]) -> None:
             if not src.is_dir():
                 continue
             files = sorted(p for p in src.rglob("*") if p.is_file())
-            if out.destination.startswith("s3://"):
+            if is_s3(out.destination):
                 s3 = s3_client()
                 bucket, prefix = split_s3_uri(out.destination)
                 prefix = prefix.rstrip("/") + "/" if prefix else ""
@@ -423,8 +355,8 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
         UsageError: an input that cannot be staged (missing, escaping its root, Pipe).
     """
     request.validate(local=True)
-    on_s3 = [i.source for i in request.inputs if i.source.startswith("s3://")]
-    on_s3 += [o.destination for o in request.outputs if o.destination.startswith("s3://")]
+    on_s3 = [i.source for i in request.inputs if is_s3(i.source)]
+    on_s3 += [o.destination for o in request.outputs if is_s3(o.destination)]
     if on_s3:  # before anything is staged or run: not at the upload, after the work
         from augment.aws import require_credentials
 

@@ -21,8 +21,8 @@ from augment.container import source_files
 from augment.errors import UsageError
 from augment.jobs.handles import output_uris, wait_for
 from augment.jobs.launch import LOCAL_ROLE, SPEC_PATH
-from augment.jobs.local import TRANSFERS, each_concurrently, put_file, split_s3_uri
 from augment.jobs.request import Input, JobRequest
+from augment.storage import TRANSFERS, each_concurrently, put_file, split_s3_uri
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 CODE_PATH = "/opt/ml/processing/input/code"

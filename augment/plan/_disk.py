@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augment.errors import UsageError
+from augment.storage import is_s3
 
 GB = 1 << 30  # SageMaker's volume gigabytes are EBS's GiB: counting in GiB never falls short
 DEFAULT_VOLUME_GB = 30
@@ -90,7 +91,7 @@ def taken(uri: str, inputs: Any = None, flag: str = "--input") -> Taken:
     from augment.keys import check_uri, list_input, list_s3, select_inputs, split_keys
 
     check_uri(uri, flag)
-    if uri.startswith("s3://"):
+    if is_s3(uri):
         pairs = list_s3(uri, flag)[1]
         split = split_keys(pairs)
         sizes = dict(pairs)

@@ -71,7 +71,7 @@ def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any) -> tu
     where = str(input) if input is not None else str(samples_dir())
     keys = taken(where, inputs, "--calibrate").keys  # what a job takes: no junk, no folder marker, filters applied
     if where.startswith("s3://"):
-        from augment.jobs.local import s3_client, split_s3_uri
+        from augment.storage import s3_client, split_s3_uri
 
         bucket, prefix = split_s3_uri(where)
         base = prefix[: prefix.rfind("/") + 1]
@@ -338,7 +338,7 @@ def _s3_summaries(description: dict[str, Any]) -> list[dict[str, Any]]:
     """The hosts' ``_augment/summary-<host>.json`` under the job's S3 outputs."""
     import botocore.exceptions
 
-    from augment.jobs.local import s3_client, split_s3_uri
+    from augment.storage import s3_client, split_s3_uri
 
     found = []
     try:
