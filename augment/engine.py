@@ -77,7 +77,7 @@ from typing import Any, BinaryIO
 
 import torch
 
-from augment import __version__
+from augment import __version__, variant
 from augment import manifest as mf
 from augment.contract import check_host
 from augment.errors import JobFailed, JobStopped, TooManyBadInputs, UsageError
@@ -85,13 +85,8 @@ from augment.images import (
     DEFAULT_MAX_PIXELS,
     EXTENSIONS,
     PARTIAL_JPEG,
-    EncodeError,
-    ImageError,
     atomic_write_bytes,
-    encode,
     list_images,
-    open_image,
-    output_format,
     read_input,
 )
 from augment.kernels import NATIVE
@@ -100,10 +95,11 @@ from augment.locations import META_DIR, another_spec_message, check_disjoint, cr
 from augment.logs import Log
 from augment.manifest import ORIGINAL
 from augment.options import check_max_error_rate, check_max_pixels, check_number
-from augment.pipeline import OpFailed, Pipeline, derive_seed
+from augment.pipeline import Pipeline, derive_seed
 from augment.progress import Progress
 from augment.spec import Spec, load_spec
 from augment.text import all_excluded, plural
+from augment.variant import OUT_OF_MEMORY
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MAX_ERROR_RATE = 0.01
@@ -258,60 +254,31 @@ class _Worker:
         """Make the given copies of one input (``ORIGINAL`` for the kept original) and
         return their manifest records. A bad input never raises: its reason goes
         into the records."""
-        spec = self.pipeline.spec
-        base: dict[str, Any] = {"source": rel, "source_sha256": None}
-        try:
-            data = read_input(self.input_dir, rel)  # refuses links out of the input, FIFOs, devices
-            base["source_sha256"] = hashlib.sha256(data).hexdigest()
-            # the header; pixels are decoded on demand, in part where one output needs only part
-            source = open_image(data, self.max_pixels, outputs=sum(k != ORIGINAL for k in copies))
-        except ImageError as e:
-            return [_failed(base, spec.seed, k, str(e), e.reason) for k in copies]
-        except OSError as e:
-            return [_failed(base, spec.seed, k, f"cannot read: {e}", "unreadable") for k in copies]
-        except MemoryError:
-            return [_failed(base, spec.seed, k, OUT_OF_MEMORY, "out_of_memory") for k in copies]
-        fmt = output_format(spec.output.format, source.format)
         records: list[dict[str, Any]] = []
-        for k in copies:  # augmented copies first: an input that cannot be decoded is not kept either
+        spec_seed = self.pipeline.spec.seed
+        # augmented copies first: an input that cannot be decoded is not kept either
+        for v in variant.make(self.pipeline, lambda: read_input(self.input_dir, rel), rel, copies,
+                              max_pixels=self.max_pixels):
+            base = {"source": rel, "source_sha256": v.source_sha256}
+            if not v.ok:
+                records.append(_failed(base, spec_seed, v.copy, v.error, v.reason))  # type: ignore[arg-type]
+                continue
+            assert v.data is not None and v.format is not None
+            name = output_name(rel, v.copy, v.format)
             try:
-                if k == ORIGINAL:
-                    name = output_name(rel, k, source.format)
-                    size = list(source.size)
-                    atomic_write_bytes(self.output_dir / name, data)
-                    records.append({**base, "copy": k, "output": name, "output_sha256": base["source_sha256"],
-                                    "seed": None, "params": None, "status": "ok", "error": None, "reason": None,
-                                    "format": source.format.lower(), "size": size})
-                    continue
-                seed = derive_seed(spec.seed, rel, k)
-                out, params = self.pipeline.apply(source, seed)
-                blob = encode(out, fmt, spec.output.quality)
-                name = output_name(rel, k, fmt)
-                atomic_write_bytes(self.output_dir / name, blob)
-            except ImageError as e:  # the pixels, decoded on demand, are broken: no copy can be made
-                return records + [_failed(base, spec.seed, c, str(e), e.reason) for c in copies[len(records):]]
-            except OpFailed as e:
-                records.append(_failed(base, spec.seed, k, str(e), "op_failed"))
-                continue
-            except EncodeError as e:  # too large for its format: this copy only
-                records.append(_failed(base, spec.seed, k, str(e), e.reason))
-                continue
+                atomic_write_bytes(self.output_dir / name, v.data)
             except OSError as e:
-                records.append(_failed(base, spec.seed, k, f"cannot write: {e}", "write_failed"))
+                records.append(_failed(base, spec_seed, v.copy, f"cannot write: {e}", "write_failed"))
                 continue
-            except MemoryError:  # this image, at this size, does not fit: the job goes on
-                records.append(_failed(base, spec.seed, k, OUT_OF_MEMORY, "out_of_memory"))
+            except MemoryError:
+                records.append(_failed(base, spec_seed, v.copy, OUT_OF_MEMORY, "out_of_memory"))
                 continue
             records.append({
-                **base, "copy": k, "output": name, "output_sha256": hashlib.sha256(blob).hexdigest(),
-                "seed": seed, "params": params, "status": "ok", "error": None, "reason": None,
-                "format": fmt, "size": list(out.size),
+                **base, "copy": v.copy, "output": name, "output_sha256": v.output_sha256,
+                "seed": v.seed, "params": v.params, "status": "ok", "error": None, "reason": None,
+                "format": v.format.lower(), "size": v.size,
             })  # fmt: skip
         return records
-
-
-OUT_OF_MEMORY = ("out of memory while decoding, augmenting or encoding this image; give the job more memory "
-                 "(or fewer --workers), or lower --max-pixels to refuse such images unread")
 
 
 def _failed(base: dict[str, Any], spec_seed: int, copy: int, error: str, reason: str) -> dict[str, Any]:

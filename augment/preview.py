@@ -26,7 +26,6 @@ ipywidgets.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -41,19 +40,17 @@ import PIL.Image
 import PIL.ImageDraw
 import PIL.ImageFont
 
+from augment import variant
 from augment.errors import UsageError
 from augment.images import (
     DEFAULT_MAX_PIXELS,
-    EncodeError,
     ImageError,
-    encode,
     list_images,
     open_image,
-    output_format,
     read_input,
 )
 from augment.locations import expand
-from augment.pipeline import OpFailed, Pipeline, derive_seed
+from augment.pipeline import Pipeline
 from augment.spec import Spec, load_spec
 from augment.text import all_excluded, plural
 
@@ -394,34 +391,19 @@ def render(
 
 def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
                 ) -> tuple[list[Item], PIL.Image.Image | None, str | None]:
-    """One input's variants, as ``engine._Worker.process`` makes them."""
+    """One input's variants, made by :func:`augment.variant.make` as the job's worker makes them."""
     spec = pipeline.spec
-    seeds = [derive_seed(spec.seed, rel, k) for k in range(spec.copies)]
-    try:
-        data = images.read(rel)
-        source = open_image(data, max_pixels, outputs=spec.copies)
-    except ImageError as e:
-        return [Item(rel, k, seeds[k], error=str(e), reason=e.reason) for k in range(spec.copies)], None, str(e)
-    except OSError as e:
-        error = f"cannot read: {e}"
-        return [Item(rel, k, seeds[k], error=error, reason="unreadable") for k in range(spec.copies)], None, error
-    fmt = output_format(spec.output.format, source.format)
-    items = []
-    for k, seed in enumerate(seeds):
-        try:
-            out, params = pipeline.apply(source, seed)
-        except ImageError as e:  # the pixels are broken: no copy can be made
-            return ([*items, *(Item(rel, c, seeds[c], error=str(e), reason=e.reason)
-                               for c in range(k, spec.copies))], None, str(e))
-        except OpFailed as e:
-            items.append(Item(rel, k, seed, error=str(e), reason="op_failed"))
-            continue
-        try:
-            blob = encode(out, fmt, spec.output.quality)
-        except EncodeError as e:  # as the job records it: too large for its format
-            items.append(Item(rel, k, seed, error=str(e), reason=e.reason))
-            continue
-        items.append(Item(rel, k, seed, _decode_output(blob), params, output_sha256=hashlib.sha256(blob).hexdigest()))
+    items, broken = [], None
+    for v in variant.make(pipeline, lambda: images.read(rel), rel, tuple(range(spec.copies)),
+                          max_pixels=max_pixels, outputs=spec.copies):
+        if v.ok:
+            assert v.data is not None
+            items.append(Item(rel, v.copy, v.seed, _decode_output(v.data), v.params, output_sha256=v.output_sha256))
+        else:
+            items.append(Item(rel, v.copy, v.seed, error=v.error, reason=v.reason))
+            broken = broken or (v.error if v.broken_input else None)
+    if broken is not None:
+        return items, None, broken
     try:
         original = open_image(images.read(rel), max_pixels).load()
     except ImageError as e:
@@ -468,18 +450,18 @@ def step_through(preview: Preview, index: int) -> list[tuple[str, PIL.Image.Imag
         raise UsageError(f"{item.rel_path}: the job's input is not available here (from_job(..., input=))")
     data = Images(preview.source).read(item.rel_path)
     spec = preview.spec
-    pipeline = Pipeline(spec)
     steps: list[PIL.Image.Image] = []
-    source = open_image(data, outputs=spec.copies)
-    out, params = pipeline.apply(source, item.seed, steps=steps)
-    fmt = output_format(spec.output.format, source.format)
-    blob = encode(out, fmt, spec.output.quality)
+    made, = variant.make(Pipeline(spec), data, item.rel_path, (item.copy,), outputs=spec.copies, steps=steps)
+    if made.cause is not None:
+        raise made.cause
+    assert made.data is not None and made.params is not None and made.format is not None
+    fmt, params = made.format, made.params
     result: list[tuple[str, PIL.Image.Image, dict[str, Any] | None]] = [("input", open_image(data).load(), None)]
     for record, image in zip(params, steps, strict=True):
         drawn = summarize([record])
         result.append((f"{record['op']}: {drawn or 'not applied'}", image, record))
     quality = f" q{spec.output.quality}" if fmt in ("jpeg", "webp") else ""
-    result.append((f"written as {fmt}{quality}", _decode_output(blob), None))
+    result.append((f"written as {fmt}{quality}", _decode_output(made.data), None))
     return result
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from augment import variant
 from augment.errors import UsageError
-from augment.images import encode, open_image
 from augment.manifest import ORIGINAL, iter_manifest
 from augment.pipeline import Pipeline, derive_seed
 from augment.spec import Spec, load_spec
@@ -170,12 +170,16 @@ def _replay(manifest: Path, shown: str, record: int | None, out: str | Path, sou
                    f"{summary_path.name})" if job_digest and job_digest != spec.digest else "is this the job's spec?")
         raise UsageError(f"{name}: seed {rec['seed']} does not match this spec's seed {spec.seed} (expected "
                          f"{seed}): {differs}; replay with the job's spec (_augment/spec.yaml, the default)")
-    source_image = open_image(data, max_pixels=sys.maxsize)  # the job already accepted this input
-    image, params = Pipeline(spec).apply(source_image, seed)  # a source, as the job passed it
-    blob = encode(image, rec["format"], spec.output.quality)
-    _write(out, blob)
-    digest = hashlib.sha256(blob).hexdigest()
-    return ReplayResult(rec, out, digest, digest == rec["output_sha256"], params == rec["params"], line,
+    # as the job made it (the input opened as a source), in the format it recorded; the job already accepted
+    # this input, so no pixel limit
+    made, = variant.make(Pipeline(spec), data, rec["source"], (rec["copy"],), max_pixels=sys.maxsize, outputs=1,
+                         fmt=rec["format"])
+    if made.cause is not None:
+        raise made.cause
+    assert made.data is not None and made.output_sha256 is not None
+    _write(out, made.data)
+    digest = made.output_sha256
+    return ReplayResult(rec, out, digest, digest == rec["output_sha256"], made.params == rec["params"], line,
                         spec.digest, job_digest)
 
 

@@ -1,0 +1,150 @@
+"""Make copy k of an input: the one place a variant is made, with the one error ladder.
+
+A job's worker, the preview (its grid and its step-through) and replay all call
+:func:`make`, so what they show or re-create is what the job writes, by construction:
+the input's bytes opened as a :class:`~augment.images.Source` for as many outputs as the
+caller makes of it, the seed from :func:`~augment.pipeline.derive_seed` with the path
+relative to the input root, :meth:`~augment.pipeline.Pipeline.apply`, and the output
+encoded in the spec's format and quality. Only writing the bytes is the caller's.
+
+A bad input never raises: each copy comes back as a :class:`Variant` whose ``error`` and
+``reason`` are what the manifest records (the same reasons, the same words).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import PIL.Image
+
+from augment.images import DEFAULT_MAX_PIXELS, EncodeError, ImageError, encode, open_image, output_format
+from augment.manifest import ORIGINAL
+from augment.pipeline import OpFailed, Pipeline, derive_seed
+
+OUT_OF_MEMORY = ("out of memory while decoding, augmenting or encoding this image; give the job more memory "
+                 "(or fewer --workers), or lower --max-pixels to refuse such images unread")
+
+
+@dataclass
+class Variant:
+    """One (input, copy) as the job writes it, or why it cannot be made.
+
+    Attributes:
+        source: the input's path relative to the input root.
+        copy: the copy index (:data:`~augment.manifest.ORIGINAL` for a kept original).
+        seed: the copy's seed (``None`` for a kept original).
+        data: the bytes to write: the encoded output (a kept original's: the input's own).
+        format: the output format (``jpeg``, ``png``, ``webp``); a kept original's is
+            its detected format as Pillow names it (``JPEG``).
+        params: every parameter drawn, one record per op, as the manifest has them.
+        size: the output's ``[width, height]``.
+        source_sha256: SHA-256 of the input's bytes (``None`` where they could not be read).
+        output_sha256: SHA-256 of ``data``.
+        error, reason: why the copy could not be made (``None`` when it was).
+        broken_input: the failure is the input's own (it cannot be read or decoded):
+            no copy of it can be made.
+        cause: the exception behind ``error``, for a caller that raises it (replay).
+    """
+
+    source: str
+    copy: int
+    seed: int | None
+    data: bytes | None = None
+    format: str | None = None
+    params: list[dict[str, Any]] | None = None
+    size: list[int] | None = None
+    source_sha256: str | None = None
+    output_sha256: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    broken_input: bool = False
+    cause: BaseException | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def seed_of(spec_seed: int, rel: str, copy: int) -> int | None:
+    """The seed of (input, copy): ``None`` for a kept original, which draws nothing."""
+    return None if copy == ORIGINAL else derive_seed(spec_seed, rel, copy)
+
+
+def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies: tuple[int, ...] | list[int], *,
+         max_pixels: int = DEFAULT_MAX_PIXELS, outputs: int | None = None, fmt: str | None = None,
+         steps: list[PIL.Image.Image] | None = None) -> Iterator[Variant]:
+    """Make the given copies of one input, one :class:`Variant` per copy, in order.
+
+    Augmented copies should come before :data:`~augment.manifest.ORIGINAL`: an input
+    whose pixels turn out broken is not kept either.
+
+    Args:
+        pipeline: the job's :class:`~augment.pipeline.Pipeline` (its spec gives the seed,
+            the format, the quality and the kernels).
+        data: the input's bytes, or a function that reads them (its ``OSError`` or
+            :class:`~augment.images.ImageError` is recorded as the input's failure).
+        rel: the input's path relative to the input root (``/`` separators).
+        copies: the copies to make.
+        max_pixels: inputs larger than this (from the header) are refused unread.
+        outputs: the outputs made of this input, which lets a JPEG be decoded once in
+            part (default: the augmented copies in ``copies``); speed only.
+        fmt: the output format, instead of the spec's (replay encodes as recorded).
+        steps: the image after each top-level op is appended to it (see
+            :meth:`~augment.pipeline.Pipeline.apply`).
+
+    Yields:
+        A :class:`Variant` per copy, made when asked for: a caller that writes each one
+        holds one output's bytes at a time.
+    """
+    spec = pipeline.spec
+
+    def failed(copy: int, error: str, reason: str, sha: str | None, cause: BaseException,
+               broken: bool = False) -> Variant:
+        return Variant(rel, copy, seed_of(spec.seed, rel, copy), source_sha256=sha, error=error, reason=reason,
+                       broken_input=broken, cause=cause)
+
+    sha = None
+    try:
+        if callable(data):
+            data = data()  # refuses links out of the input, FIFOs, devices (read_input)
+        sha = hashlib.sha256(data).hexdigest()
+        # the header; pixels are decoded on demand, in part where one output needs only part
+        source = open_image(data, max_pixels, outputs=sum(k != ORIGINAL for k in copies) if outputs is None
+                            else outputs)
+    except ImageError as e:
+        yield from (failed(k, str(e), e.reason, sha, e, True) for k in copies)
+        return
+    except OSError as e:
+        yield from (failed(k, f"cannot read: {e}", "unreadable", sha, e, True) for k in copies)
+        return
+    except MemoryError as e:
+        yield from (failed(k, OUT_OF_MEMORY, "out_of_memory", sha, e, True) for k in copies)
+        return
+    out_fmt = fmt or output_format(spec.output.format, source.format)
+    for i, k in enumerate(copies):
+        if k == ORIGINAL:  # the input's own bytes
+            yield Variant(rel, k, None, data, source.format, None, list(source.size), sha, sha)
+            continue
+        seed = derive_seed(spec.seed, rel, k)
+        try:
+            out, params = pipeline.apply(source, seed, steps=steps)
+            blob = encode(out, out_fmt, spec.output.quality)
+        except ImageError as e:  # the pixels, decoded on demand, are broken: no copy can be made
+            yield from (failed(c, str(e), e.reason, sha, e, True) for c in copies[i:])
+            return
+        except OpFailed as e:
+            yield failed(k, str(e), "op_failed", sha, e)
+            continue
+        except EncodeError as e:  # too large for its format: this copy only
+            yield failed(k, str(e), e.reason, sha, e)
+            continue
+        except OSError as e:  # an encoder's own error, recorded as the job always has
+            yield failed(k, f"cannot write: {e}", "write_failed", sha, e)
+            continue
+        except MemoryError as e:  # this image, at this size, does not fit: the job goes on
+            yield failed(k, OUT_OF_MEMORY, "out_of_memory", sha, e)
+            continue
+        yield Variant(rel, k, seed, blob, out_fmt, params, list(out.size), sha, hashlib.sha256(blob).hexdigest())
