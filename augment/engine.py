@@ -80,6 +80,7 @@ import torch
 from augment import __version__, variant
 from augment import manifest as mf
 from augment.contract import check_host
+from augment.cpus import default_workers
 from augment.errors import JobFailed, JobStopped, TooManyBadInputs, UsageError
 from augment.images import (
     DEFAULT_MAX_PIXELS,
@@ -119,14 +120,6 @@ def output_name(rel_path: str, copy: int, fmt: str) -> str:
     if copy == ORIGINAL:
         return f"{rel_path}.orig.{ORIGINAL_EXTENSIONS.get(fmt, fmt.lower())}"
     return f"{rel_path}.aug{copy}.{EXTENSIONS[fmt]}"
-
-
-def default_workers() -> int:
-    """One worker per CPU this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
 
 
 def versions() -> dict[str, str]:

@@ -16,19 +16,13 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from augment.cpus import default_workers
 from augment.errors import JobFailed, UsageError
 from augment.options import check_float
 from augment.plan import _model
 from augment.plan._data import format_duration, instance_type, table
 from augment.plan._estimate import Option, Plan, estimate, html_list, html_table, text_table
 from augment.text import plain_html, plural
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
 
 
 @dataclass
@@ -187,7 +181,7 @@ def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: i
     check_float("images", images, min=1, integer=True)  # the sample's size
     if workers is not None:
         check_float("--workers", workers, min=1, integer=True)
-    workers = workers or _cpus()
+    workers = workers or default_workers()
     loaded = apply_overrides(load_spec(spec), {"include": include, "exclude": exclude})
     if record:
         _model.check_cache_writable()  # before the run: a measurement is never made only to be lost
@@ -461,7 +455,7 @@ def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: 
     peak = max((s.get("peak_worker_rss_mb", 0.0) for s in summaries), default=None)
     if local or type_name not in table()["instances"]:
         vcpus = sum(s.get("workers", 1) for s in summaries)
-        vcpus = min(vcpus, _cpus()) if local else vcpus  # local hosts share this machine's cores
+        vcpus = min(vcpus, default_workers()) if local else vcpus  # local hosts share this machine's cores
     else:
         vcpus = instance_type(type_name).vcpu * hosts
     per_vcpu = new_images / work / vcpus if work and vcpus and new_images else None
