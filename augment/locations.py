@@ -20,21 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
-from augment.storage import is_s3, split_s3_uri
+from augment.storage import expand, is_s3, split_s3_uri  # noqa: F401  (expand: augment.locations.expand stays importable)
 
 META_DIR = "_augment"
 BATCHES_DIR = "_batches"
-
-
-def expand(path: str | os.PathLike[str]) -> str:
-    """A local path with ``~`` (the home folder) expanded, as every place where a path enters
-    the kit reads it (``input="~/photos"``, ``spec="~/my.yaml"``, a sweep's ``out``); an
-    ``s3://`` URI is left as it is (a key may hold ``~``), and so is any other text.
-    """
-    text = os.fspath(path)
-    if isinstance(text, bytes):
-        text = os.fsdecode(text)
-    return text if is_s3(text) else os.path.expanduser(text)
 
 
 def create_once(path: Path, data: bytes) -> bool:

@@ -356,7 +356,7 @@ def load_spec(spec: str | Path | dict[str, Any] | Spec) -> Spec:
     """
     if isinstance(spec, (Spec, dict)):
         return parse_spec(spec)
-    from augment.locations import expand
+    from augment.storage import expand
 
     path = Path(expand(spec))  # "~/my.yaml": the home folder's
     try:
@@ -525,7 +525,7 @@ def dump_spec(spec: Spec, path: str | Path) -> Path:
         UsageError: ``cannot write PATH: reason`` (see :func:`augment.files.write_output`).
     """
     from augment.files import write_output
-    from augment.locations import expand
+    from augment.storage import expand
 
     path = Path(expand(path))  # "~/spec.yaml" is the home folder's, not a folder "~" here
     return write_output(path, spec.to_json() if path.suffix == ".json" else spec.to_yaml())

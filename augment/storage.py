@@ -49,6 +49,17 @@ def is_s3(uri: object) -> bool:
     return isinstance(uri, str) and uri.startswith(S3)
 
 
+def expand(path: str | os.PathLike[str]) -> str:
+    """A local path with ``~`` (the home folder) expanded, as every place where a path enters
+    the kit reads it (``input="~/photos"``, ``spec="~/my.yaml"``, a sweep's ``out``); an
+    ``s3://`` URI is left as it is (a key may hold ``~``), and so is any other text.
+    """
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    return text if is_s3(text) else os.path.expanduser(text)
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> (bucket, key)."""
     rest = uri.removeprefix(S3)

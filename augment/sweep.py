@@ -117,7 +117,7 @@ def write_results(path: str | os.PathLike[str] | None, results: Mapping[str, Any
 def _locations_redacted(value: Any) -> Any:
     """``value`` with the account id taken out of every S3 URI, ARN and AWS host in it (Studio's
     default bucket is named after the account); digests and other numbers are left alone."""
-    from augment.notebooks import redact
+    from augment.redact import redact
 
     if isinstance(value, str):
         return redact(value) if value.startswith(("s3://", "arn:")) or ".amazonaws.com" in value else value

@@ -25,8 +25,7 @@ from typing import Any, TextIO
 from augment.errors import UsageError
 from augment.jobs.handles import TERMINAL, Job, LocalBackend
 from augment.jobs.launch import SPEC_PATH
-from augment.locations import expand
-from augment.storage import each_concurrently, put_file, s3_client, split_s3_uri
+from augment.storage import each_concurrently, expand, put_file, s3_client, split_s3_uri
 from augment.text import plural
 
 BACKENDS = ("local", "sagemaker")
@@ -202,7 +201,7 @@ class RequestView:
         self.request = request.to_request() if hasattr(request, "to_request") else dict(request)
 
     def rows(self) -> list[tuple[str, str]]:
-        from augment.notebooks import redact
+        from augment.redact import redact
 
         r = self.request
         app, cluster = r.get("AppSpecification", {}), r.get("ProcessingResources", {}).get("ClusterConfig", {})
@@ -226,7 +225,7 @@ class RequestView:
 
     def full(self) -> str:
         """The whole request, as SageMaker receives it (JSON), account ids redacted."""
-        from augment.notebooks import redact
+        from augment.redact import redact
 
         return redact(json.dumps(self.request, indent=1, default=str))
 
@@ -279,7 +278,7 @@ def follow(job: Job, *, poll: float | None = None, timeout: float | None = None,
     """
     from tqdm.auto import tqdm
 
-    from augment.notebooks import redact
+    from augment.redact import redact
 
     poll = poll if poll is not None else (15.0 if getattr(job, "backend", None) is not None else 0.5)
     out = out or sys.stdout
@@ -380,7 +379,7 @@ class JobResults(dict):  # type: ignore[type-arg]
     def rows(self) -> list[tuple[str, str]]:
         """``(field, value)`` as the table shows them: strings as they are, a mapping as
         ``key: value`` pairs (``none`` when empty), ``None`` as ``-``."""
-        from augment.notebooks import redact
+        from augment.redact import redact
 
         def shown(value: Any) -> str:
             if value is None:
@@ -403,7 +402,7 @@ class JobResults(dict):  # type: ignore[type-arg]
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         from pprint import pformat
 
-        from augment.notebooks import redact
+        from augment.redact import redact
 
         printer.text(redact(pformat(dict(self), sort_dicts=False)))
 
@@ -467,8 +466,8 @@ def preview(job: Job, *, n: int = 4, pick_seed: int = 0) -> Any:
         The :class:`~augment.preview.Preview` (it displays itself in a notebook), or
         ``None`` after saying so when the output holds no manifest.
     """
-    from augment.notebooks import redact
     from augment.preview import from_job
+    from augment.redact import redact
 
     output = job.outputs()[0]
     if not any(rel.startswith("manifest-") for rel in _list(_join(output, "_augment"))):
