@@ -19,7 +19,7 @@ from typing import Any
 
 from augment import __version__
 from augment.errors import AugmentError, JobFailed, UsageError
-from augment.options import MAX_COPIES, MAX_SEED, number
+from augment.options import MAX_COPIES, MAX_SEED, add_job_options, number
 from augment.text import brief, escape_surrogates, plural
 
 _EPILOG = """\
@@ -50,51 +50,11 @@ _COUNT = number(min=1, max=10**12, integer=True)  # images, batch sizes: large, 
 _USD = number(min=0)
 
 
-def _add_job_options(p: Any) -> None:
-    """The options of `augment process` that `augment run` passes on to its jobs: one definition
-    for both (their values are checked by augment.options, the same for both)."""
-    p.add_argument("--seed", type=_SEED, default=None, help="override the spec's seed")
-    p.add_argument("--copies", type=_COPIES, default=None, help="override the spec's copies per input")
-    p.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None,
-                   help="override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)")
-    p.add_argument("--quality", type=number(min=1, max=100, integer=True), default=None,
-                   help="override the spec's JPEG/WebP quality (1-100)")
-    p.add_argument("--kernels", choices=("fast", "torchvision"), default=None,
-                   help="override the spec's kernels: fast (default; PIL kernels and reduced JPEG decoding, "
-                        "within tested bounds of torchvision) or torchvision (its uint8 tensor kernels, the "
-                        "reference); the parameters drawn are the same")
-    p.add_argument("--keep-original", action=argparse.BooleanOptionalAction, default=None,
-                   help="also copy each input, unchanged, next to its copies as <name>.orig.<ext> (default: "
-                        "the spec's output.keep_original)")
-    p.add_argument("--max-error-rate", type=number(min=0, max=1), default=None,
-                   help="fail the job (exit 1) when more than this share of inputs fail (default: 0.01)")
-    p.add_argument("--max-pixels", type=_positive_int, default=None,
-                   help="refuse inputs whose header claims more pixels than this, without decoding them "
-                        "(default: 100000000)")
-    p.add_argument("--include", action="append", default=None, metavar="GLOB",
-                   help="only files whose path relative to the input matches are inputs (repeatable; added to "
-                        "the spec's input.include). '*' also matches '/'; a pattern without '/' also matches the "
-                        "file name alone")
-    p.add_argument("--exclude", action="append", default=None, metavar="GLOB",
-                   help="files that match are not inputs, e.g. '*.json' sidecars (repeatable; added to the spec's "
-                        "input.exclude). Operating-system junk (.DS_Store, Thumbs.db, _SUCCESS...) is always "
-                        "excluded; every excluded file is listed in _augment/excluded-<host>.jsonl")
-
-
 def job_options(arguments: Sequence[str]) -> dict[str, Any]:
-    """The job options among ``augment process`` arguments (others are ignored), parsed as
-    the job parses them: ``{"copies": 1, "keep_original": False, "seed": None, ...}``.
+    """Kept for callers of the old name: :func:`augment.options.parse_job_arguments`."""
+    from augment.options import parse_job_arguments
 
-    Raises:
-        UsageError: a value the flag's type refuses, named by the flag.
-    """
-    parser = argparse.ArgumentParser(prog="augment process", add_help=False, exit_on_error=False)
-    _add_job_options(parser)
-    try:
-        known, _ = parser.parse_known_args(list(arguments))
-    except argparse.ArgumentError as e:
-        raise UsageError(str(e)) from None
-    return vars(known)
+    return parse_job_arguments(arguments)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -140,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --resume: also check every recorded output's SHA-256, and redo those that differ")
     p.add_argument("--retry-failed", action="store_true",
                    help="with --resume: retry every failed input, not only the failures that may pass now")
-    _add_job_options(p)
+    add_job_options(p)
     p.add_argument("--input-uri", default=None, metavar="URI",
                    help="where --input-dir's files came from (s3:// or a folder), recorded in the summary for "
                         "`augment replay`; set by the runtimes")
@@ -186,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
                         "JSON on stdout, and the short summary on stderr")
     g = p.add_argument_group("job options", "passed to every job's `augment process` as container arguments, "
                                             "and checked before any request is sent")
-    _add_job_options(g)
+    add_job_options(g)
     p.add_argument("--image", "--image-uri", dest="image_uri", default=None, metavar="IMAGE",
                    help="the processing image. sagemaker: its ECR URI (see `augment image uri`). local: run each "
                         "instance in a container of this image (built with `augment image build`), as SageMaker "

@@ -1,9 +1,12 @@
 """The job options of ``augment process`` (``--copies``, ``--quality``, ``--max-error-rate``...).
 
-One definition of their checks and of their command-line form, shared by ``augment
-process`` (which applies them), ``augment run`` and :func:`augment.jobs.build_request`
-(which pass them on to every job as container arguments). A launcher checks them here,
-before any request is sent, with the very rules the job applies.
+One table (:data:`OPTIONS`: name, flag, type, default, help, check) generates the
+``argparse`` options of ``augment process`` (which applies them) and ``augment run``, the
+container arguments every job gets (:func:`process_arguments`, for
+:func:`augment.jobs.build_request`) and the job's reading of them back
+(:func:`parse_job_arguments`). A launcher checks them here, before any request is sent,
+with the very rules the job applies. The command line imports this module, never the
+reverse.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from augment.errors import SpecError, UsageError
@@ -23,12 +27,6 @@ MAX_SEED = 2**63 - 1
 """The largest seed (a spec's ``seed``, ``--seed``)."""
 MAX_COPIES = 1000
 """The most copies per input (a spec's ``copies``, ``--copies``)."""
-
-# options that override a field of the spec, by Spec.replace's names
-SPEC_OPTIONS = ("seed", "copies", "format", "quality", "keep_original", "kernels")
-# every option a launch passes on, in the order of the container arguments
-JOB_OPTIONS = (*SPEC_OPTIONS, "max_pixels", "max_error_rate", "include", "exclude")
-
 
 def flag(name: str) -> str:
     """The command-line flag of an option: ``keep_original`` -> ``--keep-original``."""
@@ -168,6 +166,123 @@ def _globs(name: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+@dataclass(frozen=True)
+class JobOption:
+    """One job option: what generates its ``argparse`` option (of ``augment process`` and
+    ``augment run``), its container argument and its ``launch()`` keyword.
+
+    Attributes:
+        name: the keyword (``keep_original``); the flag is :func:`flag` of it.
+        help: the ``--help`` text.
+        kind: ``value`` (``--copies 2``), ``bool`` (``--keep-original`` /
+            ``--no-keep-original``) or ``globs`` (repeatable, ``--include=GLOB`` each).
+        type: the argparse ``type`` of a value (a :func:`number`), ``None`` for text.
+        choices: the values a text option takes.
+        check: the library's check of a keyword's value (returns it as passed on), where
+            the spec does not check it (:func:`apply_overrides`); ``None``: the spec does.
+        spec: the option overrides the spec's field of its name.
+        default: the value when not given (``None``: the spec's or the job's default).
+        metavar: the value's name in ``--help``.
+    """
+
+    name: str
+    help: str
+    kind: str = "value"
+    type: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] | None = None
+    check: Callable[[Any], Any] | None = None
+    spec: bool = False
+    default: Any = None
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        """``--keep-original``."""
+        return flag(self.name)
+
+    def add_to(self, parser: Any) -> None:
+        """Add this option to an ``argparse`` parser or argument group."""
+        if self.kind == "bool":
+            parser.add_argument(self.flag, action=argparse.BooleanOptionalAction, default=self.default,
+                                help=self.help)
+        elif self.kind == "globs":
+            parser.add_argument(self.flag, action="append", default=self.default, metavar=self.metavar or "GLOB",
+                                help=self.help)
+        else:
+            extra: dict[str, Any] = {"choices": self.choices} if self.choices else {"type": self.type}
+            if self.metavar:
+                extra["metavar"] = self.metavar
+            parser.add_argument(self.flag, default=self.default, help=self.help, **extra)
+
+    def arguments(self, value: Any) -> list[str]:
+        """The container arguments of ``value`` (not ``None``), checked."""
+        if self.check is not None:
+            value = self.check(value)
+        if self.kind == "globs":  # one argument each: a glob that starts with '-' stays a value
+            return [f"{self.flag}={glob}" for glob in _globs(self.name, value)]
+        if self.kind == "bool":
+            return [self.flag if value else "--no-" + self.flag[2:]]
+        return [self.flag, str(value)]
+
+
+# The one table of job options, in the order of the container arguments.
+OPTIONS: tuple[JobOption, ...] = (
+    JobOption("seed", "override the spec's seed", type=number(min=0, max=MAX_SEED, integer=True), spec=True),
+    JobOption("copies", "override the spec's copies per input", type=number(min=1, max=MAX_COPIES, integer=True),
+              spec=True),
+    JobOption("format", "override the spec's output format (same: JPEG/PNG/WebP keep theirs, others become PNG)",
+              choices=("same", "jpeg", "png", "webp"), spec=True),
+    JobOption("quality", "override the spec's JPEG/WebP quality (1-100)", type=number(min=1, max=100, integer=True),
+              spec=True),
+    JobOption("keep_original", "also copy each input, unchanged, next to its copies as <name>.orig.<ext> (default: "
+                               "the spec's output.keep_original)", kind="bool", spec=True),
+    JobOption("kernels", "override the spec's kernels: fast (default; PIL kernels and reduced JPEG decoding, "
+                         "within tested bounds of torchvision) or torchvision (its uint8 tensor kernels, the "
+                         "reference); the parameters drawn are the same", choices=("fast", "torchvision"), spec=True),
+    JobOption("max_pixels", "refuse inputs whose header claims more pixels than this, without decoding them "
+                            "(default: 100000000)", type=number(min=1, integer=True),
+              check=check_max_pixels),
+    JobOption("max_error_rate", "fail the job (exit 1) when more than this share of inputs fail (default: 0.01)",
+              type=number(min=0, max=1), check=check_max_error_rate),
+    JobOption("include", "only files whose path relative to the input matches are inputs (repeatable; added to "
+                         "the spec's input.include). '*' also matches '/'; a pattern without '/' also matches the "
+                         "file name alone", kind="globs"),
+    JobOption("exclude", "files that match are not inputs, e.g. '*.json' sidecars (repeatable; added to the spec's "
+                         "input.exclude). Operating-system junk (.DS_Store, Thumbs.db, _SUCCESS...) is always "
+                         "excluded; every excluded file is listed in _augment/excluded-<host>.jsonl", kind="globs"),
+)
+# the order of --help (the order the command always listed them in)
+_HELP_ORDER = ("seed", "copies", "format", "quality", "kernels", "keep_original", "max_error_rate", "max_pixels",
+               "include", "exclude")
+BY_NAME = {o.name: o for o in OPTIONS}
+# options that override a field of the spec, by Spec.replace's names
+SPEC_OPTIONS = tuple(o.name for o in OPTIONS if o.spec)
+# every option a launch passes on, in the order of the container arguments
+JOB_OPTIONS = tuple(o.name for o in OPTIONS)
+
+
+def add_job_options(parser: Any) -> None:
+    """Add the job options to an ``argparse`` parser or group (``augment process``, ``augment run``)."""
+    for name in _HELP_ORDER:
+        BY_NAME[name].add_to(parser)
+
+
+def parse_job_arguments(arguments: Sequence[str]) -> dict[str, Any]:
+    """The job options among ``augment process`` arguments (others are ignored), parsed as
+    the job parses them: ``{"copies": 1, "keep_original": False, "seed": None, ...}``.
+
+    Raises:
+        UsageError: a value the flag's type refuses, named by the flag.
+    """
+    parser = argparse.ArgumentParser(prog="augment process", add_help=False, exit_on_error=False)
+    add_job_options(parser)
+    try:
+        known, _ = parser.parse_known_args(list(arguments))
+    except argparse.ArgumentError as e:
+        raise UsageError(str(e)) from None
+    return vars(known)
+
+
 def apply_overrides(spec: Spec | str | Mapping[str, Any], options: Mapping[str, Any]) -> Spec:
     """The spec with the options that override its fields (``seed``, ``copies``, ``format``,
     ``quality``, ``keep_original``, ``kernels``; ``include`` and ``exclude`` add to its
@@ -220,19 +335,8 @@ def process_arguments(spec: Spec | str | Mapping[str, Any], **options: Any) -> t
         raise UsageError(f"unknown job option {', '.join(unknown)}; known: {', '.join(JOB_OPTIONS)}")
     apply_overrides(spec, options)
     args: list[str] = []
-    for name in JOB_OPTIONS:
-        value = options.get(name)
-        if value is None:
-            continue
-        if name == "max_pixels":
-            check_max_pixels(value)
-        elif name == "max_error_rate":
-            value = check_max_error_rate(value)
-        if name in ("include", "exclude"):
-            for glob in _globs(name, value):  # one argument: a glob that starts with '-' stays a value
-                args.append(f"{flag(name)}={glob}")
-        elif name == "keep_original":
-            args.append(flag(name) if value else "--no-keep-original")
-        else:
-            args += [flag(name), str(value)]
+    for option in OPTIONS:
+        value = options.get(option.name)
+        if value is not None:
+            args += option.arguments(value)
     return tuple(args)

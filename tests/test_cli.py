@@ -310,23 +310,102 @@ def test_empty_ops_is_valid_and_process_re_encodes_each_input(small_samples, tmp
             assert written.tobytes() == original.tobytes(), "no op: the pixels are the input's"
 
 
-def test_the_job_options_of_process_and_run_are_the_ones_launches_pass_on():
-    """`augment process` and `augment run` define the job options once (cli._add_job_options);
-    the launchers pass on augment.options.JOB_OPTIONS. An option added to one list and not the
-    other would be accepted by `run` and dropped on the way to the job, or the reverse."""
+def _old_job_options(p):
+    """The job options as `augment process` and `augment run` defined them by hand before
+    augment.options.OPTIONS generated them (cli._add_job_options): the reference the table must match."""
     import argparse
 
-    from augment.cli import _add_job_options, _parser
-    from augment.options import JOB_OPTIONS
+    from augment.options import MAX_COPIES, MAX_SEED, number
 
-    parser = argparse.ArgumentParser()
-    _add_job_options(parser)
-    defined = {a.dest for a in parser._actions if a.dest != "help"}
-    assert defined == set(JOB_OPTIONS)
+    p.add_argument("--seed", type=number(min=0, max=MAX_SEED, integer=True), default=None)
+    p.add_argument("--copies", type=number(min=1, max=MAX_COPIES, integer=True), default=None)
+    p.add_argument("--format", choices=("same", "jpeg", "png", "webp"), default=None)
+    p.add_argument("--quality", type=number(min=1, max=100, integer=True), default=None)
+    p.add_argument("--kernels", choices=("fast", "torchvision"), default=None)
+    p.add_argument("--keep-original", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--max-error-rate", type=number(min=0, max=1), default=None)
+    p.add_argument("--max-pixels", type=number(min=1, integer=True), default=None)
+    p.add_argument("--include", action="append", default=None, metavar="GLOB")
+    p.add_argument("--exclude", action="append", default=None, metavar="GLOB")
+
+
+def _old_arguments(options):
+    """The container arguments the launchers built from parsed job options before the table."""
+    order = ("seed", "copies", "format", "quality", "keep_original", "kernels", "max_pixels", "max_error_rate",
+             "include", "exclude")
+    args = []
+    for name in order:
+        value, flag = options.get(name), "--" + name.replace("_", "-")
+        if value is None:
+            continue
+        if name in ("include", "exclude"):
+            args += [f"{flag}={g}" for g in value]
+        elif name == "keep_original":
+            args.append(flag if value else "--no-keep-original")
+        else:
+            args += [flag, str(float(value) if name == "max_error_rate" else value)]
+    return tuple(args)
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--seed", "0"], ["--seed", str(2**63 - 1)], ["--copies", "1"], ["--copies", "1000"],
+    ["--format", "same"], ["--format", "webp"], ["--quality", "1"], ["--quality", "100"],
+    ["--kernels", "torchvision"], ["--kernels", "fast"], ["--keep-original"], ["--no-keep-original"],
+    ["--max-error-rate", "0"], ["--max-error-rate", "0.5"], ["--max-error-rate", "1"], ["--max-pixels", "1"],
+    ["--include", "*.jpg"], ["--include=-tmp*", "--include", "a/**"], ["--exclude", "*.json", "--exclude", "x"],
+    ["--seed", "7", "--copies", "3", "--format", "png", "--quality", "80", "--kernels", "fast", "--keep-original",
+     "--max-error-rate", "0.25", "--max-pixels", "4000000", "--include", "*.jpg", "--exclude", "*.json"],
+])
+def test_the_options_table_parses_and_passes_on_every_option_as_the_old_cli_did(argv):
+    """One table (augment.options.OPTIONS) generates the job options of `process` and `run`, the
+    container arguments and launch()'s keywords: each argv parses to the same values as the hand-written
+    parser did, and goes back to the container arguments the launchers built from them."""
+    import argparse
+
+    from augment.options import JOB_OPTIONS, add_job_options, parse_job_arguments, process_arguments
+
+    old, new = argparse.ArgumentParser(), argparse.ArgumentParser()
+    _old_job_options(old)
+    add_job_options(new)
+    parsed = vars(new.parse_args(argv))
+    assert parsed == vars(old.parse_args(argv)) == parse_job_arguments(argv)
+    assert set(parsed) == set(JOB_OPTIONS)
+    assert process_arguments("light", **parsed) == _old_arguments(parsed)
+    assert parse_job_arguments(process_arguments("light", **parsed)) == parsed, "the job reads back what was sent"
+
+
+def test_the_options_table_defines_each_option_as_the_old_cli_did():
+    """Flag, dest, default, type (its refusals), choices, action and metavar of every job option, against
+    the hand-written definition; and `process` and `run` both take every option of the table."""
+    import argparse
+
+    from augment.cli import _parser
+    from augment.options import JOB_OPTIONS, OPTIONS, add_job_options
+
+    old, new = argparse.ArgumentParser(), argparse.ArgumentParser()
+    _old_job_options(old)
+    add_job_options(new)
+    olds = {a.dest: a for a in old._actions if a.dest != "help"}
+    news = {a.dest: a for a in new._actions if a.dest != "help"}
+    assert list(olds) == list(news) and set(news) == set(JOB_OPTIONS) == {o.name for o in OPTIONS}
+    for dest, a in news.items():
+        b = olds[dest]
+        assert (a.option_strings, a.default, a.choices, a.nargs, a.metavar, type(a)) == \
+            (b.option_strings, b.default, b.choices, b.nargs, b.metavar, type(b)), dest
+        assert (a.type is None) == (b.type is None), dest
+        for text in ("0", "1", "-1", "0.5", "nan", "inf", "1e999", "x", str(2**63), "1001", "101"):
+            def outcome(action, text=text):
+                try:
+                    return action.type(text)
+                except argparse.ArgumentTypeError as e:
+                    return str(e)
+            if a.type is not None:
+                assert outcome(a) == outcome(b), (dest, text)
     commands = {name: sub for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)
                 for name, sub in a.choices.items()}
     for name in ("process", "run"):
-        assert defined <= {a.dest for a in commands[name]._actions}, name
+        assert set(JOB_OPTIONS) <= {a.dest for a in commands[name]._actions}, name
 
 
 @pytest.mark.parametrize("argv", [

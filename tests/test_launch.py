@@ -357,6 +357,29 @@ def test_a_group_runs_every_job_and_counts_their_states(tmp_path):
 
 # --- `augment run` passes the job options on ----------------------------------------------------
 
+def test_nothing_under_jobs_plan_or_the_engine_imports_the_command_line():
+    """The command line parses and presents; the library never imports it (launch.job_spec parsed job
+    options with augment.cli's parser, and augment.cli imported augment.jobs back). Imports made inside
+    functions count."""
+    import ast
+
+    package = Path(__import__("augment").__file__).parent
+    modules = [*(package / "jobs").rglob("*.py"), *(package / "plan").rglob("*.py"), *package.glob("engine*.py"),
+               *(package / "engine").rglob("*.py")]
+    assert any(m.parent.name == "jobs" for m in modules) and any(m.parent.name == "plan" for m in modules)
+    offenders = []
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names] \
+                if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "augment":
+                names += [f"augment.{a.name}" for a in node.names]
+            if any(n == "augment.cli" or n.startswith("augment.cli.") for n in names):
+                offenders.append(f"{module.relative_to(package)}:{node.lineno}")
+    assert not offenders, offenders
+
+
 OPTIONS = ["--copies", "3", "--seed", "7", "--format", "png", "--quality", "80", "--kernels", "torchvision",
            "--keep-original", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include", "*.jpg",
            "--include", "sub/*.jpg", "--exclude", "*.txt"]

@@ -26,7 +26,7 @@ from typing import Any
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest, Output
 from augment.locations import META_DIR, check_disjoint, check_unused_output
-from augment.options import JOB_OPTIONS, apply_overrides, check_number, process_arguments
+from augment.options import JOB_OPTIONS, apply_overrides, check_number, parse_job_arguments, process_arguments
 from augment.spec import Spec, list_presets
 
 MODES = ("standalone", "sharded")
@@ -185,9 +185,7 @@ def job_spec(spec: str, arguments: tuple[str, ...] | list[str] = ()) -> Spec:
     Raises:
         UsageError: an option the job would refuse, named by its flag.
     """
-    from augment.cli import job_options  # the command's own parser: one definition of the flags
-
-    return apply_overrides(spec, job_options(arguments))
+    return apply_overrides(spec, parse_job_arguments(arguments))
 
 
 def put_json(uri: str, data: Any) -> None:
