@@ -298,7 +298,9 @@ def test_an_install_without_compiled_kernels_warns_and_gives_the_same_bytes(smal
     """No C compiler at install time: the job says so once, and its outputs do not change."""
     import io
 
-    from augment import engine, images, kernels
+    from augment import images, kernels
+    from augment.engine import job as engine_job
+    from augment.engine import summary as engine_summary
     from augment.logs import Log
 
     spec = {"version": 1, "seed": 5, "copies": 2,
@@ -309,7 +311,8 @@ def test_an_install_without_compiled_kernels_warns_and_gives_the_same_bytes(smal
     assert "slow_kernels" not in built.getvalue()
     monkeypatch.setattr(kernels, "_native", None)  # what a failed optional build leaves
     monkeypatch.setattr(images, "_native", None)
-    monkeypatch.setattr(engine, "NATIVE", None)
+    monkeypatch.setattr(engine_job, "NATIVE", None)  # the warning
+    monkeypatch.setattr(engine_summary, "NATIVE", None)  # the versions recorded
     without = io.StringIO()
     run_job(spec, small_samples, tmp_path / "without", workers=1, progress="off", log=Log(stream=without))
     assert "without its compiled kernels" in without.getvalue() and "same bytes" in without.getvalue()
@@ -447,3 +450,18 @@ def test_replay_by_source_and_copy_names_the_same_output_in_every_run(inputs, tm
     other = replay(manifest, source="coffee.jpg", copy=2, out=tmp_path / "x.jpg",
                    spec={**MIXED_SPEC, "ops": MIXED_SPEC["ops"][:2]})
     assert other.spec_differs and not other.bit_exact
+
+
+def test_run_job_takes_its_options_as_one_object_or_as_the_keywords_it_always_took(inputs, tmp_path):
+    """#27 item 5: the job's options are a JobOptions; the old keywords still work, over it."""
+    from augment.engine import JobOptions
+
+    options = JobOptions(workers=1, progress="off", host="algo-1")
+    by_object = run_job("light", inputs, tmp_path / "a", options)
+    by_keywords = run_job("light", inputs, tmp_path / "b", workers=1, progress="off", host="algo-1")
+    mixed = run_job("light", inputs, tmp_path / "c", options, host="algo-2")
+    assert by_object.host == by_keywords.host == "algo-1" and mixed.host == "algo-2" and options.host == "algo-1"
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b") == tree_bytes(tmp_path / "c")
+    with pytest.raises(TypeError, match="run_job\\(\\) got an unexpected keyword argument 'worker'"):
+        run_job("light", inputs, tmp_path / "d", worker=2)
+    assert not (tmp_path / "d").exists()

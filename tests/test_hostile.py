@@ -226,7 +226,7 @@ def test_a_failure_right_after_the_claim_releases_it(small_samples, tmp_path, mo
     """An error between the claim and the work (the first summary cannot be written, say)
     releases the manifest's lock: a resume then is not refused as busy (the lock leaked
     for as long as the failed call's traceback lived)."""
-    from augment import engine
+    from augment.engine import job as engine
 
     out = tmp_path / "out"
 
@@ -247,7 +247,7 @@ def test_a_failure_right_after_the_claim_releases_it(small_samples, tmp_path, mo
 def test_the_claim_is_held_until_the_final_summary_is_written(small_samples, tmp_path, monkeypatch):
     """No other run of this host can start before the last summary is written (it would
     race that write)."""
-    from augment import engine
+    from augment.engine import job as engine
 
     out = tmp_path / "out"
     manifest = out / "_augment" / "manifest-local.jsonl"

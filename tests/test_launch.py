@@ -144,7 +144,7 @@ def test_ship_code_runs_the_uploaded_package(backend, bucket, tmp_path):
     code = next(i for i in job.request.inputs if i.name == "code")
     shipped = _keys(bucket, "augment/code/")
     prefix = code.source.removeprefix(f"s3://{bucket}/")
-    assert {f"{prefix}augment/engine.py", f"{prefix}augment/_native.c"} <= set(shipped)
+    assert {f"{prefix}augment/engine/job.py", f"{prefix}augment/_native.c"} <= set(shipped)
     assert not [k for k in shipped if k.endswith(".so")], "no extension built for this machine's Python"
     log = io.StringIO()
     description = run_local(job.request, workdir=tmp_path, log=log)  # moto does not describe Environment

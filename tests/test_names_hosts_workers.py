@@ -152,7 +152,7 @@ def test_an_image_that_runs_out_of_memory_is_recorded_as_failed_and_the_job_goes
                                                                                     tmp_path, monkeypatch):
     """Stands in for a 10000 x 10000 RGBA PNG under a tight memory limit: before, the
     MemoryError escaped, no record was written, and every resume repeated the crash."""
-    from augment import engine
+    from augment.engine import worker as engine
 
     real_write = engine.atomic_write_bytes
 
@@ -212,7 +212,7 @@ def test_a_worker_that_dies_on_an_image_records_it_as_failed_and_the_job_goes_on
                                                                                  monkeypatch):
     """The kernel's OOM killer (SIGKILL) or a worker that exits: before, the job
     failed with every later input left undone, and each resume died on the same input."""
-    from augment import engine
+    from augment.engine import worker as engine
 
     real_write = engine.atomic_write_bytes
 

@@ -366,7 +366,7 @@ def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every output write fails as on a full disk (the job's own files still write)."""
     import errno
 
-    from augment import engine
+    from augment.engine import worker as engine  # where outputs are written
 
     real = engine.atomic_write_bytes
 

@@ -1,0 +1,120 @@
+"""The work of one input: its copies made (by :func:`augment.variant.make`), written and
+recorded. Runs in a worker process (or in the job's own for one worker).
+"""
+
+from __future__ import annotations
+
+import resource
+import signal
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from augment import variant
+from augment.images import (
+    EXTENSIONS,
+    atomic_write_bytes,
+    read_input,
+)
+from augment.manifest import ORIGINAL
+from augment.pipeline import Pipeline, derive_seed
+from augment.variant import OUT_OF_MEMORY
+
+ORIGINAL_EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
+                       "TIFF": "tif"}
+
+
+def output_name(rel_path: str, copy: int, fmt: str) -> str:
+    """The output path (relative to the output root) of one (input, copy).
+
+    ``copy`` is :data:`~augment.manifest.ORIGINAL` for a kept original, whose
+    ``fmt`` is the input's own (detected) format.
+    """
+    if copy == ORIGINAL:
+        return f"{rel_path}.orig.{ORIGINAL_EXTENSIONS.get(fmt, fmt.lower())}"
+    return f"{rel_path}.aug{copy}.{EXTENSIONS[fmt]}"
+
+
+class _Worker:
+    def __init__(self, spec: dict[str, Any], input_dir: str, output_dir: str, max_pixels: int) -> None:
+        self.pipeline = Pipeline(spec)
+        self.input_dir = Path(input_dir)
+        self.output_dir = Path(output_dir)
+        self.max_pixels = max_pixels
+
+    def process(self, rel: str, copies: tuple[int, ...]) -> list[dict[str, Any]]:
+        """Make the given copies of one input (``ORIGINAL`` for the kept original) and
+        return their manifest records. A bad input never raises: its reason goes
+        into the records."""
+        records: list[dict[str, Any]] = []
+        spec_seed = self.pipeline.spec.seed
+        # augmented copies first: an input that cannot be decoded is not kept either
+        for v in variant.make(self.pipeline, lambda: read_input(self.input_dir, rel), rel, copies,
+                              max_pixels=self.max_pixels):
+            base = {"source": rel, "source_sha256": v.source_sha256}
+            if not v.ok:
+                records.append(_failed(base, spec_seed, v.copy, v.error, v.reason))  # type: ignore[arg-type]
+                continue
+            assert v.data is not None and v.format is not None
+            name = output_name(rel, v.copy, v.format)
+            try:
+                atomic_write_bytes(self.output_dir / name, v.data)
+            except OSError as e:
+                records.append(_failed(base, spec_seed, v.copy, f"cannot write: {e}", "write_failed"))
+                continue
+            except MemoryError:
+                records.append(_failed(base, spec_seed, v.copy, OUT_OF_MEMORY, "out_of_memory"))
+                continue
+            records.append({
+                **base, "copy": v.copy, "output": name, "output_sha256": v.output_sha256,
+                "seed": v.seed, "params": v.params, "status": "ok", "error": None, "reason": None,
+                "format": v.format.lower(), "size": v.size,
+            })  # fmt: skip
+        return records
+
+
+def _failed(base: dict[str, Any], spec_seed: int, copy: int, error: str, reason: str) -> dict[str, Any]:
+    seed = None if copy == ORIGINAL else derive_seed(spec_seed, base["source"], copy)
+    return {**base, "copy": copy, "output": None, "output_sha256": None, "seed": seed, "params": None,
+            "status": "failed", "error": error, "reason": reason}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+_WORKER: _Worker | None = None
+
+
+def _init_worker(spec: dict[str, Any], input_dir: str, output_dir: str, max_pixels: int,
+                 current: Any = None) -> None:
+    """Set up a worker process; ``current``: see :data:`_CURRENT`."""
+    global _WORKER, _CURRENT
+    _CURRENT = current
+    # The parent coordinates a stop: workers finish their image instead of dying mid-write.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    _WORKER = _Worker(spec, input_dir, output_dir, max_pixels)
+
+
+Task = tuple[str, tuple[int, ...]]
+Result = tuple[list[dict[str, Any]], float]
+
+
+_CURRENT: Any = None
+"""In a worker process: a shared integer, the index in its running task of the input it
+is on (-1 between tasks), so that the parent can tell which input a worker died on."""
+
+
+def _work(chunk: list[Task]) -> list[Result]:
+    assert _WORKER is not None
+    results = []
+    for i, (rel, copies) in enumerate(chunk):
+        if _CURRENT is not None:
+            _CURRENT.value = i
+        results.append((_WORKER.process(rel, copies), _peak_rss_mb()))
+    if _CURRENT is not None:
+        _CURRENT.value = -1
+    return results
