@@ -24,21 +24,10 @@ from augment.engine.claim import (
     _summary_field,
 )
 from augment.engine.pool import _run_in_pool, _run_in_process, _Stop
-from augment.engine.summary import (
-    DEFAULT_MAX_ERROR_RATE,
-    PACKAGE_DIR,
-    Summary,
-    Wording,
-    _append_failed,
-    _write_summary,
-)
+from augment.engine.summary import DEFAULT_MAX_ERROR_RATE, PACKAGE_DIR, Summary, Wording, _append_failed, _write_summary
 from augment.engine.worker import _failed
 from augment.errors import JobFailed, JobStopped, TooManyBadInputs, UsageError
-from augment.images import (
-    DEFAULT_MAX_PIXELS,
-    atomic_write_bytes,
-    list_images,
-)
+from augment.images import DEFAULT_MAX_PIXELS, atomic_write_bytes, list_images
 from augment.kernels import NATIVE
 from augment.keys import UNSTAGEABLE, apply_filters, excluded_counts, host_share, read_unstaged
 from augment.locations import META_DIR

@@ -12,11 +12,7 @@ from pathlib import Path
 import torch
 
 from augment import __version__
-from augment.images import (
-    DEFAULT_MAX_PIXELS,
-    PARTIAL_JPEG,
-    atomic_write_bytes,
-)
+from augment.images import DEFAULT_MAX_PIXELS, PARTIAL_JPEG, atomic_write_bytes
 from augment.kernels import NATIVE
 from augment.locations import META_DIR
 from augment.text import plural

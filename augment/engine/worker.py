@@ -12,11 +12,7 @@ from typing import Any
 import torch
 
 from augment import variant
-from augment.images import (
-    EXTENSIONS,
-    atomic_write_bytes,
-    read_input,
-)
+from augment.images import EXTENSIONS, atomic_write_bytes, read_input
 from augment.manifest import ORIGINAL
 from augment.pipeline import Pipeline, derive_seed
 from augment.variant import OUT_OF_MEMORY
