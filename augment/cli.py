@@ -464,55 +464,32 @@ def _check_completed(description: dict[str, Any]) -> None:
         raise JobFailed(f"job {description['ProcessingJobName']} {status}: {description.get('FailureReason', '')}")
 
 
-def _backend(args: argparse.Namespace) -> Any:
-    if args.engine and (args.backend != "local" or not args.image_uri):
-        raise UsageError("--engine chooses what runs the --image of a local job; without --image the instances run "
-                         "as processes here" if args.backend == "local" else
-                         "--engine is for --backend local --image: SageMaker runs the image itself")
-    if args.backend == "local":
-        from augment.jobs import LocalBackend
-        from augment.jobs.local import check_image
+def _cmd_run(args: argparse.Namespace) -> int:
+    from augment.jobs import launch, make_backend
+    from augment.options import JOB_OPTIONS
 
-        engine = None
-        if args.image_uri:  # before the input is listed or anything written
-            engine = args.engine or "auto"
-            check_image(engine, args.image_uri)
-        return LocalBackend(args.workdir, engine=engine)
-    from augment.jobs.sagemaker import SageMakerBackend
-
-    if not args.image_uri:
+    # connected by launch(), once the options, locations and limits passed: nothing is asked of AWS before
+    backend = make_backend(args.backend, role=args.role, bucket=args.bucket, region=args.region,
+                           workdir=args.workdir, image_uri=args.image_uri, connect=False,
+                           # --image on the local backend: its instances run in containers of it
+                           engine=args.engine or ("auto" if args.backend == "local" and args.image_uri else None))
+    if args.backend == "sagemaker" and not args.image_uri:  # the command ships no code unless asked to
         raise UsageError("--image is required with --backend sagemaker: the image's ECR URI (`augment image uri` "
                          "prints it; `augment image uri --dlc` names one that needs no build, with --ship-code)")
-    return SageMakerBackend(role=args.role, bucket=args.bucket, region=args.region)
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from augment.jobs import build_request, check_limits, run_batched, run_local
-    from augment.jobs.launch import check_s3_locations, ready_request, removed_unless_created
-    from augment.options import JOB_OPTIONS, process_arguments
-
-    options = {k: getattr(args, k) for k in JOB_OPTIONS if getattr(args, k) is not None}
-    process_arguments(args.spec, **options)  # the job options, checked as the jobs would, before any work
-    if args.backend == "sagemaker":  # an argument's fault: said before AWS is asked anything
-        check_s3_locations(args.input, args.output)
-    if args.max_cost is not None or args.quota is not None:  # before the backend: nothing is sent if refused
-        args.max_in_flight = check_limits(
-            args.spec, args.input, mode=args.mode, instance_count=args.instance_count,
-            instance_type=args.instance_type, max_cost=args.max_cost, quota=args.quota, batch_size=args.batch_size,
-            max_in_flight=args.max_in_flight, workers=args.workers, copies=args.copies, region=args.region,
-            include=args.include, exclude=args.exclude)
-    backend = _backend(args)
-    extra: dict[str, Any] = {"instance_type": args.instance_type, "workers": args.workers, **options}
-    if args.backend == "sagemaker":
-        extra.update(image_uri=args.image_uri, role_arn=backend.role)
-    elif args.image_uri:
-        extra.update(image_uri=args.image_uri)
+    options: dict[str, Any] = {k: getattr(args, k) for k in JOB_OPTIONS if getattr(args, k) is not None}
     if args.mode == "batched":
-        if args.backend == "sagemaker" and args.ship_code:
-            raise UsageError("--ship-code is not supported with --mode batched yet")
-        report = run_batched(backend, args.spec, args.input, args.output, batch_size=args.batch_size,
-                             max_in_flight=args.max_in_flight, retries=args.retries,
-                             poll=0.5 if args.backend == "local" else 15.0, **extra)
+        options.update(retries=args.retries)
+    else:
+        options.update(instance_count=args.instance_count, name=args.job_name)
+        if args.backend == "local":
+            options.update(attached=True)  # the hosts run here, their lines on stderr, as the job's own output
+    if args.backend == "sagemaker":
+        options.update(ship_code=args.ship_code)  # batched refuses it, in launch()
+    result = launch(backend, args.spec, args.input, args.output, mode=args.mode, instance_type=args.instance_type,
+                    max_cost=args.max_cost, quota=args.quota, batch_size=args.batch_size,
+                    max_in_flight=args.max_in_flight, workers=args.workers, region=args.region, **options)
+    if args.mode == "batched":
+        report = result
         base, last = args.output.rstrip("/"), len(report.batches) - 1
         lines = [report.line(), f"outputs:   {base}/ (a folder per batch: batch-00000/ to batch-{last:05d}/, "
                                 f"each with its _augment/ manifests)", f"report:    {base}/_batches/report.json"]
@@ -520,14 +497,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if report.failed:
             raise JobFailed(report.failure_message())
         return 0
-    request = build_request(args.spec, args.input, args.output, mode=args.mode, instance_count=args.instance_count,
-                            name=args.job_name, **extra)
-    # before any host starts; keys no file can hold are recorded, not staged
-    request, written = ready_request(args.spec, args.input, args.output, request,
-                                     s3_only=args.backend == "sagemaker")
+    job = result
     if args.backend == "sagemaker":
-        with removed_unless_created(written):
-            job = backend.submit(request, ship_code=args.ship_code)
         print(f"submitted {job.name}", file=sys.stderr)
         if args.no_wait:
             print(job.name)
@@ -544,8 +515,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                              f"`aws sagemaker describe-processing-job --processing-job-name {job.name}`; do not "
                              "launch it again into the same output", transient=True) from None
         summaries, note = _output_summaries(args.output)
-    else:
-        description = run_local(request, workdir=args.workdir, engine=backend.engine)
+    else:  # attached: it has ended
+        description = job.describe()
         summaries = {h: info["summary"] for h, info in description["LocalRuntime"]["hosts"].items()
                      if "summary" in info}
         note = None

@@ -380,6 +380,49 @@ def test_nothing_under_jobs_plan_or_the_engine_imports_the_command_line():
     assert not offenders, offenders
 
 
+def test_run_launches_through_launch_with_the_one_backend_constructor(tmp_path, small_samples, monkeypatch,
+                                                                    capsys):
+    """`augment run` parses, calls augment.jobs.launch() with a backend from augment.jobs.make_backend,
+    and presents what it returns; it rebuilds no request, estimate or check of its own."""
+    import augment.jobs
+    from augment import cli
+
+    seen = []
+    real = augment.jobs.launch
+    monkeypatch.setattr("augment.jobs.launch", lambda backend, *a, **k: seen.append((backend, a, k)) or
+                        real(backend, *a, **k))
+    assert not hasattr(cli, "_backend"), "one constructor: augment.jobs.make_backend"
+    out = tmp_path / "out"
+    assert cli.main(["run", "--backend", "local", "--input", str(small_samples), "--output", str(out), "--spec",
+                     "light", "--workers", "1", "--copies", "1"]) == 0, capsys.readouterr().err
+    (backend, args, kwargs), = seen
+    assert isinstance(backend, LocalBackend) and args == ("light", str(small_samples), str(out))
+    assert kwargs["copies"] == 1 and kwargs["attached"] and kwargs["mode"] == "standalone"
+    assert "augment: 7 inputs x 1 copy -> 7 outputs" in capsys.readouterr().out
+
+
+def test_both_backends_say_what_a_launch_needs_of_them(backend):
+    """The backend protocol: name, reads S3 only, poll, the request defaults of each mode, submit."""
+    from augment.container import dlc_image_uri
+    from augment.jobs import Backend, make_backend
+
+    local = make_backend("local")
+    for b, name, s3_only, poll in ((local, "local", False, 0.5), (backend, "sagemaker", True, 15.0)):
+        assert isinstance(b, Backend)
+        assert (b.name, b.reads_s3_only, b.poll) == (name, s3_only, poll)
+    for mode in ("standalone", "sharded", "batched", "prefetch"):
+        assert local.request_defaults(mode) == {}
+        assert backend.request_defaults(mode, image_uri=IMAGE) == {"role_arn": ROLE, "image_uri": IMAGE}
+    assert backend.request_defaults("sharded") == {
+        "role_arn": ROLE, "image_uri": dlc_image_uri("us-east-1"), "ship_code": True}
+    with pytest.raises(UsageError, match="batched and prefetch jobs on SageMaker need the image"):
+        backend.request_defaults("batched")
+    with pytest.raises(UsageError, match="backend must be one of local, sagemaker"):
+        make_backend("aws")
+    with pytest.raises(UsageError, match="--engine chooses what runs the --image"):
+        make_backend("local", engine="podman")
+
+
 OPTIONS = ["--copies", "3", "--seed", "7", "--format", "png", "--quality", "80", "--kernels", "torchvision",
            "--keep-original", "--max-pixels", "5000000", "--max-error-rate", "0.2", "--include", "*.jpg",
            "--include", "sub/*.jpg", "--exclude", "*.txt"]
@@ -646,7 +689,7 @@ def test_sagemaker_jobs_refuse_a_local_input_or_output_before_aws_is_asked(backe
     src.mkdir()
     s3 = f"s3://{bucket}/out/"
     calls = []
-    monkeypatch.setattr("augment.cli._backend", lambda args: calls.append(args) or backend)
+    monkeypatch.setattr("augment.jobs.sagemaker.SageMakerBackend.connect", lambda self: calls.append(self))
     for inp, out, flag in ((str(src), s3, "--input"), (f"s3://{bucket}/in/", str(tmp_path / "out"), "--output")):
         for mode in ("standalone", "batched"):
             assert cli.main(["run", "--backend", "sagemaker", "--mode", mode, "--input", inp, "--output", out,

@@ -1,12 +1,12 @@
 """Launching jobs: the request model, the backends (local runtime, SageMaker) and the
 launch modes (standalone, sharded, batched, prefetch)."""
 
+from augment.jobs.backend import Backend, make_backend
 from augment.jobs.batch import AugmentedImages, BatchReport, JobGroup, Prefetch, classes_of, run_batched
 from augment.jobs.follow import (
     follow,
     instance_choice,
     locations,
-    make_backend,
     preview,
     request_options,
     results,
@@ -19,8 +19,8 @@ from augment.jobs.local import run_local
 from augment.jobs.request import Input, JobRequest, Output, RequestError
 
 __all__ = [
-    "AugmentedImages", "BatchReport", "Input", "JobGroup", "JobRequest", "LocalBackend", "LocalJob", "Output",
-    "Prefetch", "RequestError", "build_request", "check_limits", "classes_of", "follow", "instance_choice", "launch",
-    "locations", "make_backend", "preview", "request_options", "results", "run_batched", "run_local", "show_request",
-    "timelines",
+    "AugmentedImages", "Backend", "BatchReport", "Input", "JobGroup", "JobRequest", "LocalBackend", "LocalJob",
+    "Output", "Prefetch", "RequestError", "build_request", "check_limits", "classes_of", "follow", "instance_choice",
+    "launch", "locations", "make_backend", "preview", "request_options", "results", "run_batched", "run_local",
+    "show_request", "timelines",
 ]  # fmt: skip

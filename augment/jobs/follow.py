@@ -23,41 +23,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from augment.errors import UsageError
-from augment.jobs.handles import TERMINAL, Job, LocalBackend
+from augment.jobs.backend import BACKENDS, make_backend  # noqa: F401  (the notebooks' name, kept here too)
+from augment.jobs.handles import TERMINAL, Job
 from augment.jobs.launch import SPEC_PATH
 from augment.storage import each_concurrently, expand, put_file, s3_client, split_s3_uri
 from augment.text import plural
 
-BACKENDS = ("local", "sagemaker")
 _LINE = re.compile(r"^\[(?P<host>[^\]]+)\] (?P<text>.*)$")
 _PROGRESS = re.compile(r"progress: (?P<done>\d+)/(?P<total>\d+) ")
 _TO_DO = re.compile(r"; (?P<todo>\d+) inputs? to do")
-
-
-def make_backend(name: str = "local", *, role: str | None = None, bucket: str | None = None,
-                 region: str | None = None, workdir: str | None = None) -> Any:
-    """The backend a notebook's ``backend`` parameter names.
-
-    Args:
-        name: ``local`` (this machine, no AWS) or ``sagemaker``.
-        role, bucket, region: SageMaker only; ``None`` takes the Studio session's
-            execution role, default bucket and region.
-        workdir: local only: keep each job's ``/opt/ml`` roots here.
-
-    Returns:
-        A :class:`~augment.jobs.LocalBackend` or a
-        :class:`~augment.jobs.sagemaker.SageMakerBackend`.
-
-    Raises:
-        UsageError: an unknown backend name.
-    """
-    if name == "local":
-        return LocalBackend(None if workdir is None else expand(workdir))
-    if name == "sagemaker":
-        from augment.jobs.sagemaker import SageMakerBackend
-
-        return SageMakerBackend(role=role, bucket=bucket, region=region)
-    raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
 
 
 def _local(location: str) -> str:
@@ -132,16 +106,7 @@ def request_options(backend: Any, *, image_uri: str | None = None, copies: int |
             cannot ship code yet).
     """
     options: dict[str, Any] = {} if copies is None else {"copies": copies}
-    if getattr(backend, "name", "local") == "local":
-        return options
-    options["role_arn"] = backend.role
-    if image_uri:
-        return {**options, "image_uri": image_uri}
-    if mode in ("batched", "prefetch"):
-        raise UsageError("image_uri: batched and prefetch jobs on SageMaker need the image notebook 01 builds")
-    from augment.container import dlc_image_uri
-
-    return {**options, "image_uri": dlc_image_uri(backend.boto_session.region_name), "ship_code": True}
+    return {**options, **backend.request_defaults(mode, image_uri=image_uri)}
 
 
 def instance_choice(plan: Any, instance_type: str | None = None, *, out: TextIO | None = None) -> str:

@@ -71,7 +71,8 @@ def output_uris(request: JobRequest) -> list[str]:
 class LocalJob:
     """A job running on the local runtime in a background thread."""
 
-    def __init__(self, request: JobRequest, workdir: str | None = None, engine: str | None = None) -> None:
+    def __init__(self, request: JobRequest, workdir: str | None = None, engine: str | None = None, *,
+                 attached: bool = False) -> None:
         self.name = request.job_name
         self.request = request
         self.engine = engine
@@ -81,7 +82,10 @@ class LocalJob:
         self._result: dict[str, Any] | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(workdir,), name=f"local-{self.name}", daemon=True)
-        self._thread.start()
+        if attached:  # here, the hosts' lines on this process's stderr, an error raised: as `augment run` shows it
+            self._result = run_local(request, workdir=workdir, engine=engine)
+        else:
+            self._thread.start()
 
     def _run(self, workdir: str | None) -> None:
         try:
@@ -132,7 +136,7 @@ class _Locked(io.TextIOBase):
 
 
 class LocalBackend:
-    """Submits requests to the local runtime.
+    """Submits requests to the local runtime (a :class:`~augment.jobs.backend.Backend`).
 
     Args:
         workdir: keep each job's ``/opt/ml`` roots under this folder (default: temporary).
@@ -140,16 +144,37 @@ class LocalBackend:
             else podman; or ``docker``, ``podman``), as SageMaker would; ``None`` runs
             hosts as subprocesses of this Python environment. See
             :func:`~augment.jobs.local.run_local`.
+        image_uri: the image of its jobs' requests (for ``engine``); ``None``: the request's.
     """
 
     name = "local"
+    reads_s3_only = False
+    poll = 0.5
 
-    def __init__(self, workdir: str | None = None, engine: str | None = None) -> None:
+    def __init__(self, workdir: str | None = None, engine: str | None = None, image_uri: str | None = None) -> None:
         self.workdir = workdir
         self.engine = engine
+        self.image_uri = image_uri
 
-    def submit(self, request: JobRequest) -> LocalJob:
+    def connect(self) -> None:
+        """With an engine and an image: refuse, before any input is listed or anything written,
+        an engine that does not answer or lacks the image."""
+        if self.engine is not None and self.image_uri:
+            from augment.jobs.local import check_image
+
+            check_image(self.engine, self.image_uri)
+
+    def request_defaults(self, mode: str, *, image_uri: str | None = None) -> dict[str, Any]:
+        """The backend's image, where it runs one (``image_uri`` is SageMaker's: the local
+        runtime runs its jobs as processes here unless it was made with an image)."""
+        return {"image_uri": self.image_uri} if self.image_uri else {}
+
+    def submit(self, request: JobRequest, attached: bool = False) -> LocalJob:
         """Start ``request`` on the local runtime.
+
+        Args:
+            attached: run it here and return when it ended (its hosts' lines on stderr,
+                an error raised), as ``augment run`` does; else in a background thread.
 
         Raises:
             RequestError: an invalid request.
@@ -160,4 +185,4 @@ class LocalBackend:
             from augment.jobs.local import check_image
 
             check_image(self.engine, request.image_uri)
-        return LocalJob(request, self.workdir, self.engine)
+        return LocalJob(request, self.workdir, self.engine, attached=attached)

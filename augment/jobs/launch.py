@@ -311,8 +311,9 @@ def ready_request(spec: str, input_uri: str, output_uri: str, request: JobReques
 
 def reads_s3_only(backend: Any) -> bool:
     """Whether ``backend``'s jobs read and write S3 alone (SageMaker's do; the local
-    runtime's also take local folders)."""
-    return getattr(backend, "name", None) == "sagemaker"
+    runtime's also take local folders): its ``reads_s3_only`` (see
+    :class:`~augment.jobs.backend.Backend`)."""
+    return bool(getattr(backend, "reads_s3_only", getattr(backend, "name", None) == "sagemaker"))
 
 
 def check_s3_locations(input_uri: str, output_uri: str) -> None:
@@ -428,7 +429,11 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     """Launch a job in any mode, after checking the cost limit and the quota (see :func:`check_limits`).
 
     Args:
-        backend: ``LocalBackend()`` or ``SageMakerBackend()`` (anything with ``submit``).
+        backend: from :func:`~augment.jobs.make_backend` (a
+            :class:`~augment.jobs.backend.Backend`; anything with ``submit`` will do). One
+            made with ``connect=False`` is connected only once the checks pass; its
+            ``request_defaults`` for ``mode`` (the image, the role, shipping code) fill in
+            what ``request_kwargs`` leave out, and its ``poll`` is batched and prefetch's.
         spec, input, output: as for :func:`build_request`.
         mode: ``standalone``, ``sharded``, ``batched`` or ``prefetch``.
         instance_count: instances of a standalone or sharded job.
@@ -446,7 +451,8 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
             ``VolumeSizeInGB`` (default: sized from the input share and the outputs; a value
             too small for them is refused before anything is sent); batched also takes
             ``retries``, ``poll``, ``progress``;
-            standalone and sharded take ``ship_code`` (for ``SageMakerBackend.submit``);
+            standalone and sharded take ``ship_code`` (for ``SageMakerBackend.submit``) and
+            ``attached`` (for ``LocalBackend.submit``: run here, return when it ended);
             ``prices`` and ``region`` are for the cost estimate (see :func:`check_limits`).
 
     Returns:
@@ -471,6 +477,18 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
                              workers=request_kwargs.get("workers"), copies=copies, prices=prices, region=region,
                              include=request_kwargs.get("include"), exclude=request_kwargs.get("exclude"))
+    if hasattr(backend, "connect"):  # AWS or the engine, asked only now that nothing above refused
+        backend.connect()
+    if hasattr(backend, "request_defaults"):
+        if request_kwargs.get("image_uri") is None:  # the backend's (or none): a notebook's image_uri=None
+            request_kwargs.pop("image_uri", None)
+        request_kwargs = {**backend.request_defaults(mode, image_uri=request_kwargs.get("image_uri")),
+                          **request_kwargs}
+    if mode in ("batched", "prefetch"):
+        if request_kwargs.pop("ship_code", False):
+            raise UsageError("--ship-code is not supported with --mode batched yet")
+        request_kwargs.pop("attached", None)  # batches run side by side
+        request_kwargs.setdefault("poll", getattr(backend, "poll", 5.0))
     if mode == "batched":  # run_batched and Prefetch size the batches' volume themselves
         from augment.jobs.batch import run_batched
 
@@ -481,7 +499,7 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
 
         return Prefetch(backend, spec, input, output, batch_size=batch_size, ahead=in_flight,
                         instance_type=instance_type, **request_kwargs)
-    submit_kwargs = {"ship_code": request_kwargs.pop("ship_code")} if "ship_code" in request_kwargs else {}
+    submit_kwargs = {k: request_kwargs.pop(k) for k in ("ship_code", "attached") if k in request_kwargs}
     volume_gb = request_kwargs.pop("volume_gb", None)
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
                             instance_type=instance_type, **request_kwargs)

@@ -47,7 +47,7 @@ def _execution_role(session: Any) -> str:
 
 
 class SageMakerBackend:
-    """Submits requests to SageMaker Processing.
+    """Submits requests to SageMaker Processing (a :class:`~augment.jobs.backend.Backend`).
 
     Args:
         boto_session: a ``boto3.Session`` (default: a new one, for ``region``).
@@ -55,27 +55,67 @@ class SageMakerBackend:
         bucket: for the spec and shipped code (default: the session's default bucket).
         region: AWS region for a new session.
         prefix: key prefix under ``bucket`` for what the kit uploads.
+        image_uri: the image of its jobs (see :meth:`request_defaults`).
+        connect: reach AWS now (the region, the identity, the role and bucket); with
+            ``False``, at :meth:`connect`, which :func:`~augment.jobs.launch` calls once its
+            checks pass.
     """
 
     name = "sagemaker"
+    reads_s3_only = True
+    poll = 15.0
 
     def __init__(self, *, boto_session: Any = None, role: str | None = None, bucket: str | None = None,
-                 region: str | None = None, prefix: str = "augment") -> None:
+                 region: str | None = None, prefix: str = "augment", image_uri: str | None = None,
+                 connect: bool = True) -> None:
+        self._given = (boto_session, role, bucket, region)
+        self.prefix = prefix.strip("/")
+        self.image_uri = image_uri
+        self._connected = False
+        if connect:
+            self.connect()
+
+    def connect(self) -> None:
+        """Reach AWS, once: the session's region and identity (before the SDK's own calls,
+        some at fixed endpoints, and before anything is uploaded), the role and the bucket.
+
+        Raises:
+            UsageError, CredentialsError: no region, no identity, no execution role.
+        """
+        if self._connected:
+            return
+        boto_session, role, bucket, region = self._given
         what = "the SageMaker backend"
         self.boto_session = boto_session or aws.session(region)
         aws.require_region(what, self.boto_session)
-        # before the SDK's own calls (some at fixed endpoints) and before anything is uploaded
         aws.check_identity(what, self.boto_session)
         with aws.translated(what):
             self.session = _sdk_session(self.boto_session, bucket)
             self.role = role or _execution_role(self.session)
             self.bucket = bucket or self.session.default_bucket()
-        self.prefix = prefix.strip("/")
         self.client = self.session.sagemaker_client
         from botocore.config import Config
 
         self.s3 = self.boto_session.client("s3", config=Config(max_pool_connections=TRANSFERS))
         self.logs_client = self.boto_session.client("logs")
+        self._connected = True
+
+    def request_defaults(self, mode: str, *, image_uri: str | None = None) -> dict[str, Any]:
+        """The role, and the image: ``image_uri``, else the backend's, else (standalone and
+        sharded) the AWS PyTorch image with this package shipped as code (``ship_code``).
+
+        Raises:
+            UsageError: batched or prefetch jobs without an image (they cannot ship code yet).
+        """
+        self.connect()
+        image = image_uri or self.image_uri
+        if image:
+            return {"role_arn": self.role, "image_uri": image}
+        if mode in ("batched", "prefetch"):
+            raise UsageError("image_uri: batched and prefetch jobs on SageMaker need the image notebook 01 builds")
+        from augment.container import dlc_image_uri
+
+        return {"role_arn": self.role, "image_uri": dlc_image_uri(self.boto_session.region_name), "ship_code": True}
 
     def prepare(self, request: JobRequest, ship_code: bool = False) -> JobRequest:
         """Fill in the role, upload a local spec, and optionally ship this package's source.
