@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
                         "`augment replay`; set by the runtimes")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
                    help="progress display: a bar on a terminal or in Jupyter, plain lines in logs (default: auto)")
-    p.add_argument("--progress-interval", type=number(above=0, max=86_400), default=5.0,
+    p.add_argument("--progress-interval", type=number(min=0, max=86_400), default=5.0,
                    help="seconds between plain progress lines (default: 5)")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="log lines on stderr as text or as one JSON object per line (default: text)")
@@ -318,7 +318,7 @@ def _parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--source", default=None, metavar="REL_PATH",
                        help="the input's path relative to the job's input root (the manifest's \"source\")")
-    which.add_argument("--record", type=_COUNT, default=None, help="line number of the record in the manifest, from 1")
+    which.add_argument("--record", type=number(integer=True, min=-10**12, max=10**12), default=None, help="line number of the record in the manifest, from 1")
     p.add_argument("--copy", type=number(min=-1, max=MAX_COPIES - 1, integer=True), default=None,
                    help="with --source: the copy index (default 0; -1: a kept original)")
     p.add_argument("--out", required=True, help="where to write the re-created image")

@@ -159,7 +159,7 @@ def test_process_rejects_bad_arguments_with_exit_2(tmp_path, small_samples):
     assert result.returncode == 2 and "not a directory" in result.stderr
     result = run("process", "--spec", "light", "--input-dir", str(small_samples), "--output-dir",
                  str(tmp_path / "o"), "--quality", "101")
-    assert result.returncode == 2 and "output.quality" in result.stderr
+    assert result.returncode == 2 and "--quality: must be in [1, 100], got 101" in result.stderr
     assert not (tmp_path / "o").exists()
 
 
