@@ -47,6 +47,7 @@ _INSTANCES = number(min=1, max=100, integer=True)  # SageMaker Processing's most
 _COPIES = number(min=1, max=MAX_COPIES, integer=True)
 _SEED = number(min=0, max=MAX_SEED, integer=True)
 _COUNT = number(min=1, max=10**12, integer=True)  # images, batch sizes: large, but never past a float's exactness
+_LINE = number(min=-10**12, max=10**12, integer=True)  # a manifest line: replay says which there are
 _USD = number(min=0)
 
 
@@ -318,7 +319,7 @@ def _parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--source", default=None, metavar="REL_PATH",
                        help="the input's path relative to the job's input root (the manifest's \"source\")")
-    which.add_argument("--record", type=number(integer=True, min=-10**12, max=10**12), default=None, help="line number of the record in the manifest, from 1")
+    which.add_argument("--record", type=_LINE, default=None, help="line number of the record in the manifest, from 1")
     p.add_argument("--copy", type=number(min=-1, max=MAX_COPIES - 1, integer=True), default=None,
                    help="with --source: the copy index (default 0; -1: a kept original)")
     p.add_argument("--out", required=True, help="where to write the re-created image")

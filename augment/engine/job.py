@@ -165,7 +165,7 @@ def run_job(
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     _check_dirs(input_dir, output_dir)
     workers = default_workers() if workers is None else check_number("--workers", workers, min=1, integer=True)
-    check_number("--progress-interval", progress_interval, min=0)  # nan or inf: no progress line, ever; 0: a line per update
+    check_number("--progress-interval", progress_interval, min=0)  # nan, inf: no line ever; 0: one per update
     check_max_error_rate(max_error_rate)
     check_max_pixels(max_pixels)  # the CLI refuses it too; 0 would refuse every input as too large
     check_host(host, "--host")  # it names files under _augment/: never a path
