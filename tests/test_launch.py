@@ -401,6 +401,31 @@ def test_run_launches_through_launch_with_the_one_backend_constructor(tmp_path, 
     assert "augment: 7 inputs x 1 copy -> 7 outputs" in capsys.readouterr().out
 
 
+def test_a_launch_reads_its_spec_once(tmp_path, small_samples, monkeypatch):
+    """The spec given to a standalone or sharded launch was read about five times on the way (the job
+    options, the estimate, build_request, check_locations, job_spec); now once, and the file still goes
+    to the job as its spec input."""
+    import augment.spec
+    from augment.jobs import launch
+
+    spec = tmp_path / "mine.yaml"
+    spec.write_text(FLIP)
+    reads = []
+    real = augment.spec.load_spec
+
+    def counted(s):
+        if not isinstance(s, augment.spec.Spec):  # a Spec already read is returned as it is
+            reads.append(s)
+        return real(s)
+
+    monkeypatch.setattr("augment.spec.load_spec", counted)
+    job = launch(LocalBackend(), str(spec), str(small_samples), str(tmp_path / "out"), mode="sharded",
+                 max_cost=100.0, prices="offline", workers=1)
+    assert job.wait()["ProcessingJobStatus"] == "Completed"
+    assert reads == [str(spec)], reads
+    assert [i.source for i in job.request.inputs if i.name == "spec"] == [str(spec)]
+
+
 def test_both_backends_say_what_a_launch_needs_of_them(backend):
     """The backend protocol: name, reads S3 only, poll, the request defaults of each mode, submit."""
     from augment.container import dlc_image_uri

@@ -70,6 +70,7 @@ def build_request(
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     volume_gb: int | None = None,
+    loaded: Spec | None = None,
 ) -> JobRequest:
     """The ``CreateProcessingJob`` request that runs ``augment process`` in one launch mode.
 
@@ -85,6 +86,7 @@ def build_request(
             ``--include GLOB`` / ``--exclude GLOB``.
         volume_gb: ``VolumeSizeInGB`` of each instance; ``None``: 30 here, sized from
             the input by :func:`ready_request` (and :func:`launch`).
+        loaded: ``spec`` as already read (by :func:`launch`), so that it is not read again.
 
     Raises:
         SpecError: the spec is invalid (checked here, before any job exists).
@@ -100,9 +102,9 @@ def build_request(
 
         check_number("volume_gb", volume_gb, min=1, max=MAX_VOLUME_GB, integer=True)
     # fail on the laptop, not minutes into a paid job
-    options = process_arguments(spec, copies=copies, seed=seed, format=format, quality=quality, kernels=kernels,
-                                keep_original=keep_original, max_pixels=max_pixels, max_error_rate=max_error_rate,
-                                include=include, exclude=exclude)
+    options = process_arguments(loaded or spec, copies=copies, seed=seed, format=format, quality=quality,
+                                kernels=kernels, keep_original=keep_original, max_pixels=max_pixels,
+                                max_error_rate=max_error_rate, include=include, exclude=exclude)
     inputs = [Input("images", input_uri, IMAGES_PATH,
                     distribution="ShardedByS3Key" if mode == "sharded" else "FullyReplicated")]
     arguments: list[str] = ["--progress", "lines"]
@@ -465,15 +467,18 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
             job or overlaps the input (see :func:`check_locations`), before anything is
             created.
     """
+    from augment.spec import load_spec
+
     prices = request_kwargs.pop("prices", "auto")
     region = request_kwargs.pop("region", None)
     if copies is not None:
         request_kwargs["copies"] = copies
+    loaded = load_spec(spec)  # read once; the path (or preset name) still names what the job is sent
     # the job options first: nothing is counted, listed or sent when one is refused
-    process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
+    process_arguments(loaded, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
     if reads_s3_only(backend):
         check_s3_locations(input, output)
-    in_flight = check_limits(spec, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
+    in_flight = check_limits(loaded, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
                              workers=request_kwargs.get("workers"), copies=copies, prices=prices, region=region,
                              include=request_kwargs.get("include"), exclude=request_kwargs.get("exclude"))
@@ -502,8 +507,8 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     submit_kwargs = {k: request_kwargs.pop(k) for k in ("ship_code", "attached") if k in request_kwargs}
     volume_gb = request_kwargs.pop("volume_gb", None)
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
-                            instance_type=instance_type, **request_kwargs)
-    request, written = ready_request(spec, input, output, request, s3_only=reads_s3_only(backend),
+                            instance_type=instance_type, loaded=loaded, **request_kwargs)
+    request, written = ready_request(loaded, input, output, request, s3_only=reads_s3_only(backend),
                                      volume_gb=volume_gb)
     with removed_unless_created(written):
         return backend.submit(request, **submit_kwargs)
