@@ -72,7 +72,7 @@ def locations(backend: Any, input: str | None = None, output: str | None = None,
     output = None if output is None else _local(str(output))
     if not source.startswith("s3://") and not Path(source).is_dir():
         raise UsageError(f"input: {source} is neither a folder nor an s3:// prefix")
-    if getattr(backend, "name", "local") == "local":
+    if not getattr(backend, "reads_s3_only", False):  # the local runtime reads folders too
         if output is None:
             output = tempfile.mkdtemp(prefix=f"augment-{name}-")
         return source, str(output)
@@ -245,7 +245,7 @@ def follow(job: Job, *, poll: float | None = None, timeout: float | None = None,
 
     from augment.redact import redact
 
-    poll = poll if poll is not None else (15.0 if getattr(job, "backend", None) is not None else 0.5)
+    poll = poll if poll is not None else getattr(getattr(job, "backend", None), "poll", 0.5)  # the backend's
     out = out or sys.stdout
     deadline = None if timeout is None else time.monotonic() + timeout
     hosts: dict[str, list[int]] = {}  # host -> [done, total]
