@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from augment.errors import UsageError
-from augment.locations import expand
+from augment.storage import expand, is_s3
 from augment.text import plain_html, plural
 
 RESULTS = "_results"  # where each run's notebook writes its own results, before the sweep merges them
@@ -820,7 +820,7 @@ def _from_here(value: Any) -> Any:
     A preset's name stays a name unless a *file* of that name is here, as
     :func:`~augment.spec.load_spec` reads it: a folder called ``light`` is no spec.
     """
-    if not isinstance(value, str) or not value or value.startswith("s3://") or os.path.isabs(value) \
+    if not isinstance(value, str) or not value or is_s3(value) or os.path.isabs(value) \
             or not os.path.exists(value):
         return value
     from augment.spec import list_presets
@@ -985,7 +985,7 @@ def figure(sweep: Sweep, source: str | None = None) -> Any:
         ax = fig.add_subplot(grid[i // cols, i % cols])
         ax.set_axis_off()
         output = run.results.get("output")
-        sample = _sample_image(output, source) if output and not str(output).startswith("s3://") else None
+        sample = _sample_image(output, source) if output and not is_s3(str(output)) else None
         if sample is not None:
             ax.imshow(sample[0])
             ax.set_title(f"{run.name}\n{sample[1]}", fontsize="x-small")
