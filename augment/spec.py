@@ -46,8 +46,8 @@ from typing import Any
 import yaml
 
 from augment.errors import SpecError
+from augment.limits import MAX_COPIES, MAX_SEED
 from augment.ops import canonical_op
-from augment.options import MAX_COPIES, MAX_SEED  # defined beside the flags that share them
 from augment.text import brief
 
 SPEC_VERSION = 1

@@ -96,6 +96,23 @@ def test_top_level_problems_name_the_field(data, expect):
     assert any(p.startswith(expect) for p in info.value.problems), info.value.problems
 
 
+def test_a_spec_and_the_flags_that_override_it_share_one_limit():
+    """``seed`` and ``copies`` are bounded once, in augment.limits: the spec refuses one past
+    it, as ``--seed``/``--copies`` do, and reads them without importing the job options."""
+    import subprocess
+    import sys
+
+    from augment import limits, options, spec
+
+    assert (spec.MAX_SEED, spec.MAX_COPIES) == (options.MAX_SEED, options.MAX_COPIES) == (2**63 - 1, 1000)
+    assert load_spec({"version": 1, "seed": limits.MAX_SEED, "copies": limits.MAX_COPIES, "ops": []}).seed == 2**63 - 1
+    for field, limit in (("seed", limits.MAX_SEED), ("copies", limits.MAX_COPIES)):
+        with pytest.raises(SpecError, match=f"{field}: must be an integer"):
+            load_spec({"version": 1, field: limit + 1, "ops": []})
+    code = "import sys, augment.spec; print('augment.options' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
 def test_json_syntax_errors_have_a_position(tmp_path):
     path = tmp_path / "s.json"
     path.write_text('{"version": 1, "ops": [}')
