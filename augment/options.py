@@ -18,15 +18,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from augment.errors import SpecError, UsageError
+from augment.limits import MAX_COPIES, MAX_SEED  # a spec's limits too (augment.limits, below both)
 from augment.text import brief
 
 if TYPE_CHECKING:  # the command line imports this module to build its parser: no spec machinery for --help
     from augment.spec import Spec
 
-MAX_SEED = 2**63 - 1
-"""The largest seed (a spec's ``seed``, ``--seed``)."""
-MAX_COPIES = 1000
-"""The most copies per input (a spec's ``copies``, ``--copies``)."""
 
 def flag(name: str) -> str:
     """The command-line flag of an option: ``keep_original`` -> ``--keep-original``."""

@@ -27,8 +27,6 @@ REMAINING: dict[frozenset[str], str] = {
     frozenset({"augment.jobs.batch", "augment.jobs.launch"}):
         "launch() runs the batched and prefetch modes (jobs/launch.py, inside launch), which are "
         "built on the launchers (jobs/batch.py imports build_request, put_json...)",
-    frozenset({"augment.options", "augment.spec"}):
-        "spec takes MAX_COPIES and MAX_SEED from options (spec.py), which reads specs (options.py)",
 }
 
 MAX_LINES = 600
