@@ -42,6 +42,7 @@ import PIL.ImageFont
 
 from augment import variant
 from augment.errors import UsageError
+from augment.export import to_code  # noqa: F401  (augment.preview.to_code stays importable)
 from augment.images import (
     DEFAULT_MAX_PIXELS,
     ImageError,
@@ -463,38 +464,6 @@ def step_through(preview: Preview, index: int) -> list[tuple[str, PIL.Image.Imag
     quality = f" q{spec.output.quality}" if fmt in ("jpeg", "webp") else ""
     result.append((f"written as {fmt}{quality}", _decode_output(made.data), None))
     return result
-
-
-def to_code(spec: Spec | str | dict[str, Any]) -> str:
-    """The spec's ops as plain torchvision v2 Python, for a training script: the same
-    classes with the same arguments the kit builds (without the kit's per-image seeding
-    and parameter capture)."""
-    from augment.ops import REGISTRY
-
-    spec = load_spec(spec)
-
-    def call(op: dict[str, dict[str, Any]], indent: str) -> str:
-        (name, params), = op.items()
-        opdef = REGISTRY[name]
-        args = []
-        if opdef.is_container:
-            inner = "".join(f"{indent}        {call(c, indent + '    ')},\n" for c in params["ops"])
-            args.append(f"[\n{inner}{indent}    ]")
-        for key, value in params.items():
-            if key == "ops":
-                continue
-            text = f"v2.AutoAugmentPolicy({value!r})" if key in opdef.make else repr(value)
-            args.append(f"{key}={text}")
-        return f"v2.{name}({', '.join(args)})"
-
-    body = "".join(f"    {call(op, '')},\n" for op in spec.ops)
-    outputs = plural(spec.copies, "output")
-    return ("from torchvision.transforms import v2\n\n"
-            f"# spec digest {spec.digest[:12]}; {outputs} per image, seed {spec.seed} (the kit seeds\n"
-            "# each image from the spec's seed, its path and the copy; here torch's global generator decides).\n"
-            "# Pixel values (fill, threshold) are on the 0-255 scale: apply it to PIL or uint8 images.\n"
-            + (f"transform = v2.Compose([\n{body}])\n" if body else
-               "transform = v2.Identity()  # ops: [] (v2.Compose refuses an empty list)\n"))
 
 
 # ---------------------------------------------------------------------------

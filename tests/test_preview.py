@@ -19,10 +19,9 @@ import yaml
 from augment import preview as pv
 from augment.errors import SpecError, UsageError
 from augment.manifest import read_manifest
-from augment.ops import REGISTRY, extract_params
+from augment.ops import REGISTRY
 from augment.samples import list_samples, samples_dir
 from augment.spec import load_spec
-from tests.op_cases import OP_CASES
 
 AUGMENT = Path(sys.executable).with_name("augment")
 EVERY_CONTAINER = {
@@ -204,18 +203,7 @@ def test_from_job_reads_an_s3_output_listing_only_its_metadata(tmp_path, bucket)
     assert [_pixels(i.image) for i in remote.items] == [_pixels(i.image) for i in local.items]
 
 
-# --- copy as code ----------------------------------------------------------------------------------
-
-
-def test_the_torchvision_code_builds_the_same_transforms():
-    specs = ["light", "strong", "defense", EVERY_CONTAINER]
-    specs += [{"version": 1, "ops": [{name: params}]} for name, cases in OP_CASES.items() for params in cases]
-    for spec in specs:
-        spec = load_spec(spec)
-        namespace: dict = {}
-        exec(pv.to_code(spec), namespace)
-        built = namespace["transform"].transforms
-        assert [extract_params(t) for t in built] == [dict(op) for op in spec.ops], spec.ops
+# --- copy as code (tests/test_export.py has the rest) -------------------------------------------------
 
 
 def test_a_spec_without_ops_previews_and_exports_as_the_identity(small_samples):
