@@ -50,9 +50,9 @@ from augment.images import (
     open_image,
     read_input,
 )
-from augment.locations import expand
 from augment.pipeline import Pipeline
 from augment.spec import Spec, load_spec
+from augment.storage import expand, is_s3, s3_client, split_s3_uri
 from augment.text import all_excluded, plural
 
 DEFAULT_N = 4
@@ -90,8 +90,6 @@ class Images:
 
         check_uri(self.source, "--input")  # S3://, https://...: the form to use, not "no such folder"
         if self.is_s3:
-            from augment.storage import split_s3_uri
-
             self._bucket, prefix = split_s3_uri(self.source)
             self._base = prefix[: prefix.rfind("/") + 1]
         elif Path(self.source).is_file():  # one file: `augment run` stages it by its name
@@ -102,7 +100,7 @@ class Images:
 
     @property
     def is_s3(self) -> bool:
-        return self.source.startswith("s3://")
+        return is_s3(self.source)
 
     def keys(self) -> list[str]:
         """Every input, as the job names it: its path relative to the root, sorted."""
@@ -136,8 +134,6 @@ class Images:
         if rel not in self._data:
             if self.is_s3:
                 from botocore.exceptions import BotoCoreError, ClientError
-
-                from augment.storage import s3_client
 
                 try:
                     body = s3_client().get_object(Bucket=self._bucket, Key=self._base + rel)["Body"].read()
@@ -485,7 +481,7 @@ def from_job(output: str | os.PathLike[str], input: str | os.PathLike[str] | Non
         UsageError: no job there.
     """
     output = os.fspath(output)
-    if output.startswith("s3://") and not output.endswith("/"):
+    if is_s3(output) and not output.endswith("/"):
         output += "/"  # the job's prefix itself, not its parent: keys are relative to it
     out = Images(output)
     meta = out.keys_under("_augment/")  # not the whole output, which may be millions of images
