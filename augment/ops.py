@@ -1,8 +1,9 @@
 """The op registry: op name -> torchvision v2 transform class + parameter schema.
 
-The schema is the single description of what an op accepts. It drives three things:
+The schema (:mod:`augment.schema`: :class:`Param` and the canonical form of a value) is
+the single description of what an op accepts. It drives three things:
 
-* validation (:func:`canonical_params`): every value is checked and brought to one
+* validation (:func:`canonical_op`): every value is checked and brought to one
   canonical JSON form, with defaults filled in, before any image is touched;
 * construction (:func:`build_transform`): the canonical values are passed to the
   torchvision class unchanged;
@@ -18,98 +19,29 @@ torch and torchvision only to build or read a transform. Validating a spec, list
 the ops and describing one (``augment validate``, ``augment ops``) import neither, so
 they answer at once; a test proves every value the schema accepts also builds.
 """
-
 from __future__ import annotations
 
 import difflib
 import enum
 import functools
 import importlib
-import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from augment.errors import SpecError
+from augment.schema import (  # noqa: F401  (KINDS: augment.ops.KINDS... stay importable)
+    INTERPOLATIONS,
+    KINDS,
+    BadValue,
+    Param,
+    canonical_value,
+)
 from augment.text import brief
 
 if TYPE_CHECKING:
     from torchvision.transforms import v2
-
-INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic")
-"""Interpolation modes that work under both kernels (PIL images and uint8 tensors)."""
-
-KINDS = (
-    "int", "float", "bool", "choice", "size", "resize", "range", "int_range", "pair",
-    "fill", "padding", "shear", "point", "erase_value", "weights", "ops",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of an op.
-
-    Attributes:
-        name: keyword of the torchvision constructor (and the spec field).
-        kind: one of :data:`KINDS`; says which JSON shapes are accepted and how a
-            widget edits it.
-        default: canonical default; for ``required`` params only the widget's start value.
-        help: one line for ``augment ops`` and the preview.
-        min, max: inclusive bounds of each number in the value.
-        choices: allowed strings for ``choice``.
-        required: the spec must give it (torchvision has no default).
-        nullable: ``null`` is allowed (means "off" for that parameter).
-        scalar: for ``range``: how one number ``v`` expands to ``[lo, hi]``:
-            ``"sym"`` -> ``[-v, v]``, ``"center1"`` -> ``[max(0, 1 - v), 1 + v]``,
-            ``"same"`` -> ``[v, v]``; ``None``: a number is not accepted.
-    """
-
-    name: str
-    kind: str
-    default: Any
-    help: str
-    min: float | None = None
-    max: float | None = None
-    choices: tuple[str, ...] | None = None
-    required: bool = False
-    nullable: bool = False
-    scalar: str | None = None
-
-    def describe(self) -> str:
-        """Say in words what values are allowed (used in error messages and help)."""
-        bounds = ""
-        if self.min is not None or self.max is not None:
-            lo = "-inf" if self.min is None else _num(self.min)
-            hi = "inf" if self.max is None else _num(self.max)
-            bounds = f" in [{lo}, {hi}]"
-        text = {
-            "int": f"an integer{bounds}",
-            "float": f"a number{bounds}",
-            "bool": "true or false",
-            "choice": "one of " + ", ".join(repr(c) for c in self.choices or ()),
-            "size": f"an integer or [height, width]{bounds}",
-            "resize": f"an integer (shorter side) or [height, width]{bounds}",
-            "range": f"[min, max] with min <= max{bounds}"
-            + ("" if self.scalar is None else f", or one number v{_SCALAR_TEXT[self.scalar]}"),
-            "int_range": f"an integer or [min, max] integers{bounds}",
-            "pair": f"a number or [x, y]{bounds}",
-            "fill": f"a number or one number per channel{bounds}",
-            "padding": "an integer >= 0, [left/right, top/bottom] or [left, top, right, bottom]",
-            "shear": "a number v (-> [-v, v]), [min, max] along x, or [xmin, xmax, ymin, ymax]",
-            "point": "[x, y] in pixels",
-            "erase_value": f"'random' or a number or one number per channel{bounds}",
-            "weights": "one weight > 0 per op",
-            "ops": "a non-empty list of ops",
-        }[self.kind]
-        return text + (" or null" if self.nullable else "")
-
-
-_SCALAR_TEXT = {"sym": " (-> [-v, v])", "center1": " (-> [1 - v, 1 + v])", "same": " (-> [v, v])"}
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 @functools.cache
@@ -157,151 +89,6 @@ class OpDef:
     @property
     def is_container(self) -> bool:
         return any(p.kind == "ops" for p in self.params)
-
-
-# ---------------------------------------------------------------------------
-# Canonicalisation of single values. Each returns the canonical value or raises
-# _Bad with a message that says what was expected.
-
-
-class _Bad(Exception):
-    pass
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _bounded(p: Param, x: float) -> None:
-    if (p.min is not None and x < p.min) or (p.max is not None and x > p.max):
-        raise _Bad(f"{_num(x)} is out of range")
-
-
-def _number(p: Param, x: Any, integer: bool = False) -> float | int:
-    if integer:
-        if isinstance(x, float) and x.is_integer():
-            x = int(x)
-        if not _is_int(x):
-            raise _Bad("not an integer")
-    elif not _is_number(x):
-        raise _Bad("not a number")
-    _bounded(p, x)
-    return int(x) if integer else float(x)
-
-
-def _seq(x: Any, lengths: Sequence[int]) -> list[Any]:
-    if not isinstance(x, (list, tuple)) or len(x) not in lengths:
-        raise _Bad("wrong shape")
-    return list(x)
-
-
-def canonical_value(p: Param, value: Any) -> Any:
-    """Return ``value`` in canonical form for parameter ``p``.
-
-    Raises:
-        _Bad: the value does not fit the schema (the caller adds field and allowed values).
-    """
-    if value is None:
-        if p.nullable:
-            return None
-        raise _Bad("null is not allowed")
-    kind = p.kind
-    if kind == "int":
-        return _number(p, value, integer=True)
-    if kind == "float":
-        return _number(p, value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise _Bad("not a boolean")
-        return value
-    if kind == "choice":
-        if not isinstance(value, str) or value.lower() not in (p.choices or ()):
-            raise _Bad("not an allowed choice")
-        return value.lower()
-    if kind in ("size", "resize"):
-        if _is_int(value) or (isinstance(value, float) and value.is_integer()):
-            v = _number(p, value, integer=True)
-            return v if kind == "resize" else [v, v]
-        return [_number(p, v, integer=True) for v in _seq(value, (2,))]
-    if kind == "range":
-        if _is_number(value):
-            if p.scalar is None:
-                raise _Bad("a single number is not accepted")
-            if value < 0:
-                raise _Bad("a single number must be >= 0")
-            v = float(value)
-            lo, hi = {"sym": (0.0 - v, v), "center1": (max(1.0 - v, 0.0), 1.0 + v), "same": (v, v)}[p.scalar]
-        else:
-            lo, hi = (float(_number(p, v)) for v in _seq(value, (2,)))
-        if lo > hi:
-            raise _Bad("min > max")
-        try:
-            _bounded(p, lo)
-            _bounded(p, hi)
-        except _Bad:
-            if _is_number(value):
-                raise _Bad(f"{_num(value)} expands to [{_num(lo)}, {_num(hi)}], which is out of range") from None
-            raise
-        return [lo, hi]
-    if kind == "int_range":
-        if _is_int(value):
-            value = [value, value]
-        lo, hi = (_number(p, v, integer=True) for v in _seq(value, (2,)))
-        if lo > hi:
-            raise _Bad("min > max")
-        return [lo, hi]
-    if kind == "pair":
-        if _is_number(value):
-            value = [value, value]
-        return [_number(p, v) for v in _seq(value, (2,))]
-    if kind == "fill":
-        if _is_number(value):
-            return _number(p, value)
-        return [_number(p, v) for v in _seq(value, (1, 3))]
-    if kind == "padding":
-        if _is_int(value):
-            value = [value]
-        vals = [_number(p, v, integer=True) for v in _seq(value, (1, 2, 4))]
-        if len(vals) == 1:
-            vals = vals * 4
-        elif len(vals) == 2:
-            vals = vals * 2
-        return vals
-    if kind == "shear":
-        if _is_number(value):
-            if value < 0:
-                raise _Bad("a single number must be >= 0")
-            return [0.0 - value, float(value)]
-        vals = [float(_number(p, v)) for v in _seq(value, (2, 4))]
-        if vals[0] > vals[1] or (len(vals) == 4 and vals[2] > vals[3]):
-            raise _Bad("min > max")
-        return vals
-    if kind == "point":
-        return [float(_number(p, v)) for v in _seq(value, (2,))]
-    if kind == "erase_value":
-        if value == "random":
-            return "random"
-        if _is_number(value):
-            value = [value]
-        return [_number(p, v) for v in _seq(value, (1, 3))]
-    if kind == "weights":
-        vals = [float(_number(p, v)) for v in _seq(value, range(1, 1000))]
-        if any(v <= 0 for v in vals):
-            raise _Bad("weights must be > 0")
-        # v2.RandomChoice divides by the sum again; iterate to a fixed point of that
-        # normalisation so that building from the canonical weights keeps them bit-exact.
-        for _ in range(10):
-            total = sum(vals)
-            new = [v / total for v in vals]
-            if new == vals:
-                break
-            vals = new
-        return vals
-    raise AssertionError(f"unhandled kind {kind}")  # pragma: no cover - registry bug
 
 
 # ---------------------------------------------------------------------------
@@ -630,7 +417,7 @@ def canonical_op(entry: Any, where: str, problems: list[str], depth: int = 0) ->
             continue
         try:
             out[p.name] = canonical_value(p, value)
-        except _Bad as e:
+        except BadValue as e:
             problems.append(f"{where}.{p.name}: {e}: must be {p.describe()}, got {brief(value)}")
     if len(problems) == before and op.finish is not None:
         problems.extend(f"{where}.{msg}" for msg in op.finish(out))

@@ -241,3 +241,21 @@ def test_errors_inside_containers_have_the_full_path_and_all_are_reported():
 def test_bare_name_and_null_params_mean_defaults():
     a = load_spec({"version": 1, "ops": ["RandomInvert", {"RandomEqualize": None}]})
     assert a.ops == ({"RandomInvert": {"p": 0.5}}, {"RandomEqualize": {"p": 0.5}})
+
+
+def test_the_schema_is_a_module_of_its_own_that_imports_nothing_of_the_package():
+    """augment.schema (Param, the canonical form of a value) is what the registry, the
+    spec and the preview's widgets are written in: it stands below them, torch-free, and
+    augment.ops still answers for its names."""
+    import subprocess
+    import sys
+
+    from augment import ops, schema
+
+    assert (ops.Param, ops.KINDS, ops.INTERPOLATIONS, ops.canonical_value) == \
+        (schema.Param, schema.KINDS, schema.INTERPOLATIONS, schema.canonical_value)
+    code = "import sys, augment.schema; print(sorted(m for m in sys.modules if m.startswith(('augment.', 'torch'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['augment.schema']"
+    with pytest.raises(schema.BadValue, match="out of range"):
+        schema.canonical_value(schema.Param("p", "float", 0.5, "probability", min=0.0, max=1.0), 1.5)
