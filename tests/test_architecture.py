@@ -36,7 +36,6 @@ OVERSIZED: dict[str, int] = {
     "augment/_previewer.py": 639,
     "augment/cli.py": 1101,
     "augment/images.py": 633,
-    "augment/ops.py": 704,
     "augment/preview.py": 810,
     "augment/sweep.py": 1012,
     "augment/plan/_estimate.py": 637,
