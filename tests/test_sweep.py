@@ -186,7 +186,7 @@ def test_results_files_name_no_account(tmp_path):
 
 
 def test_relative_paths_are_taken_from_where_the_sweep_was_started(tmp_path, monkeypatch):
-    from augment.sweep import _named_runs
+    from augment.sweep.grid import _named_runs
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "photos").mkdir()
@@ -315,7 +315,7 @@ def test_a_second_sweep_into_the_same_folder_is_refused_naming_the_first(tmp_pat
         run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, progress=False)
     assert "already holds this sweep" in str(e.value) and "pass resume=True to finish it" in str(e.value)
     assert {p.name: p.read_bytes() for p in out.glob("*.json")} == before, "no record was touched"
-    from augment.sweep import _claim
+    from augment.sweep.claim import _claim
 
     identity = json.loads((out / "sweep.json").read_text())
     with _claim(out, {k: identity[k] for k in ("notebook", "grid", "params", "files")}, resume=True):  # a sweep running
@@ -347,7 +347,7 @@ def test_a_run_whose_results_are_not_json_is_a_failed_run_and_the_others_go_on(t
 
 
 def test_a_preset_name_stays_a_name_beside_a_folder_of_that_name(tmp_path, monkeypatch):
-    from augment.sweep import _named_runs
+    from augment.sweep.grid import _named_runs
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "light").mkdir()
@@ -476,7 +476,7 @@ def test_jitter_specs_never_overwrite_another_sweeps_specs(tmp_path):
 
 def test_a_completed_run_with_an_account_in_its_parameters_is_kept_on_resume(tmp_path):
     """Its record holds the parameters redacted: compared with the raw ones, it never matched."""
-    from augment.sweep import _finish, _restored
+    from augment.sweep.record import _finish, _restored
 
     params = {"output": "s3://sagemaker-us-east-1-123456789012/out/", "x": 1}
     run = Run("x-1", dict(params))
@@ -508,7 +508,8 @@ def test_resume_after_a_spec_file_was_edited_is_refused(tmp_path):
 def test_the_sweep_imports_where_there_is_no_fcntl():
     """`import fcntl` at the top broke every platform without it (not POSIX)."""
     code = ("import sys; sys.modules['fcntl'] = None\n"
-            "import augment.sweep as s, io\n"
-            "print(s._locked(io.BytesIO()))")
+            "import augment.sweep, io\n"
+            "from augment.sweep.claim import _locked\n"
+            "print(_locked(io.BytesIO()))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
