@@ -736,10 +736,12 @@ def test_the_library_names_a_parameter_as_notebooks_and_the_command_line_both_kn
 def test_a_nan_or_infinite_parameter_reads_as_text():
     """``_value_text`` called ``int(nan)`` (ValueError) and ``int(inf)`` (OverflowError): a
     record with such a value (a manifest's JSON may hold NaN and Infinity) broke the caption."""
+    from augment.preview._captions import record_text
+
     rec = {"op": "Probe", "applied": True,
            "params": {"a": float("nan"), "b": float("inf"), "c": float("-inf"), "d": [1.5, float("nan")],
                       "e": {"name": "Contrast", "magnitude": float("inf")}}}
-    assert pv._record_text(rec) == "Probe: a nan, b inf, c \u2212inf, d [1.5, nan], e Contrast inf"
+    assert record_text(rec) == "Probe: a nan, b inf, c \u2212inf, d [1.5, nan], e Contrast inf"
 
 
 def test_turning_off_a_choice_keeps_the_other_weights_and_the_box_shows_them():
@@ -760,3 +762,29 @@ def test_turning_off_a_choice_keeps_the_other_weights_and_the_box_shows_them():
     assert p[0] / p[1] == pytest.approx(0.25), "RandomInvert's weight (0.25 of the canonical [1, 2, 1]) is back"
     shown = yaml.safe_load(box.value)
     assert [v / sum(shown) for v in shown] == pytest.approx(p), "the box shows the three weights again"
+
+
+# --- the package's seams -------------------------------------------------------------------------
+
+
+def test_the_static_preview_never_imports_ipywidgets():
+    """The widget is imported on first use: the CLI, papermill and nbval render without it."""
+    code = ("import sys, augment.preview as p\n"
+            "p.render('light', n=1, copies=1)\n"
+            "print('ipywidgets' in sys.modules, end=' ')\n"
+            "p.Previewer\n"
+            "print('ipywidgets' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout == "False True\n", done.stderr
+
+
+def test_every_public_name_answers_from_augment_preview():
+    """The modules split by idea; the names the README, notebook 02 and the CLI use stay here."""
+    from augment.export import to_code
+    from augment.preview._widget import Previewer
+
+    for name in pv.__all__:
+        assert getattr(pv, name) is not None, name
+    assert pv.Previewer is Previewer and pv.to_code is to_code
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        pv.Nope  # noqa: B018

@@ -1,13 +1,13 @@
 """The preview widget: thin ipywidgets wiring around :func:`augment.preview.render`.
 
-Every control is generated from the op registry's schema (:class:`augment.ops.Param`):
-a range slider for a range, a slider for a number, a dropdown for a choice, a checkbox
-for a boolean and for a nullable parameter's "set", a text box for sizes and the other
-list-shaped values. Nothing here is written op by op.
+Every control is generated from the op registry's schema (:mod:`augment.preview._controls`
+makes each one; a nullable parameter gets a "set" checkbox beside it here). Nothing here
+is written op by op.
 
-The state is a tree of :class:`_Op` (name, canonical parameters, on/off, children for
-containers); the spec is derived from it on every change, validated, rendered, and the
-grid, the parameter table, the YAML and the torchvision code are updated. An invalid
+The state is a tree of :class:`~augment.preview._controls.Op` (name, canonical
+parameters, on/off, children for containers); the spec is derived from it on every
+change, validated, rendered, and the grid, the parameter table, the YAML and the
+torchvision code are updated. An invalid
 spec or an op that fails shows the message, naming the field as ``augment validate``
 does, and the last good grid stays.
 
@@ -20,12 +20,10 @@ what each op drew is folded away by default.
 
 from __future__ import annotations
 
-import copy as _copy
 import html
 import itertools
 import random
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +31,18 @@ import ipywidgets as w
 import yaml
 
 from augment.errors import SpecError, UsageError
-from augment.ops import REGISTRY, Param
-from augment.preview import PAD, Images, Preview, cell_size, png_bytes, render, step_through, to_code
+from augment.export import to_code
+from augment.ops import REGISTRY
+from augment.preview._controls import Op, as_text, control_value, make_control, op_path
+from augment.preview._grid import PAD, cell_size, png_bytes
+from augment.preview._inputs import Images
+from augment.preview._render import Preview, render, step_through
+from augment.schema import Param
 from augment.spec import MAX_COPIES, dump_spec, list_presets, load_spec
 from augment.text import plain_html
 
 _ADD = "+ add op"
 _CUSTOM = "(edited)"
-_TEXT_KINDS = ("size", "resize", "pair", "fill", "padding", "shear", "point", "erase_value", "weights")
 _STEP_SIDE = 160
 # Slider readouts get the room their text needs (ipywidgets clips "0.50 – 1.00" at 72 px);
 # scoped to the previewer, so other widgets on the page keep their look.
@@ -59,69 +61,6 @@ _SCROLL_JS = """(function () {
     if (Date.now() - started < 20000) { setTimeout(look, 50); }
   })();
 })();"""
-
-
-@dataclass
-class _Op:
-    """One op of the spec being edited."""
-
-    name: str
-    params: dict[str, Any]
-    enabled: bool = True
-    children: list[_Op] = field(default_factory=list)
-
-    @classmethod
-    def from_canonical(cls, op: dict[str, dict[str, Any]]) -> _Op:
-        (name, params), = op.items()
-        children = [cls.from_canonical(c) for c in params.get("ops", [])]
-        return cls(name, {k: v for k, v in params.items() if k != "ops"}, True, children)
-
-    @classmethod
-    def new(cls, name: str) -> _Op:
-        """An op as the registry's defaults make it (required ones get their start value)."""
-        opdef = REGISTRY[name]
-        params = {p.name: _copy.deepcopy(p.default) for p in opdef.params if p.kind != "ops"}
-        if opdef.name == "RandomChoice":
-            params["p"] = None
-        children = [cls.new("RandomHorizontalFlip")] if opdef.is_container else []
-        return cls(name, params, True, children)
-
-    def to_spec(self) -> dict[str, dict[str, Any]] | None:
-        if not self.enabled:
-            return None
-        params = dict(self.params)
-        if REGISTRY[self.name].is_container:
-            params["ops"] = [c for c in (child.to_spec() for child in self.children) if c is not None]
-            if self.name == "RandomChoice":
-                params["p"] = self.used_weights()
-        return {self.name: params}
-
-    def used_weights(self) -> Any:
-        """A RandomChoice's ``p`` as the spec gets it: ``params["p"]`` holds one weight
-        per child, on or off, so that turning a child off and on again keeps its weight;
-        the spec gets the weights of the children that are on (their relative weights
-        unchanged). Anything else (null, or a list of another length) goes as it is, for
-        the spec to accept or refuse."""
-        p = self.params.get("p")
-        if isinstance(p, list) and len(p) == len(self.children):
-            return [w for w, child in zip(p, self.children, strict=True) if child.enabled]
-        return p
-
-
-def _soft_bounds(p: Param, values: list[float]) -> tuple[float, float]:
-    """Slider bounds: the schema's, except that an upper bound far above any useful
-    value (a factor allowed up to 100) is brought down to a few times the default."""
-    lo = p.min if p.min is not None else min([0.0, *values])
-    hi = p.max if p.max is not None else max([1.0, *values]) * 4
-    if hi >= 100 and p.kind in ("range", "float"):
-        default = p.default if isinstance(p.default, list) else [p.default] if p.default is not None else []
-        hi = max(3 * max([abs(v) for v in default] + [1.0]), *values, lo + 1)
-    return float(lo), float(hi)
-
-
-def _step(lo: float, hi: float) -> float:
-    span = hi - lo
-    return 0.01 if span <= 10 else 0.1 if span <= 100 else 0.5
 
 
 class Previewer(w.VBox):
@@ -145,7 +84,7 @@ class Previewer(w.VBox):
                  pick_seed: int = 0, export_path: str = "spec.yaml", max_side: int = 192) -> None:
         loaded = load_spec(spec)
         self._top = loaded.to_dict()
-        self._ops = [_Op.from_canonical(op) for op in loaded.ops]
+        self._ops = [Op.from_canonical(op) for op in loaded.ops]
         self._images = Images(source)
         self.max_side = max_side
         self.pick_seed = pick_seed
@@ -261,7 +200,7 @@ class Previewer(w.VBox):
 
     # -- ops: the tree and its rows ----------------------------------------------------------------
 
-    def _find(self, path: str) -> tuple[list[_Op], int]:
+    def _find(self, path: str) -> tuple[list[Op], int]:
         """The list holding the op at ``path`` (``ops[2]`` or ``ops[2].ops[0]``) and its index."""
         parts = [part for part in path.split(".") if part.startswith("ops[")]  # ops[2].RandomChoice.ops[0]
         ops = self._ops
@@ -269,7 +208,7 @@ class Previewer(w.VBox):
             ops = ops[int(part[4:-1])].children
         return ops, int(parts[-1][4:-1])
 
-    def op(self, path: str) -> _Op:
+    def op(self, path: str) -> Op:
         ops, i = self._find(path)
         return ops[i]
 
@@ -289,7 +228,7 @@ class Previewer(w.VBox):
         weights = self.op(parent).params.get("p") if parent else None
         if isinstance(weights, list) and len(weights) == len(target) and weights:
             weights.append(sum(weights) / len(weights))  # a RandomChoice's new op: an average weight
-        target.append(_Op.new(name))
+        target.append(Op.new(name))
         self._changed_structure()
 
     def remove_op(self, path: str) -> None:
@@ -322,7 +261,7 @@ class Previewer(w.VBox):
         control = self.controls.get(f"{path}.{op.name}.p")
         used = op.used_weights()
         if op.name == "RandomChoice" and control is not None and isinstance(used, list):
-            self._set_quietly(control, yaml.safe_dump(used, default_flow_style=True).strip())
+            self._set_quietly(control, as_text(used))
 
     def _changed_structure(self, rebuild: bool = True) -> None:
         self._set_quietly(self.preset, _CUSTOM)
@@ -346,7 +285,7 @@ class Previewer(w.VBox):
         self.rows.setdefault(parent or "", {})["add"] = add
         return add
 
-    def _op_rows(self, ops: list[_Op], prefix: str, depth: int) -> list[w.Widget]:
+    def _op_rows(self, ops: list[Op], prefix: str, depth: int) -> list[w.Widget]:
         rows: list[w.Widget] = []
         for i, op in enumerate(ops):
             path = f"{prefix}ops[{i}]"
@@ -371,10 +310,10 @@ class Previewer(w.VBox):
                                                       border="1px solid #ddd", padding="2px")))
         return rows
 
-    def _param_control(self, path: str, op: _Op, p: Param) -> w.Widget:
+    def _param_control(self, path: str, op: Op, p: Param) -> w.Widget:
         key = f"{path}.{op.name}.{p.name}"
         value = op.used_weights() if op.name == "RandomChoice" and p.name == "p" else op.params.get(p.name)
-        control = self._make_control(p, value)
+        control = make_control(p, value)
         control.tooltip = p.help
         control.add_class(f"augment-{op.name}-{p.name}")  # for a page's tests and styles
         self.controls[key] = control
@@ -404,55 +343,13 @@ class Previewer(w.VBox):
             return w.HBox([control, enabled])
         return control
 
-    def _make_control(self, p: Param, value: Any) -> w.Widget:
-        start = value if value is not None else p.default
-        common = {"description": p.name, "continuous_update": False, "style": {"description_width": "110px"},
-                  "layout": w.Layout(width="330px")}
-        if p.kind in ("range", "int_range") or (p.kind in ("int", "float") and p.min is not None):
-            numbers = [float(v) for v in (start if isinstance(start, list) else [start] if start is not None else [])]
-            lo, hi = _soft_bounds(p, numbers)
-            if p.kind == "int_range":
-                return w.IntRangeSlider(value=start or [int(lo), int(hi)], min=int(lo), max=int(hi), **common)
-            if p.kind == "int":
-                if hi - lo > 1000:
-                    return w.BoundedIntText(value=start if start is not None else int(lo), min=int(lo), max=int(hi),
-                                            **common)
-                return w.IntSlider(value=start if start is not None else int(lo), min=int(lo), max=int(hi), **common)
-            step = _step(lo, hi)
-            if p.kind == "float":
-                return w.FloatSlider(value=start if start is not None else lo, min=lo, max=hi, step=step,
-                                     readout_format=".2f", **common)
-            if start is None:
-                start = [lo + (hi - lo) / 4, lo + (hi - lo) * 3 / 4]
-            return w.FloatRangeSlider(value=start, min=lo, max=hi, step=step, readout_format=".2f", **common)
-        if p.kind == "bool":
-            return w.Checkbox(value=bool(start), description=p.name, indent=False)
-        if p.kind == "choice":
-            return w.Dropdown(options=list(p.choices or ()), value=start, description=p.name,
-                              style=common["style"], layout=common["layout"])
-        text = "" if start is None else yaml.safe_dump(start, default_flow_style=True).strip()
-        return w.Text(value=text, placeholder=p.describe(), **common)
-
-    def _set_param(self, op: _Op, p: Param, control: w.Widget) -> None:
-        value = control.value
-        if isinstance(control, w.Text):
-            try:
-                value = yaml.safe_load(value) if value.strip() else None
-            except yaml.YAMLError as e:
-                self._show_error(f"{op.name}.{p.name}: cannot read {control.value!r}: {e}")
-                return
-        elif isinstance(value, tuple):
-            value = list(value)
-        if op.name == "RandomChoice" and p.name == "p" and isinstance(value, list):
-            on = [k for k, child in enumerate(op.children) if child.enabled]
-            full = op.params.get("p")
-            if len(on) < len(op.children) and len(value) == len(on):  # the box shows the ops that are on
-                full = list(full) if isinstance(full, list) and len(full) == len(op.children) else \
-                    [1.0] * len(op.children)
-                for k, weight in zip(on, value, strict=True):
-                    full[k] = weight
-                value = full
-        op.params[p.name] = value
+    def _set_param(self, op: Op, p: Param, control: w.Widget) -> None:
+        try:
+            value = control_value(control)
+        except yaml.YAMLError as e:
+            self._show_error(f"{op.name}.{p.name}: cannot read {control.value!r}: {e}")
+            return
+        op.set(p.name, value)
         self._set_quietly(self.preset, _CUSTOM)
         self.refresh()
 
@@ -470,7 +367,7 @@ class Previewer(w.VBox):
             return
         loaded = load_spec(change["new"])
         self._top = loaded.to_dict()
-        self._ops = [_Op.from_canonical(op) for op in loaded.ops]
+        self._ops = [Op.from_canonical(op) for op in loaded.ops]
         self._quiet = True
         try:
             self.seed.value, self.copies.value = loaded.seed, loaded.copies
@@ -561,7 +458,7 @@ class Previewer(w.VBox):
         self._images.keep(list(preview.originals))
         failed = [i for i in preview.items if i.reason == "op_failed"]
         if failed:
-            self._show_error(_op_path(spec.to_dict()["ops"], failed[0].error or "") + (failed[0].error or ""))
+            self._show_error(op_path(spec.to_dict()["ops"], failed[0].error or "") + (failed[0].error or ""))
             if self.preview is not None:
                 return  # the last good grid stays
         else:
@@ -625,15 +522,3 @@ class Previewer(w.VBox):
         js = _SCROLL_JS % {"steps": self._steps_class, "gen": generation, "count": len(tiles)}
         self._scroll.outputs = ({"output_type": "display_data", "metadata": {},
                                  "data": {"application/javascript": js, "text/plain": ""}},)
-
-
-def _op_path(ops: list[dict[str, Any]], error: str, prefix: str = "") -> str:
-    """``ops[i].Name: `` of the op an OpFailed message names (its first occurrence)."""
-    for i, op in enumerate(ops):
-        (name, params), = op.items()
-        if error.startswith(f"{name} failed"):
-            return f"{prefix}ops[{i}].{name}: "
-        found = _op_path(params.get("ops", []), error, f"{prefix}ops[{i}].{name}.")
-        if found:
-            return found
-    return ""
