@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 
-from augment._previewer import Previewer
-from augment.preview import PAD, cell_size
+from augment.preview import PAD, Previewer, cell_size
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, need_chromium, serve
 
 ROOT = Path(__file__).resolve().parents[1]
