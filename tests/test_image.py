@@ -58,7 +58,9 @@ def build(engine: engines.Engine) -> Iterator[dict]:
         if roots:  # wheels on this machine's disk, served on loopback: the build uses the host's network
             url = stack.enter_context(harness.serve_indexes(roots))
             index, network = url.replace("http://", f"http://ci:{SECRET}@"), "host"
-        args = ["--engine", engine.name, "--repository", "augment-test", "--base-image", base]
+        harness.reclaim(engine)
+        harness.check_room(engine)
+        args = ["--engine", engine.name, "--repository", harness.REPOSITORY, "--base-image", base]
         args += ["--torch-index-url", index] if index else []
         args += ["--network", network] if network else []
         started = time.monotonic()
@@ -66,6 +68,8 @@ def build(engine: engines.Engine) -> Iterator[dict]:
                                 timeout=3600)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         harness.log(f"built in {time.monotonic() - started:.0f} s")
+        harness.keep_dependency_stage(engine, result.stdout + result.stderr)
+        stack.callback(harness.reclaim, engine)  # this run's images, once every test is done
         names = result.stdout.strip().splitlines()[-2:]
         yield {"image": names[0], "names": names, "args": args, "output": result.stdout, "base": base,
                "index": index, "network": network}

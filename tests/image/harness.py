@@ -13,6 +13,12 @@ registry and only PyPI, Debian's and npm's package registries.
   where pip is configured with ``file://`` indexes (wheels on local disk, as here), those
   merged and served on 127.0.0.1 for the build (which then uses the host's network);
   else the Dockerfile's default, PyTorch's CPU index.
+* **Disk**: every build of a new revision adds about 6 GB of layers (the runtime stage's copy
+  of the virtual environment), and CI's machines keep the engine's store from run to run.
+  :func:`reclaim` removes what earlier runs left (every ``augment-test`` image and the
+  layers no image names any more) before a build and this run's images after it; the
+  dependency stage (torch, several minutes to install) stays, tagged ``augment-test-cache``.
+  A build that would not fit says so before it starts.
 
 Nothing here changes the Dockerfile: the build differs only by build arguments.
 """
@@ -41,6 +47,12 @@ BASE_TAG = "localhost/augment-test-python:3.11-bookworm"
 DEBIAN_TAG = "localhost/augment-test-debian:bookworm-minbase"
 SLIM = "python:3.11-slim-bookworm"
 INDEX_PORT = 38117
+REPOSITORY = "augment-test"
+"""The repository the tests build into; nothing else names it, so its images are theirs to remove."""
+CACHE_TAG = "augment-test-cache:deps"
+BUILD_NEEDS = 16 * 2**30
+"""Free bytes a build needs: the runtime stage's copy of the venv (about 6 GB) is written twice
+(a temporary blob, then the layer), and the package stage adds its own."""
 
 
 def log(message: str) -> None:
@@ -117,6 +129,54 @@ def base_image(found: engines.Engine) -> str:
         run(found.cmd("build", "--network", "host", "--build-arg", f"DEBIAN_IMAGE={DEBIAN_TAG}", "-t", BASE_TAG,
                       context), check=True, capture_output=True)
     return BASE_TAG
+
+
+def _ours(found: engines.Engine) -> list[str]:
+    """Every ``REPOSITORY:tag`` the engine holds (podman names them ``localhost/...``)."""
+    listed = run(found.cmd("images", "--format", "{{.Repository}}:{{.Tag}}"), capture_output=True).stdout
+    return sorted({name for name in listed.split()
+                   if name.rpartition(":")[0].rpartition("/")[2] == REPOSITORY})
+
+
+def reclaim(found: engines.Engine, names: list[str] | None = None) -> None:
+    """Remove ``names`` (default: every image of :data:`REPOSITORY`), then the layers no
+    image names any more. With podman, first the working containers of builds that were cut
+    short, which hold their layers. The base images and :data:`CACHE_TAG` stay."""
+    names = _ours(found) if names is None else names
+    if found.name == "podman":  # a build cut short (a full disk, a killed run) leaves its working containers
+        listed = run(found.cmd("ps", "--all", "--external", "--format", "{{.ID}} {{.Names}} {{.Status}}"),
+                     capture_output=True).stdout.splitlines()
+        builders = [line.split()[0] for line in listed
+                    if line.endswith(" Storage") and "-working-container" in line]
+        if builders:
+            run(found.cmd("rm", "--force", *builders), capture_output=True)
+    if names:
+        run(found.cmd("rmi", "--force", *names), capture_output=True)
+    run(found.cmd("image", "prune", "--force"), capture_output=True)
+
+
+def keep_dependency_stage(found: engines.Engine, output: str) -> None:
+    """Tag the build's dependency stage (:data:`CACHE_TAG`) so that :func:`reclaim` keeps it.
+    podman prints its ID where the next stage starts from it; Docker's BuildKit keeps its
+    cache apart from images, so there is nothing to do there."""
+    stage = re.search(r"FROM ([0-9a-f]{64}) AS package", output)
+    if found.name == "podman" and stage:
+        run(found.cmd("tag", stage.group(1), CACHE_TAG), capture_output=True, check=True)
+
+
+def check_room(found: engines.Engine) -> None:
+    """Fail before building where the engine's store or its temporary folder lacks
+    :data:`BUILD_NEEDS` free bytes (a build that runs out fails minutes in, on a layer's blob)."""
+    info = run(found.cmd("info", "--format", "{{.Store.GraphRoot}}" if found.name == "podman"
+                         else "{{.DockerRootDir}}"), capture_output=True).stdout.strip()
+    places = [Path(info)] if info and Path(info).is_dir() else []
+    places.append(Path(os.environ.get("TMPDIR", "/var/tmp")))
+    for place in places:
+        free = shutil.disk_usage(place).free
+        if free < BUILD_NEEDS:
+            raise RuntimeError(f"{place} has {free / 2**30:.1f} GiB free; the image build needs about "
+                               f"{BUILD_NEEDS / 2**30:.0f} GiB. `{found.name} system df` shows what the engine "
+                               f"holds; `{found.name} image prune` removes unnamed layers")
 
 
 def local_indexes() -> list[Path]:
