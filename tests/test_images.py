@@ -1,4 +1,4 @@
-"""Listing, decoding, encoding and atomic writes, on the bundled photos."""
+"""Listing and reading inputs (augment.inputs), decoding, encoding and atomic writes, on the bundled photos."""
 
 from __future__ import annotations
 
@@ -125,6 +125,25 @@ def test_list_images_is_recursive_sorted_and_keeps_odd_names(tmp_path):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     assert list_images(tmp_path) == [".hidden.jpg", "a/z.PNG", "a/ü ñ space.jpeg", "b.jpg", "noext"]
+
+
+def test_the_input_folder_is_read_without_the_decoders(tmp_path):
+    """augment.inputs lists the input folder and reads one file, torch-free (a launcher
+    that lists inputs need not load the decoders); augment.images answers for its names,
+    and a read refusal is the ImageError the decoders raise."""
+    import subprocess
+    import sys
+
+    from augment import inputs
+
+    assert (images.list_images, images.read_input, images.ImageError) == \
+        (inputs.list_images, inputs.read_input, inputs.ImageError)
+    code = "import sys, augment.inputs; print([m for m in ('torch', 'PIL', 'augment.images') if m in sys.modules])"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(ImageError) as refused:
+        images.read_input(tmp_path, "pipe")
+    assert refused.value.reason == "not_a_file"
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path):
