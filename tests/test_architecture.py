@@ -32,7 +32,6 @@ MAX_LINES = 600
 # shrink (then lower or drop its entry), never grow. #27 splits them.
 OVERSIZED: dict[str, int] = {
     "augment/cli.py": 1101,
-    "augment/images.py": 633,
     "augment/plan/_estimate.py": 637,
 }
 
