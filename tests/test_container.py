@@ -269,8 +269,8 @@ def test_codebuild_zips_the_context_creates_the_project_and_polls(aws):
     body = s3.get_object(Bucket="build-context", Key=f"augment/codebuild/{tag}.zip")["Body"].read()
     names = set(zipfile.ZipFile(io.BytesIO(body)).namelist())
     assert {"container/Dockerfile", "container/requirements.txt", "pyproject.toml", "setup.py", "buildspec.yml",
-            "augment/cli.py", "augment/_native.c", "augment/_jpeg.c", "augment/_vendor/libjpeg-turbo/jpeglib.h",
-            "augment/presets/light.yaml"} <= names
+            "augment/cli/__init__.py", "augment/_native.c", "augment/_jpeg.c",
+            "augment/_vendor/libjpeg-turbo/jpeglib.h", "augment/presets/light.yaml"} <= names
     assert not [n for n in names if n.endswith(".so")], "the image compiles its own extension"
     project = boto3.client("codebuild").batch_get_projects(names=["augment-image"])["projects"][0]
     assert project["environment"]["privilegedMode"] is True, "docker builds need privileged mode"
