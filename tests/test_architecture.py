@@ -31,7 +31,6 @@ MAX_LINES = 600
 # Modules over MAX_LINES today, with their size when this test was written: each may
 # shrink (then lower or drop its entry), never grow. #27 splits them.
 OVERSIZED: dict[str, int] = {
-    "augment/cli.py": 1101,
     "augment/plan/_estimate.py": 637,
 }
 
@@ -182,8 +181,8 @@ def test_storage_and_file_helpers_import_nothing_above_them():
 def test_nothing_that_runs_a_job_imports_the_command_line():
     """The CLI parses and presents; the library names parameters, not flags."""
     below = ("augment.jobs", "augment.plan", "augment.engine")
-    offenders = sorted(f"{name} -> augment.cli" for name, edges in import_graph().items()
-                       if name.startswith(below) and "augment.cli" in edges)
+    offenders = sorted(f"{name} -> {edge}" for name, edges in import_graph().items() if name.startswith(below)
+                       for edge in edges if edge == "augment.cli" or edge.startswith("augment.cli."))
     assert not offenders, offenders
 
 
