@@ -306,7 +306,7 @@ def test_one_atomic_writer_whose_temporary_files_a_resume_recognises(tmp_path, m
 
     from augment import files, images
     from augment.engine import _TEMP_WRITER
-    from augment.plan._estimate import _save_atomically
+    from augment.plan._plot import _save_atomically
 
     assert images.atomic_write_bytes is files.atomic_write
     renamed = []

@@ -20,7 +20,7 @@ from augment import cli
 from augment.errors import JobFailed, UsageError
 from augment.jobs import LocalBackend, build_request, launch, run_local
 from augment.jobs.sagemaker import SageMakerBackend
-from augment.plan import _data, _estimate, _measure, _model
+from augment.plan import _data, _estimate, _measure, _model, _plan, _plot
 from augment.samples import list_samples, samples_dir
 from augment.spec import load_spec
 
@@ -169,8 +169,21 @@ def test_a_million_images_per_128_loop_beside_one_sharded_job():
     assert "ml.t3.medium (burstable): sustained 20 images/s per instance at its CPU baseline (20%), 100 at full" \
         in text, "the burstable assumption and the sustained figure are stated"
     assert " 96% " in text and " 1% " in text, "the start-up shares"
-    assert _estimate._share(0.9989) == "99.9%" and _estimate._share(1.0) == "100%", "never rounded up to all of it"
+    assert _plan.percent(0.9989) == "99.9%" and _plan.percent(1.0) == "100%", "never rounded up to all of it"
 
+
+
+def test_the_estimate_its_result_and_its_plot_are_modules_of_their_own(tmp_path, monkeypatch):
+    """estimate (_estimate) returns a Plan (_plan), drawn by _plot: the names the planner had
+    in _estimate still answer there, and Plan.plot is _plot.draw."""
+    homes = {"MODES": _model, "Option": _plan, "Plan": _plan, "html_list": _plan, "html_table": _plan,
+             "text_table": _plan, "usd": _plan, "check_plot_path": _plot}
+    for name, home in homes.items():
+        assert getattr(_estimate, name) is getattr(home, name) is getattr(plan, name, getattr(home, name)), name
+    drawn = []
+    monkeypatch.setattr(_plan, "draw", lambda p, path: drawn.append((p, path)) or "figure")
+    p = _offline(images=10, modes=["standalone"], instance_types=["ml.m5.large"])
+    assert p.plot(tmp_path / "x.png") == "figure" and drawn == [(p, tmp_path / "x.png")]
 
 # --- recommendation, limits, memory --------------------------------------------------------
 

@@ -48,9 +48,11 @@ price (per GB-month) is in the cost.
 """
 
 from augment.plan._data import InstanceType, Price, format_duration, instance_type, parse_duration
-from augment.plan._estimate import DEFAULT_COUNTS, DEFAULT_TYPES, MODES, Option, Plan, check_plot_path, estimate
+from augment.plan._estimate import DEFAULT_COUNTS, DEFAULT_TYPES, estimate
 from augment.plan._measure import Calibration, Comparison, calibrate, compare
-from augment.plan._model import Timing, batched, prefetch, sharded, standalone
+from augment.plan._model import MODES, Timing, batched, prefetch, sharded, standalone
+from augment.plan._plan import Option, Plan
+from augment.plan._plot import check_plot_path
 
 __all__ = [
     "DEFAULT_COUNTS", "DEFAULT_TYPES", "MODES", "Calibration", "Comparison", "InstanceType", "Option", "Plan",

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+MODES = ("standalone", "sharded", "batched", "prefetch")
+"""The launch modes the model times (one function each, below), in the order a plan lists them."""
 STARTUP_S = 300.0
 """Default start-up of a processing job: provisioning, image pull, input download, until
 the script runs. Users report 2 to 8 minutes; 5 is the middle."""
