@@ -31,7 +31,6 @@ MAX_LINES = 600
 # Modules over MAX_LINES today, with their size when this test was written: each may
 # shrink (then lower or drop its entry), never grow. #27 splits them.
 OVERSIZED: dict[str, int] = {
-    "augment/plan/_estimate.py": 637,
 }
 
 
