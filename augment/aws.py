@@ -1,5 +1,5 @@
-"""AWS sessions and clients, and what a user is told when AWS has no usable credentials or
-cannot be reached.
+"""AWS sessions and clients, and what a user is told when AWS has no usable credentials,
+cannot be reached, or refuses a bucket (:func:`bucket_refusal`).
 
 Every entry point that talks to AWS (S3 inputs and outputs, SageMaker, ECR, CodeBuild,
 the Price List API) builds its session here or lets its errors pass through
@@ -122,6 +122,33 @@ def aws_error(exc: BaseException, what: str | None = None) -> UsageError | None:
     region (:func:`credentials_error`) or no AWS to reach (:func:`connection_error`);
     ``None`` for another error."""
     return credentials_error(exc, what) or connection_error(exc)
+
+
+def bucket_refusal(error: BaseException, flag: str, uri: str, *, reading: bool = False,
+                   instead: str = "") -> UsageError | None:
+    """What to say when S3 refused the location ``uri`` (named by ``flag``) because its
+    bucket is missing or closed to these credentials; ``None`` for any other failure.
+
+    Args:
+        reading: the refusal was of reading the object ``uri`` (``s3:GetObject``), not of
+            listing under it (``s3:ListBucket``).
+        instead: what the user may do without the permission (``"download ..."``).
+    """
+    response = getattr(error, "response", None)
+    code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+    from augment.storage import split_s3_uri
+
+    bucket = split_s3_uri(uri)[0]
+    if code == "NoSuchBucket":
+        return UsageError(f"{flag} {uri}: there is no bucket {bucket!r} (check the name, and the account "
+                          "these credentials belong to)")
+    if code not in ("AccessDenied", "AllAccessDisabled", "403"):
+        return None
+    if reading:
+        return UsageError(f"cannot read {uri}: access denied (these credentials need s3:GetObject on it)"
+                          + (f"; or {instead}" if instead else ""))
+    return UsageError(f"{flag} {uri}: these credentials may not list it ({code}); they need "
+                      f"s3:ListBucket on arn:aws:s3:::{bucket}")
 
 
 def _credential_source() -> str:

@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from augment.aws import bucket_refusal
 from augment.errors import UsageError
-from augment.storage import is_s3, split_s3_uri
+from augment.storage import is_s3, s3_uri, split_s3_uri
 from augment.text import all_excluded
 
 UNSTAGEABLE = "unstageable_key"
@@ -166,6 +167,17 @@ def check_uri(uri: str, flag: str = "--input") -> str:
     raise UsageError(f"{flag} {uri}: only s3://BUCKET/PREFIX URIs or local folders are read, not {scheme}://{hint}")
 
 
+def input_root(uri: str) -> str:
+    """Where an input's relative keys are taken from, ending in ``/``: an ``s3://`` URI up
+    to its last ``/``, as SageMaker stages a prefix (``s3://b/train/x.jpg`` is ``x.jpg``
+    under ``s3://b/train/`` and ``train/x.jpg`` under ``s3://b/train``); one local file's
+    folder (the runtime stages the file by its name); any other local path itself."""
+    if is_s3(uri):
+        bucket, key = split_s3_uri(uri)
+        return s3_uri(bucket, key[: key.rfind("/") + 1])
+    return ((os.path.dirname(uri) or ".") if os.path.isfile(uri) else uri).rstrip("/") + "/"
+
+
 def list_s3(uri: str, flag: str = "--input") -> tuple[str, list[tuple[str, int]]]:
     """Every object under the ``s3://`` prefix ``uri``: the key base the relative keys
     are taken from (the prefix up to its last ``/``, as SageMaker stages them), and
@@ -183,21 +195,6 @@ def list_s3(uri: str, flag: str = "--input") -> tuple[str, list[tuple[str, int]]
         if refused is None:
             raise  # refused credentials and the like: the CLI says how to provide them
         raise refused from None
-
-
-def bucket_refusal(error: Exception, flag: str, uri: str) -> UsageError | None:
-    """What to say when listing the ``s3://`` location ``uri`` (named by ``flag``) failed
-    with ``error`` because its bucket is missing or closed to these credentials; ``None``
-    for any other failure."""
-    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-    bucket = split_s3_uri(uri)[0]
-    if code == "NoSuchBucket":
-        return UsageError(f"{flag} {uri}: there is no bucket {bucket!r} (check the name, and the account "
-                          "these credentials belong to)")
-    if code in ("AccessDenied", "AllAccessDisabled"):
-        return UsageError(f"{flag} {uri}: these credentials may not list it ({code}); they need "
-                          f"s3:ListBucket on arn:aws:s3:::{bucket}")
-    return None
 
 
 def list_input(uri: str, flag: str = "--input") -> KeySplit:

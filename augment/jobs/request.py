@@ -19,6 +19,7 @@ from typing import Any
 
 from augment.errors import UsageError
 from augment.options import check_number
+from augment.storage import is_local, is_s3, valid_s3_uri
 
 PROCESSING_ROOT = PurePosixPath("/opt/ml/processing")
 MAX_RUNTIME_S = 777_600  # SageMaker's limit for processing jobs (9 days)
@@ -273,10 +274,12 @@ def _check_local_path(path: str, where: str, add: Any) -> None:
 
 
 def _check_uri(uri: str, where: str, local: bool, add: Any) -> None:
-    if uri.startswith("s3://"):
-        if not re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", uri):
+    if is_s3(uri):
+        if not valid_s3_uri(uri):
             add(f"{where}: not a valid S3 URI (s3://bucket/prefix), got {uri!r}")
     elif not local:
         add(f"{where}: must be an s3:// URI, got {uri!r}")
     elif not uri:
         add(f"{where}: empty")
+    elif not is_local(uri):  # the local runtime reads and writes S3 and this machine's paths
+        add(f"{where}: must be an s3:// URI or a local path, got {uri!r}")
