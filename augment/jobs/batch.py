@@ -27,8 +27,7 @@ from typing import Any
 
 from augment.contract import not_retryable
 from augment.errors import JobFailed, UsageError
-from augment.jobs.handles import TERMINAL, Job
-from augment.jobs.launch import (
+from augment.jobs.build import (
     IMAGES_PATH,
     UNSTAGED_PATH,
     build_request,
@@ -38,6 +37,7 @@ from augment.jobs.launch import (
     put_json,
     reads_s3_only,
 )
+from augment.jobs.handles import TERMINAL, Job
 from augment.jobs.local import safe_rel
 from augment.jobs.request import Input, JobRequest
 from augment.locations import expand
@@ -288,7 +288,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     """The seed's batch loop done right (see module docs); returns the report, also
     written to ``<output>/_batches/report.json``.
 
-    ``request_kwargs`` go to :func:`~augment.jobs.launch.build_request` for every batch;
+    ``request_kwargs`` go to :func:`~augment.jobs.build.build_request` for every batch;
     ``volume_gb`` (each job's ``VolumeSizeInGB``) is sized for the largest batch unless
     given, and a value too small for it is refused before anything is written."""
     start = time.monotonic()

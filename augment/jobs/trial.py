@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import JobFailed
-from augment.jobs.launch import build_request
+from augment.jobs.build import build_request
 from augment.jobs.local import run_local
 from augment.text import plural
 
