@@ -22,9 +22,6 @@ LAZY_EXCEPTIONS: dict[tuple[str, str], str] = {}
 # and 3): the test holds them to exactly these, so that a new cycle fails, and so does a
 # fixed one until it is struck off here.
 REMAINING: dict[frozenset[str], str] = {
-    frozenset({"augment.jobs.batch", "augment.jobs.launch"}):
-        "launch() runs the batched and prefetch modes (jobs/launch.py, inside launch), which are "
-        "built on the launchers (jobs/batch.py imports build_request, put_json...)",
 }
 
 MAX_LINES = 600
