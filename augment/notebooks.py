@@ -1,4 +1,5 @@
-"""The notebooks' housekeeping, and what notebook 01 (the image) calls.
+"""The notebooks' housekeeping, and what notebook 01 (the image) calls besides the build itself
+(:func:`~augment.container.build_image`, image tooling, answers here too).
 
 **Committed notebooks carry no outputs** and use the kernel name ``python3``: Studio
 saves its own kernel names, which break papermill and nbval elsewhere, and outputs
@@ -27,13 +28,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from augment.errors import UsageError
+from augment.container import METHODS, Built, build_image  # noqa: F401  (augment.notebooks.build_image... stay importable)
 from augment.redact import ACCOUNT, PLACEHOLDER, Redacting, public_accounts, redact  # noqa: F401  (augment.notebooks.redact... stay importable)
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-METHODS = ("local", "codebuild", "dlc")
 _CELL_METADATA_DROPPED = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
 
 
@@ -285,25 +285,6 @@ class BuildEnvironment:
         return "\n".join(f"{k + ':':<18} {v}" for k, v in self.rows())
 
 
-@dataclass(frozen=True)
-class Built:
-    """What :func:`build_image` did.
-
-    Attributes:
-        uri: the image to pass on: the ECR URI when pushed (``<account>`` in a dry run),
-            else the local name, or the DLC's URI.
-        local: the local image built here (``None``: nothing was built here).
-        engine: the engine that built it (``None``: nothing was built here).
-    """
-
-    uri: str
-    local: str | None = None
-    engine: str | None = None
-
-    def __str__(self) -> str:
-        return self.uri
-
-
 def build_environment(method: str | None = None, dry_run: bool = True) -> BuildEnvironment:
     """Where this notebook runs, and what ``method`` does here (see :class:`BuildEnvironment`)."""
     from augment import engines
@@ -343,104 +324,6 @@ def image_target(repository: str = "augment", region: str | None = None, *, dry_
 
         return ImageTarget(PLACEHOLDER, region or boto3.Session().region_name or "<region>", repository)
     return ImageTarget.from_session(repository=repository, region=region)
-
-
-def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool = True, push: bool = True,
-                engine: str = "auto", bucket: str | None = None, role: str | None = None,
-                torch_index_url: str | None = None, base_image: str | None = None, network: str | None = None,
-                out: TextIO | None = None) -> Built:
-    """Build (and push) the processing image, or name the no-build image, showing every
-    command and AWS call; account ids are redacted from what is shown.
-
-    Args:
-        method: ``local`` (build here with Docker or podman, then push to ECR),
-            ``codebuild`` (build and push on AWS CodeBuild, for Studio without Docker) or
-            ``dlc`` (no build: the AWS PyTorch Deep Learning Container, with this package
-            shipped as code). ``docker`` and ``podman`` are ``local`` with that engine.
-        target: from :func:`image_target`.
-        variant: ``cpu`` or ``gpu``.
-        dry_run: show the commands and calls, run nothing. ``local`` where no engine
-            answers is always a dry run, and says so.
-        push: ``local``: push the built image to ``target``; ``False`` builds only, to
-            try it here (``augment run --backend local --image``).
-        engine: ``local``: ``auto`` (Docker, else podman), ``docker`` or ``podman``.
-        bucket, role: ``codebuild``: the bucket for the zipped build context and the
-            project's service role (default: the SageMaker session's bucket and the
-            Studio execution role).
-        torch_index_url, base_image, network: ``local``: build arguments (see
-            :func:`augment.container.build`).
-        out: where the commands go (default stdout).
-
-    Returns:
-        What was done (see :class:`Built`): the image to pass on, and the one built here.
-
-    Raises:
-        UsageError: an unknown method or engine.
-        BuildFailed: a build or push step failed.
-    """
-    from augment import container, engines
-
-    shown = Redacting(out)
-    if method in ("docker", "podman"):
-        method, engine = "local", method
-    if method == "local":
-        if not dry_run and engines.find(engine) is None:
-            print("No container engine answers here (neither Docker nor podman, or not the one chosen): nothing is "
-                  "built. This is what the build would run. In SageMaker Studio, enable Docker access for the "
-                  "domain, or use method='codebuild'.", file=shown)
-            dry_run = True
-        run = container.Runner(dry_run=dry_run, out=shown)
-        names = container.build(target.repository, variant, run, network, engine=engine,
-                                torch_index_url=torch_index_url, base_image=base_image)
-        local = None if dry_run else names[0]
-        if not push:
-            return Built(names[0], local, None if dry_run else run.engine)
-        if not dry_run:
-            return Built(container.push(target, variant, run, engine=engine), local, run.engine)
-        registry = target.uri("x").split("/")[0]
-        print(f"would call: ecr.create_repository(repositoryName={target.repository!r}) unless it exists", file=shown)
-        print("would call: ecr.get_authorization_token()", file=shown)
-        run(container.login_command(registry, run.engine), stdin="")
-        tags = container.image_tags(variant)
-        for tag in tags:
-            for cmd in container.push_commands(f"{target.repository}:{tag}", target.uri(tag), run.engine):
-                run(cmd)
-        return Built(target.uri(tags[0]))
-    if method == "codebuild":
-        if not push:
-            raise UsageError("push=False builds here only (method='local'); CodeBuild builds and pushes to ECR")
-        if dry_run:
-            return Built(_codebuild_dry_run(target, variant, bucket, role, shown))
-        if bucket is None or role is None:
-            from augment.jobs.sagemaker import SageMakerBackend
-
-            session = SageMakerBackend(role=role, bucket=bucket, region=target.region)
-            bucket, role = session.bucket, session.role
-        return Built(container.codebuild(target, bucket, role, variant, out=shown))
-    if method == "dlc":
-        uri = container.dlc_image_uri(target.region if not target.region.startswith("<") else "us-east-1")
-        print(f"no build: jobs run on {uri} with this package shipped as code (ship_code=True)", file=shown)
-        return Built(uri)
-    raise UsageError(f"method must be one of {', '.join(METHODS)} (or docker, podman), got {method!r}")
-
-
-def _codebuild_dry_run(target: Any, variant: str, bucket: str | None, role: str | None, out: TextIO) -> str:
-    from augment import container
-
-    tags = container.image_tags(variant)
-    bucket = bucket or "<the session's default bucket>"
-    role = role or "<the Studio execution role>"
-    size = len(container.context_zip())
-    key = f"augment/codebuild/{tags[0]}.zip"
-    print(f"would call: ecr.create_repository(repositoryName={target.repository!r}) unless it exists", file=out)
-    print(f"would call: s3.put_object(Bucket={bucket!r}, Key={key!r}, Body=<build context, {size / 1e6:.1f} MB zip>)",
-          file=out)
-    print(f"would call: codebuild.create_project(name='augment-image', serviceRole={role!r}, privilegedMode=True) "
-          "unless it exists", file=out)
-    print(f"would call: codebuild.start_build(projectName='augment-image', IMAGE_URI={target.uri(tags[0])!r})",
-          file=out)
-    print("the build runs this buildspec:\n" + container.BUILDSPEC, file=out)
-    return target.uri(tags[0])
 
 
 # --- command line -----------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_build_command_is_an_argument_list_with_version_tags():
 def test_studio_builds_on_the_sagemaker_network(tmp_path, monkeypatch):
     metadata = tmp_path / "resource-metadata.json"
     metadata.write_text("{}")
-    monkeypatch.setattr(container, "STUDIO_METADATA", metadata)
+    monkeypatch.setattr("augment.container._local.STUDIO_METADATA", metadata)  # what in_studio() reads
     run = container.Runner(dry_run=True, out=io.StringIO())
     container.build("augment", "cpu", run)
     (cmd,) = run.ran
@@ -277,6 +277,27 @@ def test_codebuild_zips_the_context_creates_the_project_and_polls(aws):
     assert "codebuild: started augment-image:" in out.getvalue() and "SUCCEEDED" in out.getvalue()
     container.codebuild(target, "build-context", "arn:aws:iam::123456789012:role/codebuild", poll=0.1,
                         out=io.StringIO())  # the project exists now: reused
+
+
+def test_codebuild_takes_the_bucket_a_sagemaker_job_would(aws, monkeypatch):
+    """build_image on CodeBuild without a bucket zips its context into the SageMaker session's
+    default bucket, the one the SageMaker backend defaults to: both ask augment.sagemaker_sdk
+    (the image tooling cannot import the backend, which imports it)."""
+    from sagemaker.core.helper.session_helper import Session
+
+    from augment.jobs.sagemaker import SageMakerBackend
+
+    # the SDK names its default bucket after asking STS at AWS's own endpoint, not moto's
+    monkeypatch.setattr(Session, "default_bucket", lambda self: "the-sessions-bucket")
+    boto3.client("s3").create_bucket(Bucket="the-sessions-bucket")
+    role = "arn:aws:iam::123456789012:role/codebuild"
+    target = container.ImageTarget.from_session(region="us-east-1", repository="augment-cb")
+    built = container.build_image("codebuild", target, dry_run=False, role=role, out=io.StringIO())
+    tag = container.image_tags()[0]
+    assert built.uri == target.uri(tag) and built.local is None
+    assert SageMakerBackend(role=role, region="us-east-1").bucket == "the-sessions-bucket"
+    context = boto3.client("s3").head_object(Bucket="the-sessions-bucket", Key=f"augment/codebuild/{tag}.zip")
+    assert context["ContentLength"] > 0
 
 
 def test_no_build_resolves_the_pytorch_dlc():
