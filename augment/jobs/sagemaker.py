@@ -1,5 +1,6 @@
-"""The SageMaker backend. Every call into the SageMaker SDK (v3) lives in this module,
-so an SDK major version touches one file.
+"""The SageMaker backend. Every call into the SageMaker SDK (v3) lives in
+:mod:`augment.sagemaker_sdk`, so an SDK major version touches one file; this module takes its
+session from there, with the role and bucket it defaults to.
 
 The backend submits a :class:`~augment.jobs.request.JobRequest` as it is
 (``create_processing_job(**request.to_request())`` through the SDK session's client),
@@ -22,28 +23,11 @@ from augment.errors import UsageError
 from augment.jobs.handles import output_uris, wait_for
 from augment.jobs.launch import LOCAL_ROLE, SPEC_PATH
 from augment.jobs.request import Input, JobRequest
+from augment.sagemaker_sdk import session_defaults
 from augment.storage import TRANSFERS, each_concurrently, put_file, split_s3_uri
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 CODE_PATH = "/opt/ml/processing/input/code"
-
-
-def _sdk_session(boto_session: Any, bucket: str | None) -> Any:
-    from sagemaker.core.helper.session_helper import Session
-
-    # A default_bucket given up front also spares the SDK an STS call at a hard-coded endpoint.
-    return Session(boto_session=boto_session, default_bucket=bucket)
-
-
-def _execution_role(session: Any) -> str:
-    from sagemaker.core.helper.session_helper import get_execution_role
-
-    try:
-        return get_execution_role(session)
-    except ValueError as e:  # outside Studio, an identity that is not a role (a user's keys)
-        raise UsageError(f"no execution role: {e}. Pass --role (role=) with the ARN of an IAM role that "
-                         "SageMaker can assume, or run in SageMaker Studio, whose execution role is the default"
-                         ) from None
 
 
 class SageMakerBackend:
@@ -85,14 +69,8 @@ class SageMakerBackend:
         if self._connected:
             return
         boto_session, role, bucket, region = self._given
-        what = "the SageMaker backend"
         self.boto_session = boto_session or aws.session(region)
-        aws.require_region(what, self.boto_session)
-        aws.check_identity(what, self.boto_session)
-        with aws.translated(what):
-            self.session = _sdk_session(self.boto_session, bucket)
-            self.role = role or _execution_role(self.session)
-            self.bucket = bucket or self.session.default_bucket()
+        self.session, self.role, self.bucket = session_defaults(self.boto_session, role, bucket)
         self.client = self.session.sagemaker_client
         from botocore.config import Config
 
