@@ -401,29 +401,64 @@ def test_run_launches_through_launch_with_the_one_backend_constructor(tmp_path, 
     assert "augment: 7 inputs x 1 copy -> 7 outputs" in capsys.readouterr().out
 
 
-def test_a_launch_reads_its_spec_once(tmp_path, small_samples, monkeypatch):
-    """The spec given to a standalone or sharded launch was read about five times on the way (the job
-    options, the estimate, build_request, check_locations, job_spec); now once, and the file still goes
-    to the job as its spec input."""
+def _spec_reads(monkeypatch) -> list:
+    """Every spec that augment.spec.load_spec reads from then on (a Spec already read is
+    returned as it is, and not counted)."""
     import augment.spec
-    from augment.jobs import launch
 
-    spec = tmp_path / "mine.yaml"
-    spec.write_text(FLIP)
     reads = []
     real = augment.spec.load_spec
 
     def counted(s):
-        if not isinstance(s, augment.spec.Spec):  # a Spec already read is returned as it is
+        if not isinstance(s, augment.spec.Spec):
             reads.append(s)
         return real(s)
 
     monkeypatch.setattr("augment.spec.load_spec", counted)
-    job = launch(LocalBackend(), str(spec), str(small_samples), str(tmp_path / "out"), mode="sharded",
-                 max_cost=100.0, prices="offline", workers=1)
-    assert job.wait()["ProcessingJobStatus"] == "Completed"
+    monkeypatch.setattr("augment.jobs.batch.load_spec", counted)
+    return reads
+
+
+@pytest.mark.parametrize("mode", ["sharded", "batched", "prefetch"])
+def test_a_launch_reads_its_spec_once(mode, tmp_path, small_samples, monkeypatch):
+    """The spec given to a launch was read about five times on the way (the job options, the estimate,
+    build_request, check_locations, job_spec), and by batched and prefetch once more for every batch's
+    request; now once in every mode, and the file still goes to every job as its spec input."""
+    from augment.jobs import launch
+
+    spec = tmp_path / "mine.yaml"
+    spec.write_text(FLIP)
+    reads = _spec_reads(monkeypatch)
+    batching = {"batch_size": 4, "poll": 0.1} if mode != "sharded" else {}
+    launched = launch(LocalBackend(), str(spec), str(small_samples), str(tmp_path / "out"), mode=mode,
+                      max_cost=100.0, prices="offline", workers=1, **batching)
+    if mode == "sharded":
+        assert launched.wait()["ProcessingJobStatus"] == "Completed"
+        jobs = [launched]
+    elif mode == "batched":
+        assert len(launched.completed) == 2, launched.line()
+        jobs = launched.jobs
+    else:
+        assert [b.status for b in launched] == ["Completed", "Completed"]
+        jobs = list(launched.jobs.values())
     assert reads == [str(spec)], reads
-    assert [i.source for i in job.request.inputs if i.name == "spec"] == [str(spec)]
+    assert [[i.source for i in job.request.inputs if i.name == "spec"] for job in jobs] == [[str(spec)]] * len(jobs)
+
+
+def test_batched_and_prefetch_called_alone_read_the_spec_once(tmp_path, small_samples, monkeypatch):
+    """run_batched and Prefetch, called without launch(), read the spec themselves: once, not once
+    more for every batch's request."""
+    spec = tmp_path / "mine.yaml"
+    spec.write_text(FLIP)
+    reads = _spec_reads(monkeypatch)
+    sent = []
+    backend = type("Recorder", (), {"submit": lambda self, request: sent.append(request) or _Completed(request)})()
+    report = run_batched(backend, str(spec), str(small_samples), str(tmp_path / "b"), batch_size=2, poll=0,
+                         progress="off")
+    assert len(report.completed) == 4 and reads == [str(spec)], reads
+    assert [b.status for b in Prefetch(backend, str(spec), str(small_samples), str(tmp_path / "p"), batch_size=2,
+                                       poll=0)] == ["Completed"] * 4
+    assert reads == [str(spec)] * 2 and len(sent) == 8, reads
 
 
 def test_both_backends_say_what_a_launch_needs_of_them(backend):

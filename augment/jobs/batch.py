@@ -43,6 +43,7 @@ from augment.jobs.request import Input, JobRequest
 from augment.locations import expand
 from augment.options import JOB_OPTIONS, check_number, process_arguments
 from augment.progress import Progress
+from augment.spec import Spec, load_spec
 from augment.storage import is_s3, list_s3, s3_client, split_s3_uri
 from augment.text import plural
 
@@ -189,31 +190,33 @@ def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> Job
                                 tags=({"Key": "augment:mode", "Value": "batched"},))
 
 
-def _ready(backend: Any, spec: str, input_uri: str, output_uri: str, batch_size: int,
+def _ready(backend: Any, spec: str, loaded: Spec | None, input_uri: str, output_uri: str, batch_size: int,
            request_kwargs: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """What every batched launch checks and sizes before any batch manifest is written:
     the job options, the input and output locations (for ``backend``), and each job's
     ``VolumeSizeInGB``, sized for the largest batch's download and outputs (see
     :mod:`augment.plan._disk`; a ``volume_gb`` given in ``request_kwargs`` is refused when
-    too small for it).
+    too small for it). ``spec`` is read here unless ``loaded`` holds it already.
 
     Returns:
         The spec's ``input`` section as the jobs will apply it, the input as listed (for
-        :func:`plan_batches`), and ``request_kwargs`` with the volume.
+        :func:`plan_batches`), and ``request_kwargs`` with the volume and the spec as
+        loaded, so that no batch's request reads it again.
     """
     from augment.plan import _disk
 
     check_number("--batch-size", batch_size, min=1, integer=True)
-    options = process_arguments(spec, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
+    loaded = loaded if loaded is not None else load_spec(spec)
+    options = process_arguments(loaded, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
     arguments = (*options, *request_kwargs.get("extra_arguments", ()))
     sagemaker = reads_s3_only(backend)
-    check_locations(spec, input_uri, output_uri, arguments, s3_only=sagemaker)
-    running = job_spec(spec, arguments)
+    check_locations(loaded, input_uri, output_uri, arguments, s3_only=sagemaker)
+    running = job_spec(loaded, arguments)
     got = _disk.taken(input_uri, running.input)
     share = _disk.share_bytes(got.staged_sizes, "batched", 1, batch_size)
     need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0])
     volume = _disk.check_volume(need, request_kwargs.get("volume_gb"), sagemaker=sagemaker)
-    return running.input, got.split, {**request_kwargs, "volume_gb": volume}
+    return running.input, got.split, {**request_kwargs, "volume_gb": volume, "loaded": loaded}
 
 
 class JobGroup:
@@ -284,15 +287,17 @@ class JobGroup:
 
 def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, batch_size: int = 128,
                 max_in_flight: int = 4, retries: int = 2, poll: float = 5.0, progress: str | None = None,
-                **request_kwargs: Any) -> BatchReport:
+                loaded: Spec | None = None, **request_kwargs: Any) -> BatchReport:
     """The seed's batch loop done right (see module docs); returns the report, also
     written to ``<output>/_batches/report.json``.
 
     ``request_kwargs`` go to :func:`~augment.jobs.build.build_request` for every batch;
     ``volume_gb`` (each job's ``VolumeSizeInGB``) is sized for the largest batch unless
-    given, and a value too small for it is refused before anything is written."""
+    given, and a value too small for it is refused before anything is written. ``loaded``
+    is ``spec`` as already read (by :func:`~augment.jobs.launch.launch`): the spec is read
+    once, here when not given, and every batch's request is built from it."""
     start = time.monotonic()
-    inputs, split, request_kwargs = _ready(backend, spec, input_uri, output_uri, batch_size, request_kwargs)
+    inputs, split, request_kwargs = _ready(backend, spec, loaded, input_uri, output_uri, batch_size, request_kwargs)
     batches = plan_batches(input_uri, output_uri, batch_size, inputs, split)
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
@@ -308,7 +313,8 @@ class Prefetch:
     Iterating keeps up to ``ahead`` batch jobs in flight beyond the one being consumed
     and yields each :class:`Batch` (its ``output_uri`` holds the images) in order, as
     soon as it completes. The next job is submitted before a batch is handed over, so
-    the consumer's work overlaps the jobs'.
+    the consumer's work overlaps the jobs'. ``loaded`` is ``spec`` as already read (by
+    :func:`~augment.jobs.launch.launch`): the spec is read once, here when not given.
 
     Example:
         >>> for batch in Prefetch(backend, "light", "s3://data/train/", "s3://data/aug/", batch_size=512):
@@ -320,11 +326,13 @@ class Prefetch:
     """
 
     def __init__(self, backend: Any, spec: str, input_uri: str, output_uri: str, *, batch_size: int = 128,
-                 ahead: int = 2, retries: int = 1, poll: float = 5.0, **request_kwargs: Any) -> None:
+                 ahead: int = 2, retries: int = 1, poll: float = 5.0, loaded: Spec | None = None,
+                 **request_kwargs: Any) -> None:
         if ahead < 1:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
-        inputs, split, self.request_kwargs = _ready(backend, spec, input_uri, output_uri, batch_size, request_kwargs)
+        inputs, split, self.request_kwargs = _ready(backend, spec, loaded, input_uri, output_uri, batch_size,
+                                                    request_kwargs)
         self.batches = plan_batches(input_uri, output_uri, batch_size, inputs, split)
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}

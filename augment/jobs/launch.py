@@ -286,10 +286,10 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         request_kwargs.setdefault("poll", getattr(backend, "poll", 5.0))
     if mode == "batched":  # run_batched and Prefetch size the batches' volume themselves
         return run_batched(backend, spec, input, output, batch_size=batch_size, max_in_flight=in_flight,
-                           instance_type=instance_type, **request_kwargs)
+                           instance_type=instance_type, loaded=loaded, **request_kwargs)
     if mode == "prefetch":
         return Prefetch(backend, spec, input, output, batch_size=batch_size, ahead=in_flight,
-                        instance_type=instance_type, **request_kwargs)
+                        instance_type=instance_type, loaded=loaded, **request_kwargs)
     submit_kwargs = {k: request_kwargs.pop(k) for k in ("ship_code", "attached") if k in request_kwargs}
     volume_gb = request_kwargs.pop("volume_gb", None)
     request = build_request(spec, input, output, mode=mode, instance_count=instance_count,
