@@ -182,6 +182,17 @@ def test_nothing_that_runs_a_job_imports_the_command_line():
     assert not offenders, offenders
 
 
+def test_the_image_tooling_does_not_import_the_launchers():
+    """The launchers import the image tooling (source files, image URIs); CodeBuild's default
+    bucket and role come from augment.sagemaker_sdk, below both, not from the SageMaker backend."""
+    graph = import_graph()
+    offenders = sorted(f"{name} -> {edge}" for name, edges in graph.items()
+                       if name == "augment.container" or name.startswith("augment.container.")
+                       for edge in edges if edge.startswith("augment.jobs"))
+    assert not offenders, offenders
+    assert graph["augment.sagemaker_sdk"] <= {"augment.aws", "augment.errors", "augment.text"}
+
+
 def test_no_module_grows_past_what_one_reads_in_a_sitting():
     """None over ~600 lines (#27); today's offenders are listed with their size, so that
     none of them grows while they are split."""
