@@ -109,9 +109,9 @@ def test_git_revision_marks_uncommitted_changes(tmp_path):
     assert container.git_revision(tmp_path / "nowhere") == "nogit"
 
 
-def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdin(aws, tmp_path, monkeypatch,
-                                                                                 request):
-    """A recording `docker` on PATH shows what the real client would receive."""
+def _recording_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    """A `docker` first on PATH that answers `info` and `image inspect` and records every call
+    (argv, and stdin where a password goes) in the file returned."""
     from augment import engines
 
     engines._cached.cache_clear()  # asked anew with the recording docker first on PATH
@@ -121,10 +121,18 @@ def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdi
     fake.parent.mkdir()
     fake.write_text(f"#!{sys.executable}\nimport json, sys\n"
                     "if sys.argv[1] == 'info': print(json.dumps({'ServerVersion': '27.0-recorded'}))\n"
+                    "if sys.argv[1:3] == ['image', 'inspect']: print(123_000_000)\n"
                     f"stdin = sys.stdin.read() if '--password-stdin' in sys.argv else None\n"
                     f"open({str(record)!r}, 'a').write(json.dumps({{'argv': sys.argv[1:], 'stdin': stdin}}) + '\\n')\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    return record
+
+
+def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdin(aws, tmp_path, monkeypatch,
+                                                                                 request):
+    """A recording `docker` on PATH shows what the real client would receive."""
+    record = _recording_docker(tmp_path, monkeypatch, request)
     target = container.ImageTarget.from_session(region="us-east-1", repository="augment-test")
     printed = io.StringIO()
     uri = container.push(target, run=container.Runner(out=printed), engine="docker")
@@ -145,6 +153,19 @@ def test_push_creates_the_repository_idempotently_and_sends_the_password_on_stdi
         ["tag", f"augment-test:{tags[1]}", target.uri(tags[1])], ["push", target.uri(tags[1])],
     ]  # fmt: skip
     assert uri == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/augment-test:{tags[0]}"
+
+
+def test_build_image_builds_here_and_pushes(aws, tmp_path, monkeypatch, request):
+    """Notebook 01's method='local' with dry_run=False: the build, then the push to ECR."""
+    record = _recording_docker(tmp_path, monkeypatch, request)
+    target = container.ImageTarget.from_session(region="us-east-1", repository="augment-test")
+    shown = io.StringIO()
+    built = container.build_image("local", target, dry_run=False, engine="docker", out=shown)
+    tags = container.image_tags()
+    assert (built.uri, built.local, built.engine) == (target.uri(tags[0]), f"augment-test:{tags[0]}", "docker")
+    calls = [c["argv"][0] for c in map(json.loads, record.read_text().splitlines()) if c["argv"][0] != "info"]
+    assert calls == ["build", "image", "login", "tag", "push", "tag", "push"]
+    assert "built: augment-test:" in shown.getvalue() and "123456789012" not in shown.getvalue()
 
 
 def test_push_dry_run_prints_the_exact_commands_and_no_password(aws):

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from augment import aws, engines
 from augment.container._codebuild import codebuild
 from augment.container._local import build, login_command, push_commands
+from augment.container._local import push as push_image  # build_image's push says whether to
 from augment.container._runner import Runner
 from augment.container._sources import BUILDSPEC, context_zip, image_tags
 from augment.errors import UsageError
@@ -87,7 +88,7 @@ def build_image(method: str, target: Any, *, variant: str = "cpu", dry_run: bool
         if not push:
             return Built(names[0], local, None if dry_run else run.engine)
         if not dry_run:
-            return Built(push(target, variant, run, engine=engine), local, run.engine)
+            return Built(push_image(target, variant, run, engine=engine), local, run.engine)
         registry = target.uri("x").split("/")[0]
         print(f"would call: ecr.create_repository(repositoryName={target.repository!r}) unless it exists", file=shown)
         print("would call: ecr.get_authorization_token()", file=shown)
