@@ -7,6 +7,8 @@ before any work, with the messages ``augment process`` and ``augment run`` share
 * Outputs of two specs must not mix, and an output location that already holds a job is
   not used again: hosts of a new job would overwrite its manifests (one per host, named by
   host) and leave outputs that no manifest lists.
+* What a job left there is read through :mod:`augment.storage`, whatever the medium: an
+  earlier job's traces, every host's summary (:func:`host_summaries`).
 
 Only messages and cheap checks here: nothing imports torch.
 """
@@ -15,12 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 from pathlib import Path
 from typing import Any
 
+from augment import storage
+from augment.aws import bucket_refusal
 from augment.errors import UsageError
-from augment.storage import expand, is_s3, split_s3_uri  # noqa: F401  (expand: augment.locations.expand stays importable)
+from augment.storage import expand, is_s3, join, split_s3_uri
 
 META_DIR = "_augment"
 BATCHES_DIR = "_batches"
@@ -102,48 +107,37 @@ def check_disjoint(input_uri: str, output_uri: str, *, input_flag: str = "--inpu
         raise UsageError(overlap_message(output_uri, input_uri, output_flag, input_flag))
 
 
-def _join(uri: str, *parts: str) -> str:
-    return "/".join([uri.rstrip("/"), *parts])
+def _earlier_job(output_uri: str) -> tuple[list[str], bytes | None]:
+    """Paths under the output location that an earlier job left (``_augment/spec.yaml``, its
+    manifests, ``_batches/``), relative to it, and the first bytes of its
+    ``_augment/spec.yaml`` if there is one (no more than a spec may be, and one byte to
+    tell). Other files under ``_augment/`` (a launch's key lists) are no job."""
+    from augment.spec import MAX_SPEC_BYTES
 
-
-def _earlier_job_s3(output_uri: str) -> tuple[list[str], bytes | None]:
-    """Keys under the output prefix that an earlier job left (``_augment/spec.yaml``, its
-    manifests, ``_batches/``), relative to it, and the bytes of its ``_augment/spec.yaml``
-    if there is one. Other files under ``_augment/`` (a launch's key lists) are no job."""
-    from augment.storage import list_s3, s3_client
-
-    bucket, key = split_s3_uri(output_uri)
-    base = key.rstrip("/") + "/" if key.strip("/") else ""
-    s3 = s3_client()
-    found = []
-    for start in (f"{META_DIR}/spec.yaml", f"{META_DIR}/manifest-", f"{BATCHES_DIR}/"):  # as _earlier_job_local
-        found += [o["Key"][len(base):] for o in list_s3(bucket, f"{base}{start}", s3=s3, limit=20)
-                  if not o["Key"].startswith(f"{base}{META_DIR}/manifest-") or o["Key"].endswith(".jsonl")]
+    meta = storage.handler(output_uri)
+    found = [f"{META_DIR}/{rel}" for rel, _ in meta.list(join(output_uri, META_DIR))
+             if rel == "spec.yaml" or (rel.startswith("manifest-") and rel.endswith(".jsonl"))]
+    found += [f"{BATCHES_DIR}/{rel}" for rel, _ in meta.list(join(output_uri, BATCHES_DIR), 20)]
     spec = None
     if f"{META_DIR}/spec.yaml" in found:
-        from augment.spec import MAX_SPEC_BYTES
-
-        spec = s3.get_object(Bucket=bucket, Key=f"{base}{META_DIR}/spec.yaml",  # no more than a spec may be
-                             Range=f"bytes=0-{MAX_SPEC_BYTES}")["Body"].read()
+        with contextlib.suppress(FileNotFoundError):  # gone since it was listed: no spec to compare
+            spec = meta.read_bytes(join(output_uri, META_DIR, "spec.yaml"), MAX_SPEC_BYTES + 1)
     return sorted(found), spec
 
 
-def _earlier_job_local(output_uri: str) -> tuple[list[str], bytes | None]:
-    root = Path(output_uri)
-    meta = root / META_DIR
-    found = []
-    if meta.is_dir():
-        found += [f"{META_DIR}/{p.name}" for p in meta.iterdir()
-                  if p.name == "spec.yaml" or (p.name.startswith("manifest-") and p.name.endswith(".jsonl"))]
-    if (root / BATCHES_DIR).is_dir():
-        found += [f"{BATCHES_DIR}/{p.name}" for p in (root / BATCHES_DIR).iterdir()]
-    spec_file = meta / "spec.yaml"
-    if not spec_file.is_file():
-        return sorted(found), None
-    from augment.spec import MAX_SPEC_BYTES
-
-    with open(spec_file, "rb") as f:
-        return sorted(found), f.read(MAX_SPEC_BYTES + 1)  # no more than a spec may be, and one byte to tell
+def host_summaries(output: str) -> dict[str, dict[str, Any]]:
+    """Every host's ``_augment/summary-<host>.json`` under a job's output (a folder, ``~``
+    for the home folder, or an ``s3://`` prefix), by host."""
+    meta = join(expand(output), META_DIR)
+    where = storage.handler(meta)
+    found = {}
+    for rel, _ in where.list(meta):
+        if rel.startswith("summary-") and rel.endswith(".json") and "/" not in rel:
+            with contextlib.suppress(FileNotFoundError):  # gone since it was listed
+                data = where.read_bytes(join(meta, rel))
+                if data:
+                    found[rel[len("summary-"):-len(".json")]] = json.loads(data)
+    return found
 
 
 def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "--output") -> None:
@@ -158,20 +152,13 @@ def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "--out
         UsageError: with another spec, the message ``augment process`` gives; otherwise
             naming what was found there. Nothing was sent or written.
     """
-    if is_s3(output_uri):
-        from botocore.exceptions import ClientError
-
-        from augment.keys import bucket_refusal
-
-        try:
-            found, spec_bytes = _earlier_job_s3(output_uri)
-        except ClientError as e:  # a missing bucket is named as --input's is, not an internal error
-            refused = bucket_refusal(e, output_flag, output_uri)
-            if refused is None:
-                raise
-            raise refused from None
-    else:
-        found, spec_bytes = _earlier_job_local(output_uri)
+    try:
+        found, spec_bytes = _earlier_job(output_uri)
+    except Exception as e:  # a missing bucket is named as --input's is, not an internal error
+        refused = bucket_refusal(e, output_flag, output_uri)
+        if refused is None:
+            raise
+        raise refused from None
     if not found:
         return
     if spec_bytes is not None:
@@ -183,8 +170,8 @@ def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "--out
         except SpecError:
             old = None
         if old is not None and old.digest != spec.digest:
-            raise UsageError(another_spec_message(output_uri, _join(output_uri, META_DIR, "spec.yaml"), old.digest,
+            raise UsageError(another_spec_message(output_uri, join(output_uri, META_DIR, "spec.yaml"), old.digest,
                                                   spec.digest, output_flag))
-    shown = ", ".join(_join(output_uri, k) for k in found[:3]) + (", ..." if len(found) > 3 else "")
+    shown = ", ".join(join(output_uri, k) for k in found[:3]) + (", ..." if len(found) > 3 else "")
     raise UsageError(f"{output_uri} already holds a job ({shown}): a new job there would overwrite its manifests "
                      f"and leave outputs that no manifest lists. Use a new {output_flag}.")

@@ -10,12 +10,13 @@ from (the summary's ``input_uri``: a local folder, an ``s3://`` prefix, or a bat
 ``ManifestFile``).
 
 The manifest itself may be a local file or an ``s3://`` object (as a job's output
-prefix holds it): its summary and spec are read beside it, from S3 too, through the
-kit's S3 client (``AWS_ENDPOINT_URL`` is honoured).
+prefix holds it): its summary and spec are read beside it, from S3 too, through
+:mod:`augment.storage` (``AWS_ENDPOINT_URL`` is honoured).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from augment import variant
+from augment import storage, variant
 from augment.errors import UsageError
 from augment.manifest import ORIGINAL, iter_manifest
 from augment.pipeline import Pipeline, derive_seed
@@ -93,7 +94,7 @@ def replay(
         raise UsageError("give exactly one of --record N and --source PATH (with --copy C)")
     if out is None:
         raise UsageError("--out is required: where to write the re-created image")
-    if str(manifest).startswith("s3://"):  # never through Path: it would read "s3:/bucket/..."
+    if not storage.is_local(manifest):  # fetched first; never through Path: it would read "s3:/bucket/..."
         with tempfile.TemporaryDirectory(prefix="augment-replay-") as folder:
             local = _download_job_files(str(manifest), Path(folder), spec is None)
             return _replay(local, str(manifest), record, out, source, copy, input_dir, spec)
@@ -107,38 +108,31 @@ def _download_job_files(uri: str, folder: Path, with_spec: bool) -> Path:
     Raises:
         UsageError: no such manifest, bucket, or no permission to read it.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
+    from augment.aws import bucket_refusal
 
-    from augment.storage import s3_client, split_s3_uri
-
-    bucket, key = split_s3_uri(uri)
+    bucket, key = storage.split_s3_uri(uri)
     name = key.rsplit("/", 1)[-1]
     if not bucket or not name.endswith(".jsonl"):
         raise UsageError(f"manifest {uri}: give the manifest object itself, s3://bucket/prefix/_augment/"
                          "manifest-<host>.jsonl")
-    base = key[: len(key) - len(name)]
-    s3 = s3_client()
+    base = uri[: len(uri) - len(name)]
+    store = storage.handler(uri)  # one client for the three
     wanted = [(name, True), (name.replace("manifest-", "summary-").replace(".jsonl", ".json"), False)]
     if with_spec:
         wanted.append(("spec.yaml", False))
     for file, required in wanted:
         try:
-            s3.download_file(bucket, base + file, str(folder / file))
-        except ClientError as e:
-            code = str(e.response.get("Error", {}).get("Code", ""))
-            if not required and code in ("404", "NoSuchKey", "NotFound"):
+            store.download(base + file, folder / file)
+        except FileNotFoundError:
+            if not required:
                 continue
-            where = f"s3://{bucket}/{base}{file}"
-            if code in ("404", "NoSuchKey", "NotFound"):
-                raise UsageError(f"manifest {where}: no such object") from None
-            if code == "NoSuchBucket":
-                raise UsageError(f"manifest {uri}: there is no bucket {bucket!r}") from None
-            if code in ("403", "AccessDenied"):
-                raise UsageError(f"cannot read {where}: access denied (these credentials need s3:GetObject on "
-                                 f"it); or download the job's _augment/ folder and replay the local copy") from None
-            raise
-        except BotoCoreError:
-            raise  # no credentials or no endpoint: the CLI says what to check
+            raise UsageError(f"manifest {base + file}: no such object") from None
+        except Exception as e:  # a bucket missing or closed; else no credentials or no endpoint: the CLI says
+            refused = bucket_refusal(e, "manifest", base + file, reading=True,
+                                     instead="download the job's _augment/ folder and replay the local copy")
+            if refused is None:
+                raise
+            raise refused from None
     return folder / name
 
 
@@ -247,30 +241,23 @@ def _read_from_uri(uri: str, rel: str) -> tuple[bytes, str]:
     """An input of a job that ``augment run`` staged from ``uri``: a local folder (or
     file), an ``s3://`` prefix (a key's path is the part after the prefix's last
     ``/``, as the runtimes stage it), or a batch's ``ManifestFile`` (``.json``)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from augment.keys import input_root
+
     hint = "; pass --input-dir with the job's input root"
-    if uri.startswith("s3://"):
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from augment.storage import s3_client, split_s3_uri
-
-        try:
-            if uri.endswith(".json"):  # a batch's manifest: [{"prefix": ...}, keys relative to it]
-                bucket, key = split_s3_uri(uri)
-                prefix = _manifest_prefix(s3_client().get_object(Bucket=bucket, Key=key)["Body"].read(), uri)
-                return _read_from_uri(prefix, rel)
-            bucket, prefix = split_s3_uri(uri)
-            key = prefix[: prefix.rfind("/") + 1] + rel
-            return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read(), f"s3://{bucket}/{key}"
-        except (BotoCoreError, ClientError) as e:
-            raise UsageError(f"cannot read input {rel} from the job's input {uri}: {e}{hint}") from None
-    root = Path(uri)
-    if root.is_file() and root.suffix == ".json":
-        return _read_from_uri(_manifest_prefix(root.read_bytes(), uri), rel)
-    path = root.parent / rel if root.is_file() else root / rel
-    if not path.is_file():
+    where = uri
+    try:
+        if uri.endswith(".json"):  # a batch's manifest: [{"prefix": ...}, keys relative to it]
+            with contextlib.suppress(IsADirectoryError):  # unless a folder is named so
+                return _read_from_uri(_manifest_prefix(storage.read_bytes(uri), uri), rel)
+        where = input_root(uri) + rel
+        return storage.read_bytes(where), where
+    except (FileNotFoundError, IsADirectoryError):
         raise UsageError(f"input {rel} not found: the job's staged input is gone and its input {uri} has no "
-                         f"{path}{hint}")
-    return path.read_bytes(), str(path)
+                         f"{where}{hint}") from None
+    except (BotoCoreError, ClientError) as e:
+        raise UsageError(f"cannot read input {rel} from the job's input {uri}: {e}{hint}") from None
 
 
 def _manifest_prefix(text: bytes, uri: str) -> str:

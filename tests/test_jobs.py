@@ -181,7 +181,7 @@ def test_the_local_runtime_moves_objects_concurrently_and_loses_none(bucket, tmp
     for i in range(48):
         s3.upload_file(str(tiny), bucket, f"in/d{i % 3}/{i:03d}.jpg")
     counter = _InFlight()
-    monkeypatch.setattr("augment.jobs.local.s3_client", counter.client)  # the real client, counted
+    monkeypatch.setattr("augment.storage.s3_client", counter.client)  # the real client, counted
     spec = tmp_path / "spec.yaml"
     spec.write_text("version: 1\nseed: 3\ncopies: 1\nops: [RandomHorizontalFlip]\n")
     request = build_request(str(spec), f"s3://{bucket}/in/", f"s3://{bucket}/out/", workers=1)

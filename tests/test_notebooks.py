@@ -563,7 +563,7 @@ def test_every_notebook_shows_errors_in_its_first_code_cell(path):
 def test_a_tilde_is_the_home_folder_where_paths_enter_the_kit(tmp_path, monkeypatch, small_samples):
     """``input="~/photos"`` was 'neither a folder nor an s3:// prefix'."""
     from augment.jobs import locations, make_backend
-    from augment.jobs.follow import _list
+    from augment.jobs.follow import host_summaries
     from augment.preview import Images
 
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -572,7 +572,9 @@ def test_a_tilde_is_the_home_folder_where_paths_enter_the_kit(tmp_path, monkeypa
     assert local.workdir == str(tmp_path / "work")
     source, out = locations(local, "~/photos", "~/out")
     assert (source, out) == (str(tmp_path / "photos"), str(tmp_path / "out"))
-    assert len(_list("~/photos")) == len(list(small_samples.iterdir()))
+    (tmp_path / "out" / "_augment").mkdir(parents=True)
+    (tmp_path / "out" / "_augment" / "summary-algo-1.json").write_text('{"written": 3}')
+    assert host_summaries("~/out") == {"algo-1": {"written": 3}}
     assert Images("~/photos").keys() == sorted(p.name for p in small_samples.iterdir()), "notebook 02's source"
     assert locations(local, "s3://b/~x/", "s3://b/~y/") == ("s3://b/~x/", "s3://b/~y/"), "S3 keys stay as they are"
 

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +25,8 @@ from augment.errors import UsageError
 from augment.jobs.backend import BACKENDS, make_backend  # noqa: F401  (the notebooks' name, kept here too)
 from augment.jobs.handles import TERMINAL, Job
 from augment.jobs.launch import SPEC_PATH
-from augment.storage import each_concurrently, expand, put_file, s3_client, split_s3_uri
+from augment.locations import META_DIR, host_summaries
+from augment.storage import expand, is_s3, join, list_location, s3_uri, upload_tree
 from augment.text import plural
 
 _LINE = re.compile(r"^\[(?P<host>[^\]]+)\] (?P<text>.*)$")
@@ -70,17 +70,17 @@ def locations(backend: Any, input: str | None = None, output: str | None = None,
 
     source = str(samples_dir()) if input is None else _local(str(input))
     output = None if output is None else _local(str(output))
-    if not source.startswith("s3://") and not Path(source).is_dir():
+    if not is_s3(source) and not Path(source).is_dir():
         raise UsageError(f"input: {source} is neither a folder nor an s3:// prefix")
     if not getattr(backend, "reads_s3_only", False):  # the local runtime reads folders too
         if output is None:
             output = tempfile.mkdtemp(prefix=f"augment-{name}-")
         return source, str(output)
     if output is None:
-        output = f"s3://{backend.bucket}/{backend.prefix}/outputs/{name}-{_stamp()}/"
-    elif not str(output).startswith("s3://"):
+        output = s3_uri(backend.bucket, f"{backend.prefix}/outputs/{name}-{_stamp()}/")
+    elif not is_s3(output):
         raise UsageError(f"output: SageMaker writes only to S3; pass an s3:// prefix, not {output!r}")
-    if not source.startswith("s3://"):
+    if not is_s3(source):  # SageMaker stages inputs from S3 only
         source = upload_folder(backend, Path(source))
     return source, str(output)
 
@@ -148,13 +148,9 @@ def upload_folder(backend: Any, folder: Path) -> str:
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.relative_to(folder).as_posix().encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
-    prefix = f"{backend.prefix}/inputs/{digest.hexdigest()[:16]}/"
-    s3 = backend.s3
-    present = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=prefix)
-               for o in page.get("Contents", [])}
-    keys = ((f, prefix + f.relative_to(folder).as_posix()) for f in files)
-    each_concurrently([partial(put_file, s3, f, backend.bucket, key) for f, key in keys if key not in present])
-    return f"s3://{backend.bucket}/{prefix}"
+    uri = s3_uri(backend.bucket, f"{backend.prefix}/inputs/{digest.hexdigest()[:16]}/")
+    upload_tree(((f, f.relative_to(folder).as_posix()) for f in files), uri, only_missing=True, s3=backend.s3)
+    return uri
 
 
 class RequestView:
@@ -287,43 +283,6 @@ def _track(line: str, hosts: dict[str, list[int]]) -> bool:
 # --- what a job did -------------------------------------------------------------------------
 
 
-def _read(uri: str) -> bytes | None:
-    if uri.startswith("s3://"):
-        bucket, key = split_s3_uri(uri)
-        s3 = s3_client()
-        try:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except s3.exceptions.NoSuchKey:
-            return None
-    path = Path(expand(uri))
-    return path.read_bytes() if path.is_file() else None
-
-
-def _list(uri: str) -> list[str]:
-    """Relative names of the files under a local folder or ``s3://`` prefix, sorted."""
-    if uri.startswith("s3://"):
-        bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
-        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        return sorted(o["Key"][len(prefix):] for page in pages for o in page.get("Contents", []))
-    root = Path(expand(uri))
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-
-
-def _join(uri: str, rel: str) -> str:
-    return uri.rstrip("/") + "/" + rel
-
-
-def host_summaries(output: str) -> dict[str, dict[str, Any]]:
-    """Every host's ``_augment/summary-<host>.json`` under a job's output, by host."""
-    found = {}
-    for rel in _list(_join(output, "_augment")):
-        if rel.startswith("summary-") and rel.endswith(".json"):
-            data = _read(_join(output, f"_augment/{rel}"))
-            if data:
-                found[rel[len("summary-"):-len(".json")]] = json.loads(data)
-    return found
-
-
 def _seconds(a: Any, b: Any) -> float | None:
     return round((b - a).total_seconds(), 2) if isinstance(a, dt.datetime) and isinstance(b, dt.datetime) else None
 
@@ -435,7 +394,7 @@ def preview(job: Job, *, n: int = 4, pick_seed: int = 0) -> Any:
     from augment.redact import redact
 
     output = job.outputs()[0]
-    if not any(rel.startswith("manifest-") for rel in _list(_join(output, "_augment"))):
+    if not any(rel.startswith("manifest-") for rel, _ in list_location(join(expand(output), META_DIR))):
         print(redact(f"no manifest under {output}: the job wrote no outputs there (yet)"))
         return None
     images = next(i.source for i in job.request.inputs if i.name == "images")

@@ -62,6 +62,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
+from augment import storage
 from augment.contract import ROOT_ENV, SAGEMAKER_ROOT
 from augment.engines import Engine
 from augment.errors import UsageError
@@ -71,6 +72,7 @@ from augment.storage import (  # noqa: F401  (re-exported: augment.jobs.local.s3
     TRANSFERS,
     each_concurrently,
     get_file,
+    is_local,
     is_s3,
     put_file,
     s3_client,
@@ -84,7 +86,7 @@ LOCAL_ACCOUNT = "000000000000"
 class _Object:
     """One thing to stage: where it comes from and its path under the LocalPath."""
 
-    key: str  # sort key (S3 key or local relative path)
+    key: str  # sort key (the object's URI, or a local relative path)
     rel: str
     fetch: Callable[[Path], None]
 
@@ -114,14 +116,14 @@ def _unstageable(where: str, source: str, split: Any) -> UsageError:
 
 
 def _list_objects(inp: Input) -> list[_Object]:
-    from augment.keys import check_uri, list_s3, split_keys
+    from augment.keys import check_uri, input_root, list_s3, split_keys
 
     source = inp.source
     where = f"input {inp.name!r}"
     check_uri(source, where)
     if inp.data_type == "ManifestFile":
         return _manifest_objects(inp, where)
-    if not is_s3(source):
+    if is_local(source):  # staged as the job would see the folder: links and FIFOs stay what they are
         root = Path(source).resolve()  # staged links point into it from elsewhere
         if root.is_file():
             return [_Object(root.name, root.name, lambda dst, f=root: shutil.copyfile(f, dst))]
@@ -131,15 +133,12 @@ def _list_objects(inp: Input) -> list[_Object]:
 
         return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst))
                 for rel in list_images(root, flag="--input")]
-    s3 = s3_client()
-    bucket, _ = split_s3_uri(source)
-    base, listed = list_s3(source, where)
+    listed = list_s3(source, where)[1]
     split = split_keys(listed)  # folder markers are not staged, as on SageMaker
     if split.failed:
         raise _unstageable(where, source, split)
-    sizes = dict(listed)
-    return [_Object(base + rel, rel, partial(get_file, s3, bucket, base + rel, size=sizes.get(rel)))
-            for rel in split.staged]
+    sizes, base, store = dict(listed), input_root(source), storage.handler(source)  # one client for them all
+    return [_Object(base + rel, rel, partial(store.download, base + rel, size=sizes.get(rel))) for rel in split.staged]
 
 
 def _stage_local(root: Path, rel: str, dst: Path) -> None:
@@ -166,11 +165,7 @@ def _manifest_objects(inp: Input, where: str) -> list[_Object]:
     from augment.keys import check_uri, split_keys
 
     source = inp.source
-    if is_s3(source):
-        bucket, key = split_s3_uri(source)
-        text = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
-    else:
-        text = Path(source).read_bytes()
+    text = storage.read_bytes(source)
     try:
         entries = json.loads(text)
     except json.JSONDecodeError as e:
@@ -188,12 +183,11 @@ def _manifest_objects(inp: Input, where: str) -> list[_Object]:
     split = split_keys((rel, 1) for rel in entries[1:])
     if split.failed:
         raise _unstageable(where, source, split)
-    if is_s3(prefix):
-        s3 = s3_client()
-        pbucket, pkey = split_s3_uri(prefix)
-        return [_Object(pkey + rel, rel, partial(get_file, s3, pbucket, pkey + rel)) for rel in split.staged]
-    root = Path(prefix).resolve()
-    return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst)) for rel in split.staged]
+    if is_local(prefix):  # staged as a folder is: links and FIFOs stay what they are
+        root = Path(prefix).resolve()
+        return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst)) for rel in split.staged]
+    store = storage.handler(prefix)
+    return [_Object(prefix + rel, rel, partial(store.download, prefix + rel)) for rel in split.staged]
 
 
 def shard(objects: list[Any], index: int, count: int, key: Callable[[Any], str]) -> list[Any]:
@@ -300,25 +294,11 @@ def _stream(pipe: TextIO, prefix: str, out: TextIO, lock: threading.Lock) -> Non
 
 
 def _upload(request: JobRequest, roots: list[Path]) -> None:
-    calls: list[Callable[[], None]] = []
+    """Every host's output folders to their ``S3Uri`` (or local folder), all hosts into one."""
     for out in request.outputs:
-        for root in roots:
-            src = _host_path(root, out.source)
-            if not src.is_dir():
-                continue
-            files = sorted(p for p in src.rglob("*") if p.is_file())
-            if is_s3(out.destination):
-                s3 = s3_client()
-                bucket, prefix = split_s3_uri(out.destination)
-                prefix = prefix.rstrip("/") + "/" if prefix else ""
-                calls += [partial(put_file, s3, f, bucket, prefix + f.relative_to(src).as_posix()) for f in files]
-            else:
-                dest = Path(out.destination)
-                for f in files:
-                    target = dest / f.relative_to(src)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    calls.append(partial(shutil.copyfile, f, target))
-    each_concurrently(calls)
+        files = [(f, f.relative_to(src).as_posix()) for root in roots if (src := _host_path(root, out.source)).is_dir()
+                 for f in sorted(src.rglob("*")) if f.is_file()]
+        storage.upload_tree(files, out.destination)
 
 
 def _now() -> dt.datetime:

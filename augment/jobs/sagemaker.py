@@ -13,7 +13,6 @@ which break with assumed roles and other regions.
 from __future__ import annotations
 
 import hashlib
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from augment.jobs.handles import output_uris, wait_for
 from augment.jobs.launch import LOCAL_ROLE, SPEC_PATH
 from augment.jobs.request import Input, JobRequest
 from augment.sagemaker_sdk import session_defaults
-from augment.storage import TRANSFERS, each_concurrently, put_file, split_s3_uri
+from augment.storage import TRANSFERS, is_s3, join, list_location, s3_uri, upload, upload_tree
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 CODE_PATH = "/opt/ml/processing/input/code"
@@ -107,11 +106,11 @@ class SageMakerBackend:
             changes["role_arn"] = self.role
         inputs = list(request.inputs)
         for n, inp in enumerate(inputs):
-            if inp.destination == SPEC_PATH and not inp.source.startswith("s3://"):
+            if inp.destination == SPEC_PATH and not is_s3(inp.source):  # SageMaker stages from S3 only
                 spec = Path(inp.source)
-                key = f"{self.prefix}/{request.job_name}/spec/{spec.name}"
-                self.s3.upload_file(str(spec), self.bucket, key)
-                inputs[n] = Input(inp.name, f"s3://{self.bucket}/{key}", inp.destination)
+                uri = s3_uri(self.bucket, f"{self.prefix}/{request.job_name}/spec/{spec.name}")
+                upload(spec, uri, s3=self.s3)
+                inputs[n] = Input(inp.name, uri, inp.destination)
         if ship_code:
             inputs.append(Input("code", self.upload_code(), CODE_PATH))
             changes["entrypoint"] = ("python3", "-m", "augment", *request.entrypoint[1:])
@@ -126,12 +125,10 @@ class SageMakerBackend:
         digest = hashlib.sha256()
         for f in files:
             digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
-        base = f"{self.prefix}/code/{digest.hexdigest()[:16]}"
-        present = {o["Key"] for page in self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=f"{base}/") for o in page.get("Contents", [])}  # once per content
-        keys = ((f, f"{base}/augment/{f.relative_to(root).as_posix()}") for f in files)
-        each_concurrently([partial(put_file, self.s3, f, self.bucket, key) for f, key in keys if key not in present])
-        return f"s3://{self.bucket}/{base}/"
+        uri = s3_uri(self.bucket, f"{self.prefix}/code/{digest.hexdigest()[:16]}/")
+        upload_tree(((f, f"augment/{f.relative_to(root).as_posix()}") for f in files), uri, only_missing=True,
+                    s3=self.s3)  # once per content
+        return uri
 
     def submit(self, request: JobRequest, ship_code: bool = False) -> SageMakerJob:
         """Validate and create the job (``wait=False``: returns at once with a handle)."""
@@ -191,9 +188,4 @@ class SageMakerJob:
 
     def output_keys(self) -> list[str]:
         """Every object written under the job's outputs, as ``s3://`` URIs."""
-        found = []
-        for uri in self.outputs():
-            bucket, prefix = split_s3_uri(uri)
-            pages = self.backend.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            found += [f"s3://{bucket}/{o['Key']}" for page in pages for o in page.get("Contents", [])]
-        return found
+        return [join(uri, rel) for uri in self.outputs() for rel, _ in list_location(uri, s3=self.backend.s3)]

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,22 +58,14 @@ def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any) -> tu
     ``inputs``), evenly spread over it, into ``dest`` at their paths relative to the input
     (so the filters and the junk list see what a job sees); when it has fewer, it is taken
     again under ``again-N/``. Returns the input as named to the user, and the paths written."""
+    from augment.keys import input_root
     from augment.plan._disk import taken
     from augment.samples import samples_dir
+    from augment.storage import handler
 
     where = str(input) if input is not None else str(samples_dir())
     keys = taken(where, inputs, "--calibrate").keys  # what a job takes: no junk, no folder marker, filters applied
-    if where.startswith("s3://"):
-        from augment.storage import s3_client, split_s3_uri
-
-        bucket, prefix = split_s3_uri(where)
-        base = prefix[: prefix.rfind("/") + 1]
-        s3 = s3_client()
-        fetch = lambda key, target: s3.download_file(bucket, base + key, str(target))  # noqa: E731
-    else:
-        root = Path(where)
-        root = root if root.is_dir() else root.parent  # one file: its key is its name
-        fetch = lambda key, target: shutil.copyfile(root / key, target)  # noqa: E731
+    base, store = input_root(where), handler(where)  # one client for every key
     written = []
     for i in range(count):
         if count <= len(keys):
@@ -84,7 +75,7 @@ def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any) -> tu
             rel = f"again-{again}/{key}" if again else key
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        fetch(key, target)
+        store.download(base + key, target)
         written.append(rel)
     return where, written
 
@@ -126,10 +117,9 @@ def _failed_inputs(output_dir: Path, where: str, limit: int = 3) -> str:
                 source = record["source"]
                 source = source.split("/", 1)[1] if source.startswith("again-") else source
                 failed.setdefault(source, str(record.get("error") or record.get("reason")))
-    if where.startswith("s3://"):  # keys are relative to the prefix up to its last '/', as a job stages them
-        base = where[: where.rfind("/") + 1]
-    else:  # a folder's files are relative to it; one file's key is its name
-        base = (where if Path(where).is_dir() else os.path.dirname(where) or ".").rstrip("/") + "/"
+    from augment.keys import input_root
+
+    base = input_root(where)  # where a job's keys are relative to
     shown = [f"{base}{source}: {error}" for source, error in sorted(failed.items())[:limit]]
     return "; ".join(shown) + (f"; and {len(failed) - limit} more" if len(failed) > limit else "")
 
@@ -328,22 +318,19 @@ def _describe_by_name(name: str) -> dict[str, Any]:
                          f"describes: {e}") from None
 
 
-def _s3_summaries(description: dict[str, Any]) -> list[dict[str, Any]]:
-    """The hosts' ``_augment/summary-<host>.json`` under the job's S3 outputs."""
+def _output_summaries(description: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hosts' ``_augment/summary-<host>.json`` under the job's outputs (on S3, for a
+    SageMaker job), every one of them; none when they cannot be read."""
     import botocore.exceptions
 
-    from augment.storage import s3_client, split_s3_uri
+    from augment.locations import host_summaries
 
     found = []
     try:
-        s3 = s3_client()
         for out in description.get("ProcessingOutputConfig", {}).get("Outputs", []):
             uri = out.get("S3Output", {}).get("S3Uri", "")
-            if not uri.startswith("s3://"):
-                continue
-            bucket, prefix = split_s3_uri(uri.rstrip("/") + "/_augment/summary-")
-            for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
-                found.append(json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
+            if uri:
+                found += host_summaries(uri).values()
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
         return []
     return found
@@ -408,7 +395,7 @@ def _normalise(job: Any) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
         if status not in ("Completed", "Failed", "Stopped"):
             raise UsageError(f"--compare {label}: the job is {status}; compare it when it ends")
         hosts = job.get("LocalRuntime", {}).get("hosts", {}) if isinstance(job.get("LocalRuntime"), dict) else {}
-        summaries = [h["summary"] for h in hosts.values() if "summary" in h] if hosts else _s3_summaries(job)
+        summaries = [h["summary"] for h in hosts.values() if "summary" in h] if hosts else _output_summaries(job)
         return job, [_as_summary(s, n, label) for n, s in enumerate(summaries)], label
     items = job if isinstance(job, list | tuple) else [job]
     if not items:
