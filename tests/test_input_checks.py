@@ -225,7 +225,7 @@ def test_a_device_under_the_input_is_recorded(tmp_path):
 
 
 def test_the_local_runtime_stages_links_and_fifos_as_they_are_never_their_targets(tmp_path):
-    from augment.jobs.local import _list_objects, _stage
+    from augment.jobs.local import _input_objects, _stage
     from augment.jobs.request import Input
 
     inputs = _two_folders(tmp_path)
@@ -236,7 +236,7 @@ def test_the_local_runtime_stages_links_and_fifos_as_they_are_never_their_target
     (inputs / "dangling.png").symlink_to(inputs / "nothing.png")
     os.mkfifo(inputs / "pipe.png")
     inp = Input("images", str(inputs), "/opt/ml/processing/input")
-    objects = _list_objects(inp)
+    objects = _input_objects(inp)
     assert sorted(o.rel for o in objects) == ["a.png", "dangling.png", "inside.png", "outside.png", "pipe.png",
                                               "sub/b.png"]
     host = tmp_path / "host"

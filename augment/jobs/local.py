@@ -115,7 +115,9 @@ def _unstageable(where: str, source: str, split: Any) -> UsageError:
         "failed inputs; a request built by hand must leave them out, with a ManifestFile of the others.")
 
 
-def _list_objects(inp: Input) -> list[_Object]:
+def _input_objects(inp: Input) -> list[_Object]:
+    """What ``inp`` stages: a local folder's files, a ManifestFile's keys, or every object
+    under an S3 prefix (listed by :func:`augment.keys.list_s3`, through storage's one loop)."""
     from augment.keys import check_uri, input_root, list_s3, split_keys
 
     source = inp.source
@@ -358,7 +360,7 @@ def run_local(request: JobRequest, *, workdir: str | Path | None = None, keep: b
         "CreationTime": created,
     }
     try:
-        listed = {inp.name: _list_objects(inp) for inp in request.inputs}
+        listed = {inp.name: _input_objects(inp) for inp in request.inputs}
         for inp in request.inputs:
             if not listed[inp.name]:  # as SageMaker fails such a job, before any host starts
                 raise UsageError(f"input {inp.name!r}: no objects found under {inp.source}")
