@@ -2,7 +2,7 @@
 
 torchvision's public API does not expose these, and a release may move or change any of
 them without notice. augment is tested with torchvision 0.29.1, and its declared range
-(``torchvision>=0.21,<0.30``) is checked here name by name: ``tests/test_torchvision.py``
+(``torchvision>=0.24,<0.30``) is checked here name by name: ``tests/test_torchvision.py``
 reads each release's sources in that range and fails, naming the release and the name,
 where one is missing or takes other arguments. At run time a missing name is one clear
 ``ImportError`` naming it and the tested range, not a failure deep inside a job.
@@ -17,7 +17,7 @@ import importlib
 from typing import Any
 
 TESTED = "0.29.1"
-RANGE = ">=0.21,<0.30"
+RANGE = ">=0.24,<0.30"
 
 # name used in augment: (module, private name, why augment needs it)
 PRIVATE: dict[str, tuple[str, str, str]] = {

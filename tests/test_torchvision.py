@@ -41,7 +41,7 @@ def test_every_private_name_behaves_as_augment_relies_on():
 
 def test_a_missing_private_name_is_one_clear_import_error():
     with pytest.raises(ImportError, match=r"torchvision's private torchvision\.transforms\.v2\._utils\._gone "
-                                          r"\(why\).*install torchvision>=0\.21,<0\.30"):
+                                          r"\(why\).*install torchvision>=0\.24,<0\.30"):
         tvp.resolve("torchvision.transforms.v2._utils", "_gone", "why")
     with pytest.raises(ImportError, match=r"RandomHorizontalFlip\._fill .*install torchvision"):
         tvp.fill_of(v2.RandomHorizontalFlip())
@@ -106,10 +106,12 @@ def _arguments(function: object) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("version", _declared_minors())
 def test_every_declared_release_has_the_private_names(version, tmp_path_factory):
-    """Each minor release in ``torchvision>=0.21,<0.30`` (its newest patch), read from its wheel:
+    """Each minor release in ``torchvision>=0.24,<0.30`` (its newest patch), read from its wheel:
     every private function with the arguments augment passes, the private class, the private
-    attributes assigned or defined where augment reads them, and the public ``make_params``
-    whose arrival is the range's floor."""
+    attributes assigned or defined where augment reads them, the public ``make_params``, and
+    geometry kernels that move keypoints without clamping them to the image (whose arrival,
+    in 0.24, is the range's floor: augment.labels tells a keypoint that left the image by
+    where it went)."""
     folder = tmp_path_factory.getbasetemp() / "torchvision-wheels"
     folder.mkdir(exist_ok=True)
     with zipfile.ZipFile(_download(version, folder)) as wheel:
@@ -129,3 +131,5 @@ def test_every_declared_release_has_the_private_names(version, tmp_path_factory)
         for name, _why in (tvp.ATTRIBUTES["apply_policy_op"], tvp.ATTRIBUTES["sample_dirichlet"]):
             assert f"def {name}(" in policies, f"torchvision {version}: {name} is gone"
         assert "def make_params(" in ast.unparse(tree("torchvision.transforms.v2._transform")), version
+        kernels = ast.unparse(tree("torchvision.transforms.v2.functional._geometry"))
+        assert "clamp_keypoints(" not in kernels, f"torchvision {version} clamps keypoints to the image"
