@@ -44,12 +44,8 @@ from augment.locations import expand
 from augment.options import JOB_OPTIONS, check_number, process_arguments
 from augment.progress import Progress
 from augment.spec import Spec, load_spec
-from augment.storage import is_s3, list_s3, s3_client, split_s3_uri
+from augment.storage import download, is_s3, join, list_location, s3_client
 from augment.text import plural
-
-
-def _join(uri: str, *parts: str) -> str:
-    return "/".join([uri.rstrip("/"), *parts])
 
 
 @dataclass
@@ -152,28 +148,25 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     ``split`` is the input as :func:`augment.keys.list_input` lists it, when the caller
     has it (the input is then not listed again).
     """
-    from augment.keys import list_input, select_inputs, unstaged_document
+    from augment.keys import input_root, list_input, select_inputs, unstaged_document
 
     check_number("--batch-size", batch_size, min=1, integer=True)
     keys, failed, excluded = select_inputs(split or list_input(input_uri), inputs, input_uri)
     if excluded:
-        put_json(_join(output_uri, "_batches", "excluded.json"), excluded)
-    if is_s3(input_uri):
-        prefix = input_uri[: input_uri.rfind("/") + 1]  # the keys are relative to it, as SageMaker stages them
-    else:  # a folder, or one file (its key is its name)
-        root = Path(input_uri).resolve()
-        prefix = str(root.parent if root.is_file() else root).rstrip("/") + "/"
+        put_json(join(output_uri, "_batches", "excluded.json"), excluded)
+    # the keys are relative to it, as SageMaker stages them; a local one named absolutely, for the runtime
+    prefix = input_root(input_uri if is_s3(input_uri) else str(Path(input_uri).resolve()))
     batches = []
     for n, start in enumerate(range(0, len(keys), batch_size)):
         chunk = keys[start : start + batch_size]
-        manifest = _join(output_uri, "_batches", f"batch-{n:05d}.json")
+        manifest = join(output_uri, "_batches", f"batch-{n:05d}.json")
         put_json(manifest, [{"prefix": prefix}, *chunk])
-        batches.append(Batch(n, chunk, manifest, _join(output_uri, f"batch-{n:05d}") + "/"))
+        batches.append(Batch(n, chunk, manifest, join(output_uri, f"batch-{n:05d}") + "/"))
     for b in batches:
         share = failed[b.index :: len(batches)]
         if share:
             b.unstaged = [f["source"] for f in share]
-            b.unstaged_uri = _join(output_uri, "_batches", f"batch-{b.index:05d}.unstaged.json")
+            b.unstaged_uri = join(output_uri, "_batches", f"batch-{b.index:05d}.unstaged.json")
             put_json(b.unstaged_uri, unstaged_document(share, [], input_uri))
     return batches
 
@@ -303,7 +296,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
     group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
     report = BatchReport(batches, round(time.monotonic() - start, 2), jobs=group.jobs)
-    put_json(_join(output_uri, "_batches", "report.json"), report.to_dict())
+    put_json(join(output_uri, "_batches", "report.json"), report.to_dict())
     return report
 
 
@@ -422,12 +415,11 @@ class AugmentedImages:
             root = Path(cache or tempfile.mkdtemp(prefix="augment-batch-"))
             if cache is None:  # one folder per batch, for the whole training run: not left behind
                 weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
-            bucket, prefix = split_s3_uri(output.rstrip("/") + "/")
-            s3 = s3_client()
-            for o in list_s3(bucket, prefix, s3=s3):
-                target = root / safe_rel(o["Key"][len(prefix):], f"output {output}")
+            prefix, s3 = output.rstrip("/") + "/", s3_client()
+            for rel, nbytes in list_location(prefix, s3=s3):
+                target = root / safe_rel(rel, f"output {output}")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, o["Key"], str(target))
+                download(prefix + rel, target, size=nbytes, s3=s3)
         manifests = sorted(root.glob("_augment/manifest-*.jsonl"))
         if not manifests:
             raise UsageError(f"{output}: no _augment/manifest-*.jsonl, so no finished job there")

@@ -26,6 +26,7 @@ from augment.jobs.request import Input, JobRequest, Output
 from augment.locations import check_disjoint, check_unused_output
 from augment.options import apply_overrides, check_number, parse_job_arguments, process_arguments
 from augment.spec import Spec, list_presets
+from augment.storage import is_s3, write_bytes
 
 MODES = ("standalone", "sharded")
 IMAGES_PATH = "/opt/ml/processing/input/images"
@@ -115,7 +116,7 @@ def build_request(
     if workers is not None:
         arguments += ["--workers", str(workers)]
     # the summary records where the images came from, so replay finds them once the staged copy is gone
-    source = input_uri if input_uri.startswith("s3://") else str(Path(input_uri).resolve())
+    source = input_uri if is_s3(input_uri) else str(Path(input_uri).resolve())
     if len(source) <= 256:  # SageMaker's limit for one argument; replay then needs --input-dir
         arguments += ["--input-uri", source]
     return JobRequest(
@@ -191,18 +192,11 @@ def job_spec(spec: str, arguments: tuple[str, ...] | list[str] = ()) -> Spec:
 
 
 def put_json(uri: str, data: Any) -> None:
-    """Write ``data`` as JSON to an ``s3://`` URI or a local file."""
+    """Write ``data`` as JSON to an ``s3://`` URI or a local file (whole or not at all, see
+    :func:`augment.storage.write_bytes`)."""
     import json
 
-    body = json.dumps(data, indent=1, allow_nan=False).encode()
-    if uri.startswith("s3://"):
-        from augment.storage import s3_client, split_s3_uri
-
-        bucket, key = split_s3_uri(uri)
-        s3_client().put_object(Bucket=bucket, Key=key, Body=body)
-    else:
-        Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        Path(uri).write_bytes(body)
+    write_bytes(uri, json.dumps(data, indent=1, allow_nan=False).encode())
 
 
 
@@ -224,11 +218,11 @@ def check_s3_locations(input_uri: str, output_uri: str) -> None:
 
     check_uri(input_uri, "--input")  # S3://, https://... get the s3:// form, not advice about folders
     check_uri(output_uri, "--output")
-    if not input_uri.startswith("s3://"):
+    if not is_s3(input_uri):
         raise UsageError(f"--input {input_uri}: SageMaker jobs read their input from S3; upload it first "
                          f"(aws s3 sync {input_uri} s3://BUCKET/PREFIX/) and pass that URI, or run the job here "
                          "with --backend local")
-    if not output_uri.startswith("s3://"):
+    if not is_s3(output_uri):
         raise UsageError(f"--output {output_uri}: SageMaker jobs write their outputs to S3; pass an s3:// prefix "
                          "(aws s3 sync copies them here afterwards), or run the job here with --backend local")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from augment.errors import UsageError
@@ -41,6 +40,7 @@ from augment.jobs.build import (  # noqa: F401  (the names callers import from h
 from augment.jobs.request import Input, JobRequest
 from augment.locations import META_DIR
 from augment.options import JOB_OPTIONS, check_number, process_arguments
+from augment.storage import delete, is_s3, join
 
 
 @contextlib.contextmanager
@@ -51,15 +51,9 @@ def removed_unless_created(uris: Sequence[str]) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        from augment.storage import s3_client, split_s3_uri
-
         for uri in uris:
             try:
-                if uri.startswith("s3://"):
-                    bucket, key = split_s3_uri(uri)
-                    s3_client().delete_object(Bucket=bucket, Key=key)
-                else:
-                    Path(uri).unlink(missing_ok=True)
+                delete(uri)
             except Exception:  # the creation's error is the one to show
                 pass
         raise
@@ -70,7 +64,7 @@ def with_unstaged(request: JobRequest, split: Any, input_uri: str, where: str) -
     cannot be staged left out of its images input and handed to its hosts to record (see
     :mod:`augment.keys`), and the files written for that under ``where`` (a prefix or folder
     of the output), to remove if the job is never created."""
-    from augment.keys import UNSTAGED_FILE, UNSTAGED_INPUT, unstaged_document
+    from augment.keys import UNSTAGED_FILE, UNSTAGED_INPUT, input_root, unstaged_document
 
     if not split.failed and not split.markers:
         return request, []
@@ -78,7 +72,7 @@ def with_unstaged(request: JobRequest, split: Any, input_uri: str, where: str) -
     inputs = list(request.inputs)
     if split.failed:  # only what can be staged is staged: a ManifestFile of those keys
         manifest = f"{where}/images.manifest.json"
-        put_json(manifest, [{"prefix": input_uri[: input_uri.rfind("/") + 1]}, *split.staged])
+        put_json(manifest, [{"prefix": input_root(input_uri)}, *split.staged])
         written.append(manifest)
         inputs = [replace(i, source=manifest, data_type="ManifestFile") if i.name == "images" else i
                   for i in inputs]
@@ -112,9 +106,9 @@ def route_keys(request: JobRequest, input_uri: str, output_uri: str,
 
     # the hosts apply the filters; here only to refuse a job of nothing
     split = (taken or take(input_uri, inputs)).split
-    if not input_uri.startswith("s3://"):
+    if not is_s3(input_uri):
         return request, []  # a folder holds no key it cannot stage
-    where = "/".join([output_uri.rstrip("/"), META_DIR, "launch", request.job_name])
+    where = join(output_uri, META_DIR, "launch", request.job_name)
     return with_unstaged(request, split, input_uri, where)
 
 
