@@ -461,6 +461,20 @@ def test_batched_and_prefetch_called_alone_read_the_spec_once(tmp_path, small_sa
     assert reads == [str(spec)] * 2 and len(sent) == 8, reads
 
 
+def test_batches_of_a_whole_bucket_name_it_in_their_manifests_prefix(bucket, tmp_path):
+    """A batch's ManifestFile names the prefix its keys are relative to; for an input of a whole
+    bucket written without its slash (s3://b) that was "s3://", which names no bucket."""
+    from augment.jobs.batch import plan_batches
+
+    for name in ("a.jpg", "b.jpg", "c/d.jpg"):
+        boto3.client("s3").put_object(Bucket=bucket, Key=name, Body=b"x")
+    for uri in (f"s3://{bucket}", f"s3://{bucket}/"):
+        batches = plan_batches(uri, str(tmp_path / "out"), 2)
+        root = {"prefix": f"s3://{bucket}/"}
+        assert [json.loads(Path(b.manifest_uri).read_text()) for b in batches] == [[root, "a.jpg", "b.jpg"],
+                                                                                  [root, "c/d.jpg"]]
+
+
 def test_both_backends_say_what_a_launch_needs_of_them(backend):
     """The backend protocol: name, reads S3 only, poll, the request defaults of each mode, submit."""
     from augment.container import dlc_image_uri
