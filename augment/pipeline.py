@@ -22,25 +22,36 @@ What this module adds:
   box, to the same pixels). ``kernels: torchvision`` runs every op's uint8
   tensor kernel. Either way the parameters are drawn by torchvision's own
   ``make_params``, identically.
+* **Labels.** :meth:`Pipeline.apply_labelled` passes an image's boxes, masks and
+  keypoints (:mod:`augment.labels`) through the same transforms beside the pixels, so
+  each op draws its parameters once and applies them to both (the pixels are those
+  :meth:`Pipeline.apply` makes, byte for byte); :meth:`Pipeline.apply` itself never
+  touches labels.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import PIL.Image
 import torch
+from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.functional import InterpolationMode, pil_modes_mapping
 
+from augment._torchvision import ATTRIBUTES, fill_of
 from augment._torchvision import RandomApplyTransform as _RandomApplyTransform
 from augment._torchvision import attribute as private_attribute
 from augment._torchvision import compute_resized_output_size as _resized_output_size
 from augment.images import Source
 from augment.kernels import FAST_TRANSFORMS, native_bilinear, resize_box, resize_rows, to_pil, to_tensor
+from augment.labels.follow import Counts, LabelRules, follow
+from augment.labels.model import LabelError, Labels, from_tv, to_tv
+from augment.labels.refuse import refusal_message, refusals
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
 from augment.spec import Spec, load_spec
 
@@ -134,6 +145,7 @@ class Pipeline:
         self.fast = self.spec.kernels == "fast"
         self._counter = itertools.count(1)
         self._steps: list[PIL.Image.Image] | None = None
+        self._labels_ready = False
         self._nodes = [self._build(op) for op in self.spec.ops]
         # ``ops: []`` only re-encodes each input; v2.Compose refuses an empty list.
         self.transform = v2.Compose([n.transform for n in self._nodes]) if self._nodes else v2.Identity()
@@ -172,7 +184,7 @@ class Pipeline:
             except Exception as e:  # name the op: torchvision's own messages rarely do
                 raise OpFailed(f"{node.name} failed on a {_describe(inputs[0])} image: {e}") from e
             if self._steps is not None and any(node is top for top in self._nodes):
-                self._steps.append(to_pil(out).copy())
+                self._steps.append(to_pil(out[0] if isinstance(out, tuple) else out).copy())
             return out
 
         t.forward = observed_forward
@@ -235,6 +247,65 @@ class Pipeline:
             OpFailed: an op raised.
             augment.images.ImageError: a ``Source`` that cannot be decoded.
         """
+        out, _ = self._run(image, seed, steps, None)
+        out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
+        return out, [n.record() for n in self._nodes]
+
+    def apply_labelled(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, labels: Labels,
+                       rules: LabelRules | None = None, steps: list[PIL.Image.Image] | None = None,
+                       ) -> tuple[Any, list[dict[str, Any]], Labels, Counts]:
+        """Augment one image and its labels with one seed: the labels get the very
+        parameters drawn for the pixels, which are byte for byte those of :meth:`apply`.
+
+        Args:
+            image, seed, steps: as for :meth:`apply`.
+            labels: the image's labels (their ``size`` must be the image's).
+            rules: what to do with objects that leave the image (default: drop them).
+
+        Returns:
+            The augmented image, the records, the output's labels (boxes clamped,
+            objects dropped or marked, keypoints hidden and swapped, see
+            :func:`augment.labels.follow.follow`) and what became of them.
+
+        Raises:
+            augment.labels.LabelError: the spec has an op that cannot carry labels
+                (:func:`augment.labels.refusals`), or the labels are another image's size.
+            OpFailed, augment.images.ImageError: as for :meth:`apply`.
+        """
+        self._carry_labels()
+        size = _size_of(image)
+        if tuple(labels.size) != size:
+            raise LabelError(f"labels of a {labels.size[0]}x{labels.size[1]} image on a {size[0]}x{size[1]} image")
+        with warnings.catch_warnings():
+            # RandomErasing leaves labels where they are, as torchvision says at every call
+            warnings.filterwarnings("ignore", message=r"RandomErasing\(\) is currently passing through")
+            out, moved = self._run(image, seed, steps, to_tv(labels))
+        out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
+        records = [n.record() for n in self._nodes]
+        followed, counts = follow(from_tv(labels, moved, _size_of(out)), records, rules or LabelRules())
+        return out, records, followed, counts
+
+    def _carry_labels(self) -> None:
+        """Once per pipeline, before its first labels: refuse the ops that cannot carry
+        them, and fill what a geometric op uncovers with 0 in masks (not with the
+        pixels' fill, which would paint every object there), as torchvision lets a
+        transform's fill differ by input type."""
+        if self._labels_ready:
+            return
+        found = refusals(self.spec)
+        if found:
+            raise LabelError(refusal_message(found))
+        nodes = list(self._nodes)
+        while nodes:
+            node = nodes.pop()
+            nodes.extend(node.children)
+            if hasattr(node.transform, ATTRIBUTES["fill"][0]) and isinstance(fill_of(node.transform), dict):
+                fill_of(node.transform)[tv_tensors.Mask] = 0
+        self._labels_ready = True
+
+    def _run(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, steps: list[PIL.Image.Image] | None,
+             target: dict[str, Any] | None) -> tuple[Any, dict[str, Any] | None]:
+        """The pipeline on one image, and on ``target`` (tv_tensors) beside it when given."""
         for n in self._nodes:
             n.reset()
         self._steps = steps
@@ -253,23 +324,27 @@ class Pipeline:
             generator.manual_seed(seed)
             try:
                 if isinstance(image, Source) and self._on_source is not None:
-                    first = self._first_from_source(image)
+                    first, target = self._first_from_source(image, target)
                     if steps is not None:
                         steps.append(to_pil(first).copy())
-                    out = self._rest(first)
+                    inputs = (first,)
+                    transform = self._rest
                 else:
                     decoded = image.load() if isinstance(image, Source) else image
-                    out = self.transform(to_pil(decoded) if self.fast else to_tensor(decoded))
+                    inputs = (to_pil(decoded) if self.fast else to_tensor(decoded),)
+                    transform = self.transform
+                if target is None:
+                    return transform(*inputs), None
+                return transform(*inputs, target)
             finally:
                 generator.set_state(state)
                 self._steps = None
         finally:
             if threads != 1:
                 torch.set_num_threads(threads)
-        out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
-        return out, [n.record() for n in self._nodes]
 
-    def _first_from_source(self, source: Source) -> PIL.Image.Image:
+    def _first_from_source(self, source: Source, target: dict[str, Any] | None = None,
+                           ) -> tuple[PIL.Image.Image, dict[str, Any] | None]:
         """Run the first op (``RandomResizedCrop`` or ``Resize``) on a source.
 
         torchvision's ``make_params`` draws the crop box at full size, from the header,
@@ -283,7 +358,9 @@ class Pipeline:
           (:meth:`~augment.images.Source.load_box`: the same pixels as a whole
           decode) and runs torchvision's tensor kernel on them, which is what its
           fast kernel runs on a decoded image: the same bytes;
-        * else the op's own fast kernel runs, exactly as on a decoded image."""
+        * else the op's own fast kernel runs, exactly as on a decoded image.
+
+        ``target`` (labels as tv_tensors) gets the op's transform with the same params."""
         node = self._on_source
         assert node is not None
         t = node.transform
@@ -300,6 +377,24 @@ class Pipeline:
                 out_h, out_w = _resized_output_size((h, w), t.size, t.max_size)
         except Exception as e:
             raise OpFailed(f"{node.name} failed on a {w}x{h} image: {e}") from e
+        pixels = self._first_pixels(source, params, (top, left, height, width), (out_h, out_w))
+        if target is not None:
+            try:
+                target = {key: t.transform(value, params) for key, value in target.items()}
+            except Exception as e:
+                raise OpFailed(f"{node.name} failed on the labels of a {w}x{h} image: {e}") from e
+        return pixels, target
+
+    def _first_pixels(self, source: Source, params: dict[str, Any], crop: tuple[int, int, int, int],
+                      out: tuple[int, int]) -> PIL.Image.Image:
+        """The first op's pixels, from ``source``, with the params drawn for them (see
+        :meth:`_first_from_source`); ``crop``: top, left, height, width; ``out``: height, width."""
+        node = self._on_source
+        assert node is not None
+        t = node.transform
+        w, h = source.size
+        top, left, height, width = crop
+        out_h, out_w = out
         reduce = 1
         if self._reduces:
             reduce = next((r for r in (8, 4, 2) if width >= 2 * out_w * r and height >= 2 * out_h * r), 1)
@@ -351,6 +446,13 @@ def _use_fast_kernel(transform: v2.Transform, make_kernel: Any) -> None:
         return kernel(inpt, params) if isinstance(inpt, PIL.Image.Image) else original(inpt, params)
 
     transform.transform = transform_fast
+
+
+def _size_of(image: Source | PIL.Image.Image | torch.Tensor) -> tuple[int, int]:
+    """``(width, height)`` of an image in any form the pipeline takes."""
+    if isinstance(image, Source | PIL.Image.Image):
+        return tuple(image.size)
+    return int(image.shape[-1]), int(image.shape[-2])
 
 
 def _describe(image: Any) -> str:

@@ -1,0 +1,44 @@
+"""Labels that follow the pixels: boxes, masks and keypoints through every op.
+
+:mod:`~augment.labels.model` holds one image's labels and their torchvision form,
+:mod:`~augment.labels.follow` what happens to them after the ops (clamp, drop, hide,
+swap), :mod:`~augment.labels.refuse` the ops that cannot carry them, and
+:mod:`~augment.labels.coco` COCO's instances JSON in and out. See README.md here for the
+semantics chosen. Names are imported on first use: :func:`refusals` (what ``augment
+validate`` asks) imports neither torch nor torchvision.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Labels": "augment.labels.model",
+    "LabelError": "augment.labels.model",
+    "LabelRules": "augment.labels.follow",
+    "Counts": "augment.labels.follow",
+    "follow": "augment.labels.follow",
+    "flip_permutation": "augment.labels.follow",
+    "refusals": "augment.labels.refuse",
+    "refusal_message": "augment.labels.refuse",
+    "CocoIndex": "augment.labels.coco",
+    "CocoImage": "augment.labels.coco",
+    "Problem": "augment.labels.coco",
+    "read_coco": "augment.labels.coco",
+    "write_coco": "augment.labels.coco",
+    "merge_coco": "augment.labels.coco",
+    "dump_coco": "augment.labels.coco",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'augment.labels' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

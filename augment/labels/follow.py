@@ -1,0 +1,227 @@
+"""What happens to labels after the ops moved them: the rules, the counts, the flip.
+
+The ops themselves are torchvision's (:meth:`augment.pipeline.Pipeline.apply_labelled`
+passes the labels through them beside the image, with the parameters drawn for its
+pixels). What torchvision leaves to its caller is decided here, once for every format:
+
+* boxes are clamped to the output image; an object whose clamped box has (nearly) no
+  area left (:data:`MIN_SIDE`), less than ``min_area`` square pixels, or less than
+  ``min_visibility`` of the area its box had before clamping, is dropped, or kept and
+  marked (:class:`LabelRules`);
+* a keypoint outside the output image becomes not labelled (COCO's ``0, 0, 0``), and an
+  unlabelled one stays ``0, 0, 0`` wherever the ops took its coordinates;
+* a mirrored output (an odd number of applied flips, horizontal or vertical: either
+  turns a left hand into a right one) swaps each left/right pair of keypoints, so
+  ``left_eye`` is still the object's left eye;
+
+The ops that cannot carry labels at all are named by :mod:`augment.labels.refuse`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from augment.labels.model import Labels
+from augment.ops import REGISTRY
+
+MIN_SIDE = 1e-3
+"""A clamped box narrower or lower than this (pixels) has no area left: the object left the image."""
+
+MODES = ("drop", "clamp")
+
+FLIPS = ("RandomHorizontalFlip", "RandomVerticalFlip")
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    """What to do with objects the ops moved partly or wholly out of the image.
+
+    Attributes:
+        mode: ``drop`` removes such an object; ``clamp`` keeps it (its box clamped, its
+            keypoints hidden) and marks it with the reason.
+        min_area: objects whose clamped box covers less than this many square pixels go.
+        min_visibility: objects whose clamped box keeps less than this fraction of its
+            area before clamping go (0 to 1).
+        flip_pairs: keypoint names swapped by a mirroring flip, beside those found by
+            name (names that differ only by ``left``/``right``).
+    """
+
+    mode: str = "drop"
+    min_area: float = 0.0
+    min_visibility: float = 0.0
+    flip_pairs: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode: {self.mode!r} is not one of {', '.join(MODES)}")
+        if not (self.min_area >= 0):
+            raise ValueError(f"min_area: must be a number >= 0, got {self.min_area!r}")
+        if not (0 <= self.min_visibility <= 1):
+            raise ValueError(f"min_visibility: must be between 0 and 1, got {self.min_visibility!r}")
+        for pair in self.flip_pairs:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ValueError(f"flip_pairs: each pair names two different keypoints, got {pair!r}")
+
+
+@dataclass
+class Counts:
+    """What became of one output's objects.
+
+    Attributes:
+        kept: objects written (marked ones included).
+        clipped: kept objects whose box the clamp changed.
+        dropped: reason -> objects dropped for it (``outside``, ``min_area``, ``min_visibility``).
+        marked: reason -> objects kept although a rule would drop them (mode ``clamp``).
+        hidden_keypoints: labelled keypoints that left the image and are no longer labelled.
+    """
+
+    kept: int = 0
+    clipped: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    marked: dict[str, int] = field(default_factory=dict)
+    hidden_keypoints: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kept": self.kept, "clipped": self.clipped, "dropped": dict(sorted(self.dropped.items())),
+                "marked": dict(sorted(self.marked.items())), "hidden_keypoints": self.hidden_keypoints}
+
+
+def applied_ops(records: list[dict[str, Any]]) -> Iterator[str]:
+    """The names of the leaf ops that ran on an output, from the pipeline's records
+    (inside ``RandomApply``, ``RandomChoice`` and ``RandomOrder`` too)."""
+    for rec in records:
+        if not rec.get("applied"):
+            continue
+        if "ops" in rec and REGISTRY[rec["op"]].is_container:
+            yield from applied_ops(rec["ops"])
+        else:
+            yield rec["op"]
+
+
+def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> tuple[Labels, Counts]:
+    """The labels as the output has them, after the ops moved them.
+
+    Args:
+        labels: what :func:`~augment.labels.model.from_tv` read back (boxes unclamped).
+        records: the pipeline's records for this output (which ops were applied).
+        rules: what to do with objects that left the image.
+
+    Returns:
+        The labels to write (clamped, filtered or marked, keypoints hidden and swapped)
+        and what became of them.
+    """
+    ran = list(applied_ops(records))
+    moved = labels.moved or any(REGISTRY[name].category == "geometric" for name in ran)
+    labels = replace(labels, moved=moved)
+    if not moved:
+        return labels, Counts(kept=len(labels))
+    width, height = labels.size
+    raw = labels.boxes
+    boxes = np.stack([raw[:, 0].clip(0, width), raw[:, 1].clip(0, height),
+                      raw[:, 2].clip(0, width), raw[:, 3].clip(0, height)], axis=1) if len(raw) else raw
+    side_w, side_h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    area = side_w * side_h
+    before = (raw[:, 2] - raw[:, 0]) * (raw[:, 3] - raw[:, 1])
+    counts = Counts()
+    keep: list[int] = []
+    marks = list(labels.marks) if labels.marks is not None else [None] * len(labels)
+    for i in range(len(labels)):
+        reason = None
+        if side_w[i] < MIN_SIDE or side_h[i] < MIN_SIDE:
+            reason = "outside"
+        elif area[i] < rules.min_area:
+            reason = "min_area"
+        elif before[i] > 0 and area[i] / before[i] < rules.min_visibility:
+            reason = "min_visibility"
+        if reason is not None and rules.mode == "drop":
+            counts.dropped[reason] = counts.dropped.get(reason, 0) + 1
+            continue
+        if reason is not None:
+            counts.marked[reason] = counts.marked.get(reason, 0) + 1
+            marks[i] = reason
+        keep.append(i)
+        counts.clipped += bool(np.any(np.abs(boxes[i] - raw[i]) > 1e-9))
+    keypoints, hidden = _hide_outside(labels.keypoints, width, height)
+    labels = replace(labels, boxes=boxes, keypoints=keypoints,
+                     marks=marks if any(m is not None for m in marks) else labels.marks)
+    if sum(name in FLIPS for name in ran) % 2:
+        labels = replace(labels, keypoints=_swap(labels, rules.flip_pairs))
+    labels = labels.select(keep)
+    counts.kept = len(labels)
+    counts.hidden_keypoints = sum(hidden[i] for i in keep)
+    return labels, counts
+
+
+def _hide_outside(keypoints: list[np.ndarray | None] | None, width: int,
+                  height: int) -> tuple[list[np.ndarray | None] | None, list[int]]:
+    """Keypoints outside ``[0, width) x [0, height)`` become ``0, 0, 0``; so do unlabelled ones."""
+    if keypoints is None:
+        return None, []
+    out: list[np.ndarray | None] = []
+    hidden = []
+    for k in keypoints:
+        if k is None:
+            out.append(None)
+            hidden.append(0)
+            continue
+        k = k.copy()
+        labelled = k[:, 2] > 0
+        inside = (k[:, 0] >= 0) & (k[:, 0] < width) & (k[:, 1] >= 0) & (k[:, 1] < height)
+        hidden.append(int(np.sum(labelled & ~inside)))
+        k[~(labelled & inside)] = 0.0
+        out.append(k)
+    return out, hidden
+
+
+_SIDES = re.compile(r"left|right|Left|Right|LEFT|RIGHT")
+_OTHER = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+
+
+def flip_permutation(names: tuple[str, ...], pairs: tuple[tuple[str, str], ...] = ()) -> list[int]:
+    """For keypoints ``names``, the index each one takes its value from after a mirroring
+    flip: a name's partner is the name with every ``left`` and ``right`` exchanged (COCO's
+    ``left_eye``/``right_eye``), or its partner in ``pairs``; names without one keep theirs."""
+    index = {name: i for i, name in enumerate(names)}
+    partner = {}
+    for name in names:
+        other = _SIDES.sub(lambda m: _OTHER[m.group()], name)
+        if other != name and other in index:
+            partner[name] = other
+    for a, b in pairs:
+        if a in index and b in index:
+            partner[a], partner[b] = b, a
+    return [index[partner.get(name, name)] for name in names]
+
+
+def _swap(labels: Labels, pairs: tuple[tuple[str, str], ...]) -> list[np.ndarray | None] | None:
+    if labels.keypoints is None:
+        return None
+    out = []
+    for k, category in zip(labels.keypoints, labels.categories, strict=True):
+        names = labels.keypoint_names.get(int(category))
+        if k is None or not names or len(names) != len(k):
+            out.append(k)
+            continue
+        out.append(k[flip_permutation(names, pairs)])
+    return out
+
+
+def tally(counts: list[Counts]) -> dict[str, Any]:
+    """Several outputs' counts summed (a job's, a batch's)."""
+    total = Counts()
+    dropped: Counter[str] = Counter()
+    marked: Counter[str] = Counter()
+    for c in counts:
+        total.kept += c.kept
+        total.clipped += c.clipped
+        total.hidden_keypoints += c.hidden_keypoints
+        dropped.update(c.dropped)
+        marked.update(c.marked)
+    total.dropped, total.marked = dict(dropped), dict(marked)
+    return total.to_json()
