@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from augment import __version__, aws
+from augment import __version__, aws, storage
 from augment.container._ecr import ImageTarget, create_repository_command, ensure_repository
 from augment.container._runner import BuildFailed, Runner
 from augment.container._sources import CONTEXT_FILES, VARIANTS, context_zip, git_revision, image_tags
@@ -60,7 +60,7 @@ def _codebuild(target: ImageTarget, bucket: str, key: str, role_arn: str, projec
                boto_session: Any, poll: float, timeout: float, out: Any) -> str:
     session = boto_session or aws.session(target.region)
     ensure_repository(session.client("ecr", region_name=target.region), target.repository)
-    session.client("s3").put_object(Bucket=bucket, Key=key, Body=context_zip())
+    storage.write_bytes(storage.s3_uri(bucket, key), context_zip(), s3=session.client("s3"))
     cb = session.client("codebuild", region_name=target.region)
     existing = {p["name"] for p in cb.batch_get_projects(names=[project]).get("projects", [])}
     if project not in existing:

@@ -16,7 +16,7 @@ from typing import Any
 
 from augment.errors import UsageError
 from augment.images import list_images, read_input
-from augment.storage import expand, is_s3, s3_client, split_s3_uri
+from augment.storage import expand, is_s3, read_bytes, s3_uri, split_s3_uri
 from augment.text import all_excluded
 
 DEFAULT_N = 4
@@ -97,7 +97,7 @@ class Images:
                 from botocore.exceptions import BotoCoreError, ClientError
 
                 try:
-                    body = s3_client().get_object(Bucket=self._bucket, Key=self._base + rel)["Body"].read()
+                    body = read_bytes(s3_uri(self._bucket, self._base + rel))
                 except (ClientError, BotoCoreError) as e:
                     raise OSError(f"cannot download s3://{self._bucket}/{self._base}{rel}: {e}") from None
             elif self._file is not None:
