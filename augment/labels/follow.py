@@ -154,7 +154,7 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
         labels = replace(labels, keypoints=_swap(labels, rules.flip_pairs))
     labels = labels.select(keep)
     counts.kept = len(labels)
-    counts.hidden_keypoints = sum(hidden[i] for i in keep)
+    counts.hidden_keypoints = sum(hidden[i] for i in keep) if hidden else 0
     return labels, counts
 
 

@@ -1,10 +1,13 @@
 """One image's labels, and their form as torchvision ``tv_tensors``.
 
 :class:`Labels` is format-neutral: COCO, YOLO, VOC and Ground Truth readers make one per
-image and their writers read one back. Coordinates are float pixels in the continuous
-frame torchvision uses (the image spans ``[0, width] x [0, height]``; a pixel's centre
-is at ``+0.5``), boxes are XYXY, keypoints are ``(x, y, v)`` with COCO's visibility
-(0: not labelled, 1: labelled but hidden, 2: visible).
+image and their writers read one back. Coordinates are float pixels as torchvision takes
+them: boxes are XYXY in the continuous frame (the image spans ``[0, width] x [0,
+height]``), keypoints ``(x, y, v)`` with COCO's visibility (0: not labelled, 1: labelled
+but hidden, 2: visible). torchvision moves keypoints by its own rules, which we keep: a
+flip maps ``x`` to ``width - 1 - x`` (a pixel index, as COCO's keypoints are), a resize
+or rotation treats them as continuous coordinates; the two differ by at most half an
+output pixel.
 
 :func:`to_tv` gives the ``tv_tensors`` that travel through the pipeline beside the
 image, so that every op applies to them the parameters it drew for the pixels, and

@@ -1,0 +1,372 @@
+"""COCO instances JSON in and out: read once into an index, labels per image, one file out.
+
+Reading (:func:`read_coco`) indexes the file once: images by ``file_name``, each image's
+annotations, the categories with their keypoint names and skeleton. Each bad annotation
+(an image id or category id that names nothing, a box that is not four finite numbers,
+has a negative or no extent, or lies outside its image, keypoints of the wrong length, a
+segmentation pycocotools cannot decode or of another size) is a :class:`Problem` naming
+its annotation id, and is left out of its image's labels: never a crash, never silent.
+
+A worker gets one :class:`CocoImage` (its image entry, its valid annotations, the
+categories they name: small and picklable), and :meth:`CocoImage.labels` decodes it:
+polygons and RLE through pycocotools, into one bool mask per object.
+
+Writing (:func:`write_coco`) makes an image entry per output (``file_name`` relative to
+the output folder, the output's own width and height) and its annotations, in the order
+of the outputs' file names, numbered from 1: the same outputs always give the same
+bytes (:func:`dump_coco`), whichever host or worker made them. :func:`merge_coco` joins
+the parts that hosts write into the one file the job's output has, by the same rule, so
+one part merged is itself. An output no geometric op moved keeps its annotations
+verbatim (renumbered), polygons included; a moved one gets its box, area, segmentation
+(as compressed RLE, from the moved mask: a polygon cut by the image's edge or bent by an
+elastic op is not a polygon any more) and keypoints recomputed, and its other fields
+(``iscrowd``, ``attributes``...) kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from augment.labels.model import Labels
+
+BOX_TOLERANCE = 1.0
+"""Pixels a box may pass its image's edge by (annotation tools round): more is a problem."""
+
+DIGITS = 6
+"""Decimals of a moved coordinate written out (a millionth of a pixel)."""
+
+_URLS = ("coco_url", "flickr_url", "url")
+"""Image fields that name the input's pixels, not an output's: not copied to outputs."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One annotation (or image entry) that cannot be used, and why.
+
+    Attributes:
+        where: what it is, as the file names it (``annotation 17``, ``image 4``).
+        reason: a short word for counting (``unknown_category``, ``bad_box``...).
+        message: the sentence a person reads.
+    """
+
+    where: str
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class CocoImage:
+    """One image's entry, its valid annotations, and the categories they name."""
+
+    image: dict[str, Any]
+    annotations: list[dict[str, Any]]
+    categories: dict[int, dict[str, Any]]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.image["width"]), int(self.image["height"])
+
+    def labels(self) -> Labels:
+        """The image's labels: boxes, categories, annotation ids, a mask per annotation
+        with a segmentation, keypoints per annotation that has them; every other field
+        of an annotation rides along in ``attrs`` (the writer copies it back)."""
+        width, height = self.size
+        if not self.annotations:
+            return Labels.empty(self.size)
+        boxes, masks, keypoints = [], [], []
+        for ann in self.annotations:
+            x, y, w, h = (float(v) for v in ann["bbox"])
+            boxes.append([x, y, x + w, y + h])
+            masks.append(decode_segmentation(ann["segmentation"], height, width) if ann.get("segmentation") else None)
+            kp = ann.get("keypoints")
+            keypoints.append(np.asarray(kp, np.float64).reshape(-1, 3) if kp else None)
+        names = {cid: tuple(c.get("keypoints") or ()) for cid, c in self.categories.items() if c.get("keypoints")}
+        return Labels(self.size, boxes, [a["category_id"] for a in self.annotations],
+                      [a["id"] for a in self.annotations],
+                      masks=masks if any(m is not None for m in masks) else None,
+                      keypoints=keypoints if any(k is not None for k in keypoints) else None,
+                      keypoint_names=names,
+                      attrs=[{k: v for k, v in a.items() if k not in ("id", "image_id", "category_id")}
+                             for a in self.annotations])
+
+
+@dataclass
+class CocoIndex:
+    """A COCO instances file, indexed once.
+
+    Attributes:
+        images: ``file_name`` -> its image entry.
+        annotations: image id -> its valid annotations, in the file's order.
+        categories: category id -> its entry (``name``, ``keypoints``, ``skeleton``...).
+        problems: every annotation or image entry left out, and why.
+        info, licenses: copied to the output file.
+    """
+
+    images: dict[str, dict[str, Any]]
+    annotations: dict[int, list[dict[str, Any]]]
+    categories: dict[int, dict[str, Any]]
+    problems: list[Problem] = field(default_factory=list)
+    info: dict[str, Any] | None = None
+    licenses: list[Any] | None = None
+
+    def image(self, file_name: str) -> CocoImage | None:
+        """What a worker needs for one input (``None``: the file names no such image)."""
+        entry = self.images.get(file_name)
+        if entry is None:
+            return None
+        anns = self.annotations.get(entry["id"], [])
+        used = {a["category_id"] for a in anns}
+        return CocoImage(entry, anns, {cid: c for cid, c in self.categories.items() if cid in used})
+
+
+def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarray:
+    """A COCO segmentation (polygons, RLE or compressed RLE) as a bool ``(height, width)`` mask.
+
+    Raises:
+        ValueError: it is none of those, or an RLE of another size.
+    """
+    if isinstance(segmentation, list):
+        polygons = [p for p in segmentation if isinstance(p, list)]
+        if len(polygons) != len(segmentation) or any(len(p) < 6 or len(p) % 2 for p in polygons):
+            raise ValueError("a polygon segmentation is a list of [x1, y1, x2, y2, ...] with at least 3 points")
+        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
+    elif isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
+        if list(segmentation["size"]) != [height, width]:
+            raise ValueError(f"an RLE of size {segmentation['size']} (height, width) on a {width}x{height} image")
+        counts = segmentation["counts"]
+        rle = mask_utils.frPyObjects(segmentation, height, width) if isinstance(counts, list) else \
+            {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    else:
+        raise ValueError("a segmentation is a list of polygons or an RLE with counts and size")
+    with warnings.catch_warnings():
+        # pycocotools' decoder predates numpy 2's copy keyword and says so at every call
+        warnings.filterwarnings("ignore", r"__array__ implementation doesn't accept a copy keyword",
+                                DeprecationWarning)
+        return mask_utils.decode(rle).astype(bool)
+
+
+def encode_mask(mask: np.ndarray) -> dict[str, Any]:
+    """A bool mask as COCO's compressed RLE (``counts`` a string, as JSON wants it)."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def read_coco(source: str | Path | bytes | dict[str, Any]) -> CocoIndex:
+    """Index a COCO instances file.
+
+    Args:
+        source: its path, its bytes, or the parsed JSON.
+
+    Returns:
+        The index; what could not be used is in its ``problems``.
+
+    Raises:
+        ValueError: not a COCO instances file at all (no ``images`` list, not JSON).
+    """
+    if isinstance(source, str | Path):
+        source = Path(source).read_bytes()
+    data = json.loads(source) if isinstance(source, bytes) else source
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise ValueError("not a COCO instances file: it has no list of images")
+    problems: list[Problem] = []
+    categories = {}
+    for cat in data.get("categories") or []:
+        if not isinstance(cat, dict) or not isinstance(cat.get("id"), int):
+            problems.append(Problem(f"category {brief_id(cat)}", "bad_category", "a category needs an integer id"))
+            continue
+        categories[cat["id"]] = cat
+    images, by_id = {}, {}
+    for entry in data["images"]:
+        why = _image_problem(entry, images)
+        if why:
+            problems.append(Problem(f"image {brief_id(entry)}", "bad_image", why))
+            continue
+        images[entry["file_name"]] = entry
+        by_id[entry["id"]] = entry
+    annotations: dict[int, list[dict[str, Any]]] = {}
+    seen: set[int] = set()
+    for ann in data.get("annotations") or []:
+        problem = _annotation_problem(ann, by_id, categories, seen)
+        if problem:
+            problems.append(problem)
+            continue
+        seen.add(ann["id"])
+        annotations.setdefault(ann["image_id"], []).append(ann)
+    return CocoIndex(images, annotations, categories, problems, data.get("info"), data.get("licenses"))
+
+
+def brief_id(entry: Any) -> str:
+    return str(entry.get("id")) if isinstance(entry, dict) else "?"
+
+
+def _image_problem(entry: Any, images: dict[str, Any]) -> str | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), int):
+        return "an image entry needs an integer id"
+    if not isinstance(entry.get("file_name"), str) or not entry["file_name"]:
+        return "an image entry needs a file_name"
+    if entry["file_name"] in images:
+        return f"file_name {entry['file_name']!r} is named by image {images[entry['file_name']]['id']} already"
+    if not all(isinstance(entry.get(k), int) and entry[k] > 0 for k in ("width", "height")):
+        return "an image entry needs its width and height (positive integers)"
+    return None
+
+
+def _annotation_problem(ann: Any, images: dict[int, dict[str, Any]], categories: dict[int, Any],
+                        seen: set[int]) -> Problem | None:
+    """Why an annotation cannot be used, or ``None``."""
+    if not isinstance(ann, dict) or not isinstance(ann.get("id"), int):
+        return Problem(f"annotation {brief_id(ann)}", "bad_annotation", "an annotation needs an integer id")
+    where = f"annotation {ann['id']}"
+    if ann["id"] in seen:
+        return Problem(where, "duplicate_id", "another annotation has this id")
+    image = images.get(ann.get("image_id"))
+    if image is None:
+        return Problem(where, "missing_image", f"image_id {ann.get('image_id')!r} names no image")
+    if ann.get("category_id") not in categories:
+        return Problem(where, "unknown_category", f"category_id {ann.get('category_id')!r} names no category")
+    box = ann.get("bbox")
+    if not (isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box)):
+        return Problem(where, "bad_box", f"bbox must be [x, y, width, height], four finite numbers, got {box!r}")
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        return Problem(where, "bad_box", f"bbox {box} has a negative or no width or height")
+    width, height = image["width"], image["height"]
+    tol = BOX_TOLERANCE
+    if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
+        return Problem(where, "box_outside", f"bbox {box} lies outside its {width}x{height} image")
+    category = categories[ann["category_id"]]
+    kp = ann.get("keypoints")
+    if kp:
+        names = category.get("keypoints") or []
+        if not (isinstance(kp, list) and len(kp) == 3 * len(names) and all(_number(v) for v in kp)):
+            return Problem(where, "bad_keypoints", f"keypoints must be {3 * len(names)} finite numbers (x, y, v "
+                                                   f"for each of {category.get('name')!r}'s {len(names)} keypoints)")
+    if ann.get("segmentation"):
+        try:
+            decode_segmentation(ann["segmentation"], height, width)
+        except (ValueError, TypeError, OverflowError) as e:
+            return Problem(where, "bad_segmentation", f"segmentation: {e}")
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass
+class CocoOutput:
+    """One output to write: its path relative to the output folder, the input image it
+    was made from (its entry's other fields are kept), and its labels."""
+
+    file_name: str
+    source: CocoImage
+    labels: Labels
+
+
+def write_coco(outputs: Iterable[CocoOutput], categories: dict[int, dict[str, Any]],
+               info: dict[str, Any] | None = None, licenses: list[Any] | None = None) -> dict[str, Any]:
+    """The COCO document of some outputs: images and annotations in the order of the
+    outputs' file names, numbered from 1; every category of the input, in id order.
+
+    Args:
+        outputs: the outputs (their file names are unique).
+        categories: the input's categories (:attr:`CocoIndex.categories`).
+        info, licenses: copied as they are where given.
+    """
+    images, annotations = [], []
+    for image_id, out in enumerate(sorted(outputs, key=lambda o: o.file_name), start=1):
+        labels = out.labels
+        width, height = labels.size
+        extra = {k: v for k, v in out.source.image.items() if k not in ("id", "file_name", "width", "height", *_URLS)}
+        images.append({"id": image_id, "file_name": out.file_name, "width": width, "height": height, **extra})
+        for i in range(len(labels)):
+            annotations.append({"id": 0, "image_id": image_id, "category_id": int(labels.categories[i]),
+                                **_annotation(labels, i)})
+    for number, ann in enumerate(annotations, start=1):
+        ann["id"] = number
+    doc: dict[str, Any] = {}
+    if info is not None:
+        doc["info"] = info
+    if licenses is not None:
+        doc["licenses"] = licenses
+    doc.update(images=images, annotations=annotations, categories=[categories[k] for k in sorted(categories)])
+    return doc
+
+
+def _annotation(labels: Labels, i: int) -> dict[str, Any]:
+    """Annotation ``i`` of ``labels`` without its ids: verbatim when nothing moved it."""
+    attrs = dict(labels.attrs[i]) if labels.attrs is not None else {}
+    if labels.marks is not None and labels.marks[i] is not None:
+        attrs["augment_mark"] = labels.marks[i]
+    if not labels.moved and "bbox" in attrs:
+        return attrs
+    x0, y0, x1, y1 = (float(v) for v in labels.boxes[i])
+    attrs["bbox"] = [_round(x0), _round(y0), _round(x1 - x0), _round(y1 - y0)]
+    mask = labels.masks[i] if labels.masks is not None else None
+    if mask is not None:
+        attrs["segmentation"] = encode_mask(mask)
+        attrs["area"] = int(mask.sum())
+    else:  # no segmentation (one was decoded into the mask): the box's area
+        attrs["area"] = _round((x1 - x0) * (y1 - y0))
+    kp = labels.keypoints[i] if labels.keypoints is not None else None
+    if kp is not None:
+        attrs["keypoints"] = [_round(v) if j % 3 < 2 else int(v) for j, v in enumerate(kp.reshape(-1).tolist())]
+        attrs["num_keypoints"] = int(np.sum(kp[:, 2] > 0))
+    return attrs
+
+
+def _round(value: float) -> float | int:
+    """A coordinate to :data:`DIGITS` decimals; a whole number as an int (COCO's own style)."""
+    value = round(value, DIGITS) + 0.0
+    return int(value) if value.is_integer() else value
+
+
+def merge_coco(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Parts written by hosts (by :func:`write_coco`) as the one document of the job:
+    images sorted by file name, images and annotations numbered again from 1.
+
+    Raises:
+        ValueError: two parts name the same output, or their categories differ.
+    """
+    if not parts:
+        raise ValueError("no parts to merge")
+    categories = parts[0]["categories"]
+    rows: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
+    names: set[str] = set()
+    for part in parts:
+        if part["categories"] != categories:
+            raise ValueError("the parts' categories differ: they come from different annotation files")
+        by_image: dict[int, list[dict[str, Any]]] = {}
+        for ann in part["annotations"]:
+            by_image.setdefault(ann["image_id"], []).append(ann)
+        for image in part["images"]:
+            if image["file_name"] in names:
+                raise ValueError(f"{image['file_name']} is in two parts")
+            names.add(image["file_name"])
+            rows.append((image["file_name"], image, by_image.get(image["id"], [])))
+    images, annotations = [], []
+    for image_id, (_name, image, anns) in enumerate(sorted(rows, key=lambda r: r[0]), start=1):
+        images.append({**image, "id": image_id})
+        annotations.extend({**ann, "id": 0, "image_id": image_id} for ann in anns)
+    for number, ann in enumerate(annotations, start=1):
+        ann["id"] = number
+    doc = {k: v for k, v in parts[0].items() if k in ("info", "licenses")}
+    doc.update(images=images, annotations=annotations, categories=categories)
+    return doc
+
+
+def dump_coco(doc: dict[str, Any]) -> bytes:
+    """The document's bytes: compact JSON, UTF-8, keys in the order written."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"

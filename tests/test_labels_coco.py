@@ -1,0 +1,184 @@
+"""COCO in and out (augment.labels.coco): the index and its problems, an identity round trip, moved
+labels that pycocotools reads back as the job made them, deterministic parts and their merge."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import PIL.Image
+import pytest
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from augment.labels.coco import CocoOutput, dump_coco, encode_mask, merge_coco, read_coco, write_coco
+from augment.pipeline import Pipeline
+
+# pycocotools' own annToMask, called here to read the files back, predates numpy 2's copy keyword
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
+PERSON = ["nose", "left_eye", "right_eye", "left_wrist", "right_wrist"]
+
+
+def runs(mask: np.ndarray) -> list[int]:
+    """COCO's uncompressed RLE of a mask: run lengths in column order, starting with zeros."""
+    flat = mask.flatten(order="F")
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    lengths = np.diff(np.r_[0, edges, flat.size]).tolist()
+    return lengths if flat[0] == 0 else [0, *lengths]
+
+
+def instances() -> dict:
+    """Two images: boxes, a polygon, a compressed and an uncompressed RLE, keypoints, a crowd."""
+    blob = np.zeros((60, 80), np.uint8)
+    blob[10:30, 20:50] = 1
+    crowd = np.zeros((60, 80), np.uint8)
+    crowd[20:40, 10:30] = 1
+    raw_rle = {"size": [60, 80], "counts": runs(crowd)}
+    return {
+        "info": {"description": "test"},
+        "licenses": [{"id": 1, "name": "CC0"}],
+        "images": [{"id": 7, "file_name": "a/one.jpg", "width": 80, "height": 60, "license": 1,
+                    "coco_url": "http://x/one.jpg"},
+                   {"id": 9, "file_name": "two.png", "width": 40, "height": 30}],
+        "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": PERSON,
+                        "skeleton": [[2, 3], [1, 2]]},
+                       {"id": 3, "name": "cat", "supercategory": "animal"}],
+        "annotations": [
+            {"id": 11, "image_id": 7, "category_id": 1, "bbox": [10.25, 5.5, 30.125, 40.0], "area": 1000.5,
+             "iscrowd": 0, "segmentation": [[10.25, 5.5, 40.375, 5.5, 40.375, 45.5, 10.25, 45.5]],
+             "keypoints": [20, 10, 2, 30.5, 12, 2, 15, 12, 1, 0, 0, 0, 12, 40, 2], "num_keypoints": 4},
+            {"id": 12, "image_id": 7, "category_id": 3, "bbox": [20, 10, 30, 20], "area": 600, "iscrowd": 0,
+             "segmentation": encode_mask(blob.astype(bool))},
+            {"id": 13, "image_id": 7, "category_id": 3, "bbox": [10, 20, 20, 20], "area": 400, "iscrowd": 1,
+             "segmentation": raw_rle},
+            {"id": 14, "image_id": 9, "category_id": 3, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0,
+             "segmentation": []},
+        ],
+    }
+
+
+def outputs(index, pipeline, names=None, seed=0):
+    """Each indexed image through ``pipeline`` (on a blank image of its size), as outputs to write."""
+    made = []
+    for file_name in sorted(names or index.images):
+        entry = index.image(file_name)
+        _, _, labels, _ = pipeline.apply_labelled(PIL.Image.new("RGB", entry.size), seed, entry.labels())
+        made.append(CocoOutput(f"out/{file_name}", entry, labels))
+    return made
+
+
+def test_the_index_names_each_bad_annotation_and_keeps_the_rest():
+    data = instances()
+    bad = [
+        {"id": 20, "image_id": 99, "category_id": 3, "bbox": [1, 1, 2, 2]},
+        {"id": 21, "image_id": 7, "category_id": 3, "bbox": [1, math.nan, 2, 2]},
+        {"id": 22, "image_id": 7, "category_id": 3, "bbox": [1, 1, -2, 2]},
+        {"id": 23, "image_id": 7, "category_id": 42, "bbox": [1, 1, 2, 2]},
+        {"id": 24, "image_id": 7, "category_id": 3, "bbox": [70, 50, 30, 30]},
+        {"id": 25, "image_id": 7, "category_id": 1, "bbox": [1, 1, 2, 2], "keypoints": [1, 2, 2]},
+        {"id": 26, "image_id": 7, "category_id": 3, "bbox": [1, 1, 2, 2], "segmentation": [[1, 2, 3]]},
+        {"id": 27, "image_id": 7, "category_id": 3, "bbox": [1, 1, 2, 2],
+         "segmentation": {"size": [10, 10], "counts": "PP"}},
+        {"id": 11, "image_id": 7, "category_id": 3, "bbox": [1, 1, 2, 2]},
+        {"image_id": 7, "category_id": 3, "bbox": [1, 1, 2, 2]},
+    ]
+    data["annotations"] += bad
+    data["images"].append({"id": 10, "file_name": "two.png", "width": 5, "height": 5})
+    index = read_coco(data)
+    found = {p.where: p.reason for p in index.problems}
+    assert found == {"annotation 20": "missing_image", "annotation 21": "bad_box", "annotation 22": "bad_box",
+                     "annotation 23": "unknown_category", "annotation 24": "box_outside",
+                     "annotation 25": "bad_keypoints", "annotation 26": "bad_segmentation",
+                     "annotation 27": "bad_segmentation", "annotation 11": "duplicate_id",
+                     "annotation None": "bad_annotation", "image 10": "bad_image"}
+    assert "image_id 99 names no image" in str(next(p for p in index.problems if p.where == "annotation 20"))
+    assert [a["id"] for a in index.image("a/one.jpg").annotations] == [11, 12, 13]
+    assert index.image("missing.jpg") is None
+
+
+def test_an_image_without_annotations_has_empty_labels():
+    data = instances()
+    data["images"].append({"id": 30, "file_name": "empty.jpg", "width": 10, "height": 8})
+    labels = read_coco(data).image("empty.jpg").labels()
+    assert len(labels) == 0 and labels.size == (10, 8)
+
+
+def test_labels_decode_polygons_and_both_rles():
+    labels = read_coco(instances()).image("a/one.jpg").labels()
+    np.testing.assert_allclose(labels.boxes[0], [10.25, 5.5, 40.375, 45.5])
+    assert labels.masks[1].sum() == 600 and labels.masks[1][10:30, 20:50].all()
+    assert labels.masks[2].sum() == 400 and labels.masks[2][20:40, 10:30].all()
+    assert labels.keypoints[0].shape == (5, 3) and labels.keypoint_names == {1: tuple(PERSON)}
+
+
+def test_an_identity_spec_writes_the_annotations_back_unchanged(tmp_path):
+    data = instances()
+    index = read_coco(data)
+    doc = write_coco(outputs(index, Pipeline({"version": 1, "ops": []})), index.categories, index.info,
+                     index.licenses)
+    assert doc["categories"] == data["categories"] and doc["info"] == data["info"]
+    assert [i["file_name"] for i in doc["images"]] == ["out/a/one.jpg", "out/two.png"]
+    assert doc["images"][0] == {"id": 1, "file_name": "out/a/one.jpg", "width": 80, "height": 60, "license": 1}
+    by_source = {a["id"]: a for a in data["annotations"]}
+    for written, source_id in zip(doc["annotations"], [11, 12, 13, 14], strict=True):
+        source = by_source[source_id]
+        assert {k: v for k, v in written.items() if k not in ("id", "image_id")} == \
+               {k: v for k, v in source.items() if k not in ("id", "image_id")}
+    path = tmp_path / "instances.json"
+    path.write_bytes(dump_coco(doc))
+    coco = COCO(str(path))  # pycocotools reads it, polygons, RLEs and keypoints
+    assert sorted(coco.getImgIds()) == [1, 2] and len(coco.getAnnIds()) == 4
+    assert coco.annToMask(coco.anns[2]).sum() == 600
+
+
+@pytest.mark.parametrize("kernels", ["fast", "torchvision"])
+def test_moved_labels_read_back_by_pycocotools(tmp_path, kernels):
+    index = read_coco(instances())
+    flip = Pipeline({"version": 1, "kernels": kernels, "ops": [{"RandomHorizontalFlip": {"p": 1.0}},
+                                                               {"Resize": {"size": 120}}]})
+    made = outputs(index, flip, ["a/one.jpg"])
+    doc = write_coco(made, index.categories)
+    path = tmp_path / "instances.json"
+    path.write_bytes(dump_coco(doc))
+    coco = COCO(str(path))
+    labels = made[0].labels
+    assert coco.imgs[1]["width"] == 160 and coco.imgs[1]["height"] == 120
+    for k, ann_id in enumerate(sorted(coco.anns)):
+        ann = coco.anns[ann_id]
+        assert (coco.annToMask(ann) == labels.masks[k]).all(), "the mask written is the mask moved"
+        x0, y0, x1, y1 = labels.boxes[k]
+        np.testing.assert_allclose(ann["bbox"], [x0, y0, x1 - x0, y1 - y0], atol=1e-6)
+    # torchvision flips a keypoint as a pixel index (x -> width - 1 - x); then Resize doubles it; and the
+    # left eye takes what was the right eye's (15, 12, 1)
+    person = coco.anns[1]
+    assert person["keypoints"][:3] == [(79 - 20) * 2, 20, 2]
+    assert person["keypoints"][3:6] == [(79 - 15) * 2, 24, 1] and person["num_keypoints"] == 4
+    results = coco.loadRes([{**a, "score": 1.0} for a in doc["annotations"]])  # as detections, too
+    assert len(results.anns) == 3
+
+
+def test_parts_merge_into_the_file_one_host_writes():
+    index = read_coco(instances())
+    rotate = Pipeline({"version": 1, "ops": [{"RandomRotation": {"degrees": 30}}]})
+    made = outputs(index, rotate)
+    whole = dump_coco(write_coco(made, index.categories, index.info, index.licenses))
+    parts = [write_coco([m], index.categories, index.info, index.licenses) for m in made]
+    assert dump_coco(merge_coco(parts)) == whole
+    assert dump_coco(merge_coco(parts[::-1])) == whole, "the order parts arrive in does not matter"
+    assert dump_coco(merge_coco([json.loads(whole)])) == whole, "one part merged is itself"
+    again = outputs(read_coco(instances()), rotate)
+    assert dump_coco(write_coco(again, index.categories, index.info, index.licenses)) == whole, "re-runs agree"
+    with pytest.raises(ValueError, match="in two parts"):
+        merge_coco([parts[0], copy.deepcopy(parts[0])])
+
+
+def test_a_moved_polygon_is_written_as_rle_of_its_moved_mask():
+    index = read_coco(instances())
+    made = outputs(index, Pipeline({"version": 1, "ops": [{"CenterCrop": {"size": [40, 40]}}]}), ["a/one.jpg"])
+    doc = write_coco(made, index.categories)
+    polygon = doc["annotations"][0]["segmentation"]
+    assert set(polygon) == {"size", "counts"} and polygon["size"] == [40, 40]
+    assert mask_utils.area({**polygon, "counts": polygon["counts"].encode()}) == doc["annotations"][0]["area"]
