@@ -63,7 +63,8 @@ def test_wheel_ships_presets_samples_and_licences(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ["augment/presets/light.yaml", "augment/presets/strong.yaml", "augment/presets/defense.yaml",
                      "augment/samples/LICENSES.md", "augment/samples/photos/chelsea.jpg",
-                     "augment/samples/photos/brick.jpg", "augment/plan/prices.json"]:
+                     "augment/samples/photos/brick.jpg", "augment/samples/annotations.json",
+                     "augment/plan/prices.json"]:
         assert required in names
     assert [n for n in names if n.startswith("augment/_native.") and n.endswith(".so")], "the compiled kernels"
     assert [n for n in names if n.startswith("augment/_jpeg.") and n.endswith(".so")], "partial JPEG decoding"

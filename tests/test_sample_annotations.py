@@ -99,8 +99,6 @@ def test_each_photo_draws_with_its_labels():
             assert (drawn[y0 + 2:y0 + 8, x0] != plain[y0 + 2:y0 + 8, x0]).any(), f"{name}: box at {x0}, {y0} drawn"
 
 
-@pytest.mark.xfail(strict=True, reason="pyproject.toml's [tool.setuptools.package-data] does not list "
-                                       "samples/annotations.json yet")
 def test_the_package_data_ships_them():
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["augment"]
     assert any(fnmatch.fnmatch("samples/annotations.json", p) for p in patterns)

@@ -3,7 +3,8 @@
 :mod:`~augment.labels.model` holds one image's labels and their torchvision form,
 :mod:`~augment.labels.follow` what happens to them after the ops (clamp, drop, hide,
 swap), :mod:`~augment.labels.refuse` the ops that cannot carry them, and
-:mod:`~augment.labels.coco` COCO's instances JSON in and out. See README.md here for the
+:mod:`~augment.labels.coco` COCO's instances JSON in and out, and
+:mod:`~augment.labels.draw` labels drawn on an image (the preview's). See README.md here for the
 semantics chosen. Names are imported on first use: :func:`refusals` (what ``augment
 validate`` asks) imports neither torch nor torchvision.
 """
@@ -29,6 +30,8 @@ _EXPORTS = {
     "write_coco": "augment.labels.coco",
     "merge_coco": "augment.labels.coco",
     "dump_coco": "augment.labels.coco",
+    "draw_labels": "augment.labels.draw",
+    "category_colour": "augment.labels.draw",
 }
 
 __all__ = sorted(_EXPORTS)

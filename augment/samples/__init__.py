@@ -43,6 +43,13 @@ def load_sample(name: str) -> PIL.Image.Image:
         return img.copy()
 
 
+def annotations_path() -> Path:
+    """The hand-made COCO instances file of the sample photos (boxes, polygons, keypoints).
+    It lies beside ``photos/``, not in it, so a job on the samples never takes it as an input;
+    its ``file_name`` entries are relative to ``photos/``."""
+    return samples_dir().parent / "annotations.json"
+
+
 def licenses() -> str:
     """The text of the samples' ``LICENSES.md``."""
     return (samples_dir().parent / "LICENSES.md").read_text(encoding="utf-8")
