@@ -1,0 +1,132 @@
+"""SageMaker Ground Truth output manifests in and out (augment.labels.groundtruth): bounding-box and semantic
+segmentation jobs, each bad line and annotation named, the identity round trip byte for byte, moved boxes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from augment.labels.groundtruth import GroundTruthOutput, read_ground_truth, write_colour_mask, write_ground_truth
+from augment.pipeline import Pipeline
+
+IDENTITY = Pipeline({"version": 1, "ops": []})
+
+
+def through(pipeline, size, labels):
+    """``labels`` through ``pipeline`` on a blank image of ``size``: the output's labels."""
+    _, _, out, _ = pipeline.apply_labelled(PIL.Image.new("RGB", size), 0, labels)
+    return out
+
+
+def png(array, mode=None):
+    out = io.BytesIO()
+    PIL.Image.fromarray(array, mode).save(out, format="PNG")
+    return out.getvalue()
+
+
+
+def gt_line(ref, annotations, size=(80, 60), kind="groundtruth/object-detection", attribute="bbox"):
+    return json.dumps({
+        "source-ref": ref,
+        attribute: {"image_size": [{"width": size[0], "height": size[1], "depth": 3}], "annotations": annotations},
+        f"{attribute}-metadata": {"objects": [{"confidence": 0.9 - i / 10} for i in range(len(annotations))],
+                                  "class-map": {"0": "cat", "1": "dog"}, "type": kind, "human-annotated": "yes",
+                                  "creation-date": "2024-01-01T00:00:00", "job-name": "labeling-job/boxes"}},
+        separators=(",", ":"))
+
+
+def box(class_id, left, top, width, height):
+    return {"class_id": class_id, "left": left, "top": top, "width": width, "height": height}
+
+
+def gt_manifest():
+    return (gt_line("s3://b/in/a.jpg", [box(0, 10, 5, 20, 30), box(1, 40, 20, 30, 40)]) + "\n"
+            + gt_line("s3://b/in/sub/c.jpg", [box(1, 0, 0, 40, 30)], kind="groundtruth/object_detection") + "\n")
+
+
+def test_ground_truth_boxes_index_and_problems(tmp_path):
+    bad = [gt_line("s3://b/in/d.jpg", [box(0, 1, 1, 5, 5), box(5, 1, 1, 5, 5), box(0, 1, 1, -5, 5),
+                                       box(0, 70, 50, 20, 20), {"class_id": 0}]),
+           "{not json", "[1]", json.dumps({"bbox": {}}), gt_line("s3://b/in/a.jpg", []),
+           gt_line("s3://elsewhere/x.jpg", []), json.dumps({"source-ref": "s3://b/in/e.jpg"}),
+           gt_line("s3://b/in/f.jpg", [box(0, 1, float("nan"), 5, 5)])]
+    path = tmp_path / "output.manifest"
+    path.write_text(gt_manifest() + "\n".join(bad) + "\n")
+    index = read_ground_truth(path, root="s3://b/in")
+    assert index.attribute == "bbox" and index.kind == "boxes" and index.categories == {0: "cat", 1: "dog"}
+    found = {p.where.removeprefix("output.manifest:"): p.reason for p in index.problems}
+    assert found == {"3, annotation 2": "unknown_category", "3, annotation 3": "bad_box",
+                     "3, annotation 4": "box_outside", "3, annotation 5": "bad_box", "4": "bad_line", "5": "bad_line",
+                     "6": "bad_line", "7": "duplicate_image", "8": "outside_input", "9": "no_labels",
+                     "10, annotation 1": "bad_box"}
+    assert all(p.where.startswith("output.manifest:") for p in index.problems)
+    assert sorted(index.images) == ["a.jpg", "d.jpg", "f.jpg", "sub/c.jpg"]
+    labels = index.image("a.jpg").labels((80, 60))
+    np.testing.assert_array_equal(labels.boxes, [[10, 5, 30, 35], [40, 20, 70, 60]])
+    assert list(index.image("d.jpg").labels((80, 60)).ids) == [1]
+    assert index.image("a.jpg").problem((60, 80)).reason == "size_mismatch"
+    with pytest.raises(ValueError, match="'boxes' is not the label attribute"):
+        read_ground_truth(path, attribute="boxes")
+
+
+def test_ground_truth_identity_round_trip_is_byte_for_byte():
+    index = read_ground_truth(gt_manifest().encode(), root="s3://b/in/")
+    outputs = [GroundTruthOutput(rel, index.image(rel), through(IDENTITY, index.image(rel).size,
+                                                                index.image(rel).labels(index.image(rel).size)))
+               for rel in index.images]
+    assert write_ground_truth(outputs, "s3://b/in") == gt_manifest().encode()
+
+
+def test_moved_ground_truth_boxes_follow_the_pixels():
+    index = read_ground_truth(gt_manifest().encode(), root="s3://b/in/")
+    entry = index.image("a.jpg")
+    crop = Pipeline({"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}, {"CenterCrop": {"size": [50, 70]}}]})
+    moved = through(crop, (80, 60), entry.labels((80, 60)))
+    record = json.loads(write_ground_truth([GroundTruthOutput("x/a_0.jpg", entry, moved)], "s3://o/out/"))
+    assert record["source-ref"] == "s3://o/out/x/a_0.jpg"
+    assert record["bbox"]["image_size"] == [{"width": 70, "height": 50, "depth": 3}]
+    # flipped: x -> 80 - x; cropped by 5 px on every side
+    assert record["bbox"]["annotations"] == [box(0, 45, 0, 20, 30), box(1, 5, 15, 30, 35)]
+    assert record["bbox-metadata"]["objects"] == [{"confidence": 0.9}, {"confidence": 0.8}]
+    assert record["bbox-metadata"]["type"] == "groundtruth/object-detection"
+
+
+COLOURS = {"0": {"class-name": "BACKGROUND", "hex-color": "#ffffff", "confidence": 0},
+           "1": {"class-name": "cat", "hex-color": "#2ca02c", "confidence": 0.8},
+           "2": {"class-name": "dog", "hex-color": "#1f77b4", "confidence": 0.8}}
+
+
+def colour_png(classes):
+    table = np.array([[255, 255, 255], [0x2c, 0xa0, 0x2c], [0x1f, 0x77, 0xb4]], np.uint8)
+    return png(table[classes])
+
+
+def seg_manifest(ref="s3://b/in/a.jpg"):
+    return json.dumps({"source-ref": ref, "seg-ref": "s3://b/labels/a.png",
+                       "seg-ref-metadata": {"internal-color-map": COLOURS, "type": "groundtruth/semantic-segmentation",
+                                            "job-name": "labeling-job/seg"}}) + "\n"
+
+
+def test_ground_truth_semantic_masks_in_and_out():
+    classes = np.zeros((30, 40), np.int64)
+    classes[5:15, 5:20], classes[20:, 25:] = 1, 2
+    index = read_ground_truth(seg_manifest().encode(), root="s3://b/in/")
+    entry = index.image("a.jpg")
+    assert index.kind == "semantic" and entry.mask_ref == "s3://b/labels/a.png"
+    assert index.categories == {0: "BACKGROUND", 1: "cat", 2: "dog"}
+    labels = entry.labels((40, 30), colour_png(classes))
+    assert list(labels.categories) == [1, 2]
+    same = through(IDENTITY, (40, 30), labels)
+    assert write_colour_mask(same, entry) == colour_png(classes)
+    record = json.loads(write_ground_truth([GroundTruthOutput("a_0.jpg", entry, same, "a_0.png")], "s3://o/"))
+    assert record["seg-ref"] == "s3://o/a_0.png" and record["seg-ref-metadata"] == json.loads(seg_manifest())[
+        "seg-ref-metadata"]
+    stray = np.full((30, 40, 3), 255, np.uint8)
+    stray[0, 0] = (1, 2, 3)
+    assert entry.problem((40, 30), png(stray)).reason == "unknown_colour"
+    assert entry.problem((41, 30), colour_png(classes)).reason == "size_mismatch"
+    assert entry.problem((40, 30), b"not a png").reason == "bad_mask"
