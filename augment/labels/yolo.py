@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -400,7 +400,3 @@ def data_yaml(index: YoloIndex, path: str | None = None) -> bytes:
         data["names"] = dict(index.names)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8")
 
-
-def names_list(index: YoloIndex) -> Sequence[str]:
-    """The class names in id order (for readers that want a list)."""
-    return [index.names[k] for k in sorted(index.names)]
