@@ -3,7 +3,8 @@
 :mod:`~augment.labels.model` holds one image's labels and their torchvision form,
 :mod:`~augment.labels.follow` what happens to them after the ops (clamp, drop, hide,
 swap), :mod:`~augment.labels.refuse` the ops that cannot carry them, and
-:mod:`~augment.labels.coco` COCO's instances JSON in and out, and
+:mod:`~augment.labels.coco` COCO's instances JSON in and out (and ``yolo``, ``voc``,
+``groundtruth``, ``masks`` the other formats), and
 :mod:`~augment.labels.draw` labels drawn on an image (the preview's). See README.md here for the
 semantics chosen. Names are imported on first use: :func:`refusals` (what ``augment
 validate`` asks) imports neither torch nor torchvision.
@@ -30,6 +31,18 @@ _EXPORTS = {
     "write_coco": "augment.labels.coco",
     "merge_coco": "augment.labels.coco",
     "dump_coco": "augment.labels.coco",
+    "read_yolo": "augment.labels.yolo",
+    "write_yolo": "augment.labels.yolo",
+    "YoloIndex": "augment.labels.yolo",
+    "read_voc": "augment.labels.voc",
+    "write_voc": "augment.labels.voc",
+    "VocIndex": "augment.labels.voc",
+    "read_ground_truth": "augment.labels.groundtruth",
+    "write_ground_truth": "augment.labels.groundtruth",
+    "GroundTruthIndex": "augment.labels.groundtruth",
+    "GroundTruthOutput": "augment.labels.groundtruth",
+    "read_masks": "augment.labels.masks",
+    "MaskIndex": "augment.labels.masks",
     "draw_labels": "augment.labels.draw",
     "category_colour": "augment.labels.draw",
 }
