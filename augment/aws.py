@@ -140,14 +140,14 @@ def bucket_refusal(error: BaseException, flag: str, uri: str, *, reading: bool =
 
     bucket = split_s3_uri(uri)[0]
     if code == "NoSuchBucket":
-        return UsageError(f"{flag} {uri}: there is no bucket {bucket!r} (check the name, and the account "
+        return UsageError(f"{flag}={uri}: there is no bucket {bucket!r} (check the name, and the account "
                           "these credentials belong to)")
     if code not in ("AccessDenied", "AllAccessDisabled", "403"):
         return None
     if reading:
         return UsageError(f"cannot read {uri}: access denied (these credentials need s3:GetObject on it)"
                           + (f"; or {instead}" if instead else ""))
-    return UsageError(f"{flag} {uri}: these credentials may not list it ({code}); they need "
+    return UsageError(f"{flag}={uri}: these credentials may not list it ({code}); they need "
                       f"s3:ListBucket on arn:aws:s3:::{bucket}")
 
 

@@ -126,7 +126,7 @@ class JobContext:
             UsageError: none, or several that cannot be told apart.
         """
         candidates = {k: v for k, v in self.inputs.items() if k not in RESERVED_INPUTS}
-        return _pick(candidates, ("images", "input"), "ProcessingInputs", "--input-dir")
+        return _pick(candidates, ("images", "input"), "ProcessingInputs", "input_dir")
 
     def image_input_sharded(self) -> bool:
         """Whether this host gets only its share of the images input (``ShardedByS3Key``
@@ -138,7 +138,7 @@ class JobContext:
 
     def image_output(self) -> Path:
         """The local folder of the output (named ``output`` or ``images``, else the only one)."""
-        return _pick(self.outputs, ("output", "images"), "ProcessingOutputConfig.Outputs", "--output-dir")
+        return _pick(self.outputs, ("output", "images"), "ProcessingOutputConfig.Outputs", "output_dir")
 
     def output_uri(self, folder: Path) -> str | None:
         """Where the job uploads ``folder``, when it is one of the job's outputs: the
@@ -182,7 +182,7 @@ def _pick(paths: dict[str, Path], preferred: tuple[str, ...], where: str, flag: 
         return next(iter(paths.values()))
     names = ", ".join(sorted(paths)) or "none"
     raise UsageError(f"cannot tell which of the job's {where} to use ({names}); name it "
-                     f"{' or '.join(repr(p) for p in preferred)}, or pass {flag}")
+                     f"{' or '.join(repr(p) for p in preferred)}, or pass {flag}=")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

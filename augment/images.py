@@ -243,7 +243,7 @@ class Source:
     def _check_size(self, w: int, h: int, max_pixels: int) -> None:
         if w * h > max_pixels:
             raise ImageError("too_large", f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
-                             "(refused from the header, not decoded; raise --max-pixels to accept it)")
+                             "(refused from the header, not decoded; raise max_pixels= to accept it)")
         self._stored_size = (w, h)
 
     @property

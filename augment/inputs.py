@@ -33,7 +33,7 @@ class ImageError(ValueError):
         self.reason = reason
 
 
-def list_images(root: str | Path, flag: str = "--input-dir") -> list[str]:
+def list_images(root: str | Path, flag: str = "input_dir") -> list[str]:
     """Every file under ``root``, recursively, as sorted POSIX paths relative to it.
 
     Nothing is skipped by name, extension or kind: a file that is not an image, a
@@ -57,7 +57,7 @@ def list_images(root: str | Path, flag: str = "--input-dir") -> list[str]:
     def unlistable(e: OSError) -> None:
         rel = os.path.relpath(e.filename, root) if e.filename else root
         where = "the input folder" if rel == os.curdir else f"the folder {rel!r} under the input"
-        raise UsageError(f"{flag} {root}: cannot list {where} ({e.strerror or e}); make it readable "
+        raise UsageError(f"{flag}={root}: cannot list {where} ({e.strerror or e}); make it readable "
                          "(chmod), or move it out of the input")
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):  # string paths: pathlib took 3x as long

@@ -139,7 +139,7 @@ def split_keys(objects: Iterable[tuple[str, int]]) -> KeySplit:
     return split
 
 
-def check_uri(uri: str, flag: str = "--input") -> str:
+def check_uri(uri: str, flag: str = "input") -> str:
     """``uri`` if it is an ``s3://bucket/...`` URI or a local path; otherwise raise.
 
     Raises:
@@ -147,16 +147,16 @@ def check_uri(uri: str, flag: str = "--input") -> str:
             another scheme (``http://``, ``S3://``, ``s3a://``...), or no bucket, with the form to use.
     """
     if not uri.strip():
-        raise UsageError(f"{flag}: empty; name a folder or an s3://BUCKET/PREFIX")
+        raise UsageError(f"{flag}=: empty; name a folder or an s3://BUCKET/PREFIX")
     scheme, sep, rest = uri.partition("://")
     if not sep:
         return uri
     if scheme == "s3":
         if not rest.partition("/")[0]:
-            raise UsageError(f"{flag} {uri}: no bucket; write s3://BUCKET/PREFIX")
+            raise UsageError(f"{flag}={uri}: no bucket; write s3://BUCKET/PREFIX")
         return uri
     if scheme.lower() in ("s3", "s3a", "s3n"):
-        raise UsageError(f"{flag} {uri}: write s3://{rest} (lower case 's3://', as S3 and SageMaker name it)")
+        raise UsageError(f"{flag}={uri}: write s3://{rest} (lower case 's3://', as S3 and SageMaker name it)")
     hint = ""
     host, _, path = rest.partition("/")
     if scheme.lower() in ("http", "https") and host.endswith(".amazonaws.com"):
@@ -164,7 +164,7 @@ def check_uri(uri: str, flag: str = "--input") -> str:
             hint = f"; for this URL that is s3://{path}"
         elif ".s3." in host or ".s3-" in host:  # virtual-hosted style: BUCKET.s3.REGION.amazonaws.com/KEY
             hint = f"; for this URL that is s3://{host.partition('.s3')[0]}/{path}"
-    raise UsageError(f"{flag} {uri}: only s3://BUCKET/PREFIX URIs or local folders are read, not {scheme}://{hint}")
+    raise UsageError(f"{flag}={uri}: only s3://BUCKET/PREFIX URIs or local folders are read, not {scheme}://{hint}")
 
 
 def input_root(uri: str) -> str:
@@ -178,7 +178,7 @@ def input_root(uri: str) -> str:
     return ((os.path.dirname(uri) or ".") if os.path.isfile(uri) else uri).rstrip("/") + "/"
 
 
-def list_s3(uri: str, flag: str = "--input") -> tuple[str, list[tuple[str, int]]]:
+def list_s3(uri: str, flag: str = "input") -> tuple[str, list[tuple[str, int]]]:
     """Every object under the ``s3://`` prefix ``uri``: the key base the relative keys
     are taken from (the prefix up to its last ``/``, as SageMaker stages them), and
     ``(relative key, size)`` pairs in key order."""
@@ -197,7 +197,7 @@ def list_s3(uri: str, flag: str = "--input") -> tuple[str, list[tuple[str, int]]
         raise refused from None
 
 
-def list_input(uri: str, flag: str = "--input") -> KeySplit:
+def list_input(uri: str, flag: str = "input") -> KeySplit:
     """The keys of an input, ``s3://`` prefix or local folder, split by the policy.
 
     A local folder's files are all staged (a file system holds no key it cannot), found
@@ -216,14 +216,14 @@ def list_input(uri: str, flag: str = "--input") -> KeySplit:
     if root.is_file():  # one file: the local runtime stages it by its name
         return KeySplit(staged=[root.name], sizes=[root.stat().st_size])
     if not root.is_dir():
-        raise UsageError(f"{flag} {uri}: neither an s3:// prefix nor a local folder or file")
+        raise UsageError(f"{flag}={uri}: neither an s3:// prefix nor a local folder or file")
     rels = list_images(root, flag=flag)
     return KeySplit(staged=rels, sizes=[os.lstat(root / r).st_size for r in rels])
 
 
 def excluded_counts(excluded: list[dict[str, Any]]) -> str:
     """``".DS_Store: 2, *.json: 1"``: how many keys each pattern (or rule) left out."""
-    counts = Counter(e["pattern"] or ("folder marker" if e["rule"] == FOLDER_MARKER else "no --include matched")
+    counts = Counter(e["pattern"] or ("folder marker" if e["rule"] == FOLDER_MARKER else "no include= matched")
                      for e in excluded)
     return ", ".join(f"{pattern}: {n}" for pattern, n in counts.most_common())
 
@@ -243,7 +243,7 @@ def apply_filters(rels: Iterable[str], inputs: Any) -> tuple[list[str], list[dic
     return kept, excluded
 
 
-def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input") -> tuple[
+def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "input") -> tuple[
         list[str], list[dict[str, str]], list[dict[str, Any]]]:
     """What of ``split`` (the keys of the input ``uri``) a job takes as inputs, by the
     spec's input filters ``inputs`` (a spec's ``input`` section, or ``None``): the staged
@@ -256,7 +256,7 @@ def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input")
             fail on it).
     """
     if not split.staged and not split.failed:
-        raise UsageError(f"{flag} {uri}: " + ("no objects found" if is_s3(uri) else "no files found"))
+        raise UsageError(f"{flag}={uri}: " + ("no objects found" if is_s3(uri) else "no files found"))
     excluded: list[dict[str, Any]] = [{"source": m, "rule": FOLDER_MARKER, "pattern": None} for m in split.markers]
     keys, failed = split.staged, split.failed
     if inputs is not None:
@@ -267,15 +267,15 @@ def select_inputs(split: KeySplit, inputs: Any, uri: str, flag: str = "--input")
             excluded += left_out
         if not keys and not failed:
             raise UsageError(
-                f"{flag} {uri}: no inputs: "
+                f"{flag}={uri}: no inputs: "
                 + all_excluded(len(left_out), "object" if is_s3(uri) else "file")
                 + f" ({excluded_counts(left_out)}); change the spec's input.include/input.exclude "
-                "(--include/--exclude)")
+                "(include= or exclude=)")
     if not keys:
         filtered = len(failed) < len(split.staged) + len(split.failed)
         of = f"the {len(failed)} objects the filters leave" if filtered else \
             f"its {len(failed)} objects"
-        raise UsageError(f"{flag} {uri}: none of {of} can be staged as files "
+        raise UsageError(f"{flag}={uri}: none of {of} can be staged as files "
                          f"({KeySplit(failed=failed).failed_line()}); copy them to plain keys")
     return keys, failed, excluded
 

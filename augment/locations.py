@@ -68,14 +68,14 @@ def create_once(path: Path, data: bytes) -> bool:
 
 def overlap_message(output: str, input: str, output_flag: str, input_flag: str) -> str:
     """The refusal of an output and an input that contain each other."""
-    return (f"{output_flag} {output} and {input_flag} {input} must not contain each other: outputs would be read "
+    return (f"{output_flag}={output} and {input_flag}={input} must not contain each other: outputs would be read "
             "back as inputs")
 
 
 def another_spec_message(location: str, spec_file: str, old_digest: str, new_digest: str, output_flag: str) -> str:
     """The refusal of a job whose spec differs from the one already in its output."""
     return (f"{location} holds a job made with another spec ({spec_file}, digest {old_digest[:12]}; this "
-            f"spec: {new_digest[:12]}). Outputs of two specs must not mix: use a new {output_flag}.")
+            f"spec: {new_digest[:12]}). Outputs of two specs must not mix: use a new {output_flag}=.")
 
 
 def _folders_overlap(a: str, b: str) -> bool:
@@ -93,8 +93,8 @@ def _prefixes_overlap(input_uri: str, output_uri: str) -> bool:
     return out.startswith(ik) or ik.startswith(out)
 
 
-def check_disjoint(input_uri: str, output_uri: str, *, input_flag: str = "--input",
-                   output_flag: str = "--output") -> None:
+def check_disjoint(input_uri: str, output_uri: str, *, input_flag: str = "input",
+                   output_flag: str = "output") -> None:
     """Refuse an output that contains the input or lies inside it (folders or S3 prefixes).
 
     Raises:
@@ -140,7 +140,7 @@ def host_summaries(output: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "--output") -> None:
+def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "output") -> None:
     """Refuse an output location that already holds a job: its ``_augment/spec.yaml``, a
     manifest, or a batched launch's ``_batches/``.
 

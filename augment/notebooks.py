@@ -135,49 +135,29 @@ def plain_markdown(text: str) -> str:
 
 # --- errors, in the notebook's terms --------------------------------------------------------
 
-_BLAMED = re.compile(r"""^(?P<lead>\s*(?:-\s+)?)--(?P<flag>[a-z][a-z0-9-]*)
-    (?:\ (?P<value>'[^']*'|"[^"]*"|[^\s:'"`]+):|(?=[\s:,]|$))""", re.VERBOSE)
-"""The flag a line blames, at its start (or a listed problem's): ``--copies 0:``, ``--image is ...``."""
-_ADVICE = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)\b(?![-\w]| \()")
-"""A flag named in advice (``pass --region``), not followed by its notebook form (``--resume (resume=True)``)."""
-_ALIASES = {"input": ("input", "source"), "input_uri": ("input", "source"), "image": ("image_uri",),
-            "output_dir": ("output",), "input_dir": ("input", "source")}
-"""A flag's notebook parameters, first match in the kernel's namespace (notebook 02 calls
-the input ``source``)."""
+_PARAMETER = re.compile(r"(?<![\w.=-])([a-z][a-z0-9_]*)=")
+"""A parameter as the kit's messages name it: ``copies=0``, ``input_dir=PATH``, ``region=``."""
+_ALIASES = {"input": ("input", "source"), "input_uri": ("input", "source"), "input_dir": ("input", "source"),
+            "output_dir": ("output",)}
+"""A parameter's names in the notebooks, first match in the kernel's namespace (notebook 02
+calls the input ``source``; a job's ``input_dir`` is the notebook's ``input``)."""
 
 
 def in_notebook_terms(message: str, namespace: dict[str, Any] | None = None) -> str:
-    """An error message of the kit with the CLI's flags named as a notebook's parameters:
-    ``--copies 0: copies: must be ...`` -> ``copies=0: must be ...``; ``--input`` -> ``source``
-    where the notebook's parameter is called so (``namespace``: the kernel's variables).
-    The flag a line (or a listed problem) starts with is the one blamed, and renamed; further
-    on, a flag is renamed only where the notebook has that parameter (``pass --region`` ->
-    ``pass region``) and the message does not give it already (``--resume (resume=True)``).
-    A command to run, in backticks or double quotes (```augment run --json ...```), is left
-    as written.
+    """An error message of the kit in a notebook's terms. The kit names its parameters as a
+    notebook passes them (``copies=0: must be ...``); a parameter the notebooks call otherwise
+    is renamed (``input=/x`` -> ``source=/x`` where the notebook has ``source``: ``namespace``,
+    the kernel's variables). A command to run, in backticks or double quotes
+    (```augment run --json ...```), is left as written.
     A message with one problem listed under its head reads as one line."""
     namespace = namespace or {}
 
-    def name(flag: str) -> str:
-        plain = flag.replace("-", "_")
-        return next((n for n in _ALIASES.get(plain, ()) if n in namespace), _ALIASES.get(plain, (plain,))[0])
+    def name(m: re.Match[str]) -> str:
+        names = _ALIASES.get(m[1], (m[1],))
+        return next((n for n in names if n in namespace), names[0]) + "="
 
-    def blamed(m: re.Match[str]) -> str:
-        if m["value"] is None:
-            return f"{m['lead']}{name(m['flag'])}"
-        return f"{m['lead']}{name(m['flag'])}={m['value']}:"
-
-    def advice(m: re.Match[str]) -> str:  # "pass --region": the notebook's region, where it has one
-        return name(m[1]) if name(m[1]) in namespace else m[0]
-
-    def outside_commands(line: str) -> str:
-        parts = re.split(r"(`[^`]*`|\"[^\"]*\")", line)  # a command to run keeps its flags
-        return "".join(part if i % 2 else _ADVICE.sub(advice, part) for i, part in enumerate(parts))
-
-    lines = []
-    for line in message.rstrip().splitlines():
-        line = outside_commands(_BLAMED.sub(blamed, line, count=1))
-        lines.append(re.sub(r"^(\s*(?:-\s+)?)(\w+)=(\S+): \2: ", r"\1\2=\3: ", line))  # copies=0: copies: must
+    parts = re.split(r"(`[^`]*`|\"[^\"]*\")", message.rstrip())  # a command to run keeps its words
+    lines = "".join(part if i % 2 else _PARAMETER.sub(name, part) for i, part in enumerate(parts)).splitlines()
     if len(lines) == 2 and lines[1].lstrip().startswith("- "):  # a head and one problem: one line
         return f"{lines[0].rstrip(':')}: {lines[1].lstrip()[2:]}"
     return "\n".join(lines)

@@ -70,7 +70,7 @@ def check_number(name: str, value: Any, *, min: float | None = None, max: float 
     reaches JSON as ``Infinity``, which strict readers refuse.
 
     Args:
-        name: the flag or parameter, as the message names it (``--max-cost``, ``max_cost``).
+        name: the parameter (``max_cost``), or a field where a file is blamed.
         min, max: inclusive bounds; ``None`` for none.
         integer: a whole number (``int``, not ``bool``) is required.
         above: an exclusive lower bound (``> 0``).
@@ -79,13 +79,22 @@ def check_number(name: str, value: Any, *, min: float | None = None, max: float 
         ``value`` unchanged (an ``int`` given for a float parameter stays an ``int``).
 
     Raises:
-        UsageError: ``{name} must be a finite number >= 0, got nan``: not a number, not
+        UsageError: ``max_cost=nan: must be a finite number >= 0``: not a number, not
             finite, not whole where ``integer``, or out of range.
     """
     problem = _number_problem(value, min, max, integer, above)
     if problem is not None:
-        raise UsageError(f"{name} must be {problem}, got {brief(value)}")
+        raise UsageError(number_refused(name, value, problem))
     return value
+
+
+def number_refused(name: str, value: Any, problem: str) -> str:
+    """The refusal of ``value`` for ``name``: ``max_cost=nan: must be a finite number >= 0``
+    (a parameter, which the command line names by its flag), or ``name must be ..., got v``
+    where ``name`` is not one (a field of a file)."""
+    if name.isidentifier():
+        return f"{name}={brief(value)}: must be {problem}"
+    return f"{name} must be {problem}, got {brief(value)}"
 
 
 def check_float(name: str, value: Any, *, min: float | None = None, max: float | None = None,
@@ -109,7 +118,7 @@ def check_float(name: str, value: Any, *, min: float | None = None, max: float |
             problem = number_range(min=min, max=max, integer=integer, above=above) + " that fits a float"
         else:
             return value if integer else as_float
-    raise UsageError(f"{name} must be {problem}{what}, got {brief(value)}")
+    raise UsageError(number_refused(name, value, problem + what))
 
 
 def number(*, min: float | None = None, max: float | None = None, integer: bool = False,
@@ -143,7 +152,7 @@ def check_max_error_rate(value: Any) -> float:
     """
     problem = _number_problem(value, 0, 1, False, None)
     if problem is not None:
-        raise UsageError(f"--max-error-rate must be {problem} (a share of the inputs: 0.01 is 1%), got {brief(value)}")
+        raise UsageError(f"max_error_rate={brief(value)}: must be {problem} (a share of the inputs: 0.01 is 1%)")
     return float(value)
 
 
@@ -153,13 +162,13 @@ def check_max_pixels(value: Any) -> int:
     Raises:
         UsageError: anything else.
     """
-    return check_number("--max-pixels", value, min=1, integer=True)
+    return check_number("max_pixels", value, min=1, integer=True)
 
 
 def _globs(name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Sequence) or \
             not all(isinstance(g, str) and g for g in value):
-        raise UsageError(f"{flag(name)}: expected a list of glob patterns (non-empty strings), got {value!r}")
+        raise UsageError(f"{name}={brief(value)}: expected a list of glob patterns (non-empty strings)")
     return tuple(value)
 
 
@@ -287,7 +296,7 @@ def apply_overrides(spec: Spec | str | Mapping[str, Any], options: Mapping[str, 
 
     Raises:
         SpecError: the spec itself is invalid.
-        UsageError: an option the spec refuses, named by its flag and the spec's field.
+        UsageError: an option the spec refuses, named by its parameter (``copies=0: must be ...``).
     """
     from augment.spec import load_spec
 
@@ -304,8 +313,10 @@ def apply_overrides(spec: Spec | str | Mapping[str, Any], options: Mapping[str, 
         def named(problem: str) -> str:
             field = problem.split(":", 1)[0].removeprefix("output.").removeprefix("input.").split("[")[0]
             if field in ("include", "exclude"):
-                return f"{flag(field)}: {problem}"
-            return f"{flag(field)} {overrides[field]!r}: {problem}" if field in overrides else problem
+                return f"{field}=: {problem}"
+            if field not in overrides:
+                return problem
+            return f"{field}={overrides[field]!r}: {problem.split(':', 1)[1].lstrip()}"
 
         raise UsageError("invalid job option:\n" + "\n".join(f"  - {named(p)}" for p in e.problems)) from None
 
@@ -324,7 +335,7 @@ def process_arguments(spec: Spec | str | Mapping[str, Any], **options: Any) -> t
         The arguments, e.g. ``("--copies", "1", "--format", "png")``.
 
     Raises:
-        UsageError: an unknown option, or a value the job would refuse (named by its flag).
+        UsageError: an unknown option, or a value the job would refuse (named by its parameter).
         SpecError: the spec itself is invalid.
     """
     unknown = sorted(set(options) - set(JOB_OPTIONS))

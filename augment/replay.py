@@ -91,9 +91,9 @@ def replay(
             job's, or an input whose bytes changed since the job ran.
     """
     if (record is None) == (source is None):
-        raise UsageError("give exactly one of --record N and --source PATH (with --copy C)")
+        raise UsageError("give exactly one of record=N and source=PATH (with copy=C)")
     if out is None:
-        raise UsageError("--out is required: where to write the re-created image")
+        raise UsageError("out= is required: where to write the re-created image")
     if not storage.is_local(manifest):  # fetched first; never through Path: it would read "s3:/bucket/..."
         with tempfile.TemporaryDirectory(prefix="augment-replay-") as folder:
             local = _download_job_files(str(manifest), Path(folder), spec is None)
@@ -148,7 +148,7 @@ def _replay(manifest: Path, shown: str, record: int | None, out: str | Path, sou
     summary_path = manifest.parent / manifest.name.replace("manifest-", "summary-").replace(".jsonl", ".json")
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
     if spec is None and not (manifest.parent / "spec.yaml").is_file():
-        raise UsageError(f"no spec.yaml beside the manifest {shown}; pass --spec with the job's spec")
+        raise UsageError(f"no spec.yaml beside the manifest {shown}; pass spec= with the job's spec")
     spec = load_spec(spec if spec is not None else manifest.parent / "spec.yaml")
     job_digest = summary.get("spec_digest") if summary else None
     data, where = _read_input(rec["source"], input_dir, summary, summary_path)
@@ -180,7 +180,7 @@ def _replay(manifest: Path, shown: str, record: int | None, out: str | Path, sou
 def _write(out: Path, data: bytes) -> None:
     from augment.files import write_output  # atomic; one 'cannot write X (--out): reason' line
 
-    write_output(out, data, flag="--out")
+    write_output(out, data, flag="out=")
 
 
 def _unescaped(source: str) -> str:
@@ -213,11 +213,11 @@ def _find(manifest: Path, record: int | None, source: str | None, copy: int,
     if found is not None:
         return found
     if record is not None:
-        raise UsageError(f"--record {record}: the manifest has records 1 to {count}")
+        raise UsageError(f"record={record}: the manifest has records 1 to {count}")
     if copies:
-        raise UsageError(f"--copy {copy}: {source} has copies {', '.join(map(str, sorted(set(copies))))} in {shown} "
+        raise UsageError(f"copy={copy}: {source} has copies {', '.join(map(str, sorted(set(copies))))} in {shown} "
                          "(-1 is a kept original)")
-    raise UsageError(f"--source {source}: no record of that input in {shown}; give its path relative to the "
+    raise UsageError(f"source={source}: no record of that input in {shown}; give its path relative to the "
                      "job's input root, as in the manifest's \"source\" field")
 
 
@@ -226,14 +226,14 @@ def _read_input(rel: str, input_dir: str | Path | None, summary: dict[str, Any] 
     """The input's bytes and where they were read."""
     if input_dir is None:
         if summary is None:
-            raise UsageError(f"no {summary_path.name} beside the manifest; pass --input-dir")
+            raise UsageError(f"no {summary_path.name} beside the manifest; pass input_dir=")
         input_dir = summary["input_dir"]
         uri = summary.get("input_uri")
         if not Path(input_dir).is_dir() and uri:  # the staging folder is gone: read where it came from
             return _read_from_uri(uri, rel)
     path = Path(input_dir) / rel
     if not path.is_file():
-        raise UsageError(f"input {path} not found; pass --input-dir with the job's input root")
+        raise UsageError(f"input {path} not found; pass input_dir= with the job's input root")
     return path.read_bytes(), str(path)
 
 
@@ -245,7 +245,7 @@ def _read_from_uri(uri: str, rel: str) -> tuple[bytes, str]:
 
     from augment.keys import input_root
 
-    hint = "; pass --input-dir with the job's input root"
+    hint = "; pass input_dir= with the job's input root"
     where = uri
     try:
         if uri.endswith(".json"):  # a batch's manifest: [{"prefix": ...}, keys relative to it]
@@ -266,4 +266,4 @@ def _manifest_prefix(text: bytes, uri: str) -> str:
         return str(entries[0]["prefix"])
     except (ValueError, LookupError, TypeError):
         raise UsageError(f"the job's input {uri} is not a manifest ([{{\"prefix\": ...}}, keys...]); "
-                         "pass --input-dir with the job's input root") from None
+                         "pass input_dir= with the job's input root") from None

@@ -88,7 +88,7 @@ def test_context_reads_the_job_config(tmp_path, monkeypatch):
 
 def test_ambiguous_inputs_are_refused_with_advice():
     ctx = contract.JobContext(inputs={"a": Path("/x"), "b": Path("/y"), "code": Path("/c")})
-    with pytest.raises(UsageError, match=r"\(a, b\); name it 'images' or 'input', or pass --input-dir"):
+    with pytest.raises(UsageError, match=r"\(a, b\); name it 'images' or 'input', or pass input_dir="):
         ctx.image_input()
     assert contract.JobContext(inputs={"code": Path("/c"), "train": Path("/t")}).image_input() == Path("/t")
 

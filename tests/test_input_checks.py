@@ -126,13 +126,13 @@ def test_a_folder_that_cannot_be_listed_is_named_with_the_callers_flag(tmp_path,
 
     inputs = _two_folders(tmp_path)
     _deny_listing(monkeypatch, "sub")
-    with pytest.raises(UsageError, match=rf"^--input-dir {inputs}: cannot list the folder 'sub' under the input"):
+    with pytest.raises(UsageError, match=rf"^input_dir={inputs}: cannot list the folder 'sub' under the input"):
         list_images(inputs)
-    with pytest.raises(UsageError, match=rf"^--input {inputs}: cannot list the folder 'sub' under the input"):
-        list_images(inputs, flag="--input")
+    with pytest.raises(UsageError, match=rf"^input={inputs}: cannot list the folder 'sub' under the input"):
+        list_images(inputs, flag="input")
     from augment.preview import Images  # `augment preview` takes --input too
 
-    with pytest.raises(UsageError, match=rf"^--input {inputs}/: cannot list the folder 'sub' under the input"):
+    with pytest.raises(UsageError, match=rf"^input={inputs}/: cannot list the folder 'sub' under the input"):
         Images(inputs).keys()
 
 

@@ -69,7 +69,7 @@ def test_a_zero_byte_key_ending_in_slash_is_a_marker_only_when_empty():
     ("ftp://host/in/", "only s3://BUCKET/PREFIX URIs or local folders are read, not ftp://"),
 ])  # fmt: skip
 def test_other_schemes_are_refused_with_the_form_to_use(uri, message):
-    with pytest.raises(UsageError, match="--input " + uri.replace(".", r"\.").replace("?", r"\?")) as e:
+    with pytest.raises(UsageError, match="input=" + uri.replace(".", r"\.").replace("?", r"\?")) as e:
         check_uri(uri)
     assert message in str(e.value)
     assert check_uri("s3://b/in/") == "s3://b/in/" and check_uri("/tmp/in") == "/tmp/in"

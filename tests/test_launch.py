@@ -493,7 +493,7 @@ def test_both_backends_say_what_a_launch_needs_of_them(backend):
         backend.request_defaults("batched")
     with pytest.raises(UsageError, match="backend must be one of local, sagemaker"):
         make_backend("aws")
-    with pytest.raises(UsageError, match="--engine chooses what runs the --image"):
+    with pytest.raises(UsageError, match="engine= chooses what runs the image_uri="):
         make_backend("local", engine="podman")
 
 
@@ -744,7 +744,7 @@ def test_launch_refuses_a_prefix_the_filters_leave_nothing_of_before_any_request
     s3.put_object(Bucket=bucket, Key="junk/meta.json", Body=b"{}")
     jobs = boto3.client("sagemaker").list_processing_jobs
     before = len(jobs()["ProcessingJobSummaries"])
-    with pytest.raises(UsageError, match=f"--input s3://{bucket}/junk/: no inputs: all 2 objects are excluded "
+    with pytest.raises(UsageError, match=f"input=s3://{bucket}/junk/: no inputs: all 2 objects are excluded "
                                          r"\(\.DS_Store: 1, \*\.json: 1\)"):
         launch(backend, "light", f"s3://{bucket}/junk/", f"s3://{bucket}/out-junk/", exclude=["*.json"])
     assert len(jobs()["ProcessingJobSummaries"]) == before, "no job was created"
@@ -771,9 +771,9 @@ def test_sagemaker_jobs_refuse_a_local_input_or_output_before_aws_is_asked(backe
             err = capsys.readouterr().err
             assert f"{flag} {inp if flag == '--input' else out}: SageMaker jobs " in err, err
             assert "aws s3 sync" in err and "--backend local" in err
-        with pytest.raises(UsageError, match=f"{flag} .*: SageMaker jobs"):  # before the cost is counted
+        with pytest.raises(UsageError, match=f"{flag[2:]}=.*: SageMaker jobs"):  # before the cost is counted
             launch(backend, "light", inp, out, image_uri=IMAGE, max_cost=1e-9)
-        with pytest.raises(UsageError, match=f"{flag} .*: SageMaker jobs"):
+        with pytest.raises(UsageError, match=f"{flag[2:]}=.*: SageMaker jobs"):
             run_batched(backend, "light", inp, out, image_uri=IMAGE)
     assert cli.main(["run", "--backend", "sagemaker", "--input", f"S3://{bucket}/in/", "--output", s3, "--spec",
                      "light", "--image-uri", IMAGE, "--role", ROLE]) == 2
@@ -914,7 +914,7 @@ def test_every_batched_path_sizes_the_volume_for_its_largest_batch(aws, bucket, 
     own = lambda: run_batched(backend, str(spec), inp, f"s3://{bucket}/out-own/", batch_size=2, poll=0,  # noqa: E731
                               image_uri=IMAGE, role_arn=ROLE, volume_gb=need + 5)
     assert _created_volumes(aws, tmp_path, monkeypatch, own) == [need + 5, need + 5], "the user's own when enough"
-    with pytest.raises(UsageError, match=f"^volume_gb 31: too small: each instance needs {need} GB"):
+    with pytest.raises(UsageError, match=f"^volume_gb=31: too small: each instance needs {need} GB"):
         run_batched(backend, str(spec), inp, f"s3://{bucket}/out-small/", batch_size=2, image_uri=IMAGE,
                     role_arn=ROLE, volume_gb=31)
     assert s3.list_objects_v2(Bucket=bucket, Prefix="out-small/").get("KeyCount") == 0, "refused before any manifest"

@@ -367,7 +367,7 @@ def test_backend_locations_and_options_name_the_parameter_at_fault(tmp_path):
     with pytest.raises(UsageError, match=r"input: .* is neither a folder nor an s3:// prefix"):
         locations(local, str(tmp_path / "missing"))
     assert request_options(local, copies=3) == {"copies": 3}
-    with pytest.raises(UsageError, match="--copies 0: copies: must be an integer in"):  # launch() checks it first
+    with pytest.raises(UsageError, match="copies=0: must be an integer in"):  # launch() checks it first
         launch(local, "light", source, out, **request_options(local, copies=0))
     assert list(Path(out).iterdir()) == [], "nothing ran"
 
@@ -481,41 +481,38 @@ def test_tb_shows_the_traceback_of_the_kits_error_and_other_errors_keep_theirs(t
 def test_messages_name_the_notebooks_parameters():
     from augment.notebooks import in_notebook_terms
 
-    assert in_notebook_terms("invalid job option:\n  - --copies 0: copies: must be an integer in [1, 1000], got 0") \
+    assert in_notebook_terms("invalid job option:\n  - copies=0: must be an integer in [1, 1000], got 0") \
         == "invalid job option: copies=0: must be an integer in [1, 1000], got 0"
-    missing = "--input /x: no such folder or file"
+    missing = "input=/x: no such folder or file"
     assert in_notebook_terms(missing, {"source": None}) == "source=/x: no such folder or file", "notebook 02's name"
     assert in_notebook_terms(missing, {"input": None}) == "input=/x: no such folder or file"
+    assert in_notebook_terms("input_dir=/x: not a directory") == "input=/x: not a directory", "a job's input_dir"
     two = "invalid spec x:\n  - ops[0]: unknown\n  - ops[1]: unknown"
     assert in_notebook_terms(two) == two, "every problem of several, on its line"
-    assert in_notebook_terms("--image is required with --backend sagemaker") == \
-        "image_uri is required with --backend sagemaker", "the flag blamed; the rest as written"
+    assert in_notebook_terms("image_uri= is required with backend=sagemaker") == \
+        "image_uri= is required with backend=sagemaker", "the library's parameters, as written"
 
 
 @pytest.mark.parametrize("message", [
     "job failed; to see what it did: `augment run --json --input x > job.json`",
-    "--out /x already holds this sweep: pass --resume (resume=True) to finish it",
-    "pass --region, or --max-cost 'a': no",
+    "out=/x already holds this sweep: pass resume=True to finish it",
     "see \"augment process --resume --input-dir d\" for the rest",
 ])
-def test_only_the_blamed_flag_is_renamed(message):
-    """Every --flag was rewritten, inside commands to run and advice too: "`augment run json ...`",
-    "pass resume (resume=True)"."""
+def test_commands_keep_their_flags(message):
+    """A command to run keeps its flags and its words; the parameters read as written."""
     from augment.notebooks import in_notebook_terms
 
-    shown = in_notebook_terms(message)
-    assert shown == message.replace("--out /x", "out /x", 1), shown
-    namespace = {"json": None, "input": None, "resume": False, "input_dir": None}
-    assert in_notebook_terms(message, namespace) == shown, "the notebook's names do not reach into commands"
+    namespace = {"json": None, "input": None, "resume": False, "input_dir": None, "source": None}
+    assert in_notebook_terms(message, namespace) == message
 
 
 def test_advice_names_the_notebooks_parameter_where_it_has_one():
     from augment.notebooks import in_notebook_terms
 
-    message = "no AWS region: pass --region, set AWS_DEFAULT_REGION, or set one with `aws configure --region x`"
-    assert in_notebook_terms(message, {"region": None}) == \
-        "no AWS region: pass region, set AWS_DEFAULT_REGION, or set one with `aws configure --region x`"
-    assert in_notebook_terms(message, {}) == message, "a flag the notebook has no parameter for stays"
+    message = "no AWS region: pass region=, set AWS_DEFAULT_REGION, or set one with `aws configure --region x`"
+    assert in_notebook_terms(message, {"region": None}) == message
+    assert in_notebook_terms("pass input_dir= with the job's input root", {"source": None}) == \
+        "pass source= with the job's input root", "notebook 02 calls its input source"
 
 
 def test_the_handler_redacts_account_ids_only():
@@ -531,7 +528,7 @@ def test_the_handler_redacts_account_ids_only():
             self.shown = stb
 
     shell = Shell()
-    error = UsageError(f"--output s3://sagemaker-us-east-1-{ACCOUNT}/o: role {ROLE} read {ACCOUNT} bytes, "
+    error = UsageError(f"output=s3://sagemaker-us-east-1-{ACCOUNT}/o: role {ROLE} read {ACCOUNT} bytes, "
                        f"job 202612061200")
     _one_line(shell, UsageError, error, None)
     assert ANSI.sub("", shell.shown[0]) == (

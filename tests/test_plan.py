@@ -544,10 +544,10 @@ def test_max_cost_refuses_before_any_request(bucket):
     _upload_samples(bucket)
     backend = SageMakerBackend(boto_session=boto3.Session(), role=ROLE, bucket=bucket)
     sm = boto3.client("sagemaker")
-    with pytest.raises(UsageError, match=r"--max-cost 0.001: the estimate for sharded 4 x ml.m5.large is \$0\.04"):
+    with pytest.raises(UsageError, match=r"max_cost=0.001: the estimate for sharded 4 x ml.m5.large is \$0\.04"):
         launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=4,
                max_cost=0.001, image_uri=IMAGE, role_arn=ROLE, prices="offline")
-    with pytest.raises(UsageError, match="--instance-count 3 exceeds --quota 2"):
+    with pytest.raises(UsageError, match="instance_count=3 exceeds quota=2"):
         launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=3,
                quota=2, image_uri=IMAGE, role_arn=ROLE)
     assert sm.list_processing_jobs()["ProcessingJobSummaries"] == []
@@ -558,7 +558,7 @@ def test_max_cost_refuses_before_any_request(bucket):
     assert sm.list_processing_jobs()["ProcessingJobSummaries"] == [], "no job was created"
     spec_copies = plan.estimate("light", f"s3://{bucket}/train/", modes=["sharded"], instance_counts=[2],
                            prices="offline").options[0].cost_usd
-    with pytest.raises(UsageError, match="--max-cost"):  # 500 copies cost more than the spec's 2 do
+    with pytest.raises(UsageError, match="max_cost="):  # 500 copies cost more than the spec's 2 do
         launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", mode="sharded", instance_count=2,
                copies=500, max_cost=spec_copies * 1.01, image_uri=IMAGE, role_arn=ROLE, prices="offline")
     assert sm.list_processing_jobs()["ProcessingJobSummaries"] == []
@@ -828,7 +828,7 @@ def test_the_launch_asks_for_the_disk_the_plan_shows(aws, bucket, tmp_path, monk
         launch(backend, str(spec), uri, out.format(1), image_uri=IMAGE, role_arn=ROLE, prices="offline")
         launch(backend, str(spec), uri, out.format(2), mode="sharded", instance_count=4, image_uri=IMAGE,
                role_arn=ROLE, prices="offline")
-        with pytest.raises(UsageError, match=f"^volume_gb 40: too small: each instance needs {need} GB: its input "
+        with pytest.raises(UsageError, match=f"^volume_gb=40: too small: each instance needs {need} GB: its input "
                                              r"share \d MB and outputs \d+\.\d GB"):
             launch(backend, str(spec), uri, out.format(3), volume_gb=40, image_uri=IMAGE, role_arn=ROLE,
                    prices="offline")

@@ -411,7 +411,7 @@ def test_retry_failed_retries_failures_that_a_plain_resume_keeps(inputs, tmp_pat
     assert summary.status == "completed" and summary.processed_inputs == 1 and summary.failed_inputs == 0
     (rec,) = [r for r in read_manifest(out / "_augment" / "manifest-local.jsonl") if r["source"] == "chelsea.jpg"]
     assert rec["status"] == "ok" and rec["redone"].startswith("retry_")
-    with pytest.raises(UsageError, match=r"--retry-failed .* pass it with --resume"):
+    with pytest.raises(UsageError, match=r"retry_failed=True .* pass it with resume=True"):
         run_job(spec, inputs, tmp_path / "other", workers=1, progress="off", retry_failed=True)
 
 

@@ -6,10 +6,13 @@ not bit-exact, a launched job that failed) or a bug, 2 a usage or spec error fou
 any work, 130/143 stopped by SIGINT/SIGTERM (each :class:`~augment.errors.AugmentError`
 carries its own), 141 the reader of the output went away (``augment ops | head -1``).
 
-The library's errors are worded here for the command line, in one place: a job's "the
-job's --X argument" becomes ``augment run``'s ``--X`` (:func:`_in_run_terms`), and an
-operating system's refusal of a path becomes a refusal of the argument that named it
-(:func:`_path_error`).
+The library's errors are worded here for the command line, in one place. The library names
+the parameters of its Python API (``instance_count=3: exceeds quota=2``, ``pass input_dir=PATH``,
+``resume=True``), which a notebook reads as written; :func:`in_command_terms` names the
+command's flags instead (``--instance-count 3: exceeds --quota 2``, ``pass --input-dir PATH``,
+``--resume``). A job's "the job's --X argument" (its container's arguments) becomes
+``augment run``'s ``--X`` (:func:`_in_run_terms`), and an operating system's refusal of a path
+becomes a refusal of the argument that named it (:func:`_path_error`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import sys
 import traceback
 
@@ -60,8 +64,7 @@ def report_failure(args: argparse.Namespace, e: BaseException, *, leave_at_once:
             message, code = str(error), error.exit_code
         else:  # a bug: keep the traceback for us, and a reason for the user
             message, code = _internal_error(e), 1
-    if args.command == "run":
-        message = _in_run_terms(message)
+    message = in_command_terms(message, args.command)
     try:
         print(f"augment {args.command}: error: {message}", file=sys.stderr, flush=True)
     except BrokenPipeError:  # `augment ... 2>&1 | head -1`: the reader left; the exit status still tells
@@ -77,11 +80,67 @@ def report_failure(args: argparse.Namespace, e: BaseException, *, leave_at_once:
     return code
 
 
+# a parameter as the library writes it: name=VALUE, name=True/False, or name= alone; not a
+# field's (output.format=), not inside another word or option (x_copies=, --copies=)
+_PARAMETER = re.compile(r"(?<![\w.=-])([a-z][a-z0-9_]*)=((?:True|False)\b|(?=[^\s,;:)])(?!\.(?:\s|$)))?")
+# a command to run, quoted, keeps what it says
+_QUOTED = re.compile(r"(`[^`]*`|\"[^\"]*\")")
+# parameters of the Python API whose command option has another name
+_SAME_AS: dict[str, dict[str, str]] = {}
+
+
+def _options(command: str) -> dict[str, tuple[str, bool, bool]]:
+    """The command's options by parameter name: the flag (a positional's name), whether
+    ``--no-FLAG`` turns it off, and whether it repeats (``--include=GLOB`` each, as the
+    container's arguments say it, so that a glob starting with ``-`` stays a value)."""
+    options = {}
+    for action in command_parser(command)._actions:
+        if action.dest in ("help", argparse.SUPPRESS):
+            continue
+        longs = [o for o in action.option_strings if o.startswith("--") and not o.startswith("--no-")]
+        named = longs[0] if longs else action.option_strings[0] if action.option_strings else \
+            action.dest
+        options[action.dest] = (named, isinstance(action, argparse.BooleanOptionalAction),
+                                isinstance(action, argparse._AppendAction))
+    for parameter, dest in _SAME_AS.get(command, {}).items():
+        if dest in options and parameter not in options:
+            options[parameter] = options[dest]
+    return options
+
+
+def in_command_terms(message: str, command: str) -> str:
+    """A library message in the terms of ``augment COMMAND``: each parameter the command has
+    an option for becomes its flag (``instance_count=3:`` -> ``--instance-count 3:``,
+    ``input_dir=PATH`` -> ``--input-dir PATH``, ``resume=True`` -> ``--resume``,
+    ``keep_original=False`` -> ``--no-keep-original``, ``workers=`` -> ``--workers``,
+    ``include='*.jpg'`` -> ``--include='*.jpg'``); one it has
+    none for stays as the library wrote it. Commands quoted as advice stay as written; for
+    ``run``, "the job's --X argument" becomes ``--X`` where run has that flag."""
+    try:
+        options = _options(command)
+    except KeyError:  # not one of the subcommands: nothing to map
+        return message
+
+    def flag(m: re.Match[str]) -> str:
+        if m[1] not in options:
+            return m[0]
+        named, negatable, repeated = options[m[1]]
+        if m[2] == "True":
+            return named
+        if m[2] == "False":
+            return f"--no-{named[2:]}" if negatable else f"{named} False"
+        if m[2] is None:
+            return named
+        return f"{named}=" if repeated else f"{named} "
+
+    parts = _QUOTED.split(message)
+    mapped = "".join(part if i % 2 else _PARAMETER.sub(flag, part) for i, part in enumerate(parts))
+    return _in_run_terms(mapped) if command == "run" else mapped
+
+
 def _in_run_terms(message: str) -> str:
     """A job's message in the terms of ``augment run``: "the job's --X argument" (what a job's
     host says, not knowing what launched it) becomes ``--X`` where ``run`` has that flag."""
-    import re
-
     flags = {f for action in command_parser("run")._actions for f in action.option_strings}
     return re.sub(r"the job's (--[a-z][a-z-]*) argument", lambda m: m[1] if m[1] in flags else m[0], message)
 

@@ -27,13 +27,13 @@ from augment.spec import Spec, load_spec
 
 def _check_dirs(input_dir: Path, output_dir: Path) -> None:
     if not input_dir.is_dir():
-        raise UsageError(f"--input-dir {input_dir}: not a directory"
+        raise UsageError(f"input_dir={input_dir}: not a directory"
                          + ("; process reads a folder: to read s3:// objects, launch a job with augment run --input"
                             if "s3:" in str(input_dir).lower() else ""))
     if output_dir.exists() and not output_dir.is_dir():
-        raise UsageError(f"--output-dir {output_dir}: not a directory (a file is there); name a folder to write "
+        raise UsageError(f"output_dir={output_dir}: not a directory (a file is there); name a folder to write "
                          "the outputs into (it is created if missing)")
-    check_disjoint(str(input_dir), str(output_dir), input_flag="--input-dir", output_flag="--output-dir")
+    check_disjoint(str(input_dir), str(output_dir), input_flag="input_dir", output_flag="output_dir")
 
 
 @dataclass
@@ -89,7 +89,7 @@ def _check_same_spec(spec: Spec, meta: Path) -> None:
         old = load_spec(spec_path)
         if old.digest != spec.digest:
             raise UsageError(another_spec_message(str(meta.parent), str(spec_path), old.digest, spec.digest,
-                                                  "--output-dir"))
+                                                  "output_dir"))
 
 
 _MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
@@ -98,7 +98,7 @@ attempt (a new instance) may pass."""
 
 
 def _cannot_write(output_dir: Path, e: OSError) -> UsageError:
-    return UsageError(f"--output-dir {output_dir}: cannot write there ({e.strerror or e}"
+    return UsageError(f"output_dir={output_dir}: cannot write there ({e.strerror or e}"
                       + (f": {e.filename}" if e.filename else "") + "); name a folder this user may write to",
                       transient=e.errno in _MACHINE_ERRNOS)
 
@@ -161,12 +161,12 @@ def _claim_output(spec: Spec, meta: Path, manifest_path: Path, resume: bool, man
 
 def _busy_message(manifest_path: Path) -> str:
     return (f"{manifest_path} is being written by another augment process: this host's job is running. Wait "
-            "for it to end (then --resume finishes it, if it has to), or use a new --output-dir.")
+            "for it to end (then resume=True finishes it, if it has to), or use a new output_dir=.")
 
 
 def _host_job_message(manifest_path: Path) -> str:
     return (f"{manifest_path} exists: this output directory already holds this host's job. "
-            "Pass --resume to finish it, or use a new --output-dir.")
+            "Pass resume=True to finish it, or use a new output_dir=.")
 
 
 def _previous_work(spec: Spec, meta: Path, manifest_path: Path, summary_path: Path, resume: bool,
@@ -243,7 +243,7 @@ def _check_same_libraries(summary_path: Path) -> None:
     if changed:
         raise UsageError(f"{summary_path.parent.parent} holds a job started with other library versions "
                          f"({', '.join(changed)}); resuming would mix outputs of two implementations. "
-                         "Finish it with the versions it started with, or start over in a new --output-dir.")
+                         "Finish it with the versions it started with, or start over in a new output_dir=.")
 
 
 def started_input_dir(output_dir: str | Path, host: str = "local") -> str | None:
@@ -270,9 +270,9 @@ def _check_same_input(summary_path: Path, input_dir: Path) -> None:
     job killed before its summary was written has nothing to compare, and resumes)."""
     before = _summary_input_dir(summary_path)
     if before and Path(before) != input_dir.resolve():
-        raise UsageError(f"--resume: {summary_path.parent.parent} holds a job started with --input-dir {before}, "
-                         f"not {input_dir}; resume it with --input-dir {before}, or start a new job in a new "
-                         "--output-dir.")
+        raise UsageError(f"resume=True: {summary_path.parent.parent} holds a job started with input_dir={before}, "
+                         f"not {input_dir}; resume it with input_dir={before}, or start a new job in a new "
+                         "output_dir=.")
 
 
 def _check_same_filters(summary_path: Path, spec: Spec) -> None:
@@ -287,15 +287,15 @@ def _check_same_filters(summary_path: Path, spec: Spec) -> None:
         return
     new = (list(spec.input.include), list(spec.input.exclude))
     if tuple(map(set, old)) != tuple(map(set, new)):  # the order of the patterns picks the same files
-        raise UsageError(f"--resume: {summary_path.parent.parent} holds a job started with {_filters(*old)}, and "
+        raise UsageError(f"resume=True: {summary_path.parent.parent} holds a job started with {_filters(*old)}, and "
                          f"this resume names {_filters(*new)}; resume it with {_filters(*old)} (the spec's "
-                         "input.include/input.exclude, or --include/--exclude), or start a new job in a new "
-                         "--output-dir.")
+                         "input.include/input.exclude, or include= or exclude=), or start a new job in a new "
+                         "output_dir=.")
 
 
 def _filters(include: list[str], exclude: list[str]) -> str:
-    flags = [f"--include={shlex.quote(g)}" for g in include] + [f"--exclude={shlex.quote(g)}" for g in exclude]
-    return f"the input filters {' '.join(flags)}" if flags else "no input filters"
+    named = [f"include={shlex.quote(g)}" for g in include] + [f"exclude={shlex.quote(g)}" for g in exclude]
+    return f"the input filters {' '.join(named)}" if named else "no input filters"
 
 
 _TEMP_WRITER = re.compile(r"\.(?:augment-(\d+)-\d+|spec\.(\d+))\.tmp")

@@ -164,17 +164,17 @@ def run_job(
     log = log or Log()
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     _check_dirs(input_dir, output_dir)
-    workers = default_workers() if workers is None else check_number("--workers", workers, min=1, integer=True)
-    check_number("--progress-interval", progress_interval, min=0)  # nan, inf: no line ever; 0: one per update
+    workers = default_workers() if workers is None else check_number("workers", workers, min=1, integer=True)
+    check_number("progress_interval", progress_interval, min=0)  # nan, inf: no line ever; 0: one per update
     check_max_error_rate(max_error_rate)
     check_max_pixels(max_pixels)  # the CLI refuses it too; 0 would refuse every input as too large
-    check_host(host, "--host")  # it names files under _augment/: never a path
+    check_host(host, "host=")  # it names files under _augment/: never a path
     meta = output_dir / META_DIR
     manifest_path = meta / f"manifest-{host}.jsonl"
     summary_path = meta / f"summary-{host}.json"
     if (verify or retry_failed) and not resume:
-        raise UsageError(f"{'--verify' if verify else '--retry-failed'} checks the work of an earlier run: "
-                         "pass it with --resume")
+        raise UsageError(f"{'verify=True' if verify else 'retry_failed=True'} checks the work of an earlier run: "
+                         "pass it with resume=True")
     manifest_size = manifest_path.stat().st_size if manifest_path.exists() else -1
     if resume and input_uri is None:  # a resume run by hand keeps where the inputs came from
         input_uri = _summary_field(summary_path, "input_uri")
@@ -185,7 +185,7 @@ def run_job(
     not_staged, markers = read_unstaged(unstaged) if unstaged is not None else ([], [])
     not_staged, markers = host_share(not_staged, host, hosts or [host]), host_share(markers, host, hosts or [host])
     if not files and not not_staged and not sharded:
-        raise UsageError(f"--input-dir {input_dir}: no files found")
+        raise UsageError(f"input_dir={input_dir}: no files found")
     items, excluded = apply_filters(files, spec.input)
     unstageable, left_out = apply_filters([f["source"] for f in not_staged], spec.input)  # junk is junk, staged or not
     excluded += left_out + markers
@@ -194,10 +194,10 @@ def run_job(
                   f"staged, {len(excluded)} excluded): {len(hosts or [])} hosts share it; nothing to do here",
                   host=host)
     elif not items and not unstageable:
-        raise UsageError(f"--input-dir {input_dir}: no inputs: "
+        raise UsageError(f"input_dir={input_dir}: no inputs: "
                          f"{all_excluded(len(files) + len(not_staged))} ({excluded_counts(excluded)}); change the "
                          "spec's input.include/input.exclude "
-                         "(--include/--exclude)")
+                         "(include= or exclude=)")
 
     wanted = tuple(range(spec.copies)) + ((ORIGINAL,) if spec.output.keep_original else ())
     done = before.done

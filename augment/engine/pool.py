@@ -217,7 +217,7 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
         rel, copies = chunks[0][at]
         killed = process.exitcode == -signal.SIGKILL  # what the kernel's OOM killer sends
         error = ("the worker processing this input was killed (SIGKILL: out of memory?); give the job more "
-                 "memory (or fewer --workers), or lower --max-pixels" if killed
+                 "memory (or fewer workers=), or lower max_pixels=" if killed
                  else f"the worker processing this input ended (exit code {process.exitcode})")
         others = [task for i, task in enumerate(chunks[0]) if i != at]
         others += [task for chunk in list(chunks)[1:] for task in chunk]

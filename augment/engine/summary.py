@@ -58,8 +58,8 @@ class Wording:
     """
 
     output: str | None = None
-    max_error_rate: str = "--max-error-rate"
-    resume: str | None = "re-run with --resume to finish"
+    max_error_rate: str = "max_error_rate="
+    resume: str | None = "re-run with resume=True to finish"
 
     def manifest(self, manifest_path: Path) -> str:
         if self.output is None:

@@ -76,9 +76,9 @@ def make_backend(name: str = "local", *, role: str | None = None, bucket: str | 
     if name not in BACKENDS:
         raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
     if engine and (name != "local" or not image_uri):
-        raise UsageError("--engine chooses what runs the --image of a local job; without --image the instances run "
-                         "as processes here" if name == "local" else
-                         "--engine is for --backend local --image: SageMaker runs the image itself")
+        raise UsageError("engine= chooses what runs the image_uri= of a local job; without image_uri= the instances "
+                         "run as processes here" if name == "local" else
+                         "engine= is for backend=local with image_uri=: SageMaker runs the image itself")
     backend: Any
     if name == "local":
         from augment.jobs.handles import LocalBackend

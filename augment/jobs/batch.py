@@ -150,7 +150,7 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     """
     from augment.keys import input_root, list_input, select_inputs, unstaged_document
 
-    check_number("--batch-size", batch_size, min=1, integer=True)
+    check_number("batch_size", batch_size, min=1, integer=True)
     keys, failed, excluded = select_inputs(split or list_input(input_uri), inputs, input_uri)
     if excluded:
         put_json(join(output_uri, "_batches", "excluded.json"), excluded)
@@ -198,7 +198,7 @@ def _ready(backend: Any, spec: str, loaded: Spec | None, input_uri: str, output_
     """
     from augment.plan import _disk
 
-    check_number("--batch-size", batch_size, min=1, integer=True)
+    check_number("batch_size", batch_size, min=1, integer=True)
     loaded = loaded if loaded is not None else load_spec(spec)
     options = process_arguments(loaded, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
     arguments = (*options, *request_kwargs.get("extra_arguments", ()))
@@ -228,7 +228,7 @@ class JobGroup:
     def __init__(self, backend: Any, max_in_flight: int = 4, retries: int = 2, poll: float = 5.0,
                  progress: str | None = None) -> None:
         if max_in_flight < 1 or retries < 0:
-            raise UsageError("--max-in-flight must be >= 1 and --retries >= 0")
+            raise UsageError("max_in_flight= must be >= 1 and retries= >= 0")
         self.backend, self.max_in_flight, self.retries = backend, max_in_flight, retries
         self.poll, self.progress = poll, progress
         self.jobs: list[Job] = []

@@ -94,10 +94,10 @@ def build_request(
         UsageError: a bad mode, instance count or job option (named by its flag).
     """
     if mode not in MODES:
-        raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise UsageError(f"mode={mode!r}: must be one of {', '.join(MODES)}")
     count = instance_count if instance_count is not None else (2 if mode == "sharded" else 1)
     if mode == "standalone" and count != 1:
-        raise UsageError("--instance-count: a standalone job has one instance; use --mode sharded for more")
+        raise UsageError(f"instance_count={count}: a standalone job has one instance; use mode=sharded for more")
     if volume_gb is not None:
         from augment.plan._disk import MAX_VOLUME_GB
 
@@ -216,15 +216,15 @@ def check_s3_locations(input_uri: str, output_uri: str) -> None:
     """
     from augment.keys import check_uri
 
-    check_uri(input_uri, "--input")  # S3://, https://... get the s3:// form, not advice about folders
-    check_uri(output_uri, "--output")
+    check_uri(input_uri, "input")  # S3://, https://... get the s3:// form, not advice about folders
+    check_uri(output_uri, "output")
     if not is_s3(input_uri):
-        raise UsageError(f"--input {input_uri}: SageMaker jobs read their input from S3; upload it first "
+        raise UsageError(f"input={input_uri}: SageMaker jobs read their input from S3; upload it first "
                          f"(aws s3 sync {input_uri} s3://BUCKET/PREFIX/) and pass that URI, or run the job here "
-                         "with --backend local")
+                         "with backend=local")
     if not is_s3(output_uri):
-        raise UsageError(f"--output {output_uri}: SageMaker jobs write their outputs to S3; pass an s3:// prefix "
-                         "(aws s3 sync copies them here afterwards), or run the job here with --backend local")
+        raise UsageError(f"output={output_uri}: SageMaker jobs write their outputs to S3; pass an s3:// prefix "
+                         "(aws s3 sync copies them here afterwards), or run the job here with backend=local")
 
 
 def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple[str, ...] | list[str] = (), *,
@@ -240,8 +240,8 @@ def check_locations(spec: str, input_uri: str, output_uri: str, arguments: tuple
     """
     from augment.keys import check_uri
 
-    check_uri(input_uri, "--input")
-    check_uri(output_uri, "--output")
+    check_uri(input_uri, "input")
+    check_uri(output_uri, "output")
     if s3_only:
         check_s3_locations(input_uri, output_uri)
     check_disjoint(input_uri, output_uri)

@@ -175,19 +175,19 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
             or a bad argument.
     """
     if mode not in LAUNCH_MODES:
-        raise UsageError(f"--mode must be one of {', '.join(LAUNCH_MODES)}, got {mode!r}")
+        raise UsageError(f"mode={mode!r}: must be one of {', '.join(LAUNCH_MODES)}")
     # every limit is a finite number in range: nan compares false with any cost, which let every launch pass
     if max_cost is not None:
-        check_number("--max-cost", max_cost, min=0)
+        check_number("max_cost", max_cost, min=0)
     if quota is not None:
-        check_number("--quota", quota, min=1, integer=True)
-    for flag, value in (("--instance-count", instance_count), ("--batch-size", batch_size),
-                        ("--max-in-flight", max_in_flight), ("--workers", workers)):
+        check_number("quota", quota, min=1, integer=True)
+    for flag, value in (("instance_count", instance_count), ("batch_size", batch_size),
+                        ("max_in_flight", max_in_flight), ("workers", workers)):
         if value is not None:
             check_number(flag, value, min=1, integer=True)
     count = instance_count if instance_count is not None else (2 if mode == "sharded" else 1)
     if mode in ("standalone", "sharded") and quota is not None and count > quota:
-        raise UsageError(f"--instance-count {count} exceeds --quota {quota} (instances of {instance_type} at once)")
+        raise UsageError(f"instance_count={count} exceeds quota={quota} (instances of {instance_type} at once)")
     in_flight = min(max_in_flight, quota) if quota is not None else max_in_flight
     if max_cost is not None:
         from augment.plan import estimate, format_duration
@@ -200,7 +200,7 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         o = plan.options[0]
         if o.cost_usd > max_cost:
             raise UsageError(
-                f"--max-cost {max_cost:g}: the estimate for {o.label} is ${o.cost_usd:,.2f} (range "
+                f"max_cost={max_cost:g}: the estimate for {o.label} is ${o.cost_usd:,.2f} (range "
                 f"${o.cost_usd_low:,.2f}-${o.cost_usd_high:,.2f}) for {o.jobs:,} job(s), "
                 f"{o.billed_instance_s / 3600:,.2f} billed instance-hours at ${o.price_usd_per_h}/h "
                 f"({o.price_source}), wall {format_duration(o.wall_s)}, start-up {o.startup_share:.0%} of the "
@@ -275,7 +275,7 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
                           **request_kwargs}
     if mode in ("batched", "prefetch"):
         if request_kwargs.pop("ship_code", False):
-            raise UsageError("--ship-code is not supported with --mode batched yet")
+            raise UsageError("ship_code=True is not supported with mode=batched yet")
         request_kwargs.pop("attached", None)  # batches run side by side
         request_kwargs.setdefault("poll", getattr(backend, "poll", 5.0))
     if mode == "batched":  # run_batched and Prefetch size the batches' volume themselves

@@ -134,7 +134,7 @@ def _input_objects(inp: Input) -> list[_Object]:
         from augment.images import list_images
 
         return [_Object(rel, rel, lambda dst, r=rel: _stage_local(root, r, dst))
-                for rel in list_images(root, flag="--input")]
+                for rel in list_images(root, flag="input")]
     listed = list_s3(source, where)[1]
     split = split_keys(listed)  # folder markers are not staged, as on SageMaker
     if split.failed:

@@ -80,7 +80,7 @@ class Taken:
         return sum(counted) / len(counted)
 
 
-def taken(uri: str, inputs: Any = None, flag: str = "--input") -> Taken:
+def taken(uri: str, inputs: Any = None, flag: str = "input") -> Taken:
     """List ``uri`` (a folder, a file or an ``s3://`` prefix; nothing is downloaded) and
     split it as a launch does, by the spec's input filters ``inputs``.
 
@@ -193,6 +193,6 @@ def check_volume(need: Disk, given: Any, flag: str = "volume_gb", *, sagemaker: 
         raise UsageError(f"each instance needs {need.describe()}, more than SageMaker's {MAX_VOLUME_GB:,} GB "
                          "volume limit; use more instances (a sharded job splits the input) or smaller batches")
     if given is not None and given < need.need_gb:
-        raise UsageError(f"{flag} {given}: too small: each instance needs {need.describe()}; pass "
+        raise UsageError(f"{flag}={given}: too small: each instance needs {need.describe()}; pass "
                          f"{need.need_gb} or more, or leave it out to size the volume from the input")
     return given if given is not None else min(need.volume_gb, MAX_VOLUME_GB)

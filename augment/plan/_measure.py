@@ -64,7 +64,7 @@ def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any) -> tu
     from augment.storage import handler
 
     where = str(input) if input is not None else str(samples_dir())
-    keys = taken(where, inputs, "--calibrate").keys  # what a job takes: no junk, no folder marker, filters applied
+    keys = taken(where, inputs, "calibrate").keys  # what a job takes: no junk, no folder marker, filters applied
     base, store = input_root(where), handler(where)  # one client for every key
     written = []
     for i in range(count):

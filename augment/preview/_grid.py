@@ -94,8 +94,8 @@ def draw_grid(rows: list[list[tuple[PIL.Image.Image | None, str, str | None]]], 
             :data:`MAX_GRID_PIXELS` pixels.
     """
     if not 16 <= max_side <= MAX_SIDE:
-        raise UsageError(f"max_side (--max-side) must be between 16 and {MAX_SIDE} (pixels of a tile's largest "
-                         f"side), got {max_side}")
+        raise UsageError(f"max_side={max_side}: must be between 16 and {MAX_SIDE} (pixels of a tile's largest "
+                         "side)")
     font = _cached_font(11)
     line_h = _LINE_HEIGHT
     cols = max((len(r) for r in rows), default=1)
@@ -103,7 +103,7 @@ def draw_grid(rows: list[list[tuple[PIL.Image.Image | None, str, str | None]]], 
     size = (max(cols, 1) * cell_w + PAD, max(len(rows), 1) * cell_h + PAD)
     if size[0] * size[1] > MAX_GRID_PIXELS:
         raise UsageError(f"the grid would be {size[0]}\u00d7{size[1]} pixels, more than {MAX_GRID_PIXELS}: "
-                         "lower max_side (--max-side), n (--n) or copies (--copies), or name fewer paths (--paths)")
+                         "lower max_side=, n= or copies=, or name fewer paths=")
     grid = PIL.Image.new("RGB", size, _BACKGROUND)
     draw = PIL.ImageDraw.Draw(grid)
     if highlight is not None:  # in the padding around the tile: the picture stays whole

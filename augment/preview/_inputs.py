@@ -49,14 +49,14 @@ class Images:
         self._file: str | None = None
         from augment.keys import check_uri
 
-        check_uri(self.source, "--input")  # S3://, https://...: the form to use, not "no such folder"
+        check_uri(self.source, "input")  # S3://, https://...: the form to use, not "no such folder"
         if self.is_s3:
             self._bucket, prefix = split_s3_uri(self.source)
             self._base = prefix[: prefix.rfind("/") + 1]
         elif Path(self.source).is_file():  # one file: `augment run` stages it by its name
             self._file = Path(self.source).name
         elif not Path(self.source).is_dir():
-            raise UsageError(f"--input {self.source}: no such folder or file (give a folder, an image file, an "
+            raise UsageError(f"input={self.source}: no such folder or file (give a folder, an image file, an "
                              "s3:// prefix, or nothing for the bundled samples)")
 
     @property
@@ -68,7 +68,7 @@ class Images:
         if self._keys is None:
             self._keys = self.keys_under("")
             if not self._keys:
-                raise UsageError(f"--input {self.source}: no files found")
+                raise UsageError(f"input={self.source}: no files found")
         return self._keys
 
     def keys_under(self, folder: str) -> list[str]:
@@ -82,7 +82,7 @@ class Images:
             return [folder + k for k in list_input(self.source.rstrip("/") + "/" + folder).staged] if folder \
                 else list_input(self.source).staged
         path = os.path.join(self.source, folder)
-        return [folder + k for k in list_images(path, flag="--input")] if os.path.isdir(path) else []
+        return [folder + k for k in list_images(path, flag="input")] if os.path.isdir(path) else []
 
     def read(self, rel: str) -> bytes:
         """The bytes of one input (downloaded once for S3).
@@ -137,10 +137,10 @@ class Images:
         if inputs is not None:
             keys, self.excluded = apply_filters(keys, inputs)
             if not keys:
-                raise UsageError(f"--input {self.source}: no inputs: "
+                raise UsageError(f"input={self.source}: no inputs: "
                                  f"{all_excluded(len(self.excluded))} ({excluded_counts(self.excluded)}); change the "
                                  "spec's input.include/input.exclude "
-                                 "(the command line's --include/--exclude add to them)")
+                                 "(include= and exclude= add to them)")
         if paths:
             paths = list(dict.fromkeys(paths))  # a path named twice is one input: shown once
             known = set(keys)
@@ -149,12 +149,12 @@ class Images:
                 if p in left_out:
                     e = left_out[p]
                     why = f"pattern {e['pattern']!r}" if e["pattern"] else "no include pattern matches it"
-                    raise UsageError(f"--paths: {p} is not an input of the job: the spec's input filters leave it "
-                                     f"out ({why}; see the spec's input.include/input.exclude, or --include/--exclude "
+                    raise UsageError(f"paths=: {p} is not an input of the job: the spec's input filters leave it "
+                                     f"out ({why}; see the spec's input.include/input.exclude, or include= or exclude= "
                                      "on the command line)")
             missing = [p for p in paths if p not in known]
             if missing:
-                raise UsageError(f"--paths: {', '.join(missing)} not under {self.source} (paths are relative to "
+                raise UsageError(f"paths=: {', '.join(missing)} not under {self.source} (paths are relative to "
                                  f"it; e.g. {', '.join(keys[:3])})")
             return paths
         if n < 1:

@@ -57,7 +57,7 @@ def from_job(output: str | os.PathLike[str], input: str | os.PathLike[str] | Non
     if paths:
         missing = [p for p in paths if p not in records]
         if missing:
-            raise UsageError(f"--paths: {', '.join(missing)} not in the job's manifests")
+            raise UsageError(f"paths=: {', '.join(missing)} not in the job's manifests")
         chosen = list(paths)
     else:
         chosen = sorted(random.Random(pick_seed).sample(sorted(records), min(n, len(records))))
