@@ -4,7 +4,8 @@
 :mod:`~augment.labels.follow` what happens to them after the ops (clamp, drop, hide,
 swap), :mod:`~augment.labels.refuse` the ops that cannot carry them, and
 :mod:`~augment.labels.coco` COCO's instances JSON in and out (and ``yolo``, ``voc``,
-``groundtruth``, ``masks`` the other formats), and
+``groundtruth``, ``masks`` the other formats; :func:`open_annotations` in
+:mod:`~augment.labels.formats` detects and opens any of them behind one protocol), and
 :mod:`~augment.labels.draw` labels drawn on an image (the preview's). See README.md here for the
 semantics chosen. Names are imported on first use: :func:`refusals` (what ``augment
 validate`` asks) imports neither torch nor torchvision.
@@ -43,6 +44,11 @@ _EXPORTS = {
     "GroundTruthOutput": "augment.labels.groundtruth",
     "read_masks": "augment.labels.masks",
     "MaskIndex": "augment.labels.masks",
+    "open_annotations": "augment.labels.formats",
+    "AnnotationIndex": "augment.labels.formats",
+    "LabelWriter": "augment.labels.formats",
+    "NoLabels": "augment.labels.formats",
+    "FORMATS": "augment.labels.formats",
     "draw_labels": "augment.labels.draw",
     "category_colour": "augment.labels.draw",
 }

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from augment.labels.model import Labels
+from augment.labels.model import LabelError, Labels
 
 BOX_TOLERANCE = 1.0
 """Pixels a box may pass its image's edge by (annotation tools round): more is a problem."""
@@ -78,11 +78,22 @@ class CocoImage:
     def size(self) -> tuple[int, int]:
         return int(self.image["width"]), int(self.image["height"])
 
-    def labels(self) -> Labels:
+    def labels(self, size: tuple[int, int] | None = None) -> Labels:
         """The image's labels: boxes, categories, annotation ids, a mask per annotation
         with a segmentation, keypoints per annotation that has them; every other field
-        of an annotation rides along in ``attrs`` (the writer copies it back)."""
+        of an annotation rides along in ``attrs`` (the writer copies it back).
+
+        Args:
+            size: the image's ``(width, height)``, checked against the entry's (``None``:
+                the entry's), as every format's ``labels(size)`` takes it.
+
+        Raises:
+            LabelError: ``size`` is not the entry's (reason ``size_mismatch``).
+        """
         width, height = self.size
+        if size is not None and tuple(size) != (width, height):
+            raise LabelError(f"image {self.image.get('id')}: the file gives {width}x{height}, the image is "
+                             f"{size[0]}x{size[1]}", "size_mismatch")
         if not self.annotations:
             return Labels.empty(self.size)
         boxes, masks, keypoints = [], [], []

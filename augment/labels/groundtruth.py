@@ -104,7 +104,7 @@ class GroundTruthImage:
         """
         found = self._read(size, mask)
         if isinstance(found, Problem):
-            raise LabelError(str(found))
+            raise LabelError(str(found), found.reason)
         return found
 
     def _read(self, size: tuple[int, int], mask: bytes | None) -> Labels | Problem:

@@ -128,7 +128,7 @@ class MaskImage:
         """
         found = self._read(size, data)
         if isinstance(found, Problem):
-            raise LabelError(str(found))
+            raise LabelError(str(found), found.reason)
         return to_labels(found, self.background)
 
     def _read(self, size: tuple[int, int], data: bytes | None) -> np.ndarray | Problem:

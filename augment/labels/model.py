@@ -28,7 +28,19 @@ from torchvision import tv_tensors
 
 
 class LabelError(ValueError):
-    """Labels that cannot go with their image (another size), or a spec that cannot carry them."""
+    """Labels that cannot go with their image (another size), or a spec that cannot carry them.
+
+    Attributes:
+        reason: a short word for counting (``size_mismatch``, ``bad_mask``...), as a
+            :class:`~augment.labels.coco.Problem` has; ``bad_labels`` where none is given.
+    """
+
+    def __init__(self, message: str, reason: str = "bad_labels") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a worker's error crosses to the parent with its reason
+        return type(self), (str(self), self.reason)
 
 
 @dataclass

@@ -91,7 +91,7 @@ class VocImage:
         """
         problem = self.problem(size)
         if problem is not None:
-            raise LabelError(str(problem))
+            raise LabelError(str(problem), problem.reason)
         if not self.objects:
             return Labels.empty(tuple(size))
         return Labels(tuple(size), [o.box for o in self.objects], [o.category for o in self.objects],

@@ -1,0 +1,356 @@
+"""One entry point for every label format: what ``--annotations`` points at, opened once.
+
+:func:`open_annotations` detects the format (COCO's instances JSON, a YOLO tree, a folder
+of Pascal VOC XML, a Ground Truth output manifest, a folder of semantic PNG masks) or
+takes the one named, indexes it once, and hands back an :class:`AnnotationIndex`: the
+same protocol whatever the format, so a job, the preview and ``augment validate`` never
+ask which one it is. ``index.image(rel)`` is what a worker needs for one input (a
+small, picklable object, ``None`` where the input has no labels, which is valid), and
+that object's ``.labels(size)`` gives its :class:`~augment.labels.model.Labels` or
+raises :class:`~augment.labels.model.LabelError` with a ``reason``.
+
+:class:`LabelWriter` writes outputs' labels in the input's format. Files that belong to
+one output (a YOLO ``.txt``, a VOC XML, a mask PNG) are written beside it by the worker
+that made it; formats with one file for the whole job (COCO, Ground Truth) get a
+fragment per output under ``_augment/labels/``, merged when the job completes
+(:meth:`LabelWriter.merge`): per output, so a killed and resumed job, or one with more
+workers, merges the very same fragments into the very same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from augment.labels.coco import Problem
+from augment.labels.model import Labels
+
+FORMATS = ("coco", "yolo", "voc", "groundtruth", "masks")
+"""The formats :func:`open_annotations` reads and :class:`LabelWriter` writes."""
+
+MANIFEST_SUFFIXES = (".manifest", ".jsonl")
+"""File names read as Ground Truth output manifests."""
+
+COCO_OUTPUT = "annotations.json"
+"""The COCO file of a job's outputs, in the output folder."""
+
+GROUND_TRUTH_OUTPUT = "output.manifest"
+"""The Ground Truth manifest of a job's outputs, in the output folder."""
+
+MASKS_FOLDER = "masks"
+"""Where outputs' masks go in the output folder (``masks/<output path>.png``): a mask
+beside its output could bear the output's own name."""
+
+
+@dataclass(frozen=True)
+class NoLabels:
+    """An input the annotations say nothing about: no objects (valid, its outputs have none)."""
+
+    def labels(self, size: tuple[int, int]) -> Labels:
+        return Labels.empty(tuple(size))
+
+
+@dataclass
+class AnnotationIndex:
+    """Annotations of one format, indexed once.
+
+    Attributes:
+        format: one of :data:`FORMATS`.
+        where: what was opened (a path or URI, or ``yolo``).
+        index: the format's own index (:class:`~augment.labels.coco.CocoIndex`...).
+        problems: what could not be used (each names its file, line or annotation id).
+        categories: category id -> a COCO-style entry (``id``, ``name``, and where the
+            format has them ``keypoints`` and ``skeleton``).
+        files: the annotation files, resolved, where they are local: inputs of a job
+            that are annotation files are excluded (:meth:`owns`).
+        root: the YOLO tree's root (YOLO only).
+    """
+
+    format: str
+    where: str
+    index: Any
+    problems: list[Problem]
+    categories: dict[int, dict[str, Any]]
+    files: frozenset[str] = frozenset()
+    root: str | None = None
+
+    def image(self, rel: str) -> Any | None:
+        """What a worker needs for the input ``rel`` (relative to the input folder): an
+        object whose ``.labels(size)`` gives its labels; ``None``: it has none (valid)."""
+        return self.index.image(rel)
+
+    def owns(self, path: str | os.PathLike[str]) -> bool:
+        """``path`` (a local file) is one of the annotations' own files, not an image."""
+        resolved = str(Path(path).resolve())
+        if resolved in self.files:
+            return True
+        if self.format != "yolo" or self.root is None:
+            return False
+        try:
+            rel = PurePosixPath(Path(resolved).relative_to(self.root).as_posix())
+        except ValueError:
+            return False
+        return (rel.suffix == ".txt" and "labels" in rel.parts[:-1]) or (len(rel.parts) == 1 and rel.suffix in
+                                                                        (".yaml", ".yml"))
+
+    def writer(self, prefix: str = "") -> LabelWriter:
+        """What writes outputs' labels in this format (small and picklable: a worker's).
+
+        Args:
+            prefix: the output's URI (Ground Truth's ``source-ref`` is under it).
+        """
+        names = {cid: str(c.get("name", cid)) for cid, c in self.categories.items()}
+        dims = 3
+        if self.format == "yolo":
+            shape = self.index.data.get("kpt_shape")
+            dims = int(shape[1]) if shape else 3
+        return LabelWriter(self.format, names, dims, prefix)
+
+    def merge(self, output_dir: str | os.PathLike[str]) -> dict[str, bytes]:
+        """The job's own label files from what its workers wrote (see :meth:`LabelWriter.merge`)."""
+        return self.writer().merge(self, output_dir)
+
+
+def open_annotations(where: str | os.PathLike[str], *, format: str | None = None,
+                     input_dir: str | os.PathLike[str] | None = None) -> AnnotationIndex:
+    """Open the annotations ``where`` points at.
+
+    Args:
+        where: a COCO ``.json``, a Ground Truth ``.manifest`` or ``.jsonl`` (local or
+            ``s3://``), a folder of VOC ``.xml`` or of mask ``.png`` files, a YOLO tree
+            (a folder with ``labels/``), or ``yolo``: the tree is ``input_dir``.
+        format: one of :data:`FORMATS`, instead of detecting it.
+        input_dir: the job's input folder or URI: a YOLO tree's root (``where="yolo"``),
+            the prefix Ground Truth's ``source-ref`` is relative to.
+
+    Raises:
+        UsageError: no such file or folder, a format not detected or not known, or a
+            file that is not of its format (``annotations=WHERE: reason``).
+    """
+    from augment.errors import UsageError
+
+    where = str(where)
+    if format is not None and format not in FORMATS:
+        raise UsageError(f"annotation_format={format!r}: must be one of {', '.join(FORMATS)}")
+    try:
+        found = format or _detect(where, input_dir)
+        return _OPEN[found](where, input_dir)
+    except FileNotFoundError as e:
+        raise UsageError(f"annotations={where}: no such file or folder ({e.filename or e})") from None
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"annotations={where}: {e}") from None
+
+
+def _detect(where: str, input_dir: str | os.PathLike[str] | None) -> str:
+    from augment.storage import is_s3
+
+    lower = where.lower()
+    if where == "yolo":
+        return "yolo"
+    if lower.endswith(".json"):
+        return "coco"
+    if lower.endswith(MANIFEST_SUFFIXES):
+        return "groundtruth"
+    if is_s3(where):
+        raise ValueError("an s3:// annotations file is a COCO .json or a Ground Truth .manifest/.jsonl; a folder "
+                         "of labels must be local")
+    path = Path(where)
+    if not path.exists():
+        raise FileNotFoundError(None, "no such file or folder", where)
+    if not path.is_dir():
+        raise ValueError(f"cannot tell its format: pass annotation_format= (one of {', '.join(FORMATS)})")
+    if (path / "labels").is_dir():
+        return "yolo"
+    names = [n.lower() for _, _, files in os.walk(path) for n in files]
+    if any(n.endswith(".xml") for n in names):
+        return "voc"
+    if any(n.endswith(".png") for n in names):
+        return "masks"
+    raise ValueError("a folder with no labels/, .xml or .png files: cannot tell its format (pass "
+                     "annotation_format=)")
+
+
+def _read(where: str) -> bytes:
+    from augment.storage import read_bytes
+
+    return read_bytes(where)
+
+
+def _local(where: str) -> frozenset[str]:
+    from augment.storage import is_s3
+
+    return frozenset() if is_s3(where) else frozenset({str(Path(where).resolve())})
+
+
+def _walked(folder: Path, suffix: str) -> frozenset[str]:
+    return frozenset(str(Path(d, n).resolve()) for d, _, files in os.walk(folder) for n in files
+                     if n.lower().endswith(suffix))
+
+
+def _open_coco(where: str, input_dir: Any) -> AnnotationIndex:
+    from augment.labels.coco import read_coco
+
+    index = read_coco(_read(where))
+    return AnnotationIndex("coco", where, index, index.problems, dict(index.categories), _local(where))
+
+
+def _open_yolo(where: str, input_dir: Any) -> AnnotationIndex:
+    from augment.labels.yolo import read_yolo
+
+    root = where if where != "yolo" else input_dir
+    if root is None:
+        raise ValueError("a YOLO tree is the input folder: pass input_dir= (annotations='yolo')")
+    index = read_yolo(root)
+    shape, names = index._pose()
+    categories = {cid: {"id": cid, "name": name, **({"keypoints": list(names)} if shape else {})}
+                  for cid, name in sorted(index.names.items())}
+    return AnnotationIndex("yolo", where, index, index.problems, categories, root=str(Path(root).resolve()))
+
+
+def _open_voc(where: str, input_dir: Any) -> AnnotationIndex:
+    from augment.labels.voc import read_voc
+
+    index = read_voc(where)
+    categories = {cid: {"id": cid, "name": name} for cid, name in sorted(index.categories.items())}
+    return AnnotationIndex("voc", where, index, index.problems, categories, _walked(Path(where), ".xml"))
+
+
+def _open_ground_truth(where: str, input_dir: Any) -> AnnotationIndex:
+    from augment.labels.groundtruth import read_ground_truth
+
+    root = None if input_dir is None else str(input_dir)
+    if root is not None and not root.endswith("/"):
+        root += "/"
+    index = read_ground_truth(_read(where), root=root, name=PurePosixPath(where).name)
+    categories = {cid: {"id": cid, "name": name} for cid, name in sorted(index.categories.items())}
+    return AnnotationIndex("groundtruth", where, index, index.problems, categories, _local(where))
+
+
+def _open_masks(where: str, input_dir: Any) -> AnnotationIndex:
+    from augment.labels.masks import read_masks
+
+    index = read_masks(where)
+    return AnnotationIndex("masks", where, index, index.problems, {}, _walked(Path(where), ".png"))
+
+
+_OPEN = {"coco": _open_coco, "yolo": _open_yolo, "voc": _open_voc, "groundtruth": _open_ground_truth,
+         "masks": _open_masks}
+
+
+@dataclass(frozen=True)
+class LabelWriter:
+    """Writes one output's labels in a format: its own files, or its fragment.
+
+    Attributes:
+        format: one of :data:`FORMATS`.
+        names: category id -> name (VOC writes names).
+        keypoint_dims: YOLO pose's values per keypoint (2 or 3).
+        prefix: the output's URI (Ground Truth).
+    """
+
+    format: str
+    names: dict[int, str] = field(default_factory=dict)
+    keypoint_dims: int = 3
+    prefix: str = ""
+
+    def files(self, output: str, labels: Labels, source: Any) -> dict[str, bytes]:
+        """The files of the output ``output`` (its path relative to the output folder),
+        relative to the output folder: a fragment goes under ``_augment/labels/``.
+
+        Args:
+            labels: the output's labels.
+            source: the input's object (from :meth:`AnnotationIndex.image`; ``None`` or
+                :class:`NoLabels` where it had none).
+        """
+        from augment.locations import META_DIR
+
+        source = None if isinstance(source, NoLabels) else source
+        if self.format == "yolo":
+            from augment.labels.yolo import label_path, write_yolo
+
+            path = label_path(output)
+            return {} if path is None else {path: write_yolo(labels, self.keypoint_dims)}
+        if self.format == "voc":
+            from augment.labels.voc import write_voc, xml_path
+
+            return {xml_path(output): write_voc(labels, output, self.names, source)}
+        if self.format == "masks":
+            from augment.labels.masks import write_mask
+
+            return {f"{MASKS_FOLDER}/{output}.png": write_mask(labels)}
+        fragment = f"{META_DIR}/labels/{output}.json"
+        if self.format == "coco":
+            from augment.labels.coco import CocoImage, CocoOutput, write_coco
+
+            image = source if source is not None else CocoImage({"file_name": output}, [], {})
+            doc = write_coco([CocoOutput(output, image, labels)], {})
+            return {fragment: json.dumps({"images": doc["images"], "annotations": doc["annotations"]},
+                                         ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()}
+        return self._ground_truth(output, labels, source, fragment)
+
+    def _ground_truth(self, output: str, labels: Labels, source: Any, fragment: str) -> dict[str, bytes]:
+        from augment.labels.groundtruth import GroundTruthOutput, write_colour_mask, write_ground_truth
+
+        if source is None:  # a line the manifest did not have: nothing to write it with
+            return {}
+        out: dict[str, bytes] = {}
+        mask_name = None
+        if source.kind == "semantic":
+            mask_name = f"{MASKS_FOLDER}/{output}.png"
+            out[mask_name] = write_colour_mask(labels, source)
+        out[fragment] = write_ground_truth([GroundTruthOutput(output, source, labels, mask_name)], self.prefix)
+        return out
+
+    def merge(self, annotations: AnnotationIndex, output_dir: str | os.PathLike[str]) -> dict[str, bytes]:
+        """The job's own files (relative to the output folder) from the fragments under
+        ``output_dir/_augment/labels/``: COCO's :data:`COCO_OUTPUT`, Ground Truth's
+        :data:`GROUND_TRUTH_OUTPUT`, a YOLO tree's ``data.yaml``; VOC and masks have none."""
+        from augment.locations import META_DIR
+
+        if self.format == "yolo":
+            from augment.labels.yolo import data_yaml
+
+            return {"data.yaml": data_yaml(annotations.index)}
+        if self.format not in ("coco", "groundtruth"):
+            return {}
+        parts = _fragments(Path(output_dir, META_DIR, "labels"))
+        if self.format == "groundtruth":
+            return {GROUND_TRUTH_OUTPUT: b"".join(data for _, data in parts)}
+        from augment.labels.coco import dump_coco, merge_coco
+
+        index = annotations.index
+        categories = [index.categories[k] for k in sorted(index.categories)]
+        docs = [{**json.loads(data), "categories": categories} for _, data in parts]
+        if not docs:
+            docs = [{"images": [], "annotations": [], "categories": categories}]
+        merged = merge_coco(docs)
+        head = {k: v for k, v in (("info", index.info), ("licenses", index.licenses)) if v is not None}
+        return {COCO_OUTPUT: dump_coco({**head, **merged})}
+
+
+def _fragments(folder: Path) -> list[tuple[str, bytes]]:
+    """Every fragment under ``folder``, in the order of the outputs' names."""
+    found = []
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            if name.endswith(".json") and not name.startswith("."):
+                path = Path(dirpath, name)
+                found.append((path.relative_to(folder).as_posix()[:-len(".json")], path.read_bytes()))
+    return sorted(found)
+
+
+def excluded_annotations(annotations: AnnotationIndex, input_dir: Path, rels: Iterable[str]
+                         ) -> tuple[list[str], list[dict[str, Any]]]:
+    """Split inputs: the images, and the annotations' own files among them, each listed
+    as excluded with the rule ``annotations``."""
+    kept, excluded = [], []
+    for rel in rels:
+        if annotations.owns(input_dir / rel):
+            excluded.append({"source": rel, "rule": "annotations", "pattern": annotations.where})
+        else:
+            kept.append(rel)
+    return kept, excluded
