@@ -8,6 +8,7 @@ A spec is YAML or JSON::
     output: {format: same, quality: 95}
     kernels: fast       # or torchvision: see below
     input: {exclude: ["*.json"]}   # optional: which files under the input are inputs
+    annotations: {mode: drop, min_visibility: 0.3}   # optional: labels that leave the image
     ops:
       - RandomResizedCrop: {size: [224, 224], scale: [0.5, 1.0]}
       - RandomHorizontalFlip: {p: 0.5}
@@ -31,6 +32,11 @@ excluded too. It appears in the canonical form only when it holds a pattern, and
 not part of the digest: it picks which outputs a job makes, never what an output's
 bytes are, so a replay may name other filters than the job started with (a resume may
 not: it would make one job of two input sets, and the engine refuses it).
+
+``annotations`` says what becomes of labelled objects (a job given ``annotations=``) that
+the ops move partly or wholly out of the image (see :class:`AnnotationOptions`, carried
+as :class:`~augment.labels.follow.LabelRules`). It appears in the canonical form, and so
+in the digest, only when it differs from the defaults: it changes the labels written.
 """
 
 from __future__ import annotations
@@ -48,13 +54,14 @@ import yaml
 from augment.errors import SpecError
 from augment.limits import MAX_COPIES, MAX_SEED
 from augment.ops import canonical_op
+from augment.spec_annotations import AnnotationOptions, parse_annotations
 from augment.text import brief
 
 SPEC_VERSION = 1
 FORMATS = ("same", "jpeg", "png", "webp")
 MAX_SIDE = {"jpeg": 65_500, "webp": 16_383}
 """The longest side each output format can hold (PNG's limit, 2**31 - 1, is never near)."""
-_TOP_KEYS = ("version", "seed", "copies", "output", "kernels", "input", "ops")
+_TOP_KEYS = ("version", "seed", "copies", "output", "kernels", "input", "annotations", "ops")
 KERNELS = ("fast", "torchvision")
 _OUTPUT_KEYS = ("format", "quality", "keep_original")
 _INPUT_KEYS = ("include", "exclude")
@@ -149,6 +156,7 @@ class Spec:
     ops: tuple[dict[str, dict[str, Any]], ...]
     kernels: str = "fast"
     input: InputOptions = field(default_factory=InputOptions)
+    annotations: AnnotationOptions = field(default_factory=AnnotationOptions)
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical spec as plain data (every default filled in; ``input`` only
@@ -163,6 +171,8 @@ class Spec:
         }
         if self.input != InputOptions():
             data["input"] = self.input.to_dict()
+        if self.annotations != AnnotationOptions():
+            data["annotations"] = self.annotations.to_dict()
         data["ops"] = json.loads(json.dumps(list(self.ops)))
         return data
 
@@ -284,6 +294,7 @@ def _parse_spec(data: Any, source: str | None) -> Spec:
     copies = _int_field(data, "copies", 1, 1, MAX_COPIES, problems)
     output = _output(data.get("output"), problems)
     inputs = _input(data.get("input"), problems)
+    annotations = parse_annotations(data.get("annotations"), problems)
     kernels = data.get("kernels", "fast")
     if kernels not in KERNELS:
         problems.append(f"kernels: must be one of {', '.join(KERNELS)}, got {brief(kernels)}")
@@ -302,7 +313,7 @@ def _parse_spec(data: Any, source: str | None) -> Spec:
         problems.extend(_too_large(ops, output.format))
     if problems:
         raise SpecError(problems, source)
-    return Spec(SPEC_VERSION, seed, copies, output, tuple(ops), kernels, inputs)
+    return Spec(SPEC_VERSION, seed, copies, output, tuple(ops), kernels, inputs, annotations)
 
 
 _SIZED = ("Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop")

@@ -19,6 +19,11 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
                                    "listed with its field path.")
     p.add_argument("spec", help="spec file or preset name")
     p.add_argument("--print", action="store_true", help="print the canonical spec (all defaults filled in)")
+    p.add_argument("--annotations", metavar="PATH",
+                   help="labels the spec must carry (COCO .json, YOLO tree or 'yolo', VOC folder, Ground Truth "
+                        ".manifest, masks folder): refuse ops that cannot carry them, and check the file")
+    p.add_argument("--annotation-format", metavar="FORMAT", help="the annotations' format, instead of detecting it")
+    p.add_argument("--input-dir", metavar="DIR", help="the input folder (a YOLO tree's root for --annotations yolo)")
     p.set_defaults(func=_cmd_validate)
 
 
@@ -51,12 +56,41 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     # The schema checks every value torchvision's constructors check (tests/test_ops.py
     # builds every value it accepts), so no torch import is needed to say "ok".
     spec = load_spec(args.spec)
+    if args.annotations is not None and not _labels_carried(spec, args):
+        return 2
     if args.print:
         sys.stdout.write(spec.to_yaml())
     else:
         print(f"ok: {args.spec}: {plural(len(spec.ops), 'op')}, {plural(spec.copies, 'copy')}, seed {spec.seed}, "
               f"digest {spec.digest[:12]}")
     return 0
+
+
+def _labels_carried(spec: Any, args: argparse.Namespace) -> bool:
+    """Report what ``--annotations`` holds (its problems counted and named) and whether
+    every op of ``spec`` carries labels; ``False``: some op cannot (each named, on stderr)."""
+    from collections import Counter
+
+    from augment.labels import open_annotations
+    from augment.labels.refuse import refusal_message, refusals
+
+    index = open_annotations(args.annotations, format=args.annotation_format, input_dir=args.input_dir)
+    problems = index.problems
+    if problems:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(Counter(p.reason for p in problems).items()))
+        print(f"{args.annotations}: {plural(len(problems), 'annotation problem')} ({reasons}); each is left out "
+              "of its image's labels:", file=sys.stderr)
+        for problem in problems[:20]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(problems) > 20:
+            print(f"  ... and {len(problems) - 20} more", file=sys.stderr)
+    found = refusals(spec)
+    if found:
+        print(f"augment validate: error: {args.spec}: {refusal_message(found)}", file=sys.stderr)
+        return False
+    print(f"labels: {index.format} ({args.annotations}), {plural(len(index.categories), 'category')}, "
+          f"{plural(len(problems), 'problem')}")
+    return True
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
