@@ -24,7 +24,9 @@ HOW_TO_PROVIDE = (
     "AWS_PROFILE=NAME); the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, plus AWS_SESSION_TOKEN "
     "for temporary credentials); or SageMaker Studio, whose execution role supplies them."
 )
-HOW_TO_REGION = "pass --region, set AWS_DEFAULT_REGION, or set one with `aws configure`"
+HOW_TO_REGION = "set AWS_DEFAULT_REGION, or set one with `aws configure`"
+"""How to give a region, said by every caller: one with a region parameter says ``pass region=`` first
+(:func:`require_region`), so that a command without ``--region`` names none."""
 
 REFUSED_CODES = frozenset({
     "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch",
@@ -111,7 +113,7 @@ def connection_error(exc: BaseException) -> UsageError | None:
             url = getattr(current, "kwargs", {}).get("endpoint_url", "")
             return UsageError(
                 f"AWS could not be reached{' at ' + url if url else ''} ({type(current).__name__}). Check the "
-                "network connection, the region (--region, AWS_DEFAULT_REGION) and AWS_ENDPOINT_URL if set; "
+                "network connection, the region given or configured (AWS_DEFAULT_REGION) and AWS_ENDPOINT_URL if set; "
                 "inside a VPC without internet access, the service needs a VPC endpoint", transient=True)
         current = current.__cause__ or current.__context__
     return None
@@ -202,14 +204,19 @@ def require_credentials(what: str, boto_session: Any = None) -> None:
             raise botocore.exceptions.NoCredentialsError()
 
 
-def require_region(what: str, boto_session: Any) -> str:
+def require_region(what: str, boto_session: Any, parameter: str | None = None) -> str:
     """The session's region.
+
+    Args:
+        parameter: the caller's parameter that gives a region (``region``), named first in
+            the advice; ``None`` where the caller has none.
 
     Raises:
         CredentialsError: none given or configured.
     """
     if not boto_session.region_name:
-        raise CredentialsError(f"no AWS region (needed for {what}): {HOW_TO_REGION}")
+        how = f"pass {parameter}=, {HOW_TO_REGION}" if parameter else HOW_TO_REGION
+        raise CredentialsError(f"no AWS region (needed for {what}): {how}")
     return str(boto_session.region_name)
 
 

@@ -37,7 +37,7 @@ def execution_role(session: Any) -> str:
     try:
         return get_execution_role(session)
     except ValueError as e:  # outside Studio, an identity that is not a role (a user's keys)
-        raise UsageError(f"no execution role: {e}. Pass --role (role=) with the ARN of an IAM role that "
+        raise UsageError(f"no execution role: {e}. Pass role= with the ARN of an IAM role that "
                          "SageMaker can assume, or run in SageMaker Studio, whose execution role is the default"
                          ) from None
 
@@ -54,7 +54,7 @@ def session_defaults(boto_session: Any, role: str | None = None, bucket: str | N
     Raises:
         UsageError, CredentialsError: no region, no identity, no execution role.
     """
-    aws.require_region(what, boto_session)
+    aws.require_region(what, boto_session, "region")
     aws.check_identity(what, boto_session)
     with aws.translated(what):
         session = sdk_session(boto_session, bucket)
@@ -80,6 +80,6 @@ def dlc_image_uri(region: str, framework_version: str = "2.6", py_version: str =
     except ValueError as e:  # the SDK's table of regions lacks it: a typo, or a region newer than the SDK
         if not str(e).startswith("Unsupported region"):
             raise
-        raise UsageError(f"--region {brief(region)}: no AWS PyTorch Deep Learning Container is known there; name an "
+        raise UsageError(f"region={brief(region)}: no AWS PyTorch Deep Learning Container is known there; name an "
                          "AWS region such as us-east-1 (a region newer than the sagemaker package needs its upgrade)"
                          ) from None

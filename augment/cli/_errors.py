@@ -86,7 +86,11 @@ _PARAMETER = re.compile(r"(?<![\w.=-])([a-z][a-z0-9_]*)=((?:True|False)\b|(?=[^\
 # a command to run, quoted, keeps what it says
 _QUOTED = re.compile(r"(`[^`]*`|\"[^\"]*\")")
 # parameters of the Python API whose command option has another name
-_SAME_AS: dict[str, dict[str, str]] = {}
+_SAME_AS: dict[str, dict[str, str]] = {
+    "plan": {"modes": "mode", "instance_types": "instance_type", "instance_counts": "instance_count",
+             "startup_s": "startup", "job": "compare"},
+    "run": {"modes": "mode", "instance_types": "instance_type", "instance_counts": "instance_count"},
+}
 
 
 def _options(command: str) -> dict[str, tuple[str, bool, bool]]:

@@ -68,9 +68,9 @@ class ImageTarget:
         region = region or boto_session.region_name
         if dry_run:
             return cls(account or ACCOUNT_PLACEHOLDER, region or REGION_PLACEHOLDER, repository)
-        region = aws.require_region("the image's registry", boto_session)
+        region = aws.require_region("the image's registry", boto_session, "region")
         if not account:
-            with aws.translated("the account of the image's registry; or pass --account"):
+            with aws.translated("the account of the image's registry; or pass account="):
                 account = boto_session.client("sts").get_caller_identity()["Account"]
         return cls(str(account), region, repository)
 

@@ -35,7 +35,7 @@ def git_revision(root: Path = ROOT) -> str:
 def image_tags(variant: str = "cpu", revision: str | None = None) -> list[str]:
     """Tags of a build: ``<version>-<revision>[-gpu]`` (unique) and ``<version>[-gpu]``."""
     if variant not in VARIANTS:
-        raise UsageError(f"--variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        raise UsageError(f"variant={variant!r}: must be one of {', '.join(VARIANTS)}")
     suffix = "" if variant == "cpu" else f"-{variant}"
     revision = revision or git_revision()
     return [f"{__version__}-{revision}{suffix}", f"{__version__}{suffix}"]

@@ -64,24 +64,24 @@ def instance_names() -> list[str]:
     return list(table()["instances"])
 
 
-def instance_type(name: str, flag: str = "--instance-type") -> InstanceType:
+def instance_type(name: str, parameter: str = "instance_type") -> InstanceType:
     """The instance type called ``name``.
 
     Args:
         name: ``ml.m5.large``.
-        flag: the option to name in the error.
+        parameter: the parameter to name in the error (``instance_types`` for one of a list).
 
     Returns:
         Its :class:`InstanceType` (vCPUs, memory, burstable baseline).
 
     Raises:
-        UsageError: an unknown name, naming ``flag`` and the closest known names.
+        UsageError: an unknown name, naming ``parameter`` and the closest known names.
     """
     entry = table()["instances"].get(name)
     if entry is None:
         close = difflib.get_close_matches(str(name), instance_names(), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"{flag}: unknown instance type {name!r}{hint} (known: {', '.join(instance_names())})")
+        raise UsageError(f"{parameter}=: unknown instance type {name!r}{hint} (known: {', '.join(instance_names())})")
     return InstanceType(name, entry["vcpu"], entry["memory_gib"], entry.get("baseline"), entry.get("gpus", 0))
 
 
@@ -165,7 +165,7 @@ def prices(names: list[str], region: str, mode: str = "auto", client: Any = None
             a type has no price anywhere.
     """
     if mode not in PRICE_MODES:
-        raise UsageError(f"--prices must be one of {', '.join(PRICE_MODES)}, got {mode!r}")
+        raise UsageError(f"prices={brief(mode)}: must be one of {', '.join(PRICE_MODES)}")
     found: dict[str, Price] = {}
     line = f"offline table dated {table()['date']} ({table()['source']})"
     from botocore.exceptions import BotoCoreError, ClientError
@@ -182,19 +182,19 @@ def prices(names: list[str], region: str, mode: str = "auto", client: Any = None
             if mode == "api":
                 from augment.aws import credentials_error
 
-                raise credentials_error(e, "--prices api") or UsageError(
-                    f"--prices api: the AWS Price List API did not answer: {e}") from None
+                raise credentials_error(e, "prices=api") or UsageError(
+                    f"prices=api: the AWS Price List API did not answer: {e}") from None
             line = f"AWS Price List API unavailable ({type(e).__name__}); {line}"
             found = {}
     for name in names:
         if name in found:
             continue
         if mode == "api":
-            raise UsageError(f"--prices api: the Price List API lists no Processing price for {name} in {region}")
+            raise UsageError(f"prices=api: the Price List API lists no Processing price for {name} in {region}")
         price = offline_price(name, region)
         if price is None:
-            raise UsageError(f"--instance-type {name}: no price for it in the offline table; use prices='api' "
-                             "(--prices api) with AWS credentials")
+            raise UsageError(f"instance_type={name}: no price for it in the offline table; use prices=api with AWS "
+                             "credentials")
         found[name] = price
         if "Price List API (" in line and "offline" not in line:
             line += f"; offline table dated {table()['date']} for the types the API did not list"
@@ -204,16 +204,16 @@ def prices(names: list[str], region: str, mode: str = "auto", client: Any = None
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
-def parse_duration(text: str | float | int, flag: str = "--deadline") -> float:
+def parse_duration(text: str | float | int, parameter: str = "deadline") -> float:
     """Seconds in ``90m``, ``2h``, ``1h30m``, ``45s``, ``1d`` or a plain number of seconds.
 
     Raises:
-        UsageError: naming ``flag`` when the text is not a positive duration.
+        UsageError: naming ``parameter`` when the text is not a positive duration.
     """
     if isinstance(text, int | float) and not isinstance(text, bool):
         from augment.options import check_float
 
-        seconds = float(check_float(flag, text, above=0, what=" seconds (a positive, finite duration)"))
+        seconds = float(check_float(parameter, text, above=0, what=" seconds (a positive, finite duration)"))
     else:
         raw = str(text).strip().lower().replace(" ", "")
         match = _DURATION.match(raw)
@@ -223,10 +223,10 @@ def parse_duration(text: str | float | int, flag: str = "--deadline") -> float:
             d, h, m, s = (float(g) if g else 0.0 for g in match.groups())
             seconds = d * 86400 + h * 3600 + m * 60 + s
         else:
-            raise UsageError(f"{flag}: cannot read {brief(text)} as a duration; use e.g. 90m, 2h, 1h30m or 3600 "
+            raise UsageError(f"{parameter}=: cannot read {brief(text)} as a duration; use e.g. 90m, 2h, 1h30m or 3600 "
                              "(seconds)")
     if not math.isfinite(seconds) or seconds <= 0:
-        raise UsageError(f"{flag}: must be a positive, finite duration, got {brief(text)}")
+        raise UsageError(f"{parameter}={brief(text)}: must be a positive, finite duration")
     return seconds
 
 

@@ -32,11 +32,12 @@ from augment.plan._plan import (  # noqa: F401  (text_table...: augment.plan._es
     usd,
 )
 from augment.plan._plot import PLOT_FORMATS, check_plot_path  # noqa: F401  (as above)
+from augment.text import brief
 
 DEFAULT_TYPES = ("ml.t3.medium", "ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge")
 DEFAULT_COUNTS = (1, 2, 4, 8)
 STARTUP_SOURCE = ("users report 2-8 minutes from CreateProcessingJob to the script running; AWS documents no "
-                  "figure (see the README's 'Plan before you pay'); startup_s (--startup) sets it")
+                  "figure (see the README's 'Plan before you pay'); startup_s (`augment plan --startup`) sets it")
 BILLING_NOTE = ("start-up counted as billed: for training jobs AWS bills from TrainingStartTime, after the "
                 "instances are launched but including the image and data download (DescribeTrainingJob, "
                 "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJob.html); "
@@ -58,21 +59,22 @@ def _count_input(input: str | Path | None, inputs: Any) -> tuple[_disk.Taken, st
     return got, f"counted under {label}{left}, mean {got.mean_bytes / 1024:,.0f} KiB"
 
 
-def _check_counts(values: list[int], flag: str) -> None:
+def _check_counts(values: list[int], name: str) -> None:
     for v in values:
-        check_float(flag, v, min=1, integer=True)
+        check_float(name, v, min=1, integer=True)
 
 
-def check_number(value: Any, flag: str, *, low: float = 0.0, strict: bool = False, what: str = "") -> float:
+def check_number(value: Any, name: str, *, low: float = 0.0, strict: bool = False, what: str = "") -> float:
     """``value`` as a finite number ``>= low`` (``> low`` when ``strict``): the one check
     of :func:`augment.options.check_float`.
 
     Raises:
-        UsageError: naming ``flag``: not a number, NaN, infinite, too large, or out of range.
+        UsageError: naming the parameter ``name``: not a number, NaN, infinite, too large,
+            or out of range.
     """
     if strict:
-        return check_float(flag, value, above=low, what=what)
-    return check_float(flag, value, min=low, what=what)
+        return check_float(name, value, above=low, what=what)
+    return check_float(name, value, min=low, what=what)
 
 
 def _region(region: str | None) -> str:
@@ -153,7 +155,7 @@ def estimate(
         The :class:`Plan`.
 
     Raises:
-        UsageError: a bad value, naming its flag (a negative count, an unknown instance
+        UsageError: a bad value, naming its parameter (a negative count, an unknown instance
             type, a deadline that cannot be read, a batch size of 0...).
         SpecError: an invalid spec.
     """
@@ -162,22 +164,21 @@ def estimate(
     modes = list(modes or MODES)
     for m in modes:
         if m not in MODES:
-            raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {m!r}")
-    check_float("--batch-size", batch_size, min=1, integer=True)
+            raise UsageError(f"modes=: {brief(m)} is not one of {', '.join(MODES)}")
+    check_float("batch_size", batch_size, min=1, integer=True)
     counts = list(instance_counts or DEFAULT_COUNTS)
-    _check_counts(counts, "--instance-count")
-    for value, flag in ((max_in_flight, "--max-in-flight"), (quota, "--quota"), (workers, "--workers"),
-                        (copies, "--copies")):
+    _check_counts(counts, "instance_counts")
+    for value, name in ((max_in_flight, "max_in_flight"), (quota, "quota"), (workers, "workers"), (copies, "copies")):
         if value is not None:
-            _check_counts([value], flag)
-    types = [instance_type(t) for t in (instance_types or DEFAULT_TYPES)]
+            _check_counts([value], name)
+    types = [instance_type(t, "instance_types") for t in (instance_types or DEFAULT_TYPES)]
     deadline_s = parse_duration(deadline) if deadline is not None else None
     if max_cost is not None:
-        max_cost = check_number(max_cost, "--max-cost", what=" USD")
+        max_cost = check_number(max_cost, "max_cost", what=" USD")
     if startup_s is not None:
-        startup_s = check_number(startup_s, "--startup", what=" seconds")
+        startup_s = check_number(startup_s, "startup_s", what=" seconds")
     if throughput is not None:
-        throughput = check_number(throughput, "--throughput", strict=True, what=" images/s per vCPU")
+        throughput = check_number(throughput, "throughput", strict=True, what=" images/s per vCPU")
     consume_s = check_number(consume_s, "consume_s", what=" seconds")
 
     loaded = None
@@ -189,7 +190,7 @@ def estimate(
         copies = copies or loaded.copies
     counted = None
     if images is not None:
-        _check_counts([images], "--images")
+        _check_counts([images], "images")
         if input is not None:
             counted = _count_input(input, loaded.input if loaded else None)[0]
         images_source = "given: images / --images"
@@ -276,7 +277,7 @@ def _counts_for(mode: str, counts: list[int], max_in_flight: int | None) -> list
 
         allowed = [c for c in counts if c <= MAX_INSTANCES]
         if not allowed:
-            raise UsageError(f"--instance-count: a sharded job has at most {MAX_INSTANCES} instances (SageMaker's "
+            raise UsageError(f"instance_counts=: a sharded job has at most {MAX_INSTANCES} instances (SageMaker's "
                              f"limit), got {', '.join(map(str, counts))}")
         return [c for c in allowed if c > 1] or allowed  # sharded over one instance is standalone
     return [max_in_flight] if max_in_flight is not None else counts

@@ -95,7 +95,7 @@ def _run_sample(spec_file: Path, input_dir: Path, output_dir: Path, workers: int
         failed = _failed_inputs(output_dir, where)
         if failed:  # the inputs, by the user's paths: the sample's manifest goes with its folder
             raise JobFailed(f"calibration failed on a sample of {where}: {failed}; fix or remove those files, "
-                            "or leave them out with --exclude")
+                            "or leave them out with exclude=")
         message = done.stderr.strip()[-800:]
         for temporary, shown in names.items():
             message = message.replace(temporary, shown)
@@ -170,7 +170,7 @@ def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: i
 
     check_float("images", images, min=1, integer=True)  # the sample's size
     if workers is not None:
-        check_float("--workers", workers, min=1, integer=True)
+        check_float("workers", workers, min=1, integer=True)
     workers = workers or default_workers()
     loaded = apply_overrides(load_spec(spec), {"include": include, "exclude": exclude})
     if record:
@@ -276,23 +276,23 @@ def _time(value: Any, field: str, label: str) -> dt.datetime | None:
     try:
         when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--compare {label}: {field} must be a date and time, got {value!r}") from None
+        raise UsageError(f"{label}: {field} must be a date and time, got {value!r}") from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _number(value: Any, field: str, label: str, integer: bool = False) -> float:
     """A finite number >= 0 (a whole one with ``integer``), or a UsageError naming ``field``
     (see :func:`augment.options.check_float`)."""
-    return check_float(f"--compare {label}: {field}", value, min=0, integer=integer)
+    return check_float(f"{label}: {field}", value, min=0, integer=integer)
 
 
 def _as_summary(value: Any, n: int, label: str) -> dict[str, Any]:
     """A host's summary, its figures checked (a hand-edited or foreign file is named, not a crash)."""
     data = asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
     if not isinstance(data, dict):
-        raise UsageError(f"--compare {label}: {_EXPECTED}; got {type(data).__name__} {str(data)[:60]!r}")
+        raise UsageError(f"{label}: {_EXPECTED}; got {type(data).__name__} {str(data)[:60]!r}")
     if not {"images_per_s", "seconds"} <= set(data):
-        raise UsageError(f"--compare {label}: {_EXPECTED}")
+        raise UsageError(f"{label}: {_EXPECTED}")
     for key in ("images_per_s", "seconds", "peak_worker_rss_mb"):
         if key in data:
             _number(data[key], f"summary {n} {key}", label)
@@ -308,13 +308,13 @@ def _describe_by_name(name: str) -> dict[str, Any]:
     from botocore.config import Config
 
     if name.endswith(".json"):
-        raise UsageError(f"--compare {name}: no such file")
+        raise UsageError(f"job={name}: no such file")
     try:
         client = boto3.client("sagemaker", config=Config(connect_timeout=5, read_timeout=10,
                                                          retries={"max_attempts": 2}))
         return client.describe_processing_job(ProcessingJobName=name)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        raise UsageError(f"--compare {name}: neither a description file nor a processing job SageMaker "
+        raise UsageError(f"job={name}: neither a description file nor a processing job SageMaker "
                          f"describes: {e}") from None
 
 
@@ -342,17 +342,17 @@ def _read_description(path: Path) -> Any:
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as e:
-        raise UsageError(f"--compare {path}: cannot read it: {e.strerror or e}") from None
+        raise UsageError(f"job={path}: cannot read it: {e.strerror or e}") from None
     except UnicodeDecodeError:
-        raise UsageError(f"--compare {path}: not a text file; write a job description with "
+        raise UsageError(f"job={path}: not a text file; write a job description with "
                          "`augment run --json ... > job.json`") from None
     try:
         data = json.JSONDecoder().raw_decode(text.lstrip())[0]
     except ValueError as e:
-        raise UsageError(f"--compare {path}: does not start with a JSON job description ({e}); write one with "
+        raise UsageError(f"job={path}: does not start with a JSON job description ({e}); write one with "
                          "`augment run --json ... > job.json`") from None
     if not isinstance(data, dict | list):
-        raise UsageError(f"--compare {path}: holds JSON {json.dumps(data)[:40]}, not a job description; write one "
+        raise UsageError(f"job={path}: holds JSON {json.dumps(data)[:40]}, not a job description; write one "
                          "with `augment run --json ... > job.json`")
     return data
 
@@ -360,46 +360,46 @@ def _read_description(path: Path) -> Any:
 def _check_description(job: dict[str, Any], label: str) -> None:
     """The fields compare reads, of the types DescribeProcessingJob gives them."""
     if not isinstance(job["ProcessingJobName"], str):
-        raise UsageError(f"--compare {label}: ProcessingJobName must be a string, got {job['ProcessingJobName']!r}")
+        raise UsageError(f"{label}: ProcessingJobName must be a string, got {job['ProcessingJobName']!r}")
     resources = job.get("ProcessingResources", {})
     cluster = resources.get("ClusterConfig", {}) if isinstance(resources, dict) else None
     if not isinstance(cluster, dict):
-        raise UsageError(f"--compare {label}: ProcessingResources.ClusterConfig must be an object, got {resources!r}")
+        raise UsageError(f"{label}: ProcessingResources.ClusterConfig must be an object, got {resources!r}")
     count = cluster.get("InstanceCount", 1)
-    check_float(f"--compare {label}: ProcessingResources.ClusterConfig.InstanceCount", count, min=1, max=100,
+    check_float(f"{label}: ProcessingResources.ClusterConfig.InstanceCount", count, min=1, max=100,
                 integer=True)
     if not isinstance(cluster.get("InstanceType", ""), str):
-        raise UsageError(f"--compare {label}: ProcessingResources.ClusterConfig.InstanceType must be a string, "
+        raise UsageError(f"{label}: ProcessingResources.ClusterConfig.InstanceType must be a string, "
                          f"got {cluster['InstanceType']!r}")
     tags = job.get("Tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags):
-        raise UsageError(f"--compare {label}: Tags must be a list of {{'Key': ..., 'Value': ...}}, got {tags!r}")
+        raise UsageError(f"{label}: Tags must be a list of {{'Key': ..., 'Value': ...}}, got {tags!r}")
     hosts = job.get("LocalRuntime", {}).get("hosts", {}) if isinstance(job.get("LocalRuntime"), dict) else {}
     if not isinstance(hosts, dict) or not all(isinstance(h, dict) for h in hosts.values()):
-        raise UsageError(f"--compare {label}: LocalRuntime.hosts must map host names to objects")
+        raise UsageError(f"{label}: LocalRuntime.hosts must map host names to objects")
 
 
 def _normalise(job: Any) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """(description, summaries, how to name the job in a message) from a handle, a
     description, a file, a job name or summaries."""
-    label = "the job"
+    label = "job"
     if hasattr(job, "describe") and callable(job.describe):
         job = job.describe()
     elif isinstance(job, str | Path):
-        path, label = Path(job), str(job)
+        path, label = Path(job), f"job={job}"
         job = _read_description(path) if path.is_file() else _describe_by_name(str(job))
     if isinstance(job, dict) and "ProcessingJobName" in job:
         _check_description(job, label)
-        label = label if label != "the job" else job["ProcessingJobName"]
+        label = label if label != "job" else f"job {job['ProcessingJobName']}"
         status = job.get("ProcessingJobStatus")
         if status not in ("Completed", "Failed", "Stopped"):
-            raise UsageError(f"--compare {label}: the job is {status}; compare it when it ends")
+            raise UsageError(f"{label}: the job is {status}; compare it when it ends")
         hosts = job.get("LocalRuntime", {}).get("hosts", {}) if isinstance(job.get("LocalRuntime"), dict) else {}
         summaries = [h["summary"] for h in hosts.values() if "summary" in h] if hosts else _output_summaries(job)
         return job, [_as_summary(s, n, label) for n, s in enumerate(summaries)], label
     items = job if isinstance(job, list | tuple) else [job]
     if not items:
-        raise UsageError(f"--compare {label}: {_EXPECTED}")
+        raise UsageError(f"{label}: {_EXPECTED}")
     return {}, [_as_summary(s, n, label) for n, s in enumerate(items)], label
 
 
@@ -454,11 +454,11 @@ def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: 
                               (created, started, "CreationTime", "ProcessingStartTime"),
                               (started, ended, "ProcessingStartTime", "ProcessingEndTime")):
         if early and late and late < early:
-            raise UsageError(f"--compare {label}: {b} {late.isoformat()} is before {a} {early.isoformat()}: these "
+            raise UsageError(f"{label}: {b} {late.isoformat()} is before {a} {early.isoformat()}: these "
                              "are not the times of a job that ran; compare the description SageMaker gives")
     total = (ended - created).total_seconds() if created and ended else None
     if total is not None and work is not None and work > total * 1.05 + 5:  # clocks of two machines: a little slack
-        raise UsageError(f"--compare {label}: its hosts report {work:,.1f} s of work, more than the job's "
+        raise UsageError(f"{label}: its hosts report {work:,.1f} s of work, more than the job's "
                          f"{total:,.1f} s from CreationTime to ProcessingEndTime: these are not one job's times")
     actual = {"startup_s": total - work if total is not None and work is not None else None, "work_s": work,
               "total_s": total}

@@ -235,7 +235,7 @@ def throughput(digest: str, given: float | None = None, mean_bytes: float | None
     memory = (peak, f"measured: the largest of {len(measured)} cached measurement(s)") if peak > 0 else (
         DEFAULT_PEAK_WORKER_MB, f"default: {DEFAULT_BENCHMARK}, largest peak per worker")
     if given is not None:
-        return Throughput(given, given, given, "given (--throughput)", *memory)
+        return Throughput(given, given, given, "given: throughput (`augment plan --throughput`)", *memory)
     if measured:
         rates = [m["per_vcpu"] for m in measured]
         last = measured[-1]

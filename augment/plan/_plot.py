@@ -18,18 +18,19 @@ PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "webp", "tif", "tiff", "eps"
 matplotlib's, without its raw and LaTeX-only formats)."""
 
 
-def check_plot_path(path: str | Path, flag: str = "--plot") -> Path:
+def check_plot_path(path: str | Path, parameter: str = "plot") -> Path:
     """``path`` if a plot can be saved there: a known extension, and a folder that exists
     and can be written.
 
     Raises:
-        UsageError: naming ``flag``, the path, and what is wrong.
+        UsageError: naming ``parameter``, the path, and what is wrong.
     """
     target = Path(path)
     ext = target.suffix.lower().lstrip(".")
     if ext not in PLOT_FORMATS:
-        raise UsageError(f"{flag} {path}: cannot draw a plot as {'.' + ext if ext else 'a file without an extension'}"
-                         f"; name a file ending in one of {', '.join('.' + f for f in PLOT_FORMATS)}")
+        drawn = "." + ext if ext else "a file without an extension"
+        raise UsageError(f"{parameter}={path}: cannot draw a plot as {drawn}; name a file ending in one of "
+                         f"{', '.join('.' + f for f in PLOT_FORMATS)}")
     folder = target.parent
     if target.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder")
@@ -58,7 +59,7 @@ def draw(plan: Plan, path: str | Path | None = None) -> Any:
     """:meth:`Plan.plot <augment.plan.Plan.plot>`: the figure, saved to ``path`` when given
     (checked before anything is drawn)."""
     if path is not None:
-        check_plot_path(path)
+        check_plot_path(path, "path")
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import NullFormatter, ScalarFormatter
