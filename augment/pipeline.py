@@ -144,7 +144,7 @@ class Pipeline:
         self.spec = load_spec(spec)
         self.fast = self.spec.kernels == "fast"
         self._counter = itertools.count(1)
-        self._steps: list[PIL.Image.Image] | None = None
+        self._capture: Any = None  # while a render keeps its steps: called with each top-level op's output
         self._labels_ready = False
         self._nodes = [self._build(op) for op in self.spec.ops]
         # ``ops: []`` only re-encodes each input; v2.Compose refuses an empty list.
@@ -183,8 +183,8 @@ class Pipeline:
                 raise
             except Exception as e:  # name the op: torchvision's own messages rarely do
                 raise OpFailed(f"{node.name} failed on a {_describe(inputs[0])} image: {e}") from e
-            if self._steps is not None and any(node is top for top in self._nodes):
-                self._steps.append(to_pil(out[0] if isinstance(out, tuple) else out).copy())
+            if self._capture is not None and any(node is top for top in self._nodes):
+                self._capture(out)
             return out
 
         t.forward = observed_forward
@@ -253,6 +253,7 @@ class Pipeline:
 
     def apply_labelled(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, labels: Labels,
                        rules: LabelRules | None = None, steps: list[PIL.Image.Image] | None = None,
+                       step_labels: list[Labels] | None = None,
                        ) -> tuple[Any, list[dict[str, Any]], Labels, Counts]:
         """Augment one image and its labels with one seed: the labels get the very
         parameters drawn for the pixels, which are byte for byte those of :meth:`apply`.
@@ -261,6 +262,9 @@ class Pipeline:
             image, seed, steps: as for :meth:`apply`.
             labels: the image's labels (their ``size`` must be the image's).
             rules: what to do with objects that leave the image (default: drop them).
+            step_labels: when given, the labels after each top-level op are appended to
+                it, in order, as the output would have them had the pipeline ended
+                there (the rules applied to the ops so far): the last are the output's.
 
         Returns:
             The augmented image, the records, the output's labels (boxes clamped,
@@ -276,13 +280,18 @@ class Pipeline:
         size = _size_of(image)
         if tuple(labels.size) != size:
             raise LabelError(f"labels of a {labels.size[0]}x{labels.size[1]} image on a {size[0]}x{size[1]} image")
+        rules = rules or LabelRules()
+        targets: list[tuple[tuple[int, int], dict[str, Any]]] | None = [] if step_labels is not None else None
         with warnings.catch_warnings():
             # RandomErasing leaves labels where they are, as torchvision says at every call
             warnings.filterwarnings("ignore", message=r"RandomErasing\(\) is currently passing through")
-            out, moved = self._run(image, seed, steps, to_tv(labels))
+            out, moved = self._run(image, seed, steps, to_tv(labels), targets)
         out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
         records = [n.record() for n in self._nodes]
-        followed, counts = follow(from_tv(labels, moved, _size_of(out)), records, rules or LabelRules())
+        followed, counts = follow(from_tv(labels, moved, _size_of(out)), records, rules)
+        if step_labels is not None and targets is not None:
+            step_labels.extend(follow(from_tv(labels, target, size), records[:k + 1], rules)[0]
+                               for k, (size, target) in enumerate(targets))
         return out, records, followed, counts
 
     def _carry_labels(self) -> None:
@@ -304,11 +313,13 @@ class Pipeline:
         self._labels_ready = True
 
     def _run(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, steps: list[PIL.Image.Image] | None,
-             target: dict[str, Any] | None) -> tuple[Any, dict[str, Any] | None]:
-        """The pipeline on one image, and on ``target`` (tv_tensors) beside it when given."""
+             target: dict[str, Any] | None, targets: list[tuple[tuple[int, int], dict[str, Any]]] | None = None,
+             ) -> tuple[Any, dict[str, Any] | None]:
+        """The pipeline on one image, and on ``target`` (tv_tensors) beside it when given;
+        ``steps`` gets the image after each top-level op, ``targets`` its size and ``target``."""
         for n in self._nodes:
             n.reset()
-        self._steps = steps
+        self._capture = _capturing(steps, targets)
         threads = torch.get_num_threads()
         if threads != 1:
             # Some kernels reduce in parallel (the mean of adjust_contrast), and a sum's
@@ -325,8 +336,8 @@ class Pipeline:
             try:
                 if isinstance(image, Source) and self._on_source is not None:
                     first, target = self._first_from_source(image, target)
-                    if steps is not None:
-                        steps.append(to_pil(first).copy())
+                    if self._capture is not None:
+                        self._capture(first if target is None else (first, target))
                     inputs = (first,)
                     transform = self._rest
                 else:
@@ -338,7 +349,7 @@ class Pipeline:
                 return transform(*inputs, target)
             finally:
                 generator.set_state(state)
-                self._steps = None
+                self._capture = None
         finally:
             if threads != 1:
                 torch.set_num_threads(threads)
@@ -416,6 +427,24 @@ class Pipeline:
             return image.resize((out_w, out_h), pil_modes_mapping[InterpolationMode(t.interpolation)], box=box)
         except Exception as e:
             raise OpFailed(f"{node.name} failed on a {_describe(image)} image: {e}") from e
+
+
+def _capturing(steps: list[PIL.Image.Image] | None, targets: list[tuple[tuple[int, int], dict[str, Any]]] | None,
+               ) -> Any:
+    """What keeps a top-level op's output (an image, or an image and its labels):
+    a copy of the image in ``steps``, the image's size and the labels in ``targets``;
+    ``None`` when neither is asked for (the usual case: nothing to call)."""
+    if steps is None and targets is None:
+        return None
+
+    def capture(out: Any) -> None:
+        image, target = out if isinstance(out, tuple) else (out, None)
+        if steps is not None:
+            steps.append(to_pil(image).copy())
+        if targets is not None and target is not None:
+            targets.append((_size_of(image), target))
+
+    return capture
 
 
 def _reduces(op: dict[str, dict[str, Any]]) -> bool:

@@ -111,13 +111,25 @@ def _fill_masks(out: PIL.Image.Image, labels: Labels) -> None:
 
 def _pixel_box(box: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """The first and last pixel columns and rows a continuous XYXY box covers, within
-    the image (``None``: it covers none)."""
-    width, height = size
-    x0, y0 = max(0, round(float(box[0]))), max(0, round(float(box[1])))
-    x1, y1 = min(width, round(float(box[2]))) - 1, min(height, round(float(box[3]))) - 1
-    if x1 < x0 or y1 < y0:
+    the image (``None``: it lies outside it). A box thinner than a pixel (what a crop
+    leaves of an object at its edge, still kept) covers the pixel it lies in: a kept
+    object is always seen."""
+    x = _pixel_span(float(box[0]), float(box[2]), size[0])
+    y = _pixel_span(float(box[1]), float(box[3]), size[1])
+    if x is None or y is None:
         return None
-    return x0, y0, x1, y1
+    return x[0], y[0], x[1], y[1]
+
+
+def _pixel_span(lo: float, hi: float, n: int) -> tuple[int, int] | None:
+    """The first and last of ``n`` pixels that ``[lo, hi]`` covers, by rounding its ends;
+    the pixel holding its middle where rounding leaves none."""
+    if not (hi > lo and hi > 0 and lo < n):
+        return None
+    first, last = max(0, round(lo)), min(n, round(hi)) - 1
+    if last < first:
+        first = last = min(max(int((lo + hi) // 2), 0), n - 1)
+    return first, last
 
 
 def _outline(draw: PIL.ImageDraw.ImageDraw, labels: Labels, i: int, width: int) -> None:
