@@ -36,6 +36,11 @@ def add_preview(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-side", type=number(min=16, max=4096, integer=True), default=256,
                    help="largest side of a tile, from 16 to 4096 pixels (default 256)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every variant's sampled parameters here")
+    p.add_argument("--annotations", default=None, metavar="PATH",
+                   help="the images' labels (a COCO instances .json, local or s3://): every tile shows its boxes, "
+                        "masks and keypoints as the job writes them beside that output")
+    p.add_argument("--annotation-format", default=None, metavar="FORMAT",
+                   help="the format of --annotations, instead of detecting it")
     g = p.add_argument_group("job options", "as `augment process` and `augment run` take them: the grid shows "
                                             "what the job writes with them (pixels, parameters, SHA-256)")
     g.add_argument("--seed", type=SEED, default=None, help="override the spec's seed")
@@ -97,7 +102,8 @@ def _cmd_preview(args: argparse.Namespace) -> int:
               file=sys.stderr)
         paths = list(dict.fromkeys(paths))
     preview = render(spec, args.input, n=args.n, pick_seed=args.pick_seed, paths=paths,
-                     max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+                     max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, annotations=args.annotations,
+                     annotation_format=args.annotation_format)
     grid = preview.grid(args.max_side)
     if out.suffix.lower() == ".png":
         data = png_bytes(grid)
@@ -117,6 +123,8 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
         print(f"  not shown: {plural(len(preview.excluded), 'file')} the job excludes "
               f"({excluded_counts(preview.excluded)})")
+    for rel, why in preview.label_errors.items():
+        print(f"  {rel}: {why}", file=sys.stderr)
     for item in preview.items:
         print(f"  {item.rel_path} {item.caption}")
     print(f"grid: {out}")

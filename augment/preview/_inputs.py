@@ -31,15 +31,24 @@ class Images:
             ``s3://bucket/prefix``. An S3 prefix maps keys to relative paths as the job
             stages them: the part of the key after the prefix's last ``/``; one file is
             named by its name, as ``augment run`` stages it.
+        annotations: the images' labels: what :func:`augment.labels.open_annotations`
+            opens (a COCO ``.json``, a Ground Truth manifest, a VOC or masks folder, a
+            YOLO tree or ``yolo`` for ``source`` itself), opened once here, or an index
+            already open; ``None``: no labels.
+        annotation_format: the annotations' format, instead of detecting it.
 
     Raises:
-        UsageError: a folder or file that does not exist, or an S3 prefix with nothing under it.
+        UsageError: a folder or file that does not exist, or an S3 prefix with nothing
+            under it; annotations that cannot be opened.
     """
 
-    def __init__(self, source: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, source: str | os.PathLike[str] | None = None, *, annotations: Any = None,
+                 annotation_format: str | None = None) -> None:
         from augment.samples import samples_dir
 
         self.source = str(samples_dir()) if source is None else expand(source)
+        self.annotations: Any = None
+        """The labels' index (``image(rel)``, ``categories``), or ``None``."""
         self._data: dict[str, bytes] = {}
         self._keys: list[str] | None = None
         self.fetched: list[str] = []
@@ -58,6 +67,18 @@ class Images:
         elif not Path(self.source).is_dir():
             raise UsageError(f"input={self.source}: no such folder or file (give a folder, an image file, an "
                              "s3:// prefix, or nothing for the bundled samples)")
+        self.annotate(annotations, annotation_format)
+
+    def annotate(self, annotations: Any, annotation_format: str | None = None) -> None:
+        """Use these annotations for the images' labels (``None``: none); a path or URI
+        is opened here, once.
+
+        Raises:
+            UsageError: they cannot be opened.
+        """
+        from augment.preview._labels import open_index
+
+        self.annotations = open_index(annotations, annotation_format, self.source)
 
     @property
     def is_s3(self) -> bool:

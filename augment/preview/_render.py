@@ -7,6 +7,10 @@ the pipeline, and the output encoded in the format and quality the job writes, d
 again. So a variant's pixels are the pixels of the job's output file, and its parameters
 are the manifest's (tests compare both). Only the grid scales the images down, after all
 that. :func:`step_through` makes one variant again, keeping the image after each op.
+
+Given annotations, each tile also shows its labels: an original's as the annotations
+have them, an output's as the job writes them beside it (:mod:`augment.preview._labels`),
+drawn on the full-size image before the grid scales it; step-through shows them op by op.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import PIL.Image
 from augment import variant
 from augment.errors import UsageError
 from augment.images import DEFAULT_MAX_PIXELS, ImageError, open_image
+from augment.labels.follow import Counts
+from augment.labels.model import LabelError, Labels
 from augment.pipeline import Pipeline
 from augment.preview._captions import flatten, record_text, summarize
 from augment.preview._grid import draw_grid, png_bytes
 from augment.preview._inputs import DEFAULT_N, Images
+from augment.preview._labels import counts_text, drawn, input_labels, refuse_unlabellable
 from augment.spec import Spec, load_spec
 from augment.text import plural
 
@@ -42,6 +49,9 @@ class Item:
         params: the sampled parameters, one record per op, as in the manifest.
         error, reason: why the variant could not be made (as the manifest records it).
         output_sha256: SHA-256 of the bytes the job would write.
+        labels: the output's labels as the job writes them (``None``: no annotations,
+            or its input's labels could not be read).
+        counts: what became of the input's objects (kept, clipped, dropped...).
     """
 
     rel_path: str
@@ -52,14 +62,17 @@ class Item:
     error: str | None = None
     reason: str | None = None
     output_sha256: str | None = None
+    labels: Labels | None = None
+    counts: Counts | None = None
 
     @property
     def caption(self) -> str:
-        """``#copy`` and a short summary of what was drawn, or the failure reason."""
+        """``#copy`` and a short summary of what was drawn (and of the labels), or the
+        failure reason."""
         if self.error is not None:
             return f"#{self.copy} failed: {self.reason}"
-        drawn = summarize(self.params or [])
-        return f"#{self.copy} · {drawn}" if drawn else f"#{self.copy} · nothing applied"
+        text = f"#{self.copy} · {summarize(self.params or []) or 'nothing applied'}"
+        return f"{text} · {counts_text(self.counts)}" if self.counts is not None else text
 
 
 @dataclass
@@ -74,6 +87,9 @@ class Preview:
         errors: ``rel_path`` -> why the original could not be read or decoded.
         excluded: the files of the source that the spec's input filters leave out (the
             job lists them in ``excluded-<host>.jsonl``): never shown.
+        annotations: the labels' index (``None``: the preview has no labels).
+        labels: ``rel_path`` -> the input's labels (``None`` where they could not be read).
+        label_errors: ``rel_path`` -> why its labels could not be read.
     """
 
     spec: Spec
@@ -82,33 +98,60 @@ class Preview:
     source: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     excluded: list[dict[str, Any]] = field(default_factory=list)
+    annotations: Any = None
+    labels: dict[str, Labels | None] = field(default_factory=dict)
+    label_errors: dict[str, str] = field(default_factory=dict)
+    _drawn: dict[int, tuple[PIL.Image.Image, PIL.Image.Image]] = field(default_factory=dict, repr=False,
+                                                                      compare=False)
+
+    @property
+    def categories(self) -> dict[int, Any]:
+        """Category id -> its entry (name, keypoints, skeleton), as the annotations have them."""
+        return dict(getattr(self.annotations, "categories", None) or {})
+
+    def shown(self, image: PIL.Image.Image | None, labels: Labels | None) -> PIL.Image.Image | None:
+        """``image`` with ``labels`` drawn on it at full size (drawn once per preview)."""
+        if image is None or labels is None:
+            return image
+        cached = self._drawn.get(id(image))
+        if cached is None or cached[0] is not image:
+            cached = self._drawn[id(image)] = (image, drawn(image, labels, self.categories))
+        return cached[1]
 
     def rows(self) -> list[tuple[str, list[Item]]]:
         """(rel_path, its items) per image, in order."""
         return [(rel, [i for i in self.items if i.rel_path == rel]) for rel in self.originals]
 
-    def grid(self, max_side: int = 256, highlight: int | None = None) -> PIL.Image.Image:
+    def grid(self, max_side: int = 256, highlight: int | None = None, labels: bool = True) -> PIL.Image.Image:
         """A row per image: the original, then its copies, each captioned.
 
         Args:
             max_side: the largest side of a tile, in pixels.
             highlight: an index into :attr:`items` whose tile gets a frame (the one
                 being stepped through), or ``None``.
+            labels: draw each tile's labels, where the preview has annotations.
         """
         rows = []
         where = None
         chosen = self.items[highlight] if highlight is not None and 0 <= highlight < len(self.items) else None
         for r, (rel, items) in enumerate(self.rows()):
             original = self.originals[rel]
-            head = (original, _original_caption(rel, original, self.errors.get(rel)), None)
-            rows.append([head, *((i.image, i.caption, i.error) for i in items)])
+            caption = _original_caption(rel, original, self.errors.get(rel))
+            if self.annotations is not None and original is not None:
+                caption += f" · {self.label_errors.get(rel) or counts_text(Counts(kept=len(self.labels[rel] or ())))}"
+            if labels:
+                head = (self.shown(original, self.labels.get(rel)), caption, None)
+                tiles = [(self.shown(i.image, i.labels), i.caption, i.error) for i in items]
+            else:
+                head, tiles = (original, caption, None), [(i.image, i.caption, i.error) for i in items]
+            rows.append([head, *tiles])
             where = next(((r, 1 + c) for c, i in enumerate(items) if i is chosen), where)  # by identity: no
             # pixel comparison
         return draw_grid(rows, max_side, highlight=where)
 
-    def png(self, max_side: int = 256, highlight: int | None = None) -> bytes:
+    def png(self, max_side: int = 256, highlight: int | None = None, labels: bool = True) -> bytes:
         """The grid as PNG bytes (fast compression: it is for the screen)."""
-        return png_bytes(self.grid(max_side, highlight))
+        return png_bytes(self.grid(max_side, highlight, labels))
 
     def figure(self, max_side: int = 256) -> Any:
         """The grid as a matplotlib figure (made without pyplot, so it is never left
@@ -127,7 +170,8 @@ class Preview:
         """One row per variant: path, copy, seed, status and each applied op's parameters."""
         return [{"rel_path": i.rel_path, "copy": i.copy, "seed": i.seed,
                  "status": "failed" if i.error else "ok", "reason": i.reason, "error": i.error,
-                 "drawn": summarize(i.params or []), "params": i.params} for i in self.items]
+                 "drawn": summarize(i.params or []), "params": i.params,
+                 **({"labels": i.counts.to_json()} if i.counts is not None else {})} for i in self.items]
 
     def to_json(self) -> str:
         """The spec digest, the source and every variant's parameters, as JSON."""
@@ -174,6 +218,8 @@ def render(
     pick_seed: int = 0,
     paths: list[str] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    annotations: Any = None,
+    annotation_format: str | None = None,
 ) -> Preview:
     """Render a spec on a few images, as the job would write them.
 
@@ -189,30 +235,43 @@ def render(
         pick_seed: the random pick's seed: the same seed picks the same images.
         paths: the images to show, by their path relative to ``source`` (each once).
         max_pixels: inputs larger than this are refused from the header, as in a job.
+        annotations: the images' labels, drawn on every tile: a path or ``s3://`` URI
+            of the annotations, or an index already open; ``None``: those ``source``
+            (an :class:`Images`) has, if any.
+        annotation_format: the annotations' format, instead of detecting it.
 
     Returns:
         The :class:`Preview`. A bad image never raises: its variants carry the
-        reason, as the manifest would record it.
+        reason, as the manifest would record it; so do labels that cannot be read.
 
     Raises:
-        SpecError: the spec is invalid.
-        UsageError: a bad source, path or count.
+        SpecError: the spec is invalid, or has an op that cannot carry labels when
+            there are annotations.
+        UsageError: a bad source, path or count, or annotations that cannot be opened.
     """
     spec = load_spec(spec)
     if copies is not None:
         spec = spec.replace(copies=copies)
-    images = source if isinstance(source, Images) else Images(source)
+    if isinstance(source, Images):
+        images = source
+        if annotations is not None:
+            images.annotate(annotations, annotation_format)
+    else:
+        images = Images(source, annotations=annotations, annotation_format=annotation_format)
+    if images.annotations is not None:
+        refuse_unlabellable(spec)
     pipeline = Pipeline(spec)
-    items: list[Item] = []
-    originals: dict[str, PIL.Image.Image | None] = {}
-    errors: dict[str, str] = {}
+    preview = Preview(spec, [], {}, images.source, annotations=images.annotations)
     for rel in images.pick(n, pick_seed, paths, spec.input):
         row, original, error = _render_one(pipeline, images, rel, max_pixels)
-        items += row
-        originals[rel] = original
+        preview.items += row
+        preview.originals[rel] = original
         if error:
-            errors[rel] = error
-    return Preview(spec, items, originals, images.source, errors, list(images.excluded))
+            preview.errors[rel] = error
+        elif images.annotations is not None:
+            _label_one(preview, pipeline, images, rel, row, max_pixels)
+    preview.excluded = list(images.excluded)
+    return preview
 
 
 def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
@@ -237,13 +296,39 @@ def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
     return items, original, None
 
 
+def _label_one(preview: Preview, pipeline: Pipeline, images: Images, rel: str, items: list[Item],
+               max_pixels: int) -> None:
+    """The labels of one input and of its outputs, as the job writes them: each output's
+    from :meth:`~augment.pipeline.Pipeline.apply_labelled` on a source opened as
+    :func:`augment.variant.make` opens it, with the output's seed (the same parameters,
+    hence the same labels, as the variant whose pixels the tile shows)."""
+    source = open_image(images.read(rel), max_pixels, outputs=pipeline.spec.copies)
+    labels, problem = input_labels(preview.annotations, rel, source.size)
+    preview.labels[rel] = labels
+    rules = pipeline.spec.annotations.rules()
+    if labels is None:
+        preview.label_errors[rel] = problem or "labels: not available"
+        return
+    try:
+        for item in items:
+            if item.error is None and item.seed is not None:
+                _, _, item.labels, item.counts = pipeline.apply_labelled(source, item.seed, labels, rules)
+    except LabelError as e:  # labels that do not fit their image: shown, as a job records them
+        preview.labels[rel], preview.label_errors[rel] = None, f"labels: {e}"
+        for item in items:
+            item.labels = item.counts = None
+
+
 def decode_output(blob: bytes) -> PIL.Image.Image:
     with PIL.Image.open(io.BytesIO(blob)) as img:
         img.load()
         return img.copy() if img.mode in ("RGB", "L") else img.convert("RGB")
 
 
-def step_through(preview: Preview, index: int) -> list[tuple[str, PIL.Image.Image, dict[str, Any] | None]]:
+Step = tuple[str, PIL.Image.Image, dict[str, Any] | None]
+
+
+def step_through(preview: Preview, index: int, labels: bool = True) -> list[Step]:
     """One variant op by op: the input, the image after each op with what that op
     drew, and the output as written. One render with the variant's own seed, so the
     last step is the tile.
@@ -251,6 +336,9 @@ def step_through(preview: Preview, index: int) -> list[tuple[str, PIL.Image.Imag
     Args:
         preview: a :class:`Preview` from :func:`render`.
         index: the variant's index in ``preview.items``.
+        labels: draw each step's labels on it, where the preview has annotations: the
+            input's, then those after each op (the rules applied to the ops so far),
+            then the output's, as the tile shows them.
 
     Returns:
         ``(label, image, record)`` per step: ``input``, one per top-level op, then
@@ -259,6 +347,17 @@ def step_through(preview: Preview, index: int) -> list[tuple[str, PIL.Image.Imag
     Raises:
         UsageError: no such item, or one that failed.
     """
+    steps = labelled_steps(preview, index)
+    if not labels:
+        return [(text, image, record) for text, image, record, _labels in steps]
+    return [(text, drawn(image, step_labels, preview.categories), record)
+            for text, image, record, step_labels in steps]
+
+
+def labelled_steps(preview: Preview, index: int,
+                   ) -> list[tuple[str, PIL.Image.Image, dict[str, Any] | None, Labels | None]]:
+    """:func:`step_through`'s steps, undrawn, each with its labels (``None`` without
+    annotations): what the widget draws or not as its labels box says."""
     if not 0 <= index < len(preview.items):
         raise UsageError(f"no variant {index}: the preview has {len(preview.items)}")
     item = preview.items[index]
@@ -268,17 +367,24 @@ def step_through(preview: Preview, index: int) -> list[tuple[str, PIL.Image.Imag
         raise UsageError(f"{item.rel_path}: the job's input is not available here (from_job(..., input=))")
     data = Images(preview.source).read(item.rel_path)
     spec = preview.spec
+    pipeline = Pipeline(spec)
     steps: list[PIL.Image.Image] = []
-    made, = variant.make(Pipeline(spec), data, item.rel_path, (item.copy,), outputs=spec.copies, steps=steps)
+    made, = variant.make(pipeline, data, item.rel_path, (item.copy,), outputs=spec.copies, steps=steps)
     if made.cause is not None:
         raise made.cause
     assert made.data is not None and made.params is not None and made.format is not None
     fmt, params = made.format, made.params
-    result: list[tuple[str, PIL.Image.Image, dict[str, Any] | None]] = [("input", open_image(data).load(), None)]
-    for record, image in zip(params, steps, strict=True):
-        drawn = summarize([record])
-        result.append((f"{record['op']}: {drawn or 'not applied'}", image, record))
+    first = preview.labels.get(item.rel_path) if item.labels is not None else None
+    after: list[Labels | None] = [None] * len(steps)
+    if first is not None:  # the same source and seed as the variant's: the same parameters
+        after = []
+        pipeline.apply_labelled(open_image(data, outputs=spec.copies), item.seed, first, spec.annotations.rules(),
+                                step_labels=after)
+    result: list[tuple[str, PIL.Image.Image, dict[str, Any] | None, Labels | None]] = [
+        ("input", open_image(data).load(), None, first)]
+    for record, image, step_labels in zip(params, steps, after, strict=True):
+        drawn_by = summarize([record])
+        result.append((f"{record['op']}: {drawn_by or 'not applied'}", image, record, step_labels))
     quality = f" q{spec.output.quality}" if fmt in ("jpeg", "webp") else ""
-    result.append((f"written as {fmt}{quality}", decode_output(made.data), None))
+    result.append((f"written as {fmt}{quality}", decode_output(made.data), None, item.labels))
     return result
-

@@ -16,6 +16,9 @@ grid, frames the tile and selects it in the *step through* list; a few lines of
 JavaScript (an Output widget's ``application/javascript``, which JupyterLab, Notebook
 and Voila run) scroll the strip into view once its pictures have loaded. The table of
 what each op drew is folded away by default.
+
+Given annotations, every tile and every step shows its labels (boxes, masks, keypoints)
+as the job writes them; the *labels* box hides them without rendering again.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from augment.ops import REGISTRY
 from augment.preview._controls import Op, as_text, control_value, make_control, op_path
 from augment.preview._grid import PAD, cell_size, png_bytes
 from augment.preview._inputs import Images
-from augment.preview._render import Preview, render, step_through
+from augment.preview._labels import drawn
+from augment.preview._render import Preview, labelled_steps, render
 from augment.schema import Param
 from augment.spec import MAX_COPIES, dump_spec, list_presets, load_spec
 from augment.text import plain_html
@@ -74,6 +78,9 @@ class Previewer(w.VBox):
         pick_seed: which images are picked.
         export_path: the Export button's default path.
         max_side: the grid's tile size, in pixels.
+        annotations: the images' labels, drawn on every tile: a path or ``s3://`` URI
+            of the annotations, or an index already open (``None``: no labels).
+        annotation_format: the annotations' format, instead of detecting it.
 
     Attributes:
         preview: the last :class:`~augment.preview.Preview` rendered without an error.
@@ -81,11 +88,12 @@ class Previewer(w.VBox):
     """
 
     def __init__(self, spec: Any = "light", source: str | None = None, n: int = 4, copies: int | None = None,
-                 pick_seed: int = 0, export_path: str = "spec.yaml", max_side: int = 192) -> None:
+                 pick_seed: int = 0, export_path: str = "spec.yaml", max_side: int = 192, annotations: Any = None,
+                 annotation_format: str | None = None) -> None:
         loaded = load_spec(spec)
         self._top = loaded.to_dict()
         self._ops = [Op.from_canonical(op) for op in loaded.ops]
-        self._images = Images(source)
+        self._images = Images(source, annotations=annotations, annotation_format=annotation_format)
         self.max_side = max_side
         self.pick_seed = pick_seed
         self.preview: Preview | None = None
@@ -108,6 +116,11 @@ class Previewer(w.VBox):
                              placeholder="bundled samples; or a folder, or s3://bucket/prefix/",
                              continuous_update=False, style=style, layout=w.Layout(width="340px"))
         self.other = w.Button(description="other images", tooltip="pick other images", icon="images")
+        self.show_labels = w.Checkbox(value=True, description="labels", indent=False,
+                                      tooltip="draw each tile's boxes, masks and keypoints (untick to hide them)",
+                                      layout=w.Layout(width="80px",
+                                                      display=None if annotations is not None else "none"))
+        self.show_labels.add_class("augment-show-labels")
         self.status = w.HTML()
         self.grid = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.grid.add_class("augment-grid")
@@ -126,6 +139,8 @@ class Previewer(w.VBox):
         self._scroll = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
         self.highlighted: int | None = None
         """The index of the variant being stepped through (framed in the grid), or None."""
+        self.last_labelled_steps: list[Any] = []
+        """The steps last shown, undrawn, each with its labels (see :func:`labelled_steps`)."""
         self.yaml = w.HTML()
         self.code = w.HTML()
         self.export_path = w.Text(value=export_path, description="export to", style=style,
@@ -141,6 +156,7 @@ class Previewer(w.VBox):
         self.source.observe(self._on_source, "value")
         self.resample.on_click(lambda _b: setattr(self.seed, "value", random.randrange(2**31)))
         self.other.on_click(self._on_other)
+        self.show_labels.observe(lambda _change: self._on_show_labels(), "value")
         self.step_button.on_click(lambda _b: self.open_steps(self.step_choice.value))
         self.export_button.on_click(self._on_export)
         self._click_events()
@@ -148,8 +164,8 @@ class Previewer(w.VBox):
         spec_tabs = w.Tab(children=[self.yaml, self.code])
         spec_tabs.set_title(0, "spec (YAML)")
         spec_tabs.set_title(1, "torchvision code")
-        header = w.HBox([self.preset, self.seed, self.resample, self.copies, self.n_images, self.source, self.other],
-                        layout=w.Layout(flex_flow="row wrap"))
+        header = w.HBox([self.preset, self.seed, self.resample, self.copies, self.n_images, self.source, self.other,
+                         self.show_labels], layout=w.Layout(flex_flow="row wrap"))
         left = w.VBox([w.HTML("<b>ops</b>"), self.ops_box], layout=w.Layout(width="400px", min_width="340px"))
         # The step-through strip sits right under the grid, where a click on a tile leaves
         # the eye; the long table of parameters comes after it, folded.
@@ -168,7 +184,8 @@ class Previewer(w.VBox):
 
         data = super()._repr_mimebundle_(**kwargs)
         if isinstance(data, dict) and self.preview is not None:
-            data["image/png"] = base64.b64encode(self.preview.png(self.max_side)).decode()
+            grid = self.preview.png(self.max_side, labels=self.show_labels.value)
+            data["image/png"] = base64.b64encode(grid).decode()
         return data
 
     # -- the spec ----------------------------------------------------------------------------
@@ -379,7 +396,7 @@ class Previewer(w.VBox):
     def _on_source(self, change: dict[str, Any]) -> None:
         text = change["new"].strip()
         try:
-            self._images = Images(None if text in ("", "samples") else text)
+            self._images = Images(None if text in ("", "samples") else text, annotations=self._images.annotations)
         except UsageError as e:
             self._show_error(str(e))
             return
@@ -396,6 +413,14 @@ class Previewer(w.VBox):
             self.export_status.value = f"not written: {e}"
             return
         self.export_status.value = f"wrote {path} (valid)"
+
+    def _on_show_labels(self) -> None:
+        """Draw the grid, and the strip where one is open, with or without labels (no render)."""
+        if self.preview is None:
+            return
+        self._draw_grid()
+        if self.steps.children and self.last_labelled_steps:
+            self._show_steps(self.last_labelled_steps)
 
     def _click_events(self) -> None:
         """A click on a tile opens it op by op, where ipyevents is installed."""
@@ -482,7 +507,7 @@ class Previewer(w.VBox):
 
     def _draw_grid(self) -> None:
         assert self.preview is not None
-        grid = self.preview.grid(self.max_side, self.highlighted)
+        grid = self.preview.grid(self.max_side, self.highlighted, labels=self.show_labels.value)
         self.grid.width = str(grid.width)  # shown at its own size: never enlarged
         self.grid.value = png_bytes(grid)
 
@@ -497,28 +522,37 @@ class Previewer(w.VBox):
                              if not self.step_choice.options else "choose a variant under 'step through' first")
             return
         try:
-            steps = step_through(self.preview, index)
+            steps = labelled_steps(self.preview, index)
         except UsageError as e:
             self._show_error(str(e))
             return
-        tiles = []
-        for label, image, _record in steps:
-            thumb = image.copy()
-            thumb.thumbnail((_STEP_SIDE, _STEP_SIDE))
-            caption = plain_html(f"<div style='width:{_STEP_SIDE}px;font-size:11px'>{html.escape(label)}</div>")
-            tiles.append(w.VBox([w.Image(value=png_bytes(thumb), format="png"), w.HTML(caption)]))
         if self.message.startswith("choose a variant"):
             self.message, self.status.value = "", ""
         self.highlighted = index
         self._draw_grid()
         if index in [n for _label, n in self.step_choice.options]:
             self._set_quietly(self.step_choice, index)
+        self._show_steps(steps)
+
+    def _show_steps(self, labelled: list[Any]) -> None:
+        """The strip of steps, with their labels drawn where the labels box is ticked."""
+        assert self.preview is not None
+        show = self.show_labels.value
+        steps = [(text, drawn(image, labels, self.preview.categories) if show else image, record)
+                 for text, image, record, labels in labelled]
+        tiles = []
+        for label, image, _record in steps:
+            thumb = image.copy()
+            thumb.thumbnail((_STEP_SIDE, _STEP_SIDE))
+            caption = plain_html(f"<div style='width:{_STEP_SIDE}px;font-size:11px'>{html.escape(label)}</div>")
+            tiles.append(w.VBox([w.Image(value=png_bytes(thumb), format="png"), w.HTML(caption)]))
         generation = f"augment-gen-{next(self._generations)}"
         for name in [c for c in self.steps._dom_classes if c.startswith("augment-gen-")]:
             self.steps.remove_class(name)
         self.steps.children = tiles
         self.steps.add_class(generation)
         self.last_steps = steps
+        self.last_labelled_steps = labelled
         js = _SCROLL_JS % {"steps": self._steps_class, "gen": generation, "count": len(tiles)}
         self._scroll.outputs = ({"output_type": "display_data", "metadata": {},
                                  "data": {"application/javascript": js, "text/plain": ""}},)
