@@ -10,7 +10,7 @@ import PIL.Image
 import pytest
 
 from augment import preview as pv
-from augment.errors import SpecError
+from augment.errors import SpecError, UsageError
 from augment.images import open_image
 from augment.labels.coco import read_coco
 from augment.labels.draw import _font, _pixel_box, draw_labels, scale_of
@@ -51,12 +51,15 @@ def _same_labels(got: Labels, want: Labels) -> None:
         assert (a is None and b is None) or np.allclose(a, b, rtol=0, atol=1e-6)
 
 
-def _job_labels(spec, rel: str, seed: int, coco) -> tuple[PIL.Image.Image, Labels]:
+def _job_labels(spec, rel: str, seed: int, index, root=None) -> tuple[PIL.Image.Image, Labels]:
     """An output's pixels and labels as the job's path makes them: the input's bytes as a
-    Source for the spec's copies, the output's seed, Pipeline.apply_labelled."""
+    Source for the spec's copies, the output's seed, Pipeline.apply_labelled with the
+    spec's rules (an input the index does not name has no objects)."""
     spec = load_spec(spec)
-    source = open_image((samples_dir() / rel).read_bytes(), outputs=spec.copies)
-    out, _records, labels, _counts = Pipeline(spec).apply_labelled(source, seed, coco.image(rel).labels())
+    source = open_image(((root or samples_dir()) / rel).read_bytes(), outputs=spec.copies)
+    entry = index.image(rel)
+    labels = entry.labels(source.size) if entry is not None else Labels.empty(source.size)
+    out, _records, labels, _counts = Pipeline(spec).apply_labelled(source, seed, labels, spec.annotations.rules())
     return out, labels
 
 
@@ -171,6 +174,27 @@ def test_an_input_the_annotations_do_not_name_has_no_labels(coco, tmp_path):
     shown = pv.render("light", paths=["rocket.jpg"], annotations=read_coco(data))
     assert len(shown.labels["rocket.jpg"]) == 0 and not shown.label_errors
     assert all(len(i.labels) == 0 and i.counts.kept == 0 for i in shown.items)
+
+
+def test_a_yolo_tree_previews_its_images_with_their_labels_and_never_its_label_files(tmp_path):
+    """annotations='yolo': the tree is the source; its labels/ and data.yaml are the job's
+    excluded files, not inputs, and each image shows the labels its .txt gives."""
+    for rel in ("images/train/chelsea.jpg", "images/val/coffee.jpg"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes((samples_dir() / rel.rsplit("/", 1)[1]).read_bytes())
+    (tmp_path / "labels/train").mkdir(parents=True)
+    (tmp_path / "labels/train/chelsea.txt").write_text("0 0.5 0.5 0.4 0.6\n1 0.3 0.3 0.1 0.1\n")
+    (tmp_path / "data.yaml").write_text("names: [cat, eye]\n")
+    shown = pv.render("light", tmp_path, n=10, annotations="yolo")
+    assert list(shown.originals) == ["images/train/chelsea.jpg", "images/val/coffee.jpg"]
+    assert {e["source"] for e in shown.excluded} == {"labels/train/chelsea.txt", "data.yaml"}
+    assert len(shown.labels["images/train/chelsea.jpg"]) == 2 and len(shown.labels["images/val/coffee.jpg"]) == 0
+    assert shown.categories[0]["name"] == "cat"
+    for item in shown.items:
+        _same_labels(item.labels, _job_labels("light", item.rel_path, item.seed, shown.annotations,
+                                              tmp_path)[1])
+    with pytest.raises(UsageError, match=r"data\.yaml is not an input of the job: it is a file of the annotations"):
+        pv.render("light", tmp_path, paths=["data.yaml"], annotations="yolo")
 
 
 def test_a_spec_that_cannot_carry_labels_is_refused_naming_the_op():

@@ -37,10 +37,11 @@ def add_preview(sub: argparse._SubParsersAction) -> None:
                    help="largest side of a tile, from 16 to 4096 pixels (default 256)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every variant's sampled parameters here")
     p.add_argument("--annotations", default=None, metavar="PATH",
-                   help="the images' labels (a COCO instances .json, local or s3://): every tile shows its boxes, "
-                        "masks and keypoints as the job writes them beside that output")
+                   help="the images' labels, as the job takes them (a COCO .json or a Ground Truth manifest, local or "
+                        "s3://; a folder of VOC XML or of PNG masks; a YOLO tree, or yolo when --input is one): every "
+                        "tile shows its boxes, masks and keypoints as the job writes them beside that output")
     p.add_argument("--annotation-format", default=None, metavar="FORMAT",
-                   help="the format of --annotations, instead of detecting it")
+                   help="the annotations' format (coco, yolo, voc, groundtruth, masks), instead of detecting it")
     g = p.add_argument_group("job options", "as `augment process` and `augment run` take them: the grid shows "
                                             "what the job writes with them (pixels, parameters, SHA-256)")
     g.add_argument("--seed", type=SEED, default=None, help="override the spec's seed")
@@ -123,6 +124,10 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
         print(f"  not shown: {plural(len(preview.excluded), 'file')} the job excludes "
               f"({excluded_counts(preview.excluded)})")
+    problems = getattr(preview.annotations, "problems", None) or []
+    if problems:
+        print(f"  {args.annotations}: {plural(len(problems), 'annotation problem')}, each left out (augment validate "
+              f"{args.spec} --annotations {args.annotations} names them)", file=sys.stderr)
     for rel, why in preview.label_errors.items():
         print(f"  {rel}: {why}", file=sys.stderr)
     for item in preview.items:

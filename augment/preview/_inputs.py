@@ -136,6 +136,20 @@ class Images:
         wanted = set(rels)
         self._data = {k: v for k, v in self._data.items() if k in wanted}
 
+    def _not_annotations(self, keys: list[str]) -> list[str]:
+        """``keys`` but the annotations' own files in a local folder (a YOLO tree's
+        ``labels/``, VOC's XML...), listed in :attr:`excluded` as the job lists them."""
+        if self.annotations is None or self.is_s3:
+            return keys
+        from augment.labels.formats import AnnotationIndex, excluded_annotations
+
+        if not isinstance(self.annotations, AnnotationIndex):  # an index of the caller's own: no files known
+            return keys
+        root = Path(self.source).parent if self._file is not None else Path(self.source)
+        keys, own = excluded_annotations(self.annotations, root, keys)
+        self.excluded += own
+        return keys
+
     def pick(self, n: int = DEFAULT_N, pick_seed: int = 0, paths: list[str] | None = None,
              inputs: Any = None) -> list[str]:
         """The inputs to show: ``paths`` as given (checked; each once), else ``n`` drawn
@@ -162,6 +176,7 @@ class Images:
                                  f"{all_excluded(len(self.excluded))} ({excluded_counts(self.excluded)}); change the "
                                  "spec's input.include/input.exclude "
                                  "(include= and exclude= add to them)")
+        keys = self._not_annotations(keys)
         if paths:
             paths = list(dict.fromkeys(paths))  # a path named twice is one input: shown once
             known = set(keys)
@@ -169,6 +184,9 @@ class Images:
             for p in paths:
                 if p in left_out:
                     e = left_out[p]
+                    if e["rule"] == "annotations":
+                        raise UsageError(f"paths=: {p} is not an input of the job: it is a file of the annotations "
+                                         f"({e['pattern']})")
                     why = f"pattern {e['pattern']!r}" if e["pattern"] else "no include pattern matches it"
                     raise UsageError(f"paths=: {p} is not an input of the job: the spec's input filters leave it "
                                      f"out ({why}; see the spec's input.include/input.exclude, or include= or exclude= "
