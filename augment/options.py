@@ -231,6 +231,14 @@ class JobOption:
         return [self.flag, str(value)]
 
 
+def check_annotations(value: Any) -> str:
+    """``value`` when it can name annotations (a non-empty string on one line), else a
+    :class:`UsageError` naming the parameter."""
+    if not isinstance(value, str) or not value.strip() or "\n" in value or "\x00" in value:
+        raise UsageError(f"annotations={brief(value)}: must be a path or URI (one line, not empty)")
+    return value
+
+
 # The one table of job options, in the order of the container arguments.
 OPTIONS: tuple[JobOption, ...] = (
     JobOption("seed", "override the spec's seed", type=number(min=0, max=MAX_SEED, integer=True), spec=True),
@@ -256,10 +264,17 @@ OPTIONS: tuple[JobOption, ...] = (
     JobOption("exclude", "files that match are not inputs, e.g. '*.json' sidecars (repeatable; added to the spec's "
                          "input.exclude). Operating-system junk (.DS_Store, Thumbs.db, _SUCCESS...) is always "
                          "excluded; every excluded file is listed in _augment/excluded-<host>.jsonl", kind="globs"),
+    JobOption("annotations", "the inputs' labels, moved with their pixels and written in their format: a COCO "
+                             ".json, 'yolo' (the input is a YOLO tree), a VOC .xml folder, a Ground Truth "
+                             ".manifest or a folder of mask .png files (the spec's annotations: section says what "
+                             "becomes of objects that leave the image)", check=check_annotations,
+              metavar="PATH"),
+    JobOption("annotation_format", "the annotations' format, instead of detecting it",
+              choices=("coco", "yolo", "voc", "groundtruth", "masks")),
 )
 # the order of --help (the order the command always listed them in)
 _HELP_ORDER = ("seed", "copies", "format", "quality", "kernels", "keep_original", "max_error_rate", "max_pixels",
-               "include", "exclude")
+               "include", "exclude", "annotations", "annotation_format")
 BY_NAME = {o.name: o for o in OPTIONS}
 # options that override a field of the spec, by Spec.replace's names
 SPEC_OPTIONS = tuple(o.name for o in OPTIONS if o.spec)

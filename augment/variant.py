@@ -9,6 +9,13 @@ encoded in the spec's format and quality. Only writing the bytes is the caller's
 
 A bad input never raises: each copy comes back as a :class:`Variant` whose ``error`` and
 ``reason`` are what the manifest records (the same reasons, the same words).
+
+Given the input's labels (an object whose ``.labels(size)`` gives them, from
+:meth:`augment.labels.formats.AnnotationIndex.image`), each copy is made by
+:meth:`~augment.pipeline.Pipeline.apply_labelled` instead: the same pixels, and the
+copy's labels with what became of them. Labels that cannot go with their image fail its
+copies (``bad_labels``, the format's own reason in ``label_reason``): an output written
+without its objects would teach a model they are background.
 """
 
 from __future__ import annotations
@@ -47,6 +54,11 @@ class Variant:
         broken_input: the failure is the input's own (it cannot be read or decoded):
             no copy of it can be made.
         cause: the exception behind ``error``, for a caller that raises it (replay).
+        labels: the output's labels (a labelled job only; a kept original's are its input's).
+        counts: what became of the input's objects in this output
+            (:class:`~augment.labels.follow.Counts`).
+        label_reason: why the input's labels could not be read (with ``reason``
+            ``bad_labels``): the format's reason (``size_mismatch``, ``bad_mask``...).
     """
 
     source: str
@@ -62,6 +74,9 @@ class Variant:
     reason: str | None = None
     broken_input: bool = False
     cause: BaseException | None = field(default=None, repr=False, compare=False)
+    labels: Any = field(default=None, repr=False, compare=False)
+    counts: Any = None
+    label_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -75,7 +90,8 @@ def seed_of(spec_seed: int, rel: str, copy: int) -> int | None:
 
 def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies: tuple[int, ...] | list[int], *,
          max_pixels: int = DEFAULT_MAX_PIXELS, outputs: int | None = None, fmt: str | None = None,
-         steps: list[PIL.Image.Image] | None = None) -> Iterator[Variant]:
+         steps: list[PIL.Image.Image] | None = None, labels: Any = None,
+         rules: Any = None) -> Iterator[Variant]:
     """Make the given copies of one input, one :class:`Variant` per copy, in order.
 
     Augmented copies should come before :data:`~augment.manifest.ORIGINAL`: an input
@@ -94,6 +110,10 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
         fmt: the output format, instead of the spec's (replay encodes as recorded).
         steps: the image after each top-level op is appended to it (see
             :meth:`~augment.pipeline.Pipeline.apply`).
+        labels: the input's labels, as an object whose ``.labels(size)`` reads them
+            (``None``: an unlabelled job); each variant then has its ``labels`` and ``counts``.
+        rules: what becomes of objects that leave the image
+            (:class:`~augment.labels.follow.LabelRules`; default: the spec's ``annotations``).
 
     Yields:
         A :class:`Variant` per copy, made when asked for: a caller that writes each one
@@ -124,13 +144,33 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
         yield from (failed(k, OUT_OF_MEMORY, "out_of_memory", sha, e, True) for k in copies)
         return
     out_fmt = fmt or output_format(spec.output.format, source.format)
+    read = None
+    if labels is not None:
+        from augment.labels.follow import Counts
+        from augment.labels.model import LabelError
+
+        try:
+            read = labels.labels(tuple(source.size))
+        except LabelError as e:
+            for k in copies:
+                bad = failed(k, f"labels: {e}", "bad_labels", sha, e)
+                bad.label_reason = e.reason
+                yield bad
+            return
+        rules = rules if rules is not None else spec.annotations.rules()
     for i, k in enumerate(copies):
         if k == ORIGINAL:  # the input's own bytes
-            yield Variant(rel, k, None, data, source.format, None, list(source.size), sha, sha)
+            kept = None if read is None else Counts(kept=len(read))
+            yield Variant(rel, k, None, data, source.format, None, list(source.size), sha, sha, labels=read,
+                          counts=kept)
             continue
         seed = derive_seed(spec.seed, rel, k)
+        counts = out_labels = None
         try:
-            out, params = pipeline.apply(source, seed, steps=steps)
+            if read is None:
+                out, params = pipeline.apply(source, seed, steps=steps)
+            else:
+                out, params, out_labels, counts = pipeline.apply_labelled(source, seed, read, rules, steps=steps)
             blob = encode(out, out_fmt, spec.output.quality)
         except ImageError as e:  # the pixels, decoded on demand, are broken: no copy can be made
             yield from (failed(c, str(e), e.reason, sha, e, True) for c in copies[i:])
@@ -147,4 +187,5 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
         except MemoryError as e:  # this image, at this size, does not fit: the job goes on
             yield failed(k, OUT_OF_MEMORY, "out_of_memory", sha, e)
             continue
-        yield Variant(rel, k, seed, blob, out_fmt, params, list(out.size), sha, hashlib.sha256(blob).hexdigest())
+        yield Variant(rel, k, seed, blob, out_fmt, params, list(out.size), sha, hashlib.sha256(blob).hexdigest(),
+                      labels=out_labels, counts=counts)

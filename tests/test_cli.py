@@ -327,12 +327,15 @@ def _old_job_options(p):
     p.add_argument("--max-pixels", type=number(min=1, integer=True), default=None)
     p.add_argument("--include", action="append", default=None, metavar="GLOB")
     p.add_argument("--exclude", action="append", default=None, metavar="GLOB")
+    # the labels' options (#28), added to the table since
+    p.add_argument("--annotations", default=None, metavar="PATH")
+    p.add_argument("--annotation-format", choices=("coco", "yolo", "voc", "groundtruth", "masks"), default=None)
 
 
 def _old_arguments(options):
     """The container arguments the launchers built from parsed job options before the table."""
     order = ("seed", "copies", "format", "quality", "keep_original", "kernels", "max_pixels", "max_error_rate",
-             "include", "exclude")
+             "include", "exclude", "annotations", "annotation_format")
     args = []
     for name in order:
         value, flag = options.get(name), "--" + name.replace("_", "-")
@@ -354,6 +357,7 @@ def _old_arguments(options):
     ["--kernels", "torchvision"], ["--kernels", "fast"], ["--keep-original"], ["--no-keep-original"],
     ["--max-error-rate", "0"], ["--max-error-rate", "0.5"], ["--max-error-rate", "1"], ["--max-pixels", "1"],
     ["--include", "*.jpg"], ["--include=-tmp*", "--include", "a/**"], ["--exclude", "*.json", "--exclude", "x"],
+    ["--annotations", "s3://b/instances.json"], ["--annotations", "yolo", "--annotation-format", "yolo"],
     ["--seed", "7", "--copies", "3", "--format", "png", "--quality", "80", "--kernels", "fast", "--keep-original",
      "--max-error-rate", "0.25", "--max-pixels", "4000000", "--include", "*.jpg", "--exclude", "*.json"],
 ])

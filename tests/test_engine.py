@@ -257,10 +257,10 @@ def test_a_bug_in_a_worker_is_raised_in_the_caller_and_no_worker_is_left(small_s
 
     process = engine._Worker.process
 
-    def broken(self, rel, copies):
+    def broken(self, rel, copies, labels=None):
         if rel == sorted(p.name for p in small_samples.iterdir())[-1]:
             raise ZeroDivisionError(f"a bug, on {rel}")
-        return process(self, rel, copies)
+        return process(self, rel, copies, labels)
 
     monkeypatch.setattr(engine._Worker, "process", broken)  # forked workers inherit it
     with pytest.raises(ZeroDivisionError, match="a bug, on"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import PIL.Image
 import pytest
 
 from augment import samples
@@ -59,3 +61,207 @@ def test_validate_counts_and_names_the_annotations_problems(tmp_path, capsys):
     assert "--annotations " in capsys.readouterr().err
     assert main(["validate", "light", "--annotations", str(bad), "--annotation-format", "zz"]) == 2
     assert "--annotation-format 'zz': must be one of" in capsys.readouterr().err
+
+
+# --- jobs ------------------------------------------------------------------------------------------------------
+
+
+def coco_of_scene(file_names):
+    """A COCO file labelling the synthetic scene (tests/test_labels.py) under each name: every object with its
+    RLE mask and, in an extra field, its object number (kept verbatim by the writer, so the truth is findable)."""
+    from augment.labels.coco import encode_mask
+    from tests.test_labels import NAMES, scene
+
+    _, labels = scene()
+    images, annotations = [], []
+    for image_id, name in enumerate(file_names, start=1):
+        images.append({"id": image_id, "file_name": name, "width": labels.size[0], "height": labels.size[1]})
+        for k in range(len(labels)):
+            x0, y0, x1, y1 = labels.boxes[k].tolist()
+            ann = {"id": len(annotations) + 1, "image_id": image_id, "category_id": int(labels.categories[k]),
+                   "bbox": [x0, y0, x1 - x0, y1 - y0], "segmentation": encode_mask(labels.masks[k]),
+                   "area": int(labels.masks[k].sum()), "iscrowd": 0, "object": int(labels.ids[k])}
+            if labels.keypoints[k] is not None:
+                ann["keypoints"] = [float(v) if j % 3 < 2 else int(v)
+                                    for j, v in enumerate(labels.keypoints[k].reshape(-1))]
+                ann["num_keypoints"] = 3
+            annotations.append(ann)
+    categories = [{"id": 1, "name": "box"}, {"id": 2, "name": "face", "keypoints": list(NAMES), "skeleton": [[1, 2]]}]
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def manifest(out):
+    return [json.loads(line) for line in (out / "_augment/manifest-local.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture
+def scene_job(tmp_path):
+    """An input folder of the scene as two lossless PNGs, and its COCO file beside (outside) it."""
+    from tests.test_labels import scene
+
+    image, _ = scene()
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    image.save(inputs / "a.png")
+    image.save(inputs / "sub" / "b.png")
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps(coco_of_scene(["a.png", "sub/b.png"])))
+    return inputs, coco
+
+
+def test_process_on_the_samples_with_the_identity_spec_leaves_the_labels_unchanged(tmp_path, capsys):
+    spec = tmp_path / "id.yaml"
+    spec.write_text("version: 1\nops: []\n")
+    out = tmp_path / "out"
+    assert main(["process", "--spec", str(spec), "--input-dir", str(samples.samples_dir()), "--output-dir", str(out),
+                 "--annotations", ANNOTATIONS, "--workers", "1", "--progress", "off"]) == 0
+    source = json.loads(samples.annotations_path().read_text())
+    written = json.loads((out / "annotations.json").read_text())
+    assert written["categories"] == source["categories"] and written["info"] == source["info"]
+    by_name = {i["file_name"]: i for i in source["images"]}
+    strip = ("id", "image_id")
+    for image in written["images"]:
+        original = by_name[image["file_name"].removesuffix(".aug0.jpg")]
+        assert (image["width"], image["height"]) == (original["width"], original["height"])
+        assert [{k: v for k, v in a.items() if k not in strip} for a in written["annotations"]
+                if a["image_id"] == image["id"]] == \
+            [{k: v for k, v in a.items() if k not in strip} for a in source["annotations"]
+             if a["image_id"] == original["id"]]
+    records = [json.loads(line) for line in (out / "_augment/manifest-local.jsonl").read_text().splitlines()]
+    assert all(r["labels"]["kept"] == len([a for a in source["annotations"]
+                                           if a["image_id"] == by_name[r["source"]]["id"]]) for r in records)
+    summary = json.loads((out / "_augment/summary-local.json").read_text())
+    assert summary["labels"]["format"] == "coco" and summary["labels"]["problems"] == 0
+    assert "annotations.json" in summary["labels"]["files"]
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+@pytest.mark.parametrize("case", ["crop", "flip", "resize", "rotate"])
+def test_a_geometric_job_writes_coco_that_pycocotools_reads_and_the_pixels_agree_with(case, scene_job, tmp_path):
+    from pycocotools.coco import COCO
+
+    from augment.engine import run_job
+    from augment.labels import Labels
+    from tests.test_labels import CASES, check_truth
+
+    inputs, coco = scene_job
+    out = tmp_path / "out"
+    spec = {"version": 1, "copies": 3, "seed": 7, "output": {"format": "png"}, "ops": CASES[case]}
+    run_job(spec, inputs, out, workers=1, annotations=str(coco), progress="off")
+    ground = COCO(str(out / "annotations.json"))
+    records = {r["output"]: r for r in manifest(out)}
+    assert len(ground.imgs) == 6
+    for image in ground.imgs.values():
+        pixels = PIL.Image.open(out / image["file_name"]).convert("RGB")
+        assert pixels.size == (image["width"], image["height"])
+        anns = ground.loadAnns(ground.getAnnIds(imgIds=[image["id"]]))
+        boxes = [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+                 for a in anns]
+        keypoints = [np.asarray(a["keypoints"], np.float64).reshape(-1, 3) if a.get("keypoints") else None
+                     for a in anns]
+        labels = Labels(pixels.size, np.asarray(boxes).reshape(-1, 4), [a["category_id"] for a in anns],
+                        [a["object"] for a in anns], masks=[ground.annToMask(a).astype(bool) for a in anns],
+                        keypoints=keypoints if any(k is not None for k in keypoints) else None)
+        check_truth(case, pixels, labels, records[image["file_name"]]["params"], jpeg=False)
+
+
+def test_one_and_two_workers_and_a_resume_write_the_same_label_files(scene_job, tmp_path):
+    from augment.engine import run_job
+
+    inputs, coco = scene_job
+    spec = {"version": 1, "copies": 2, "seed": 3, "output": {"format": "png", "keep_original": True},
+            "ops": [{"RandomResizedCrop": {"size": [200, 200], "scale": [0.3, 1.0]}},
+                    {"RandomHorizontalFlip": {"p": 0.5}}]}
+    written = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        run_job(spec, inputs, out, workers=workers, annotations=str(coco), progress="off", start_method="fork")
+        written[workers] = (out / "annotations.json").read_bytes()
+    assert written[1] == written[2]
+    doc = json.loads(written[1])
+    originals = [i for i in doc["images"] if ".orig." in i["file_name"]]
+    assert len(originals) == 2 and len(doc["images"]) == 6  # a kept original keeps its input's labels
+    assert sum(a["image_id"] == originals[0]["id"] for a in doc["annotations"]) == 3
+    # a kill after some records: the rest is done on resume, and the labels come out the same
+    out = tmp_path / "out1"
+    manifest = out / "_augment/manifest-local.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines[:2]))
+    for line in lines[2:]:
+        name = json.loads(line)["output"]
+        (out / name).unlink()
+        (out / "_augment/labels" / f"{name}.json").unlink()
+    (out / "annotations.json").unlink()
+    run_job(spec, inputs, out, workers=1, annotations=str(coco), progress="off", resume=True)
+    assert (out / "annotations.json").read_bytes() == written[2]
+
+
+def test_bad_annotations_are_recorded_and_counted_never_lost(scene_job, tmp_path):
+    from augment.engine import run_job
+
+    inputs, coco = scene_job
+    doc = json.loads(coco.read_text())
+    doc["images"][1]["width"] = 1000  # sub/b.png is 480 wide: its labels cannot go with it
+    doc["annotations"][0]["category_id"] = 99
+    for ann in doc["annotations"]:
+        if ann["image_id"] == 2:
+            del ann["segmentation"]  # which the file's size would refuse first
+    coco.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    summary = run_job({"version": 1, "ops": []}, inputs, out, workers=1, annotations=str(coco), progress="off",
+                      max_error_rate=1.0)
+    records = {r["source"]: r for r in manifest(out)}
+    bad = records["sub/b.png"]
+    assert (bad["status"], bad["reason"], bad["label_reason"]) == ("failed", "bad_labels", "size_mismatch")
+    assert "1000x360" in bad["error"]
+    assert records["a.png"]["labels"]["kept"] == 2  # its third annotation is the problem below
+    assert summary.failures_by_reason == {"bad_labels": 1}
+    assert summary.labels["problems"] == 1 and summary.labels["problems_by_reason"] == {"unknown_category": 1}
+    problems = (out / "_augment/label-problems-local.jsonl").read_text().splitlines()
+    assert json.loads(problems[0])["where"] == "annotation 1"
+
+
+def test_a_job_refuses_ops_that_cannot_carry_labels_before_any_work(scene_job, tmp_path):
+    from augment.engine import run_job
+
+    inputs, coco = scene_job
+    with pytest.raises(SpecError, match=r"ops\[0\]\.AutoAugment: cannot carry labels"):
+        run_job({"version": 1, "ops": [{"AutoAugment": {}}]}, inputs, tmp_path / "out", annotations=str(coco))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_yolo_tree_job_mirrors_labels_and_excludes_the_label_files(tmp_path):
+    from augment.engine import run_job
+
+    root = tmp_path / "tree"
+    (root / "images/train").mkdir(parents=True)
+    (root / "labels/train").mkdir(parents=True)
+    PIL.Image.new("RGB", (80, 60), (0, 0, 0)).save(root / "images/train/a.png")
+    PIL.Image.new("RGB", (80, 60), (0, 0, 0)).save(root / "images/train/b.png")
+    (root / "labels/train/a.txt").write_text("0 0.25 0.333333 0.25 0.5\n1 0.5 0.5 0.2 0.2\n")
+    (root / "data.yaml").write_text("train: images/train\nnames: {0: cat, 1: dog}\n")
+    out = tmp_path / "out"
+    summary = run_job({"version": 1, "ops": []}, root, out, workers=1, annotations="yolo", progress="off")
+    assert summary.inputs == 2 and summary.excluded == 2
+    assert (out / "labels/train/a.png.aug0.txt").read_bytes() == (root / "labels/train/a.txt").read_bytes()
+    assert (out / "labels/train/b.png.aug0.txt").read_bytes() == b""
+    assert b"names" in (out / "data.yaml").read_bytes()
+    excluded = [json.loads(line) for line in (out / "_augment/excluded-local.jsonl").read_text().splitlines()]
+    assert {(e["source"], e["rule"]) for e in excluded} == {("data.yaml", "annotations"),
+                                                            ("labels/train/a.txt", "annotations")}
+    flipped = run_job({"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]}, root, tmp_path / "flip",
+                      workers=1, annotations="yolo", progress="off")
+    assert flipped.written == 2
+    line = (tmp_path / "flip/labels/train/a.png.aug0.txt").read_text().splitlines()[0].split()
+    assert line[0] == "0" and float(line[1]) == pytest.approx(0.75, abs=1e-5)
+
+
+def test_the_container_arguments_carry_the_annotations_and_a_remote_job_refuses_a_local_file():
+    from augment.errors import UsageError
+    from augment.jobs.build import build_request
+
+    request = build_request("light", "s3://bucket-a/in/", "s3://bucket-a/out/", annotations="s3://bucket-a/i.json",
+                            annotation_format="coco")
+    assert request.arguments[-4:] == ("--annotations", "s3://bucket-a/i.json", "--annotation-format", "coco")
+    with pytest.raises(UsageError, match=r"^annotations=/tmp/i\.json: a job on s3://bucket-a/in/ reads"):
+        build_request("light", "s3://bucket-a/in/", "s3://bucket-a/out/", annotations="/tmp/i.json")

@@ -108,6 +108,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
             wording=wording,
             unstaged=ctx.unstaged_path(),
             sharded=args.input_dir is None and ctx.image_input_sharded(),
+            annotations=args.annotations, annotation_format=args.annotation_format,
         )  # fmt: skip
     except JobFailed as e:
         if e.summary is not None:

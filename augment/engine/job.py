@@ -23,6 +23,13 @@ from augment.engine.claim import (
     _remove_stale_temps,
     _summary_field,
 )
+from augment.engine.labels import (
+    excluded_annotations,
+    label_prefix,
+    open_labels,
+    record_problems,
+    write_labels,
+)
 from augment.engine.pool import _run_in_pool, _run_in_process, _Stop
 from augment.engine.summary import DEFAULT_MAX_ERROR_RATE, PACKAGE_DIR, Summary, Wording, _append_failed, _write_summary
 from augment.engine.worker import _failed
@@ -79,6 +86,12 @@ class JobOptions:
         sharded: ``input_dir`` holds this host's share of an input split between the
             hosts (``ShardedByS3Key``): a share with no input in it (more hosts than
             inputs) completes with nothing to do instead of being refused.
+        annotations: the inputs' labels (see :func:`augment.labels.open_annotations`: a
+            COCO ``.json``, ``yolo`` for a YOLO tree in ``input_dir``, a VOC or masks
+            folder, a Ground Truth manifest): indexed once here, each worker gets its
+            inputs' labels only, and the outputs' labels are written in that format
+            (see :mod:`augment.engine.labels`).
+        annotation_format: the annotations' format, instead of detecting it.
     """
 
     workers: int | None = None
@@ -98,6 +111,8 @@ class JobOptions:
     wording: Wording | None = None
     unstaged: str | Path | None = None
     sharded: bool = False
+    annotations: str | Path | None = None
+    annotation_format: str | None = None
 
     @classmethod
     def of(cls, options: JobOptions | None = None, overrides: dict[str, Any] | None = None) -> JobOptions:
@@ -157,7 +172,8 @@ def run_job(
     """
     opts = JobOptions.of(options, kwargs)
     (workers, host, hosts, job_name, resume, verify, retry_failed, max_error_rate, max_pixels, progress,
-     progress_interval, log, start_method, input_uri, wording, unstaged, sharded) = _values(opts)
+     progress_interval, log, start_method, input_uri, wording, unstaged, sharded, annotations,
+     annotation_format) = _values(opts)
     wording = wording or Wording()
     spec = load_spec(spec)
     Pipeline(spec)  # build once here, so a spec torchvision refuses fails before any work
@@ -175,6 +191,7 @@ def run_job(
     if (verify or retry_failed) and not resume:
         raise UsageError(f"{'verify=True' if verify else 'retry_failed=True'} checks the work of an earlier run: "
                          "pass it with resume=True")
+    labels = None if annotations is None else open_labels(spec, annotations, annotation_format, input_dir, input_uri)
     manifest_size = manifest_path.stat().st_size if manifest_path.exists() else -1
     if resume and input_uri is None:  # a resume run by hand keeps where the inputs came from
         input_uri = _summary_field(summary_path, "input_uri")
@@ -187,6 +204,9 @@ def run_job(
     if not files and not not_staged and not sharded:
         raise UsageError(f"input_dir={input_dir}: no files found")
     items, excluded = apply_filters(files, spec.input)
+    if labels is not None:
+        items, own = excluded_annotations(labels, input_dir, items)
+        excluded += own
     unstageable, left_out = apply_filters([f["source"] for f in not_staged], spec.input)  # junk is junk, staged or not
     excluded += left_out + markers
     if not items and not unstageable and sharded:
@@ -201,7 +221,7 @@ def run_job(
 
     wanted = tuple(range(spec.copies)) + ((ORIGINAL,) if spec.output.keep_original else ())
     done = before.done
-    tasks = [(rel, missing) for rel in items
+    tasks = [(rel, missing, None if labels is None else labels.image(rel)) for rel in items
              if (missing := tuple(k for k in wanted if not done.get(rel, 0) & (1 << (k + 1))))]
     redo = before.redo  # what this run does again, by (input, copy): their new records say why
     before_counts = before.redo_counts()
@@ -252,7 +272,10 @@ def run_job(
                       "time): ColorJitter runs torchvision's tensor kernel, which gives the same bytes several times "
                       "slower. Reinstall with a C compiler (gcc or clang) to get them.", level="warning")
 
-        args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels)
+        if labels is not None:
+            record_problems(labels, meta / f"label-problems-{host}.jsonl", summary, log)
+        args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels,
+                None if labels is None else labels.writer(label_prefix(output_dir)))
         written_before = tally.written
         bar = Progress(todo, mode=progress, interval=progress_interval,
                        emit=lambda text, fields: log.event("progress", text, **fields))
@@ -336,6 +359,9 @@ def run_job(
                                f"or raise {wording.max_error_rate}.")
         elif summary.status == "running":
             summary.status = "completed"
+        if labels is not None and summary.status == "completed":
+            write_labels(labels, output_dir, host, standalone=not sharded and len(hosts or [host]) == 1,
+                         summary=summary)
         try:
             _write_summary(summary, summary_path)
         except OSError as e:  # a full disk: the manifest has the outcome, say so rather than raise a traceback

@@ -214,7 +214,7 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
             remaining += sum(map(len, chunks))
             start_worker()
             return []
-        rel, copies = chunks[0][at]
+        rel, copies = chunks[0][at][:2]
         killed = process.exitcode == -signal.SIGKILL  # what the kernel's OOM killer sends
         error = ("the worker processing this input was killed (SIGKILL: out of memory?); give the job more "
                  "memory (or fewer workers=), or lower max_pixels=" if killed

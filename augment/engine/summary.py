@@ -8,6 +8,7 @@ import json
 import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -92,6 +93,8 @@ class Summary:
         resumed_records: records already in the manifest when this run started.
         seconds, images_per_s: wall time of this run, and its augmented images per second.
         peak_worker_rss_mb: the largest resident memory of any worker (MiB).
+        labels: a labelled job's annotations: format, file, problems (counted by
+            reason, listed in ``problems_list``) and the label files merged.
     """
 
     host: str
@@ -124,6 +127,7 @@ class Summary:
     exclude: list[str] = field(default_factory=list)
     spec_path: str = ""
     message: str = ""
+    labels: dict[str, Any] | None = None
     versions: dict[str, str] = field(default_factory=versions)
 
     def line(self) -> str:

@@ -33,29 +33,46 @@ def output_name(rel_path: str, copy: int, fmt: str) -> str:
 
 
 class _Worker:
-    def __init__(self, spec: dict[str, Any], input_dir: str, output_dir: str, max_pixels: int) -> None:
+    def __init__(self, spec: dict[str, Any], input_dir: str, output_dir: str, max_pixels: int,
+                 writer: Any = None) -> None:
         self.pipeline = Pipeline(spec)
         self.input_dir = Path(input_dir)
         self.output_dir = Path(output_dir)
         self.max_pixels = max_pixels
+        self.writer = writer
 
-    def process(self, rel: str, copies: tuple[int, ...]) -> list[dict[str, Any]]:
+    def process(self, rel: str, copies: tuple[int, ...], labels: Any = None) -> list[dict[str, Any]]:
         """Make the given copies of one input (``ORIGINAL`` for the kept original) and
         return their manifest records. A bad input never raises: its reason goes
-        into the records."""
+        into the records.
+
+        Args:
+            labels: in a labelled job (a ``writer``), the input's label object
+                (``None``: it has none); each output's labels are written beside it, or as
+                its fragment, before its record.
+        """
         records: list[dict[str, Any]] = []
         spec_seed = self.pipeline.spec.seed
+        if self.writer is not None and labels is None:
+            from augment.labels.formats import NoLabels
+
+            labels = NoLabels()
         # augmented copies first: an input that cannot be decoded is not kept either
         for v in variant.make(self.pipeline, lambda: read_input(self.input_dir, rel), rel, copies,
-                              max_pixels=self.max_pixels):
+                              max_pixels=self.max_pixels, labels=labels):
             base = {"source": rel, "source_sha256": v.source_sha256}
             if not v.ok:
                 records.append(_failed(base, spec_seed, v.copy, v.error, v.reason))  # type: ignore[arg-type]
+                if v.label_reason is not None:
+                    records[-1]["label_reason"] = v.label_reason
                 continue
             assert v.data is not None and v.format is not None
             name = output_name(rel, v.copy, v.format)
             try:
                 atomic_write_bytes(self.output_dir / name, v.data)
+                if self.writer is not None:
+                    for path, data in self.writer.files(name, v.labels, labels).items():
+                        atomic_write_bytes(self.output_dir / path, data)
             except OSError as e:
                 records.append(_failed(base, spec_seed, v.copy, f"cannot write: {e}", "write_failed"))
                 continue
@@ -66,6 +83,7 @@ class _Worker:
                 **base, "copy": v.copy, "output": name, "output_sha256": v.output_sha256,
                 "seed": v.seed, "params": v.params, "status": "ok", "error": None, "reason": None,
                 "format": v.format.lower(), "size": v.size,
+                **({"labels": v.counts.to_json()} if v.counts is not None else {}),
             })  # fmt: skip
         return records
 
@@ -83,7 +101,7 @@ def _peak_rss_mb() -> float:
 _WORKER: _Worker | None = None
 
 
-def _init_worker(spec: dict[str, Any], input_dir: str, output_dir: str, max_pixels: int,
+def _init_worker(spec: dict[str, Any], input_dir: str, output_dir: str, max_pixels: int, writer: Any = None,
                  current: Any = None) -> None:
     """Set up a worker process; ``current``: see :data:`_CURRENT`."""
     global _WORKER, _CURRENT
@@ -92,10 +110,11 @@ def _init_worker(spec: dict[str, Any], input_dir: str, output_dir: str, max_pixe
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     torch.set_num_threads(1)
-    _WORKER = _Worker(spec, input_dir, output_dir, max_pixels)
+    _WORKER = _Worker(spec, input_dir, output_dir, max_pixels, writer)
 
 
-Task = tuple[str, tuple[int, ...]]
+Task = tuple[str, tuple[int, ...], Any]
+"""An input, its copies to make, and its label object (``None``: none, or an unlabelled job)."""
 Result = tuple[list[dict[str, Any]], float]
 
 
@@ -107,10 +126,10 @@ is on (-1 between tasks), so that the parent can tell which input a worker died 
 def _work(chunk: list[Task]) -> list[Result]:
     assert _WORKER is not None
     results = []
-    for i, (rel, copies) in enumerate(chunk):
+    for i, (rel, copies, labels) in enumerate(chunk):
         if _CURRENT is not None:
             _CURRENT.value = i
-        results.append((_WORKER.process(rel, copies), _peak_rss_mb()))
+        results.append((_WORKER.process(rel, copies, labels), _peak_rss_mb()))
     if _CURRENT is not None:
         _CURRENT.value = -1
     return results

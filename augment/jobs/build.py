@@ -68,6 +68,8 @@ def build_request(
     max_error_rate: float | None = None,
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
+    annotations: str | None = None,
+    annotation_format: str | None = None,
     volume_gb: int | None = None,
     loaded: Spec | None = None,
 ) -> JobRequest:
@@ -83,6 +85,9 @@ def build_request(
         max_pixels, max_error_rate: ``augment process``'s limits; ``None`` keeps its defaults.
         include, exclude: glob patterns on the inputs' relative paths, each passed as
             ``--include GLOB`` / ``--exclude GLOB``.
+        annotations, annotation_format: the inputs' labels (``augment process
+            --annotations``); a job on ``s3://`` inputs reads them from ``s3://`` (or
+            ``yolo``: the input's own tree), as nothing stages a local file for it.
         volume_gb: ``VolumeSizeInGB`` of each instance; ``None``: 30 here, sized from the
             input by :func:`~augment.jobs.launch.ready_request` (and
             :func:`~augment.jobs.launch.launch`).
@@ -105,7 +110,11 @@ def build_request(
     # fail on the laptop, not minutes into a paid job
     options = process_arguments(loaded or spec, copies=copies, seed=seed, format=format, quality=quality,
                                 kernels=kernels, keep_original=keep_original, max_pixels=max_pixels,
-                                max_error_rate=max_error_rate, include=include, exclude=exclude)
+                                max_error_rate=max_error_rate, include=include, exclude=exclude,
+                                annotations=annotations, annotation_format=annotation_format)
+    if annotations is not None and annotations != "yolo" and is_s3(input_uri) and not is_s3(annotations):
+        raise UsageError(f"annotations={annotations}: a job on {input_uri} reads its annotations from s3:// (upload "
+                         "the file and name its URI)")
     inputs = [Input("images", input_uri, IMAGES_PATH,
                     distribution="ShardedByS3Key" if mode == "sharded" else "FullyReplicated")]
     arguments: list[str] = ["--progress", "lines"]

@@ -116,7 +116,8 @@ class AnnotationIndex:
 
 
 def open_annotations(where: str | os.PathLike[str], *, format: str | None = None,
-                     input_dir: str | os.PathLike[str] | None = None) -> AnnotationIndex:
+                     input_dir: str | os.PathLike[str] | None = None, input_uri: str | None = None
+                     ) -> AnnotationIndex:
     """Open the annotations ``where`` points at.
 
     Args:
@@ -124,8 +125,10 @@ def open_annotations(where: str | os.PathLike[str], *, format: str | None = None
             ``s3://``), a folder of VOC ``.xml`` or of mask ``.png`` files, a YOLO tree
             (a folder with ``labels/``), or ``yolo``: the tree is ``input_dir``.
         format: one of :data:`FORMATS`, instead of detecting it.
-        input_dir: the job's input folder or URI: a YOLO tree's root (``where="yolo"``),
-            the prefix Ground Truth's ``source-ref`` is relative to.
+        input_dir: the job's input folder: a YOLO tree's root (``where="yolo"``), and
+            the prefix Ground Truth's ``source-ref`` is relative to where ``input_uri`` is not given.
+        input_uri: where the input folder's files came from (``s3://bucket/images/``):
+            Ground Truth's ``source-ref`` is relative to it.
 
     Raises:
         UsageError: no such file or folder, a format not detected or not known, or a
@@ -134,11 +137,13 @@ def open_annotations(where: str | os.PathLike[str], *, format: str | None = None
     from augment.errors import UsageError
 
     where = str(where)
+    if not where.strip():
+        raise UsageError("annotations=: empty; name a file or folder (or 'yolo')")
     if format is not None and format not in FORMATS:
         raise UsageError(f"annotation_format={format!r}: must be one of {', '.join(FORMATS)}")
     try:
         found = format or _detect(where, input_dir)
-        return _OPEN[found](where, input_dir)
+        return _OPEN[found](where, input_uri if found == "groundtruth" and input_uri else input_dir)
     except FileNotFoundError as e:
         raise UsageError(f"annotations={where}: no such file or folder ({e.filename or e})") from None
     except (ValueError, OSError, UnicodeDecodeError) as e:
@@ -221,8 +226,9 @@ def _open_voc(where: str, input_dir: Any) -> AnnotationIndex:
 
 def _open_ground_truth(where: str, input_dir: Any) -> AnnotationIndex:
     from augment.labels.groundtruth import read_ground_truth
+    from augment.storage import is_s3
 
-    root = None if input_dir is None else str(input_dir)
+    root = None if input_dir is None else str(input_dir) if is_s3(input_dir) else str(Path(input_dir).resolve())
     if root is not None and not root.endswith("/"):
         root += "/"
     index = read_ground_truth(_read(where), root=root, name=PurePosixPath(where).name)

@@ -1,0 +1,95 @@
+"""A labelled job's share of the engine: the annotations opened once per host, their
+problems recorded, and the outputs' labels merged into the format's own files.
+
+:func:`open_labels` indexes the annotations in the job's main process (never in every
+worker: each task carries its input's label object only), after refusing a spec with
+ops that cannot carry labels. The workers write each output's labels (its own file, or
+its fragment under ``_augment/labels/``, see :class:`augment.labels.formats.LabelWriter`)
+before its record; :func:`write_labels` merges the fragments when the job completes:
+this host's part (``_augment/labels-<host>.<ext>``) always, and the job's file in the
+output folder (COCO's ``annotations.json``, Ground Truth's ``output.manifest``, a YOLO
+tree's ``data.yaml``) when the host is the job's only one. The fragments are per
+output, so a resumed job, or one with another number of workers, merges the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from augment import manifest as mf
+from augment.errors import SpecError
+from augment.images import atomic_write_bytes
+from augment.labels.formats import AnnotationIndex, excluded_annotations, open_annotations
+from augment.locations import META_DIR
+from augment.spec import Spec
+from augment.text import plural
+
+__all__ = ["excluded_annotations", "label_prefix", "open_labels", "record_problems", "write_labels"]
+
+_PART_SUFFIX = {"coco": ".json", "groundtruth": ".manifest"}
+
+
+def open_labels(spec: Spec, annotations: str | Path, annotation_format: str | None, input_dir: Path,
+                input_uri: str | None) -> AnnotationIndex:
+    """The job's annotations, indexed once.
+
+    Raises:
+        SpecError: an op of ``spec`` cannot carry labels (each named with its field path).
+        UsageError: the annotations cannot be opened (``annotations=PATH: reason``).
+    """
+    from augment.labels.refuse import refusals
+
+    found = refusals(spec)
+    if found:
+        raise SpecError([f"{where}.{op}: cannot carry labels (annotations= is given): {why}"
+                         for where, op, why in found])
+    return open_annotations(annotations, format=annotation_format, input_dir=input_dir, input_uri=input_uri)
+
+
+def label_prefix(output_dir: Path) -> str:
+    """Where outputs' labels name them from (Ground Truth's ``source-ref``): the output folder."""
+    return str(output_dir.resolve()) + "/"
+
+
+def record_problems(labels: AnnotationIndex, path: Path, summary: Any, log: Any) -> None:
+    """List the annotations' problems in ``path`` (one JSON line each: where, reason,
+    message), count them in the summary, and say so once."""
+    problems = labels.problems
+    by_reason = dict(sorted(Counter(p.reason for p in problems).items()))
+    atomic_write_bytes(path, mf.json_lines([{"where": p.where, "reason": p.reason, "message": p.message}
+                                            for p in problems]))
+    summary.labels = {"format": labels.format, "annotations": labels.where, "problems": len(problems),
+                      "problems_by_reason": by_reason, "problems_list": str(path), "files": []}
+    if problems:
+        first = "; ".join(str(p) for p in problems[:3])
+        log.event("label_problems", f"{plural(len(problems), 'annotation')} of {labels.where} cannot be used "
+                  f"({', '.join(f'{n} {r}' for r, n in by_reason.items())}) and are left out of their images' "
+                  f"labels: {first}{'; ...' if len(problems) > 3 else ''}; listed in {path}",
+                  level="warning", label_problems=len(problems), problems_by_reason=by_reason,
+                  problems_list=str(path))
+
+
+def write_labels(labels: AnnotationIndex, output_dir: Path, host: str, *, standalone: bool, summary: Any) -> None:
+    """Merge the outputs' label fragments: this host's part, and the job's files where
+    ``standalone``. A file that cannot be written fails the job (the outputs and their
+    fragments are intact: a resume writes it)."""
+    try:
+        merged = labels.merge(output_dir)
+        written = []
+        for name, data in merged.items():
+            if labels.format in _PART_SUFFIX:
+                part = Path(META_DIR) / f"labels-{host}{_PART_SUFFIX[labels.format]}"
+                atomic_write_bytes(output_dir / part, data)
+                written.append(str(part))
+            if standalone:
+                atomic_write_bytes(output_dir / name, data)
+                written.append(name)
+    except OSError as e:
+        summary.status = "failed"
+        summary.message = (f"cannot write the outputs' labels in {output_dir}: {e.strerror or e}; the outputs and "
+                           "their labels' fragments are intact: resume=True writes them")
+        return
+    if summary.labels is not None:
+        summary.labels["files"] = written
