@@ -308,8 +308,8 @@ def test_a_second_sweep_into_the_same_folder_is_refused_naming_the_first(tmp_pat
     with pytest.raises(UsageError) as e:
         run_sweep(PROBE, {"x": [1, 3]}, out, params={"word": "one"}, progress=False)
     assert str(e.value) == (f"out={out} holds another sweep {named} another grid): its records would mix "
-                            "with this one's. Use a new out"), "in notebook 05's terms (the CLI's: --out)"
-    with pytest.raises(UsageError, match=r"this one has other fixed parameters \(params\)\)"):
+                            "with this one's. Use a new out="), "in notebook 05's terms (the CLI's: --out)"
+    with pytest.raises(UsageError, match=r"this one has other fixed parameters \(params=\)\)"):
         run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "two"}, resume=True, progress=False)
     with pytest.raises(UsageError) as e:
         run_sweep(PROBE, {"x": [1, 2]}, out, params={"word": "one"}, progress=False)
@@ -421,8 +421,10 @@ def test_bad_sweep_input_is_one_line_and_exit_2(case, expected, tmp_path, capsys
 
 
 def test_refusals_name_05s_parameters_outside_the_cli(tmp_path):
-    """Notebook 05 calls the library: its errors named `--out`, `--grid`, `NOTEBOOK` (the CLI's)."""
-    from augment.sweep import cli_terms, notebook_parameters, run_sweep, sweep_folder
+    """Notebook 05 calls the library: its errors name the parameters as a notebook sets them
+    (out=, grid=, notebook=); the command line maps them to its flags in one place."""
+    from augment.cli._errors import in_command_terms
+    from augment.sweep import notebook_parameters, run_sweep, sweep_folder
 
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError) as e:
@@ -431,16 +433,21 @@ def test_refusals_name_05s_parameters_outside_the_cli(tmp_path):
     with pytest.raises(UsageError) as e:
         load_grid(tmp_path / "missing.yaml")
     assert str(e.value) == f"grid={tmp_path / 'missing.yaml'}: no such file"
-    with pytest.raises(UsageError, match=r"^grid: no runs"):
+    with pytest.raises(UsageError, match=r"^grid=: no runs"):
         load_grid({"spec": []})
     with pytest.raises(UsageError) as e:
         notebook_parameters(tmp_path / "07.ipynb")
     assert str(e.value) == f"notebook={tmp_path / '07.ipynb'}: no such file"
-    with pytest.raises(UsageError, match=r"^parallel must be >= 1, got 0$"):
+    with pytest.raises(UsageError, match=r"^parallel=0: must be >= 1$"):
         run_sweep(PROBE, {"x": [1]}, tmp_path / "o", parallel=0)
-    with cli_terms(), pytest.raises(UsageError) as e:
+    with pytest.raises(UsageError) as e:
         load_grid(tmp_path / "missing.yaml")
-    assert str(e.value) == f"--grid {tmp_path / 'missing.yaml'}: no such file", "the CLI names its flags"
+    assert in_command_terms(str(e.value), "sweep") == f"--grid {tmp_path / 'missing.yaml'}: no such file"
+    assert in_command_terms(f"notebook={tmp_path / '07.ipynb'}: no such file", "sweep") == \
+        f"NOTEBOOK {tmp_path / '07.ipynb'}: no such file"
+    assert in_command_terms("other fixed parameters (params=); use a new out=", "sweep") == \
+        "other fixed parameters (--param); use a new --out"
+
 
 
 def test_a_tilde_is_the_home_folder_in_a_sweep(tmp_path, monkeypatch):
@@ -470,7 +477,7 @@ def test_jitter_specs_never_overwrite_another_sweeps_specs(tmp_path):
     with pytest.raises(UsageError) as e:
         jitter_specs([0.5], base=str(base), folder=tmp_path / "specs")
     assert str(e.value) == (f"{path} already holds another spec (a sweep's, whose runs read it): it is left as it "
-                            "is. Give the sweep a new out, or another folder")
+                            "is. Give the sweep a new out=, or another folder")
     assert Path(path).read_bytes() == first
 
 

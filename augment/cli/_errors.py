@@ -90,6 +90,7 @@ _SAME_AS: dict[str, dict[str, str]] = {
     "plan": {"modes": "mode", "instance_types": "instance_type", "instance_counts": "instance_count",
              "startup_s": "startup", "job": "compare"},
     "run": {"modes": "mode", "instance_types": "instance_type", "instance_counts": "instance_count"},
+    "sweep": {"params": "param"},
 }
 
 
@@ -103,7 +104,7 @@ def _options(command: str) -> dict[str, tuple[str, bool, bool]]:
             continue
         longs = [o for o in action.option_strings if o.startswith("--") and not o.startswith("--no-")]
         named = longs[0] if longs else action.option_strings[0] if action.option_strings else \
-            action.dest
+            action.metavar or action.dest  # a positional as the usage line names it
         options[action.dest] = (named, isinstance(action, argparse.BooleanOptionalAction),
                                 isinstance(action, argparse._AppendAction))
     for parameter, dest in _SAME_AS.get(command, {}).items():

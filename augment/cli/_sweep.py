@@ -20,7 +20,7 @@ def add_sweep(sub: argparse._SubParsersAction) -> None:
                     "Unknown parameter names are refused before any run, and so is an --out that holds another "
                     "sweep. Exit status 1 when a run failed (the others still ran).",
     )  # fmt: skip
-    p.add_argument("notebook", help="the notebook, e.g. notebooks/03_standalone_job.ipynb")
+    p.add_argument("notebook", metavar="NOTEBOOK", help="the notebook, e.g. notebooks/03_standalone_job.ipynb")
     p.add_argument("--grid", required=True, help="grid YAML file")
     p.add_argument("--out", required=True, help="the sweep's folder, e.g. runs/jitter")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
@@ -33,7 +33,7 @@ def add_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from augment.sweep import cli_terms, parse_value, run_sweep
+    from augment.sweep import parse_value, run_sweep
 
     params = {}
     for item in args.param:
@@ -41,9 +41,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise UsageError(f"-p {item}: expected KEY=VALUE")
         params[key] = parse_value(value, f"-p {key}")
-    with cli_terms():  # the sweep's refusals name these flags (--out), not notebook 05's parameters (out)
-        sweep = run_sweep(args.notebook, args.grid, args.out, params=params, parallel=args.parallel,
-                          resume=args.resume)
+    sweep = run_sweep(args.notebook, args.grid, args.out, params=params, parallel=args.parallel, resume=args.resume)
     for run in sweep.failed:
         print(f"failed: {run.name}: cell {run.failed_cell}: {run.error}", file=sys.stderr)
     print(sweep.text(), end="")

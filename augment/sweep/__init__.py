@@ -33,7 +33,6 @@ A package of one idea per module, the imports going downhill from :mod:`.runner`
 * :mod:`augment.sweep.execute`: one run, executed by papermill.
 * :mod:`augment.sweep.summary`: :class:`Sweep`, its tables, CSV, Markdown and figure.
 * :mod:`augment.sweep.record`: a :class:`Run`, its ``<run>.json``, :func:`write_results`.
-* :mod:`augment.sweep.terms`: refusals in notebook 05's terms or the CLI's flags.
 """
 
 from __future__ import annotations
@@ -45,11 +44,10 @@ from augment.sweep.notebook import KIT_NOTEBOOKS, check_parameters, find_noteboo
 from augment.sweep.record import RESULTS, Run, write_results
 from augment.sweep.runner import OUTPUTS, run_sweep
 from augment.sweep.summary import MIN_WORK_S, Sweep, figure, html_table, markdown_table, text_table, write_summary
-from augment.sweep.terms import CLI_TERMS, NOTEBOOK_TERMS, Terms, cli_terms
 
 __all__ = [
-    "CLAIM", "CLI_TERMS", "KERNEL", "KIT_NOTEBOOKS", "MAX_GRID_BYTES", "MIN_WORK_S", "NOTEBOOK_TERMS", "OUTPUTS",
-    "RESULTS", "Run", "Sweep", "Terms", "check_parameters", "cli_terms", "figure", "find_notebook", "html_table",
+    "CLAIM", "KERNEL", "KIT_NOTEBOOKS", "MAX_GRID_BYTES", "MIN_WORK_S", "OUTPUTS",
+    "RESULTS", "Run", "Sweep", "check_parameters", "figure", "find_notebook", "html_table",
     "jitter_specs", "load_grid", "markdown_table", "notebook_folder", "notebook_parameters", "parse_value",
     "run_sweep", "slug", "sweep_folder", "text_table", "write_results", "write_summary",
 ]

@@ -16,7 +16,6 @@ from typing import Any, BinaryIO
 
 from augment.errors import UsageError
 from augment.storage import expand
-from augment.sweep.terms import _t
 from augment.text import plural
 
 
@@ -32,10 +31,10 @@ def sweep_folder(out: str | os.PathLike[str] | None = None) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"{_t('out', out)}: a file is in the way, not a folder; name a folder for the sweep") \
+        raise UsageError(f"out={out}: a file is in the way, not a folder; name a folder for the sweep") \
             from None
     except OSError as e:
-        raise UsageError(f"{_t('out', out)}: cannot create it ({e.strerror or e}); name a folder you may write to") \
+        raise UsageError(f"out={out}: cannot create it ({e.strerror or e}); name a folder you may write to") \
             from None
     return path
 
@@ -60,7 +59,7 @@ def _claim(out: Path, identity: dict[str, Any], resume: bool) -> BinaryIO:
     identity = json.loads(json.dumps(identity, default=str))  # as it reads back: tuples are lists, paths text
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     path = out / CLAIM
-    named_out, new_out = _t("out", out), f"use a new {_t('out')}"
+    named_out, new_out = f"out={out}", "use a new out="
     sweep_folder(out)
     try:
         created = create_once(path, json.dumps({**identity, "started": stamp}, indent=1).encode())
@@ -84,7 +83,7 @@ def _claim(out: Path, identity: dict[str, Any], resume: bool) -> BinaryIO:
         lock.close()
         raise UsageError(f"{named_out}: its {CLAIM} is damaged ({e}); {new_out}") from None
     differ = [what for key, what in (("notebook", "another notebook"), ("grid", "another grid"),
-                                     ("params", f"other fixed parameters ({_t('params')})"))
+                                     ("params", "other fixed parameters (params=)"))
               if first.get(key) != identity[key]]
     if not differ and first.get("files") != identity["files"]:
         before = first.get("files") if isinstance(first.get("files"), dict) else {}
@@ -99,7 +98,7 @@ def _claim(out: Path, identity: dict[str, Any], resume: bool) -> BinaryIO:
                          f"records would mix with this one's. {new_out[0].upper()}{new_out[1:]}")
     if not resume:
         lock.close()
-        raise UsageError(f"{named_out} already holds this sweep ({named}): pass {_t('resume')} to finish it, or "
+        raise UsageError(f"{named_out} already holds this sweep ({named}): pass resume=True to finish it, or "
                          f"{new_out}")
     return lock
 

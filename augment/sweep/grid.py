@@ -16,7 +16,6 @@ from typing import Any
 from augment.errors import UsageError
 from augment.storage import expand, is_s3
 from augment.sweep.record import Run
-from augment.sweep.terms import _t
 
 
 def parse_value(text: str, what: str) -> Any:
@@ -51,7 +50,7 @@ def load_grid(grid: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Mappin
             twice, a grid of another shape, or with no runs.
     """
     if isinstance(grid, (str, os.PathLike)):
-        named = _t("grid", grid)
+        named = f"grid={grid}"
         path = Path(expand(grid))
         if not path.is_file():
             raise UsageError(f"{named}: no such file")
@@ -78,13 +77,13 @@ def load_grid(grid: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Mappin
     elif isinstance(grid, Sequence) and not isinstance(grid, str) and all(isinstance(r, Mapping) for r in grid):
         runs = [dict(r) for r in grid]
     else:
-        raise UsageError(f"{_t('grid')}: a mapping of parameter names to lists of values, or a list of runs "
+        raise UsageError("grid=: a mapping of parameter names to lists of values, or a list of runs "
                          "(mappings)")
     if not runs:
-        raise UsageError(f"{_t('grid')}: no runs (an empty list of values?)")
+        raise UsageError("grid=: no runs (an empty list of values?)")
     bad = next((k for run in runs for k in run if not isinstance(k, str)), None)
     if bad is not None:
-        raise UsageError(f"{_t('grid')}: parameter names are text; {bad!r} is not one")
+        raise UsageError(f"grid=: parameter names are text; {bad!r} is not one")
     return runs
 
 
@@ -188,4 +187,4 @@ def _write_once(path: Path, text: str) -> None:
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror or e}; name a folder you may write to") from None
     raise UsageError(f"{path} already holds another spec (a sweep's, whose runs read it): it is left as it is. "
-                     f"Give the sweep a new {_t('out')}, or another folder")
+                     f"Give the sweep a new out=, or another folder")

@@ -13,7 +13,6 @@ from typing import Any
 
 from augment.errors import UsageError
 from augment.storage import expand
-from augment.sweep.terms import _t
 
 KIT_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 """The kit's notebooks, where the package is installed from a checkout (``pip install -e .``)."""
@@ -50,7 +49,7 @@ def find_notebook(notebook: str | os.PathLike[str], beside: str | os.PathLike[st
     for place in places:
         if place.is_file():
             return place.resolve()
-    raise UsageError(f"{_t('notebook', repr(str(notebook)))}: not found; looked for "
+    raise UsageError(f"notebook={str(notebook)!r}: not found; looked for "
                      f"{', '.join(map(str, places))}. Pass its path")
 
 
@@ -87,11 +86,11 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, dict[str,
 
     path = Path(notebook)
     if not path.is_file():
-        raise UsageError(f"{_t('notebook', notebook)}: no such file")
+        raise UsageError(f"notebook={notebook}: no such file")
     _check_notebook(path)
     found = papermill.inspect_notebook(str(path))
     if not found:
-        raise UsageError(f"{_t('notebook', notebook)}: no cell tagged 'parameters'; tag the cell that sets the "
+        raise UsageError(f"notebook={notebook}: no cell tagged 'parameters'; tag the cell that sets the "
                          "defaults (papermill injects a run's values after it)")
     return dict(found)
 
@@ -101,13 +100,13 @@ def _check_notebook(path: Path) -> None:
     import nbformat
 
     def refuse(why: str) -> UsageError:
-        return UsageError(f"{_t('notebook', path)}: not a Jupyter notebook ({why}); name an .ipynb file")
+        return UsageError(f"notebook={path}: not a Jupyter notebook ({why}); name an .ipynb file")
 
     try:
         text = path.read_bytes().decode("utf-8")
         data = json.loads(text)
     except OSError as e:
-        raise UsageError(f"{_t('notebook', path)}: cannot read it ({e.strerror or e})") from None
+        raise UsageError(f"notebook={path}: cannot read it ({e.strerror or e})") from None
     except UnicodeDecodeError:
         raise refuse("not UTF-8 text") from None
     except json.JSONDecodeError as e:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augment.sweep.terms import _t
-
 RESULTS = "_results"  # where each run's notebook writes its own results, before the sweep merges them
 
 
@@ -118,4 +116,4 @@ def _finish(run: Run, outcome: Mapping[str, Any], out: Path) -> None:
     from augment.files import write_output
 
     write_output(out / f"{run.name}.json", json.dumps(_locations_redacted(run.to_dict()), indent=2, default=str),
-                 flag=_t("out"))
+                 flag="out=")

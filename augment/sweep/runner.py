@@ -21,7 +21,6 @@ from augment.sweep.grid import _from_here, _named_runs, load_grid
 from augment.sweep.notebook import check_parameters, notebook_parameters
 from augment.sweep.record import RESULTS, Run, _finish, _restored
 from augment.sweep.summary import Sweep, write_summary
-from augment.sweep.terms import _t
 
 
 def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLike[str], *,
@@ -52,7 +51,7 @@ def run_sweep(notebook: str | os.PathLike[str], grid: Any, out: str | os.PathLik
     from tqdm.auto import tqdm
 
     if parallel < 1:
-        raise UsageError(f"{_t('parallel')} must be >= 1, got {parallel}")
+        raise UsageError(f"parallel={parallel}: must be >= 1")
     notebook = Path(expand(notebook)).resolve()
     points = load_grid(grid)
     check_parameters(notebook, {name for p in [*points, params or {}] for name in p})

@@ -17,7 +17,6 @@ from typing import Any
 
 from augment.storage import is_s3
 from augment.sweep.record import Run
-from augment.sweep.terms import _t
 from augment.text import plain_html, plural
 
 MIN_WORK_S = 5.0
@@ -177,15 +176,15 @@ def write_summary(sweep: Sweep) -> None:
     writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_output(sweep.out / "summary.csv", buf.getvalue(), flag=_t("out"))
+    write_output(sweep.out / "summary.csv", buf.getvalue(), flag="out=")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     note = f"\n{sweep.note()}\n" if sweep.note() else ""
     head = f"# Sweep of {Path(sweep.notebook).name}\n\n{sweep.line()} ({stamp})\n\n".replace("$", "\\$")
     md = f"{head}{markdown_table(sweep.table())}{note}\nEvery field of every run: summary.csv.\n"
-    write_output(sweep.out / "summary.md", md, flag=_t("out"))
+    write_output(sweep.out / "summary.md", md, flag="out=")
     png = io.BytesIO()
     figure(sweep).savefig(png, format="png", dpi=110)
-    write_output(sweep.out / "figure.png", png.getvalue(), flag=_t("out"))
+    write_output(sweep.out / "figure.png", png.getvalue(), flag="out=")
 
 
 def _sample_image(output: str, source: str | None) -> tuple[Any, str] | None:
