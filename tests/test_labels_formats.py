@@ -127,4 +127,4 @@ def test_writers_write_each_format_per_output(trees):
     assert list(voc.writer().files("a.jpg.aug0.jpg", obj.labels((80, 60)), obj)) == ["a.jpg.aug0.xml"]
     masks = open_annotations(trees / "masks")
     obj = masks.image("a.jpg")
-    assert list(masks.writer().files("a.jpg.aug0.png", obj.labels((80, 60)), obj)) == ["masks/a.jpg.aug0.png.png"]
+    assert list(masks.writer().files("a.jpg.aug0.png", obj.labels((80, 60)), obj)) == ["masks/a.jpg.aug0.png"]

@@ -265,3 +265,47 @@ def test_the_container_arguments_carry_the_annotations_and_a_remote_job_refuses_
     assert request.arguments[-4:] == ("--annotations", "s3://bucket-a/i.json", "--annotation-format", "coco")
     with pytest.raises(UsageError, match=r"^annotations=/tmp/i\.json: a job on s3://bucket-a/in/ reads"):
         build_request("light", "s3://bucket-a/in/", "s3://bucket-a/out/", annotations="/tmp/i.json")
+
+
+def boxes_of(index, rel, size):
+    return index.image(rel).labels(size).boxes.tolist()
+
+
+def test_voc_masks_and_ground_truth_jobs_write_their_formats(scene_job, tmp_path):
+    """The identity spec through a job leaves each format's labels as they were (read back by its own reader)."""
+    from augment.engine import run_job
+    from augment.labels import open_annotations
+    from augment.labels.masks import encode_png, to_classes
+    from augment.labels.voc import write_voc
+    from tests.test_labels import scene
+
+    inputs, _ = scene_job
+    _, labels = scene()
+    boxes = labels.select([0, 1])  # the two boxes without keypoints
+    size = labels.size
+    voc, masks = tmp_path / "voc", tmp_path / "masks"
+    (voc / "sub").mkdir(parents=True)
+    (masks / "sub").mkdir(parents=True)
+    for rel in ("a", "sub/b"):
+        (voc / f"{rel}.xml").write_bytes(write_voc(boxes, f"{rel}.png", {1: "box", 2: "face"}))
+        (masks / f"{rel}.png").write_bytes(encode_png(to_classes(labels.select([0, 1]))))
+    line = {"bbox": {"image_size": [{"width": size[0], "height": size[1], "depth": 3}],
+                     "annotations": [{"class_id": 0, "left": 40, "top": 40, "width": 110, "height": 90}]},
+            "bbox-metadata": {"class-map": {"0": "box"}, "type": "groundtruth/object-detection"}}
+    manifest_path = tmp_path / "in.manifest"
+    manifest_path.write_text("".join(json.dumps({"source-ref": f"{inputs.resolve()}/{rel}.png", **line}) + "\n"
+                                     for rel in ("a", "sub/b")))
+    ops = {"version": 1, "ops": [], "output": {"format": "png"}}
+    for name, where in (("voc", voc), ("masks", masks), ("groundtruth", manifest_path)):
+        out = tmp_path / f"out-{name}"
+        summary = run_job(ops, inputs, out, workers=1, annotations=str(where), progress="off")
+        assert summary.labels["format"] == name and summary.failed_inputs == 0
+        source = open_annotations(where, input_dir=inputs)
+        if name == "voc":
+            written = open_annotations(out, format="voc")
+        elif name == "masks":
+            written = open_annotations(out / "masks")
+        else:
+            written = open_annotations(out / "output.manifest", input_dir=out)
+        for rel in ("a.png", "sub/b.png"):
+            assert boxes_of(written, f"{rel}.aug0.png", size) == boxes_of(source, rel, size), (name, rel)

@@ -273,7 +273,8 @@ def run_job(
                       "slower. Reinstall with a C compiler (gcc or clang) to get them.", level="warning")
 
         if labels is not None:
-            record_problems(labels, meta / f"label-problems-{host}.jsonl", summary, log)
+            record_problems(labels, meta / f"label-problems-{host}.jsonl", summary, log,
+                            unlabelled=sum(task[2] is None for task in tasks))
         args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels,
                 None if labels is None else labels.writer(label_prefix(output_dir)))
         written_before = tally.written

@@ -53,15 +53,22 @@ def label_prefix(output_dir: Path) -> str:
     return str(output_dir.resolve()) + "/"
 
 
-def record_problems(labels: AnnotationIndex, path: Path, summary: Any, log: Any) -> None:
+def record_problems(labels: AnnotationIndex, path: Path, summary: Any, log: Any, unlabelled: int = 0) -> None:
     """List the annotations' problems in ``path`` (one JSON line each: where, reason,
-    message), count them in the summary, and say so once."""
+    message), count them in the summary, and say so once; likewise the inputs to do that
+    the annotations do not name (``unlabelled``: valid, their outputs have no objects,
+    but a file name that does not match would look the same)."""
     problems = labels.problems
     by_reason = dict(sorted(Counter(p.reason for p in problems).items()))
     atomic_write_bytes(path, mf.json_lines([{"where": p.where, "reason": p.reason, "message": p.message}
                                             for p in problems]))
     summary.labels = {"format": labels.format, "annotations": labels.where, "problems": len(problems),
-                      "problems_by_reason": by_reason, "problems_list": str(path), "files": []}
+                      "problems_by_reason": by_reason, "problems_list": str(path), "unlabelled_inputs": unlabelled,
+                      "files": []}
+    if unlabelled:
+        log.event("unlabelled", f"{plural(unlabelled, 'input')} to do {'has' if unlabelled == 1 else 'have'} no "
+                  f"labels in {labels.where} (kept, with no objects: check that its file names are the input's "
+                  "paths)", unlabelled_inputs=unlabelled)
     if problems:
         first = "; ".join(str(p) for p in problems[:3])
         log.event("label_problems", f"{plural(len(problems), 'annotation')} of {labels.where} cannot be used "

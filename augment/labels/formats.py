@@ -42,8 +42,9 @@ GROUND_TRUTH_OUTPUT = "output.manifest"
 """The Ground Truth manifest of a job's outputs, in the output folder."""
 
 MASKS_FOLDER = "masks"
-"""Where outputs' masks go in the output folder (``masks/<output path>.png``): a mask
-beside its output could bear the output's own name."""
+"""Where outputs' masks go in the output folder, mirroring the outputs as the input's
+masks mirror the inputs (``a.jpg.aug0.jpg`` -> ``masks/a.jpg.aug0.png``): a mask beside
+its output could bear the output's own name."""
 
 
 @dataclass(frozen=True)
@@ -285,9 +286,9 @@ class LabelWriter:
 
             return {xml_path(output): write_voc(labels, output, self.names, source)}
         if self.format == "masks":
-            from augment.labels.masks import write_mask
+            from augment.labels.masks import mask_path, write_mask
 
-            return {f"{MASKS_FOLDER}/{output}.png": write_mask(labels)}
+            return {f"{MASKS_FOLDER}/{mask_path(output)}": write_mask(labels)}
         fragment = f"{META_DIR}/labels/{output}.json"
         if self.format == "coco":
             from augment.labels.coco import CocoImage, CocoOutput, write_coco
@@ -300,13 +301,14 @@ class LabelWriter:
 
     def _ground_truth(self, output: str, labels: Labels, source: Any, fragment: str) -> dict[str, bytes]:
         from augment.labels.groundtruth import GroundTruthOutput, write_colour_mask, write_ground_truth
+        from augment.labels.masks import mask_path
 
         if source is None:  # a line the manifest did not have: nothing to write it with
             return {}
         out: dict[str, bytes] = {}
         mask_name = None
         if source.kind == "semantic":
-            mask_name = f"{MASKS_FOLDER}/{output}.png"
+            mask_name = f"{MASKS_FOLDER}/{mask_path(output)}"
             out[mask_name] = write_colour_mask(labels, source)
         out[fragment] = write_ground_truth([GroundTruthOutput(output, source, labels, mask_name)], self.prefix)
         return out
