@@ -12,23 +12,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "augment"
 
-# Edges that may close a cycle, each with why. (importer, imported) None today: the preview's
-# widget (augment.preview._widget) is still imported lazily, so that the static preview
-# (papermill, nbval, the CLI) never imports ipywidgets (tests/test_preview.py holds that), but
-# it imports the preview's modules, not the package that imports it, so it closes no cycle.
-LAZY_EXCEPTIONS: dict[tuple[str, str], str] = {}
-
-# Cycles that remain, each closed by an edge in a module being rewritten under #27 (items 1
-# and 3): the test holds them to exactly these, so that a new cycle fails, and so does a
-# fixed one until it is struck off here.
-REMAINING: dict[frozenset[str], str] = {
-}
-
 MAX_LINES = 600
-# Modules over MAX_LINES today, with their size when this test was written: each may
-# shrink (then lower or drop its entry), never grow. #27 splits them.
-OVERSIZED: dict[str, int] = {
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -140,16 +124,12 @@ def test_the_graph_sees_imports_inside_functions_and_relative_ones():
 
 def test_no_import_cycles():
     """Imports run one way: a cycle means two modules each need the other, so neither can be
-    read (or changed) alone. The one named exception is :data:`LAZY_EXCEPTIONS`."""
+    read (or changed) alone. None is excepted: the preview's widget is imported lazily (the
+    static preview never imports ipywidgets, tests/test_preview.py), but it imports the
+    preview's modules, not the package that imports it, so it closes no cycle either."""
     graph = import_graph()
-    found = [c for c in cycles(graph, set(LAZY_EXCEPTIONS)) if frozenset(c) not in REMAINING]
+    found = cycles(graph, set())
     assert not found, "import cycles:\n" + "\n".join(", ".join(_edges_within(graph, c)) for c in found)
-
-
-def test_the_remaining_cycles_are_still_there():
-    """Strike a cycle off :data:`REMAINING` once its edge is gone."""
-    left = {frozenset(c) for c in cycles(import_graph(), set(LAZY_EXCEPTIONS))}
-    assert set(REMAINING) <= left, f"no longer cycles, strike them off REMAINING: {set(REMAINING) - left}"
 
 
 @pytest.mark.parametrize("low", [
@@ -194,11 +174,8 @@ def test_the_image_tooling_does_not_import_the_launchers():
 
 
 def test_no_module_grows_past_what_one_reads_in_a_sitting():
-    """None over ~600 lines (#27); today's offenders are listed with their size, so that
-    none of them grows while they are split."""
+    """None over ~600 lines: a module holds one idea, read in a sitting."""
     sizes = {path.relative_to(PACKAGE.parent).as_posix(): len(path.read_text().splitlines())
              for path in _modules().values()}
-    grown = {m: (n, OVERSIZED[m]) for m, n in sizes.items() if m in OVERSIZED and n > OVERSIZED[m]}
-    new = {m: n for m, n in sizes.items() if m not in OVERSIZED and n > MAX_LINES}
-    assert not grown, f"grew past their allowance (lines, allowed): {grown}"
-    assert not new, f"over {MAX_LINES} lines: {new}; split by idea"
+    over = {m: n for m, n in sizes.items() if n > MAX_LINES}
+    assert not over, f"over {MAX_LINES} lines: {over}; split by idea"
