@@ -309,3 +309,20 @@ def test_voc_masks_and_ground_truth_jobs_write_their_formats(scene_job, tmp_path
             written = open_annotations(out / "output.manifest", input_dir=out)
         for rel in ("a.png", "sub/b.png"):
             assert boxes_of(written, f"{rel}.aug0.png", size) == boxes_of(source, rel, size), (name, rel)
+
+
+def test_a_resume_takes_the_annotations_the_job_started_with(scene_job, tmp_path, monkeypatch):
+    from augment.engine import run_job
+    from augment.errors import UsageError
+
+    inputs, coco = scene_job
+    out = tmp_path / "out"
+    run_job({"version": 1, "ops": []}, inputs, out, workers=1, annotations=str(coco), progress="off")
+    other = tmp_path / "other.json"
+    other.write_bytes(coco.read_bytes())
+    with pytest.raises(UsageError, match=r"^resume=True: this job started with annotations=.*instances\.json"):
+        run_job({"version": 1, "ops": []}, inputs, out, workers=1, annotations=str(other), resume=True)
+    with pytest.raises(UsageError, match="resume it with annotations="):
+        run_job({"version": 1, "ops": []}, inputs, out, workers=1, resume=True)
+    monkeypatch.chdir(tmp_path)  # the same file, named otherwise
+    run_job({"version": 1, "ops": []}, inputs, out, workers=1, annotations="instances.json", resume=True)

@@ -24,6 +24,7 @@ from augment.engine.claim import (
     _summary_field,
 )
 from augment.engine.labels import (
+    check_same_annotations,
     excluded_annotations,
     label_prefix,
     open_labels,
@@ -191,10 +192,12 @@ def run_job(
     if (verify or retry_failed) and not resume:
         raise UsageError(f"{'verify=True' if verify else 'retry_failed=True'} checks the work of an earlier run: "
                          "pass it with resume=True")
-    labels = None if annotations is None else open_labels(spec, annotations, annotation_format, input_dir, input_uri)
     manifest_size = manifest_path.stat().st_size if manifest_path.exists() else -1
     if resume and input_uri is None:  # a resume run by hand keeps where the inputs came from
         input_uri = _summary_field(summary_path, "input_uri")
+    labels = None if annotations is None else open_labels(spec, annotations, annotation_format, input_dir, input_uri)
+    if resume:
+        check_same_annotations(summary_path, labels)
     before = _previous_work(spec, meta, manifest_path, summary_path, resume, input_dir, verify, retry_failed)
     tally = before.tally()
     previous = tally.records

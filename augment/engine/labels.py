@@ -26,7 +26,8 @@ from augment.locations import META_DIR
 from augment.spec import Spec
 from augment.text import plural
 
-__all__ = ["excluded_annotations", "label_prefix", "open_labels", "record_problems", "write_labels"]
+__all__ = ["check_same_annotations", "excluded_annotations", "label_prefix", "open_labels", "record_problems",
+           "write_labels"]
 
 _PART_SUFFIX = {"coco": ".json", "groundtruth": ".manifest"}
 
@@ -48,6 +49,35 @@ def open_labels(spec: Spec, annotations: str | Path, annotation_format: str | No
     return open_annotations(annotations, format=annotation_format, input_dir=input_dir, input_uri=input_uri)
 
 
+def check_same_annotations(summary_path: Path, labels: AnnotationIndex | None) -> None:
+    """Refuse to resume a job with other annotations than it started with (or with none,
+    or some where it had none): its outputs' labels would come from two files, or be
+    missing from the merged one. A job killed before its summary has nothing to compare.
+
+    Raises:
+        UsageError: naming the annotations the job started with.
+    """
+    from augment.engine.claim import _summary_field
+    from augment.errors import UsageError
+
+    if not summary_path.exists():
+        return
+    before = _summary_field(summary_path, "labels")
+    was = before.get("annotations") if isinstance(before, dict) else None
+    now = None if labels is None else _named(labels.where)
+    if was != now:
+        raise UsageError(f"resume=True: this job started with {f'annotations={was}' if was else 'no annotations'}; "
+                         f"resume it with {f'annotations={was}' if was else 'none'} (got "
+                         f"{f'annotations={now}' if now else 'none'})")
+
+
+def _named(where: str) -> str:
+    """The annotations as the summary names them: a local path resolved (a resume may name it otherwise)."""
+    from augment.storage import is_s3
+
+    return where if where == "yolo" or is_s3(where) else str(Path(where).resolve())
+
+
 def label_prefix(output_dir: Path) -> str:
     """Where outputs' labels name them from (Ground Truth's ``source-ref``): the output folder."""
     return str(output_dir.resolve()) + "/"
@@ -62,7 +92,7 @@ def record_problems(labels: AnnotationIndex, path: Path, summary: Any, log: Any,
     by_reason = dict(sorted(Counter(p.reason for p in problems).items()))
     atomic_write_bytes(path, mf.json_lines([{"where": p.where, "reason": p.reason, "message": p.message}
                                             for p in problems]))
-    summary.labels = {"format": labels.format, "annotations": labels.where, "problems": len(problems),
+    summary.labels = {"format": labels.format, "annotations": _named(labels.where), "problems": len(problems),
                       "problems_by_reason": by_reason, "problems_list": str(path), "unlabelled_inputs": unlabelled,
                       "files": []}
     if unlabelled:
