@@ -9,7 +9,8 @@ are the manifest's (tests compare both). Only the grid scales the images down, a
 that. :func:`step_through` makes one variant again, keeping the image after each op.
 
 Given annotations, each tile also shows its labels: an original's as the annotations
-have them, an output's as the job writes them beside it (:mod:`augment.preview._labels`),
+have them, an output's as :func:`augment.variant.make` makes them with its pixels, given
+the input's label object as the job's worker gives it (:mod:`augment.preview._labels`),
 drawn on the full-size image before the grid scales it; step-through shows them op by op.
 """
 
@@ -27,12 +28,12 @@ from augment import variant
 from augment.errors import UsageError
 from augment.images import DEFAULT_MAX_PIXELS, ImageError, open_image
 from augment.labels.follow import Counts
-from augment.labels.model import LabelError, Labels
+from augment.labels.model import Labels
 from augment.pipeline import Pipeline
 from augment.preview._captions import flatten, record_text, summarize
 from augment.preview._grid import draw_grid, png_bytes
 from augment.preview._inputs import DEFAULT_N, Images
-from augment.preview._labels import counts_text, drawn, input_labels, refuse_unlabellable
+from augment.preview._labels import counts_text, drawn, input_labels, label_object, refuse_unlabellable
 from augment.spec import Spec, load_spec
 from augment.text import plural
 
@@ -263,27 +264,32 @@ def render(
     pipeline = Pipeline(spec)
     preview = Preview(spec, [], {}, images.source, annotations=images.annotations)
     for rel in images.pick(n, pick_seed, paths, spec.input):
-        row, original, error = _render_one(pipeline, images, rel, max_pixels)
+        entry = label_object(images.annotations, rel) if images.annotations is not None else None
+        row, original, error = _render_one(pipeline, images, rel, max_pixels, entry)
         preview.items += row
         preview.originals[rel] = original
         if error:
             preview.errors[rel] = error
-        elif images.annotations is not None:
-            _label_one(preview, pipeline, images, rel, row, max_pixels)
+        elif entry is not None and original is not None:
+            preview.labels[rel], problem = input_labels(entry, original.size)
+            if problem is not None:
+                preview.label_errors[rel] = problem
     preview.excluded = list(images.excluded)
     return preview
 
 
-def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
+def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int, labels: Any = None,
                 ) -> tuple[list[Item], PIL.Image.Image | None, str | None]:
-    """One input's variants, made by :func:`augment.variant.make` as the job's worker makes them."""
+    """One input's variants, made by :func:`augment.variant.make` as the job's worker
+    makes them, with its label object where the preview has annotations."""
     spec = pipeline.spec
     items, broken = [], None
     for v in variant.make(pipeline, lambda: images.read(rel), rel, tuple(range(spec.copies)),
-                          max_pixels=max_pixels, outputs=spec.copies):
+                          max_pixels=max_pixels, outputs=spec.copies, labels=labels):
         if v.ok:
             assert v.data is not None
-            items.append(Item(rel, v.copy, v.seed, decode_output(v.data), v.params, output_sha256=v.output_sha256))
+            items.append(Item(rel, v.copy, v.seed, decode_output(v.data), v.params, output_sha256=v.output_sha256,
+                              labels=v.labels, counts=v.counts))
         else:
             items.append(Item(rel, v.copy, v.seed, error=v.error, reason=v.reason))
             broken = broken or (v.error if v.broken_input else None)
@@ -294,29 +300,6 @@ def _render_one(pipeline: Pipeline, images: Images, rel: str, max_pixels: int,
     except ImageError as e:
         return items, None, str(e)
     return items, original, None
-
-
-def _label_one(preview: Preview, pipeline: Pipeline, images: Images, rel: str, items: list[Item],
-               max_pixels: int) -> None:
-    """The labels of one input and of its outputs, as the job writes them: each output's
-    from :meth:`~augment.pipeline.Pipeline.apply_labelled` on a source opened as
-    :func:`augment.variant.make` opens it, with the output's seed (the same parameters,
-    hence the same labels, as the variant whose pixels the tile shows)."""
-    source = open_image(images.read(rel), max_pixels, outputs=pipeline.spec.copies)
-    labels, problem = input_labels(preview.annotations, rel, source.size)
-    preview.labels[rel] = labels
-    rules = pipeline.spec.annotations.rules()
-    if labels is None:
-        preview.label_errors[rel] = problem or "labels: not available"
-        return
-    try:
-        for item in items:
-            if item.error is None and item.seed is not None:
-                _, _, item.labels, item.counts = pipeline.apply_labelled(source, item.seed, labels, rules)
-    except LabelError as e:  # labels that do not fit their image: shown, as a job records them
-        preview.labels[rel], preview.label_errors[rel] = None, f"labels: {e}"
-        for item in items:
-            item.labels = item.counts = None
 
 
 def decode_output(blob: bytes) -> PIL.Image.Image:
@@ -369,14 +352,15 @@ def labelled_steps(preview: Preview, index: int,
     spec = preview.spec
     pipeline = Pipeline(spec)
     steps: list[PIL.Image.Image] = []
-    made, = variant.make(pipeline, data, item.rel_path, (item.copy,), outputs=spec.copies, steps=steps)
+    first = preview.labels.get(item.rel_path) if item.labels is not None else None
+    entry = label_object(preview.annotations, item.rel_path) if first is not None else None
+    made, = variant.make(pipeline, data, item.rel_path, (item.copy,), outputs=spec.copies, steps=steps, labels=entry)
     if made.cause is not None:
         raise made.cause
     assert made.data is not None and made.params is not None and made.format is not None
     fmt, params = made.format, made.params
-    first = preview.labels.get(item.rel_path) if item.labels is not None else None
     after: list[Labels | None] = [None] * len(steps)
-    if first is not None:  # the same source and seed as the variant's: the same parameters
+    if first is not None:  # the labels op by op: the same source and seed as the variant's, the same parameters
         after = []
         pipeline.apply_labelled(open_image(data, outputs=spec.copies), item.seed, first, spec.annotations.rules(),
                                 step_labels=after)
@@ -386,5 +370,5 @@ def labelled_steps(preview: Preview, index: int,
         drawn_by = summarize([record])
         result.append((f"{record['op']}: {drawn_by or 'not applied'}", image, record, step_labels))
     quality = f" q{spec.output.quality}" if fmt in ("jpeg", "webp") else ""
-    result.append((f"written as {fmt}{quality}", decode_output(made.data), None, item.labels))
+    result.append((f"written as {fmt}{quality}", decode_output(made.data), None, made.labels))
     return result
