@@ -326,3 +326,26 @@ def test_a_resume_takes_the_annotations_the_job_started_with(scene_job, tmp_path
         run_job({"version": 1, "ops": []}, inputs, out, workers=1, resume=True)
     monkeypatch.chdir(tmp_path)  # the same file, named otherwise
     run_job({"version": 1, "ops": []}, inputs, out, workers=1, annotations="instances.json", resume=True)
+
+
+def test_two_hosts_parts_merge_into_the_standalone_file(scene_job, tmp_path):
+    """Each host of a sharded job writes its part; merged, they are the file one host writes for all inputs."""
+    import shutil
+
+    from augment.engine import run_job
+    from augment.engine.labels import merge_parts
+
+    inputs, coco = scene_job
+    spec = {"version": 1, "copies": 2, "seed": 5, "output": {"format": "png"},
+            "ops": [{"RandomResizedCrop": {"size": [160, 200], "scale": [0.3, 1.0]}}]}
+    run_job(spec, inputs, tmp_path / "one", workers=1, annotations=str(coco), progress="off")
+    shared = tmp_path / "shared"
+    for host, include in (("algo-1", "a.png"), ("algo-2", "sub/*")):
+        share = tmp_path / host
+        spec_host = {**spec, "input": {"include": [include]}}
+        run_job(spec_host, inputs, share, workers=1, host=host, hosts=["algo-1", "algo-2"], sharded=True,
+                annotations=str(coco), progress="off")
+        assert not (share / "annotations.json").exists()  # a host of several writes its part only
+        shutil.copytree(share, shared, dirs_exist_ok=True)
+    assert merge_parts(shared) == ["annotations.json"]
+    assert (shared / "annotations.json").read_bytes() == (tmp_path / "one/annotations.json").read_bytes()

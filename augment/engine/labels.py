@@ -26,8 +26,8 @@ from augment.locations import META_DIR
 from augment.spec import Spec
 from augment.text import plural
 
-__all__ = ["check_same_annotations", "excluded_annotations", "label_prefix", "open_labels", "record_problems",
-           "write_labels"]
+__all__ = ["check_same_annotations", "excluded_annotations", "label_prefix", "merge_parts", "open_labels",
+           "record_problems", "write_labels"]
 
 _PART_SUFFIX = {"coco": ".json", "groundtruth": ".manifest"}
 
@@ -130,3 +130,40 @@ def write_labels(labels: AnnotationIndex, output_dir: Path, host: str, *, standa
         return
     if summary.labels is not None:
         summary.labels["files"] = written
+
+
+def merge_parts(output: str | Path) -> list[str]:
+    """Merge the hosts' label parts under ``output`` (a folder or ``s3://`` prefix that
+    several hosts wrote into: ``_augment/labels-<host>.json`` or ``.manifest``) into the
+    job's one file beside the outputs, the bytes one host would have written. What a
+    launcher calls when every host of a sharded job is done.
+
+    Returns:
+        The files written (relative to ``output``); none where no host wrote a part.
+
+    Raises:
+        ValueError: parts of both kinds, or parts that do not merge (see
+            :func:`augment.labels.coco.merge_coco`).
+    """
+    import json
+
+    from augment.labels.coco import dump_coco, merge_coco
+    from augment.labels.formats import COCO_OUTPUT, GROUND_TRUTH_OUTPUT
+    from augment.storage import join, list_location, read_bytes, write_bytes
+
+    meta = join(str(output), META_DIR)
+    names = [name for name, _ in list_location(meta) if "/" not in name and name.startswith("labels-")]
+    kinds = {suffix for suffix in _PART_SUFFIX.values() for name in names if name.endswith(suffix)}
+    if not kinds:
+        return []
+    if len(kinds) > 1:
+        raise ValueError(f"{meta}: label parts of two formats ({', '.join(sorted(names))})")
+    parts = [read_bytes(join(meta, name)) for name in names]
+    if kinds == {".json"}:
+        target, data = COCO_OUTPUT, dump_coco(merge_coco([json.loads(p) for p in parts]))
+    else:
+        lines = [line for part in parts for line in part.decode("utf-8").splitlines(keepends=True)]
+        target = GROUND_TRUTH_OUTPUT
+        data = "".join(sorted(lines, key=lambda line: json.loads(line)["source-ref"])).encode("utf-8")
+    write_bytes(join(str(output), target), data)
+    return [target]
