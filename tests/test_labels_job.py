@@ -349,3 +349,10 @@ def test_two_hosts_parts_merge_into_the_standalone_file(scene_job, tmp_path):
         shutil.copytree(share, shared, dirs_exist_ok=True)
     assert merge_parts(shared) == ["annotations.json"]
     assert (shared / "annotations.json").read_bytes() == (tmp_path / "one/annotations.json").read_bytes()
+
+
+def test_ground_truth_outputs_are_named_under_the_output_uri_a_job_uploads_to(tmp_path):
+    from augment.engine.labels import label_prefix
+
+    assert label_prefix(tmp_path) == f"{tmp_path.resolve()}/"
+    assert label_prefix(tmp_path, "s3://bucket-a/out/") == "s3://bucket-a/out/"

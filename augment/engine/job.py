@@ -279,7 +279,7 @@ def run_job(
             record_problems(labels, meta / f"label-problems-{host}.jsonl", summary, log,
                             unlabelled=sum(task[2] is None for task in tasks))
         args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels,
-                None if labels is None else labels.writer(label_prefix(output_dir)))
+                None if labels is None else labels.writer(label_prefix(output_dir, wording.output)))
         written_before = tally.written
         bar = Progress(todo, mode=progress, interval=progress_interval,
                        emit=lambda text, fields: log.event("progress", text, **fields))

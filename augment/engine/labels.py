@@ -78,9 +78,11 @@ def _named(where: str) -> str:
     return where if where == "yolo" or is_s3(where) else str(Path(where).resolve())
 
 
-def label_prefix(output_dir: Path) -> str:
-    """Where outputs' labels name them from (Ground Truth's ``source-ref``): the output folder."""
-    return str(output_dir.resolve()) + "/"
+def label_prefix(output_dir: Path, output_uri: str | None = None) -> str:
+    """Where outputs' labels name them from (Ground Truth's ``source-ref``): the output
+    as the user knows it (a processing job's ``s3://`` URI, where its folder is uploaded),
+    else the output folder."""
+    return (output_uri.rstrip("/") if output_uri else str(output_dir.resolve())) + "/"
 
 
 def record_problems(labels: AnnotationIndex, path: Path, summary: Any, log: Any, unlabelled: int = 0) -> None:
