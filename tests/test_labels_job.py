@@ -356,3 +356,16 @@ def test_ground_truth_outputs_are_named_under_the_output_uri_a_job_uploads_to(tm
 
     assert label_prefix(tmp_path) == f"{tmp_path.resolve()}/"
     assert label_prefix(tmp_path, "s3://bucket-a/out/") == "s3://bucket-a/out/"
+
+
+def test_a_coco_file_inside_the_input_folder_is_excluded_not_an_input(scene_job, tmp_path):
+    from augment.engine import run_job
+
+    inputs, coco = scene_job
+    inside = inputs / "instances.json"
+    inside.write_bytes(coco.read_bytes())
+    summary = run_job({"version": 1, "ops": []}, inputs, tmp_path / "out", workers=1, annotations=str(inside),
+                      progress="off")
+    assert summary.inputs == 2 and summary.failed_inputs == 0
+    excluded = [json.loads(line) for line in (tmp_path / "out/_augment/excluded-local.jsonl").read_text().splitlines()]
+    assert excluded == [{"source": "instances.json", "rule": "annotations", "pattern": str(inside)}]

@@ -92,11 +92,9 @@ class AnnotationIndex:
         if self.format != "yolo" or self.root is None:
             return False
         try:
-            rel = PurePosixPath(Path(resolved).relative_to(self.root).as_posix())
+            return _yolo_own(PurePosixPath(Path(resolved).relative_to(self.root).as_posix()))
         except ValueError:
             return False
-        return (rel.suffix == ".txt" and "labels" in rel.parts[:-1]) or (len(rel.parts) == 1 and rel.suffix in
-                                                                        (".yaml", ".yml"))
 
     def writer(self, prefix: str = "") -> LabelWriter:
         """What writes outputs' labels in this format (small and picklable: a worker's).
@@ -354,11 +352,26 @@ def _fragments(folder: Path) -> list[tuple[str, bytes]]:
 def excluded_annotations(annotations: AnnotationIndex, input_dir: Path, rels: Iterable[str]
                          ) -> tuple[list[str], list[dict[str, Any]]]:
     """Split inputs: the images, and the annotations' own files among them, each listed
-    as excluded with the rule ``annotations``."""
+    as excluded with the rule ``annotations``. Paths are not resolved one by one (a
+    million inputs): the annotations' files are placed under the input folder once."""
+    root = Path(input_dir).resolve()
+    inside = set()
+    for name in annotations.files:
+        try:
+            inside.add(Path(name).relative_to(root).as_posix())
+        except ValueError:
+            continue
+    tree = annotations.format == "yolo" and annotations.root is not None and Path(annotations.root) == root
     kept, excluded = [], []
     for rel in rels:
-        if annotations.owns(input_dir / rel):
+        if rel in inside or (tree and _yolo_own(PurePosixPath(rel))):
             excluded.append({"source": rel, "rule": "annotations", "pattern": annotations.where})
         else:
             kept.append(rel)
     return kept, excluded
+
+
+def _yolo_own(rel: PurePosixPath) -> bool:
+    """A YOLO tree's own file: a label ``.txt`` under ``labels/``, or the dataset YAML in the root."""
+    return (rel.suffix == ".txt" and "labels" in rel.parts[:-1]) or (len(rel.parts) == 1 and rel.suffix in
+                                                                    (".yaml", ".yml"))
