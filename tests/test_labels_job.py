@@ -115,6 +115,7 @@ def test_process_on_the_samples_with_the_identity_spec_leaves_the_labels_unchang
     out = tmp_path / "out"
     assert main(["process", "--spec", str(spec), "--input-dir", str(samples.samples_dir()), "--output-dir", str(out),
                  "--annotations", ANNOTATIONS, "--workers", "1", "--progress", "off"]) == 0
+    assert "labels:   coco: _augment/labels-local.json, annotations.json" in capsys.readouterr().out
     source = json.loads(samples.annotations_path().read_text())
     written = json.loads((out / "annotations.json").read_text())
     assert written["categories"] == source["categories"] and written["info"] == source["info"]

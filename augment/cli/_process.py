@@ -118,6 +118,11 @@ def _cmd_process(args: argparse.Namespace) -> int:
     if args.log_format == "text":
         print(f"outputs:  {wording.output or summary.output_dir}")
         print(f"manifest: {wording.manifest(Path(summary.manifest))}")
+        if summary.labels is not None:
+            labels = summary.labels
+            print(f"labels:   {labels['format']}: {', '.join(labels['files']) or 'beside each output'}"
+                  + (f"; {labels['problems']} annotation problems in {labels['problems_list']}"
+                     if labels["problems"] else ""))
         print(summary.line())
     return 0
 
