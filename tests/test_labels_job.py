@@ -216,6 +216,8 @@ def test_bad_annotations_are_recorded_and_counted_never_lost(scene_job, tmp_path
     assert (bad["status"], bad["reason"], bad["label_reason"]) == ("failed", "bad_labels", "size_mismatch")
     assert "1000x360" in bad["error"]
     assert records["a.png"]["labels"]["kept"] == 2  # its third annotation is the problem below
+    assert records["a.png"]["label_problems"] == ["annotation 1: category_id 99 names no category"]
+    assert "label_problems" not in bad
     assert summary.failures_by_reason == {"bad_labels": 1}
     assert summary.labels["problems"] == 1 and summary.labels["problems_by_reason"] == {"unknown_category": 1}
     problems = (out / "_augment/label-problems-local.jsonl").read_text().splitlines()

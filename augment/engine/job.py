@@ -301,6 +301,9 @@ def run_job(
                        else _run_in_pool(args, tasks, workers, stop, start_method))
             try:
                 for new, rss in results:
+                    if labels is not None and new and (lost := labels.problems_of(new[0]["source"])):
+                        for r in new:  # what the annotations lost of this input, said where its outputs are
+                            r["label_problems"] = lost
                     if redo:
                         for r in new:
                             if (why := redo.pop((r["source"], r["copy"]), None)) is not None:

@@ -29,7 +29,7 @@ import json
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,14 @@ class Problem:
         where: what it is, as the file names it (``annotation 17``, ``image 4``).
         reason: a short word for counting (``unknown_category``, ``bad_box``...).
         message: the sentence a person reads.
+        image: the image (its path relative to the input) whose labels lose this
+            annotation, where known: its outputs' records name the problem.
     """
 
     where: str
     reason: str
     message: str
+    image: str | None = None
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -211,7 +214,8 @@ def read_coco(source: str | Path | bytes | dict[str, Any]) -> CocoIndex:
     for ann in data.get("annotations") or []:
         problem = _annotation_problem(ann, by_id, categories, seen)
         if problem:
-            problems.append(problem)
+            owner = by_id.get(ann.get("image_id")) if isinstance(ann, dict) else None
+            problems.append(problem if owner is None else replace(problem, image=owner["file_name"]))
             continue
         seen.add(ann["id"])
         annotations.setdefault(ann["image_id"], []).append(ann)

@@ -78,11 +78,22 @@ class AnnotationIndex:
     categories: dict[int, dict[str, Any]]
     files: frozenset[str] = frozenset()
     root: str | None = None
+    _by_image: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
 
     def image(self, rel: str) -> Any | None:
         """What a worker needs for the input ``rel`` (relative to the input folder): an
         object whose ``.labels(size)`` gives its labels; ``None``: it has none (valid)."""
         return self.index.image(rel)
+
+    def problems_of(self, rel: str) -> list[str]:
+        """The problems that left something out of the input ``rel``'s labels (where the
+        format says which image a problem is of: COCO's annotations)."""
+        if self._by_image is None:
+            self._by_image = {}
+            for problem in self.problems:
+                if problem.image is not None:
+                    self._by_image.setdefault(problem.image, []).append(str(problem))
+        return self._by_image.get(rel, [])
 
     def owns(self, path: str | os.PathLike[str]) -> bool:
         """``path`` (a local file) is one of the annotations' own files, not an image."""
