@@ -174,4 +174,4 @@ def check_unused_output(spec: Any, output_uri: str, *, output_flag: str = "outpu
                                                   spec.digest, output_flag))
     shown = ", ".join(join(output_uri, k) for k in found[:3]) + (", ..." if len(found) > 3 else "")
     raise UsageError(f"{output_uri} already holds a job ({shown}): a new job there would overwrite its manifests "
-                     f"and leave outputs that no manifest lists. Use a new {output_flag}.")
+                     f"and leave outputs that no manifest lists. Use a new {output_flag}=.")

@@ -239,7 +239,7 @@ def test_a_failure_right_after_the_claim_releases_it(small_samples, tmp_path, mo
             run_job("light", small_samples, out, workers=1, progress="off")
     summary = run_job("light", small_samples, out, workers=1, progress="off", resume=True)
     assert summary.status == "completed" and summary.written == 2 * len(list(small_samples.iterdir()))
-    assert f"--output-dir {out}: cannot write there (No space left on device)" in str(failed.value), \
+    assert f"output_dir={out}: cannot write there (No space left on device)" in str(failed.value), \
         "a clear refusal, not a raw OSError"
     assert failed.value.transient, "another attempt, on another disk, may pass"
 

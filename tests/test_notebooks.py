@@ -419,7 +419,7 @@ def failed_cell(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("notebook", "parameters", "shown"), [
-    ("03_standalone_job.ipynb", {"copies": 0}, "UsageError: copies must be >= 1, got 0"),
+    ("03_standalone_job.ipynb", {"copies": 0}, "UsageError: copies=0: must be >= 1"),
     ("03_standalone_job.ipynb", {"input": "/no/such/photos"},
      "UsageError: input: /no/such/photos is neither a folder nor an s3:// prefix"),
     ("02_preview_augmentations.ipynb", {"source": "/no/such/photos"},
@@ -428,7 +428,7 @@ def failed_cell(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
     ("03_standalone_job.ipynb", {"backend": "sagemaker", "region": "us-east-1"}, "CredentialsError: "),
     ("05_parameter_sweep.ipynb", {"notebook": "07_missing.ipynb"},
      "UsageError: notebook='07_missing.ipynb': not found; looked for "),
-    ("05_parameter_sweep.ipynb", {"grid": {"copies": []}}, "UsageError: grid: no runs (an empty list of values?)"),
+    ("05_parameter_sweep.ipynb", {"grid": {"copies": []}}, "UsageError: grid=: no runs (an empty list of values?)"),
 ], ids=["copies=0", "missing input", "02 missing source", "sagemaker no region", "sagemaker no credentials",
         "05 missing notebook", "05 empty grid"])
 def test_a_bad_parameter_is_one_line_naming_it(notebook, parameters, shown, tmp_path, monkeypatch):

@@ -187,7 +187,7 @@ def test_a_second_ctrl_c_interrupts_at_once_and_says_how_to_resume(corpus, refer
     assert "interrupted by a second SIGINT" in stderr and "re-run with --resume to finish" in stderr, stderr
     assert "--resume" in (ml / "output" / "message").read_text()
     summary = json.loads((out / "_augment" / "summary-local.json").read_text())
-    assert summary["status"] == "stopped" and "--resume" in summary["message"]
+    assert summary["status"] == "stopped" and "resume=True" in summary["message"]  # the library's words
     records = read_manifest(manifest)
     assert 10 <= len(records) < 84 and all((out / r["output"]).is_file() for r in records)
     result = subprocess.run([str(AUGMENT), "process", "--spec", str(spec), "--input-dir", str(corpus),

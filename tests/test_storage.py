@@ -112,8 +112,8 @@ def test_an_s3_refusal_passes_as_boto3_raises_it_for_aws_to_word(aws):
 
     with pytest.raises(ClientError) as e:
         storage.read_bytes("s3://no-such-bucket-here/k")
-    refused = bucket_refusal(e.value, "--input", "s3://no-such-bucket-here/k")
-    assert str(refused) == ("--input s3://no-such-bucket-here/k: there is no bucket 'no-such-bucket-here' (check "
+    refused = bucket_refusal(e.value, "input", "s3://no-such-bucket-here/k")
+    assert str(refused) == ("input=s3://no-such-bucket-here/k: there is no bucket 'no-such-bucket-here' (check "
                             "the name, and the account these credentials belong to)")
 
 
