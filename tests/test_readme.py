@@ -32,6 +32,7 @@ reader's (the substitutions):
 
 - ``photos/``, which the guides call "a folder of your images": a copy of the bundled sample
   photos; ``$(augment samples --dir)`` becomes ``photos/`` too;
+- ``instances.json``, "a COCO file" for them: a copy of the samples' own annotations;
 - ``NAME.yaml``: written from the guide's own ``yaml`` block whose lead-in text names
   ``NAME.yaml`` (``my_spec.yaml``, ``broken.yaml``);
 - anything else stays as written: placeholders such as ``s3://bucket/...`` or ``ROLE_ARN``
@@ -58,7 +59,7 @@ from pathlib import Path
 import pytest
 
 from augment.cli import main
-from augment.samples import samples_dir
+from augment.samples import annotations_path, samples_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDES = ["README.md", "benchmarks/README.md", "container/README.md", "augment/KERNELS.md",
@@ -218,6 +219,7 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[Line, tuple[str, 
     for guide in GUIDES:
         workdir = tmp_path_factory.mktemp(guide.replace("/", "_").replace(".", "_"))
         shutil.copytree(samples_dir(), workdir / "photos")
+        shutil.copy(annotations_path(), workdir / "instances.json")
         for name, text in yaml_files(guide).items():
             (workdir / name).write_text(text)
         for line in (x for x in AUGMENT_LINES if x.guide == guide):

@@ -138,6 +138,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
                      if "summary" in info}
         note = None
     lines = _job_lines(description, summaries, args.output)
+    if args.annotations and args.mode == "sharded" and description.get("ProcessingJobStatus") == "Completed":
+        from augment.engine.labels import merge_parts
+
+        merged = merge_parts(args.output)  # the hosts' parts, into the one file a standalone job writes
+        lines += [f"labels:    {', '.join(args.output.rstrip('/') + '/' + name for name in merged)}"] if merged else []
     show(lines if note is None else [*lines, note], _description_json(description) if args.json else None)
     _check_completed(description)
     return 0

@@ -26,7 +26,7 @@ from augment.jobs.request import Input, JobRequest, Output
 from augment.locations import check_disjoint, check_unused_output
 from augment.options import apply_overrides, check_number, parse_job_arguments, process_arguments
 from augment.spec import Spec, list_presets
-from augment.storage import is_s3, write_bytes
+from augment.storage import expand, is_s3, write_bytes
 
 MODES = ("standalone", "sharded")
 IMAGES_PATH = "/opt/ml/processing/input/images"
@@ -87,7 +87,8 @@ def build_request(
             ``--include GLOB`` / ``--exclude GLOB``.
         annotations, annotation_format: the inputs' labels (``augment process
             --annotations``); a job on ``s3://`` inputs reads them from ``s3://`` (or
-            ``yolo``: the input's own tree), as nothing stages a local file for it.
+            ``yolo``: the input's own tree), as nothing stages a local file for it; the
+            local runtime's hosts read a file of this machine by its absolute path.
         volume_gb: ``VolumeSizeInGB`` of each instance; ``None``: 30 here, sized from the
             input by :func:`~augment.jobs.launch.ready_request` (and
             :func:`~augment.jobs.launch.launch`).
@@ -107,14 +108,12 @@ def build_request(
         from augment.plan._disk import MAX_VOLUME_GB
 
         check_number("volume_gb", volume_gb, min=1, max=MAX_VOLUME_GB, integer=True)
+    annotations = _annotations_for_hosts(annotations, input_uri, image_uri)
     # fail on the laptop, not minutes into a paid job
     options = process_arguments(loaded or spec, copies=copies, seed=seed, format=format, quality=quality,
                                 kernels=kernels, keep_original=keep_original, max_pixels=max_pixels,
                                 max_error_rate=max_error_rate, include=include, exclude=exclude,
                                 annotations=annotations, annotation_format=annotation_format)
-    if annotations is not None and annotations != "yolo" and is_s3(input_uri) and not is_s3(annotations):
-        raise UsageError(f"annotations={annotations}: a job on {input_uri} reads its annotations from s3:// (upload "
-                         "the file and name its URI)")
     inputs = [Input("images", input_uri, IMAGES_PATH,
                     distribution="ShardedByS3Key" if mode == "sharded" else "FullyReplicated")]
     arguments: list[str] = ["--progress", "lines"]
@@ -142,6 +141,34 @@ def build_request(
         max_runtime_s=max_runtime_s,
         tags=({"Key": "augment:mode", "Value": mode},),
     )
+
+
+def _annotations_for_hosts(annotations: str | None, input_uri: str, image_uri: str) -> str | None:
+    """``annotations`` as the job's hosts will find it: an ``s3://`` URI or ``yolo`` as
+    given; a file or folder of this machine by its absolute path, which the local runtime's
+    hosts (processes here, each in a folder of its own) read as it is.
+
+    Raises:
+        UsageError: a local path that does not exist, or that the hosts cannot reach (a
+            job on ``s3://`` inputs, or hosts in containers, which see only their inputs).
+    """
+    if annotations is None or annotations == "yolo" or is_s3(annotations):
+        return annotations
+    if is_s3(input_uri):
+        raise UsageError(f"annotations={annotations}: a job on {input_uri} reads its annotations from s3:// (upload "
+                         "the file and name its URI)")
+    try:
+        path = Path(expand(annotations)).resolve()
+        found = path.exists()
+    except OSError as e:  # a name too long, a loop of links...
+        raise UsageError(f"annotations={annotations}: {e.strerror or e}") from None
+    if not found:
+        raise UsageError(f"annotations={annotations}: no such file or folder")
+    if image_uri != LOCAL_IMAGE:
+        raise UsageError(f"annotations={annotations}: a job whose hosts are containers ({image_uri}) sees only its "
+                         "inputs, not this machine's files; run it without image_uri= (its hosts are processes "
+                         "here), or name an s3:// file")
+    return str(path)
 
 
 SPEC_NAMES = (".yaml", ".yml", ".json")

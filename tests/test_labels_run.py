@@ -1,0 +1,53 @@
+"""augment run carries labels (#28): the hosts of a local job read the annotations the launch
+named, relative to where it was launched, and a sharded job's parts are merged into the one
+file a standalone job writes, when the job completes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from augment import samples
+from augment.errors import UsageError
+from augment.jobs.build import build_request
+
+pytestmark = pytest.mark.slow
+
+AUGMENT = Path(sys.executable).with_name("augment")
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(AUGMENT), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_a_sharded_local_run_merges_its_hosts_labels_into_the_standalone_file(tmp_path):
+    shutil.copytree(samples.samples_dir(), tmp_path / "photos")
+    shutil.copy(samples.annotations_path(), tmp_path / "instances.json")  # named relative to the launch
+    alone = _run("process", "--spec", "light", "--input-dir", "photos", "--annotations", "instances.json",
+                 "--output-dir", "alone", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    sharded = _run("run", "--backend", "local", "--mode", "sharded", "--instance-count", "2", "--spec", "light",
+                   "--input", "photos", "--annotations", "instances.json", "--output", "sharded", cwd=tmp_path)
+    assert sharded.returncode == 0, sharded.stderr
+    parts = sorted(p.name for p in (tmp_path / "sharded" / "_augment").glob("labels-*.json"))
+    assert parts == ["labels-algo-1.json", "labels-algo-2.json"], "each host wrote its part"
+    merged = (tmp_path / "sharded" / "annotations.json").read_bytes()
+    assert merged == (tmp_path / "alone" / "annotations.json").read_bytes(), "the bytes one host writes"
+    assert "annotations.json" in sharded.stdout
+
+
+def test_a_local_annotations_file_is_checked_before_the_job_and_never_sent_to_s3_jobs(tmp_path):
+    with pytest.raises(UsageError, match=r"^annotations=.*nope\.json: no such file or folder"):
+        build_request("light", str(tmp_path), str(tmp_path / "out"), annotations=str(tmp_path / "nope.json"))
+    with pytest.raises(UsageError, match=r"^annotations=.*: a job on s3://b/in/ reads its annotations from s3://"):
+        build_request("light", "s3://b/in/", "s3://b/out/", annotations=str(samples.annotations_path()))
+    request = build_request("light", str(tmp_path), str(tmp_path / "out"), annotations=str(samples.annotations_path()))
+    at = request.arguments.index("--annotations")
+    assert request.arguments[at + 1] == str(samples.annotations_path().resolve())
+    with pytest.raises(UsageError, match=r"^annotations=.*: a job whose hosts are containers"):
+        build_request("light", str(tmp_path), str(tmp_path / "out"), annotations=str(samples.annotations_path()),
+                      image_uri="augment:0.4.0")
