@@ -51,3 +51,31 @@ def test_a_local_annotations_file_is_checked_before_the_job_and_never_sent_to_s3
     with pytest.raises(UsageError, match=r"^annotations=.*: a job whose hosts are containers"):
         build_request("light", str(tmp_path), str(tmp_path / "out"), annotations=str(samples.annotations_path()),
                       image_uri="augment:0.4.0")
+
+
+def test_a_labelled_job_killed_mid_way_resumes_with_its_annotations(tmp_path):
+    """The first summary names the annotations: a job killed before its last summary (a
+    SIGKILL, the OOM killer, a lost spot instance) resumes with them and writes its file."""
+    import json
+    import os
+    import signal
+    import time
+
+    shutil.copytree(samples.samples_dir(), tmp_path / "photos")
+    shutil.copy(samples.annotations_path(), tmp_path / "instances.json")
+    args = ["process", "--spec", "light", "--copies", "40", "--workers", "1", "--input-dir", "photos",
+            "--annotations", "instances.json", "--output-dir", "out"]
+    proc = subprocess.Popen([str(AUGMENT), *args], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    manifest, deadline = tmp_path / "out/_augment/manifest-local.jsonl", time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not (manifest.exists() and manifest.stat().st_size):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the job ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = json.loads((tmp_path / "out/_augment/summary-local.json").read_text())
+    assert first["status"] == "running" and first["labels"]["annotations"].endswith("instances.json")
+    resumed = _run(*args, "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    doc = json.loads((tmp_path / "out/annotations.json").read_text())
+    assert len(doc["images"]) == 7 * 40

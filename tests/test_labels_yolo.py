@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import PIL.Image
+import pytest
 
 from augment.labels.coco import decode_segmentation
 from augment.labels.yolo import data_yaml, outline, read_yolo, write_yolo
@@ -134,3 +135,13 @@ def test_yolo_pose_lines_with_kpt_shape(tmp_path):
     assert write_yolo(moved).decode().split()[5:8] == ["0.237500", "0.250000", "1"], "the left eye stays left"
     assert [p.reason for p in read_yolo(yolo_tree(tmp_path / "b", [BOX], "kpt_shape: [3, 3]\n")).problems] == \
         ["bad_line"]
+
+
+@pytest.mark.parametrize("odd", ["kpt_names: 5", "kpt_names: nose", "kpt_names: [a, b]", "flip_idx: 3",
+                                 "flip_idx: [0, 1, 7]", "flip_idx: [x, 1, 2]"])
+def test_odd_keypoint_fields_in_the_yaml_are_problems_not_crashes(tmp_path, odd):
+    pose = "0 0.5 0.5 0.5 0.5 0.25 0.25 2 0.75 0.25 1 0 0 0"
+    index = read_yolo(yolo_tree(tmp_path, [pose], f"names: [person]\nkpt_shape: [3, 3]\n{odd}\n"))
+    assert [p.reason for p in index.problems] == ["bad_yaml"] and odd.split(":")[0] in index.problems[0].message
+    labels = index.image("images/train/a.png").labels((80, 60))
+    assert len(labels.keypoint_names[0]) == 3 and index.flip_pairs == ()

@@ -106,6 +106,10 @@ def test_the_scan_sees_raised_and_module_level_texts(tmp_path):
     # what the command has no option for, a spec's field, and a quoted command stay as written
     ("replay", "input_uri=s3://x: output.format=png, `augment run --input x`",
      "input_uri=s3://x: output.format=png, `augment run --input x`"),
+    # a parameter's name inside a path or URL is part of the value (hive-style folders, query strings)
+    ("process", "input_dir=/data/copies=3/x: no such folder", "--input-dir /data/copies=3/x: no such folder"),
+    ("process", "annotations=/d/run=1/seed=5/i.json: bad", "--annotations /d/run=1/seed=5/i.json: bad"),
+    ("run", "output=s3://b/p?workers=2&seed=1: bad", "--output s3://b/p?workers=2&seed=1: bad"),
 ])  # fmt: skip
 def test_the_command_line_names_its_flags(command, message, shown):
     from augment.cli._errors import in_command_terms

@@ -81,8 +81,9 @@ def report_failure(args: argparse.Namespace, e: BaseException, *, leave_at_once:
 
 
 # a parameter as the library writes it: name=VALUE, name=True/False, or name= alone; not a
-# field's (output.format=), not inside another word or option (x_copies=, --copies=)
-_PARAMETER = re.compile(r"(?<![\w.=-])([a-z][a-z0-9_]*)=((?:True|False)\b|(?=[^\s,;:)])(?!\.(?:\s|$)))?")
+# field's (output.format=), not inside another word or option (x_copies=, --copies=), nor inside
+# a path or URL (/data/seed=5/, ?workers=2&x=1, s3://b/k=v)
+_PARAMETER = re.compile(r"(?<![\w.=/?&:-])([a-z][a-z0-9_]*)=((?:True|False)\b|(?=[^\s,;:)])(?!\.(?:\s|$)))?")
 # a command to run, quoted, keeps what it says
 _QUOTED = re.compile(r"(`[^`]*`|\"[^\"]*\")")
 # parameters of the Python API whose command option has another name

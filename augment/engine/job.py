@@ -250,6 +250,9 @@ def run_job(
                           exclude=list(spec.input.exclude))
         try:  # before any output: a full disk here is a clear refusal, and nothing was done
             atomic_write_bytes(excluded_path, mf.json_lines(excluded))  # a name not UTF-8: as in the manifest
+            if labels is not None:  # in the first summary: a job killed after it resumes with these annotations
+                record_problems(labels, meta / f"label-problems-{host}.jsonl", summary, log,
+                                unlabelled=sum(task[2] is None for task in tasks))
             _write_summary(summary, summary_path)
         except OSError as e:
             raise _cannot_write(output_dir, e) from None
@@ -275,9 +278,6 @@ def run_job(
                       "time): ColorJitter runs torchvision's tensor kernel, which gives the same bytes several times "
                       "slower. Reinstall with a C compiler (gcc or clang) to get them.", level="warning")
 
-        if labels is not None:
-            record_problems(labels, meta / f"label-problems-{host}.jsonl", summary, log,
-                            unlabelled=sum(task[2] is None for task in tasks))
         args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels,
                 None if labels is None else labels.writer(label_prefix(output_dir, wording.output)))
         written_before = tally.written

@@ -234,6 +234,20 @@ def _read_data(data: bytes | str | Mapping[str, Any] | None, name: str, problems
         problems.append(Problem(name, "bad_yaml", f"kpt_shape must be [K, 2 or 3], got {shape!r}: pose lines "
                                                   "cannot be read"))
         parsed.pop("kpt_shape")
+    count = parsed["kpt_shape"][0] if "kpt_shape" in parsed else None
+    names = parsed.get("kpt_names")
+    listed = (names.get(0) or next(iter(names.values()), None)) if isinstance(names, dict) and names else names
+    if names is not None and not (isinstance(listed, list) and len(listed) == count
+                                  and all(isinstance(n, (str, int)) for n in listed)):
+        problems.append(Problem(name, "bad_yaml", f"kpt_names must list {count or 'K'} keypoint names (kpt_shape's "
+                                                  f"K), got {names!r}: keypoints are numbered instead"))
+        parsed.pop("kpt_names")
+    flip = parsed.get("flip_idx")
+    if flip is not None and not (isinstance(flip, list) and len(flip) == count
+                                 and all(isinstance(i, int) and 0 <= i < len(flip) for i in flip)):
+        problems.append(Problem(name, "bad_yaml", f"flip_idx must list {count or 'K'} keypoint indices (kpt_shape's "
+                                                  f"K), got {flip!r}: no keypoints are swapped on a flip"))
+        parsed.pop("flip_idx")
     return parsed
 
 
