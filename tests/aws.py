@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -38,3 +39,17 @@ def moto_server() -> Iterator[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def recorded(text: str) -> list[dict]:
+    """moto's recording, one JSON object per request. Its recorder appends from concurrent
+    requests (an upload's parts in flight) without a lock, so two records can share a line:
+    read object after object, not line by line."""
+    decoder, at, records = json.JSONDecoder(), 0, []
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return records
+        record, at = decoder.raw_decode(text, at)
+        records.append(record)

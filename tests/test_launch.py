@@ -22,6 +22,7 @@ from augment.jobs import LocalBackend, Prefetch, build_request, run_batched, run
 from augment.jobs.sagemaker import CODE_PATH, SageMakerBackend
 from augment.manifest import read_manifest
 from augment.samples import list_samples, samples_dir
+from tests.aws import recorded
 
 AUGMENT = Path(sys.executable).with_name("augment")
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -873,9 +874,9 @@ def _created_volumes(aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
         run()
     finally:
         requests.post(f"{aws}/moto-api/recorder/stop-recording", timeout=30).raise_for_status()
-    lines = requests.get(f"{aws}/moto-api/recorder/download-recording", timeout=30).text.splitlines()
+    text = requests.get(f"{aws}/moto-api/recorder/download-recording", timeout=30).text
     return [json.loads(base64.b64decode(r["body"]))["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGB"]
-            for r in map(json.loads, lines) if r["headers"].get("X-Amz-Target") == "SageMaker.CreateProcessingJob"]
+            for r in recorded(text) if r["headers"].get("X-Amz-Target") == "SageMaker.CreateProcessingJob"]
 
 
 def test_every_batched_path_sizes_the_volume_for_its_largest_batch(aws, bucket, backend, tmp_path, monkeypatch,

@@ -24,6 +24,7 @@ from augment.manifest import read_manifest
 from augment.notebooks import KERNELSPEC, problems, strip
 from augment.notebooks import main as notebooks_main
 from augment.spec import load_spec
+from tests.aws import recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -261,8 +262,7 @@ def test_03_on_sagemaker_sends_the_request_that_local_run_executes(aws, tmp_path
                      output=f"s3://{bucket}/aug/")
     finally:
         requests.post(f"{aws}/moto-api/recorder/stop-recording").raise_for_status()
-    recording = [json.loads(line) for line in requests.get(f"{aws}/moto-api/recorder/download-recording")
-                 .text.splitlines()]
+    recording = recorded(requests.get(f"{aws}/moto-api/recorder/download-recording").text)
     creates = [json.loads(base64.b64decode(r["body"])) for r in recording
                if r["headers"].get("X-Amz-Target") == "SageMaker.CreateProcessingJob"]
     assert len(creates) == 1

@@ -23,6 +23,7 @@ from augment.jobs.sagemaker import SageMakerBackend
 from augment.plan import _data, _estimate, _measure, _model, _plan, _plot
 from augment.samples import list_samples, samples_dir
 from augment.spec import load_spec
+from tests.aws import recorded
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/augment:0.1.0"
@@ -785,8 +786,8 @@ def _recorded_creates(aws: str) -> list[dict]:
 
     import requests
 
-    lines = requests.get(f"{aws}/moto-api/recorder/download-recording", timeout=30).text.splitlines()
-    return [json.loads(base64.b64decode(r["body"])) for r in map(json.loads, lines)
+    text = requests.get(f"{aws}/moto-api/recorder/download-recording", timeout=30).text
+    return [json.loads(base64.b64decode(r["body"])) for r in recorded(text)
             if r["headers"].get("X-Amz-Target") == "SageMaker.CreateProcessingJob"]
 
 

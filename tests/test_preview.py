@@ -22,6 +22,7 @@ from augment.manifest import read_manifest
 from augment.ops import REGISTRY
 from augment.samples import list_samples, samples_dir
 from augment.spec import load_spec
+from tests.aws import recorded
 
 AUGMENT = Path(sys.executable).with_name("augment")
 EVERY_CONTAINER = {
@@ -242,7 +243,7 @@ def test_an_s3_prefix_is_listed_once_and_only_the_picked_images_are_fetched(monk
         result = pv.render("light", "s3://previews/train/", n=2, pick_seed=1)
         requests.post(f"{endpoint}/moto-api/recorder/stop-recording", timeout=10)
         recording = requests.get(f"{endpoint}/moto-api/recorder/download-recording", timeout=10).text
-    calls = [json.loads(line) for line in recording.splitlines()]
+    calls = recorded(recording)
     gets = sorted(c["url"].split("/previews/", 1)[1] for c in calls
                   if c["method"] == "GET" and "list-type" not in c["url"])
     lists = [c for c in calls if "list-type=2" in c["url"]]
