@@ -4,7 +4,6 @@ the annotation files an input folder holds told apart from its images, and each 
 
 from __future__ import annotations
 
-import io
 import json
 import pickle
 
@@ -16,13 +15,7 @@ from augment import samples
 from augment.errors import UsageError
 from augment.labels import FORMATS, LabelError, NoLabels, open_annotations
 from augment.labels.formats import excluded_annotations
-
-
-def png(array):
-    out = io.BytesIO()
-    PIL.Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
-
+from tests.labels_helpers import png
 
 VOC = """<annotation><filename>a.jpg</filename><size><width>80</width><height>60</height><depth>3</depth></size>
 <object><name>cat</name><bndbox><xmin>11</xmin><ymin>6</ymin><xmax>30</xmax><ymax>35</ymax></bndbox></object>

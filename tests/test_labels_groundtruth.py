@@ -3,30 +3,14 @@ segmentation jobs, each bad line and annotation named, the identity round trip b
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
-import PIL.Image
 import pytest
 
 from augment.labels.groundtruth import GroundTruthOutput, read_ground_truth, write_colour_mask, write_ground_truth
 from augment.pipeline import Pipeline
-
-IDENTITY = Pipeline({"version": 1, "ops": []})
-
-
-def through(pipeline, size, labels):
-    """``labels`` through ``pipeline`` on a blank image of ``size``: the output's labels."""
-    _, _, out, _ = pipeline.apply_labelled(PIL.Image.new("RGB", size), 0, labels)
-    return out
-
-
-def png(array, mode=None):
-    out = io.BytesIO()
-    PIL.Image.fromarray(array, mode).save(out, format="PNG")
-    return out.getvalue()
-
+from tests.labels_helpers import IDENTITY, png, through
 
 
 def gt_line(ref, annotations, size=(80, 60), kind="groundtruth/object-detection", attribute="bbox"):

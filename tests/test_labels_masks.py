@@ -12,21 +12,7 @@ import pytest
 from augment.labels.masks import encode_png, read_masks, to_labels, write_mask
 from augment.labels.model import LabelError
 from augment.pipeline import Pipeline
-
-IDENTITY = Pipeline({"version": 1, "ops": []})
-
-
-def through(pipeline, size, labels):
-    """``labels`` through ``pipeline`` on a blank image of ``size``: the output's labels."""
-    _, _, out, _ = pipeline.apply_labelled(PIL.Image.new("RGB", size), 0, labels)
-    return out
-
-
-def png(array, mode=None):
-    out = io.BytesIO()
-    PIL.Image.fromarray(array, mode).save(out, format="PNG")
-    return out.getvalue()
-
+from tests.labels_helpers import IDENTITY, png, through
 
 
 def test_semantic_masks_round_trip_and_move_without_mixing(tmp_path):

@@ -11,15 +11,11 @@ import pytest
 from augment.labels.coco import decode_segmentation
 from augment.labels.yolo import data_yaml, outline, read_yolo, write_yolo
 from augment.pipeline import Pipeline
+from tests.labels_helpers import IDENTITY, through
 
-IDENTITY = Pipeline({"version": 1, "ops": []})
 FLIP_RESIZE = Pipeline({"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}, {"Resize": {"size": 120}}]})
 
 
-def through(pipeline, size, labels):
-    """``labels`` through ``pipeline`` on a blank image of ``size``: the output's labels."""
-    _, _, out, _ = pipeline.apply_labelled(PIL.Image.new("RGB", size), 0, labels)
-    return out
 
 
 
