@@ -299,11 +299,7 @@ def image_target(repository: str = "augment", region: str | None = None, *, dry_
     """
     from augment.container import ImageTarget
 
-    if dry_run:
-        import boto3
-
-        return ImageTarget(PLACEHOLDER, region or boto3.Session().region_name or "<region>", repository)
-    return ImageTarget.from_session(repository=repository, region=region)
+    return ImageTarget.from_session(repository=repository, region=region, dry_run=dry_run)
 
 
 # --- command line -----------------------------------------------------------------------------
