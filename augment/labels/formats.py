@@ -86,8 +86,12 @@ class AnnotationIndex:
         return self.index.image(rel)
 
     def problems_of(self, rel: str) -> list[str]:
-        """The problems that left something out of the input ``rel``'s labels (where the
-        format says which image a problem is of: COCO's annotations)."""
+        """The problems that left something out of the input ``rel``'s labels: COCO's and
+        Ground Truth's name their image; a YOLO label file's lines and a VOC XML's objects
+        (or the whole file) are its image's, found as :meth:`image` finds the file."""
+        own = getattr(self.index, "problems_of", None)
+        if own is not None:
+            return [str(p) for p in own(rel)]
         if self._by_image is None:
             self._by_image = {}
             for problem in self.problems:

@@ -23,6 +23,8 @@ before, without the label attribute (a failed labelling task), a bad ``image_siz
 box whose class is not in the class map, not four finite numbers, with no extent, or
 outside its image by more than :data:`BOX_TOLERANCE`. A colour PNG of another size, or
 with colours not in the map, is :meth:`GroundTruthImage.problem` (the worker decodes it).
+A problem of a line whose image is known (its ``source-ref`` under the root) names that
+image (``Problem.image``), so its outputs' records say what its labels lost.
 
 Written (:func:`write_ground_truth`): one line per output, in the order of their file
 names, ``source-ref`` the output's URI under the given prefix, the same label attribute
@@ -38,7 +40,7 @@ import io
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -273,21 +275,23 @@ def _entry(where: str, record: dict[str, Any], attribute: str, kind: str, root: 
             return None
         key = ref[len(prefix):]
     if key in images:
-        problems.append(Problem(where, "duplicate_image", f"{ref} is on {images[key].where} already"))
+        problems.append(Problem(where, "duplicate_image", f"{ref} is on {images[key].where} already", key))
         return None
     keys = [f"{attribute}-ref", f"{attribute}-ref-metadata"] if kind == "semantic" else \
         [attribute, f"{attribute}-metadata"]
     label_type = str if kind == "semantic" else dict
     if not (isinstance(record.get(keys[0]), label_type) and isinstance(record.get(keys[1]), dict)):
-        problems.append(Problem(where, "no_labels", f"no {keys[0]} and {keys[1]} (a failed labelling task?)"))
+        problems.append(Problem(where, "no_labels", f"no {keys[0]} and {keys[1]} (a failed labelling task?)", key))
         return None
     kept = {k: record[k] for k in keys}
     if kind == "semantic":
         if not isinstance(kept[keys[1]].get("internal-color-map"), dict):
-            problems.append(Problem(where, "bad_line", f"{keys[1]} has no internal-color-map"))
+            problems.append(Problem(where, "bad_line", f"{keys[1]} has no internal-color-map", key))
             return None
         return key, GroundTruthImage(where, kept, attribute, kind)
-    valid = _valid_boxes(where, kept[attribute], kept[keys[1]], problems)
+    lost: list[Problem] = []
+    valid = _valid_boxes(where, kept[attribute], kept[keys[1]], lost)
+    problems.extend(replace(p, image=key) for p in lost)  # what this image's labels lost, said on its records
     return None if valid is None else (key, GroundTruthImage(where, kept, attribute, kind, valid))
 
 

@@ -119,16 +119,23 @@ class VocIndex:
         files: XML path (relative to the folder) -> its image's labels.
         categories: id -> name.
         problems: every file or object left out, and why.
+        by_file: XML path -> its problems (what its image's labels lost: the file, or some objects).
     """
 
     files: dict[str, VocImage]
     categories: dict[int, str]
     problems: list[Problem] = field(default_factory=list)
+    by_file: dict[str, list[Problem]] = field(default_factory=dict)
 
     def image(self, rel: str) -> VocImage | None:
         """What a worker needs for the image ``rel``; ``None``: it has no XML (its labels
         are empty: ``Labels.empty(size)``)."""
         return self.files.get(xml_path(rel))
+
+    def problems_of(self, rel: str) -> list[Problem]:
+        """What the image ``rel``'s XML lost: the whole file (not VOC XML: the image is read
+        unlabelled), or objects (each named ``file, object N``)."""
+        return self.by_file.get(xml_path(rel), [])
 
 
 def read_voc(folder: str | Path, names: Sequence[str] | None = None) -> VocIndex:
@@ -158,23 +165,30 @@ def read_voc(folder: str | Path, names: Sequence[str] | None = None) -> VocIndex
 def index_voc(texts: Mapping[str, bytes | str], names: Sequence[str] | None = None) -> VocIndex:
     """Index XML files already read (:func:`read_voc` without the disk): path -> contents."""
     problems: list[Problem] = []
+    by_file: dict[str, list[Problem]] = {}
     parsed = {}
     for path in sorted(texts):
         try:
             root = ET.fromstring(texts[path])
         except ET.ParseError as e:
-            problems.append(Problem(path, "bad_xml", f"not XML ({e})"))
+            by_file[path] = [Problem(path, "bad_xml", f"not XML ({e})")]
             continue
         if root.tag != "annotation":
-            problems.append(Problem(path, "bad_xml", f"a VOC file's root is <annotation>, not <{root.tag}>"))
+            by_file[path] = [Problem(path, "bad_xml", f"a VOC file's root is <annotation>, not <{root.tag}>")]
             continue
         parsed[path] = root
     if names is None:
         found = {(o.findtext("name") or "").strip() for root in parsed.values() for o in root.findall("object")}
         names = sorted(found - {""})
     ids = {name: i for i, name in enumerate(names, start=1)}
-    files = {path: _image(path, root, ids, problems) for path, root in parsed.items()}
-    return VocIndex(files, {i: name for name, i in ids.items()}, problems)
+    files = {}
+    for path, root in parsed.items():
+        lost: list[Problem] = []
+        files[path] = _image(path, root, ids, lost)
+        if lost:
+            by_file[path] = lost
+    problems = [p for path in sorted(by_file) for p in by_file[path]]
+    return VocIndex(files, {i: name for name, i in ids.items()}, problems, by_file)
 
 
 def _image(path: str, root: ET.Element, ids: dict[str, int], problems: list[Problem]) -> VocImage:

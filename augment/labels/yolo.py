@@ -131,12 +131,14 @@ class YoloIndex:
         names: class id -> name (empty: the dataset names none, any class is accepted).
         data: the dataset YAML as read (``{}``: none), for the output's own.
         problems: every line or file left out, and why.
+        by_file: label path -> the problems of its lines (what its image's labels lost).
     """
 
     files: dict[str, YoloImage]
     names: dict[int, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    by_file: dict[str, list[Problem]] = field(default_factory=dict)
 
     def image(self, rel: str) -> YoloImage | None:
         """What a worker needs for the image ``rel`` (relative to the root): its labels,
@@ -145,6 +147,11 @@ class YoloIndex:
         if path is None:
             return None
         return self.files.get(path) or YoloImage(path, (), *self._pose())
+
+    def problems_of(self, rel: str) -> list[Problem]:
+        """The lines of the image ``rel``'s label file left out of its labels (each names ``file:line``)."""
+        path = label_path(rel)
+        return [] if path is None else self.by_file.get(path, [])
 
     def _pose(self) -> tuple[tuple[int, int] | None, tuple[str, ...]]:
         shape = self.data.get("kpt_shape")
@@ -204,17 +211,19 @@ def index_yolo(texts: Mapping[str, bytes | str], data: bytes | str | Mapping[str
     names = _names(parsed, yaml_name, problems)
     shape, keypoint_names = YoloIndex({}, names, parsed)._pose()
     has_image = None if images is None else {label_path(i) for i in images}
-    files = {}
+    files, by_file = {}, {}
     for path in sorted(texts):
         if has_image is not None and path not in has_image:
             problems.append(Problem(path, "no_image", "a label file no image has (its image would be "
                                                       f"{path.replace('labels', 'images', 1)[:-4]}.*)"))
             continue
-        text = texts[path]
+        text, before = texts[path], len(problems)
         rows = _rows(path, text.decode("utf-8", "replace") if isinstance(text, bytes) else text, names, shape,
                      problems)
         files[path] = YoloImage(path, rows, shape, keypoint_names)
-    return YoloIndex(files, names, parsed, problems)
+        if len(problems) > before:
+            by_file[path] = problems[before:]
+    return YoloIndex(files, names, parsed, problems, by_file)
 
 
 def _read_data(data: bytes | str | Mapping[str, Any] | None, name: str, problems: list[Problem]) -> dict[str, Any]:
