@@ -7,7 +7,8 @@ pixels). What torchvision leaves to its caller is decided here, once for every f
 * boxes are clamped to the output image; an object whose clamped box has (nearly) no
   area left (:data:`MIN_SIDE`), less than ``min_area`` square pixels, or less than
   ``min_visibility`` of the area its box had before clamping, is dropped, or kept and
-  marked (:class:`LabelRules`);
+  marked (:class:`LabelRules`); a semantic mask's class (``attrs`` ``semantic``) is a
+  region, not an instance: it is carried whole, and goes only when no pixel of it is left;
 * a keypoint outside the output image becomes not labelled (COCO's ``0, 0, 0``), and an
   unlabelled one stays ``0, 0, 0`` wherever the ops took its coordinates;
 * a mirrored output (an odd number of applied flips, horizontal or vertical: either
@@ -131,9 +132,13 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
     counts = Counts()
     keep: list[int] = []
     marks = list(labels.marks) if labels.marks is not None else [None] * len(labels)
+    semantic = [bool(a.get("semantic")) for a in labels.attrs] if labels.attrs is not None else ()
     for i in range(len(labels)):
         reason = None
-        if side_w[i] < MIN_SIDE or side_h[i] < MIN_SIDE:
+        if semantic and semantic[i]:  # a class's region, not an instance: carried whole, gone with its last pixel
+            reason = None if labels.masks is not None and labels.masks[i] is not None and labels.masks[i].any() \
+                else "outside"
+        elif side_w[i] < MIN_SIDE or side_h[i] < MIN_SIDE:
             reason = "outside"
         elif area[i] < rules.min_area:
             reason = "min_area"
