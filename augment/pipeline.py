@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +145,7 @@ class Pipeline:
         self._counter = itertools.count(1)
         self._capture: Any = None  # while a render keeps its steps: called with each top-level op's output
         self._labels_ready = False
+        self._moving: dict[str, Any] | None = None  # the current image's labels (tv_tensors), moved op by op
         self._nodes = [self._build(op) for op in self.spec.ops]
         # ``ops: []`` only re-encodes each input; v2.Compose refuses an empty list.
         self.transform = v2.Compose([n.transform for n in self._nodes]) if self._nodes else v2.Identity()
@@ -167,7 +167,25 @@ class Pipeline:
         self._observe(node)
         if self.fast and name in FAST_TRANSFORMS:
             _use_fast_kernel(transform, FAST_TRANSFORMS[name])
+        if REGISTRY[name].category == "geometric" and not children:
+            self._carry(transform)
         return node
+
+    def _carry(self, transform: v2.Transform) -> None:
+        """Make a geometric op move the current image's labels (:attr:`_moving`), when
+        there are any, with the params it applies to the pixels: its ``transform`` runs on
+        each of them as torchvision's ``forward`` would run it beside the image. The pixels
+        then take the very path, and the very calls, of an unlabelled run, and the
+        photometric ops (which leave labels as they are) never see the labels."""
+        inner = transform.transform
+
+        def transform_carrying(inpt: Any, params: dict[str, Any]) -> Any:
+            out = inner(inpt, params)
+            if self._moving:
+                self._moving = {key: inner(value, params) for key, value in self._moving.items()}
+            return out
+
+        transform.transform = transform_carrying
 
     def _observe(self, node: _Node) -> None:
         """Wrap the node's transform so each call is counted and its params kept."""
@@ -282,10 +300,7 @@ class Pipeline:
             raise LabelError(f"labels of a {labels.size[0]}x{labels.size[1]} image on a {size[0]}x{size[1]} image")
         rules = rules or LabelRules()
         targets: list[tuple[tuple[int, int], dict[str, Any]]] | None = [] if step_labels is not None else None
-        with warnings.catch_warnings():
-            # RandomErasing leaves labels where they are, as torchvision says at every call
-            warnings.filterwarnings("ignore", message=r"RandomErasing\(\) is currently passing through")
-            out, moved = self._run(image, seed, steps, to_tv(labels), targets)
+        out, moved = self._run(image, seed, steps, to_tv(labels), targets)
         out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
         records = [n.record() for n in self._nodes]
         followed, counts = follow(from_tv(labels, moved, _size_of(out)), records, rules)
@@ -315,11 +330,12 @@ class Pipeline:
     def _run(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, steps: list[PIL.Image.Image] | None,
              target: dict[str, Any] | None, targets: list[tuple[tuple[int, int], dict[str, Any]]] | None = None,
              ) -> tuple[Any, dict[str, Any] | None]:
-        """The pipeline on one image, and on ``target`` (tv_tensors) beside it when given;
-        ``steps`` gets the image after each top-level op, ``targets`` its size and ``target``."""
+        """The pipeline on one image, and on ``target`` (tv_tensors) beside it when given
+        (moved by the geometric ops themselves, see :meth:`_carry`); ``steps`` gets the
+        image after each top-level op, ``targets`` its size and the labels then."""
         for n in self._nodes:
             n.reset()
-        self._capture = _capturing(steps, targets)
+        self._capture = _capturing(steps, targets, lambda: self._moving)
         threads = torch.get_num_threads()
         if threads != 1:
             # Some kernels reduce in parallel (the mean of adjust_contrast), and a sum's
@@ -336,20 +352,22 @@ class Pipeline:
             try:
                 if isinstance(image, Source) and self._on_source is not None:
                     first, target = self._first_from_source(image, target)
+                    self._moving = target
                     if self._capture is not None:
-                        self._capture(first if target is None else (first, target))
+                        self._capture(first)
                     inputs = (first,)
                     transform = self._rest
                 else:
                     decoded = image.load() if isinstance(image, Source) else image
                     inputs = (to_pil(decoded) if self.fast else to_tensor(decoded),)
                     transform = self.transform
-                if target is None:
-                    return transform(*inputs), None
-                return transform(*inputs, target)
+                    self._moving = target
+                out = transform(*inputs)
+                return out, self._moving if target is not None else None
             finally:
                 generator.set_state(state)
                 self._capture = None
+                self._moving = None
         finally:
             if threads != 1:
                 torch.set_num_threads(threads)
@@ -430,17 +448,17 @@ class Pipeline:
 
 
 def _capturing(steps: list[PIL.Image.Image] | None, targets: list[tuple[tuple[int, int], dict[str, Any]]] | None,
-               ) -> Any:
-    """What keeps a top-level op's output (an image, or an image and its labels):
-    a copy of the image in ``steps``, the image's size and the labels in ``targets``;
-    ``None`` when neither is asked for (the usual case: nothing to call)."""
+               labels: Any) -> Any:
+    """What keeps a top-level op's output image: a copy of it in ``steps``, its size and
+    the labels then (``labels()``: the pipeline's moving labels) in ``targets``; ``None``
+    when neither is asked for (the usual case: nothing to call)."""
     if steps is None and targets is None:
         return None
 
-    def capture(out: Any) -> None:
-        image, target = out if isinstance(out, tuple) else (out, None)
+    def capture(image: Any) -> None:
         if steps is not None:
             steps.append(to_pil(image).copy())
+        target = labels()
         if targets is not None and target is not None:
             targets.append((_size_of(image), target))
 
