@@ -29,7 +29,7 @@ from augment.text import plural
 __all__ = ["check_same_annotations", "excluded_annotations", "label_prefix", "merge_parts", "open_labels",
            "record_problems", "write_labels"]
 
-_PART_SUFFIX = {"coco": ".json", "groundtruth": ".manifest"}
+_PART_SUFFIX = {"coco": ".json", "groundtruth": ".manifest", "yolo": ".yaml"}
 
 
 def open_labels(spec: Spec, annotations: str | Path, annotation_format: str | None, input_dir: Path,
@@ -136,16 +136,17 @@ def write_labels(labels: AnnotationIndex, output_dir: Path, host: str, *, standa
 
 def merge_parts(output: str | Path) -> list[str]:
     """Merge the hosts' label parts under ``output`` (a folder or ``s3://`` prefix that
-    several hosts wrote into: ``_augment/labels-<host>.json`` or ``.manifest``) into the
-    job's one file beside the outputs, the bytes one host would have written. What a
-    launcher calls when every host of a sharded job is done.
+    several hosts wrote into: ``_augment/labels-<host>.json``, ``.manifest`` or a YOLO
+    tree's ``.yaml``) into the job's one file beside the outputs, the bytes one host would
+    have written. What :func:`augment.jobs.launch` has a sharded job do when every host is
+    done.
 
     Returns:
         The files written (relative to ``output``); none where no host wrote a part.
 
     Raises:
-        ValueError: parts of both kinds, or parts that do not merge (see
-            :func:`augment.labels.coco.merge_coco`).
+        ValueError: parts of two kinds, or parts that do not merge (see
+            :func:`augment.labels.coco.merge_coco`; YOLO's must be the same ``data.yaml``).
     """
     import json
 
@@ -163,6 +164,10 @@ def merge_parts(output: str | Path) -> list[str]:
     parts = [read_bytes(join(meta, name)) for name in names]
     if kinds == {".json"}:
         target, data = COCO_OUTPUT, dump_coco(merge_coco([json.loads(p) for p in parts]))
+    elif kinds == {".yaml"}:  # every host's is the input tree's data.yaml
+        if len(set(parts)) > 1:
+            raise ValueError(f"{meta}: the hosts' data.yaml parts differ ({', '.join(sorted(names))})")
+        target, data = "data.yaml", parts[0]
     else:
         lines = [line for part in parts for line in part.decode("utf-8").splitlines(keepends=True)]
         target = GROUND_TRUTH_OUTPUT
