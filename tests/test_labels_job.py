@@ -372,3 +372,34 @@ def test_a_coco_file_inside_the_input_folder_is_excluded_not_an_input(scene_job,
     assert summary.inputs == 2 and summary.failed_inputs == 0
     excluded = [json.loads(line) for line in (tmp_path / "out/_augment/excluded-local.jsonl").read_text().splitlines()]
     assert excluded == [{"source": "instances.json", "rule": "annotations", "pattern": str(inside)}]
+
+
+def test_a_sharded_yolo_jobs_hosts_parts_give_the_standalone_data_yaml(tmp_path):
+    """A YOLO tree's data.yaml is the job's file too: each host of several writes it as its part, and the
+    merge writes the one a standalone job writes (sharded jobs had none)."""
+    import shutil
+
+    from augment.engine import run_job
+    from augment.engine.labels import merge_parts
+
+    root = tmp_path / "tree"
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        PIL.Image.new("RGB", (80, 60), (0, 0, 0)).save(root / "images" / split / "a.png")
+        (root / "labels" / split / "a.txt").write_text("0 0.25 0.333333 0.25 0.5\n")
+    (root / "data.yaml").write_text("path: /elsewhere\ntrain: images/train\nval: images/val\nnames: {0: cat}\n")
+    spec = {"version": 1, "ops": []}
+    run_job(spec, root, tmp_path / "one", workers=1, annotations="yolo", progress="off")
+    shared = tmp_path / "shared"
+    for host, include in (("algo-1", "images/train/*"), ("algo-2", "images/val/*")):
+        share = tmp_path / host
+        run_job({**spec, "input": {"include": [include]}}, root, share, workers=1, host=host,
+                hosts=["algo-1", "algo-2"], sharded=True, annotations="yolo", progress="off")
+        assert not (share / "data.yaml").exists() and (share / f"_augment/labels-{host}.yaml").is_file()
+        shutil.copytree(share, shared, dirs_exist_ok=True)
+    assert merge_parts(shared) == ["data.yaml"]
+    assert (shared / "data.yaml").read_bytes() == (tmp_path / "one/data.yaml").read_bytes()
+    (shared / "_augment/labels-algo-2.yaml").write_text("names: {0: dog}\n")
+    with pytest.raises(ValueError, match="data.yaml parts differ"):
+        merge_parts(shared)
