@@ -401,5 +401,5 @@ def test_a_sharded_yolo_jobs_hosts_parts_give_the_standalone_data_yaml(tmp_path)
     assert merge_parts(shared) == ["data.yaml"]
     assert (shared / "data.yaml").read_bytes() == (tmp_path / "one/data.yaml").read_bytes()
     (shared / "_augment/labels-algo-2.yaml").write_text("names: {0: dog}\n")
-    with pytest.raises(ValueError, match="data.yaml parts differ"):
+    with pytest.raises(ValueError, match=r"data\.yaml parts differ"):
         merge_parts(shared)
