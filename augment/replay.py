@@ -12,6 +12,14 @@ from (the summary's ``input_uri``: a local folder, an ``s3://`` prefix, or a bat
 The manifest itself may be a local file or an ``s3://`` object (as a job's output
 prefix holds it): its summary and spec are read beside it, from S3 too, through
 :mod:`augment.storage` (``AWS_ENDPOINT_URL`` is honoured).
+
+A labelled job's output is re-created with its labels: the annotations its summary names
+(or ``annotations=`` where that file is not reachable from here) give the input's labels,
+:func:`augment.variant.make` moves them with the very parameters drawn for the pixels,
+and the label files the job wrote for that output (its YOLO ``.txt``, VOC XML or mask, or
+its COCO / Ground Truth fragment under ``_augment/labels/``, in the output folder beside
+``_augment/``) are compared byte for byte with the ones the replay makes, as are the
+record's ``labels`` counts.
 """
 
 from __future__ import annotations
@@ -21,12 +29,13 @@ import hashlib
 import json
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from augment import storage, variant
 from augment.errors import UsageError
+from augment.locations import META_DIR
 from augment.manifest import ORIGINAL, iter_manifest
 from augment.pipeline import Pipeline, derive_seed
 from augment.spec import Spec, load_spec
@@ -46,6 +55,13 @@ class ReplayResult:
         spec_digest: the digest of the spec replayed with.
         job_spec_digest: the digest of the job's spec (from its summary), or ``None``
             when the summary is missing.
+        labels: the output's labels as re-created (a labelled job only).
+        label_files: the output's label files as re-created, by their path relative to
+            the job's output folder (a labelled job only).
+        label_mismatches: each way the re-created labels differ from what the job wrote
+            for this output (a file that differs or is missing, naming it; the record's
+            counts); empty when they match.
+        annotations: the annotations the labels were read from (``None``: an unlabelled job).
     """
 
     record: dict[str, Any]
@@ -56,6 +72,15 @@ class ReplayResult:
     line: int = 0
     spec_digest: str = ""
     job_spec_digest: str | None = None
+    labels: Any = field(default=None, repr=False)
+    label_files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    label_mismatches: list[str] = field(default_factory=list)
+    annotations: str | None = None
+
+    @property
+    def labels_match(self) -> bool | None:
+        """The re-created labels equal the job's for this output (``None``: the job had none)."""
+        return None if self.annotations is None else not self.label_mismatches
 
     @property
     def spec_differs(self) -> bool:
@@ -72,6 +97,8 @@ def replay(
     copy: int = 0,
     input_dir: str | Path | None = None,
     spec: Spec | str | Path | None = None,
+    annotations: str | Path | None = None,
+    annotation_format: str | None = None,
 ) -> ReplayResult:
     """Re-create one output of a job from its manifest record.
 
@@ -84,11 +111,16 @@ def replay(
         out: where to write the re-created image.
         input_dir: the job's input root (default: from the job's summary; see the module).
         spec: the job's spec (default: ``spec.yaml`` beside the manifest).
+        annotations: a labelled job's annotations, where the file its summary names
+            cannot be read from here (a copy of it; default: the summary's).
+        annotation_format: their format (default: the job's, from its summary).
 
     Raises:
         UsageError: not exactly one of ``record`` and ``source``, no such record, a
             failed record, missing input or spec, a spec whose seed differs from the
-            job's, or an input whose bytes changed since the job ran.
+            job's, an input whose bytes changed since the job ran, annotations given
+            for a job that had none, or a labelled job's annotations that cannot be
+            read or no longer fit the input.
     """
     if (record is None) == (source is None):
         raise UsageError("give exactly one of record=N and source=PATH (with copy=C)")
@@ -97,8 +129,10 @@ def replay(
     if not storage.is_local(manifest):  # fetched first; never through Path: it would read "s3:/bucket/..."
         with tempfile.TemporaryDirectory(prefix="augment-replay-") as folder:
             local = _download_job_files(str(manifest), Path(folder), spec is None)
-            return _replay(local, str(manifest), record, out, source, copy, input_dir, spec)
-    return _replay(Path(manifest), str(manifest), record, out, source, copy, input_dir, spec)
+            return _replay(local, str(manifest), record, out, source, copy, input_dir, spec,
+                           (annotations, annotation_format))
+    return _replay(Path(manifest), str(manifest), record, out, source, copy, input_dir, spec,
+                   (annotations, annotation_format))
 
 
 def _download_job_files(uri: str, folder: Path, with_spec: bool) -> Path:
@@ -137,8 +171,10 @@ def _download_job_files(uri: str, folder: Path, with_spec: bool) -> Path:
 
 
 def _replay(manifest: Path, shown: str, record: int | None, out: str | Path, source: str | None, copy: int,
-            input_dir: str | Path | None, spec: Spec | str | Path | None) -> ReplayResult:
-    """:func:`replay` of a local manifest file; ``shown`` is how messages name it."""
+            input_dir: str | Path | None, spec: Spec | str | Path | None,
+            labelled: tuple[str | Path | None, str | None] = (None, None)) -> ReplayResult:
+    """:func:`replay` of a local manifest file; ``shown`` is how messages name it;
+    ``labelled``: the ``annotations`` and ``annotation_format`` given."""
     if not manifest.is_file():
         raise UsageError(f"manifest {shown}: no such file")
     line, rec = _find(manifest, record, source, copy, shown)
@@ -151,30 +187,127 @@ def _replay(manifest: Path, shown: str, record: int | None, out: str | Path, sou
         raise UsageError(f"no spec.yaml beside the manifest {shown}; pass spec= with the job's spec")
     spec = load_spec(spec if spec is not None else manifest.parent / "spec.yaml")
     job_digest = summary.get("spec_digest") if summary else None
+    index = _job_annotations(*labelled, summary, input_dir, summary_path)
     data, where = _read_input(rec["source"], input_dir, summary, summary_path)
     if hashlib.sha256(data).hexdigest() != rec["source_sha256"]:
         raise UsageError(f"input {where} changed since the job ran (SHA-256 differs)")
     out = Path(out)
-    if rec["copy"] == ORIGINAL:  # a kept original is the input's own bytes
+    if rec["copy"] == ORIGINAL and index is None:  # a kept original is the input's own bytes
         _write(out, data)
         return ReplayResult(rec, out, rec["source_sha256"], True, True, line, spec.digest, job_digest)
-    seed = derive_seed(spec.seed, rec["source"], rec["copy"])
-    if seed != rec["seed"]:
+    if rec["copy"] != ORIGINAL and (seed := derive_seed(spec.seed, rec["source"], rec["copy"])) != rec["seed"]:
         differs = (f"this spec (digest {spec.digest[:12]}) differs from the job's (digest {job_digest[:12]}, in "
                    f"{summary_path.name})" if job_digest and job_digest != spec.digest else "is this the job's spec?")
         raise UsageError(f"{name}: seed {rec['seed']} does not match this spec's seed {spec.seed} (expected "
                          f"{seed}): {differs}; replay with the job's spec (_augment/spec.yaml, the default)")
+    obj = None if index is None else _input_labels(index, rec["source"])
     # as the job made it (the input opened as a source), in the format it recorded; the job already accepted
     # this input, so no pixel limit
     made, = variant.make(Pipeline(spec), data, rec["source"], (rec["copy"],), max_pixels=sys.maxsize, outputs=1,
-                         fmt=rec["format"])
+                         fmt=None if rec["copy"] == ORIGINAL else rec["format"], labels=obj)
+    if made.reason == "bad_labels":
+        raise UsageError(f"{name}: its labels in {index.where} do not fit its input now ({made.error}); replay "
+                         "with the job's annotations (annotations=)")
     if made.cause is not None:
         raise made.cause
     assert made.data is not None and made.output_sha256 is not None
     _write(out, made.data)
     digest = made.output_sha256
-    return ReplayResult(rec, out, digest, digest == rec["output_sha256"], made.params == rec["params"], line,
-                        spec.digest, job_digest)
+    params_match = rec["copy"] == ORIGINAL or made.params == rec["params"]
+    result = ReplayResult(rec, out, digest, digest == rec["output_sha256"], params_match, line, spec.digest,
+                          job_digest)
+    if index is not None:
+        _check_labels(result, index, made, obj, _output_root(manifest, shown, summary), line)
+    return result
+
+
+def _job_annotations(annotations: str | Path | None, annotation_format: str | None, summary: dict[str, Any] | None,
+                     input_dir: str | Path | None, summary_path: Path) -> Any:
+    """The annotations of a labelled job, opened as it opened them (its format, its input
+    root), from ``annotations`` or the file its summary names; ``None`` for a job without.
+
+    Raises:
+        UsageError: annotations given for a job that had none, or ones that cannot be read.
+    """
+    from augment.labels.formats import open_annotations
+
+    job = summary.get("labels") if summary else None
+    if job is None and annotations is None:
+        return None
+    if job is None and summary is not None:
+        raise UsageError(f"annotations={annotations}: the job had none ({summary_path.name} names no annotations); "
+                         "replay it without annotations=")
+    where = str(annotations) if annotations is not None else str(job["annotations"])
+    root = input_dir if input_dir is not None else summary["input_dir"] if summary else None
+    fmt = annotation_format or (job["format"] if job else None)
+    job_root = summary["input_dir"] if summary else root  # Ground Truth's source-refs are relative to the job's
+    try:
+        return open_annotations(where, format=fmt, input_dir=job_root if fmt == "groundtruth" else root,
+                                input_uri=summary.get("input_uri") if summary else None)
+    except UsageError as e:
+        if annotations is not None:
+            raise
+        why = str(e).removeprefix(f"annotations={where}: ")
+        raise UsageError(f"the job's annotations {where} (in {summary_path.name}) cannot be read here: {why}; pass "
+                         "annotations= with a copy of them") from None
+
+
+def _input_labels(index: Any, rel: str) -> Any:
+    """The input's label object as the job's worker gets it (an input the annotations do
+    not name has none, which is valid)."""
+    from augment.labels.formats import NoLabels
+
+    found = index.image(rel)
+    return NoLabels() if found is None else found
+
+
+def _output_root(manifest: Path, shown: str, summary: dict[str, Any] | None) -> str:
+    """The job's output folder or ``s3://`` prefix: the one that holds the manifest's
+    ``_augment/`` (else the summary's ``output_dir``)."""
+    tail = f"{META_DIR}/{manifest.name}"
+    if storage.is_s3(shown) and shown.endswith("/" + tail):
+        return shown[: -len(tail)]
+    if manifest.parent.name == META_DIR:
+        return str(manifest.parent.parent)
+    return str(summary["output_dir"]) if summary else str(manifest.parent)
+
+
+def _check_labels(result: ReplayResult, index: Any, made: variant.Variant, obj: Any, root: str, line: int) -> None:
+    """Make the output's label files as the job's worker made them, and note in ``result``
+    each one that differs from (or is missing beside) what the job wrote, and counts that
+    differ from the record's."""
+    output = result.record["output"]
+    files = index.writer(_label_prefix(index, root, output)).files(output, made.labels, obj)
+    result.annotations, result.labels, result.label_files = index.where, made.labels, files
+    for path, data in sorted(files.items()):
+        where = storage.join(root, path)
+        try:
+            written = storage.read_bytes(where)
+        except FileNotFoundError:
+            result.label_mismatches.append(f"{where}: missing (the job wrote this output's labels there)")
+            continue
+        if written != data:
+            result.label_mismatches.append(f"{where}: differs from the labels re-created for {output}")
+    counts = made.counts.to_json() if made.counts is not None else None
+    if result.record.get("labels") != counts:
+        result.label_mismatches.append(f"record {line}'s labels {json.dumps(result.record.get('labels'))} differ "
+                                       f"from the replay's {json.dumps(counts)}")
+
+
+def _label_prefix(index: Any, root: str, output: str) -> str:
+    """Ground Truth's ``source-ref`` prefix: the output as the job named it (a processing
+    job names its ``s3://`` output, which its summary does not record), read from the
+    line it wrote for this output where that line names it; else the output folder."""
+    if index.format != "groundtruth":
+        return ""
+    try:
+        line = json.loads(storage.read_bytes(storage.join(root, META_DIR, "labels", f"{output}.json")))
+        ref = str(line["source-ref"])
+    except (FileNotFoundError, ValueError, LookupError, TypeError):
+        ref = ""
+    if ref.endswith("/" + output):
+        return ref[: -len(output)]
+    return root if storage.is_s3(root) else str(Path(root).resolve()) + "/"
 
 
 def _write(out: Path, data: bytes) -> None:

@@ -65,8 +65,9 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
                        description="Re-run the pipeline for one manifest record with its recorded seed and check "
                                    "that the bytes (and the sampled parameters) equal the original's. Choose the "
                                    "record by input and copy (--source, --copy: the same output in every run) or "
-                                   "by line (--record: lines follow the order workers finished in). Exit 0 when "
-                                   "bit-exact, 1 when not.")
+                                   "by line (--record: lines follow the order workers finished in). A labelled "
+                                   "job's output gets its labels re-created too, compared with the label files the "
+                                   "job wrote for it. Exit 0 when bit-exact (and the labels match), 1 when not.")
     p.add_argument("manifest", help="a _augment/manifest-<host>.jsonl file")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--source", default=None, metavar="REL_PATH",
@@ -79,6 +80,12 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
                    help="the job's input root (default: the summary's input_dir, else its input_uri: the folder or "
                         "s3:// prefix `augment run` staged from)")
     p.add_argument("--spec", default=None, help="the job's spec (default: spec.yaml beside the manifest)")
+    p.add_argument("--annotations", default=None, metavar="PATH",
+                   help="a labelled job's annotations, where the file its summary names cannot be read from here "
+                        "(default: the summary's); the output's labels are re-created and compared with the ones "
+                        "the job wrote")
+    p.add_argument("--annotation-format", default=None, choices=("coco", "yolo", "voc", "groundtruth", "masks"),
+                   help="the annotations' format (default: the job's)")
     p.set_defaults(func=_cmd_replay)
 
 
@@ -148,11 +155,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if copy < -1:
         raise UsageError(f"--copy must be >= 0 (or -1 for a kept original), got {copy}")
     result = replay(args.manifest, args.record, args.out, source=args.source, copy=copy,
-                    input_dir=args.input_dir, spec=args.spec)
+                    input_dir=args.input_dir, spec=args.spec, annotations=args.annotations,
+                    annotation_format=args.annotation_format)
     rec = result.record
     print(f"record {result.line}: {rec['source']} copy {rec['copy']} -> {result.out}")
     print(f"bytes: {'bit-exact' if result.bit_exact else 'DIFFERENT'} (sha256 {result.sha256[:16]})")
     print(f"sampled parameters: {'same as recorded' if result.params_match else 'DIFFERENT'}")
+    if result.labels_match is not None:
+        files = ", ".join(sorted(result.label_files)) or "none written for this output"
+        objects = plural(len(result.labels), "object")
+        print(f"labels: {'same as written' if result.labels_match else 'DIFFERENT'} ({objects} from "
+              f"{result.annotations}; {files})")
+        for mismatch in result.label_mismatches:
+            print(f"  {mismatch}", file=sys.stderr)
     if result.spec_differs and not (result.bit_exact and result.params_match):
         print(f"the spec differs from the job's: this spec's digest is {result.spec_digest[:12]}, the job's "
               f"{result.job_spec_digest[:12]} (its summary-<host>.json); replay with the job's spec "
@@ -160,4 +175,4 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     elif not result.bit_exact:
         print("the library versions may differ from the job's; see versions in its summary-<host>.json",
               file=sys.stderr)
-    return 0 if result.bit_exact and result.params_match else 1
+    return 0 if result.bit_exact and result.params_match and result.labels_match is not False else 1
