@@ -3,9 +3,11 @@ segmentation jobs, each bad line and annotation named, the identity round trip b
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
+import PIL.Image
 import pytest
 
 from augment.labels.groundtruth import GroundTruthOutput, read_ground_truth, write_colour_mask, write_ground_truth
@@ -114,3 +116,36 @@ def test_ground_truth_semantic_masks_in_and_out():
     assert entry.problem((40, 30), png(stray)).reason == "unknown_colour"
     assert entry.problem((41, 30), colour_png(classes)).reason == "size_mismatch"
     assert entry.problem((40, 30), b"not a png").reason == "bad_mask"
+
+
+def test_semantic_refs_on_s3_are_read_through_storage_by_the_jobs_workers(bucket, tmp_path):
+    """Ground Truth writes its masks to S3: a job's workers read each -ref from there (moto's server), a missing
+    one fails its image's copies as bad_labels naming it, and the written masks are the read ones, moved."""
+    import boto3
+
+    from augment.engine import run_job
+
+    classes = np.zeros((30, 40), np.int64)
+    classes[5:15, 5:20], classes[20:, 25:] = 1, 2
+    boto3.client("s3").put_object(Bucket=bucket, Key="labels/a.png", Body=colour_png(classes))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("a.png", "b.png"):
+        PIL.Image.new("RGB", (40, 30), (10, 20, 30)).save(inputs / name)
+    root = inputs.resolve().as_posix()
+    lines = [json.loads(seg_manifest(f"{root}/{name}")) for name in ("a.png", "b.png")]
+    lines[0]["seg-ref"], lines[1]["seg-ref"] = f"s3://{bucket}/labels/a.png", f"s3://{bucket}/labels/gone.png"
+    manifest = tmp_path / "seg.manifest"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    index = read_ground_truth(manifest, root=root)
+    assert list(index.image("a.png").labels((40, 30)).categories) == [1, 2]
+    assert index.image("b.png").problem((40, 30)).reason == "bad_mask"
+    flip = {"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]}
+    out = tmp_path / "out"
+    summary = run_job(flip, inputs, out, workers=2, annotations=str(manifest), progress="off", max_error_rate=1.0)
+    assert summary.written == 1 and summary.failures_by_reason == {"bad_labels": 1}
+    assert np.asarray(PIL.Image.open(out / "masks/a.png.aug0.png")).tolist() == \
+        np.asarray(PIL.Image.open(io.BytesIO(colour_png(classes[:, ::-1])))).tolist()
+    failed = [json.loads(line) for line in (out / "_augment/manifest-local.jsonl").read_text().splitlines()
+              if json.loads(line)["status"] == "failed"]
+    assert failed[0]["source"] == "b.png" and f"s3://{bucket}/labels/gone.png" in failed[0]["error"]

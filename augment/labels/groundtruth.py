@@ -9,7 +9,8 @@ Two kinds of labelling job, found from the ``<attr>-metadata`` (or ``<attr>-ref-
   metadata's ``class-map`` naming the ids and its ``objects`` giving each box's
   confidence, in the same order;
 * **semantic segmentation** (``semantic-segmentation`` or ``semantic_segmentation``):
-  ``<attr>-ref`` names a colour PNG (an S3 or local URI the worker fetches), the
+  ``<attr>-ref`` names a colour PNG (an ``s3://`` or local URI the worker reads through
+  :mod:`augment.storage`, :func:`read_ref`), the
   metadata's ``internal-color-map`` maps each class id to its ``hex-color``. The mask
   becomes one object per class but class 0 (Ground Truth's ``BACKGROUND``), as
   :mod:`augment.labels.masks` reads a mask of ids.
@@ -39,6 +40,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -99,7 +101,7 @@ class GroundTruthImage:
         Args:
             size: the image's ``(width, height)``.
             mask: the colour PNG's bytes (semantic segmentation; ``None``: read
-                :attr:`mask_ref` as a local path).
+                :attr:`mask_ref`, ``s3://`` or local, with :func:`read_ref`).
 
         Raises:
             LabelError: the :meth:`problem`.
@@ -133,7 +135,7 @@ class GroundTruthImage:
     def _semantic(self, size: tuple[int, int], data: bytes | None) -> Labels | Problem:
         ref = self.mask_ref
         try:
-            raw = data if data is not None else Path(str(ref).removeprefix("file://")).read_bytes()
+            raw = data if data is not None else read_ref(str(ref))
             with PIL.Image.open(io.BytesIO(raw)) as image:
                 pixels = np.asarray(image.convert("RGB"), np.uint32)
         except (OSError, ValueError) as e:
@@ -154,6 +156,42 @@ class GroundTruthImage:
             return Problem(self.where, "unknown_colour", f"{ref}: {int((~known).sum())} pixels of colours not in "
                                                          f"the internal-color-map ({', '.join(stray[:5])})")
         return to_labels(classes, background=0)
+
+
+def read_ref(ref: str) -> bytes:
+    """The bytes a ``-ref`` names: an ``s3://`` URI (Ground Truth's own), a ``file://`` URI or
+    a local path, read through :mod:`augment.storage` (one S3 client per process).
+
+    Raises:
+        OSError: it cannot be read: nothing there (:class:`FileNotFoundError`), or S3 refused
+            (the bucket, the permission, the credentials: said as :mod:`augment.aws` says them).
+    """
+    from augment.storage import is_s3, read_bytes
+
+    if not is_s3(ref):
+        return read_bytes(ref.removeprefix("file://"))
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return read_bytes(ref, s3=_s3_client())
+    except (BotoCoreError, ClientError) as e:  # one mask's refusal fails its image, recorded, not the job
+        from augment.aws import aws_error
+
+        raise OSError(str(aws_error(e) or e)) from None
+
+
+_S3_CLIENTS: dict[int, Any] = {}
+
+
+def _s3_client() -> Any:
+    """This process's S3 client (a worker reads many masks; a forked one makes its own)."""
+    from augment.storage import s3_client
+
+    pid = os.getpid()
+    if pid not in _S3_CLIENTS:
+        _S3_CLIENTS.clear()
+        _S3_CLIENTS[pid] = s3_client()
+    return _S3_CLIENTS[pid]
 
 
 def colour_map(metadata: dict[str, Any]) -> dict[int, int]:
