@@ -71,7 +71,7 @@ def aug_files(folder: Path) -> list[Path]:
 
 def test_the_notebooks_are_there():
     names = [p.name for p in ALL]
-    for prefix in ("01_", "03_", "04_", "05_"):
+    for prefix in ("01_", "03_", "04_", "05_", "06_"):
         assert any(n.startswith(prefix) for n in names), f"no notebook {prefix}*"
 
 
@@ -168,7 +168,34 @@ def _check_05(nb: nbformat.NotebookNode, results: dict | None) -> None:
     assert images_shown(nb, "augment.sweep.figure") == 1
 
 
-CHECKS = {"01": _check_01, "03": _check_03, "04": _check_04, "05": _check_05}
+def _check_06(nb: nbformat.NotebookNode, results: dict | None) -> None:
+    """Both jobs wrote their labels as training code reads them, and every grid was drawn."""
+    from pycocotools.coco import COCO
+
+    assert results is not None
+    coco, yolo = results["coco"], results["yolo"]
+    assert (coco["status"], coco["inputs"], coco["written"]) == ("Completed", 7, 14)
+    out = Path(coco["output"])
+    written = COCO(str(out / "annotations.json"))  # a reader no one here wrote
+    names = sorted(i["file_name"] for i in written.dataset["images"])
+    assert names == sorted(p.relative_to(out).as_posix() for p in aug_files(out)), "an image entry per output"
+    assert len(written.getCatIds()) == 15 and len(written.getAnnIds()) > 20
+    for image in written.dataset["images"]:
+        with PIL.Image.open(out / image["file_name"]) as file:
+            assert file.size == (image["width"], image["height"]), "its own size"
+    assert (yolo["status"], yolo["inputs"], yolo["written"]) == ("Completed", 7, 14), "the tree's labels/ excluded"
+    tree = Path(yolo["output"])
+    images = sorted(p.relative_to(tree / "images").with_suffix("").as_posix() for p in aug_files(tree / "images"))
+    labels = sorted(p.relative_to(tree / "labels").with_suffix("").as_posix() for p in (tree / "labels").rglob("*.txt"))
+    assert images == labels and len(images) == 14, "an Ultralytics tree: a label file per output image"
+    assert sum(bool(p.read_text()) for p in (tree / "labels").rglob("*.txt")) >= 12
+    assert "names" in (tree / "data.yaml").read_text()
+    assert (Path(results["yolo_tree"]) / "data.yaml").is_file()
+    for cell in ("Previewer(", "augment.jobs.preview(job", "augment.jobs.preview(yolo_job"):
+        assert images_shown(nb, cell) == 1, f"no picture from {cell}"
+
+
+CHECKS = {"01": _check_01, "03": _check_03, "04": _check_04, "05": _check_05, "06": _check_06}
 
 
 @pytest.mark.slow
