@@ -231,12 +231,39 @@ class JobOption:
         return [self.flag, str(value)]
 
 
-def check_annotations(value: Any) -> str:
+def check_annotations(value: Any, name: str = "annotations") -> str:
     """``value`` when it can name annotations (a non-empty string on one line), else a
-    :class:`UsageError` naming the parameter."""
+    :class:`UsageError` naming the parameter (``annotations``, or ``masks``)."""
     if not isinstance(value, str) or not value.strip() or "\n" in value or "\x00" in value:
-        raise UsageError(f"annotations={brief(value)}: must be a path or URI (one line, not empty)")
+        raise UsageError(f"{name}={brief(value)}: must be a path or URI (one line, not empty)")
     return value
+
+
+def check_masks(value: Any) -> str:
+    """``masks=``: as :func:`check_annotations`, naming ``masks``."""
+    return check_annotations(value, "masks")
+
+
+def masks_as_annotations(options: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The ``(annotations, annotation_format)`` job options say, ``masks=DIR`` read as what it
+    means: ``annotations=DIR, annotation_format='masks'`` (semantic PNG masks mirroring the
+    images' paths).
+
+    Raises:
+        UsageError: ``masks=`` with ``annotations=`` (both name the annotations), or with
+            another ``annotation_format=``.
+    """
+    masks, annotations, fmt = options.get("masks"), options.get("annotations"), options.get("annotation_format")
+    if masks is None:
+        return annotations, fmt
+    masks = check_masks(masks)
+    if annotations is not None:
+        raise UsageError(f"masks={masks} and annotations={annotations}: both name the annotations; pass one "
+                         "(masks=DIR is annotations=DIR with annotation_format='masks')")
+    if fmt not in (None, "masks"):
+        raise UsageError(f"masks={masks} and annotation_format={fmt!r}: masks= are semantic PNG masks; pass "
+                         f"annotations= for {fmt} labels")
+    return masks, "masks"
 
 
 # The one table of job options, in the order of the container arguments.
@@ -271,10 +298,14 @@ OPTIONS: tuple[JobOption, ...] = (
               metavar="PATH"),
     JobOption("annotation_format", "the annotations' format, instead of detecting it",
               choices=("coco", "yolo", "voc", "groundtruth", "masks")),
+    JobOption("masks", "the inputs' semantic masks: a folder of PNG files of class ids mirroring the inputs' paths "
+                       "(a/b.jpg's is a/b.png), resampled nearest-neighbour only; the same as --annotations DIR "
+                       "--annotation-format masks", check=check_masks,
+              metavar="DIR"),
 )
 # the order of --help (the order the command always listed them in)
 _HELP_ORDER = ("seed", "copies", "format", "quality", "kernels", "keep_original", "max_error_rate", "max_pixels",
-               "include", "exclude", "annotations", "annotation_format")
+               "include", "exclude", "annotations", "annotation_format", "masks")
 BY_NAME = {o.name: o for o in OPTIONS}
 # options that override a field of the spec, by Spec.replace's names
 SPEC_OPTIONS = tuple(o.name for o in OPTIONS if o.spec)
@@ -356,6 +387,8 @@ def process_arguments(spec: Spec | str | Mapping[str, Any], **options: Any) -> t
     unknown = sorted(set(options) - set(JOB_OPTIONS))
     if unknown:
         raise UsageError(f"unknown job option {', '.join(unknown)}; known: {', '.join(JOB_OPTIONS)}")
+    annotations, annotation_format = masks_as_annotations(options)  # the container reads the one form
+    options = {**options, "annotations": annotations, "annotation_format": annotation_format, "masks": None}
     apply_overrides(spec, options)
     args: list[str] = []
     for option in OPTIONS:
