@@ -330,6 +330,7 @@ def _old_job_options(p):
     # the labels' options (#28), added to the table since
     p.add_argument("--annotations", default=None, metavar="PATH")
     p.add_argument("--annotation-format", choices=("coco", "yolo", "voc", "groundtruth", "masks"), default=None)
+    p.add_argument("--masks", default=None, metavar="DIR")  # the same as the two above with the masks format
 
 
 def _old_arguments(options):

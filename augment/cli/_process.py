@@ -67,7 +67,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
     from augment.engine import DEFAULT_MAX_ERROR_RATE, Wording, run_job, started_input_dir
     from augment.images import DEFAULT_MAX_PIXELS
     from augment.logs import Log
-    from augment.options import apply_overrides
+    from augment.options import apply_overrides, masks_as_annotations
 
     log = Log(args.log_format)
     ctx = contract.read_context()
@@ -82,6 +82,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         if value is not None and not value.strip():  # not the container's default folder, silently
             raise UsageError(f"{flag}: empty; name a folder")
     spec = apply_overrides(spec_arg, vars(args))
+    annotations, annotation_format = masks_as_annotations(vars(args))
     input_dir = args.input_dir or (ctx.image_input() if ctx.inputs else contract.default_input_dir())
     output_dir = args.output_dir or (ctx.image_output() if ctx.outputs else contract.default_output_dir())
     host = args.host or ctx.current_host
@@ -108,7 +109,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
             wording=wording,
             unstaged=ctx.unstaged_path(),
             sharded=args.input_dir is None and ctx.image_input_sharded(),
-            annotations=args.annotations, annotation_format=args.annotation_format,
+            annotations=annotations, annotation_format=annotation_format,
         )  # fmt: skip
     except JobFailed as e:
         if e.summary is not None:

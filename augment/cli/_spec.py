@@ -23,6 +23,8 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
                    help="labels the spec must carry (COCO .json, YOLO tree or 'yolo', VOC folder, Ground Truth "
                         ".manifest, masks folder): refuse ops that cannot carry them, and check the file")
     p.add_argument("--annotation-format", metavar="FORMAT", help="the annotations' format, instead of detecting it")
+    p.add_argument("--masks", metavar="DIR", help="semantic PNG masks mirroring the images' paths: the same as "
+                                                  "--annotations DIR --annotation-format masks")
     p.add_argument("--input-dir", metavar="DIR", help="the input folder (a YOLO tree's root for --annotations yolo)")
     p.set_defaults(func=_cmd_validate)
 
@@ -51,11 +53,13 @@ def add_samples(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from augment.options import masks_as_annotations
     from augment.spec import load_spec
 
     # The schema checks every value torchvision's constructors check (tests/test_ops.py
     # builds every value it accepts), so no torch import is needed to say "ok".
     spec = load_spec(args.spec)
+    args.annotations, args.annotation_format = masks_as_annotations(vars(args))
     if args.annotations is not None and not _labels_carried(spec, args):
         return 2
     if args.print:

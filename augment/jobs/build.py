@@ -24,7 +24,7 @@ from typing import Any
 from augment.errors import UsageError
 from augment.jobs.request import Input, JobRequest, Output
 from augment.locations import check_disjoint, check_unused_output
-from augment.options import apply_overrides, check_number, parse_job_arguments, process_arguments
+from augment.options import apply_overrides, check_number, masks_as_annotations, parse_job_arguments, process_arguments
 from augment.spec import Spec, list_presets
 from augment.storage import expand, is_s3, write_bytes
 
@@ -70,6 +70,7 @@ def build_request(
     exclude: Sequence[str] | None = None,
     annotations: str | None = None,
     annotation_format: str | None = None,
+    masks: str | None = None,
     volume_gb: int | None = None,
     loaded: Spec | None = None,
 ) -> JobRequest:
@@ -89,6 +90,8 @@ def build_request(
             --annotations``); a job on ``s3://`` inputs reads them from ``s3://`` (or
             ``yolo``: the input's own tree), as nothing stages a local file for it; the
             local runtime's hosts read a file of this machine by its absolute path.
+        masks: semantic PNG masks mirroring the inputs' paths: the same as
+            ``annotations=masks, annotation_format='masks'`` (``augment process --masks``).
         volume_gb: ``VolumeSizeInGB`` of each instance; ``None``: 30 here, sized from the
             input by :func:`~augment.jobs.launch.ready_request` (and
             :func:`~augment.jobs.launch.launch`).
@@ -108,6 +111,8 @@ def build_request(
         from augment.plan._disk import MAX_VOLUME_GB
 
         check_number("volume_gb", volume_gb, min=1, max=MAX_VOLUME_GB, integer=True)
+    annotations, annotation_format = masks_as_annotations({"annotations": annotations, "masks": masks,
+                                                           "annotation_format": annotation_format})
     annotations = _annotations_for_hosts(annotations, input_uri, image_uri)
     # fail on the laptop, not minutes into a paid job
     options = process_arguments(loaded or spec, copies=copies, seed=seed, format=format, quality=quality,
