@@ -49,7 +49,8 @@ from augment._torchvision import compute_resized_output_size as _resized_output_
 from augment.images import Source
 from augment.kernels import FAST_TRANSFORMS, native_bilinear, resize_box, resize_rows, to_pil, to_tensor
 from augment.labels.follow import Counts, LabelRules, follow
-from augment.labels.model import LabelError, Labels, from_tv, to_tv
+from augment.labels.model import Boxes, LabelError, Labels, from_tv, to_tv
+from augment.labels.moves import MOVES
 from augment.labels.refuse import refusal_message, refusals
 from augment.ops import REGISTRY, build_transform, extract_params, to_json
 from augment.spec import Spec, load_spec
@@ -92,6 +93,7 @@ class _Node:
     params: dict[str, Any] | None = None
     policy_ops: list[dict[str, Any]] = field(default_factory=list)
     mix: list[Any] = field(default_factory=list)
+    move: Any = None  # a geometric leaf's: (labels, params) -> the labels moved as its pixels are
 
     def reset(self) -> None:
         self.calls, self.stamp, self.params = 0, 0, None
@@ -168,24 +170,41 @@ class Pipeline:
         if self.fast and name in FAST_TRANSFORMS:
             _use_fast_kernel(transform, FAST_TRANSFORMS[name])
         if REGISTRY[name].category == "geometric" and not children:
-            self._carry(transform)
+            self._carry(node)
         return node
 
-    def _carry(self, transform: v2.Transform) -> None:
+    def _carry(self, node: _Node) -> None:
         """Make a geometric op move the current image's labels (:attr:`_moving`), when
         there are any, with the params it applies to the pixels: its ``transform`` runs on
-        each of them as torchvision's ``forward`` would run it beside the image. The pixels
-        then take the very path, and the very calls, of an unlabelled run, and the
-        photometric ops (which leave labels as they are) never see the labels."""
+        each of them as torchvision's ``forward`` would run it beside the image (boxes by
+        the op's numpy move where it has one, :data:`augment.labels.moves.MOVES`, the same
+        arithmetic). The pixels then take the very path, and the very calls, of an
+        unlabelled run, and the photometric ops (which leave labels as they are) never
+        see the labels."""
+        transform = node.transform
         inner = transform.transform
+        move_boxes = MOVES.get(node.name)
+
+        def move(labels: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+            out = {}
+            for key, value in labels.items():
+                if isinstance(value, Boxes):
+                    moved = move_boxes(transform, value, params) if move_boxes is not None else None
+                    if moved is not None:
+                        out[key] = moved
+                        continue
+                    value = value.tv()
+                out[key] = inner(value, params)
+            return out
 
         def transform_carrying(inpt: Any, params: dict[str, Any]) -> Any:
             out = inner(inpt, params)
             if self._moving:
-                self._moving = {key: inner(value, params) for key, value in self._moving.items()}
+                self._moving = move(self._moving, params)
             return out
 
         transform.transform = transform_carrying
+        node.move = move
 
     def _observe(self, node: _Node) -> None:
         """Wrap the node's transform so each call is counted and its params kept."""
@@ -409,7 +428,7 @@ class Pipeline:
         pixels = self._first_pixels(source, params, (top, left, height, width), (out_h, out_w))
         if target is not None:
             try:
-                target = {key: t.transform(value, params) for key, value in target.items()}
+                target = node.move(target, params)
             except Exception as e:
                 raise OpFailed(f"{node.name} failed on the labels of a {w}x{h} image: {e}") from e
         return pixels, target

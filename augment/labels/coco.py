@@ -306,11 +306,10 @@ def write_coco(outputs: Iterable[CocoOutput], categories: dict[int, dict[str, An
         width, height = labels.size
         extra = {k: v for k, v in out.source.image.items() if k not in ("id", "file_name", "width", "height", *_URLS)}
         images.append({"id": image_id, "file_name": out.file_name, "width": width, "height": height, **extra})
-        for i in range(len(labels)):
-            annotations.append({"id": 0, "image_id": image_id, "category_id": int(labels.categories[i]),
-                                **_annotation(labels, i)})
-    for number, ann in enumerate(annotations, start=1):
-        ann["id"] = number
+        rows = labels.boxes.tolist()
+        for i, category in enumerate(labels.categories.tolist()):
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category,
+                                **_annotation(labels, i, rows[i])})
     doc: dict[str, Any] = {}
     if info is not None:
         doc["info"] = info
@@ -320,14 +319,15 @@ def write_coco(outputs: Iterable[CocoOutput], categories: dict[int, dict[str, An
     return doc
 
 
-def _annotation(labels: Labels, i: int) -> dict[str, Any]:
-    """Annotation ``i`` of ``labels`` without its ids: verbatim when nothing moved it."""
+def _annotation(labels: Labels, i: int, box: list[float]) -> dict[str, Any]:
+    """Annotation ``i`` of ``labels`` without its ids: verbatim when nothing moved it.
+    ``box``: its box as Python floats (the boxes' ``tolist()``, made once for all)."""
     attrs = dict(labels.attrs[i]) if labels.attrs is not None else {}
     if labels.marks is not None and labels.marks[i] is not None:
         attrs["augment_mark"] = labels.marks[i]
     if not labels.moved and "bbox" in attrs:
         return attrs
-    x0, y0, x1, y1 = (float(v) for v in labels.boxes[i])
+    x0, y0, x1, y1 = box
     attrs["bbox"] = [_round(x0), _round(y0), _round(x1 - x0), _round(y1 - y0)]
     mask = labels.masks[i] if labels.masks is not None else None
     if mask is not None:
@@ -371,12 +371,12 @@ def merge_coco(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 raise ValueError(f"{image['file_name']} is in two parts")
             names.add(image["file_name"])
             rows.append((image["file_name"], image, by_image.get(image["id"], [])))
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for image_id, (_name, image, anns) in enumerate(sorted(rows, key=lambda r: r[0]), start=1):
         images.append({**image, "id": image_id})
-        annotations.extend({**ann, "id": 0, "image_id": image_id} for ann in anns)
-    for number, ann in enumerate(annotations, start=1):
-        ann["id"] = number
+        annotations.extend({**ann, "id": number, "image_id": image_id}
+                           for number, ann in enumerate(anns, start=len(annotations) + 1))
     doc = {k: v for k, v in parts[0].items() if k in ("info", "licenses")}
     doc.update(images=images, annotations=annotations, categories=categories)
     return doc

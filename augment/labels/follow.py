@@ -119,48 +119,72 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
     """
     ran = list(applied_ops(records))
     moved = labels.moved or any(REGISTRY[name].category == "geometric" for name in ran)
-    labels = replace(labels, moved=moved)
     if not moved:
         return labels, Counts(kept=len(labels))
     width, height = labels.size
     raw = labels.boxes
-    boxes = np.stack([raw[:, 0].clip(0, width), raw[:, 1].clip(0, height),
-                      raw[:, 2].clip(0, width), raw[:, 3].clip(0, height)], axis=1) if len(raw) else raw
-    side_w, side_h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    area = side_w * side_h
-    before = (raw[:, 2] - raw[:, 0]) * (raw[:, 3] - raw[:, 1])
+    boxes = raw.copy()
+    boxes[:, 0::2] = raw[:, 0::2].clip(0, width)
+    boxes[:, 1::2] = raw[:, 1::2].clip(0, height)
+    reasons = _whole_classes(labels, _reasons(raw, boxes, rules))
     counts = Counts()
-    keep: list[int] = []
     marks = list(labels.marks) if labels.marks is not None else [None] * len(labels)
-    semantic = [bool(a.get("semantic")) for a in labels.attrs] if labels.attrs is not None else ()
-    for i in range(len(labels)):
-        reason = None
-        if semantic and semantic[i]:  # a class's region, not an instance: carried whole, gone with its last pixel
-            reason = None if labels.masks is not None and labels.masks[i] is not None and labels.masks[i].any() \
-                else "outside"
-        elif side_w[i] < MIN_SIDE or side_h[i] < MIN_SIDE:
-            reason = "outside"
-        elif area[i] < rules.min_area:
-            reason = "min_area"
-        elif before[i] > 0 and area[i] / before[i] < rules.min_visibility:
-            reason = "min_visibility"
-        if reason is not None and rules.mode == "drop":
+    keep: list[int] = []
+    for i, reason in enumerate(reasons):
+        if reason is None:
+            keep.append(i)
+        elif rules.mode == "drop":
             counts.dropped[reason] = counts.dropped.get(reason, 0) + 1
-            continue
-        if reason is not None:
+        else:
             counts.marked[reason] = counts.marked.get(reason, 0) + 1
             marks[i] = reason
-        keep.append(i)
-        counts.clipped += bool(np.any(np.abs(boxes[i] - raw[i]) > 1e-9))
+            keep.append(i)
+    cut = np.any(np.abs(boxes - raw) > 1e-9, axis=1)
+    counts.clipped = int(np.count_nonzero(cut[keep]))
     keypoints, hidden = _hide_outside(labels.keypoints, width, height)
-    labels = replace(labels, boxes=boxes, keypoints=keypoints,
-                     marks=marks if any(m is not None for m in marks) else labels.marks)
-    if sum(name in FLIPS for name in ran) % 2:
-        labels = replace(labels, keypoints=_swap(labels, rules.flip_pairs))
-    labels = labels.select(keep)
+    if keypoints is not None and sum(name in FLIPS for name in ran) % 2:
+        keypoints = _swap(keypoints, labels.categories, labels.keypoint_names, rules.flip_pairs)
+    every = len(keep) == len(labels)
+
+    def pick(values: list[Any] | None) -> list[Any] | None:
+        return values if values is None or every else [values[i] for i in keep]
+
+    labels = replace(labels, moved=True, boxes=boxes if every else boxes[keep],
+                     categories=labels.categories if every else labels.categories[keep],
+                     ids=labels.ids if every else labels.ids[keep], masks=pick(labels.masks),
+                     keypoints=pick(keypoints), attrs=pick(labels.attrs),
+                     marks=pick(marks) if any(m is not None for m in marks) else pick(labels.marks),
+                     clipped=pick(cut.tolist()))
     counts.kept = len(labels)
     counts.hidden_keypoints = sum(hidden[i] for i in keep) if hidden else 0
     return labels, counts
+
+
+def _reasons(raw: np.ndarray, boxes: np.ndarray, rules: LabelRules) -> list[str | None]:
+    """Per object, the rule its clamped box fails (``outside``, ``min_area``,
+    ``min_visibility``, the first that applies) or ``None``; ``raw``: the boxes before clamping."""
+    side_w, side_h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    area = side_w * side_h
+    before = (raw[:, 2] - raw[:, 0]) * (raw[:, 3] - raw[:, 1])
+    outside = (side_w < MIN_SIDE) | (side_h < MIN_SIDE)
+    small = area < rules.min_area
+    hidden = (before > 0) & (area / np.where(before > 0, before, 1.0) < rules.min_visibility)
+    if not (outside.any() or small.any() or hidden.any()):
+        return [None] * len(raw)
+    return ["outside" if o else "min_area" if s else "min_visibility" if h else None
+            for o, s, h in zip(outside.tolist(), small.tolist(), hidden.tolist(), strict=True)]
+
+
+def _whole_classes(labels: Labels, reasons: list[str | None]) -> list[str | None]:
+    """``reasons`` with a semantic mask's classes (``attrs`` ``semantic``) let be: a class is a
+    region, not an instance, carried whole; it goes only when no pixel of it is left (``outside``)."""
+    if labels.attrs is None or labels.masks is None:
+        return reasons
+    for i, attrs in enumerate(labels.attrs):
+        if attrs.get("semantic"):
+            mask = labels.masks[i]
+            reasons[i] = None if mask is not None and mask.any() else "outside"
+    return reasons
 
 
 def _hide_outside(keypoints: list[np.ndarray | None] | None, width: int,
@@ -204,12 +228,11 @@ def flip_permutation(names: tuple[str, ...], pairs: tuple[tuple[str, str], ...] 
     return [index[partner.get(name, name)] for name in names]
 
 
-def _swap(labels: Labels, pairs: tuple[tuple[str, str], ...]) -> list[np.ndarray | None] | None:
-    if labels.keypoints is None:
-        return None
+def _swap(keypoints: list[np.ndarray | None], categories: np.ndarray, names_of: dict[int, tuple[str, ...]],
+          pairs: tuple[tuple[str, str], ...]) -> list[np.ndarray | None]:
     out = []
-    for k, category in zip(labels.keypoints, labels.categories, strict=True):
-        names = labels.keypoint_names.get(int(category))
+    for k, category in zip(keypoints, categories.tolist(), strict=True):
+        names = names_of.get(category)
         if k is None or not names or len(names) != len(k):
             out.append(k)
             continue

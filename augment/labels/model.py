@@ -60,6 +60,8 @@ class Labels:
         attrs: per object, the source format's other fields, carried to the writer.
         marks: per object, why it is kept although the rules would drop it (``None``: not
             marked); only under :attr:`~augment.labels.follow.LabelRules.mode` ``clamp``.
+        clipped: per object, the clamp to the output image cut its box: the object passes
+            the image's edge (VOC's ``truncated``); ``None``: nothing was clamped yet.
         moved: a geometric op moved the pixels these labels describe (``False``: the
             writer may copy the source's annotations verbatim).
     """
@@ -73,6 +75,7 @@ class Labels:
     keypoint_names: dict[int, tuple[str, ...]] = field(default_factory=dict)
     attrs: list[dict[str, Any]] | None = None
     marks: list[str | None] | None = None
+    clipped: list[bool] | None = None
     moved: bool = False
 
     def __post_init__(self) -> None:
@@ -84,7 +87,7 @@ class Labels:
             raise LabelError(f"{n} boxes, {len(self.categories)} categories and {len(self.ids)} ids: one each per "
                              "object")
         width, height = self.size
-        for name in ("masks", "keypoints", "attrs", "marks"):
+        for name in ("masks", "keypoints", "attrs", "marks", "clipped"):
             per_object = getattr(self, name)
             if per_object is not None and len(per_object) != n:
                 raise LabelError(f"{name}: {len(per_object)} entries for {n} objects")
@@ -105,7 +108,7 @@ class Labels:
 
         return replace(self, boxes=self.boxes[index], categories=self.categories[index], ids=self.ids[index],
                        masks=pick(self.masks), keypoints=pick(self.keypoints), attrs=pick(self.attrs),
-                       marks=pick(self.marks))
+                       marks=pick(self.marks), clipped=pick(self.clipped))
 
     @classmethod
     def empty(cls, size: tuple[int, int]) -> Labels:
@@ -128,19 +131,40 @@ def unpack_masks(planes: np.ndarray, count: int) -> list[np.ndarray]:
     return [(planes[j // 8] >> (j % 8)) & 1 == 1 for j in range(count)]
 
 
+@dataclass(frozen=True, eq=False)
+class Boxes:
+    """Boxes on their way through the ops: XYXY float64 pixels and the image they are on.
+
+    The commonest ops move them in numpy (:data:`augment.labels.moves.MOVES`, torchvision's
+    arithmetic without its per-call dispatch); :meth:`tv` gives the
+    :class:`~torchvision.tv_tensors.BoundingBoxes` the others' kernels take.
+
+    Attributes:
+        array: ``(N, 4)`` float64.
+        canvas: ``(height, width)``, as torchvision's ``canvas_size``.
+    """
+
+    array: np.ndarray
+    canvas: tuple[int, int]
+
+    def tv(self) -> tv_tensors.BoundingBoxes:
+        """As torchvision's tv_tensor: never clamped by the ops, so what left the image can be measured."""
+        return tv_tensors.BoundingBoxes(torch.from_numpy(self.array), format="XYXY", canvas_size=self.canvas,
+                                        clamping_mode=None)
+
+
 def to_tv(labels: Labels) -> dict[str, Any]:
-    """The labels as the tv_tensors torchvision transforms move: ``boxes``
-    (:class:`~torchvision.tv_tensors.BoundingBoxes`, XYXY, never clamped by the ops, so
-    what left the image can be measured afterwards), ``masks`` (a packed
-    :class:`~torchvision.tv_tensors.Mask`, see :func:`pack_masks`) and ``keypoints``
-    (every object's points in one ``(P, 2)`` :class:`~torchvision.tv_tensors.KeyPoints`).
-    Empty ones are left out: torchvision's kernels are not all fond of zero-sized inputs."""
+    """The labels as they travel through the ops: ``boxes`` (:class:`Boxes`, which an op
+    without a numpy move turns into :class:`~torchvision.tv_tensors.BoundingBoxes`),
+    ``masks`` (a packed :class:`~torchvision.tv_tensors.Mask`, see :func:`pack_masks`) and
+    ``keypoints`` (every object's points in one ``(P, 2)``
+    :class:`~torchvision.tv_tensors.KeyPoints`). Empty ones are left out: torchvision's
+    kernels are not all fond of zero-sized inputs."""
     width, height = labels.size
     canvas = (height, width)
     out: dict[str, Any] = {}
     if len(labels):
-        out["boxes"] = tv_tensors.BoundingBoxes(torch.from_numpy(labels.boxes.copy()), format="XYXY",
-                                                canvas_size=canvas, clamping_mode=None)
+        out["boxes"] = Boxes(labels.boxes.copy(), canvas)
     masks = [m for m in labels.masks or () if m is not None]
     if masks:
         out["masks"] = tv_tensors.Mask(torch.from_numpy(pack_masks(masks, labels.size)))
@@ -154,7 +178,10 @@ def from_tv(labels: Labels, moved: dict[str, Any], size: tuple[int, int]) -> Lab
     """``labels`` with what :func:`to_tv` gave them after the ops: boxes as the ops left
     them (unclamped), masks unpacked, keypoints moved (their visibility as it was: the
     rules that follow decide what left the image). ``size``: the output's ``(width, height)``."""
-    boxes = moved["boxes"].numpy().astype(np.float64) if "boxes" in moved else labels.boxes
+    boxes = labels.boxes
+    if "boxes" in moved:
+        value = moved["boxes"]
+        boxes = value.array if isinstance(value, Boxes) else value.as_subclass(torch.Tensor).numpy().astype(np.float64)
     masks = labels.masks
     if "masks" in moved:
         count = sum(m is not None for m in labels.masks or ())

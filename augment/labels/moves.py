@@ -1,0 +1,78 @@
+"""Boxes moved by the commonest geometric ops in numpy, with torchvision's own arithmetic.
+
+A labelled job moves about twenty boxes per output through ``RandomResizedCrop``, a flip
+and perhaps a ``Resize`` or a ``RandomCrop``. torchvision's box kernels do it right, but
+each call dispatches through tv_tensor wrappers and a dozen tiny tensor ops (35-40 µs for
+a resized crop, against about 5 µs here), which is most of what labels cost a job. The
+functions here compute what those kernels compute, step for step in float64 (torchvision's
+resize multiplies by float32 ratios, as its default dtype makes them: so do they), so the
+boxes come out with the same bits; every other op, and every op given masks or keypoints,
+keeps torchvision's kernels (:meth:`Boxes.tv`). ``tests/test_labels_moves.py`` holds the
+two to each other on random boxes and draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from augment._torchvision import compute_resized_output_size
+from augment.labels.model import Boxes
+
+
+def _flip_horizontal(transform: Any, boxes: Boxes, params: dict[str, Any]) -> Boxes:
+    out = boxes.array.copy()
+    out[:, [2, 0]] = -(boxes.array[:, [0, 2]] - boxes.canvas[1])
+    return Boxes(out, boxes.canvas)
+
+
+def _flip_vertical(transform: Any, boxes: Boxes, params: dict[str, Any]) -> Boxes:
+    out = boxes.array.copy()
+    out[:, [3, 1]] = -(boxes.array[:, [1, 3]] - boxes.canvas[0])
+    return Boxes(out, boxes.canvas)
+
+
+def _crop(boxes: Boxes, top: int, left: int, height: int, width: int) -> Boxes:
+    return Boxes(boxes.array - np.array([left, top, left, top], np.float64), (height, width))
+
+
+def _resize(boxes: Boxes, size: Any, max_size: int | None = None) -> Boxes:
+    height, width = boxes.canvas
+    new_height, new_width = compute_resized_output_size(boxes.canvas, size=size, max_size=max_size)
+    if (new_height, new_width) == (height, width):
+        return boxes
+    w, h = new_width / width, new_height / height
+    # torch.tensor([w, h, w, h]) takes torch's default dtype (float32): the ratios are rounded to it
+    ratios = np.array([w, h, w, h], np.float32 if torch.get_default_dtype() == torch.float32 else np.float64)
+    return Boxes(boxes.array * ratios, (new_height, new_width))
+
+
+def _resized_crop(transform: Any, boxes: Boxes, params: dict[str, Any]) -> Boxes:
+    cropped = _crop(boxes, params["top"], params["left"], params["height"], params["width"])
+    return _resize(cropped, transform.size)
+
+
+def _resize_op(transform: Any, boxes: Boxes, params: dict[str, Any]) -> Boxes:
+    return _resize(boxes, transform.size, transform.max_size)
+
+
+def _random_crop(transform: Any, boxes: Boxes, params: dict[str, Any]) -> Boxes | None:
+    if params["needs_pad"]:
+        return None  # padding: torchvision's kernels
+    if not params["needs_crop"]:
+        return boxes
+    return _crop(boxes, params["top"], params["left"], params["height"], params["width"])
+
+
+MOVES: dict[str, Callable[[Any, Boxes, dict[str, Any]], Boxes | None]] = {
+    "RandomHorizontalFlip": _flip_horizontal,
+    "RandomVerticalFlip": _flip_vertical,
+    "RandomResizedCrop": _resized_crop,
+    "Resize": _resize_op,
+    "RandomCrop": _random_crop,
+}
+"""Op name -> ``move(transform, boxes, params)``: the boxes as the op's ``transform`` would
+move them with ``params``, or ``None`` where these params need torchvision's kernel."""
