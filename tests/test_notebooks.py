@@ -269,6 +269,42 @@ def test_03_with_another_preset_two_copies_and_its_own_images(aws, tmp_path, sma
     assert results["images_per_s"] > 0 and results["wall_s"] >= results["work_s"] > 0
 
 
+# --- notebook 06 with injected parameters -----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_06_with_its_own_images_annotations_and_scratch_under_home(tmp_path, monkeypatch):
+    """input, annotations, copies and scratch reach both jobs (``~`` is the kernel's home)."""
+    from pycocotools.coco import COCO
+
+    from augment.samples import annotations_path, samples_dir
+
+    home = tmp_path / "home"
+    (home / "mine" / "sub").mkdir(parents=True)
+    chosen = {"chelsea.jpg": "sub/cat.jpg", "coffee.jpg": "cup.jpg"}
+    for name, rel in chosen.items():
+        shutil.copyfile(samples_dir() / name, home / "mine" / rel)
+    coco = json.loads(annotations_path().read_text())
+    images = [{**i, "file_name": chosen[i["file_name"]]} for i in coco["images"] if i["file_name"] in chosen]
+    kept = {i["id"] for i in images}
+    mine = {**coco, "images": images, "annotations": [a for a in coco["annotations"] if a["image_id"] in kept]}
+    (home / "mine.json").write_text(json.dumps(mine))
+    monkeypatch.setenv("HOME", str(home))  # the kernel inherits it
+    results_path = tmp_path / "results.json"
+    execute("06_labels.ipynb", tmp_path / "06.ipynb", input="~/mine", annotations="~/mine.json", copies=1,
+            scratch="~/runs", n_images=2, results_path=str(results_path))
+    results = json.loads(results_path.read_text())
+    out = home / "runs" / "coco"
+    assert results["coco"]["output"] == str(out) and results["yolo"]["output"] == str(home / "runs" / "yolo")
+    written = COCO(str(out / "annotations.json"))
+    assert sorted(i["file_name"] for i in written.dataset["images"]) == ["cup.jpg.aug0.jpg", "sub/cat.jpg.aug0.jpg"]
+    assert len(written.getAnnIds()) == len(mine["annotations"]), "light drops nothing of these"
+    labels = sorted(p.relative_to(home / "runs" / "yolo").as_posix() for p in (home / "runs" / "yolo").rglob("*.txt"))
+    assert labels == ["labels/train/cup.jpg.aug0.txt", "labels/train/sub/cat.jpg.aug0.txt"]
+    assert sorted(p.name for p in (home / "runs" / "yolo-tree" / "labels" / "train").rglob("*.txt")) == [
+        "cat.txt", "cup.txt"]
+
+
 # --- notebook 03 against SageMaker's API ------------------------------------------------------
 
 
@@ -456,8 +492,9 @@ def failed_cell(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
     ("05_parameter_sweep.ipynb", {"notebook": "07_missing.ipynb"},
      "UsageError: notebook='07_missing.ipynb': not found; looked for "),
     ("05_parameter_sweep.ipynb", {"grid": {"copies": []}}, "UsageError: grid=: no runs (an empty list of values?)"),
+    ("06_labels.ipynb", {"annotations": "missing.json"}, "UsageError: annotations=missing.json: no such file"),
 ], ids=["copies=0", "missing input", "02 missing source", "sagemaker no region", "sagemaker no credentials",
-        "05 missing notebook", "05 empty grid"])
+        "05 missing notebook", "05 empty grid", "06 missing annotations"])
 def test_a_bad_parameter_is_one_line_naming_it(notebook, parameters, shown, tmp_path, monkeypatch):
     """The kit's own error shows as one line in the notebook's terms (the parameter, not the
     CLI's flag), not a traceback; the run stops there."""
