@@ -109,7 +109,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         report = result
         base, last = args.output.rstrip("/"), len(report.batches) - 1
         lines = [report.line(), f"outputs:   {base}/ (a folder per batch: batch-00000/ to batch-{last:05d}/, "
-                                f"each with its _augment/ manifests)", f"report:    {base}/_batches/report.json"]
+                                f"each with its _augment/ manifests)", *_label_lines(report.labels, args.output),
+                 f"report:    {base}/_batches/report.json"]
         show(lines, as_json(report.to_dict()) if args.json else None)
         if report.failed:
             raise JobFailed(report.failure_message())
@@ -137,15 +138,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         summaries = {h: info["summary"] for h, info in description["LocalRuntime"]["hosts"].items()
                      if "summary" in info}
         note = None
-    lines = _job_lines(description, summaries, args.output)
-    if args.annotations and args.mode == "sharded" and description.get("ProcessingJobStatus") == "Completed":
-        from augment.engine.labels import merge_parts
-
-        merged = merge_parts(args.output)  # the hosts' parts, into the one file a standalone job writes
-        lines += [f"labels:    {', '.join(args.output.rstrip('/') + '/' + name for name in merged)}"] if merged else []
+    lines = _job_lines(description, summaries, args.output) + _label_lines(getattr(job, "labels", []), args.output)
     show(lines if note is None else [*lines, note], _description_json(description) if args.json else None)
     _check_completed(description)
     return 0
+
+
+def _label_lines(merged: list[str], output: str) -> list[str]:
+    """Where the label files launch() merged are (a sharded job's hosts', a set of batches'), if any."""
+    return [f"labels:    {', '.join(output.rstrip('/') + '/' + name for name in merged)}"] if merged else []
 
 
 def _output_summaries(output: str) -> tuple[dict[str, dict[str, Any]], str | None]:

@@ -2,7 +2,8 @@
 launch modes (standalone, sharded, batched, prefetch)."""
 
 from augment.jobs.backend import Backend, make_backend
-from augment.jobs.batch import AugmentedImages, BatchReport, JobGroup, Prefetch, classes_of, run_batched
+from augment.jobs.batch import BatchReport, JobGroup, Prefetch, run_batched
+from augment.jobs.dataset import AugmentedImages, classes_of
 from augment.jobs.follow import (
     follow,
     instance_choice,

@@ -37,14 +37,14 @@ from augment.jobs.build import (
     put_json,
     reads_s3_only,
 )
+from augment.jobs.dataset import AugmentedImages, class_of, classes_of  # noqa: F401  (documented here too)
 from augment.jobs.handles import TERMINAL, Job
-from augment.jobs.local import safe_rel
+from augment.jobs.labels import merge_batches
 from augment.jobs.request import Input, JobRequest
-from augment.locations import expand
 from augment.options import JOB_OPTIONS, check_number, process_arguments
 from augment.progress import Progress
 from augment.spec import Spec, load_spec
-from augment.storage import download, is_s3, join, list_location, s3_client
+from augment.storage import is_s3, join
 from augment.text import plural
 
 
@@ -89,6 +89,7 @@ class BatchReport:
     batches: list[Batch]
     seconds: float = 0.0
     jobs: list[Job] = field(default_factory=list, repr=False)  # every attempt's handle, for timelines
+    labels: list[str] = field(default_factory=list)  # the batches' label files merged, relative to the output
 
     @property
     def completed(self) -> list[Batch]:
@@ -131,7 +132,8 @@ class BatchReport:
         return ". ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary": self.line(), "seconds": self.seconds, "batches": [asdict(b) for b in self.batches]}
+        return {"summary": self.line(), "seconds": self.seconds, "labels": self.labels,
+                "batches": [asdict(b) for b in self.batches]}
 
 
 def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any = None,
@@ -282,7 +284,9 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
                 max_in_flight: int = 4, retries: int = 2, poll: float = 5.0, progress: str | None = None,
                 loaded: Spec | None = None, **request_kwargs: Any) -> BatchReport:
     """The seed's batch loop done right (see module docs); returns the report, also
-    written to ``<output>/_batches/report.json``.
+    written to ``<output>/_batches/report.json``. With ``annotations``, each batch has its
+    own label files and the completed batches' are merged into the output folder
+    (``report.labels``: see :func:`augment.jobs.labels.merge_batches`).
 
     ``request_kwargs`` go to :func:`~augment.jobs.build.build_request` for every batch;
     ``volume_gb`` (each job's ``VolumeSizeInGB``) is sized for the largest batch unless
@@ -295,7 +299,8 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
     group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
-    report = BatchReport(batches, round(time.monotonic() - start, 2), jobs=group.jobs)
+    labels = merge_batches(output_uri, batches) if request_kwargs.get("annotations") else []
+    report = BatchReport(batches, round(time.monotonic() - start, 2), jobs=group.jobs, labels=labels)
     put_json(join(output_uri, "_batches", "report.json"), report.to_dict())
     return report
 
@@ -308,6 +313,9 @@ class Prefetch:
     soon as it completes. The next job is submitted before a batch is handed over, so
     the consumer's work overlaps the jobs'. ``loaded`` is ``spec`` as already read (by
     :func:`~augment.jobs.launch.launch`): the spec is read once, here when not given.
+    With ``annotations``, each batch has its own label files, and once the last batch is
+    yielded the set's are merged into the output folder (``labels`` names them: see
+    :func:`augment.jobs.labels.merge_batches`).
 
     Example:
         >>> for batch in Prefetch(backend, "light", "s3://data/train/", "s3://data/aug/", batch_size=512):
@@ -324,6 +332,8 @@ class Prefetch:
         if ahead < 1:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
+        self.output_uri = output_uri
+        self.labels: list[str] = []  # the batches' label files merged, once every batch was yielded
         inputs, split, self.request_kwargs = _ready(backend, spec, loaded, input_uri, output_uri, batch_size,
                                                     request_kwargs)
         self.batches = plan_batches(input_uri, output_uri, batch_size, inputs, split)
@@ -365,83 +375,5 @@ class Prefetch:
             if following < len(self.batches):
                 self._submit(self.batches[following])
             yield b
-
-
-def class_of(source: str) -> str:
-    """The class of an input, by its path relative to the input: its top folder when it
-    lies in one (``cats/001.jpg`` -> ``cats``: a class per folder), else the file itself."""
-    return source.split("/", 1)[0] if "/" in source else source
-
-
-def classes_of(keys: Iterator[str] | list[str]) -> list[str]:
-    """The sorted classes of these inputs (see :func:`class_of`): pass the whole input's, so
-    that a label means the same class in every batch."""
-    return sorted({class_of(k) for k in keys})
-
-
-class AugmentedImages:
-    """The images a job (or one batch) wrote, as a torch ``Dataset`` for a ``DataLoader``.
-
-    Reads the output's manifests (``_augment/manifest-*.jsonl``); each written copy is
-    one item: ``(image, label)``, the image a ``float32`` tensor ``3 x size x size`` in
-    [0, 1], the label the index in ``classes`` of its input's class (:func:`class_of`: its
-    top folder, for an input of class folders; else the input file itself). Pass the same
-    ``classes`` to every batch's dataset (``Prefetch.classes``, ``BatchReport.classes``), so
-    that a label means the same class in every batch. An ``s3://`` output is downloaded
-    first, into ``cache`` (default: a temporary folder, removed when the dataset is
-    garbage-collected or the interpreter exits).
-
-    Args:
-        output: the job's or batch's output folder or ``s3://`` prefix.
-        size: the side images are resized to.
-        cache: where an S3 output is downloaded.
-        classes: every class of the input, in label order (default: this output's own,
-            which another batch numbers differently).
-
-    Raises:
-        UsageError: the output holds no manifest, or an input of a class not in ``classes``.
-    """
-
-    def __init__(self, output: str, size: int = 64, cache: str | None = None,
-                 classes: list[str] | None = None) -> None:
-        from augment.manifest import read_manifest
-
-        root = Path(expand(output))
-        if is_s3(output):
-            import shutil
-            import tempfile
-            import weakref
-
-            root = Path(cache or tempfile.mkdtemp(prefix="augment-batch-"))
-            if cache is None:  # one folder per batch, for the whole training run: not left behind
-                weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
-            prefix, s3 = output.rstrip("/") + "/", s3_client()
-            for rel, nbytes in list_location(prefix, s3=s3):
-                target = root / safe_rel(rel, f"output {output}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                download(prefix + rel, target, size=nbytes, s3=s3)
-        manifests = sorted(root.glob("_augment/manifest-*.jsonl"))
-        if not manifests:
-            raise UsageError(f"{output}: no _augment/manifest-*.jsonl, so no finished job there")
-        records = [r for m in manifests for r in read_manifest(m) if r["status"] == "ok" and r["copy"] >= 0]
-        self.classes = list(classes) if classes is not None else classes_of([r["source"] for r in records])
-        index = {c: i for i, c in enumerate(self.classes)}
-        unknown = sorted({class_of(r["source"]) for r in records} - set(index))
-        if unknown:
-            raise UsageError(f"classes: {output} holds inputs of classes not listed: {', '.join(unknown[:5])}"
-                             " (pass the classes of the whole input, e.g. Prefetch.classes)")
-        self.root, self.size = root, size
-        self.items = [(r["output"], index[class_of(r["source"])]) for r in records]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        import PIL.Image
-        import torch
-        from torchvision.transforms.v2 import functional as F
-
-        rel, label = self.items[index]
-        with PIL.Image.open(self.root / rel) as img:
-            image = F.pil_to_tensor(img.convert("RGB").resize((self.size, self.size)))
-        return image.to(torch.float32) / 255.0, label
+        if self.request_kwargs.get("annotations"):
+            self.labels = merge_batches(self.output_uri, self.batches)

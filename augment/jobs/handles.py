@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from augment.contract import failure_message
@@ -21,10 +22,15 @@ TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 class Job(Protocol):
-    """What a launched job offers, whatever runs it."""
+    """What a launched job offers, whatever runs it.
+
+    ``finish``, where set, is what the launch left to do once the job completed (merge a
+    sharded job's labels: see :mod:`augment.jobs.labels`): :meth:`wait` calls it.
+    """
 
     name: str
     request: JobRequest
+    finish: Callable[[], None] | None
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -46,6 +52,8 @@ def wait_for(job: Job, timeout: float | None, poll: float) -> dict[str, Any]:
         TimeoutError: still running after ``timeout`` seconds (the job goes on).
         JobFailed: it ended ``Failed`` or ``Stopped``; the message carries SageMaker's
             ``FailureReason`` and the container's ``ExitMessage``.
+        LabelMergeError: it completed, but what its launch left to do once it did
+            (``job.finish``: merge its hosts' labels) failed.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -61,6 +69,9 @@ def wait_for(job: Job, timeout: float | None, poll: float) -> dict[str, Any]:
         exit_message = description.get("ExitMessage")
         detail = f"; exit message: {exit_message}" if exit_message and exit_message not in reason else ""
         raise JobFailed(f"job {job.name} {status}: {reason}{detail}", summary=description)
+    finish = getattr(job, "finish", None)
+    if finish is not None:
+        finish()
     return description
 
 
@@ -76,6 +87,8 @@ class LocalJob:
         self.name = request.job_name
         self.request = request
         self.engine = engine
+        self.finish: Callable[[], None] | None = None
+        self.labels: list[str] = []
         self._log = io.StringIO()
         self._lock = threading.Lock()
         self._stop = threading.Event()

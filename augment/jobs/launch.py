@@ -37,6 +37,7 @@ from augment.jobs.build import (  # noqa: F401  (the names callers import from h
     reads_s3_only,
     shipped_spec,
 )
+from augment.jobs.labels import annotated, finish_sharded
 from augment.jobs.request import Input, JobRequest
 from augment.locations import META_DIR
 from augment.options import JOB_OPTIONS, check_number, process_arguments
@@ -242,9 +243,13 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
             ``prices`` and ``region`` are for the cost estimate (see :func:`check_limits`).
 
     Returns:
-        standalone and sharded: the job handle; batched: the
-        :class:`~augment.jobs.batch.BatchReport` (when every batch ended);
-        prefetch: a :class:`~augment.jobs.batch.Prefetch` to iterate.
+        standalone and sharded: the job handle (a sharded job with ``annotations`` merges
+        its hosts' labels into the one file a standalone job writes when it completes:
+        at once where ``attached``, else when its ``wait()`` sees it completed; see
+        :mod:`augment.jobs.labels`); batched: the
+        :class:`~augment.jobs.batch.BatchReport` (when every batch ended, their labels
+        merged); prefetch: a :class:`~augment.jobs.batch.Prefetch` to iterate (their
+        labels merged once it has yielded every batch).
 
     Raises:
         UsageError: over the cost limit or the quota, or an output that holds an earlier
@@ -291,5 +296,8 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     request, written = ready_request(loaded, input, output, request, s3_only=reads_s3_only(backend),
                                      volume_gb=volume_gb)
     with removed_unless_created(written):
-        return backend.submit(request, **submit_kwargs)
+        job = backend.submit(request, **submit_kwargs)
+    if request.instance_count > 1 and annotated(request.arguments):
+        return finish_sharded(job, output)  # the hosts' label parts, merged once it completes
+    return job
 

@@ -13,6 +13,7 @@ which break with assumed roles and other regions.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,8 @@ class SageMakerJob:
         self.name = request.job_name
         self.request = request
         self.backend = backend
+        self.finish: Callable[[], None] | None = None  # see augment.jobs.labels.finish_sharded
+        self.labels: list[str] = []
 
     def describe(self) -> dict[str, Any]:
         return self.backend.client.describe_processing_job(ProcessingJobName=self.name)

@@ -1,0 +1,130 @@
+"""A labelled launch ends with the job's label files, in every mode.
+
+A standalone job's host writes them itself (COCO's ``annotations.json``, Ground Truth's
+``output.manifest``, a YOLO tree's ``data.yaml``: see :mod:`augment.engine.labels`).
+A sharded job's hosts each write a part (``_augment/labels-<host>.*``), which
+:func:`finish_sharded` merges with :func:`augment.engine.labels.merge_parts` when the
+job completes, into the bytes one host would have written. Batched and prefetch jobs
+are standalone jobs, one per batch: each batch keeps its own files, and
+:func:`merge_batches` writes the set's in the output folder once every batch ended, its
+entries naming the outputs by their path from there (``batch-00000/a.jpg.aug0.jpg``).
+VOC XML and masks belong to one output each: nothing to merge.
+
+The launchers call these (:func:`~augment.jobs.launch.launch`,
+:func:`~augment.jobs.batch.run_batched`, :class:`~augment.jobs.batch.Prefetch`), so a
+notebook, ``augment run`` and a script get the same files from one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from augment.errors import JobFailed
+from augment.storage import exists, join, list_location, read_bytes, write_bytes
+
+SPLITS = ("train", "val", "test", "minival")
+"""The keys of a YOLO ``data.yaml`` that name images (Ultralytics')."""
+
+
+def annotated(arguments: Sequence[str]) -> bool:
+    """Whether a job with these container arguments carries labels."""
+    return "--annotations" in arguments
+
+
+def finish_sharded(job: Any, output: str) -> Any:
+    """Have ``job`` (a handle of a sharded, labelled job) merge its hosts' label parts
+    under ``output`` when it completes: at once where it has ended already (an attached
+    local job), else when its ``wait()`` sees it completed. The files written are in
+    ``job.labels`` (relative to ``output``).
+
+    Returns:
+        ``job``.
+    """
+    def finish() -> None:
+        from augment.engine.labels import merge_parts
+
+        job.finish = None  # once, whatever wait() is called again
+        try:
+            job.labels = merge_parts(output)
+        except (OSError, ValueError) as e:
+            raise LabelMergeError(f"job {job.name} completed, but its hosts' labels under {output} could not be "
+                                  f"merged: {e}; merge them with augment.engine.labels.merge_parts({output!r})"
+                                  ) from e
+
+    job.labels, job.finish = [], finish
+    if job.status() == "Completed":
+        finish()
+    return job
+
+
+class LabelMergeError(JobFailed):
+    """A job completed, but its label files could not be merged (its outputs and its hosts'
+    parts are intact: the message says how to merge them)."""
+
+
+def merge_batches(output: str, batches: Sequence[Any]) -> list[str]:
+    """The label files of a set of batches (each a standalone job under ``output``, with its
+    own files), written in ``output`` as one job would have them: COCO's images and
+    annotations of every completed batch in one document, numbered again, each
+    ``file_name`` the output's path from ``output``; Ground Truth's lines in one manifest
+    (their ``source-ref`` already names each output in full); a YOLO ``data.yaml`` whose
+    splits list each batch's folders that hold them. A batch that did not complete adds
+    nothing (its outputs are not there to name).
+
+    Returns:
+        The files written, relative to ``output``; none where the batches wrote no labels.
+
+    Raises:
+        ValueError: the batches' files do not merge (categories that differ).
+    """
+    from augment.labels.formats import COCO_OUTPUT, GROUND_TRUTH_OUTPUT
+
+    done = [(_relative(output, b.output_uri), b.output_uri) for b in batches if b.status == "Completed"]
+    written = []
+    for name, merge in ((COCO_OUTPUT, _coco), (GROUND_TRUTH_OUTPUT, _ground_truth), ("data.yaml", _data_yaml)):
+        found = [(rel, join(uri, name)) for rel, uri in done if exists(join(uri, name))]
+        if found:
+            write_bytes(join(output, name), merge(output, found))
+            written.append(name)
+    return written
+
+
+def _relative(output: str, batch_output: str) -> str:
+    base = output.rstrip("/") + "/"
+    if not batch_output.startswith(base):
+        raise ValueError(f"batch output {batch_output} is not under {base}")
+    return batch_output[len(base):].rstrip("/")
+
+
+def _coco(output: str, found: list[tuple[str, str]]) -> bytes:
+    from augment.labels.coco import dump_coco, merge_coco
+
+    parts = []
+    for rel, uri in found:
+        doc = json.loads(read_bytes(uri))
+        doc["images"] = [{**image, "file_name": f"{rel}/{image['file_name']}"} for image in doc["images"]]
+        parts.append(doc)
+    return dump_coco(merge_coco(parts))
+
+
+def _ground_truth(output: str, found: list[tuple[str, str]]) -> bytes:
+    lines = [line for _, uri in found for line in read_bytes(uri).decode("utf-8").splitlines(keepends=True)]
+    return "".join(sorted(lines, key=lambda line: json.loads(line)["source-ref"])).encode("utf-8")
+
+
+def _data_yaml(output: str, found: list[tuple[str, str]]) -> bytes:
+    """The first batch's ``data.yaml`` (every batch's is the input's), its splits naming
+    each batch's folder of them: ``images/train`` -> ``[batch-00000/images/train, ...]``."""
+    import yaml
+
+    data = yaml.safe_load(read_bytes(found[0][1])) or {}
+    for key in SPLITS:
+        value = data.get(key)
+        if value is None:
+            continue
+        paths = [value] if isinstance(value, str) else list(value)
+        data[key] = [f"{rel}/{p}" for rel, _ in found for p in paths
+                     if list_location(join(output, rel, str(p)) + "/", limit=1)]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8")
