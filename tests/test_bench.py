@@ -1,4 +1,5 @@
-"""The benchmark harness runs every contender end to end on a tiny corpus.
+"""The benchmark harnesses run end to end on tiny corpora (bench.py: every contender;
+labels.py: one job with labels and without).
 
 No timing is asserted (machines are noisy): the speed targets live in benchmarks/README.md
 (summarised in the README's Performance table), as ratios measured in one run.
@@ -17,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench  # noqa: E402
+import labels as labels_bench  # noqa: E402
 
 
 def test_corpus_is_deterministic_and_imagenet_sized(tmp_path):
@@ -93,3 +95,43 @@ def test_kit_row_falls_back_to_the_jobs_clock(images, runs):
     row = bench._kit_row("crop", 1, images, 2, runs, 400.0)
     assert row["method"] == "job clock" and row["fixed_s"] is None
     assert row["images_per_s"] == pytest.approx(images / runs[0][0], abs=0.1)
+
+
+# --- benchmarks/labels.py: what labels add to a job's time ----------------------------------
+
+
+def test_labels_corpus_has_the_boxes_asked_for_deterministically(tmp_path):
+    paths = bench.make_corpus(tmp_path / "c", 3)
+    a = labels_bench.make_coco(paths, tmp_path / "c", boxes=20, polygons=2)
+    assert a == labels_bench.make_coco(paths, tmp_path / "c", boxes=20, polygons=2)
+    assert [i["file_name"] for i in a["images"]] == [p.name for p in paths]
+    assert len(a["annotations"]) == 60 and sum("segmentation" in x for x in a["annotations"]) == 6
+    from augment.labels.coco import read_coco
+
+    index = read_coco(a)
+    assert not index.problems, index.problems[:3]  # every box inside its image, every polygon decodable
+
+
+def test_labels_bench_times_both_jobs_and_reports_the_ratio(tmp_path):
+    # a smoke run: three images, one spec, one round; no timing is asserted
+    out = tmp_path / "labels.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "labels.py"), "--images", "3", "--boxes", "5",
+               "--polygons", "1", "--specs", "light", "--rounds", "1", "--json", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    (row,) = data["rows"]
+    assert row["spec"] == "light" and row["boxes_per_image"] == 5 and data["goal"] == labels_bench.GOAL
+    assert row["unlabelled_s"] > 0 and row["labelled_s"] > 0 and row["unlabelled_cpu_s"] > 0
+    assert row["ratio"] == pytest.approx(row["labelled_s"] / row["unlabelled_s"], rel=0.01)
+    assert len(row["rounds_s"]["labelled"]) == len(row["rounds_s"]["unlabelled"]) == 1
+    table = result.stdout.strip().splitlines()
+    assert table[0].startswith("| spec | images | boxes/image") and len(table) == 3
+
+
+@pytest.mark.parametrize("argv, message", [(["--rounds", "0"], "--rounds must be at least 1, got 0"),
+                                           (["--polygons", "21"], "--polygons must be between 0 and --boxes")])
+def test_labels_bench_refuses_bad_arguments_naming_the_flag(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        labels_bench.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
