@@ -3,6 +3,8 @@ trip, moved boxes read back by supervision's reader (which shares our reading of
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -90,3 +92,27 @@ def test_moved_voc_boxes_read_back_by_supervision(tmp_path):
     assert [dataset.classes[c] for c in detections.class_id] == ["dog", "cat"]
     bare = write_voc(moved, "a_0.png", index.categories)  # no source: a new document, flags 0
     assert b"<difficult>0</difficult>" in bare and b"<width>160</width>" in bare
+
+
+def test_an_object_the_outputs_edge_cuts_is_truncated_and_others_keep_their_flag(tmp_path):
+    (tmp_path / "a.xml").write_text(
+        "<annotation><size><width>80</width><height>60</height><depth>3</depth></size>"
+        "<object><name>dog</name><truncated>0</truncated><bndbox><xmin>31</xmin><ymin>21</ymin><xmax>40</xmax>"
+        "<ymax>30</ymax></bndbox></object>"  # inside the crop: 0 as read
+        "<object><name>dog</name><truncated>1</truncated><bndbox><xmin>41</xmin><ymin>21</ymin><xmax>50</xmax>"
+        "<ymax>30</ymax></bndbox></object>"  # inside the crop, truncated in the input already: 1 as read
+        "<object><name>cat</name><truncated>0</truncated><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>30</xmax>"
+        "<ymax>20</ymax></bndbox></object>"  # cut by the crop's left and top edges: 1
+        "<object><name>cat</name><bndbox><xmin>61</xmin><ymin>31</ymin><xmax>80</xmax><ymax>60</ymax></bndbox>"
+        "</object></annotation>")  # cut, no flag at all: 1
+    index = read_voc(tmp_path)
+    entry = index.image("a.png")
+    crop = Pipeline({"version": 1, "ops": [{"CenterCrop": {"size": [40, 60]}}]})  # cols 10..70, rows 10..50
+    written = ET.fromstring(write_voc(through(crop, (80, 60), entry.labels((80, 60))), "a.png", index.categories,
+                                      entry))
+    assert [o.findtext("truncated") for o in written.iter("object")] == ["0", "1", "1", "1"]
+    assert [o.findtext("bndbox/xmin") for o in written.iter("object")] == ["21", "31", "1", "51"]
+    flip = Pipeline({"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]})  # moved, nothing cut
+    flipped = ET.fromstring(write_voc(through(flip, (80, 60), entry.labels((80, 60))), "a.png", index.categories,
+                                      entry))
+    assert [o.findtext("truncated") for o in flipped.iter("object")] == ["0", "1", "0", None]

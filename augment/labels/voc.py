@@ -19,7 +19,9 @@ pixel keeps one).
 a problem), else in the sorted set of names in the files, from 1 (COCO's numbering, and
 torchvision's detection models keep 0 for the background). ``difficult``, ``truncated``,
 ``pose`` and ``occluded`` ride along in ``attrs``; the object's whole element too, so the
-writer keeps what it does not know (parts, attributes) and changes the box only.
+writer keeps what it does not know (parts, attributes) and changes the box only, and
+``truncated``: an object the output's edge cuts (its box clamped to the output image) is
+``truncated`` 1, another keeps the flag it was read with.
 
 Problems (each names ``file`` or ``file, object N``): not XML, not an ``<annotation>``, an
 object without a name or a ``<bndbox>`` of four finite numbers, a box with no extent,
@@ -302,6 +304,8 @@ def _element(labels: Labels, i: int, categories: Mapping[int, str]) -> ET.Elemen
         _set(node, "pose", str(attrs.get("pose", "Unspecified")))
         for flag in ("truncated", "difficult"):
             _set(node, flag, str(attrs.get(flag, 0)))
+    if labels.clipped is not None and labels.clipped[i]:  # the output's edge cuts it now: VOC's truncated
+        _set(node, "truncated", "1")
     box = node.find("bndbox")
     if box is None:
         box = ET.SubElement(node, "bndbox")
