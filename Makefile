@@ -49,8 +49,9 @@ demo: $(CORE)  ## the main job on the local runtime: 2 simulated instances shard
 	$(VENV)/bin/augment run --backend local --mode sharded --instance-count 2 --spec light \
 		--input "$$($(VENV)/bin/augment samples --dir)" --output $(DEMO_OUT)
 
-bench: $(STAMP)  ## throughput of the kit against its peers, in one run (three rounds each: about a quarter of an hour)
+bench: $(STAMP)  ## throughput of the kit against its peers, in one run (three rounds each: about a quarter of an hour), then what labels add to a job (about a minute)
 	$(PY) benchmarks/bench.py --json benchmarks/results/latest.json
+	$(PY) benchmarks/labels.py --json benchmarks/results/labels-latest.json
 
 bench-preview: $(STAMP)  ## how long the preview takes to re-render (light and strong, 4 images x 4 copies, one core)
 	$(PY) benchmarks/preview.py --json benchmarks/results/preview-latest.json
