@@ -22,6 +22,8 @@ class AnnotationOptions:
         mode: ``drop`` removes such an object; ``clamp`` keeps it, clamped and marked.
         min_area: objects whose clamped box covers fewer square pixels go.
         min_visibility: objects keeping less than this share of their box go (0 to 1).
+            Neither drops a semantic mask's class (a region, not an instance: it is
+            carried whole, and goes only with its last pixel).
         flip_pairs: keypoint names a mirroring flip swaps, beside ``left``/``right`` names.
     """
 

@@ -9,9 +9,10 @@ present (value other than the ``background``): its mask the pixels of that class
 their extent, its category and id the class. The objects travel packed, eight to a
 uint8 plane, moved by nearest neighbours only, exactly as one ``tv_tensors.Mask`` of ids
 would be: no value is ever interpolated. Where a geometric op uncovers the canvas, no
-class has the pixel, and the written mask has the ``background`` value there. A class's
-object may be dropped by :func:`~augment.labels.follow.follow` only when its box left the
-image entirely, and then none of its pixels are left.
+class has the pixel, and the written mask has the ``background`` value there. A class is a
+region, not an instance: the spec's ``min_area`` and ``min_visibility`` never drop it
+(:func:`~augment.labels.follow.follow` carries it whole), and it goes only when no pixel
+of it is left.
 
 Problems (:meth:`MaskImage.problem`, known only once the PNG is decoded beside its
 image): not a PNG, not one channel of ids (RGB), another size than its image. A folder
