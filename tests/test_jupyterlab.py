@@ -184,6 +184,25 @@ def test_02_step_through_strip_is_in_view_after_a_click_in_jupyterlab(lab, brows
         page.close()
 
 
+def test_06_draws_its_labelled_grids_in_jupyterlab(lab, browser):
+    """Notebook 06 in JupyterLab: the previewer with its labels box ticked, then both jobs'
+    outputs with their labels, as pictures; the jobs wrote their label files where asked."""
+    url, root = lab
+    scratch = root / "runs"
+    _with_parameters("06_labels.ipynb", root, scratch=str(scratch))
+    page = run_in_lab(browser, url, "06_labels.ipynb")
+    try:
+        page.wait_for_selector("img.augment-grid", timeout=120_000)
+        assert page.locator(".augment-previewer .augment-show-labels input").is_checked(), "labels drawn"
+        pictures = outputs_with(page, "img:not(.augment-grid)")
+        assert pictures.count() == 2, "inputs beside outputs, labels drawn, for each job"
+        assert all(p.locator("img").evaluate("e => e.naturalWidth") > 300 for p in pictures.all())
+        assert (scratch / "coco" / "annotations.json").is_file()
+        assert len(list((scratch / "yolo" / "labels").rglob("*.txt"))) == 14
+    finally:
+        page.close()
+
+
 SHOWN = '''\
 from augment.jobs.follow import JobResults
 from augment.notebooks import Redacted
