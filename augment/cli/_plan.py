@@ -9,6 +9,7 @@ import sys
 from augment.cli._numbers import COPIES, COUNT, USD, WORKERS, positive_int
 from augment.cli._output import as_json
 from augment.options import number
+from augment.text import plural
 
 
 def add_plan(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +61,13 @@ def add_plan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", nargs="?", const="", default=None, metavar="DIR",
                    help="first measure this spec's throughput on a sample of DIR or s3:// (default: the bundled "
                         "samples) on this machine, and cache it")
+    p.add_argument("--annotations", default=None, metavar="PATH",
+                   help="plan a labelled job: its labels (COCO .json, 'yolo' for a YOLO tree in --input, VOC folder, "
+                        "Ground Truth .manifest, masks folder), checked as the job checks them (ops that cannot carry "
+                        "labels are refused, problems counted); time and disk are a labelled job's, and --calibrate "
+                        "measures the spec with them")
+    p.add_argument("--annotation-format", default=None, choices=("coco", "yolo", "voc", "groundtruth", "masks"),
+                   help="the annotations' format, instead of detecting it")
     p.add_argument("--compare", default=None, metavar="JOB",
                    help="a finished job: a local run's description (JSON file) or a SageMaker job name")
     p.set_defaults(func=_cmd_plan)
@@ -77,7 +85,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     throughput = args.throughput
     if args.calibrate is not None:
         calibration = planner.calibrate(args.spec, args.calibrate or None, include=args.include,
-                                        exclude=args.exclude)
+                                        exclude=args.exclude, annotations=args.annotations,
+                                        annotation_format=args.annotation_format)
         print(calibration.line(), file=sys.stderr if args.json else sys.stdout)
         if calibration.recorded_to is None and throughput is None:
             throughput = calibration.per_vcpu  # not stored: this plan still uses it
@@ -86,7 +95,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         instance_types=args.instance_type, instance_counts=args.instance_count, batch_size=args.batch_size,
         max_in_flight=args.max_in_flight, startup_s=args.startup, throughput=throughput, deadline=args.deadline,
         max_cost=args.max_cost, quota=args.quota, workers=args.workers, region=args.region, prices=args.prices,
-        include=args.include, exclude=args.exclude)
+        include=args.include, exclude=args.exclude, annotations=args.annotations,
+        annotation_format=args.annotation_format)
+    labels = plan.assumptions.get("labels")
+    if labels and labels["problems"]:
+        print(f"augment plan: {args.annotations}: {plural(labels['problems'], 'annotation problem')}, each left out "
+              f"of its image's labels (augment validate {args.spec} --annotations {args.annotations} names them)",
+              file=sys.stderr)
     print(as_json(plan.to_dict()) if args.json else plan)
     if args.plot:
         plan.plot(args.plot)

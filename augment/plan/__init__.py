@@ -45,6 +45,14 @@ the package (``prices.json``), its date and source shown. Instance hardware: the
 :mod:`augment.plan._disk`). **Disk.** Each option shows the ML storage volume an instance
 needs (its input share and its outputs, with a margin); launches ask for that volume, and its
 price (per GB-month) is in the cost.
+
+**Labels.** ``estimate(..., annotations=)`` (``augment plan --annotations``) plans a labelled
+job: the annotations are opened and checked as the job checks them (a spec with ops that
+cannot carry labels is refused, the file's problems are counted in ``assumptions["labels"]``),
+their own files in the input are not counted, the throughput is the one measured with labels
+(``calibrate(..., annotations=)``, or ``compare`` of a labelled job, store it apart from the
+spec's plain figure) and the disk holds the outputs' label files (see
+:mod:`augment.plan._labels`).
 """
 
 from augment.plan._data import InstanceType, Price, format_duration, instance_type, parse_duration

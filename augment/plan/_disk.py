@@ -127,11 +127,15 @@ def share_bytes(sizes: list[int], mode: str, count: int, batch_size: int) -> int
     return sum(sizes)
 
 
-def output_ratio(spec: Any) -> tuple[float, str]:
+def output_ratio(spec: Any, labelled: str | None = None) -> tuple[float, str]:
     """Bytes of an output per byte of its input for ``spec`` (a :class:`~augment.spec.Spec`),
-    and where the figure comes from."""
+    and where the figure comes from; ``labelled``: the key of its labelled measurements,
+    looked up first (see :func:`augment.plan._labels.labelled_key`)."""
     from augment.plan._model import output_ratio as measured
 
+    ratio = measured(labelled) if labelled else None
+    if ratio is not None:
+        return ratio, f"measured for this spec with its labels: {ratio:.2f}x its input"
     ratio = measured(spec.digest)
     if ratio is not None:
         return ratio, f"measured for this spec: {ratio:.2f}x its input"
@@ -149,22 +153,25 @@ class Disk:
     input_bytes: float
     output_bytes: float
     need_gb: int
+    label_bytes: float = 0.0
 
     @property
     def volume_gb(self) -> int:
         return max(DEFAULT_VOLUME_GB, self.need_gb)
 
     def describe(self) -> str:
+        labels = f" (their label files {gb_text(self.label_bytes)})" if self.label_bytes else ""
         return (f"{self.need_gb:,} GB: its input share {gb_text(self.input_bytes)} and outputs "
-                f"{gb_text(self.output_bytes)}, plus {MARGIN:.0%} and {RESERVE_GB:g} GB")
+                f"{gb_text(self.output_bytes)}{labels}, plus {MARGIN:.0%} and {RESERVE_GB:g} GB")
 
 
-def disk(share_input_bytes: float, copies: int, keep_original: bool, ratio: float) -> Disk:
+def disk(share_input_bytes: float, copies: int, keep_original: bool, ratio: float, label_bytes: float = 0.0) -> Disk:
     """The disk for a share of ``share_input_bytes``: its outputs are ``copies x ratio``
-    times it, and once more with ``keep_original``."""
-    outputs = share_input_bytes * (copies * ratio + (1 if keep_original else 0))
+    times it, and once more with ``keep_original``, with ``label_bytes`` of their label
+    files (a labelled job)."""
+    outputs = share_input_bytes * (copies * ratio + (1 if keep_original else 0)) + label_bytes
     need = math.ceil((share_input_bytes + outputs) * (1 + MARGIN) / GB + RESERVE_GB)
-    return Disk(share_input_bytes, outputs, need)
+    return Disk(share_input_bytes, outputs, need, label_bytes)
 
 
 def gb_text(n: float) -> str:

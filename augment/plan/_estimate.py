@@ -12,7 +12,7 @@ from typing import Any
 
 from augment.errors import UsageError
 from augment.options import check_float
-from augment.plan import _disk, _model
+from augment.plan import _disk, _labels, _model
 from augment.plan._data import (
     InstanceType,
     format_duration,
@@ -47,15 +47,24 @@ BILLING_NOTE = ("start-up counted as billed: for training jobs AWS bills from Tr
                 "conservative choice is to bill all of it; per-second billing, no minimum, assumed")
 
 
-def _count_input(input: str | Path | None, inputs: Any) -> tuple[_disk.Taken, str]:
-    """What the job would take of ``input`` (by the spec's input filters ``inputs``), and
-    how the plan says so; nothing is downloaded."""
+def _where(input: str | Path | None) -> str:
     from augment.samples import samples_dir
 
-    where = str(input) if input is not None else str(samples_dir())
+    return str(input) if input is not None else str(samples_dir())
+
+
+def _count_input(input: str | Path | None, inputs: Any, labels: Any = None) -> tuple[_disk.Taken, str]:
+    """What the job would take of ``input`` (by the spec's input filters ``inputs``, less
+    the annotations' own files where ``labels`` are given), and how the plan says so;
+    nothing is downloaded."""
+    where = _where(input)
     got = _disk.taken(where, inputs)
     label = "the bundled samples" if input is None else where
     left = f", {len(got.excluded):,} excluded by the input filters" if got.excluded else ""
+    if labels is not None:
+        got.keys, own = _labels.without_own_files(labels, where, got.keys)
+        got.excluded = [*got.excluded, *own]
+        left += f", {len(own):,} the annotations' own files" if own else ""
     return got, f"counted under {label}{left}, mean {got.mean_bytes / 1024:,.0f} KiB"
 
 
@@ -115,6 +124,8 @@ def estimate(
     digest: str | None = None,
     include: list[str] | tuple[str, ...] | None = None,
     exclude: list[str] | tuple[str, ...] | None = None,
+    annotations: str | Path | None = None,
+    annotation_format: str | None = None,
 ) -> Plan:
     """Time and cost of every way of running a job, before anything is launched.
 
@@ -150,14 +161,20 @@ def estimate(
             hand (as :func:`compare` uses it).
         include, exclude: globs added to the spec's ``input`` filters, as ``augment run
             --include/--exclude`` adds them.
+        annotations, annotation_format: plan a labelled job (see
+            :func:`augment.labels.open_annotations`; a YOLO tree's root is ``input``):
+            opened and checked as the job does (see :mod:`augment.plan._labels`), its
+            problems counted in ``assumptions["labels"]``, its own files in the input not
+            counted, and the time and disk those of a labelled job.
 
     Returns:
         The :class:`Plan`.
 
     Raises:
         UsageError: a bad value, naming its parameter (a negative count, an unknown instance
-            type, a deadline that cannot be read, a batch size of 0...).
-        SpecError: an invalid spec.
+            type, a deadline that cannot be read, a batch size of 0...); annotations that
+            cannot be opened.
+        SpecError: an invalid spec; with ``annotations``, an op that cannot carry labels.
     """
     from augment.spec import load_spec
 
@@ -188,19 +205,25 @@ def estimate(
         loaded = apply_overrides(load_spec(spec), {"include": include, "exclude": exclude})
         digest = digest or loaded.digest
         copies = copies or loaded.copies
+    index = None
+    if annotations is not None:
+        if loaded is None:
+            raise UsageError("annotations= needs the job's spec (spec=)")
+        index = _labels.open_for_plan(loaded, annotations, annotation_format, _where(input))
     counted = None
     if images is not None:
         _check_counts([images], "images")
         if input is not None:
-            counted = _count_input(input, loaded.input if loaded else None)[0]
+            counted = _count_input(input, loaded.input if loaded else None, index)[0]
         images_source = "given: images / --images"
     else:
-        counted, images_source = _count_input(input, loaded.input if loaded else None)
+        counted, images_source = _count_input(input, loaded.input if loaded else None, index)
         images = counted.images
+    labels = None if index is None else _labels.plan_labels(index, counted.keys if counted else [], digest, images)
     mean_bytes = counted.mean_bytes if counted is not None else None
     sizes = counted.staged_sizes if counted is not None and images == counted.images else None
     if loaded is not None:
-        ratio, ratio_source = _disk.output_ratio(loaded)
+        ratio, ratio_source = _disk.output_ratio(loaded, _labels.labelled_key(digest, index.format) if index else None)
     else:  # compare's estimate: the spec is known by its digest only
         measured = _model.output_ratio(digest)
         ratio, ratio_source = (measured, f"measured for this spec: {measured:.2f}x its input") if measured else \
@@ -212,9 +235,12 @@ def estimate(
             share = _disk.share_bytes(sizes, mode, count, batch_size)
         else:
             share = _disk.share_images(images, mode, count, batch_size) * (mean_bytes or _disk.DEFAULT_MEAN_INPUT_BYTES)
-        return _disk.disk(share, copies, keep_original, ratio)
+        label_bytes = 0.0 if labels is None else labels.bytes_per_output * _disk.share_images(
+            images, mode, count, batch_size) * (copies + keep_original)
+        return _disk.disk(share, copies, keep_original, ratio, label_bytes)
 
-    rate = _model.throughput(digest, throughput, mean_bytes)
+    rate = _model.throughput(digest, throughput, mean_bytes) if index is None else \
+        _labels.throughput(digest, index.format, throughput, mean_bytes)
     startup = _model.STARTUP_S if startup_s is None else float(startup_s)
     s_low, s_high = min(_model.STARTUP_RANGE_S[0], startup), max(_model.STARTUP_RANGE_S[1], startup)
     where = _region(region)
@@ -240,7 +266,7 @@ def estimate(
         "startup_s": startup, "startup_range_s": [s_low, s_high], "startup_source": STARTUP_SOURCE,
         "startup_billed": BILLING_NOTE,
         "price_source": price_line, "price_table_date": table()["date"],
-        "disk": _disk_line(mean_bytes, ratio_source, keep_original),
+        "disk": _disk_line(mean_bytes, ratio_source, keep_original, labels),
         "volume_price_usd_per_gb_month": table()["storage"]["usd_per_gb_month"],
         "volume_price_source": table()["storage"]["price_source"],
         "burstable": ("ml.t3 types are assumed to run at their CPU baseline (t3.medium 20%, t3.large 30%, "
@@ -253,15 +279,19 @@ def estimate(
         "not_modelled": ("polling delays between jobs; S3 transfer beyond what start-up covers; account "
                          "limits on job creation rate"),
     }  # fmt: skip
+    if labels is not None:
+        assumptions["labels"] = labels.to_json()
     return Plan(options, recommended, reason, assumptions)
 
 
-def _disk_line(mean_bytes: float | None, ratio_source: str, keep_original: bool) -> str:
+def _disk_line(mean_bytes: float | None, ratio_source: str, keep_original: bool, labels: Any = None) -> str:
     """How the disk column is reckoned, and what its volume costs."""
     storage = table()["storage"]
     mean = f"inputs of {_disk.gb_text(mean_bytes)} on average" if mean_bytes is not None else \
         f"inputs assumed {_disk.gb_text(_disk.DEFAULT_MEAN_INPUT_BYTES)} each (name the input to count them)"
     keep = ", and each input again (keep_original)" if keep_original else ""
+    if labels is not None:
+        keep += f"; label files: {labels.bytes_source}"
     return (f"each instance downloads its share of the input to its volume and writes its outputs there before "
             f"the upload: {mean}; an output {ratio_source}{keep}; plus {_disk.MARGIN:.0%} and "
             f"{_disk.RESERVE_GB:g} GB; the volume asked for is that, at least {_disk.DEFAULT_VOLUME_GB} GB "

@@ -18,7 +18,7 @@ from typing import Any
 from augment.cpus import default_workers
 from augment.errors import JobFailed, UsageError
 from augment.options import check_float
-from augment.plan import _model
+from augment.plan import _labels, _model
 from augment.plan._data import format_duration, instance_type, table
 from augment.plan._estimate import Option, Plan, estimate, html_list, html_table, text_table
 from augment.text import plain_html, plural
@@ -41,9 +41,14 @@ class Calibration:
     recorded_to: str | None = None
     output_ratio: float | None = None
     not_stored: str | None = None
+    labels: str | None = None
+    label_bytes_per_output: float | None = None
 
     def line(self) -> str:
         ratio = f"; an output {self.output_ratio:.2f}x its input in bytes" if self.output_ratio else ""
+        if self.labels:
+            ratio += (f"; with {self.labels} labels, {self.label_bytes_per_output or 0:,.0f} bytes of label files "
+                      "per output")
         stored = f"; stored in {self.recorded_to}" if self.recorded_to else \
             f"; not stored: {self.not_stored}" if self.not_stored else ""
         return (f"calibrated spec {self.spec_digest[:12]}: {plural(self.outputs, 'output')} from "
@@ -53,11 +58,14 @@ class Calibration:
                 f"{ratio}{stored}")
 
 
-def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any) -> tuple[str, list[str]]:
+def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any,
+            labels: Any = None) -> tuple[str, dict[str, str]]:
     """Copy ``count`` of what a job would take of ``input`` (by the spec's input filters
-    ``inputs``), evenly spread over it, into ``dest`` at their paths relative to the input
-    (so the filters and the junk list see what a job sees); when it has fewer, it is taken
-    again under ``again-N/``. Returns the input as named to the user, and the paths written."""
+    ``inputs``, less the annotations' own files where ``labels`` are given), evenly spread
+    over it, into ``dest`` at their paths relative to the input (so the filters and the
+    junk list see what a job sees); when it has fewer, it is taken again under
+    ``again-N/``. Returns the input as named to the user, and the paths written, each
+    with the input's key it is a copy of."""
     from augment.keys import input_root
     from augment.plan._disk import taken
     from augment.samples import samples_dir
@@ -65,8 +73,10 @@ def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any) -> tu
 
     where = str(input) if input is not None else str(samples_dir())
     keys = taken(where, inputs, "calibrate").keys  # what a job takes: no junk, no folder marker, filters applied
+    if labels is not None:
+        keys = _labels.without_own_files(labels, where, keys)[0]
     base, store = input_root(where), handler(where)  # one client for every key
-    written = []
+    written = {}
     for i in range(count):
         if count <= len(keys):
             rel = key = keys[i * len(keys) // count]
@@ -76,20 +86,22 @@ def _sample(input: str | Path | None, count: int, dest: Path, inputs: Any) -> tu
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         store.download(base + key, target)
-        written.append(rel)
+        written[rel] = key
     return where, written
 
 
 def _run_sample(spec_file: Path, input_dir: Path, output_dir: Path, workers: int, where: str,
-                names: dict[str, str]) -> dict[str, Any]:
+                names: dict[str, str], labels: tuple[str, ...] = ()) -> dict[str, Any]:
     """``augment process`` on one folder, in a fresh process (as a job runs it); its summary.
+    ``labels``: the job's ``--annotations`` arguments, for a labelled sample.
 
     Raises:
         JobFailed: the job failed; its message names the user's input ``where``, not the
             sample's temporary copy (``names`` maps one to the other).
     """
     cmd = [sys.executable, "-m", "augment", "process", "--spec", str(spec_file), "--input-dir", str(input_dir),
-           "--output-dir", str(output_dir), "--workers", str(workers), "--host", "calibrate", "--progress", "off"]
+           "--output-dir", str(output_dir), "--workers", str(workers), "--host", "calibrate", "--progress", "off",
+           *labels]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         failed = _failed_inputs(output_dir, where)
@@ -124,18 +136,24 @@ def _failed_inputs(output_dir: Path, where: str, limit: int = 3) -> str:
     return "; ".join(shown) + (f"; and {len(failed) - limit} more" if len(failed) > limit else "")
 
 
-def _output_ratio(input_dir: Path, output_dir: Path) -> float | None:
-    """Bytes of an augmented output per byte of its input, over the whole sample."""
-    inputs = [p.stat().st_size for p in input_dir.rglob("*") if p.is_file()]
-    outputs = [p.stat().st_size for p in output_dir.rglob("*")
-               if p.is_file() and "_augment" not in p.relative_to(output_dir).parts and ".orig." not in p.name]
+def _output_ratio(input_dir: Path, output_dir: Path, images: list[str] | None = None) -> float | None:
+    """Bytes of an augmented output per byte of its input, over the whole sample;
+    ``images``: the outputs' paths (a labelled sample's folder holds its label files too)."""
+    inputs = [p.stat().st_size for p in input_dir.rglob("*")
+              if p.is_file() and (images is None or not _labels.sample_own(p, input_dir))]
+    if images is not None:
+        outputs = [(output_dir / rel).stat().st_size for rel in images if ".orig." not in rel]
+    else:
+        outputs = [p.stat().st_size for p in output_dir.rglob("*")
+                   if p.is_file() and "_augment" not in p.relative_to(output_dir).parts and ".orig." not in p.name]
     if not inputs or not outputs or not sum(inputs):
         return None
     return (sum(outputs) / len(outputs)) / (sum(inputs) / len(inputs))
 
 
 def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: int = 200, workers: int | None = None,
-              record: bool = True, include: list[str] | None = None, exclude: list[str] | None = None) -> Calibration:
+              record: bool = True, include: list[str] | None = None, exclude: list[str] | None = None,
+              annotations: str | Path | None = None, annotation_format: str | None = None) -> Calibration:
     """Run the real pipeline on a small sample on this machine and cache its throughput.
 
     The sample is taken from what a job would take of ``input``: the spec's input filters
@@ -156,13 +174,19 @@ def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: i
         workers: worker processes (default: one per CPU of this machine).
         record: store the figure for the spec's digest (see :func:`augment.plan._model.cache_file`).
         include, exclude: globs added to the spec's input filters (``--include``/``--exclude``).
+        annotations, annotation_format: the input's labels (see
+            :func:`augment.labels.open_annotations`): the sample is run as a labelled job,
+            each sample file with its input's labels, and its figures (throughput, bytes of
+            label files per output) are stored apart from the spec's plain ones
+            (:func:`augment.plan._labels.labelled_key`).
 
     Returns:
         The :class:`Calibration`.
 
     Raises:
         UsageError: a bad input or count, or (with ``record``) a cache that cannot be
-            written, said before anything runs.
+            written, said before anything runs; annotations that cannot be opened.
+        SpecError: with ``annotations``, an op that cannot carry labels.
         JobFailed: the pipeline failed on the sample.
     """
     from augment.options import apply_overrides
@@ -173,34 +197,52 @@ def calibrate(spec: Any = "light", input: str | Path | None = None, *, images: i
         check_float("workers", workers, min=1, integer=True)
     workers = workers or default_workers()
     loaded = apply_overrides(load_spec(spec), {"include": include, "exclude": exclude})
+    index = None
+    if annotations is not None:
+        from augment.samples import samples_dir
+
+        index = _labels.open_for_plan(loaded, annotations, annotation_format,
+                                      str(input) if input is not None else str(samples_dir()))
     if record:
         _model.check_cache_writable()  # before the run: a measurement is never made only to be lost
     with tempfile.TemporaryDirectory(prefix="augment-calibrate-") as tmp:
         base = Path(tmp)
-        where, written = _sample(input, images, base / "in", loaded.input)
+        where, written = _sample(input, images, base / "in", loaded.input, index)
         part = base / "part"
-        for rel in written[: max(1, images // 5)]:
+        firsts = dict(list(written.items())[: max(1, images // 5)])
+        for rel in firsts:
             (part / rel).parent.mkdir(parents=True, exist_ok=True)
             os.link(base / "in" / rel, part / rel)
         # the sample holds only inputs already chosen by the filters: the job takes it all
         spec_file = dump_spec(loaded.replace(input={"include": [], "exclude": []}), base / "spec.yaml")
         names = {str(base / "in"): where.rstrip("/"), str(part): where.rstrip("/"), str(base): "the sample"}
-        whole = _run_sample(spec_file, base / "in", base / "out", workers, where, names)
-        ratio = _output_ratio(base / "in", base / "out")
-        fifth = _run_sample(spec_file, part, base / "out-part", workers, where, names) if images >= 5 else None
+        labelled = () if index is None else ("--annotations", _labels.sample_annotations(
+            index, where, written, base / "in", base / "labels"), "--annotation-format", index.format)
+        whole = _run_sample(spec_file, base / "in", base / "out", workers, where, names, labelled)
+        per_output, outputs = (None, None) if index is None else _labels.label_bytes(base / "out")
+        ratio = _output_ratio(base / "in", base / "out", outputs)
+        labelled_part = () if index is None else ("--annotations", _labels.sample_annotations(
+            index, where, firsts, part, base / "labels-part"), "--annotation-format", index.format)
+        fifth = _run_sample(spec_file, part, base / "out-part", workers, where, names,
+                            labelled_part) if images >= 5 else None
     rate, method = whole["images_per_s"], "the job's clock"
     if fifth is not None and whole["seconds"] > fifth["seconds"] and whole["written"] > fifth["written"]:
         rate = (whole["written"] - fifth["written"]) / (whole["seconds"] - fifth["seconds"])
         method = "marginal: the sample less its first fifth, over the difference of the two jobs' clocks"
     result = Calibration(loaded.digest, rate / whole["workers"], rate, whole["workers"], whole["inputs"],
                          whole["written"], whole["seconds"], whole["peak_worker_rss_mb"], where, method,
-                         output_ratio=ratio)
+                         output_ratio=ratio, labels=index.format if index is not None else None,
+                         label_bytes_per_output=per_output)
     if record:
         details: dict[str, Any] = {"images": images, "method": method}
         if ratio is not None:
             details["output_ratio"] = round(ratio, 4)
+        key = loaded.digest
+        if index is not None:
+            key = _labels.labelled_key(loaded.digest, index.format)
+            details["label_bytes_per_output"] = round(per_output or 0.0, 1)
         try:
-            result.recorded_to = str(_model.record(loaded.digest, result.per_vcpu, result.peak_worker_mb,
+            result.recorded_to = str(_model.record(key, result.per_vcpu, result.peak_worker_mb,
                                                    f"calibrate on this machine ({workers} workers, {where})",
                                                    **details))
         except OSError as e:  # made unwritable since the check: keep the measurement, say so
@@ -438,6 +480,9 @@ def compare(job: Any, plan: Plan | None = None, *, record: bool = True, prices: 
     images = sum(s.get("inputs", 0) for s in summaries)
     copies = summaries[0].get("copies") if summaries else None
     digest = summaries[0].get("spec_digest") if summaries else None
+    labelled = summaries[0].get("labels") if summaries else None
+    if digest and isinstance(labelled, dict) and isinstance(labelled.get("format"), str):
+        digest = _labels.labelled_key(digest, labelled["format"])  # labels take time of their own
     new_images = sum(s["images_per_s"] * s["seconds"] for s in summaries)
     peak = max((s.get("peak_worker_rss_mb", 0.0) for s in summaries), default=None)
     if local or type_name not in table()["instances"]:

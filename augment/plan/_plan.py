@@ -137,8 +137,23 @@ class Plan:
             f"{a['startup_range_s'][1]:.0f} s), billed ({a['startup_source']})",
             f"prices: {a['price_source']}",
             f"disk: {a['disk']}",
+            *self._labels_lines(),
             *self._per_type_lines(),
         ]
+
+    def _labels_lines(self) -> list[str]:
+        """A labelled job's annotations: their format, problems and the inputs they do not name."""
+        labels = self.assumptions.get("labels")
+        if not labels:
+            return []
+        reasons = ", ".join(f"{n} {r}" for r, n in labels["problems_by_reason"].items())
+        problems = plural(labels["problems"], "annotation problem") + (
+            f" ({reasons}), each left out of its image's labels" if reasons else "")
+        unlabelled = labels["unlabelled_inputs"]
+        missing = (f"; {plural(unlabelled, 'input')} without labels (kept, with no objects: check that the "
+                   "annotations name the inputs' paths)") if unlabelled else ""
+        return [f"labels: {labels['format']} ({labels['annotations']}), {plural(labels['categories'], 'category')}, "
+                f"{problems}{missing}"]
 
     def _per_type_lines(self) -> list[str]:
         """One line per burstable type (sustained against full speed) and per memory warning."""
