@@ -5,6 +5,7 @@ given."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -20,6 +21,7 @@ from augment.labels.follow import Counts
 from augment.labels.formats import open_annotations
 from augment.manifest import read_manifest
 from augment.samples import annotations_path, list_samples, samples_dir
+from tests.labels_helpers import png
 
 SPEC = {
     "version": 1, "seed": 11, "copies": 2, "output": {"format": "png"},
@@ -153,3 +155,49 @@ def test_from_job_reads_the_shown_outputs_yolo_labels_from_s3(tmp_path, bucket):
     for a, b in zip(remote.items, local.items, strict=True):
         _same(a.labels, b.labels)
         assert _pixels(remote.shown(a.image, a.labels)) == _pixels(local.shown(b.image, b.labels))
+
+
+VOC = """<annotation><filename>a.png</filename><size><width>80</width><height>60</height><depth>3</depth></size>
+<object><name>cat</name><bndbox><xmin>11</xmin><ymin>6</ymin><xmax>30</xmax><ymax>35</ymax></bndbox></object>
+</annotation>"""
+
+
+def _annotated(fmt: str, tmp_path):
+    """One 80x60 image with one object, box (10, 5, 30, 35), in ``fmt``: the input folder and the annotations."""
+    images, labels = tmp_path / "in", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    PIL.Image.new("RGB", (80, 60), (40, 90, 160)).save(images / "a.png")
+    if fmt == "voc":
+        (labels / "a.xml").write_text(VOC)
+        return images, labels
+    if fmt == "masks":
+        classes = np.zeros((60, 80), np.uint8)
+        classes[5:35, 10:30] = 1
+        (labels / "a.png").write_bytes(png(classes))
+        return images, labels
+    line = {"source-ref": f"{images.resolve()}/a.png",
+            "bbox": {"image_size": [{"width": 80, "height": 60, "depth": 3}],
+                     "annotations": [{"class_id": 0, "left": 10, "top": 5, "width": 20, "height": 30}]},
+            "bbox-metadata": {"class-map": {"0": "cat"}, "type": "groundtruth/object-detection"}}
+    (labels / "gt.manifest").write_text(json.dumps(line) + "\n")
+    return images, labels / "gt.manifest"
+
+
+@pytest.mark.parametrize("fmt", ["voc", "masks", "groundtruth"])
+def test_from_job_draws_the_labels_of_every_other_format_the_job_writes(fmt, tmp_path):
+    """A flip moves the box (10, 5, 30, 35) of an 80 px wide image to (50, 5, 70, 35): the
+    output's labels, read back from the VOC XML, the mask PNG or the output manifest the
+    job wrote, say so; the original keeps its own."""
+    from augment.engine import run_job
+
+    images, annotations = _annotated(fmt, tmp_path)
+    flip = {"version": 1, "output": {"format": "png"}, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]}
+    out = tmp_path / "out"
+    run_job(flip, images, out, workers=1, annotations=str(annotations), annotation_format=fmt, progress="off")
+    shown = pv.from_job(out)
+    (item,) = shown.items
+    np.testing.assert_allclose(item.labels.boxes, [[50, 5, 70, 35]], atol=1e-6)
+    np.testing.assert_allclose(shown.labels["a.png"].boxes, [[10, 5, 30, 35]], atol=1e-6)
+    assert item.counts == Counts(kept=1) and not shown.label_errors
+    assert _pixels(shown.shown(item.image, item.labels)) != _pixels(item.image), "drawn"
