@@ -42,6 +42,9 @@ def add_preview(sub: argparse._SubParsersAction) -> None:
                         "tile shows its boxes, masks and keypoints as the job writes them beside that output")
     p.add_argument("--annotation-format", default=None, metavar="FORMAT",
                    help="the annotations' format (coco, yolo, voc, groundtruth, masks), instead of detecting it")
+    p.add_argument("--masks", default=None, metavar="DIR",
+                   help="semantic PNG masks mirroring the images' paths: the same as --annotations DIR "
+                        "--annotation-format masks")
     g = p.add_argument_group("job options", "as `augment process` and `augment run` take them: the grid shows "
                                             "what the job writes with them (pixels, parameters, SHA-256)")
     g.add_argument("--seed", type=SEED, default=None, help="override the spec's seed")
@@ -94,7 +97,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
     from augment.files import write_output
     from augment.images import DEFAULT_MAX_PIXELS
-    from augment.options import apply_overrides
+    from augment.options import apply_overrides, masks_as_annotations
     from augment.preview import png_bytes, render
 
     out = Path(args.out)
@@ -103,6 +106,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     # the job options, applied by the function `augment process` applies them with
     spec = apply_overrides(args.spec, {k: getattr(args, k) for k in
                                        ("seed", "copies", "format", "quality", "kernels", "include", "exclude")})
+    args.annotations, args.annotation_format = masks_as_annotations(vars(args))
     paths = args.paths
     if paths and len(set(paths)) < len(paths):
         twice = sorted(p for p in set(paths) if paths.count(p) > 1)
