@@ -89,3 +89,17 @@ def test_the_container_gets_the_one_form_and_launch_takes_masks(masked, tmp_path
                  "--masks", str(masks), "--output-dir", str(direct)]) == 0
     assert (out / "masks/a.png.aug0.png").read_bytes() == (direct / "masks/a.png.aug0.png").read_bytes()
     assert (out / "masks/sub/b.png.aug0.png").read_bytes() == (direct / "masks/sub/b.png.aug0.png").read_bytes()
+
+
+def test_preview_masks_draws_what_annotations_with_the_masks_format_draws(masked, tmp_path, capsys):
+    inputs, masks, spec = masked
+    common = ["preview", str(spec), "--input", str(inputs), "--n", "2"]
+    assert main([*common, "--masks", str(masks), "--out", str(tmp_path / "m.png")]) == 0
+    assert main([*common, "--annotations", str(masks), "--annotation-format", "masks",
+                 "--out", str(tmp_path / "a.png")]) == 0
+    assert main([*common, "--out", str(tmp_path / "none.png")]) == 0
+    assert (tmp_path / "m.png").read_bytes() == (tmp_path / "a.png").read_bytes()
+    assert (tmp_path / "m.png").read_bytes() != (tmp_path / "none.png").read_bytes(), "the masks are drawn"
+    capsys.readouterr()
+    assert main([*common, "--masks", str(masks), "--annotations", str(masks), "--out", str(tmp_path / "x.png")]) == 2
+    assert f"--masks {masks} and --annotations {masks}: both name" in capsys.readouterr().err
