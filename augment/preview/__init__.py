@@ -4,7 +4,8 @@
 variant made by the job's own function (:func:`augment.variant.make`), so its pixels,
 parameters and SHA-256 are the job's output file's. :func:`step_through` shows one
 variant op by op (:func:`labelled_steps`: with each step's labels, undrawn);
-:func:`from_job` builds the same grid from a finished job's outputs and manifests;
+:func:`from_job` builds the same grid from a finished job's outputs and manifests
+(with the labels it wrote, read back from its files, where it wrote any);
 :func:`to_code` is the spec as plain torchvision code.
 
 Where the images come from (``source``): ``None`` for the bundled samples, a local
