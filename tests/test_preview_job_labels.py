@@ -82,6 +82,8 @@ def test_from_job_draws_on_each_output_the_labels_the_job_wrote_beside_it(coco_j
         _same(shown.labels[rel], given.image(rel).labels(original.size))
     assert not shown.label_errors
     assert shown.png(96) != shown.png(96, labels=False), "the grid draws them"
+    *_, (_text, _image, _record, last) = pv.labelled_steps(shown, 0)
+    _same(last, shown.items[0].labels)  # step-through, op by op from the input's labels, ends on the job's
 
 
 @pytest.mark.slow
