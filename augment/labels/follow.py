@@ -121,6 +121,8 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
     moved = labels.moved or any(REGISTRY[name].category == "geometric" for name in ran)
     if not moved:
         return labels, Counts(kept=len(labels))
+    if not len(labels):  # nothing to clamp, drop or hide (most images of a sparse set)
+        return replace(labels, moved=True), Counts()
     width, height = labels.size
     raw = labels.boxes
     boxes = raw.copy()
