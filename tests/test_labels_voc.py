@@ -17,9 +17,6 @@ from tests.labels_helpers import IDENTITY, through
 FLIP_RESIZE = Pipeline({"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}, {"Resize": {"size": 120}}]})
 
 
-
-
-
 def voc_xml(objects, size=(80, 60)):
     body = "".join(f"<object><name>{n}</name><pose>Left</pose><truncated>0</truncated><difficult>{d}</difficult>"
                    f"<bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox>"

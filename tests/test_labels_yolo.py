@@ -16,9 +16,6 @@ from tests.labels_helpers import IDENTITY, through
 FLIP_RESIZE = Pipeline({"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}, {"Resize": {"size": 120}}]})
 
 
-
-
-
 SQUARE = "0 0.125000 0.166667 0.375000 0.166667 0.375000 0.333333 0.250000 0.333333 0.250000 0.666667 0.125000 " \
          "0.666667"  # an L on 80x60: (10, 10), (30, 10), (30, 20), (20, 20), (20, 40), (10, 40)
 BOX = "1 0.500000 0.500000 0.250000 0.500000"
