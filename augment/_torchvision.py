@@ -34,6 +34,8 @@ PRIVATE: dict[str, tuple[str, str, str]] = {
                                       "_do_native_uint8_resize_on_cpu",
                                       "whether torchvision resizes uint8 natively (its rounding, which the "
                                       "compiled kernel matches)"),
+    "affine_matrix": ("torchvision.transforms.functional", "_get_inverse_affine_matrix",
+                      "the matrix a rotation or affine moves boxes by (inverted=False), as its box kernel builds it"),
     "RandomApplyTransform": ("torchvision.transforms.v2._transform", "_RandomApplyTransform",
                              "the base of transforms applied with probability p (their draw of p is recorded)"),
 }
@@ -85,3 +87,4 @@ check_interpolation = resolve(*PRIVATE["check_interpolation"])
 compute_resized_output_size = resolve(*PRIVATE["compute_resized_output_size"])
 do_native_uint8_resize_on_cpu = resolve(*PRIVATE["do_native_uint8_resize_on_cpu"])
 RandomApplyTransform = resolve(*PRIVATE["RandomApplyTransform"])
+affine_matrix = resolve(*PRIVATE["affine_matrix"])
