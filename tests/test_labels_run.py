@@ -13,7 +13,7 @@ import pytest
 
 from augment import samples
 from augment.errors import UsageError
-from augment.jobs.build import build_request
+from augment.jobs.build import ANNOTATIONS_PATH, build_request
 
 pytestmark = pytest.mark.slow
 
@@ -40,11 +40,16 @@ def test_a_sharded_local_run_merges_its_hosts_labels_into_the_standalone_file(tm
     assert "annotations.json" in sharded.stdout
 
 
-def test_a_local_annotations_file_is_checked_before_the_job_and_never_sent_to_s3_jobs(tmp_path):
+def test_a_local_annotations_file_is_checked_before_the_job_and_staged_for_s3_jobs(tmp_path):
     with pytest.raises(UsageError, match=r"^annotations=.*nope\.json: no such file or folder"):
         build_request("light", str(tmp_path), str(tmp_path / "out"), annotations=str(tmp_path / "nope.json"))
-    with pytest.raises(UsageError, match=r"^annotations=.*: a job on s3://b/in/ reads its annotations from s3://"):
-        build_request("light", "s3://b/in/", "s3://b/out/", annotations=str(samples.annotations_path()))
+    with pytest.raises(UsageError, match=r"^annotations=.*nope\.json: no such file or folder"):
+        build_request("light", "s3://b/in/", "s3://b/out/", annotations=str(tmp_path / "nope.json"))
+    remote = build_request("light", "s3://b/in/", "s3://b/out/", annotations=str(samples.annotations_path()))
+    staged = next(i for i in remote.inputs if i.name == "annotations")
+    assert (staged.source, staged.destination) == (str(samples.annotations_path().resolve()), ANNOTATIONS_PATH)
+    at = remote.arguments.index("--annotations")
+    assert remote.arguments[at + 1] == f"{ANNOTATIONS_PATH}/annotations.json", "where its hosts find it"
     request = build_request("light", str(tmp_path), str(tmp_path / "out"), annotations=str(samples.annotations_path()))
     at = request.arguments.index("--annotations")
     assert request.arguments[at + 1] == str(samples.annotations_path().resolve())
@@ -79,3 +84,23 @@ def test_a_labelled_job_killed_mid_way_resumes_with_its_annotations(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     doc = json.loads((tmp_path / "out/annotations.json").read_text())
     assert len(doc["images"]) == 7 * 40
+
+
+def test_a_job_on_s3_inputs_reads_a_local_annotations_file_staged_as_its_input(bucket, tmp_path):
+    """The local runtime stages the annotations input as SageMaker would, at its /opt/ml path, where the
+    hosts read it: the job on s3:// inputs writes the labels a local job does."""
+    import boto3
+
+    from augment.engine import run_job
+    from augment.jobs import LocalBackend, launch
+
+    s3 = boto3.client("s3")
+    for name in samples.list_samples():
+        s3.upload_file(str(samples.samples_dir() / name), bucket, f"in/{name}")
+    job = launch(LocalBackend(), "light", f"s3://{bucket}/in/", f"s3://{bucket}/out/", workers=1,
+                 annotations=str(samples.annotations_path()), attached=True)
+    assert job.status() == "Completed", job.describe().get("FailureReason")
+    run_job("light", samples.samples_dir(), tmp_path / "alone", workers=1, annotations=str(samples.annotations_path()),
+            progress="off")
+    written = s3.get_object(Bucket=bucket, Key="out/annotations.json")["Body"].read()
+    assert written == (tmp_path / "alone/annotations.json").read_bytes()

@@ -89,6 +89,34 @@ def test_submit_creates_the_request_with_the_spec_uploaded(backend, bucket, tmp_
     assert job.outputs() == [f"s3://{bucket}/out/"]
 
 
+def test_local_annotations_travel_with_a_sagemaker_job_as_its_input(backend, bucket, tmp_path):
+    """A local annotations file (or folder) is uploaded next to the spec and staged at the
+    /opt/ml/processing path the container's --annotations names: not refused up front."""
+    from augment import samples
+    from augment.jobs.launch import ANNOTATIONS_PATH, launch
+
+    _upload_samples(bucket, "train/")
+    job = launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/out/", image_uri=IMAGE,
+                 annotations=str(samples.annotations_path()), prices="offline")
+    described = job.describe()
+    staged = next(i for i in described["ProcessingInputs"] if i["InputName"] == "annotations")
+    key = f"augment/{job.name}/annotations/annotations.json"
+    assert staged["S3Input"]["S3Uri"] == f"s3://{bucket}/{key}"
+    assert staged["S3Input"]["LocalPath"] == ANNOTATIONS_PATH
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert body == samples.annotations_path().read_bytes(), "the very file"
+    arguments = described["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--annotations") + 1] == f"{ANNOTATIONS_PATH}/annotations.json"
+    masks = tmp_path / "masks"
+    (masks / "sub").mkdir(parents=True)
+    PIL.Image.new("L", (4, 4)).save(masks / "sub" / "a.png")
+    folder = backend.submit(build_request("light", f"s3://{bucket}/train/", f"s3://{bucket}/out2/", image_uri=IMAGE,
+                                          role_arn=ROLE, masks=str(masks)))
+    staged = next(i for i in folder.describe()["ProcessingInputs"] if i["InputName"] == "annotations")
+    assert staged["S3Input"]["S3Uri"] == f"s3://{bucket}/augment/{folder.name}/annotations/"
+    assert _keys(bucket, f"augment/{folder.name}/annotations/") == [f"augment/{folder.name}/annotations/sub/a.png"]
+
+
 def test_local_folders_are_refused_for_sagemaker(backend, tmp_path):
     request = build_request("light", str(tmp_path), "s3://x-bucket/out/", image_uri=IMAGE, role_arn=ROLE)
     with pytest.raises(UsageError, match=r"ProcessingInputs\[0\] \(images\)\.S3Input\.S3Uri: must be an s3:// URI"):

@@ -31,6 +31,7 @@ from augment.storage import expand, is_s3, write_bytes
 MODES = ("standalone", "sharded")
 IMAGES_PATH = "/opt/ml/processing/input/images"
 SPEC_PATH = "/opt/ml/processing/input/spec"
+ANNOTATIONS_PATH = "/opt/ml/processing/input/annotations"
 UNSTAGED_PATH = "/opt/ml/processing/input/unstaged"
 OUTPUT_PATH = "/opt/ml/processing/output"
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/augment-local"
@@ -87,9 +88,10 @@ def build_request(
         include, exclude: glob patterns on the inputs' relative paths, each passed as
             ``--include GLOB`` / ``--exclude GLOB``.
         annotations, annotation_format: the inputs' labels (``augment process
-            --annotations``); a job on ``s3://`` inputs reads them from ``s3://`` (or
-            ``yolo``: the input's own tree), as nothing stages a local file for it; the
-            local runtime's hosts read a file of this machine by its absolute path.
+            --annotations``): an ``s3://`` file, ``yolo`` (the input's own tree), or a
+            file or folder of this machine, which a job on ``s3://`` inputs takes as its
+            ``annotations`` input (the SageMaker backend uploads it beside the spec) and
+            the local runtime's hosts on a local input read by its absolute path.
         masks: semantic PNG masks mirroring the inputs' paths: the same as
             ``annotations=masks, annotation_format='masks'`` (``augment process --masks``).
         volume_gb: ``VolumeSizeInGB`` of each instance; ``None``: 30 here, sized from the
@@ -113,7 +115,7 @@ def build_request(
         check_number("volume_gb", volume_gb, min=1, max=MAX_VOLUME_GB, integer=True)
     annotations, annotation_format = masks_as_annotations({"annotations": annotations, "masks": masks,
                                                            "annotation_format": annotation_format})
-    annotations = _annotations_for_hosts(annotations, input_uri, image_uri)
+    annotations, staged = _annotations_for_hosts(annotations, input_uri, image_uri)
     # fail on the laptop, not minutes into a paid job
     options = process_arguments(loaded or spec, copies=copies, seed=seed, format=format, quality=quality,
                                 kernels=kernels, keep_original=keep_original, max_pixels=max_pixels,
@@ -126,6 +128,7 @@ def build_request(
         inputs.append(Input("spec", shipped_spec(spec), SPEC_PATH))
     elif spec in list_presets():
         arguments += ["--spec", spec]
+    inputs += staged
     if workers is not None:
         arguments += ["--workers", str(workers)]
     # the summary records where the images came from, so replay finds them once the staged copy is gone
@@ -148,20 +151,21 @@ def build_request(
     )
 
 
-def _annotations_for_hosts(annotations: str | None, input_uri: str, image_uri: str) -> str | None:
-    """``annotations`` as the job's hosts will find it: an ``s3://`` URI or ``yolo`` as
-    given; a file or folder of this machine by its absolute path, which the local runtime's
-    hosts (processes here, each in a folder of its own) read as it is.
+def _annotations_for_hosts(annotations: str | None, input_uri: str, image_uri: str
+                           ) -> tuple[str | None, list[Input]]:
+    """``annotations`` as the job's hosts will find it, and the input that stages it there
+    where one does: an ``s3://`` URI or ``yolo`` as given; a file or folder of this
+    machine by its absolute path where the hosts are the local runtime's processes on a
+    local input (each in a folder of its own, they read it as it is); else staged as the
+    job's ``annotations`` input, at :data:`ANNOTATIONS_PATH` (a job on ``s3://`` inputs
+    runs elsewhere: the SageMaker backend uploads the file next to the spec).
 
     Raises:
-        UsageError: a local path that does not exist, or that the hosts cannot reach (a
-            job on ``s3://`` inputs, or hosts in containers, which see only their inputs).
+        UsageError: a local path that does not exist, or one that containers on a local
+            input cannot reach (they see only their inputs).
     """
     if annotations is None or annotations == "yolo" or is_s3(annotations):
-        return annotations
-    if is_s3(input_uri):
-        raise UsageError(f"annotations={annotations}: a job on {input_uri} reads its annotations from s3:// (upload "
-                         "the file and name its URI)")
+        return annotations, []
     try:
         path = Path(expand(annotations)).resolve()
         found = path.exists()
@@ -169,11 +173,14 @@ def _annotations_for_hosts(annotations: str | None, input_uri: str, image_uri: s
         raise UsageError(f"annotations={annotations}: {e.strerror or e}") from None
     if not found:
         raise UsageError(f"annotations={annotations}: no such file or folder")
+    if is_s3(input_uri):
+        where = f"{ANNOTATIONS_PATH}/{path.name}" if path.is_file() else ANNOTATIONS_PATH
+        return where, [Input("annotations", str(path), ANNOTATIONS_PATH)]
     if image_uri != LOCAL_IMAGE:
         raise UsageError(f"annotations={annotations}: a job whose hosts are containers ({image_uri}) sees only its "
                          "inputs, not this machine's files; run it without image_uri= (its hosts are processes "
                          "here), or name an s3:// file")
-    return str(path)
+    return str(path), []
 
 
 SPEC_NAMES = (".yaml", ".yml", ".json")

@@ -20,6 +20,7 @@ from typing import Any
 from augment.errors import UsageError
 from augment.jobs.batch import Prefetch, run_batched
 from augment.jobs.build import (  # noqa: F401  (the names callers import from here)
+    ANNOTATIONS_PATH,
     IMAGES_PATH,
     LOCAL_IMAGE,
     LOCAL_ROLE,

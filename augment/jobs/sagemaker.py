@@ -21,7 +21,7 @@ from augment import aws
 from augment.container import source_files
 from augment.errors import UsageError
 from augment.jobs.handles import output_uris, wait_for
-from augment.jobs.launch import LOCAL_ROLE, SPEC_PATH
+from augment.jobs.launch import ANNOTATIONS_PATH, LOCAL_ROLE, SPEC_PATH
 from augment.jobs.request import Input, JobRequest
 from augment.sagemaker_sdk import session_defaults
 from augment.storage import TRANSFERS, is_s3, join, list_location, s3_uri, upload, upload_tree
@@ -96,7 +96,9 @@ class SageMakerBackend:
         return {"role_arn": self.role, "image_uri": dlc_image_uri(self.boto_session.region_name), "ship_code": True}
 
     def prepare(self, request: JobRequest, ship_code: bool = False) -> JobRequest:
-        """Fill in the role, upload a local spec, and optionally ship this package's source.
+        """Fill in the role, upload a local spec and local annotations (a file, or a folder's
+        files) under ``<prefix>/<job name>/<input name>/``, and optionally ship this
+        package's source.
 
         With ``ship_code`` the local ``augment`` package is uploaded as a ``code``
         input and run with ``python3 -m augment``, so an edit takes effect without an
@@ -107,17 +109,27 @@ class SageMakerBackend:
             changes["role_arn"] = self.role
         inputs = list(request.inputs)
         for n, inp in enumerate(inputs):
-            if inp.destination == SPEC_PATH and not is_s3(inp.source):  # SageMaker stages from S3 only
-                spec = Path(inp.source)
-                uri = s3_uri(self.bucket, f"{self.prefix}/{request.job_name}/spec/{spec.name}")
-                upload(spec, uri, s3=self.s3)
-                inputs[n] = Input(inp.name, uri, inp.destination)
+            if inp.destination in (SPEC_PATH, ANNOTATIONS_PATH) and not is_s3(inp.source):  # staged from S3 only
+                inputs[n] = Input(inp.name, self._upload_input(request.job_name, inp), inp.destination)
         if ship_code:
             inputs.append(Input("code", self.upload_code(), CODE_PATH))
             changes["entrypoint"] = ("python3", "-m", "augment", *request.entrypoint[1:])
             changes["environment"] = {**request.environment, "PYTHONPATH": CODE_PATH}
         changes["inputs"] = tuple(inputs)
         return request.with_changes(**changes)
+
+    def _upload_input(self, job_name: str, inp: Input) -> str:
+        """Upload the local file or folder of ``inp`` for the job; return the URI it is staged from."""
+        local = Path(inp.source)
+        where = f"{self.prefix}/{job_name}/{inp.name}"
+        if local.is_dir():
+            uri = s3_uri(self.bucket, f"{where}/")
+            upload_tree(((f, f.relative_to(local).as_posix()) for f in sorted(local.rglob("*")) if f.is_file()),
+                        uri, s3=self.s3)
+            return uri
+        uri = s3_uri(self.bucket, f"{where}/{local.name}")
+        upload(local, uri, s3=self.s3)
+        return uri
 
     def upload_code(self) -> str:
         """Upload the local ``augment`` package under a content-addressed prefix; return its URI."""
