@@ -131,3 +131,22 @@ def test_batches_of_a_yolo_tree_give_a_data_yaml_naming_each_batchs_splits(tmp_p
     assert yaml.safe_load((out / "data.yaml").read_text()) == {
         "train": ["batch-00000/images/train", "batch-00001/images/train"],
         "val": ["batch-00001/images/val", "batch-00002/images/val"], "names": {0: "cat"}}
+
+
+def test_batches_ground_truth_manifests_merge_into_one_by_source_ref(tmp_path):
+    """Ground Truth's lines name each output in full (source-ref under the batch's output): the set's
+    manifest holds every completed batch's lines in the order of those names, a failed batch's left out."""
+    from types import SimpleNamespace
+
+    out = tmp_path / "out"
+    lines = {0: ["b.jpg.aug0.jpg", "a.jpg.aug0.jpg"], 1: ["c.jpg.aug0.jpg"], 2: ["d.jpg.aug0.jpg"]}
+    for n, names in lines.items():
+        (out / f"batch-{n:05d}").mkdir(parents=True)
+        (out / f"batch-{n:05d}" / "output.manifest").write_text("".join(
+            json.dumps({"source-ref": f"s3://b/out/batch-{n:05d}/{name}", "box": [n]}) + "\n" for name in names))
+    batches = [SimpleNamespace(index=n, output_uri=f"{out}/batch-{n:05d}/", status=status)
+               for n, status in ((0, "Completed"), (1, "Completed"), (2, "Failed"))]
+    assert merge_batches(str(out), batches) == ["output.manifest"]
+    refs = [json.loads(line)["source-ref"] for line in (out / "output.manifest").read_text().splitlines()]
+    assert refs == ["s3://b/out/batch-00000/a.jpg.aug0.jpg", "s3://b/out/batch-00000/b.jpg.aug0.jpg",
+                    "s3://b/out/batch-00001/c.jpg.aug0.jpg"]
