@@ -4,6 +4,7 @@ file a standalone job writes, when the job completes."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -104,3 +105,16 @@ def test_a_job_on_s3_inputs_reads_a_local_annotations_file_staged_as_its_input(b
             progress="off")
     written = s3.get_object(Bucket=bucket, Key="out/annotations.json")["Body"].read()
     assert written == (tmp_path / "alone/annotations.json").read_bytes()
+
+
+def test_a_batched_run_says_where_its_batches_labels_were_merged(tmp_path):
+    shutil.copytree(samples.samples_dir(), tmp_path / "photos")
+    run = _run("run", "--backend", "local", "--mode", "batched", "--batch-size", "4", "--spec", "light", "--input",
+               "photos", "--annotations", str(samples.annotations_path()), "--output", "out", "--workers", "1",
+               cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "labels:    out/annotations.json" in run.stdout
+    doc = json.loads((tmp_path / "out/annotations.json").read_text())
+    assert sorted({i["file_name"].split("/")[0] for i in doc["images"]}) == ["batch-00000", "batch-00001"]
+    assert len(doc["images"]) >= len(samples.list_samples())
+    assert all((tmp_path / "out" / i["file_name"]).is_file() for i in doc["images"]), "named from out/"
