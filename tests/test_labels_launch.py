@@ -150,3 +150,37 @@ def test_batches_ground_truth_manifests_merge_into_one_by_source_ref(tmp_path):
     refs = [json.loads(line)["source-ref"] for line in (out / "output.manifest").read_text().splitlines()]
     assert refs == ["s3://b/out/batch-00000/a.jpg.aug0.jpg", "s3://b/out/batch-00000/b.jpg.aug0.jpg",
                     "s3://b/out/batch-00001/c.jpg.aug0.jpg"]
+
+
+def test_a_batched_yolo_tree_takes_each_images_labels_along_and_writes_what_one_job_does(tmp_path):
+    """Each batch's manifest lists its images' label files and the data.yaml (not batches of label files
+    that no image goes with): every output's label file is the standalone job's, and the merged
+    data.yaml names each batch's split folders."""
+    import PIL.Image
+    import yaml
+
+    root = tmp_path / "tree"
+    for split, names in (("train", ["a", "b"]), ("val", ["c"])):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for n, name in enumerate(names):
+            PIL.Image.new("RGB", (80, 60), (40 * n, 90, 30)).save(root / "images" / split / f"{name}.png")
+            (root / "labels" / split / f"{name}.txt").write_text(f"0 0.25 0.3 0.25 0.{n + 4}\n")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: {0: cat}\n")
+    spec = {**SPEC, "copies": 2}
+    run_job(spec, root, tmp_path / "alone", workers=1, annotations="yolo", progress="off")
+    out = tmp_path / "out"
+    spec_file = tmp_path / "crop.yaml"
+    spec_file.write_text(json.dumps(spec))
+    report = run_batched(LocalBackend(), str(spec_file), str(root), str(out), batch_size=2, workers=1,
+                         annotations="yolo", poll=0.1, progress="off", retries=0)
+    assert [b.keys for b in report.batches] == [["images/train/a.png", "images/train/b.png"], ["images/val/c.png"]]
+    assert not report.failed and report.labels == ["data.yaml"]
+    alone = sorted((tmp_path / "alone" / "labels").rglob("*.txt"))
+    assert len(alone) == 6 and any(p.read_text() for p in alone)
+    for path in alone:
+        rel = path.relative_to(tmp_path / "alone").as_posix()
+        batch = "batch-00001" if "/val/" in rel else "batch-00000"
+        assert (out / batch / rel).read_bytes() == path.read_bytes(), rel
+    assert yaml.safe_load((out / "data.yaml").read_text()) == {
+        "train": ["batch-00000/images/train"], "val": ["batch-00001/images/val"], "names": {0: "cat"}}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from augment.contract import not_retryable
@@ -137,7 +137,7 @@ class BatchReport:
 
 
 def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any = None,
-                 split: Any = None) -> list[Batch]:
+                 split: Any = None, annotations: str | None = None) -> list[Batch]:
     """Split the input's keys into batches and write each batch's ManifestFile.
 
     With ``inputs`` (a spec's ``input`` section), the keys it leaves out (operating-system
@@ -148,12 +148,16 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     batches round-robin, each batch's job recording its share as failed inputs.
 
     ``split`` is the input as :func:`augment.keys.list_input` lists it, when the caller
-    has it (the input is then not listed again).
+    has it (the input is then not listed again). With ``annotations="yolo"`` the input is
+    a YOLO tree: its label files and dataset YAML are batched into no job of their own,
+    each batch's manifest lists its images' label files and the YAML beside its images
+    (see :func:`yolo_sidecars`), so each job reads its images' labels.
     """
     from augment.keys import input_root, list_input, select_inputs, unstaged_document
 
     check_number("batch_size", batch_size, min=1, integer=True)
     keys, failed, excluded = select_inputs(split or list_input(input_uri), inputs, input_uri)
+    keys, sidecars = yolo_sidecars(keys) if annotations == "yolo" else (keys, lambda chunk: [])
     if excluded:
         put_json(join(output_uri, "_batches", "excluded.json"), excluded)
     # the keys are relative to it, as SageMaker stages them; a local one named absolutely, for the runtime
@@ -162,7 +166,7 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     for n, start in enumerate(range(0, len(keys), batch_size)):
         chunk = keys[start : start + batch_size]
         manifest = join(output_uri, "_batches", f"batch-{n:05d}.json")
-        put_json(manifest, [{"prefix": prefix}, *chunk])
+        put_json(manifest, [{"prefix": prefix}, *chunk, *sidecars(chunk)])
         batches.append(Batch(n, chunk, manifest, join(output_uri, f"batch-{n:05d}") + "/"))
     for b in batches:
         share = failed[b.index :: len(batches)]
@@ -171,6 +175,27 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
             b.unstaged_uri = join(output_uri, "_batches", f"batch-{b.index:05d}.unstaged.json")
             put_json(b.unstaged_uri, unstaged_document(share, [], input_uri))
     return batches
+
+
+def yolo_sidecars(keys: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+    """A YOLO tree's keys as its images, and what a batch of them takes along: the dataset
+    YAML in the root and each image's label file (``images/train/a.jpg`` ->
+    ``labels/train/a.txt``, Ultralytics' rule, as :func:`augment.labels.open_annotations`
+    reads the tree)."""
+    from augment.labels.yolo import label_path
+
+    def own(key: str) -> bool:
+        path = PurePosixPath(key)
+        return (path.suffix == ".txt" and "labels" in path.parts[:-1]) or (len(path.parts) == 1 and path.suffix in
+                                                                          (".yaml", ".yml"))
+
+    owned = {k for k in keys if own(k)}
+    yaml_files = sorted(k for k in owned if "/" not in k)
+
+    def sidecars(chunk: list[str]) -> list[str]:
+        return [*yaml_files, *(p for k in chunk if (p := label_path(k)) in owned)]
+
+    return [k for k in keys if k not in owned], sidecars
 
 
 def batch_request(spec: str, batch: Batch, base_name: str, **kwargs: Any) -> JobRequest:
@@ -295,7 +320,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     once, here when not given, and every batch's request is built from it."""
     start = time.monotonic()
     inputs, split, request_kwargs = _ready(backend, spec, loaded, input_uri, output_uri, batch_size, request_kwargs)
-    batches = plan_batches(input_uri, output_uri, batch_size, inputs, split)
+    batches = plan_batches(input_uri, output_uri, batch_size, inputs, split, request_kwargs.get("annotations"))
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
     group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
@@ -336,7 +361,7 @@ class Prefetch:
         self.labels: list[str] = []  # the batches' label files merged, once every batch was yielded
         inputs, split, self.request_kwargs = _ready(backend, spec, loaded, input_uri, output_uri, batch_size,
                                                     request_kwargs)
-        self.batches = plan_batches(input_uri, output_uri, batch_size, inputs, split)
+        self.batches = plan_batches(input_uri, output_uri, batch_size, inputs, split, request_kwargs.get("annotations"))
         self.base = job_name("prefetch", f"{spec}{input_uri}{output_uri}")[:48]
         self.jobs: dict[int, Job] = {}
 
