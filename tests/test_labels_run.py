@@ -118,3 +118,14 @@ def test_a_batched_run_says_where_its_batches_labels_were_merged(tmp_path):
     assert sorted({i["file_name"].split("/")[0] for i in doc["images"]}) == ["batch-00000", "batch-00001"]
     assert len(doc["images"]) >= len(samples.list_samples())
     assert all((tmp_path / "out" / i["file_name"]).is_file() for i in doc["images"]), "named from out/"
+
+
+def test_a_sharded_job_of_a_yolo_tree_is_refused_before_it_starts(tmp_path):
+    """ShardedByS3Key deals a tree's files to the instances apart: an image could reach one without its
+    label file or the data.yaml (its labels silently empty), so the launch says which modes carry them."""
+    with pytest.raises(UsageError, match=r"^annotations=yolo: a sharded job deals .* use mode=batched"):
+        build_request("light", str(tmp_path), str(tmp_path / "out"), mode="sharded", annotations="yolo")
+    run = _run("run", "--backend", "local", "--mode", "sharded", "--spec", "light", "--input", str(tmp_path),
+               "--output", str(tmp_path / "out"), "--annotations", "yolo", cwd=tmp_path)
+    assert run.returncode == 2 and "--annotations yolo: a sharded job" in run.stderr and "--mode batched" in run.stderr
+    assert not (tmp_path / "out").exists()

@@ -102,7 +102,9 @@ def build_request(
 
     Raises:
         SpecError: the spec is invalid (checked here, before any job exists).
-        UsageError: a bad mode, instance count or job option (named by its flag).
+        UsageError: a bad mode, instance count or job option (named by its flag); a
+            sharded job of a YOLO tree (``annotations="yolo"``: its instances would get
+            images without their labels).
     """
     if mode not in MODES:
         raise UsageError(f"mode={mode!r}: must be one of {', '.join(MODES)}")
@@ -115,6 +117,10 @@ def build_request(
         check_number("volume_gb", volume_gb, min=1, max=MAX_VOLUME_GB, integer=True)
     annotations, annotation_format = masks_as_annotations({"annotations": annotations, "masks": masks,
                                                            "annotation_format": annotation_format})
+    if annotations == "yolo" and count > 1:
+        raise UsageError(f"annotations=yolo: a sharded job deals the tree's files to its {count} instances apart, so "
+                         "an image's label file and the data.yaml may reach another instance than the image; use "
+                         "mode=batched (each batch takes its images' labels along) or mode=standalone")
     annotations, staged = _annotations_for_hosts(annotations, input_uri, image_uri)
     # fail on the laptop, not minutes into a paid job
     options = process_arguments(loaded or spec, copies=copies, seed=seed, format=format, quality=quality,
