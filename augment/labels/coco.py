@@ -99,10 +99,10 @@ class CocoImage:
                              f"{size[0]}x{size[1]}", "size_mismatch")
         if not self.annotations:
             return Labels.empty(self.size)
-        boxes, masks, keypoints = [], [], []
+        boxes = np.array([ann["bbox"] for ann in self.annotations], np.float64)
+        boxes[:, 2:] += boxes[:, :2]  # x, y, w, h -> x0, y0, x1, y1
+        masks, keypoints = [], []
         for ann in self.annotations:
-            x, y, w, h = (float(v) for v in ann["bbox"])
-            boxes.append([x, y, x + w, y + h])
             masks.append(decode_segmentation(ann["segmentation"], height, width) if ann.get("segmentation") else None)
             kp = ann.get("keypoints")
             keypoints.append(np.asarray(kp, np.float64).reshape(-1, 3) if kp else None)
