@@ -259,15 +259,15 @@ def test_a_yolo_tree_job_mirrors_labels_and_excludes_the_label_files(tmp_path):
     assert line[0] == "0" and float(line[1]) == pytest.approx(0.75, abs=1e-5)
 
 
-def test_the_container_arguments_carry_the_annotations_and_a_remote_job_refuses_a_local_file():
+def test_the_container_arguments_carry_the_annotations_and_a_remote_job_refuses_a_missing_local_file():
     from augment.errors import UsageError
     from augment.jobs.build import build_request
 
     request = build_request("light", "s3://bucket-a/in/", "s3://bucket-a/out/", annotations="s3://bucket-a/i.json",
                             annotation_format="coco")
     assert request.arguments[-4:] == ("--annotations", "s3://bucket-a/i.json", "--annotation-format", "coco")
-    with pytest.raises(UsageError, match=r"^annotations=/tmp/i\.json: a job on s3://bucket-a/in/ reads"):
-        build_request("light", "s3://bucket-a/in/", "s3://bucket-a/out/", annotations="/tmp/i.json")
+    with pytest.raises(UsageError, match=r"^annotations=/nonexistent/i\.json: no such file or folder"):
+        build_request("light", "s3://bucket-a/in/", "s3://bucket-a/out/", annotations="/nonexistent/i.json")
 
 
 def boxes_of(index, rel, size):
