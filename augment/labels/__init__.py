@@ -5,9 +5,10 @@
 swap), :mod:`~augment.labels.refuse` the ops that cannot carry them, and
 :mod:`~augment.labels.coco` COCO's instances JSON in and out (and ``yolo``, ``voc``,
 ``groundtruth``, ``masks`` the other formats; :func:`open_annotations` in
-:mod:`~augment.labels.formats` detects and opens any of them behind one protocol), and
-:mod:`~augment.labels.draw` labels drawn on an image (the preview's). See README.md here for the
-semantics chosen. Names are imported on first use: :func:`refusals` (what ``augment
+:mod:`~augment.labels.formats` detects and opens any of them behind one protocol),
+:mod:`~augment.labels.draw` labels drawn on an image (the preview's), and
+:func:`~augment.labels.convert.to_yolo` any of them laid out as an Ultralytics tree. See
+README.md here for the semantics chosen. Names are imported on first use: :func:`refusals` (what ``augment
 validate`` asks) imports neither torch nor torchvision.
 """
 
@@ -51,6 +52,7 @@ _EXPORTS = {
     "FORMATS": "augment.labels.formats",
     "draw_labels": "augment.labels.draw",
     "category_colour": "augment.labels.draw",
+    "to_yolo": "augment.labels.convert",
 }
 
 __all__ = sorted(_EXPORTS)
