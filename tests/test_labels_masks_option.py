@@ -103,3 +103,15 @@ def test_preview_masks_draws_what_annotations_with_the_masks_format_draws(masked
     capsys.readouterr()
     assert main([*common, "--masks", str(masks), "--annotations", str(masks), "--out", str(tmp_path / "x.png")]) == 2
     assert f"--masks {masks} and --annotations {masks}: both name" in capsys.readouterr().err
+
+
+def test_plan_masks_plans_what_annotations_with_the_masks_format_plans(masked, capsys):
+    inputs, masks, spec = masked
+    common = ["plan", "--spec", str(spec), "--input", str(inputs), "--instance-type", "ml.m5.xlarge", "--json"]
+    assert main([*common, "--masks", str(masks)]) == 0
+    by_masks = capsys.readouterr().out
+    assert main([*common, "--annotations", str(masks), "--annotation-format", "masks"]) == 0
+    assert capsys.readouterr().out == by_masks
+    assert '"format": "masks"' in by_masks
+    assert main([*common, "--masks", str(masks), "--annotations", str(masks)]) == 2
+    assert f"--masks {masks} and --annotations {masks}: both name" in capsys.readouterr().err

@@ -68,6 +68,9 @@ def add_plan(sub: argparse._SubParsersAction) -> None:
                         "measures the spec with them")
     p.add_argument("--annotation-format", default=None, choices=("coco", "yolo", "voc", "groundtruth", "masks"),
                    help="the annotations' format, instead of detecting it")
+    p.add_argument("--masks", default=None, metavar="DIR",
+                   help="plan a job on semantic PNG masks mirroring the images' paths: the same as --annotations DIR "
+                        "--annotation-format masks")
     p.add_argument("--compare", default=None, metavar="JOB",
                    help="a finished job: a local run's description (JSON file) or a SageMaker job name")
     p.set_defaults(func=_cmd_plan)
@@ -75,7 +78,9 @@ def add_plan(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from augment import plan as planner
+    from augment.options import masks_as_annotations
 
+    args.annotations, args.annotation_format = masks_as_annotations(vars(args))
     if args.plot:  # before any work: a plot that cannot be written is said at once
         planner.check_plot_path(args.plot)
     if args.compare is not None:
