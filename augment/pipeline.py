@@ -22,11 +22,12 @@ What this module adds:
   box, to the same pixels). ``kernels: torchvision`` runs every op's uint8
   tensor kernel. Either way the parameters are drawn by torchvision's own
   ``make_params``, identically.
-* **Labels.** :meth:`Pipeline.apply_labelled` passes an image's boxes, masks and
-  keypoints (:mod:`augment.labels`) through the same transforms beside the pixels, so
-  each op draws its parameters once and applies them to both (the pixels are those
-  :meth:`Pipeline.apply` makes, byte for byte); :meth:`Pipeline.apply` itself never
-  touches labels.
+* **Labels.** :meth:`Pipeline.apply_labelled` runs the pixels exactly as
+  :meth:`Pipeline.apply` does (the same calls, the same bytes), and each geometric op,
+  when it applies the parameters it drew to the pixels, applies them to the image's
+  boxes, masks and keypoints (:mod:`augment.labels`) too: boxes in numpy for the
+  commonest ops (:mod:`augment.labels.moves`), the rest by torchvision's own kernels.
+  Photometric ops never see the labels; :meth:`Pipeline.apply` never touches them.
 """
 
 from __future__ import annotations
