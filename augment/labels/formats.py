@@ -368,7 +368,9 @@ def excluded_annotations(annotations: AnnotationIndex, input_dir: Path, rels: It
                          ) -> tuple[list[str], list[dict[str, Any]]]:
     """Split inputs: the images, and the annotations' own files among them, each listed
     as excluded with the rule ``annotations``. Paths are not resolved one by one (a
-    million inputs): the annotations' files are placed under the input folder once."""
+    million inputs): the annotations' files are placed under the input folder once. With
+    YOLO annotations, the input's label files and root YAML are the tree's own files
+    whether the tree is read there or from a copy of its labels (a sharded job's)."""
     root = Path(input_dir).resolve()
     inside = set()
     for name in annotations.files:
@@ -376,7 +378,7 @@ def excluded_annotations(annotations: AnnotationIndex, input_dir: Path, rels: It
             inside.add(Path(name).relative_to(root).as_posix())
         except ValueError:
             continue
-    tree = annotations.format == "yolo" and annotations.root is not None and Path(annotations.root) == root
+    tree = annotations.format == "yolo"  # the input's tree, or its labels replicated apart (a sharded job)
     kept, excluded = [], []
     for rel in rels:
         if rel in inside or (tree and _yolo_own(PurePosixPath(rel))):
@@ -388,5 +390,6 @@ def excluded_annotations(annotations: AnnotationIndex, input_dir: Path, rels: It
 
 def _yolo_own(rel: PurePosixPath) -> bool:
     """A YOLO tree's own file: a label ``.txt`` under ``labels/``, or the dataset YAML in the root."""
-    return (rel.suffix == ".txt" and "labels" in rel.parts[:-1]) or (len(rel.parts) == 1 and rel.suffix in
-                                                                    (".yaml", ".yml"))
+    from augment.labels.yolo import own_file
+
+    return own_file(rel.as_posix())

@@ -122,6 +122,14 @@ def _keypoints(values: np.ndarray, shape: tuple[int, int], size: tuple[int, int]
     return np.concatenate([xy, visible[:, None]], axis=1)
 
 
+def own_file(rel: str) -> bool:
+    """A YOLO tree's own file (relative to its root), not an image: a label ``.txt`` under
+    a ``labels`` folder, or a dataset YAML in the root."""
+    path = PurePosixPath(rel)
+    return (path.suffix == ".txt" and "labels" in path.parts[:-1]) or (len(path.parts) == 1 and path.suffix in
+                                                                      (".yaml", ".yml"))
+
+
 @dataclass
 class YoloIndex:
     """A YOLO tree's label files, indexed once.
@@ -174,6 +182,10 @@ def read_yolo(root: str | Path, data: str | Path | None = None) -> YoloIndex:
     """Index the YOLO tree under ``root``: every ``.txt`` under a ``labels`` folder, the
     dataset YAML (``data``, else the first of :data:`YAML_NAMES` in the root).
 
+    A tree of labels alone, no ``images`` folder in it (a sharded job's hosts get the
+    input tree's labels so, each beside its share of the images), cannot say which label
+    file has no image: none is a problem for that.
+
     Raises:
         FileNotFoundError: ``root`` is not a folder.
     """
@@ -192,7 +204,7 @@ def read_yolo(root: str | Path, data: str | Path | None = None) -> YoloIndex:
                 images.append(path)
     yaml_path = Path(data) if data is not None else next((root / n for n in YAML_NAMES if (root / n).is_file()), None)
     yaml_text = yaml_path.read_bytes() if yaml_path is not None else None
-    return index_yolo(texts, yaml_text, images, yaml_name=yaml_path.name if yaml_path else "data.yaml")
+    return index_yolo(texts, yaml_text, images or None, yaml_name=yaml_path.name if yaml_path else "data.yaml")
 
 
 def index_yolo(texts: Mapping[str, bytes | str], data: bytes | str | Mapping[str, Any] | None = None,
