@@ -48,6 +48,28 @@ def test_yolo_reads_boxes_polygons_and_empty_images(tmp_path):
     assert index.image("train/images/x.jpg").path == "train/labels/x.txt", "Roboflow's layout, Ultralytics' rule"
 
 
+def test_a_tree_of_labels_alone_reads_every_images_labels(tmp_path):
+    """A sharded job's hosts get the tree's labels and data.yaml without its images (those come sharded):
+    no label file is an image's that is missing, and an image's labels are read from there."""
+    import shutil
+
+    from augment.labels.formats import excluded_annotations, open_annotations
+
+    tree = yolo_tree(tmp_path / "tree")
+    (tmp_path / "tree" / "labels/val/orphan.txt").write_text(BOX + "\n")
+    assert [p.reason for p in read_yolo(tree).problems] == ["no_image"], "with its images, an orphan is one"
+    labels_only = tmp_path / "labels-only"
+    shutil.copytree(tree / "labels", labels_only / "labels")
+    shutil.copy(tree / "data.yaml", labels_only / "data.yaml")
+    index = open_annotations(str(labels_only), format="yolo", input_dir=tree)
+    assert index.problems == [] and index.categories == {0: {"id": 0, "name": "cat"}, 1: {"id": 1, "name": "dog"}}
+    got = index.image("images/train/a.png").labels((80, 60))
+    want = read_yolo(tree).image("images/train/a.png").labels((80, 60))
+    np.testing.assert_array_equal(got.boxes, want.boxes)
+    kept, own = excluded_annotations(index, tree, ["images/train/a.png", "labels/train/a.txt", "data.yaml"])
+    assert kept == ["images/train/a.png"] and [o["source"] for o in own] == ["labels/train/a.txt", "data.yaml"]
+
+
 def test_yolo_names_each_bad_line_and_keeps_the_rest(tmp_path):
     bad = [BOX, "1 0.5 0.5", "0 0.5 nan 0.1 0.1", "7 0.5 0.5 0.1 0.1", "0 1.2 0.5 0.1 0.1", "0 0.5 0.5 0 0.1",
            "zero 0.5 0.5 0.1 0.1", "0 0.95 0.5 0.2 0.2", "0.5 0.5 0.5 0.1 0.1", ""]
