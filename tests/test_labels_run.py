@@ -120,12 +120,37 @@ def test_a_batched_run_says_where_its_batches_labels_were_merged(tmp_path):
     assert all((tmp_path / "out" / i["file_name"]).is_file() for i in doc["images"]), "named from out/"
 
 
-def test_a_sharded_job_of_a_yolo_tree_is_refused_before_it_starts(tmp_path):
-    """ShardedByS3Key deals a tree's files to the instances apart: an image could reach one without its
-    label file or the data.yaml (its labels silently empty), so the launch says which modes carry them."""
-    with pytest.raises(UsageError, match=r"^annotations=yolo: a sharded job deals .* use mode=batched"):
-        build_request("light", str(tmp_path), str(tmp_path / "out"), mode="sharded", annotations="yolo")
-    run = _run("run", "--backend", "local", "--mode", "sharded", "--spec", "light", "--input", str(tmp_path),
-               "--output", str(tmp_path / "out"), "--annotations", "yolo", cwd=tmp_path)
-    assert run.returncode == 2 and "--annotations yolo: a sharded job" in run.stderr and "--mode batched" in run.stderr
-    assert not (tmp_path / "out").exists()
+def test_a_sharded_job_of_a_yolo_tree_writes_the_label_files_of_a_standalone_job(tmp_path):
+    """ShardedByS3Key deals a tree's files to the instances apart, so every instance gets the tree's
+    labels again as the job's annotations input (FullyReplicated): an image's labels are found whichever
+    instance its label file went to, and the outputs' label files and data.yaml are one job's, byte for byte."""
+    import PIL.Image
+
+    root = tmp_path / "tree"
+    for split, names in (("train", ["a", "b", "d"]), ("val", ["c", "e"])):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for n, name in enumerate(names):
+            PIL.Image.new("RGB", (80, 60), (40 * n, 90, 30)).save(root / "images" / split / f"{name}.png")
+            (root / "labels" / split / f"{name}.txt").write_text(f"0 0.25 0.3 0.25 0.{n + 4}\n1 0.5 0.5 0.2 0.2\n")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: {0: cat, 1: dog}\n")
+    spec = tmp_path / "crop.yaml"
+    spec.write_text(json.dumps({"version": 1, "seed": 3, "copies": 2, "ops": [
+        {"RandomResizedCrop": {"size": [48, 48], "scale": [0.4, 1.0]}}, "RandomHorizontalFlip"]}))
+    alone = _run("process", "--spec", "crop.yaml", "--input-dir", "tree", "--annotations", "yolo",
+                 "--output-dir", "alone", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    run = _run("run", "--backend", "local", "--mode", "sharded", "--instance-count", "2", "--spec", "crop.yaml",
+               "--input", "tree", "--output", "sharded", "--annotations", "yolo", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    written = sorted(p.relative_to(tmp_path / "alone").as_posix() for p in (tmp_path / "alone").rglob("*")
+                     if p.suffix == ".txt" or p.name == "data.yaml")
+    assert len(written) == 11 and sum(1 for r in written if (tmp_path / "alone" / r).read_text()) == 11
+    assert sorted(p.relative_to(tmp_path / "sharded").as_posix() for p in (tmp_path / "sharded").rglob("*")
+                  if (p.suffix == ".txt" or p.name == "data.yaml") and "_augment" not in p.parts) == written
+    for rel in written:
+        assert (tmp_path / "sharded" / rel).read_bytes() == (tmp_path / "alone" / rel).read_bytes(), rel
+    for host in ("algo-1", "algo-2"):
+        summary = json.loads((tmp_path / "sharded" / "_augment" / f"summary-{host}.json").read_text())
+        assert summary["labels"]["unlabelled_inputs"] == 0 and summary["labels"]["problems"] == 0, host
+    assert "sharded/data.yaml" in run.stdout

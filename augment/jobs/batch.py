@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from augment.contract import not_retryable
@@ -36,12 +36,13 @@ from augment.jobs.build import (
     job_spec,
     put_json,
     reads_s3_only,
+    spec_source,
 )
 from augment.jobs.dataset import AugmentedImages, class_of, classes_of  # noqa: F401  (documented here too)
 from augment.jobs.handles import TERMINAL, Job
-from augment.jobs.labels import merge_batches
+from augment.jobs.labels import check_labels, merge_batches
 from augment.jobs.request import Input, JobRequest
-from augment.options import JOB_OPTIONS, check_number, process_arguments
+from augment.options import JOB_OPTIONS, check_number, masks_as_annotations, process_arguments
 from augment.progress import Progress
 from augment.spec import Spec, load_spec
 from augment.storage import is_s3, join
@@ -182,14 +183,9 @@ def yolo_sidecars(keys: list[str]) -> tuple[list[str], Callable[[list[str]], lis
     YAML in the root and each image's label file (``images/train/a.jpg`` ->
     ``labels/train/a.txt``, Ultralytics' rule, as :func:`augment.labels.open_annotations`
     reads the tree)."""
-    from augment.labels.yolo import label_path
+    from augment.labels.yolo import label_path, own_file
 
-    def own(key: str) -> bool:
-        path = PurePosixPath(key)
-        return (path.suffix == ".txt" and "labels" in path.parts[:-1]) or (len(path.parts) == 1 and path.suffix in
-                                                                          (".yaml", ".yml"))
-
-    owned = {k for k in keys if own(k)}
+    owned = {k for k in keys if own_file(k)}
     yaml_files = sorted(k for k in owned if "/" not in k)
 
     def sidecars(chunk: list[str]) -> list[str]:
@@ -216,7 +212,9 @@ def _ready(backend: Any, spec: str, loaded: Spec | None, input_uri: str, output_
     the job options, the input and output locations (for ``backend``), and each job's
     ``VolumeSizeInGB``, sized for the largest batch's download and outputs (see
     :mod:`augment.plan._disk`; a ``volume_gb`` given in ``request_kwargs`` is refused when
-    too small for it). ``spec`` is read here unless ``loaded`` holds it already.
+    too small for it). ``spec`` is read here unless ``loaded`` holds it already, and
+    with it a labelled job is checked as :func:`~augment.jobs.labels.check_labels`
+    checks it (``loaded`` comes from :func:`~augment.jobs.launch.launch`, which did).
 
     Returns:
         The spec's ``input`` section as the jobs will apply it, the input as listed (for
@@ -226,7 +224,9 @@ def _ready(backend: Any, spec: str, loaded: Spec | None, input_uri: str, output_
     from augment.plan import _disk
 
     check_number("batch_size", batch_size, min=1, integer=True)
-    loaded = loaded if loaded is not None else load_spec(spec)
+    if loaded is None:
+        loaded = load_spec(spec)
+        check_labels(loaded, input_uri, *masks_as_annotations(request_kwargs))
     options = process_arguments(loaded, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
     arguments = (*options, *request_kwargs.get("extra_arguments", ()))
     sagemaker = reads_s3_only(backend)
@@ -305,9 +305,9 @@ class JobGroup:
             bar.close()
 
 
-def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, batch_size: int = 128,
-                max_in_flight: int = 4, retries: int = 2, poll: float = 5.0, progress: str | None = None,
-                loaded: Spec | None = None, **request_kwargs: Any) -> BatchReport:
+def run_batched(backend: Any, spec: str | Spec | dict[str, Any], input_uri: str, output_uri: str, *,
+                batch_size: int = 128, max_in_flight: int = 4, retries: int = 2, poll: float = 5.0,
+                progress: str | None = None, loaded: Spec | None = None, **request_kwargs: Any) -> BatchReport:
     """The seed's batch loop done right (see module docs); returns the report, also
     written to ``<output>/_batches/report.json``. With ``annotations``, each batch has its
     own label files and the completed batches' are merged into the output folder
@@ -319,6 +319,7 @@ def run_batched(backend: Any, spec: str, input_uri: str, output_uri: str, *, bat
     is ``spec`` as already read (by :func:`~augment.jobs.launch.launch`): the spec is read
     once, here when not given, and every batch's request is built from it."""
     start = time.monotonic()
+    spec = spec_source(spec)
     inputs, split, request_kwargs = _ready(backend, spec, loaded, input_uri, output_uri, batch_size, request_kwargs)
     batches = plan_batches(input_uri, output_uri, batch_size, inputs, split, request_kwargs.get("annotations"))
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
@@ -351,11 +352,12 @@ class Prefetch:
             retry would fail the same way (too many bad inputs, a bad spec).
     """
 
-    def __init__(self, backend: Any, spec: str, input_uri: str, output_uri: str, *, batch_size: int = 128,
-                 ahead: int = 2, retries: int = 1, poll: float = 5.0, loaded: Spec | None = None,
+    def __init__(self, backend: Any, spec: str | Spec | dict[str, Any], input_uri: str, output_uri: str, *,
+                 batch_size: int = 128, ahead: int = 2, retries: int = 1, poll: float = 5.0, loaded: Spec | None = None,
                  **request_kwargs: Any) -> None:
         if ahead < 1:
             raise UsageError(f"ahead must be >= 1, got {ahead}")
+        spec = spec_source(spec)
         self.backend, self.spec, self.ahead, self.retries, self.poll = backend, spec, ahead, retries, poll
         self.output_uri = output_uri
         self.labels: list[str] = []  # the batches' label files merged, once every batch was yielded

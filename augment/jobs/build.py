@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,30 @@ def job_name(mode: str, seed_text: str) -> str:
     return f"augment-{mode}-{stamp}-{digest}"
 
 
+def spec_source(spec: str | os.PathLike[str] | dict[str, Any] | Spec) -> str:
+    """``spec`` as a job takes it: a preset name or a spec file's path as given; spec data
+    (a dict) or a :class:`~augment.spec.Spec` validated and written as its canonical YAML,
+    a file of this process's own (see :func:`shipped_spec`), which travels as the job's
+    ``spec`` input as any spec file does.
+
+    Raises:
+        SpecError: spec data that is not a valid spec.
+        UsageError: ``spec`` is none of these forms.
+    """
+    from augment.spec import dump_spec, load_spec
+
+    if isinstance(spec, (str, os.PathLike)):
+        return os.fspath(spec)
+    if not isinstance(spec, (dict, Spec)):
+        raise UsageError(f"spec={type(spec).__name__}: pass a preset name ({', '.join(list_presets())}), a spec "
+                         "file's path, spec data (a dict) or an augment.Spec")
+    loaded = load_spec(spec)
+    folder = _shipped_specs_folder() / hashlib.sha256(loaded.to_yaml().encode()).hexdigest()[:32]
+    return str(dump_spec(loaded, folder / "spec.yaml"))
+
+
 def build_request(
-    spec: str,
+    spec: str | os.PathLike[str] | dict[str, Any] | Spec,
     input_uri: str,
     output_uri: str,
     *,
@@ -78,7 +101,9 @@ def build_request(
     """The ``CreateProcessingJob`` request that runs ``augment process`` in one launch mode.
 
     Args:
-        spec: a spec file (sent as the ``spec`` input) or a preset name (an argument).
+        spec: a spec file (sent as the ``spec`` input), a preset name (an argument), or
+            spec data or a :class:`~augment.spec.Spec` (sent as a spec file: see
+            :func:`spec_source`).
         input_uri, output_uri: ``s3://`` URIs, or local folders for the local runtime.
         mode: ``standalone`` or ``sharded``.
         instance_count: instances (standalone: 1; sharded: default 2).
@@ -102,12 +127,11 @@ def build_request(
 
     Raises:
         SpecError: the spec is invalid (checked here, before any job exists).
-        UsageError: a bad mode, instance count or job option (named by its flag); a
-            sharded job of a YOLO tree (``annotations="yolo"``: its instances would get
-            images without their labels).
+        UsageError: a bad mode, instance count or job option (named by its flag).
     """
     if mode not in MODES:
         raise UsageError(f"mode={mode!r}: must be one of {', '.join(MODES)}")
+    spec = spec_source(spec)
     count = instance_count if instance_count is not None else (2 if mode == "sharded" else 1)
     if mode == "standalone" and count != 1:
         raise UsageError(f"instance_count={count}: a standalone job has one instance; use mode=sharded for more")
@@ -118,10 +142,9 @@ def build_request(
     annotations, annotation_format = masks_as_annotations({"annotations": annotations, "masks": masks,
                                                            "annotation_format": annotation_format})
     if annotations == "yolo" and count > 1:
-        raise UsageError(f"annotations=yolo: a sharded job deals the tree's files to its {count} instances apart, so "
-                         "an image's label file and the data.yaml may reach another instance than the image; use "
-                         "mode=batched (each batch takes its images' labels along) or mode=standalone")
-    annotations, staged = _annotations_for_hosts(annotations, input_uri, image_uri)
+        annotations, annotation_format, staged = _yolo_for_hosts(input_uri)
+    else:
+        annotations, staged = _annotations_for_hosts(annotations, input_uri, image_uri)
     # fail on the laptop, not minutes into a paid job
     options = process_arguments(loaded or spec, copies=copies, seed=seed, format=format, quality=quality,
                                 kernels=kernels, keep_original=keep_original, max_pixels=max_pixels,
@@ -155,6 +178,54 @@ def build_request(
         max_runtime_s=max_runtime_s,
         tags=({"Key": "augment:mode", "Value": mode},),
     )
+
+
+def _yolo_for_hosts(input_uri: str) -> tuple[str, str, list[Input]]:
+    """The annotations of a sharded job of a YOLO tree: ``ShardedByS3Key`` deals the tree's
+    files to the instances apart, so an image's label file or the ``data.yaml`` may reach
+    another instance than the image. Every instance gets the tree again as the job's
+    ``annotations`` input, ``FullyReplicated`` at :data:`ANNOTATIONS_PATH`, and reads the
+    labels there (the label files in its share of the images stay excluded, as the tree's
+    own). Here the input is the whole tree; :func:`yolo_labels_only` narrows it to the
+    tree's own files once the input is listed (what :func:`~augment.jobs.launch.launch` does).
+
+    Returns:
+        ``annotations`` and ``annotation_format`` as the hosts take them, and the input.
+    """
+    return ANNOTATIONS_PATH, "yolo", [Input("annotations", input_uri, ANNOTATIONS_PATH)]
+
+
+def yolo_labels_only(request: JobRequest, staged: Sequence[str], where: str) -> tuple[JobRequest, list[str]]:
+    """``request`` with the replicated YOLO tree of a sharded job (see :func:`_yolo_for_hosts`)
+    narrowed to the tree's own files among its keys ``staged`` (its label files and the
+    dataset YAML): a ``ManifestFile`` of them, written under ``where`` (a prefix or folder
+    of the output), so that no instance downloads every image again.
+
+    A tree with no label file and no YAML has nothing to replicate: its hosts read their
+    own share as the tree (``annotations="yolo"``), every image without objects.
+
+    Returns:
+        The request, and the files written (remove them if the job is never created).
+    """
+    from augment.keys import input_root
+    from augment.labels.yolo import own_file
+    from augment.storage import join
+
+    images = next(i for i in request.inputs if i.name == "images")
+    tree = next((i for i in request.inputs if i.name == "annotations" and i.source == images.source
+                 and i.data_type == "S3Prefix"), None)
+    if tree is None:
+        return request, []
+    own = [k for k in staged if own_file(k)]
+    if not own:
+        arguments = tuple("yolo" if a == ANNOTATIONS_PATH else a for a in request.arguments)
+        return request.with_changes(inputs=tuple(i for i in request.inputs if i is not tree),
+                                    arguments=arguments), []
+    manifest = join(where, "annotations.manifest.json")
+    root = tree.source if is_s3(tree.source) else str(Path(tree.source).resolve())
+    put_json(manifest, [{"prefix": input_root(root)}, *own])
+    inputs = tuple(replace(i, source=manifest, data_type="ManifestFile") if i is tree else i for i in request.inputs)
+    return request.with_changes(inputs=inputs), [manifest]
 
 
 def _annotations_for_hosts(annotations: str | None, input_uri: str, image_uri: str

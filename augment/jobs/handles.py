@@ -25,7 +25,9 @@ class Job(Protocol):
     """What a launched job offers, whatever runs it.
 
     ``finish``, where set, is what the launch left to do once the job completed (merge a
-    sharded job's labels: see :mod:`augment.jobs.labels`): :meth:`wait` calls it.
+    sharded job's labels: see :mod:`augment.jobs.labels`): :meth:`wait` calls it, and so
+    does :meth:`status` when it sees the job completed (see :func:`completed`), so a job
+    launched in the background and only polled gets its labels too.
     """
 
     name: str
@@ -75,6 +77,19 @@ def wait_for(job: Job, timeout: float | None, poll: float) -> dict[str, Any]:
     return description
 
 
+def completed(job: Job, status: str) -> str:
+    """``status``, read by ``job.status()``, after doing what the launch left to do once
+    the job completed (``job.finish``, run once: it clears itself).
+
+    Raises:
+        LabelMergeError: the job completed, but its hosts' labels could not be merged.
+    """
+    finish = getattr(job, "finish", None)
+    if status == "Completed" and finish is not None:
+        finish()
+    return status
+
+
 def output_uris(request: JobRequest) -> list[str]:
     return [o.destination for o in request.outputs]
 
@@ -120,7 +135,7 @@ class LocalJob:
         return self._result
 
     def status(self) -> str:
-        return self.describe()["ProcessingJobStatus"]
+        return completed(self, self.describe()["ProcessingJobStatus"])
 
     def logs(self) -> list[str]:
         with self._lock:

@@ -33,11 +33,43 @@ def annotated(arguments: Sequence[str]) -> bool:
     return "--annotations" in arguments
 
 
+def check_labels(spec: Any, input_uri: str, annotations: str | None, annotation_format: str | None) -> None:
+    """Refuse a labelled launch that its hosts would refuse, before anything is uploaded
+    or sent (on SageMaker they refuse it minutes into a paid start-up): an op of ``spec``
+    that cannot carry labels (as ``augment validate --annotations`` names it), and
+    annotations of this machine (a file or folder) that cannot be opened, read as the job
+    reads them. An ``s3://`` file is not downloaded for this (it may be large), nor a
+    YOLO tree read: the job reads them.
+
+    Raises:
+        UsageError: naming each op by its field path (``ops[1].AutoAugment``), or the
+            annotations (``annotations=PATH: reason``).
+    """
+    from augment.errors import UsageError
+    from augment.labels.refuse import refusals
+    from augment.storage import is_s3
+
+    if annotations is None:
+        return
+    found = refusals(spec)
+    if found:
+        raise UsageError("\n".join(f"{where}.{op}: cannot carry labels (annotations={annotations} is given): {why}"
+                                   for where, op, why in found))
+    if annotations == "yolo" or is_s3(annotations):
+        return
+    from augment.labels.formats import open_annotations
+
+    local = not is_s3(input_uri)
+    open_annotations(annotations, format=annotation_format, input_dir=input_uri if local else None,
+                     input_uri=None if local else input_uri)
+
+
 def finish_sharded(job: Any, output: str) -> Any:
     """Have ``job`` (a handle of a sharded, labelled job) merge its hosts' label parts
     under ``output`` when it completes: at once where it has ended already (an attached
-    local job), else when its ``wait()`` sees it completed. The files written are in
-    ``job.labels`` (relative to ``output``).
+    local job), else when its ``wait()`` or ``status()`` sees it completed (once: merging
+    again would write the same bytes). The files written are in ``job.labels`` (relative
+    to ``output``).
 
     Returns:
         ``job``.
@@ -54,7 +86,7 @@ def finish_sharded(job: Any, output: str) -> Any:
                                   ) from e
 
     job.labels, job.finish = [], finish
-    if job.status() == "Completed":
+    if job.status() == "Completed" and job.finish is not None:  # a handle whose status() finishes did so
         finish()
     return job
 

@@ -13,6 +13,7 @@ in :mod:`augment.jobs.build` (its names are answered here too, where callers fou
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -37,11 +38,14 @@ from augment.jobs.build import (  # noqa: F401  (the names callers import from h
     put_json,
     reads_s3_only,
     shipped_spec,
+    spec_source,
+    yolo_labels_only,
 )
-from augment.jobs.labels import annotated, finish_sharded
+from augment.jobs.labels import annotated, check_labels, finish_sharded
 from augment.jobs.request import Input, JobRequest
 from augment.locations import META_DIR
-from augment.options import JOB_OPTIONS, check_number, process_arguments
+from augment.options import JOB_OPTIONS, check_number, masks_as_annotations, process_arguments
+from augment.spec import Spec
 from augment.storage import delete, is_s3, join
 
 
@@ -125,6 +129,9 @@ def ready_request(spec: str, input_uri: str, output_uri: str, request: JobReques
             must be ``s3://``, and a disk need above its volume limit is refused.
         volume_gb: the user's ``VolumeSizeInGB``, refused when too small; ``None``: sized.
 
+    A sharded job of a YOLO tree gets the tree's labels alone replicated to every
+    instance (see :func:`~augment.jobs.build.yolo_labels_only`).
+
     Returns:
         The request to send, and the files written for it (see
         :func:`removed_unless_created`).
@@ -142,7 +149,11 @@ def ready_request(spec: str, input_uri: str, output_uri: str, request: JobReques
     share = _disk.share_bytes(got.staged_sizes, "sharded" if sharded else "standalone", request.instance_count, 1)
     need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0])
     request = request.with_changes(volume_gb=_disk.check_volume(need, volume_gb, sagemaker=s3_only))
-    return route_keys(request, input_uri, output_uri, running.input, taken=got)
+    where = join(output_uri, META_DIR, "launch", request.job_name)
+    request, labels = yolo_labels_only(request, got.split.staged, where)
+    with removed_unless_created(labels):
+        request, written = route_keys(request, input_uri, output_uri, running.input, taken=got)
+    return request, [*labels, *written]
 
 
 LAUNCH_MODES = ("standalone", "sharded", "batched", "prefetch")
@@ -152,7 +163,8 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
                  instance_type: str = "ml.m5.large", max_cost: float | None = None, quota: int | None = None,
                  batch_size: int = 128, max_in_flight: int = 4, workers: int | None = None,
                  copies: int | None = None, prices: str = "auto", region: str | None = None,
-                 include: Sequence[str] | None = None, exclude: Sequence[str] | None = None) -> int:
+                 include: Sequence[str] | None = None, exclude: Sequence[str] | None = None,
+                 annotations: str | None = None, annotation_format: str | None = None) -> int:
     """The guard rails of a launch, checked before any request is sent.
 
     Args:
@@ -168,6 +180,10 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         region: the jobs' region, whose prices count (default: the session's).
         include, exclude: the job's ``--include``/``--exclude`` globs: the estimate counts
             only what the job would take.
+        annotations, annotation_format: the job's labels: the estimate costs a labelled
+            job (labels take time and disk of their own; see :func:`augment.plan.estimate`).
+            A YOLO tree on ``s3://`` is costed without them (the estimate reads a tree
+            from a local input only).
 
     Returns:
         The jobs that may run at once: ``max_in_flight``, lowered to the quota.
@@ -195,10 +211,13 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         from augment.plan import estimate, format_duration
 
         at_once = in_flight if mode in ("batched", "prefetch") else count
+        if annotations == "yolo" and is_s3(input_uri):
+            annotations = annotation_format = None
         plan = estimate(spec, input_uri, modes=[mode], instance_types=[instance_type], instance_counts=[at_once],
                         batch_size=batch_size, max_in_flight=at_once if mode in ("batched", "prefetch") else None,
                         quota=quota, workers=workers, copies=copies, prices=prices, region=region,
-                        include=include, exclude=exclude)
+                        include=include, exclude=exclude, annotations=annotations,
+                        annotation_format=annotation_format)
         o = plan.options[0]
         if o.cost_usd > max_cost:
             raise UsageError(
@@ -210,9 +229,10 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
     return in_flight
 
 
-def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "standalone",
-           instance_count: int | None = None, instance_type: str = "ml.m5.large", max_cost: float | None = None,
-           quota: int | None = None, batch_size: int = 128, max_in_flight: int = 4, copies: int | None = None,
+def launch(backend: Any, spec: str | os.PathLike[str] | dict[str, Any] | Spec, input: str, output: str, *,
+           mode: str = "standalone", instance_count: int | None = None, instance_type: str = "ml.m5.large",
+           max_cost: float | None = None, quota: int | None = None, batch_size: int = 128, max_in_flight: int = 4,
+           copies: int | None = None,
            **request_kwargs: Any) -> Any:
     """Launch a job in any mode, after checking the cost limit and the quota (see :func:`check_limits`).
 
@@ -253,12 +273,15 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
         labels merged once it has yielded every batch).
 
     Raises:
-        UsageError: over the cost limit or the quota, or an output that holds an earlier
-            job or overlaps the input (see :func:`check_locations`), before anything is
-            created.
+        UsageError: over the cost limit or the quota, an output that holds an earlier
+            job or overlaps the input (see :func:`check_locations`), ``spec`` of none of
+            the forms :func:`~augment.spec.load_spec` reads, or ``annotations`` with a spec
+            whose ops cannot carry labels or (a local file) that cannot be opened (see
+            :func:`~augment.jobs.labels.check_labels`), before anything is created.
     """
     from augment.spec import load_spec
 
+    spec = spec_source(spec)  # spec data or a Spec object travel as a spec file
     prices = request_kwargs.pop("prices", "auto")
     region = request_kwargs.pop("region", None)
     if copies is not None:
@@ -266,12 +289,15 @@ def launch(backend: Any, spec: str, input: str, output: str, *, mode: str = "sta
     loaded = load_spec(spec)  # read once; the path (or preset name) still names what the job is sent
     # the job options first: nothing is counted, listed or sent when one is refused
     process_arguments(loaded, **{k: request_kwargs[k] for k in JOB_OPTIONS if k in request_kwargs})
+    annotations, annotation_format = masks_as_annotations(request_kwargs)
+    check_labels(loaded, input, annotations, annotation_format)  # not minutes into a paid job
     if reads_s3_only(backend):
         check_s3_locations(input, output)
     in_flight = check_limits(loaded, input, mode=mode, instance_count=instance_count, instance_type=instance_type,
                              max_cost=max_cost, quota=quota, batch_size=batch_size, max_in_flight=max_in_flight,
                              workers=request_kwargs.get("workers"), copies=copies, prices=prices, region=region,
-                             include=request_kwargs.get("include"), exclude=request_kwargs.get("exclude"))
+                             include=request_kwargs.get("include"), exclude=request_kwargs.get("exclude"),
+                             annotations=annotations, annotation_format=annotation_format)
     if hasattr(backend, "connect"):  # AWS or the engine, asked only now that nothing above refused
         backend.connect()
     if hasattr(backend, "request_defaults"):

@@ -20,7 +20,7 @@ from typing import Any
 from augment import aws
 from augment.container import source_files
 from augment.errors import UsageError
-from augment.jobs.handles import output_uris, wait_for
+from augment.jobs.handles import completed, output_uris, wait_for
 from augment.jobs.launch import ANNOTATIONS_PATH, LOCAL_ROLE, SPEC_PATH
 from augment.jobs.request import Input, JobRequest
 from augment.sagemaker_sdk import session_defaults
@@ -169,7 +169,9 @@ class SageMakerJob:
         return self.backend.client.describe_processing_job(ProcessingJobName=self.name)
 
     def status(self) -> str:
-        return self.describe()["ProcessingJobStatus"]
+        """The job's ``ProcessingJobStatus``; once ``Completed``, after what its launch left
+        to do (see :func:`~augment.jobs.handles.completed`)."""
+        return completed(self, self.describe()["ProcessingJobStatus"])
 
     def wait(self, timeout: float | None = None, poll: float = 15.0) -> dict[str, Any]:
         """Poll until the job ends; raise :class:`~augment.errors.JobFailed` with its
