@@ -206,3 +206,20 @@ def test_run_batched_and_prefetch_called_directly_check_the_labels_and_take_spec
     assert len(report.batches) == 2 and not report.failed
     shipped = [load_spec(str(Path(b.output_uri) / "_augment" / "spec.yaml")).digest for b in report.batches]
     assert shipped == [load_spec(FLIP).digest] * 2
+
+
+def test_a_sharded_yolo_jobs_volume_counts_the_labels_every_instance_gets(monkeypatch, tmp_path):
+    from augment.jobs.build import build_request
+    from augment.jobs.launch import ready_request
+    from augment.plan import _disk
+
+    _yolo_tree(tmp_path / "tree")
+    seen = []
+    real = _disk.disk
+    monkeypatch.setattr(_disk, "disk", lambda *a, **k: seen.append(k.get("label_bytes", 0)) or real(*a, **k))
+    own = sum((tmp_path / "tree" / rel).stat().st_size for rel in YOLO_OWN)
+    for mode, count, replicated in (("sharded", 2, own), ("standalone", 1, 0)):
+        request = build_request("light", str(tmp_path / "tree"), str(tmp_path / mode), mode=mode,
+                                instance_count=count, annotations="yolo")
+        ready_request("light", str(tmp_path / "tree"), str(tmp_path / mode), request)
+        assert seen[-1] == replicated, mode

@@ -195,6 +195,14 @@ def _yolo_for_hosts(input_uri: str) -> tuple[str, str, list[Input]]:
     return ANNOTATIONS_PATH, "yolo", [Input("annotations", input_uri, ANNOTATIONS_PATH)]
 
 
+def replicated_tree(request: JobRequest) -> Input | None:
+    """The input that replicates a sharded job's YOLO tree to every instance (see
+    :func:`_yolo_for_hosts`), before :func:`yolo_labels_only` narrowed it; else ``None``."""
+    images = next((i for i in request.inputs if i.name == "images"), None)
+    return next((i for i in request.inputs if images is not None and i.name == "annotations"
+                 and i.source == images.source and i.data_type == "S3Prefix"), None)
+
+
 def yolo_labels_only(request: JobRequest, staged: Sequence[str], where: str) -> tuple[JobRequest, list[str]]:
     """``request`` with the replicated YOLO tree of a sharded job (see :func:`_yolo_for_hosts`)
     narrowed to the tree's own files among its keys ``staged`` (its label files and the
@@ -211,9 +219,7 @@ def yolo_labels_only(request: JobRequest, staged: Sequence[str], where: str) -> 
     from augment.labels.yolo import own_file
     from augment.storage import join
 
-    images = next(i for i in request.inputs if i.name == "images")
-    tree = next((i for i in request.inputs if i.name == "annotations" and i.source == images.source
-                 and i.data_type == "S3Prefix"), None)
+    tree = replicated_tree(request)
     if tree is None:
         return request, []
     own = [k for k in staged if own_file(k)]

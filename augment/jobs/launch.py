@@ -37,6 +37,7 @@ from augment.jobs.build import (  # noqa: F401  (the names callers import from h
     job_spec,
     put_json,
     reads_s3_only,
+    replicated_tree,
     shipped_spec,
     spec_source,
     yolo_labels_only,
@@ -147,7 +148,13 @@ def ready_request(spec: str, input_uri: str, output_uri: str, request: JobReques
     got = _disk.taken(input_uri, running.input)
     sharded = any(i.name == "images" and i.distribution == "ShardedByS3Key" for i in request.inputs)
     share = _disk.share_bytes(got.staged_sizes, "sharded" if sharded else "standalone", request.instance_count, 1)
-    need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0])
+    replicated = 0  # a sharded YOLO tree's labels, on every instance besides its share
+    if replicated_tree(request) is not None:
+        from augment.labels.yolo import own_file
+
+        replicated = sum(got.sizes.get(k, 0) for k in got.split.staged if own_file(k))
+    need = _disk.disk(share, running.copies, running.output.keep_original, _disk.output_ratio(running)[0],
+                      label_bytes=replicated)
     request = request.with_changes(volume_gb=_disk.check_volume(need, volume_gb, sagemaker=s3_only))
     where = join(output_uri, META_DIR, "launch", request.job_name)
     request, labels = yolo_labels_only(request, got.split.staged, where)
