@@ -115,3 +115,16 @@ def test_plan_masks_plans_what_annotations_with_the_masks_format_plans(masked, c
     assert '"format": "masks"' in by_masks
     assert main([*common, "--masks", str(masks), "--annotations", str(masks)]) == 2
     assert f"--masks {masks} and --annotations {masks}: both name" in capsys.readouterr().err
+
+
+def test_render_and_the_previewer_take_masks_as_the_cli_does(masked):
+    from augment.preview import Previewer, render
+
+    inputs, masks, spec = masked
+    by_masks = render(str(spec), str(inputs), n=2, masks=masks)
+    by_format = render(str(spec), str(inputs), n=2, annotations=str(masks), annotation_format="masks")
+    assert by_masks.grid().tobytes() == by_format.grid().tobytes()
+    assert by_masks.annotations.format == "masks"
+    assert Previewer(str(spec), str(inputs), n=2, masks=str(masks)).preview.annotations.format == "masks"
+    with pytest.raises(UsageError, match=r"^masks=.* and annotations=.*: both name the annotations"):
+        render(str(spec), str(inputs), masks=masks, annotations=str(masks))

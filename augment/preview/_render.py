@@ -29,6 +29,7 @@ from augment.errors import UsageError
 from augment.images import DEFAULT_MAX_PIXELS, ImageError, open_image
 from augment.labels.follow import Counts
 from augment.labels.model import Labels
+from augment.options import masks_as_annotations
 from augment.pipeline import Pipeline
 from augment.preview._captions import flatten, record_text, summarize
 from augment.preview._grid import draw_grid, png_bytes
@@ -221,6 +222,7 @@ def render(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     annotations: Any = None,
     annotation_format: str | None = None,
+    masks: str | os.PathLike[str] | None = None,
 ) -> Preview:
     """Render a spec on a few images, as the job would write them.
 
@@ -240,6 +242,8 @@ def render(
             of the annotations, or an index already open; ``None``: those ``source``
             (an :class:`Images`) has, if any.
         annotation_format: the annotations' format, instead of detecting it.
+        masks: semantic PNG masks mirroring the images' paths: the same as
+            ``annotations=DIR, annotation_format="masks"`` (not with ``annotations=``).
 
     Returns:
         The :class:`Preview`. A bad image never raises: its variants carry the
@@ -250,6 +254,9 @@ def render(
             there are annotations.
         UsageError: a bad source, path or count, or annotations that cannot be opened.
     """
+    if masks is not None:
+        annotations, annotation_format = masks_as_annotations(
+            {"masks": os.fspath(masks), "annotations": annotations, "annotation_format": annotation_format})
     spec = load_spec(spec)
     if copies is not None:
         spec = spec.replace(copies=copies)

@@ -36,6 +36,7 @@ import yaml
 from augment.errors import SpecError, UsageError
 from augment.export import to_code
 from augment.ops import REGISTRY
+from augment.options import masks_as_annotations
 from augment.preview._controls import Op, as_text, control_value, make_control, op_path
 from augment.preview._grid import PAD, cell_size, png_bytes
 from augment.preview._inputs import Images
@@ -81,6 +82,8 @@ class Previewer(w.VBox):
         annotations: the images' labels, drawn on every tile: a path or ``s3://`` URI
             of the annotations, or an index already open (``None``: no labels).
         annotation_format: the annotations' format, instead of detecting it.
+        masks: semantic PNG masks mirroring the images' paths: the same as
+            ``annotations=DIR, annotation_format="masks"`` (not with ``annotations=``).
 
     Attributes:
         preview: the last :class:`~augment.preview.Preview` rendered without an error.
@@ -89,7 +92,10 @@ class Previewer(w.VBox):
 
     def __init__(self, spec: Any = "light", source: str | None = None, n: int = 4, copies: int | None = None,
                  pick_seed: int = 0, export_path: str = "spec.yaml", max_side: int = 192, annotations: Any = None,
-                 annotation_format: str | None = None) -> None:
+                 annotation_format: str | None = None, masks: str | None = None) -> None:
+        if masks is not None:
+            annotations, annotation_format = masks_as_annotations(
+                {"masks": str(masks), "annotations": annotations, "annotation_format": annotation_format})
         loaded = load_spec(spec)
         self._top = loaded.to_dict()
         self._ops = [Op.from_canonical(op) for op in loaded.ops]
