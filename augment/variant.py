@@ -91,7 +91,7 @@ def seed_of(spec_seed: int, rel: str, copy: int) -> int | None:
 def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies: tuple[int, ...] | list[int], *,
          max_pixels: int = DEFAULT_MAX_PIXELS, outputs: int | None = None, fmt: str | None = None,
          steps: list[PIL.Image.Image] | None = None, labels: Any = None,
-         rules: Any = None) -> Iterator[Variant]:
+         rules: Any = None, step_labels: list[Any] | None = None) -> Iterator[Variant]:
     """Make the given copies of one input, one :class:`Variant` per copy, in order.
 
     Augmented copies should come before :data:`~augment.manifest.ORIGINAL`: an input
@@ -114,6 +114,8 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
             (``None``: an unlabelled job); each variant then has its ``labels`` and ``counts``.
         rules: what becomes of objects that leave the image
             (:class:`~augment.labels.follow.LabelRules`; default: the spec's ``annotations``).
+        step_labels: with ``steps`` and ``labels``, the labels after each top-level op are
+            appended to it (see :meth:`~augment.pipeline.Pipeline.apply_labelled`).
 
     Yields:
         A :class:`Variant` per copy, made when asked for: a caller that writes each one
@@ -170,7 +172,8 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
             if read is None:
                 out, params = pipeline.apply(source, seed, steps=steps)
             else:
-                out, params, out_labels, counts = pipeline.apply_labelled(source, seed, read, rules, steps=steps)
+                out, params, out_labels, counts = pipeline.apply_labelled(source, seed, read, rules, steps=steps,
+                                                                          step_labels=step_labels)
             blob = encode(out, out_fmt, spec.output.quality)
         except ImageError as e:  # the pixels, decoded on demand, are broken: no copy can be made
             yield from (failed(c, str(e), e.reason, sha, e, True) for c in copies[i:])

@@ -361,16 +361,15 @@ def labelled_steps(preview: Preview, index: int,
     steps: list[PIL.Image.Image] = []
     first = preview.labels.get(item.rel_path) if item.labels is not None else None
     entry = label_object(preview.annotations, item.rel_path) if first is not None else None
-    made, = variant.make(pipeline, data, item.rel_path, (item.copy,), outputs=spec.copies, steps=steps, labels=entry)
+    after: list[Labels | None] = []
+    made, = variant.make(pipeline, data, item.rel_path, (item.copy,), outputs=spec.copies, steps=steps, labels=entry,
+                         step_labels=after)
     if made.cause is not None:
         raise made.cause
     assert made.data is not None and made.params is not None and made.format is not None
     fmt, params = made.format, made.params
-    after: list[Labels | None] = [None] * len(steps)
-    if first is not None:  # the labels op by op: the same source and seed as the variant's, the same parameters
-        after = []
-        pipeline.apply_labelled(open_image(data, outputs=spec.copies), item.seed, first, spec.annotations.rules(),
-                                step_labels=after)
+    if entry is None:
+        after = [None] * len(steps)
     result: list[tuple[str, PIL.Image.Image, dict[str, Any] | None, Labels | None]] = [
         ("input", open_image(data).load(), None, first)]
     for record, image, step_labels in zip(params, steps, after, strict=True):
