@@ -49,7 +49,7 @@ from augment._torchvision import attribute as private_attribute
 from augment._torchvision import compute_resized_output_size as _resized_output_size
 from augment.images import Source
 from augment.kernels import FAST_TRANSFORMS, native_bilinear, resize_box, resize_rows, to_pil, to_tensor
-from augment.labels.follow import Counts, LabelRules, follow
+from augment.labels.follow import Counts, LabelRules, follow, within_image
 from augment.labels.model import Boxes, LabelError, Labels, from_tv, to_tv
 from augment.labels.moves import MOVES
 from augment.labels.refuse import refusal_message, refusals
@@ -320,7 +320,7 @@ class Pipeline:
             raise LabelError(f"labels of a {labels.size[0]}x{labels.size[1]} image on a {size[0]}x{size[1]} image")
         rules = rules or LabelRules()
         targets: list[tuple[tuple[int, int], dict[str, Any]]] | None = [] if step_labels is not None else None
-        out, moved = self._run(image, seed, steps, to_tv(labels), targets)
+        out, moved = self._run(image, seed, steps, to_tv(within_image(labels)), targets)
         out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
         records = [n.record() for n in self._nodes]
         followed, counts = follow(from_tv(labels, moved, _size_of(out)), records, rules)

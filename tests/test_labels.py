@@ -291,3 +291,22 @@ def test_unlabelled_outputs_are_what_variant_make_writes():
             out, records, _, _ = pipeline.apply_labelled(source, v.seed, Labels.empty(source.size))
             assert records == v.params
             assert hashlib.sha256(encode(out, v.format, pipeline.spec.output.quality)).hexdigest() == v.output_sha256
+
+
+def test_float_noise_and_a_tolerated_sliver_cut_nothing():
+    """Resize scales by float32 ratios: a box on the right edge of a 999x500 image lands a few 1e-5 px past
+    the 224-high output's edge, which no edge cut. A box a reader let lie past its image by under a pixel
+    (BOX_TOLERANCE) is clamped before the ops move it, so a plain flip does not call it cut on the other
+    side; an object an edge does cut is still clipped."""
+    edge = Labels((999, 500), [[10, 10, 999, 400]], [1], [7])
+    _, _, out, counts = Pipeline(spec([{"Resize": {"size": 224}}])).apply_labelled(
+        PIL.Image.new("RGB", (999, 500)), 0, edge)
+    assert (counts.kept, counts.clipped) == (1, 0) and out.clipped == [False]
+    sliver = Labels((80, 60), [[-0.6, 10, 30, 40], [50, 10, 80.8, 60.5]], [1, 1], [1, 2])
+    _, _, out, counts = Pipeline(spec([{"RandomHorizontalFlip": {"p": 1.0}}])).apply_labelled(
+        PIL.Image.new("RGB", (80, 60)), 0, sliver)
+    assert (counts.kept, counts.clipped) == (2, 0) and out.clipped == [False, False]
+    np.testing.assert_allclose(out.boxes, [[50, 10, 80, 40], [0, 10, 30, 60]])
+    _, _, out, counts = Pipeline(spec([{"CenterCrop": {"size": [60, 78]}}])).apply_labelled(
+        PIL.Image.new("RGB", (80, 60)), 0, sliver)  # cols 1..79: both boxes lose a column
+    assert counts.clipped == 2 and out.clipped == [True, True]

@@ -113,3 +113,22 @@ def test_an_object_the_outputs_edge_cuts_is_truncated_and_others_keep_their_flag
     flipped = ET.fromstring(write_voc(through(flip, (80, 60), entry.labels((80, 60))), "a.png", index.categories,
                                       entry))
     assert [o.findtext("truncated") for o in flipped.iter("object")] == ["0", "1", "0", None]
+
+
+def test_an_object_nothing_cut_keeps_its_truncated_flag(tmp_path):
+    """Float32 noise of a Resize (a box on a 999 px edge lands 1e-5 px past the output's) and a box past its
+    image by under BOX_TOLERANCE, flipped, are not cut by the output's edge: truncated stays as read."""
+    (tmp_path / "a.xml").write_text(
+        "<annotation><size><width>999</width><height>500</height><depth>3</depth></size>"
+        "<object><name>dog</name><truncated>0</truncated><bndbox><xmin>11</xmin><ymin>11</ymin><xmax>999</xmax>"
+        "<ymax>400</ymax></bndbox></object>"
+        "<object><name>dog</name><truncated>0</truncated><bndbox><xmin>0.5</xmin><ymin>11</ymin><xmax>300</xmax>"
+        "<ymax>500.7</ymax></bndbox></object></annotation>")  # 0.5 px past the left, 0.7 past the bottom
+    index = read_voc(tmp_path)
+    entry = index.image("a.png")
+    assert index.problems == []
+    for ops in ([{"Resize": {"size": 224}}], [{"RandomHorizontalFlip": {"p": 1.0}}],
+                [{"RandomVerticalFlip": {"p": 1.0}}, {"Resize": {"size": 224}}]):
+        labels = through(Pipeline({"version": 1, "ops": ops}), (999, 500), entry.labels((999, 500)))
+        written = ET.fromstring(write_voc(labels, "a.png", index.categories, entry))
+        assert [o.findtext("truncated") for o in written.iter("object")] == ["0", "0"], ops

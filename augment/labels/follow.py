@@ -34,6 +34,11 @@ from augment.ops import REGISTRY
 MIN_SIDE = 1e-3
 """A clamped box narrower or lower than this (pixels) has no area left: the object left the image."""
 
+CUT = 1e-3
+"""A clamp that moves a box's edge by no more than this (pixels) cut nothing off the object:
+float32 scale factors (``Resize``'s, ``RandomResizedCrop``'s) leave a box on the image's edge a
+few 1e-5 px past it, which is not the output's edge cutting it (VOC's ``truncated``)."""
+
 MODES = ("drop", "clamp")
 
 FLIPS = ("RandomHorizontalFlip", "RandomVerticalFlip")
@@ -141,7 +146,7 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
             counts.marked[reason] = counts.marked.get(reason, 0) + 1
             marks[i] = reason
             keep.append(i)
-    cut = np.any(np.abs(boxes - raw) > 1e-9, axis=1)
+    cut = np.any(np.abs(boxes - raw) > CUT, axis=1)
     counts.clipped = int(np.count_nonzero(cut[keep]))
     keypoints, hidden = _hide_outside(labels.keypoints, width, height)
     if keypoints is not None and sum(name in FLIPS for name in ran) % 2:
@@ -160,6 +165,22 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
     counts.kept = len(labels)
     counts.hidden_keypoints = sum(hidden[i] for i in keep) if hidden else 0
     return labels, counts
+
+
+def within_image(labels: Labels) -> Labels:
+    """``labels`` with every box clamped to its own image, before the ops move it: a reader lets
+    a labeller's box lie up to ``BOX_TOLERANCE`` (a pixel) past the edge, and without this a
+    plain flip would carry that sliver to the other edge, where the clamp would call the object
+    cut (VOC ``truncated`` 1) though no edge of the output cut it. ``labels`` itself when every
+    box is inside (no copy)."""
+    width, height = labels.size
+    boxes = labels.boxes
+    if not len(boxes) or (boxes.min() >= 0 and boxes[:, 0::2].max() <= width and boxes[:, 1::2].max() <= height):
+        return labels
+    inside = boxes.copy()
+    inside[:, 0::2] = boxes[:, 0::2].clip(0, width)
+    inside[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    return replace(labels, boxes=inside)
 
 
 def _reasons(raw: np.ndarray, boxes: np.ndarray, rules: LabelRules) -> list[str | None]:
