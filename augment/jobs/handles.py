@@ -27,7 +27,8 @@ class Job(Protocol):
     ``finish``, where set, is what the launch left to do once the job completed (merge a
     sharded job's labels: see :mod:`augment.jobs.labels`): :meth:`wait` calls it, and so
     does :meth:`status` when it sees the job completed (see :func:`completed`), so a job
-    launched in the background and only polled gets its labels too.
+    launched in the background and only polled gets its labels too. It stays set until
+    it succeeds; ``wait()`` raises its error, ``status()`` does not.
     """
 
     name: str
@@ -79,14 +80,19 @@ def wait_for(job: Job, timeout: float | None, poll: float) -> dict[str, Any]:
 
 def completed(job: Job, status: str) -> str:
     """``status``, read by ``job.status()``, after doing what the launch left to do once
-    the job completed (``job.finish``, run once: it clears itself).
-
-    Raises:
-        LabelMergeError: the job completed, but its hosts' labels could not be merged.
+    the job completed (``job.finish``: merge its hosts' labels). ``status()`` is polled
+    (``follow``, job groups, widgets), so it never raises for that: a merge that failed
+    is kept in ``job.finish_error`` and tried again at the next ``status()`` or
+    ``wait()``, which raises it.
     """
+    from augment.jobs.labels import LabelMergeError
+
     finish = getattr(job, "finish", None)
     if status == "Completed" and finish is not None:
-        finish()
+        try:
+            finish()
+        except LabelMergeError as e:
+            job.finish_error = e  # type: ignore[attr-defined]
     return status
 
 
@@ -103,6 +109,7 @@ class LocalJob:
         self.request = request
         self.engine = engine
         self.finish: Callable[[], None] | None = None
+        self.finish_error: BaseException | None = None
         self.labels: list[str] = []
         self._log = io.StringIO()
         self._lock = threading.Lock()

@@ -18,6 +18,7 @@ notebook, ``augment run`` and a script get the same files from one place.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,26 +68,34 @@ def check_labels(spec: Any, input_uri: str, annotations: str | None, annotation_
 def finish_sharded(job: Any, output: str) -> Any:
     """Have ``job`` (a handle of a sharded, labelled job) merge its hosts' label parts
     under ``output`` when it completes: at once where it has ended already (an attached
-    local job), else when its ``wait()`` or ``status()`` sees it completed (once: merging
-    again would write the same bytes). The files written are in ``job.labels`` (relative
-    to ``output``).
+    local job), else when its ``wait()`` or ``status()`` sees it completed. A merge that
+    fails is tried again at the next ``wait()`` or ``status()`` until one succeeds (then
+    ``job.finish`` is ``None``: merging again would write the same bytes); ``wait()``
+    raises its :class:`LabelMergeError`, ``status()`` keeps it in ``job.finish_error``
+    (it is polled: see :func:`~augment.jobs.handles.completed`). One thread merges at a
+    time. The files written are in ``job.labels`` (relative to ``output``).
 
     Returns:
         ``job``.
     """
+    lock = threading.Lock()
+
     def finish() -> None:
         from augment.engine.labels import merge_parts
 
-        job.finish = None  # once, whatever wait() is called again
-        try:
-            job.labels = merge_parts(output)
-        except (OSError, ValueError) as e:
-            raise LabelMergeError(f"job {job.name} completed, but its hosts' labels under {output} could not be "
-                                  f"merged: {e}; merge them with augment.engine.labels.merge_parts({output!r})"
-                                  ) from e
+        with lock:
+            if job.finish is not finish:  # another thread merged while this one waited
+                return
+            try:
+                job.labels = merge_parts(output)
+            except (OSError, ValueError) as e:
+                raise LabelMergeError(f"job {job.name} completed, but its hosts' labels under {output} could not "
+                                      f"be merged: {e}; wait() tries again, or merge them with "
+                                      f"augment.engine.labels.merge_parts({output!r})") from e
+            job.finish, job.finish_error = None, None
 
-    job.labels, job.finish = [], finish
-    if job.status() == "Completed" and job.finish is not None:  # a handle whose status() finishes did so
+    job.labels, job.finish, job.finish_error = [], finish, None
+    if job.describe()["ProcessingJobStatus"] == "Completed":  # ended already: a failed merge is raised here
         finish()
     return job
 

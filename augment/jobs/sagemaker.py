@@ -163,6 +163,7 @@ class SageMakerJob:
         self.request = request
         self.backend = backend
         self.finish: Callable[[], None] | None = None  # see augment.jobs.labels.finish_sharded
+        self.finish_error: BaseException | None = None
         self.labels: list[str] = []
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,104 @@
+"""A sharded job's label merge that fails is not lost (review of #28, findings 1 and 8):
+status() never raises for it and keeps trying, wait() raises it and tries again at the
+next call, and two threads polling status() merge once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from augment import samples
+from augment.jobs import launch
+from augment.jobs.handles import completed
+from augment.jobs.labels import LabelMergeError, finish_sharded
+
+ANNOTATIONS = str(samples.annotations_path())
+FLIP = {"version": 1, "seed": 3, "copies": 1, "ops": ["RandomHorizontalFlip"]}
+
+
+def _failing(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]:
+    """merge_parts raising OSError ``times`` times, then merging; returns the calls' outputs."""
+    import augment.engine.labels as engine_labels
+
+    real, calls = engine_labels.merge_parts, []
+
+    def merge_parts(output: Any) -> list[str]:
+        calls.append(str(output))
+        if len(calls) <= times:
+            raise OSError(f"part {len(calls)} unreadable")
+        return real(output)
+
+    monkeypatch.setattr(engine_labels, "merge_parts", merge_parts)
+    return calls
+
+
+def test_a_failed_merge_is_tried_again_by_status_and_wait_until_it_succeeds(monkeypatch, tmp_path):
+    from augment.jobs import LocalBackend
+
+    calls = _failing(monkeypatch, times=2)
+    out = tmp_path / "out"
+    job = launch(LocalBackend(), FLIP, str(samples.samples_dir()), str(out), mode="sharded", instance_count=2,
+                 workers=1, annotations=ANNOTATIONS)
+    deadline = time.monotonic() + 300
+    while (status := job.status()) not in ("Completed", "Failed", "Stopped") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert status == "Completed", "status() does not raise for the merge"
+    assert len(calls) == 1 and isinstance(job.finish_error, LabelMergeError)
+    assert job.finish is not None and job.labels == [] and not (out / "annotations.json").exists()
+    with pytest.raises(LabelMergeError, match=r"part 2 unreadable.*wait\(\) tries again"):
+        job.wait(timeout=5)
+    assert job.wait(timeout=5)["ProcessingJobStatus"] == "Completed"
+    assert len(calls) == 3 and job.finish is None and job.finish_error is None
+    assert job.labels == ["annotations.json"]
+    assert len(json.loads((out / "annotations.json").read_bytes())["images"]) == len(samples.list_samples())
+    assert job.status() == "Completed" and len(calls) == 3, "merged once it succeeded, not again"
+
+
+class _Ended:
+    """A handle of a job that completes after its first describe()."""
+
+    name = "job-1"
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def describe(self) -> dict[str, Any]:
+        self.seen += 1
+        return {"ProcessingJobStatus": "InProgress" if self.seen == 1 else "Completed"}
+
+    def status(self) -> str:
+        return completed(self, self.describe()["ProcessingJobStatus"])
+
+
+def test_two_threads_polling_status_merge_once(monkeypatch, tmp_path):
+    import augment.engine.labels as engine_labels
+
+    calls, started = [], threading.Event()
+
+    def merge_parts(output: Any) -> list[str]:
+        calls.append(output)
+        started.set()
+        time.sleep(0.3)
+        return ["annotations.json"]
+
+    monkeypatch.setattr(engine_labels, "merge_parts", merge_parts)
+    job = finish_sharded(_Ended(), str(tmp_path))
+    assert job.finish is not None
+    threads = [threading.Thread(target=job.status) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [str(tmp_path)] and job.labels == ["annotations.json"] and job.finish is None
+
+
+def test_a_merge_that_fails_on_a_job_already_ended_raises_at_launch(monkeypatch, tmp_path):
+    _failing(monkeypatch, times=1)
+    job = _Ended()
+    job.seen = 1  # ended already, as an attached local job has
+    with pytest.raises(LabelMergeError, match="part 1 unreadable"):
+        finish_sharded(job, str(tmp_path))
