@@ -399,18 +399,31 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in (("--images", [args.images]), ("--rounds", [args.rounds]), ("--workers", args.workers)):
         if min(values) < 1:
             parser.error(f"{name} must be at least 1, got {min(values)}")
-    memory = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="augment-bench-", dir=memory))
-    try:
-        result = run(args.images, args.workers, args.pipelines, args.contenders, workdir, args.rounds)
-    finally:
-        if not args.workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(table(result))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    result = in_workdir(args.workdir, "augment-bench-",
+                        lambda workdir: run(args.images, args.workers, args.pipelines, args.contenders, workdir,
+                                            args.rounds))
+    report(table(result), result, args.json)
     return 0
+
+
+def in_workdir(given: str | None, prefix: str, work: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """``work(folder)`` in ``given``, or in a temporary folder removed afterwards: in /dev/shm
+    where there is one, so the disk's write-back stalls do not decide the ratios."""
+    memory = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    workdir = Path(given) if given else Path(tempfile.mkdtemp(prefix=prefix, dir=memory))
+    try:
+        return work(workdir)
+    finally:
+        if not given:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(text: str, result: dict[str, Any], json_path: str | None) -> None:
+    """Print a benchmark's table; write its result as JSON too where asked."""
+    print(text)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -186,17 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{name} must be at least 1, got {value}")
     if not 0 <= args.polygons <= args.boxes:
         parser.error(f"--polygons must be between 0 and --boxes ({args.boxes}), got {args.polygons}")
-    memory = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="augment-labels-", dir=memory))
-    try:
-        result = run(args.images, args.boxes, args.polygons, args.specs, args.rounds, args.workers, workdir)
-    finally:
-        if not args.workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(table(result))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    result = bench.in_workdir(args.workdir, "augment-labels-",
+                              lambda workdir: run(args.images, args.boxes, args.polygons, args.specs, args.rounds,
+                                                  args.workers, workdir))
+    bench.report(table(result), result, args.json)
     return 0
 
 
