@@ -104,10 +104,14 @@ def test_a_merge_that_fails_says_the_job_completed_and_how_to_merge(tmp_path):
     class Ended:
         name = "j"
 
+        def describe(self):
+            return {"ProcessingJobStatus": "Completed"}
+
         def status(self):
             return "Completed"
 
-    with pytest.raises(LabelMergeError, match=r"job j completed, but .*; merge them with .*merge_parts\("):
+    with pytest.raises(LabelMergeError,
+                       match=r"job j completed, but .*; wait\(\) tries again, or merge them with .*merge_parts\("):
         finish_sharded(Ended(), str(tmp_path / "out"))
 
 
@@ -152,14 +156,9 @@ def test_batches_ground_truth_manifests_merge_into_one_by_source_ref(tmp_path):
                     "s3://b/out/batch-00001/c.jpg.aug0.jpg"]
 
 
-def test_a_batched_yolo_tree_takes_each_images_labels_along_and_writes_what_one_job_does(tmp_path):
-    """Each batch's manifest lists its images' label files and the data.yaml (not batches of label files
-    that no image goes with): every output's label file is the standalone job's, and the merged
-    data.yaml names each batch's split folders."""
+def _tree(root: Path) -> None:
     import PIL.Image
-    import yaml
 
-    root = tmp_path / "tree"
     for split, names in (("train", ["a", "b"]), ("val", ["c"])):
         (root / "images" / split).mkdir(parents=True)
         (root / "labels" / split).mkdir(parents=True)
@@ -167,7 +166,33 @@ def test_a_batched_yolo_tree_takes_each_images_labels_along_and_writes_what_one_
             PIL.Image.new("RGB", (80, 60), (40 * n, 90, 30)).save(root / "images" / split / f"{name}.png")
             (root / "labels" / split / f"{name}.txt").write_text(f"0 0.25 0.3 0.25 0.{n + 4}\n")
     (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: {0: cat}\n")
-    spec = {**SPEC, "copies": 2}
+
+
+@pytest.mark.parametrize("filters", [{"include": ["images/**"]}, {"exclude": ["**/*.txt", "*.yaml"]}])
+def test_batches_of_a_filtered_yolo_tree_take_its_labels_along(filters, tmp_path):
+    """Filters that keep the images alone leave the tree's label files and YAML out of the
+    inputs, not out of the batches' manifests (a standalone job reads them from its input)."""
+    from augment.jobs.batch import plan_batches
+    from augment.spec import load_spec
+
+    _tree(tmp_path / "tree")
+    inputs = load_spec({**SPEC, "input": filters}).input
+    batches = plan_batches(str(tmp_path / "tree"), str(tmp_path / "out"), 2, inputs, None, "yolo")
+    assert [json.loads(Path(b.manifest_uri).read_text())[1:] for b in batches] == [
+        ["images/train/a.png", "images/train/b.png", "data.yaml", "labels/train/a.txt", "labels/train/b.txt"],
+        ["images/val/c.png", "data.yaml", "labels/val/c.txt"]]
+
+
+@pytest.mark.parametrize("filters", [None, {"include": ["images/**"]}])
+def test_a_batched_yolo_tree_takes_each_images_labels_along_and_writes_what_one_job_does(filters, tmp_path):
+    """Each batch's manifest lists its images' label files and the data.yaml (not batches of label files
+    that no image goes with), also where the spec's filters keep the images alone: every output's
+    label file is the standalone job's, and the merged data.yaml names each batch's split folders."""
+    import yaml
+
+    root = tmp_path / "tree"
+    _tree(root)
+    spec = {**SPEC, "copies": 2, **({"input": filters} if filters else {})}
     run_job(spec, root, tmp_path / "alone", workers=1, annotations="yolo", progress="off")
     out = tmp_path / "out"
     spec_file = tmp_path / "crop.yaml"
