@@ -157,8 +157,9 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     from augment.keys import input_root, list_input, select_inputs, unstaged_document
 
     check_number("batch_size", batch_size, min=1, integer=True)
-    keys, failed, excluded = select_inputs(split or list_input(input_uri), inputs, input_uri)
-    keys, sidecars = yolo_sidecars(keys) if annotations == "yolo" else (keys, lambda chunk: [])
+    split = split or list_input(input_uri)
+    keys, failed, excluded = select_inputs(split, inputs, input_uri)
+    keys, sidecars = yolo_sidecars(keys, split.staged) if annotations == "yolo" else (keys, lambda chunk: [])
     if excluded:
         put_json(join(output_uri, "_batches", "excluded.json"), excluded)
     # the keys are relative to it, as SageMaker stages them; a local one named absolutely, for the runtime
@@ -178,14 +179,20 @@ def plan_batches(input_uri: str, output_uri: str, batch_size: int, inputs: Any =
     return batches
 
 
-def yolo_sidecars(keys: list[str]) -> tuple[list[str], Callable[[list[str]], list[str]]]:
+def yolo_sidecars(keys: list[str], staged: list[str] | None = None
+                  ) -> tuple[list[str], Callable[[list[str]], list[str]]]:
     """A YOLO tree's keys as its images, and what a batch of them takes along: the dataset
     YAML in the root and each image's label file (``images/train/a.jpg`` ->
     ``labels/train/a.txt``, Ultralytics' rule, as :func:`augment.labels.open_annotations`
-    reads the tree)."""
+    reads the tree).
+
+    ``keys`` are the inputs the spec's filters kept; the tree's own files are found among
+    ``staged``, every key of the tree (default: ``keys``), since filters that keep the
+    images only (``include: ["images/**"]``) leave the labels out of ``keys`` but not of
+    the job, as a standalone job reads them from its whole input."""
     from augment.labels.yolo import label_path, own_file
 
-    owned = {k for k in keys if own_file(k)}
+    owned = {k for k in (keys if staged is None else staged) if own_file(k)}
     yaml_files = sorted(k for k in owned if "/" not in k)
 
     def sidecars(chunk: list[str]) -> list[str]:
