@@ -14,7 +14,8 @@ prefix holds it): its summary and spec are read beside it, from S3 too, through
 :mod:`augment.storage` (``AWS_ENDPOINT_URL`` is honoured).
 
 A labelled job's output is re-created with its labels: the annotations its summary names
-(or ``annotations=`` where that file is not reachable from here) give the input's labels,
+(or ``annotations=`` where that file is not reachable from here; a YOLO tree is read where
+the input is, by the same fallback as the pixels) give the input's labels,
 :func:`augment.variant.make` moves them with the very parameters drawn for the pixels,
 and the label files the job wrote for that output (its YOLO ``.txt``, VOC XML or mask, or
 its COCO / Ground Truth fragment under ``_augment/labels/``, in the output folder beside
@@ -238,7 +239,7 @@ def _job_annotations(annotations: str | Path | None, annotation_format: str | No
         raise UsageError(f"annotations={annotations}: the job had none ({summary_path.name} names no annotations); "
                          "replay it without annotations=")
     where = str(annotations) if annotations is not None else str(job["annotations"])
-    root = input_dir if input_dir is not None else summary["input_dir"] if summary else None
+    root = input_dir if input_dir is not None else job_input(summary) if summary else None
     fmt = annotation_format or (job["format"] if job else None)
     job_root = summary["input_dir"] if summary else root  # Ground Truth's source-refs are relative to the job's
     try:
@@ -250,6 +251,20 @@ def _job_annotations(annotations: str | Path | None, annotation_format: str | No
         why = str(e).removeprefix(f"annotations={where}: ")
         raise UsageError(f"the job's annotations {where} (in {summary_path.name}) cannot be read here: {why}; pass "
                          "annotations= with a copy of them") from None
+
+
+def job_input(summary: dict[str, Any]) -> str | None:
+    """Where a job's input can be read here, from its summary: the folder it read
+    (``input_dir``) while that exists, else the local folder or ``s3://`` prefix it was
+    staged from (``input_uri``: a job started by :func:`augment.jobs.launch` read a copy
+    that is gone now, and a YOLO tree's labels are in that tree); ``None`` if neither (a
+    batch's ``ManifestFile`` is no folder: :func:`_read_input` reads one input through it)."""
+    folder, uri = summary.get("input_dir"), summary.get("input_uri")
+    if folder and Path(folder).is_dir():
+        return str(folder)
+    if uri and not uri.endswith(".json") and (storage.is_s3(uri) or Path(uri).is_dir()):
+        return str(uri)
+    return None
 
 
 def _input_labels(index: Any, rel: str) -> Any:

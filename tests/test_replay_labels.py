@@ -198,3 +198,31 @@ def test_augment_replay_says_whether_the_labels_match_and_exits_1_naming_the_fil
     assert main(["replay", manifest, "--source", "chelsea.jpg", "--copy", "0", "--out", again,
                  "--annotations", str(coco_job[1])]) == 0
     assert "labels: same as written" in capsys.readouterr().out
+
+
+def test_a_yolo_job_launch_started_replays_and_previews_with_its_labels_from_its_input(tmp_path):
+    """launch() on the local backend stages the tree into a folder that is gone once the job ends: the
+    summary's input_dir. Replay and from_job read the tree where it was staged from (input_uri), its labels
+    as well as its pixels, with no annotations= or input= given."""
+    from augment import preview as pv
+    from augment.jobs import LocalBackend, launch
+
+    root = tmp_path / "tree"
+    (root / "images/train").mkdir(parents=True)
+    (root / "labels/train").mkdir(parents=True)
+    PIL.Image.effect_mandelbrot((96, 64), (-2, -1, 1, 1), 60).convert("RGB").save(root / "images/train/a.png")
+    (root / "labels/train/a.txt").write_text("0 0.25 0.333333 0.25 0.5\n1 0.5 0.5 0.2 0.2\n")
+    (root / "data.yaml").write_text("train: images/train\nnames: {0: cat, 1: dog}\n")
+    spec = {"version": 1, "ops": [{"RandomResizedCrop": {"size": [48, 48], "scale": [0.5, 1.0]}}],
+            "output": {"format": "png"}, "copies": 1}
+    out = tmp_path / "out"
+    launch(LocalBackend(), spec, str(root), str(out), workers=1, annotations="yolo").wait(timeout=600)
+    manifest = next((out / "_augment").glob("manifest-*.jsonl"))
+    summary = json.loads(next((out / "_augment").glob("summary-*.json")).read_text())
+    assert not Path(summary["input_dir"]).exists() and summary["input_uri"] == str(root)
+    result = replay(manifest, source="images/train/a.png", copy=0, out=tmp_path / "again.png")
+    assert result.bit_exact and result.labels_match is True
+    assert list(result.label_files) == ["labels/train/a.png.aug0.txt"]
+    shown = pv.from_job(out, n=1)
+    assert shown.originals["images/train/a.png"] is not None
+    assert shown.label_errors == {} and len(shown.labels["images/train/a.png"]) == 2

@@ -32,6 +32,7 @@ from augment.labels.model import LabelError
 from augment.preview._inputs import DEFAULT_N, Images
 from augment.preview._labels import input_labels, label_object, open_index
 from augment.preview._render import Item, Preview, decode_output
+from augment.replay import job_input
 from augment.spec import load_spec
 from augment.storage import is_s3, join
 
@@ -73,8 +74,7 @@ def from_job(output: str | os.PathLike[str], input: str | os.PathLike[str] | Non
             if rec["copy"] >= 0:
                 records.setdefault(rec["source"], []).append(rec)
     if input is None:
-        folder = summary.get("input_dir")
-        input = folder if folder and Path(folder).is_dir() else None
+        input = job_input(summary)
     inputs = Images(input) if input is not None else None
     if paths:
         missing = [p for p in paths if p not in records]
