@@ -102,3 +102,48 @@ def test_a_merge_that_fails_on_a_job_already_ended_raises_at_launch(monkeypatch,
     job.seen = 1  # ended already, as an attached local job has
     with pytest.raises(LabelMergeError, match="part 1 unreadable"):
         finish_sharded(job, str(tmp_path))
+
+
+def _merge_failing_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import augment.jobs.labels as job_labels
+
+    real, calls = job_labels.merge_batches, []
+
+    def merge_batches(output: Any, batches: Any) -> list[str]:
+        calls.append(output)
+        if len(calls) == 1:
+            raise ValueError("the parts' categories differ")
+        return real(output, batches)
+
+    monkeypatch.setattr(job_labels, "merge_batches", merge_batches)
+
+
+def test_a_batched_job_whose_labels_do_not_merge_keeps_its_report_and_says_how_to_merge(monkeypatch, tmp_path):
+    from augment.jobs import LocalBackend, run_batched
+    from augment.jobs.labels import merge_report
+
+    _merge_failing_once(monkeypatch)
+    out = tmp_path / "out"
+    with pytest.raises(LabelMergeError, match=r"categories differ; each batch keeps its own; merge them again with "
+                                              r"augment\.jobs\.labels\.merge_report\("):
+        run_batched(LocalBackend(), FLIP, str(samples.samples_dir()), str(out), batch_size=4, workers=1,
+                    annotations=ANNOTATIONS, poll=0.1, progress="off", retries=0)
+    report = json.loads((out / "_batches" / "report.json").read_text())
+    assert [b["status"] for b in report["batches"]] == ["Completed", "Completed"] and report["labels"] == []
+    assert not (out / "annotations.json").exists()
+    assert merge_report(str(out)) == ["annotations.json"]
+    names = [i["file_name"] for i in json.loads((out / "annotations.json").read_text())["images"]]
+    assert len(names) == len(samples.list_samples()) and all((out / n).is_file() for n in names)
+
+
+def test_prefetch_whose_labels_do_not_merge_says_how_to_merge(monkeypatch, tmp_path):
+    from augment.jobs import LocalBackend, Prefetch
+    from augment.jobs.labels import merge_batches
+
+    _merge_failing_once(monkeypatch)
+    out = tmp_path / "out"
+    prefetch = Prefetch(LocalBackend(), FLIP, str(samples.samples_dir()), str(out), batch_size=4, workers=1,
+                        annotations=ANNOTATIONS, poll=0.1)
+    with pytest.raises(LabelMergeError, match=r"merge_batches\(.*, prefetch\.batches\)"):
+        list(prefetch)
+    assert merge_batches(str(out), prefetch.batches) == ["annotations.json"]

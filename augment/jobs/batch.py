@@ -40,7 +40,7 @@ from augment.jobs.build import (
 )
 from augment.jobs.dataset import AugmentedImages, class_of, classes_of  # noqa: F401  (documented here too)
 from augment.jobs.handles import TERMINAL, Job
-from augment.jobs.labels import check_labels, merge_batches
+from augment.jobs.labels import check_labels, merged_batches
 from augment.jobs.request import Input, JobRequest
 from augment.options import JOB_OPTIONS, check_number, masks_as_annotations, process_arguments
 from augment.progress import Progress
@@ -332,9 +332,13 @@ def run_batched(backend: Any, spec: str | Spec | dict[str, Any], input_uri: str,
     base = job_name("batched", f"{spec}{input_uri}{output_uri}")[:48]
     group = JobGroup(backend, max_in_flight, retries, poll, progress)
     group.run(batches, lambda b: batch_request(spec, b, base, **request_kwargs))
-    labels = merge_batches(output_uri, batches) if request_kwargs.get("annotations") else []
-    report = BatchReport(batches, round(time.monotonic() - start, 2), jobs=group.jobs, labels=labels)
-    put_json(join(output_uri, "_batches", "report.json"), report.to_dict())
+    report = BatchReport(batches, round(time.monotonic() - start, 2), jobs=group.jobs)
+    where = join(output_uri, "_batches", "report.json")
+    put_json(where, report.to_dict())  # first: a merge that fails loses no report
+    if request_kwargs.get("annotations"):
+        report.labels = merged_batches(output_uri, batches, "merge them again with "
+                                       f"augment.jobs.labels.merge_report({output_uri!r})")
+        put_json(where, report.to_dict())
     return report
 
 
@@ -410,4 +414,5 @@ class Prefetch:
                 self._submit(self.batches[following])
             yield b
         if self.request_kwargs.get("annotations"):
-            self.labels = merge_batches(self.output_uri, self.batches)
+            self.labels = merged_batches(self.output_uri, self.batches, "merge them again with "
+                                         f"augment.jobs.labels.merge_batches({self.output_uri!r}, prefetch.batches)")

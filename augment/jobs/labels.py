@@ -132,6 +132,43 @@ def merge_batches(output: str, batches: Sequence[Any]) -> list[str]:
     return written
 
 
+def merged_batches(output: str, batches: Sequence[Any], again: str) -> list[str]:
+    """:func:`merge_batches`, its failure said as the set's: the batches' outputs and their
+    own label files are intact, ``again`` says how to merge them by hand.
+
+    Raises:
+        LabelMergeError: the merge failed.
+    """
+    try:
+        return merge_batches(output, batches)
+    except (OSError, ValueError) as e:
+        raise LabelMergeError(f"the batches ended, but their label files could not be merged into {output}: {e}; "
+                              f"each batch keeps its own; {again}") from e
+
+
+def merge_report(output: str) -> list[str]:
+    """Merge again the label files of the batched job whose report is
+    ``<output>/_batches/report.json`` (what :func:`merge_batches` did when it ended: after a
+    merge that failed, or a batch's files written again by hand).
+
+    Returns:
+        The files written, relative to ``output``.
+
+    Raises:
+        UsageError: no report there.
+        ValueError: the batches' files do not merge.
+    """
+    from types import SimpleNamespace
+
+    from augment.errors import UsageError
+
+    where = join(output, "_batches", "report.json")
+    if not exists(where):
+        raise UsageError(f"output={output}: no _batches/report.json, so no batched job ended there")
+    report = json.loads(read_bytes(where))
+    return merge_batches(output, [SimpleNamespace(**b) for b in report["batches"]])
+
+
 def _relative(output: str, batch_output: str) -> str:
     base = output.rstrip("/") + "/"
     if not batch_output.startswith(base):
