@@ -106,8 +106,10 @@ class AnnotationIndex:
             return True
         if self.format != "yolo" or self.root is None:
             return False
+        from augment.labels.yolo import own_file
+
         try:
-            return _yolo_own(PurePosixPath(Path(resolved).relative_to(self.root).as_posix()))
+            return own_file(Path(resolved).relative_to(self.root).as_posix())
         except ValueError:
             return False
 
@@ -378,18 +380,13 @@ def excluded_annotations(annotations: AnnotationIndex, input_dir: Path, rels: It
             inside.add(Path(name).relative_to(root).as_posix())
         except ValueError:
             continue
+    from augment.labels.yolo import own_file
+
     tree = annotations.format == "yolo"  # the input's tree, or its labels replicated apart (a sharded job)
     kept, excluded = [], []
     for rel in rels:
-        if rel in inside or (tree and _yolo_own(PurePosixPath(rel))):
+        if rel in inside or (tree and own_file(rel)):
             excluded.append({"source": rel, "rule": "annotations", "pattern": annotations.where})
         else:
             kept.append(rel)
     return kept, excluded
-
-
-def _yolo_own(rel: PurePosixPath) -> bool:
-    """A YOLO tree's own file: a label ``.txt`` under ``labels/``, or the dataset YAML in the root."""
-    from augment.labels.yolo import own_file
-
-    return own_file(rel.as_posix())

@@ -121,8 +121,10 @@ def _own_bytes(index: Any) -> int | None:
     """Bytes of the annotations' own files (a YOLO tree's label files), or ``None`` where
     they are not local."""
     if index.format == "yolo" and index.root is not None:
+        from augment.labels.yolo import own_file
+
         root = Path(index.root)
-        return sum(p.stat().st_size for p in root.rglob("*.txt") if "labels" in p.relative_to(root).parts[:-1])
+        return sum(p.stat().st_size for p in root.rglob("*.txt") if own_file(p.relative_to(root).as_posix()))
     if not index.files:
         return None
     return sum(Path(f).stat().st_size for f in index.files if Path(f).is_file())
@@ -157,11 +159,11 @@ def sample_annotations(index: Any, where: str, taken: dict[str, str], folder: Pa
     if fmt == "groundtruth":
         return str(_sample_ground_truth(index, where, taken, folder, dest / "sample.manifest"))
     if fmt == "yolo":
-        from augment.labels.yolo import label_path
+        from augment.labels.yolo import label_path, own_file
 
         root = Path(index.root)
         for name in os.listdir(root):
-            if name.endswith((".yaml", ".yml")) and (root / name).is_file():
+            if own_file(name) and (root / name).is_file():  # the dataset YAML (no .txt is a root's own)
                 shutil.copyfile(root / name, folder / name)
         _copy_each(taken, root, folder, label_path)
         return "yolo"
@@ -224,9 +226,9 @@ def _sample_ground_truth(index: Any, where: str, taken: dict[str, str], folder: 
 
 def sample_own(path: Path, folder: Path) -> bool:
     """A YOLO tree's own file in a labelled sample's folder (a label file, its YAML): not an input."""
-    rel = path.relative_to(folder)
-    return (path.suffix == ".txt" and "labels" in rel.parts[:-1]) or (len(rel.parts) == 1 and
-                                                                    path.suffix in (".yaml", ".yml"))
+    from augment.labels.yolo import own_file
+
+    return own_file(path.relative_to(folder).as_posix())
 
 
 def label_bytes(output_dir: Path) -> tuple[float, list[str]]:
