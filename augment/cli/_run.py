@@ -119,6 +119,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.backend == "sagemaker":
         print(f"submitted {job.name}", file=sys.stderr)
         if args.no_wait:
+            if getattr(job, "finish", None) is not None:  # a sharded, labelled job: nobody waits to merge
+                print(f"its hosts' labels are merged into {args.output} by whoever waits on it: "
+                      f"augment.jobs.sagemaker.SageMakerBackend().attach({job.name!r}).wait(), or, once it "
+                      f"completed, augment.engine.labels.merge_parts({args.output!r})", file=sys.stderr)
             print(job.name)
             return 0
         try:

@@ -21,6 +21,7 @@ from augment import aws
 from augment.container import source_files
 from augment.errors import UsageError
 from augment.jobs.handles import completed, output_uris, wait_for
+from augment.jobs.labels import annotated, finish_sharded
 from augment.jobs.launch import ANNOTATIONS_PATH, LOCAL_ROLE, SPEC_PATH
 from augment.jobs.request import Input, JobRequest
 from augment.sagemaker_sdk import session_defaults
@@ -150,9 +151,19 @@ class SageMakerBackend:
         return SageMakerJob(request, self)
 
     def attach(self, name: str) -> SageMakerJob:
-        """A handle on an existing job."""
-        return SageMakerJob(JobRequest.from_request(self.client.describe_processing_job(ProcessingJobName=name)),
-                            self)
+        """A handle on an existing job. A sharded, labelled one merges its hosts' label parts
+        when it completes, as the handle :func:`~augment.jobs.launch` returned does (a job
+        launched with ``--no-wait``, or from another process): see
+        :func:`~augment.jobs.labels.finish_sharded`.
+
+        Raises:
+            LabelMergeError: the job completed, but its hosts' labels could not be merged.
+        """
+        job = SageMakerJob(JobRequest.from_request(self.client.describe_processing_job(ProcessingJobName=name)),
+                           self)
+        if job.request.instance_count > 1 and annotated(job.request.arguments):
+            return finish_sharded(job, job.outputs()[0])
+        return job
 
 
 class SageMakerJob:
