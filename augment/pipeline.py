@@ -201,7 +201,10 @@ class Pipeline:
         def transform_carrying(inpt: Any, params: dict[str, Any]) -> Any:
             out = inner(inpt, params)
             if self._moving:
-                self._moving = move(self._moving, params)
+                try:
+                    self._moving = move(self._moving, params)
+                except Exception as e:  # the labels', not the image's (which _observe would blame)
+                    raise OpFailed(f"{node.name} failed on the labels of a {_describe(inpt)} image: {e}") from e
             return out
 
         transform.transform = transform_carrying

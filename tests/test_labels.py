@@ -310,3 +310,21 @@ def test_float_noise_and_a_tolerated_sliver_cut_nothing():
     _, _, out, counts = Pipeline(spec([{"CenterCrop": {"size": [60, 78]}}])).apply_labelled(
         PIL.Image.new("RGB", (80, 60)), 0, sliver)  # cols 1..79: both boxes lose a column
     assert counts.clipped == 2 and out.clipped == [True, True]
+
+
+def test_a_label_move_that_fails_says_it_failed_on_the_labels(monkeypatch):
+    """A geometric op moves the labels after the pixels, inside the op's forward: its failure there names the
+    labels, not the image the op had just transformed (as the first op on a source already said)."""
+    from augment.labels import moves
+    from augment.pipeline import OpFailed
+
+    def broken(transform, boxes, params):
+        raise ValueError("no such box")
+
+    monkeypatch.setitem(moves.MOVES, "RandomHorizontalFlip", broken)
+    image, labels = scene()
+    flip = Pipeline(spec([{"RandomHorizontalFlip": {"p": 1.0}}]))
+    with pytest.raises(OpFailed, match=r"^RandomHorizontalFlip failed on the labels of a 3x\d+x\d+ \(CxHxW\) image: "
+                                       r"no such box$"):
+        flip.apply_labelled(image, 0, labels)
+    assert flip.apply(image, 0)[0].size == image.size, "the pixels alone still go"
