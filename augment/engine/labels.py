@@ -152,6 +152,7 @@ def merge_parts(output: str | Path) -> list[str]:
 
     from augment.labels.coco import dump_coco, merge_coco
     from augment.labels.formats import COCO_OUTPUT, GROUND_TRUTH_OUTPUT
+    from augment.labels.groundtruth import merge_ground_truth
     from augment.storage import join, list_location, read_bytes, write_bytes
 
     meta = join(str(output), META_DIR)
@@ -169,8 +170,6 @@ def merge_parts(output: str | Path) -> list[str]:
             raise ValueError(f"{meta}: the hosts' data.yaml parts differ ({', '.join(sorted(names))})")
         target, data = "data.yaml", parts[0]
     else:
-        lines = [line for part in parts for line in part.decode("utf-8").splitlines(keepends=True)]
-        target = GROUND_TRUTH_OUTPUT
-        data = "".join(sorted(lines, key=lambda line: json.loads(line)["source-ref"])).encode("utf-8")
+        target, data = GROUND_TRUTH_OUTPUT, merge_ground_truth(parts)
     write_bytes(join(str(output), target), data)
     return [target]

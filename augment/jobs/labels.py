@@ -188,8 +188,9 @@ def _coco(output: str, found: list[tuple[str, str]]) -> bytes:
 
 
 def _ground_truth(output: str, found: list[tuple[str, str]]) -> bytes:
-    lines = [line for _, uri in found for line in read_bytes(uri).decode("utf-8").splitlines(keepends=True)]
-    return "".join(sorted(lines, key=lambda line: json.loads(line)["source-ref"])).encode("utf-8")
+    from augment.labels.groundtruth import merge_ground_truth
+
+    return merge_ground_truth(read_bytes(uri) for _, uri in found)
 
 
 def _data_yaml(output: str, found: list[tuple[str, str]]) -> bytes:

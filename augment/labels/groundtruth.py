@@ -404,6 +404,31 @@ def write_ground_truth(outputs: Iterable[GroundTruthOutput], prefix: str) -> byt
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
+def merge_ground_truth(parts: Iterable[bytes]) -> bytes:
+    """Output manifests of parts of one job (its hosts', its batches') as one, the bytes
+    :func:`write_ground_truth` writes for all their outputs at once: every line, in the
+    order of their ``source-ref`` (each names its output in full, so the parts' lines
+    interleave as their file names do). Blank lines are dropped; a last line without its
+    newline gets one.
+
+    Raises:
+        ValueError: a line that is not a JSON object with a ``source-ref`` (naming its part
+            and line).
+    """
+    keyed = []
+    for n, part in enumerate(parts):
+        for number, line in enumerate(part.decode("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                ref = json.loads(line)["source-ref"]
+            except (ValueError, TypeError, KeyError) as e:
+                raise ValueError(f"output manifest part {n + 1}, line {number}: not a Ground Truth line with a "
+                                 f"source-ref ({type(e).__name__}: {e})") from None
+            keyed.append((ref, line))
+    return "".join(line + "\n" for _, line in sorted(keyed, key=lambda k: k[0])).encode("utf-8")
+
+
 def _boxes(labels: Labels, source: GroundTruthImage) -> tuple[dict[str, Any], dict[str, Any]]:
     annotations, objects = [], []
     for i in range(len(labels)):
