@@ -40,8 +40,8 @@ def add_preview(sub: argparse._SubParsersAction) -> None:
                    help="the images' labels, as the job takes them (a COCO .json or a Ground Truth manifest, local or "
                         "s3://; a folder of VOC XML or of PNG masks; a YOLO tree, or yolo when --input is one): every "
                         "tile shows its boxes, masks and keypoints as the job writes them beside that output")
-    p.add_argument("--annotation-format", default=None, metavar="FORMAT",
-                   help="the annotations' format (coco, yolo, voc, groundtruth, masks), instead of detecting it")
+    p.add_argument("--annotation-format", default=None, choices=("coco", "yolo", "voc", "groundtruth", "masks"),
+                   help="the annotations' format, instead of detecting it")
     p.add_argument("--masks", default=None, metavar="DIR",
                    help="semantic PNG masks mirroring the images' paths: the same as --annotations DIR "
                         "--annotation-format masks")
