@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -366,13 +368,7 @@ class Pipeline:
             # a replay or a preview in a notebook give the job's exact bytes.
             torch.set_num_threads(1)
         try:
-            # Only the CPU generator: torchvision draws every parameter from it, and
-            # torch.manual_seed would also queue seeds for CUDA, MTIA and XPU, with a
-            # stack trace each, at a third of a millisecond per image.
-            generator = torch.default_generator
-            state = generator.get_state()
-            generator.manual_seed(seed)
-            try:
+            with seeded_draws(seed):
                 if isinstance(image, Source) and self._on_source is not None:
                     first, target = self._first_from_source(image, target)
                     self._moving = target
@@ -387,11 +383,9 @@ class Pipeline:
                     self._moving = target
                 out = transform(*inputs)
                 return out, self._moving if target is not None else None
-            finally:
-                generator.set_state(state)
-                self._capture = None
-                self._moving = None
         finally:
+            self._capture = None
+            self._moving = None
             if threads != 1:
                 torch.set_num_threads(threads)
 
@@ -468,6 +462,24 @@ class Pipeline:
             return image.resize((out_w, out_h), pil_modes_mapping[InterpolationMode(t.interpolation)], box=box)
         except Exception as e:
             raise OpFailed(f"{node.name} failed on a {_describe(image)} image: {e}") from e
+
+
+@contextmanager
+def seeded_draws(seed: int) -> Iterator[None]:
+    """torchvision's draws seeded with ``seed`` for the block, the generator's state put
+    back after: what :meth:`Pipeline.apply` runs an image under, so anything run under it
+    with the same seed (a test's reference transforms) draws the very same parameters.
+
+    Only the CPU generator: torchvision draws every parameter from it, and
+    ``torch.manual_seed`` would also queue seeds for CUDA, MTIA and XPU, with a stack
+    trace each, at a third of a millisecond per image."""
+    generator = torch.default_generator
+    state = generator.get_state()
+    generator.manual_seed(seed)
+    try:
+        yield
+    finally:
+        generator.set_state(state)
 
 
 def _capturing(steps: list[PIL.Image.Image] | None, targets: list[tuple[tuple[int, int], dict[str, Any]]] | None,

@@ -18,7 +18,7 @@ from torchvision.transforms import v2
 
 from augment.labels.model import Boxes, Labels, from_tv, to_tv
 from augment.labels.moves import MOVES
-from augment.pipeline import Pipeline
+from augment.pipeline import Pipeline, seeded_draws
 
 OPS = [
     ("RandomResizedCrop", v2.RandomResizedCrop(224)),
@@ -74,8 +74,10 @@ def test_boxes_travel_as_numpy_and_come_back_as_they_went():
 
 
 def test_a_spec_of_several_moves_moves_boxes_as_torchvision_alone_would():
-    # Pipeline.apply_labelled moves boxes in numpy op after op; the result is what
-    # torchvision gives when every op runs its own kernels on BoundingBoxes with the same draws
+    """Pipeline.apply_labelled moves boxes in numpy op after op; the result is what torchvision gives when
+    every op runs its own kernels on BoundingBoxes with the same draws. The reference draws them under
+    pipeline.seeded_draws, the very function Pipeline._run seeds an image's draws with: were the pipeline to
+    seed otherwise (a derived seed, its own generator), this comparison would follow it."""
     spec = {"version": 1, "seed": 0, "copies": 1, "ops": [
         {"RandomResizedCrop": {"size": 200, "scale": [0.3, 1.0]}}, {"RandomHorizontalFlip": {"p": 0.5}},
         {"RandomRotation": {"degrees": 25}}, {"RandomVerticalFlip": {"p": 0.5}}, {"Resize": {"size": 150}}]}
@@ -89,8 +91,8 @@ def test_a_spec_of_several_moves_moves_boxes_as_torchvision_alone_would():
         boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
         labels = Labels((320, 240), boxes, np.ones(10), np.arange(10))
         moved = pipeline._run(image, seed, None, to_tv(labels))[1]["boxes"]
-        torch.manual_seed(seed)
-        _, expected = reference(image, Boxes(boxes.copy(), (240, 320)).tv())
+        with seeded_draws(seed):
+            _, expected = reference(image, Boxes(boxes.copy(), (240, 320)).tv())
         array = moved.array if isinstance(moved, Boxes) else moved.as_subclass(torch.Tensor).numpy()
         assert np.allclose(array, expected.as_subclass(torch.Tensor).numpy(), rtol=0, atol=1e-9)
 
