@@ -46,7 +46,8 @@ def from_job(output: str | os.PathLike[str], input: str | os.PathLike[str] | Non
         output: the job's output folder or ``s3://`` prefix (its ``_augment/`` holds
             the spec and the manifests).
         input: the job's input (folder or ``s3://`` prefix), for the originals;
-            default: the input folder the job recorded, where it still exists.
+            default: the input folder the job recorded, where it still exists, else
+            the folder or ``s3://`` prefix it was staged from (:func:`augment.replay.job_input`).
         n, pick_seed, paths: which inputs to show, as in :func:`~augment.preview.render`.
 
     Returns:
