@@ -100,8 +100,8 @@ def test_local_annotations_travel_with_a_sagemaker_job_as_its_input(backend, buc
                  annotations=str(samples.annotations_path()), prices="offline")
     described = job.describe()
     staged = next(i for i in described["ProcessingInputs"] if i["InputName"] == "annotations")
-    key = f"augment/{job.name}/annotations/annotations.json"
-    assert staged["S3Input"]["S3Uri"] == f"s3://{bucket}/{key}"
+    key = staged["S3Input"]["S3Uri"].removeprefix(f"s3://{bucket}/")
+    assert re.fullmatch(r"augment/annotations/[0-9a-f]{16}/annotations\.json", key), "named by its content"
     assert staged["S3Input"]["LocalPath"] == ANNOTATIONS_PATH
     body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert body == samples.annotations_path().read_bytes(), "the very file"
@@ -113,8 +113,39 @@ def test_local_annotations_travel_with_a_sagemaker_job_as_its_input(backend, buc
     folder = backend.submit(build_request("light", f"s3://{bucket}/train/", f"s3://{bucket}/out2/", image_uri=IMAGE,
                                           role_arn=ROLE, masks=str(masks)))
     staged = next(i for i in folder.describe()["ProcessingInputs"] if i["InputName"] == "annotations")
-    assert staged["S3Input"]["S3Uri"] == f"s3://{bucket}/augment/{folder.name}/annotations/"
-    assert _keys(bucket, f"augment/{folder.name}/annotations/") == [f"augment/{folder.name}/annotations/sub/a.png"]
+    prefix = staged["S3Input"]["S3Uri"].removeprefix(f"s3://{bucket}/")
+    assert re.fullmatch(r"augment/annotations/[0-9a-f]{16}/", prefix) and prefix not in key
+    assert _keys(bucket, prefix) == [f"{prefix}sub/a.png"]
+
+
+def test_a_local_annotations_file_is_uploaded_once_for_every_batch(aws, backend, bucket, tmp_path, monkeypatch):
+    """Batched and prefetch jobs are a job per batch: the annotations go under a prefix named
+    by their content, uploaded by the first and found there by the others (and by a later
+    launch of the same file), where every batch uploaded its own copy."""
+    import requests
+    from moto.moto_api import recorder
+
+    from augment import samples
+    from augment.jobs.launch import launch
+
+    _upload_samples(bucket, "train/")
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto_recording"))
+    requests.post(f"{aws}/moto-api/recorder/reset-recording", timeout=30).raise_for_status()
+    requests.post(f"{aws}/moto-api/recorder/start-recording", timeout=30).raise_for_status()
+    try:
+        for out in ("out", "again"):
+            report = launch(backend, "light", f"s3://{bucket}/train/", f"s3://{bucket}/{out}/", mode="batched",
+                            batch_size=3, image_uri=IMAGE, annotations=str(samples.annotations_path()),
+                            prices="offline", poll=0.01)
+            assert len(report.batches) == 3 and not report.failed
+    finally:
+        requests.post(f"{aws}/moto-api/recorder/stop-recording", timeout=30).raise_for_status()
+    text = requests.get(f"{aws}/moto-api/recorder/download-recording", timeout=30).text
+    puts = [r["url"] for r in recorded(text) if r["method"] == "PUT" and "/augment/annotations/" in r["url"]]
+    assert len(puts) == 1 and puts[0].endswith("/annotations.json"), puts
+    staged = {i["S3Input"]["S3Uri"] for job in report.jobs for i in job.describe()["ProcessingInputs"]
+              if i["InputName"] == "annotations"}
+    assert len(staged) == 1 and puts[0].endswith(next(iter(staged)).removeprefix("s3://"))
 
 
 def test_local_folders_are_refused_for_sagemaker(backend, tmp_path):

@@ -25,7 +25,7 @@ from augment.jobs.labels import annotated, finish_sharded
 from augment.jobs.launch import ANNOTATIONS_PATH, LOCAL_ROLE, SPEC_PATH
 from augment.jobs.request import Input, JobRequest
 from augment.sagemaker_sdk import session_defaults
-from augment.storage import TRANSFERS, is_s3, join, list_location, s3_uri, upload, upload_tree
+from augment.storage import TRANSFERS, is_s3, join, list_location, s3_uri, upload_tree
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 CODE_PATH = "/opt/ml/processing/input/code"
@@ -97,9 +97,9 @@ class SageMakerBackend:
         return {"role_arn": self.role, "image_uri": dlc_image_uri(self.boto_session.region_name), "ship_code": True}
 
     def prepare(self, request: JobRequest, ship_code: bool = False) -> JobRequest:
-        """Fill in the role, upload a local spec and local annotations (a file, or a folder's
-        files) under ``<prefix>/<job name>/<input name>/``, and optionally ship this
-        package's source.
+        """Fill in the role, upload a local spec (under ``<prefix>/<job name>/spec/``) and
+        local annotations (a file, or a folder's files, once per content: see
+        :meth:`_upload_input`), and optionally ship this package's source.
 
         With ``ship_code`` the local ``augment`` package is uploaded as a ``code``
         input and run with ``python3 -m augment``, so an edit takes effect without an
@@ -120,17 +120,21 @@ class SageMakerBackend:
         return request.with_changes(**changes)
 
     def _upload_input(self, job_name: str, inp: Input) -> str:
-        """Upload the local file or folder of ``inp`` for the job; return the URI it is staged from."""
+        """Upload the local file or folder of ``inp`` for the job; return the URI it is staged
+        from. The spec goes under the job's name; annotations under a prefix named by their
+        content (``<prefix>/annotations/<digest>/``), as :meth:`upload_code` does, so the
+        batches of one launch (or launches of the same file) upload them once, not once per
+        job."""
         local = Path(inp.source)
-        where = f"{self.prefix}/{job_name}/{inp.name}"
-        if local.is_dir():
-            uri = s3_uri(self.bucket, f"{where}/")
-            upload_tree(((f, f.relative_to(local).as_posix()) for f in sorted(local.rglob("*")) if f.is_file()),
-                        uri, s3=self.s3)
-            return uri
-        uri = s3_uri(self.bucket, f"{where}/{local.name}")
-        upload(local, uri, s3=self.s3)
-        return uri
+        files = [(f, f.relative_to(local).as_posix()) for f in sorted(local.rglob("*")) if f.is_file()] \
+            if local.is_dir() else [(local, local.name)]
+        if inp.destination == ANNOTATIONS_PATH:
+            where = f"{self.prefix}/{inp.name}/{_digest(files)}"
+        else:
+            where = f"{self.prefix}/{job_name}/{inp.name}"
+        uri = s3_uri(self.bucket, f"{where}/")
+        upload_tree(files, uri, only_missing=inp.destination == ANNOTATIONS_PATH, s3=self.s3)
+        return uri if local.is_dir() else join(uri, local.name)
 
     def upload_code(self) -> str:
         """Upload the local ``augment`` package under a content-addressed prefix; return its URI."""
@@ -164,6 +168,18 @@ class SageMakerBackend:
         if job.request.instance_count > 1 and annotated(job.request.arguments):
             return finish_sharded(job, job.outputs()[0])
         return job
+
+
+def _digest(files: list[tuple[Path, str]]) -> str:
+    """A short name for the content of ``files`` (each path and its bytes, read in blocks)."""
+    digest = hashlib.sha256()
+    for path, rel in files:
+        digest.update(rel.encode() + b"\0")
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
 
 class SageMakerJob:
