@@ -137,6 +137,26 @@ def test_batches_of_a_yolo_tree_give_a_data_yaml_naming_each_batchs_splits(tmp_p
         "val": ["batch-00001/images/val", "batch-00002/images/val"], "names": {0: "cat"}}
 
 
+def test_splits_the_batches_do_not_hold_as_folders_are_kept_as_the_input_names_them(tmp_path):
+    """A split named by a list file or a path out of the tree is no batch's folder: the merged
+    data.yaml keeps it as a standalone job's does, where it became an empty list."""
+    from types import SimpleNamespace
+
+    import yaml
+
+    out = tmp_path / "out"
+    for n in range(2):
+        (out / f"batch-{n:05d}" / "images" / "val").mkdir(parents=True)
+        (out / f"batch-{n:05d}" / "images" / "val" / f"{n}.png.aug0.png").write_bytes(b"x")
+        (out / f"batch-{n:05d}" / "data.yaml").write_text(
+            "train: train.txt\nval: [images/val, ../extra/images]\ntest: ../test/images\nnames: [cat]\n")
+    batches = [SimpleNamespace(index=n, output_uri=f"{out}/batch-{n:05d}/", status="Completed") for n in range(2)]
+    assert merge_batches(str(out), batches) == ["data.yaml"]
+    assert yaml.safe_load((out / "data.yaml").read_text()) == {
+        "train": "train.txt", "val": ["batch-00000/images/val", "batch-00001/images/val", "../extra/images"],
+        "test": "../test/images", "names": ["cat"]}
+
+
 def test_batches_ground_truth_manifests_merge_into_one_by_source_ref(tmp_path):
     """Ground Truth's lines name each output in full (source-ref under the batch's output): the set's
     manifest holds every completed batch's lines in the order of those names, a failed batch's left out."""

@@ -195,7 +195,11 @@ def _ground_truth(output: str, found: list[tuple[str, str]]) -> bytes:
 
 def _data_yaml(output: str, found: list[tuple[str, str]]) -> bytes:
     """The first batch's ``data.yaml`` (every batch's is the input's), its splits naming
-    each batch's folder of them: ``images/train`` -> ``[batch-00000/images/train, ...]``."""
+    each batch's folder of them: ``images/train`` -> ``[batch-00000/images/train, ...]``.
+    A split's path that no batch holds as a folder (a list file ``train.txt``, a path out
+    of the tree ``../train/images``) is kept as the input's YAML says it, as a standalone
+    job's ``data.yaml`` keeps it, where it was dropped (``train: []``, which Ultralytics
+    refuses)."""
     import yaml
 
     data = yaml.safe_load(read_bytes(found[0][1])) or {}
@@ -204,6 +208,11 @@ def _data_yaml(output: str, found: list[tuple[str, str]]) -> bytes:
         if value is None:
             continue
         paths = [value] if isinstance(value, str) else list(value)
-        data[key] = [f"{rel}/{p}" for rel, _ in found for p in paths
-                     if list_location(join(output, rel, str(p)) + "/", limit=1)]
+        mapped: list[str] = []
+        for p in paths:
+            inside = not str(p).startswith("/") and ".." not in str(p).split("/")
+            held = [f"{rel}/{p}" for rel, _ in found
+                    if inside and list_location(join(output, rel, str(p)) + "/", limit=1)]
+            mapped += held or [p]
+        data[key] = mapped[0] if isinstance(value, str) and mapped == [value] else mapped
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8")
