@@ -231,6 +231,10 @@ class JobOption:
         return [self.flag, str(value)]
 
 
+ANNOTATION_FORMATS = ("coco", "yolo", "voc", "groundtruth", "masks")
+"""The formats ``annotation_format=`` names (:data:`augment.labels.formats.FORMATS`, without its imports)."""
+
+
 def check_annotations(value: Any, name: str = "annotations") -> str:
     """``value`` when it can name annotations (a non-empty string on one line), else a
     :class:`UsageError` naming the parameter (``annotations``, or ``masks``)."""
@@ -297,7 +301,7 @@ OPTIONS: tuple[JobOption, ...] = (
                              "becomes of objects that leave the image)", check=check_annotations,
               metavar="PATH"),
     JobOption("annotation_format", "the annotations' format, instead of detecting it",
-              choices=("coco", "yolo", "voc", "groundtruth", "masks")),
+              choices=ANNOTATION_FORMATS),
     JobOption("masks", "the inputs' semantic masks: a folder of PNG files of class ids mirroring the inputs' paths "
                        "(a/b.jpg's is a/b.png), resampled nearest-neighbour only; the same as --annotations DIR "
                        "--annotation-format masks", check=check_masks,

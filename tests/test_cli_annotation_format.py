@@ -1,5 +1,5 @@
 """--annotation-format takes the same formats in every command that labels: argparse refuses another
-(naming the choices) before anything is read, in preview as in process, run, plan and replay."""
+(naming the choices) before anything is read, in preview and validate as in process, run, plan and replay."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _commands():
             for name, sub in a.choices.items()}
 
 
-@pytest.mark.parametrize("command", ["process", "run", "plan", "replay", "preview"])
+@pytest.mark.parametrize("command", ["process", "run", "plan", "replay", "preview", "validate"])
 def test_every_command_takes_the_formats_as_choices(command):
     action = next(a for a in _commands()[command]._actions if "--annotation-format" in a.option_strings)
     assert tuple(action.choices) == FORMATS and action.metavar is None

@@ -8,7 +8,7 @@ import sys
 
 from augment.cli._numbers import COPIES, COUNT, USD, WORKERS, positive_int
 from augment.cli._output import as_json
-from augment.options import number
+from augment.options import ANNOTATION_FORMATS, number
 from augment.text import plural
 
 
@@ -66,7 +66,7 @@ def add_plan(sub: argparse._SubParsersAction) -> None:
                         "Ground Truth .manifest, masks folder), checked as the job checks them (ops that cannot carry "
                         "labels are refused, problems counted); time and disk are a labelled job's, and --calibrate "
                         "measures the spec with them")
-    p.add_argument("--annotation-format", default=None, choices=("coco", "yolo", "voc", "groundtruth", "masks"),
+    p.add_argument("--annotation-format", default=None, choices=ANNOTATION_FORMATS,
                    help="the annotations' format, instead of detecting it")
     p.add_argument("--masks", default=None, metavar="DIR",
                    help="plan a job on semantic PNG masks mirroring the images' paths: the same as --annotations DIR "

@@ -9,7 +9,7 @@ import sys
 
 from augment.cli._numbers import COPIES, LINE, SEED, positive_int
 from augment.errors import UsageError
-from augment.options import MAX_COPIES, number
+from augment.options import ANNOTATION_FORMATS, MAX_COPIES, number
 from augment.text import plural
 
 
@@ -40,7 +40,7 @@ def add_preview(sub: argparse._SubParsersAction) -> None:
                    help="the images' labels, as the job takes them (a COCO .json or a Ground Truth manifest, local or "
                         "s3://; a folder of VOC XML or of PNG masks; a YOLO tree, or yolo when --input is one): every "
                         "tile shows its boxes, masks and keypoints as the job writes them beside that output")
-    p.add_argument("--annotation-format", default=None, choices=("coco", "yolo", "voc", "groundtruth", "masks"),
+    p.add_argument("--annotation-format", default=None, choices=ANNOTATION_FORMATS,
                    help="the annotations' format, instead of detecting it")
     p.add_argument("--masks", default=None, metavar="DIR",
                    help="semantic PNG masks mirroring the images' paths: the same as --annotations DIR "
@@ -87,7 +87,7 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
                    help="a labelled job's annotations, where the file its summary names cannot be read from here "
                         "(default: the summary's); the output's labels are re-created and compared with the ones "
                         "the job wrote")
-    p.add_argument("--annotation-format", default=None, choices=("coco", "yolo", "voc", "groundtruth", "masks"),
+    p.add_argument("--annotation-format", default=None, choices=ANNOTATION_FORMATS,
                    help="the annotations' format (default: the job's)")
     p.set_defaults(func=_cmd_replay)
 

@@ -10,6 +10,7 @@ import textwrap
 from typing import Any
 
 from augment.cli._output import as_json
+from augment.options import ANNOTATION_FORMATS
 from augment.text import plural
 
 
@@ -22,7 +23,8 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--annotations", metavar="PATH",
                    help="labels the spec must carry (COCO .json, YOLO tree or 'yolo', VOC folder, Ground Truth "
                         ".manifest, masks folder): refuse ops that cannot carry them, and check the file")
-    p.add_argument("--annotation-format", metavar="FORMAT", help="the annotations' format, instead of detecting it")
+    p.add_argument("--annotation-format", choices=ANNOTATION_FORMATS,
+                   help="the annotations' format, instead of detecting it")
     p.add_argument("--masks", metavar="DIR", help="semantic PNG masks mirroring the images' paths: the same as "
                                                   "--annotations DIR --annotation-format masks")
     p.add_argument("--input-dir", metavar="DIR", help="the input folder (a YOLO tree's root for --annotations yolo)")
