@@ -4,11 +4,14 @@ A standalone job's host writes them itself (COCO's ``annotations.json``, Ground 
 ``output.manifest``, a YOLO tree's ``data.yaml``: see :mod:`augment.engine.labels`).
 A sharded job's hosts each write a part (``_augment/labels-<host>.*``), which
 :func:`finish_sharded` merges with :func:`augment.engine.labels.merge_parts` when the
-job completes, into the bytes one host would have written. Batched and prefetch jobs
-are standalone jobs, one per batch: each batch keeps its own files, and
+job completes (on the handle ``launch()`` returned, or one that
+:meth:`~augment.jobs.sagemaker.SageMakerBackend.attach` made), into the bytes one host
+would have written; a merge that fails is tried again until one succeeds. Batched and
+prefetch jobs are standalone jobs, one per batch: each batch keeps its own files, and
 :func:`merge_batches` writes the set's in the output folder once every batch ended, its
-entries naming the outputs by their path from there (``batch-00000/a.jpg.aug0.jpg``).
-VOC XML and masks belong to one output each: nothing to merge.
+entries naming the outputs by their path from there (``batch-00000/a.jpg.aug0.jpg``);
+:func:`merge_report` does it again from a batched job's report. VOC XML and masks
+belong to one output each: nothing to merge.
 
 The launchers call these (:func:`~augment.jobs.launch.launch`,
 :func:`~augment.jobs.batch.run_batched`, :class:`~augment.jobs.batch.Prefetch`), so a
