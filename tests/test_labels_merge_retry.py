@@ -20,16 +20,18 @@ ANNOTATIONS = str(samples.annotations_path())
 FLIP = {"version": 1, "seed": 3, "copies": 1, "ops": ["RandomHorizontalFlip"]}
 
 
-def _failing(monkeypatch: pytest.MonkeyPatch, times: int) -> list[str]:
-    """merge_parts raising OSError ``times`` times, then merging; returns the calls' outputs."""
+def _failing(monkeypatch: pytest.MonkeyPatch, times: int, error: Any = None) -> list[str]:
+    """merge_parts raising ``error(n)`` (default an OSError) ``times`` times, then merging;
+    returns the calls' outputs."""
     import augment.engine.labels as engine_labels
 
     real, calls = engine_labels.merge_parts, []
+    error = error or (lambda n: OSError(f"part {n} unreadable"))
 
     def merge_parts(output: Any) -> list[str]:
         calls.append(str(output))
         if len(calls) <= times:
-            raise OSError(f"part {len(calls)} unreadable")
+            raise error(len(calls))
         return real(output)
 
     monkeypatch.setattr(engine_labels, "merge_parts", merge_parts)
@@ -147,3 +149,24 @@ def test_prefetch_whose_labels_do_not_merge_says_how_to_merge(monkeypatch, tmp_p
     with pytest.raises(LabelMergeError, match=r"merge_batches\(.*, prefetch\.batches\)"):
         list(prefetch)
     assert merge_batches(str(out), prefetch.batches) == ["annotations.json"]
+
+
+def test_s3_refusing_the_merge_is_kept_by_status_and_raised_by_wait(monkeypatch, tmp_path):
+    """S3's own errors (a throttled or refused request: botocore's ClientError, not an
+    OSError) are a failed merge too: status() keeps it, wait() says how to merge again."""
+    from botocore.exceptions import ClientError
+
+    from augment.jobs import LocalBackend
+
+    refused = lambda n: ClientError({"Error": {"Code": "SlowDown", "Message": f"try {n}"}}, "GetObject")  # noqa: E731
+    calls = _failing(monkeypatch, times=1, error=refused)
+    out = tmp_path / "out"
+    job = launch(LocalBackend(), FLIP, str(samples.samples_dir()), str(out), mode="sharded", instance_count=2,
+                 workers=1, annotations=ANNOTATIONS)
+    deadline = time.monotonic() + 300
+    while (status := job.status()) not in ("Completed", "Failed", "Stopped") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert status == "Completed" and isinstance(job.finish_error, LabelMergeError)
+    assert "SlowDown" in str(job.finish_error) and "merge_parts(" in str(job.finish_error)
+    assert job.wait(timeout=5)["ProcessingJobStatus"] == "Completed"
+    assert len(calls) == 2 and job.labels == ["annotations.json"]

@@ -21,11 +21,12 @@ notebook, ``augment run`` and a script get the same files from one place.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
 
-from augment.errors import JobFailed
+from augment.errors import AugmentError, JobFailed
 from augment.storage import exists, join, list_location, read_bytes, write_bytes
 
 SPLITS = ("train", "val", "test", "minival")
@@ -91,7 +92,7 @@ def finish_sharded(job: Any, output: str) -> Any:
                 return
             try:
                 job.labels = merge_parts(output)
-            except (OSError, ValueError) as e:
+            except merge_failures() as e:
                 raise LabelMergeError(f"job {job.name} completed, but its hosts' labels under {output} could not "
                                       f"be merged: {e}; wait() tries again, or merge them with "
                                       f"augment.engine.labels.merge_parts({output!r})") from e
@@ -101,6 +102,18 @@ def finish_sharded(job: Any, output: str) -> Any:
     if job.describe()["ProcessingJobStatus"] == "Completed":  # ended already: a failed merge is raised here
         finish()
     return job
+
+
+def merge_failures() -> tuple[type[BaseException], ...]:
+    """What a merge may fail with that is not a bug: a part unreadable or malformed, and
+    S3's refusals and time-outs (botocore's, where it is loaded; :mod:`augment.aws`'s
+    wording of them)."""
+    kinds: tuple[type[BaseException], ...] = (OSError, ValueError, AugmentError)
+    if "botocore" in sys.modules:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        kinds += (BotoCoreError, ClientError)
+    return kinds
 
 
 class LabelMergeError(JobFailed):
