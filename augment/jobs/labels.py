@@ -157,7 +157,7 @@ def merged_batches(output: str, batches: Sequence[Any], again: str) -> list[str]
     """
     try:
         return merge_batches(output, batches)
-    except (OSError, ValueError) as e:
+    except merge_failures() as e:
         raise LabelMergeError(f"the batches ended, but their label files could not be merged into {output}: {e}; "
                               f"each batch keeps its own; {again}") from e
 
