@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import numpy as np
 import PIL.Image
@@ -149,3 +150,36 @@ def test_semantic_refs_on_s3_are_read_through_storage_by_the_jobs_workers(bucket
     failed = [json.loads(line) for line in (out / "_augment/manifest-local.jsonl").read_text().splitlines()
               if json.loads(line)["status"] == "failed"]
     assert failed[0]["source"] == "b.png" and f"s3://{bucket}/labels/gone.png" in failed[0]["error"]
+
+
+def test_workers_read_s3_with_the_callers_environment_not_the_fork_servers(bucket, tmp_path, monkeypatch):
+    """The fork server starts with its caller's environment once per process; a later job's workers still see
+    the caller's environment of that job: a fork server started while AWS_ENDPOINT_URL named nothing
+    (a notebook that set it since, as tests/conftest.py's module-wide moto servers do) left every -ref
+    on S3 unreadable to the workers (the failure CI saw)."""
+    import multiprocessing.forkserver
+
+    import boto3
+
+    from augment.engine import run_job
+
+    classes = np.zeros((30, 40), np.int64)
+    classes[5:15, 5:20] = 1
+    boto3.client("s3").put_object(Bucket=bucket, Key="labels/a.png", Body=colour_png(classes))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    PIL.Image.new("RGB", (40, 30), (10, 20, 30)).save(inputs / "a.png")
+    line = json.loads(seg_manifest(f"{inputs.resolve().as_posix()}/a.png"))
+    line["seg-ref"] = f"s3://{bucket}/labels/a.png"
+    manifest = tmp_path / "seg.manifest"
+    manifest.write_text(json.dumps(line) + "\n")
+    live = os.environ["AWS_ENDPOINT_URL"]
+    multiprocessing.forkserver._forkserver._stop()  # the next job starts a fork server of its own
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    assert run_job({"version": 1, "ops": []}, inputs, tmp_path / "first", workers=2, progress="off").written == 1
+    monkeypatch.setenv("AWS_ENDPOINT_URL", live)
+    flip = {"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]}
+    summary = run_job(flip, inputs, tmp_path / "out", workers=2, annotations=str(manifest), progress="off")
+    assert summary.written == 1 and summary.failures_by_reason == {}
+    assert np.asarray(PIL.Image.open(tmp_path / "out/masks/a.png.aug0.png")).tolist() == \
+        np.asarray(PIL.Image.open(io.BytesIO(colour_png(classes[:, ::-1])))).tolist()

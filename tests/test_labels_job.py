@@ -60,7 +60,7 @@ def test_validate_counts_and_names_the_annotations_problems(tmp_path, capsys):
     assert main(["validate", "light", "--annotations", str(tmp_path / "nope.json")]) == 2
     assert "--annotations " in capsys.readouterr().err
     assert main(["validate", "light", "--annotations", str(bad), "--annotation-format", "zz"]) == 2
-    assert "--annotation-format 'zz': must be one of" in capsys.readouterr().err
+    assert "--annotation-format: invalid choice: 'zz' (choose from 'coco', 'yolo'" in capsys.readouterr().err
 
 
 # --- jobs ------------------------------------------------------------------------------------------------------

@@ -62,14 +62,23 @@ def _die_with_parent(parent_pid: int | None) -> None:
 
 
 def _serve(conn: Connection, cancelled: Any, args: tuple[Any, ...], others: tuple[Connection, ...] = (),
-           parent_pid: int | None = None, current: Any = None) -> None:
+           parent_pid: int | None = None, current: Any = None, environ: dict[str, str] | None = None) -> None:
     """A worker process: tasks in from ``conn``, their results out, until None or the
     parent's end closes. A task taken after a stop (``cancelled``) is sent back undone.
 
     ``others``: the parent's ends of the pipes, which a forked worker inherits; they are
     closed first, or else no worker would see end-of-file when the parent dies (each
     would hold the parent's end of its own pipe and the others').
+
+    ``environ``: the job's caller's environment, as it is when the worker starts. A
+    fork-server worker is forked from the server, whose environment is its caller's when
+    the first job of the process started it: a notebook that set ``AWS_PROFILE`` or
+    ``AWS_ENDPOINT_URL`` since would have workers reading S3 (a Ground Truth mask) as
+    before. A forked worker has it already (``None``).
     """
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     for end in others:
         end.close()
     _die_with_parent(parent_pid)
@@ -185,7 +194,9 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
         others = (*processes, ours) if start_method == "fork" else ()
         parent_pid = None if start_method == "forkserver" else os.getpid()
         at = ctx.RawValue("i", -1)
-        process = ctx.Process(target=_serve, args=(theirs, cancelled, args, others, parent_pid, at), daemon=True)
+        environ = None if start_method == "fork" else dict(os.environ)
+        process = ctx.Process(target=_serve, args=(theirs, cancelled, args, others, parent_pid, at, environ),
+                              daemon=True)
         _WITHOUT_MAIN.active = True
         try:
             process.start()
