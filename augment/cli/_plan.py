@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from augment.cli._labels import add_label_arguments
 from augment.cli._numbers import COPIES, COUNT, USD, WORKERS, positive_int
 from augment.cli._output import as_json
-from augment.options import ANNOTATION_FORMATS, number
+from augment.options import number
 from augment.text import plural
 
 
@@ -61,16 +62,10 @@ def add_plan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", nargs="?", const="", default=None, metavar="DIR",
                    help="first measure this spec's throughput on a sample of DIR or s3:// (default: the bundled "
                         "samples) on this machine, and cache it")
-    p.add_argument("--annotations", default=None, metavar="PATH",
-                   help="plan a labelled job: its labels (COCO .json, 'yolo' for a YOLO tree in --input, VOC folder, "
-                        "Ground Truth .manifest, masks folder), checked as the job checks them (ops that cannot carry "
-                        "labels are refused, problems counted); time and disk are a labelled job's, and --calibrate "
-                        "measures the spec with them")
-    p.add_argument("--annotation-format", default=None, choices=ANNOTATION_FORMATS,
-                   help="the annotations' format, instead of detecting it")
-    p.add_argument("--masks", default=None, metavar="DIR",
-                   help="plan a job on semantic PNG masks mirroring the images' paths: the same as --annotations DIR "
-                        "--annotation-format masks")
+    add_label_arguments(p, "plan a labelled job: its labels (COCO .json, 'yolo' for a YOLO tree in --input, VOC "
+                           "folder, Ground Truth .manifest, masks folder), checked as the job checks them (ops that "
+                           "cannot carry labels are refused, problems counted); time and disk are a labelled job's, "
+                           "and --calibrate measures the spec with them")
     p.add_argument("--compare", default=None, metavar="JOB",
                    help="a finished job: a local run's description (JSON file) or a SageMaker job name")
     p.set_defaults(func=_cmd_plan)

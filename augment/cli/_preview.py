@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from augment.cli._labels import add_label_arguments
 from augment.cli._numbers import COPIES, LINE, SEED, positive_int
 from augment.errors import UsageError
-from augment.options import ANNOTATION_FORMATS, MAX_COPIES, number
+from augment.options import MAX_COPIES, number
 from augment.text import plural
 
 
@@ -36,15 +37,10 @@ def add_preview(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-side", type=number(min=16, max=4096, integer=True), default=256,
                    help="largest side of a tile, from 16 to 4096 pixels (default 256)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every variant's sampled parameters here")
-    p.add_argument("--annotations", default=None, metavar="PATH",
-                   help="the images' labels, as the job takes them (a COCO .json or a Ground Truth manifest, local or "
-                        "s3://; a folder of VOC XML or of PNG masks; a YOLO tree, or yolo when --input is one): every "
-                        "tile shows its boxes, masks and keypoints as the job writes them beside that output")
-    p.add_argument("--annotation-format", default=None, choices=ANNOTATION_FORMATS,
-                   help="the annotations' format, instead of detecting it")
-    p.add_argument("--masks", default=None, metavar="DIR",
-                   help="semantic PNG masks mirroring the images' paths: the same as --annotations DIR "
-                        "--annotation-format masks")
+    add_label_arguments(p, "the images' labels, as the job takes them (a COCO .json or a Ground Truth manifest, "
+                           "local or s3://; a folder of VOC XML or of PNG masks; a YOLO tree, or yolo when --input is "
+                           "one): every tile shows its boxes, masks and keypoints as the job writes them beside that "
+                           "output")
     g = p.add_argument_group("job options", "as `augment process` and `augment run` take them: the grid shows "
                                             "what the job writes with them (pixels, parameters, SHA-256)")
     g.add_argument("--seed", type=SEED, default=None, help="override the spec's seed")
@@ -83,12 +79,10 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
                    help="the job's input root (default: the summary's input_dir, else its input_uri: the folder or "
                         "s3:// prefix `augment run` staged from)")
     p.add_argument("--spec", default=None, help="the job's spec (default: spec.yaml beside the manifest)")
-    p.add_argument("--annotations", default=None, metavar="PATH",
-                   help="a labelled job's annotations, where the file its summary names cannot be read from here "
-                        "(default: the summary's); the output's labels are re-created and compared with the ones "
-                        "the job wrote")
-    p.add_argument("--annotation-format", default=None, choices=ANNOTATION_FORMATS,
-                   help="the annotations' format (default: the job's)")
+    add_label_arguments(p, "a labelled job's annotations, where the file its summary names cannot be read from "
+                           "here (default: the summary's); the output's labels are re-created and compared with the "
+                           "ones the job wrote", format_help="the annotations' format (default: the job's)",
+                        masks=False)
     p.set_defaults(func=_cmd_replay)
 
 

@@ -9,8 +9,8 @@ import sys
 import textwrap
 from typing import Any
 
+from augment.cli._labels import add_label_arguments
 from augment.cli._output import as_json
-from augment.options import ANNOTATION_FORMATS
 from augment.text import plural
 
 
@@ -20,13 +20,8 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
                                    "listed with its field path.")
     p.add_argument("spec", help="spec file or preset name")
     p.add_argument("--print", action="store_true", help="print the canonical spec (all defaults filled in)")
-    p.add_argument("--annotations", metavar="PATH",
-                   help="labels the spec must carry (COCO .json, YOLO tree or 'yolo', VOC folder, Ground Truth "
-                        ".manifest, masks folder): refuse ops that cannot carry them, and check the file")
-    p.add_argument("--annotation-format", choices=ANNOTATION_FORMATS,
-                   help="the annotations' format, instead of detecting it")
-    p.add_argument("--masks", metavar="DIR", help="semantic PNG masks mirroring the images' paths: the same as "
-                                                  "--annotations DIR --annotation-format masks")
+    add_label_arguments(p, "labels the spec must carry (COCO .json, YOLO tree or 'yolo', VOC folder, Ground Truth "
+                           ".manifest, masks folder): refuse ops that cannot carry them, and check the file")
     p.add_argument("--input-dir", metavar="DIR", help="the input folder (a YOLO tree's root for --annotations yolo)")
     p.set_defaults(func=_cmd_validate)
 
