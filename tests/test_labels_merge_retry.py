@@ -38,16 +38,23 @@ def _failing(monkeypatch: pytest.MonkeyPatch, times: int, error: Any = None) -> 
     return calls
 
 
-def test_a_failed_merge_is_tried_again_by_status_and_wait_until_it_succeeds(monkeypatch, tmp_path):
+def _polled_sharded_job(out: Any) -> tuple[Any, str]:
+    """A sharded, labelled local job of the samples into ``out``, polled by status() alone until it ended;
+    the handle and the status it ended on."""
     from augment.jobs import LocalBackend
 
-    calls = _failing(monkeypatch, times=2)
-    out = tmp_path / "out"
     job = launch(LocalBackend(), FLIP, str(samples.samples_dir()), str(out), mode="sharded", instance_count=2,
                  workers=1, annotations=ANNOTATIONS)
     deadline = time.monotonic() + 300
     while (status := job.status()) not in ("Completed", "Failed", "Stopped") and time.monotonic() < deadline:
         time.sleep(0.2)
+    return job, status
+
+
+def test_a_failed_merge_is_tried_again_by_status_and_wait_until_it_succeeds(monkeypatch, tmp_path):
+    calls = _failing(monkeypatch, times=2)
+    out = tmp_path / "out"
+    job, status = _polled_sharded_job(out)
     assert status == "Completed", "status() does not raise for the merge"
     assert len(calls) == 1 and isinstance(job.finish_error, LabelMergeError)
     assert job.finish is not None and job.labels == [] and not (out / "annotations.json").exists()
@@ -156,16 +163,10 @@ def test_s3_refusing_the_merge_is_kept_by_status_and_raised_by_wait(monkeypatch,
     OSError) are a failed merge too: status() keeps it, wait() says how to merge again."""
     from botocore.exceptions import ClientError
 
-    from augment.jobs import LocalBackend
-
     refused = lambda n: ClientError({"Error": {"Code": "SlowDown", "Message": f"try {n}"}}, "GetObject")  # noqa: E731
     calls = _failing(monkeypatch, times=1, error=refused)
     out = tmp_path / "out"
-    job = launch(LocalBackend(), FLIP, str(samples.samples_dir()), str(out), mode="sharded", instance_count=2,
-                 workers=1, annotations=ANNOTATIONS)
-    deadline = time.monotonic() + 300
-    while (status := job.status()) not in ("Completed", "Failed", "Stopped") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    job, status = _polled_sharded_job(out)
     assert status == "Completed" and isinstance(job.finish_error, LabelMergeError)
     assert "SlowDown" in str(job.finish_error) and "merge_parts(" in str(job.finish_error)
     assert job.wait(timeout=5)["ProcessingJobStatus"] == "Completed"
