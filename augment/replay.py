@@ -17,10 +17,10 @@ A labelled job's output is re-created with its labels: the annotations its summa
 (or ``annotations=`` where that file is not reachable from here; a YOLO tree is read where
 the input is, by the same fallback as the pixels) give the input's labels,
 :func:`augment.variant.make` moves them with the very parameters drawn for the pixels,
-and the label files the job wrote for that output (its YOLO ``.txt``, VOC XML or mask, or
-its COCO / Ground Truth fragment under ``_augment/labels/``, in the output folder beside
-``_augment/``) are compared byte for byte with the ones the replay makes, as are the
-record's ``labels`` counts.
+and the label files the job wrote for that output (its YOLO ``.txt``, VOC XML or mask in
+the output folder, and its COCO / Ground Truth line in its host's label journal,
+``_augment/label-lines-<host>.txt``) are compared byte for byte with the ones the replay
+makes, as are the record's ``labels`` counts.
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def _replay(manifest: Path, shown: str, record: int | None, out: str | Path, sou
     result = ReplayResult(rec, out, digest, digest == rec["output_sha256"], params_match, line, spec.digest,
                           job_digest)
     if index is not None:
-        _check_labels(result, index, made, obj, _output_root(manifest, shown, summary), line)
+        _check_labels(result, index, made, obj, _output_root(manifest, shown, summary), line, manifest)
     return result
 
 
@@ -287,12 +287,20 @@ def _output_root(manifest: Path, shown: str, summary: dict[str, Any] | None) -> 
     return str(summary["output_dir"]) if summary else str(manifest.parent)
 
 
-def _check_labels(result: ReplayResult, index: Any, made: variant.Variant, obj: Any, root: str, line: int) -> None:
+def _check_labels(result: ReplayResult, index: Any, made: variant.Variant, obj: Any, root: str, line: int,
+                  manifest: Path) -> None:
     """Make the output's label files as the job's worker made them, and note in ``result``
     each one that differs from (or is missing beside) what the job wrote, and counts that
     differ from the record's."""
+    from augment.labels.formats import entry_of, journal_name
+
     output = result.record["output"]
-    files = index.writer(_label_prefix(index, root, output)).files(output, made.labels, obj)
+    journal = f"{META_DIR}/{journal_name(_host(manifest))}"
+    writer = index.writer(_label_prefix(index, root, output, journal))
+    files = writer.files(output, made.labels, obj)
+    entry = writer.line(output, made.labels, obj)
+    if entry is not None:
+        files[journal] = entry.encode("utf-8", errors="backslashreplace")
     result.annotations, result.labels, result.label_files = index.where, made.labels, files
     for path, data in sorted(files.items()):
         where = storage.join(root, path)
@@ -301,7 +309,14 @@ def _check_labels(result: ReplayResult, index: Any, made: variant.Variant, obj: 
         except FileNotFoundError:
             result.label_mismatches.append(f"{where}: missing (the job wrote this output's labels there)")
             continue
-        if written != data:
+        if path == journal:  # one line of it is this output's
+            found = entry_of(written, output)
+            if found is None:
+                result.label_mismatches.append(f"{where}: no line for {output} (the job writes one per output)")
+            elif found.encode("utf-8", errors="backslashreplace") != data:
+                result.label_mismatches.append(f"{where}: the line of {output} differs from the labels re-created "
+                                               "for it")
+        elif written != data:
             result.label_mismatches.append(f"{where}: differs from the labels re-created for {output}")
     counts = made.counts.to_json() if made.counts is not None else None
     if result.record.get("labels") != counts:
@@ -309,15 +324,25 @@ def _check_labels(result: ReplayResult, index: Any, made: variant.Variant, obj: 
                                        f"from the replay's {json.dumps(counts)}")
 
 
-def _label_prefix(index: Any, root: str, output: str) -> str:
+def _host(manifest: Path) -> str:
+    """The host whose manifest ``manifest`` is (``manifest-<host>.jsonl``; ``local`` for another name)."""
+    name = manifest.name
+    if name.startswith("manifest-") and name.endswith(".jsonl"):
+        return name[len("manifest-"):-len(".jsonl")]
+    return "local"
+
+
+def _label_prefix(index: Any, root: str, output: str, journal: str) -> str:
     """Ground Truth's ``source-ref`` prefix: the output as the job named it (a processing
     job names its ``s3://`` output, which its summary does not record), read from the
     line it wrote for this output where that line names it; else the output folder."""
+    from augment.labels.formats import entry_of
+
     if index.format != "groundtruth":
         return ""
     try:
-        line = json.loads(storage.read_bytes(storage.join(root, META_DIR, "labels", f"{output}.json")))
-        ref = str(line["source-ref"])
+        found = entry_of(storage.read_bytes(storage.join(root, journal)), output)
+        ref = str(json.loads(found.partition("\t")[2])["source-ref"]) if found else ""
     except (FileNotFoundError, ValueError, LookupError, TypeError):
         ref = ""
     if ref.endswith("/" + output):

@@ -188,12 +188,24 @@ def test_one_and_two_workers_and_a_resume_write_the_same_label_files(scene_job, 
     manifest = out / "_augment/manifest-local.jsonl"
     lines = manifest.read_text().splitlines(keepends=True)
     manifest.write_text("".join(lines[:2]))
+    kept = {json.dumps(json.loads(line)["output"]) for line in lines[:2]}
+    journal = out / "_augment/label-lines-local.txt"
+    journal_lines = journal.read_text().splitlines(keepends=True)
+    assert len(journal_lines) == 6
+    # the journal keeps the first two outputs' lines, and half of a third's (a kill while writing it)
+    journal.write_text("".join(line for line in journal_lines if line.split("\t")[0] in kept)
+                       + journal_lines[-1][:40])
     for line in lines[2:]:
-        name = json.loads(line)["output"]
-        (out / name).unlink()
-        (out / "_augment/labels" / f"{name}.json").unlink()
+        (out / json.loads(line)["output"]).unlink()
     (out / "annotations.json").unlink()
     run_job(spec, inputs, out, workers=1, annotations=str(coco), progress="off", resume=True)
+    assert (out / "annotations.json").read_bytes() == written[2]
+    assert sorted(journal.read_text().splitlines(keepends=True)) == sorted(journal_lines), "no torn line kept"
+    # a resume that redoes an output whose line is there already (its record lost): the latest line counts
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:-1]))
+    (out / "annotations.json").unlink()
+    run_job(spec, inputs, out, workers=1, annotations=str(coco), progress="off", resume=True)
+    assert len(journal.read_text().splitlines()) == 7
     assert (out / "annotations.json").read_bytes() == written[2]
 
 

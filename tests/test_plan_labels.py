@@ -49,7 +49,7 @@ def test_a_labelled_plan_reports_its_annotations_and_puts_their_files_on_the_dis
     assert (labels["format"], labels["annotations"], labels["problems"], labels["unlabelled_inputs"]) == \
         ("coco", ANNOTATIONS, 0, 0)
     assert labels["categories"] == len(json.loads(samples.annotations_path().read_text())["categories"])
-    # the annotations' bytes per input they label, on disk three times over (fragment, host part, job file)
+    # the annotations' bytes per input they label, on disk three times over (journal line, host part, job file)
     per = samples.annotations_path().stat().st_size / 1_000_000 * 3
     assert labels["bytes_per_output"] == pytest.approx(per, abs=0.1)
     outputs = 1_000_000 * LIGHT.copies

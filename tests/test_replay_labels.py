@@ -26,6 +26,10 @@ GEOMETRIC = {"version": 1, "seed": 7, "copies": 2, "output": {"keep_original": T
                      {"RandomHorizontalFlip": {"p": 0.5}}, {"RandomRotation": {"degrees": 20}}]}
 
 
+JOURNAL = "_augment/label-lines-local.txt"
+"""Where a COCO or Ground Truth job of host ``local`` writes its outputs' label lines."""
+
+
 def _records(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "_augment/manifest-local.jsonl").read_text().splitlines()]
 
@@ -63,9 +67,10 @@ def test_every_output_of_a_labelled_job_replays_with_the_labels_the_job_wrote(co
                         out=tmp_path / "again.jpg")
         assert result.bit_exact and result.params_match, rec["output"]
         assert result.labels_match is True and result.label_mismatches == [], rec["output"]
-        fragment = f"_augment/labels/{rec['output']}.json"
-        assert list(result.label_files) == [fragment]
-        assert result.label_files[fragment] == (out / fragment).read_bytes()
+        assert list(result.label_files) == [JOURNAL]  # COCO's labels are a line of the host's journal
+        line = result.label_files[JOURNAL]
+        assert line.startswith(json.dumps(rec["output"]).encode() + b"\t")
+        assert line in (out / JOURNAL).read_bytes().splitlines(keepends=True)
         assert len(result.labels) == rec["labels"]["kept"]
         moved += rec["copy"] != ORIGINAL and len(result.labels) > 0
     assert moved >= 5, "the replayed outputs carry objects, moved by crops, flips and rotations"
@@ -74,18 +79,22 @@ def test_every_output_of_a_labelled_job_replays_with_the_labels_the_job_wrote(co
 def test_a_tampered_or_missing_label_file_is_reported_naming_the_output(coco_job, tmp_path):
     out = _copy_job(coco_job, tmp_path)
     rec = next(r for r in _records(out) if r["copy"] == 1 and r["labels"]["kept"] > 0)
-    fragment = out / f"_augment/labels/{rec['output']}.json"
-    doc = json.loads(fragment.read_bytes())
-    doc["annotations"][0]["bbox"][0] += 3
-    fragment.write_text(json.dumps(doc, separators=(",", ":")))
+    journal = out / JOURNAL
+    lines = journal.read_bytes().splitlines(keepends=True)
+    mine = next(i for i, line in enumerate(lines) if line.startswith(json.dumps(rec["output"]).encode() + b"\t"))
+    journal.write_bytes(b"".join([*lines[:mine], lines[mine].replace(b'"bbox":[', b'"bbox":[3', 1), *lines[mine + 1:]]))
     manifest = out / "_augment/manifest-local.jsonl"
     result = replay(manifest, source=rec["source"], copy=1, out=tmp_path / "again.jpg")
     assert result.bit_exact and result.params_match, "the pixels are the job's"
     assert result.labels_match is False
-    assert result.label_mismatches == [f"{fragment}: differs from the labels re-created for {rec['output']}"]
-    fragment.unlink()
+    assert result.label_mismatches == [f"{journal}: the line of {rec['output']} differs from the labels re-created "
+                                       "for it"]
+    journal.write_bytes(b"".join(lines[:mine] + lines[mine + 1:]))
     result = replay(manifest, source=rec["source"], copy=1, out=tmp_path / "again.jpg")
-    assert result.label_mismatches == [f"{fragment}: missing (the job wrote this output's labels there)"]
+    assert result.label_mismatches == [f"{journal}: no line for {rec['output']} (the job writes one per output)"]
+    journal.unlink()
+    result = replay(manifest, source=rec["source"], copy=1, out=tmp_path / "again.jpg")
+    assert result.label_mismatches == [f"{journal}: missing (the job wrote this output's labels there)"]
 
 
 def test_counts_that_differ_from_the_record_are_reported(coco_job, tmp_path):
@@ -169,8 +178,8 @@ def test_a_yolo_tree_and_a_ground_truth_job_replay_their_own_files(tmp_path):
     out = tmp_path / "gt-out"
     run_job(spec, inputs, out, workers=1, annotations=str(gt), progress="off")
     result = replay(out / "_augment/manifest-local.jsonl", source="b.png", copy=0, out=tmp_path / "again.png")
-    assert result.labels_match is True and list(result.label_files) == ["_augment/labels/b.png.aug0.png.json"]
-    assert json.loads(result.label_files["_augment/labels/b.png.aug0.png.json"])["source-ref"] == \
+    assert result.labels_match is True and list(result.label_files) == [JOURNAL]
+    assert json.loads(result.label_files[JOURNAL].decode().partition("\t")[2])["source-ref"] == \
         f"{out.resolve()}/b.png.aug0.png"
 
 
@@ -182,13 +191,15 @@ def test_augment_replay_says_whether_the_labels_match_and_exits_1_naming_the_fil
     assert main(["replay", manifest, "--source", "chelsea.jpg", "--copy", "1", "--out", again]) == 0
     printed = capsys.readouterr().out
     assert "bytes: bit-exact" in printed
-    assert "labels: same as written (" in printed and "_augment/labels/chelsea.jpg.aug1.jpg.json)" in printed
-    fragment = out / "_augment/labels/chelsea.jpg.aug1.jpg.json"
-    fragment.write_bytes(fragment.read_bytes().replace(b'"iscrowd":0', b'"iscrowd":1', 1))
+    assert "labels: same as written (" in printed and f"{JOURNAL})" in printed
+    journal = out / JOURNAL
+    journal.write_bytes(b"".join(line.replace(b'"iscrowd":0', b'"iscrowd":1', 1)
+                                 if line.startswith(b'"chelsea.jpg.aug1.jpg"\t') else line
+                                 for line in journal.read_bytes().splitlines(keepends=True)))
     assert main(["replay", manifest, "--source", "chelsea.jpg", "--copy", "1", "--out", again]) == 1
     captured = capsys.readouterr()
     assert "bytes: bit-exact" in captured.out and "labels: DIFFERENT (" in captured.out
-    assert f"{fragment}: differs from the labels re-created for chelsea.jpg.aug1.jpg" in captured.err
+    assert f"{journal}: the line of chelsea.jpg.aug1.jpg differs from the labels re-created for it" in captured.err
     summary = out / "_augment/summary-local.json"
     doc = json.loads(summary.read_text())
     doc["labels"]["annotations"] = str(tmp_path / "gone.json")

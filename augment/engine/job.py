@@ -24,9 +24,11 @@ from augment.engine.claim import (
     _summary_field,
 )
 from augment.engine.labels import (
+    append_lines,
     check_same_annotations,
     excluded_annotations,
     label_prefix,
+    open_journal,
     open_labels,
     record_problems,
     write_labels,
@@ -281,6 +283,10 @@ def run_job(
         args = (spec.to_dict(), str(input_dir), str(output_dir), max_pixels,
                 None if labels is None else labels.writer(label_prefix(output_dir, wording.output)))
         written_before = tally.written
+        try:
+            journal = open_journal(labels, meta, host, resume)
+        except OSError as e:
+            raise _cannot_write(output_dir, e) from None
         bar = Progress(todo, mode=progress, interval=progress_interval,
                        emit=lambda text, fields: log.event("progress", text, **fields))
         start = time.monotonic()
@@ -309,6 +315,7 @@ def run_job(
                             if (why := redo.pop((r["source"], r["copy"]), None)) is not None:
                                 r["redone"] = why
                     try:
+                        append_lines(journal, new)  # first: an output with a record has its line
                         mf.write_records(manifest, new)
                     except OSError as e:  # a full disk, say: these records are lost, the earlier ones intact
                         _append_failed(summary, wording, manifest_path, e)
@@ -331,6 +338,8 @@ def run_job(
                 interrupted = True
                 results.close()  # kills the workers, when the interrupt came between two results
             finally:
+                if journal is not None:
+                    journal.close()
                 try:
                     mf.sync(manifest)
                 except OSError as e:

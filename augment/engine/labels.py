@@ -3,31 +3,35 @@ problems recorded, and the outputs' labels merged into the format's own files.
 
 :func:`open_labels` indexes the annotations in the job's main process (never in every
 worker: each task carries its input's label object only), after refusing a spec with
-ops that cannot carry labels. The workers write each output's labels (its own file, or
-its fragment under ``_augment/labels/``, see :class:`augment.labels.formats.LabelWriter`)
-before its record; :func:`write_labels` merges the fragments when the job completes:
-this host's part (``_augment/labels-<host>.<ext>``) always, and the job's file in the
-output folder (COCO's ``annotations.json``, Ground Truth's ``output.manifest``, a YOLO
-tree's ``data.yaml``) when the host is the job's only one. The fragments are per
-output, so a resumed job, or one with another number of workers, merges the same bytes.
+ops that cannot carry labels. The workers write each output's own label files (YOLO,
+VOC, masks) before its record; an output's COCO or Ground Truth entry comes back as a
+line on its record, which the job appends to this host's label journal
+(:func:`open_journal`, :func:`append_lines`) just before the record. When the job
+completes, :func:`write_labels` merges the journal: this host's part
+(``_augment/labels-<host>.<ext>``) always, and the job's file in the output folder
+(COCO's ``annotations.json``, Ground Truth's ``output.manifest``, a YOLO tree's
+``data.yaml``) when the host is the job's only one. A line is per output, and an
+output's latest counts, so a resumed job, or one with another number of workers, merges
+the same bytes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from augment import manifest as mf
+from augment.engine.worker import LABEL_LINE
 from augment.errors import SpecError
 from augment.images import atomic_write_bytes
-from augment.labels.formats import AnnotationIndex, excluded_annotations, open_annotations
+from augment.labels.formats import AnnotationIndex, excluded_annotations, journal_name, open_annotations
 from augment.locations import META_DIR
 from augment.spec import Spec
 from augment.text import plural
 
-__all__ = ["check_same_annotations", "excluded_annotations", "label_prefix", "merge_parts", "open_labels",
-           "record_problems", "write_labels"]
+__all__ = ["append_lines", "check_same_annotations", "excluded_annotations", "label_prefix", "merge_parts",
+           "open_journal", "open_labels", "record_problems", "write_labels"]
 
 _PART_SUFFIX = {"coco": ".json", "groundtruth": ".manifest", "yolo": ".yaml"}
 
@@ -110,12 +114,47 @@ def record_problems(labels: AnnotationIndex, path: Path, summary: Any, log: Any,
                   problems_list=str(path))
 
 
-def write_labels(labels: AnnotationIndex, output_dir: Path, host: str, *, standalone: bool, summary: Any) -> None:
-    """Merge the outputs' label fragments: this host's part, and the job's files where
-    ``standalone``. A file that cannot be written fails the job (the outputs and their
-    fragments are intact: a resume writes it)."""
+def open_journal(labels: AnnotationIndex | None, meta: Path, host: str, resume: bool) -> BinaryIO | None:
+    """This host's label journal (COCO, Ground Truth; ``None`` for the other formats and
+    unlabelled jobs), open to append, unbuffered as the manifest is: a new job's empty, a
+    resumed one's with a torn last line cut off.
+
+    Raises:
+        OSError: it cannot be opened.
+    """
+    if labels is None or labels.format not in ("coco", "groundtruth"):
+        return None
+    journal = open(meta / journal_name(host), "ab+" if resume else "wb+", buffering=0)
     try:
-        merged = labels.merge(output_dir)
+        mf.cut_torn_line(journal)
+    except BaseException:
+        journal.close()
+        raise
+    return journal
+
+
+def append_lines(journal: BinaryIO | None, records: list[dict[str, Any]]) -> None:
+    """Take the outputs' journal lines off their records (:data:`~augment.engine.worker.LABEL_LINE`)
+    and append them, straight to the kernel (before the records: an output with a record
+    has its line). Lines of names that are not UTF-8 are written as the manifest writes them.
+
+    Raises:
+        OSError: a full disk, say (at most a torn last line, which a resume cuts off).
+    """
+    lines = [line for r in records if (line := r.pop(LABEL_LINE, None)) is not None]
+    if journal is None or not lines:
+        return
+    view = memoryview("".join(lines).encode("utf-8", errors="backslashreplace"))
+    while view:
+        view = view[journal.write(view):]
+
+
+def write_labels(labels: AnnotationIndex, output_dir: Path, host: str, *, standalone: bool, summary: Any) -> None:
+    """Merge this host's label journal: its part, and the job's files where
+    ``standalone``. A file that cannot be written fails the job (the outputs and the
+    journal are intact: a resume writes it)."""
+    try:
+        merged = labels.merge(output_dir, host)
         written = []
         for name, data in merged.items():
             if labels.format in _PART_SUFFIX:
@@ -128,7 +167,7 @@ def write_labels(labels: AnnotationIndex, output_dir: Path, host: str, *, standa
     except OSError as e:
         summary.status = "failed"
         summary.message = (f"cannot write the outputs' labels in {output_dir}: {e.strerror or e}; the outputs and "
-                           "their labels' fragments are intact: resume=True writes them")
+                           "their labels' journal are intact: resume=True writes them")
         return
     if summary.labels is not None:
         summary.labels["files"] = written

@@ -48,8 +48,9 @@ class _Worker:
 
         Args:
             labels: in a labelled job (a ``writer``), the input's label object
-                (``None``: it has none); each output's labels are written beside it, or as
-                its fragment, before its record.
+                (``None``: it has none); each output's label files are written beside it
+                before its record, and its journal line rides on its record
+                (:data:`LABEL_LINE`).
         """
         records: list[dict[str, Any]] = []
         spec_seed = self.pipeline.spec.seed
@@ -68,11 +69,13 @@ class _Worker:
                 continue
             assert v.data is not None and v.format is not None
             name = output_name(rel, v.copy, v.format)
+            line = None
             try:
                 atomic_write_bytes(self.output_dir / name, v.data)
                 if self.writer is not None:
                     for path, data in self.writer.files(name, v.labels, labels).items():
                         atomic_write_bytes(self.output_dir / path, data)
+                    line = self.writer.line(name, v.labels, labels)
             except OSError as e:
                 records.append(_failed(base, spec_seed, v.copy, f"cannot write: {e}", "write_failed"))
                 continue
@@ -84,8 +87,15 @@ class _Worker:
                 "seed": v.seed, "params": v.params, "status": "ok", "error": None, "reason": None,
                 "format": v.format.lower(), "size": v.size,
                 **({"labels": v.counts.to_json()} if v.counts is not None else {}),
+                **({LABEL_LINE: line} if line is not None else {}),
             })  # fmt: skip
         return records
+
+
+LABEL_LINE = "_label_line"
+"""The key of an "ok" record that carries its output's label journal line (COCO, Ground
+Truth) from the worker to the job's process, which appends it to the journal and takes
+it off the record before writing the record."""
 
 
 def _failed(base: dict[str, Any], spec_seed: int, copy: int, error: str, reason: str) -> dict[str, Any]:

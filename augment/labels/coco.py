@@ -302,14 +302,9 @@ def write_coco(outputs: Iterable[CocoOutput], categories: dict[int, dict[str, An
     """
     images, annotations = [], []
     for image_id, out in enumerate(sorted(outputs, key=lambda o: o.file_name), start=1):
-        labels = out.labels
-        width, height = labels.size
-        extra = {k: v for k, v in out.source.image.items() if k not in ("id", "file_name", "width", "height", *_URLS)}
-        images.append({"id": image_id, "file_name": out.file_name, "width": width, "height": height, **extra})
-        rows = _box_rows(labels.boxes) if labels.moved else [None] * len(labels)
-        for i, category in enumerate(labels.categories.tolist()):
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category,
-                                **_annotation(labels, i, rows[i])})
+        images.append({"id": image_id, **_image_entry(out)})
+        annotations.extend([{"id": number, "image_id": image_id, **ann}
+                            for number, ann in enumerate(_annotations(out.labels), start=len(annotations) + 1)])
     doc: dict[str, Any] = {}
     if info is not None:
         doc["info"] = info
@@ -317,6 +312,66 @@ def write_coco(outputs: Iterable[CocoOutput], categories: dict[int, dict[str, An
         doc["licenses"] = licenses
     doc.update(images=images, annotations=annotations, categories=[categories[k] for k in sorted(categories)])
     return doc
+
+
+def _image_entry(out: CocoOutput) -> dict[str, Any]:
+    """The output's image entry without its id: the input's own fields but the pixels' URLs."""
+    width, height = out.labels.size
+    extra = {k: v for k, v in out.source.image.items() if k not in ("id", "file_name", "width", "height", *_URLS)}
+    return {"file_name": out.file_name, "width": width, "height": height, **extra}
+
+
+def _annotations(labels: Labels) -> list[dict[str, Any]]:
+    """The output's annotations without their ids and image id, in its objects' order."""
+    rows = _box_rows(labels.boxes) if labels.moved else [None] * len(labels)
+    return [{"category_id": category, **_annotation(labels, i, rows[i])}
+            for i, category in enumerate(labels.categories.tolist())]
+
+
+def _encoder() -> Any:
+    """JSON as :func:`dump_coco` writes it, one value at a time: CPython's C encoder made
+    once (``JSONEncoder.encode`` makes one per call, which cost more than encoding an
+    annotation; no cycle check: a document read from JSON has no cycles), else ``encode``."""
+    from json import encoder
+
+    fallback = encoder.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if encoder.c_make_encoder is None or encoder.c_encode_basestring is None:
+        return fallback.encode
+    made = encoder.c_make_encoder(None, fallback.default, encoder.c_encode_basestring, None, ":", ",", False, False,
+                                  False)
+    return lambda value: "".join(made(value, 0))
+
+
+_ENCODE = _encoder()
+
+
+def coco_line(out: CocoOutput) -> str:
+    """One output's entries as a line of its host's label journal (see
+    :mod:`augment.labels.formats`): its image entry, then each annotation, as compact JSON
+    without the ids a merge gives them, separated by tabs (JSON text never holds a raw tab
+    or newline). :func:`join_coco_lines` numbers the lines of a job's outputs into the
+    bytes :func:`dump_coco` writes for :func:`write_coco`'s document of those outputs,
+    without decoding and encoding them again."""
+    return "\t".join([_ENCODE(_image_entry(out)), *map(_ENCODE, _annotations(out.labels))])
+
+
+def join_coco_lines(lines: Iterable[str], categories: list[dict[str, Any]], info: dict[str, Any] | None = None,
+                    licenses: list[Any] | None = None) -> bytes:
+    """The COCO file of outputs from their :func:`coco_line` lines, in the order of their
+    file names: images and annotations numbered from 1, as :func:`write_coco` numbers
+    them, the very bytes :func:`dump_coco` writes for its document."""
+    images: list[str] = []
+    annotations: list[str] = []
+    for image_id, line in enumerate(lines, start=1):
+        image, *anns = line.split("\t")
+        images.append(f'{{"id":{image_id},{image[1:]}')  # each entry has fields: '{' and what follows
+        start = len(annotations) + 1
+        annotations.extend(f'{{"id":{number},"image_id":{image_id},{ann[1:]}'
+                           for number, ann in enumerate(anns, start=start))
+    head = "".join(f'"{key}":{_ENCODE(value)},' for key, value in (("info", info), ("licenses", licenses))
+                   if value is not None)
+    return (f'{{{head}"images":[{",".join(images)}],"annotations":[{",".join(annotations)}],'
+            f'"categories":{_ENCODE(categories)}}}\n').encode("utf-8", errors="backslashreplace")
 
 
 def _box_rows(boxes: np.ndarray) -> list[list[float | int]]:

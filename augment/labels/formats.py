@@ -11,10 +11,14 @@ raises :class:`~augment.labels.model.LabelError` with a ``reason``.
 
 :class:`LabelWriter` writes outputs' labels in the input's format. Files that belong to
 one output (a YOLO ``.txt``, a VOC XML, a mask PNG) are written beside it by the worker
-that made it; formats with one file for the whole job (COCO, Ground Truth) get a
-fragment per output under ``_augment/labels/``, merged when the job completes
-(:meth:`LabelWriter.merge`): per output, so a killed and resumed job, or one with more
-workers, merges the very same fragments into the very same bytes.
+that made it. Formats with one file for the whole job (COCO, Ground Truth) give each
+output a line (:meth:`LabelWriter.line`) that goes back to the job's process with the
+output's record and is appended to the host's label journal
+(``_augment/label-lines-<host>.txt``, :func:`journal_name`) just before the record, and
+the journal is merged into that one file when the job completes
+(:meth:`LabelWriter.merge`): a line per output, the latest one of an output counting, so
+a killed and resumed job, or one with more workers, merges the very same lines into the
+very same bytes.
 """
 
 from __future__ import annotations
@@ -126,9 +130,9 @@ class AnnotationIndex:
             dims = int(shape[1]) if shape else 3
         return LabelWriter(self.format, names, dims, prefix)
 
-    def merge(self, output_dir: str | os.PathLike[str]) -> dict[str, bytes]:
-        """The job's own label files from what its workers wrote (see :meth:`LabelWriter.merge`)."""
-        return self.writer().merge(self, output_dir)
+    def merge(self, output_dir: str | os.PathLike[str], host: str = "local") -> dict[str, bytes]:
+        """The job's own label files from what host ``host`` wrote (see :meth:`LabelWriter.merge`)."""
+        return self.writer().merge(self, output_dir, host)
 
 
 def open_annotations(where: str | os.PathLike[str], *, format: str | None = None,
@@ -281,15 +285,14 @@ class LabelWriter:
 
     def files(self, output: str, labels: Labels, source: Any) -> dict[str, bytes]:
         """The files of the output ``output`` (its path relative to the output folder),
-        relative to the output folder: a fragment goes under ``_augment/labels/``.
+        relative to the output folder: a YOLO ``.txt``, a VOC XML, a mask PNG (a semantic
+        Ground Truth job's colour PNG); none for COCO, whose labels are :meth:`line`.
 
         Args:
             labels: the output's labels.
             source: the input's object (from :meth:`AnnotationIndex.image`; ``None`` or
                 :class:`NoLabels` where it had none).
         """
-        from augment.locations import META_DIR
-
         source = None if isinstance(source, NoLabels) else source
         if self.format == "yolo":
             from augment.labels.yolo import label_path, write_yolo
@@ -304,34 +307,40 @@ class LabelWriter:
             from augment.labels.masks import mask_path, write_mask
 
             return {f"{MASKS_FOLDER}/{mask_path(output)}": write_mask(labels)}
-        fragment = f"{META_DIR}/labels/{output}.json"
+        if self.format == "groundtruth" and source is not None and source.kind == "semantic":
+            from augment.labels.groundtruth import write_colour_mask
+
+            return {self._mask_name(output): write_colour_mask(labels, source)}
+        return {}
+
+    def line(self, output: str, labels: Labels, source: Any) -> str | None:
+        """The output's line of its host's label journal (COCO, Ground Truth; ``None`` for
+        the formats with a file per output, and for a Ground Truth input the manifest has
+        no line for: there is nothing to write its line with): see :func:`journal_line`."""
+        source = None if isinstance(source, NoLabels) else source
         if self.format == "coco":
-            from augment.labels.coco import CocoImage, CocoOutput, write_coco
+            from augment.labels.coco import CocoImage, CocoOutput, coco_line
 
             image = source if source is not None else CocoImage({"file_name": output}, [], {})
-            doc = write_coco([CocoOutput(output, image, labels)], {})
-            return {fragment: json.dumps({"images": doc["images"], "annotations": doc["annotations"]},
-                                         ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()}
-        return self._ground_truth(output, labels, source, fragment)
+            return journal_line(output, coco_line(CocoOutput(output, image, labels)))
+        if self.format != "groundtruth" or source is None:
+            return None
+        from augment.labels.groundtruth import GroundTruthOutput, ground_truth_line
 
-    def _ground_truth(self, output: str, labels: Labels, source: Any, fragment: str) -> dict[str, bytes]:
-        from augment.labels.groundtruth import GroundTruthOutput, write_colour_mask, write_ground_truth
+        mask = self._mask_name(output) if source.kind == "semantic" else None
+        return journal_line(output, ground_truth_line(GroundTruthOutput(output, source, labels, mask), self.prefix))
+
+    @staticmethod
+    def _mask_name(output: str) -> str:
         from augment.labels.masks import mask_path
 
-        if source is None:  # a line the manifest did not have: nothing to write it with
-            return {}
-        out: dict[str, bytes] = {}
-        mask_name = None
-        if source.kind == "semantic":
-            mask_name = f"{MASKS_FOLDER}/{mask_path(output)}"
-            out[mask_name] = write_colour_mask(labels, source)
-        out[fragment] = write_ground_truth([GroundTruthOutput(output, source, labels, mask_name)], self.prefix)
-        return out
+        return f"{MASKS_FOLDER}/{mask_path(output)}"
 
-    def merge(self, annotations: AnnotationIndex, output_dir: str | os.PathLike[str]) -> dict[str, bytes]:
-        """The job's own files (relative to the output folder) from the fragments under
-        ``output_dir/_augment/labels/``: COCO's :data:`COCO_OUTPUT`, Ground Truth's
-        :data:`GROUND_TRUTH_OUTPUT`, a YOLO tree's ``data.yaml``; VOC and masks have none."""
+    def merge(self, annotations: AnnotationIndex, output_dir: str | os.PathLike[str], host: str
+              ) -> dict[str, bytes]:
+        """The job's own files (relative to the output folder): COCO's :data:`COCO_OUTPUT`
+        and Ground Truth's :data:`GROUND_TRUTH_OUTPUT` from the host's label journal under
+        ``output_dir/_augment/``, a YOLO tree's ``data.yaml``; VOC and masks have none."""
         from augment.locations import META_DIR
 
         if self.format == "yolo":
@@ -340,30 +349,48 @@ class LabelWriter:
             return {"data.yaml": data_yaml(annotations.index)}
         if self.format not in ("coco", "groundtruth"):
             return {}
-        parts = _fragments(Path(output_dir, META_DIR, "labels"))
+        journal = Path(output_dir, META_DIR, journal_name(host))
+        lines = read_journal(journal.read_bytes() if journal.exists() else b"")
         if self.format == "groundtruth":
-            return {GROUND_TRUTH_OUTPUT: b"".join(data for _, data in parts)}
-        from augment.labels.coco import dump_coco, merge_coco
+            return {GROUND_TRUTH_OUTPUT: "".join(line + "\n" for line in lines).encode("utf-8")}
+        from augment.labels.coco import join_coco_lines
 
         index = annotations.index
-        categories = [index.categories[k] for k in sorted(index.categories)]
-        docs = [{**json.loads(data), "categories": categories} for _, data in parts]
-        if not docs:
-            docs = [{"images": [], "annotations": [], "categories": categories}]
-        merged = merge_coco(docs)
-        head = {k: v for k, v in (("info", index.info), ("licenses", index.licenses)) if v is not None}
-        return {COCO_OUTPUT: dump_coco({**head, **merged})}
+        return {COCO_OUTPUT: join_coco_lines(lines, [index.categories[k] for k in sorted(index.categories)],
+                                             index.info, index.licenses)}
 
 
-def _fragments(folder: Path) -> list[tuple[str, bytes]]:
-    """Every fragment under ``folder``, in the order of the outputs' names."""
-    found = []
-    for dirpath, _, names in os.walk(folder):
-        for name in names:
-            if name.endswith(".json") and not name.startswith("."):
-                path = Path(dirpath, name)
-                found.append((path.relative_to(folder).as_posix()[:-len(".json")], path.read_bytes()))
-    return sorted(found)
+def journal_name(host: str) -> str:
+    """The file under ``_augment/`` that holds a host's outputs' lines (COCO, Ground Truth)."""
+    return f"label-lines-{host}.txt"
+
+
+def journal_line(output: str, entry: str) -> str:
+    """A line of a label journal: the output's path as a JSON string, a tab, its entry
+    (one line of compact JSON text, or COCO's tab-separated entries), the newline."""
+    return json.dumps(output, ensure_ascii=False) + "\t" + entry + "\n"
+
+
+def read_journal(data: bytes) -> list[str]:
+    """The entries of a label journal's lines, in the order of their outputs' paths, the
+    latest line of an output counting (a resumed job may have done it again: the same
+    line); a torn last line (no newline: its writer was killed midway) is not one."""
+    latest: dict[str, str] = {}
+    for line in data.decode("utf-8").split("\n")[:-1]:
+        if line:
+            name, _, entry = line.partition("\t")
+            latest[json.loads(name)] = entry
+    return [latest[name] for name in sorted(latest)]
+
+
+def entry_of(data: bytes, output: str) -> str | None:
+    """The journal line of ``output`` (the latest), newline included; ``None``: it has none."""
+    found = None
+    for line in data.decode("utf-8").split("\n")[:-1]:
+        name, tab, _ = line.partition("\t")
+        if tab and json.loads(name) == output:
+            found = line + "\n"
+    return found
 
 
 def excluded_annotations(annotations: AnnotationIndex, input_dir: Path, rels: Iterable[str]

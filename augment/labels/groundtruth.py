@@ -388,20 +388,23 @@ def write_ground_truth(outputs: Iterable[GroundTruthOutput], prefix: str) -> byt
             :func:`write_colour_mask`).
         prefix: the output's URI (``s3://bucket/out/``): ``source-ref`` and ``-ref`` are under it.
     """
-    prefix = prefix if prefix.endswith("/") else prefix + "/"
-    lines = []
-    for out in sorted(outputs, key=lambda o: o.file_name):
-        source, attribute = out.source, out.source.attribute
-        record: dict[str, Any] = {"source-ref": prefix + out.file_name}
-        if source.kind == "semantic":
-            if out.mask_name is None:
-                raise ValueError(f"{out.file_name}: a semantic segmentation output needs its mask_name")
-            record[f"{attribute}-ref"] = prefix + out.mask_name
-            record[f"{attribute}-ref-metadata"] = source.metadata
-        else:
-            record[attribute], record[f"{attribute}-metadata"] = _boxes(out.labels, source)
-        lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
+    lines = [ground_truth_line(out, prefix) for out in sorted(outputs, key=lambda o: o.file_name)]
     return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def ground_truth_line(out: GroundTruthOutput, prefix: str) -> str:
+    """One output's line of the output manifest (without its newline): see :func:`write_ground_truth`."""
+    prefix = prefix if prefix.endswith("/") else prefix + "/"
+    source, attribute = out.source, out.source.attribute
+    record: dict[str, Any] = {"source-ref": prefix + out.file_name}
+    if source.kind == "semantic":
+        if out.mask_name is None:
+            raise ValueError(f"{out.file_name}: a semantic segmentation output needs its mask_name")
+        record[f"{attribute}-ref"] = prefix + out.mask_name
+        record[f"{attribute}-ref-metadata"] = source.metadata
+    else:
+        record[attribute], record[f"{attribute}-metadata"] = _boxes(out.labels, source)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def merge_ground_truth(parts: Iterable[bytes]) -> bytes:

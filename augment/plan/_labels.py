@@ -15,10 +15,10 @@ annotations=)`` and ``compare`` of a labelled job store them there). Where none 
 measured with labels, the spec's plain figure is used and the plan says so.
 
 **Disk.** An output's label files (a YOLO ``.txt``, a VOC XML, a mask, or COCO's and
-Ground Truth's fragment, host part and job file) sit beside the outputs until the upload:
+Ground Truth's journal line, host part and job file) sit beside the outputs until the upload:
 bytes per output as measured by a labelled calibration, else the annotations' own bytes
-per input they label (three times over for COCO and Ground Truth: the fragment, the host's
-part and the job's file), on the instance's volume too.
+per input they label (three times over for COCO and Ground Truth: the host's journal
+line, the host's part and the job's file), on the instance's volume too.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from augment.plan import _model
 from augment.storage import is_s3
 
 COPIES_ON_DISK = {"coco": 3, "groundtruth": 3}
-"""Times an output's labels are on disk: COCO and Ground Truth write a fragment per output,
-then merge the fragments into the host's part and the job's file."""
+"""Times an output's labels are on disk: COCO and Ground Truth write a line per output to
+the host's label journal, then merge the journal into the host's part and the job's file."""
 
 
 def labelled_key(digest: str, format: str) -> str:
@@ -111,7 +111,7 @@ def plan_labels(index: Any, keys: list[str], digest: str, images: int) -> PlanLa
                           "calibrate with annotations= measures them")
     times = COPIES_ON_DISK.get(index.format, 1)
     per = own / labelled * times
-    again = f", {times} times over (fragment, host part, job file)" if times > 1 else ""
+    again = f", {times} times over (journal line, host part, job file)" if times > 1 else ""
     return PlanLabels(index, unlabelled, per, f"assumed: the annotations' {own:,} bytes over the "
                       f"{labelled:,} inputs they label{again}: {per:,.0f} bytes per output; calibrate with "
                       "annotations= measures them")
@@ -245,7 +245,8 @@ def label_bytes(output_dir: Path) -> tuple[float, list[str]]:
         if not path.is_file():
             continue
         rel = path.relative_to(output_dir).as_posix()
-        if rel in images or (rel.startswith("_augment/") and not rel.startswith("_augment/labels")):
+        if rel in images or (rel.startswith("_augment/") and not rel.startswith(("_augment/labels",
+                                                                                     "_augment/label-lines-"))):
             continue
         total += path.stat().st_size
     return (total / len(outputs) if outputs else 0.0), outputs
