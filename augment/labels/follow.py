@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -127,13 +127,20 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
     if not moved:
         return labels, Counts(kept=len(labels))
     if not len(labels):  # nothing to clamp, drop or hide (most images of a sparse set)
-        return replace(labels, moved=True), Counts()
+        return labels.evolve(moved=True), Counts()
     width, height = labels.size
     raw = labels.boxes
-    boxes = raw.copy()
-    boxes[:, 0::2] = raw[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = raw[:, 1::2].clip(0, height)
+    boxes = np.maximum(raw, 0.0)
+    np.minimum(boxes, (width, height, width, height), out=boxes)
     reasons = _whole_classes(labels, _reasons(raw, boxes, rules))
+    cut = np.any(np.abs(boxes - raw) > CUT, axis=1)
+    keypoints, hidden = _hide_outside(labels.keypoints, width, height)
+    if keypoints is not None and sum(name in FLIPS for name in ran) % 2:
+        keypoints = _swap(keypoints, labels.categories, labels.keypoint_names, rules.flip_pairs)
+    if reasons is None:  # every object stays as it is (the commonest case, said at once)
+        clipped = cut.tolist()
+        labels = labels.evolve(moved=True, boxes=boxes, keypoints=keypoints, clipped=clipped)
+        return labels, Counts(kept=len(labels), clipped=sum(clipped), hidden_keypoints=sum(hidden))
     counts = Counts()
     marks = list(labels.marks) if labels.marks is not None else [None] * len(labels)
     keep: list[int] = []
@@ -146,22 +153,18 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
             counts.marked[reason] = counts.marked.get(reason, 0) + 1
             marks[i] = reason
             keep.append(i)
-    cut = np.any(np.abs(boxes - raw) > CUT, axis=1)
     counts.clipped = int(np.count_nonzero(cut[keep]))
-    keypoints, hidden = _hide_outside(labels.keypoints, width, height)
-    if keypoints is not None and sum(name in FLIPS for name in ran) % 2:
-        keypoints = _swap(keypoints, labels.categories, labels.keypoint_names, rules.flip_pairs)
     every = len(keep) == len(labels)
 
     def pick(values: list[Any] | None) -> list[Any] | None:
         return values if values is None or every else [values[i] for i in keep]
 
-    labels = replace(labels, moved=True, boxes=boxes if every else boxes[keep],
-                     categories=labels.categories if every else labels.categories[keep],
-                     ids=labels.ids if every else labels.ids[keep], masks=pick(labels.masks),
-                     keypoints=pick(keypoints), attrs=pick(labels.attrs),
-                     marks=pick(marks) if any(m is not None for m in marks) else pick(labels.marks),
-                     clipped=pick(cut.tolist()))
+    labels = labels.evolve(moved=True, boxes=boxes if every else boxes[keep],
+                           categories=labels.categories if every else labels.categories[keep],
+                           ids=labels.ids if every else labels.ids[keep], masks=pick(labels.masks),
+                           keypoints=pick(keypoints), attrs=pick(labels.attrs),
+                           marks=pick(marks) if any(m is not None for m in marks) else pick(labels.marks),
+                           clipped=pick(cut.tolist()))
     counts.kept = len(labels)
     counts.hidden_keypoints = sum(hidden[i] for i in keep) if hidden else 0
     return labels, counts
@@ -180,29 +183,34 @@ def within_image(labels: Labels) -> Labels:
     inside = boxes.copy()
     inside[:, 0::2] = boxes[:, 0::2].clip(0, width)
     inside[:, 1::2] = boxes[:, 1::2].clip(0, height)
-    return replace(labels, boxes=inside)
+    return labels.evolve(boxes=inside)
 
 
-def _reasons(raw: np.ndarray, boxes: np.ndarray, rules: LabelRules) -> list[str | None]:
+def _reasons(raw: np.ndarray, boxes: np.ndarray, rules: LabelRules) -> list[str | None] | None:
     """Per object, the rule its clamped box fails (``outside``, ``min_area``,
-    ``min_visibility``, the first that applies) or ``None``; ``raw``: the boxes before clamping."""
-    side_w, side_h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    area = side_w * side_h
-    before = (raw[:, 2] - raw[:, 0]) * (raw[:, 3] - raw[:, 1])
-    outside = (side_w < MIN_SIDE) | (side_h < MIN_SIDE)
+    ``min_visibility``, the first that applies) or ``None``; ``None`` for all: every
+    object passes. ``raw``: the boxes before clamping."""
+    sides = boxes[:, 2:] - boxes[:, :2]
+    outside = (sides < MIN_SIDE).any(axis=1)
+    area = sides[:, 0] * sides[:, 1]
     small = area < rules.min_area
-    hidden = (before > 0) & (area / np.where(before > 0, before, 1.0) < rules.min_visibility)
-    if not (outside.any() or small.any() or hidden.any()):
-        return [None] * len(raw)
+    if rules.min_visibility > 0:
+        before = (raw[:, 2] - raw[:, 0]) * (raw[:, 3] - raw[:, 1])
+        hidden = (before > 0) & (area / np.where(before > 0, before, 1.0) < rules.min_visibility)
+    else:  # a share of the box is never below 0
+        hidden = small
+    if not (outside | small | hidden).any():
+        return None
     return ["outside" if o else "min_area" if s else "min_visibility" if h else None
             for o, s, h in zip(outside.tolist(), small.tolist(), hidden.tolist(), strict=True)]
 
 
-def _whole_classes(labels: Labels, reasons: list[str | None]) -> list[str | None]:
+def _whole_classes(labels: Labels, reasons: list[str | None] | None) -> list[str | None] | None:
     """``reasons`` with a semantic mask's classes (``attrs`` ``semantic``) let be: a class is a
     region, not an instance, carried whole; it goes only when no pixel of it is left (``outside``)."""
-    if labels.attrs is None or labels.masks is None:
+    if labels.attrs is None or labels.masks is None or not any(a.get("semantic") for a in labels.attrs):
         return reasons
+    reasons = reasons if reasons is not None else [None] * len(labels)
     for i, attrs in enumerate(labels.attrs):
         if attrs.get("semantic"):
             mask = labels.masks[i]

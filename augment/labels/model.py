@@ -99,6 +99,15 @@ class Labels:
     def __len__(self) -> int:
         return len(self.boxes)
 
+    def evolve(self, **changes: Any) -> Labels:
+        """``dataclasses.replace`` without the checks of :meth:`__post_init__`, for the
+        label path's own changes, whose arrays already have their dtypes and one entry per
+        object (a job makes a few per output: the checks cost more than the change)."""
+        new = object.__new__(Labels)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
+
     def select(self, keep: np.ndarray | list[int]) -> Labels:
         """The objects at the indices ``keep`` (in that order)."""
         index = [int(i) for i in keep]
@@ -197,4 +206,4 @@ def from_tv(labels: Labels, moved: dict[str, Any], size: tuple[int, int]) -> Lab
                 continue
             keypoints.append(np.concatenate([flat[start:start + len(k)], k[:, 2:3]], axis=1))
             start += len(k)
-    return replace(labels, size=size, boxes=boxes, masks=masks, keypoints=keypoints)
+    return labels.evolve(size=size, boxes=boxes, masks=masks, keypoints=keypoints)
