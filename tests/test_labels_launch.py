@@ -229,3 +229,24 @@ def test_a_batched_yolo_tree_takes_each_images_labels_along_and_writes_what_one_
         assert (out / batch / rel).read_bytes() == path.read_bytes(), rel
     assert yaml.safe_load((out / "data.yaml").read_text()) == {
         "train": ["batch-00000/images/train"], "val": ["batch-00001/images/val"], "names": {0: "cat"}}
+
+
+def test_a_trees_path_key_is_dropped_from_the_batched_data_yaml_so_ultralytics_reads_the_output(tmp_path):
+    """Ultralytics resolves a data.yaml's splits under its ``path:`` (the tree where it was
+    made); the output's YAML drops it, so the splits resolve beside the YAML, in the output."""
+    import yaml
+
+    root = tmp_path / "tree"
+    _tree(root)
+    (root / "data.yaml").write_text("path: /datasets/elsewhere\ntrain: images/train\nval: images/val\n"
+                                    "names: {0: cat}\n")
+    spec_file = tmp_path / "crop.yaml"
+    spec_file.write_text(json.dumps(SPEC))
+    out = tmp_path / "out"
+    report = run_batched(LocalBackend(), str(spec_file), str(root), str(out), batch_size=2, workers=1,
+                         annotations="yolo", poll=0.1, progress="off", retries=0)
+    assert not report.failed and report.labels == ["data.yaml"]
+    assert yaml.safe_load((out / "data.yaml").read_text()) == {
+        "train": ["batch-00000/images/train"], "val": ["batch-00001/images/val"], "names": {0: "cat"}}
+    for batch in ("batch-00000", "batch-00001"):
+        assert "path" not in yaml.safe_load((out / batch / "data.yaml").read_text())

@@ -223,3 +223,24 @@ def test_a_sharded_yolo_jobs_volume_counts_the_labels_every_instance_gets(monkey
                                 instance_count=count, annotations="yolo")
         ready_request("light", str(tmp_path / "tree"), str(tmp_path / mode), request)
         assert seen[-1] == replicated, mode
+
+
+def test_max_cost_costs_a_yolo_tree_on_s3_with_its_labels(monkeypatch, bucket, tmp_path):
+    import boto3
+
+    import augment.plan
+
+    _yolo_tree(tmp_path / "tree")
+    s3 = boto3.client("s3")
+    for path in sorted((tmp_path / "tree").rglob("*")):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, f"tree/{path.relative_to(tmp_path / 'tree').as_posix()}")
+    plans = []
+    real = augment.plan.estimate
+    monkeypatch.setattr(augment.plan, "estimate", lambda *a, **k: plans.append(real(*a, **k)) or plans[-1])
+    with pytest.raises(UsageError, match=r"^max_cost=1e-09: the estimate"):
+        launch(Recorder(), FLIP, f"s3://{bucket}/tree/", str(tmp_path / "out"), max_cost=1e-9, prices="offline",
+               annotations="yolo")
+    labels = plans[-1].assumptions["labels"]
+    assert (labels["format"], labels["categories"], plans[-1].assumptions["images"]) == ("yolo", 2, 5)
+    assert labels["bytes_per_output"] > 0, "the tree's label files are on the instance's volume too"

@@ -203,3 +203,47 @@ def test_a_calibration_samples_annotations_label_every_file_taken_again(tmp_path
         mine = open_annotations(made, format=index.format, input_dir=flat)
         for rel in taken:
             assert _labels_of(mine, rel, (96, 64)) == _labels_of(index, "a.png", (96, 64)), (index.format, rel)
+
+
+def _upload(root, bucket: str, prefix: str) -> str:
+    import boto3
+
+    s3 = boto3.client("s3")
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, f"{prefix}{path.relative_to(root).as_posix()}")
+    return f"s3://{bucket}/{prefix}"
+
+
+def test_a_plan_of_a_yolo_tree_on_s3_reads_its_yaml_and_counts_its_label_files_from_the_listing(
+        tmp_path, bucket, capsys):
+    root = _tree(tmp_path)
+    (root / "labels/train/stray.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # a label file no image has: a problem
+    where = _upload(root, bucket, "tree/")
+    local = plan.estimate("light", root, annotations="yolo", **ONE).assumptions
+    got = plan.estimate("light", where, annotations="yolo", **ONE).assumptions
+    assert got["images"] == local["images"] == 2, "the tree's label files and YAML are not inputs"
+    assert "3 the annotations' own files" in got["images_source"]
+    labels = got["labels"]
+    assert (labels["format"], labels["categories"], labels["unlabelled_inputs"]) == ("yolo", 2, 0)
+    assert labels["problems_counted"] is False and local["labels"]["problems_counted"] is True
+    assert local["labels"]["problems_by_reason"] == {"no_image": 1}, "the local tree's label files are read"
+    own = sum((root / rel).stat().st_size for rel in ("labels/train/a.txt", "labels/train/stray.txt", "data.yaml"))
+    assert labels["bytes_per_output"] == pytest.approx(own / 2, abs=0.1), "counted from the listing, not downloaded"
+    assert main(["plan", "--spec", "light", "--input", where, "--annotations", "yolo", "--prices", "offline"]) == 0
+    printed = capsys.readouterr().out
+    assert "labels: yolo (yolo), 2 categories, 0 annotation problems in its YAML; its label files' problems not " \
+           "counted (they are on S3" in printed
+    # a prefix without its trailing '/' is the same tree (its keys are named from the bucket's root then)
+    assert plan.estimate("light", where.rstrip("/"), annotations="yolo", **ONE).assumptions["images"] == 2
+    # a tree with no dataset YAML: classes by number, as a job reads it
+    boto = __import__("boto3").client("s3")
+    boto.delete_object(Bucket=bucket, Key="tree/data.yaml")
+    assert plan.estimate("light", where, annotations="yolo", **ONE).assumptions["labels"]["categories"] == 0
+
+
+def test_a_calibration_on_a_yolo_tree_on_s3_times_its_images_with_their_labels(tmp_path, bucket):
+    root = _tree(tmp_path)
+    where = _upload(root, bucket, "tree/")
+    result = plan.calibrate("light", input=where, images=4, workers=1, annotations="yolo")
+    assert result.labels == "yolo" and result.label_bytes_per_output > 0, "a.png's objects were carried"

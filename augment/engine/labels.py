@@ -31,7 +31,7 @@ from augment.spec import Spec
 from augment.text import plural
 
 __all__ = ["append_lines", "check_same_annotations", "excluded_annotations", "label_prefix", "merge_parts",
-           "open_journal", "open_labels", "record_problems", "write_labels"]
+           "open_journal", "open_labels", "record_problems", "refuse_ops", "write_labels"]
 
 _PART_SUFFIX = {"coco": ".json", "groundtruth": ".manifest", "yolo": ".yaml"}
 
@@ -44,13 +44,22 @@ def open_labels(spec: Spec, annotations: str | Path, annotation_format: str | No
         SpecError: an op of ``spec`` cannot carry labels (each named with its field path).
         UsageError: the annotations cannot be opened (``annotations=PATH: reason``).
     """
+    refuse_ops(spec)
+    return open_annotations(annotations, format=annotation_format, input_dir=input_dir, input_uri=input_uri)
+
+
+def refuse_ops(spec: Spec) -> None:
+    """Refuse a spec with ops that cannot carry labels.
+
+    Raises:
+        SpecError: naming each such op with its field path, and why.
+    """
     from augment.labels.refuse import refusals
 
     found = refusals(spec)
     if found:
         raise SpecError([f"{where}.{op}: cannot carry labels (annotations= is given): {why}"
                          for where, op, why in found])
-    return open_annotations(annotations, format=annotation_format, input_dir=input_dir, input_uri=input_uri)
 
 
 def check_same_annotations(summary_path: Path, labels: AnnotationIndex | None) -> None:

@@ -218,8 +218,6 @@ def check_limits(spec: str, input_uri: str, *, mode: str = "standalone", instanc
         from augment.plan import estimate, format_duration
 
         at_once = in_flight if mode in ("batched", "prefetch") else count
-        if annotations == "yolo" and is_s3(input_uri):
-            annotations = annotation_format = None
         plan = estimate(spec, input_uri, modes=[mode], instance_types=[instance_type], instance_counts=[at_once],
                         batch_size=batch_size, max_in_flight=at_once if mode in ("batched", "prefetch") else None,
                         quota=quota, workers=workers, copies=copies, prices=prices, region=region,

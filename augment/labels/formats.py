@@ -229,11 +229,16 @@ def _open_yolo(where: str, input_dir: Any) -> AnnotationIndex:
     root = where if where != "yolo" else input_dir
     if root is None:
         raise ValueError("a YOLO tree is the input folder: pass input_dir= (annotations='yolo')")
-    index = read_yolo(root)
+    return yolo_annotations(read_yolo(root), where, str(Path(root).resolve()))
+
+
+def yolo_annotations(index: Any, where: str, root: str | None) -> AnnotationIndex:
+    """A :class:`~augment.labels.yolo.YoloIndex` as annotations (``root``: the tree's local
+    folder; ``None``: a tree on S3 whose dataset YAML alone was read, as a plan reads it)."""
     shape, names = index._pose()
     categories = {cid: {"id": cid, "name": name, **({"keypoints": list(names)} if shape else {})}
                   for cid, name in sorted(index.names.items())}
-    return AnnotationIndex("yolo", where, index, index.problems, categories, root=str(Path(root).resolve()))
+    return AnnotationIndex("yolo", where, index, index.problems, categories, root=root)
 
 
 def _open_voc(where: str, input_dir: Any) -> AnnotationIndex:

@@ -219,7 +219,8 @@ def estimate(
     else:
         counted, images_source = _count_input(input, loaded.input if loaded else None, index)
         images = counted.images
-    labels = None if index is None else _labels.plan_labels(index, counted.keys if counted else [], digest, images)
+    labels = None if index is None else _labels.plan_labels(index, counted.keys if counted else [], digest, images,
+                                                            _where(input), counted.sizes if counted else None)
     mean_bytes = counted.mean_bytes if counted is not None else None
     sizes = counted.staged_sizes if counted is not None and images == counted.images else None
     if loaded is not None:

@@ -61,10 +61,12 @@ class PlanLabels:
     bytes_source: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The plan's ``assumptions["labels"]``."""
+        """The plan's ``assumptions["labels"]`` (``problems_counted`` false: a YOLO tree on
+        S3, whose label files a plan does not read)."""
         problems = self.index.problems
         return {"format": self.index.format, "annotations": self.index.where,
                 "categories": len(self.index.categories), "problems": len(problems),
+                "problems_counted": not s3_tree(self.index),
                 "problems_by_reason": dict(sorted(Counter(p.reason for p in problems).items())),
                 "unlabelled_inputs": self.unlabelled, "bytes_per_output": round(self.bytes_per_output, 1),
                 "bytes_source": self.bytes_source}
@@ -78,11 +80,48 @@ def open_for_plan(spec: Any, annotations: str | os.PathLike[str], annotation_for
         SpecError: an op of ``spec`` cannot carry labels (each named with its field path).
         UsageError: the annotations cannot be opened (``annotations=PATH: reason``).
     """
-    from augment.engine.labels import open_labels
+    from augment.engine.labels import open_labels, refuse_ops
 
+    if is_s3(where) and str(annotations) == "yolo":
+        refuse_ops(spec)
+        return _s3_tree(where)
     if is_s3(where):
         return open_labels(spec, annotations, annotation_format, None, where)  # type: ignore[arg-type]
     return open_labels(spec, annotations, annotation_format, Path(where), None)
+
+
+def _s3_tree(where: str) -> Any:
+    """A YOLO tree on S3, as a plan reads it: its dataset YAML (the first of
+    :data:`~augment.labels.yolo.YAML_NAMES` under ``where``) and no label file (a job's
+    hosts read those; a plan downloads nothing more): the classes are counted, the label
+    files' problems are not (:func:`s3_tree`)."""
+    from augment.labels.formats import yolo_annotations
+    from augment.labels.yolo import YAML_NAMES, index_yolo
+    from augment.storage import join, read_bytes
+
+    text, name = None, YAML_NAMES[0]
+    for candidate in YAML_NAMES:
+        try:
+            text, name = read_bytes(join(where, candidate)), candidate
+            break
+        except FileNotFoundError:
+            continue
+    return yolo_annotations(index_yolo({}, text, None, yaml_name=name), "yolo", None)
+
+
+def tree_file(where: str, key: str) -> bool:
+    """The input key ``key`` (relative to :func:`~augment.keys.input_root` of ``where``, the
+    root of a YOLO tree on S3) is one of the tree's own files (a label file, its YAML)."""
+    from augment.keys import input_root
+    from augment.labels.yolo import own_file
+
+    root, full = where.rstrip("/") + "/", input_root(where) + key
+    return own_file(full[len(root):] if full.startswith(root) else key)
+
+
+def s3_tree(index: Any) -> bool:
+    """``index`` is a YOLO tree on S3 whose label files a plan did not read (:func:`_s3_tree`)."""
+    return index.format == "yolo" and index.root is None
 
 
 def without_own_files(index: Any, where: str, keys: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -90,21 +129,28 @@ def without_own_files(index: Any, where: str, keys: list[str]) -> tuple[list[str
     those the job excludes, with the rule ``annotations``)."""
     from augment.engine.labels import excluded_annotations
 
+    if is_s3(where) and s3_tree(index):  # the tree's label files and YAML, by their paths in the tree
+        own = [k for k in keys if tree_file(where, k)]
+        return [k for k in keys if not tree_file(where, k)], [{"source": k, "rule": "annotations", "pattern": "yolo"}
+                                                              for k in own]
     if is_s3(where):
         return keys, []
     return excluded_annotations(index, Path(where), keys)
 
 
-def plan_labels(index: Any, keys: list[str], digest: str, images: int) -> PlanLabels:
-    """What a plan says of the annotations for the inputs ``keys`` (none counted: ``images``
-    inputs, all labelled)."""
+def plan_labels(index: Any, keys: list[str], digest: str, images: int, where: str = "",
+                sizes: dict[str, int] | None = None) -> PlanLabels:
+    """What a plan says of the annotations for the inputs ``keys`` of ``where`` (none
+    counted: ``images`` inputs, all labelled); ``sizes``: bytes of the input's keys, as
+    listed (a YOLO tree's label files on S3 are counted from them)."""
     unlabelled = sum(index.image(k) is None for k in keys)
     measured = [m["label_bytes_per_output"] for m in _model.read_cache().get(labelled_key(digest, index.format), [])
                 if _model._positive(m.get("label_bytes_per_output"))]
     if measured:
         return PlanLabels(index, unlabelled, max(measured),
                           f"measured for this spec with {index.format} labels: {max(measured):,.0f} bytes per output")
-    own = _own_bytes(index)
+    own = _own_bytes(index) if not s3_tree(index) else \
+        sum(size for key, size in (sizes or {}).items() if tree_file(where, key))
     labelled = max(1, len(keys) - unlabelled if keys else images)
     if own is None:
         return PlanLabels(index, unlabelled, 0.0, "not counted: the annotations are not local files; "
@@ -158,6 +204,9 @@ def sample_annotations(index: Any, where: str, taken: dict[str, str], folder: Pa
         return str(_sample_coco(index, taken, dest / "annotations.json"))
     if fmt == "groundtruth":
         return str(_sample_ground_truth(index, where, taken, folder, dest / "sample.manifest"))
+    if fmt == "yolo" and s3_tree(index):
+        _sample_s3_tree(where, taken, folder)
+        return "yolo"
     if fmt == "yolo":
         from augment.labels.yolo import label_path, own_file
 
@@ -173,6 +222,32 @@ def sample_annotations(index: Any, where: str, taken: dict[str, str], folder: Pa
         from augment.labels.masks import mask_path as path_of
     _copy_each(taken, Path(index.where), dest / fmt, path_of)
     return str(dest / fmt)
+
+
+def _sample_s3_tree(where: str, taken: dict[str, str], folder: Path) -> None:
+    """A YOLO tree on S3, for a sample of its images in ``folder``: its dataset YAML in
+    the folder's root, and each sample file's label file, downloaded (an image without
+    one has no objects, as in the tree)."""
+    from augment.keys import input_root
+    from augment.labels.yolo import YAML_NAMES, label_path
+    from augment.storage import handler
+
+    store, base, root = handler(where), input_root(where), where.rstrip("/") + "/"
+    for name in YAML_NAMES:
+        try:
+            store.download(root + name, folder / name)
+            break
+        except FileNotFoundError:
+            continue
+    for rel, key in taken.items():
+        own, mine = label_path(key), label_path(rel)
+        if own is None or mine is None:
+            continue
+        (folder / mine).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            store.download(base + own, folder / mine)
+        except FileNotFoundError:
+            continue
 
 
 def _copy_each(taken: dict[str, str], source: Path, target: Path, path_of: Any) -> None:

@@ -149,6 +149,9 @@ class Plan:
         reasons = ", ".join(f"{n} {r}" for r, n in labels["problems_by_reason"].items())
         problems = plural(labels["problems"], "annotation problem") + (
             f" ({reasons}), each left out of its image's labels" if reasons else "")
+        if not labels.get("problems_counted", True):
+            problems = (f"{problems} in its YAML; its label files' problems not counted (they are on S3: the job "
+                        "records each, and augment validate --annotations on a local copy names them)")
         unlabelled = labels["unlabelled_inputs"]
         missing = (f"; {plural(unlabelled, 'input')} without labels (kept, with no objects: check that the "
                    "annotations name the inputs' paths)") if unlabelled else ""
