@@ -415,3 +415,30 @@ def test_a_sharded_yolo_jobs_hosts_parts_give_the_standalone_data_yaml(tmp_path)
     (shared / "_augment/labels-algo-2.yaml").write_text("names: {0: dog}\n")
     with pytest.raises(ValueError, match=r"data\.yaml parts differ"):
         merge_parts(shared)
+
+
+def test_an_input_whose_name_is_not_utf8_gets_its_line_and_entry_as_the_manifest_names_it(tmp_path):
+    """Linux names are bytes: such an input (no labels: COCO names it nowhere) is augmented, and
+    its output's COCO entry names it as the manifest does (a JSON escape), where encoding its
+    line used to raise."""
+    import os
+
+    from augment.engine import run_job
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    PIL.Image.new("RGB", (64, 48), (200, 10, 10)).save(inputs / "a.png")
+    os.link(inputs / "a.png", os.fsencode(inputs) + b"/bad\xff.png")
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}],
+                                "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 20],
+                                                 "area": 400, "iscrowd": 0}],
+                                "categories": [{"id": 1, "name": "x"}]}))
+    out = tmp_path / "out"
+    summary = run_job({"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]}, inputs, out, workers=1,
+                      annotations=str(coco), progress="off")
+    assert summary.status == "completed" and summary.written == 2
+    doc = json.loads((out / "annotations.json").read_bytes())
+    records = [json.loads(line) for line in (out / "_augment/manifest-local.jsonl").read_text().splitlines()]
+    assert [i["file_name"] for i in doc["images"]] == sorted(r["output"] for r in records)
+    assert [a["bbox"] for a in doc["annotations"]] == [[39, 5, 20, 20]]

@@ -315,7 +315,8 @@ def run_job(
                             if (why := redo.pop((r["source"], r["copy"]), None)) is not None:
                                 r["redone"] = why
                     try:
-                        append_lines(journal, new)  # first: an output with a record has its line
+                        if journal is not None:  # first: an output with a record has its line
+                            append_lines(journal, new)
                         mf.write_records(manifest, new)
                     except OSError as e:  # a full disk, say: these records are lost, the earlier ones intact
                         _append_failed(summary, wording, manifest_path, e)
