@@ -49,7 +49,7 @@ demo: $(CORE)  ## the main job on the local runtime: 2 simulated instances shard
 	$(VENV)/bin/augment run --backend local --mode sharded --instance-count 2 --spec light \
 		--input "$$($(VENV)/bin/augment samples --dir)" --output $(DEMO_OUT)
 
-bench: $(STAMP)  ## throughput of the kit against its peers, in one run (three rounds each: about a quarter of an hour), then what labels add to a job (about a minute)
+bench: $(STAMP)  ## throughput of the kit against its peers, in one run (three rounds each: about a quarter of an hour), then what labels add to a job (about two minutes)
 	$(PY) benchmarks/bench.py --json benchmarks/results/latest.json
 	$(PY) benchmarks/labels.py --json benchmarks/results/labels-latest.json
 

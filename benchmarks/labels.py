@@ -18,7 +18,9 @@ machine.
 
 Specs: ``light`` is the preset (RandomResizedCrop to 224, a flip, a colour jitter; two
 copies); ``crop`` is ``bench.py``'s crop pipeline (RandomResizedCrop, a flip, ColorJitter,
-RandomRotation: rotation moves every box), one copy.
+RandomRotation: rotation moves every box), one copy; ``detect`` is a detection training set's
+offline augmentation (RandomResizedCrop to 640, YOLO's and DETR's input size, of at least half
+the image, a flip, a colour jitter; two copies).
 
 The figure is the ratio labelled / unlabelled, of the best round of each (a shared
 machine's slow spell costs a round, not the ratio), with the median of the rounds' own
@@ -52,6 +54,9 @@ SPECS: dict[str, Any] = {
              "ops": [{"RandomResizedCrop": {"size": 224}}, {"RandomHorizontalFlip": {"p": 0.5}},
                      {"ColorJitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}},
                      {"RandomRotation": {"degrees": 15}}]},
+    "detect": {"version": 1, "seed": 0, "copies": 2, "output": {"format": "jpeg", "quality": bench.QUALITY},
+               "ops": [{"RandomResizedCrop": {"size": 640, "scale": [0.5, 1.0]}}, {"RandomHorizontalFlip": {"p": 0.5}},
+                       {"ColorJitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4}}]},
 }
 CATEGORIES = ("person", "car", "dog", "cup", "bird")
 

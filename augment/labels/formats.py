@@ -274,7 +274,7 @@ _OPEN = {"coco": _open_coco, "yolo": _open_yolo, "voc": _open_voc, "groundtruth"
 
 @dataclass(frozen=True)
 class LabelWriter:
-    """Writes one output's labels in a format: its own files, or its fragment.
+    """Writes one output's labels in a format: its own files (:meth:`files`), or its journal line (:meth:`line`).
 
     Attributes:
         format: one of :data:`FORMATS`.
