@@ -121,3 +121,15 @@ def test_writers_write_each_format_per_output(trees):
     masks = open_annotations(trees / "masks")
     obj = masks.image("a.jpg")
     assert list(masks.writer().files("a.jpg.aug0.png", obj.labels((80, 60)), obj)) == ["masks/a.jpg.aug0.png"]
+
+
+def test_a_journal_is_read_by_whole_lines_the_latest_of_an_output_counting():
+    from augment.labels.formats import entry_of, journal_line, read_journal
+
+    data = (journal_line("b.jpg", '{"file_name":"b.jpg"}') + journal_line("a\tc.jpg", '{"file_name":"a\\tc.jpg"}')
+            + journal_line("b.jpg", '{"file_name":"b.jpg","x":1}')).encode()
+    torn = data + '"d.jpg"\t{"file_name":"dé'.encode()[:-1]  # a write cut short inside a character
+    assert read_journal(torn) == ['{"file_name":"a\\tc.jpg"}', '{"file_name":"b.jpg","x":1}']
+    assert entry_of(torn, "b.jpg") == '"b.jpg"\t{"file_name":"b.jpg","x":1}\n'
+    assert entry_of(torn, "a\tc.jpg").startswith('"a\\tc.jpg"\t') and entry_of(torn, "d.jpg") is None
+    assert read_journal(b"") == [] and entry_of(b"", "a") is None

@@ -442,3 +442,48 @@ def test_an_input_whose_name_is_not_utf8_gets_its_line_and_entry_as_the_manifest
     records = [json.loads(line) for line in (out / "_augment/manifest-local.jsonl").read_text().splitlines()]
     assert [i["file_name"] for i in doc["images"]] == sorted(r["output"] for r in records)
     assert [a["bbox"] for a in doc["annotations"]] == [[39, 5, 20, 20]]
+
+
+def test_hosts_parts_with_a_name_that_is_not_utf8_merge(tmp_path):
+    """Two hosts share an output folder (a sharded job): one's input has a name that is not
+    UTF-8; their parts merge into the file one host would have written."""
+    import os
+
+    from augment.engine import run_job
+    from augment.engine.labels import merge_parts
+
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}],
+                                "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 20],
+                                                 "area": 400, "iscrowd": 0}],
+                                "categories": [{"id": 1, "name": "x"}]}))
+    shares = [tmp_path / "in1", tmp_path / "in2"]
+    for share in shares:
+        share.mkdir()
+    PIL.Image.new("RGB", (64, 48), (200, 10, 10)).save(shares[0] / "a.png")
+    os.link(shares[0] / "a.png", os.fsencode(shares[1]) + b"/bad\xff.png")
+    out, spec = tmp_path / "out", {"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]}
+    for host, share in zip(("algo-1", "algo-2"), shares, strict=True):
+        run_job(spec, share, out, workers=1, annotations=str(coco), progress="off", host=host,
+                hosts=["algo-1", "algo-2"], sharded=True)
+    assert merge_parts(out) == ["annotations.json"]
+    doc = json.loads((out / "annotations.json").read_bytes())
+    assert [i["file_name"] for i in doc["images"]] == ["a.png.aug0.png", "bad\udcff.png.aug0.png"]
+    assert [(a["id"], a["image_id"], a["bbox"]) for a in doc["annotations"]] == [(1, 1, [39, 5, 20, 20])]
+
+
+def test_a_job_an_earlier_augment_started_with_label_fragments_is_not_resumed_by_this_one(scene_job, tmp_path):
+    from augment.engine import run_job
+    from augment.errors import UsageError
+
+    inputs, coco = scene_job
+    out = tmp_path / "out"
+    spec = {"version": 1, "ops": [{"RandomHorizontalFlip": {"p": 1.0}}]}
+    run_job(spec, inputs, out, workers=1, annotations=str(coco), progress="off")
+    fragment = out / "_augment/labels/sub/b.png.aug0.png.json"  # as 0.4.0 before the journal wrote them
+    fragment.parent.mkdir(parents=True)
+    fragment.write_text('{"images":[],"annotations":[]}')
+    with pytest.raises(UsageError, match=r"labels as an earlier augment wrote them .* resume the job with the "
+                                         r"version that started it"):
+        run_job(spec, inputs, out, workers=1, annotations=str(coco), progress="off", resume=True)
+    assert fragment.exists(), "nothing touched"

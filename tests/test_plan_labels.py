@@ -14,7 +14,7 @@ import pytest
 
 from augment import plan, samples
 from augment.cli import main
-from augment.errors import SpecError
+from augment.errors import SpecError, UsageError
 from augment.labels import open_annotations
 from augment.plan import _disk, _labels
 from augment.spec import load_spec
@@ -228,7 +228,7 @@ def test_a_plan_of_a_yolo_tree_on_s3_reads_its_yaml_and_counts_its_label_files_f
     assert (labels["format"], labels["categories"], labels["unlabelled_inputs"]) == ("yolo", 2, 0)
     assert labels["problems_counted"] is False and local["labels"]["problems_counted"] is True
     assert local["labels"]["problems_by_reason"] == {"no_image": 1}, "the local tree's label files are read"
-    own = sum((root / rel).stat().st_size for rel in ("labels/train/a.txt", "labels/train/stray.txt", "data.yaml"))
+    own = sum((root / rel).stat().st_size for rel in ("labels/train/a.txt", "labels/train/stray.txt"))
     assert labels["bytes_per_output"] == pytest.approx(own / 2, abs=0.1), "counted from the listing, not downloaded"
     assert main(["plan", "--spec", "light", "--input", where, "--annotations", "yolo", "--prices", "offline"]) == 0
     printed = capsys.readouterr().out
@@ -240,6 +240,8 @@ def test_a_plan_of_a_yolo_tree_on_s3_reads_its_yaml_and_counts_its_label_files_f
     boto = __import__("boto3").client("s3")
     boto.delete_object(Bucket=bucket, Key="tree/data.yaml")
     assert plan.estimate("light", where, annotations="yolo", **ONE).assumptions["labels"]["categories"] == 0
+    with pytest.raises(UsageError, match=r"^input=s3://no-such-bucket-for-a-tree/tree/: there is no bucket"):
+        plan.estimate("light", "s3://no-such-bucket-for-a-tree/tree/", annotations="yolo", **ONE)
 
 
 def test_a_calibration_on_a_yolo_tree_on_s3_times_its_images_with_their_labels(tmp_path, bucket):

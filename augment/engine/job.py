@@ -25,6 +25,7 @@ from augment.engine.claim import (
 )
 from augment.engine.labels import (
     append_lines,
+    check_no_fragments,
     check_same_annotations,
     excluded_annotations,
     label_prefix,
@@ -200,6 +201,8 @@ def run_job(
     labels = None if annotations is None else open_labels(spec, annotations, annotation_format, input_dir, input_uri)
     if resume:
         check_same_annotations(summary_path, labels)
+        if labels is not None:
+            check_no_fragments(meta)
     before = _previous_work(spec, meta, manifest_path, summary_path, resume, input_dir, verify, retry_failed)
     tally = before.tally()
     previous = tally.records

@@ -17,6 +17,7 @@ the same bytes.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,8 +31,8 @@ from augment.locations import META_DIR
 from augment.spec import Spec
 from augment.text import plural
 
-__all__ = ["append_lines", "check_same_annotations", "excluded_annotations", "label_prefix", "merge_parts",
-           "open_journal", "open_labels", "record_problems", "refuse_ops", "write_labels"]
+__all__ = ["append_lines", "check_no_fragments", "check_same_annotations", "excluded_annotations", "label_prefix",
+           "merge_parts", "open_journal", "open_labels", "record_problems", "refuse_ops", "write_labels"]
 
 _PART_SUFFIX = {"coco": ".json", "groundtruth": ".manifest", "yolo": ".yaml"}
 
@@ -82,6 +83,24 @@ def check_same_annotations(summary_path: Path, labels: AnnotationIndex | None) -
         raise UsageError(f"resume=True: this job started with {f'annotations={was}' if was else 'no annotations'}; "
                          f"resume it with {f'annotations={was}' if was else 'none'} (got "
                          f"{f'annotations={now}' if now else 'none'})")
+
+
+def check_no_fragments(meta: Path) -> None:
+    """Refuse to resume a labelled job that an earlier augment started, which wrote each
+    output's COCO or Ground Truth labels as a file under ``_augment/labels/`` where this
+    one keeps a journal (:func:`open_journal`): its merged file would lack the outputs done
+    before. Nothing is touched: that version finishes it.
+
+    Raises:
+        UsageError: naming the folder and what to do.
+    """
+    from augment.errors import UsageError
+
+    folder = meta / "labels"
+    if folder.is_dir() and any(name.endswith(".json") for _, _, names in os.walk(folder) for name in names):
+        raise UsageError(f"resume=True: {folder} holds the outputs' labels as an earlier augment wrote them (a file "
+                         "per output; this one keeps them in _augment/label-lines-<host>.txt): resume the job with "
+                         "the version that started it, or start it anew in another output_dir=")
 
 
 def _named(where: str) -> str:

@@ -471,5 +471,7 @@ def merge_coco(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def dump_coco(doc: dict[str, Any]) -> bytes:
-    """The document's bytes: compact JSON, UTF-8, keys in the order written."""
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
+    """The document's bytes: compact JSON, UTF-8, keys in the order written (a name that is
+    not UTF-8, held as lone surrogates, written as its JSON escape, as the manifest writes it)."""
+    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode(
+        "utf-8", errors="backslashreplace")

@@ -381,17 +381,23 @@ def read_journal(data: bytes) -> list[str]:
     latest line of an output counting (a resumed job may have done it again: the same
     line); a torn last line (no newline: its writer was killed midway) is not one."""
     latest: dict[str, str] = {}
-    for line in data.decode("utf-8").split("\n")[:-1]:
+    for line in _whole_lines(data):
         if line:
             name, _, entry = line.partition("\t")
             latest[json.loads(name)] = entry
     return [latest[name] for name in sorted(latest)]
 
 
+def _whole_lines(data: bytes) -> list[str]:
+    """A journal's lines, without a torn last one (cut before it is decoded: a write cut
+    short may have split a character)."""
+    return data[:data.rfind(b"\n") + 1].decode("utf-8").split("\n")[:-1]
+
+
 def entry_of(data: bytes, output: str) -> str | None:
     """The journal line of ``output`` (the latest), newline included; ``None``: it has none."""
     found = None
-    for line in data.decode("utf-8").split("\n")[:-1]:
+    for line in _whole_lines(data):
         name, tab, _ = line.partition("\t")
         if tab and json.loads(name) == output:
             found = line + "\n"

@@ -95,6 +95,9 @@ def _s3_tree(where: str) -> Any:
     :data:`~augment.labels.yolo.YAML_NAMES` under ``where``) and no label file (a job's
     hosts read those; a plan downloads nothing more): the classes are counted, the label
     files' problems are not (:func:`s3_tree`)."""
+    from botocore.exceptions import ClientError
+
+    from augment.aws import bucket_refusal
     from augment.labels.formats import yolo_annotations
     from augment.labels.yolo import YAML_NAMES, index_yolo
     from augment.storage import join, read_bytes
@@ -106,6 +109,13 @@ def _s3_tree(where: str) -> Any:
             break
         except FileNotFoundError:
             continue
+        except ClientError as e:  # no such bucket, access denied: said as a listing of the input says it
+            missing = e.response.get("Error", {}).get("Code") == "NoSuchBucket"  # the input's, said so
+            refused = bucket_refusal(e, "input", where) if missing else \
+                bucket_refusal(e, "input", join(where, candidate), reading=True)
+            if refused is None:
+                raise
+            raise refused from None
     return yolo_annotations(index_yolo({}, text, None, yaml_name=name), "yolo", None)
 
 
@@ -150,7 +160,7 @@ def plan_labels(index: Any, keys: list[str], digest: str, images: int, where: st
         return PlanLabels(index, unlabelled, max(measured),
                           f"measured for this spec with {index.format} labels: {max(measured):,.0f} bytes per output")
     own = _own_bytes(index) if not s3_tree(index) else \
-        sum(size for key, size in (sizes or {}).items() if tree_file(where, key))
+        sum(size for key, size in (sizes or {}).items() if key.endswith(".txt") and tree_file(where, key))
     labelled = max(1, len(keys) - unlabelled if keys else images)
     if own is None:
         return PlanLabels(index, unlabelled, 0.0, "not counted: the annotations are not local files; "
