@@ -25,6 +25,15 @@ def test_parts_merge_in_source_ref_order_each_line_ending_once():
     assert merged == "".join(_line(f"s3://b/out/{x}.jpg", n) + "\n" for n, x in ((1, "a"), (2, "b"), (3, "c")))
 
 
+def test_a_name_holding_a_line_separator_of_unicode_is_one_line():
+    """JSON written with ensure_ascii=False keeps U+2028 and U+0085 raw: only a newline ends a line."""
+    odd = json.dumps({"source-ref": "s3://b/out/a\u2028b\x85.jpg", "box": {"annotations": []}}, ensure_ascii=False,
+                     separators=(",", ":"))
+    assert "\u2028" in odd and "\x85" in odd
+    merged = merge_ground_truth([(odd + "\n").encode(), (_line("s3://b/out/c.jpg", 2) + "\n").encode()])
+    assert merged.decode() == odd + "\n" + _line("s3://b/out/c.jpg", 2) + "\n"
+
+
 @pytest.mark.parametrize("bad", ["not json", '{"box": 1}', "[1, 2]"])
 def test_a_line_that_is_not_ground_truths_is_named(bad):
     with pytest.raises(ValueError, match=r"output manifest part 2, line 2: not a Ground Truth line"):
