@@ -183,3 +183,12 @@ def test_workers_read_s3_with_the_callers_environment_not_the_fork_servers(bucke
     assert summary.written == 1 and summary.failures_by_reason == {}
     assert np.asarray(PIL.Image.open(tmp_path / "out/masks/a.png.aug0.png")).tolist() == \
         np.asarray(PIL.Image.open(io.BytesIO(colour_png(classes[:, ::-1])))).tolist()
+
+
+def test_a_source_ref_holding_a_line_separator_of_unicode_is_read_as_one_line():
+    """A manifest written with raw non-ASCII (ensure_ascii=False) keeps U+2028 in a name: only a
+    newline ends a line (str.splitlines would cut the line there and lose the image)."""
+    line = json.loads(gt_line("s3://b/in/a\u2028b.jpg", [box(0, 10, 5, 20, 30)]))
+    data = (json.dumps(line, ensure_ascii=False) + "\r\n" + gt_line("s3://b/in/c.jpg", []) + "\n").encode()
+    index = read_ground_truth(data, root="s3://b/in/")
+    assert sorted(index.images) == ["a\u2028b.jpg", "c.jpg"] and index.problems == []

@@ -270,7 +270,7 @@ def read_ground_truth(source: str | Path | bytes, attribute: str | None = None, 
 
 def _records(source: bytes, name: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
     records, problems = [], []
-    for line, text in enumerate(source.decode("utf-8", "replace").splitlines(), start=1):
+    for line, text in enumerate(source.decode("utf-8", "replace").split("\n"), start=1):  # a name may hold U+2028
         if not text.strip():
             continue
         try:
