@@ -14,6 +14,7 @@ from augment.cli import main
 from augment.errors import SpecError
 from augment.labels import LabelRules
 from augment.spec import load_spec
+from tests.labels_helpers import bad_coco
 
 ANNOTATIONS = str(samples.annotations_path())
 
@@ -48,11 +49,8 @@ def test_validate_refuses_ops_that_cannot_carry_labels(tmp_path, capsys):
 
 
 def test_validate_counts_and_names_the_annotations_problems(tmp_path, capsys):
-    doc = json.loads(samples.annotations_path().read_text())
-    doc["annotations"][0]["bbox"] = [1, 1, -5, 3]
-    doc["annotations"][1]["category_id"] = 999
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(doc))
+    bad = bad_coco(tmp_path)
+    doc = json.loads(bad.read_text())
     assert main(["validate", "light", "--annotations", str(bad)]) == 0
     err = capsys.readouterr().err
     assert "2 annotation problems (1 bad_box, 1 unknown_category)" in err

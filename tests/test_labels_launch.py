@@ -13,6 +13,7 @@ from augment import samples
 from augment.engine import run_job
 from augment.jobs import LocalBackend, Prefetch, launch, run_batched
 from augment.jobs.labels import merge_batches
+from tests.labels_helpers import yolo_tree
 
 pytestmark = pytest.mark.slow
 
@@ -176,16 +177,8 @@ def test_batches_ground_truth_manifests_merge_into_one_by_source_ref(tmp_path):
                     "s3://b/out/batch-00001/c.jpg.aug0.jpg"]
 
 
-def _tree(root: Path) -> None:
-    import PIL.Image
-
-    for split, names in (("train", ["a", "b"]), ("val", ["c"])):
-        (root / "images" / split).mkdir(parents=True)
-        (root / "labels" / split).mkdir(parents=True)
-        for n, name in enumerate(names):
-            PIL.Image.new("RGB", (80, 60), (40 * n, 90, 30)).save(root / "images" / split / f"{name}.png")
-            (root / "labels" / split / f"{name}.txt").write_text(f"0 0.25 0.3 0.25 0.{n + 4}\n")
-    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: {0: cat}\n")
+def _tree(root: Path) -> Path:
+    return yolo_tree(root, {"train": ["a", "b"], "val": ["c"]}, "{0: cat}", lambda n: f"0 0.25 0.3 0.25 0.{n + 4}\n")
 
 
 @pytest.mark.parametrize("filters", [{"include": ["images/**"]}, {"exclude": ["**/*.txt", "*.yaml"]}])

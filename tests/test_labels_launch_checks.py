@@ -18,6 +18,7 @@ from augment.errors import UsageError
 from augment.jobs import launch
 from augment.jobs.build import ANNOTATIONS_PATH, SPEC_PATH
 from augment.spec import load_spec
+from tests.labels_helpers import yolo_tree
 
 AUGMENT = Path(sys.executable).with_name("augment")
 ANNOTATIONS = str(samples.annotations_path())
@@ -129,16 +130,8 @@ def test_max_cost_costs_the_labelled_job(monkeypatch, tmp_path):
     assert seen[-1]["annotations"] == ANNOTATIONS and len(backend.submitted) == 2
 
 
-def _yolo_tree(root: Path) -> None:
-    import PIL.Image
-
-    for split, names in (("train", ["a", "b", "d"]), ("val", ["c", "e"])):
-        (root / "images" / split).mkdir(parents=True)
-        (root / "labels" / split).mkdir(parents=True)
-        for n, name in enumerate(names):
-            PIL.Image.new("RGB", (80, 60), (40 * n, 90, 30)).save(root / "images" / split / f"{name}.png")
-            (root / "labels" / split / f"{name}.txt").write_text(f"0 0.25 0.3 0.25 0.{n + 4}\n1 0.5 0.5 0.2 0.2\n")
-    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: {0: cat, 1: dog}\n")
+def _yolo_tree(root: Path) -> Path:
+    return yolo_tree(root, {"train": ["a", "b", "d"], "val": ["c", "e"]})
 
 
 YOLO_OWN = ["data.yaml", "labels/train/a.txt", "labels/train/b.txt", "labels/train/d.txt", "labels/val/c.txt",

@@ -124,16 +124,9 @@ def test_a_sharded_job_of_a_yolo_tree_writes_the_label_files_of_a_standalone_job
     """ShardedByS3Key deals a tree's files to the instances apart, so every instance gets the tree's
     labels again as the job's annotations input (FullyReplicated): an image's labels are found whichever
     instance its label file went to, and the outputs' label files and data.yaml are one job's, byte for byte."""
-    import PIL.Image
+    from tests.labels_helpers import yolo_tree
 
-    root = tmp_path / "tree"
-    for split, names in (("train", ["a", "b", "d"]), ("val", ["c", "e"])):
-        (root / "images" / split).mkdir(parents=True)
-        (root / "labels" / split).mkdir(parents=True)
-        for n, name in enumerate(names):
-            PIL.Image.new("RGB", (80, 60), (40 * n, 90, 30)).save(root / "images" / split / f"{name}.png")
-            (root / "labels" / split / f"{name}.txt").write_text(f"0 0.25 0.3 0.25 0.{n + 4}\n1 0.5 0.5 0.2 0.2\n")
-    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: {0: cat, 1: dog}\n")
+    yolo_tree(tmp_path / "tree", {"train": ["a", "b", "d"], "val": ["c", "e"]})
     spec = tmp_path / "crop.yaml"
     spec.write_text(json.dumps({"version": 1, "seed": 3, "copies": 2, "ops": [
         {"RandomResizedCrop": {"size": [48, 48], "scale": [0.4, 1.0]}}, "RandomHorizontalFlip"]}))

@@ -18,6 +18,7 @@ from augment.errors import SpecError, UsageError
 from augment.labels import open_annotations
 from augment.plan import _disk, _labels
 from augment.spec import load_spec
+from tests.labels_helpers import bad_coco, half_labelled_tree
 
 ANNOTATIONS = str(samples.annotations_path())
 LIGHT = load_spec("light")
@@ -28,18 +29,6 @@ ONE = {"prices": "offline", "modes": ["standalone"], "instance_types": ["ml.m5.l
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("AUGMENT_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
-
-
-def _tree(tmp_path):
-    """A YOLO tree: a.png labelled, b.png without a label file, and its data.yaml."""
-    root = tmp_path / "tree"
-    (root / "images/train").mkdir(parents=True)
-    (root / "labels/train").mkdir(parents=True)
-    for name in ("a", "b"):
-        PIL.Image.effect_mandelbrot((96, 64), (-2, -1, 1, 1), 60).convert("RGB").save(root / f"images/train/{name}.png")
-    (root / "labels/train/a.txt").write_text("0 0.25 0.333333 0.25 0.5\n1 0.5 0.5 0.2 0.2\n")
-    (root / "data.yaml").write_text("train: images/train\nnames: {0: cat, 1: dog}\n")
-    return root
 
 
 def test_a_labelled_plan_reports_its_annotations_and_puts_their_files_on_the_disk():
@@ -82,11 +71,7 @@ def test_ops_that_cannot_carry_labels_are_refused_as_validate_refuses_them(tmp_p
 
 
 def test_the_annotations_problems_are_counted_and_said(tmp_path, capsys):
-    doc = json.loads(samples.annotations_path().read_text())
-    doc["annotations"][0]["bbox"] = [1, 1, -5, 3]
-    doc["annotations"][1]["category_id"] = 999
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(doc))
+    bad = bad_coco(tmp_path)
     labels = plan.estimate("light", annotations=str(bad), **ONE).assumptions["labels"]
     assert (labels["problems"], labels["problems_by_reason"]) == (2, {"bad_box": 1, "unknown_category": 1})
     assert main(["plan", "--annotations", str(bad), "--prices", "offline", "--mode", "standalone",
@@ -100,7 +85,7 @@ def test_the_annotations_problems_are_counted_and_said(tmp_path, capsys):
 
 
 def test_a_yolo_trees_own_files_are_not_counted_as_inputs(tmp_path):
-    root = _tree(tmp_path)
+    root = half_labelled_tree(tmp_path / "tree")
     plain = plan.estimate("light", root, **ONE)
     labelled = plan.estimate("light", root, annotations="yolo", **ONE)
     assert plain.assumptions["images"] == 4, "without annotations the tree's label files look like inputs"
@@ -169,7 +154,7 @@ def test_a_calibration_samples_annotations_label_every_file_taken_again(tmp_path
         size = PIL.Image.open(folder / rel).size
         assert _labels_of(mine, rel, size) == _labels_of(source, key, size)
 
-    root = _tree(tmp_path)
+    root = half_labelled_tree(tmp_path / "tree")
     tree = open_annotations("yolo", input_dir=root)
     taken = {"images/train/a.png": "images/train/a.png", "again-1/images/train/a.png": "images/train/a.png"}
     sample = tmp_path / "tree-sample"
@@ -217,7 +202,7 @@ def _upload(root, bucket: str, prefix: str) -> str:
 
 def test_a_plan_of_a_yolo_tree_on_s3_reads_its_yaml_and_counts_its_label_files_from_the_listing(
         tmp_path, bucket, capsys):
-    root = _tree(tmp_path)
+    root = half_labelled_tree(tmp_path / "tree")
     (root / "labels/train/stray.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # a label file no image has: a problem
     where = _upload(root, bucket, "tree/")
     local = plan.estimate("light", root, annotations="yolo", **ONE).assumptions
@@ -245,7 +230,7 @@ def test_a_plan_of_a_yolo_tree_on_s3_reads_its_yaml_and_counts_its_label_files_f
 
 
 def test_a_calibration_on_a_yolo_tree_on_s3_times_its_images_with_their_labels(tmp_path, bucket):
-    root = _tree(tmp_path)
+    root = half_labelled_tree(tmp_path / "tree")
     where = _upload(root, bucket, "tree/")
     result = plan.calibrate("light", input=where, images=4, workers=1, annotations="yolo")
     assert result.labels == "yolo" and result.label_bytes_per_output > 0, "a.png's objects were carried"

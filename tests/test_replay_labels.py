@@ -20,6 +20,7 @@ from augment.engine import run_job
 from augment.errors import UsageError
 from augment.manifest import ORIGINAL
 from augment.replay import replay
+from tests.labels_helpers import half_labelled_tree
 
 GEOMETRIC = {"version": 1, "seed": 7, "copies": 2, "output": {"keep_original": True},
              "ops": [{"RandomResizedCrop": {"size": [160, 160], "scale": [0.3, 1.0]}},
@@ -148,13 +149,7 @@ def test_other_annotations_are_a_mismatch_and_none_are_refused_for_an_unlabelled
 
 
 def test_a_yolo_tree_and_a_ground_truth_job_replay_their_own_files(tmp_path):
-    root = tmp_path / "tree"
-    (root / "images/train").mkdir(parents=True)
-    (root / "labels/train").mkdir(parents=True)
-    for name in ("a", "b"):
-        PIL.Image.effect_mandelbrot((96, 64), (-2, -1, 1, 1), 60).convert("RGB").save(root / f"images/train/{name}.png")
-    (root / "labels/train/a.txt").write_text("0 0.25 0.333333 0.25 0.5\n1 0.5 0.5 0.2 0.2\n")
-    (root / "data.yaml").write_text("train: images/train\nnames: {0: cat, 1: dog}\n")
+    root = half_labelled_tree(tmp_path / "tree")
     spec = {"version": 1, "ops": [{"RandomResizedCrop": {"size": [48, 48], "scale": [0.5, 1.0]}},
                                   {"RandomHorizontalFlip": {"p": 0.5}}], "output": {"format": "png"}, "copies": 2}
     out = tmp_path / "yolo-out"
