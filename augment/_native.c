@@ -1243,6 +1243,93 @@ static PyObject *memory(PyObject *self, PyObject *args) {
     return (PyObject *)m;
 }
 
+/* ---- COCO's numbers -------------------------------------------------------------
+ * Not a pixel kernel: the text of a moved COCO annotation's coordinates, which Python
+ * spells one float repr at a time (most of what writing a moved box cost). Each value is
+ * rounded exactly as augment.labels.coco.rounded rounds it, and spelled as str() spells
+ * the int or float that gives: a whole number as an int; else, from 1e-4 up, the
+ * decimal k / 10^6 without trailing zeros, which is the shortest text that reads back
+ * as the double nearest it (repr's own rule: any other text of at most six decimals is
+ * 1e-6 or more away, and doubles below 1e5 are ~1e-11 apart), so repr gives exactly it;
+ * below 1e-4, repr's exponent form, by repr itself. */
+
+PyDoc_STRVAR(coco_numbers_doc,
+"coco_numbers(values) -> tuple\n\n"
+"Each float64 of ``values`` (a buffer) as ``str(augment.labels.coco.rounded(...))`` spells\n"
+"it; ``None`` where that rounding asks Python's round (a near-tie, or a value too large).");
+
+/* ASCII text as a str, without decoding it as UTF-8 */
+static PyObject *ascii_str(const char *text, Py_ssize_t len) {
+    PyObject *out = PyUnicode_New(len, 127);
+    if (out != NULL)
+        memcpy(PyUnicode_DATA(out), text, (size_t)len);
+    return out;
+}
+
+/* the decimal digits of a, written backwards ending at end; returns where they begin */
+static char *digits_before(char *end, unsigned long long a) {
+    do {
+        *--end = (char)('0' + a % 10);
+        a /= 10;
+    } while (a);
+    return end;
+}
+
+static PyObject *coco_numbers(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*:coco_numbers", &view))
+        return NULL;
+    if (view.len % sizeof(double)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "coco_numbers: a buffer of float64");
+        return NULL;
+    }
+    const double *values = (const double *)view.buf;
+    Py_ssize_t n = view.len / (Py_ssize_t)sizeof(double);
+    PyObject *out = PyTuple_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        double scaled = values[i] * 1e6;
+        double nearest = rint(scaled);
+        PyObject *text;
+        if (!(fabs(fabs(scaled - nearest) - 0.5) > 1e-4) || !(fabs(scaled) < 1e11)) {
+            Py_INCREF(Py_None);
+            text = Py_None;
+        } else {
+            long long k = (long long)nearest; /* |k| < 1e11: exact */
+            unsigned long long a = k < 0 ? (unsigned long long)(-k) : (unsigned long long)k;
+            unsigned long long frac = a % 1000000ULL;
+            char buffer[48];
+            char *end = buffer + sizeof buffer, *p = end;
+            if (frac != 0 && a < 100) {  /* below 1e-4: repr's exponent form, by repr */
+                char *repr = PyOS_double_to_string(nearest / 1e6 + 0.0, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+                text = repr == NULL ? NULL : ascii_str(repr, (Py_ssize_t)strlen(repr));
+                PyMem_Free(repr);
+            } else {
+                if (frac != 0) {  /* the decimals, without trailing zeros */
+                    int places = 6;
+                    while (frac % 10 == 0) {
+                        frac /= 10;
+                        places--;
+                    }
+                    for (; places > 0; places--, frac /= 10)
+                        *--p = (char)('0' + frac % 10);
+                    *--p = '.';
+                }
+                p = digits_before(p, a / 1000000ULL);
+                if (k < 0)  /* a whole -0 was k == 0: no sign */
+                    *--p = '-';
+                text = ascii_str(p, end - p);
+            }
+        }
+        if (text == NULL)
+            Py_CLEAR(out);
+        else
+            PyTuple_SET_ITEM(out, i, text);
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"lut", lut, METH_VARARGS, lut_doc},
     {"hue", hue, METH_VARARGS, hue_doc},
@@ -1255,6 +1342,7 @@ static PyMethodDef methods[] = {
     {"add_padding", add_padding, METH_VARARGS, add_padding_doc},
     {"resize_bilinear", resize_bilinear, METH_VARARGS, resize_bilinear_doc},
     {"memory", memory, METH_VARARGS, memory_doc},
+    {"coco_numbers", coco_numbers, METH_VARARGS, coco_numbers_doc},
     {NULL, NULL, 0, NULL},
 };
 

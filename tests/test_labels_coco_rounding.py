@@ -1,13 +1,21 @@
 """COCO's writer rounds a whole output's coordinates at once (augment.labels.coco.rounded),
-and each number is exactly what Python's ``round(value, 6)`` gives, which it was before."""
+and each number is exactly what Python's ``round(value, 6)`` gives, which it was before; the
+compiled spelling of a moved box's numbers (augment._native.coco_numbers) is the text
+Python's str() gives those numbers."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 
-from augment.labels.coco import DIGITS, rounded
+from augment.labels.coco import DIGITS, _numbers, rounded
+
+try:
+    from augment import _native
+except ImportError:
+    _native = None
 
 
 def python_round(value: float) -> float | int:
@@ -43,3 +51,25 @@ def test_whole_numbers_are_ints_and_negative_zero_is_zero():
     out = rounded(np.array([3.0, -0.0, -1e-9, 223.9999999]))
     assert out == [3, 0, 0, 224] and all(type(v) is int for v in out)
     assert not any(math.copysign(1.0, v) < 0 for v in out)
+
+
+def spelled_alike(values: np.ndarray) -> None:
+    """The compiled spelling of each number is str() of what rounded() gives, or None where
+    rounded() asks Python's round; augment.labels.coco._numbers fills those in."""
+    texts = _native.coco_numbers(np.ascontiguousarray(values, np.float64))
+    want = [str(v) for v in rounded(values)]
+    bad = [(float(v), t, w) for v, t, w in zip(values, texts, want, strict=True) if t is not None and t != w]
+    assert not bad, bad[:5]
+    assert [str(v) for v in _numbers(values)] == want
+
+
+@pytest.mark.skipif(_native is None, reason="built without a C compiler: Python spells the numbers")
+def test_the_compiled_spelling_is_pythons():
+    rng = np.random.default_rng(1)
+    for scale in (1e-4, 1e-3, 1.0, 100.0, 700.0, 5000.0, 99999.0):
+        spelled_alike(rng.uniform(-scale, scale, 50_000))
+    spelled_alike(rng.uniform(0, 700, 50_000) * rng.uniform(0, 700, 50_000))
+    k = np.arange(-3000, 3000, dtype=np.float64)
+    spelled_alike(np.concatenate([k / 1e6, k / 1e4, k, (k * 997.0 + 0.5) / 1e6, np.nextafter((k + 0.5) / 1e6, 1)]))
+    spelled_alike(np.array([0.0, -0.0, 1e-7, -1e-7, 5e-7, 1e-5, 9.9e-5, 1e-4, -1e-4, 99999.9999994, 1e5, 1e11, 1e300]))
+    assert None in _native.coco_numbers(np.array([0.1234565, 1e12]))  # a near-tie, a value too large

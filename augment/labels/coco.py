@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,11 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from augment.labels.model import LabelError, Labels
+
+try:
+    from augment._native import coco_numbers as _coco_numbers
+except ImportError:  # built without a C compiler: Python spells each number, the same text
+    _coco_numbers = None
 
 BOX_TOLERANCE = 1.0
 """Pixels a box may pass its image's edge by (annotation tools round): more is a problem."""
@@ -76,6 +82,7 @@ class CocoImage:
     image: dict[str, Any]
     annotations: list[dict[str, Any]]
     categories: dict[int, dict[str, Any]]
+    _templates: Any = field(default=None, init=False, repr=False, compare=False)  # see _box_templates
 
     @property
     def size(self) -> tuple[int, int]:
@@ -352,7 +359,103 @@ def coco_line(out: CocoOutput) -> str:
     or newline). :func:`join_coco_lines` numbers the lines of a job's outputs into the
     bytes :func:`dump_coco` writes for :func:`write_coco`'s document of those outputs,
     without decoding and encoding them again."""
-    return "\t".join([_ENCODE(_image_entry(out)), *map(_ENCODE, _annotations(out.labels))])
+    image = _ENCODE(_image_entry(out))
+    boxes = _moved_boxes(out)
+    if boxes is not None:
+        return f"{image}\t{boxes}"
+    return "\t".join([image, *map(_ENCODE, _annotations(out.labels))])
+
+
+_BBOX, _AREA = "\0augment-bbox\0", "\0augment-area\0"
+"""Stand-ins for a moved annotation's ``bbox`` and ``area`` in its template (see :func:`_box_templates`)."""
+
+
+@dataclass(frozen=True)
+class _Templates:
+    """An input's annotations as JSON text with ``%s`` where a move puts its numbers.
+
+    Attributes:
+        ids: the annotations' ids, in order.
+        each: per annotation, its text (``%`` doubled), ``[%s,%s,%s,%s]`` its box, ``%s`` its area.
+        whole: ``each`` joined by tabs: the annotations of an output that kept them all.
+        area_first: per annotation, its ``area`` comes before its ``bbox`` (COCO's own files
+            write them so); ``None``: no annotation's does.
+    """
+
+    ids: list[int]
+    each: list[str]
+    whole: str
+    area_first: np.ndarray | None
+
+
+def _box_templates(image: CocoImage) -> _Templates | None:
+    """The templates of ``image``'s annotations, made once per input (its copies share them):
+    each annotation as :func:`_annotation` writes it moved without a mask or keypoints, every
+    field but the box and the area encoded once, all in one call to the encoder. ``None``
+    where a field's own text holds a stand-in or an annotation's opening, which a template
+    could not tell from the real ones."""
+    if image._templates is None:
+        image._templates = _make_templates(image.annotations) or False
+    return image._templates or None
+
+
+_FIELDS = re.compile(r'"\\u0000augment-(bbox|area)\\u0000"')
+_BBOX_TEXT, _AREA_TEXT = _ENCODE(_BBOX), _ENCODE(_AREA)
+_NEXT = '},{"category_id":'
+
+
+def _make_templates(annotations: list[dict[str, Any]]) -> _Templates | None:
+    entries = []
+    for ann in annotations:  # as _annotations() orders an annotation's fields
+        entry = {"category_id": 0, **ann, "bbox": _BBOX, "area": _AREA}
+        entry.pop("id", None), entry.pop("image_id", None)
+        entry["category_id"] = int(ann["category_id"])
+        entries.append(entry)
+    text = _ENCODE(entries)[1:-1]  # one annotation after another, "," between them
+    found = _FIELDS.findall(text)
+    n = len(annotations)
+    if len(found) != 2 * n or found.count("bbox") != n or text.count(_NEXT) != n - 1:
+        return None  # a stand-in's or an opening's text inside a field: not a template's to fill
+    # every stand-in's text, and every opening's, is one of ours (counted above)
+    text = text.replace("%", "%%").replace(_BBOX_TEXT, "[%s,%s,%s,%s]").replace(_AREA_TEXT, "%s")
+    whole = text.replace(_NEXT, '}\t{"category_id":')
+    first = [found[2 * k] == "area" for k in range(n)]
+    return _Templates([ann["id"] for ann in annotations], whole.split("\t"), whole,
+                      np.array(first) if any(first) else None)
+
+
+def _moved_boxes(out: CocoOutput) -> str | None:
+    """The tab-separated annotations of an output whose objects a geometric op moved and
+    which have boxes only (no mask, keypoints or mark): its boxes' numbers put into its
+    input's templates (:func:`_box_templates`), the very text :func:`_annotations` and
+    :data:`_ENCODE` make of them. ``None``: not such an output; :func:`coco_line` encodes it
+    annotation by annotation."""
+    labels = out.labels
+    if (not labels.moved or not len(labels) or labels.masks is not None or labels.keypoints is not None
+            or labels.marks is not None):
+        return None
+    templates = _box_templates(out.source)
+    if templates is None:
+        return None
+    ids = labels.ids.tolist()
+    if ids == templates.ids:
+        text, first = templates.whole, templates.area_first
+    else:
+        where = {i: k for k, i in enumerate(templates.ids)}
+        if any(i not in where for i in ids):
+            return None
+        picked = [where[i] for i in ids]
+        text = "\t".join([templates.each[k] for k in picked])
+        first = None if templates.area_first is None else templates.area_first[picked]
+    boxes = labels.boxes
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    w, h = boxes[:, 2] - x0, boxes[:, 3] - y0
+    rows = np.stack([x0, y0, w, h, w * h], axis=1)
+    if not np.isfinite(rows).all():
+        return None  # JSON has no such numbers: the encoder says so
+    if first is not None:
+        rows = np.where(first[:, None], rows[:, [4, 0, 1, 2, 3]], rows)
+    return text % _numbers(rows.reshape(-1))
 
 
 def join_coco_lines(lines: Iterable[str], categories: list[dict[str, Any]], info: dict[str, Any] | None = None,
@@ -434,6 +537,19 @@ def rounded(values: np.ndarray) -> list[float | int]:
         for i in np.flatnonzero(doubtful).tolist():
             out[i] = round(float(values[i]), DIGITS) + 0.0
     return [int(v) if v.is_integer() else v for v in out]
+
+
+def _numbers(values: np.ndarray) -> tuple[Any, ...]:
+    """``values`` rounded (:func:`rounded`) as ``%s`` spells them: by the compiled
+    ``coco_numbers`` where the package has it (the same text, without a float's repr
+    each), else the rounded numbers themselves."""
+    if _coco_numbers is None:
+        return tuple(rounded(values))
+    texts = _coco_numbers(np.ascontiguousarray(values, np.float64))
+    if None not in texts:
+        return texts
+    exact = rounded(values)  # near-ties: Python's round, as rounded() asks it
+    return tuple(exact[i] if text is None else text for i, text in enumerate(texts))
 
 
 def merge_coco(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:

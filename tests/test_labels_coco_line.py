@@ -1,0 +1,93 @@
+"""A moved output with boxes only is written from its input's templates (each annotation's
+JSON encoded once per input, the numbers put in per output): the very text the
+annotation-by-annotation encoding makes, whatever the annotations' other fields hold,
+their order, which objects were dropped, and where the numbers round."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from augment.labels import coco
+from augment.labels.coco import CocoImage, CocoOutput, coco_line
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8) | st.sampled_from(
+    ["%s", "%%", "%(x)s", "\t", "\n", "\0augment-bbox\0", "\0augment-area\0", "bbox", '"bbox":', "category_id"])
+VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | TEXT
+                      | st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+                      max_leaves=6)
+
+
+def slow_line(out: CocoOutput) -> str:
+    """The line as written before templates: every annotation's dict encoded by itself."""
+    return "\t".join([coco._ENCODE(coco._image_entry(out)), *map(coco._ENCODE, coco._annotations(out.labels))])
+
+
+@st.composite
+def images(draw: st.DrawFn) -> CocoImage:
+    anns = []
+    for k in range(draw(st.integers(1, 6))):
+        extra = draw(st.dictionaries(TEXT.filter(lambda t: t not in ("id", "image_id", "category_id", "bbox",
+                                                                      "area", "segmentation", "keypoints")),
+                                     VALUES, max_size=3))
+        box = [float(v) for v in draw(st.lists(st.floats(0, 200), min_size=4, max_size=4))]
+        order = draw(st.sampled_from(["area-first", "bbox-first", "no-area", "extra-last"]))
+        ann = {"id": 10 + 7 * k, "image_id": 1, "category_id": draw(st.integers(1, 3))}
+        if order == "area-first":
+            ann.update(area=1.5, **extra, bbox=box)
+        elif order == "bbox-first":
+            ann.update(bbox=box, iscrowd=0, area=2, segmentation=[])
+        elif order == "no-area":
+            ann.update(bbox=box, **extra)
+        else:
+            ann.update(bbox=box, area=3.0, **extra)
+        anns.append(ann)
+    return CocoImage({"id": 1, "file_name": "a.jpg", "width": 640, "height": 480}, anns,
+                     {c: {"id": c, "name": f"c{c}"} for c in (1, 2, 3)})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(image=images(), data=st.data())
+def test_templates_write_what_encoding_each_annotation_writes(image: CocoImage, data: st.DataObject) -> None:
+    labels = image.labels()
+    keep = data.draw(st.lists(st.sampled_from(range(len(labels))), unique=True).map(sorted))
+    scale = data.draw(st.sampled_from([1.0, 1e-3, 0.37, 1 / 3]))
+    moved = labels.select(keep).evolve(
+        moved=True, size=(224, 224),
+        boxes=labels.select(keep).boxes * scale + data.draw(st.sampled_from([0.0, 0.5e-6, -1e-7, 1234.5])))
+    out = CocoOutput("out/a.jpg.aug0.jpg", image, moved)
+    line = coco_line(out)
+    assert line == slow_line(out)
+    for entry in line.split("\t"):
+        json.loads(entry)  # each entry JSON by itself
+
+
+def test_the_templates_are_used_and_made_once_per_input() -> None:
+    image = CocoImage({"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+                      [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [], "area": 4.0,
+                        "bbox": [1, 1, 2, 2], "iscrowd": 0, "note": "100%"}], {1: {"id": 1, "name": "x"}})
+    labels = image.labels().evolve(moved=True, boxes=np.array([[0.25, 0.5, 3.125, 2.0]]))
+    first = coco_line(CocoOutput("a.aug0.jpg", image, labels))
+    templates = image._templates
+    assert templates and templates.whole == ('{"category_id":1,"segmentation":[],"area":%s,"bbox":[%s,%s,%s,%s],'
+                                             '"iscrowd":0,"note":"100%%"}')
+    assert coco_line(CocoOutput("a.aug1.jpg", image, labels)).endswith(first.split("\t", 1)[1])
+    assert image._templates is templates
+    assert first.split("\t")[1] == ('{"category_id":1,"segmentation":[],"area":4.3125,"bbox":[0.25,0.5,2.875,'
+                                    '1.5],"iscrowd":0,"note":"100%"}')
+
+
+@pytest.mark.parametrize("field", [coco._BBOX, f"a\"{coco._AREA}", [{"category_id": 1}, {"category_id": 2}]])
+def test_a_field_a_template_could_not_tell_from_its_own_text_is_encoded_as_before(field: Any) -> None:
+    image = CocoImage({"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+                      [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "x": field},
+                       {"id": 2, "image_id": 1, "category_id": 2, "bbox": [2, 2, 3, 3]}], {1: {"id": 1, "name": "x"}})
+    out = CocoOutput("a.aug0.jpg", image, image.labels().evolve(moved=True))
+    assert coco_line(out) == slow_line(out)
+    assert image._templates is False
