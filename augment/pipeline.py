@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,6 +151,7 @@ class Pipeline:
         self._capture: Any = None  # while a render keeps its steps: called with each top-level op's output
         self._labels_ready = False
         self._moving: dict[str, Any] | None = None  # the current image's labels (tv_tensors), moved op by op
+        self._pending: list[tuple[str, Any, dict[str, Any], str]] | None = None  # or the moves to make later
         self._nodes = [self._build(op) for op in self.spec.ops]
         # ``ops: []`` only re-encodes each input; v2.Compose refuses an empty list.
         self.transform = v2.Compose([n.transform for n in self._nodes]) if self._nodes else v2.Identity()
@@ -202,7 +203,9 @@ class Pipeline:
 
         def transform_carrying(inpt: Any, params: dict[str, Any]) -> Any:
             out = inner(inpt, params)
-            if self._moving:
+            if self._pending is not None:
+                self._pending.append((node.name, move, params, _describe(inpt)))
+            elif self._moving:
                 try:
                     self._moving = move(self._moving, params)
                 except Exception as e:  # the labels', not the image's (which _observe would blame)
@@ -319,38 +322,74 @@ class Pipeline:
                 (:func:`augment.labels.refusals`), or the labels are another image's size.
             OpFailed, augment.images.ImageError: as for :meth:`apply`.
         """
-        self._carry_labels()
-        size = _size_of(image)
-        if tuple(labels.size) != size:
-            raise LabelError(f"labels of a {labels.size[0]}x{labels.size[1]} image on a {size[0]}x{size[1]} image")
+        if step_labels is None:
+            out, records, finish = self.apply_deferred(image, seed, labels, rules, steps=steps)
+            return out, records, *finish()
+        self._carry_labels(image, labels)
         rules = rules or LabelRules()
-        targets: list[tuple[tuple[int, int], dict[str, Any]]] | None = [] if step_labels is not None else None
+        targets: list[tuple[tuple[int, int], dict[str, Any]]] | None = []
         out, moved = self._run(image, seed, steps, to_tv(within_image(labels)), targets)
         out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
         records = [n.record() for n in self._nodes]
         followed, counts = follow(from_tv(labels, moved, _size_of(out)), records, rules)
-        if step_labels is not None and targets is not None:
+        if targets is not None:
             step_labels.extend(follow(from_tv(labels, target, size), records[:k + 1], rules)[0]
                                for k, (size, target) in enumerate(targets))
         return out, records, followed, counts
 
-    def _carry_labels(self) -> None:
+    def apply_deferred(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, labels: Labels,
+                       rules: LabelRules | None = None, steps: list[PIL.Image.Image] | None = None,
+                       ) -> tuple[Any, list[dict[str, Any]], Callable[[], tuple[Labels, Counts]]]:
+        """:meth:`apply_labelled` in two halves: the pixels now (the very calls of
+        :meth:`apply`, each geometric op noting the params it applied), and ``finish()``,
+        which moves the labels through those ops with those params and gives the output's
+        labels and counts (or raises :class:`OpFailed` where an op fails on them). A job's
+        worker finishes several outputs' labels one after another, after their pixels:
+        with its code and data in the caches, which an image's pixel kernels evict, the
+        label code runs two to three times faster."""
+        self._carry_labels(image, labels)
+        rules = rules or LabelRules()
+        pending: list[tuple[str, Any, dict[str, Any], str]] = []
+        self._pending = pending
+        try:
+            out, _ = self._run(image, seed, steps, None)
+        finally:
+            self._pending = None
+        out = to_tensor(out) if isinstance(image, torch.Tensor) else to_pil(out)
+        records = [n.record() for n in self._nodes]
+        out_size = _size_of(out)
+
+        def finish() -> tuple[Labels, Counts]:
+            moved = to_tv(within_image(labels))
+            for name, move, params, described in pending:
+                if moved:
+                    try:
+                        moved = move(moved, params)
+                    except Exception as e:  # as transform_carrying says it
+                        raise OpFailed(f"{name} failed on the labels of a {described} image: {e}") from e
+            return follow(from_tv(labels, moved, out_size), records, rules)
+
+        return out, records, finish
+
+    def _carry_labels(self, image: Source | PIL.Image.Image | torch.Tensor, labels: Labels) -> None:
         """Once per pipeline, before its first labels: refuse the ops that cannot carry
-        them, and fill what a geometric op uncovers with 0 in masks (not with the
-        pixels' fill, which would paint every object there), as torchvision lets a
-        transform's fill differ by input type."""
-        if self._labels_ready:
-            return
-        found = refusals(self.spec)
-        if found:
-            raise LabelError(refusal_message(found))
-        nodes = list(self._nodes)
-        while nodes:
-            node = nodes.pop()
-            nodes.extend(node.children)
-            if hasattr(node.transform, ATTRIBUTES["fill"][0]) and isinstance(fill_of(node.transform), dict):
-                fill_of(node.transform)[tv_tensors.Mask] = 0
-        self._labels_ready = True
+        them, and fill what a geometric op uncovers with 0 in masks (not with the pixels'
+        fill, which would paint every object there), as torchvision lets a transform's
+        fill differ by input type. Then refuse labels of another size than the image's."""
+        if not self._labels_ready:
+            found = refusals(self.spec)
+            if found:
+                raise LabelError(refusal_message(found))
+            nodes = list(self._nodes)
+            while nodes:
+                node = nodes.pop()
+                nodes.extend(node.children)
+                if hasattr(node.transform, ATTRIBUTES["fill"][0]) and isinstance(fill_of(node.transform), dict):
+                    fill_of(node.transform)[tv_tensors.Mask] = 0
+            self._labels_ready = True
+        size = _size_of(image)
+        if tuple(labels.size) != size:
+            raise LabelError(f"labels of a {labels.size[0]}x{labels.size[1]} image on a {size[0]}x{size[1]} image")
 
     def _run(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, steps: list[PIL.Image.Image] | None,
              target: dict[str, Any] | None, targets: list[tuple[tuple[int, int], dict[str, Any]]] | None = None,
@@ -423,12 +462,19 @@ class Pipeline:
                 out_h, out_w = _resized_output_size((h, w), t.size, t.max_size)
         except Exception as e:
             raise OpFailed(f"{node.name} failed on a {w}x{h} image: {e}") from e
-        pixels = self._first_pixels(source, params, (top, left, height, width), (out_h, out_w))
+        # the op's own transform may make the pixels: the labels are moved (or noted) once, here
+        pending, self._pending = self._pending, None
+        try:
+            pixels = self._first_pixels(source, params, (top, left, height, width), (out_h, out_w))
+        finally:
+            self._pending = pending
         if target is not None:
             try:
                 target = node.move(target, params)
             except Exception as e:
                 raise OpFailed(f"{node.name} failed on the labels of a {w}x{h} image: {e}") from e
+        elif self._pending is not None:
+            self._pending.append((node.name, node.move, params, f"{w}x{h}"))
         return pixels, target
 
     def _first_pixels(self, source: Source, params: dict[str, Any], crop: tuple[int, int, int, int],

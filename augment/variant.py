@@ -59,6 +59,9 @@ class Variant:
             (:class:`~augment.labels.follow.Counts`).
         label_reason: why the input's labels could not be read (with ``reason``
             ``bad_labels``): the format's reason (``size_mismatch``, ``bad_mask``...).
+        finish: where :func:`make` was asked to ``defer`` the labels: the function that
+            gives ``labels`` and ``counts`` (:meth:`~augment.pipeline.Pipeline.apply_deferred`),
+            which raises :class:`~augment.pipeline.OpFailed` where an op failed on them.
     """
 
     source: str
@@ -77,6 +80,7 @@ class Variant:
     labels: Any = field(default=None, repr=False, compare=False)
     counts: Any = None
     label_reason: str | None = None
+    finish: Callable[[], tuple[Any, Any]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -91,7 +95,7 @@ def seed_of(spec_seed: int, rel: str, copy: int) -> int | None:
 def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies: tuple[int, ...] | list[int], *,
          max_pixels: int = DEFAULT_MAX_PIXELS, outputs: int | None = None, fmt: str | None = None,
          steps: list[PIL.Image.Image] | None = None, labels: Any = None,
-         rules: Any = None, step_labels: list[Any] | None = None) -> Iterator[Variant]:
+         rules: Any = None, step_labels: list[Any] | None = None, defer: bool = False) -> Iterator[Variant]:
     """Make the given copies of one input, one :class:`Variant` per copy, in order.
 
     Augmented copies should come before :data:`~augment.manifest.ORIGINAL`: an input
@@ -116,6 +120,10 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
             (:class:`~augment.labels.follow.LabelRules`; default: the spec's ``annotations``).
         step_labels: with ``steps`` and ``labels``, the labels after each top-level op are
             appended to it (see :meth:`~augment.pipeline.Pipeline.apply_labelled`).
+        defer: with ``labels``, a copy's labels are left to its ``finish`` (see
+            :class:`Variant`) where the input has no masks (the memory a caller holding
+            several inputs' labels would hold); a job's worker finishes several inputs'
+            labels after their pixels.
 
     Yields:
         A :class:`Variant` per copy, made when asked for: a caller that writes each one
@@ -167,10 +175,12 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
                           counts=kept)
             continue
         seed = derive_seed(spec.seed, rel, k)
-        counts = out_labels = None
+        counts = out_labels = finish = None
         try:
             if read is None:
                 out, params = pipeline.apply(source, seed, steps=steps)
+            elif defer and read.masks is None:
+                out, params, finish = pipeline.apply_deferred(source, seed, read, rules, steps=steps)
             else:
                 out, params, out_labels, counts = pipeline.apply_labelled(source, seed, read, rules, steps=steps,
                                                                           step_labels=step_labels)
@@ -191,4 +201,4 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
             yield failed(k, OUT_OF_MEMORY, "out_of_memory", sha, e)
             continue
         yield Variant(rel, k, seed, blob, out_fmt, params, list(out.size), sha, hashlib.sha256(blob).hexdigest(),
-                      labels=out_labels, counts=counts)
+                      labels=out_labels, counts=counts, finish=finish)

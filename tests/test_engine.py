@@ -255,14 +255,14 @@ def test_a_bug_in_a_worker_is_raised_in_the_caller_and_no_worker_is_left(small_s
 
     from augment import engine
 
-    process = engine._Worker.process
+    pixels = engine._Worker._pixels  # an input's outputs, in process() and in a pool's chunk
 
     def broken(self, rel, copies, labels=None):
         if rel == sorted(p.name for p in small_samples.iterdir())[-1]:
             raise ZeroDivisionError(f"a bug, on {rel}")
-        return process(self, rel, copies, labels)
+        return pixels(self, rel, copies, labels)
 
-    monkeypatch.setattr(engine._Worker, "process", broken)  # forked workers inherit it
+    monkeypatch.setattr(engine._Worker, "_pixels", broken)  # forked workers inherit it
     with pytest.raises(ZeroDivisionError, match="a bug, on"):
         run_job(MIXED_SPEC, small_samples, tmp_path / "o", workers=2, progress="off", start_method="fork")
     assert not multiprocessing.active_children()

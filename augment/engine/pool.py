@@ -285,10 +285,29 @@ def _run_in_pool(args: tuple[Any, ...], tasks: list[Task], workers: int, stop: _
 
 def _run_in_process(args: tuple[Any, ...], tasks: list[Task], stop: _Stop) -> Iterator[Result]:
     worker = _Worker(*args)  # Pipeline.apply runs on one thread, as in a worker process
+    # a labelled job's inputs go a few at a time, their pixels and then their labels (see
+    # _Worker.process_batch); each few make about BATCH_OUTPUTS outputs, so that records
+    # still come every few dozen outputs
+    todo = iter(tasks)
+    while not stop.signum and (batch := _batch(todo, BATCH_OUTPUTS if worker.writer is not None else 0)):
+        for records in worker.process_batch(batch, stopped=lambda: bool(stop.signum)):
+            yield records, _peak_rss_mb()
+
+
+BATCH_OUTPUTS = 32
+"""About how many outputs a job run in its own process makes before their labels (a labelled job)."""
+
+
+def _batch(tasks: Iterator[Task], outputs: int) -> list[Task]:
+    """The next tasks of ``tasks``: one, and more while they make fewer than ``outputs`` outputs in all."""
+    batch: list[Task] = []
+    made = 0
     for task in tasks:
-        if stop.signum:
-            return
-        yield worker.process(*task), _peak_rss_mb()
+        batch.append(task)
+        made += len(task[1])
+        if made >= outputs:
+            break
+    return batch
 
 
 class _Stop:

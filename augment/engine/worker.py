@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import resource
 import signal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import torch
 from augment import variant
 from augment.images import EXTENSIONS, atomic_write_bytes, read_input
 from augment.manifest import ORIGINAL
-from augment.pipeline import Pipeline, derive_seed
+from augment.pipeline import OpFailed, Pipeline, derive_seed
 from augment.variant import OUT_OF_MEMORY
 
 ORIGINAL_EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
@@ -52,7 +53,43 @@ class _Worker:
                 before its record, and its journal line rides on its record
                 (:data:`LABEL_LINE`).
         """
-        records: list[dict[str, Any]] = []
+        return self.process_batch([(rel, copies, labels)])[0]
+
+    def process_batch(self, tasks: Sequence[Task], on_input: Callable[[int], None] | None = None,
+                      stopped: Callable[[], bool] | None = None) -> list[list[dict[str, Any]]]:
+        """:meth:`process` for several inputs, in order: each input's records.
+
+        In a labelled job the outputs' pixels come first, every input's, and then their
+        labels, one output after another (:meth:`~augment.pipeline.Pipeline.apply_deferred`):
+        the label code then runs with its instructions and data in the caches, which the
+        pixel kernels of the image between two outputs otherwise evict. An output's image
+        is written before its labels are made; where an op then fails on its labels, the
+        image goes again and the output's record says so, as if it had failed at once.
+
+        Args:
+            on_input: called with an input's index as the worker starts on it, in either
+                half (what a worker process tells its parent it is on).
+            stopped: asked before each input's pixels: once it says so, the inputs done
+                so far are finished and their records returned; the rest are not begun.
+        """
+        made = []
+        for i, (rel, copies, labels) in enumerate(tasks):
+            if stopped is not None and stopped():
+                break
+            if on_input is not None:
+                on_input(i)
+            made.append(self._pixels(rel, copies, labels))
+        records = []
+        for i, outputs in enumerate(made):
+            if on_input is not None:
+                on_input(i)
+            records.append([item if isinstance(item, dict) else self._finish(*item) for item in outputs])
+        return records
+
+    def _pixels(self, rel: str, copies: tuple[int, ...], labels: Any) -> list[Any]:
+        """An input's outputs made and written: per copy, its record where it failed, else
+        what :meth:`_finish` makes its record of."""
+        outputs: list[Any] = []
         spec_seed = self.pipeline.spec.seed
         if self.writer is not None and labels is None:
             from augment.labels.formats import NoLabels
@@ -60,36 +97,64 @@ class _Worker:
             labels = NoLabels()
         # augmented copies first: an input that cannot be decoded is not kept either
         for v in variant.make(self.pipeline, lambda: read_input(self.input_dir, rel), rel, copies,
-                              max_pixels=self.max_pixels, labels=labels):
+                              max_pixels=self.max_pixels, labels=labels, defer=self.writer is not None):
             base = {"source": rel, "source_sha256": v.source_sha256}
             if not v.ok:
-                records.append(_failed(base, spec_seed, v.copy, v.error, v.reason))  # type: ignore[arg-type]
+                outputs.append(_failed(base, spec_seed, v.copy, v.error, v.reason))  # type: ignore[arg-type]
                 if v.label_reason is not None:
-                    records[-1]["label_reason"] = v.label_reason
+                    outputs[-1]["label_reason"] = v.label_reason
                 continue
             assert v.data is not None and v.format is not None
             name = output_name(rel, v.copy, v.format)
-            line = None
             try:
                 atomic_write_bytes(self.output_dir / name, v.data)
-                if self.writer is not None:
-                    for path, data in self.writer.files(name, v.labels, labels).items():
-                        atomic_write_bytes(self.output_dir / path, data)
-                    line = self.writer.line(name, v.labels, labels)
             except OSError as e:
-                records.append(_failed(base, spec_seed, v.copy, f"cannot write: {e}", "write_failed"))
+                outputs.append(_failed(base, spec_seed, v.copy, f"cannot write: {e}", "write_failed"))
                 continue
             except MemoryError:
-                records.append(_failed(base, spec_seed, v.copy, OUT_OF_MEMORY, "out_of_memory"))
+                outputs.append(_failed(base, spec_seed, v.copy, OUT_OF_MEMORY, "out_of_memory"))
                 continue
-            records.append({
-                **base, "copy": v.copy, "output": name, "output_sha256": v.output_sha256,
-                "seed": v.seed, "params": v.params, "status": "ok", "error": None, "reason": None,
-                "format": v.format.lower(), "size": v.size,
-                **({"labels": v.counts.to_json()} if v.counts is not None else {}),
-                **({LABEL_LINE: line} if line is not None else {}),
-            })  # fmt: skip
-        return records
+            v.data = None  # written: a batch holds no output's bytes
+            outputs.append((base, v, name, labels))
+        return outputs
+
+    def _finish(self, base: dict[str, Any], v: variant.Variant, name: str, labels: Any) -> dict[str, Any]:
+        """The record of an output whose image is written: its labels made where they
+        were left for later, its label files written, its journal line on the record."""
+        spec_seed = self.pipeline.spec.seed
+        line = None
+        try:
+            if v.finish is not None:
+                try:
+                    v.labels, v.counts = v.finish()
+                except (OpFailed, MemoryError):
+                    _unlink(self.output_dir / name)
+                    raise
+            if self.writer is not None:
+                for path, data in self.writer.files(name, v.labels, labels).items():
+                    atomic_write_bytes(self.output_dir / path, data)
+                line = self.writer.line(name, v.labels, labels)
+        except OpFailed as e:
+            return _failed(base, spec_seed, v.copy, str(e), "op_failed")
+        except OSError as e:
+            return _failed(base, spec_seed, v.copy, f"cannot write: {e}", "write_failed")
+        except MemoryError:
+            return _failed(base, spec_seed, v.copy, OUT_OF_MEMORY, "out_of_memory")
+        assert v.format is not None
+        return {
+            **base, "copy": v.copy, "output": name, "output_sha256": v.output_sha256,
+            "seed": v.seed, "params": v.params, "status": "ok", "error": None, "reason": None,
+            "format": v.format.lower(), "size": v.size,
+            **({"labels": v.counts.to_json()} if v.counts is not None else {}),
+            **({LABEL_LINE: line} if line is not None else {}),
+        }  # fmt: skip
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:  # its record says it failed; a later run writes over it
+        pass
 
 
 LABEL_LINE = "_label_line"
@@ -135,11 +200,11 @@ is on (-1 between tasks), so that the parent can tell which input a worker died 
 
 def _work(chunk: list[Task]) -> list[Result]:
     assert _WORKER is not None
-    results = []
-    for i, (rel, copies, labels) in enumerate(chunk):
+
+    def on_input(i: int) -> None:
         if _CURRENT is not None:
             _CURRENT.value = i
-        results.append((_WORKER.process(rel, copies, labels), _peak_rss_mb()))
-    if _CURRENT is not None:
-        _CURRENT.value = -1
+
+    results = [(records, _peak_rss_mb()) for records in _WORKER.process_batch(chunk, on_input)]
+    on_input(-1)
     return results
