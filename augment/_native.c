@@ -1256,7 +1256,7 @@ static PyObject *memory(PyObject *self, PyObject *args) {
 PyDoc_STRVAR(coco_numbers_doc,
 "coco_numbers(values) -> tuple\n\n"
 "Each float64 of ``values`` (a buffer) as ``str(augment.labels.coco.rounded(...))`` spells\n"
-"it; ``None`` where that rounding asks Python's round (a near-tie, or a value too large).");
+"it; ``None`` where a near-tie lies below 1e-4, or a value at 2^33 or beyond (Python's round then).");
 
 /* ASCII text as a str, without decoding it as UTF-8 */
 static PyObject *ascii_str(const char *text, Py_ssize_t len) {
@@ -1273,6 +1273,29 @@ static char *digits_before(char *end, unsigned long long a) {
         a /= 10;
     } while (a);
     return end;
+}
+
+/* A value rint(v * 10^6) cannot round surely (a near-tie, or 1e5 or more, where the product's
+ * own error may pass the margin), as Python's round(v, 6) rounds it: the decimal digits of v's
+ * exact binary value rounded to six places (dtoa's mode 3, which round() uses), then, as above,
+ * without trailing zeros, a whole number as an int. Below 2^33 that text is the repr of the
+ * double round() reads back. None (Python's round) below 1e-4 (an exponent form) or beyond. */
+static PyObject *exact_number(double v) {
+    if (!(fabs(v) >= 1e-4 && fabs(v) < 8589934592.0)) {
+        Py_INCREF(Py_None);
+        return Py_None;
+    }
+    char *digits = PyOS_double_to_string(v, 'f', 6, 0, NULL);
+    if (digits == NULL)
+        return NULL;
+    Py_ssize_t len = (Py_ssize_t)strlen(digits);
+    while (digits[len - 1] == '0')
+        len--;
+    if (digits[len - 1] == '.')
+        len--;
+    PyObject *text = ascii_str(digits, len);  /* |v| >= 1e-4: never rounds to 0, never "-0" */
+    PyMem_Free(digits);
+    return text;
 }
 
 static PyObject *coco_numbers(PyObject *self, PyObject *args) {
@@ -1292,8 +1315,7 @@ static PyObject *coco_numbers(PyObject *self, PyObject *args) {
         double nearest = rint(scaled);
         PyObject *text;
         if (!(fabs(fabs(scaled - nearest) - 0.5) > 1e-4) || !(fabs(scaled) < 1e11)) {
-            Py_INCREF(Py_None);
-            text = Py_None;
+            text = exact_number(values[i]);
         } else {
             long long k = (long long)nearest; /* |k| < 1e11: exact */
             unsigned long long a = k < 0 ? (unsigned long long)(-k) : (unsigned long long)k;

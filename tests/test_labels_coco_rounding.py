@@ -72,4 +72,7 @@ def test_the_compiled_spelling_is_pythons():
     k = np.arange(-3000, 3000, dtype=np.float64)
     spelled_alike(np.concatenate([k / 1e6, k / 1e4, k, (k * 997.0 + 0.5) / 1e6, np.nextafter((k + 0.5) / 1e6, 1)]))
     spelled_alike(np.array([0.0, -0.0, 1e-7, -1e-7, 5e-7, 1e-5, 9.9e-5, 1e-4, -1e-4, 99999.9999994, 1e5, 1e11, 1e300]))
-    assert None in _native.coco_numbers(np.array([0.1234565, 1e12]))  # a near-tie, a value too large
+    big = rng.uniform(1e5, 5e8, 50_000)  # areas: beyond where rint(v * 1e6) rounds surely
+    spelled_alike(np.concatenate([big, -big, np.round(big, 2) + 5e-7, (np.round(big) * 1e6 + 0.5) / 1e6]))
+    assert _native.coco_numbers(np.array([0.1234565, 123456.0000005, 5e-5 + 5e-7, 1e10])) == (
+        "0.123456", "123456.000001", None, None)  # near-ties by dtoa, but under 1e-4; beyond 2^33

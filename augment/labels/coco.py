@@ -119,8 +119,14 @@ class CocoImage:
                       masks=masks if any(m is not None for m in masks) else None,
                       keypoints=keypoints if any(k is not None for k in keypoints) else None,
                       keypoint_names=names,
-                      attrs=[{k: v for k, v in a.items() if k not in ("id", "image_id", "category_id")}
-                             for a in self.annotations])
+                      attrs=[_fields(a) for a in self.annotations])
+
+
+def _fields(annotation: dict[str, Any]) -> dict[str, Any]:
+    """An annotation's fields but its ids (which a writer gives again), in their order."""
+    fields = annotation.copy()
+    fields.pop("id", None), fields.pop("image_id", None), fields.pop("category_id", None)
+    return fields
 
 
 @dataclass
@@ -259,7 +265,7 @@ def _annotation_problem(ann: Any, images: dict[int, dict[str, Any]], categories:
     if ann.get("category_id") not in categories:
         return Problem(where, "unknown_category", f"category_id {ann.get('category_id')!r} names no category")
     box = ann.get("bbox")
-    if not (isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box)):
+    if not (isinstance(box, list) and len(box) == 4 and _finite_numbers(box)):
         return Problem(where, "bad_box", f"bbox must be [x, y, width, height], four finite numbers, got {box!r}")
     x, y, w, h = box
     if w <= 0 or h <= 0:
@@ -272,7 +278,7 @@ def _annotation_problem(ann: Any, images: dict[int, dict[str, Any]], categories:
     kp = ann.get("keypoints")
     if kp:
         names = category.get("keypoints") or []
-        if not (isinstance(kp, list) and len(kp) == 3 * len(names) and all(_number(v) for v in kp)):
+        if not (isinstance(kp, list) and len(kp) == 3 * len(names) and _finite_numbers(kp)):
             return Problem(where, "bad_keypoints", f"keypoints must be {3 * len(names)} finite numbers (x, y, v "
                                                    f"for each of {category.get('name')!r}'s {len(names)} keypoints)")
     if ann.get("segmentation"):
@@ -285,6 +291,19 @@ def _annotation_problem(ann: Any, images: dict[int, dict[str, Any]], categories:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _finite_numbers(values: list[Any]) -> bool:
+    """Every value a finite number (not a bool): :func:`_number` of each, JSON's floats and
+    ints (all a file has) said at once (``x - x`` is 0 for a finite float, NaN else)."""
+    for value in values:
+        kind = type(value)
+        if not (kind is int or (kind is float and value - value == 0.0) or (kind not in _JSON and _number(value))):
+            return False
+    return True
+
+
+_JSON = (int, float, bool)
 
 
 @dataclass
@@ -548,8 +567,14 @@ def _numbers(values: np.ndarray) -> tuple[Any, ...]:
     texts = _coco_numbers(np.ascontiguousarray(values, np.float64))
     if None not in texts:
         return texts
-    exact = rounded(values)  # near-ties: Python's round, as rounded() asks it
-    return tuple(exact[i] if text is None else text for i, text in enumerate(texts))
+    # near-ties and values of 1e5 or more (an area): Python's round, as rounded() asks it
+    return tuple(_round(float(values[i])) if text is None else text for i, text in enumerate(texts))
+
+
+def _round(value: float) -> float | int:
+    """One value as :func:`rounded` gives it, by Python's ``round``."""
+    value = round(value, DIGITS) + 0.0
+    return int(value) if value.is_integer() else value
 
 
 def merge_coco(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
