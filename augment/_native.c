@@ -1352,6 +1352,63 @@ static PyObject *coco_numbers(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* ---- What the rules say of moved boxes --------------------------------------------
+ * augment.labels.follow's numpy arithmetic, box by box, with the same operations in the same
+ * order (the clamp itself stays numpy's): per box, bit 0 its clamped box has a side under
+ * min_side (the object left the image), bit 1 an area under min_area, bit 2 less than
+ * min_visibility of its area before the clamp (where min_visibility > 0; else bit 1's
+ * answer), bit 3 the clamp moved an edge by more than cut. Comparisons with NaN are false,
+ * as numpy's are. */
+
+PyDoc_STRVAR(box_rules_doc,
+"box_rules(raw, clamped, flags, min_side, cut, min_area, min_visibility) -> int\n\n"
+"Per box (float64 XYXY buffers), the rules' flags into the uint8 buffer ``flags`` (see\n"
+"augment.labels.follow); returns every box's flags or-ed together.");
+
+static PyObject *box_rules(PyObject *self, PyObject *args) {
+    Py_buffer raw, clamped, flags;
+    double min_side, cut, min_area, min_visibility;
+    if (!PyArg_ParseTuple(args, "y*y*w*dddd:box_rules", &raw, &clamped, &flags, &min_side, &cut, &min_area,
+                          &min_visibility))
+        return NULL;
+    Py_ssize_t n = flags.len;
+    if (raw.len != n * 4 * (Py_ssize_t)sizeof(double) || clamped.len != raw.len) {
+        PyBuffer_Release(&raw);
+        PyBuffer_Release(&clamped);
+        PyBuffer_Release(&flags);
+        PyErr_SetString(PyExc_ValueError, "box_rules: raw and clamped hold 4 float64 per flag");
+        return NULL;
+    }
+    const double *r = (const double *)raw.buf, *b = (const double *)clamped.buf;
+    uint8_t *out = (uint8_t *)flags.buf;
+    unsigned all = 0;
+    for (Py_ssize_t i = 0; i < n; i++, r += 4, b += 4) {
+        double w = b[2] - b[0], h = b[3] - b[1];
+        double area = w * h;
+        unsigned f = 0;
+        if (w < min_side || h < min_side)
+            f |= 1;
+        if (area < min_area)
+            f |= 2;
+        if (min_visibility > 0) {
+            double before = (r[2] - r[0]) * (r[3] - r[1]);
+            if (before > 0 && area / before < min_visibility)
+                f |= 4;
+        } else if (f & 2) {
+            f |= 4;
+        }
+        for (int k = 0; k < 4; k++)
+            if (fabs(b[k] - r[k]) > cut)
+                f |= 8;
+        out[i] = (uint8_t)f;
+        all |= f;
+    }
+    PyBuffer_Release(&raw);
+    PyBuffer_Release(&clamped);
+    PyBuffer_Release(&flags);
+    return PyLong_FromUnsignedLong(all);
+}
+
 static PyMethodDef methods[] = {
     {"lut", lut, METH_VARARGS, lut_doc},
     {"hue", hue, METH_VARARGS, hue_doc},
@@ -1365,6 +1422,7 @@ static PyMethodDef methods[] = {
     {"resize_bilinear", resize_bilinear, METH_VARARGS, resize_bilinear_doc},
     {"memory", memory, METH_VARARGS, memory_doc},
     {"coco_numbers", coco_numbers, METH_VARARGS, coco_numbers_doc},
+    {"box_rules", box_rules, METH_VARARGS, box_rules_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,6 +31,11 @@ import numpy as np
 from augment.labels.model import Labels
 from augment.ops import REGISTRY
 
+try:
+    from augment._native import box_rules as _box_rules
+except ImportError:  # built without a C compiler: numpy's calls, the same answers
+    _box_rules = None
+
 MIN_SIDE = 1e-3
 """A clamped box narrower or lower than this (pixels) has no area left: the object left the image."""
 
@@ -132,8 +137,8 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
     raw = labels.boxes
     boxes = np.maximum(raw, 0.0)
     np.minimum(boxes, (width, height, width, height), out=boxes)
-    reasons = _whole_classes(labels, _reasons(raw, boxes, rules))
-    cut = np.any(np.abs(boxes - raw) > CUT, axis=1)
+    reasons, cut = _rules(raw, boxes, rules)
+    reasons = _whole_classes(labels, reasons)
     keypoints, hidden = _hide_outside(labels.keypoints, width, height)
     if keypoints is not None and sum(name in FLIPS for name in ran) % 2:
         keypoints = _swap(keypoints, labels.categories, labels.keypoint_names, rules.flip_pairs)
@@ -184,6 +189,24 @@ def within_image(labels: Labels) -> Labels:
     inside[:, 0::2] = boxes[:, 0::2].clip(0, width)
     inside[:, 1::2] = boxes[:, 1::2].clip(0, height)
     return labels.evolve(boxes=inside)
+
+
+def _rules(raw: np.ndarray, boxes: np.ndarray, rules: LabelRules) -> tuple[list[str | None] | None, np.ndarray]:
+    """:func:`_reasons`, and per object whether the clamp cut its box (moved an edge by
+    more than :data:`CUT`), by the compiled ``box_rules`` where the package has it: the
+    same arithmetic, box by box, without a dozen numpy calls on twenty numbers."""
+    if _box_rules is None:
+        return _reasons(raw, boxes, rules), np.any(np.abs(boxes - raw) > CUT, axis=1)
+    flags = np.empty(len(raw), np.uint8)
+    found = _box_rules(np.ascontiguousarray(raw), np.ascontiguousarray(boxes), flags, MIN_SIDE, CUT,
+                       float(rules.min_area), float(rules.min_visibility))
+    reasons = [_REASON[f & 7] for f in flags.tolist()] if found & 7 else None
+    return reasons, flags >= 8
+
+
+_REASON = (None, "outside", "min_area", "outside", "min_visibility", "outside", "min_area", "outside")
+"""The rule a box fails, from ``box_rules``' flags (outside 1, min_area 2, min_visibility 4):
+the first that applies, as :func:`_reasons` says it."""
 
 
 def _reasons(raw: np.ndarray, boxes: np.ndarray, rules: LabelRules) -> list[str | None] | None:
