@@ -337,7 +337,8 @@ class Pipeline:
                                for k, (size, target) in enumerate(targets))
         return out, records, followed, counts
 
-    def apply_deferred(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, labels: Labels,
+    def apply_deferred(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int,
+                       labels: Labels | Callable[[], Labels],
                        rules: LabelRules | None = None, steps: list[PIL.Image.Image] | None = None,
                        ) -> tuple[Any, list[dict[str, Any]], Callable[[], tuple[Labels, Counts]]]:
         """:meth:`apply_labelled` in two halves: the pixels now (the very calls of
@@ -346,8 +347,9 @@ class Pipeline:
         labels and counts (or raises :class:`OpFailed` where an op fails on them). A job's
         worker finishes several outputs' labels one after another, after their pixels:
         with its code and data in the caches, which an image's pixel kernels evict, the
-        label code runs two to three times faster."""
-        self._carry_labels(image, labels)
+        label code runs two to three times faster. ``labels`` may be a function that reads
+        them then (their size checked already)."""
+        self._carry_labels(image, labels if isinstance(labels, Labels) else None)
         rules = rules or LabelRules()
         pending: list[tuple[str, Any, dict[str, Any], str]] = []
         self._pending = pending
@@ -360,22 +362,23 @@ class Pipeline:
         out_size = _size_of(out)
 
         def finish() -> tuple[Labels, Counts]:
-            moved = to_tv(within_image(labels))
+            given = labels if isinstance(labels, Labels) else labels()
+            moved = to_tv(within_image(given))
             for name, move, params, described in pending:
                 if moved:
                     try:
                         moved = move(moved, params)
                     except Exception as e:  # as transform_carrying says it
                         raise OpFailed(f"{name} failed on the labels of a {described} image: {e}") from e
-            return follow(from_tv(labels, moved, out_size), records, rules)
+            return follow(from_tv(given, moved, out_size), records, rules)
 
         return out, records, finish
 
-    def _carry_labels(self, image: Source | PIL.Image.Image | torch.Tensor, labels: Labels) -> None:
+    def _carry_labels(self, image: Source | PIL.Image.Image | torch.Tensor, labels: Labels | None) -> None:
         """Once per pipeline, before its first labels: refuse the ops that cannot carry
         them, and fill what a geometric op uncovers with 0 in masks (not with the pixels'
         fill, which would paint every object there), as torchvision lets a transform's
-        fill differ by input type. Then refuse labels of another size than the image's."""
+        fill differ by input type. Then refuse labels of another size than the image's (``None``: checked)."""
         if not self._labels_ready:
             found = refusals(self.spec)
             if found:
@@ -388,7 +391,7 @@ class Pipeline:
                     fill_of(node.transform)[tv_tensors.Mask] = 0
             self._labels_ready = True
         size = _size_of(image)
-        if tuple(labels.size) != size:
+        if labels is not None and tuple(labels.size) != size:
             raise LabelError(f"labels of a {labels.size[0]}x{labels.size[1]} image on a {size[0]}x{size[1]} image")
 
     def _run(self, image: Source | PIL.Image.Image | torch.Tensor, seed: int, steps: list[PIL.Image.Image] | None,

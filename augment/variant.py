@@ -122,8 +122,9 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
             appended to it (see :meth:`~augment.pipeline.Pipeline.apply_labelled`).
         defer: with ``labels``, a copy's labels are left to its ``finish`` (see
             :class:`Variant`) where the input has no masks (the memory a caller holding
-            several inputs' labels would hold); a job's worker finishes several inputs'
-            labels after their pixels.
+            several inputs' labels would hold), and read then where the format can check
+            them first (``labels_later``); a job's worker finishes several inputs' labels
+            after their pixels.
 
     Yields:
         A :class:`Variant` per copy, made when asked for: a caller that writes each one
@@ -154,13 +155,14 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
         yield from (failed(k, OUT_OF_MEMORY, "out_of_memory", sha, e, True) for k in copies)
         return
     out_fmt = fmt or output_format(spec.output.format, source.format)
-    read = None
+    read = later = None
     if labels is not None:
         from augment.labels.follow import Counts
         from augment.labels.model import LabelError
 
-        try:
-            read = labels.labels(tuple(source.size))
+        try:  # read now, or checked now and read after the pixels (a format that can say so)
+            later = labels.labels_later(tuple(source.size)) if defer and hasattr(labels, "labels_later") else None
+            read = labels.labels(tuple(source.size)) if later is None else None
         except LabelError as e:
             for k in copies:
                 bad = failed(k, f"labels: {e}", "bad_labels", sha, e)
@@ -172,15 +174,15 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
         if k == ORIGINAL:  # the input's own bytes
             kept = None if read is None else Counts(kept=len(read))
             yield Variant(rel, k, None, data, source.format, None, list(source.size), sha, sha, labels=read,
-                          counts=kept)
+                          counts=kept, finish=None if later is None else _original(later))
             continue
         seed = derive_seed(spec.seed, rel, k)
         counts = out_labels = finish = None
         try:
-            if read is None:
+            if labels is None:
                 out, params = pipeline.apply(source, seed, steps=steps)
-            elif defer and read.masks is None:
-                out, params, finish = pipeline.apply_deferred(source, seed, read, rules, steps=steps)
+            elif later is not None or (defer and read.masks is None):
+                out, params, finish = pipeline.apply_deferred(source, seed, later or read, rules, steps=steps)
             else:
                 out, params, out_labels, counts = pipeline.apply_labelled(source, seed, read, rules, steps=steps,
                                                                           step_labels=step_labels)
@@ -202,3 +204,14 @@ def make(pipeline: Pipeline, data: bytes | Callable[[], bytes], rel: str, copies
             continue
         yield Variant(rel, k, seed, blob, out_fmt, params, list(out.size), sha, hashlib.sha256(blob).hexdigest(),
                       labels=out_labels, counts=counts, finish=finish)
+
+
+def _original(read: Callable[[], Any]) -> Callable[[], tuple[Any, Any]]:
+    """A kept original's ``finish``: its input's labels, every object kept."""
+    from augment.labels.follow import Counts
+
+    def finish() -> tuple[Any, Any]:
+        labels = read()
+        return labels, Counts(kept=len(labels))
+
+    return finish

@@ -29,7 +29,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -101,9 +101,7 @@ class CocoImage:
             LabelError: ``size`` is not the entry's (reason ``size_mismatch``).
         """
         width, height = self.size
-        if size is not None and tuple(size) != (width, height):
-            raise LabelError(f"image {self.image.get('id')}: the file gives {width}x{height}, the image is "
-                             f"{size[0]}x{size[1]}", "size_mismatch")
+        self._check(size)
         if not self.annotations:
             return Labels.empty(self.size)
         boxes = np.array([ann["bbox"] for ann in self.annotations], np.float64)
@@ -120,6 +118,33 @@ class CocoImage:
                       keypoints=keypoints if any(k is not None for k in keypoints) else None,
                       keypoint_names=names,
                       attrs=[_fields(a) for a in self.annotations])
+
+    def labels_later(self, size: tuple[int, int]) -> Callable[[], Labels] | None:
+        """:meth:`labels`, read when first asked (a job's worker asks after the image's
+        pixels), for an image whose labels nothing but their size can refuse, checked now.
+        ``None`` where an annotation has a segmentation: its mask is read at once (a
+        worker holding several images' labels would hold their masks).
+
+        Raises:
+            LabelError: as :meth:`labels` raises it.
+        """
+        self._check(size)
+        if any(ann.get("segmentation") for ann in self.annotations):
+            return None
+        made: list[Labels] = []
+
+        def read() -> Labels:
+            if not made:
+                made.append(self.labels())
+            return made[0]
+
+        return read
+
+    def _check(self, size: tuple[int, int] | None) -> None:
+        width, height = self.size
+        if size is not None and tuple(size) != (width, height):
+            raise LabelError(f"image {self.image.get('id')}: the file gives {width}x{height}, the image is "
+                             f"{size[0]}x{size[1]}", "size_mismatch")
 
 
 def _fields(annotation: dict[str, Any]) -> dict[str, Any]:
