@@ -1298,6 +1298,39 @@ static PyObject *exact_number(double v) {
     return text;
 }
 
+/* One value's text (see above); None where Python's round must say it. */
+static PyObject *number_text(double v) {
+    double scaled = v * 1e6;
+    double nearest = rint(scaled);
+    if (!(fabs(fabs(scaled - nearest) - 0.5) > 1e-4) || !(fabs(scaled) < 1e11))
+        return exact_number(v);
+    long long k = (long long)nearest; /* |k| < 1e11: exact */
+    unsigned long long a = k < 0 ? (unsigned long long)(-k) : (unsigned long long)k;
+    unsigned long long frac = a % 1000000ULL;
+    if (frac != 0 && a < 100) {  /* below 1e-4: repr's exponent form, by repr */
+        char *repr = PyOS_double_to_string(nearest / 1e6 + 0.0, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        PyObject *text = repr == NULL ? NULL : ascii_str(repr, (Py_ssize_t)strlen(repr));
+        PyMem_Free(repr);
+        return text;
+    }
+    char buffer[48];
+    char *end = buffer + sizeof buffer, *p = end;
+    if (frac != 0) {  /* the decimals, without trailing zeros */
+        int places = 6;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            places--;
+        }
+        for (; places > 0; places--, frac /= 10)
+            *--p = (char)('0' + frac % 10);
+        *--p = '.';
+    }
+    p = digits_before(p, a / 1000000ULL);
+    if (k < 0)  /* a whole -0 was k == 0: no sign */
+        *--p = '-';
+    return ascii_str(p, end - p);
+}
+
 static PyObject *coco_numbers(PyObject *self, PyObject *args) {
     Py_buffer view;
     if (!PyArg_ParseTuple(args, "y*:coco_numbers", &view))
@@ -1311,44 +1344,61 @@ static PyObject *coco_numbers(PyObject *self, PyObject *args) {
     Py_ssize_t n = view.len / (Py_ssize_t)sizeof(double);
     PyObject *out = PyTuple_New(n);
     for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
-        double scaled = values[i] * 1e6;
-        double nearest = rint(scaled);
-        PyObject *text;
-        if (!(fabs(fabs(scaled - nearest) - 0.5) > 1e-4) || !(fabs(scaled) < 1e11)) {
-            text = exact_number(values[i]);
-        } else {
-            long long k = (long long)nearest; /* |k| < 1e11: exact */
-            unsigned long long a = k < 0 ? (unsigned long long)(-k) : (unsigned long long)k;
-            unsigned long long frac = a % 1000000ULL;
-            char buffer[48];
-            char *end = buffer + sizeof buffer, *p = end;
-            if (frac != 0 && a < 100) {  /* below 1e-4: repr's exponent form, by repr */
-                char *repr = PyOS_double_to_string(nearest / 1e6 + 0.0, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-                text = repr == NULL ? NULL : ascii_str(repr, (Py_ssize_t)strlen(repr));
-                PyMem_Free(repr);
-            } else {
-                if (frac != 0) {  /* the decimals, without trailing zeros */
-                    int places = 6;
-                    while (frac % 10 == 0) {
-                        frac /= 10;
-                        places--;
-                    }
-                    for (; places > 0; places--, frac /= 10)
-                        *--p = (char)('0' + frac % 10);
-                    *--p = '.';
-                }
-                p = digits_before(p, a / 1000000ULL);
-                if (k < 0)  /* a whole -0 was k == 0: no sign */
-                    *--p = '-';
-                text = ascii_str(p, end - p);
-            }
-        }
+        PyObject *text = number_text(values[i]);
         if (text == NULL)
             Py_CLEAR(out);
         else
             PyTuple_SET_ITEM(out, i, text);
     }
     PyBuffer_Release(&view);
+    return out;
+}
+
+PyDoc_STRVAR(coco_boxes_doc,
+"coco_boxes(boxes, area_first=None) -> tuple | None\n\n"
+"The texts of XYXY float64 boxes as COCO's writer spells them: per box x0, y0, x1 - x0,\n"
+"y1 - y0 and their product (numpy's arithmetic), each as coco_numbers spells it; the area\n"
+"first for a box whose byte in ``area_first`` is not 0. ``None`` where a number is not\n"
+"finite, or one needs Python's round: the caller goes the long way.");
+
+static PyObject *coco_boxes(PyObject *self, PyObject *args) {
+    Py_buffer view, first = {0};
+    if (!PyArg_ParseTuple(args, "y*|z*:coco_boxes", &view, &first))
+        return NULL;
+    Py_ssize_t n = view.len / (Py_ssize_t)(4 * sizeof(double));
+    if (view.len != n * 4 * (Py_ssize_t)sizeof(double) || (first.buf != NULL && first.len != n)) {
+        PyBuffer_Release(&view);
+        PyBuffer_Release(&first);
+        PyErr_SetString(PyExc_ValueError, "coco_boxes: 4 float64 a box, and a byte a box in area_first");
+        return NULL;
+    }
+    const double *b = (const double *)view.buf;
+    const uint8_t *area_first = (const uint8_t *)first.buf;
+    PyObject *out = PyTuple_New(n * 5);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++, b += 4) {
+        double w = b[2] - b[0], h = b[3] - b[1];
+        double values[5] = {b[0], b[1], w, h, w * h};
+        int shift = area_first != NULL && area_first[i] ? 4 : 0;  /* area, x0, y0, w, h */
+        for (int k = 0; k < 5; k++) {
+            double v = values[(k + shift) % 5];
+            PyObject *text = isfinite(v) ? number_text(v) : (Py_INCREF(Py_None), Py_None);
+            if (text == Py_None) {
+                Py_DECREF(text);
+                Py_CLEAR(out);
+                Py_INCREF(Py_None);
+                out = Py_None;
+                goto done;
+            }
+            if (text == NULL) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            PyTuple_SET_ITEM(out, i * 5 + k, text);
+        }
+    }
+done:
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&first);
     return out;
 }
 
@@ -1422,6 +1472,7 @@ static PyMethodDef methods[] = {
     {"resize_bilinear", resize_bilinear, METH_VARARGS, resize_bilinear_doc},
     {"memory", memory, METH_VARARGS, memory_doc},
     {"coco_numbers", coco_numbers, METH_VARARGS, coco_numbers_doc},
+    {"coco_boxes", coco_boxes, METH_VARARGS, coco_boxes_doc},
     {"box_rules", box_rules, METH_VARARGS, box_rules_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -91,3 +91,16 @@ def test_a_field_a_template_could_not_tell_from_its_own_text_is_encoded_as_befor
     out = CocoOutput("a.aug0.jpg", image, image.labels().evolve(moved=True))
     assert coco_line(out) == slow_line(out)
     assert image._templates is False
+
+
+@pytest.mark.parametrize("box", [[0.0, 0.0, 1e5, 1e5], [1.0, 2.0, 1.00004 + 5e-7, 3.5], [0.25, 0.5, 3.0, 4.0]])
+def test_numbers_the_compiled_spelling_leaves_to_python_are_spelled_as_before(box) -> None:
+    """An area of 2^33 px or more, or a near-tie below 1e-4, is Python's to round: the line is
+    still the one each annotation's encoding makes."""
+    image = CocoImage({"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+                      [{"id": 1, "image_id": 1, "category_id": 1, "area": 1.0, "bbox": [1, 1, 2, 2]},
+                       {"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "area": 1.0}],
+                      {1: {"id": 1, "name": "x"}})
+    labels = image.labels().evolve(moved=True, boxes=np.array([box, [1.5, 2.5, 3.5, 4.75]]))
+    out = CocoOutput("a.aug0.jpg", image, labels)
+    assert coco_line(out) == slow_line(out)

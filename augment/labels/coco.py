@@ -40,9 +40,10 @@ from pycocotools import mask as mask_utils
 from augment.labels.model import LabelError, Labels
 
 try:
+    from augment._native import coco_boxes as _coco_boxes
     from augment._native import coco_numbers as _coco_numbers
 except ImportError:  # built without a C compiler: Python spells each number, the same text
-    _coco_numbers = None
+    _coco_boxes = _coco_numbers = None
 
 BOX_TOLERANCE = 1.0
 """Pixels a box may pass its image's edge by (annotation tools round): more is a problem."""
@@ -492,6 +493,10 @@ def _moved_boxes(out: CocoOutput) -> str | None:
         text = "\t".join([templates.each[k] for k in picked])
         first = None if templates.area_first is None else templates.area_first[picked]
     boxes = labels.boxes
+    if _coco_boxes is not None:  # the numbers spelled in one call, where C can spell them all
+        texts = _coco_boxes(np.ascontiguousarray(boxes, np.float64), None if first is None else first)
+        if texts is not None:
+            return text % texts
     x0, y0 = boxes[:, 0], boxes[:, 1]
     w, h = boxes[:, 2] - x0, boxes[:, 3] - y0
     rows = np.stack([x0, y0, w, h, w * h], axis=1)
