@@ -84,6 +84,7 @@ class CocoImage:
     annotations: list[dict[str, Any]]
     categories: dict[int, dict[str, Any]]
     _templates: Any = field(default=None, init=False, repr=False, compare=False)  # see _box_templates
+    _read: Labels | None = field(default=None, init=False, repr=False, compare=False)  # see labels_later
 
     @property
     def size(self) -> tuple[int, int]:
@@ -105,20 +106,21 @@ class CocoImage:
         self._check(size)
         if not self.annotations:
             return Labels.empty(self.size)
-        boxes = np.array([ann["bbox"] for ann in self.annotations], np.float64)
+        anns = self.annotations
+        boxes = np.array([ann["bbox"] for ann in anns], np.float64)
         boxes[:, 2:] += boxes[:, :2]  # x, y, w, h -> x0, y0, x1, y1
-        masks, keypoints = [], []
-        for ann in self.annotations:
-            masks.append(decode_segmentation(ann["segmentation"], height, width) if ann.get("segmentation") else None)
-            kp = ann.get("keypoints")
-            keypoints.append(np.asarray(kp, np.float64).reshape(-1, 3) if kp else None)
+        masks: list[np.ndarray | None] | None = None
+        keypoints: list[np.ndarray | None] | None = None
+        for i, ann in enumerate(anns):  # most annotations have neither: no list is made
+            if ann.get("segmentation"):
+                masks = masks or [None] * len(anns)
+                masks[i] = decode_segmentation(ann["segmentation"], height, width)
+            if kp := ann.get("keypoints"):
+                keypoints = keypoints or [None] * len(anns)
+                keypoints[i] = np.asarray(kp, np.float64).reshape(-1, 3)
         names = {cid: tuple(c.get("keypoints") or ()) for cid, c in self.categories.items() if c.get("keypoints")}
-        return Labels(self.size, boxes, [a["category_id"] for a in self.annotations],
-                      [a["id"] for a in self.annotations],
-                      masks=masks if any(m is not None for m in masks) else None,
-                      keypoints=keypoints if any(k is not None for k in keypoints) else None,
-                      keypoint_names=names,
-                      attrs=[_fields(a) for a in self.annotations])
+        return Labels(self.size, boxes, [a["category_id"] for a in anns], [a["id"] for a in anns], masks=masks,
+                      keypoints=keypoints, keypoint_names=names, attrs=[_fields(a) for a in anns])
 
     def labels_later(self, size: tuple[int, int]) -> Callable[[], Labels] | None:
         """:meth:`labels`, read when first asked (a job's worker asks after the image's
@@ -132,12 +134,10 @@ class CocoImage:
         self._check(size)
         if any(ann.get("segmentation") for ann in self.annotations):
             return None
-        made: list[Labels] = []
-
         def read() -> Labels:
-            if not made:
-                made.append(self.labels())
-            return made[0]
+            if self._read is None:
+                self._read = self.labels()
+            return self._read
 
         return read
 
@@ -440,7 +440,7 @@ def _box_templates(image: CocoImage) -> _Templates | None:
     where a field's own text holds a stand-in or an annotation's opening, which a template
     could not tell from the real ones."""
     if image._templates is None:
-        image._templates = _make_templates(image.annotations) or False
+        image._templates = _make_templates(image.annotations, image._read) or False
     return image._templates or None
 
 
@@ -449,13 +449,15 @@ _BBOX_TEXT, _AREA_TEXT = _ENCODE(_BBOX), _ENCODE(_AREA)
 _NEXT = '},{"category_id":'
 
 
-def _make_templates(annotations: list[dict[str, Any]]) -> _Templates | None:
-    entries = []
-    for ann in annotations:  # as _annotations() orders an annotation's fields
-        entry = {"category_id": 0, **ann, "bbox": _BBOX, "area": _AREA}
-        entry.pop("id", None), entry.pop("image_id", None)
-        entry["category_id"] = int(ann["category_id"])
-        entries.append(entry)
+def _make_templates(annotations: list[dict[str, Any]], read: Labels | None) -> _Templates | None:
+    """``read``: the image's labels where :meth:`CocoImage.labels_later` read them (their
+    fields are the annotations' without the ids, made already)."""
+    if read is not None:  # as _annotations() orders an annotation's fields
+        entries = [{"category_id": category, **fields, "bbox": _BBOX, "area": _AREA}
+                   for category, fields in zip(read.categories.tolist(), read.attrs or (), strict=True)]
+    else:
+        entries = [{"category_id": int(ann["category_id"]), **_fields(ann), "bbox": _BBOX, "area": _AREA}
+                   for ann in annotations]
     text = _ENCODE(entries)[1:-1]  # one annotation after another, "," between them
     found = _FIELDS.findall(text)
     n = len(annotations)
