@@ -6,6 +6,7 @@ their order, which objects were dropped, and where the numbers round."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -105,3 +106,34 @@ def test_numbers_the_compiled_spelling_leaves_to_python_are_spelled_as_before(bo
     labels = image.labels().evolve(moved=True, boxes=np.array([box, [1.5, 2.5, 3.5, 4.75]]))
     out = CocoOutput("a.aug0.jpg", image, labels)
     assert coco_line(out) == slow_line(out)
+
+
+SPOILS = st.sampled_from([
+    None, None, None, ("id", True), ("id", "3"), ("id", 2), ("id", 2**70), ("image_id", 9), ("image_id", 2),
+    ("category_id", 4), ("category_id", True), ("category_id", 1.0), ("keypoints", [1, 2, 2]), ("keypoints", [1]),
+    ("keypoints", []), ("segmentation", [[1, 1, 5, 1, 5, 5]]), ("segmentation", []), ("segmentation", "x"),
+    ("bbox", (1, 2, 3)), ("bbox", [1, 2, 3]), ("bbox", [1, 2, 3, 4, 5]), ("bbox", "0 0 1 1"), ("drop", "id"),
+    ("drop", "image_id"), ("drop", "category_id"), ("drop", "bbox")])
+BAD = st.sampled_from([math.nan, math.inf, -math.inf, True, False, "1", None, -5, 0, 0.0, -0.0, 2**64, 1e300])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(box=st.tuples(*[st.integers(-2, 400) | st.floats(-2.0, 400.0)] * 2,
+                     *[st.integers(-1, 241) | st.floats(-1.0, 241.0)] * 2).map(list), spoil=SPOILS,
+       bad=st.tuples(st.integers(0, 3), BAD) | st.none())
+def test_what_the_index_says_valid_at_once_every_check_says_valid(box: list, spoil: Any, bad: Any) -> None:
+    """read_coco says the commonest annotation valid without every check (_plainly_valid):
+    never one that a check would refuse, and the index's verdict is every check's."""
+    ann: dict[str, Any] = {"id": 1, "image_id": 1, "category_id": 1, "bbox": box}
+    if bad is not None:
+        box[bad[0]] = bad[1]
+    if spoil is not None and spoil[0] == "drop":
+        del ann[spoil[1]]
+    elif spoil is not None:
+        ann[spoil[0]] = spoil[1]
+    images = {1: {"id": 1, "width": 640, "height": 480}, 2: {"id": 2, "width": 20, "height": 10}}
+    categories = {1: {"id": 1, "name": "a", "keypoints": ["nose"]}}
+    seen = {2}
+    if coco._plainly_valid(ann, images, categories, seen):
+        assert coco._checked(ann, images, categories, seen) is None
+    assert coco._annotation_problem(ann, images, categories, seen) == coco._checked(ann, images, categories, seen)

@@ -34,7 +34,7 @@ from augment.engine.labels import (
     record_problems,
     write_labels,
 )
-from augment.engine.pool import _run_in_pool, _run_in_process, _Stop
+from augment.engine.pool import _run_in_pool, _run_in_process, _Stop, frozen_heap
 from augment.engine.summary import DEFAULT_MAX_ERROR_RATE, PACKAGE_DIR, Summary, Wording, _append_failed, _write_summary
 from augment.engine.worker import _failed
 from augment.errors import JobFailed, JobStopped, TooManyBadInputs, UsageError
@@ -294,7 +294,7 @@ def run_job(
                        emit=lambda text, fields: log.event("progress", text, **fields))
         start = time.monotonic()
         interrupted = announced = False
-        with _Stop() as stop:
+        with _Stop() as stop, frozen_heap():
             if not_staged_records:  # recorded, never read: there is no file of theirs to read
                 try:
                     mf.write_records(manifest, not_staged_records)
