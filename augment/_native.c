@@ -1402,6 +1402,50 @@ done:
     return out;
 }
 
+/* ---- Boxes through a rotation or an affine ------------------------------------------
+ * augment.labels.moves._affine box by box: each corner mapped as numpy maps it (x * a + y * b
+ * + c, two products and two sums, no fused multiply-add), the box of the four corners. */
+
+PyDoc_STRVAR(affine_boxes_doc,
+"affine_boxes(boxes, out, a, b, c, d, e, f)\n\n"
+"The XYXY float64 boxes of ``boxes`` mapped by x' = x*a + y*b + c, y' = x*d + y*e + f, corner\n"
+"by corner, into ``out`` (a writable buffer of the same size): each the box of its corners.");
+
+static PyObject *affine_boxes(PyObject *self, PyObject *args) {
+    Py_buffer src, dst;
+    double m[6];
+    if (!PyArg_ParseTuple(args, "y*w*dddddd:affine_boxes", &src, &dst, &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]))
+        return NULL;
+    if (src.len != dst.len || src.len % (4 * (Py_ssize_t)sizeof(double))) {
+        PyBuffer_Release(&src);
+        PyBuffer_Release(&dst);
+        PyErr_SetString(PyExc_ValueError, "affine_boxes: two buffers of 4 float64 a box");
+        return NULL;
+    }
+    Py_ssize_t n = src.len / (4 * (Py_ssize_t)sizeof(double));
+    const double *b = (const double *)src.buf;
+    double *o = (double *)dst.buf;
+    for (Py_ssize_t i = 0; i < n; i++, b += 4, o += 4) {
+        const double xs[4] = {b[0], b[2], b[2], b[0]}, ys[4] = {b[1], b[1], b[3], b[3]};
+        double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+        for (int k = 0; k < 4; k++) {
+            double x = xs[k] * m[0] + ys[k] * m[1] + m[2];
+            double y = xs[k] * m[3] + ys[k] * m[4] + m[5];
+            if (k == 0 || x < x0 || isnan(x)) x0 = isnan(x0) ? x0 : x;
+            if (k == 0 || x > x1 || isnan(x)) x1 = isnan(x1) ? x1 : x;
+            if (k == 0 || y < y0 || isnan(y)) y0 = isnan(y0) ? y0 : y;
+            if (k == 0 || y > y1 || isnan(y)) y1 = isnan(y1) ? y1 : y;
+        }
+        o[0] = x0;
+        o[1] = y0;
+        o[2] = x1;
+        o[3] = y1;
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    Py_RETURN_NONE;
+}
+
 /* ---- What the rules say of moved boxes --------------------------------------------
  * augment.labels.follow's numpy arithmetic, box by box, with the same operations in the same
  * order (the clamp itself stays numpy's): per box, bit 0 its clamped box has a side under
@@ -1474,6 +1518,7 @@ static PyMethodDef methods[] = {
     {"coco_numbers", coco_numbers, METH_VARARGS, coco_numbers_doc},
     {"coco_boxes", coco_boxes, METH_VARARGS, coco_boxes_doc},
     {"box_rules", box_rules, METH_VARARGS, box_rules_doc},
+    {"affine_boxes", affine_boxes, METH_VARARGS, affine_boxes_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -119,3 +119,24 @@ def test_rotation_and_affine_moves_give_torchvisions_bits(op):
 def test_a_rotation_that_expands_or_turns_about_another_centre_is_left_to_torchvision(op):
     params = op.make_params([PIL.Image.new("RGB", (64, 48))])
     assert MOVES[type(op).__name__](op, Boxes(np.ones((2, 4)), (48, 64)), params) is None
+
+
+def test_the_compiled_affine_gives_numpys_bits(monkeypatch):
+    """A rotation's or an affine's boxes come from the compiled affine_boxes where the package
+    has it: each corner as numpy maps it, the same bits (the zero's sign aside, which every
+    writer drops)."""
+    from augment.labels import moves
+
+    if moves._affine_boxes is None:
+        pytest.skip("built without a C compiler: numpy's calls alone")
+    rng = np.random.default_rng(5)
+    op = v2.RandomAffine(40, translate=(0.2, 0.2), scale=(0.5, 1.5), shear=(-20, 20, -10, 10))
+    image = PIL.Image.new("RGB", (640, 480))
+    for _ in range(200):
+        boxes = Boxes(random_boxes(rng, 640, 480), (480, 640))
+        params = op.make_params([image])
+        compiled = MOVES["RandomAffine"](op, boxes, params).array
+        monkeypatch.setattr(moves, "_affine_boxes", None)
+        numpy = MOVES["RandomAffine"](op, boxes, params).array
+        monkeypatch.undo()
+        assert np.array_equal(compiled + 0.0, numpy + 0.0)
