@@ -23,11 +23,14 @@ What this module adds:
   tensor kernel. Either way the parameters are drawn by torchvision's own
   ``make_params``, identically.
 * **Labels.** :meth:`Pipeline.apply_labelled` runs the pixels exactly as
-  :meth:`Pipeline.apply` does (the same calls, the same bytes), and each geometric op,
-  when it applies the parameters it drew to the pixels, applies them to the image's
-  boxes, masks and keypoints (:mod:`augment.labels`) too: boxes in numpy for the
-  commonest ops (:mod:`augment.labels.moves`), the rest by torchvision's own kernels.
-  Photometric ops never see the labels; :meth:`Pipeline.apply` never touches them.
+  :meth:`Pipeline.apply` does (the same calls, the same bytes); each geometric op notes
+  the parameters it applied to the pixels, and the image's boxes, masks and keypoints
+  (:mod:`augment.labels`) are then moved through those ops with those parameters: boxes
+  in numpy or compiled code for the commonest ops (:mod:`augment.labels.moves`), the rest
+  by torchvision's own kernels (a job's worker asks for several outputs' labels after
+  their pixels, :meth:`Pipeline.apply_deferred`). The step-through moves them op by op as
+  the pixels go. Photometric ops never see the labels; :meth:`Pipeline.apply` never
+  touches them.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from augment.labels import coco
-from augment.labels.coco import CocoImage, CocoOutput, coco_line
+from augment.labels import coco, coco_lines
+from augment.labels.coco import CocoImage, CocoOutput
+from augment.labels.coco_lines import coco_line
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8) | st.sampled_from(
     ["%s", "%%", "%(x)s", "\t", "\n", "\0augment-bbox\0", "\0augment-area\0", "bbox", '"bbox":', "category_id"])
@@ -85,7 +86,8 @@ def test_the_templates_are_used_and_made_once_per_input() -> None:
                                     '1.5],"iscrowd":0,"note":"100%"}')
 
 
-@pytest.mark.parametrize("field", [coco._BBOX, f"a\"{coco._AREA}", [{"category_id": 1}, {"category_id": 2}]])
+@pytest.mark.parametrize("field", [coco_lines._BBOX, f"a\"{coco_lines._AREA}",
+                                   [{"category_id": 1}, {"category_id": 2}]])
 def test_a_field_a_template_could_not_tell_from_its_own_text_is_encoded_as_before(field: Any) -> None:
     image = CocoImage({"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
                       [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "x": field},

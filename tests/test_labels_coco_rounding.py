@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from augment.labels.coco import DIGITS, _numbers, rounded
+from augment.labels.coco import DIGITS, rounded
+from augment.labels.coco_lines import _numbers
 
 try:
     from augment import _native
@@ -55,7 +56,7 @@ def test_whole_numbers_are_ints_and_negative_zero_is_zero():
 
 def spelled_alike(values: np.ndarray) -> None:
     """The compiled spelling of each number is str() of what rounded() gives, or None where
-    rounded() asks Python's round; augment.labels.coco._numbers fills those in."""
+    rounded() asks Python's round; augment.labels.coco_lines._numbers fills those in."""
     texts = _native.coco_numbers(np.ascontiguousarray(values, np.float64))
     want = [str(v) for v in rounded(values)]
     bad = [(float(v), t, w) for v, t, w in zip(values, texts, want, strict=True) if t is not None and t != w]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import gc
 import json
 import math
-import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,12 +39,6 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from augment.labels.model import LabelError, Labels
-
-try:
-    from augment._native import coco_boxes as _coco_boxes
-    from augment._native import coco_numbers as _coco_numbers
-except ImportError:  # built without a C compiler: Python spells each number, the same text
-    _coco_boxes = _coco_numbers = None
 
 BOX_TOLERANCE = 1.0
 """Pixels a box may pass its image's edge by (annotation tools round): more is a problem."""
@@ -446,137 +439,6 @@ def _encoder() -> Any:
 _ENCODE = _encoder()
 
 
-def coco_line(out: CocoOutput) -> str:
-    """One output's entries as a line of its host's label journal (see
-    :mod:`augment.labels.formats`): its image entry, then each annotation, as compact JSON
-    without the ids a merge gives them, separated by tabs (JSON text never holds a raw tab
-    or newline). :func:`join_coco_lines` numbers the lines of a job's outputs into the
-    bytes :func:`dump_coco` writes for :func:`write_coco`'s document of those outputs,
-    without decoding and encoding them again."""
-    image = _ENCODE(_image_entry(out))
-    boxes = _moved_boxes(out)
-    if boxes is not None:
-        return f"{image}\t{boxes}"
-    return "\t".join([image, *map(_ENCODE, _annotations(out.labels))])
-
-
-_BBOX, _AREA = "\0augment-bbox\0", "\0augment-area\0"
-"""Stand-ins for a moved annotation's ``bbox`` and ``area`` in its template (see :func:`_box_templates`)."""
-
-
-@dataclass(frozen=True)
-class _Templates:
-    """An input's annotations as JSON text with ``%s`` where a move puts its numbers.
-
-    Attributes:
-        ids: the annotations' ids, in order.
-        each: per annotation, its text (``%`` doubled), ``[%s,%s,%s,%s]`` its box, ``%s`` its area.
-        whole: ``each`` joined by tabs: the annotations of an output that kept them all.
-        area_first: per annotation, its ``area`` comes before its ``bbox`` (COCO's own files
-            write them so); ``None``: no annotation's does.
-    """
-
-    ids: list[int]
-    each: list[str]
-    whole: str
-    area_first: np.ndarray | None
-
-
-def _box_templates(image: CocoImage) -> _Templates | None:
-    """The templates of ``image``'s annotations, made once per input (its copies share them):
-    each annotation as :func:`_annotation` writes it moved without a mask or keypoints, every
-    field but the box and the area encoded once, all in one call to the encoder. ``None``
-    where a field's own text holds a stand-in or an annotation's opening, which a template
-    could not tell from the real ones."""
-    if image._templates is None:
-        image._templates = _make_templates(image.annotations, image._read) or False
-    return image._templates or None
-
-
-_FIELDS = re.compile(r'"\\u0000augment-(bbox|area)\\u0000"')
-_BBOX_TEXT, _AREA_TEXT = _ENCODE(_BBOX), _ENCODE(_AREA)
-_NEXT = '},{"category_id":'
-
-
-def _make_templates(annotations: list[dict[str, Any]], read: Labels | None) -> _Templates | None:
-    """``read``: the image's labels where :meth:`CocoImage.labels_later` read them (their
-    fields are the annotations' without the ids, made already)."""
-    if read is not None:  # as _annotations() orders an annotation's fields
-        entries = [{"category_id": category, **fields, "bbox": _BBOX, "area": _AREA}
-                   for category, fields in zip(read.categories.tolist(), read.attrs or (), strict=True)]
-    else:
-        entries = [{"category_id": int(ann["category_id"]), **_fields(ann), "bbox": _BBOX, "area": _AREA}
-                   for ann in annotations]
-    text = _ENCODE(entries)[1:-1]  # one annotation after another, "," between them
-    found = _FIELDS.findall(text)
-    n = len(annotations)
-    if len(found) != 2 * n or found.count("bbox") != n or text.count(_NEXT) != n - 1:
-        return None  # a stand-in's or an opening's text inside a field: not a template's to fill
-    # every stand-in's text, and every opening's, is one of ours (counted above)
-    text = text.replace("%", "%%").replace(_BBOX_TEXT, "[%s,%s,%s,%s]").replace(_AREA_TEXT, "%s")
-    whole = text.replace(_NEXT, '}\t{"category_id":')
-    first = [found[2 * k] == "area" for k in range(n)]
-    return _Templates([ann["id"] for ann in annotations], whole.split("\t"), whole,
-                      np.array(first) if any(first) else None)
-
-
-def _moved_boxes(out: CocoOutput) -> str | None:
-    """The tab-separated annotations of an output whose objects a geometric op moved and
-    which have boxes only (no mask, keypoints or mark): its boxes' numbers put into its
-    input's templates (:func:`_box_templates`), the very text :func:`_annotations` and
-    :data:`_ENCODE` make of them. ``None``: not such an output; :func:`coco_line` encodes it
-    annotation by annotation."""
-    labels = out.labels
-    if (not labels.moved or not len(labels) or labels.masks is not None or labels.keypoints is not None
-            or labels.marks is not None):
-        return None
-    templates = _box_templates(out.source)
-    if templates is None:
-        return None
-    ids = labels.ids.tolist()
-    if ids == templates.ids:
-        text, first = templates.whole, templates.area_first
-    else:
-        where = {i: k for k, i in enumerate(templates.ids)}
-        if any(i not in where for i in ids):
-            return None
-        picked = [where[i] for i in ids]
-        text = "\t".join([templates.each[k] for k in picked])
-        first = None if templates.area_first is None else templates.area_first[picked]
-    boxes = labels.boxes
-    if _coco_boxes is not None:  # the numbers spelled in one call, where C can spell them all
-        texts = _coco_boxes(np.ascontiguousarray(boxes, np.float64), None if first is None else first)
-        if texts is not None:
-            return text % texts
-    x0, y0 = boxes[:, 0], boxes[:, 1]
-    w, h = boxes[:, 2] - x0, boxes[:, 3] - y0
-    rows = np.stack([x0, y0, w, h, w * h], axis=1)
-    if not np.isfinite(rows).all():
-        return None  # JSON has no such numbers: the encoder says so
-    if first is not None:
-        rows = np.where(first[:, None], rows[:, [4, 0, 1, 2, 3]], rows)
-    return text % _numbers(rows.reshape(-1))
-
-
-def join_coco_lines(lines: Iterable[str], categories: list[dict[str, Any]], info: dict[str, Any] | None = None,
-                    licenses: list[Any] | None = None) -> bytes:
-    """The COCO file of outputs from their :func:`coco_line` lines, in the order of their
-    file names: images and annotations numbered from 1, as :func:`write_coco` numbers
-    them, the very bytes :func:`dump_coco` writes for its document."""
-    images: list[str] = []
-    annotations: list[str] = []
-    for image_id, line in enumerate(lines, start=1):
-        image, *anns = line.split("\t")
-        images.append(f'{{"id":{image_id},{image[1:]}')  # each entry has fields: '{' and what follows
-        start = len(annotations) + 1
-        annotations.extend(f'{{"id":{number},"image_id":{image_id},{ann[1:]}'
-                           for number, ann in enumerate(anns, start=start))
-    head = "".join(f'"{key}":{_ENCODE(value)},' for key, value in (("info", info), ("licenses", licenses))
-                   if value is not None)
-    return (f'{{{head}"images":[{",".join(images)}],"annotations":[{",".join(annotations)}],'
-            f'"categories":{_ENCODE(categories)}}}\n').encode("utf-8", errors="backslashreplace")
-
-
 def _box_rows(boxes: np.ndarray) -> list[list[float | int]]:
     """Per box, its COCO ``x, y, width, height`` and area, rounded (:func:`rounded`), from
     XYXY: each box's sums as Python would make them, element by element."""
@@ -637,25 +499,6 @@ def rounded(values: np.ndarray) -> list[float | int]:
         for i in np.flatnonzero(doubtful).tolist():
             out[i] = round(float(values[i]), DIGITS) + 0.0
     return [int(v) if v.is_integer() else v for v in out]
-
-
-def _numbers(values: np.ndarray) -> tuple[Any, ...]:
-    """``values`` rounded (:func:`rounded`) as ``%s`` spells them: by the compiled
-    ``coco_numbers`` where the package has it (the same text, without a float's repr
-    each), else the rounded numbers themselves."""
-    if _coco_numbers is None:
-        return tuple(rounded(values))
-    texts = _coco_numbers(np.ascontiguousarray(values, np.float64))
-    if None not in texts:
-        return texts
-    # near-ties and values of 1e5 or more (an area): Python's round, as rounded() asks it
-    return tuple(_round(float(values[i])) if text is None else text for i, text in enumerate(texts))
-
-
-def _round(value: float) -> float | int:
-    """One value as :func:`rounded` gives it, by Python's ``round``."""
-    value = round(value, DIGITS) + 0.0
-    return int(value) if value.is_integer() else value
 
 
 def merge_coco(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -324,7 +324,8 @@ class LabelWriter:
         no line for: there is nothing to write its line with): see :func:`journal_line`."""
         source = None if isinstance(source, NoLabels) else source
         if self.format == "coco":
-            from augment.labels.coco import CocoImage, CocoOutput, coco_line
+            from augment.labels.coco import CocoImage, CocoOutput
+            from augment.labels.coco_lines import coco_line
 
             image = source if source is not None else CocoImage({"file_name": output}, [], {})
             return journal_line(output, coco_line(CocoOutput(output, image, labels)))
@@ -358,7 +359,7 @@ class LabelWriter:
         lines = read_journal(journal.read_bytes() if journal.exists() else b"")
         if self.format == "groundtruth":
             return {GROUND_TRUTH_OUTPUT: "".join(line + "\n" for line in lines).encode("utf-8")}
-        from augment.labels.coco import join_coco_lines
+        from augment.labels.coco_lines import join_coco_lines
 
         index = annotations.index
         return {COCO_OUTPUT: join_coco_lines(lines, [index.categories[k] for k in sorted(index.categories)],
