@@ -207,7 +207,7 @@ class Pipeline:
         def transform_carrying(inpt: Any, params: dict[str, Any]) -> Any:
             out = inner(inpt, params)
             if self._pending is not None:
-                self._pending.append((node.name, move, params, _describe(inpt)))
+                self._pending.append((node.name, move, params, _shape(inpt)))
             elif self._moving:
                 try:
                     self._moving = move(self._moving, params)
@@ -344,14 +344,12 @@ class Pipeline:
                        labels: Labels | Callable[[], Labels],
                        rules: LabelRules | None = None, steps: list[PIL.Image.Image] | None = None,
                        ) -> tuple[Any, list[dict[str, Any]], Callable[[], tuple[Labels, Counts]]]:
-        """:meth:`apply_labelled` in two halves: the pixels now (the very calls of
-        :meth:`apply`, each geometric op noting the params it applied), and ``finish()``,
-        which moves the labels through those ops with those params and gives the output's
-        labels and counts (or raises :class:`OpFailed` where an op fails on them). A job's
-        worker finishes several outputs' labels one after another, after their pixels:
-        with its code and data in the caches, which an image's pixel kernels evict, the
-        label code runs two to three times faster. ``labels`` may be a function that reads
-        them then (their size checked already)."""
+        """:meth:`apply_labelled` in two halves: the pixels now (:meth:`apply`'s calls, each
+        geometric op noting the params it applied), and ``finish()``, which moves the labels
+        through those ops with those params and gives the output's labels and counts (or
+        raises :class:`OpFailed`). A job's worker finishes several outputs' labels in a row,
+        after their pixels, its code and data then in the caches (two to three times faster).
+        ``labels`` may be a function that reads them then (their size checked already)."""
         self._carry_labels(image, labels if isinstance(labels, Labels) else None)
         rules = rules or LabelRules()
         pending: list[tuple[str, Any, dict[str, Any], str]] = []
@@ -367,11 +365,12 @@ class Pipeline:
         def finish() -> tuple[Labels, Counts]:
             given = labels if isinstance(labels, Labels) else labels()
             moved = to_tv(within_image(given))
-            for name, move, params, described in pending:
+            for name, move, params, shape in pending:
                 if moved:
                     try:
                         moved = move(moved, params)
-                    except Exception as e:  # as transform_carrying says it
+                    except Exception as e:  # as transform_carrying says it (a source's first op: WxH)
+                        described = "x".join(map(str, shape)) + ("" if len(shape) == 2 else " (CxHxW)")
                         raise OpFailed(f"{name} failed on the labels of a {described} image: {e}") from e
             return follow(from_tv(given, moved, out_size), records, rules)
 
@@ -480,7 +479,7 @@ class Pipeline:
             except Exception as e:
                 raise OpFailed(f"{node.name} failed on the labels of a {w}x{h} image: {e}") from e
         elif self._pending is not None:
-            self._pending.append((node.name, node.move, params, f"{w}x{h}"))
+            self._pending.append((node.name, node.move, params, (w, h)))
         return pixels, target
 
     def _first_pixels(self, source: Source, params: dict[str, Any], crop: tuple[int, int, int, int],
@@ -591,8 +590,11 @@ def _size_of(image: Source | PIL.Image.Image | torch.Tensor) -> tuple[int, int]:
 
 def _describe(image: Any) -> str:
     """``CxHxW``, as torchvision's messages count channels."""
+    return "x".join(map(str, _shape(image))) + " (CxHxW)"
+
+
+def _shape(image: Any) -> tuple[int, ...]:
+    """``(C, H, W)``, or a tensor's shape."""
     if isinstance(image, PIL.Image.Image):
-        shape: tuple[int, ...] = (len(image.getbands()), image.height, image.width)
-    else:
-        shape = tuple(getattr(image, "shape", ()))
-    return "x".join(map(str, shape)) + " (CxHxW)"
+        return PIL.Image.getmodebands(image.mode), image.height, image.width
+    return tuple(getattr(image, "shape", ()))

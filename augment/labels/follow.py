@@ -147,29 +147,31 @@ def follow(labels: Labels, records: list[dict[str, Any]], rules: LabelRules) -> 
         labels = labels.evolve(moved=True, boxes=boxes, keypoints=keypoints, clipped=clipped)
         return labels, Counts(kept=len(labels), clipped=sum(clipped), hidden_keypoints=sum(hidden))
     counts = Counts()
-    marks = list(labels.marks) if labels.marks is not None else [None] * len(labels)
+    marking = rules.mode != "drop"  # marks change only where objects are kept and marked
+    marks = (list(labels.marks) if labels.marks is not None else [None] * len(labels)) if marking else None
     keep: list[int] = []
     for i, reason in enumerate(reasons):
         if reason is None:
             keep.append(i)
-        elif rules.mode == "drop":
+        elif marks is None:
             counts.dropped[reason] = counts.dropped.get(reason, 0) + 1
         else:
             counts.marked[reason] = counts.marked.get(reason, 0) + 1
             marks[i] = reason
             keep.append(i)
-    counts.clipped = int(np.count_nonzero(cut[keep]))
     every = len(keep) == len(labels)
 
     def pick(values: list[Any] | None) -> list[Any] | None:
         return values if values is None or every else [values[i] for i in keep]
 
+    clipped = pick(cut.tolist())
+    counts.clipped = sum(clipped)
+    marked = marks is not None and any(m is not None for m in marks)
     labels = labels.evolve(moved=True, boxes=boxes if every else boxes[keep],
                            categories=labels.categories if every else labels.categories[keep],
                            ids=labels.ids if every else labels.ids[keep], masks=pick(labels.masks),
                            keypoints=pick(keypoints), attrs=pick(labels.attrs),
-                           marks=pick(marks) if any(m is not None for m in marks) else pick(labels.marks),
-                           clipped=pick(cut.tolist()))
+                           marks=pick(marks if marked else labels.marks), clipped=clipped)
     counts.kept = len(labels)
     counts.hidden_keypoints = sum(hidden[i] for i in keep) if hidden else 0
     return labels, counts
