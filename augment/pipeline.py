@@ -154,7 +154,7 @@ class Pipeline:
         self._capture: Any = None  # while a render keeps its steps: called with each top-level op's output
         self._labels_ready = False
         self._moving: dict[str, Any] | None = None  # the current image's labels (tv_tensors), moved op by op
-        self._pending: list[tuple[str, Any, dict[str, Any], str]] | None = None  # or the moves to make later
+        self._pending: list[tuple[str, Any, dict[str, Any], Any]] | None = None  # or the moves to make later
         self._nodes = [self._build(op) for op in self.spec.ops]
         # ``ops: []`` only re-encodes each input; v2.Compose refuses an empty list.
         self.transform = v2.Compose([n.transform for n in self._nodes]) if self._nodes else v2.Identity()
@@ -352,7 +352,7 @@ class Pipeline:
         ``labels`` may be a function that reads them then (their size checked already)."""
         self._carry_labels(image, labels if isinstance(labels, Labels) else None)
         rules = rules or LabelRules()
-        pending: list[tuple[str, Any, dict[str, Any], str]] = []
+        pending: list[tuple[str, Any, dict[str, Any], Any]] = []  # op, move, params, its input's shape
         self._pending = pending
         try:
             out, _ = self._run(image, seed, steps, None)
@@ -370,7 +370,7 @@ class Pipeline:
                     try:
                         moved = move(moved, params)
                     except Exception as e:  # as transform_carrying says it (a source's first op: WxH)
-                        described = "x".join(map(str, shape)) + ("" if len(shape) == 2 else " (CxHxW)")
+                        described = shape if isinstance(shape, str) else "x".join(map(str, shape)) + " (CxHxW)"
                         raise OpFailed(f"{name} failed on the labels of a {described} image: {e}") from e
             return follow(from_tv(given, moved, out_size), records, rules)
 
@@ -479,7 +479,7 @@ class Pipeline:
             except Exception as e:
                 raise OpFailed(f"{node.name} failed on the labels of a {w}x{h} image: {e}") from e
         elif self._pending is not None:
-            self._pending.append((node.name, node.move, params, (w, h)))
+            self._pending.append((node.name, node.move, params, f"{w}x{h}"))
         return pixels, target
 
     def _first_pixels(self, source: Source, params: dict[str, Any], crop: tuple[int, int, int, int],

@@ -102,3 +102,20 @@ def test_an_op_that_fails_on_the_labels_after_the_pixels_leaves_no_image(workers
     doc = json.loads((out / "annotations.json").read_text())
     assert sorted(i["file_name"] for i in doc["images"]) == sorted(r["output"] for r in flipped)
     assert PIL.Image.open(out / flipped[0]["output"]).size == image.size
+
+
+def test_a_first_op_run_on_the_source_that_fails_on_the_labels_names_the_source_size(monkeypatch):
+    from augment.labels import moves
+    from augment.pipeline import OpFailed
+
+    def broken(transform, boxes, params):
+        raise ValueError("no such box")
+
+    monkeypatch.setitem(moves.MOVES, "RandomResizedCrop", broken)
+    image, labels = scene()
+    data = io.BytesIO()
+    image.save(data, "JPEG", quality=95)
+    pipeline = Pipeline(spec(CASES["crop"]))
+    _, _, finish = pipeline.apply_deferred(open_image(data.getvalue()), 0, boxes_only(labels))
+    with pytest.raises(OpFailed, match=r"^RandomResizedCrop failed on the labels of a 480x360 image: no such box$"):
+        finish()

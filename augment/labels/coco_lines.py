@@ -71,10 +71,10 @@ class _Templates:
 
 def _box_templates(image: CocoImage) -> _Templates | None:
     """The templates of ``image``'s annotations, made once per input (its copies share them):
-    each annotation as :func:`_annotation` writes it moved without a mask or keypoints, every
-    field but the box and the area encoded once, all in one call to the encoder. ``None``
-    where a field's own text holds a stand-in or an annotation's opening, which a template
-    could not tell from the real ones."""
+    each annotation as :func:`augment.labels.coco._annotation` writes it moved without a mask
+    or keypoints, every field but the box and the area encoded once, all in one call to the
+    encoder. ``None`` where a field's own text holds a stand-in or an annotation's opening,
+    which a template could not tell from the real ones."""
     if image._templates is None:
         image._templates = _make_templates(image.annotations, image._read) or False
     return image._templates or None
@@ -110,9 +110,9 @@ def _make_templates(annotations: list[dict[str, Any]], read: Labels | None) -> _
 def _moved_boxes(out: CocoOutput) -> str | None:
     """The tab-separated annotations of an output whose objects a geometric op moved and
     which have boxes only (no mask, keypoints or mark): its boxes' numbers put into its
-    input's templates (:func:`_box_templates`), the very text :func:`_annotations` and
-    :data:`_ENCODE` make of them. ``None``: not such an output; :func:`coco_line` encodes it
-    annotation by annotation."""
+    input's templates (:func:`_box_templates`), the very text
+    :func:`augment.labels.coco._annotations` and the encoder make of them. ``None``: not
+    such an output; :func:`coco_line` encodes it annotation by annotation."""
     labels = out.labels
     if (not labels.moved or not len(labels) or labels.masks is not None or labels.keypoints is not None
             or labels.marks is not None):
@@ -166,7 +166,7 @@ def join_coco_lines(lines: Iterable[str], categories: list[dict[str, Any]], info
 
 
 def _numbers(values: np.ndarray) -> tuple[Any, ...]:
-    """``values`` rounded (:func:`rounded`) as ``%s`` spells them: by the compiled
+    """``values`` rounded (:func:`augment.labels.coco.rounded`) as ``%s`` spells them: by the compiled
     ``coco_numbers`` where the package has it (the same text, without a float's repr
     each), else the rounded numbers themselves."""
     if _coco_numbers is None:
@@ -174,11 +174,11 @@ def _numbers(values: np.ndarray) -> tuple[Any, ...]:
     texts = _coco_numbers(np.ascontiguousarray(values, np.float64))
     if None not in texts:
         return texts
-    # near-ties and values of 1e5 or more (an area): Python's round, as rounded() asks it
+    # what C leaves to Python's round (a near-tie below 1e-4, a value of 2^33 or more), as rounded() asks it
     return tuple(_round(float(values[i])) if text is None else text for i, text in enumerate(texts))
 
 
 def _round(value: float) -> float | int:
-    """One value as :func:`rounded` gives it, by Python's ``round``."""
+    """One value as :func:`augment.labels.coco.rounded` gives it, by Python's ``round``."""
     value = round(value, DIGITS) + 0.0
     return int(value) if value.is_integer() else value
