@@ -119,3 +119,39 @@ def test_a_first_op_run_on_the_source_that_fails_on_the_labels_names_the_source_
     _, _, finish = pipeline.apply_deferred(open_image(data.getvalue()), 0, boxes_only(labels))
     with pytest.raises(OpFailed, match=r"^RandomResizedCrop failed on the labels of a 480x360 image: no such box$"):
         finish()
+
+
+def test_an_inputs_shared_label_work_goes_with_its_outputs(tmp_path, monkeypatch):
+    """A one-worker job's tasks live as long as the job: what an input's copies shared (its
+    labels read after the pixels, its COCO templates) is dropped once they are made."""
+    from augment.engine import run_job
+    from augment.labels.coco import CocoImage, CocoIndex
+    from tests.test_labels_job import coco_of_scene
+
+    images, released = [], []
+    image_of, release = CocoIndex.image, CocoImage.release
+
+    def noting(self, file_name):
+        images.append(image_of(self, file_name))
+        return images[-1]
+
+    def noting_release(self):
+        released.append((self._read is not None, self._templates is not None))
+        release(self)
+
+    monkeypatch.setattr(CocoIndex, "image", noting)
+    monkeypatch.setattr(CocoImage, "release", noting_release)
+    image, _ = scene()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("a.png", "b.png"):
+        image.save(inputs / name)
+    coco = coco_of_scene(["a.png", "b.png"])
+    coco["annotations"] = [{k: v for k, v in a.items() if k not in ("segmentation", "keypoints")}
+                           for a in coco["annotations"]]  # boxes only: read after the pixels
+    (tmp_path / "instances.json").write_text(json.dumps(coco))
+    job = {"version": 1, "copies": 2, "seed": 1, "output": {"format": "png"},
+           "ops": [{"RandomResizedCrop": {"size": 200, "scale": [0.5, 1.0]}}]}
+    run_job(job, inputs, tmp_path / "out", workers=1, annotations=str(tmp_path / "instances.json"), progress="off")
+    assert len(images) == 2 and released == [(True, True), (True, True)]
+    assert all(i._read is None and i._templates is None for i in images)

@@ -60,7 +60,8 @@ class _Worker:
         """:meth:`process` for several inputs, in order: each input's records.
 
         In a labelled job the outputs' pixels come first, every input's, and then their
-        labels, one output after another (:meth:`~augment.pipeline.Pipeline.apply_deferred`):
+        labels, one output after another (:meth:`~augment.pipeline.Pipeline.apply_deferred`;
+        an input with masks has its outputs' labels made at once, as a batch would hold them):
         the label code then runs with its instructions and data in the caches, which the
         pixel kernels of the image between two outputs otherwise evict. An output's image
         is written before its labels are made; where an op then fails on its labels, the
@@ -84,11 +85,13 @@ class _Worker:
             if on_input is not None:
                 on_input(i)
             records.append([item if isinstance(item, dict) else self._finish(*item) for item in outputs])
+            if (release := getattr(tasks[i][2], "release", None)) is not None:
+                release()  # what the input's outputs shared (its labels read, say) goes with them
         return records
 
     def _pixels(self, rel: str, copies: tuple[int, ...], labels: Any) -> list[Any]:
-        """An input's outputs made and written: per copy, its record where it failed, else
-        what :meth:`_finish` makes its record of."""
+        """An input's outputs made and written: per copy, its record, or where its labels
+        were left for later, what :meth:`_finish` makes its record of."""
         outputs: list[Any] = []
         spec_seed = self.pipeline.spec.seed
         if self.writer is not None and labels is None:
@@ -115,7 +118,9 @@ class _Worker:
                 outputs.append(_failed(base, spec_seed, v.copy, OUT_OF_MEMORY, "out_of_memory"))
                 continue
             v.data = None  # written: a batch holds no output's bytes
-            outputs.append((base, v, name, labels))
+            # labels left for later wait for the batch's second half; the rest (an input with
+            # masks, whose labels a batch would hold) are written now
+            outputs.append((base, v, name, labels) if v.finish is not None else self._finish(base, v, name, labels))
         return outputs
 
     def _finish(self, base: dict[str, Any], v: variant.Variant, name: str, labels: Any) -> dict[str, Any]:

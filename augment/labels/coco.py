@@ -129,12 +129,19 @@ class CocoImage:
         self._check(size)
         if any(ann.get("segmentation") for ann in self.annotations):
             return None
+
         def read() -> Labels:
             if self._read is None:
                 self._read = self.labels()
             return self._read
 
         return read
+
+    def release(self) -> None:
+        """Drop what this image's outputs shared (its labels read, its templates): a job's
+        worker calls it once they are all made (a one-worker job's tasks live as long as
+        the job)."""
+        self._read = self._templates = None
 
     def _check(self, size: tuple[int, int] | None) -> None:
         width, height = self.size
