@@ -447,12 +447,18 @@ _ENCODE = _encoder()
 
 
 def _box_rows(boxes: np.ndarray) -> list[list[float | int]]:
-    """Per box, its COCO ``x, y, width, height`` and area, rounded (:func:`rounded`), from
-    XYXY: each box's sums as Python would make them, element by element."""
-    x0, y0, x1, y1 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    w, h = x1 - x0, y1 - y0
-    values = rounded(np.stack([x0, y0, w, h, w * h], axis=1).reshape(-1))
+    """Per box, its COCO ``x, y, width, height`` and area, rounded (:func:`rounded`)."""
+    values = rounded(box_values(boxes).reshape(-1))
     return [values[k:k + 5] for k in range(0, len(values), 5)]
+
+
+def box_values(boxes: np.ndarray) -> np.ndarray:
+    """Per XYXY box, its COCO ``x, y, width, height`` and area (``(N, 5)``): each box's
+    sums as Python would make them, element by element (the compiled ``coco_boxes`` makes
+    the same ones)."""
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    w, h = boxes[:, 2] - x0, boxes[:, 3] - y0
+    return np.stack([x0, y0, w, h, w * h], axis=1)
 
 
 def _annotation(labels: Labels, i: int, row: list[float | int] | None) -> dict[str, Any]:

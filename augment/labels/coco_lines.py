@@ -25,7 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from augment.labels.coco import _ENCODE, DIGITS, CocoImage, CocoOutput, _annotations, _fields, _image_entry, rounded
+from augment.labels.coco import (
+    _ENCODE,
+    DIGITS,
+    CocoImage,
+    CocoOutput,
+    _annotations,
+    _fields,
+    _image_entry,
+    box_values,
+    rounded,
+)
 from augment.labels.model import Labels
 
 try:
@@ -57,6 +67,7 @@ class _Templates:
 
     Attributes:
         ids: the annotations' ids, in order.
+        index: annotation id -> its place in ``ids`` (an output that dropped objects picks by it).
         each: per annotation, its text (``%`` doubled), ``[%s,%s,%s,%s]`` its box, ``%s`` its area.
         whole: ``each`` joined by tabs: the annotations of an output that kept them all.
         area_first: per annotation, its ``area`` comes before its ``bbox`` (COCO's own files
@@ -64,6 +75,7 @@ class _Templates:
     """
 
     ids: list[int]
+    index: dict[int, int]
     each: list[str]
     whole: str
     area_first: np.ndarray | None
@@ -103,7 +115,8 @@ def _make_templates(annotations: list[dict[str, Any]], read: Labels | None) -> _
     text = text.replace("%", "%%").replace(_BBOX_TEXT, "[%s,%s,%s,%s]").replace(_AREA_TEXT, "%s")
     whole = text.replace(_NEXT, '}\t{"category_id":')
     first = [found[2 * k] == "area" for k in range(n)]
-    return _Templates([ann["id"] for ann in annotations], whole.split("\t"), whole,
+    ids = [ann["id"] for ann in annotations]
+    return _Templates(ids, {i: k for k, i in enumerate(ids)}, whole.split("\t"), whole,
                       np.array(first) if any(first) else None)
 
 
@@ -124,7 +137,7 @@ def _moved_boxes(out: CocoOutput) -> str | None:
     if ids == templates.ids:
         text, first = templates.whole, templates.area_first
     else:
-        where = {i: k for k, i in enumerate(templates.ids)}
+        where = templates.index
         if any(i not in where for i in ids):
             return None
         picked = [where[i] for i in ids]
@@ -135,9 +148,7 @@ def _moved_boxes(out: CocoOutput) -> str | None:
         texts = _coco_boxes(np.ascontiguousarray(boxes, np.float64), None if first is None else first)
         if texts is not None:
             return text % texts
-    x0, y0 = boxes[:, 0], boxes[:, 1]
-    w, h = boxes[:, 2] - x0, boxes[:, 3] - y0
-    rows = np.stack([x0, y0, w, h, w * h], axis=1)
+    rows = box_values(boxes)
     if not np.isfinite(rows).all():
         return None  # JSON has no such numbers: the encoder says so
     if first is not None:
