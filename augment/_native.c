@@ -1503,6 +1503,299 @@ static PyObject *box_rules(PyObject *self, PyObject *args) {
     return PyLong_FromUnsignedLong(all);
 }
 
+/* ---- A COCO input's annotations, read and templated ---------------------------------
+ * augment.labels.coco reads an image's annotations (each a dict as json.loads made it,
+ * validated by read_coco) into arrays, and augment.labels.coco_lines makes their text with
+ * %s where a moved box's numbers go: here one pass over the dicts does each, without a
+ * Python object per field. Anything these do not spell exactly as Python does (a type
+ * json.loads does not make, text that is not UTF-8) returns None: the caller goes the
+ * Python way. */
+
+PyDoc_STRVAR(coco_arrays_doc,
+"coco_arrays(annotations, boxes, categories, ids) -> int | None\n\n"
+"Each annotation's ``bbox`` (x, y, width, height) as XYXY float64 into ``boxes`` (x + width,\n"
+"y + height, as numpy adds them), its ``category_id`` and ``id`` into the int64 buffers\n"
+"``categories`` and ``ids``. Returns 1 where an annotation has a segmentation or keypoints\n"
+"(truthy), else 0; ``None`` where a value is not what read_coco lets through.");
+
+/* the fields these look up, made once (PyInit__native) */
+static PyObject *key_bbox, *key_category_id, *key_id, *key_segmentation, *key_keypoints;
+
+static int make_keys(void) {
+    return (key_bbox = PyUnicode_InternFromString("bbox")) != NULL &&
+           (key_category_id = PyUnicode_InternFromString("category_id")) != NULL &&
+           (key_id = PyUnicode_InternFromString("id")) != NULL &&
+           (key_segmentation = PyUnicode_InternFromString("segmentation")) != NULL &&
+           (key_keypoints = PyUnicode_InternFromString("keypoints")) != NULL ? 0 : -1;
+}
+
+/* a str key is the ASCII name (its length first: most keys are not) */
+static int key_is(PyObject *key, const char *name, Py_ssize_t len) {
+    return PyUnicode_GET_LENGTH(key) == len && PyUnicode_CompareWithASCIIString(key, name) == 0;
+}
+
+static int plain_int(PyObject *value, long long *out) {
+    if (!PyLong_CheckExact(value))
+        return 0;
+    int overflow;
+    *out = PyLong_AsLongLongAndOverflow(value, &overflow);
+    return !overflow && !(*out == -1 && PyErr_Occurred());
+}
+
+static int plain_double(PyObject *value, double *out) {
+    if (PyFloat_CheckExact(value)) {
+        *out = PyFloat_AS_DOUBLE(value);
+        return 1;
+    }
+    if (!PyLong_CheckExact(value))
+        return 0;
+    *out = PyLong_AsDouble(value);  /* correctly rounded, as numpy converts an int */
+    if (*out == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* dict[key] truthy; -1 on an error */
+static int truthy(PyObject *dict, PyObject *key) {
+    PyObject *value = PyDict_GetItemWithError(dict, key);  /* borrowed */
+    return value == NULL ? (PyErr_Occurred() ? -1 : 0) : PyObject_IsTrue(value);
+}
+
+static PyObject *coco_arrays(PyObject *self, PyObject *args) {
+    PyObject *anns;
+    Py_buffer boxes, cats, ids;
+    if (!PyArg_ParseTuple(args, "O!w*w*w*:coco_arrays", &PyList_Type, &anns, &boxes, &cats, &ids))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(anns);
+    PyObject *result = NULL;
+    if (boxes.len != n * 4 * (Py_ssize_t)sizeof(double) || cats.len != n * (Py_ssize_t)sizeof(long long) ||
+        ids.len != cats.len) {
+        PyErr_SetString(PyExc_ValueError, "coco_arrays: 4 float64 and two int64 per annotation");
+        goto done;
+    }
+    double *b = (double *)boxes.buf;
+    long long *c = (long long *)cats.buf, *d = (long long *)ids.buf;
+    int more = 0;
+    for (Py_ssize_t i = 0; i < n; i++, b += 4) {
+        PyObject *ann = PyList_GET_ITEM(anns, i);
+        if (!PyDict_CheckExact(ann))
+            goto fallback;
+        PyObject *box = PyDict_GetItemWithError(ann, key_bbox);  /* borrowed, as the two below */
+        PyObject *cat = PyDict_GetItemWithError(ann, key_category_id), *id = PyDict_GetItemWithError(ann, key_id);
+        if (box == NULL || !PyList_CheckExact(box) || PyList_GET_SIZE(box) != 4 || cat == NULL || id == NULL ||
+            !plain_int(cat, &c[i]) || !plain_int(id, &d[i]))
+            goto fallback;
+        for (int k = 0; k < 4; k++)
+            if (!plain_double(PyList_GET_ITEM(box, k), &b[k]))
+                goto fallback;
+        b[2] = b[2] + b[0];
+        b[3] = b[3] + b[1];
+        int segmented = truthy(ann, key_segmentation), posed = truthy(ann, key_keypoints);
+        if (segmented < 0 || posed < 0)
+            goto done;
+        more |= segmented | posed;
+    }
+    result = PyLong_FromLong(more);
+    goto done;
+fallback:
+    PyErr_Clear();
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyBuffer_Release(&boxes);
+    PyBuffer_Release(&cats);
+    PyBuffer_Release(&ids);
+    return result;
+}
+
+PyDoc_STRVAR(coco_templates_doc,
+"coco_templates(annotations, encode_string, encode) -> (list, bytes) | None\n\n"
+"Per annotation, the text augment.labels.coco_lines' templates hold: the compact JSON of\n"
+"{\"category_id\": ..., **its other fields but id and image_id, \"bbox\": ..., \"area\": ...}\n"
+"(the box and the area where the annotation has them, else last), ``%`` doubled, with\n"
+"``[%s,%s,%s,%s]`` for the box and ``%s`` for the area; and a byte per annotation, 1 where\n"
+"its area comes before its box. Strings are spelled by ``encode_string`` (json's\n"
+"c_encode_basestring), lists and dicts by ``encode``; ints, floats, bools and None as json\n"
+"spells them. ``None`` where a value is neither (or a float not finite, or a key not a str).");
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Text;
+
+/* room for n more bytes */
+static int text_reserve(Text *t, Py_ssize_t n) {
+    if (t->len + n > t->cap) {
+        Py_ssize_t cap = (t->len + n) * 2 + 64;
+        char *data = PyMem_Realloc(t->data, (size_t)cap);
+        if (data == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->data = data;
+        t->cap = cap;
+    }
+    return 0;
+}
+
+static int text_put(Text *t, const char *s, Py_ssize_t n) {
+    if (text_reserve(t, n) < 0)
+        return -1;
+    memcpy(t->data + t->len, s, (size_t)n);
+    t->len += n;
+    return 0;
+}
+
+/* text that is not a placeholder: a '%' doubled, as %-formatting reads it back */
+static int text_put_literal(Text *t, const char *s, Py_ssize_t n) {
+    if (text_reserve(t, 2 * n) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        t->data[t->len++] = s[i];
+        if (s[i] == '%')
+            t->data[t->len++] = '%';
+    }
+    return 0;
+}
+
+/* a str's UTF-8 as literal text; -1 with an error (a lone surrogate: not UTF-8) */
+static int text_put_str(Text *t, PyObject *str) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(str, &n);
+    return s == NULL ? -1 : text_put_literal(t, s, n);
+}
+
+/* an ASCII str that json spells as itself in quotes (no control character, quote or
+ * backslash: nothing to escape) written so: 1; 0 where it is not one */
+static int text_put_plain(Text *t, PyObject *str) {
+    if (!PyUnicode_IS_ASCII(str))
+        return 0;
+    const char *s = (const char *)PyUnicode_DATA(str);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(str);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+            return 0;
+    return text_put(t, "\"", 1) < 0 || text_put_literal(t, s, n) < 0 || text_put(t, "\"", 1) < 0 ? -1 : 1;
+}
+
+/* the value's JSON: 1 written, 0 not one this spells (the caller falls back), -1 an error */
+static int text_put_value(Text *t, PyObject *value, PyObject *encode_string, PyObject *encode) {
+    if (value == Py_None)
+        return text_put(t, "null", 4) < 0 ? -1 : 1;
+    if (value == Py_True)
+        return text_put(t, "true", 4) < 0 ? -1 : 1;
+    if (value == Py_False)
+        return text_put(t, "false", 5) < 0 ? -1 : 1;
+    if (PyFloat_CheckExact(value)) {
+        double v = PyFloat_AS_DOUBLE(value);
+        if (!isfinite(v))
+            return 0;
+        char *repr = PyOS_double_to_string(v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);  /* float.__repr__ */
+        if (repr == NULL)
+            return -1;
+        int status = text_put(t, repr, (Py_ssize_t)strlen(repr));
+        PyMem_Free(repr);
+        return status < 0 ? -1 : 1;
+    }
+    PyObject *spelled;
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (!overflow) {  /* int.__repr__'s digits, without a str */
+            char digits[24];
+            int n = snprintf(digits, sizeof digits, "%lld", v);
+            return text_put(t, digits, n) < 0 ? -1 : 1;
+        }
+        spelled = PyObject_Repr(value);
+    } else if (PyUnicode_CheckExact(value)) {
+        int plain = text_put_plain(t, value);
+        if (plain != 0)
+            return plain;
+        spelled = PyObject_CallOneArg(encode_string, value);
+    }
+    else if (PyList_CheckExact(value) || PyDict_CheckExact(value))
+        spelled = PyObject_CallOneArg(encode, value);
+    else
+        return 0;
+    if (spelled == NULL)
+        return -1;
+    int status = PyUnicode_Check(spelled) ? text_put_str(t, spelled) : (PyErr_SetString(PyExc_TypeError,
+                                                                           "an encoder gave no str"), -1);
+    Py_DECREF(spelled);
+    return status < 0 ? -1 : 1;
+}
+
+static PyObject *coco_templates(PyObject *self, PyObject *args) {
+    PyObject *anns, *encode_string, *encode;
+    if (!PyArg_ParseTuple(args, "O!OO:coco_templates", &PyList_Type, &anns, &encode_string, &encode))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(anns);
+    PyObject *texts = PyList_New(n), *first = PyBytes_FromStringAndSize(NULL, n);
+    Text t = {NULL, 0, 0};
+    int status = texts == NULL || first == NULL ? -1 : 1;
+    for (Py_ssize_t i = 0; status > 0 && i < n; i++) {
+        PyObject *ann = PyList_GET_ITEM(anns, i), *key, *value, *cat;
+        if (!PyDict_CheckExact(ann) || (cat = PyDict_GetItemWithError(ann, key_category_id)) == NULL ||
+            !PyLong_CheckExact(cat)) {
+            status = 0;
+            break;
+        }
+        t.len = 0;
+        int has_box = 0, has_area = 0;
+        PyBytes_AS_STRING(first)[i] = 0;
+        status = text_put(&t, "{\"category_id\":", 15) < 0 ? -1 : text_put_value(&t, cat, encode_string, encode);
+        Py_ssize_t pos = 0;
+        while (status > 0 && PyDict_Next(ann, &pos, &key, &value)) {
+            if (!PyUnicode_CheckExact(key)) {
+                status = 0;
+                break;
+            }
+            if (key_is(key, "id", 2) || key_is(key, "image_id", 8) || key_is(key, "category_id", 11))
+                continue;
+            status = text_put(&t, ",", 1) < 0 ? -1 : text_put_value(&t, key, encode_string, encode);
+            if (status > 0)
+                status = text_put(&t, ":", 1) < 0 ? -1 : 1;
+            if (status <= 0)
+                break;
+            if (key_is(key, "bbox", 4)) {
+                has_box = 1;
+                status = text_put(&t, "[%s,%s,%s,%s]", 13) < 0 ? -1 : 1;
+            } else if (key_is(key, "area", 4)) {
+                has_area = 1;
+                PyBytes_AS_STRING(first)[i] = (char)!has_box;
+                status = text_put(&t, "%s", 2) < 0 ? -1 : 1;
+            } else {
+                status = text_put_value(&t, value, encode_string, encode);
+            }
+        }
+        if (status > 0 && !has_box)
+            status = text_put(&t, ",\"bbox\":[%s,%s,%s,%s]", 21) < 0 ? -1 : 1;
+        if (status > 0 && !has_area)
+            status = text_put(&t, ",\"area\":%s", 10) < 0 ? -1 : 1;
+        if (status > 0)
+            status = text_put(&t, "}", 1) < 0 ? -1 : 1;
+        if (status > 0) {
+            PyObject *text = PyUnicode_DecodeUTF8(t.data, t.len, NULL);
+            if (text == NULL)
+                status = -1;
+            else
+                PyList_SET_ITEM(texts, i, text);
+        }
+    }
+    PyMem_Free(t.data);
+    if (status > 0)
+        return Py_BuildValue("(NN)", texts, first);
+    Py_XDECREF(texts);
+    Py_XDECREF(first);
+    /* an encoder's error (a NaN in a list), a str that is not UTF-8: the Python way says it */
+    if (status < 0 && !PyErr_ExceptionMatches(PyExc_Exception))
+        return NULL;
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"lut", lut, METH_VARARGS, lut_doc},
     {"hue", hue, METH_VARARGS, hue_doc},
@@ -1519,6 +1812,8 @@ static PyMethodDef methods[] = {
     {"coco_boxes", coco_boxes, METH_VARARGS, coco_boxes_doc},
     {"box_rules", box_rules, METH_VARARGS, box_rules_doc},
     {"affine_boxes", affine_boxes, METH_VARARGS, affine_boxes_doc},
+    {"coco_arrays", coco_arrays, METH_VARARGS, coco_arrays_doc},
+    {"coco_templates", coco_templates, METH_VARARGS, coco_templates_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1531,7 +1826,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     for (int v = 0; v < 256; v++)
         identity[v] = (uint8_t)v;
     best_build = detect_build();
-    if (PyType_Ready(&MemoryType) < 0)
+    if (PyType_Ready(&MemoryType) < 0 || make_keys() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     PyObject *builds = PyTuple_New(best_build + 1);

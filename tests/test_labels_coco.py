@@ -6,14 +6,19 @@ from __future__ import annotations
 import copy
 import json
 import math
+from typing import Any
+from unittest import mock
 
 import numpy as np
 import PIL.Image
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from augment.labels.coco import CocoOutput, dump_coco, encode_mask, merge_coco, read_coco, write_coco
+from augment.labels import coco
+from augment.labels.coco import CocoImage, CocoOutput, dump_coco, encode_mask, merge_coco, read_coco, write_coco
 from augment.pipeline import Pipeline
 
 # pycocotools' own annToMask, called here to read the files back, predates numpy 2's copy keyword
@@ -182,3 +187,31 @@ def test_a_moved_polygon_is_written_as_rle_of_its_moved_mask():
     polygon = doc["annotations"][0]["segmentation"]
     assert set(polygon) == {"size", "counts"} and polygon["size"] == [40, 40]
     assert mask_utils.area({**polygon, "counts": polygon["counts"].encode()}) == doc["annotations"][0]["area"]
+
+
+NUMBER = st.one_of(st.integers(-2**60, 2**60), st.floats(allow_nan=True, allow_infinity=True), st.booleans())
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in add:RuntimeWarning")  # numpy's inf, said
+@settings(max_examples=200, deadline=None)
+@given(anns=st.lists(st.fixed_dictionaries(
+    {"id": st.one_of(st.integers(-2**63, 2**63 - 1), st.integers(2**63, 2**64), st.floats(0, 9)),
+     "category_id": st.one_of(st.integers(0, 2**63 - 1), st.booleans()),
+     "bbox": st.one_of(st.lists(NUMBER, min_size=4, max_size=4), st.tuples(NUMBER, NUMBER, NUMBER, NUMBER))},
+    optional={"keypoints": st.sampled_from([[], [1.0, 2.0, 2], None]), "segmentation": st.sampled_from([[], {}, 0])}),
+    max_size=5))
+def test_the_compiled_reading_of_annotations_gives_numpys_arrays(anns: list[dict]) -> None:
+    """``coco_arrays`` reads an image's boxes, categories and ids as numpy does (or gives way to
+    it): the same values, the same errors, whatever numbers the annotations hold."""
+    image = CocoImage({"id": 1, "file_name": "a.jpg", "width": 9, "height": 9}, anns, {})
+
+    def read() -> Any:
+        try:
+            labels = image.labels()
+        except (OverflowError, TypeError, ValueError) as e:
+            return type(e)
+        return labels.boxes.tobytes(), labels.categories.tolist(), labels.ids.tolist(), labels.keypoints
+
+    compiled = read()
+    with mock.patch.object(coco, "_coco_arrays", None):
+        assert str(read()) == str(compiled)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,19 @@ VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | T
 def slow_line(out: CocoOutput) -> str:
     """The line as written before templates: every annotation's dict encoded by itself."""
     return "\t".join([coco._ENCODE(coco._image_entry(out)), *map(coco._ENCODE, coco._annotations(out.labels))])
+
+
+@contextmanager
+def templates_made(compiled: bool) -> Iterator[None]:
+    """Templates made by the compiled ``coco_templates``, or (``compiled=False``) as a build
+    without a C compiler makes them."""
+    kept = coco_lines._coco_templates
+    if not compiled:
+        coco_lines._coco_templates = None
+    try:
+        yield
+    finally:
+        coco_lines._coco_templates = kept
 
 
 @st.composite
@@ -59,24 +74,30 @@ def images(draw: st.DrawFn) -> CocoImage:
 def test_templates_write_what_encoding_each_annotation_writes(image: CocoImage, data: st.DataObject) -> None:
     # read as a job's worker reads it (the templates then start from its fields), or at once
     labels = image.labels_later(image.size)() if data.draw(st.booleans()) else image.labels()
+    compiled = data.draw(st.booleans(), label="compiled templates")  # else the encoder's, with stand-ins
     keep = data.draw(st.lists(st.sampled_from(range(len(labels))), unique=True).map(sorted))
     scale = data.draw(st.sampled_from([1.0, 1e-3, 0.37, 1 / 3]))
     moved = labels.select(keep).evolve(
         moved=True, size=(224, 224),
         boxes=labels.select(keep).boxes * scale + data.draw(st.sampled_from([0.0, 0.5e-6, -1e-7, 1234.5])))
     out = CocoOutput("out/a.jpg.aug0.jpg", image, moved)
-    line = coco_line(out)
+    with templates_made(compiled):
+        line = coco_line(out)
     assert line == slow_line(out)
     for entry in line.split("\t"):
         json.loads(entry)  # each entry JSON by itself
 
 
-def test_the_templates_are_used_and_made_once_per_input() -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+def test_the_templates_are_used_and_made_once_per_input(compiled: bool) -> None:
+    if compiled and coco_lines._coco_templates is None:
+        pytest.skip("augment._native was not built")
     image = CocoImage({"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
                       [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [], "area": 4.0,
                         "bbox": [1, 1, 2, 2], "iscrowd": 0, "note": "100%"}], {1: {"id": 1, "name": "x"}})
     labels = image.labels().evolve(moved=True, boxes=np.array([[0.25, 0.5, 3.125, 2.0]]))
-    first = coco_line(CocoOutput("a.aug0.jpg", image, labels))
+    with templates_made(compiled):
+        first = coco_line(CocoOutput("a.aug0.jpg", image, labels))
     templates = image._templates
     assert templates and templates.whole == ('{"category_id":1,"segmentation":[],"area":%s,"bbox":[%s,%s,%s,%s],'
                                              '"iscrowd":0,"note":"100%%"}')
@@ -89,12 +110,38 @@ def test_the_templates_are_used_and_made_once_per_input() -> None:
 @pytest.mark.parametrize("field", [coco_lines._BBOX, f"a\"{coco_lines._AREA}",
                                    [{"category_id": 1}, {"category_id": 2}]])
 def test_a_field_a_template_could_not_tell_from_its_own_text_is_encoded_as_before(field: Any) -> None:
+    """The encoder's templates find their stand-ins in the text: where a field's own text holds
+    one, the output is encoded annotation by annotation. The compiled templates write each
+    field where it goes, so they are made for it."""
     image = CocoImage({"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
                       [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "x": field},
                        {"id": 2, "image_id": 1, "category_id": 2, "bbox": [2, 2, 3, 3]}], {1: {"id": 1, "name": "x"}})
     out = CocoOutput("a.aug0.jpg", image, image.labels().evolve(moved=True))
-    assert coco_line(out) == slow_line(out)
+    with templates_made(False):
+        assert coco_line(out) == slow_line(out)
     assert image._templates is False
+    image.release()
+    assert coco_line(out) == slow_line(out)
+    assert bool(image._templates) is (coco_lines._coco_templates is not None)
+
+
+@pytest.mark.parametrize("value", [math.nan, [1.0, math.inf], "\ud800", {"k": -math.inf}, (1, 2), 2**70])
+def test_what_the_compiled_templates_cannot_spell_goes_the_encoders_way(value: Any) -> None:
+    """A value JSON cannot hold, or one json.loads never makes: the compiled templates give way,
+    and the line is what encoding each annotation makes (or its error)."""
+    image = CocoImage({"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+                      [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "x": value}],
+                      {1: {"id": 1, "name": "x"}})
+    out = CocoOutput("a.aug0.jpg", image, image.labels().evolve(moved=True))
+    try:
+        expected: Any = slow_line(out)
+    except ValueError as e:
+        expected = type(e)
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            coco_line(out)
+    else:
+        assert coco_line(out) == expected
 
 
 @pytest.mark.parametrize("box", [[0.0, 0.0, 1e5, 1e5], [1.0, 2.0, 1.00004 + 5e-7, 3.5], [0.25, 0.5, 3.0, 4.0]])

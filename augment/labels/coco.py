@@ -40,6 +40,11 @@ from pycocotools import mask as mask_utils
 
 from augment.labels.model import LabelError, Labels
 
+try:
+    from augment._native import coco_arrays as _coco_arrays
+except ImportError:  # built without a C compiler: numpy reads them, the same arrays
+    _coco_arrays = None
+
 BOX_TOLERANCE = 1.0
 """Pixels a box may pass its image's edge by (annotation tools round): more is a problem."""
 
@@ -102,11 +107,17 @@ class CocoImage:
         if not self.annotations:
             return Labels.empty(self.size)
         anns = self.annotations
-        boxes = np.array([ann["bbox"] for ann in anns], np.float64)
-        boxes[:, 2:] += boxes[:, :2]  # x, y, w, h -> x0, y0, x1, y1
+        n = len(anns)
+        boxes, categories, ids = np.empty((n, 4)), np.empty(n, np.int64), np.empty(n, np.int64)
+        # the compiled pass reads them all at once, and says whether any has a mask or keypoints
+        more = None if _coco_arrays is None else _coco_arrays(anns, boxes, categories, ids)
+        if more is None:
+            boxes = np.array([ann["bbox"] for ann in anns], np.float64)
+            boxes[:, 2:] += boxes[:, :2]  # x, y, w, h -> x0, y0, x1, y1
+            categories, ids = [a["category_id"] for a in anns], [a["id"] for a in anns]  # type: ignore[assignment]
         masks: list[np.ndarray | None] | None = None
         keypoints: list[np.ndarray | None] | None = None
-        for i, ann in enumerate(anns):  # most annotations have neither: no list is made
+        for i, ann in enumerate(anns if more is None or more else ()):  # most have neither
             if ann.get("segmentation"):
                 masks = masks or [None] * len(anns)
                 masks[i] = decode_segmentation(ann["segmentation"], height, width)
@@ -114,8 +125,8 @@ class CocoImage:
                 keypoints = keypoints or [None] * len(anns)
                 keypoints[i] = np.asarray(kp, np.float64).reshape(-1, 3)
         names = {cid: tuple(c.get("keypoints") or ()) for cid, c in self.categories.items() if c.get("keypoints")}
-        return Labels(self.size, boxes, [a["category_id"] for a in anns], [a["id"] for a in anns], masks=masks,
-                      keypoints=keypoints, keypoint_names=names, attrs=[_fields(a) for a in anns])
+        return Labels(self.size, boxes, categories, ids, masks=masks, keypoints=keypoints, keypoint_names=names,
+                      attrs=[_fields(a) for a in anns])
 
     def labels_later(self, size: tuple[int, int]) -> Callable[[], Labels] | None:
         """:meth:`labels`, read when first asked (a job's worker asks after the image's

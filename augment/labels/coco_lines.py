@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 import numpy as np
@@ -41,8 +42,9 @@ from augment.labels.model import Labels
 try:
     from augment._native import coco_boxes as _coco_boxes
     from augment._native import coco_numbers as _coco_numbers
-except ImportError:  # built without a C compiler: Python spells each number, the same text
-    _coco_boxes = _coco_numbers = None
+    from augment._native import coco_templates as _coco_templates
+except ImportError:  # built without a C compiler: Python spells each number and template, the same text
+    _coco_boxes = _coco_numbers = _coco_templates = None
 
 
 def coco_line(out: CocoOutput) -> str:
@@ -99,7 +101,15 @@ _NEXT = '},{"category_id":'
 
 def _make_templates(annotations: list[dict[str, Any]], read: Labels | None) -> _Templates | None:
     """``read``: the image's labels where :meth:`CocoImage.labels_later` read them (their
-    fields are the annotations' without the ids, made already)."""
+    fields are the annotations' without the ids, made already). The compiled
+    ``coco_templates`` writes each annotation's text in one pass over its fields (strings,
+    lists and dicts spelled by the encoder's own functions); where it cannot, the encoder
+    writes them all with stand-ins, which are then found and replaced."""
+    if _coco_templates is not None:
+        made = _coco_templates(annotations, encode_basestring, _ENCODE)
+        if made is not None:
+            each, first = made
+            return _templates(annotations, each, np.frombuffer(first, np.bool_) if 1 in first else None)
     if read is not None:  # as _annotations() orders an annotation's fields
         entries = [{"category_id": category, **fields, "bbox": _BBOX, "area": _AREA}
                    for category, fields in zip(read.categories.tolist(), read.attrs or (), strict=True)]
@@ -113,11 +123,14 @@ def _make_templates(annotations: list[dict[str, Any]], read: Labels | None) -> _
         return None  # a stand-in's or an opening's text inside a field: not a template's to fill
     # every stand-in's text, and every opening's, is one of ours (counted above)
     text = text.replace("%", "%%").replace(_BBOX_TEXT, "[%s,%s,%s,%s]").replace(_AREA_TEXT, "%s")
-    whole = text.replace(_NEXT, '}\t{"category_id":')
     first = [found[2 * k] == "area" for k in range(n)]
-    ids = [ann["id"] for ann in annotations]
-    return _Templates(ids, {i: k for k, i in enumerate(ids)}, whole.split("\t"), whole,
+    return _templates(annotations, text.replace(_NEXT, '}\t{"category_id":').split("\t"),
                       np.array(first) if any(first) else None)
+
+
+def _templates(annotations: list[dict[str, Any]], each: list[str], area_first: np.ndarray | None) -> _Templates:
+    ids = [ann["id"] for ann in annotations]
+    return _Templates(ids, {i: k for k, i in enumerate(ids)}, each, "\t".join(each), area_first)
 
 
 def _moved_boxes(out: CocoOutput) -> str | None:
