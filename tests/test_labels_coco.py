@@ -215,3 +215,38 @@ def test_the_compiled_reading_of_annotations_gives_numpys_arrays(anns: list[dict
     compiled = read()
     with mock.patch.object(coco, "_coco_arrays", None):
         assert str(read()) == str(compiled)
+
+
+JSON_TEXT = st.text(st.characters(codec="utf-8"), max_size=6) | st.sampled_from(["\ud800", "\\ud800", "é", "\t"])
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.integers(-2**70, 2**70) | JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_TEXT, inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES, ascii_only=st.booleans(), bom=st.booleans(),
+       digits=st.lists(st.text("0123456789", min_size=1, max_size=40), max_size=3))
+def test_a_file_parses_to_what_json_loads_gives(value: Any, ascii_only: bool, bom: bool, digits: list[str]) -> None:
+    """orjson's parse where it gives json's value, json's own elsewhere: the same values (NaN,
+    the infinities, a lone surrogate, integers past 64 bits, numbers of many digits, a BOM)
+    and the same errors."""
+    text = json.dumps([value, *(json.loads(d.lstrip("0") or "0") for d in digits),
+                       *(float(f"0.{d}e-{len(d)}") for d in digits)], ensure_ascii=ascii_only)
+    data = ("\ufeff" if bom else "").encode() + text.encode("utf-8", "surrogatepass")
+    try:
+        expected: Any = repr(json.loads(data))
+    except (ValueError, UnicodeDecodeError) as e:
+        expected = type(e)
+    try:
+        got: Any = repr(coco.parse_json(data))
+    except (ValueError, UnicodeDecodeError) as e:
+        got = type(e)
+    assert got == expected
+
+
+def test_a_long_digit_run_is_found_across_the_pieces_a_large_file_is_scanned_in(monkeypatch) -> None:
+    monkeypatch.setattr(coco, "_SCAN", 64)
+    for at in (0, 50, 60, 63, 64, 100):
+        data = b" " * at + b"1" * 19 + b" " * 80
+        assert coco._long_digit_run(data), at
+        assert not coco._long_digit_run(data.replace(b"1" * 19, b"1" * 18)), at
