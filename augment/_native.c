@@ -1519,12 +1519,16 @@ PyDoc_STRVAR(coco_arrays_doc,
 "(truthy), else 0; ``None`` where a value is not what read_coco lets through.");
 
 /* the fields these look up, made once (PyInit__native) */
-static PyObject *key_bbox, *key_category_id, *key_id, *key_segmentation, *key_keypoints;
+static PyObject *key_bbox, *key_category_id, *key_id, *key_image_id, *key_segmentation, *key_keypoints, *key_width,
+    *key_height;
 
 static int make_keys(void) {
     return (key_bbox = PyUnicode_InternFromString("bbox")) != NULL &&
            (key_category_id = PyUnicode_InternFromString("category_id")) != NULL &&
            (key_id = PyUnicode_InternFromString("id")) != NULL &&
+           (key_image_id = PyUnicode_InternFromString("image_id")) != NULL &&
+           (key_width = PyUnicode_InternFromString("width")) != NULL &&
+           (key_height = PyUnicode_InternFromString("height")) != NULL &&
            (key_segmentation = PyUnicode_InternFromString("segmentation")) != NULL &&
            (key_keypoints = PyUnicode_InternFromString("keypoints")) != NULL ? 0 : -1;
 }
@@ -1796,6 +1800,95 @@ static PyObject *coco_templates(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(coco_index_doc,
+"coco_index(annotations, start, images, categories, seen, grouped, tolerance) -> int\n\n"
+"augment.labels.coco's index from ``annotations[start]`` on: each annotation\n"
+"coco._plainly_valid says valid (the same checks, where ints are exact as doubles) has its\n"
+"id added to the set ``seen`` and is appended to ``grouped[its image_id]`` (a list made where\n"
+"there is none). Returns the index of the first it cannot say valid (Python's checks then\n"
+"say why, or that it is), or len(annotations).");
+
+#define EXACT_INT (4503599627370496.0)  /* 2^52: such ints, their sums too, are exact as doubles */
+
+/* a JSON number as a double that stands for it exactly: an int below 2^52, a finite float */
+static int exact_double(PyObject *value, double *out) {
+    if (PyFloat_CheckExact(value)) {
+        *out = PyFloat_AS_DOUBLE(value);
+        return isfinite(*out);
+    }
+    long long v;
+    if (!plain_int(value, &v)) {
+        PyErr_Clear();
+        return 0;
+    }
+    *out = (double)v;
+    return fabs(*out) < EXACT_INT;
+}
+
+/* the value of dict[key], NULL where there is none or the lookup fails (no error left) */
+static PyObject *lookup(PyObject *dict, PyObject *key) {
+    PyObject *value = PyDict_GetItemWithError(dict, key);
+    if (value == NULL)
+        PyErr_Clear();
+    return value;
+}
+
+/* coco._plainly_valid: 1 valid, 0 no verdict */
+static int plainly_valid(PyObject *ann, PyObject *images, PyObject *categories, PyObject *seen, double tol) {
+    if (!PyDict_CheckExact(ann))
+        return 0;
+    PyObject *box = lookup(ann, key_bbox), *ident = lookup(ann, key_id), *image_id = lookup(ann, key_image_id);
+    PyObject *category = lookup(ann, key_category_id), *image;
+    if (box == NULL || !PyList_CheckExact(box) || PyList_GET_SIZE(box) != 4 || ident == NULL ||
+        !PyLong_CheckExact(ident) || image_id == NULL || category == NULL)
+        return 0;
+    int posed = truthy(ann, key_keypoints), segmented = truthy(ann, key_segmentation);
+    if (posed != 0 || segmented != 0 || PySet_Contains(seen, ident) != 0 ||
+        (image = lookup(images, image_id)) == NULL || !PyDict_Check(image) ||
+        PyDict_Contains(categories, category) != 1) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *width = lookup(image, key_width), *height = lookup(image, key_height);
+    double b[4], w, h;
+    for (int k = 0; k < 4; k++)
+        if (!exact_double(PyList_GET_ITEM(box, k), &b[k]))
+            return 0;
+    if (width == NULL || height == NULL || !exact_double(width, &w) || !exact_double(height, &h) ||
+        !PyLong_CheckExact(width) || !PyLong_CheckExact(height))
+        return 0;
+    return b[2] > 0 && b[3] > 0 && b[0] >= -tol && b[1] >= -tol && b[0] + b[2] <= w + tol && b[1] + b[3] <= h + tol;
+}
+
+static PyObject *coco_index(PyObject *self, PyObject *args) {
+    PyObject *anns, *images, *categories, *seen, *grouped;
+    Py_ssize_t at;
+    double tol;
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!O!d:coco_index", &PyList_Type, &anns, &at, &PyDict_Type, &images,
+                          &PyDict_Type, &categories, &PySet_Type, &seen, &PyDict_Type, &grouped, &tol))
+        return NULL;
+    for (; at >= 0 && at < PyList_GET_SIZE(anns); at++) {
+        PyObject *ann = PyList_GET_ITEM(anns, at);
+        if (!plainly_valid(ann, images, categories, seen, tol))
+            break;
+        PyObject *image_id = PyDict_GetItemWithError(ann, key_image_id);  /* there: plainly_valid looked */
+        PyObject *group = image_id == NULL ? NULL : PyDict_GetItemWithError(grouped, image_id);
+        if (group == NULL) {
+            if (PyErr_Occurred() || image_id == NULL)
+                return NULL;
+            group = PyList_New(0);
+            if (group == NULL || PyDict_SetItem(grouped, image_id, group) < 0) {
+                Py_XDECREF(group);
+                return NULL;
+            }
+            Py_DECREF(group);  /* grouped holds it */
+        }
+        if (PySet_Add(seen, PyDict_GetItemWithError(ann, key_id)) < 0 || PyList_Append(group, ann) < 0)
+            return NULL;
+    }
+    return PyLong_FromSsize_t(at);
+}
+
 static PyMethodDef methods[] = {
     {"lut", lut, METH_VARARGS, lut_doc},
     {"hue", hue, METH_VARARGS, hue_doc},
@@ -1814,6 +1907,7 @@ static PyMethodDef methods[] = {
     {"affine_boxes", affine_boxes, METH_VARARGS, affine_boxes_doc},
     {"coco_arrays", coco_arrays, METH_VARARGS, coco_arrays_doc},
     {"coco_templates", coco_templates, METH_VARARGS, coco_templates_doc},
+    {"coco_index", coco_index, METH_VARARGS, coco_index_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -250,3 +250,13 @@ def test_a_long_digit_run_is_found_across_the_pieces_a_large_file_is_scanned_in(
         data = b" " * at + b"1" * 19 + b" " * 80
         assert coco._long_digit_run(data), at
         assert not coco._long_digit_run(data.replace(b"1" * 19, b"1" * 18)), at
+
+
+@pytest.mark.parametrize(("field", "reason"), [("image_id", "missing_image"), ("category_id", "unknown_category")])
+def test_an_id_that_cannot_be_one_is_a_problem_not_a_crash(field: str, reason: str) -> None:
+    ann: dict[str, Any] = {"id": 7, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], field: [1]}
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 5, "height": 5}],
+           "categories": [{"id": 1, "name": "x"}], "annotations": [ann, {**ann, "id": 8, field: 1}]}
+    index = read_coco(doc)
+    assert [(p.where, p.reason) for p in index.problems] == [("annotation 7", reason)]
+    assert [a["id"] for a in index.annotations[1]] == [8]

@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -186,3 +187,46 @@ def test_what_the_index_says_valid_at_once_every_check_says_valid(box: list, spo
     if coco._plainly_valid(ann, images, categories, seen):
         assert coco._checked(ann, images, categories, seen) is None
     assert coco._annotation_problem(ann, images, categories, seen) == coco._checked(ann, images, categories, seen)
+
+
+EDGE = st.sampled_from([-2, -1.5, -1, -1.0, -0.9999999, 0, 0.5, 3])  # about -BOX_TOLERANCE
+ENDS = st.sampled_from([641, 641.0, 641.0000001, 640.9999999, 642, 100, 481, 481.0000001, 480.9999999, 482, 3])
+BOXES = (st.tuples(*[st.integers(-2, 400) | st.floats(-2.0, 400.0)] * 2,
+                   *[st.integers(-1, 241) | st.floats(-1.0, 241.0)] * 2)
+         | st.tuples(EDGE, EDGE, ENDS, ENDS).map(lambda t: (t[0], t[1], t[2] - t[0], t[3] - t[1])))
+ANNOTATIONS = st.tuples(BOXES.map(list),
+                        SPOILS, st.tuples(st.integers(0, 3), BAD) | st.none(), st.sampled_from([1, 2, 2, 3]))
+MORE_SPOILS = st.sampled_from([None, ("image_id", [1]), ("category_id", {}), ("image_id", 1.0), ("id", 2**63),
+                               ("category_id", 1.0), ("bbox", [2**60, 0, 1, 1]), ("bbox", [0, 0, 2**53, 1])])
+
+
+@settings(max_examples=500, deadline=None)
+@given(drawn=st.lists(st.tuples(ANNOTATIONS, MORE_SPOILS), max_size=8),
+       size=st.sampled_from([(640, 480), (2**53, 5), (True, 480)]))
+def test_the_compiled_index_is_the_index_python_makes(drawn: list, size: tuple) -> None:
+    """coco_index says annotations valid, in order, up to the first it cannot (Python's checks
+    go on from there): the index is the one Python's checks alone make, problems and all."""
+    anns: list[Any] = []
+    for (box, spoil, bad, ident), more in drawn:
+        ann: dict[str, Any] = {"id": ident, "image_id": 1, "category_id": 1, "bbox": list(box)}
+        if bad is not None:
+            ann["bbox"][bad[0]] = bad[1]
+        for change in (spoil, more):
+            if change is not None and change[0] == "drop":
+                ann.pop(change[1], None)
+            elif change is not None:
+                ann[change[0]] = change[1]
+        if size[0] > 10**6:  # no polygon on a vast image: pycocotools would make its mask (and crash)
+            ann.pop("segmentation", None)
+        anns.append(ann)
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": size[0], "height": size[1]},
+                      {"id": 2, "file_name": "b.jpg", "width": 20, "height": 10}],
+           "categories": [{"id": 1, "name": "a", "keypoints": ["nose"]}], "annotations": anns}
+
+    def index() -> Any:
+        found = coco.read_coco(doc)
+        return found.problems, {k: [id(a) for a in v] for k, v in found.annotations.items()}
+
+    compiled = index()
+    with mock.patch.object(coco, "_coco_index", None):
+        assert index() == compiled

@@ -43,8 +43,9 @@ from augment.labels.model import LabelError, Labels
 
 try:
     from augment._native import coco_arrays as _coco_arrays
-except ImportError:  # built without a C compiler: numpy reads them, the same arrays
-    _coco_arrays = None
+    from augment._native import coco_index as _coco_index
+except ImportError:  # built without a C compiler: numpy reads them, Python indexes them, the same
+    _coco_arrays = _coco_index = None
 
 BOX_TOLERANCE = 1.0
 """Pixels a box may pass its image's edge by (annotation tools round): more is a problem."""
@@ -310,15 +311,32 @@ def _index(data: Any) -> CocoIndex:
         by_id[entry["id"]] = entry
     annotations: dict[int, list[dict[str, Any]]] = {}
     seen: set[int] = set()
-    for ann in data.get("annotations") or []:
+    anns = data.get("annotations") or []
+    anns = anns if type(anns) is list else list(anns)
+    at = 0
+    while at < len(anns):
+        if _coco_index is not None:  # the plainly valid ones, compiled, up to the first it cannot say valid
+            at = _coco_index(anns, at, by_id, categories, seen, annotations, BOX_TOLERANCE)
+            if at == len(anns):
+                break
+        ann = anns[at]
+        at += 1
         problem = _annotation_problem(ann, by_id, categories, seen)
         if problem:
-            owner = by_id.get(ann.get("image_id")) if isinstance(ann, dict) else None
+            owner = _get(by_id, ann.get("image_id")) if isinstance(ann, dict) else None
             problems.append(problem if owner is None else replace(problem, image=owner["file_name"]))
             continue
         seen.add(ann["id"])
         annotations.setdefault(ann["image_id"], []).append(ann)
     return CocoIndex(images, annotations, categories, problems, data.get("info"), data.get("licenses"))
+
+
+def _get(table: dict[Any, Any], key: Any) -> Any:
+    """``table.get(key)``, ``None`` for a key that cannot be one (a list where an id goes)."""
+    try:
+        return table.get(key)
+    except TypeError:
+        return None
 
 
 def brief_id(entry: Any) -> str:
@@ -352,10 +370,10 @@ def _checked(ann: Any, images: dict[int, dict[str, Any]], categories: dict[int, 
     where = f"annotation {ann['id']}"
     if ann["id"] in seen:
         return Problem(where, "duplicate_id", "another annotation has this id")
-    image = images.get(ann.get("image_id"))
+    image = _get(images, ann.get("image_id"))
     if image is None:
         return Problem(where, "missing_image", f"image_id {ann.get('image_id')!r} names no image")
-    if ann.get("category_id") not in categories:
+    if _get(categories, ann.get("category_id")) is None:
         return Problem(where, "unknown_category", f"category_id {ann.get('category_id')!r} names no category")
     box = ann.get("bbox")
     if not (isinstance(box, list) and len(box) == 4 and _finite_numbers(box)):
@@ -391,9 +409,11 @@ def _plainly_valid(ann: dict[str, Any], images: dict[int, dict[str, Any]], categ
     if type(box) is not list or len(box) != 4 or ann.get("keypoints") or ann.get("segmentation"):
         return False
     x, y, w, h = box
-    ident = ann.get("id")
-    image = images.get(ann.get("image_id"))
-    if (type(ident) is not int or ident in seen or image is None or ann.get("category_id") not in categories
+    ident, image_id, category = ann.get("id"), ann.get("image_id"), ann.get("category_id")
+    if type(image_id) is not int or type(category) is not int:
+        return False  # a key that is not an id's (a list, say): no verdict
+    image = images.get(image_id)
+    if (type(ident) is not int or ident in seen or image is None or category not in categories
             or type(x) not in _PLAIN or type(y) not in _PLAIN or type(w) not in _PLAIN or type(h) not in _PLAIN):
         return False
     tol = BOX_TOLERANCE  # finite: x - x is 0 (NaN and the infinities make NaN, and the sum with them)
