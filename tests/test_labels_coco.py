@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from augment.labels import coco
+from augment.labels import coco, json_parse
 from augment.labels.coco import CocoImage, CocoOutput, dump_coco, encode_mask, merge_coco, read_coco, write_coco
 from augment.pipeline import Pipeline
 
@@ -238,18 +238,18 @@ def test_a_file_parses_to_what_json_loads_gives(value: Any, ascii_only: bool, bo
     except (ValueError, UnicodeDecodeError) as e:
         expected = type(e)
     try:
-        got: Any = repr(coco.parse_json(data))
+        got: Any = repr(json_parse.parse_json(data))
     except (ValueError, UnicodeDecodeError) as e:
         got = type(e)
     assert got == expected
 
 
 def test_a_long_digit_run_is_found_across_the_pieces_a_large_file_is_scanned_in(monkeypatch) -> None:
-    monkeypatch.setattr(coco, "_SCAN", 64)
+    monkeypatch.setattr(json_parse, "_SCAN", 64)
     for at in (0, 50, 60, 63, 64, 100):
         data = b" " * at + b"1" * 19 + b" " * 80
-        assert coco._long_digit_run(data), at
-        assert not coco._long_digit_run(data.replace(b"1" * 19, b"1" * 18)), at
+        assert json_parse._long_digit_run(data), at
+        assert not json_parse._long_digit_run(data.replace(b"1" * 19, b"1" * 18)), at
 
 
 @pytest.mark.parametrize(("field", "reason"), [("image_id", "missing_image"), ("category_id", "unknown_category")])

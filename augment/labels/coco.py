@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 from pycocotools import mask as mask_utils
 
+from augment.labels.json_parse import parse_json
 from augment.labels.model import LabelError, Labels
 
 try:
@@ -247,34 +247,6 @@ def read_coco(source: str | Path | bytes | dict[str, Any]) -> CocoIndex:
         source = Path(source).read_bytes()
     with _collector_paused():
         return _index(parse_json(source) if isinstance(source, bytes) else source)
-
-
-def parse_json(data: bytes) -> Any:
-    """What ``json.loads(data)`` gives, by orjson (three times faster: most of indexing a
-    COCO file was its parse) wherever orjson gives the same: UTF-8 without a BOM, no NaN
-    or Infinity, no lone surrogate (orjson refuses each: then ``json`` reads it, or says
-    why), and no run of 19 digits or more (an integer past 64 bits, which orjson would
-    make a float; a long run anywhere, in a string too, leaves it to ``json``)."""
-    if not _long_digit_run(data):
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(data)
-
-
-_DIGIT_OR_NOT = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
-"""A ``bytes.translate`` table: each ASCII digit to ``0``, every other byte to a space."""
-_RUN = b"0" * 19
-_SCAN = 1 << 26
-"""Bytes translated at a time (a file of a million images is translated in pieces)."""
-
-
-def _long_digit_run(data: bytes) -> bool:
-    if len(data) <= _SCAN:
-        return _RUN in data.translate(_DIGIT_OR_NOT)
-    return any(_RUN in data[at:at + _SCAN + len(_RUN) - 1].translate(_DIGIT_OR_NOT)
-               for at in range(0, len(data), _SCAN))
 
 
 @contextmanager
