@@ -1,5 +1,7 @@
 /*
- * augment._native: compiled pixel kernels for ``kernels: fast``.
+ * augment._native: compiled pixel kernels for ``kernels: fast``, and the label path's
+ * helpers (COCO's annotations read, indexed and spelled; boxes moved and judged), at the
+ * end of the file.
  *
  * Each kernel computes exactly what torchvision's uint8 tensor kernel computes: the
  * same float32 operations, in the same order, with the same rounding (or, for the

@@ -9,8 +9,9 @@ encoding them again.
 
 An output whose objects a geometric op moved and which has boxes only (the commonest
 labelled job: a detection set) is written from its input's templates: each annotation's
-JSON made once per input, in one call to the encoder, with ``%s`` where its box and area
-go, and the numbers computed and spelled by the compiled ``coco_boxes`` (the very text
+JSON made once per input (by the compiled ``coco_templates``, or in one call to the
+encoder), with ``%s`` where its box and area go, and the numbers computed and spelled by
+the compiled ``coco_boxes`` (the very text
 Python's ``round`` and ``repr`` give them). Any other output is encoded annotation by
 annotation (:func:`augment.labels.coco._annotations`): the same text either way
 (``tests/test_labels_coco_line.py``).
@@ -86,9 +87,8 @@ class _Templates:
 def _box_templates(image: CocoImage) -> _Templates | None:
     """The templates of ``image``'s annotations, made once per input (its copies share them):
     each annotation as :func:`augment.labels.coco._annotation` writes it moved without a mask
-    or keypoints, every field but the box and the area encoded once, all in one call to the
-    encoder. ``None`` where a field's own text holds a stand-in or an annotation's opening,
-    which a template could not tell from the real ones."""
+    or keypoints, every field but the box and the area encoded once (:func:`_make_templates`).
+    ``None`` where none could be made: the output is encoded annotation by annotation."""
     if image._templates is None:
         image._templates = _make_templates(image.annotations, image._read) or False
     return image._templates or None
