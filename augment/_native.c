@@ -1563,10 +1563,21 @@ static int plain_double(PyObject *value, double *out) {
     return 1;
 }
 
-/* dict[key] truthy; -1 on an error */
+/* a value json.loads makes: its hash, equality and truth run no Python code (a subclass's
+ * could run any, and free what these hold borrowed) */
+static int json_value(PyObject *v) {
+    return v == Py_None || PyBool_Check(v) || PyLong_CheckExact(v) || PyFloat_CheckExact(v) ||
+           PyUnicode_CheckExact(v) || PyList_CheckExact(v) || PyDict_CheckExact(v);
+}
+
+/* dict[key] truthy: 1 or 0, -1 where it is not a json.loads value (the caller gives way) */
 static int truthy(PyObject *dict, PyObject *key) {
     PyObject *value = PyDict_GetItemWithError(dict, key);  /* borrowed */
-    return value == NULL ? (PyErr_Occurred() ? -1 : 0) : PyObject_IsTrue(value);
+    if (value == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return json_value(value) ? PyObject_IsTrue(value) : -1;
 }
 
 static PyObject *coco_arrays(PyObject *self, PyObject *args) {
@@ -1600,7 +1611,7 @@ static PyObject *coco_arrays(PyObject *self, PyObject *args) {
         b[3] = b[3] + b[1];
         int segmented = truthy(ann, key_segmentation), posed = truthy(ann, key_keypoints);
         if (segmented < 0 || posed < 0)
-            goto done;
+            goto fallback;
         more |= segmented | posed;
     }
     result = PyLong_FromLong(more);
@@ -1741,13 +1752,21 @@ static PyObject *coco_templates(PyObject *self, PyObject *args) {
     PyObject *texts = PyList_New(n), *first = PyBytes_FromStringAndSize(NULL, n);
     Text t = {NULL, 0, 0};
     int status = texts == NULL || first == NULL ? -1 : 1;
+    /* The encoder runs a subclass's code where a value is one (never in what json.loads makes),
+     * which could change the list or free an annotation: each is held while it is written, and
+     * a list that changed size gives way. */
     for (Py_ssize_t i = 0; status > 0 && i < n; i++) {
+        if (PyList_GET_SIZE(anns) != n) {
+            status = 0;
+            break;
+        }
         PyObject *ann = PyList_GET_ITEM(anns, i), *key, *value, *cat;
         if (!PyDict_CheckExact(ann) || (cat = PyDict_GetItemWithError(ann, key_category_id)) == NULL ||
             !PyLong_CheckExact(cat)) {
             status = 0;
             break;
         }
+        Py_INCREF(ann);
         t.len = 0;
         int has_box = 0, has_area = 0;
         PyBytes_AS_STRING(first)[i] = 0;
@@ -1789,13 +1808,17 @@ static PyObject *coco_templates(PyObject *self, PyObject *args) {
             else
                 PyList_SET_ITEM(texts, i, text);
         }
+        Py_DECREF(ann);
     }
     PyMem_Free(t.data);
+    if (status > 0 && PyList_GET_SIZE(anns) != n)
+        status = 0;
     if (status > 0)
         return Py_BuildValue("(NN)", texts, first);
     Py_XDECREF(texts);
     Py_XDECREF(first);
-    /* an encoder's error (a NaN in a list), a str that is not UTF-8: the Python way says it */
+    /* an Exception (an encoder's: a NaN in a list; a str that is not UTF-8; a MemoryError):
+     * the Python way does the work again, and raises it again where it is one */
     if (status < 0 && !PyErr_ExceptionMatches(PyExc_Exception))
         return NULL;
     PyErr_Clear();
@@ -1841,12 +1864,14 @@ static int plainly_valid(PyObject *ann, PyObject *images, PyObject *categories, 
         return 0;
     PyObject *box = lookup(ann, key_bbox), *ident = lookup(ann, key_id), *image_id = lookup(ann, key_image_id);
     PyObject *category = lookup(ann, key_category_id), *image;
+    /* from here on no Python code runs: every value hashed or tested is one json.loads makes */
     if (box == NULL || !PyList_CheckExact(box) || PyList_GET_SIZE(box) != 4 || ident == NULL ||
-        !PyLong_CheckExact(ident) || image_id == NULL || category == NULL)
+        !PyLong_CheckExact(ident) || image_id == NULL || category == NULL || !json_value(image_id) ||
+        !json_value(category))
         return 0;
     int posed = truthy(ann, key_keypoints), segmented = truthy(ann, key_segmentation);
     if (posed != 0 || segmented != 0 || PySet_Contains(seen, ident) != 0 ||
-        (image = lookup(images, image_id)) == NULL || !PyDict_Check(image) ||
+        (image = lookup(images, image_id)) == NULL || !PyDict_CheckExact(image) ||
         PyDict_Contains(categories, category) != 1) {
         PyErr_Clear();
         return 0;

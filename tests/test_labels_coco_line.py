@@ -230,3 +230,30 @@ def test_the_compiled_index_is_the_index_python_makes(drawn: list, size: tuple) 
     compiled = index()
     with mock.patch.object(coco, "_coco_index", None):
         assert index() == compiled
+
+
+@pytest.mark.skipif(coco_lines._coco_templates is None, reason="augment._native was not built")
+def test_the_compiled_passes_give_way_to_what_json_loads_never_makes() -> None:
+    """A dict subclass whose encoding changes the annotations under the compiled templates, a
+    value whose truth raises: they give way (Python's paths then say what they say), never
+    read what was freed."""
+    from augment import _native
+
+    anns: list[Any] = []
+
+    class Shrinking(dict):
+        def items(self):  # the encoder asks: the annotations go, and their memory is reused
+            anns.clear()
+            [dict(zz=i, yy=[i] * 20) for i in range(1000)]
+            return super().items()
+
+    anns.append({"category_id": 1, "x": [Shrinking(a=1)], **{f"k{i}": "v" * 50 for i in range(50)}})
+    assert _native.coco_templates(anns, coco_lines.encode_basestring, coco._ENCODE) is None
+
+    class Untrue:
+        def __bool__(self) -> bool:
+            raise RuntimeError("no truth")
+
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "segmentation": Untrue()}
+    assert _native.coco_arrays([ann], bytearray(32), bytearray(8), bytearray(8)) is None
+    assert _native.coco_index([ann], 0, {1: {"width": 5, "height": 5}}, {1: {}}, set(), {}, 1.0) == 0
