@@ -260,3 +260,38 @@ def test_an_id_that_cannot_be_one_is_a_problem_not_a_crash(field: str, reason: s
     index = read_coco(doc)
     assert [(p.where, p.reason) for p in index.problems] == [("annotation 7", reason)]
     assert [a["id"] for a in index.annotations[1]] == [8]
+
+
+@pytest.mark.parametrize(("polygon", "says"), [
+    ([1, 1, 5, 1, 5, math.nan], "finite numbers"), ([1, 1, 5, 1, "5", 5], "finite numbers"),
+    ([1e300, 1, 5, 1, 5, 5], "outside its 10x10 image"), ([1, 1, 5, 1, 5, -10.5], "outside its 10x10 image")])
+def test_a_polygon_pycocotools_would_trace_forever_is_a_problem(polygon: list, says: str) -> None:
+    """pycocotools traces a polygon's edges pixel by pixel: a NaN or a point far away made it ask
+    for gigabytes, which killed the index. Such a polygon is a problem, named, and its
+    annotation left out."""
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+           "categories": [{"id": 1, "name": "x"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4], "segmentation": [polygon]},
+                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4],
+                            "segmentation": [[-9, -9, 19, -9, 19, 19]]}]}  # past the edge, not far: kept
+    index = read_coco(json.dumps(doc).encode())
+    assert [(p.where, p.reason) for p in index.problems] == [("annotation 1", "bad_segmentation")]
+    assert says in index.problems[0].message
+    assert [a["id"] for a in index.annotations[1]] == [2]
+
+
+def test_the_index_checks_a_polygon_without_making_its_mask(monkeypatch) -> None:
+    """A set with a polygon on every object paid a whole image's mask per object to be indexed;
+    an RLE is still decoded (its counts are read then)."""
+    decoded: list[Any] = []
+    real = mask_utils.decode
+    monkeypatch.setattr(mask_utils, "decode", lambda rle: decoded.append(rle) or real(rle))
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+           "categories": [{"id": 1, "name": "x"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4],
+                            "segmentation": [[1, 1, 5, 1, 5, 5]]},
+                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4],
+                            "segmentation": encode_mask(np.ones((10, 10), bool))}]}
+    index = read_coco(doc)
+    assert not index.problems and len(decoded) == 1
+    assert index.image("a.jpg").labels().masks[0].sum() > 0  # the labels make it

@@ -25,12 +25,10 @@ elastic op is not a polygon any more) and keypoints recomputed, and its other fi
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +36,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from augment.labels.json_parse import parse_json
+from augment.labels.json_parse import collector_paused, parse_json
 from augment.labels.model import LabelError, Labels
 
 try:
@@ -205,10 +203,25 @@ def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarra
     Raises:
         ValueError: it is none of those, or an RLE of another size.
     """
+    with warnings.catch_warnings():
+        # pycocotools' decoder predates numpy 2's copy keyword and says so at every call
+        warnings.filterwarnings("ignore", r"__array__ implementation doesn't accept a copy keyword",
+                                DeprecationWarning)
+        return mask_utils.decode(_rle(segmentation, height, width)).astype(bool)
+
+
+def _rle(segmentation: Any, height: int, width: int) -> Any:
+    """A segmentation as the RLE pycocotools decodes (see :func:`decode_segmentation`)."""
     if isinstance(segmentation, list):
         polygons = [p for p in segmentation if isinstance(p, list)]
         if len(polygons) != len(segmentation) or any(len(p) < 6 or len(p) % 2 for p in polygons):
             raise ValueError("a polygon segmentation is a list of [x1, y1, x2, y2, ...] with at least 3 points")
+        if not all(_finite_numbers(p) for p in polygons):
+            raise ValueError("a polygon's coordinates must be finite numbers")
+        # pycocotools traces each edge pixel by pixel (a NaN or a point far away asks it for gigabytes)
+        if any(not (-width <= x <= 2 * width and -height <= y <= 2 * height) for p in polygons
+               for x, y in zip(p[0::2], p[1::2], strict=True)):
+            raise ValueError(f"a polygon point lies more than the image's size outside its {width}x{height} image")
         rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
     elif isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
         if list(segmentation["size"]) != [height, width]:
@@ -218,11 +231,7 @@ def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarra
             {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
     else:
         raise ValueError("a segmentation is a list of polygons or an RLE with counts and size")
-    with warnings.catch_warnings():
-        # pycocotools' decoder predates numpy 2's copy keyword and says so at every call
-        warnings.filterwarnings("ignore", r"__array__ implementation doesn't accept a copy keyword",
-                                DeprecationWarning)
-        return mask_utils.decode(rle).astype(bool)
+    return rle
 
 
 def encode_mask(mask: np.ndarray) -> dict[str, Any]:
@@ -245,22 +254,8 @@ def read_coco(source: str | Path | bytes | dict[str, Any]) -> CocoIndex:
     """
     if isinstance(source, str | Path):
         source = Path(source).read_bytes()
-    with _collector_paused():
+    with collector_paused():
         return _index(parse_json(source) if isinstance(source, bytes) else source)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a file's millions of objects are made: each
-    collection the allocations brought on would walk every object of the process (a
-    tenth of a second with torch's alone), and JSON's objects hold no cycle."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _index(data: Any) -> CocoIndex:
@@ -365,8 +360,13 @@ def _checked(ann: Any, images: dict[int, dict[str, Any]], categories: dict[int, 
             return Problem(where, "bad_keypoints", f"keypoints must be {3 * len(names)} finite numbers (x, y, v "
                                                    f"for each of {category.get('name')!r}'s {len(names)} keypoints)")
     if ann.get("segmentation"):
-        try:
-            decode_segmentation(ann["segmentation"], height, width)
+        try:  # polygons checked as they become an RLE (a tenth of a decode, which the index made of every
+            # object's mask), an RLE by decoding it (its counts are read then)
+            segmentation = ann["segmentation"]
+            if isinstance(segmentation, list):
+                _rle(segmentation, height, width)
+            else:
+                decode_segmentation(segmentation, height, width)
         except (ValueError, TypeError, OverflowError) as e:
             return Problem(where, "bad_segmentation", f"segmentation: {e}")
     return None

@@ -5,12 +5,16 @@ million-image file takes seconds): orjson parses it about three times faster. or
 refuses some text ``json`` reads (NaN and the infinities, a lone surrogate, a BOM), which
 then goes to ``json``; and it reads an integer past 64 bits as a float, so a file with a
 run of 19 digits or more anywhere goes to ``json`` too. ``tests/test_labels_coco.py`` holds
-the two to the same values and errors.
+the two to the same values and errors. :func:`collector_paused` keeps the garbage collector
+from walking the whole process while such a file's objects are made.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -45,3 +49,17 @@ def _long_digit_run(data: bytes) -> bool:
         return _RUN in data.translate(_DIGIT_OR_NOT)
     return any(_RUN in data[at:at + _SCAN + len(_RUN) - 1].translate(_DIGIT_OR_NOT)
                for at in range(0, len(data), _SCAN))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a file's millions of objects are made: each
+    collection the allocations brought on would walk every object of the process (a
+    tenth of a second with torch's alone), and JSON's objects hold no cycle."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
