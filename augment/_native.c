@@ -1898,10 +1898,12 @@ static PyObject *coco_index(PyObject *self, PyObject *args) {
         PyObject *ann = PyList_GET_ITEM(anns, at);
         if (!plainly_valid(ann, images, categories, seen, tol))
             break;
-        PyObject *image_id = PyDict_GetItemWithError(ann, key_image_id);  /* there: plainly_valid looked */
-        PyObject *group = image_id == NULL ? NULL : PyDict_GetItemWithError(grouped, image_id);
+        PyObject *image_id = lookup(ann, key_image_id), *ident = lookup(ann, key_id);  /* both there: looked at */
+        if (image_id == NULL || ident == NULL)
+            break;
+        PyObject *group = PyDict_GetItemWithError(grouped, image_id);
         if (group == NULL) {
-            if (PyErr_Occurred() || image_id == NULL)
+            if (PyErr_Occurred())
                 return NULL;
             group = PyList_New(0);
             if (group == NULL || PyDict_SetItem(grouped, image_id, group) < 0) {
@@ -1910,7 +1912,7 @@ static PyObject *coco_index(PyObject *self, PyObject *args) {
             }
             Py_DECREF(group);  /* grouped holds it */
         }
-        if (PySet_Add(seen, PyDict_GetItemWithError(ann, key_id)) < 0 || PyList_Append(group, ann) < 0)
+        if (PySet_Add(seen, ident) < 0 || PyList_Append(group, ann) < 0)
             return NULL;
     }
     return PyLong_FromSsize_t(at);
