@@ -295,3 +295,23 @@ def test_the_index_checks_a_polygon_without_making_its_mask(monkeypatch) -> None
     index = read_coco(doc)
     assert not index.problems and len(decoded) == 1
     assert index.image("a.jpg").labels().masks[0].sum() > 0  # the labels make it
+
+
+@pytest.mark.parametrize("size", [(2**40, 1), (70_000, 70_000)])
+@pytest.mark.parametrize("segmentation", [[[1, 1, 5, 1, 5, 5]], "rle"])
+def test_a_segmentation_on_an_image_larger_than_pycocotools_goes_is_a_problem(size: tuple, segmentation: Any) -> None:
+    """pycocotools counts a mask's runs and traces a polygon's points in 32 bits: an image
+    entry past that (a vast or mistyped size) would have it overflow or allocate the mask
+    (gigabytes) while the index checks the segmentation. It is a problem instead."""
+    width, height = size
+    if segmentation == "rle":
+        segmentation = {"size": [height, width], "counts": "PP"}
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": width, "height": height}],
+           "categories": [{"id": 1, "name": "x"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 0, 4, 1],
+                            "segmentation": segmentation},
+                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 0, 4, 1]}]}
+    index = read_coco(doc)
+    assert [(p.where, p.reason) for p in index.problems] == [("annotation 1", "bad_segmentation")]
+    assert "larger than pycocotools" in index.problems[0].message
+    assert [a["id"] for a in index.annotations[1]] == [2]

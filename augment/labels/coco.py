@@ -212,6 +212,8 @@ def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarra
 
 def _rle(segmentation: Any, height: int, width: int) -> Any:
     """A segmentation as the RLE pycocotools decodes (see :func:`decode_segmentation`)."""
+    if width * height >= 1 << 31 or max(width, height) > 1 << 27:  # its counts and traced points are 32-bit
+        raise ValueError(f"a {width}x{height} image is larger than pycocotools' masks go (2^31 pixels, 2^27 a side)")
     if isinstance(segmentation, list):
         polygons = [p for p in segmentation if isinstance(p, list)]
         if len(polygons) != len(segmentation) or any(len(p) < 6 or len(p) % 2 for p in polygons):
